@@ -1,0 +1,156 @@
+/* model.h -- network specs, precision specs, and the validated model.
+ *
+ * Data flows one way:
+ *   NET.yaml  --nr_spec_load-->       nr_spec       (what the text says, with line:col)
+ *   PREC.yaml --nr_precision_load-->  nr_precision  (or nr_precision_uniform for -p FMT)
+ *   spec + precision + safetensors --nr_model_build--> nr_model
+ *        (topological order, shapes, weights bound and batchnorm folded, a
+ *         format on every value; immutable afterwards)
+ *   nr_model --> emulator (runtime/emulator.c) | generator (gen/)
+ *
+ * Tensors are float32 C-order; activations of one sample are [C, H, W]
+ * (dense/flatten outputs are [N, 1, 1]). */
+#ifndef NUMREP_MODEL_H
+#define NUMREP_MODEL_H
+
+#include "numrep.h"
+#include "ops.h"
+
+#define NR_NAME_MAX 96
+
+const char *nr_op_name(nr_op op);
+int nr_op_parse(const char *s, nr_op *out); /* 0 or -1 */
+
+/* ---------------------------------------------------------------- spec */
+
+typedef enum { NR_PAD_EXPLICIT = 0, NR_PAD_SAME, NR_PAD_VALID } nr_pad_mode;
+
+typedef struct nr_layer_spec {
+    char name[NR_NAME_MAX];
+    nr_op op;
+    int line, col;                 /* of the layer's mapping in the YAML  */
+    int ninputs;                   /* 0: the previous layer (or the net input for layer 0) */
+    char inputs[8][NR_NAME_MAX];   /* names; "input" is the network input */
+    /* conv / dense */
+    int out;                       /* output channels / features          */
+    int kernel[2];                 /* kh, kw (conv, pools)                */
+    int stride[2];                 /* default 1 (pools: default = kernel) */
+    int pad[4];                    /* top, left, bottom, right (explicit) */
+    nr_pad_mode pad_mode;
+    int dilation[2];               /* default 1                           */
+    int groups;                    /* default 1                           */
+    int bias;                      /* conv/dense: 1 if a bias tensor is expected (default: 1 if present in weights) ; -1 = auto */
+    int ceil_mode;                 /* pools                               */
+    int count_include_pad;         /* avgpool, default 1 (PyTorch default) */
+    /* batchnorm / lrn */
+    double eps;                    /* default 1e-5                        */
+    int lrn_size; double lrn_alpha, lrn_beta, lrn_k;
+    /* clip / relu6 */
+    double clip_lo, clip_hi;
+    /* slice / pad: per axis C, H, W */
+    int slice_start[3], slice_stop[3], slice_step[3]; /* stop: INT32_MAX = to end */
+    int pad_before[3], pad_after[3];
+    /* concat */
+    int axis;                      /* only 0 (channels) for now           */
+} nr_layer_spec;
+
+typedef struct nr_spec {
+    char path[512];                /* the YAML file (for messages)        */
+    char name[NR_NAME_MAX];
+    int in_shape[3];               /* C, H, W                             */
+    char weights[512];             /* resolved relative to the spec's dir; "" if none */
+    int nlayers;
+    nr_layer_spec *layers;
+    char output[NR_NAME_MAX];      /* default: the last layer             */
+    /* preprocessing (issue 5) lives here later */
+} nr_spec;
+
+int nr_spec_load(const char *path, nr_spec **out, nr_err *err);
+int nr_spec_parse_string(const char *text, const char *path_for_messages, nr_spec **out,
+                         nr_err *err);
+void nr_spec_free(nr_spec *s);
+
+/* ---------------------------------------------------------------- precision */
+
+typedef enum { NR_MAC_UNFUSED = 0, NR_MAC_FUSED, NR_MAC_EXACT } nr_mac_mode;
+
+/* Precision of one layer: a format for each role. */
+typedef struct nr_layer_prec {
+    nr_format weights;      /* weights and biases, rounded at load          */
+    nr_format activations;  /* every layer output (and the network input)   */
+    nr_format products;     /* unfused: each product                        */
+    nr_format accumulator;  /* each partial sum                             */
+    nr_rounding rounding;
+    nr_mac_mode mac;
+} nr_layer_prec;
+
+typedef struct nr_precision {
+    char path[512];          /* "" for -p FMT                               */
+    nr_layer_prec dflt;
+    int noverrides;
+    struct nr_prec_override {
+        char layer[NR_NAME_MAX];
+        int line, col;
+        unsigned set;        /* bit per role that the override sets (NR_ROLE_*) */
+        nr_layer_prec p;
+    } *overrides;
+    uint64_t seed;           /* for sr; `seed:` in the YAML, default 0      */
+} nr_precision;
+
+enum { NR_ROLE_WEIGHTS = 1, NR_ROLE_ACTIVATIONS = 2, NR_ROLE_PRODUCTS = 4,
+       NR_ROLE_ACCUMULATOR = 8, NR_ROLE_ROUNDING = 16, NR_ROLE_MAC = 32 };
+
+int nr_precision_load(const char *path, nr_precision **out, nr_err *err);
+int nr_precision_parse_string(const char *text, const char *path_for_messages,
+                              nr_precision **out, nr_err *err);
+/* -p ARG: a YAML file if ARG names an existing file / ends in .yaml/.yml,
+ * else one format for every role with rne. */
+int nr_precision_from_arg(const char *arg, nr_precision **out, nr_err *err);
+int nr_precision_uniform(const nr_format *f, nr_precision **out, nr_err *err);
+void nr_precision_free(nr_precision *p);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct nr_layer {
+    char name[NR_NAME_MAX];
+    nr_op op;
+    const nr_layer_spec *spec;     /* the parameters as written            */
+    int index;                     /* position in topological order        */
+    int ninputs;
+    int inputs[8];                 /* layer indices; -1 = network input    */
+    int in_shape[8][3];            /* C, H, W of each input                */
+    int out_shape[3];
+    int pad[4];                    /* resolved: top, left, bottom, right   */
+    /* MAC layers: weights in PyTorch layout, batchnorm folded in double,
+     * NOT yet rounded (rounding to prec.weights happens in the consumer
+     * with nr_encode, [net-1]).  Batchnorm (not folded): w = scale, b = shift. */
+    double *w;  size_t nw;
+    double *b;  size_t nb;         /* NULL when there is no bias           */
+    char folded_bn[NR_NAME_MAX];   /* name of a batchnorm folded into this layer, or "" */
+    nr_layer_prec prec;            /* resolved precision                   */
+    long long macs;                /* multiply-accumulates per sample      */
+} nr_layer;
+
+typedef struct nr_model {
+    nr_spec *spec;                 /* owned                                */
+    nr_precision *prec;            /* owned                                */
+    int in_shape[3];
+    nr_format in_format;           /* network input is rounded to this ([net-1]) */
+    int nlayers;
+    nr_layer *layers;              /* topological order                    */
+    int output;                    /* index of the output layer            */
+    uint64_t seed;
+} nr_model;
+
+/* Takes ownership of spec and prec on success AND on failure. weights may be
+ * NULL to use spec->weights; random_seed != 0 fills weights with
+ * deterministic random values instead of reading a file. */
+int nr_model_build(nr_spec *spec, nr_precision *prec, const char *weights_path,
+                   uint64_t random_seed, nr_model **out, nr_err *err);
+/* Convenience: load both files and build. prec_arg as for nr_precision_from_arg. */
+int nr_model_load(const char *net_path, const char *prec_arg, nr_model **out, nr_err *err);
+void nr_model_free(nr_model *m);
+int nr_model_find(const nr_model *m, const char *layer_name); /* index or -1 */
+size_t nr_shape_count(const int shape[3]);
+
+#endif

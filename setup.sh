@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# setup.sh -- install numrep's Debian dependencies, build, and run.
+#
+#   ./setup.sh            install dependencies, build, run the main job
+#   ./setup.sh test       install dependencies, build, run every test
+#                         (also a second build under ASan+UBSan when
+#                         NUMREP_SANITIZE_TOO=1, as CI does)
+#   ./setup.sh build      install dependencies and build only
+#
+# Build trees: build/ (release), build-asan/ (sanitizers).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEPS=(cmake make gcc pkg-config python3 llvm-16-dev libyaml-dev check libsubunit-dev
+      libmpfr-dev libgmp-dev)
+
+need_install() {
+    local missing=()
+    for p in "${DEPS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing ${missing[*]}" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -q >&2
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >&2
+    fi
+}
+
+build() { # build DIR [cmake args...]
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" >&2
+}
+
+run_tests() { # run_tests DIR
+    ctest --test-dir "$1" --output-on-failure -j"$(nproc)"
+}
+
+cmd=${1:-main}
+need_install
+case "$cmd" in
+    build)
+        build build ;;
+    test)
+        build build
+        run_tests build
+        if [ "${NUMREP_SANITIZE_TOO:-0}" = 1 ]; then
+            build build-asan -DNUMREP_SANITIZE=ON -DNUMREP_NATIVE=ON
+            NUMREP_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build-asan
+        fi ;;
+    main)
+        build build
+        echo "== numrep format e6m7-finite-nosub-sat" >&2
+        ./build/numrep format e6m7-finite-nosub-sat
+        echo "== pi, 1/3 and 1e6 rounded into e4m3 (round to nearest even)" >&2
+        printf '3.14159265358979\n0x1.5555555555555p-2\n1e6\n' | ./build/numrep round e4m3 ;;
+    *)
+        echo "usage: ./setup.sh [test|build]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,73 @@
+/* testutil.c -- helpers shared by the check_* tests. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *tu_source_dir(void)
+{
+    const char *s = getenv("NUMREP_SOURCE_DIR");
+    return s && *s ? s : ".";
+}
+
+const char *tu_numrep_bin(void)
+{
+    const char *s = getenv("NUMREP_BIN");
+    return s && *s ? s : NULL;
+}
+
+const char *tu_shared_data(void)
+{
+    static char path[4096];
+    const char *env = getenv("NUMREP_SHARED_DATA");
+    if (env && *env)
+        snprintf(path, sizeof path, "%s", env);
+    else
+        snprintf(path, sizeof path, "%s/../shared/data", tu_source_dir());
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/README.md", path);
+    return access(probe, R_OK) == 0 ? path : NULL;
+}
+
+int tu_quick(void)
+{
+    const char *s = getenv("NUMREP_QUICK");
+    return s && *s && strcmp(s, "0");
+}
+
+int tu_exhaustive(void)
+{
+    const char *s = getenv("NUMREP_EXHAUSTIVE");
+    return s && *s && strcmp(s, "0");
+}
+
+nr_format tu_fmt(const char *name)
+{
+    nr_format f;
+    nr_err e = {0};
+    if (nr_format_parse(name, &f, &e) != 0) {
+        char buf[512];
+        nr_err_format(&e, buf, sizeof buf);
+        ck_abort_msg("format %s: %s", name, buf);
+    }
+    return f;
+}
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}

@@ -1,0 +1,27 @@
+/* testutil.h -- small helpers shared by the check_* tests. */
+#ifndef NUMREP_TESTUTIL_H
+#define NUMREP_TESTUTIL_H
+
+#include <check.h>
+#include <stdint.h>
+#include "numrep.h"
+
+/* Directory of the source tree (NUMREP_SOURCE_DIR, set by ctest). */
+const char *tu_source_dir(void);
+/* Path of the numrep command (NUMREP_BIN), or NULL. */
+const char *tu_numrep_bin(void);
+/* ../shared/data next to the source tree, or NULL when absent (tests that
+ * need it skip). */
+const char *tu_shared_data(void);
+/* 1 when NUMREP_QUICK is set (sanitizer builds run a smaller slice). */
+int tu_quick(void);
+/* 1 when NUMREP_EXHAUSTIVE is set (the full matrices). */
+int tu_exhaustive(void);
+/* Parse a format name or fail the test. */
+nr_format tu_fmt(const char *name);
+/* Run the suite; returns the exit status for main(). */
+int tu_run(Suite *s);
+/* Deterministic 64-bit random numbers (splitmix64). */
+uint64_t tu_rand(uint64_t *state);
+
+#endif
