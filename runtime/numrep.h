@@ -163,7 +163,8 @@ uint32_t nr_sr_bits(uint64_t seed, uint32_t layer, uint64_t element, uint32_t te
  * An exact real number handed to the one round-and-pack routine:
  *   value = (-1)^sign * sig * 2^exp, and if sticky, something strictly
  *   between that and the next multiple of 2^exp above it in magnitude.
- * sig need not be normalised. */
+ * sig need not be normalised.  sig == 0 with sticky means a nonzero
+ * magnitude below 2^(exp-1) (a value too small to say more about). */
 typedef enum { NR_CLS_ZERO, NR_CLS_FINITE, NR_CLS_INF, NR_CLS_NAN } nr_class;
 
 typedef struct nr_exact {
