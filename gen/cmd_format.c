@@ -163,7 +163,11 @@ static int describe_float(const nr_format *f, line *L, int k, int json)
                                                                      : (json ? "false" : "no"));
     k = add_value(L, k, json, "max_finite", "largest finite", f->max_finite);
     k = add_value(L, k, json, "lowest", "lowest finite", f->lowest);
-    k = add_value(L, k, json, "min_normal", "smallest normal", f->min_normal);
+    if (f->max_finite < f->min_normal) /* e1mY-ieee: only subnormals below inf/NaN */
+        k = add(L, k, "min_normal", "smallest normal", json, json ? "null" : "%s",
+                "none (no normal values)");
+    else
+        k = add_value(L, k, json, "min_normal", "smallest normal", f->min_normal);
     if (f->subnormals && f->man_bits > 0)
         k = add_value(L, k, json, "min_subnormal", "smallest subnormal", f->min_subnormal);
     else

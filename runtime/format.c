@@ -58,15 +58,20 @@ static int finish_float(nr_format *f, nr_err *err)
         etop = emask_field, mtop = mmax;
         break;
     }
-    /* With X = 1 and IEEE/FN specials, the only finite binade is E = 0. */
-    if (etop == 0 && (!f->subnormals || mtop == 0))
+    /* With X = 1 and IEEE/FN specials, the only finite binade would be E = 0:
+     * no normal numbers at all.  Such a format has no sensible emax. */
+    if (etop == 0)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "format",
-                          "e%dm%d with these options has no nonzero finite value", X, Y);
+                          "e%dm%d with these specials has no normal numbers; "
+                          "use -finite or more exponent bits", X, Y);
+    if (f->bias < -100000 || f->bias > 100000)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "bias",
+                          "bias %d is far outside binary64's range", f->bias);
 
     f->width = 1 + X + Y;
     f->prec = Y + 1;
     f->emin = 1 - f->bias;
-    f->emax = (int)(etop ? (int64_t)etop - f->bias : f->emin);
+    f->emax = (int)((int64_t)etop - f->bias);
     /* [fmt-5] every value must be exactly a binary64 value */
     if (f->emax > 1023)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "bias",
@@ -92,20 +97,14 @@ static int finish_float(nr_format *f, nr_err *err)
     case NR_SPECIALS_FNUZ: f->nan_bits = f->sign_mask; break;
     default: f->nan_bits = 0; break;
     }
-    if (etop)
-        f->max_finite = ldexp(1.0 + ldexp((double)mtop, -Y), f->emax);
-    else
-        f->max_finite = ldexp((double)mtop, f->emin - Y);
+    f->max_finite = ldexp(1.0 + ldexp((double)mtop, -Y), f->emax);
     f->min_normal = ldexp(1.0, f->emin);
     f->min_subnormal = ldexp(1.0, f->subnormals ? f->emin - Y : f->emin);
     f->epsilon = ldexp(1.0, -Y);
     f->lowest = -f->max_finite;
     /* positive nonzero finite magnitudes */
     double pos = f->subnormals ? (double)mmax : 0.0;
-    if (etop)
-        pos += (double)(etop - 1) * ldexp(1.0, Y) + (double)mtop + 1;
-    else
-        pos = (double)mtop;
+    pos += (double)(etop - 1) * ldexp(1.0, Y) + (double)mtop + 1;
     f->finite_count = 2 * pos + 1;
     return 0;
 }
@@ -135,6 +134,7 @@ static int finish_fixed(nr_format *f, nr_err *err)
     f->max_bits = mag;
     f->min_bits = f->is_signed ? 1ull << (width - 1) : 0;
     f->inf_bits = f->nan_bits = 0;
+    /* above 53 magnitude bits this double is rounded; saturation uses max_bits */
     f->max_finite = ldexp((double)mag, -F);
     f->lowest = f->is_signed ? -ldexp(1.0, I) : 0.0;
     f->min_normal = f->min_subnormal = f->epsilon = ldexp(1.0, -F);
@@ -259,7 +259,17 @@ void nr_format_name(const nr_format *f, char *buf, size_t n)
     if (f->bias != default_bias(f->exp_bits, f->specials))
         snprintf(bias, sizeof bias, "-b%d", f->bias);
     static const char *const sp[] = {"", "-fn", "-fnuz", "-finite"};
+    const char *spn = sp[f->specials];
+    if (f->specials == NR_SPECIALS_IEEE) {
+        /* "e4m3" alone is the fn preset, so an IEEE e4m3 must say -ieee */
+        char base[24];
+        snprintf(base, sizeof base, "e%dm%d", f->exp_bits, f->man_bits);
+        for (size_t i = 0; i < NPRESETS; i++)
+            if (presets[i].kind == NR_FLOAT && presets[i].sp != NR_SPECIALS_IEEE &&
+                !strcmp(presets[i].name, base))
+                spn = "-ieee";
+    }
     snprintf(buf, n, "e%dm%d%s%s%s%s", f->exp_bits, f->man_bits, bias,
-             f->subnormals ? "" : "-nosub", sp[f->specials],
+             f->subnormals ? "" : "-nosub", spn,
              f->saturate && f->specials != NR_SPECIALS_FINITE ? "-sat" : "");
 }

@@ -97,9 +97,12 @@ typedef struct nr_format {
     double finite_count;   /* number of distinct finite values (+0/-0 count once) */
 } nr_format;
 
-/* Parse a format name: eXmY[-b<N>][-nosub][-fn|-fnuz|-finite][-sat],
- * qI.F / uqI.F [-wrap], presets (fp64 fp32 tf32 fp16 bf16 e4m3 e5m2 e3m2
- * e2m3 e2m1 int8 int16 int32 uint8).  Case-insensitive. */
+/* Parse a format name: eXmY[-b<N>][-nosub][-ieee|-fn|-fnuz|-finite][-sat],
+ * modifiers in any order, N with an optional sign; qI.F / uqI.F [-wrap];
+ * presets (fp64 fp32 tf32 fp16 bf16 e4m3 e5m2 e3m2 e2m3 e2m1 int8 int16
+ * int32 uint8), which take modifiers too: an explicit specials modifier
+ * overrides the preset's (e4m3-ieee is the IEEE-style e4m3).
+ * Case-insensitive. */
 int nr_format_parse(const char *name, nr_format *out, nr_err *err);
 /* Long form from key/value pairs (the YAML mapping, flattened):
  * exp man bias subnormals specials overflow  or
