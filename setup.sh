@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 DEPS=(cmake make gcc pkg-config python3 llvm-16-dev libyaml-dev check libsubunit-dev
-      libmpfr-dev libgmp-dev)
+      libmpfr-dev libgmp-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev)
 
 need_install() {
     local missing=()
