@@ -11,7 +11,8 @@
     X(cmd_format, "format", "describe a number format (width, range, epsilon, encodings)") \
     X(cmd_round, "round", "round values from stdin into a format, or apply one operation") \
     X(cmd_emulate, "emulate", "run a network spec with the reference emulator")           \
-    X(cmd_import_raw, "import-raw", "convert a manifest + raw float32 directory to safetensors")
+    X(cmd_import_raw, "import-raw", "convert a manifest + raw float32 directory to safetensors") \
+    X(cmd_cost, "cost", "hardware cost of a MAC unit in a format: area, delay, energy, speedup")
 
 #define X(fn, name, help) int fn(int argc, char **argv);
 CLI_COMMANDS(X)
