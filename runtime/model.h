@@ -82,6 +82,8 @@ typedef struct nr_layer_prec {
     nr_format accumulator;  /* each partial sum                             */
     nr_rounding rounding;
     nr_mac_mode mac;
+    unsigned same;          /* NR_ROLE_* bits written as `same`: after an override is
+                             * merged they take the layer's weights format */
 } nr_layer_prec;
 
 typedef struct nr_precision {
@@ -108,6 +110,11 @@ int nr_precision_parse_string(const char *text, const char *path_for_messages,
 int nr_precision_from_arg(const char *arg, nr_precision **out, nr_err *err);
 int nr_precision_uniform(const nr_format *f, nr_precision **out, nr_err *err);
 void nr_precision_free(nr_precision *p);
+/* The precision of the layer called name (alias: a batchnorm folded into it,
+ * or NULL): the default, then the override for name, then the one for
+ * alias, each role written as `same` following the merged weights format. */
+void nr_precision_layer(const nr_precision *p, const char *name, const char *alias,
+                        nr_layer_prec *out);
 
 /* ---------------------------------------------------------------- model */
 

@@ -1,0 +1,317 @@
+/* precision.c -- precision YAML (or `-p FMT`) -> nr_precision: a format
+ * for each role (weights, activations, products, accumulator), a rounding
+ * mode and a MAC mode, as a default plus per-layer overrides.  `same`
+ * means the layer's weights format; it is resolved after an override is
+ * merged (nr_precision_layer), so overriding a layer's weights also moves
+ * the roles that follow them.  Override names are checked against the
+ * network in model.c, which knows the layers. */
+#include "model.h"
+#include "yaml_doc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const role_names[] = {"weights", "activations", "products", "accumulator"};
+#define ROLE_KEYS "weights activations products accumulator rounding mac"
+
+static nr_format *role_fmt(nr_layer_prec *p, int r)
+{
+    nr_format *f[] = {&p->weights, &p->activations, &p->products, &p->accumulator};
+    return f[r];
+}
+
+/* A format: a name, `same`, or a long-form mapping (one level of nesting,
+ * flattened to "fixed.int" etc. for nr_format_from_pairs). */
+static int parse_format(const nr_yaml_doc *d, const nr_yaml_node *n, const char *where,
+                        int allow_same, nr_format *out, int *is_same, nr_err *err)
+{
+    nr_err e = {0};
+    int rc;
+    *is_same = 0;
+    if (n->kind == NR_YAML_SCALAR) {
+        if (!n->quoted && !strcmp(n->text, "same")) {
+            if (!allow_same)
+                return nr_yaml_err(d, n, NR_ESYNTAX, where, err,
+                                   "the weights format cannot be `same`; expected a format "
+                                   "name such as fp32 or e4m3");
+            *is_same = 1;
+            return 0;
+        }
+        rc = nr_format_parse(n->text, out, &e);
+    } else if (n->kind == NR_YAML_MAP) {
+        const char *keys[32], *vals[32];
+        char kbuf[32][64];
+        int k = 0;
+        for (int i = 0; i < n->n; i++) {
+            const nr_yaml_node *v = n->items[i];
+            int nsub = v->kind == NR_YAML_MAP ? v->n : 1;
+            for (int j = 0; j < nsub; j++) {
+                const nr_yaml_node *leaf = v->kind == NR_YAML_MAP ? v->items[j] : v;
+                if (leaf->kind != NR_YAML_SCALAR || k == 32) {
+                    char got[64];
+                    nr_yaml_describe(leaf, got, sizeof got);
+                    return nr_yaml_err(d, leaf, NR_ESYNTAX, where, err,
+                                       k == 32 ? "too many fields in a format"
+                                               : "expected a scalar format field, got %s",
+                                       got);
+                }
+                if (v->kind == NR_YAML_MAP)
+                    snprintf(kbuf[k], sizeof kbuf[k], "%.30s.%.30s", n->keys[i]->text,
+                             v->keys[j]->text);
+                else
+                    snprintf(kbuf[k], sizeof kbuf[k], "%.60s", n->keys[i]->text);
+                keys[k] = kbuf[k];
+                vals[k++] = leaf->text;
+            }
+        }
+        rc = nr_format_from_pairs(keys, vals, k, out, &e);
+    } else {
+        return nr_yaml_err(d, n, NR_ESYNTAX, where, err,
+                           "expected a format name, a format mapping or same, got a list");
+    }
+    if (rc) {
+        /* nr_format_* knows what is wrong but not where: add the position */
+        char w[96];
+        snprintf(w, sizeof w, "%.40s%s%.50s", where, e.where[0] ? "." : "", e.where);
+        return nr_yaml_err(d, n, e.code ? e.code : NR_ESYNTAX, w, err, "%s", e.msg);
+    }
+    return 0;
+}
+
+/* One role mapping ({weights: ..., rounding: ...}) into p; *set gets the
+ * NR_ROLE_* bits it names. */
+static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *where,
+                       nr_layer_prec *p, unsigned *set, nr_err *err)
+{
+    int rc = nr_yaml_check_map(d, m, where, ROLE_KEYS, err);
+    if (rc)
+        return rc;
+    char w[96];
+    *set = 0;
+    for (int r = 0; r < 4; r++) {
+        const nr_yaml_node *n = nr_yaml_get(m, role_names[r]);
+        if (!n)
+            continue;
+        snprintf(w, sizeof w, "%.80s.%s", where, role_names[r]);
+        int same;
+        if ((rc = parse_format(d, n, w, r != 0, role_fmt(p, r), &same, err)))
+            return rc;
+        *set |= 1u << r;
+        if (same)
+            p->same |= 1u << r;
+        else
+            p->same &= ~(1u << r);
+    }
+    const nr_yaml_node *n = nr_yaml_get(m, "rounding");
+    if (n) {
+        snprintf(w, sizeof w, "%.80s.rounding", where);
+        nr_err e = {0};
+        if (n->kind != NR_YAML_SCALAR || nr_rounding_parse(n->text, &p->rounding, &e)) {
+            char got[64];
+            nr_yaml_describe(n, got, sizeof got);
+            return nr_yaml_err(d, n, NR_ESYNTAX, w, err, "%s",
+                               e.msg[0] ? e.msg : "expected a rounding mode name");
+        }
+        *set |= NR_ROLE_ROUNDING;
+    }
+    if ((n = nr_yaml_get(m, "mac"))) {
+        static const char *const macs[] = {"unfused", "fused", "exact"};
+        snprintf(w, sizeof w, "%.80s.mac", where);
+        int k = -1;
+        for (int i = 0; i < 3 && n->kind == NR_YAML_SCALAR; i++)
+            if (!strcmp(n->text, macs[i]))
+                k = i;
+        if (k < 0) {
+            char got[64];
+            nr_yaml_describe(n, got, sizeof got);
+            return nr_yaml_err(d, n, NR_ESYNTAX, w, err,
+                               "expected unfused, fused or exact, got %s", got);
+        }
+        p->mac = (nr_mac_mode)k;
+        *set |= NR_ROLE_MAC;
+    }
+    return 0;
+}
+
+/* Roles written as `same` take the weights format. */
+static void resolve_same(nr_layer_prec *p)
+{
+    for (int r = 1; r < 4; r++)
+        if (p->same & (1u << r))
+            *role_fmt(p, r) = p->weights;
+}
+
+static int default_prec(nr_layer_prec *p, nr_err *err)
+{
+    memset(p, 0, sizeof *p);
+    int rc = nr_format_parse("fp32", &p->weights, err);
+    p->same = NR_ROLE_ACTIVATIONS | NR_ROLE_PRODUCTS | NR_ROLE_ACCUMULATOR;
+    p->rounding = NR_RND_RNE;
+    p->mac = NR_MAC_UNFUSED;
+    resolve_same(p);
+    return rc;
+}
+
+static int parse_doc(const nr_yaml_doc *d, nr_precision *P, nr_err *err)
+{
+    const nr_yaml_node *root = d->root;
+    int rc = nr_yaml_check_map(d, root, "", "default layers seed", err);
+    if (rc)
+        return rc;
+    if ((rc = default_prec(&P->dflt, err)))
+        return rc;
+    const nr_yaml_node *n = nr_yaml_get(root, "default");
+    unsigned set;
+    if (n && (rc = parse_roles(d, n, "default", &P->dflt, &set, err)))
+        return rc;
+    resolve_same(&P->dflt);
+    if ((n = nr_yaml_get(root, "seed"))) {
+        /* 0 .. 2^64-1 as a decimal integer */
+        const char *s = n->kind == NR_YAML_SCALAR ? n->text : "";
+        char *end;
+        int ok = s[0] >= '0' && s[0] <= '9' && strlen(s) <= 20;
+        unsigned long long v = ok ? strtoull(s, &end, 10) : 0;
+        if (!ok || *end || (strlen(s) == 20 && strcmp(s, "18446744073709551615") > 0)) {
+            char got[64];
+            nr_yaml_describe(n, got, sizeof got);
+            return nr_yaml_err(d, n, NR_ESYNTAX, "seed", err,
+                               "expected an integer in [0, 2^64-1], got %s", got);
+        }
+        P->seed = v;
+    }
+    const nr_yaml_node *layers = nr_yaml_get(root, "layers");
+    if (!layers)
+        return 0;
+    if (layers->kind != NR_YAML_MAP) {
+        char got[64];
+        nr_yaml_describe(layers, got, sizeof got);
+        return nr_yaml_err(d, layers, NR_ESYNTAX, "layers", err,
+                           "expected a mapping {LAYER: {role: format, ...}}, got %s", got);
+    }
+    P->overrides = calloc((size_t)layers->n + 1, sizeof *P->overrides);
+    if (!P->overrides)
+        return nr_err_set(err, NR_ENOMEM, d->path, 0, 0, "layers", "out of memory");
+    for (int i = 0; i < layers->n; i++) {
+        struct nr_prec_override *o = &P->overrides[i];
+        const nr_yaml_node *key = layers->keys[i];
+        char w[96];
+        snprintf(w, sizeof w, "layers.%.80s", key->text);
+        if ((rc = nr_yaml_string(d, key, w, o->layer, sizeof o->layer, err)))
+            return rc;
+        o->line = key->line;
+        o->col = key->col;
+        memset(&o->p, 0, sizeof o->p);
+        if ((rc = parse_roles(d, layers->items[i], w, &o->p, &o->set, err)))
+            return rc;
+        P->noverrides = i + 1;
+    }
+    return 0;
+}
+
+static int from_doc(nr_yaml_doc *d, const char *path, nr_precision **out, nr_err *err)
+{
+    nr_precision *P = calloc(1, sizeof *P);
+    if (!P) {
+        nr_yaml_free(d);
+        return nr_err_set(err, NR_ENOMEM, path, 0, 0, "", "out of memory");
+    }
+    snprintf(P->path, sizeof P->path, "%s", path);
+    int rc = parse_doc(d, P, err);
+    nr_yaml_free(d);
+    if (rc) {
+        nr_precision_free(P);
+        return rc;
+    }
+    *out = P;
+    return 0;
+}
+
+int nr_precision_parse_string(const char *text, const char *path_for_messages,
+                              nr_precision **out, nr_err *err)
+{
+    *out = NULL;
+    const char *path = path_for_messages ? path_for_messages : "<string>";
+    nr_yaml_doc *d;
+    int rc = nr_yaml_parse(text, strlen(text), path, &d, err);
+    return rc ? rc : from_doc(d, path, out, err);
+}
+
+int nr_precision_load(const char *path, nr_precision **out, nr_err *err)
+{
+    *out = NULL;
+    nr_yaml_doc *d;
+    int rc = nr_yaml_load(path, &d, err);
+    return rc ? rc : from_doc(d, path, out, err);
+}
+
+int nr_precision_uniform(const nr_format *f, nr_precision **out, nr_err *err)
+{
+    *out = NULL;
+    nr_precision *P = calloc(1, sizeof *P);
+    if (!P)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "-p", "out of memory");
+    for (int r = 0; r < 4; r++)
+        *role_fmt(&P->dflt, r) = *f;
+    P->dflt.rounding = NR_RND_RNE;
+    P->dflt.mac = NR_MAC_UNFUSED;
+    *out = P;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int nr_precision_from_arg(const char *arg, nr_precision **out, nr_err *err)
+{
+    *out = NULL;
+    if (!arg || !*arg)
+        return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "-p",
+                          "expected a format name or a precision YAML file");
+    if (access(arg, F_OK) == 0 || ends_with(arg, ".yaml") || ends_with(arg, ".yml"))
+        return nr_precision_load(arg, out, err);
+    nr_format f;
+    nr_err e = {0};
+    if (nr_format_parse(arg, &f, &e))
+        return nr_err_set(err, e.code ? e.code : NR_ESYNTAX, NULL, 0, 0, "-p",
+                          "%s (not a file either)", e.msg);
+    return nr_precision_uniform(&f, out, err);
+}
+
+void nr_precision_free(nr_precision *p)
+{
+    if (!p)
+        return;
+    free(p->overrides);
+    free(p);
+}
+
+static void apply(const struct nr_prec_override *o, nr_layer_prec *p)
+{
+    for (int r = 0; r < 4; r++)
+        if (o->set & (1u << r)) {
+            *role_fmt(p, r) = *role_fmt((nr_layer_prec *)&o->p, r);
+            p->same = (p->same & ~(1u << r)) | (o->p.same & (1u << r));
+        }
+    if (o->set & NR_ROLE_ROUNDING)
+        p->rounding = o->p.rounding;
+    if (o->set & NR_ROLE_MAC)
+        p->mac = o->p.mac;
+}
+
+void nr_precision_layer(const nr_precision *p, const char *name, const char *alias,
+                        nr_layer_prec *out)
+{
+    *out = p->dflt;
+    for (int i = 0; i < p->noverrides; i++)
+        if (!strcmp(p->overrides[i].layer, name))
+            apply(&p->overrides[i], out);
+    for (int i = 0; alias && alias[0] && i < p->noverrides; i++)
+        if (!strcmp(p->overrides[i].layer, alias))
+            apply(&p->overrides[i], out);
+    resolve_same(out);
+}
