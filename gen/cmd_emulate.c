@@ -1,9 +1,220 @@
-/* cmd_emulate.c -- placeholder until the subcommand lands. */
+/* cmd_emulate.c -- `numrep emulate`: run a network spec on .npy inputs with
+ * the reference emulator (runtime/emulator.c).  stdout carries only the
+ * results; statistics and traces go to stderr so they never mix with data. */
 #include "cli.h"
+#include "emulator.h"
+#include "model.h"
+#include "tensorio.h"
+
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
+    "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"
+    "\n"
+    "Run the network with the reference emulator, under the arithmetic of\n"
+    "docs/semantics.md ([net-*]).\n"
+    "\n"
+    "  -p PREC.yaml|FMT   precision spec, or one format for every role with rne\n"
+    "                     (default fp32)\n"
+    "  --input X.npy      float32 (or float64) [N,C,H,W] or [C,H,W]\n"
+    "  -o Y.npy           write the output layer as float32 [N,K] (dense) or\n"
+    "                     [N,C,H,W]; without -o, print one sample per line\n"
+    "  --stats            per-layer counts of overflowed/saturated, flushed-to-zero\n"
+    "                     and NaN results (stderr)\n"
+    "  --trace LAYER:I    print the running sum of output element I (flat index, or\n"
+    "                     C,H,W) of LAYER term by term, for every sample (stderr)\n"
+    "  --random-weights S deterministic random weights from seed S instead of the\n"
+    "                     spec's weights file\n"
+    "\n"
+    "exit status: 0 ok, 1 error, 2 usage error\n";
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || end == s || *end || *s == '-')
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* LAYER:INDEX, INDEX flat or C,H,W.  The layer name may itself hold ':'
+ * (not in our specs, but names are free text), so split at the last one. */
+static int parse_trace(const nr_model *m, const char *arg, nr_emu_opts *o)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return cli_usage("emulate", "--trace: expected LAYER:INDEX, got \"%s\"", arg);
+    char name[NR_NAME_MAX];
+    size_t len = (size_t)(colon - arg);
+    if (len >= sizeof name)
+        return cli_usage("emulate", "--trace: layer name too long");
+    memcpy(name, arg, len);
+    name[len] = 0;
+    int li = nr_model_find(m, name);
+    if (li < 0)
+        return cli_usage("emulate", "--trace: no layer \"%s\" in the network", name);
+    const int *sh = m->layers[li].out_shape;
+    long long c[3];
+    char tail;
+    int k = sscanf(colon + 1, "%lld,%lld,%lld%c", &c[0], &c[1], &c[2], &tail);
+    int64_t idx;
+    if (k == 3) {
+        for (int a = 0; a < 3; a++)
+            if (c[a] < 0 || c[a] >= sh[a])
+                return cli_usage("emulate", "--trace: %s has shape [%d,%d,%d], got [%lld,%lld,%lld]",
+                                 name, sh[0], sh[1], sh[2], c[0], c[1], c[2]);
+        idx = (c[0] * sh[1] + c[1]) * sh[2] + c[2];
+    } else {
+        uint64_t v;
+        if (parse_u64(colon + 1, &v))
+            return cli_usage("emulate", "--trace: expected INDEX or C,H,W after ':', got \"%s\"",
+                             colon + 1);
+        if (v >= nr_shape_count(sh))
+            return cli_usage("emulate", "--trace: %s has %zu values, index %llu is out of range",
+                             name, nr_shape_count(sh), (unsigned long long)v);
+        idx = (int64_t)v;
+    }
+    o->trace = stderr;
+    o->trace_layer = li;
+    o->trace_index = idx;
+    return 0;
+}
+
+static int load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
+                      nr_model **m, nr_err *err)
+{
+    if (!have_seed)
+        return nr_model_load(net, prec, m, err);
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_load(net, &s, err);
+    if (rc)
+        return rc;
+    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
+        nr_spec_free(s);
+        return rc;
+    }
+    return nr_model_build(s, p, NULL, seed ? seed : 1, m, err); /* takes s and p */
+}
+
+static void print_text(const float *y, int n, size_t k)
+{
+    for (int s = 0; s < n; s++) {
+        for (size_t i = 0; i < k; i++)
+            printf(i ? " %.9g" : "%.9g", (double)y[(size_t)s * k + i]);
+        putchar('\n');
+    }
+}
+
 int cmd_emulate(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "numrep: 'emulate' is not implemented yet\n");
-    return 1;
+    const char *net = NULL, *prec = NULL, *input = NULL, *output = NULL, *trace = NULL;
+    int stats_on = 0, have_seed = 0;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
+                   !strcmp(a, "--trace") || !strcmp(a, "--random-weights")) {
+            if (!more)
+                return cli_usage("emulate", "%s needs an argument", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "-p"))
+                prec = v;
+            else if (!strcmp(a, "--input"))
+                input = v;
+            else if (!strcmp(a, "-o"))
+                output = v;
+            else if (!strcmp(a, "--trace"))
+                trace = v;
+            else if (parse_u64(v, &seed))
+                return cli_usage("emulate", "--random-weights: expected an unsigned integer, got \"%s\"", v);
+            else
+                have_seed = 1;
+        } else if (!strcmp(a, "--stats")) {
+            stats_on = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage("emulate", "unknown option %s", a);
+        } else if (!net) {
+            net = a;
+        } else {
+            return cli_usage("emulate", "unexpected argument \"%s\" (one NET.yaml only)", a);
+        }
+    }
+    if (!net)
+        return cli_usage("emulate", "missing NET.yaml");
+    if (!input)
+        return cli_usage("emulate", "missing --input X.npy");
+
+    nr_err err = {0};
+    nr_model *m = NULL;
+    float *x = NULL, *y = NULL;
+    nr_emu_stats stats = {0};
+    int status = 1;
+    if (load_model(net, prec, have_seed, seed, &m, &err))
+        goto fail;
+    nr_emu_opts opts = {.trace = NULL, .trace_layer = -1};
+    if (trace && (status = parse_trace(m, trace, &opts)))
+        goto done;
+    status = 1;
+
+    int64_t shape[4];
+    int ndim = 0;
+    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
+        goto fail;
+    int64_t n = ndim == 4 ? shape[0] : 1;
+    const int64_t *chw = ndim == 4 ? shape + 1 : shape;
+    if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
+        chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
+        char got[96] = "";
+        for (int i = 0, k = 0; i < ndim && k < (int)sizeof got - 24; i++)
+            k += snprintf(got + k, sizeof got - (size_t)k, i ? ",%lld" : "%lld",
+                          (long long)shape[i]);
+        nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
+                   "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
+                   m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],
+                   m->in_shape[1], m->in_shape[2], got);
+        goto fail;
+    }
+    const int *osh = m->layers[m->output].out_shape;
+    size_t k = nr_shape_count(osh);
+    y = malloc((size_t)n * k * sizeof *y);
+    if (!y) {
+        nr_err_set(&err, NR_ENOMEM, NULL, 0, 0, "emulate", "out of memory for %lld outputs",
+                   (long long)n);
+        goto fail;
+    }
+    if (stats_on && nr_emu_stats_init(&stats, m, &err))
+        goto fail;
+    if (nr_emulate(m, x, (int)n, y, stats_on ? &stats : NULL, &opts, &err))
+        goto fail;
+    if (stats_on)
+        nr_emu_stats_print(&stats, m, stderr, 0);
+    if (output) {
+        int64_t oshape[4] = {n, osh[0], osh[1], osh[2]};
+        int ond = osh[1] == 1 && osh[2] == 1 ? 2 : 4;
+        if (nr_npy_write_f32(output, y, oshape, ond, &err))
+            goto fail;
+    } else {
+        print_text(y, (int)n, k);
+    }
+    status = 0;
+    goto done;
+fail:
+    status = cli_error(&err);
+done:
+    nr_emu_stats_free(&stats);
+    free(x);
+    free(y);
+    nr_model_free(m);
+    return status;
 }

@@ -160,7 +160,7 @@ static uint64_t round_float(const nr_format *f, nr_rounding mode, const nr_exact
 
 static uint64_t fixed_saturate(const nr_format *f, int sign, unsigned *fl)
 {
-    *fl |= NR_FLAG_OVERFLOW | NR_FLAG_SATURATED;
+    *fl |= NR_FLAG_OVERFLOW | NR_FLAG_SATURATED | NR_FLAG_INEXACT;
     return sign ? f->min_bits : f->max_bits;
 }
 
@@ -186,7 +186,7 @@ static uint64_t round_fixed(const nr_format *f, nr_rounding mode, const nr_exact
     if (f->saturate)
         return fixed_saturate(f, x->sign, fl);
     /* -wrap: two's complement modulo 2^width; k's low 64 bits are exact */
-    *fl |= NR_FLAG_OVERFLOW | NR_FLAG_WRAPPED;
+    *fl |= NR_FLAG_OVERFLOW | NR_FLAG_WRAPPED | NR_FLAG_INEXACT;
     uint64_t lo = (uint64_t)k;
     return (x->sign ? (uint64_t)0 - lo : lo) & f->man_mask;
 }
@@ -202,11 +202,12 @@ uint64_t nr_round_exact(const nr_format *f, nr_rounding mode, const nr_exact *x,
             return f->nan_bits;
         *fl |= NR_FLAG_INVALID;
         return 0;
-    case NR_CLS_INF:
-        if (is_fixed)
-            return fixed_saturate(f, x->sign, fl);
+    case NR_CLS_INF: /* [rnd-5] */
         if (f->has_inf)
             return with_sign(f, x->sign, f->inf_bits);
+        *fl |= NR_FLAG_INVALID; /* an infinity with no encoding */
+        if (is_fixed)
+            return fixed_saturate(f, x->sign, fl);
         if (f->saturate) {
             *fl |= NR_FLAG_SATURATED;
             return with_sign(f, x->sign, f->max_bits);

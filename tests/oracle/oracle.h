@@ -81,6 +81,7 @@ typedef struct or_plan {
     uint64_t th;          /* SR: hi iff r < th = ceil(f * 2^32)           */
     int tiny;             /* nonzero and |x| < 2^emin (float)             */
     int special_invalid;  /* op set this: INVALID must be raised          */
+    int zero_sum;         /* exact zero from cancellation: +0, -0 under rd */
     mpfr_t lo, hi;        /* magnitudes; lo == x when exact               */
 } or_plan;
 
@@ -107,13 +108,10 @@ typedef struct or_ops {
 void or_ops_init(or_ops *s, const or_fmt *o);
 void or_ops_clear(or_ops *s);
 /* Exact result of op on encodings (c used only by FMA, b not by SQRT) as a
- * plan for all modes; NaN-producing cases set p->special_invalid. */
+ * plan for every mode; invalid operations set p->special_invalid, exact zero
+ * sums set p->zero_sum (their sign depends on the mode, [rnd-4]). */
 void or_op_plan(const or_fmt *o, or_ops *s, or_op op, uint64_t a, uint64_t b, uint64_t c,
                 or_plan *p);
-/* The zero-result sign of [rnd-4] depends on the mode (rd); this variant
- * fixes it for one mode.  Use or_op_plan_mode when mode matters. */
-void or_op_plan_mode(const or_fmt *o, or_ops *s, or_op op, nr_rounding m, uint64_t a,
-                     uint64_t b, uint64_t c, or_plan *p);
 
 /* Printable flag names ("INEXACT|UNDERFLOW"), into buf. */
 const char *or_flags_str(unsigned fl, char *buf, size_t n);
