@@ -1,9 +1,228 @@
-/* cmd_cost.c -- placeholder until the subcommand lands. */
+/* cmd_cost.c -- `numrep cost FMT`: area, delay and energy of a MAC unit in
+ * a format, and its speedup / energy ratio against an fp32 MAC.  The model
+ * is runtime/cost.c; this file parses options and lays the numbers out. */
 #include "cli.h"
+#include "cost.h"
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: numrep cost FMT [--products FMT] [--accumulator FMT]\n"
+    "                       [--calibration FILE.yaml] [--json]\n"
+    "\n"
+    "Hardware cost of one multiply-accumulate unit: a multiplier of FMT\n"
+    "operands rounding into the products format, then an adder in the\n"
+    "accumulator format (both default to FMT: a same-format MAC).  Prints\n"
+    "area, critical-path delay and energy of each unit and of an fp32 MAC\n"
+    "under the same model, and the ratios:\n"
+    "  speedup at equal area = (MACs that fit in the fp32 MAC's area)\n"
+    "                          x (clock gain from the shorter critical path)\n"
+    "  fixed clock           = area ratio alone\n"
+    "  energy ratio          = fp32 MAC energy / MAC energy\n"
+    "FMT is a float eXmY (any variant) or fixed qI.F / uqI.F; see\n"
+    "'numrep format --help'.  Operands, products and accumulator must all be\n"
+    "float or all fixed point.  The default model is a fit of published 45 nm\n"
+    "figures (docs/cost-model.md); absolute units are um^2, ns and pJ.\n"
+    "\n"
+    "options:\n"
+    "  --products FMT      format the multiplier rounds its products to\n"
+    "  --accumulator FMT   format of the adder and the running sum\n"
+    "  --calibration FILE  refit the model on your own synthesis results:\n"
+    "                      points: [{unit: mult|add, format: FMT, area: A,\n"
+    "                      delay: D, energy: E}, ...] (any of the three;\n"
+    "                      mult points may give products: FMT)\n"
+    "  --json              print one JSON object instead of text\n"
+    "  --help              this text\n"
+    "\n"
+    "exit status: 0 ok, 1 bad format or calibration file, 2 usage error\n";
+
+typedef struct opts {
+    const char *fmt, *products, *acc, *calib;
+    int json;
+} opts;
+
+/* "--name VALUE" or "--name=VALUE"; returns 1 if argv[*i] was this option. */
+static int optval(int argc, char **argv, int *i, const char *name, const char **out, int *bad)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n))
+        return 0;
+    if (argv[*i][n] == '=') {
+        *out = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n])
+        return 0;
+    if (*i + 1 >= argc) {
+        *bad = 1;
+        return 1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+/* 0 ok, 1 --help printed, 2 usage error printed */
+static int parse_opts(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        int bad = 0;
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--json"))
+            o->json = 1;
+        else if (optval(argc, argv, &i, "--products", &o->products, &bad) ||
+                 optval(argc, argv, &i, "--accumulator", &o->acc, &bad) ||
+                 optval(argc, argv, &i, "--calibration", &o->calib, &bad)) {
+            if (bad)
+                return cli_usage("cost", "option %s needs a value", a);
+        } else if (a[0] == '-' && a[1])
+            return cli_usage("cost", "unknown option \"%s\"", a);
+        else if (o->fmt)
+            return cli_usage("cost", "one format expected, got \"%s\" and \"%s\"", o->fmt, a);
+        else
+            o->fmt = a;
+    }
+    if (!o->fmt)
+        return cli_usage("cost", "missing FMT (a format name such as e6m7, fp16, q3.4)");
+    return 0;
+}
+
+/* Parse a format, naming the option it came from in the error. */
+static int get_format(const char *name, const char *where, nr_format *f, nr_err *e)
+{
+    nr_err tmp = {0};
+    if (nr_format_parse(name, f, &tmp) == 0)
+        return 0;
+    return nr_err_set(e, tmp.code, NULL, 0, 0, where, "%s", tmp.msg);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void json_metrics(const char *key, const double v[NR_COST_METRICS])
+{
+    printf("  \"%s\": {\"area\": %.10g, \"delay\": %.10g, \"energy\": %.10g},\n", key,
+           v[NR_COST_AREA], v[NR_COST_DELAY], v[NR_COST_ENERGY]);
+}
+
+static void print_json(const opts *o, const char *names[3], const nr_cost_model *m,
+                       const nr_cost *c)
+{
+    printf("{\n  \"operands\": ");
+    json_str(names[0]);
+    printf(",\n  \"products\": ");
+    json_str(names[1]);
+    printf(",\n  \"accumulator\": ");
+    json_str(names[2]);
+    printf(",\n  \"calibration\": ");
+    if (o->calib)
+        json_str(o->calib);
+    else
+        printf("null");
+    printf(",\n  \"units\": {\"area\": \"um^2\", \"delay\": \"ns\", \"energy\": \"pJ\"},\n");
+    json_metrics("multiplier", c->mul);
+    json_metrics("adder", c->add);
+    json_metrics("mac", c->mac);
+    json_metrics("fp32_mac", c->ref);
+    printf("  \"area_ratio\": %.10g,\n  \"clock_gain\": %.10g,\n  \"speedup\": %.10g,\n"
+           "  \"speedup_fixed_clock\": %.10g,\n  \"energy_ratio\": %.10g,\n",
+           c->area_ratio, c->clock_gain, c->speedup, c->speedup_fixed_clock, c->energy_ratio);
+    printf("  \"model\": [");
+    for (int u = 0; u < NR_COST_UNITS; u++)
+        for (int k = 0; k < NR_COST_METRICS; k++)
+            printf("%s\n    {\"unit\": \"%s\", \"metric\": \"%s\", \"coef\": [%.10g, %.10g], "
+                   "\"origin\": \"%s\", \"points\": %d, \"max_rel_error\": %.6g}",
+                   u || k ? "," : "", nr_cost_unit_name((nr_cost_unit)u),
+                   nr_cost_metric_name((nr_cost_metric)k), m->coef[u][k][0], m->coef[u][k][1],
+                   nr_cost_origin_name(m->origin[u][k]), m->npoints[u][k],
+                   m->max_relerr[u][k]);
+    printf("\n  ]\n}\n");
+}
+
+static void row(const char *label, const double v[NR_COST_METRICS])
+{
+    printf("%-12s %12.1f %11.3f %12.4f\n", label, v[NR_COST_AREA], v[NR_COST_DELAY],
+           v[NR_COST_ENERGY]);
+}
+
+static void print_text(const opts *o, const char *names[3], const nr_cost_model *m,
+                       const nr_cost *c)
+{
+    printf("operands      %s\nproducts      %s\naccumulator   %s\n", names[0], names[1],
+           names[2]);
+    printf("model         %s\n\n", o->calib ? o->calib : "default (45 nm fit, docs/cost-model.md)");
+    printf("%-12s %12s %11s %12s\n", "", "area um^2", "delay ns", "energy pJ");
+    row("multiplier", c->mul);
+    row("adder", c->add);
+    row("MAC", c->mac);
+    row("fp32 MAC", c->ref);
+    printf("\n");
+    printf("area ratio                          %.3f  (fp32 MAC area / MAC area)\n",
+           c->area_ratio);
+    printf("clock gain                          %.3f  (fp32 MAC delay / MAC delay)\n",
+           c->clock_gain);
+    printf("speedup at equal area               %.3f  (area ratio x clock gain)\n", c->speedup);
+    printf("speedup at equal area, fixed clock  %.3f  (area ratio)\n", c->speedup_fixed_clock);
+    printf("energy ratio                        %.3f  (fp32 MAC energy / MAC energy)\n",
+           c->energy_ratio);
+    if (!o->calib)
+        return;
+    printf("\n%-10s %-7s %12s %12s  %-8s %6s %10s\n", "unit", "metric", "c0", "c1", "origin",
+           "points", "max error");
+    for (int u = 0; u < NR_COST_UNITS; u++)
+        for (int k = 0; k < NR_COST_METRICS; k++) {
+            printf("%-10s %-7s %12.6g %12.6g  %-8s %6d", nr_cost_unit_name((nr_cost_unit)u),
+                   nr_cost_metric_name((nr_cost_metric)k), m->coef[u][k][0], m->coef[u][k][1],
+                   nr_cost_origin_name(m->origin[u][k]), m->npoints[u][k]);
+            if (m->npoints[u][k])
+                printf(" %9.1f%%", 100 * m->max_relerr[u][k]);
+            printf("\n");
+        }
+}
+
 int cmd_cost(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "numrep: 'cost' is not implemented yet\n");
-    return 1;
+    opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    nr_err e = {0};
+    nr_format f[3];
+    nr_cost_model m = nr_cost_default;
+    nr_cost c;
+    if (get_format(o.fmt, "FMT", &f[0], &e) ||
+        get_format(o.products ? o.products : o.fmt, "--products", &f[1], &e) ||
+        get_format(o.acc ? o.acc : o.fmt, "--accumulator", &f[2], &e))
+        return cli_error(&e);
+    if (o.calib && nr_cost_calibrate(o.calib, &m, &e))
+        return cli_error(&e);
+    if (nr_cost_mac(&m, &f[0], &f[1], &f[2], &c, &e))
+        return cli_error(&e);
+    char buf[3][96];
+    const char *names[3] = {buf[0], buf[1], buf[2]};
+    for (int i = 0; i < 3; i++)
+        nr_format_name(&f[i], buf[i], sizeof buf[i]);
+    if (o.json)
+        print_json(&o, names, &m, &c);
+    else
+        print_text(&o, names, &m, &c);
+    return 0;
 }
