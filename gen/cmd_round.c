@@ -1,9 +1,344 @@
-/* cmd_round.c -- placeholder until the subcommand lands. */
+/* cmd_round.c -- `numrep round FMT`: round numbers from stdin into a format,
+ * or apply one operation to them, and show the result as a hex float, the
+ * shortest decimal that reads back to it, its bits and its flags.  The
+ * numbers come from nr_exact_parse and the arithmetic from libnumrep; this
+ * file reads lines and lays results out. */
+#define _GNU_SOURCE /* getline, strfromf128 */
 #include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: numrep round FMT [--rounding MODE] [--seed S] [--op OP]\n"
+    "\n"
+    "Read numbers from stdin, one per line (or the operands of --op, separated\n"
+    "by blanks), and print each result rounded into the format FMT (see\n"
+    "'numrep format --help' for format names).\n"
+    "\n"
+    "Numbers: decimal (0.1, -3e-7, 1e400), C99 hex floats (0x1.8p-3), inf,\n"
+    "infinity, nan (any case, optional sign).  They are read exactly: a\n"
+    "decimal with more digits than a double holds still rounds correctly.\n"
+    "Blank lines are skipped (but counted in line numbers).\n"
+    "\n"
+    "options:\n"
+    "  --rounding MODE  rne (default), rna, rz, ru, rd, rto, sr\n"
+    "  --seed S         seed for sr (default 0); line k draws\n"
+    "                   nr_sr_bits(S, 0, k-1, 0) for its result and term j for\n"
+    "                   its j-th operand\n"
+    "  --op OP          add, sub, mul, div (2 operands), fma (3: a*b+c), sqrt (1).\n"
+    "                   The operands are first rounded into FMT with the same\n"
+    "                   mode, then the operation is applied to those format\n"
+    "                   values and rounded once.\n"
+    "  --help           this text\n"
+    "\n"
+    "output, one line per input line, four fields separated by two spaces:\n"
+    "  HEX  DECIMAL  BITS  FLAGS\n"
+    "  HEX      the value as a C99 hex float (%a); nan, inf, -inf\n"
+    "  DECIMAL  the shortest %.Ng decimal that reads back (rounded rne into FMT,\n"
+    "           without overflow) to the same bits: 3.2 for e4m3's 3.25\n"
+    "  BITS     the encoding in hex, zero-padded to the format's width\n"
+    "  FLAGS    the result's flags joined by ',' (inexact underflow flushed\n"
+    "           overflow saturated invalid wrapped), or '-'; with --op, the\n"
+    "           operation's flags (not those of rounding the operands)\n"
+    "  e.g. echo 3.14159 | numrep round e4m3   prints   0x1.ap+1  3.25  0x45  inexact\n"
+    "\n"
+    "A bad line is reported on stderr as 'stdin:LINE: message' and skipped;\n"
+    "the other lines are still answered.\n"
+    "\n"
+    "exit status: 0 ok, 1 bad FMT or some bad input line, 2 usage error\n";
+
+/* enum, name, operands */
+#define ROUND_OPS(X)    \
+    X(NONE, "", 1)      \
+    X(ADD, "add", 2)    \
+    X(SUB, "sub", 2)    \
+    X(MUL, "mul", 2)    \
+    X(FMA, "fma", 3)    \
+    X(DIV, "div", 2)    \
+    X(SQRT, "sqrt", 1)
+
+enum {
+#define X(e, n, k) ROP_##e,
+    ROUND_OPS(X)
+#undef X
+    ROP_COUNT
+};
+static const struct {
+    const char *name;
+    int arity;
+} rops[] = {
+#define X(e, n, k) {n, k},
+    ROUND_OPS(X)
+#undef X
+};
+
+static const char *const flag_names[] = {"inexact", "underflow", "flushed", "overflow",
+                                         "saturated", "invalid", "wrapped"};
+
+typedef struct {
+    nr_format f;
+    nr_rounding mode;
+    uint64_t seed;
+    int op;
+} round_opts;
+
+/* ---------------------------------------------------------------- output */
+
+/* An exact format value (at most 64 significant bits, binary64's exponent
+ * range) as a binary128 number, built from its bits so nothing rounds. */
+static _Float128 to_f128(const nr_exact *x)
+{
+    unsigned __int128 b = 0;
+    if (x->cls == NR_CLS_FINITE && x->sig) {
+        uint64_t sig = (uint64_t)x->sig;
+        int len = 64 - __builtin_clzll(sig);
+        int64_t E = (int64_t)x->exp + len - 1;
+        unsigned __int128 frac = ((unsigned __int128)sig << (113 - len)) &
+                                 (((unsigned __int128)1 << 112) - 1);
+        b = (unsigned __int128)(E + 16383) << 112 | frac;
+    }
+    if (x->sign)
+        b |= (unsigned __int128)1 << 127;
+    _Float128 v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+static void show_hex(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n)
+{
+    if (x->cls == NR_CLS_NAN)
+        snprintf(buf, n, "nan");
+    else if (x->cls == NR_CLS_INF)
+        snprintf(buf, n, "%sinf", x->sign ? "-" : "");
+    else if (f->kind == NR_FLOAT || f->prec <= 53)
+        snprintf(buf, n, "%a", nr_decode(f, bits)); /* exact: [fmt-5], 53 bits */
+    else
+        strfromf128(buf, n, "%a", to_f128(x)); /* 54..64-bit fixed point */
+}
+
+/* Shortest %.Ng that reads back, rounded with rne into f, to the same bits
+ * (without overflowing: "1e+01" is not a way to write e2m1's max 6). */
+static void show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf,
+                         size_t n)
+{
+    if (x->cls == NR_CLS_NAN || x->cls == NR_CLS_INF) {
+        snprintf(buf, n, "%s", x->cls == NR_CLS_NAN ? "nan" : x->sign ? "-inf" : "inf");
+        return;
+    }
+    _Float128 v = to_f128(x);
+    for (int digits = 1; digits <= 40; digits++) {
+        char fmt[16];
+        nr_exact back;
+        unsigned fl = 0;
+        snprintf(fmt, sizeof fmt, "%%.%dg", digits);
+        strfromf128(buf, n, fmt, v);
+        /* a decimal beyond max that saturates back onto max does not count */
+        if (nr_exact_parse(buf, &back, NULL) == 0 &&
+            nr_round_exact(f, NR_RND_RNE, &back, 0, &fl) == bits && !(fl & NR_FLAG_OVERFLOW))
+            return;
+    }
+    /* 40 digits identify every binary128 number; not reached */
+}
+
+static void show_flags(unsigned fl, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
+        if (fl & 1u << i) {
+            int w = snprintf(buf + k, n - k, "%s%s", k ? "," : "", flag_names[i]);
+            if (w > 0 && (size_t)w < n - k)
+                k += (size_t)w;
+        }
+    if (!k)
+        snprintf(buf, n, "-");
+}
+
+/* ---------------------------------------------------------------- one line */
+
+/* Compute and print the answer to one line; 0, or -1 after reporting a bad
+ * line on stderr. */
+static int do_line(const round_opts *o, char *line, long lineno)
+{
+    const int arity = rops[o->op].arity;
+    char *tok[3];
+    int ntok = 0;
+    for (char *p = line; *p;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        char *start = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        if (ntok < 3)
+            tok[ntok] = start;
+        ntok++;
+        if (*p)
+            *p++ = 0;
+    }
+    if (ntok != arity) {
+        if (o->op == ROP_NONE)
+            fprintf(stderr, "numrep round: stdin:%ld: expected one number, got %d fields\n",
+                    lineno, ntok);
+        else
+            fprintf(stderr, "numrep round: stdin:%ld: --op %s takes %d operand%s, got %d\n",
+                    lineno, rops[o->op].name, arity, arity > 1 ? "s" : "", ntok);
+        return -1;
+    }
+    uint64_t element = (uint64_t)(lineno - 1);
+    nr_exact xs[3];
+    for (int j = 0; j < arity; j++) {
+        nr_err e = {0};
+        if (nr_exact_parse(tok[j], &xs[j], &e) != 0) {
+            if (arity > 1)
+                fprintf(stderr, "numrep round: stdin:%ld: operand %d: %s\n", lineno, j + 1,
+                        e.msg);
+            else
+                fprintf(stderr, "numrep round: stdin:%ld: %s\n", lineno, e.msg);
+            return -1;
+        }
+    }
+    const nr_format *f = &o->f;
+    uint32_t sr = nr_sr_bits(o->seed, 0, element, 0);
+    unsigned fl = 0;
+    uint64_t r, v[3];
+    if (o->op != ROP_NONE) /* operands into the format first (their flags are not shown) */
+        for (int j = 0; j < arity; j++)
+            v[j] = nr_round_exact(f, o->mode, &xs[j], nr_sr_bits(o->seed, 0, element, (uint32_t)j + 1),
+                                  NULL);
+    switch (o->op) {
+    case ROP_ADD: r = nr_add(f, o->mode, v[0], v[1], sr, &fl); break;
+    case ROP_SUB: r = nr_sub(f, o->mode, v[0], v[1], sr, &fl); break;
+    case ROP_MUL: r = nr_mul(f, o->mode, v[0], v[1], sr, &fl); break;
+    case ROP_DIV: r = nr_div(f, o->mode, v[0], v[1], sr, &fl); break;
+    case ROP_FMA: r = nr_fma(f, o->mode, v[0], v[1], v[2], sr, &fl); break;
+    case ROP_SQRT: r = nr_sqrt(f, o->mode, v[0], sr, &fl); break;
+    default: r = nr_round_exact(f, o->mode, &xs[0], sr, &fl); break;
+    }
+    nr_exact rx;
+    nr_decode_exact(f, r, &rx);
+    char hex[80], dec[80], flags[96];
+    show_hex(f, r, &rx, hex, sizeof hex);
+    show_decimal(f, r, &rx, dec, sizeof dec);
+    show_flags(fl, flags, sizeof flags);
+    printf("%s  %s  0x%0*llx  %s\n", hex, dec, (f->width + 3) / 4, (unsigned long long)r, flags);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+static int parse_seed(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* --name VALUE or --name=VALUE: the value, advancing *i; NULL if absent. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    *matched = 0;
+    if (strncmp(a, name, n))
+        return NULL;
+    if (a[n] == '=') {
+        *matched = 1;
+        return a + n + 1;
+    }
+    if (a[n])
+        return NULL;
+    *matched = 1;
+    return *i + 1 < argc ? argv[++*i] : NULL;
+}
+
 int cmd_round(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "numrep: 'round' is not implemented yet\n");
-    return 1;
+    round_opts o = {.mode = NR_RND_RNE, .seed = 0, .op = ROP_NONE};
+    const char *fmt_name = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val;
+        int matched;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if ((val = opt_value(argc, argv, &i, "--rounding", &matched)), matched) {
+            nr_err e = {0};
+            if (!val)
+                return cli_usage("round", "--rounding needs a mode (rne rna rz ru rd rto sr)");
+            if (nr_rounding_parse(val, &o.mode, &e) != 0)
+                return cli_usage("round", "--rounding: %s", e.msg);
+        } else if ((val = opt_value(argc, argv, &i, "--seed", &matched)), matched) {
+            if (!val)
+                return cli_usage("round", "--seed needs a number");
+            if (parse_seed(val, &o.seed) != 0)
+                return cli_usage("round", "--seed: expected an unsigned 64-bit integer "
+                                 "(decimal or 0x hex), got '%s'", val);
+        } else if ((val = opt_value(argc, argv, &i, "--op", &matched)), matched) {
+            if (!val)
+                return cli_usage("round", "--op needs an operation (add sub mul fma div sqrt)");
+            int k;
+            for (k = 1; k < ROP_COUNT; k++)
+                if (!strcmp(val, rops[k].name))
+                    break;
+            if (k == ROP_COUNT)
+                return cli_usage("round", "--op: unknown operation '%s'; expected add, sub, "
+                                 "mul, fma, div or sqrt", val);
+            o.op = k;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage("round", "unknown option '%s'", a);
+        } else if (fmt_name) {
+            return cli_usage("round", "one FMT expected, got '%s' and '%s'", fmt_name, a);
+        } else {
+            fmt_name = a;
+        }
+    }
+    if (!fmt_name)
+        return cli_usage("round", "missing FMT (e.g. 'echo 0.1 | numrep round e4m3')");
+    nr_err e = {0};
+    if (nr_format_parse(fmt_name, &o.f, &e) != 0)
+        return cli_error(&e);
+
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    int bad = 0;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if ((size_t)len != strlen(line)) {
+            fprintf(stderr, "numrep round: stdin:%ld: line contains a NUL byte\n", lineno);
+            bad = 1;
+            continue;
+        }
+        const char *p = line;
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            continue; /* blank line */
+        if (do_line(&o, line, lineno) != 0)
+            bad = 1;
+    }
+    free(line);
+    if (ferror(stdin)) {
+        fprintf(stderr, "numrep round: stdin: read error: %s\n", strerror(errno));
+        bad = 1;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "numrep round: stdout: write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return bad ? 1 : 0;
 }

@@ -180,7 +180,9 @@ typedef struct nr_exact {
 
 void nr_exact_from_double(double x, nr_exact *out);
 /* Parse decimal / C99 hex / inf / nan text exactly enough for correct
- * rounding into any format (value or value-plus-sticky). */
+ * rounding into any format (value or value-plus-sticky, through binary128:
+ * every format value and every midpoint between two is a binary128 number).
+ * Grammar and edge cases: runtime/value.c. */
 int nr_exact_parse(const char *s, nr_exact *out, nr_err *err);
 /* Value of an exact number rounded to nearest double (exact when it fits). */
 double nr_exact_to_double(const nr_exact *x);
@@ -219,7 +221,10 @@ uint64_t nr_sqrt(const nr_format *f, nr_rounding m, uint64_t a, uint32_t sr, uns
 uint64_t nr_convert(const nr_format *to, nr_rounding m, const nr_format *from, uint64_t a,
                     uint32_t sr, unsigned *fl);
 /* Exact operations on exact values (used by the above and by the emulator
- * for MAC modes that round once). */
+ * for MAC modes that round once).  Exact when neither operand carries a
+ * sticky bit (format values, or one add of an exact product); summing many
+ * sticky values needs a long accumulator instead.  An exact cancellation in
+ * nr_exact_add gives +0: callers apply the -0-under-rd rule ([rnd-4]). */
 void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_exact *out);
 void nr_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out);
 
