@@ -11,11 +11,13 @@
     X(cmd_format, "format", "describe a number format (width, range, epsilon, encodings)") \
     X(cmd_round, "round", "round values from stdin into a format, or apply one operation") \
     X(cmd_emulate, "emulate", "run a network spec with the reference emulator")           \
+    X(cmd_eval, "eval", "accuracy of a network in a precision on a labeled data set")     \
     X(cmd_import_raw, "import-raw", "convert a manifest + raw float32 directory to safetensors") \
     X(cmd_import, "import", "import an ONNX model as a spec + safetensors")                 \
     X(cmd_cost, "cost", "hardware cost of a MAC unit in a format: area, delay, energy, speedup") \
     X(cmd_run, "run", "compile a network with the JIT and run it")                               \
-    X(cmd_build, "build", "compile a network to an executable, object, IR or header")
+    X(cmd_build, "build", "compile a network to an executable, object, IR or header") \
+    X(cmd_report, "report", "write a self-contained HTML report from a results database")
 
 #define X(fn, name, help) int fn(int argc, char **argv);
 CLI_COMMANDS(X)
