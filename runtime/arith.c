@@ -323,10 +323,12 @@ static void exact_nan(nr_exact *o)
     o->sticky = 0;
 }
 
-/* Exact sum.  Exact cancellation and (+0) + (-0) give +0: under rd the
- * caller must make it -0 ([rnd-4]); inf - inf is NaN (the caller flags
- * INVALID). */
-void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_exact *out)
+/* [rnd-4] an exact zero sum of operands of opposite signs is +0, -0 under rd */
+static int zero_sum_sign(nr_rounding m) { return m == NR_RND_RD; }
+
+/* Exact sum.  Exact cancellation and (+0) + (-0) give zero_sum_sign(m);
+ * inf - inf is NaN (the caller flags INVALID). */
+void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding m, nr_exact *out)
 {
     if (a->cls == NR_CLS_NAN || b->cls == NR_CLS_NAN) {
         exact_nan(out);
@@ -342,7 +344,7 @@ void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_exact *out)
     if (a->cls == NR_CLS_ZERO || b->cls == NR_CLS_ZERO) {
         if (a->cls == NR_CLS_ZERO && b->cls == NR_CLS_ZERO) {
             *out = *a;
-            out->sign = a->sign && b->sign;
+            out->sign = a->sign == b->sign ? a->sign : zero_sum_sign(m);
         } else {
             *out = a->cls == NR_CLS_ZERO ? *b : *a;
         }
@@ -352,6 +354,8 @@ void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_exact *out)
     wide_from(a, &wa);
     wide_from(b, &wb);
     wide_add(&wa, &wb, 0, &r);
+    if (r.cls == NR_CLS_ZERO)
+        r.sign = zero_sum_sign(m);
     wide_to(&r, out);
 }
 
@@ -404,9 +408,6 @@ static uint64_t invalid(const nr_format *f, unsigned *fl)
     *fl |= NR_FLAG_INVALID;
     return special(f, NR_CLS_NAN, 0, 0, fl);
 }
-
-/* [rnd-4] an exact zero sum of operands of opposite signs is +0, -0 under rd */
-static int zero_sum_sign(nr_rounding m) { return m == NR_RND_RD; }
 
 static uint64_t add_core(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, int negb,
                          uint32_t sr, unsigned *fl)

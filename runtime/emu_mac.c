@@ -376,7 +376,7 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
                     }
                     nr_exact ea, es;
                     nr_exact_from_double(acc, &ea);
-                    nr_exact_add(&ep, &ea, &es);
+                    nr_exact_add(&ep, &ea, mode, &es);
                     acc = emu_round_exact(E, el->cf, mode, &es, lay, elem, NR_EMU_TERM_SUM(k),
                                           sc);
                     if (tr)
@@ -426,7 +426,7 @@ static void count_fused_zero_f64(nr_emu_counts *sc, double w, double x, double a
     nr_exact_from_double(x, &b);
     nr_exact_mul(&a, &b, &p);
     nr_exact_from_double(acc, &c);
-    nr_exact_add(&p, &c, &s);
+    nr_exact_add(&p, &c, NR_RND_RNE, &s); /* only the class is used */
     if (s.cls == NR_CLS_FINITE)
         sc->flushed++;
 }

@@ -62,7 +62,7 @@ double emu_add(const emu *E, const nr_format *f, nr_rounding mode, double a, dou
     nr_exact xa, xb, xs;
     nr_exact_from_double(a, &xa);
     nr_exact_from_double(b, &xb);
-    nr_exact_add(&xa, &xb, &xs);
+    nr_exact_add(&xa, &xb, mode, &xs);
     return emu_round_exact(E, f, mode, &xs, layer, elem, term, c);
 }
 

@@ -223,9 +223,9 @@ uint64_t nr_convert(const nr_format *to, nr_rounding m, const nr_format *from, u
 /* Exact operations on exact values (used by the above and by the emulator
  * for MAC modes that round once).  Exact when neither operand carries a
  * sticky bit (format values, or one add of an exact product); summing many
- * sticky values needs a long accumulator instead.  An exact cancellation in
- * nr_exact_add gives +0: callers apply the -0-under-rd rule ([rnd-4]). */
-void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_exact *out);
+ * sticky values needs a long accumulator instead.  The mode only decides the
+ * sign of an exact zero sum ([rnd-4]: +0, or -0 under rd; -0 + -0 = -0). */
+void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding mode, nr_exact *out);
 void nr_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out);
 
 /* ---------------------------------------------------------------- bulk kernels

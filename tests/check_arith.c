@@ -655,13 +655,13 @@ START_TEST(exact_ops)
 {
     nr_format f64 = tu_fmt("fp64");
     nr_exact a = ex(0, 1, 300), b = ex(0, 1, -300), nb = ex(1, 1, -300), r;
-    nr_exact_add(&a, &b, &r); /* 2^300 + 2^-300 */
+    nr_exact_add(&a, &b, NR_RND_RNE, &r); /* 2^300 + 2^-300 */
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RU, &r, 0, NULL), 0x52b0000000000001ull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RD, &r, 0, NULL), 0x52b0000000000000ull);
-    nr_exact_add(&a, &nb, &r); /* 2^300 - 2^-300 */
+    nr_exact_add(&a, &nb, NR_RND_RNE, &r); /* 2^300 - 2^-300 */
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RD, &r, 0, NULL), 0x52afffffffffffffull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RNE, &r, 0, NULL), 0x52b0000000000000ull);
-    nr_exact_add(&nb, &a, &r); /* operand order does not matter */
+    nr_exact_add(&nb, &a, NR_RND_RNE, &r); /* operand order does not matter */
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RZ, &r, 0, NULL), 0x52afffffffffffffull);
     /* (2^64-1)^2 = 2^128 - 2^65 + 1: rz keeps 53 ones below 2^128 */
     nr_exact m = ex(0, ~0ull, 0);
@@ -672,15 +672,22 @@ START_TEST(exact_ops)
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RU, &r, 0, NULL), 0x47f0000000000000ull);
     /* (2^127 + 1) + (2^127 + 1) = 2^128 + 2: needs a carry past 128 bits */
     nr_exact big = ex(0, ((u128)1 << 127) + 1, 0);
-    nr_exact_add(&big, &big, &r);
+    nr_exact_add(&big, &big, NR_RND_RNE, &r);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RU, &r, 0, NULL), 0x47f0000000000001ull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RD, &r, 0, NULL), 0x47f0000000000000ull);
     /* cancellation to exact zero is +0; -0 + -0 = -0; 0 * inf = NaN */
     nr_exact p = ex(0, 5, 3), q = ex(1, 5, 3), z = ex(1, 0, 0), inf = {.cls = NR_CLS_INF};
-    nr_exact_add(&p, &q, &r);
+    nr_exact_add(&p, &q, NR_RND_RNE, &r);
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 0);
-    nr_exact_add(&z, &z, &r);
+    nr_exact_add(&z, &z, NR_RND_RNE, &r);
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 1);
+    nr_exact_add(&p, &q, NR_RND_RD, &r); /* [rnd-4] cancellation under rd is -0 */
+    ck_assert(r.cls == NR_CLS_ZERO && r.sign == 1);
+    nr_exact zp = ex(0, 0, 0);
+    nr_exact_add(&zp, &z, NR_RND_RD, &r); /* (+0) + (-0) under rd is -0 */
+    ck_assert(r.cls == NR_CLS_ZERO && r.sign == 1);
+    nr_exact_add(&zp, &z, NR_RND_RU, &r);
+    ck_assert(r.cls == NR_CLS_ZERO && r.sign == 0);
     nr_exact_mul(&z, &inf, &r);
     ck_assert(r.cls == NR_CLS_NAN);
     nr_exact_mul(&q, &q, &r);
@@ -688,12 +695,12 @@ START_TEST(exact_ops)
     /* a sticky operand below the other's unit: 4 + (0.5..0.75) */
     nr_exact s = {.cls = NR_CLS_FINITE, .sig = 2, .exp = -2, .sticky = 1};
     nr_exact four = ex(0, 1, 2);
-    nr_exact_add(&four, &s, &r);
+    nr_exact_add(&four, &s, NR_RND_RNE, &r);
     nr_format e4 = tu_fmt("e5m2"); /* values 4, 5: 4.5..4.75 -> rne 5 (0x45) */
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RNE, &r, 0, NULL), 0x45);
     nr_exact ns = s;
     ns.sign = 1;
-    nr_exact_add(&four, &ns, &r); /* 4 - (0.5..0.75) = 3.25..3.5: e5m2 3 or 3.5, above the midpoint */
+    nr_exact_add(&four, &ns, NR_RND_RNE, &r); /* 4 - (0.5..0.75) = 3.25..3.5: e5m2 3 or 3.5, above the midpoint */
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RNE, &r, 0, NULL), 0x43);
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RU, &r, 0, NULL), 0x43);
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RD, &r, 0, NULL), 0x42);
