@@ -1,0 +1,607 @@
+/* cmd_search.c -- `numrep search`: the narrowest format (fastest by the cost
+ * model) that keeps a network within an accuracy budget, by the fast R^2
+ * method or exhaustively, optionally per layer; and --fit-predictor.
+ * Results on stdout (text or --json), progress and notes on stderr. */
+#include "cli.h"
+#include "model_gen.h"
+#include "plan.h"
+#include "search.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NUMREP_SOURCE_DIR
+#define NUMREP_SOURCE_DIR "."
+#endif
+#define DEFAULT_PREDICTOR NUMREP_SOURCE_DIR "/specs/predictor.yaml"
+#define DEFAULT_DB "numrep-results.db"
+
+static const char usage_text[] =
+    "usage: numrep search NET.yaml --max-loss L [--data DATASET] [--method fast|exhaustive]\n"
+    "                     [--per-layer] [--steps N] [--db FILE] [--jobs N]\n"
+    "                     [--engine jit|emulator] [--sample-engine E] [--limit N]\n"
+    "                     [--first N] [--samples N]\n"
+    "                     [--grid both|float|fixed] [--exp A:B] [--man A:B] [--int A:B]\n"
+    "                     [--frac A:B] [--float-variant S] [--rounding MODE]\n"
+    "                     [--predictor FILE] [--json] [--no-progress]\n"
+    "       numrep search --fit-predictor DB [--exclude NETWORK] [-o FILE] [NET.yaml ...]\n"
+    "\n"
+    "The fastest number format (speedup at equal area, `numrep cost`) whose top-1\n"
+    "accuracy normalized to fp32 is at least 1 - L on the data.  One format covers\n"
+    "every role of every layer (rounding rz, unfused MACs unless told otherwise).\n"
+    "\n"
+    "  --max-loss L       allowed loss: \"1%\" or a fraction \"0.01\"\n"
+    "  --data DATASET     as for `numrep eval`; default the spec's `dataset:`\n"
+    "  --method M         fast (default): R^2 of the last layer against fp32 on\n"
+    "                     --samples inputs predicts accuracy, then only a few\n"
+    "                     configurations are measured; exhaustive: all measured\n"
+    "  --per-layer        then lower single MAC layers from the uniform answer,\n"
+    "                     guided by per-layer sensitivity; --steps narrower formats\n"
+    "                     tried per layer (default 4)\n"
+    "  --db FILE          results store (default " DEFAULT_DB "): every evaluation\n"
+    "                     is saved as it finishes; a rerun resumes / answers from it\n"
+    "  --jobs N           threads (default 1)\n"
+    "  --engine E         full evaluations: emulator (default) or jit\n"
+    "  --sample-engine E  the R^2 runs (default emulator: on a few inputs compiling\n"
+    "                     costs more than it saves; the engines agree bit for bit)\n"
+    "  --limit N, --first N  the data slice (default: all samples)\n"
+    "  --samples N        inputs of the fast method's R^2 (default 10)\n"
+    "  --grid G           both (default), float or fixed\n"
+    "  --exp A:B --man A:B  float exponent and mantissa bits (default 2:8, 1:23)\n"
+    "  --int A:B --frac A:B fixed qI.F integer and fraction bits (default 1:12, 0:15)\n"
+    "  --float-variant S  modifiers of the float formats (default -nosub-finite-sat)\n"
+    "  --rounding MODE    rounding of every operation (default rz)\n"
+    "  --predictor FILE   R^2 -> accuracy line (default: the latest fit in the\n"
+    "                     database, else " DEFAULT_PREDICTOR ")\n"
+    "  --fit-predictor DB refit the line from the exhaustive runs in DB, leaving out\n"
+    "                     --exclude NETWORK (or NET.yaml's network); written to the\n"
+    "                     database and as YAML to -o FILE (default stdout)\n"
+    "  --json             one JSON object on stdout\n"
+    "\n"
+    "exit status: 0 found, 1 error, 2 usage error, 3 no configuration meets the budget\n";
+
+/* ---------------------------------------------------------------- parsing */
+
+static int parse_count(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* "1%" -> 0.01, "0.01" -> 0.01; the loss must be in [0, 1). */
+static int parse_loss(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || end == s || !isfinite(x))
+        return -1;
+    if (*end == '%') {
+        x /= 100;
+        end++;
+    }
+    if (*end || x < 0 || x >= 1)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_range(const char *s, int *lo, int *hi)
+{
+    char *end;
+    errno = 0;
+    long a = strtol(s, &end, 10), b;
+    if (errno || end == s)
+        return -1;
+    if (*end == ':') {
+        const char *t = end + 1;
+        b = strtol(t, &end, 10);
+        if (errno || end == t)
+            return -1;
+    } else {
+        b = a;
+    }
+    if (*end || a < 0 || b < a || b > 64)
+        return -1;
+    *lo = (int)a;
+    *hi = (int)b;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+typedef struct bar {
+    int on;
+    char phase[64];
+    double t0, last;
+} bar;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void bar_update(void *ctx, const char *phase, int64_t done, int64_t total)
+{
+    bar *b = ctx;
+    if (!b->on)
+        return;
+    double t = now();
+    if (strncmp(b->phase, phase, sizeof b->phase - 1)) {
+        snprintf(b->phase, sizeof b->phase, "%s", phase);
+        b->t0 = t;
+        b->last = 0;
+    } else if (done < total && t - b->last < 0.2) {
+        return;
+    }
+    b->last = t;
+    double el = t - b->t0, eta = done ? el * (double)(total - done) / (double)done : 0;
+    int w = 24, fill = total ? (int)((double)w * (double)done / (double)total) : w;
+    fprintf(stderr, "\r%-22.22s [", phase);
+    for (int i = 0; i < w; i++)
+        fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld  ETA %d:%02d ", (long long)done, (long long)total, (int)eta / 60,
+            (int)eta % 60);
+    if (done >= total)
+        fprintf(stderr, "\r%*s\r", 78, "");
+    fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void json_num(const char *key, double v, int last)
+{
+    printf("\"%s\": ", key);
+    if (isfinite(v))
+        printf("%.6g", v);
+    else
+        printf("null");
+    printf(last ? "" : ", ");
+}
+
+static void print_text(const char *net, const char *data, const nr_search_opts *o,
+                       const nr_search_result *r, const char *db)
+{
+    printf("network      %s\n", net);
+    printf("data         %s (%lld samples from %lld; R^2 on the first %d)\n", data,
+           (long long)r->n, (long long)o->first, o->samples);
+    printf("method       %s, budget %.4g %% loss, %d configurations, engine %s\n",
+           o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast", 100 * o->max_loss,
+           r->nconfigs, o->engine);
+    printf("fp32 top-1   %.2f %%\n", 100 * r->fp32_top1);
+    if (r->found) {
+        printf("chosen       %s   top-1 %.2f %%, normalized %.2f %%, R^2 %.6f",
+               r->chosen.name, 100 * r->top1, 100 * r->norm_acc, r->r2);
+        if (o->method == NR_SEARCH_FAST)
+            printf(" (predicted %.2f %%)", 100 * r->predicted);
+        printf("\ncost         speedup %.2fx at equal area (%.2fx at fixed clock), energy "
+               "%.2fx less than fp32\n",
+               r->chosen.speedup, r->chosen.speedup_fixed_clock, r->chosen.energy_ratio);
+    } else {
+        printf("chosen       none: no configuration meets the budget\n");
+    }
+    printf("evaluations  full %d (%d computed now, %.1f s), R^2 samples %d (%d computed now, "
+           "%.1f s); wall %.1f s\n",
+           r->full_evals, r->full_computed, r->full_seconds, r->sample_evals,
+           r->sample_computed, r->sample_seconds, r->wall_seconds);
+    if (r->per_layer_done)
+        printf("per-layer    %s\n             normalized %.2f %%, speedup %.2fx (%.3fx the "
+               "uniform format), %d evaluations (%d computed now)\n",
+               r->layers[0] ? r->layers : "(no layer could be lowered)", 100 * r->pl_norm_acc,
+               r->pl_speedup, r->pl_gain, r->pl_evals, r->pl_computed);
+    printf("results      %s (run %lld)\n", db, (long long)r->run_id);
+}
+
+static void print_json(const char *net, const char *data, const nr_search_opts *o,
+                       const nr_search_result *r, const char *db)
+{
+    printf("{\"network\": ");
+    json_str(net);
+    printf(", \"data\": ");
+    json_str(data);
+    printf(", \"method\": \"%s\", \"engine\": ",
+           o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast");
+    json_str(o->engine);
+    printf(", \"samples\": %lld, \"configurations\": %d, ", (long long)r->n, r->nconfigs);
+    json_num("max_loss", o->max_loss, 0);
+    json_num("fp32_top1", r->fp32_top1, 0);
+    printf("\n \"found\": %s, \"chosen\": ", r->found ? "true" : "false");
+    if (r->found)
+        json_str(r->chosen.name);
+    else
+        printf("null");
+    printf(", ");
+    json_num("top1", r->top1, 0);
+    json_num("normalized", r->norm_acc, 0);
+    json_num("r2", r->r2, 0);
+    json_num("predicted", r->predicted, 0);
+    json_num("speedup", r->found ? r->chosen.speedup : NAN, 0);
+    json_num("speedup_fixed_clock", r->found ? r->chosen.speedup_fixed_clock : NAN, 0);
+    json_num("energy_ratio", r->found ? r->chosen.energy_ratio : NAN, 0);
+    printf("\n \"full_evals\": %d, \"full_computed\": %d, \"sample_evals\": %d, "
+           "\"sample_computed\": %d, ",
+           r->full_evals, r->full_computed, r->sample_evals, r->sample_computed);
+    json_num("full_seconds", r->full_seconds, 0);
+    json_num("sample_seconds", r->sample_seconds, 0);
+    json_num("wall_seconds", r->wall_seconds, 0);
+    printf("\"run\": %lld, \"db\": ", (long long)r->run_id);
+    json_str(db);
+    if (r->per_layer_done) {
+        printf(",\n \"per_layer\": {\"layers\": ");
+        json_str(r->layers);
+        printf(", ");
+        json_num("normalized", r->pl_norm_acc, 0);
+        json_num("speedup", r->pl_speedup, 0);
+        json_num("gain", r->pl_gain, 0);
+        printf("\"evals\": %d, \"computed\": %d}", r->pl_evals, r->pl_computed);
+    }
+    printf("}\n");
+}
+
+/* ---------------------------------------------------------------- predictor */
+
+static int fit_predictor(const char *dbpath, const char *exclude, const char *out,
+                         nr_predictor *p, nr_err *err)
+{
+    nr_results *db = NULL;
+    int rc = nr_results_open_existing(dbpath, &db, err);
+    if (rc)
+        return rc;
+    if ((rc = nr_predictor_fit_db(db, exclude, p, err)))
+        goto done;
+    nr_fit fit = {0};
+    snprintf(fit.name, sizeof fit.name, "r2-linear");
+    fit.ncoef = 2;
+    fit.coef[0] = p->c0;
+    fit.coef[1] = p->c1;
+    fit.npoints = p->npoints;
+    fit.rmse = p->rmse;
+    snprintf(fit.networks, sizeof fit.networks, "%s", p->networks);
+    if ((rc = nr_results_put_fit(db, &fit, err)))
+        goto done;
+    if (out) {
+        rc = nr_predictor_save(out, p, err);
+    } else {
+        printf("model: r2-linear\nc0: %.17g\nc1: %.17g\npoints: %d\nrmse: %.6g\n"
+               "networks: \"%s\"\n",
+               p->c0, p->c1, p->npoints, p->rmse, p->networks);
+    }
+    fprintf(stderr, "numrep search: predictor fit on %d points from %s%s%s: normalized = "
+                    "%.4f + %.4f * R^2 (rmse %.4f)\n",
+            p->npoints, p->networks, exclude && *exclude ? ", leaving out " : "",
+            exclude && *exclude ? exclude : "", p->c0, p->c1, p->rmse);
+done:
+    nr_results_close(db);
+    return rc;
+}
+
+/* --predictor FILE, else the newest fit in the database, else the shipped file. */
+static int choose_predictor(const char *file, nr_results *db, nr_predictor *p, char *src,
+                            size_t srcsize, nr_err *err)
+{
+    if (file) {
+        snprintf(src, srcsize, "%s", file);
+        return nr_predictor_load(file, p, err);
+    }
+    nr_fit fit;
+    int rc = nr_results_latest_fit(db, "r2-linear", &fit, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && fit.ncoef == 2) {
+        memset(p, 0, sizeof *p);
+        p->c0 = fit.coef[0];
+        p->c1 = fit.coef[1];
+        p->npoints = fit.npoints;
+        p->rmse = fit.rmse;
+        snprintf(p->networks, sizeof p->networks, "%s", fit.networks);
+        snprintf(src, srcsize, "the database's fit %lld", (long long)fit.id);
+        return 0;
+    }
+    snprintf(src, srcsize, "%s", DEFAULT_PREDICTOR);
+    nr_err e = {0};
+    if (nr_predictor_load(DEFAULT_PREDICTOR, p, &e)) {
+        char msg[1024];
+        nr_err_format(&e, msg, sizeof msg);
+        fprintf(stderr, "numrep search: note: no predictor (%s); predicting accuracy = R^2\n",
+                msg);
+        memset(p, 0, sizeof *p);
+        p->c1 = 1;
+        snprintf(src, srcsize, "none (accuracy = R^2)");
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- jit engine */
+
+/* Until runtime/eval.c opens "jit" itself (it cannot reach gen/), the
+ * command supplies it: compile once, and run each call single-threaded in
+ * its own arena, so concurrent calls on disjoint buffers are safe. */
+static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
+{
+    gen_compiled *c = impl;
+    size_t asz = (size_t)gen_compiled_arena_size(c);
+    void *arena = aligned_alloc(64, (asz + 63) / 64 * 64 + 64);
+    if (!arena)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit", "out of memory for an arena");
+    size_t nin = gen_compiled_input_size(c), nout = gen_compiled_output_size(c);
+    int rc = 0;
+    for (int s = 0; s < n && !rc; s++)
+        if (gen_compiled_run_arena(c, in + (size_t)s * nin, out + (size_t)s * nout, 1, arena))
+            rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "jit", "the compiled model failed");
+    free(arena);
+    return rc;
+}
+
+static void jit_free(void *impl)
+{
+    gen_compiled_free(impl);
+}
+
+static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine *out,
+                       nr_err *err)
+{
+    (void)ctx;
+    nr_err e = {0};
+    int rc = nr_engine_open(name, m, out, &e);
+    if (rc != -NR_EUNSUP || strcmp(name, "jit")) {
+        if (rc)
+            *err = e;
+        return rc;
+    }
+    gen_compiled *c = NULL;
+    gen_model_opts go = {.opt_level = 2};
+    if ((rc = gen_model_compile(m, &go, &c, err)))
+        return rc;
+    *out = (nr_engine){.name = "jit", .impl = c, .run = jit_run, .free = jit_free};
+    return 0;
+}
+
+/* ---------------------------------------------------------------- command */
+
+int cmd_search(int argc, char **argv)
+{
+    const char *net = NULL, *data = NULL, *dbpath = DEFAULT_DB, *pred_file = NULL;
+    const char *fit_db = NULL, *exclude = NULL, *fit_out = NULL, *grid_kind = "both";
+    int json = 0, show_progress = 1, have_loss = 0;
+    long long v;
+    nr_search_opts o;
+    nr_search_opts_init(&o);
+    nr_search_grid g;
+    nr_search_grid_init(&g);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--no-progress")) {
+            show_progress = 0;
+        } else if (!strcmp(a, "--per-layer")) {
+            o.per_layer = 1;
+        } else if (a[0] == '-' && a[1]) {
+            static const char *const with_arg[] = {
+                "--data", "--max-loss", "--method", "--db", "--jobs", "--engine", "--limit",
+                "--first", "--samples", "--grid", "--exp", "--man", "--int", "--frac",
+                "--float-variant", "--rounding", "--predictor", "--fit-predictor", "--exclude",
+                "-o", "--steps", "--stop-after", "--sample-engine"};
+            size_t k = 0, nk = sizeof with_arg / sizeof with_arg[0];
+            while (k < nk && strcmp(a, with_arg[k]))
+                k++;
+            if (k == nk)
+                return cli_usage("search", "unknown option %s", a);
+            if (i + 1 >= argc)
+                return cli_usage("search", "%s needs an argument", a);
+            const char *s = argv[++i];
+            if (!strcmp(a, "--data")) {
+                data = s;
+            } else if (!strcmp(a, "--max-loss")) {
+                if (parse_loss(s, &o.max_loss))
+                    return cli_usage("search", "--max-loss: expected a loss such as 1%% or "
+                                               "0.01, below 100%%, got \"%s\"", s);
+                have_loss = 1;
+            } else if (!strcmp(a, "--method")) {
+                if (!strcmp(s, "fast"))
+                    o.method = NR_SEARCH_FAST;
+                else if (!strcmp(s, "exhaustive"))
+                    o.method = NR_SEARCH_EXHAUSTIVE;
+                else
+                    return cli_usage("search", "--method: expected fast or exhaustive, got "
+                                               "\"%s\"", s);
+            } else if (!strcmp(a, "--db")) {
+                dbpath = s;
+            } else if (!strcmp(a, "--engine") || !strcmp(a, "--sample-engine")) {
+                if (strcmp(s, "emulator") && strcmp(s, "jit"))
+                    return cli_usage("search", "%s: expected jit or emulator, got \"%s\"", a,
+                                     s);
+                if (!strcmp(a, "--engine"))
+                    o.engine = s;
+                else
+                    o.sample_engine = s;
+            } else if (!strcmp(a, "--grid")) {
+                if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed"))
+                    return cli_usage("search", "--grid: expected both, float or fixed, got "
+                                               "\"%s\"", s);
+                grid_kind = s;
+            } else if (!strcmp(a, "--exp") || !strcmp(a, "--man") || !strcmp(a, "--int") ||
+                       !strcmp(a, "--frac")) {
+                int *lo = !strcmp(a, "--exp")   ? &g.exp_lo
+                          : !strcmp(a, "--man") ? &g.man_lo
+                          : !strcmp(a, "--int") ? &g.int_lo
+                                                : &g.frac_lo;
+                int *hi = lo == &g.exp_lo ? &g.exp_hi
+                          : lo == &g.man_lo ? &g.man_hi
+                          : lo == &g.int_lo ? &g.int_hi
+                                            : &g.frac_hi;
+                if (parse_range(s, lo, hi))
+                    return cli_usage("search", "%s: expected A:B (0 <= A <= B <= 64) or A, got "
+                                               "\"%s\"", a, s);
+            } else if (!strcmp(a, "--float-variant")) {
+                if (strlen(s) >= sizeof g.float_variant)
+                    return cli_usage("search", "--float-variant: too long");
+                snprintf(g.float_variant, sizeof g.float_variant, "%s", s);
+            } else if (!strcmp(a, "--rounding")) {
+                nr_err e = {0};
+                if (nr_rounding_parse(s, &o.rounding, &e))
+                    return cli_usage("search", "--rounding: expected rne, rna, rz, ru, rd, rto "
+                                               "or sr, got \"%s\"", s);
+            } else if (!strcmp(a, "--predictor")) {
+                pred_file = s;
+            } else if (!strcmp(a, "--fit-predictor")) {
+                fit_db = s;
+            } else if (!strcmp(a, "--exclude")) {
+                exclude = s;
+            } else if (!strcmp(a, "-o")) {
+                fit_out = s;
+            } else {
+                long long lo = !strcmp(a, "--first") || !strcmp(a, "--stop-after") ? 0 : 1;
+                long long hi = !strcmp(a, "--jobs") ? 256 : !strcmp(a, "--steps") ? 64
+                                                                                 : 1ll << 40;
+                if (parse_count(s, lo, hi, &v))
+                    return cli_usage("search", "%s: expected an integer from %lld to %lld, got "
+                                               "\"%s\"", a, lo, hi, s);
+                if (!strcmp(a, "--jobs"))
+                    o.jobs = (int)v;
+                else if (!strcmp(a, "--limit"))
+                    o.limit = v;
+                else if (!strcmp(a, "--first"))
+                    o.first = v;
+                else if (!strcmp(a, "--samples"))
+                    o.samples = v > 100000 ? 100000 : (int)v;
+                else if (!strcmp(a, "--steps"))
+                    o.per_layer_steps = (int)v;
+                else
+                    o.stop_after = v; /* --stop-after: test hook, undocumented */
+            }
+        } else if (!net) {
+            net = a;
+        } else {
+            return cli_usage("search", "unexpected argument \"%s\" (one NET.yaml only)", a);
+        }
+    }
+    g.floats = strcmp(grid_kind, "fixed") != 0;
+    g.fixeds = strcmp(grid_kind, "float") != 0;
+
+    nr_err err = {0};
+    nr_spec *spec = NULL;
+    nr_dataset *ds = NULL;
+    nr_results *db = NULL;
+    nr_search_cfg *cfg = NULL;
+    int ncfg = 0, status = 1, fitted = 0;
+    char pred_src[600] = "";
+    if (fit_db) {
+        if (!exclude && net) {
+            if (nr_spec_load(net, &spec, &err))
+                goto fail;
+            exclude = spec->name;
+        }
+        if (fit_predictor(fit_db, exclude, fit_out, &o.predictor, &err))
+            goto fail;
+        if (!net || !have_loss) {
+            status = 0;
+            goto done;
+        }
+        fitted = 1;
+        snprintf(pred_src, sizeof pred_src, "fit from %s", fit_db);
+    }
+    if (!net)
+        return cli_usage("search", "missing NET.yaml");
+    if (!have_loss)
+        return cli_usage("search", "missing --max-loss (the allowed accuracy loss, e.g. 1%%)");
+    if (!spec && nr_spec_load(net, &spec, &err))
+        goto fail;
+    if (!data && !spec->dataset[0]) {
+        status = cli_usage("search", "missing --data DATASET (the spec names no `dataset:`)");
+        goto done;
+    }
+    if (!data)
+        data = spec->dataset;
+    if (nr_search_space(&g, NULL, &cfg, &ncfg, &err))
+        goto fail;
+    /* the output size, for the labels' range */
+    {
+        nr_model *m = NULL;
+        nr_spec *s2 = NULL;
+        if (nr_spec_load(net, &s2, &err) || nr_model_build(s2, NULL, NULL, 0, &m, &err))
+            goto fail;
+        nr_dataset_opts dopt;
+        nr_dataset_opts_init(&dopt);
+        dopt.pp = spec->pp;
+        dopt.num_classes = (int)nr_shape_count(m->layers[m->output].out_shape);
+        nr_model_free(m);
+        if (!spec->has_pp)
+            fprintf(stderr, "numrep search: note: %s declares no input preprocessing; using "
+                            "x = pixel/255\n", spec->path);
+        if (nr_dataset_open(data, &dopt, &ds, &err))
+            goto fail;
+    }
+    if (nr_results_open(dbpath, &db, &err))
+        goto fail;
+    if (!fitted && choose_predictor(pred_file, db, &o.predictor, pred_src, sizeof pred_src, &err))
+        goto fail;
+    if (o.method == NR_SEARCH_FAST && o.predictor.networks[0]) {
+        const char *nets = o.predictor.networks, *name = spec->name;
+        size_t len = strlen(name);
+        for (const char *q = nets; (q = strstr(q, name)); q += len)
+            if ((q == nets || q[-1] == ',') && (q[len] == ',' || !q[len])) {
+                fprintf(stderr, "numrep search: note: the predictor (%s) was fit on data that "
+                                "includes %s itself\n", pred_src, name);
+                break;
+            }
+    }
+    o.engine_open = open_engine;
+    bar b = {.on = show_progress && isatty(2)};
+    o.progress = bar_update;
+    o.progress_ctx = &b;
+    nr_search_result r;
+    int rc = nr_search_run(net, ds, db, cfg, ncfg, &o, &r, &err);
+    if (rc < 0)
+        goto fail;
+    if (rc == 1) {
+        fprintf(stderr, "numrep search: stopped after %lld new evaluations (--stop-after); run "
+                        "again to resume\n", (long long)o.stop_after);
+        status = 4;
+        goto done;
+    }
+    if (json)
+        print_json(spec->name, data, &o, &r, dbpath);
+    else
+        print_text(spec->name, data, &o, &r, dbpath);
+    status = r.found ? 0 : 3;
+    goto done;
+fail:
+    status = cli_error(&err);
+done:
+    nr_results_close(db);
+    nr_dataset_close(ds);
+    nr_spec_free(spec);
+    free(cfg);
+    return status;
+}

@@ -1,0 +1,1006 @@
+/* search.c -- the precision search (see search.h for the method): the design
+ * space ranked by the cost model, sample and full evaluations through the
+ * results store, the fast and exhaustive methods, and per-layer lowering. */
+#include "search.h"
+#include "eval.h"
+#include "pool.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* norm_acc is a quotient of two counts: compare with a little slack so that
+ * 297/300 meets a 1 % budget although both divisions round */
+#define PASS_SLACK 1e-12
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ design space */
+
+void nr_search_grid_init(nr_search_grid *g)
+{
+    *g = (nr_search_grid){.floats = 1, .fixeds = 1, .exp_lo = 2, .exp_hi = 8, .man_lo = 1,
+                          .man_hi = 23, .int_lo = 1, .int_hi = 12, .frac_lo = 0,
+                          .frac_hi = 15};
+    snprintf(g->float_variant, sizeof g->float_variant, "-nosub-finite-sat");
+}
+
+static int cfg_cmp(const void *a, const void *b)
+{
+    const nr_search_cfg *x = a, *y = b;
+    if (x->speedup != y->speedup)
+        return x->speedup > y->speedup ? -1 : 1;
+    if (x->energy_ratio != y->energy_ratio)
+        return x->energy_ratio > y->energy_ratio ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int add_cfg(nr_search_cfg *c, const char *name, const nr_cost_model *cm, nr_err *err)
+{
+    memset(c, 0, sizeof *c);
+    int rc = nr_format_parse(name, &c->fmt, err);
+    if (rc)
+        return rc;
+    nr_cost cost;
+    if ((rc = nr_cost_mac(cm, &c->fmt, NULL, NULL, &cost, err)))
+        return rc;
+    nr_format_name(&c->fmt, c->name, sizeof c->name);
+    c->speedup = cost.speedup;
+    c->speedup_fixed_clock = cost.speedup_fixed_clock;
+    c->energy_ratio = cost.energy_ratio;
+    return 0;
+}
+
+static int check_range(const char *what, int lo, int hi, int min, int max, nr_err *err)
+{
+    if (lo < min || hi > max || lo > hi)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, what,
+                          "expected a range within %d:%d with low <= high, got %d:%d", min, max,
+                          lo, hi);
+    return 0;
+}
+
+int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_cfg **out,
+                    int *n, nr_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!cm)
+        cm = &nr_cost_default;
+    int rc;
+    if (g->floats && ((rc = check_range("--exp", g->exp_lo, g->exp_hi, 1, 11, err)) ||
+                      (rc = check_range("--man", g->man_lo, g->man_hi, 0, 52, err))))
+        return rc;
+    if (g->fixeds && ((rc = check_range("--int", g->int_lo, g->int_hi, 0, 62, err)) ||
+                      (rc = check_range("--frac", g->frac_lo, g->frac_hi, 0, 62, err))))
+        return rc;
+    size_t cap = 0;
+    if (g->floats)
+        cap += (size_t)(g->exp_hi - g->exp_lo + 1) * (size_t)(g->man_hi - g->man_lo + 1);
+    if (g->fixeds)
+        cap += (size_t)(g->int_hi - g->int_lo + 1) * (size_t)(g->frac_hi - g->frac_lo + 1);
+    if (cap == 0)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--grid",
+                          "the design space is empty (neither floats nor fixed point)");
+    nr_search_cfg *c = calloc(cap, sizeof *c);
+    if (!c)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    int k = 0;
+    char name[96];
+    for (int e = g->exp_lo; g->floats && e <= g->exp_hi; e++)
+        for (int m = g->man_lo; m <= g->man_hi; m++) {
+            snprintf(name, sizeof name, "e%dm%d%s", e, m, g->float_variant);
+            if ((rc = add_cfg(&c[k++], name, cm, err)))
+                goto fail;
+        }
+    for (int i = g->int_lo; g->fixeds && i <= g->int_hi; i++)
+        for (int f = g->frac_lo; f <= g->frac_hi; f++) {
+            snprintf(name, sizeof name, "q%d.%d", i, f);
+            if (1 + i + f > 64) {
+                rc = nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--int/--frac",
+                                "%s is %d bits wide: at most 64", name, 1 + i + f);
+                goto fail;
+            }
+            if ((rc = add_cfg(&c[k++], name, cm, err)))
+                goto fail;
+        }
+    qsort(c, (size_t)k, sizeof *c, cfg_cmp);
+    *out = c;
+    *n = k;
+    return 0;
+fail:
+    free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------ options */
+
+void nr_search_opts_init(nr_search_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = NR_SEARCH_FAST;
+    o->max_loss = 0.01;
+    o->samples = 10;
+    o->jobs = 1;
+    o->engine = "emulator";
+    o->sample_engine = "emulator";
+    o->rounding = NR_RND_RZ;
+    o->mac = NR_MAC_UNFUSED;
+    o->per_layer_steps = 4;
+    o->predictor.c1 = 1;
+}
+
+/* ------------------------------------------------------------ the search context */
+
+typedef struct lay {          /* one layer set apart from the default format */
+    int layer;                /* index in the model                          */
+    const nr_format *fmt;
+} lay;
+
+typedef struct ctx {
+    const nr_search_opts *o;
+    const char *net;
+    nr_results *db;
+    const nr_dataset *ds;
+    char network[128];
+    char spec_hash[NR_HASH_HEX], weights_hash[NR_HASH_HEX];
+    char data_hash[NR_HASH_HEX], sample_hash[NR_HASH_HEX];
+    int64_t first, count;
+    int samples, k;
+    size_t insize;
+    float *sin, *sref;        /* sample inputs, fp32 outputs on them          */
+    int *slab;
+    int64_t sref_top1;        /* fp32 correct answers on the samples          */
+    nr_eval base;             /* fp32 on the slice                            */
+    nr_format f32;            /* the baseline's format                        */
+    nr_model *shape;          /* fp32 model: layer names and MACs             */
+    int64_t run_id;
+    pthread_mutex_t mu;       /* guards computed, stopped, first error, progress */
+    int64_t computed;
+    int stopped;
+    nr_search_result *r;
+} ctx;
+
+static int want_stop(ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int s = c->stopped;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+/* One more evaluation computed and stored: count it for the test hook. */
+static void computed_one(ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->computed++;
+    if (c->o->stop_after && c->computed >= c->o->stop_after)
+        c->stopped = 1;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void progress(ctx *c, const char *phase, int64_t done, int64_t total)
+{
+    if (c->o->progress)
+        c->o->progress(c->o->progress_ctx, phase, done, total);
+}
+
+/* Build the model: every layer in `dflt` (rounding rnd), the layers in ls
+ * in their own format (search rounding).  The spec is read again for each
+ * model: nr_model_build takes ownership of it. */
+static int build(ctx *c, const nr_format *dflt, nr_rounding rnd, const lay *ls, int nls,
+                 nr_model **m, nr_err *err)
+{
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_load(c->net, &s, err);
+    if (rc)
+        return rc;
+    if ((rc = nr_precision_uniform(dflt, &p, err))) {
+        nr_spec_free(s);
+        return rc;
+    }
+    p->dflt.rounding = rnd;
+    p->dflt.mac = c->o->mac;
+    if (nls) {
+        p->overrides = calloc((size_t)nls, sizeof *p->overrides);
+        if (!p->overrides) {
+            nr_spec_free(s);
+            nr_precision_free(p);
+            return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        }
+        p->noverrides = nls;
+        for (int i = 0; i < nls; i++) {
+            struct nr_prec_override *ov = &p->overrides[i];
+            snprintf(ov->layer, sizeof ov->layer, "%s", c->shape->layers[ls[i].layer].name);
+            ov->set = NR_ROLE_WEIGHTS | NR_ROLE_ACTIVATIONS | NR_ROLE_PRODUCTS |
+                      NR_ROLE_ACCUMULATOR | NR_ROLE_ROUNDING | NR_ROLE_MAC;
+            ov->p = (nr_layer_prec){.weights = *ls[i].fmt, .activations = *ls[i].fmt,
+                                    .products = *ls[i].fmt, .accumulator = *ls[i].fmt,
+                                    .rounding = c->o->rounding, .mac = c->o->mac};
+        }
+    }
+    return nr_model_build(s, p, NULL, 0, m, err);
+}
+
+static void layers_text(ctx *c, const lay *ls, int nls, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < nls && used < size; i++) {
+        char nm[64];
+        nr_format_name(ls[i].fmt, nm, sizeof nm);
+        used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", i ? "," : "",
+                                 c->shape->layers[ls[i].layer].name, nm);
+    }
+}
+
+static int key_init(ctx *c, nr_eval_key *k, const nr_format *dflt, nr_rounding rnd,
+                    const lay *ls, int nls, nr_eval_kind kind, nr_err *err)
+{
+    memset(k, 0, sizeof *k);
+    nr_format_name(dflt, k->formats, sizeof k->formats);
+    snprintf(k->rounding, sizeof k->rounding, "%s", nr_rounding_name(rnd));
+    snprintf(k->mac, sizeof k->mac, "%s",
+             c->o->mac == NR_MAC_UNFUSED ? "unfused" : c->o->mac == NR_MAC_FUSED ? "fused"
+                                                                                 : "exact");
+    layers_text(c, ls, nls, k->layers, sizeof k->layers);
+    if (strlen(k->layers) >= sizeof k->layers - 1)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--per-layer",
+                          "the per-layer assignment does not fit the results store's %zu "
+                          "characters",
+                          sizeof k->layers - 1);
+    memcpy(k->spec_hash, c->spec_hash, NR_HASH_HEX);
+    memcpy(k->weights_hash, c->weights_hash, NR_HASH_HEX);
+    memcpy(k->data_hash, kind == NR_EVAL_FULL ? c->data_hash : c->sample_hash, NR_HASH_HEX);
+    k->data_first = c->first;
+    k->data_count = kind == NR_EVAL_FULL ? c->count : c->samples;
+    k->kind = kind;
+    return 0;
+}
+
+static void fill_cost(nr_eval *row, const nr_search_cfg *cfg)
+{
+    if (!cfg)
+        return;
+    row->speedup = cfg->speedup;
+    row->speedup_fixed_clock = cfg->speedup_fixed_clock;
+    row->energy_ratio = cfg->energy_ratio;
+}
+
+/* ------------------------------------------------------------ evaluations */
+
+static int open_engine(ctx *c, const char *name, const nr_model *m, nr_engine *e, nr_err *err)
+{
+    if (c->o->engine_open)
+        return c->o->engine_open(c->o->engine_ctx, name, m, e, err);
+    return nr_engine_open(name, m, e, err);
+}
+
+/* Run the model on the sample inputs into out (samples * k floats). */
+static int run_samples(ctx *c, const nr_model *m, float *out, double *secs, nr_err *err)
+{
+    nr_engine e;
+    double t0 = wall();
+    int rc = open_engine(c, c->o->sample_engine ? c->o->sample_engine : c->o->engine, m, &e,
+                         err);
+    if (rc)
+        return rc;
+    rc = e.run(e.impl, c->sin, c->samples, out, err);
+    nr_engine_close(&e);
+    *secs = wall() - t0;
+    return rc;
+}
+
+static int64_t correct(ctx *c, const float *out)
+{
+    int64_t n = 0;
+    for (int s = 0; s < c->samples; s++)
+        n += nr_eval_rank(out + (size_t)s * (size_t)c->k, c->k, c->slab[s]) == 0;
+    return n;
+}
+
+/* The sample evaluation of a uniform configuration: from the store, or
+ * computed and stored. */
+static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_eval *row, int *computed,
+                       nr_err *err)
+{
+    nr_eval_key key;
+    int rc = key_init(c, &key, &cfg->fmt, c->o->rounding, NULL, 0, NR_EVAL_SAMPLE, err);
+    if (rc)
+        return rc;
+    *computed = 0;
+    if ((rc = nr_results_find_eval(c->db, &key, row, err)) != 0)
+        return rc < 0 ? rc : 0;
+    nr_model *m = NULL;
+    float *out = malloc((size_t)c->samples * (size_t)c->k * sizeof *out);
+    if (!out)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    double secs = 0;
+    if ((rc = build(c, &cfg->fmt, c->o->rounding, NULL, 0, &m, err)) ||
+        (rc = run_samples(c, m, out, &secs, err)))
+        goto done;
+    nr_eval_init(row);
+    row->key = key;
+    row->run_id = c->run_id;
+    row->n = c->samples;
+    int64_t t1 = correct(c, out);
+    row->top1 = (double)t1 / c->samples;
+    row->norm_acc = c->sref_top1 ? (double)t1 / (double)c->sref_top1 : NAN;
+    row->r2 = nr_predictor_r2(out, c->sref, (size_t)c->samples * (size_t)c->k);
+    row->seconds = secs;
+    fill_cost(row, cfg);
+    if ((rc = nr_results_put_eval(c->db, row, err)))
+        goto done;
+    *computed = 1;
+    computed_one(c);
+done:
+    free(out);
+    nr_model_free(m);
+    return rc;
+}
+
+typedef struct full_req {
+    const nr_format *dflt;
+    nr_rounding rnd;
+    const lay *ls;
+    int nls;
+    const nr_search_cfg *cfg;  /* cost numbers, or NULL                        */
+    double r2;                 /* stored with the row (NAN: not measured)      */
+    const char *phase;
+} full_req;
+
+typedef struct bar_ctx {
+    ctx *c;
+    const char *phase;
+} bar_ctx;
+
+static void eval_progress(void *p, int64_t done, int64_t total)
+{
+    bar_ctx *b = p;
+    progress(b->c, b->phase, done, total);
+}
+
+/* A full evaluation: from the store, or computed on the slice and stored. */
+static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_err *err)
+{
+    nr_eval_key key;
+    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_EVAL_FULL, err);
+    if (rc)
+        return rc;
+    *computed = 0;
+    if ((rc = nr_results_find_eval(c->db, &key, row, err)) != 0)
+        return rc < 0 ? rc : 0;
+    nr_model *m = NULL;
+    nr_engine e = {0};
+    nr_eval_result er = {0};
+    double t0 = wall();
+    if ((rc = build(c, q->dflt, q->rnd, q->ls, q->nls, &m, err)) ||
+        (rc = open_engine(c, c->o->engine, m, &e, err)))
+        goto done;
+    nr_eval_opts eo;
+    nr_eval_opts_init(&eo);
+    eo.first = c->first;
+    eo.limit = c->count;
+    eo.jobs = c->o->jobs;
+    bar_ctx b = {c, q->phase};
+    eo.progress = eval_progress;
+    eo.progress_ctx = &b;
+    if ((rc = nr_eval_run(&e, m, c->ds, &eo, &er, err)))
+        goto done;
+    nr_eval_init(row);
+    row->key = key;
+    row->run_id = c->run_id;
+    row->n = er.n;
+    row->top1 = (double)er.top1 / (double)er.n;
+    row->top5 = (double)er.top5 / (double)er.n;
+    row->norm_acc = c->base.top1 > 0 ? row->top1 / c->base.top1 : NAN;
+    row->r2 = q->r2;
+    row->seconds = wall() - t0;
+    fill_cost(row, q->cfg);
+    if ((rc = nr_results_put_eval(c->db, row, err)))
+        goto done;
+    *computed = 1;
+    computed_one(c);
+done:
+    nr_eval_result_free(&er);
+    nr_engine_close(&e);
+    nr_model_free(m);
+    return rc;
+}
+
+static int passes(const ctx *c, const nr_eval *row)
+{
+    return row->norm_acc >= 1.0 - c->o->max_loss - PASS_SLACK;
+}
+
+/* ------------------------------------------------------------ setup */
+
+/* Hash the slice's inputs and labels; keep the first `samples` of them. */
+static int read_data(ctx *c, nr_err *err)
+{
+    enum { CHUNK = 64 };
+    float *buf = malloc(CHUNK * c->insize * sizeof *buf);
+    int lab[CHUNK], rc = 0;
+    c->sin = malloc((size_t)c->samples * c->insize * sizeof *c->sin);
+    c->slab = malloc((size_t)c->samples * sizeof *c->slab);
+    if (!buf || !c->sin || !c->slab) {
+        free(buf);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory for the data");
+    }
+    nr_results_hash all, smp;
+    nr_results_hash_init(&all);
+    nr_results_hash_init(&smp);
+    for (int64_t i = 0; i < c->count; i += CHUNK) {
+        int n = (int)(c->count - i < CHUNK ? c->count - i : CHUNK);
+        if ((rc = nr_dataset_get(c->ds, c->first + i, n, buf, lab, err)))
+            break;
+        for (int s = 0; s < n; s++) {
+            const float *x = buf + (size_t)s * c->insize;
+            nr_results_hash_update(&all, x, c->insize * sizeof *x);
+            nr_results_hash_update(&all, &lab[s], sizeof lab[s]);
+            if (i + s < c->samples) {
+                nr_results_hash_update(&smp, x, c->insize * sizeof *x);
+                nr_results_hash_update(&smp, &lab[s], sizeof lab[s]);
+                memcpy(c->sin + (size_t)(i + s) * c->insize, x, c->insize * sizeof *x);
+                c->slab[i + s] = lab[s];
+            }
+        }
+        progress(c, "reading data", i + n, c->count);
+    }
+    free(buf);
+    nr_results_hash_hex(&all, c->data_hash);
+    nr_results_hash_hex(&smp, c->sample_hash);
+    return rc;
+}
+
+static int setup(ctx *c, nr_err *err)
+{
+    const nr_search_opts *o = c->o;
+    int rc;
+    if (!(o->max_loss >= 0 && o->max_loss < 1))
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--max-loss",
+                          "expected a loss in [0, 1), got %g", o->max_loss);
+    if ((rc = build(c, &c->f32, NR_RND_RNE, NULL, 0, &c->shape, err)))
+        return rc;
+    nr_model *m = c->shape;
+    snprintf(c->network, sizeof c->network, "%s", m->spec->name);
+    c->k = (int)nr_shape_count(m->layers[m->output].out_shape);
+    c->insize = nr_shape_count(m->in_shape);
+    int64_t total = nr_dataset_count(c->ds);
+    if (o->first < 0 || o->first >= total || o->limit < 0)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--limit",
+                          "samples from %lld (limit %lld): the data has %lld",
+                          (long long)o->first, (long long)o->limit, (long long)total);
+    c->first = o->first;
+    c->count = total - o->first;
+    if (o->limit && o->limit < c->count)
+        c->count = o->limit;
+    c->samples = o->samples > 0 ? o->samples : 10;
+    if (c->samples > c->count)
+        c->samples = (int)c->count;
+    if ((rc = nr_results_hash_file(c->net, c->spec_hash, err)))
+        return rc;
+    if (m->spec->weights[0]) {
+        if ((rc = nr_results_hash_file(m->spec->weights, c->weights_hash, err)))
+            return rc;
+    } else {
+        snprintf(c->weights_hash, NR_HASH_HEX, "none");
+    }
+    return read_data(c, err);
+}
+
+/* The fp32 run on the slice (stored like any evaluation) and on the samples. */
+static int baseline(ctx *c, nr_err *err)
+{
+    int computed, rc;
+    full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .r2 = 1.0, .phase = "fp32 baseline"};
+    c->base.top1 = 0;
+    if ((rc = full_eval(c, &q, &c->base, &computed, err)))
+        return rc;
+    c->r->fp32_top1 = c->base.top1;
+    c->r->n = c->count;
+    c->sref = malloc((size_t)c->samples * (size_t)c->k * sizeof *c->sref);
+    if (!c->sref)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    double secs;
+    if ((rc = run_samples(c, c->shape, c->sref, &secs, err)))
+        return rc;
+    c->sref_top1 = correct(c, c->sref);
+    return 0;
+}
+
+static int open_run(ctx *c, const char *method, nr_run *run, nr_err *err)
+{
+    nr_run_init(run);
+    snprintf(run->network, sizeof run->network, "%s", c->network);
+    memcpy(run->spec_hash, c->spec_hash, NR_HASH_HEX);
+    memcpy(run->weights_hash, c->weights_hash, NR_HASH_HEX);
+    memcpy(run->data_hash, c->data_hash, NR_HASH_HEX);
+    run->data_first = c->first;
+    run->data_count = c->count;
+    snprintf(run->method, sizeof run->method, "%s", method);
+    run->budget = c->o->max_loss;
+    nr_run found;
+    int rc = nr_results_find_open_run(c->db, run, &found, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        *run = found;
+        return 0;
+    }
+    run->started = wall();
+    snprintf(run->settings, sizeof run->settings,
+             "engine=%s rounding=%s mac=%s samples=%d jobs=%d per_layer=%d steps=%d "
+             "predictor=%.6g+%.6g*r2",
+             c->o->engine, nr_rounding_name(c->o->rounding),
+             c->o->mac == NR_MAC_UNFUSED ? "unfused" : c->o->mac == NR_MAC_FUSED ? "fused"
+                                                                                 : "exact",
+             c->samples, c->o->jobs, c->o->per_layer, c->o->per_layer_steps,
+             c->o->predictor.c0, c->o->predictor.c1);
+    return nr_results_put_run(c->db, run, err);
+}
+
+/* ------------------------------------------------------------ sample phase */
+
+typedef struct sample_job {
+    ctx *c;
+    const nr_search_cfg *cfg;
+    nr_eval *rows;
+    const int *todo;
+    int ntodo, done;
+    int failed;
+    nr_err err;
+} sample_job;
+
+static void sample_worker(void *p, size_t b, size_t e)
+{
+    sample_job *J = p;
+    ctx *c = J->c;
+    for (size_t t = b; t < e; t++) {
+        if (want_stop(c))
+            return;
+        pthread_mutex_lock(&c->mu);
+        int f = J->failed;
+        pthread_mutex_unlock(&c->mu);
+        if (f)
+            return;
+        int i = J->todo[t], comp;
+        nr_err err = {0};
+        int rc = sample_eval(c, &J->cfg[i], &J->rows[i], &comp, &err);
+        pthread_mutex_lock(&c->mu);
+        if (rc && !J->failed) {
+            J->failed = 1;
+            J->err = err;
+        }
+        if (!rc) {
+            c->r->sample_computed += comp;
+            c->r->sample_seconds += J->rows[i].seconds;
+        }
+        J->done++;
+        progress(c, "sample", J->done, J->ntodo);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/* R^2 of every configuration: stored rows first, then the missing ones over
+ * `jobs` threads, one configuration per task. */
+static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_eval *rows, nr_err *err)
+{
+    int *todo = malloc((size_t)n * sizeof *todo), ntodo = 0, rc = 0;
+    if (!todo)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    for (int i = 0; i < n; i++) {
+        nr_eval_key key;
+        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, NR_EVAL_SAMPLE, err)))
+            goto done;
+        rc = nr_results_find_eval(c->db, &key, &rows[i], err);
+        if (rc < 0)
+            goto done;
+        if (rc == 0)
+            todo[ntodo++] = i;
+        else
+            c->r->sample_seconds += rows[i].seconds;
+    }
+    rc = 0;
+    c->r->sample_evals = n;
+    sample_job J = {.c = c, .cfg = cfg, .rows = rows, .todo = todo, .ntodo = ntodo};
+    int jobs = c->o->jobs > 1 ? c->o->jobs : 1;
+    nr_pool *pool = jobs > 1 && ntodo > 1 ? nr_pool_new(jobs) : NULL;
+    nr_pool_run(pool, sample_worker, &J, (size_t)ntodo, 1);
+    nr_pool_free(pool);
+    if (J.failed) {
+        *err = J.err;
+        rc = -(J.err.code ? J.err.code : NR_EINTERNAL);
+    }
+done:
+    free(todo);
+    return rc;
+}
+
+/* ------------------------------------------------------------ methods */
+
+/* Full evaluation of configuration i of the grid, counted in r. */
+static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, nr_eval *row,
+                   nr_err *err)
+{
+    char phase[96];
+    snprintf(phase, sizeof phase, "full %s", cfg[i].name);
+    full_req q = {.dflt = &cfg[i].fmt, .rnd = c->o->rounding, .cfg = &cfg[i],
+                  .r2 = smp ? smp[i].r2 : NAN, .phase = phase};
+    int comp, rc = full_eval(c, &q, row, &comp, err);
+    if (rc)
+        return rc;
+    c->r->full_evals++;
+    c->r->full_computed += comp;
+    c->r->full_seconds += row->seconds;
+    return 0;
+}
+
+static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp,
+                      nr_eval *full, int *chosen, nr_err *err)
+{
+    *chosen = -1;
+    for (int i = 0; i < n && !want_stop(c); i++) {
+        int rc = measure(c, cfg, smp, i, &full[i], err);
+        if (rc)
+            return rc;
+        if (*chosen < 0 && passes(c, &full[i]))
+            *chosen = i;
+        progress(c, "exhaustive", i + 1, n);
+    }
+    return 0;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The fast method's stepping (see search.h). */
+static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_eval *full,
+                int *chosen, nr_err *err)
+{
+    signed char *st = malloc((size_t)n);   /* -1 unmeasured, 0 fail, 1 pass */
+    if (!st)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    double *und = malloc((size_t)n * sizeof *und);
+    if (!und) {
+        free(st);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    }
+    memset(st, -1, (size_t)n);
+    int steps = 0;
+    double target = 1.0 - c->o->max_loss - PASS_SLACK;
+    int pick = -1, rc = 0;
+    for (int i = 0; i < n && pick < 0; i++)
+        if (nr_predictor_apply(&c->o->predictor, smp[i].r2) >= target)
+            pick = i;
+    if (pick < 0) /* nothing predicted to pass: start from the best R^2 */
+        for (int i = 0; i < n; i++)
+            if (pick < 0 || smp[i].r2 > smp[pick].r2)
+                pick = i;
+    *chosen = -1;
+    while (pick >= 0 && !want_stop(c)) {
+        if ((rc = measure(c, cfg, smp, pick, &full[pick], err)))
+            break;
+        st[pick] = (signed char)passes(c, &full[pick]);
+        double L = -INFINITY, U = INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (st[i] == 0 && smp[i].r2 > L)
+                L = smp[i].r2;
+            if (st[i] == 1 && smp[i].r2 < U)
+                U = smp[i].r2;
+        }
+        /* status of each configuration under monotonicity; A = first pass */
+        int A = -1;
+        for (int i = 0; i < n && A < 0; i++) {
+            double r = smp[i].r2;
+            if (st[i] == 1 || (st[i] < 0 && r >= U && r > L))
+                A = i;
+        }
+        *chosen = A;
+        pick = -1;
+        int lim = A < 0 ? n : A, nu = 0;
+        for (int i = 0; i < lim; i++) {
+            double r = smp[i].r2;
+            if (!(st[i] < 0 && !(r <= L && r < U) && !(r >= U && r > L)))
+                continue; /* determined */
+            und[nu++] = r;
+            if (A < 0) { /* step up: the fastest not ruled out */
+                if (pick < 0)
+                    pick = i;
+            } else if (pick < 0 || r > smp[pick].r2) { /* step down: the likeliest faster one */
+                pick = i;
+            }
+        }
+        /* a step that did not settle the boundary is followed by a bisection:
+         * the fastest undetermined configuration at or above the median R^2 */
+        if (pick >= 0 && (steps++ & 1)) {
+            qsort(und, (size_t)nu, sizeof *und, dbl_cmp);
+            double med = und[nu / 2];
+            for (int i = 0; i < lim; i++) {
+                double r = smp[i].r2;
+                if (st[i] < 0 && !(r <= L && r < U) && !(r >= U && r > L) && r >= med) {
+                    pick = i;
+                    break;
+                }
+            }
+        }
+        progress(c, "fast", c->r->full_evals, c->r->full_evals + (pick >= 0));
+    }
+    /* an inferred pass must still be measured to report its accuracy */
+    if (!rc && *chosen >= 0 && st[*chosen] < 0 && !want_stop(c)) {
+        rc = measure(c, cfg, smp, *chosen, &full[*chosen], err);
+        if (!rc && !passes(c, &full[*chosen]))
+            *chosen = -1; /* R^2 was not monotone here; reported as not found */
+    }
+    free(st);
+    free(und);
+    return rc;
+}
+
+/* ------------------------------------------------------------ per-layer */
+
+/* Is a (float or fixed) no wider than b in every field, and a different format? */
+static int narrower(const nr_format *a, const nr_format *b)
+{
+    if (a->kind != b->kind || nr_format_equal(a, b))
+        return 0;
+    if (a->kind == NR_FLOAT)
+        return a->exp_bits <= b->exp_bits && a->man_bits <= b->man_bits;
+    return a->int_bits <= b->int_bits && a->frac_bits <= b->frac_bits;
+}
+
+static double mac_speedup(const ctx *c, const nr_search_cfg *const *lf)
+{
+    double macs = 0, t = 0;
+    for (int l = 0; l < c->shape->nlayers; l++) {
+        if (!lf[l])
+            continue;
+        macs += (double)c->shape->layers[l].macs;
+        t += (double)c->shape->layers[l].macs / lf[l]->speedup;
+    }
+    return t > 0 ? macs / t : 0;
+}
+
+typedef struct pl_state {
+    int *macl, nmac;                 /* MAC layers, topological order          */
+    int *cand, ncand;                /* cfg indices, cheapest (fastest) first  */
+    double *sens;                    /* [nmac * ncand] norm_acc, layer alone   */
+    const nr_search_cfg **lf;        /* [nlayers] current format per MAC layer */
+    lay *ls;
+} pl_state;
+
+static int overrides(const ctx *c, pl_state *s, const nr_search_cfg *u)
+{
+    int n = 0;
+    for (int j = 0; j < s->nmac; j++) {
+        int l = s->macl[j];
+        if (s->lf[l] != u)
+            s->ls[n++] = (lay){l, &s->lf[l]->fmt};
+    }
+    return n;
+}
+
+static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval *uni,
+                     nr_err *err)
+{
+    nr_search_result *r = c->r;
+    const nr_search_cfg *u = &cfg[chosen];
+    nr_model *m = c->shape;
+    pl_state s = {0};
+    int rc = 0;
+    nr_run run;
+    if ((rc = open_run(c, "per-layer", &run, err)))
+        return rc;
+    int64_t uni_run = c->run_id;
+    c->run_id = run.id;
+    s.macl = calloc((size_t)m->nlayers, sizeof *s.macl);
+    s.cand = calloc((size_t)chosen + 1, sizeof *s.cand);
+    s.lf = calloc((size_t)m->nlayers, sizeof *s.lf);
+    s.ls = calloc((size_t)m->nlayers, sizeof *s.ls);
+    if (!s.macl || !s.cand || !s.lf || !s.ls) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        goto done;
+    }
+    for (int l = 0; l < m->nlayers; l++)
+        if (m->layers[l].macs > 0) {
+            s.macl[s.nmac++] = l;
+            s.lf[l] = u;
+        }
+    /* candidates: narrower than the uniform answer, nearest in cost first,
+     * at most `steps`, then tried cheapest first */
+    int steps = c->o->per_layer_steps > 0 ? c->o->per_layer_steps : 4;
+    for (int i = chosen - 1; i >= 0 && s.ncand < steps; i--)
+        if (narrower(&cfg[i].fmt, &u->fmt))
+            s.cand[s.ncand++] = i;
+    for (int a = 0, b = s.ncand - 1; a < b; a++, b--) {
+        int t = s.cand[a];
+        s.cand[a] = s.cand[b];
+        s.cand[b] = t;
+    }
+    s.sens = calloc((size_t)(s.nmac * s.ncand) + 1, sizeof *s.sens);
+    if (!s.sens) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        goto done;
+    }
+    /* sensitivity: one layer in a candidate format, every other layer fp32 */
+    int total = s.nmac * s.ncand, done_n = 0;
+    for (int j = 0; j < s.nmac && !want_stop(c); j++)
+        for (int t = 0; t < s.ncand && !want_stop(c); t++) {
+            const nr_search_cfg *g = &cfg[s.cand[t]];
+            lay one = {s.macl[j], &g->fmt};
+            full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .ls = &one, .nls = 1,
+                          .r2 = NAN, .phase = "sensitivity"};
+            nr_eval row;
+            int comp;
+            if ((rc = full_eval(c, &q, &row, &comp, err)))
+                goto done;
+            r->pl_evals++;
+            r->pl_computed += comp;
+            s.sens[j * s.ncand + t] = row.norm_acc;
+            nr_sens sr;
+            nr_sens_init(&sr);
+            sr.run_id = run.id;
+            snprintf(sr.layer, sizeof sr.layer, "%s", m->layers[one.layer].name);
+            sr.layer_index = one.layer;
+            sr.macs = m->layers[one.layer].macs;
+            snprintf(sr.formats, sizeof sr.formats, "%s", g->name);
+            sr.n = row.n;
+            sr.top1 = row.top1;
+            sr.norm_acc = row.norm_acc;
+            sr.seconds = row.seconds;
+            if ((rc = nr_results_put_sens(c->db, &sr, err)))
+                goto done;
+            progress(c, "sensitivity", ++done_n, total);
+        }
+    /* greedy: biggest layers first, the cheapest candidate whose own
+     * sensitivity is within budget, at most two tries per layer */
+    int *order = malloc((size_t)s.nmac * sizeof *order);
+    if (!order) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        goto done;
+    }
+    for (int j = 0; j < s.nmac; j++)
+        order[j] = j;
+    for (int a = 1; a < s.nmac; a++) /* insertion sort: MACs descending, stable */
+        for (int b = a; b > 0 && m->layers[s.macl[order[b]]].macs >
+                                     m->layers[s.macl[order[b - 1]]].macs; b--) {
+            int t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    double acc = uni->norm_acc;
+    int64_t best_id = uni->id;
+    for (int oi = 0; oi < s.nmac && !want_stop(c); oi++) {
+        int j = order[oi], l = s.macl[j], tries = 0;
+        for (int t = 0; t < s.ncand && tries < 2 && !want_stop(c); t++) {
+            if (!(s.sens[j * s.ncand + t] >= 1.0 - c->o->max_loss - PASS_SLACK))
+                continue;
+            tries++;
+            s.lf[l] = &cfg[s.cand[t]];
+            int nls = overrides(c, &s, u);
+            full_req q = {.dflt = &u->fmt, .rnd = c->o->rounding, .ls = s.ls, .nls = nls,
+                          .r2 = NAN, .phase = "per-layer"};
+            nr_eval row;
+            int comp;
+            if ((rc = full_eval(c, &q, &row, &comp, err))) {
+                free(order);
+                goto done;
+            }
+            r->pl_evals++;
+            r->pl_computed += comp;
+            if (passes(c, &row)) {
+                acc = row.norm_acc;
+                best_id = row.id;
+                break;
+            }
+            s.lf[l] = u;
+        }
+    }
+    free(order);
+    if (want_stop(c))
+        goto done;
+    layers_text(c, s.ls, overrides(c, &s, u), r->layers, sizeof r->layers);
+    r->pl_norm_acc = acc;
+    r->pl_speedup = mac_speedup(c, s.lf);
+    double us = u->speedup;
+    r->pl_gain = us > 0 ? r->pl_speedup / us : 0;
+    r->per_layer_done = 1;
+    run.chosen_eval = best_id;
+    run.finished = wall();
+    run.fp32_top1 = c->base.top1;
+    run.fp32_top5 = c->base.top5;
+    rc = nr_results_put_run(c->db, &run, err);
+done:
+    c->run_id = uni_run;
+    free(s.macl);
+    free(s.cand);
+    free(s.sens);
+    free(s.lf);
+    free(s.ls);
+    return rc;
+}
+
+/* ------------------------------------------------------------ driver */
+
+int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
+                  const nr_search_cfg *cfg, int n, const nr_search_opts *o,
+                  nr_search_result *r, nr_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->nconfigs = n;
+    r->top1 = r->norm_acc = r->r2 = r->predicted = NAN;
+    double t0 = wall();
+    int rc;
+    if (n <= 0)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--grid", "the design space is empty");
+    ctx c = {.o = o, .net = net_path, .db = db, .ds = ds, .r = r};
+    if ((rc = nr_format_parse("fp32", &c.f32, err)))
+        return rc;
+    pthread_mutex_init(&c.mu, NULL);
+    nr_eval *smp = calloc((size_t)n, sizeof *smp), *full = calloc((size_t)n, sizeof *full);
+    int chosen = -1;
+    if (!smp || !full) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        nr_eval_init(&smp[i]);
+        nr_eval_init(&full[i]);
+    }
+    if ((rc = setup(&c, err)))
+        goto done;
+    nr_run run;
+    const char *method = o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast";
+    if ((rc = open_run(&c, method, &run, err)))
+        goto done;
+    c.run_id = r->run_id = run.id;
+    if ((rc = baseline(&c, err)) || (rc = sample_phase(&c, cfg, n, smp, err)))
+        goto done;
+    if (want_stop(&c))
+        goto done;
+    rc = o->method == NR_SEARCH_EXHAUSTIVE ? exhaustive(&c, cfg, n, smp, full, &chosen, err)
+                                           : fast(&c, cfg, n, smp, full, &chosen, err);
+    if (rc || want_stop(&c))
+        goto done;
+    if (chosen >= 0) {
+        r->found = 1;
+        r->chosen = cfg[chosen];
+        r->top1 = full[chosen].top1;
+        r->norm_acc = full[chosen].norm_acc;
+        r->r2 = smp[chosen].r2;
+        r->predicted = nr_predictor_apply(&o->predictor, smp[chosen].r2);
+        run.chosen_eval = full[chosen].id;
+    }
+    run.finished = wall();
+    run.fp32_top1 = c.base.top1;
+    run.fp32_top5 = c.base.top5;
+    if ((rc = nr_results_put_run(db, &run, err)))
+        goto done;
+    if (o->per_layer && chosen >= 0)
+        rc = per_layer(&c, cfg, chosen, &full[chosen], err);
+done:
+    r->wall_seconds = wall() - t0;
+    r->stopped = c.stopped;
+    free(smp);
+    free(full);
+    free(c.sin);
+    free(c.slab);
+    free(c.sref);
+    nr_model_free(c.shape);
+    pthread_mutex_destroy(&c.mu);
+    if (rc)
+        return rc;
+    return c.stopped ? 1 : 0;
+}

@@ -1,0 +1,185 @@
+/* search.h -- the precision search: the narrowest number format that keeps a
+ * network's accuracy within a budget, and the R^2 predictor behind the fast
+ * method (the seed paper's technique).
+ *
+ * Design space (nr_search_space): one format for the whole network -- every
+ * role (weights, activations, products, accumulator) -- with one rounding
+ * mode (rz by default) and unfused MACs, over
+ *   float eXmY<variant>  for exp in [exp_lo, exp_hi], man in [man_lo, man_hi]
+ *   fixed qI.F           for int in [int_lo, int_hi], frac in [frac_lo, frac_hi]
+ * The default variant is "-nosub-finite-sat": the plain float unit the cost
+ * model prices (no subnormal or special-value logic, overflow saturates).
+ * Defaults: e2..8 x m1..23 (161) + q1..12 x .0..15 (192) = 353 configurations.
+ *
+ * Configurations are ranked by the cost model (runtime/cost.h): speedup at
+ * equal area, descending; ties broken by energy ratio (descending), then by
+ * name, so "the fastest configuration that passes" is always one answer.
+ * A configuration passes when top-1 / fp32 top-1 >= 1 - max_loss on the
+ * data slice.
+ *
+ * Methods:
+ *   exhaustive  every configuration measured on the data slice.
+ *   fast        every configuration run on the first `samples` inputs of the
+ *               slice only, scored by R^2 against fp32 (nr_predictor_r2); a
+ *               linear model maps R^2 to normalized accuracy.  The fastest
+ *               configuration predicted to pass is measured, then the search
+ *               steps until the boundary is confirmed, assuming accuracy is
+ *               monotone in R^2: a measured failure at R^2 = L rules out
+ *               every configuration with R^2 <= L, a measured pass at R^2 = U
+ *               admits every one with R^2 >= U.  Each further step measures
+ *               an undetermined configuration: when a pass is known, the one
+ *               faster than it with the highest R^2 ("one bit down", which
+ *               confirms the boundary when it fails); otherwise the fastest
+ *               with R^2 > L ("one bit up").  A step that does not settle
+ *               the boundary is followed by a bisection (the fastest
+ *               undetermined configuration at or above their median R^2),
+ *               then steps and bisections alternate.  It stops when no
+ *               undetermined configuration faster than the answer is left:
+ *               with a good predictor that is 2 full evaluations.
+ * per_layer (after either): formats per MAC layer, lowered from the uniform
+ * answer one layer at a time, guided by measured per-layer sensitivity
+ * (that layer in a narrower format, every other layer fp32), with the
+ * speedup estimated as total MACs / sum(MACs_l / speedup_l).
+ *
+ * Every evaluation goes to the results store (runtime/results.h) as soon as
+ * it finishes, keyed by content: a search killed at any moment and run
+ * again repeats no finished evaluation, and a repeated query is answered
+ * from the store. */
+#ifndef NUMREP_SEARCH_H
+#define NUMREP_SEARCH_H
+
+#include <stdint.h>
+#include "cost.h"
+#include "dataset.h"
+#include "eval.h"
+#include "model.h"
+#include "results.h"
+
+/* ------------------------------------------------------------ design space */
+
+typedef struct nr_search_grid {
+    int floats, fixeds;              /* include the family (1) or not (0)     */
+    int exp_lo, exp_hi, man_lo, man_hi;
+    int int_lo, int_hi, frac_lo, frac_hi;
+    char float_variant[48];          /* appended to "eXmY": "-nosub-finite-sat" */
+} nr_search_grid;
+
+void nr_search_grid_init(nr_search_grid *g); /* the defaults above */
+
+typedef struct nr_search_cfg {
+    nr_format fmt;
+    char name[64];                   /* canonical name (nr_format_name)       */
+    double speedup, speedup_fixed_clock, energy_ratio;
+} nr_search_cfg;
+
+/* The grid's configurations in rank order (fastest first).  Formats that do
+ * not exist (a bad variant, a width over 64) are an error naming them.
+ * *out is malloc'ed. */
+int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_cfg **out,
+                    int *n, nr_err *err);
+
+/* ------------------------------------------------------------ predictor (predictor.c) */
+
+/* R^2 values below this (and non-finite outputs) are stored as this. */
+#define NR_R2_FLOOR (-1e6)
+
+/* Coefficient of determination of y against the reference yref over all n
+ * elements: 1 - SS_res / SS_tot with SS_res = sum (y - yref)^2 and
+ * SS_tot = sum (yref - mean(yref))^2, in double.  A non-finite y gives
+ * NR_R2_FLOOR; a constant reference gives 1 when y equals it, else the
+ * floor.  Results below the floor are the floor. */
+double nr_predictor_r2(const float *y, const float *yref, size_t n);
+
+/* norm_acc ~ c0 + c1 * clamp(R^2, 0, 1). */
+typedef struct nr_predictor {
+    double c0, c1;
+    int npoints;
+    double rmse;
+    char networks[512];              /* where the points came from           */
+} nr_predictor;
+
+double nr_predictor_apply(const nr_predictor *p, double r2);
+/* Least squares over n points (r2 clamped to [0, 1]); fewer than 2 points,
+ * or points whose clamped R^2 are all equal, are NR_ERANGE. */
+int nr_predictor_fit(const double *r2, const double *acc, int n, nr_predictor *out, nr_err *err);
+/* Points from the store: every full evaluation of one uniform format (no
+ * per-layer assignment) with a measured R^2, from networks other than
+ * `exclude` (a network name as written in runs; NULL or "" excludes none).
+ * The network of a row is the one of a run with the row's spec hash. */
+int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, nr_err *err);
+/* specs/predictor.yaml: {c0: , c1: , points: , rmse: , networks: "..."}. */
+int nr_predictor_load(const char *path, nr_predictor *out, nr_err *err);
+int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err);
+
+/* ------------------------------------------------------------ running */
+
+typedef enum { NR_SEARCH_FAST = 0, NR_SEARCH_EXHAUSTIVE = 1 } nr_search_method;
+
+/* Progress: phase ("sample", "full", "per-layer"), done of total. */
+typedef void (*nr_search_progress_fn)(void *ctx, const char *phase, int64_t done, int64_t total);
+
+typedef struct nr_search_opts {
+    nr_search_method method;
+    double max_loss;                 /* 0.01 for 1 %                          */
+    int samples;                     /* fast method inputs (default 10)       */
+    int64_t first, limit;            /* data slice; limit 0 = to the end      */
+    int jobs;                        /* threads (default 1)                   */
+    const char *engine;              /* full evaluations: "emulator" or "jit" */
+    const char *sample_engine;       /* the R^2 runs: "emulator" by default --
+                                        on ~10 inputs compiling costs more than
+                                        it saves, and the engines agree bit for
+                                        bit ([net-*] in docs/semantics.md)     */
+    /* How engines are opened; NULL: nr_engine_open.  Lets the command line
+     * supply engines libnumrep cannot build itself. */
+    int (*engine_open)(void *ctx, const char *name, const nr_model *m, nr_engine *out,
+                       nr_err *err);
+    void *engine_ctx;
+    nr_rounding rounding;            /* default rz                            */
+    nr_mac_mode mac;                 /* default unfused                       */
+    int per_layer;                   /* also search per-layer formats         */
+    int per_layer_steps;             /* narrower formats tried per layer (4)  */
+    nr_predictor predictor;          /* default: c0 0, c1 1 (use shipped fit) */
+    const nr_cost_model *cost;       /* NULL: nr_cost_default                 */
+    int64_t stop_after;              /* test hook: stop after this many newly
+                                        computed evaluations (0: never)       */
+    nr_search_progress_fn progress;
+    void *progress_ctx;
+} nr_search_opts;
+
+void nr_search_opts_init(nr_search_opts *o);
+
+typedef struct nr_search_result {
+    int stopped;                     /* stop_after reached: incomplete         */
+    int64_t run_id;
+    int nconfigs;
+    int found;                       /* 0: nothing in the grid meets the budget */
+    nr_search_cfg chosen;
+    double top1, norm_acc, r2;       /* of the chosen configuration           */
+    double predicted;                /* predictor's norm_acc for it (fast)    */
+    double fp32_top1;
+    int64_t n;                       /* samples in the slice                  */
+    /* counts: configurations the method needed (from the store or computed),
+     * and how many of them were computed by this call */
+    int full_evals, full_computed;
+    int sample_evals, sample_computed;
+    double full_seconds, sample_seconds; /* summed evaluation times (stored
+                                            times for rows from the store)   */
+    double wall_seconds;             /* of this call                          */
+    /* per-layer */
+    int per_layer_done;
+    char layers[2048];               /* "conv1=e4m3,fc1=e3m4" overrides       */
+    double pl_norm_acc, pl_speedup;  /* MAC-weighted speedup vs fp32          */
+    double pl_gain;                  /* pl_speedup / chosen.speedup            */
+    int pl_evals, pl_computed;
+} nr_search_result;
+
+/* Search net_path (weights from the spec) on ds (opened with the spec's
+ * preprocessing and num_classes = the output size) over the configurations
+ * cfg[0..n) (rank order, from nr_search_space), recording into db.
+ * Returns 0 (done; r->found says whether a configuration passed), 1 when
+ * stopped by stop_after, or -code. */
+int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
+                  const nr_search_cfg *cfg, int n, const nr_search_opts *o,
+                  nr_search_result *r, nr_err *err);
+
+#endif

@@ -1,0 +1,467 @@
+/* check_search.c -- the precision search (runtime/search.c) and its
+ * predictor (runtime/predictor.c): R^2 against hand-worked values, the
+ * least-squares line on synthetic points and from a store, the design
+ * space's order, and on LeNet-5 with a slice of MNIST: the fast method
+ * agrees with exhaustive using at most 3 full evaluations, a search stopped
+ * part-way resumes without repeating any stored evaluation, a repeated
+ * query computes nothing, and per-layer lowering stays within budget. */
+#include "testutil.h"
+#include "search.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_search.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmpdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+#define OK(call)                                                                   \
+    do {                                                                           \
+        nr_err e_ = {0};                                                           \
+        int rc_ = (call);                                                          \
+        char b_[600];                                                              \
+        nr_err_format(&e_, b_, sizeof b_);                                         \
+        ck_assert_msg(rc_ >= 0, "%s: %d %s", #call, rc_, b_);                      \
+    } while (0)
+
+/* ------------------------------------------------------------ R^2 */
+
+START_TEST(test_r2_hand)
+{
+    /* mean 2.5; SS_tot = 2.25+0.25+0.25+2.25 = 5; SS_res = 1; R^2 = 0.8 */
+    const float ref[] = {1, 2, 3, 4}, y[] = {1, 2, 3, 5};
+    ck_assert(fabs(nr_predictor_r2(y, ref, 4) - 0.8) < 1e-15);
+    ck_assert(nr_predictor_r2(ref, ref, 4) == 1.0);
+    /* y = ref - 1 everywhere: SS_res = 4, R^2 = 1 - 4/5 = 0.2 */
+    const float y2[] = {0, 1, 2, 3};
+    ck_assert(fabs(nr_predictor_r2(y2, ref, 4) - 0.2) < 1e-15);
+    /* two samples of 3 outputs, pooled: ref mean 1, SS_tot = 1+0+1+1+0+1 = 4,
+     * SS_res = 0.25 + 0.25 = 0.5, R^2 = 0.875 */
+    const float r6[] = {0, 1, 2, 2, 1, 0}, y6[] = {0.5f, 1, 2, 2, 1, -0.5f};
+    ck_assert(fabs(nr_predictor_r2(y6, r6, 6) - 0.875) < 1e-15);
+    /* non-finite outputs, constant references, huge errors: the floor */
+    const float yn[] = {1, NAN, 3, 4}, yi[] = {1, 2, INFINITY, 4};
+    ck_assert(nr_predictor_r2(yn, ref, 4) == NR_R2_FLOOR);
+    ck_assert(nr_predictor_r2(yi, ref, 4) == NR_R2_FLOOR);
+    const float c[] = {2, 2, 2}, c2[] = {2, 2, 2.5f};
+    ck_assert(nr_predictor_r2(c, c, 3) == 1.0);
+    ck_assert(nr_predictor_r2(c2, c, 3) == NR_R2_FLOOR);
+    const float yb[] = {1e30f, 2, 3, 4};
+    ck_assert(nr_predictor_r2(yb, ref, 4) == NR_R2_FLOOR);
+    ck_assert(nr_predictor_r2(y, ref, 0) == NR_R2_FLOOR);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the line */
+
+START_TEST(test_fit_synthetic)
+{
+    /* exact points on acc = 0.25 + 0.75 r2, plus R^2 outside [0, 1] that the
+     * model clamps (-3 acts as 0, and lies on the line there) */
+    double x[] = {0.1, 0.5, 0.9, 0.99, -3.0}, y[5];
+    for (int i = 0; i < 5; i++)
+        y[i] = 0.25 + 0.75 * (x[i] < 0 ? 0 : x[i]);
+    nr_predictor p;
+    OK(nr_predictor_fit(x, y, 5, &p, &e_));
+    ck_assert(fabs(p.c0 - 0.25) < 1e-12 && fabs(p.c1 - 0.75) < 1e-12);
+    ck_assert(p.rmse < 1e-12 && p.npoints == 5);
+    ck_assert(fabs(nr_predictor_apply(&p, 2.0) - 1.0) < 1e-12); /* clamped at 1 */
+    /* noisy points symmetric about the line: same line, rmse = the noise */
+    double xs[] = {0.2, 0.2, 0.8, 0.8}, ys[] = {0.3 + 0.1, 0.3 - 0.1, 0.9 + 0.1, 0.9 - 0.1};
+    OK(nr_predictor_fit(xs, ys, 4, &p, &e_));
+    ck_assert(fabs(p.c1 - 1.0) < 1e-12 && fabs(p.c0 - 0.1) < 1e-12);
+    ck_assert(fabs(p.rmse - 0.1) < 1e-12);
+    /* degenerate inputs */
+    nr_err e = {0};
+    ck_assert_int_eq(nr_predictor_fit(x, y, 1, &p, &e), -NR_ERANGE);
+    ck_assert(strstr(e.msg, "at least 2"));
+    double same[] = {0.5, 0.5, 0.5};
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_predictor_fit(same, y, 3, &p, &e), -NR_ERANGE);
+    ck_assert(strstr(e.msg, "same R^2"));
+}
+END_TEST
+
+static void put_point(nr_results *db, const char *spec_hash, const char *fmt, double r2,
+                      double acc, const char *layers)
+{
+    nr_eval row;
+    nr_eval_init(&row);
+    snprintf(row.key.formats, sizeof row.key.formats, "%s", fmt);
+    snprintf(row.key.rounding, sizeof row.key.rounding, "rz");
+    snprintf(row.key.mac, sizeof row.key.mac, "unfused");
+    snprintf(row.key.layers, sizeof row.key.layers, "%s", layers);
+    snprintf(row.key.spec_hash, NR_HASH_HEX, "%s", spec_hash);
+    snprintf(row.key.weights_hash, NR_HASH_HEX, "w");
+    snprintf(row.key.data_hash, NR_HASH_HEX, "d");
+    row.key.data_count = 100;
+    row.key.kind = NR_EVAL_FULL;
+    row.n = 100;
+    row.r2 = r2;
+    row.norm_acc = acc;
+    row.top1 = acc * 0.9;
+    OK(nr_results_put_eval(db, &row, &e_));
+}
+
+static void put_run(nr_results *db, const char *net, const char *spec_hash)
+{
+    nr_run run;
+    nr_run_init(&run);
+    snprintf(run.network, sizeof run.network, "%s", net);
+    snprintf(run.spec_hash, NR_HASH_HEX, "%s", spec_hash);
+    snprintf(run.weights_hash, NR_HASH_HEX, "w");
+    snprintf(run.data_hash, NR_HASH_HEX, "d");
+    snprintf(run.method, sizeof run.method, "exhaustive");
+    run.budget = 0.01;
+    OK(nr_results_put_run(db, &run, &e_));
+}
+
+START_TEST(test_fit_db)
+{
+    make_tmpdir();
+    char path[300], ypath[300];
+    snprintf(path, sizeof path, "%s/r.db", tmpdir);
+    snprintf(ypath, sizeof ypath, "%s/p.yaml", tmpdir);
+    nr_results *db = NULL;
+    OK(nr_results_open(path, &db, &e_));
+    put_run(db, "neta", "aaaa");
+    put_run(db, "netb", "bbbb");
+    put_run(db, "netc", "cccc");
+    /* a: acc = r2 (slope 1), b and c: acc = 0.5 + 0.5 r2; rows that must be
+     * ignored: the fp32 baseline, a per-layer row, a row without R^2 */
+    const double xs[] = {0.1, 0.4, 0.7, 0.95};
+    char fmt[16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(fmt, sizeof fmt, "e%dm3", i + 3);
+        put_point(db, "aaaa", fmt, xs[i], xs[i], "");
+        put_point(db, "bbbb", fmt, xs[i], 0.5 + 0.5 * xs[i], "");
+        put_point(db, "cccc", fmt, xs[i] / 2, 0.5 + 0.25 * xs[i], "");
+    }
+    put_point(db, "bbbb", "fp32", 0.0, 0.0, "");
+    put_point(db, "bbbb", "e5m3", 0.0, 0.0, "conv1=e3m3");
+    put_point(db, "cccc", "e9m3", NAN, 0.0, "");
+    nr_predictor p;
+    OK(nr_predictor_fit_db(db, "neta", &p, &e_));
+    ck_assert(fabs(p.c0 - 0.5) < 1e-12 && fabs(p.c1 - 0.5) < 1e-12);
+    ck_assert_int_eq(p.npoints, 8);
+    ck_assert_str_eq(p.networks, "netb,netc");
+    OK(nr_predictor_fit_db(db, NULL, &p, &e_));
+    ck_assert_int_eq(p.npoints, 12);
+    /* save / load round trip */
+    OK(nr_predictor_save(ypath, &p, &e_));
+    nr_predictor q;
+    OK(nr_predictor_load(ypath, &q, &e_));
+    ck_assert(q.c0 == p.c0 && q.c1 == p.c1 && q.npoints == p.npoints);
+    ck_assert_str_eq(q.networks, p.networks);
+    /* too few points once everything is excluded but one network */
+    nr_results_close(db);
+    snprintf(path, sizeof path, "%s/empty.db", tmpdir);
+    OK(nr_results_open(path, &db, &e_));
+    nr_err e = {0};
+    ck_assert_int_eq(nr_predictor_fit_db(db, NULL, &p, &e), -NR_ERANGE);
+    ck_assert(strstr(e.msg, "exhaustive"));
+    nr_results_close(db);
+    /* a hostile predictor file */
+    FILE *f = fopen(ypath, "w");
+    fputs("model: r2-cubic\nc0: 1\nc1: x\n", f);
+    fclose(f);
+    nr_err_clear(&e);
+    ck_assert(nr_predictor_load(ypath, &q, &e) < 0);
+    ck_assert_msg(e.line > 0, "error has a line");
+    rm_tmpdir();
+}
+END_TEST
+
+/* ------------------------------------------------------------ design space */
+
+START_TEST(test_space)
+{
+    nr_search_grid g;
+    nr_search_grid_init(&g);
+    nr_search_cfg *c = NULL;
+    int n = 0;
+    OK(nr_search_space(&g, NULL, &c, &n, &e_));
+    ck_assert_int_eq(n, 7 * 23 + 12 * 16);
+    for (int i = 1; i < n; i++) {
+        ck_assert(c[i - 1].speedup >= c[i].speedup);
+        ck_assert_str_ne(c[i - 1].name, c[i].name);
+    }
+    /* one configuration per format; every float saturates with no subnormals */
+    for (int i = 0; i < n; i++)
+        if (c[i].fmt.kind == NR_FLOAT)
+            ck_assert(c[i].fmt.saturate && !c[i].fmt.subnormals);
+    /* e8m23 is fp32's size: about 1x */
+    for (int i = 0; i < n; i++)
+        if (c[i].fmt.kind == NR_FLOAT && c[i].fmt.exp_bits == 8 && c[i].fmt.man_bits == 23)
+            ck_assert(fabs(c[i].speedup - 1.0) < 0.05);
+    free(c);
+    nr_err e = {0};
+    g.exp_lo = 5;
+    g.exp_hi = 3;
+    ck_assert_int_eq(nr_search_space(&g, NULL, &c, &n, &e), -NR_ERANGE);
+    ck_assert_str_eq(e.where, "--exp");
+    nr_search_grid_init(&g);
+    snprintf(g.float_variant, sizeof g.float_variant, "-bogus");
+    nr_err_clear(&e);
+    ck_assert(nr_search_space(&g, NULL, &c, &n, &e) < 0);
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ LeNet-5 */
+
+typedef struct lenet {
+    char net[512];
+    nr_dataset *ds;
+    nr_search_cfg *cfg;
+    int n;
+} lenet;
+
+/* LeNet-5 and MNIST, or 0 (skip) when the data is absent. */
+static int lenet_open(lenet *L, int exp_lo, int exp_hi, int man_lo, int man_hi)
+{
+    memset(L, 0, sizeof *L);
+    const char *sh = tu_shared_data();
+    if (!sh) {
+        printf("check_search: no shared data; LeNet-5 searches skipped\n");
+        return 0;
+    }
+    char data[512];
+    snprintf(data, sizeof data, "%s/mnist", sh);
+    if (access(data, R_OK)) {
+        printf("check_search: %s absent; LeNet-5 searches skipped\n", data);
+        return 0;
+    }
+    snprintf(L->net, sizeof L->net, "%s/specs/lenet5/lenet5.yaml", tu_source_dir());
+    nr_spec *s = NULL;
+    OK(nr_spec_load(L->net, &s, &e_));
+    nr_dataset_opts o;
+    nr_dataset_opts_init(&o);
+    o.pp = s->pp;
+    o.num_classes = 10;
+    nr_spec_free(s);
+    OK(nr_dataset_open(data, &o, &L->ds, &e_));
+    nr_search_grid g;
+    nr_search_grid_init(&g);
+    g.fixeds = 0;
+    g.exp_lo = exp_lo;
+    g.exp_hi = exp_hi;
+    g.man_lo = man_lo;
+    g.man_hi = man_hi;
+    OK(nr_search_space(&g, NULL, &L->cfg, &L->n, &e_));
+    return 1;
+}
+
+static void lenet_close(lenet *L)
+{
+    nr_dataset_close(L->ds);
+    free(L->cfg);
+}
+
+typedef struct snap {
+    int n, samples;
+    int64_t id[256];
+    double created[256];
+} snap;
+
+static int snap_row(const nr_eval *row, void *ctx)
+{
+    snap *s = ctx;
+    s->samples += row->key.kind == NR_EVAL_SAMPLE;
+    if (s->n < 256) {
+        s->id[s->n] = row->id;
+        s->created[s->n] = row->created;
+    }
+    s->n++;
+    return 0;
+}
+
+static void take_snap(nr_results *db, snap *s)
+{
+    memset(s, 0, sizeof *s);
+    nr_eval_filter f = NR_EVAL_FILTER_ALL;
+    OK(nr_results_each_eval(db, &f, snap_row, s, &e_));
+}
+
+static void run(lenet *L, nr_results *db, nr_search_opts *o, nr_search_result *r, int expect)
+{
+    nr_err e = {0};
+    int rc = nr_search_run(L->net, L->ds, db, L->cfg, L->n, o, r, &e);
+    char b[600];
+    nr_err_format(&e, b, sizeof b);
+    ck_assert_msg(rc == expect, "search returned %d (expected %d): %s", rc, expect, b);
+}
+
+/* fast vs exhaustive; stop part-way and resume; repeat from the store. */
+START_TEST(test_lenet_fast_resume)
+{
+    lenet L;
+    /* e4..5 x m3..6 with rz: the 1 % boundary of LeNet-5 lies inside */
+    if (!lenet_open(&L, 4, 5, 3, 6))
+        return;
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/s.db", tmpdir);
+    nr_results *db = NULL;
+    OK(nr_results_open(path, &db, &e_));
+    nr_search_opts o;
+    nr_search_opts_init(&o);
+    o.limit = tu_quick() ? 30 : 60;
+    o.jobs = 2;
+    o.max_loss = 0.01;
+    o.predictor = (nr_predictor){.c0 = 0.2, .c1 = 0.8};
+    nr_search_result r1, r2, r3, rx;
+
+    /* 1. stop after 4 new evaluations (the fp32 baseline and 3 samples);
+     * with 2 threads the one in flight finishes too */
+    o.stop_after = 4;
+    run(&L, db, &o, &r1, 1);
+    ck_assert(r1.stopped);
+    snap before;
+    take_snap(db, &before);
+    ck_assert(before.n == 4 || before.n == 5);
+    ck_assert_int_eq(before.samples, before.n - 1);
+
+    /* 2. resume: nothing stored is computed again, nothing is lost */
+    o.stop_after = 0;
+    run(&L, db, &o, &r2, 0);
+    ck_assert_int_eq(r2.sample_evals, L.n);
+    ck_assert_int_eq(r2.sample_computed, L.n - before.samples);
+    ck_assert_int_eq(r2.run_id, r1.run_id); /* the unfinished run continues */
+    snap after;
+    take_snap(db, &after);
+    ck_assert_int_eq(after.n, before.n + r2.sample_computed + r2.full_computed);
+    for (int i = 0; i < before.n; i++) {
+        ck_assert(after.id[i] == before.id[i]);
+        ck_assert_msg(after.created[i] == before.created[i], "row %lld was rewritten",
+                      (long long)before.id[i]);
+    }
+    ck_assert_msg(r2.full_evals <= 3, "fast used %d full evaluations", r2.full_evals);
+    ck_assert(r2.found);
+
+    /* 3. the same query again: answered from the store */
+    run(&L, db, &o, &r3, 0);
+    ck_assert_int_eq(r3.sample_computed + r3.full_computed, 0);
+    ck_assert_str_eq(r3.chosen.name, r2.chosen.name);
+    ck_assert(r3.norm_acc == r2.norm_acc);
+
+    /* 4. exhaustive (reusing the fast method's full evaluations) agrees */
+    o.method = NR_SEARCH_EXHAUSTIVE;
+    run(&L, db, &o, &rx, 0);
+    ck_assert_int_eq(rx.full_evals, L.n);
+    ck_assert(rx.found);
+    ck_assert_msg(!strcmp(rx.chosen.name, r2.chosen.name), "fast chose %s, exhaustive %s",
+                  r2.chosen.name, rx.chosen.name);
+    ck_assert(rx.norm_acc >= 0.99 - 1e-12);
+    printf("check_search: LeNet-5 (%lld images): %s, normalized %.4f, speedup %.2f; fast %d "
+           "full + %d sample evaluations, exhaustive %d full\n",
+           (long long)r2.n, r2.chosen.name, r2.norm_acc, r2.chosen.speedup, r2.full_evals,
+           r2.sample_evals, rx.full_evals);
+    nr_results_close(db);
+    lenet_close(&L);
+    rm_tmpdir();
+}
+END_TEST
+
+/* per-layer: within budget, never slower than the uniform answer. */
+START_TEST(test_lenet_per_layer)
+{
+    lenet L;
+    if (tu_quick()) {
+        printf("check_search: per-layer skipped under NUMREP_QUICK\n");
+        return;
+    }
+    if (!lenet_open(&L, 4, 5, 3, 6))
+        return;
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/p.db", tmpdir);
+    nr_results *db = NULL;
+    OK(nr_results_open(path, &db, &e_));
+    nr_search_opts o;
+    nr_search_opts_init(&o);
+    o.limit = 30;
+    o.jobs = 2;
+    o.max_loss = 0.02;
+    o.per_layer = 1;
+    o.per_layer_steps = 1;
+    o.predictor = (nr_predictor){.c0 = 0.2, .c1 = 0.8};
+    nr_search_result r;
+    run(&L, db, &o, &r, 0);
+    ck_assert(r.found && r.per_layer_done);
+    ck_assert(r.pl_norm_acc >= 0.98 - 1e-12);
+    ck_assert(r.pl_gain >= 1.0 - 1e-12);
+    ck_assert(r.pl_speedup >= r.chosen.speedup - 1e-9);
+    /* LeNet-5 has 5 MAC layers: one sensitivity row per layer and step */
+    ck_assert_int_ge(r.pl_evals, 5);
+    printf("check_search: per-layer %s: normalized %.4f, %.2fx vs uniform %s %.2fx\n",
+           r.layers[0] ? r.layers : "(none lowered)", r.pl_norm_acc, r.pl_speedup,
+           r.chosen.name, r.chosen.speedup);
+    nr_results_close(db);
+    lenet_close(&L);
+    rm_tmpdir();
+}
+END_TEST
+
+/* The whole default grid, fast against exhaustive (long: NUMREP_EXHAUSTIVE). */
+START_TEST(test_lenet_default_grid)
+{
+    if (!tu_exhaustive()) {
+        printf("check_search: default-grid comparison needs NUMREP_EXHAUSTIVE=1\n");
+        return;
+    }
+    lenet L;
+    if (!lenet_open(&L, 2, 8, 1, 23))
+        return;
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/x.db", tmpdir);
+    nr_results *db = NULL;
+    OK(nr_results_open(path, &db, &e_));
+    nr_search_opts o;
+    nr_search_opts_init(&o);
+    o.limit = 200;
+    o.jobs = 2;
+    nr_search_result rf, rx;
+    run(&L, db, &o, &rf, 0);
+    o.method = NR_SEARCH_EXHAUSTIVE;
+    run(&L, db, &o, &rx, 0);
+    ck_assert(rf.full_evals <= 3);
+    ck_assert_str_eq(rf.chosen.name, rx.chosen.name);
+    nr_results_close(db);
+    lenet_close(&L);
+    rm_tmpdir();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("search");
+    TCase *t = tcase_create("predictor");
+    tcase_add_test(t, test_r2_hand);
+    tcase_add_test(t, test_fit_synthetic);
+    tcase_add_test(t, test_fit_db);
+    tcase_add_test(t, test_space);
+    suite_add_tcase(s, t);
+    TCase *n = tcase_create("lenet");
+    tcase_set_timeout(n, 3600);
+    tcase_add_test(n, test_lenet_fast_resume);
+    tcase_add_test(n, test_lenet_per_layer);
+    tcase_add_test(n, test_lenet_default_grid);
+    suite_add_tcase(s, n);
+    return tu_run(s);
+}

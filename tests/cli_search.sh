@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# cli_search.sh -- `numrep search`: bad input gives the expected message and
+# exit status; on LeNet-5 with a few MNIST images (skipped when the shared
+# data is absent): JSON output, a stopped search resumes, a repeated query
+# computes nothing, --fit-predictor writes a line.
+# usage: bash tests/cli_search.sh path/to/numrep
+set -u
+BIN=${1:?usage: cli_search.sh path/to/numrep}
+SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+NET=$SRC/specs/lenet5/lenet5.yaml
+DATA=$SRC/../shared/data/mnist
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+run() {
+    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+jget() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "$tmp/out" "$1"
+}
+
+# expect_fail CODE 'stderr substring' ARGS...
+expect_fail() {
+    local code=$1 sub=$2
+    shift 2
+    run "$@"
+    if [ "$rc" -ne "$code" ]; then
+        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
+    elif ! grep -qF -- "$sub" "$tmp/err"; then
+        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
+    elif [ -s "$tmp/out" ]; then
+        bad "$*: wrote to stdout on error"
+    else
+        ok
+    fi
+}
+
+# ---- bad input
+expect_fail 2 '--max-loss: expected a loss such as 1% or 0.01' search "$NET" --data x --max-loss 1x
+expect_fail 2 '--max-loss: expected a loss' search "$NET" --data x --max-loss 100%
+expect_fail 2 '--max-loss: expected a loss' search "$NET" --data x --max-loss -0.1
+expect_fail 2 '--method: expected fast or exhaustive, got "slow"' search "$NET" --data x --max-loss 1% --method slow
+expect_fail 2 'missing --data DATASET' search "$NET" --max-loss 1%
+expect_fail 2 'missing --max-loss' search "$NET" --data x
+expect_fail 2 'missing NET.yaml' search --max-loss 1%
+expect_fail 2 '--exp: expected A:B' search "$NET" --data x --max-loss 1% --exp 5:3
+expect_fail 2 '--man: expected A:B' search "$NET" --data x --max-loss 1% --man 3:x
+expect_fail 2 '--jobs: expected an integer from 1 to 256, got "0"' search "$NET" --data x --max-loss 1% --jobs 0
+expect_fail 2 '--engine: expected jit or emulator' search "$NET" --data x --max-loss 1% --engine gpu
+expect_fail 2 '--grid: expected both, float or fixed' search "$NET" --data x --max-loss 1% --grid posit
+expect_fail 2 'unknown option --bogus' search "$NET" --data x --max-loss 1% --bogus
+expect_fail 2 '--limit needs an argument' search "$NET" --max-loss 1% --limit
+expect_fail 1 'no-such.yaml' search "$tmp/no-such.yaml" --data x --max-loss 1%
+expect_fail 1 "$tmp/none.db" search --fit-predictor "$tmp/none.db"
+expect_fail 1 "--exp" search "$NET" --data "$tmp" --max-loss 1% --exp 0:3
+printf 'c0: 1\nc1: [2]\n' >"$tmp/p.yaml"
+run search --help
+[ "$rc" -eq 0 ] && grep -q "fit-predictor" "$tmp/out" && ok || bad "--help"
+
+# ---- on LeNet-5
+if [ ! -d "$DATA" ]; then
+    echo "cli_search: $DATA absent; LeNet-5 searches skipped"
+else
+    DB=$tmp/s.db
+    common=(search "$NET" --data "$DATA" --limit 20 --max-loss 5% --grid float --exp 4 --man 3:5
+            --db "$DB" --no-progress)
+    # the predictor file is checked when it is used
+    expect_fail 1 'p.yaml:2:5: c1' "${common[@]}" --predictor "$tmp/p.yaml"
+    # stopped after 2 new evaluations: exit 4, then resumed
+    run "${common[@]}" --stop-after 2
+    [ "$rc" -eq 4 ] && grep -q "run again to resume" "$tmp/err" && ok \
+        || bad "--stop-after: exit $rc: $(cat "$tmp/err")"
+    n1=$(sqlite3 "$DB" 'select count(*) from evaluations' 2>/dev/null || echo 2)
+    run "${common[@]}" --json
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+        bad "resume: exit $rc: $(cat "$tmp/err")"
+    else
+        [ "$(jget 'j["sample_evals"]')" = 3 ] && ok || bad "sample_evals: $(cat "$tmp/out")"
+        [ "$(jget 'j["sample_computed"]')" = $((3 - (n1 - 1))) ] && ok \
+            || bad "resume recomputed samples (had $n1 rows): $(cat "$tmp/out")"
+        [ "$(jget 'j["full_evals"] <= 3')" = True ] && ok || bad "fast used > 3 full evaluations"
+        chosen=$(jget 'j["chosen"]')
+        # the same query again: everything from the store, same answer
+        run "${common[@]}" --json
+        [ "$(jget 'j["sample_computed"] + j["full_computed"]')" = 0 ] && ok \
+            || bad "repeat computed something: $(cat "$tmp/out")"
+        [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok || bad "repeat chose differently"
+        # exhaustive on the same store agrees
+        run "${common[@]}" --json --method exhaustive
+        [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok \
+            || bad "exhaustive chose $(jget 'j["chosen"]'), fast $chosen"
+        # text output names the choice and both counts
+        run "${common[@]}"
+        grep -q "^evaluations  full" "$tmp/out" && ok || bad "text output: $(cat "$tmp/out")"
+        # refit the predictor from the store's exhaustive run
+        run search --fit-predictor "$DB" -o "$tmp/fit.yaml"
+        [ "$rc" -eq 0 ] && grep -q "^c1: " "$tmp/fit.yaml" && grep -q "lenet5" "$tmp/fit.yaml" \
+            && ok || bad "--fit-predictor: exit $rc: $(cat "$tmp/err")"
+        # leaving LeNet-5 out leaves nothing to fit
+        expect_fail 1 'outside network lenet5' search --fit-predictor "$DB" --exclude lenet5
+    fi
+fi
+
+echo "cli_search: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
