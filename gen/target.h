@@ -1,0 +1,45 @@
+/* target.h -- the code-generation targets numrep supports: triple, CPU,
+ * features, relocation model, and the tools that link for them.  One table
+ * (target.c) is the only place that knows these; aot.c, cmd_build.c and the
+ * module builder ask it. */
+#ifndef NUMREP_TARGET_H
+#define NUMREP_TARGET_H
+
+#include "gen.h"
+
+typedef struct gen_target {
+    const char *name;     /* canonical triple as accepted by --target      */
+    const char *triple;   /* what LLVM is given                            */
+    const char *cpu;      /* default CPU for this target                   */
+    const char *cc;       /* C compiler that links executables for it,
+                           * NULL: none (objects only: bare metal)         */
+    int hosted;           /* 1: an OS with libc, so --emit exe works       */
+    int bare_metal;       /* 1: static relocation model, no PIC            */
+} gen_target;
+
+/* The target for --target NAME (NULL or "host": the machine numrep runs
+ * on).  Unknown names are NR_EUNSUP with the list of supported ones. */
+int gen_target_find(const char *name, const gen_target **out, nr_err *err);
+/* A space-separated list of the supported --target names, for help text. */
+const char *gen_target_names(void);
+
+/* Initialise LLVM's X86, AArch64 and ARM back ends (target, MC, asm
+ * printer and asm parser: module-level asm needs the parser).  Idempotent. */
+int gen_target_init(nr_err *err);
+
+/* A TargetMachine for t; cpu/features NULL mean the target's defaults
+ * (for the host: this CPU and its features).  opt_level 0..3.  The caller
+ * disposes *out with LLVMDisposeTargetMachine. */
+int gen_target_machine(const gen_target *t, const char *cpu, const char *features,
+                       int opt_level, LLVMTargetMachineRef *out, nr_err *err);
+
+/* Whether LLVM knows cpu for t.  LLVM only warns about an unknown CPU on
+ * stderr and then generates for a default one (or, for x86-64, aborts), so
+ * the check runs a probe code generation in a child process and reads its
+ * stderr.  Unknown CPUs are NR_EUNSUP. */
+int gen_target_check_cpu(const gen_target *t, const char *cpu, nr_err *err);
+
+/* Point m at tm: its triple and data layout. */
+void gen_target_apply(LLVMModuleRef m, LLVMTargetMachineRef tm);
+
+#endif
