@@ -19,13 +19,15 @@ static const gen_target targets[] = {
     {"aarch64-linux-gnu", "aarch64-unknown-linux-gnu", "generic", "aarch64-linux-gnu-gcc", 1, 0},
     /* Cortex-M: objects and headers only; the user's toolchain links them. */
     {"thumbv7em-none-eabi", "thumbv7em-none-eabi", "cortex-m4", "arm-none-eabi-gcc", 0, 1},
+    {"thumbv7em-none-eabihf", "thumbv7em-none-eabihf", "cortex-m4", "arm-none-eabi-gcc", 0, 1},
     {"thumbv6m-none-eabi", "thumbv6m-none-eabi", "cortex-m0", "arm-none-eabi-gcc", 0, 1},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 
 const char *gen_target_names(void)
 {
-    return "host x86_64-linux-gnu aarch64-linux-gnu thumbv7em-none-eabi thumbv6m-none-eabi";
+    return "host x86_64-linux-gnu aarch64-linux-gnu thumbv7em-none-eabi thumbv7em-none-eabihf "
+           "thumbv6m-none-eabi";
 }
 
 int gen_target_find(const char *name, const gen_target **out, nr_err *err)
@@ -80,7 +82,11 @@ int gen_target_machine(const gen_target *t, const char *cpu, const char *feature
     if (rc)
         return rc;
     char *host_triple = NULL, *host_cpu = NULL, *host_feat = NULL;
-    const char *triple = t->triple;
+    /* Normalised: LLVM reads an unnormalised "thumbv6m-none-eabi" in a
+     * module as a non-EABI environment and calls __muldf3 instead of
+     * __aeabi_dmul, which Cortex-M libgcc does not provide. */
+    char *triple = t->triple ? LLVMNormalizeTargetTriple(t->triple) : NULL;
+    host_triple = triple;
     if (!triple)
         triple = host_triple = LLVMGetDefaultTargetTriple();
     if (!cpu && !t->cpu) {
