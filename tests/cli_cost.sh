@@ -4,20 +4,8 @@
 # usage: bash tests/cli_cost.sh path/to/numrep
 set -u
 BIN=${1:?usage: cli_cost.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$(dirname "$0")/lib/cli.sh"
 CAL=$SRC/specs/calibration/mac-cost-points.yaml
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-run() {
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
 
 # jget EXPR: evaluate a Python expression over the JSON in $tmp/out (as j)
 jget() {
@@ -27,22 +15,6 @@ jget() {
 
 # in_range LO HI VALUE
 in_range() { python3 -c 'import sys; lo,hi,v=map(float,sys.argv[1:]); sys.exit(not lo<=v<=hi)' "$@"; }
-
-# expect_fail CODE 'stderr substring' ARGS...
-expect_fail() {
-    local code=$1 sub=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -ne "$code" ]; then
-        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
-    elif ! grep -qF -- "$sub" "$tmp/err"; then
-        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then
-        bad "$*: wrote to stdout on error"
-    else
-        ok
-    fi
-}
 
 # ---- JSON: the issue's ranges (paper: 7.2x AlexNet e6m7, 7.6x average)
 run cost e6m7 --json
@@ -168,5 +140,4 @@ expect_fail 2 "one format expected" cost e4m3 fp16
 run cost --help
 [ "$rc" -eq 0 ] && grep -q "speedup at equal area" "$tmp/out" && ok || bad "--help"
 
-echo "cli_cost: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

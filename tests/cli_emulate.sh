@@ -5,41 +5,13 @@
 # usage: bash tests/cli_emulate.sh path/to/numrep
 set -u
 BIN=${1:?usage: cli_emulate.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$(dirname "$0")/lib/cli.sh"
 NET=$SRC/specs/lenet5/lenet5.yaml
 X=$SRC/specs/lenet5/sample.npy
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-run() {
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-
-# expect_fail CODE 'stderr substring' ARGS...
-expect_fail() {
-    local code=$1 sub=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -ne "$code" ]; then
-        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
-    elif ! grep -qF -- "$sub" "$tmp/err"; then
-        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then
-        bad "$*: wrote to stdout on error"
-    else
-        ok
-    fi
-}
 
 if [ ! -f "$NET" ] || [ ! -f "$X" ]; then
     echo "note: specs/lenet5 missing, cli_emulate skipped"
-    exit 0
+    finish
 fi
 
 # argmax of each output line (0-based)
@@ -128,5 +100,4 @@ expect_fail 1 "junk.npy" emulate "$NET" --input "$tmp/junk.npy"
 expect_fail 1 "-p" emulate "$NET" --input "$X" -p e9m99
 expect_fail 1 "nosuch.yaml" emulate "$tmp/nosuch.yaml" --input "$X"
 
-echo "cli_emulate: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

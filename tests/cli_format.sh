@@ -4,19 +4,7 @@
 # Expected values are written down independently (IEEE 754, OCP FP8/MX).
 set -u
 BIN=${1:?usage: cli_format.sh path/to/numrep}
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# run ARGS...: sets $rc, $tmp/out, $tmp/err
-run() {
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
+. "$(dirname "$0")/lib/cli.sh"
 
 # expect_line FMT 'label' 'value': the line for label reads exactly value.
 expect_line() {
@@ -30,22 +18,6 @@ expect_line() {
     got=$(awk -v l="$label" 'substr($0, 1, length(l) + 1) == l " " {
             v = substr($0, length(l) + 1); sub(/^ +/, "", v); print v; exit }' "$tmp/out")
     if [ "$got" = "$want" ]; then ok; else bad "format $fmt: '$label' is '$got', want '$want'"; fi
-}
-
-# expect_fail CODE 'stderr substring' ARGS...
-expect_fail() {
-    local code=$1 sub=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -ne "$code" ]; then
-        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
-    elif ! grep -qF -- "$sub" "$tmp/err"; then
-        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then
-        bad "$*: wrote to stdout on error"
-    else
-        ok
-    fi
 }
 
 # ---- good formats
@@ -159,5 +131,4 @@ expect_fail 2 "unknown option '--bogus'" format --bogus
 expect_fail 2 "unknown option '-fn'" format -fn
 expect_fail 2 "one FMT expected" format fp16 bf16
 
-echo "cli_format: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -17,12 +17,8 @@
 # Parts whose python modules are missing are skipped with a note.
 # usage: bash cli_import.sh path/to/numrep
 set -u
-NUMREP=${1:?usage: cli_import.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-T=$(mktemp -d "${TMPDIR:-/tmp}/cli_import.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+BIN=${1:?usage: cli_import.sh path/to/numrep}
+. "$(dirname "$0")/lib/cli.sh"
 
 # The python that has the modules (Debian's python3-onnx/-torch live in
 # /usr/bin/python3, which a pyenv or venv python3 on PATH does not see).
@@ -37,23 +33,18 @@ find_python() { # find_python MODULE...
 
 expect_err() { # expect_err LABEL WANT ARGS...  (exit 1, message contains WANT, nothing written)
     local label=$1 want=$2; shift 2
-    rm -rf "$T/out_err"
-    out=$("$NUMREP" import "$@" -o "$T/out_err" 2>&1); rc=$?
-    [ $rc -eq 1 ] || fail "$label: exit $rc, expected 1 ($out)"
-    case $out in *"$want"*) ;; *) fail "$label: '$out' lacks '$want'";; esac
-    [ ! -e "$T/out_err/out_err.yaml" ] || fail "$label: spec written despite the error"
+    rm -rf "$tmp/out_err"
+    expect_exit 1 "$label" "$want" import "$@" -o "$tmp/out_err"
+    [ ! -e "$tmp/out_err/out_err.yaml" ] && ok || bad "$label: spec written despite the error"
 }
 
-expect_usage() {
-    local label=$1 want=$2; shift 2
-    out=$("$NUMREP" import "$@" 2>&1); rc=$?
-    [ $rc -eq 2 ] || fail "$label: exit $rc, expected 2 ($out)"
-    case $out in *"$want"*) ;; *) fail "$label: '$out' lacks '$want'";; esac
+expect_usage() { # expect_usage LABEL WANT ARGS...
+    expect_exit 2 "$1" "$2" import "${@:3}"
 }
 
 # compare Y.npy (numrep) with REF.npy: max |a-b| <= atol + rtol*|b|, same shape after flattening per sample
 compare() { # compare LABEL GOT.npy WANT.npy RTOL ATOL [argmax]
-    "$PY" - "$@" <<'EOF' || fail "$1: outputs differ"
+    "$PY" - "$@" <<'EOF' && ok || bad "$1: outputs differ"
 import sys
 import numpy as np
 label, got, want, rtol, atol = sys.argv[1:6]
@@ -77,45 +68,45 @@ expect_usage "no -o" "missing -o DIR" m.onnx
 expect_usage "-o without dir" "-o needs an argument" m.onnx -o
 expect_usage "unknown option" "unknown option '--bogus'" m.onnx --bogus -o x
 expect_usage "two models" "more than one model file" a.onnx b.onnx -o x
-"$NUMREP" import --help | grep -q "usage: numrep import" || fail "--help"
+"$BIN" import --help | grep -q "usage: numrep import" && ok || bad "--help"
 
 # ---- hostile files without python
-expect_err "missing file" "$T/nothere.onnx: cannot open" "$T/nothere.onnx"
-printf 'this is not a protobuf \377\377\377\377' >"$T/garbage.onnx"
-expect_err "garbage" "$T/garbage.onnx: not a valid ONNX model" "$T/garbage.onnx"
-: >"$T/empty.onnx"
-expect_err "empty" "$T/empty.onnx: the model has no graph" "$T/empty.onnx"
+expect_err "missing file" "$tmp/nothere.onnx: cannot open" "$tmp/nothere.onnx"
+printf 'this is not a protobuf \377\377\377\377' >"$tmp/garbage.onnx"
+expect_err "garbage" "$tmp/garbage.onnx: not a valid ONNX model" "$tmp/garbage.onnx"
+: >"$tmp/empty.onnx"
+expect_err "empty" "$tmp/empty.onnx: the model has no graph" "$tmp/empty.onnx"
 # a length-delimited field (graph = field 7) claiming more bytes than the file has
-printf '\x3a\x7f\x0a\x02' >"$T/short.onnx"
-expect_err "short field" "$T/short.onnx: not a valid ONNX model" "$T/short.onnx"
-expect_err "bad --name" "name: \"a b\": expected letters" "$T/garbage.onnx" --name "a b"
+printf '\x3a\x7f\x0a\x02' >"$tmp/short.onnx"
+expect_err "short field" "$tmp/short.onnx: not a valid ONNX model" "$tmp/short.onnx"
+expect_err "bad --name" "name: \"a b\": expected letters" "$tmp/garbage.onnx" --name "a b"
 
 PY=$(find_python onnx,numpy) || PY=
 if [ -z "$PY" ]; then
     echo "cli_import: python3 with onnx and numpy not found; helper-built models skipped"
 else
-    M=$T/models
+    M=$tmp/models
     mkdir -p "$M"
-    "$PY" "$SRC/tests/onnx/make_models.py" "$M" >/dev/null || fail "make_models.py failed"
+    "$PY" "$SRC/tests/onnx/make_models.py" "$M" >/dev/null && ok || bad "make_models.py failed"
     for x in "$M"/*.x.npy; do
-        [ -e "$x" ] || { fail "no models built"; break; }
+        [ -e "$x" ] || { bad "no models built"; break; }
         name=$(basename "$x" .x.npy)
-        out=$("$NUMREP" import "$M/$name.onnx" -o "$T/imp_$name" 2>&1) \
-            || { fail "$name: import: $out"; continue; }
-        out=$("$NUMREP" emulate "$T/imp_$name/imp_$name.yaml" --input "$x" -o "$T/$name.y.npy" 2>&1) \
-            || { fail "$name: emulate: $out"; continue; }
-        compare "$name" "$T/$name.y.npy" "$M/$name.y.npy" 1e-4 1e-5
+        out=$("$BIN" import "$M/$name.onnx" -o "$tmp/imp_$name" 2>&1) \
+            || { bad "$name: import: $out"; continue; }
+        out=$("$BIN" emulate "$tmp/imp_$name/imp_$name.yaml" --input "$x" -o "$tmp/$name.y.npy" 2>&1) \
+            || { bad "$name: emulate: $out"; continue; }
+        compare "$name" "$tmp/$name.y.npy" "$M/$name.y.npy" 1e-4 1e-5
     done
     # spot checks of the written spec (the numbers above prove the meaning;
     # these prove the mapping of defaults that ONNX and the spec disagree on)
     grep -q "name: 'avg', op: avgpool, kernel: 3, stride: 1, pad: 1, count_include_pad: false" \
-        "$T/imp_net/imp_net.yaml" || fail "net: avgpool line"
-    grep -q "name: 'bn1', op: batchnorm, eps: 0.001" "$T/imp_net/imp_net.yaml" || fail "net: bn eps"
+        "$tmp/imp_net/imp_net.yaml" && ok || bad "net: avgpool line"
+    grep -q "name: 'bn1', op: batchnorm, eps: 0.001" "$tmp/imp_net/imp_net.yaml" && ok || bad "net: bn eps"
     grep -q "name: 'lower', op: conv, out: 5, kernel: 2, pad: \[1, 1, 0, 0\]" \
-        "$T/imp_conv_variants/imp_conv_variants.yaml" || fail "conv_variants: SAME_LOWER pads"
-    grep -q "name: 'relu6', op: relu6" "$T/imp_dense/imp_dense.yaml" || fail "dense: relu6"
-    [ -z "$(grep -E "'(bias_add|id|drop)'" "$T/imp_dense/imp_dense.yaml" \
-        "$T/imp_concat_slice_pad/imp_concat_slice_pad.yaml")" ] || fail "aliases became layers"
+        "$tmp/imp_conv_variants/imp_conv_variants.yaml" && ok || bad "conv_variants: SAME_LOWER pads"
+    grep -q "name: 'relu6', op: relu6" "$tmp/imp_dense/imp_dense.yaml" && ok || bad "dense: relu6"
+    [ -z "$(grep -E "'(bias_add|id|drop)'" "$tmp/imp_dense/imp_dense.yaml" \
+        "$tmp/imp_concat_slice_pad/imp_concat_slice_pad.yaml")" ] && ok || bad "aliases became layers"
     for w in "$M"/bad_*.want; do
         name=$(basename "$w" .want)
         expect_err "$name" "$M/$name.onnx: $(cat "$w")" "$M/$name.onnx"
@@ -123,14 +114,12 @@ else
     # truncations of a real model: every cut must fail cleanly, never crash
     size=$(wc -c <"$M/net.onnx")
     for cut in 1 2 7 20 100 $((size / 2)) $((size - 1)); do
-        head -c "$cut" "$M/net.onnx" >"$T/cut.onnx"
-        out=$("$NUMREP" import "$T/cut.onnx" -o "$T/cut" 2>&1); rc=$?
-        [ $rc -eq 1 ] || fail "truncated at $cut: exit $rc ($out)"
-        case $out in *"$T/cut.onnx: "*) ;; *) fail "truncated at $cut: '$out'";; esac
+        head -c "$cut" "$M/net.onnx" >"$tmp/cut.onnx"
+        expect_exit 1 "truncated at $cut" "$tmp/cut.onnx: " import "$tmp/cut.onnx" -o "$tmp/cut"
     done
     # corrupted bytes (deterministic positions and values): any exit but 0/1
     # (a signal: crash, sanitizer abort) is a failure
-    "$PY" - "$M/net.onnx" "$T/flip" <<'EOF' || fail "flip generator"
+    "$PY" - "$M/net.onnx" "$tmp/flip" <<'EOF' && ok || bad "flip generator"
 import random, sys
 b = bytearray(open(sys.argv[1], 'rb').read())
 r = random.Random(7)
@@ -140,14 +129,14 @@ for k in range(40):
         c[r.randrange(len(c)) if k % 2 else r.randrange(min(len(c), 400))] = r.randrange(256)
     open('%s%02d.onnx' % (sys.argv[2], k), 'wb').write(c)
 EOF
-    for f in "$T"/flip*.onnx; do
-        out=$("$NUMREP" import "$f" -o "$T/flipout" 2>&1); rc=$?
-        [ $rc -le 1 ] || fail "$(basename "$f"): exit $rc ($out)"
+    for f in "$tmp"/flip*.onnx; do
+        out=$("$BIN" import "$f" -o "$tmp/flipout" 2>&1); rc=$?
+        [ $rc -le 1 ] && ok || bad "$(basename "$f"): exit $rc ($out)"
     done
     # the output directory's name is the spec's name unless --name says otherwise
-    "$NUMREP" import "$M/net.onnx" -o "$T/named/" --name other >/dev/null \
-        && [ -f "$T/named/other.yaml" ] && [ -f "$T/named/other.safetensors" ] \
-        && grep -q "^name: 'other'" "$T/named/other.yaml" || fail "--name"
+    "$BIN" import "$M/net.onnx" -o "$tmp/named/" --name other >/dev/null \
+        && [ -f "$tmp/named/other.yaml" ] && [ -f "$tmp/named/other.safetensors" ] \
+        && grep -q "^name: 'other'" "$tmp/named/other.yaml" && ok || bad "--name"
 fi
 
 PYT=$(find_python torch,onnx,numpy) || PYT=
@@ -156,25 +145,21 @@ if [ -z "$PYT" ]; then
 else
     PY=$PYT
     R=$SRC/specs/resnet20
-    "$NUMREP" emulate "$R/resnet20.yaml" --input "$R/sample.npy" -o "$T/hand.npy" \
-        || fail "hand-written resnet20 does not run"
+    "$BIN" emulate "$R/resnet20.yaml" --input "$R/sample.npy" -o "$tmp/hand.npy" \
+        && ok || bad "hand-written resnet20 does not run"
     for variant in "13 fold" "11 nofold"; do
         set -- $variant
-        D=$T/r20_$2
+        D=$tmp/r20_$2
         mkdir -p "$D"
         "$PY" "$SRC/tests/onnx/export_resnet20.py" "$R/resnet20.safetensors" "$R/sample.npy" "$D" \
-            "$1" "$2" >"$D/log" 2>&1 || { fail "export ($variant): $(tail -3 "$D/log")"; continue; }
-        out=$("$NUMREP" import "$D/resnet20.onnx" -o "$D/imp" 2>&1) \
-            || { fail "resnet20 ($variant): import: $out"; continue; }
-        out=$("$NUMREP" emulate "$D/imp/imp.yaml" --input "$R/sample.npy" -o "$D/y.npy" 2>&1) \
-            || { fail "resnet20 ($variant): emulate: $out"; continue; }
-        compare "resnet20 opset $1 $2 vs hand-written spec" "$D/y.npy" "$T/hand.npy" 0 1e-4 argmax
+            "$1" "$2" >"$D/log" 2>&1 || { bad "export ($variant): $(tail -3 "$D/log")"; continue; }
+        out=$("$BIN" import "$D/resnet20.onnx" -o "$D/imp" 2>&1) \
+            || { bad "resnet20 ($variant): import: $out"; continue; }
+        out=$("$BIN" emulate "$D/imp/imp.yaml" --input "$R/sample.npy" -o "$D/y.npy" 2>&1) \
+            || { bad "resnet20 ($variant): emulate: $out"; continue; }
+        compare "resnet20 opset $1 $2 vs hand-written spec" "$D/y.npy" "$tmp/hand.npy" 0 1e-4 argmax
         compare "resnet20 opset $1 $2 vs torch" "$D/y.npy" "$D/torch_logits.npy" 0 1e-4 argmax
     done
 fi
 
-if [ $fails -ne 0 ]; then
-    echo "$fails failure(s)"
-    exit 1
-fi
-echo "cli_import: all passed"
+finish

@@ -4,16 +4,11 @@
 # Expected lines are worked out by hand (comments show the arithmetic).
 set -u
 BIN=${1:?usage: cli_round.sh path/to/numrep}
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib/cli.sh"
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# run INPUT ARGS...: sets $rc, $tmp/out, $tmp/err
-run() {
+# round_in INPUT ARGS...: `numrep round ARGS` reading INPUT (printf %b);
+# sets $rc, $tmp/out, $tmp/err
+round_in() {
     local input=$1
     shift
     printf '%b' "$input" | "$BIN" round "$@" >"$tmp/out" 2>"$tmp/err"
@@ -24,7 +19,7 @@ run() {
 expect() {
     local input=$1 want=$2
     shift 2
-    run "$input" "$@"
+    round_in "$input" "$@"
     local got
     got=$(cat "$tmp/out")
     if [ "$rc" -ne 0 ]; then
@@ -45,28 +40,11 @@ $want"
 expect3() {
     local input=$1 want=$2
     shift 2
-    run "$input" "$@"
+    round_in "$input" "$@"
     local got
     got=$(sed 's/  [^ ]*$//' "$tmp/out")
     if [ "$rc" -ne 0 ] || [ "$got" != "$want" ]; then
         bad "round $* <<< '$input': exit $rc, got '$got', want '$want'"
-    else
-        ok
-    fi
-}
-
-# expect_fail CODE 'stderr substring' ARGS... (no stdin, nothing on stdout)
-expect_fail() {
-    local code=$1 sub=$2
-    shift 2
-    "$BIN" round "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" -ne "$code" ]; then
-        bad "round $*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
-    elif ! grep -qF -- "$sub" "$tmp/err"; then
-        bad "round $*: stderr lacks '$sub': $(cat "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then
-        bad "round $*: wrote to stdout on error"
     else
         ok
     fi
@@ -141,7 +119,7 @@ if [ "$((hi + lo))" -eq 200 ] && [ "$hi" -gt 130 ] && [ "$hi" -lt 190 ]; then ok
 fi
 
 # ---- bad input lines: reported with line numbers, others still answered
-run '1\nabc\n\n2 3\n0x\n1.5x\n4\n' fp32
+round_in '1\nabc\n\n2 3\n0x\n1.5x\n4\n' fp32
 if [ "$rc" -ne 1 ]; then bad "bad lines: exit $rc, want 1"; else ok; fi
 want_out='0x1p+0  1  0x3f800000  -
 0x1p+2  4  0x40800000  -'
@@ -153,7 +131,7 @@ for msg in 'numrep round: stdin:2: expected a number, got "abc"' \
     if grep -qF -- "$msg" "$tmp/err"; then ok; else bad "bad lines: stderr lacks '$msg': $(cat "$tmp/err")"; fi
 done
 if [ "$(wc -l <"$tmp/err")" -eq 4 ]; then ok; else bad "bad lines: want 4 error lines: $(cat "$tmp/err")"; fi
-run '1\n2 x\n1 2 3\n' fp32 --op mul
+round_in '1\n2 x\n1 2 3\n' fp32 --op mul
 if [ "$rc" -eq 1 ] && grep -qF 'stdin:2: operand 2: expected a number, got "x"' "$tmp/err" &&
     grep -qF 'stdin:1: --op mul takes 2 operands, got 1' "$tmp/err" &&
     grep -qF 'stdin:3: --op mul takes 2 operands, got 3' "$tmp/err" && [ ! -s "$tmp/out" ]; then
@@ -161,7 +139,7 @@ if [ "$rc" -eq 1 ] && grep -qF 'stdin:2: operand 2: expected a number, got "x"' 
 else
     bad "op arity: rc $rc, stderr $(cat "$tmp/err")"
 fi
-run 'nan(1)\n' fp32
+round_in 'nan(1)\n' fp32
 if [ "$rc" -eq 1 ] && grep -qF 'NaN payloads are not supported' "$tmp/err"; then ok; else bad "nan(1): $(cat "$tmp/err")"; fi
 printf '1\n2\0junk\n3\n' | "$BIN" round fp32 >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -169,21 +147,20 @@ if [ "$rc" -eq 1 ] && grep -qF 'stdin:2: line contains a NUL byte' "$tmp/err" &&
     [ "$(wc -l <"$tmp/out")" -eq 2 ]; then ok; else bad "NUL byte: rc $rc, $(cat "$tmp/err")"; fi
 
 # ---- command-line errors
-expect_fail 2 'missing FMT'
-expect_fail 1 'e9m99' e9m99
-expect_fail 1 'numrep: format' bogus
-expect_fail 2 'unknown rounding mode "up"' fp32 --rounding up
-expect_fail 2 '--rounding needs a mode' fp32 --rounding
-expect_fail 2 "unknown operation 'pow'" fp32 --op pow
-expect_fail 2 '--op needs an operation' fp32 --op
-expect_fail 2 "--seed: expected an unsigned 64-bit integer" fp32 --seed -1
-expect_fail 2 "--seed: expected an unsigned 64-bit integer" fp32 --seed 12x
-expect_fail 2 "--seed: expected an unsigned 64-bit integer" fp32 --seed 99999999999999999999999
-expect_fail 2 "unknown option '--bogus'" fp32 --bogus
-expect_fail 2 "one FMT expected, got 'fp32' and 'fp16'" fp32 fp16
+expect_fail 2 'missing FMT' round
+expect_fail 1 'e9m99' round e9m99
+expect_fail 1 'numrep: format' round bogus
+expect_fail 2 'unknown rounding mode "up"' round fp32 --rounding up
+expect_fail 2 '--rounding needs a mode' round fp32 --rounding
+expect_fail 2 "unknown operation 'pow'" round fp32 --op pow
+expect_fail 2 '--op needs an operation' round fp32 --op
+expect_fail 2 "--seed: expected an unsigned 64-bit integer" round fp32 --seed -1
+expect_fail 2 "--seed: expected an unsigned 64-bit integer" round fp32 --seed 12x
+expect_fail 2 "--seed: expected an unsigned 64-bit integer" round fp32 --seed 99999999999999999999999
+expect_fail 2 "unknown option '--bogus'" round fp32 --bogus
+expect_fail 2 "one FMT expected, got 'fp32' and 'fp16'" round fp32 fp16
 "$BIN" round --help >"$tmp/out" 2>&1
 if [ $? -eq 0 ] && grep -q 'HEX  DECIMAL  BITS  FLAGS' "$tmp/out"; then ok; else bad "--help"; fi
 expect '1\n' '0x1p+0  1  0x3f800000  -' fp32 --rounding=ru --seed=0x10 --op=sqrt
 
-echo "cli_round: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,0 +1,58 @@
+# tests/lib/cli.sh -- what the shell tests of the command line share:
+# pass/fail counters, a scratch directory removed on exit, helpers that run
+# numrep and check its exit code and messages, and the summary line.
+# Not a test itself (CMake runs tests/cli_*.sh; this path is not one of them):
+# a script sets BIN to the numrep binary, then sources this file with
+#     . "$(dirname "$0")/lib/cli.sh"
+# and ends with `finish`.  Provides SRC (the source tree) and tmp.
+set -u
+: "${BIN:?set BIN to the numrep binary before sourcing lib/cli.sh}"
+SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+pass=0
+fail=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# run ARGS...: numrep ARGS with no input; sets $rc, $tmp/out, $tmp/err
+run() {
+    "$BIN" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+# expect_fail CODE 'stderr substring' ARGS...: exit CODE, the substring on
+# stderr, nothing on stdout
+expect_fail() {
+    local code=$1 sub=$2
+    shift 2
+    run "$@"
+    if [ "$rc" -ne "$code" ]; then
+        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
+    elif ! grep -qF -- "$sub" "$tmp/err"; then
+        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
+    elif [ -s "$tmp/out" ]; then
+        bad "$*: wrote to stdout on error"
+    else
+        ok
+    fi
+}
+
+# expect_exit CODE LABEL 'substring' ARGS...: exit CODE, and the substring in
+# stdout and stderr together (kept in $out)
+expect_exit() {
+    local code=$1 label=$2 want=$3
+    shift 3
+    out=$("$BIN" "$@" 2>&1)
+    rc=$?
+    [ "$rc" -eq "$code" ] && ok || bad "$label: exit $rc, expected $code ($out)"
+    case $out in *"$want"*) ok ;; *) bad "$label: '$out' lacks '$want'" ;; esac
+}
+
+# finish: the summary line, then exit 1 if anything failed
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ] || exit 1
+    exit 0
+}
