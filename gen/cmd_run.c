@@ -1,9 +1,193 @@
-/* cmd_run.c -- placeholder until the subcommand lands. */
+/* cmd_run.c -- `numrep run`: compile a network with the JIT (model_jit.c)
+ * and run it on .npy inputs.  stdout carries only the results, in exactly
+ * `numrep emulate`'s format, so the two can be diffed; messages go to
+ * stderr. */
 #include "cli.h"
+#include "plan.h"
+#include "tensorio.h"
+
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: numrep run NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
+    "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
+    "\n"
+    "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
+    "for bit those of 'numrep emulate' (docs/semantics.md, [net-*]).\n"
+    "\n"
+    "  -p PREC.yaml|FMT   precision spec, or one format for every role with rne\n"
+    "                     (default fp32)\n"
+    "  --input X.npy      float32 (or float64) [N,C,H,W] or [C,H,W]\n"
+    "  -o Y.npy           write the output layer as float32 [N,K] (dense) or\n"
+    "                     [N,C,H,W]; without -o, print one sample per line\n"
+    "  --random-weights S deterministic random weights from seed S instead of the\n"
+    "                     spec's weights file\n"
+    "  -O0..-O3           LLVM optimisation level (default -O2)\n"
+    "  --emit-ir FILE     also write the optimised LLVM IR to FILE\n"
+    "\n"
+    "exit status: 0 ok, 1 error, 2 usage error\n";
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || end == s || *end || *s == '-')
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
+                      nr_model **m, nr_err *err)
+{
+    if (!have_seed)
+        return nr_model_load(net, prec, m, err);
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_load(net, &s, err);
+    if (rc)
+        return rc;
+    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
+        nr_spec_free(s);
+        return rc;
+    }
+    return nr_model_build(s, p, NULL, seed ? seed : 1, m, err); /* takes s and p */
+}
+
+static void print_text(const float *y, int n, size_t k)
+{
+    for (int s = 0; s < n; s++) {
+        for (size_t i = 0; i < k; i++)
+            printf(i ? " %.9g" : "%.9g", (double)y[(size_t)s * k + i]);
+        putchar('\n');
+    }
+}
+
+/* --emit-ir: the same module, emitted separately (the JIT consumes its own). */
+static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path, nr_err *err)
+{
+    gen_ctx *g = NULL;
+    gen_weights w;
+    int rc = gen_model_emit(m, o, &g, &w, err);
+    if (rc)
+        return rc;
+    char *text = gen_emit_print(g);
+    FILE *f = fopen(path, "w");
+    if (!f || !text || fputs(text, f) < 0 || fclose(f)) {
+        if (f)
+            fclose(f);
+        rc = nr_err_set(err, NR_EIO, path, 0, 0, "--emit-ir", "cannot write: %s", strerror(errno));
+    }
+    if (text)
+        LLVMDisposeMessage(text);
+    gen_weights_free(&w);
+    gen_emit_free(g);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "numrep: 'run' is not implemented yet\n");
-    return 1;
+    const char *net = NULL, *prec = NULL, *input = NULL, *output = NULL, *ir = NULL;
+    int have_seed = 0;
+    uint64_t seed = 0;
+    gen_model_opts opts = {.opt_level = 2};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
+                   !strcmp(a, "--random-weights") || !strcmp(a, "--emit-ir")) {
+            if (!more)
+                return cli_usage("run", "%s needs an argument", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "-p"))
+                prec = v;
+            else if (!strcmp(a, "--input"))
+                input = v;
+            else if (!strcmp(a, "-o"))
+                output = v;
+            else if (!strcmp(a, "--emit-ir"))
+                ir = v;
+            else if (parse_u64(v, &seed))
+                return cli_usage("run", "--random-weights: expected an unsigned integer, got \"%s\"", v);
+            else
+                have_seed = 1;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+            opts.opt_level = a[2] - '0';
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage("run", "unknown option %s", a);
+        } else if (!net) {
+            net = a;
+        } else {
+            return cli_usage("run", "unexpected argument \"%s\" (one NET.yaml only)", a);
+        }
+    }
+    if (!net)
+        return cli_usage("run", "missing NET.yaml");
+    if (!input)
+        return cli_usage("run", "missing --input X.npy");
+
+    nr_err err = {0};
+    nr_model *m = NULL;
+    float *x = NULL, *y = NULL;
+    gen_compiled *c = NULL;
+    int status = 1;
+    if (load_model(net, prec, have_seed, seed, &m, &err))
+        goto fail;
+    int64_t shape[4];
+    int ndim = 0;
+    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
+        goto fail;
+    int64_t n = ndim == 4 ? shape[0] : 1;
+    const int64_t *chw = ndim == 4 ? shape + 1 : shape;
+    if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
+        chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
+        char got[96] = "";
+        for (int i = 0, k = 0; i < ndim && k < (int)sizeof got - 24; i++)
+            k += snprintf(got + k, sizeof got - (size_t)k, i ? ",%lld" : "%lld",
+                          (long long)shape[i]);
+        nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
+                   "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
+                   m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],
+                   m->in_shape[1], m->in_shape[2], got);
+        goto fail;
+    }
+    if (ir && write_ir(m, &opts, ir, &err))
+        goto fail;
+    if (gen_model_compile(m, &opts, &c, &err))
+        goto fail;
+    const int *osh = m->layers[m->output].out_shape;
+    size_t k = nr_shape_count(osh);
+    y = malloc((size_t)n * k * sizeof *y);
+    if (!y) {
+        nr_err_set(&err, NR_ENOMEM, NULL, 0, 0, "run", "out of memory for %lld outputs",
+                   (long long)n);
+        goto fail;
+    }
+    if (gen_compiled_run(c, x, y, (int)n, &err))
+        goto fail;
+    if (output) {
+        int64_t oshape[4] = {n, osh[0], osh[1], osh[2]};
+        int ond = osh[1] == 1 && osh[2] == 1 ? 2 : 4;
+        if (nr_npy_write_f32(output, y, oshape, ond, &err))
+            goto fail;
+    } else {
+        print_text(y, (int)n, k);
+    }
+    status = 0;
+    goto done;
+fail:
+    status = cli_error(&err);
+done:
+    gen_compiled_free(c);
+    free(x);
+    free(y);
+    nr_model_free(m);
+    return status;
 }

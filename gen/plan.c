@@ -1,0 +1,229 @@
+/* plan.c -- the compile plan of a model: per-layer activation buffers
+ * placed in one per-sample arena by liveness (a buffer's bytes are reused
+ * once its last reader has run), and every weight tensor rounded to its
+ * layer's W format ([net-1]) and packed into one blob, each encoding in its
+ * format's container (1/2/4/8 bytes, little-endian). */
+#include "plan.h"
+#include "emulator.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 64u
+
+static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+static int is_mac(nr_op op) { return op == NR_OP_CONV || op == NR_OP_DENSE || op == NR_OP_BATCHNORM; }
+
+/* [net-2] values must be doubles: refuse fixed point beyond 53 bits. */
+static int check_fmt(const nr_layer *L, const char *role, const nr_format *f, nr_err *err)
+{
+    if (f->kind == NR_FIXED && f->prec > 53) {
+        char nm[64];
+        nr_format_name(f, nm, sizeof nm);
+        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
+                          "%s format %s has %d magnitude bits; generated code holds values "
+                          "as doubles and supports at most 53",
+                          role, nm, f->prec);
+    }
+    return 0;
+}
+
+typedef struct buf { uint64_t size, off; int def, last; } buf;
+
+/* First fit: the lowest offset where b overlaps no placed buffer that is
+ * live at the same time (closed intervals [def, last]). */
+static void place(buf *all, int nplaced, buf *b)
+{
+    uint64_t off = 0;
+    for (;;) {
+        int moved = 0;
+        for (int i = 0; i < nplaced; i++) {
+            const buf *o = &all[i];
+            if (o->size == 0 || o->last < b->def || b->last < o->def)
+                continue;
+            if (off < o->off + o->size && o->off < off + b->size) {
+                off = align_up(o->off + o->size);
+                moved = 1;
+            }
+        }
+        if (!moved)
+            break;
+    }
+    b->off = off;
+}
+
+static void put_le(uint8_t *p, int bytes, uint64_t v)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Exact-mode accumulator size, as the emulator sizes it (emu_mac.c): bit 0
+ * below every product's and the accumulator's lowest bit, the top above
+ * K+1 maximal addends plus a sign. */
+static void kacc_size(const nr_format *wf, const nr_format *xf, const nr_format *cf, int *lsb,
+                      int *limbs)
+{
+    int lw = ilogb(wf->min_subnormal), lx = ilogb(xf->min_subnormal), lc = ilogb(cf->min_subnormal);
+    int l = (lw + lx < lc ? lw + lx : lc) - 110;
+    int mw = ilogb(wf->max_finite) + 1, mx = ilogb(xf->max_finite) + 1;
+    int mc = ilogb(cf->max_finite) + 1;
+    int msb = (mw + mx > mc ? mw + mx : mc) + 34;
+    *lsb = l;
+    *limbs = (msb - l) / 64 + 4;
+}
+
+int gen_plan_build(const nr_model *m, int pack_dense, gen_plan *p, gen_weights *w, nr_err *err)
+{
+    memset(p, 0, sizeof *p);
+    memset(w, 0, sizeof *w);
+    if (pack_dense)
+        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "--pack dense",
+                          "dense weight packing is not implemented yet; use container packing");
+    const int n = m->nlayers;
+    if (n < 1 || m->output < 0 || m->output >= n)
+        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "model", "no layers or bad output index");
+    int rc = check_fmt(&m->layers[0], "input", &m->in_format, err);
+    if (rc)
+        return rc;
+    p->nlayers = n;
+    p->ly = calloc((size_t)n, sizeof *p->ly);
+    buf *b = calloc(2 * (size_t)n + 1, sizeof *b);
+    if (!p->ly || !b) {
+        free(b);
+        gen_plan_free(p);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
+    }
+    /* b[0]: input; b[1 + i]: output of layer i; b[1 + n + i]: scratch of i */
+    p->in_count = nr_shape_count(m->in_shape);
+    b[0] = (buf){align_up(p->in_count * (uint64_t)m->in_format.container), 0, -1, -1};
+    uint64_t wsize = 0;
+    for (int i = 0; i < n; i++) {
+        const nr_layer *L = &m->layers[i];
+        const nr_layer_prec *pr = &L->prec;
+        if ((rc = check_fmt(L, "weights", &pr->weights, err)) ||
+            (rc = check_fmt(L, "activations", &pr->activations, err)) ||
+            (rc = check_fmt(L, "products", &pr->products, err)) ||
+            (rc = check_fmt(L, "accumulator", &pr->accumulator, err)))
+            goto fail;
+        gen_plan_layer *pl = &p->ly[i];
+        pl->count = nr_shape_count(L->out_shape);
+        pl->last_use = i == m->output ? n : i;
+        b[1 + i] = (buf){align_up(pl->count * (uint64_t)pr->activations.container), 0, i, i};
+        for (int k = 0; k < L->ninputs; k++) {
+            int src = L->inputs[k];
+            if (src >= i || src < -1) {
+                rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
+                                "input %d is layer %d, not an earlier layer", k, src);
+                goto fail;
+            }
+            buf *sb = &b[src + 1];
+            if (sb->last < i)
+                sb->last = i;
+        }
+        uint64_t scratch = 0;
+        if (L->op == NR_OP_LRN || L->op == NR_OP_SOFTMAX)
+            scratch = 2 * pl->count * sizeof(double);
+        if (is_mac(L->op)) {
+            const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
+                                                   : &m->layers[L->inputs[0]].prec.activations;
+            kacc_size(&pr->weights, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
+            if (pr->mac == NR_MAC_EXACT) /* header (8 words) + limbs + scratch limbs */
+                scratch = (8 + 2 * (uint64_t)pl->klimbs) * 8;
+            if (!L->w || L->nw == 0) {
+                rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
+                goto fail;
+            }
+            pl->w_off = wsize;
+            wsize = align_up(wsize + L->nw * (uint64_t)pr->weights.container);
+            pl->has_bias = L->b != NULL;
+            pl->b_off = wsize;
+            if (L->b)
+                wsize = align_up(wsize + L->nb * (uint64_t)pr->weights.container);
+        }
+        b[1 + n + i] = (buf){align_up(scratch), 0, i, i};
+    }
+    p->out_count = p->ly[m->output].count;
+    /* first fit in definition order: simple and deterministic */
+    buf *placed = calloc(2 * (size_t)n + 1, sizeof *placed);
+    if (!placed) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
+        goto fail;
+    }
+    int np = 0;
+    for (int i = -1; i < n; i++) {
+        buf *x = &b[i + 1];
+        place(placed, np, x);
+        placed[np++] = *x;
+        if (i >= 0) {
+            buf *s = &b[1 + n + i];
+            place(placed, np, s);
+            placed[np++] = *s;
+        }
+    }
+    uint64_t top = 0;
+    for (int i = 0; i < np; i++)
+        if (placed[i].off + placed[i].size > top)
+            top = placed[i].off + placed[i].size;
+    free(placed);
+    p->in_off = b[0].off;
+    for (int i = 0; i < n; i++) {
+        p->ly[i].out_off = b[1 + i].off;
+        p->ly[i].last_use = b[1 + i].last;
+        p->ly[i].scratch_off = b[1 + n + i].off;
+        p->ly[i].scratch_size = b[1 + n + i].size;
+    }
+    p->arena_size = top ? top : ALIGN;
+    free(b);
+    b = NULL;
+
+    /* the weights blob: [net-1] each weight/bias rounded once to W */
+    w->size = align_up(wsize ? wsize : 1);
+    w->data = aligned_alloc(ALIGN, w->size);
+    if (!w->data) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "weights", "out of memory for %llu bytes",
+                        (unsigned long long)w->size);
+        goto fail;
+    }
+    memset(w->data, 0, w->size);
+    for (int i = 0; i < n; i++) {
+        const nr_layer *L = &m->layers[i];
+        if (!is_mac(L->op))
+            continue;
+        const nr_format *wf = &L->prec.weights;
+        const nr_rounding mode = L->prec.rounding;
+        const int cb = wf->container;
+        for (size_t k = 0; k < L->nw; k++) {
+            uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_WEIGHT) : 0;
+            put_le(w->data + p->ly[i].w_off + k * cb, cb, nr_encode(wf, mode, L->w[k], r, NULL));
+        }
+        for (size_t k = 0; L->b && k < L->nb; k++) {
+            uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_BIASLOAD) : 0;
+            put_le(w->data + p->ly[i].b_off + k * cb, cb, nr_encode(wf, mode, L->b[k], r, NULL));
+        }
+    }
+    return 0;
+fail:
+    free(b);
+    gen_plan_free(p);
+    gen_weights_free(w);
+    return rc;
+}
+
+void gen_plan_free(gen_plan *p)
+{
+    free(p->ly);
+    p->ly = NULL;
+    p->nlayers = 0;
+}
+
+void gen_weights_free(gen_weights *w)
+{
+    if (!w)
+        return;
+    free(w->data);
+    w->data = NULL;
+    w->size = 0;
+}

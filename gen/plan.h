@@ -1,0 +1,97 @@
+/* plan.h -- what the model emitters share (plan.c, emit_layer.c,
+ * emit_mac.c, emit_ops.c, model_jit.c): the compile plan (where every
+ * buffer lives in the per-sample arena, where every weight tensor lives in
+ * the packed blob) and small IR helpers.  Internal to gen/. */
+#ifndef NUMREP_GEN_PLAN_H
+#define NUMREP_GEN_PLAN_H
+
+#include "model_gen.h"
+
+/* One layer's placement. */
+typedef struct gen_plan_layer {
+    uint64_t out_off;       /* arena offset of the output (encodings in containers) */
+    uint64_t count;         /* values per sample                                  */
+    uint64_t scratch_off;   /* arena scratch for lrn/softmax doubles or the exact
+                             * accumulator's limbs (0 bytes when unused)           */
+    uint64_t scratch_size;
+    uint64_t w_off, b_off;  /* blob offsets of rounded weights / biases (W format) */
+    int has_bias;
+    int last_use;           /* index of the last layer that reads this output     */
+    int klsb, klimbs;       /* exact MAC mode: accumulator bit 0 weight, limbs     */
+} gen_plan_layer;
+
+typedef struct gen_plan {
+    int nlayers;
+    gen_plan_layer *ly;
+    uint64_t in_off, in_count; /* the rounded network input                       */
+    uint64_t arena_size;       /* bytes per sample                                */
+    uint64_t out_count;
+} gen_plan;
+
+/* Plan buffers and pack the weights (rounded to each layer's W format,
+ * [net-1]) into w.  Fails with NR_EUNSUP for formats wider than a double
+ * holds exactly (the emulator refuses them too, [net-2]). */
+int gen_plan_build(const nr_model *m, int pack_dense, gen_plan *p, gen_weights *w,
+                   nr_err *err);
+void gen_plan_free(gen_plan *p);
+
+/* ------------------------------------------------------------ IR helpers
+ * (emit_layer.c)  Loops use an alloca'd counter (mem2reg makes it a phi). */
+typedef struct gen_loop {
+    LLVMValueRef var;           /* alloca i64 */
+    LLVMValueRef i;             /* current index (i64) inside the body */
+    LLVMBasicBlockRef head, body, exit;
+} gen_loop;
+
+/* Everything a layer emitter needs. */
+typedef struct gen_lctx {
+    gen_ctx *g;
+    const nr_model *m;
+    const gen_plan *p;
+    LLVMTypeRef ptr;
+    LLVMValueRef fn;            /* the layer function being built */
+    LLVMValueRef arena;         /* its ptr argument               */
+    LLVMValueRef weights;       /* @numrep_weights                */
+    LLVMBuilderRef ab;          /* positioned in the entry block: allocas */
+    LLVMBasicBlockRef entry;
+} gen_lctx;
+
+void gen_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name);
+/* for (i = from; i < to; i++), signed i64 bounds */
+void gen_loop_range(gen_lctx *c, gen_loop *l, LLVMValueRef from, LLVMValueRef to, const char *name);
+void gen_loop_end(gen_lctx *c, gen_loop *l);
+LLVMValueRef gen_alloca(gen_lctx *c, LLVMTypeRef t, const char *name);
+LLVMValueRef gen_i64(gen_lctx *c, uint64_t v);
+/* Encoding i of buffer at arena offset off, as i64 (zero-extended). */
+LLVMValueRef gen_load_enc(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
+void gen_store_enc(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i,
+                   LLVMValueRef bits);
+/* Weight/bias encoding at blob offset off. */
+LLVMValueRef gen_load_w(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
+/* Encoding (i64) -> exact double; fp32/bf16 by the hardware conversion. */
+LLVMValueRef gen_decode(gen_lctx *c, const nr_format *f, LLVMValueRef bits);
+LLVMValueRef gen_load_dec(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
+/* Round the double v (exact value) to f: SR draw (layer, elem, term) when
+ * mode is sr.  Returns the encoding (i64). */
+LLVMValueRef gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode,
+                           LLVMValueRef v, uint32_t layer, LLVMValueRef elem, uint32_t term);
+LLVMValueRef gen_sr(gen_lctx *c, nr_rounding mode, uint32_t layer, LLVMValueRef elem,
+                    LLVMValueRef term);
+/* Declared runtime helper (runtime/rt.h) by name and type. */
+LLVMValueRef gen_rt_fn(gen_lctx *c, const char *name, LLVMTypeRef fty);
+
+/* emit_mac.c: conv, dense, unfolded batchnorm.  emit_ops.c: the rest. */
+int gen_emit_mac(gen_lctx *c, int li, nr_err *err);
+int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
+/* Arena offset and format of input i of layer li. */
+uint64_t gen_in_off(const gen_lctx *c, int li, int i);
+const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i);
+
+/* model_jit.c extras (not yet in model_gen.h): the thread count of the
+ * run pool (default nr_threads_default()), the single-threaded entry point
+ * with a caller's arena, and that arena's size. */
+int gen_compiled_set_threads(gen_compiled *c, int threads, nr_err *err);
+int gen_compiled_run_arena(gen_compiled *c, const float *in, float *out, int n, void *arena);
+uint64_t gen_compiled_arena_size(const gen_compiled *c);
+
+#endif

@@ -1,0 +1,567 @@
+/* check_gen_diff.c -- the differential harness of the generator: JIT-compiled
+ * networks (gen/model_jit.c) against the reference emulator, bit for bit.
+ *
+ * Small random networks built from spec text (every layer kind, random
+ * shapes: stride, asymmetric pad, dilation, groups incl. depthwise, odd
+ * sizes) under random precisions (a format per role from FORMATS, every
+ * rounding mode, the three MAC modes), with inputs and weights that include
+ * overflow, underflow, subnormals, signed zeros, infinities and NaN.  Both
+ * the float32 results and the output layer's values themselves (the
+ * encodings the JIT leaves in its arena vs the emulator's exact doubles;
+ * this also covers formats wider than float32) must agree exactly.
+ * Each failure prints the case number and seed; NUMREP_DIFF_CASE=N replays
+ * one case.  Whole networks: LeNet-5 and ResNet-20 at several formats.
+ * Speed figures (compile time, JIT vs emulator) are printed, not asserted. */
+#include "testutil.h"
+#include "emulator.h"
+#include "plan.h"
+#include "tensorio.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const FORMATS[] = {
+    "e6m7-finite-nosub-sat", "e5m7-finite-nosub-sat", "e4m3", "e5m2", "e3m2", "e2m3", "e2m1",
+    "fp16", "bf16", "tf32", "fp32", "e8m23-nosub", "e4m3-fnuz", "e5m10-sat", "q7.8", "q3.12",
+    "int8", "uq8.0", "q15.16-wrap", "fp64", "e11m10", "e3m4-b-2", "uq4.4-wrap", "e4m3-ieee",
+};
+#define NFMT (int)(sizeof FORMATS / sizeof FORMATS[0])
+static const char *const MACS[] = {"unfused", "fused", "exact"};
+
+enum { K_CONV, K_CONV_DW, K_DENSE, K_BN, K_RELU, K_RELU6, K_CLIP, K_MAXPOOL, K_AVGPOOL,
+       K_GAP, K_ADD, K_CONCAT, K_SLICE, K_PAD, K_FLATTEN, K_LRN, K_SOFTMAX, K_DROPOUT, K_COUNT };
+static const char *const KIND[] = {"conv", "conv-depthwise", "dense", "batchnorm", "relu",
+                                   "relu6", "clip", "maxpool", "avgpool", "global_avgpool",
+                                   "add", "concat", "slice", "pad", "flatten", "lrn",
+                                   "softmax", "dropout"};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int rnd(uint64_t *s, int n) { return (int)(tu_rand(s) % (uint64_t)n); }
+static double unif(uint64_t *s) { return (double)(tu_rand(s) >> 11) * 0x1p-53; }
+
+/* A value that is usually ordinary and sometimes an edge case. */
+static float edge_value(uint64_t *s, double scale)
+{
+    int k = rnd(s, 90);
+    switch (k) {
+    case 0: return 0.0f;
+    case 1: return -0.0f;
+    case 2: return NAN;
+    case 3: return (rnd(s, 2) ? 1 : -1) * INFINITY;
+    case 4: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1 + unif(s), 20 + rnd(s, 100))); /* overflow */
+    case 5: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1 + unif(s), -10 - rnd(s, 120))); /* underflow */
+    case 6: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(unif(s), -126)); /* f32 subnormal */
+    case 7: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1.0, rnd(s, 20) - 10)); /* powers of two */
+    case 8: return (float)((rnd(s, 2) ? 1 : -1) * (rnd(s, 64) + 0.5)); /* ties for fixed point */
+    default: return (float)((2 * unif(s) - 1) * scale);
+    }
+}
+
+typedef struct tcase {
+    int kind;
+    const char *fmt[4];   /* weights activations products accumulator of the tested layer */
+    const char *dflt;     /* every other layer */
+    nr_rounding mode;
+    nr_mac_mode mac;
+    uint64_t seed;
+} tcase;
+
+static int appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *len += (size_t)k < cap - *len ? (size_t)k : cap - *len - 1;
+    return k;
+}
+
+/* The spec of one case: a `pre` layer (so the tested layer's input may
+ * have another format), a second branch `pre2` for add/concat, and `t`. */
+static void make_spec(const tcase *tc, uint64_t *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    int C = 1 + rnd(s, 5), H = 1 + rnd(s, 9), W = 1 + rnd(s, 9);
+    int kh = 1 + rnd(s, 3), kw = 1 + rnd(s, 3);
+    if (tc->kind == K_CONV_DW)
+        C = 1 + rnd(s, 6);
+    if (tc->kind == K_CONV || tc->kind == K_CONV_DW || tc->kind == K_MAXPOOL ||
+        tc->kind == K_AVGPOOL) {
+        if (H < kh + 1)
+            H = kh + 1 + rnd(s, 4);
+        if (W < kw + 2)
+            W = kw + 2 + rnd(s, 4);
+    }
+    appendf(buf, cap, &n, "name: t%d\ninput: {shape: [%d, %d, %d]}\nlayers:\n", tc->kind, C, H, W);
+    appendf(buf, cap, &n, "  - {name: pre, op: dropout}\n");
+    switch (tc->kind) {
+    case K_CONV: {
+        int groups = 1;
+        int out = 1 + rnd(s, 4);
+        if (rnd(s, 3) == 0 && C % 2 == 0) {
+            groups = 2;
+            out = 2 * (1 + rnd(s, 2));
+        }
+        int dh = 1 + (rnd(s, 3) == 0), dw = 1 + (rnd(s, 3) == 0);
+        int ekh = (kh - 1) * dh + 1, ekw = (kw - 1) * dw + 1;
+        if (H < ekh)
+            dh = 1, ekh = kh;
+        if (W < ekw)
+            dw = 1, ekw = kw;
+        int pt = rnd(s, 3), pl = rnd(s, 3), pb = rnd(s, 3), pr = rnd(s, 2);
+        appendf(buf, cap, &n,
+                "  - {name: t, op: conv, out: %d, kernel: [%d, %d], stride: [%d, %d], "
+                "pad: [%d, %d, %d, %d], dilation: [%d, %d], groups: %d%s}\n",
+                out, kh, kw, 1 + rnd(s, 2), 1 + rnd(s, 3), pt, pl, pb, pr, dh, dw, groups,
+                rnd(s, 4) == 0 ? ", bias: false" : "");
+        break;
+    }
+    case K_CONV_DW:
+        appendf(buf, cap, &n,
+                "  - {name: t, op: conv, out: %d, kernel: [%d, %d], stride: %d, pad: same, groups: %d}\n",
+                C, kh, kw, 1 + rnd(s, 2), C);
+        break;
+    case K_DENSE:
+        appendf(buf, cap, &n, "  - {name: t, op: dense, out: %d%s}\n", 1 + rnd(s, 7),
+                rnd(s, 4) == 0 ? ", bias: false" : "");
+        break;
+    case K_BN: /* after dropout: not folded, a per-channel 1-term MAC */
+        appendf(buf, cap, &n, "  - {name: t, op: batchnorm}\n");
+        break;
+    case K_RELU: appendf(buf, cap, &n, "  - {name: t, op: relu}\n"); break;
+    case K_RELU6: appendf(buf, cap, &n, "  - {name: t, op: relu6}\n"); break;
+    case K_CLIP: appendf(buf, cap, &n, "  - {name: t, op: clip, min: -1.3, max: 2.7}\n"); break;
+    case K_MAXPOOL: case K_AVGPOOL: {
+        int ph = rnd(s, kh / 2 + 1), pw = rnd(s, kw / 2 + 1);
+        appendf(buf, cap, &n,
+                "  - {name: t, op: %s, kernel: [%d, %d], stride: [%d, %d], pad: [%d, %d], "
+                "ceil_mode: %s%s}\n",
+                tc->kind == K_MAXPOOL ? "maxpool" : "avgpool", kh, kw, 1 + rnd(s, 2),
+                1 + rnd(s, 3), ph, pw, rnd(s, 2) ? "true" : "false",
+                tc->kind == K_AVGPOOL && rnd(s, 2) ? ", count_include_pad: false" : "");
+        break;
+    }
+    case K_GAP: appendf(buf, cap, &n, "  - {name: t, op: global_avgpool}\n"); break;
+    case K_ADD:
+        appendf(buf, cap, &n, "  - {name: pre2, op: clip, min: -3, max: 5, input: input}\n");
+        appendf(buf, cap, &n, "  - {name: t, op: add, inputs: [pre, pre2]}\n");
+        break;
+    case K_CONCAT:
+        appendf(buf, cap, &n, "  - {name: pre2, op: relu, input: input}\n");
+        appendf(buf, cap, &n, "  - {name: t, op: concat, inputs: [pre, pre2, pre]}\n");
+        break;
+    case K_SLICE:
+        appendf(buf, cap, &n, "  - {name: t, op: slice, c: [%d, end], h: [0, end, 2], w: [-%d, end, %d]}\n",
+                rnd(s, C), 1 + rnd(s, W), 1 + rnd(s, 2));
+        break;
+    case K_PAD:
+        appendf(buf, cap, &n, "  - {name: t, op: pad, c: [%d, %d], h: %d, w: [0, %d]}\n", rnd(s, 3),
+                rnd(s, 2), rnd(s, 2), rnd(s, 3));
+        break;
+    case K_FLATTEN: appendf(buf, cap, &n, "  - {name: t, op: flatten}\n"); break;
+    case K_LRN: appendf(buf, cap, &n, "  - {name: t, op: lrn, size: %d, alpha: 0.01}\n", 1 + rnd(s, 4)); break;
+    case K_SOFTMAX: appendf(buf, cap, &n, "  - {name: t, op: softmax}\n"); break;
+    case K_DROPOUT: appendf(buf, cap, &n, "  - {name: t, op: dropout}\n"); break;
+    }
+}
+
+static void make_prec(const tcase *tc, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const char *mode = nr_rounding_name(tc->mode);
+    appendf(buf, cap, &n,
+            "default: {weights: %s, activations: same, products: same, accumulator: same, "
+            "rounding: %s, mac: %s}\n",
+            tc->dflt, mode, MACS[tc->mac]);
+    appendf(buf, cap, &n,
+            "layers:\n  t: {weights: %s, activations: %s, products: %s, accumulator: %s, "
+            "rounding: %s, mac: %s}\n",
+            tc->fmt[0], tc->fmt[1], tc->fmt[2], tc->fmt[3], mode, MACS[tc->mac]);
+    appendf(buf, cap, &n, "seed: %llu\n", (unsigned long long)(tc->seed * 2654435761u));
+}
+
+static void describe(const tcase *tc, int id, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "case %d (NUMREP_DIFF_CASE=%d): %s W=%s A=%s P=%s S=%s default=%s %s %s seed=%llu",
+             id, id, KIND[tc->kind], tc->fmt[0], tc->fmt[1], tc->fmt[2], tc->fmt[3], tc->dflt,
+             nr_rounding_name(tc->mode), MACS[tc->mac], (unsigned long long)tc->seed);
+}
+
+static uint32_t fbits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+static uint64_t dbits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
+
+/* Read little-endian container bytes. */
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Emulator vs JIT on n samples of m: float outputs, and the last sample's
+ * output-layer values (JIT arena encodings decoded vs emulator doubles).
+ * Returns the number of mismatches (first few printed). */
+typedef struct timing {
+    double emu, emu_cpu, compile, compile_cpu, jit, jit_cpu; /* wall and process CPU seconds */
+} timing;
+
+static int compare_model(nr_model *m, const float *x, int n, int opt, const char *what,
+                         timing *tm)
+{
+    nr_err err = {0};
+    size_t nin = nr_shape_count(m->in_shape), nout = nr_shape_count(m->layers[m->output].out_shape);
+    float *ye = malloc((size_t)n * nout * sizeof *ye), *yj = malloc((size_t)n * nout * sizeof *yj);
+    double **lo = calloc((size_t)m->nlayers, sizeof *lo);
+    ck_assert(ye && yj && lo);
+    lo[m->output] = malloc(nout * sizeof(double));
+    double t0 = now(), c0 = cpu_now();
+    int rc = nr_emulate_layers(m, x, n, ye, lo, NULL, NULL, &err);
+    double t1 = now(), c1 = cpu_now();
+    ck_assert_msg(rc == 0, "%s: emulator: %s", what, err.msg);
+    gen_model_opts o = {.opt_level = opt};
+    gen_compiled *c = NULL;
+    rc = gen_model_compile(m, &o, &c, &err);
+    double t2 = now(), c2 = cpu_now();
+    ck_assert_msg(rc == 0, "%s: compile: %s (%s)", what, err.msg, err.where);
+    memset(yj, 0xAB, (size_t)n * nout * sizeof *yj);
+    rc = gen_compiled_run(c, x, yj, n, &err);
+    double t3 = now(), c3 = cpu_now();
+    ck_assert_msg(rc == 0, "%s: run: %s", what, err.msg);
+    int bad = 0;
+    const char *one = getenv("NUMREP_DIFF_CASE");
+    for (size_t i = 0; one && *one && i < (size_t)n * nout && i < 12; i++)
+        printf("  out[%zu] = %a\n", i, (double)ye[i]);
+    for (size_t i = 0; i < (size_t)n * nout; i++)
+        if (fbits(ye[i]) != fbits(yj[i])) {
+            if (bad < 5)
+                fprintf(stderr, "%s: output %zu (sample %zu, element %zu): emulator %a (0x%08x), "
+                                "jit %a (0x%08x)\n",
+                        what, i, i / nout, i % nout, (double)ye[i], fbits(ye[i]), (double)yj[i],
+                        fbits(yj[i]));
+            bad++;
+        }
+    /* the output layer's values themselves, through the single-threaded
+     * entry point and the plan's offsets */
+    gen_plan p;
+    gen_weights w;
+    rc = gen_plan_build(m, 0, &p, &w, &err);
+    ck_assert_msg(rc == 0, "%s: plan: %s", what, err.msg);
+    ck_assert(p.arena_size == gen_compiled_arena_size(c));
+    uint8_t *arena = aligned_alloc(64, (p.arena_size + 63) / 64 * 64);
+    ck_assert(arena);
+    float *y1 = malloc(nout * sizeof *y1);
+    ck_assert(y1);
+    gen_compiled_run_arena(c, x + (size_t)(n - 1) * nin, y1, 1, arena);
+    const nr_format *af = &m->layers[m->output].prec.activations;
+    for (size_t i = 0; i < nout; i++) {
+        uint64_t e = get_le(arena + p.ly[m->output].out_off + i * af->container, af->container);
+        double v = nr_decode(af, e), ev = lo[m->output][i];
+        int same = dbits(v) == dbits(ev) || (isnan(v) && isnan(ev));
+        if (!same) {
+            if (bad < 5)
+                fprintf(stderr, "%s: last sample value %zu: emulator %a, jit %a (0x%llx)\n", what, i,
+                        ev, v, (unsigned long long)e);
+            bad++;
+        }
+        if (fbits(y1[i]) != fbits(yj[(size_t)(n - 1) * nout + i])) {
+            if (bad < 5)
+                fprintf(stderr, "%s: run_arena differs from run at %zu\n", what, i);
+            bad++;
+        }
+    }
+    if (tm)
+        *tm = (timing){t1 - t0, c1 - c0, t2 - t1, c2 - c1, t3 - t2, c3 - c2};
+    free(y1);
+    free(arena);
+    gen_plan_free(&p);
+    gen_weights_free(&w);
+    gen_compiled_free(c);
+    free(lo[m->output]);
+    free(lo);
+    free(ye);
+    free(yj);
+    return bad;
+}
+
+/* Build and compare one case; returns mismatches. */
+static int run_case(const tcase *tc, int id)
+{
+    char what[512], spec[2048], prec[1024];
+    describe(tc, id, what, sizeof what);
+    uint64_t s = tc->seed * 0x9E3779B97F4A7C15ull + 17;
+    make_spec(tc, &s, spec, sizeof spec);
+    make_prec(tc, prec, sizeof prec);
+    nr_err err = {0};
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    ck_assert_msg(nr_spec_parse_string(spec, "case.yaml", &sp, &err) == 0, "%s: spec: %s\n%s",
+                  what, err.msg, spec);
+    ck_assert_msg(nr_precision_parse_string(prec, "prec.yaml", &pr, &err) == 0,
+                  "%s: prec: %s\n%s", what, err.msg, prec);
+    nr_model *m = NULL;
+    int rc = nr_model_build(sp, pr, NULL, tc->seed + 1, &m, &err);
+    ck_assert_msg(rc == 0, "%s: build: %s (%s)\n%s", what, err.msg, err.where, spec);
+    /* edge cases among the weights too */
+    for (int i = 0; i < m->nlayers; i++) {
+        nr_layer *L = &m->layers[i];
+        for (size_t k = 0; k < L->nw; k++)
+            if (rnd(&s, 6) == 0)
+                L->w[k] = (double)edge_value(&s, 2.0);
+        for (size_t k = 0; L->b && k < L->nb; k++)
+            if (rnd(&s, 6) == 0)
+                L->b[k] = (double)edge_value(&s, 2.0);
+    }
+    int n = 3;
+    size_t nin = nr_shape_count(m->in_shape);
+    float *x = malloc((size_t)n * nin * sizeof *x);
+    ck_assert(x);
+    double scale = ldexp(1.0, rnd(&s, 6) - 3);
+    for (size_t i = 0; i < (size_t)n * nin; i++)
+        x[i] = edge_value(&s, scale);
+    const char *one = getenv("NUMREP_DIFF_CASE");
+    if (one && *one) /* replaying one case: say what it is */
+        printf("%s\nspec:\n%sprecision:\n%s", what, spec, prec);
+    int bad = compare_model(m, x, n, rnd(&s, 3) == 0 ? 1 : 2, what, NULL);
+    if (bad)
+        fprintf(stderr, "%s: %d mismatches\nspec:\n%sprecision:\n%s", what, bad, spec, prec);
+    free(x);
+    nr_model_free(m);
+    return bad;
+}
+
+/* Case id -> configuration.  One round of NROUND cases covers every
+ * (kind, mode) pair, and for the four MAC kinds every MAC mode too; the
+ * formats rotate with the case id (co-prime with the round), sometimes
+ * different per role and for the surrounding layers, so successive
+ * rounds see other formats for the same pair. */
+#define NMACK 4 /* K_CONV .. K_BN */
+#define NROUND (NMACK * NR_RND_COUNT * 3 + (K_COUNT - NMACK) * NR_RND_COUNT)
+static void case_of(int id, tcase *tc)
+{
+    uint64_t s = (uint64_t)id * 0xD1B54A32D192ED03ull + 99;
+    int j = id % NROUND;
+    if (j < NMACK * NR_RND_COUNT * 3) {
+        tc->kind = j % NMACK;
+        tc->mode = (nr_rounding)(j / NMACK % NR_RND_COUNT);
+        tc->mac = (nr_mac_mode)(j / (NMACK * NR_RND_COUNT));
+    } else {
+        j -= NMACK * NR_RND_COUNT * 3;
+        tc->kind = NMACK + j % (K_COUNT - NMACK);
+        tc->mode = (nr_rounding)(j / (K_COUNT - NMACK));
+        tc->mac = (nr_mac_mode)rnd(&s, 3);
+    }
+    int f = (id * 7 + id / NROUND) % NFMT;
+    tc->fmt[1] = FORMATS[f];
+    int mixed = rnd(&s, 2); /* half the cases: one format for every role */
+    for (int r = 0; r < 4; r++)
+        tc->fmt[r] = mixed && rnd(&s, 2) ? FORMATS[rnd(&s, NFMT)] : FORMATS[f];
+    tc->dflt = rnd(&s, 3) == 0 ? FORMATS[rnd(&s, NFMT)] : tc->fmt[1];
+    tc->seed = (uint64_t)id + 1;
+}
+
+START_TEST(test_layers)
+{
+    const char *one = getenv("NUMREP_DIFF_CASE");
+    int first = 0, ncases = tu_exhaustive() ? 24 * NROUND : tu_quick() ? NROUND / 3 : NROUND;
+    if (one && *one) {
+        first = atoi(one);
+        ncases = 1;
+    }
+    int bad = 0, failed = 0;
+    double t0 = now();
+    for (int id = first; id < first + ncases; id++) {
+        tcase tc;
+        case_of(id, &tc);
+        int b = run_case(&tc, id);
+        bad += b;
+        failed += b != 0;
+    }
+    printf("gen diff: %d cases (%d kinds x %d modes (x 3 MAC modes for MAC layers) per round "
+           "of %d, %d formats rotating), %.1f s, %d failed\n",
+           ncases, K_COUNT, NR_RND_COUNT, NROUND, NFMT, now() - t0, failed);
+    ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- whole networks */
+
+static float *load_sample(const char *net, int *n, const nr_model *m)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/specs/%s/sample.npy", tu_source_dir(), net);
+    float *x = NULL;
+    int64_t shape[4];
+    int nd = 0;
+    nr_err err = {0};
+    ck_assert_msg(nr_npy_read_f32(path, &x, shape, &nd, &err) == 0, "%s: %s", path, err.msg);
+    int64_t avail = nd == 4 ? shape[0] : 1;
+    ck_assert((size_t)(nd == 4 ? shape[1] * shape[2] * shape[3] : shape[0] * shape[1] * shape[2]) ==
+              nr_shape_count(m->in_shape));
+    if (*n > avail)
+        *n = (int)avail;
+    return x;
+}
+
+static void net_case(const char *net, const char *prec, int nimg, const char *label)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/specs/%s/%s.yaml", tu_source_dir(), net, net);
+    nr_model *m = NULL;
+    nr_err err = {0};
+    ck_assert_msg(nr_model_load(path, prec, &m, &err) == 0, "%s: %s", path, err.msg);
+    int n = nimg;
+    float *x = load_sample(net, &n, m);
+    char what[256];
+    snprintf(what, sizeof what, "%s %s", net, label);
+    timing t;
+    int bad = compare_model(m, x, n, 2, what, &t);
+    /* wall times suffer from other load on the machine; CPU times (the
+     * emulator and the compile are single-threaded) do not */
+    printf("%-42s %3d image(s): emulator %.3f s (cpu %.3f); JIT -O2 compile %.3f s (cpu %.3f); "
+           "JIT run %.4f s (cpu %.4f); emulator/JIT wall %.1fx, cpu %.1fx\n",
+           what, n, t.emu, t.emu_cpu, t.compile, t.compile_cpu, t.jit, t.jit_cpu,
+           t.jit > 0 ? t.emu / t.jit : 0.0, t.jit_cpu > 0 ? t.emu_cpu / t.jit_cpu : 0.0);
+    ck_assert_msg(bad == 0, "%s: %d values differ", what, bad);
+    free(x);
+    nr_model_free(m);
+}
+
+static const char *prec_file(const char *body)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/numrep_gen_diff_%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fputs(body, f);
+    fclose(f);
+    return path;
+}
+
+START_TEST(test_lenet5)
+{
+    int n = tu_quick() ? 2 : 8;
+    net_case("lenet5", "fp32", n, "fp32");
+    net_case("lenet5", "e4m3", n, "e4m3 rne");
+    net_case("lenet5", "bf16", n, "bf16 rne");
+    net_case("lenet5",
+             prec_file("default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n"),
+             n, "e6m7-finite-nosub-sat rz unfused");
+    net_case("lenet5", prec_file("default: {weights: fp16, rounding: sr, mac: fused}\nseed: 7\n"),
+             n, "fp16 sr fused");
+    net_case("lenet5", prec_file("default: {weights: e5m2, accumulator: fp32, rounding: rne, mac: exact}\n"),
+             n, "e5m2 acc fp32 exact");
+    unlink(prec_file(""));
+}
+END_TEST
+
+START_TEST(test_resnet20)
+{
+    int n = tu_exhaustive() ? 8 : 1;
+    net_case("resnet20", "fp32", tu_exhaustive() ? 100 : 4, "fp32");
+    net_case("resnet20",
+             prec_file("default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n"),
+             n, "e6m7-finite-nosub-sat rz unfused");
+    if (tu_exhaustive()) {
+        net_case("resnet20", "e4m3", n, "e4m3 rne");
+        net_case("resnet20", "bf16", n, "bf16 rne");
+    }
+    unlink(prec_file(""));
+}
+END_TEST
+
+/* Results do not depend on the thread count or on how a batch is split. */
+START_TEST(test_threads)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/specs/lenet5/lenet5.yaml", tu_source_dir());
+    nr_model *m = NULL;
+    nr_err err = {0};
+    const char *pf = prec_file("default: {weights: e4m3, accumulator: fp16, rounding: sr}\nseed: 3\n");
+    ck_assert_msg(nr_model_load(path, pf, &m, &err) == 0, "%s", err.msg);
+    unlink(pf);
+    int n = 9;
+    float *x = load_sample("lenet5", &n, m);
+    size_t nin = nr_shape_count(m->in_shape), nout = nr_shape_count(m->layers[m->output].out_shape);
+    gen_compiled *c = NULL;
+    ck_assert_msg(gen_model_compile(m, NULL, &c, &err) == 0, "%s", err.msg);
+    float *ref = malloc((size_t)n * nout * sizeof *ref), *y = malloc((size_t)n * nout * sizeof *y);
+    ck_assert(ref && y);
+    ck_assert(gen_compiled_set_threads(c, 1, &err) == 0);
+    ck_assert(gen_compiled_run(c, x, ref, n, &err) == 0);
+    for (int t = 2; t <= 5; t++) {
+        ck_assert(gen_compiled_set_threads(c, t, &err) == 0);
+        memset(y, 0, (size_t)n * nout * sizeof *y);
+        ck_assert(gen_compiled_run(c, x, y, n, &err) == 0);
+        ck_assert_msg(!memcmp(ref, y, (size_t)n * nout * sizeof *y), "%d threads differ", t);
+        /* the batch split into pieces */
+        memset(y, 0, (size_t)n * nout * sizeof *y);
+        for (int s = 0; s < n; s += t)
+            ck_assert(gen_compiled_run(c, x + (size_t)s * nin, y + (size_t)s * nout,
+                                       s + t <= n ? t : n - s, &err) == 0);
+        ck_assert_msg(!memcmp(ref, y, (size_t)n * nout * sizeof *y), "split by %d differs", t);
+    }
+    free(ref);
+    free(y);
+    free(x);
+    gen_compiled_free(c);
+    nr_model_free(m);
+}
+END_TEST
+
+/* Error paths: formats the generator cannot hold exactly. */
+START_TEST(test_unsupported)
+{
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    nr_err err = {0};
+    ck_assert(nr_spec_parse_string("input: {shape: [1, 2, 2]}\nlayers:\n  - {name: r, op: relu}\n",
+                                   "u.yaml", &sp, &err) == 0);
+    ck_assert(nr_precision_from_arg("q40.20", &pr, &err) == 0);
+    nr_model *m = NULL;
+    ck_assert_msg(nr_model_build(sp, pr, NULL, 1, &m, &err) == 0, "%s", err.msg);
+    gen_compiled *c = NULL;
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(gen_model_compile(m, NULL, &c, &err), -NR_EUNSUP);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err.msg, "at most 53"), "%s", err.msg);
+    nr_model_free(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("gen_diff");
+    TCase *t = tcase_create("diff");
+    tcase_set_timeout(t, 600);
+    tcase_add_test(t, test_unsupported);
+    tcase_add_test(t, test_layers);
+    tcase_add_test(t, test_threads);
+    tcase_add_test(t, test_lenet5);
+    tcase_add_test(t, test_resnet20);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
