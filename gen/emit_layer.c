@@ -375,6 +375,9 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
     snprintf(name, sizeof name, "numrep.%s", m->spec && m->spec->name[0] ? m->spec->name : "model");
     if ((rc = gen_emit_new(name, &g, err)))
         goto fail;
+    /* bare metal ("-none-" triples) links no libm: fast rounding then uses
+     * integer conversions instead of llvm.roundeven/floor/... */
+    g->no_libm = o && (o->portable || (o->triple && strstr(o->triple, "-none") != NULL));
     if ((rc = emit_module(m, &p, g, err)) || (rc = gen_emit_verify(g, err)))
         goto fail;
     if ((rc = gen_emit_optimize(g, o ? o->opt_level : 2, err)))

@@ -145,6 +145,49 @@ static V fcall1(gen_ctx *g, const char *name, V x)
     return gen_emit_intrinsic(g, name, g->f64, &x, 1);
 }
 
+/* The rounding of t to an integer by mode, like the intrinsics in
+ * fast_round but with integer conversions only (bare-metal targets have no
+ * libm).  |t| < 2^(Y+1) <= 2^53 in the domain, so fptoui(|t|) = floor|t| is
+ * exact, and fr = |t| - floor|t| is exact (Sterbenz for floor|t| >= 1,
+ * fr = |t| otherwise); the modes then only compare fr with 0 and 1/2.  The
+ * guard keeps fptoui defined outside the domain (results discarded). */
+static V int_round(gen_ctx *g, nr_rounding mode, V t, V sr)
+{
+    LLVMBuilderRef B = g->b;
+    V at = fcall1(g, "llvm.fabs", t);
+    V in_dom = LLVMBuildFCmp(B, LLVMRealOLT, at, LLVMConstReal(g->f64, 0x1p62), "");
+    V ats = LLVMBuildSelect(B, in_dom, at, LLVMConstReal(g->f64, 0.0), "");
+    V ti = LLVMBuildFPToUI(B, ats, g->i64, "ti");
+    V fr = LLVMBuildFSub(B, ats, LLVMBuildUIToFP(B, ti, g->f64, ""), "fr");
+    V neg = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildBitCast(B, t, g->i64, ""), LLVMConstInt(g->i64, 0, 0), "");
+    V nz = LLVMBuildFCmp(B, LLVMRealONE, fr, LLVMConstReal(g->f64, 0.0), "");
+    V half = LLVMConstReal(g->f64, 0.5);
+    V odd = LLVMBuildTrunc(B, ti, g->i1, "");
+    V up;
+    switch (mode) {
+    case NR_RND_RNE:
+        up = LLVMBuildOr(B, LLVMBuildFCmp(B, LLVMRealOGT, fr, half, ""),
+                         LLVMBuildAnd(B, LLVMBuildFCmp(B, LLVMRealOEQ, fr, half, ""), odd, ""), "");
+        break;
+    case NR_RND_RNA: up = LLVMBuildFCmp(B, LLVMRealOGE, fr, half, ""); break;
+    case NR_RND_RU: up = LLVMBuildAnd(B, nz, LLVMBuildNot(B, neg, ""), ""); break;
+    case NR_RND_RD: up = LLVMBuildAnd(B, nz, neg, ""); break;
+    case NR_RND_RTO: up = LLVMBuildAnd(B, nz, LLVMBuildNot(B, odd, ""), ""); break;
+    case NR_RND_SR: { /* up iff r < ceil(fr * 2^32); fr * 2^32 < 2^32 is exact */
+        V s = LLVMBuildFMul(B, fr, LLVMConstReal(g->f64, 4294967296.0), "");
+        V si = LLVMBuildFPToUI(B, s, g->i64, "");
+        V ceil = LLVMBuildAdd(B, si, LLVMBuildZExt(B, LLVMBuildFCmp(B, LLVMRealONE, s,
+                              LLVMBuildUIToFP(B, si, g->f64, ""), ""), g->i64, ""), "");
+        up = LLVMBuildICmp(B, LLVMIntULT, LLVMBuildZExt(B, sr, g->i64, ""), ceil, "");
+        break;
+    }
+    default: up = LLVMConstInt(g->i1, 0, 0); break; /* rz */
+    }
+    V m = LLVMBuildAdd(B, ti, LLVMBuildZExt(B, up, g->i64, ""), "");
+    V a2[2] = {LLVMBuildUIToFP(B, m, g->f64, ""), t};
+    return gen_emit_intrinsic(g, "llvm.copysign", g->f64, a2, 2);
+}
+
 static V fast_round(gen_ctx *g, const nr_format *f, nr_rounding mode, V v, V sr)
 {
     LLVMBuilderRef B = g->b;
@@ -159,7 +202,8 @@ static V fast_round(gen_ctx *g, const nr_format *f, nr_rounding mode, V v, V sr)
     V qe = LLVMBuildSelect(B, small, qs, qn, "qe");
     V t = LLVMBuildFMul(B, v, pow2v(g, LLVMBuildNeg(B, qe, "")), "t");
     V r;
-    switch (mode) {
+    switch (g->no_libm ? NR_RND_COUNT : mode) {
+    case NR_RND_COUNT: r = int_round(g, mode, t, sr); break;
     case NR_RND_RNE: r = fcall1(g, "llvm.roundeven", t); break;
     case NR_RND_RNA: r = fcall1(g, "llvm.round", t); break;
     case NR_RND_RU: r = fcall1(g, "llvm.ceil", t); break;

@@ -24,6 +24,7 @@ typedef struct gen_ctx {
     /* types used everywhere */
     LLVMTypeRef i1, i8, i16, i32, i64, i128, f64;
     unsigned kind_alwaysinline;      /* attribute kind id */
+    int no_libm;                     /* bare-metal target: no libm calls (round/floor/...) */
 } gen_ctx;
 
 /* Create a context with an empty module named `name` for the host target

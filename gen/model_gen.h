@@ -32,6 +32,8 @@ typedef struct gen_model_opts {
     const char *triple;  /* NULL: host */
     const char *cpu;     /* NULL: host ("generic" for cross targets) */
     const char *features;/* NULL: host's */
+    int portable;        /* round without libm calls even on the host (tests the
+                          * bare-metal path; implied by "-none" triples) */
 } gen_model_opts;
 
 /* The packed weights blob that goes with a module. */

@@ -227,6 +227,9 @@ typedef struct timing {
     double emu, emu_cpu, compile, compile_cpu, jit, jit_cpu; /* wall and process CPU seconds */
 } timing;
 
+/* 1: compile with gen_model_opts.portable (the bare-metal rounding path) */
+static int portable_rounding;
+
 static int compare_model(nr_model *m, const float *x, int n, int opt, const char *what,
                          timing *tm)
 {
@@ -240,7 +243,7 @@ static int compare_model(nr_model *m, const float *x, int n, int opt, const char
     int rc = nr_emulate_layers(m, x, n, ye, lo, NULL, NULL, &err);
     double t1 = now(), c1 = cpu_now();
     ck_assert_msg(rc == 0, "%s: emulator: %s", what, err.msg);
-    gen_model_opts o = {.opt_level = opt};
+    gen_model_opts o = {.opt_level = opt, .portable = portable_rounding};
     gen_compiled *c = NULL;
     rc = gen_model_compile(m, &o, &c, &err);
     double t2 = now(), c2 = cpu_now();
@@ -405,6 +408,26 @@ START_TEST(test_layers)
 }
 END_TEST
 
+/* The same harness with the bare-metal rounding path (no libm calls):
+ * a different slice of cases, so together they cover more. */
+START_TEST(test_layers_portable)
+{
+    int ncases = tu_exhaustive() ? 4 * NROUND : tu_quick() ? NROUND / 6 : NROUND / 2;
+    int bad = 0, failed = 0;
+    portable_rounding = 1;
+    for (int id = 7 * NROUND + 1; id < 7 * NROUND + 1 + ncases; id++) {
+        tcase tc;
+        case_of(id, &tc);
+        int b = run_case(&tc, id);
+        bad += b;
+        failed += b != 0;
+    }
+    portable_rounding = 0;
+    printf("gen diff (portable rounding): %d cases, %d failed\n", ncases, failed);
+    ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- whole networks */
 
 static float *load_sample(const char *net, int *n, const nr_model *m)
@@ -557,6 +580,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 600);
     tcase_add_test(t, test_unsupported);
     tcase_add_test(t, test_layers);
+    tcase_add_test(t, test_layers_portable);
     tcase_add_test(t, test_threads);
     tcase_add_test(t, test_lenet5);
     tcase_add_test(t, test_resnet20);
