@@ -54,6 +54,13 @@ int gen_model_compile(const nr_model *m, const gen_model_opts *o, gen_compiled *
 int gen_compiled_run(gen_compiled *c, const float *in, float *out, int n, nr_err *err);
 uint64_t gen_compiled_input_size(const gen_compiled *c);
 uint64_t gen_compiled_output_size(const gen_compiled *c);
+/* Threads of the run pool (default nr_threads_default()). */
+int gen_compiled_set_threads(gen_compiled *c, int threads, nr_err *err);
+/* Single-threaded run in a caller's arena of gen_compiled_arena_size()
+ * bytes: safe from several threads at once with one arena each (the plain
+ * gen_compiled_run shares the compiled model's arenas: one caller at a time). */
+int gen_compiled_run_arena(gen_compiled *c, const float *in, float *out, int n, void *arena);
+uint64_t gen_compiled_arena_size(const gen_compiled *c);
 void gen_compiled_free(gen_compiled *c);
 
 #endif

@@ -87,11 +87,4 @@ int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
 uint64_t gen_in_off(const gen_lctx *c, int li, int i);
 const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i);
 
-/* model_jit.c extras (not yet in model_gen.h): the thread count of the
- * run pool (default nr_threads_default()), the single-threaded entry point
- * with a caller's arena, and that arena's size. */
-int gen_compiled_set_threads(gen_compiled *c, int threads, nr_err *err);
-int gen_compiled_run_arena(gen_compiled *c, const float *in, float *out, int n, void *arena);
-uint64_t gen_compiled_arena_size(const gen_compiled *c);
-
 #endif
