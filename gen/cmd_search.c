@@ -1,9 +1,11 @@
 /* cmd_search.c -- `numrep search`: the narrowest format (fastest by the cost
  * model) that keeps a network within an accuracy budget, by the fast R^2
  * method or exhaustively, optionally per layer; and --fit-predictor.
- * Results on stdout (text or --json), progress and notes on stderr. */
+ * Results on stdout (text or --json), progress and notes on stderr.  Under
+ * mpirun the ranks share the work (mpi_comm.h); rank 0 prints the answer. */
 #include "cli.h"
 #include "model_gen.h"
+#include "mpi_comm.h"
 #include "plan.h"
 #include "search.h"
 
@@ -62,6 +64,11 @@ static const char usage_text[] =
     "                     --exclude NETWORK (or NET.yaml's network); written to the\n"
     "                     database and as YAML to -o FILE (default stdout)\n"
     "  --json             one JSON object on stdout\n"
+    "\n"
+    "Under `mpirun -n K numrep search ...` (a build with MPI) the K ranks share the\n"
+    "work and one --db file (which every rank must reach): each computes its share\n"
+    "of the configurations, or of the data slice; rank 0 prints the answer, every\n"
+    "rank its share on stderr.\n"
     "\n"
     "exit status: 0 found, 1 error, 2 usage error, 3 no configuration meets the budget\n";
 
@@ -216,6 +223,8 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
                "uniform format), %d evaluations (%d computed now)\n",
                r->layers[0] ? r->layers : "(no layer could be lowered)", 100 * r->pl_norm_acc,
                r->pl_speedup, r->pl_gain, r->pl_evals, r->pl_computed);
+    if (r->nranks > 1)
+        printf("processes    %d MPI ranks\n", r->nranks);
     printf("results      %s (run %lld)\n", db, (long long)r->run_id);
 }
 
@@ -251,7 +260,7 @@ static void print_json(const char *net, const char *data, const nr_search_opts *
     json_num("full_seconds", r->full_seconds, 0);
     json_num("sample_seconds", r->sample_seconds, 0);
     json_num("wall_seconds", r->wall_seconds, 0);
-    printf("\"run\": %lld, \"db\": ", (long long)r->run_id);
+    printf("\"ranks\": %d, \"run\": %lld, \"db\": ", r->nranks, (long long)r->run_id);
     json_str(db);
     if (r->per_layer_done) {
         printf(",\n \"per_layer\": {\"layers\": ");
@@ -510,6 +519,10 @@ int cmd_search(int argc, char **argv)
     g.fixeds = strcmp(grid_kind, "float") != 0;
 
     nr_err err = {0};
+    nr_search_comm comm;
+    if (gen_mpi_comm_start(&comm, &err))
+        return cli_error(&err);
+    int lead = comm.rank == 0; /* prints the answer and the notes */
     nr_spec *spec = NULL;
     nr_dataset *ds = NULL;
     nr_results *db = NULL;
@@ -531,10 +544,14 @@ int cmd_search(int argc, char **argv)
         fitted = 1;
         snprintf(pred_src, sizeof pred_src, "fit from %s", fit_db);
     }
-    if (!net)
-        return cli_usage("search", "missing NET.yaml");
-    if (!have_loss)
-        return cli_usage("search", "missing --max-loss (the allowed accuracy loss, e.g. 1%%)");
+    if (!net) {
+        status = cli_usage("search", "missing NET.yaml");
+        goto done;
+    }
+    if (!have_loss) {
+        status = cli_usage("search", "missing --max-loss (the allowed accuracy loss, e.g. 1%%)");
+        goto done;
+    }
     if (!spec && nr_spec_load(net, &spec, &err))
         goto fail;
     if (!data && !spec->dataset[0]) {
@@ -556,17 +573,21 @@ int cmd_search(int argc, char **argv)
         dopt.pp = spec->pp;
         dopt.num_classes = (int)nr_shape_count(m->layers[m->output].out_shape);
         nr_model_free(m);
-        if (!spec->has_pp)
+        if (!spec->has_pp && lead)
             fprintf(stderr, "numrep search: note: %s declares no input preprocessing; using "
                             "x = pixel/255\n", spec->path);
         if (nr_dataset_open(data, &dopt, &ds, &err))
             goto fail;
     }
-    if (nr_results_open(dbpath, &db, &err))
+    /* rank 0 creates the store (and its schema) before the others open it */
+    int orc = lead ? nr_results_open(dbpath, &db, &err) : 0;
+    if (gen_mpi_comm_agree(&comm, orc != 0, &err))
+        goto fail;
+    if (!lead && nr_results_open(dbpath, &db, &err))
         goto fail;
     if (!fitted && choose_predictor(pred_file, db, &o.predictor, pred_src, sizeof pred_src, &err))
         goto fail;
-    if (o.method == NR_SEARCH_FAST && o.predictor.networks[0]) {
+    if (lead && o.method == NR_SEARCH_FAST && o.predictor.networks[0]) {
         const char *nets = o.predictor.networks, *name = spec->name;
         size_t len = strlen(name);
         for (const char *q = nets; (q = strstr(q, name)); q += len)
@@ -577,24 +598,33 @@ int cmd_search(int argc, char **argv)
             }
     }
     o.engine_open = open_engine;
-    bar b = {.on = show_progress && isatty(2)};
+    bar b = {.on = show_progress && isatty(2) && lead};
     o.progress = bar_update;
     o.progress_ctx = &b;
+    o.comm = &comm;
     nr_search_result r;
     int rc = nr_search_run(net, ds, db, cfg, ncfg, &o, &r, &err);
+    if (comm.size > 1) /* each rank's share, for people (and tests) to check */
+        fprintf(stderr, "numrep search: rank %d of %d: computed %d R^2 samples and %d full "
+                        "evaluations alone, %d full evaluations with the data split over the "
+                        "ranks\n",
+                r.rank, r.nranks, r.own_sample, r.own_full, r.shared_full);
     if (rc < 0)
         goto fail;
     if (rc == 1) {
-        fprintf(stderr, "numrep search: stopped after %lld new evaluations (--stop-after); run "
-                        "again to resume\n", (long long)o.stop_after);
+        if (lead)
+            fprintf(stderr, "numrep search: stopped after %lld new evaluations (--stop-after); "
+                            "run again to resume\n", (long long)o.stop_after);
         status = 4;
         goto done;
     }
+    status = r.found ? 0 : 3;
+    if (!lead)
+        goto done;
     if (json)
         print_json(spec->name, data, &o, &r, dbpath);
     else
         print_text(spec->name, data, &o, &r, dbpath);
-    status = r.found ? 0 : 3;
     goto done;
 fail:
     status = cli_error(&err);
@@ -603,5 +633,6 @@ done:
     nr_dataset_close(ds);
     nr_spec_free(spec);
     free(cfg);
+    gen_mpi_comm_finish(&comm);
     return status;
 }

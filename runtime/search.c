@@ -1,6 +1,7 @@
 /* search.c -- the precision search (see search.h for the method): the design
  * space ranked by the cost model, sample and full evaluations through the
- * results store, the fast and exhaustive methods, and per-layer lowering. */
+ * results store, the fast and exhaustive methods, and per-layer lowering;
+ * the work shared over several processes when opts.comm says so. */
 #include "search.h"
 #include "eval.h"
 #include "pool.h"
@@ -163,9 +164,11 @@ typedef struct ctx {
     nr_format f32;            /* the baseline's format                        */
     nr_model *shape;          /* fp32 model: layer names and MACs             */
     int64_t run_id;
-    pthread_mutex_t mu;       /* guards computed, stopped, first error, progress */
+    pthread_mutex_t mu;       /* guards computed, stopped, the own / shared
+                                 counts, first error, progress                */
     int64_t computed;
     int stopped;
+    int own_sample, own_full, shared_full;
     nr_search_result *r;
 } ctx;
 
@@ -177,11 +180,13 @@ static int want_stop(ctx *c)
     return s;
 }
 
-/* One more evaluation computed and stored: count it for the test hook. */
-static void computed_one(ctx *c)
+/* One more evaluation computed and stored: count it for the test hook and
+ * in *kind (own_sample, own_full or shared_full). */
+static void computed_one(ctx *c, int *kind)
 {
     pthread_mutex_lock(&c->mu);
     c->computed++;
+    (*kind)++;
     if (c->o->stop_after && c->computed >= c->o->stop_after)
         c->stopped = 1;
     pthread_mutex_unlock(&c->mu);
@@ -191,6 +196,60 @@ static void progress(ctx *c, const char *phase, int64_t done, int64_t total)
 {
     if (c->o->progress)
         c->o->progress(c->o->progress_ctx, phase, done, total);
+}
+
+/* ------------------------------------------------------------ several processes */
+
+static int nprocs(const ctx *c)
+{
+    return c->o->comm && c->o->comm->size > 1 ? c->o->comm->size : 1;
+}
+
+static int myrank(const ctx *c)
+{
+    return nprocs(c) > 1 ? c->o->comm->rank : 0;
+}
+
+/* Collective: every process says how its part went (rc, 0 or -code).
+ * Returns rc when this process failed, an error naming the lowest failed
+ * rank when another one did, else 0.  A stop on any process becomes a stop
+ * on all, so every process leaves its loops at the same step.  Every path
+ * out of a collective phase goes through here: a process that returned
+ * early would leave the others waiting. */
+static int agree(ctx *c, int rc, nr_err *err)
+{
+    if (nprocs(c) == 1)
+        return rc;
+    const nr_search_comm *m = c->o->comm;
+    int64_t v[2] = {rc ? m->size - m->rank : 0, want_stop(c)}; /* max: the lowest rank */
+    int crc = m->allreduce(m->ctx, v, 2, NR_SEARCH_MAX, err);
+    if (rc || crc)
+        return rc ? rc : crc;
+    if (v[0])
+        return nr_err_set(err, NR_EIO, NULL, 0, 0, "search",
+                          "process rank %lld of %d failed (its own message says why)",
+                          (long long)(m->size - v[0]), m->size);
+    if (v[1]) {
+        pthread_mutex_lock(&c->mu);
+        c->stopped = 1;
+        pthread_mutex_unlock(&c->mu);
+    }
+    return 0;
+}
+
+/* Collective: process 0's buf to every process. */
+static int share(ctx *c, void *buf, size_t size, nr_err *err)
+{
+    if (nprocs(c) == 1)
+        return 0;
+    return c->o->comm->bcast(c->o->comm->ctx, buf, size, err);
+}
+
+static int sum_all(ctx *c, int64_t *v, int n, nr_err *err)
+{
+    if (nprocs(c) == 1)
+        return 0;
+    return c->o->comm->allreduce(c->o->comm->ctx, v, n, NR_SEARCH_SUM, err);
 }
 
 /* Build the model: every layer in `dflt` (rounding rnd), the layers in ls
@@ -341,7 +400,7 @@ static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_eval *row, int *comp
     if ((rc = nr_results_put_eval(c->db, row, err)))
         goto done;
     *computed = 1;
-    computed_one(c);
+    computed_one(c, &c->own_sample);
 done:
     free(out);
     nr_model_free(m);
@@ -356,6 +415,8 @@ typedef struct full_req {
     const nr_search_cfg *cfg;  /* cost numbers, or NULL                        */
     double r2;                 /* stored with the row (NAN: not measured)      */
     const char *phase;
+    int alone;                 /* several processes: this one computes the
+                                  whole slice (else the slice is split)        */
 } full_req;
 
 typedef struct bar_ctx {
@@ -369,9 +430,94 @@ static void eval_progress(void *p, int64_t done, int64_t total)
     progress(b->c, b->phase, done, total);
 }
 
+/* Run q's model on samples [first, first + count) of the data (nothing when
+ * count is 0: nr_eval_run reads limit 0 as "to the end"). */
+static int eval_slice(ctx *c, const full_req *q, int64_t first, int64_t count,
+                      nr_eval_result *er, nr_err *err)
+{
+    if (count == 0)
+        return 0;
+    nr_model *m = NULL;
+    nr_engine e = {0};
+    int rc;
+    if ((rc = build(c, q->dflt, q->rnd, q->ls, q->nls, &m, err)) ||
+        (rc = open_engine(c, c->o->engine, m, &e, err)))
+        goto done;
+    nr_eval_opts eo;
+    nr_eval_opts_init(&eo);
+    eo.first = first;
+    eo.limit = count;
+    eo.jobs = c->o->jobs;
+    bar_ctx b = {c, q->phase};
+    eo.progress = eval_progress;
+    eo.progress_ctx = &b;
+    rc = nr_eval_run(&e, m, c->ds, &eo, er, err);
+done:
+    nr_engine_close(&e);
+    nr_model_free(m);
+    return rc;
+}
+
+static void fill_full(ctx *c, const full_req *q, const nr_eval_key *key, int64_t n,
+                      int64_t top1, int64_t top5, double secs, nr_eval *row)
+{
+    nr_eval_init(row);
+    row->key = *key;
+    row->run_id = c->run_id;
+    row->n = n;
+    row->top1 = (double)top1 / (double)n;
+    row->top5 = (double)top5 / (double)n;
+    row->norm_acc = c->base.top1 > 0 ? row->top1 / c->base.top1 : NAN;
+    row->r2 = q->r2;
+    row->seconds = secs;
+    fill_cost(row, q->cfg);
+}
+
+/* Several processes, one full evaluation (collective): process 0 looks the
+ * key up; if missing, each process runs its contiguous part of the slice,
+ * the counts are summed, and process 0 writes the row.  Every process ends
+ * with process 0's row, so all take the same decisions. */
+static int full_eval_shared(ctx *c, const full_req *q, nr_eval *row, int *computed,
+                            nr_err *err)
+{
+    nr_eval_key key;
+    int64_t found = 0;
+    *computed = 0;
+    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_EVAL_FULL, err);
+    if (!rc && myrank(c) == 0) {
+        rc = nr_results_find_eval(c->db, &key, row, err);
+        found = rc == 1;
+        rc = rc < 0 ? rc : 0;
+    }
+    if ((rc = agree(c, rc, err)) || (rc = share(c, &found, sizeof found, err)))
+        return rc;
+    if (found)
+        return share(c, row, sizeof *row, err);
+    double t0 = wall();
+    int64_t p = nprocs(c), me = myrank(c);
+    int64_t b = c->count * me / p, e = c->count * (me + 1) / p;
+    nr_eval_result er = {0};
+    rc = eval_slice(c, q, c->first + b, e - b, &er, err);
+    int64_t v[3] = {er.n, er.top1, er.top5};
+    nr_eval_result_free(&er);
+    if ((rc = agree(c, rc, err)) || (rc = sum_all(c, v, 3, err)))
+        return rc;
+    if (me == 0) {
+        fill_full(c, q, &key, v[0], v[1], v[2], wall() - t0, row);
+        rc = nr_results_put_eval(c->db, row, err);
+    }
+    computed_one(c, &c->shared_full); /* on every process: the stop counts agree */
+    if ((rc = agree(c, rc, err)) || (rc = share(c, row, sizeof *row, err)))
+        return rc;
+    *computed = 1;
+    return 0;
+}
+
 /* A full evaluation: from the store, or computed on the slice and stored. */
 static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_err *err)
 {
+    if (nprocs(c) > 1 && !q->alone)
+        return full_eval_shared(c, q, row, computed, err);
     nr_eval_key key;
     int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_EVAL_FULL, err);
     if (rc)
@@ -379,41 +525,17 @@ static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_
     *computed = 0;
     if ((rc = nr_results_find_eval(c->db, &key, row, err)) != 0)
         return rc < 0 ? rc : 0;
-    nr_model *m = NULL;
-    nr_engine e = {0};
     nr_eval_result er = {0};
     double t0 = wall();
-    if ((rc = build(c, q->dflt, q->rnd, q->ls, q->nls, &m, err)) ||
-        (rc = open_engine(c, c->o->engine, m, &e, err)))
+    if ((rc = eval_slice(c, q, c->first, c->count, &er, err)))
         goto done;
-    nr_eval_opts eo;
-    nr_eval_opts_init(&eo);
-    eo.first = c->first;
-    eo.limit = c->count;
-    eo.jobs = c->o->jobs;
-    bar_ctx b = {c, q->phase};
-    eo.progress = eval_progress;
-    eo.progress_ctx = &b;
-    if ((rc = nr_eval_run(&e, m, c->ds, &eo, &er, err)))
-        goto done;
-    nr_eval_init(row);
-    row->key = key;
-    row->run_id = c->run_id;
-    row->n = er.n;
-    row->top1 = (double)er.top1 / (double)er.n;
-    row->top5 = (double)er.top5 / (double)er.n;
-    row->norm_acc = c->base.top1 > 0 ? row->top1 / c->base.top1 : NAN;
-    row->r2 = q->r2;
-    row->seconds = wall() - t0;
-    fill_cost(row, q->cfg);
+    fill_full(c, q, &key, er.n, er.top1, er.top5, wall() - t0, row);
     if ((rc = nr_results_put_eval(c->db, row, err)))
         goto done;
     *computed = 1;
-    computed_one(c);
+    computed_one(c, &c->own_full);
 done:
     nr_eval_result_free(&er);
-    nr_engine_close(&e);
-    nr_model_free(m);
     return rc;
 }
 
@@ -518,7 +640,7 @@ static int baseline(ctx *c, nr_err *err)
     return 0;
 }
 
-static int open_run(ctx *c, const char *method, nr_run *run, nr_err *err)
+static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
 {
     nr_run_init(run);
     snprintf(run->network, sizeof run->network, "%s", c->network);
@@ -547,6 +669,23 @@ static int open_run(ctx *c, const char *method, nr_run *run, nr_err *err)
              c->samples, c->o->jobs, c->o->per_layer, c->o->per_layer_steps,
              c->o->predictor.c0, c->o->predictor.c1);
     return nr_results_put_run(c->db, run, err);
+}
+
+/* The run to record into (collective): process 0 continues or opens it,
+ * the others take its row. */
+static int open_run(ctx *c, const char *method, nr_run *run, nr_err *err)
+{
+    int rc = myrank(c) == 0 ? open_run_here(c, method, run, err) : 0;
+    if ((rc = agree(c, rc, err)))
+        return rc;
+    return share(c, run, sizeof *run, err);
+}
+
+/* Update the run (collective): process 0 writes it. */
+static int put_run(ctx *c, nr_run *run, nr_err *err)
+{
+    int rc = myrank(c) == 0 ? nr_results_put_run(c->db, run, err) : 0;
+    return agree(c, rc, err);
 }
 
 /* ------------------------------------------------------------ sample phase */
@@ -591,14 +730,60 @@ static void sample_worker(void *p, size_t b, size_t e)
     }
 }
 
+/* Several processes, after each computed its share of a phase: every
+ * configuration's row read back from the store (rows[i] must exist), the
+ * computed counts summed over the processes, the stored times summed over
+ * the rows.  *chosen (exhaustive: the first full row that passes) or NULL. */
+static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_eval_kind kind, nr_eval *rows,
+                  int *chosen, nr_err *err)
+{
+    nr_search_result *r = c->r;
+    int64_t v = kind == NR_EVAL_SAMPLE ? r->sample_computed : r->full_computed;
+    int rc = sum_all(c, &v, 1, err);
+    if (rc)
+        return rc;
+    double secs = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        nr_eval_key key;
+        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, kind, err)))
+            break;
+        rc = nr_results_find_eval(c->db, &key, &rows[i], err);
+        if (rc == 0)
+            rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "search",
+                            "the %s evaluation of %s, process %d's share, is not in the "
+                            "results store",
+                            nr_eval_kind_name(kind), cfg[i].name, i % nprocs(c));
+        if (rc < 0)
+            break;
+        rc = 0;
+        secs += rows[i].seconds;
+        if (chosen && *chosen < 0 && passes(c, &rows[i]))
+            *chosen = i;
+    }
+    if (kind == NR_EVAL_SAMPLE) {
+        r->sample_evals = n;
+        r->sample_computed = (int)v;
+        r->sample_seconds = secs;
+    } else {
+        r->full_evals = n;
+        r->full_computed = (int)v;
+        r->full_seconds = secs;
+    }
+    return agree(c, rc, err);
+}
+
 /* R^2 of every configuration: stored rows first, then the missing ones over
- * `jobs` threads, one configuration per task. */
+ * `jobs` threads, one configuration per task.  Several processes: process
+ * p takes configurations i with i % size == p, then all gather. */
 static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_eval *rows, nr_err *err)
 {
+    int P = nprocs(c), me = myrank(c);
     int *todo = malloc((size_t)n * sizeof *todo), ntodo = 0, rc = 0;
-    if (!todo)
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
-    for (int i = 0; i < n; i++) {
+    if (!todo) {
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        goto done;
+    }
+    for (int i = me; i < n; i += P) {
         nr_eval_key key;
         if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, NR_EVAL_SAMPLE, err)))
             goto done;
@@ -623,19 +808,23 @@ static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_eval *rows, 
     }
 done:
     free(todo);
-    return rc;
+    if (P == 1)
+        return rc;
+    if ((rc = agree(c, rc, err)) || want_stop(c))
+        return rc;
+    return gather(c, cfg, n, NR_EVAL_SAMPLE, rows, NULL, err);
 }
 
 /* ------------------------------------------------------------ methods */
 
 /* Full evaluation of configuration i of the grid, counted in r. */
-static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, nr_eval *row,
-                   nr_err *err)
+static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, int alone,
+                   nr_eval *row, nr_err *err)
 {
     char phase[96];
     snprintf(phase, sizeof phase, "full %s", cfg[i].name);
     full_req q = {.dflt = &cfg[i].fmt, .rnd = c->o->rounding, .cfg = &cfg[i],
-                  .r2 = smp ? smp[i].r2 : NAN, .phase = phase};
+                  .r2 = smp ? smp[i].r2 : NAN, .phase = phase, .alone = alone};
     int comp, rc = full_eval(c, &q, row, &comp, err);
     if (rc)
         return rc;
@@ -645,19 +834,26 @@ static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, 
     return 0;
 }
 
+/* Several processes: process p measures configurations i with i % size ==
+ * p, each on the whole slice, then all gather. */
 static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp,
                       nr_eval *full, int *chosen, nr_err *err)
 {
+    int P = nprocs(c), me = myrank(c), mine = 0, total = (n - me + P - 1) / P, rc = 0;
     *chosen = -1;
-    for (int i = 0; i < n && !want_stop(c); i++) {
-        int rc = measure(c, cfg, smp, i, &full[i], err);
-        if (rc)
-            return rc;
+    for (int i = me; i < n && !want_stop(c); i += P) {
+        if ((rc = measure(c, cfg, smp, i, 1, &full[i], err)))
+            break;
         if (*chosen < 0 && passes(c, &full[i]))
             *chosen = i;
-        progress(c, "exhaustive", i + 1, n);
+        progress(c, "exhaustive", ++mine, total);
     }
-    return 0;
+    if (P == 1)
+        return rc;
+    *chosen = -1;
+    if ((rc = agree(c, rc, err)) || want_stop(c))
+        return rc;
+    return gather(c, cfg, n, NR_EVAL_FULL, full, chosen, err);
 }
 
 static int dbl_cmp(const void *a, const void *b)
@@ -671,17 +867,20 @@ static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_
                 int *chosen, nr_err *err)
 {
     signed char *st = malloc((size_t)n);   /* -1 unmeasured, 0 fail, 1 pass */
-    if (!st)
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
     double *und = malloc((size_t)n * sizeof *und);
-    if (!und) {
+    int rc = 0;
+    if (!st || !und)
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    /* every process takes the same steps (the measurements are shared) */
+    if ((rc = agree(c, rc, err))) {
         free(st);
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        free(und);
+        return rc;
     }
     memset(st, -1, (size_t)n);
     int steps = 0;
     double target = 1.0 - c->o->max_loss - PASS_SLACK;
-    int pick = -1, rc = 0;
+    int pick = -1;
     for (int i = 0; i < n && pick < 0; i++)
         if (nr_predictor_apply(&c->o->predictor, smp[i].r2) >= target)
             pick = i;
@@ -691,7 +890,7 @@ static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_
                 pick = i;
     *chosen = -1;
     while (pick >= 0 && !want_stop(c)) {
-        if ((rc = measure(c, cfg, smp, pick, &full[pick], err)))
+        if ((rc = measure(c, cfg, smp, pick, 0, &full[pick], err)))
             break;
         st[pick] = (signed char)passes(c, &full[pick]);
         double L = -INFINITY, U = INFINITY;
@@ -740,7 +939,7 @@ static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_
     }
     /* an inferred pass must still be measured to report its accuracy */
     if (!rc && *chosen >= 0 && st[*chosen] < 0 && !want_stop(c)) {
-        rc = measure(c, cfg, smp, *chosen, &full[*chosen], err);
+        rc = measure(c, cfg, smp, *chosen, 0, &full[*chosen], err);
         if (!rc && !passes(c, &full[*chosen]))
             *chosen = -1; /* R^2 was not monotone here; reported as not found */
     }
@@ -809,10 +1008,10 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval
     s.cand = calloc((size_t)chosen + 1, sizeof *s.cand);
     s.lf = calloc((size_t)m->nlayers, sizeof *s.lf);
     s.ls = calloc((size_t)m->nlayers, sizeof *s.ls);
-    if (!s.macl || !s.cand || !s.lf || !s.ls) {
+    if (!s.macl || !s.cand || !s.lf || !s.ls)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    if ((rc = agree(c, rc, err)))
         goto done;
-    }
     for (int l = 0; l < m->nlayers; l++)
         if (m->layers[l].macs > 0) {
             s.macl[s.nmac++] = l;
@@ -830,10 +1029,10 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval
         s.cand[b] = t;
     }
     s.sens = calloc((size_t)(s.nmac * s.ncand) + 1, sizeof *s.sens);
-    if (!s.sens) {
+    if (!s.sens)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    if ((rc = agree(c, rc, err)))
         goto done;
-    }
     /* sensitivity: one layer in a candidate format, every other layer fp32 */
     int total = s.nmac * s.ncand, done_n = 0;
     for (int j = 0; j < s.nmac && !want_stop(c); j++)
@@ -860,17 +1059,19 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval
             sr.top1 = row.top1;
             sr.norm_acc = row.norm_acc;
             sr.seconds = row.seconds;
-            if ((rc = nr_results_put_sens(c->db, &sr, err)))
+            if (myrank(c) == 0)
+                rc = nr_results_put_sens(c->db, &sr, err);
+            if ((rc = agree(c, rc, err)))
                 goto done;
             progress(c, "sensitivity", ++done_n, total);
         }
     /* greedy: biggest layers first, the cheapest candidate whose own
      * sensitivity is within budget, at most two tries per layer */
     int *order = malloc((size_t)s.nmac * sizeof *order);
-    if (!order) {
+    if (!order)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    if ((rc = agree(c, rc, err)))
         goto done;
-    }
     for (int j = 0; j < s.nmac; j++)
         order[j] = j;
     for (int a = 1; a < s.nmac; a++) /* insertion sort: MACs descending, stable */
@@ -921,7 +1122,7 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval
     run.finished = wall();
     run.fp32_top1 = c->base.top1;
     run.fp32_top5 = c->base.top5;
-    rc = nr_results_put_run(c->db, &run, err);
+    rc = put_run(c, &run, err);
 done:
     c->run_id = uni_run;
     free(s.macl);
@@ -951,22 +1152,21 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
     pthread_mutex_init(&c.mu, NULL);
     nr_eval *smp = calloc((size_t)n, sizeof *smp), *full = calloc((size_t)n, sizeof *full);
     int chosen = -1;
-    if (!smp || !full) {
+    if (!smp || !full)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !rc; i++) {
         nr_eval_init(&smp[i]);
         nr_eval_init(&full[i]);
     }
-    if ((rc = setup(&c, err)))
+    /* every failure below passes through agree(): see there */
+    if ((rc = agree(&c, rc ? rc : setup(&c, err), err)))
         goto done;
     nr_run run;
     const char *method = o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast";
     if ((rc = open_run(&c, method, &run, err)))
         goto done;
     c.run_id = r->run_id = run.id;
-    if ((rc = baseline(&c, err)) || (rc = sample_phase(&c, cfg, n, smp, err)))
+    if ((rc = agree(&c, baseline(&c, err), err)) || (rc = sample_phase(&c, cfg, n, smp, err)))
         goto done;
     if (want_stop(&c))
         goto done;
@@ -986,13 +1186,18 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
     run.finished = wall();
     run.fp32_top1 = c.base.top1;
     run.fp32_top5 = c.base.top5;
-    if ((rc = nr_results_put_run(db, &run, err)))
+    if ((rc = put_run(&c, &run, err)))
         goto done;
     if (o->per_layer && chosen >= 0)
         rc = per_layer(&c, cfg, chosen, &full[chosen], err);
 done:
     r->wall_seconds = wall() - t0;
     r->stopped = c.stopped;
+    r->rank = myrank(&c);
+    r->nranks = nprocs(&c);
+    r->own_sample = c.own_sample;
+    r->own_full = c.own_full;
+    r->shared_full = c.shared_full;
     free(smp);
     free(full);
     free(c.sin);

@@ -111,6 +111,35 @@ int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, 
 int nr_predictor_load(const char *path, nr_predictor *out, nr_err *err);
 int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err);
 
+/* ------------------------------------------------------------ several processes */
+
+/* The processes of one search (MPI ranks, gen/mpi_comm.c; libnumrep does not
+ * link MPI itself).  Every process calls nr_search_run with the same
+ * arguments and opens the same results store; the operations below are
+ * collective: every process calls them, in the same order.  Division of the
+ * work:
+ *   R^2 samples, and the exhaustive method's full evaluations:
+ *     configuration i (rank order) is computed by process i % size, each
+ *     writing its own rows; then every process reads the union back from
+ *     the store, so all take the same decisions;
+ *   every other full evaluation (fp32 baseline, the fast method's steps,
+ *     per-layer): the data slice is split into `size` contiguous parts, the
+ *     correct-answer counts summed, and process 0 writes the row and sends
+ *     it to the others.
+ * Only process 0 writes runs and sensitivity rows.  A failure on any process
+ * makes every process return an error at the next collective step (naming
+ * the failed rank), and a stop (stop_after) on any process stops all. */
+typedef enum { NR_SEARCH_SUM = 0, NR_SEARCH_MAX = 1 } nr_search_op;
+
+typedef struct nr_search_comm {
+    int rank, size;
+    void *ctx;
+    /* v[0..n) := the element-wise sum or max of every process's v */
+    int (*allreduce)(void *ctx, int64_t *v, int n, nr_search_op op, nr_err *err);
+    /* buf[0..size) := process 0's buf */
+    int (*bcast)(void *ctx, void *buf, size_t size, nr_err *err);
+} nr_search_comm;
+
 /* ------------------------------------------------------------ running */
 
 typedef enum { NR_SEARCH_FAST = 0, NR_SEARCH_EXHAUSTIVE = 1 } nr_search_method;
@@ -144,6 +173,7 @@ typedef struct nr_search_opts {
                                         computed evaluations (0: never)       */
     nr_search_progress_fn progress;
     void *progress_ctx;
+    const nr_search_comm *comm;      /* NULL (or size 1): this process alone  */
 } nr_search_opts;
 
 void nr_search_opts_init(nr_search_opts *o);
@@ -159,7 +189,7 @@ typedef struct nr_search_result {
     double fp32_top1;
     int64_t n;                       /* samples in the slice                  */
     /* counts: configurations the method needed (from the store or computed),
-     * and how many of them were computed by this call */
+     * and how many of them were computed by this call (by all processes) */
     int full_evals, full_computed;
     int sample_evals, sample_computed;
     double full_seconds, sample_seconds; /* summed evaluation times (stored
@@ -171,6 +201,11 @@ typedef struct nr_search_result {
     double pl_norm_acc, pl_speedup;  /* MAC-weighted speedup vs fp32          */
     double pl_gain;                  /* pl_speedup / chosen.speedup            */
     int pl_evals, pl_computed;
+    /* this process's share of the work, every phase (baseline, per-layer
+     * included): evaluations it computed alone, and full evaluations whose
+     * slice was split over the processes (0 with one process) */
+    int rank, nranks;
+    int own_sample, own_full, shared_full;
 } nr_search_result;
 
 /* Search net_path (weights from the spec) on ds (opened with the spec's
