@@ -16,6 +16,12 @@
  *    the default floating-point rounding mode (as all of GCC's code does
  *    without -frounding-math; rne uses rintf) and may leave floating-point
  *    exception flags set.
+ *  - lean (AVX-512 builds; nr_bulk_round_f32 in rne and rz, the modes
+ *    with a speed target of memcpy's): the fast path's arithmetic written
+ *    with intrinsics, 10-12 instructions per 16 elements; vectors holding
+ *    an infinity or NaN are handed to the fast kernel.  Large outputs are
+ *    written with streaming stores, reading four pages at a time as
+ *    glibc's memcpy does.  Needs the default MXCSR (no DAZ/FTZ).
  *
  * Output float32 values:
  *  - round: the format value as a float32; NaN results are the canonical
@@ -348,6 +354,7 @@ struct job {
     unsigned char *out;
     size_t isz, osz;       /* bytes per input / output element              */
     int stream;
+    int lean;              /* nr_bulk_round_f32 on the AVX-512 kernel (lean_*) */
 };
 
 /* Fast kernels, one per mode (and per container for encode). */
@@ -410,6 +417,248 @@ FAST_MODES(ENC_ALL)
 DEC_KERNEL(uint8_t)
 DEC_KERNEL(uint16_t)
 DEC_KERNEL(uint32_t)
+
+/* ---------------------------------------------------------------- lean
+ * nr_bulk_round_f32 in rne and rz, written with AVX-512 intrinsics: the
+ * speed target is memcpy's, and GCC's vectorisation of lane() (both paths
+ * in float and integer form, every special case) spends about three times
+ * the instructions needed.  Per 16 elements, on |x|:
+ *  - path A (|x| >= 2^emin), as lane(): round the pattern at bit sA;
+ *  - path B (|x| < 2^emin): t = |x| + C with C = 2^(qB+23), one add with
+ *    the rounding mode embedded in the instruction ({rn-sae}/{rz-sae}).
+ *    |x| < 2^(qB+Yb) <= C, so the sum lies in [2^(qB+23), 2^(qB+24)] where
+ *    the float32 spacing is the quantum 2^qB: the add rounds |x| to a
+ *    multiple k * 2^qB, ties to even k (C's significand 2^23 is even), and
+ *    t - C = k * 2^qB exactly.  No scaling, so float32 subnormal inputs
+ *    need nothing special;
+ *  - or, in rne for most formats, both paths by one such add with a
+ *    per-element C (LK_FLT, see lean_kind);
+ *  - overflow (rounded |x| > max) and sign as lane() does, with masks.
+ * Infinity and NaN inputs are rare: a vector holding one is redone by the
+ * GCC-vectorised fast kernel (j->kfn), so the common code never handles
+ * them.
+ * Needs the default MXCSR (no DAZ/FTZ), as the rest of this file. */
+#if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_LEAN 1
+
+#define LEAN_PAGE 1024 /* floats in a 4 KiB page */
+
+/* Kinds of lean kernel (lean_kind). */
+enum {
+    LK_INT = 0,   /* path A on the pattern; path B (if any) by the add      */
+    LK_INT_B = 1,
+    LK_FLT = 2,   /* rne: both paths by one add, C per element (below)      */
+    LK_FLT_NOSUB = 3
+};
+
+/* Constants of one lean kernel call (from kconst and the mode). */
+typedef struct lconst {
+    __m512i absm, inf, expm, sAv, sAe, keepA, halfm1, lsbor, one, thrB, CBi, maxp;
+    __m512i ovf_sign, ovf_val, sign;
+    __m512 C;
+} lconst;
+
+/* 1 when the lean kernels do f in mode m (kconst_init(f) already true). */
+static int lean_ok(const nr_format *f, nr_rounding m)
+{
+    const int Yb = f->subnormals ? f->man_bits : 0;
+    /* C = 2^(qB+23) must be a finite float32 (qB >= -149 always) */
+    return (m == NR_RND_RNE || m == NR_RND_RZ) && f->emin - Yb + 23 <= 127;
+}
+
+/* LK_FLT (rne): for |x| in [2^e, 2^(e+1)), e >= emin, add C = 2^(e+sA):
+ * the sum lies in [2^(e+sA), 2^(e+sA+1)] (sA >= 1), where the float32
+ * spacing is 2^(e-Y), the format's quantum; C's significand is 2^23, even,
+ * so ties go to the even multiple, and t - C is exact.  Below 2^emin, C is
+ * path B's 2^(qB+23): with subnormals that is 2^(emin+sA), so C's exponent
+ * is max(e, emin) + sA, one integer max on the exponent bits; -nosub needs
+ * a select.  C must be finite for every e <= emax: emax + sA <= 127.  For
+ * |x| above the format's range C's exponent field may carry into the sign
+ * (C = -0 or a tiny negative number, r ~ |x|) or be infinity (r = NaN,
+ * pattern 0x7fc00000 or 0xffc00000): r > max either way, which is all the
+ * overflow step needs. */
+static int lean_kind(const job *j)
+{
+    const nr_format *f = j->f;
+    const int sA = 23 - f->man_bits;
+    if (j->mode == NR_RND_RNE && sA >= 1 && f->emax + sA <= 127)
+        return f->subnormals ? LK_FLT : LK_FLT_NOSUB;
+    return j->c.thrB ? LK_INT_B : LK_INT;
+}
+
+static void lconst_init(const job *j, lconst *L)
+{
+    const kconst *c = &j->c;
+    const nr_format *f = j->f;
+    const int Yb = f->subnormals ? f->man_bits : 0;
+    L->absm = _mm512_set1_epi32(0x7fffffff);
+    L->inf = _mm512_set1_epi32((int)F32_INF);
+    L->expm = _mm512_set1_epi32((int)F32_INF);
+    L->sAv = _mm512_set1_epi32((int)c->sA); /* a vector count: vpsrlvd is one uop */
+    L->sAe = _mm512_set1_epi32((int)(c->sA << 23));
+    L->keepA = _mm512_set1_epi32((int)~c->maskA);
+    L->halfm1 = _mm512_set1_epi32((int)(c->halfA ? c->halfA - 1 : 0));
+    L->lsbor = _mm512_set1_epi32((int)c->y0); /* Y = 0: kept significand odd */
+    L->one = _mm512_set1_epi32(c->sA ? 1 : 0); /* Y = 23: nothing to round */
+    L->thrB = _mm512_set1_epi32((int)f2u((float)f->min_normal));
+    L->maxp = _mm512_set1_epi32((int)c->maxp);
+    /* [rnd-3] as lane(): rne overflows to infinity (or NaN) unless -sat */
+    uint32_t ro = j->mode == NR_RND_RNE && !c->sat ? c->big_r : c->maxp;
+    L->ovf_val = _mm512_set1_epi32((int)ro);
+    L->ovf_sign = _mm512_set1_epi32(ro == F32_NAN ? 0 : (int)0x80000000u); /* NaN unsigned */
+    L->sign = _mm512_set1_epi32((int)0x80000000u);
+    L->C = _mm512_set1_ps(ldexpf(1.0f, f->emin - Yb + 23));
+    L->CBi = _mm512_castps_si512(L->C);
+}
+
+/* Redo one vector with the generic fast kernel (infinity or NaN in it). */
+static __attribute__((noinline, cold)) __m512i lean_slow(const job *j, __m512i u)
+{
+    uint32_t a[16], r[16];
+    _mm512_storeu_si512((void *)a, u);
+    j->kfn(j, 0, (const unsigned char *)a, (unsigned char *)r, 16);
+    return _mm512_loadu_si512((const void *)r);
+}
+
+/* 16 elements.  mode, kind (lean_kind) and zu (zero results are unsigned:
+ * no -0 in the format) are constants after inlining. */
+static inline __attribute__((always_inline)) __m512i
+lean_vec(const job *j, const lconst *L, const nr_rounding mode, const int kind, const int zu,
+         __m512i u)
+{
+    const __m512i a = _mm512_and_si512(u, L->absm);
+    if (__builtin_expect(_mm512_cmpge_epu32_mask(a, L->inf) != 0, 0))
+        return lean_slow(j, u);
+    const __m512 af = _mm512_castsi512_ps(a);
+    __m512i r;
+    if (kind == LK_FLT || kind == LK_FLT_NOSUB) {
+        const __m512i eb = _mm512_and_si512(a, L->expm);
+        __m512i Ci;
+        if (kind == LK_FLT) {
+            Ci = _mm512_add_epi32(_mm512_max_epu32(eb, L->thrB), L->sAe);
+        } else {
+            Ci = _mm512_add_epi32(eb, L->sAe);
+            Ci = _mm512_mask_mov_epi32(Ci, _mm512_cmplt_epu32_mask(eb, L->thrB), L->CBi);
+        }
+        const __m512 C = _mm512_castsi512_ps(Ci);
+        const __m512 t = _mm512_add_round_ps(af, C, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm512_castps_si512(_mm512_sub_ps(t, C)); /* exact */
+    } else {
+        if (mode == NR_RND_RNE) {
+            /* + half - 1 + (kept significand odd) */
+            __m512i lsb = _mm512_srlv_epi32(a, L->sAv);
+            lsb = _mm512_ternarylogic_epi32(lsb, L->lsbor, L->one, 0xA8); /* (A | B) & C */
+            r = _mm512_add_epi32(_mm512_add_epi32(a, L->halfm1), lsb);
+            r = _mm512_and_si512(r, L->keepA);
+        } else {
+            r = _mm512_and_si512(a, L->keepA);
+        }
+        if (kind == LK_INT_B) {
+            const __mmask16 inB = _mm512_cmplt_epu32_mask(a, L->thrB);
+            __m512 t = mode == NR_RND_RNE
+                           ? _mm512_add_round_ps(af, L->C, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                           : _mm512_add_round_ps(af, L->C, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            r = _mm512_castps_si512(
+                _mm512_mask_sub_ps(_mm512_castsi512_ps(r), inB, t, L->C)); /* exact */
+        }
+    }
+    const __mmask16 ovf = _mm512_cmpgt_epu32_mask(r, L->maxp);
+    /* [rnd-4] the input's sign (0xD8: C ? B : A; r may be a negative NaN) */
+    __m512i o;
+    if (zu)
+        o = _mm512_mask_ternarylogic_epi32(r, _mm512_test_epi32_mask(r, r), u, L->sign, 0xD8);
+    else
+        o = _mm512_ternarylogic_epi32(r, u, L->sign, 0xD8);
+    /* overflow: (o & ovf_sign) | ovf_val (0xEA: (A & B) | C) */
+    return _mm512_mask_ternarylogic_epi32(o, ovf, L->ovf_sign, L->ovf_val, 0xEA);
+}
+
+/* n elements; with stream the output is written with non-temporal stores
+ * (from the first 64-byte boundary on; the caller fences). */
+static inline __attribute__((always_inline)) void
+lean_loop(const job *j, const unsigned char *in, unsigned char *out, size_t n,
+          const nr_rounding mode, const int kind, const int zu)
+{
+    lconst L;
+    lconst_init(j, &L);
+    size_t i = 0;
+    if (j->stream) {
+        /* head up to out's 64-byte boundary (out is float-aligned) */
+        size_t head = ((64 - ((uintptr_t)out & 63)) & 63) / 4;
+        if (head > n)
+            head = n;
+        if (head) {
+            __mmask16 m = (__mmask16)((1u << head) - 1);
+            __m512i u = _mm512_maskz_loadu_epi32(m, in);
+            _mm512_mask_storeu_epi32(out, m, lean_vec(j, &L, mode, kind, zu, u));
+            i = head;
+        }
+        /* Four pages at a time, 256 bytes of each in turn, prefetching the
+         * next 256 of each: glibc's memcpy reads large arrays this way, and
+         * it is about 15% faster than one sequential stream here (more
+         * DRAM pages open at once). */
+        for (; i + 4 * LEAN_PAGE <= n; i += 4 * LEAN_PAGE) {
+            for (size_t l = 0; l < LEAN_PAGE; l += 64) {
+                for (size_t p = 0; p < 4; p++) {
+                    const unsigned char *s = in + 4 * (i + p * LEAN_PAGE + l);
+                    unsigned char *d = out + 4 * (i + p * LEAN_PAGE + l);
+                    for (int q = 0; q < 4; q++)
+                        _mm_prefetch((const char *)s + 256 + 64 * q, _MM_HINT_T0);
+                    for (int q = 0; q < 4; q++) {
+                        __m512i u = _mm512_loadu_si512((const void *)(s + 64 * q));
+                        _mm512_stream_si512((void *)(d + 64 * q), lean_vec(j, &L, mode, kind, zu, u));
+                    }
+                }
+            }
+        }
+        for (; i + 32 <= n; i += 32) {
+            __m512i u0 = _mm512_loadu_si512((const void *)(in + 4 * i));
+            __m512i u1 = _mm512_loadu_si512((const void *)(in + 4 * i + 64));
+            _mm512_stream_si512((void *)(out + 4 * i), lean_vec(j, &L, mode, kind, zu, u0));
+            _mm512_stream_si512((void *)(out + 4 * i + 64), lean_vec(j, &L, mode, kind, zu, u1));
+        }
+    } else {
+        for (; i + 32 <= n; i += 32) {
+            __m512i u0 = _mm512_loadu_si512((const void *)(in + 4 * i));
+            __m512i u1 = _mm512_loadu_si512((const void *)(in + 4 * i + 64));
+            _mm512_storeu_si512((void *)(out + 4 * i), lean_vec(j, &L, mode, kind, zu, u0));
+            _mm512_storeu_si512((void *)(out + 4 * i + 64), lean_vec(j, &L, mode, kind, zu, u1));
+        }
+    }
+    for (; i < n; i += 16) { /* tail, masked: no access past the arrays */
+        size_t k = n - i < 16 ? n - i : 16;
+        __mmask16 m = (__mmask16)((1u << k) - 1);
+        __m512i u = _mm512_maskz_loadu_epi32(m, in + 4 * i);
+        _mm512_mask_storeu_epi32(out + 4 * i, m, lean_vec(j, &L, mode, kind, zu, u));
+    }
+}
+
+typedef void (*lean_fn)(const job *j, const unsigned char *in, unsigned char *out, size_t n);
+#define LEAN_KERNEL(M, K, Z)                                                            \
+    static void lean_##M##_##K##_##Z(const job *j, const unsigned char *in,             \
+                                     unsigned char *out, size_t n)                      \
+    {                                                                                   \
+        lean_loop(j, in, out, n, NR_RND_##M, K, Z);                                     \
+    }
+#define LEAN_Z(M, K) LEAN_KERNEL(M, K, 0) LEAN_KERNEL(M, K, 1)
+LEAN_Z(RNE, 0)
+LEAN_Z(RNE, 1)
+LEAN_Z(RNE, 2)
+LEAN_Z(RNE, 3)
+LEAN_Z(RZ, 0)
+LEAN_Z(RZ, 1)
+
+static lean_fn pick_lean(const job *j)
+{
+    static const lean_fn rne[4][2] = {
+        {lean_RNE_0_0, lean_RNE_0_1}, {lean_RNE_1_0, lean_RNE_1_1},
+        {lean_RNE_2_0, lean_RNE_2_1}, {lean_RNE_3_0, lean_RNE_3_1},
+    };
+    static const lean_fn rz[2][2] = {{lean_RZ_0_0, lean_RZ_0_1}, {lean_RZ_1_0, lean_RZ_1_1}};
+    const int k = lean_kind(j), z = !j->c.negz;
+    return j->mode == NR_RND_RNE ? rne[k][z] : rz[k & 1][z];
+}
+#endif
 
 /* ---- generic kernels: the scalar codec, element by element */
 
@@ -507,6 +756,14 @@ static void run_range(void *arg, size_t b, size_t e)
     const unsigned char *in = j->in + j->isz * b;
     unsigned char *out = j->out + j->osz * b;
     size_t n = e - b;
+#ifdef HAVE_LEAN
+    if (j->lean) {
+        pick_lean(j)(j, in, out, n);
+        if (j->stream)
+            stream_fence();
+        return;
+    }
+#endif
     size_t head = ((64 - ((uintptr_t)out & 63)) & 63);
     if (!j->stream || head % j->osz) {
         j->kfn(j, b, in, out, n);
@@ -594,6 +851,9 @@ void nr_bulk_round_f32(const nr_format *f, nr_rounding mode, uint64_t seed, uint
     job_init(&j, f, mode, seed, first);
     int fast = kconst_init(f, &j.c) && fast_mode(mode);
     j.kfn = fast ? pick_round(mode, kconst_var(&j.c)) : gen_round;
+#ifdef HAVE_LEAN
+    j.lean = fast && lean_ok(f, mode);
+#endif
     j.in = (const unsigned char *)in;
     j.out = (unsigned char *)out;
     j.isz = j.osz = 4;

@@ -34,6 +34,9 @@ static const char *const formats[] = {
     "e2m1-nosub", "bf16-nosub", "fp32-nosub", "e8m7-sat", "e7m16", "e5m10-b5",
     "e4m3-b20", "e5m2-b-3", "e8m10-b120", "e8m10-b120-nosub", "e6m5-b40-fnuz-sat",
     "e3m4-nosub-fn", "e8m23-finite-b128",
+    /* lean kernel edges: emax + (23 - Y) = 127 and 128 (the per-element
+     * add's constant at float32's top), Y = 23 below X = 8, nosub Y = 1 */
+    "e5m10-b-84", "e5m10-b-85", "e5m23", "e7m1-nosub",
     /* generic */
     "e8m22-fnuz", "e8m23-fnuz", "fp64", "e11m10", "e9m4", "e8m23-b140", "e5m30",
     "int8", "uint8", "q3.4", "q7.8-wrap", "uq1.7", "q15.16", "q31.32", "int16",
@@ -201,6 +204,42 @@ START_TEST(test_formats_modes)
 }
 END_TEST
 
+/* Mostly in-range data with the boundary inputs (infinities and NaNs
+ * among them) spread out, at most one per 16 elements: the round kernel's
+ * vector code for rne and rz handles a vector with a special input by a
+ * slower route, which the test above takes nearly every time (half its
+ * inputs are raw bit patterns). */
+START_TEST(test_formats_sparse)
+{
+    const char *name = formats[_i];
+    nr_format f = tu_fmt(name);
+    float bnd[600];
+    size_t nb = boundary_inputs(&f, bnd, 600);
+    size_t n = (tu_quick() ? 4 : 19) * nb + 45; /* odd: masked tails */
+    float *v = malloc(n * sizeof *v);
+    ck_assert(v);
+    uint64_t st = 0x777 + (uint64_t)_i;
+    for (size_t i = 0; i < n; i++) {
+        do
+            random_inputs(&f, v + i, 1, &st);
+        while (!isfinite(v[i]));
+    }
+    /* strides 17 and 37: each boundary input in every lane position */
+    size_t stride = tu_quick() ? 3 : 17;
+    for (size_t k = 0; k < nb && k * stride < n; k++)
+        v[k * stride] = bnd[k];
+    for (size_t k = 0; k < nb && 7 + k * 37 < n; k++)
+        v[7 + k * 37] = bnd[nb - 1 - k];
+    static const nr_rounding ms[] = {NR_RND_RNE, NR_RND_RZ, NR_RND_RU};
+    for (size_t m = 0; m < sizeof ms / sizeof ms[0]; m++)
+        for (int t = 1; t <= 2; t++) {
+            check_array(name, &f, ms[m], v, n, t, 1, 0);
+            check_array(name, &f, ms[m], v + 1, n - 1, t, 1, 0); /* misaligned */
+        }
+    free(v);
+}
+END_TEST
+
 /* Every encoding of every format up to 16 bits decodes like nr_decode. */
 START_TEST(test_decode_all_encodings)
 {
@@ -288,6 +327,8 @@ START_TEST(test_threads_stream)
     /* over 32 MiB of output: streaming stores, aligned and not */
     check_split("bf16", NR_RND_RNE, ((size_t)8 << 20) + 333, 0);
     check_split("e5m2-fnuz", NR_RND_RU, ((size_t)8 << 20) + 5, 3);
+    check_split("e4m3", NR_RND_RZ, ((size_t)8 << 20) + 17, 3);
+    check_split("e5m10-nosub", NR_RND_RNE, ((size_t)8 << 20) + 1, 1);
 }
 END_TEST
 
@@ -454,6 +495,7 @@ int main(void)
     TCase *tc = tcase_create("bulk");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_formats_modes, 0, (int)NFORMATS);
+    tcase_add_loop_test(tc, test_formats_sparse, 0, (int)NFORMATS);
     tcase_add_loop_test(tc, test_decode_all_encodings, 0, (int)NFORMATS);
     tcase_add_test(tc, test_threads_fast);
     tcase_add_test(tc, test_threads_stream);
