@@ -17,6 +17,7 @@
     X(cmd_cost, "cost", "hardware cost of a MAC unit in a format: area, delay, energy, speedup") \
     X(cmd_run, "run", "compile a network with the JIT and run it")                               \
     X(cmd_build, "build", "compile a network to an executable, object, IR or header") \
+    X(cmd_search, "search", "find the narrowest format that meets an accuracy budget")     \
     X(cmd_report, "report", "write a self-contained HTML report from a results database")
 
 #define X(fn, name, help) int fn(int argc, char **argv);

@@ -13,6 +13,7 @@
 #ifndef NUMREP_MODEL_H
 #define NUMREP_MODEL_H
 
+#include "dataset.h"
 #include "numrep.h"
 #include "ops.h"
 
@@ -62,7 +63,13 @@ typedef struct nr_spec {
     int nlayers;
     nr_layer_spec *layers;
     char output[NR_NAME_MAX];      /* default: the last layer             */
-    /* preprocessing (issue 5) lives here later */
+    /* Declared input preprocessing (`input:` fields besides shape): how
+     * `numrep eval` turns a stored uint8 image into the [C, H, W] float
+     * input.  has_pp = 0 when none of those fields is written (pp then
+     * holds the defaults: pixel/255, mean 0, std 1). */
+    int has_pp;
+    nr_preprocess pp;
+    char dataset[512];             /* `dataset:` default data, resolved like weights; "" if none */
 } nr_spec;
 
 int nr_spec_load(const char *path, nr_spec **out, nr_err *err);

@@ -7,6 +7,7 @@
 #include "yaml_doc.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,13 +506,51 @@ static int check_names(ctx *c, const nr_yaml_node *layers, nr_spec *s, const nr_
     return 0;
 }
 
-static int parse_input_shape(ctx *c, const nr_yaml_node *root, nr_spec *s)
+/* mean / std: one number (every channel) or a list of C numbers. */
+static int get_per_channel(ctx *c, const nr_yaml_node *in, const char *field, int C,
+                           int nonzero, float out[3])
+{
+    const nr_yaml_node *n = nr_yaml_get(in, field);
+    if (!n)
+        return 0;
+    char w[96], got[64];
+    snprintf(w, sizeof w, "input.%s", field);
+    nr_yaml_describe(n, got, sizeof got);
+    int k = n->kind == NR_YAML_SEQ ? n->n : 1;
+    if ((n->kind != NR_YAML_SCALAR && n->kind != NR_YAML_SEQ) ||
+        (n->kind == NR_YAML_SEQ && n->n != C))
+        return nr_yaml_err(c->d, n, NR_ESYNTAX, w, c->err,
+                           "expected a number or a list of %d numbers (one per channel), got %s",
+                           C, got);
+    for (int i = 0; i < k; i++) {
+        const nr_yaml_node *v = n->kind == NR_YAML_SEQ ? n->items[i] : n;
+        double d;
+        int rc = nr_yaml_double(c->d, v, w, &d, c->err);
+        if (rc)
+            return rc;
+        float f = (float)d; /* torchvision keeps mean/std as float32 tensors */
+        if (!isfinite(f) || (nonzero && f == 0))
+            return nr_yaml_err(c->d, v, NR_ERANGE, w, c->err,
+                               "expected a finite%s number that fits float32, got %g",
+                               nonzero ? " nonzero" : "", d);
+        for (int j = 0; j < 3; j++)
+            if (n->kind == NR_YAML_SEQ ? j == i : 1)
+                out[j] = f;
+    }
+    return 0;
+}
+
+/* input: {shape: [C, H, W], layout, divisor, mean, std, resize, crop}.
+ * Everything but shape declares the preprocessing `numrep eval` applies to
+ * stored uint8 images (dataset.h's order: resize, crop, channels, scale). */
+static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
 {
     const nr_yaml_node *in = nr_yaml_get(root, "input");
     if (!in)
         return nr_yaml_err(c->d, root, NR_ESYNTAX, "input", c->err,
                            "missing required field 'input' ({shape: [C, H, W]})");
-    int rc = nr_yaml_check_map(c->d, in, "input", "shape", c->err);
+    int rc = nr_yaml_check_map(c->d, in, "input",
+                               "shape layout divisor mean std resize crop", c->err);
     if (rc)
         return rc;
     const nr_yaml_node *sh = nr_yaml_get(in, "shape");
@@ -528,26 +567,102 @@ static int parse_input_shape(ctx *c, const nr_yaml_node *root, nr_spec *s)
     if ((long long)s->in_shape[0] * s->in_shape[1] * s->in_shape[2] > INT_MAX)
         return nr_yaml_err(c->d, sh, NR_ERANGE, "input.shape", c->err,
                            "more than 2^31-1 elements");
+
+    nr_preprocess *pp = &s->pp;
+    nr_preprocess_init(pp);
+    s->has_pp = in->kind == NR_YAML_MAP && in->n > 1;
+    if (!s->has_pp)
+        return 0;
+    const int C = s->in_shape[0];
+    if (C != 1 && C != 3)
+        return nr_yaml_err(c->d, in, NR_EUNSUP, "input", c->err,
+                           "preprocessing is declared for images with 1 or 3 channels, but "
+                           "shape has %d",
+                           C);
+    pp->channels = C; /* a gray image becomes RGB (or RGB gray) as the shape asks */
+    const nr_yaml_node *n;
+    if ((n = nr_yaml_get(in, "layout"))) {
+        char got[64];
+        nr_yaml_describe(n, got, sizeof got);
+        if (n->kind != NR_YAML_SCALAR || strcmp(n->text, "chw"))
+            return nr_yaml_err(c->d, n, NR_EUNSUP, "input.layout", c->err,
+                               "expected chw (numrep networks take [C, H, W] input), got %s",
+                               got);
+    }
+    if ((n = nr_yaml_get(in, "divisor"))) {
+        double d;
+        if ((rc = nr_yaml_double(c->d, n, "input.divisor", &d, c->err)))
+            return rc;
+        if (!(d > 0 && (float)d > 0 && isfinite((float)d)))
+            return nr_yaml_err(c->d, n, NR_ERANGE, "input.divisor", c->err,
+                               "expected a positive number that fits float32 (x = pixel / "
+                               "divisor), got %g",
+                               d);
+        pp->divisor = (float)d;
+    }
+    if ((rc = get_per_channel(c, in, "mean", C, 0, pp->mean)) ||
+        (rc = get_per_channel(c, in, "std", C, 1, pp->std)))
+        return rc;
+    if ((n = nr_yaml_get(in, "resize")) &&
+        (rc = nr_yaml_int(c->d, n, "input.resize", 1, 65536, &pp->resize_short, c->err)))
+        return rc;
+    const nr_yaml_node *crop = nr_yaml_get(in, "crop");
+    if (crop) {
+        int hw[2];
+        snprintf(c->where, sizeof c->where, "input");
+        if ((rc = get_pair(c, in, "crop", 1, 65536, hw)))
+            return rc;
+        if (hw[0] != s->in_shape[1] || hw[1] != s->in_shape[2])
+            return nr_yaml_err(c->d, crop, NR_ESHAPE, "input.crop", c->err,
+                               "expected the input shape's H, W (%d, %d), got %d, %d",
+                               s->in_shape[1], s->in_shape[2], hw[0], hw[1]);
+        pp->crop_h = hw[0];
+        pp->crop_w = hw[1];
+    } else if (pp->resize_short) {
+        return nr_yaml_err(c->d, nr_yaml_get(in, "resize"), NR_ESYNTAX, "input.resize", c->err,
+                           "resize needs crop: [%d, %d] too (resized images vary in shape)",
+                           s->in_shape[1], s->in_shape[2]);
+    }
+    if (pp->resize_short && pp->resize_short < (pp->crop_h < pp->crop_w ? pp->crop_h : pp->crop_w))
+        return nr_yaml_err(c->d, nr_yaml_get(in, "resize"), NR_ERANGE, "input.resize", c->err,
+                           "the shorter side after resizing (%d) is smaller than the crop "
+                           "%dx%d",
+                           pp->resize_short, pp->crop_h, pp->crop_w);
+    nr_err e = {0};
+    if (nr_preprocess_check(pp, &e)) /* belt and braces: dataset.h's own rules */
+        return nr_yaml_err(c->d, in, e.code, "input", c->err, "%s: %s", e.where, e.msg);
     return 0;
 }
 
-/* weights: relative to the directory of the spec file. */
-static int resolve_weights(ctx *c, const nr_yaml_node *root, nr_spec *s, const char *path)
+/* A path relative to the directory of the spec file. */
+static int resolve_path(ctx *c, const nr_yaml_node *n, const char *field, const char *path,
+                        char out[512])
 {
-    const nr_yaml_node *n = nr_yaml_get(root, "weights");
-    if (!n)
-        return 0;
     char file[512];
-    int rc = nr_yaml_string(c->d, n, "weights", file, sizeof file, c->err);
+    int rc = nr_yaml_string(c->d, n, field, file, sizeof file, c->err);
     if (rc)
         return rc;
     const char *slash = path ? strrchr(path, '/') : NULL;
     int dirlen = file[0] == '/' || !slash ? 0 : (int)(slash - path) + 1;
-    if ((size_t)dirlen + strlen(file) >= sizeof s->weights)
-        return nr_yaml_err(c->d, n, NR_ERANGE, "weights", c->err, "path too long");
+    if ((size_t)dirlen + strlen(file) >= 512)
+        return nr_yaml_err(c->d, n, NR_ERANGE, field, c->err, "path too long");
     if (dirlen)
-        memcpy(s->weights, path, (size_t)dirlen);   /* lengths checked above */
-    memcpy(s->weights + dirlen, file, strlen(file) + 1);
+        memcpy(out, path, (size_t)dirlen);   /* lengths checked above */
+    memcpy(out + dirlen, file, strlen(file) + 1);
+    return 0;
+}
+
+/* weights and dataset: relative to the directory of the spec file. */
+static int resolve_files(ctx *c, const nr_yaml_node *root, nr_spec *s, const char *path)
+{
+    const nr_yaml_node *n;
+    int rc;
+    if ((n = nr_yaml_get(root, "weights")) &&
+        (rc = resolve_path(c, n, "weights", path, s->weights)))
+        return rc;
+    if ((n = nr_yaml_get(root, "dataset")) &&
+        (rc = resolve_path(c, n, "dataset", path, s->dataset)))
+        return rc;
     return 0;
 }
 
@@ -555,14 +670,14 @@ static int parse_doc(const nr_yaml_doc *d, const char *path, nr_spec *s, nr_err 
 {
     ctx c = {.d = d, .err = err};
     const nr_yaml_node *root = d->root;
-    int rc = nr_yaml_check_map(d, root, "", "name input weights layers output", err);
+    int rc = nr_yaml_check_map(d, root, "", "name input weights dataset layers output", err);
     if (rc)
         return rc;
     const nr_yaml_node *n;
     if ((n = nr_yaml_get(root, "name")) &&
         (rc = nr_yaml_string(d, n, "name", s->name, sizeof s->name, err)))
         return rc;
-    if ((rc = parse_input_shape(&c, root, s)) || (rc = resolve_weights(&c, root, s, path)))
+    if ((rc = parse_input(&c, root, s)) || (rc = resolve_files(&c, root, s, path)))
         return rc;
     if ((n = nr_yaml_get(root, "output")) &&
         (rc = get_name(&c, n, "output", s->output)))

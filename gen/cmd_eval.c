@@ -1,0 +1,384 @@
+/* cmd_eval.c -- `numrep eval`: accuracy of a network in a precision on a
+ * labeled data set, next to its fp32 accuracy on the same samples.  Results
+ * go to stdout (text or --json); the progress bar and notes go to stderr. */
+#include "cli.h"
+#include "eval.h"
+#include "model.h"
+#include "model_gen.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The engine used without --engine.  Becomes "jit" when the JIT lands. */
+#define DEFAULT_ENGINE "jit"
+
+static const char usage_text[] =
+    "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--data DATASET] [--limit N]\n"
+    "                   [--engine jit|emulator] [--jobs N] [--json]\n"
+    "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
+    "\n"
+    "Accuracy of the network in a precision on a labeled data set: top-1, top-5,\n"
+    "and normalized to the fp32 result on the same samples (fp32 is computed once\n"
+    "and cached in $XDG_CACHE_HOME/numrep or ~/.cache/numrep).\n"
+    "\n"
+    "  -p PREC.yaml|FMT   precision spec, or one format for every role (default fp32)\n"
+    "  --data DATASET     a CIFAR-10 directory (test_images.u8 + test_labels.u8, or\n"
+    "                     test_batch.bin) or .bin file, an MNIST directory or\n"
+    "                     *-images-idx3-ubyte[.gz] file, or a folder of JPEG/PNG\n"
+    "                     images with labels.txt (`file label` lines); default: the\n"
+    "                     spec's `dataset:`.  Images are preprocessed as the spec's\n"
+    "                     `input:` section declares\n"
+    "  --limit N          only the first N samples\n"
+    "  --engine E         emulator (the reference) or jit (compiled with LLVM, the\n"
+    "                     same results bit for bit); default " DEFAULT_ENGINE "\n"
+    "  --jobs N           threads, each running its own batches (default 1)\n"
+    "  --json             one JSON object on stdout instead of text\n"
+    "  --random-weights S deterministic random weights from seed S\n"
+    "  --no-cache         neither read nor write the fp32 cache\n"
+    "  --no-progress      no progress bar (it is shown only when stderr is a terminal)\n"
+    "\n"
+    "exit status: 0 ok, 1 error, 2 usage error\n";
+
+static int parse_count(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || end == s || *end || *s == '-')
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+typedef struct bar {
+    int on;
+    const char *what;
+    double t0, last;
+} bar;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void bar_update(void *ctx, int64_t done, int64_t total)
+{
+    bar *b = ctx;
+    double t = now();
+    if (!b->on || (done < total && t - b->last < 0.2))
+        return;
+    b->last = t;
+    double el = t - b->t0, eta = done ? el * (double)(total - done) / (double)done : 0;
+    int w = 30, fill = total ? (int)((double)w * (double)done / (double)total) : w;
+    fprintf(stderr, "\r%-13s [", b->what);
+    for (int i = 0; i < w; i++)
+        fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld  %.1f img/s  ETA %d:%02d ", (long long)done, (long long)total,
+            el > 0 ? (double)done / el : 0.0, (int)eta / 60, (int)eta % 60);
+    if (done == total)
+        fprintf(stderr, "\r%*s\r", 100, "");
+    fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- the JIT engine
+ * Compiled once; each call runs single-threaded in its own arena, so eval's
+ * --jobs threads may call it at once (gen_compiled_run_arena's contract). */
+
+static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
+{
+    gen_compiled *c = impl;
+    size_t size = ((size_t)gen_compiled_arena_size(c) + 63) / 64 * 64;
+    void *arena = aligned_alloc(64, size ? size : 64);
+    if (!arena)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit", "out of memory for an arena of %zu bytes",
+                          size);
+    int rc = gen_compiled_run_arena(c, in, out, n, arena);
+    free(arena);
+    if (rc)
+        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "jit", "compiled model returned %d", rc);
+    return 0;
+}
+
+static void jit_free(void *impl)
+{
+    gen_compiled_free(impl);
+}
+
+/* "jit" here (the library cannot see gen/), anything else nr_engine_open. */
+static int engine_open(const char *name, const nr_model *m, nr_engine *e, nr_err *err)
+{
+    if (strcmp(name, "jit"))
+        return nr_engine_open(name, m, e, err);
+    memset(e, 0, sizeof *e);
+    gen_compiled *c = NULL;
+    int rc = gen_model_compile(m, NULL, &c, err);
+    if (rc)
+        return rc;
+    *e = (nr_engine){.name = "jit", .impl = c, .run = jit_run, .free = jit_free};
+    return 0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static int build(const char *net, const char *prec, int have_seed, uint64_t seed,
+                 nr_model **m, nr_err *err)
+{
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_load(net, &s, err);
+    if (rc)
+        return rc;
+    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
+        nr_spec_free(s);
+        return rc;
+    }
+    return nr_model_build(s, p, NULL, have_seed ? (seed ? seed : 1) : 0, m, err);
+}
+
+/* 1 when every value of m is fp32 with rne: the run is its own baseline. */
+static int is_fp32(const nr_model *m)
+{
+    nr_format f32;
+    nr_err e = {0};
+    if (nr_format_parse("fp32", &f32, &e) || !nr_format_equal(&m->in_format, &f32))
+        return 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const nr_layer_prec *p = &m->layers[i].prec;
+        if (!nr_format_equal(&p->weights, &f32) || !nr_format_equal(&p->activations, &f32) ||
+            !nr_format_equal(&p->products, &f32) || !nr_format_equal(&p->accumulator, &f32) ||
+            p->rounding != NR_RND_RNE || p->mac != NR_MAC_UNFUSED)
+            return 0;
+    }
+    return 1;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static double pct(int64_t a, int64_t n)
+{
+    return n ? 100.0 * (double)a / (double)n : 0.0;
+}
+
+/* ---------------------------------------------------------------- command */
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *net = NULL, *prec = NULL, *data = NULL, *engine = DEFAULT_ENGINE;
+    long long limit = 0, jobs = 1;
+    int json = 0, have_seed = 0, use_cache = 1, progress = 1;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--data") || !strcmp(a, "--limit") ||
+                   !strcmp(a, "--engine") || !strcmp(a, "--jobs") ||
+                   !strcmp(a, "--random-weights")) {
+            if (i + 1 >= argc)
+                return cli_usage("eval", "%s needs an argument", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "-p"))
+                prec = v;
+            else if (!strcmp(a, "--data"))
+                data = v;
+            else if (!strcmp(a, "--engine"))
+                engine = v;
+            else if (!strcmp(a, "--limit")) {
+                if (parse_count(v, 1, 1ll << 40, &limit))
+                    return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"",
+                                     v);
+            } else if (!strcmp(a, "--jobs")) {
+                if (parse_count(v, 1, 256, &jobs))
+                    return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
+                                     v);
+            } else if (parse_u64(v, &seed)) {
+                return cli_usage("eval", "--random-weights: expected an unsigned integer, got \"%s\"",
+                                 v);
+            } else {
+                have_seed = 1;
+            }
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--no-cache")) {
+            use_cache = 0;
+        } else if (!strcmp(a, "--no-progress")) {
+            progress = 0;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage("eval", "unknown option %s", a);
+        } else if (!net) {
+            net = a;
+        } else {
+            return cli_usage("eval", "unexpected argument \"%s\" (one NET.yaml only)", a);
+        }
+    }
+    if (!net)
+        return cli_usage("eval", "missing NET.yaml");
+    if (strcmp(engine, "emulator") && strcmp(engine, "jit"))
+        return cli_usage("eval", "--engine: expected jit or emulator, got \"%s\"", engine);
+
+    nr_err err = {0};
+    nr_model *m = NULL, *m32 = NULL;
+    nr_dataset *ds = NULL;
+    nr_engine eng = {0}, eng32 = {0};
+    nr_eval_result r = {0}, base = {0};
+    int status = 1, cached = 0, self_base = 0;
+    double base_seconds = 0;
+    char cache_dir[4096] = "";
+    if (build(net, prec, have_seed, seed, &m, &err))
+        goto fail;
+    const nr_spec *spec = m->spec;
+    if (!data && !spec->dataset[0]) {
+        status = cli_usage("eval", "missing --data DATASET (the spec names no `dataset:`)");
+        goto done;
+    }
+    if (!data)
+        data = spec->dataset;
+    if (!spec->has_pp)
+        fprintf(stderr, "numrep eval: note: %s declares no input preprocessing; using "
+                        "x = pixel/255\n", spec->path);
+    int k = (int)nr_shape_count(m->layers[m->output].out_shape);
+    nr_dataset_opts dopt;
+    nr_dataset_opts_init(&dopt);
+    dopt.pp = spec->pp;
+    dopt.num_classes = k;
+    if (nr_dataset_open(data, &dopt, &ds, &err))
+        goto fail;
+    if (engine_open(engine, m, &eng, &err))
+        goto fail;
+
+    nr_eval_opts eo;
+    nr_eval_opts_init(&eo);
+    eo.limit = limit;
+    eo.jobs = (int)jobs;
+    bar b = {.on = progress && isatty(2), .what = "eval"};
+    eo.progress = bar_update;
+    eo.progress_ctx = &b;
+    b.t0 = b.last = now();
+    if (nr_eval_run(&eng, m, ds, &eo, &r, &err))
+        goto fail;
+
+    /* the fp32 baseline on the same samples */
+    uint64_t key = 0;
+    nr_err kerr = {0};
+    int have_key = use_cache && !nr_eval_cache_key(m, have_seed ? (seed ? seed : 1) : 0,
+                                                   r.data_hash, 0, r.n, &key, &kerr);
+    if (have_key)
+        nr_eval_cache_dir(cache_dir, sizeof cache_dir);
+    if (is_fp32(m)) {
+        self_base = 1;
+        base = r;
+    } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
+        cached = 1;
+    } else {
+        if (build(net, "fp32", have_seed, seed, &m32, &err) ||
+            engine_open(engine, m32, &eng32, &err))
+            goto fail;
+        b.what = "fp32 baseline";
+        b.t0 = b.last = now();
+        if (nr_eval_run(&eng32, m32, ds, &eo, &base, &err))
+            goto fail;
+        base_seconds = base.seconds;
+        if (base.data_hash != r.data_hash) {
+            nr_err_set(&err, NR_EINTERNAL, data, 0, 0, "eval",
+                       "the data read differently in the fp32 run");
+            goto fail;
+        }
+    }
+    if (have_key && !cached) {
+        nr_err cerr = {0};
+        if (nr_eval_cache_put(cache_dir, key, &base, &cerr)) {
+            char msg[1024];
+            nr_err_format(&cerr, msg, sizeof msg);
+            fprintf(stderr, "numrep eval: note: fp32 result not cached: %s\n", msg);
+        }
+    }
+
+    int64_t agree = nr_eval_agree(&r, &base);
+    double norm = base.top1 ? 100.0 * (double)r.top1 / (double)base.top1 : 0.0;
+    double ips = r.seconds > 0 ? (double)r.n / r.seconds : 0.0;
+    const char *pname = prec ? prec : "fp32";
+    const char *bsrc = self_base ? "this run" : cached ? "cached" : "computed";
+    if (json) {
+        printf("{\"network\": ");
+        json_str(spec->name);
+        printf(", \"spec\": ");
+        json_str(spec->path);
+        printf(", \"precision\": ");
+        json_str(pname);
+        printf(", \"data\": ");
+        json_str(data);
+        printf(", \"data_kind\": \"%s\", \"engine\": \"%s\", \"jobs\": %lld, \"samples\": %lld, "
+               "\"classes\": %d,\n",
+               nr_dataset_kind_name(nr_dataset_kind(ds)), eng.name, jobs, (long long)r.n, k);
+        printf(" \"top1\": %.4f, \"top5\": %.4f, \"top1_correct\": %lld, \"top5_correct\": %lld,\n",
+               pct(r.top1, r.n), pct(r.top5, r.n), (long long)r.top1, (long long)r.top5);
+        printf(" \"fp32_top1\": %.4f, \"fp32_top5\": %.4f, \"fp32_source\": \"%s\", "
+               "\"normalized_top1\": %.4f, \"agreement\": %.4f,\n",
+               pct(base.top1, base.n), pct(base.top5, base.n), bsrc, norm, pct(agree, r.n));
+        printf(" \"seconds\": %.3f, \"images_per_second\": %.2f, \"fp32_seconds\": %.3f}\n",
+               r.seconds, ips, base_seconds);
+    } else {
+        printf("network     %s (%s)\n", spec->name, spec->path);
+        printf("precision   %s\n", pname);
+        printf("data        %s (%s, %lld of %lld samples)\n", data,
+               nr_dataset_kind_name(nr_dataset_kind(ds)), (long long)r.n,
+               (long long)nr_dataset_count(ds));
+        printf("engine      %s, %lld job%s\n", eng.name, jobs, jobs == 1 ? "" : "s");
+        printf("top-1       %6.2f %%  (%lld/%lld)\n", pct(r.top1, r.n), (long long)r.top1,
+               (long long)r.n);
+        printf("top-5       %6.2f %%  (%lld/%lld)\n", pct(r.top5, r.n), (long long)r.top5,
+               (long long)r.n);
+        printf("fp32 top-1  %6.2f %%  (top-5 %.2f %%; %s)\n", pct(base.top1, base.n),
+               pct(base.top5, base.n), bsrc);
+        printf("normalized  %6.2f %%  of the fp32 top-1; same prediction as fp32 on %.2f %%\n",
+               norm, pct(agree, r.n));
+        printf("time        %.2f s wall, %.1f images/s\n", r.seconds, ips);
+    }
+    status = 0;
+    goto done;
+fail:
+    status = cli_error(&err);
+done:
+    if (!self_base)
+        nr_eval_result_free(&base);
+    nr_eval_result_free(&r);
+    nr_engine_close(&eng);
+    nr_engine_close(&eng32);
+    nr_dataset_close(ds);
+    nr_model_free(m32);
+    nr_model_free(m);
+    return status;
+}
