@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 DEPS=(cmake make gcc pkg-config python3 llvm-16-dev libyaml-dev check libsubunit-dev
-      libmpfr-dev libgmp-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev
+      libmpfr-dev libgmp-dev dataset-fashion-mnist zlib1g-dev libpng-dev libjpeg62-turbo-dev
       protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-torch
       libsqlite3-dev chromium libopenmpi-dev openmpi-bin
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

@@ -1049,6 +1049,46 @@ START_TEST(test_real_mnist)
 }
 END_TEST
 
+/* Fashion-MNIST as Debian ships it (dataset-fashion-mnist): the same IDX
+ * reader, auto-detected from the directory, preferring the t10k files over
+ * the training set beside them. */
+START_TEST(test_real_fashion_mnist)
+{
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    char f[1300];
+    snprintf(f, sizeof f, "%s/t10k-labels-idx1-ubyte.gz", dir);
+    if (access(f, R_OK) != 0) {
+        printf("check_dataset: no %s (Debian dataset-fashion-mnist), test skipped\n", dir);
+        return;
+    }
+    nr_dataset_opts o;
+    nr_dataset_opts_init(&o);
+    nr_dataset *ds = open_ds(dir, &o);
+    ck_assert_int_eq(nr_dataset_count(ds), 10000);
+    int shape[3];
+    nr_dataset_shape(ds, shape);
+    ck_assert(shape[0] == 1 && shape[1] == 28 && shape[2] == 28);
+    uint8_t *lab = gunzip_popen(f, 8 + 10000);
+    snprintf(f, sizeof f, "%s/t10k-images-idx3-ubyte.gz", dir);
+    uint8_t *img = gunzip_popen(f, 16 + 10000 * 784);
+    int *got = malloc(sizeof(int) * 10000);
+    nr_err e = {0};
+    ck_assert_int_eq(nr_dataset_get(ds, 0, 10000, NULL, got, &e), 0);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(got[i], lab[8 + i]);
+    int n = tu_quick() ? 10 : 100;
+    float *out = malloc(sizeof(float) * 784 * (size_t)n);
+    ck_assert_int_eq(nr_dataset_get(ds, 0, n, out, NULL, &e), 0);
+    for (int i = 0; i < n * 784; i++)
+        ck_assert(out[i] == (float)img[16 + i] / 255.0f);
+    free(out);
+    free(got);
+    free(lab);
+    free(img);
+    nr_dataset_close(ds);
+}
+END_TEST
+
 START_TEST(test_real_cifar)
 {
     const char *data = tu_shared_data();
@@ -1191,6 +1231,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_images_bad_files);
     tcase_add_test(t, test_detect_errors);
     tcase_add_test(t, test_real_mnist);
+    tcase_add_test(t, test_real_fashion_mnist);
     tcase_add_test(t, test_real_cifar);
     tcase_add_test(t, test_real_imagenet);
     suite_add_tcase(s, t);
