@@ -160,6 +160,20 @@ else
         compare "resnet20 opset $1 $2 vs hand-written spec" "$D/y.npy" "$tmp/hand.npy" 0 1e-4 argmax
         compare "resnet20 opset $1 $2 vs torch" "$D/y.npy" "$D/torch_logits.npy" 0 1e-4 argmax
     done
+    # The same accuracy as the hand-written spec on real data (the shipped
+    # CIFAR-10 subset, JIT).  ONNX carries no preprocessing, so the imported
+    # spec gets the hand-written spec's `input:` line.
+    D=$tmp/r20_fold
+    if [ -f "$D/imp/imp.yaml" ]; then
+        n=$([ -n "${NUMREP_QUICK:-}" ] && echo 100 || echo 500)
+        sed -i "s|^input: .*|$(grep '^input:' "$R/resnet20.yaml")|" "$D/imp/imp.yaml"
+        top1() { "$BIN" eval "$1" --data "$R/cifar10-1000" --limit "$n" --no-progress --no-cache \
+                     2>/dev/null | awk '$1 == "top-1" { print $2, $4 }'; }
+        a_hand=$(top1 "$R/resnet20.yaml")
+        a_imp=$(top1 "$D/imp/imp.yaml")
+        if [ -n "$a_hand" ] && [ "$a_hand" = "$a_imp" ]; then ok
+        else bad "resnet20: imported top-1 on $n CIFAR images '$a_imp', hand-written '$a_hand'"; fi
+    fi
 fi
 
 finish
