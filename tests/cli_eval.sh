@@ -67,7 +67,7 @@ else ok; fi
 run eval "$T" --random-weights 5 --data "$tmp/d40.bin" -p e4m3 --json
 if [ "$rc" -ne 0 ]; then bad "json run: exit $rc: $(cat "$tmp/err")"
 elif [ "$(field samples)" != 40 ] || [ "$(sfield fp32_source)" != cached ] ||
-     [ "$(sfield engine)" != emulator ] || [ -s "$tmp/err" ]; then
+     [ "$(sfield engine)" != jit ] || [ -s "$tmp/err" ]; then
     bad "json run: $(cat "$tmp/out") / $(cat "$tmp/err")"
 else ok; fi
 t1=$(field top1_correct); f1=$(field fp32_top1); ag=$(field agreement)
