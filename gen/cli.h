@@ -29,4 +29,16 @@ CLI_COMMANDS(X)
 int cli_error(const nr_err *e);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cli_util.c -- what several subcommands share. */
+struct nr_model;
+/* A non-negative integer (decimal, 0x hex, 0 octal) that fits uint64; 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t *v);
+/* NET with precision PREC (nr_precision_from_arg; NULL: the default); with
+ * have_seed, deterministic random weights from seed (0 counts as 1). */
+int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
+                   struct nr_model **m, nr_err *err);
+/* Outputs as text: one sample per line, k values each, "%.9g" (round-trips
+ * float32), so emulate / run / built executables can be compared with diff. */
+void cli_print_rows(const float *y, int n, size_t k);
+
 #endif

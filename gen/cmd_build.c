@@ -57,17 +57,6 @@ typedef struct build_sizes {
     uint64_t arena;     /* bytes per sample                              */
 } build_sizes;
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || end == s || *end || *s == '-')
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, build_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -101,7 +90,7 @@ static int parse_args(int argc, char **argv, build_opts *o)
                 if (strcmp(v, "dense") && strcmp(v, "container"))
                     return cli_usage("build", "--pack: expected dense or container, got \"%s\"", v);
                 o->dense = !strcmp(v, "dense");
-            } else if (parse_u64(v, &o->seed)) {
+            } else if (cli_parse_u64(v, &o->seed)) {
                 return cli_usage("build", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             } else {
                 o->have_seed = 1;
@@ -129,18 +118,7 @@ static int parse_args(int argc, char **argv, build_opts *o)
 
 static int load_model(const build_opts *o, const char *prec, nr_model **m, nr_err *err)
 {
-    if (!o->have_seed)
-        return nr_model_load(o->net, prec, m, err);
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    int rc = nr_spec_load(o->net, &s, err);
-    if (rc)
-        return rc;
-    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
-        nr_spec_free(s);
-        return rc;
-    }
-    return nr_model_build(s, p, NULL, o->seed ? o->seed : 1, m, err); /* takes s and p */
+    return cli_load_model(o->net, prec, o->have_seed, o->seed, m, err);
 }
 
 /* Packed bytes of the weight values: per tensor, count x container bytes,

@@ -32,17 +32,6 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || end == s || *end || *s == '-')
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* LAYER:INDEX, INDEX flat or C,H,W.  The layer name may itself hold ':'
  * (not in our specs, but names are free text), so split at the last one. */
 static int parse_trace(const nr_model *m, const char *arg, nr_emu_opts *o)
@@ -72,7 +61,7 @@ static int parse_trace(const nr_model *m, const char *arg, nr_emu_opts *o)
         idx = (c[0] * sh[1] + c[1]) * sh[2] + c[2];
     } else {
         uint64_t v;
-        if (parse_u64(colon + 1, &v))
+        if (cli_parse_u64(colon + 1, &v))
             return cli_usage("emulate", "--trace: expected INDEX or C,H,W after ':', got \"%s\"",
                              colon + 1);
         if (v >= nr_shape_count(sh))
@@ -84,32 +73,6 @@ static int parse_trace(const nr_model *m, const char *arg, nr_emu_opts *o)
     o->trace_layer = li;
     o->trace_index = idx;
     return 0;
-}
-
-static int load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
-                      nr_model **m, nr_err *err)
-{
-    if (!have_seed)
-        return nr_model_load(net, prec, m, err);
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    int rc = nr_spec_load(net, &s, err);
-    if (rc)
-        return rc;
-    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
-        nr_spec_free(s);
-        return rc;
-    }
-    return nr_model_build(s, p, NULL, seed ? seed : 1, m, err); /* takes s and p */
-}
-
-static void print_text(const float *y, int n, size_t k)
-{
-    for (int s = 0; s < n; s++) {
-        for (size_t i = 0; i < k; i++)
-            printf(i ? " %.9g" : "%.9g", (double)y[(size_t)s * k + i]);
-        putchar('\n');
-    }
 }
 
 int cmd_emulate(int argc, char **argv)
@@ -136,7 +99,7 @@ int cmd_emulate(int argc, char **argv)
                 output = v;
             else if (!strcmp(a, "--trace"))
                 trace = v;
-            else if (parse_u64(v, &seed))
+            else if (cli_parse_u64(v, &seed))
                 return cli_usage("emulate", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             else
                 have_seed = 1;
@@ -160,7 +123,7 @@ int cmd_emulate(int argc, char **argv)
     float *x = NULL, *y = NULL;
     nr_emu_stats stats = {0};
     int status = 1;
-    if (load_model(net, prec, have_seed, seed, &m, &err))
+    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
         goto fail;
     nr_emu_opts opts = {.trace = NULL, .trace_layer = -1};
     if (trace && (status = parse_trace(m, trace, &opts)))
@@ -205,7 +168,7 @@ int cmd_emulate(int argc, char **argv)
         if (nr_npy_write_f32(output, y, oshape, ond, &err))
             goto fail;
     } else {
-        print_text(y, (int)n, k);
+        cli_print_rows(y, (int)n, k);
     }
     status = 0;
     goto done;

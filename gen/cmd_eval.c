@@ -54,17 +54,6 @@ static int parse_count(const char *s, long long lo, long long hi, long long *v)
     return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || end == s || *end || *s == '-')
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- progress */
 
 typedef struct bar {
@@ -139,21 +128,6 @@ static int engine_open(const char *name, const nr_model *m, nr_engine *e, nr_err
 
 /* ---------------------------------------------------------------- helpers */
 
-static int build(const char *net, const char *prec, int have_seed, uint64_t seed,
-                 nr_model **m, nr_err *err)
-{
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    int rc = nr_spec_load(net, &s, err);
-    if (rc)
-        return rc;
-    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
-        nr_spec_free(s);
-        return rc;
-    }
-    return nr_model_build(s, p, NULL, have_seed ? (seed ? seed : 1) : 0, m, err);
-}
-
 /* 1 when every value of m is fp32 with rne: the run is its own baseline. */
 static int is_fp32(const nr_model *m)
 {
@@ -224,7 +198,7 @@ int cmd_eval(int argc, char **argv)
                 if (parse_count(v, 1, 256, &jobs))
                     return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
                                      v);
-            } else if (parse_u64(v, &seed)) {
+            } else if (cli_parse_u64(v, &seed)) {
                 return cli_usage("eval", "--random-weights: expected an unsigned integer, got \"%s\"",
                                  v);
             } else {
@@ -257,7 +231,7 @@ int cmd_eval(int argc, char **argv)
     int status = 1, cached = 0, self_base = 0;
     double base_seconds = 0;
     char cache_dir[4096] = "";
-    if (build(net, prec, have_seed, seed, &m, &err))
+    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
         goto fail;
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {
@@ -303,7 +277,7 @@ int cmd_eval(int argc, char **argv)
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
         cached = 1;
     } else {
-        if (build(net, "fp32", have_seed, seed, &m32, &err) ||
+        if (cli_load_model(net, "fp32", have_seed, seed, &m32, &err) ||
             engine_open(engine, m32, &eng32, &err))
             goto fail;
         b.what = "fp32 baseline";

@@ -30,43 +30,6 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || end == s || *end || *s == '-')
-        return -1;
-    *v = x;
-    return 0;
-}
-
-static int load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
-                      nr_model **m, nr_err *err)
-{
-    if (!have_seed)
-        return nr_model_load(net, prec, m, err);
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    int rc = nr_spec_load(net, &s, err);
-    if (rc)
-        return rc;
-    if (prec && (rc = nr_precision_from_arg(prec, &p, err))) {
-        nr_spec_free(s);
-        return rc;
-    }
-    return nr_model_build(s, p, NULL, seed ? seed : 1, m, err); /* takes s and p */
-}
-
-static void print_text(const float *y, int n, size_t k)
-{
-    for (int s = 0; s < n; s++) {
-        for (size_t i = 0; i < k; i++)
-            printf(i ? " %.9g" : "%.9g", (double)y[(size_t)s * k + i]);
-        putchar('\n');
-    }
-}
-
 /* --emit-ir: the same module, emitted separately (the JIT consumes its own). */
 static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path, nr_err *err)
 {
@@ -114,7 +77,7 @@ int cmd_run(int argc, char **argv)
                 output = v;
             else if (!strcmp(a, "--emit-ir"))
                 ir = v;
-            else if (parse_u64(v, &seed))
+            else if (cli_parse_u64(v, &seed))
                 return cli_usage("run", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             else
                 have_seed = 1;
@@ -138,7 +101,7 @@ int cmd_run(int argc, char **argv)
     float *x = NULL, *y = NULL;
     gen_compiled *c = NULL;
     int status = 1;
-    if (load_model(net, prec, have_seed, seed, &m, &err))
+    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
         goto fail;
     int64_t shape[4];
     int ndim = 0;
@@ -178,7 +141,7 @@ int cmd_run(int argc, char **argv)
         if (nr_npy_write_f32(output, y, oshape, ond, &err))
             goto fail;
     } else {
-        print_text(y, (int)n, k);
+        cli_print_rows(y, (int)n, k);
     }
     status = 0;
     goto done;

@@ -740,6 +740,12 @@ done:
 
 int nr_model_load(const char *net_path, const char *prec_arg, nr_model **out, nr_err *err)
 {
+    return nr_model_load_seeded(net_path, prec_arg, 0, out, err);
+}
+
+int nr_model_load_seeded(const char *net_path, const char *prec_arg, uint64_t random_seed,
+                         nr_model **out, nr_err *err)
+{
     *out = NULL;
     nr_spec *s = NULL;
     nr_precision *p = NULL;
@@ -750,7 +756,7 @@ int nr_model_load(const char *net_path, const char *prec_arg, nr_model **out, nr
         nr_spec_free(s);
         return rc;
     }
-    return nr_model_build(s, p, NULL, 0, out, err);
+    return nr_model_build(s, p, NULL, random_seed, out, err); /* takes s and p */
 }
 
 void nr_model_free(nr_model *m)

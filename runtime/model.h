@@ -163,6 +163,10 @@ int nr_model_build(nr_spec *spec, nr_precision *prec, const char *weights_path,
                    uint64_t random_seed, nr_model **out, nr_err *err);
 /* Convenience: load both files and build. prec_arg as for nr_precision_from_arg. */
 int nr_model_load(const char *net_path, const char *prec_arg, nr_model **out, nr_err *err);
+/* The same with deterministic random weights when random_seed != 0 (the
+ * spec's weights file is then not read). */
+int nr_model_load_seeded(const char *net_path, const char *prec_arg, uint64_t random_seed,
+                         nr_model **out, nr_err *err);
 void nr_model_free(nr_model *m);
 int nr_model_find(const nr_model *m, const char *layer_name); /* index or -1 */
 size_t nr_shape_count(const int shape[3]);

@@ -1,0 +1,35 @@
+/* cli_util.c -- helpers shared by the numrep subcommands: number
+ * arguments, loading a model (optionally with random weights), and the
+ * text form of outputs that emulate, run and built executables all print. */
+#include "cli.h"
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int cli_parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || end == s || *end || *s == '-')
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
+                   nr_model **m, nr_err *err)
+{
+    return nr_model_load_seeded(net, prec, have_seed ? (seed ? seed : 1) : 0, m, err);
+}
+
+void cli_print_rows(const float *y, int n, size_t k)
+{
+    for (int s = 0; s < n; s++) {
+        for (size_t i = 0; i < k; i++)
+            printf(i ? " %.9g" : "%.9g", (double)y[(size_t)s * k + i]);
+        putchar('\n');
+    }
+}
