@@ -6,6 +6,7 @@
 #include "plan.h"
 #include "emulator.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,70 @@ V gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, uint32_t
     gen_num_exact_f64(c->g, v, &x);
     V sr = gen_sr(c, mode, layer, elem, LLVMConstInt(c->g->i32, term, 0));
     return gen_num_round(c->g, f, mode, &x, sr);
+}
+
+V gen_encode_val(gen_lctx *c, const nr_format *f, V v)
+{
+    gen_ctx *g = c->g;
+    if (is_ieee32(f)) { /* exact conversion; a NaN becomes the canonical one */
+        V b = LLVMBuildBitCast(g->b, LLVMBuildFPTrunc(g->b, v, LLVMFloatTypeInContext(g->ctx), ""),
+                               g->i32, "");
+        V nan = LLVMBuildFCmp(g->b, LLVMRealUNO, v, v, "");
+        b = LLVMBuildSelect(g->b, nan, LLVMConstInt(g->i32, 0x7fc00000u, 0), b, "");
+        return LLVMBuildZExt(g->b, b, g->i64, "");
+    }
+    if (f->kind == NR_FLOAT && f->man_bits < 52 && f->emin - f->man_bits >= -1022 &&
+        f->emax <= 1023) { /* every value of f is a normal double or +-0: move the fields */
+        LLVMBuilderRef B = g->b;
+        const int Y = f->man_bits;
+        V bits = LLVMBuildBitCast(B, v, g->i64, "");
+        V av = LLVMBuildAnd(B, bits, gen_i64(c, 0x7fffffffffffffffull), "");
+        V ed = LLVMBuildLShr(B, av, gen_i64(c, 52), "");
+        V fr = LLVMBuildAnd(B, av, gen_i64(c, (1ull << 52) - 1), "");
+        /* normal: exponent rebiased, fraction's top Y bits */
+        V mag = LLVMBuildOr(B, LLVMBuildShl(B, LLVMBuildAdd(B, ed, gen_i64(c, (uint64_t)(int64_t)(f->bias - 1023)), ""),
+                                            gen_i64(c, (uint64_t)Y), ""),
+                            LLVMBuildLShr(B, fr, gen_i64(c, (uint64_t)(52 - Y)), ""), "");
+        uint64_t lo;
+        double mn = ldexp(1.0, f->emin);
+        memcpy(&lo, &mn, sizeof lo);
+        V small = LLVMBuildICmp(B, LLVMIntULT, av, gen_i64(c, lo), "");
+        V sub = gen_i64(c, 0);
+        if (f->subnormals) { /* significand >> (52 - Y + emin - E), at most 52 for values of f */
+            V n = LLVMBuildSub(B, gen_i64(c, (uint64_t)(int64_t)(52 - Y + f->emin + 1023)), ed, "");
+            n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, n, gen_i64(c, 64), ""), n, gen_i64(c, 63), "");
+            sub = LLVMBuildLShr(B, LLVMBuildOr(B, fr, gen_i64(c, 1ull << 52), ""), n, "");
+            sub = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, av, gen_i64(c, 0), ""), gen_i64(c, 0), sub, "");
+        }
+        mag = LLVMBuildSelect(B, small, sub, mag, "");
+        V neg = LLVMBuildICmp(B, LLVMIntSLT, bits, gen_i64(c, 0), "");
+        if (!f->has_negzero) /* a -0 is +0 there */
+            neg = LLVMBuildAnd(B, neg, LLVMBuildICmp(B, LLVMIntNE, mag, gen_i64(c, 0), ""), "");
+        V e = LLVMBuildOr(B, mag, LLVMBuildSelect(B, neg, gen_i64(c, f->sign_mask), gen_i64(c, 0), ""), "");
+        V special = LLVMBuildICmp(B, LLVMIntEQ, ed, gen_i64(c, 0x7ff), "");
+        V isnan = LLVMBuildFCmp(B, LLVMRealUNO, v, v, "");
+        V inf = f->has_inf ? LLVMBuildOr(B, gen_i64(c, f->inf_bits),
+                                         LLVMBuildSelect(B, neg, gen_i64(c, f->sign_mask), gen_i64(c, 0), ""), "")
+                           : e;
+        e = LLVMBuildSelect(B, special, LLVMBuildSelect(B, isnan, gen_i64(c, f->nan_bits), inf, ""), e, "");
+        return e;
+    }
+    /* v is a value of f: every mode gives its own encoding */
+    gen_exact x;
+    gen_num_exact_f64(g, v, &x);
+    return gen_num_round(g, f, NR_RND_RNE, &x, LLVMConstInt(g->i32, 0, 0));
+}
+
+void gen_store_out(gen_lctx *c, int li, uint64_t off, V acc, V elem)
+{
+    const nr_layer *L = &c->m->layers[li];
+    const nr_format *af = &L->prec.activations, *sf = &L->prec.accumulator;
+    V e;
+    if (nr_format_equal(sf, af) || (is_ieee32(af) && nr_format_fits_f32(sf)))
+        e = gen_encode_val(c, af, acc); /* every S value is an A value */
+    else
+        e = gen_round_val(c, af, L->prec.rounding, acc, (uint32_t)li, elem, NR_EMU_TERM_OUT);
+    gen_store_enc(c, af, off, elem, e);
 }
 
 V gen_rt_fn(gen_lctx *c, const char *name, T fty)

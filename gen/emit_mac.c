@@ -100,6 +100,8 @@ typedef struct mac {
     int fast_p, fast_s, fast_fma; /* fast_round applies (see there) */
     int all_fast; /* mac_fast covers this layer's terms */
     int dense;    /* term_operands: dense (x fixed) or conv row (w fixed) */
+    int slow_only; /* every term by the shared general functions: the vector
+                    * kernel's rare fallback, in the least code */
     V wconst, xconst, xbase, kcur;
 } mac;
 
@@ -406,7 +408,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
     case NR_MAC_UNFUSED: { /* p = round_P(w*x) (PRODUCT(k)); acc = round_S(acc + p) (SUM(k)) */
         V srp = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
         V p;
-        if (s->fast_p) { /* w*x is exact in double */
+        if (s->fast_p && !s->slow_only) { /* w*x is exact in double */
             V pd = LLVMBuildFMul(B, w, x, "wx");
             fork_t f;
             fork_begin(c, &f, LLVMBuildOr(B, is_normal(g, pd), is_zero(g, pd), ""));
@@ -417,7 +419,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         }
         V srs = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
         V r;
-        if (s->fast_s) {
+        if (s->fast_s && !s->slow_only) {
             V sd = LLVMBuildFAdd(B, acc, p, "s");
             fork_t f;
             fork_begin(c, &f, LLVMBuildAnd(B, sum_ok(s, sd), sum_exact(g, acc, p, sd), ""));
@@ -432,7 +434,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
     case NR_MAC_FUSED: { /* acc = round_S(w*x + acc), one rounding (SUM(k)) */
         V srs = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
         V r;
-        if (s->fast_fma) { /* w*x exact in double; then one exact sum */
+        if (s->fast_fma && !s->slow_only) { /* w*x exact in double; then one exact sum */
             V pd = LLVMBuildFMul(B, w, x, "wx");
             V sd = LLVMBuildFAdd(B, acc, pd, "s");
             fork_t f;
@@ -632,13 +634,6 @@ static void kacc_result(mac *s, gen_exact *x)
     x->sticky = LLVMBuildICmp(B, LLVMIntNE, w[5], gen_i64(c, 0), "");
 }
 
-static int is_preset(const nr_format *f, const char *name)
-{
-    nr_format p;
-    nr_err e = {0};
-    return nr_format_parse(name, &p, &e) == 0 && nr_format_equal(f, &p);
-}
-
 static V slot(mac *s, V buf, T at, V i)
 {
     gen_ctx *g = s->c->g;
@@ -660,9 +655,7 @@ static V start_value(mac *s, V bias, V elem)
 /* [net-5] the output: round_A(acc), term OUT. */
 static void store_out(mac *s, V acc, V elem)
 {
-    const nr_format *af = &s->L->prec.activations;
-    gen_store_enc(s->c, af, s->pl->out_off, elem,
-                  gen_round_val(s->c, af, s->mode, acc, s->li, elem, NR_EMU_TERM_OUT));
+    gen_store_out(s->c, s->li, s->pl->out_off, acc, elem);
 }
 
 /* Row order (conv, batchnorm; unfused/fused): for each output row the OW
@@ -671,31 +664,28 @@ static void store_out(mac *s, V acc, V elem)
  * canonical order, but consecutive iterations are independent, so the
  * rounding chains overlap (and the weight is decoded once per row).  The
  * padding is skipped by clipping the ow range: iw = ow*sw + off is an input
- * column iff ceil(-off/sw) <= ow <= floor((W-1-off)/sw). */
-static void emit_rows(mac *s, int any_r, int any_c)
+ * column iff ceil(-off/sw) <= ow <= floor((W-1-off)/sw).  row_body emits
+ * output row oh of channel o (both i64 values). */
+static void row_body(mac *s, V o, V oh, int any_r, int any_c, V buf, V tmp, T at)
 {
     gen_lctx *c = s->c;
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     const geom *G = &s->g;
     const nr_layer *L = s->L;
-    T at = LLVMArrayType(g->f64, (unsigned)G->OW);
-    V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
-    gen_loop lo, lh, lw, lc, lr, lq;
-    gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
-    s->o = lo.i;
+    gen_loop lw, lc, lr, lq;
+    s->o = o;
     s->ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, s->o, gen_i64(c, (uint64_t)G->cout_g), ""),
                           gen_i64(c, (uint64_t)G->cin_g), "ci0");
     V bias = L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, s->pl->b_off, s->o)) : NULL;
-    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
-    V rowbase = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->OH), ""), lh.i, ""),
+    V rowbase = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
                              gen_i64(c, (uint64_t)G->OW), "rowbase");
     gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow0");
     LLVMBuildStore(B, start_value(s, bias, LLVMBuildAdd(B, rowbase, lw.i, "")), slot(s, buf, at, lw.i));
     gen_loop_end(c, &lw);
     gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
     gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
-    V ih = LLVMBuildAdd(B, LLVMBuildMul(B, lh.i, gen_i64(c, (uint64_t)G->sh), ""),
+    V ih = LLVMBuildAdd(B, LLVMBuildMul(B, oh, gen_i64(c, (uint64_t)G->sh), ""),
                         LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""),
                                      gen_i64(c, (uint64_t)G->pt), ""), "ih");
     LLVMBasicBlockRef skip = NULL;
@@ -736,6 +726,19 @@ static void emit_rows(mac *s, int any_r, int any_c)
     gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow1");
     store_out(s, LLVMBuildLoad2(B, g->f64, slot(s, buf, at, lw.i), "acc"), LLVMBuildAdd(B, rowbase, lw.i, ""));
     gen_loop_end(c, &lw);
+}
+
+static void emit_rows(mac *s, int any_r, int any_c)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    const geom *G = &s->g;
+    T at = LLVMArrayType(g->f64, (unsigned)G->OW);
+    V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
+    gen_loop lo, lh;
+    gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
+    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
+    row_body(s, lo.i, lh.i, any_r, any_c, buf, tmp, at);
     gen_loop_end(c, &lh);
     gen_loop_end(c, &lo);
 }
@@ -766,7 +769,10 @@ static void emit_dense(mac *s)
     gen_loop_end(c, &lo);
 }
 
-int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
+/* The layer's formats, modes, geometry and fast-path flags; *any_r /
+ * *any_c: can some kernel row/column fall into the padding (for any
+ * output)? */
+static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_err *err)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
@@ -784,7 +790,6 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     s.mode = L->prec.rounding;
     s.mac = L->prec.mac;
     s.xoff = gen_in_off(c, li, 0);
-    const nr_format *af = &L->prec.activations;
     s.acc = gen_alloca(c, g->f64, "acc.slot");
     if (s.mac == NR_MAC_EXACT) {
         V o = gen_i64(c, s.pl->scratch_off);
@@ -793,7 +798,6 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
         s.kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
         s.kadd = gen_rt_fn(c, "nr_rt_kacc_add", s.kadd_ty);
     }
-    /* can some kernel row/column fall into the padding (for any output)? */
     int kh = G->kh, kw = G->kw, any_r = 0, any_c = 0;
     for (int r = 0; r < kh; r++) {
         long lo = (long)r * G->dh - G->pt, hi = (long)(G->OH - 1) * G->sh + lo;
@@ -803,9 +807,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
         long lo = (long)q * G->dw - G->pl, hi = (long)(G->OW - 1) * G->sw + lo;
         any_c |= lo < 0 || hi >= G->W;
     }
-
-    s.fast32 = s.mode == NR_RND_RNE && is_preset(s.pf, "fp32") && is_preset(s.sf, "fp32") &&
-               nr_format_fits_f32(s.wf) && nr_format_fits_f32(s.xf);
+    s.fast32 = gen_mac_fast32(L, s.xf);
     /* w*x exact in double: same test as emit_num.c's prod_exact_in_double */
     int lsw = s.wf->kind == NR_FIXED ? -s.wf->frac_bits : s.wf->emin - s.wf->man_bits;
     int lsx = s.xf->kind == NR_FIXED ? -s.xf->frac_bits : s.xf->emin - s.xf->man_bits;
@@ -816,6 +818,43 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     s.fast_fma = prod_exact && fast_fmt(s.sf);
     s.all_fast = s.fast32 || (s.mac == NR_MAC_UNFUSED && s.fast_p && s.fast_s) ||
                  (s.mac == NR_MAC_FUSED && s.fast_fma);
+    *sp = s;
+    *any_r_ = any_r, *any_c_ = any_c;
+    return 0;
+}
+
+int gen_emit_mac_row(gen_lctx *c, int li, V o, V oh, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    mac s;
+    int any_r, any_c, rc = mac_setup(c, li, &s, &any_r, &any_c, err);
+    if (rc)
+        return rc;
+    s.slow_only = 1, s.all_fast = 0;
+    T at = LLVMArrayType(g->f64, (unsigned)s.g.OW);
+    V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
+    row_body(&s, o, oh, any_r, any_c, buf, tmp, at);
+    return 0;
+}
+
+int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const nr_layer *L = &c->m->layers[li];
+    mac s;
+    int any_r, any_c, rc = mac_setup(c, li, &s, &any_r, &any_c, err);
+    if (rc)
+        return rc;
+    if (L->op == NR_OP_CONV && s.mac != NR_MAC_EXACT) {
+        gen_vmac v;
+        gen_vmac_plan(c->m, li, &v);
+        if (v.ok)
+            return gen_emit_vmac(c, li, &v, err);
+    }
+    const geom *G = &s.g;
+    const nr_format *af = &L->prec.activations;
+    int kh = G->kh, kw = G->kw;
     if (s.mac != NR_MAC_EXACT && L->op == NR_OP_DENSE && G->O <= 65536) {
         emit_dense(&s);
         return 0;

@@ -22,7 +22,7 @@ static V out1(gen_lctx *c, int li, int in_i, V v, V elem)
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
     if (nr_format_equal(gen_in_fmt(c, li, in_i), af))
-        return gen_round_val(c, af, NR_RND_RNE, v, (uint32_t)li, elem, NR_EMU_TERM_OUT);
+        return gen_encode_val(c, af, v);
     return gen_round_val(c, af, L->prec.rounding, v, (uint32_t)li, elem, NR_EMU_TERM_OUT);
 }
 

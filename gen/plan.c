@@ -132,6 +132,10 @@ int gen_plan_build(const nr_model *m, int pack_dense, gen_plan *p, gen_weights *
             kacc_size(&pr->weights, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
             if (pr->mac == NR_MAC_EXACT) /* header (8 words) + limbs + scratch limbs */
                 scratch = (8 + 2 * (uint64_t)pl->klimbs) * 8;
+            gen_vmac v; /* the vector kernel's decoded weights and input */
+            gen_vmac_plan(m, i, &v);
+            if (v.ok)
+                scratch = v.scratch;
             if (!L->w || L->nw == 0) {
                 rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
                 goto fail;

@@ -77,12 +77,45 @@ LLVMValueRef gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode,
                            LLVMValueRef v, uint32_t layer, LLVMValueRef elem, uint32_t term);
 LLVMValueRef gen_sr(gen_lctx *c, nr_rounding mode, uint32_t layer, LLVMValueRef elem,
                     LLVMValueRef term);
+/* [net-5] store the MAC/op result acc (an exact S value, double) of layer
+ * li as round_A(acc) (term OUT) at arena offset off, element elem.  When
+ * every S value is an A value the rounding is the identity and only the
+ * encoding is built (fp32: the hardware conversion). */
+void gen_store_out(gen_lctx *c, int li, uint64_t off, LLVMValueRef acc, LLVMValueRef elem);
+/* The encoding of v, a value of f (exactly): no rounding happens, so no
+ * mode and no SR draw. */
+LLVMValueRef gen_encode_val(gen_lctx *c, const nr_format *f, LLVMValueRef v);
 /* Declared runtime helper (runtime/rt.h) by name and type. */
 LLVMValueRef gen_rt_fn(gen_lctx *c, const char *name, LLVMTypeRef fty);
 
 /* emit_mac.c: conv, dense, unfolded batchnorm.  emit_ops.c: the rest. */
 int gen_emit_mac(gen_lctx *c, int li, nr_err *err);
 int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
+/* Output row oh of channel o (i64 values) of MAC layer li by the scalar
+ * row code: the vector kernel's fallback (emit_vmac.c). */
+int gen_emit_mac_row(gen_lctx *c, int li, LLVMValueRef o, LLVMValueRef oh, nr_err *err);
+
+/* emit_vmac.c: conv layers as explicit vector code (see there).  The plan
+ * says whether the kernel applies and how much arena scratch it needs;
+ * plan.c and gen_emit_mac both ask it, so they agree. */
+typedef struct gen_vmac {
+    int ok;            /* the vector kernel applies                        */
+    int host;          /* [net-12] fp32 rne: host float arithmetic, no checks */
+    int f32;           /* lanes are float, else double                      */
+    int wdirect;       /* fp32 weights: read from the blob, not decoded     */
+    int vl, nv, co;    /* lanes per vector, vectors per row, channels per block */
+    int rpv;           /* output rows per vector (short rows), else 1       */
+    int wp, padl;      /* decoded input: row length per stride phase, left pad */
+    uint64_t wdec_off, xdec_off; /* scratch offsets of decoded weights, input */
+    uint64_t scratch;  /* bytes                                              */
+} gen_vmac;
+void gen_vmac_plan(const nr_model *m, int li, gen_vmac *v);
+int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
+/* P = S = fp32, rne, W and A values all fp32 values: host float arithmetic
+ * is the layer's arithmetic ([net-12]). */
+int gen_mac_fast32(const nr_layer *L, const nr_format *xf);
+/* f equals the preset named name. */
+int gen_fmt_is(const nr_format *f, const char *name);
 /* Arena offset and format of input i of layer li. */
 uint64_t gen_in_off(const gen_lctx *c, int li, int i);
 const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i);

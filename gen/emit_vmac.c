@@ -1,0 +1,850 @@
+/* emit_vmac.c -- conv layers as explicit vector code: the fast path of
+ * [net-4]/[net-5] for unfused/fused MACs when every rounding of the layer
+ * is either the host's own float arithmetic (fp32 rne, [net-12]: "host")
+ * or a bit-mask rounding of an exact float/double (rz, rne; below).
+ *
+ * Layout.  Each call first decodes the layer's weights (O x K; fp32
+ * weights are read from the blob as they are) and its input (C x H x W)
+ * into arena scratch as floats or doubles (the lane type), the input rows
+ * split by stride phase and padded: column iw of channel ch, row ih is
+ * element ((ch*H + ih)*sw + (iw+padl) % sw)*wp + (iw+padl) / sw, so the
+ * inputs of VL consecutive output columns for one kernel column are VL
+ * consecutive elements, whatever the stride.  Pad cells hold +0 but are
+ * never used as terms: a lane mask per (kernel column, vector) keeps the
+ * old accumulator there ([net-4]: a padding term is skipped).
+ *
+ * Loop nest: output channels in blocks of co, output rows, then input
+ * channel ci, kernel row r and kernel column q as loops (one copy of the
+ * step IR keeps LLVM's compile time down); the co x nv accumulator
+ * vectors (lanes = output columns) stay in registers.  Every output
+ * element still sees its terms in canonical order k = (ci*kh + r)*kw + q;
+ * different elements are different lanes.
+ *
+ * Rounding by masking (mround).  A lane value v (float or double, F
+ * fraction bits) that IS the exact value rounds to a float format with
+ * Y < F fraction bits and 2^emin <= |v| like this: drop the low F-Y
+ * fraction bits of v's encoding (rz), or first add 2^(F-Y-1) - 1 plus the
+ * lowest kept bit (rne: a fraction above half carries, exactly half
+ * carries iff the kept lsb is odd; a carry out of the fraction increments
+ * the exponent, which is the next binade's first value, still exact).
+ * Without subnormals the tiny range is done too (mround).  A lane whose
+ * result is not the format's rounding (subnormal range, overflow, NaN,
+ * inf, an inexact rne sum) marks the row block "bad", and a bad block is
+ * recomputed by the scalar row code (emit_mac.c), which handles every
+ * case.  Why r < 2^emin can be rejected but r >= 2^emin is right even for
+ * v < 2^emin: rz never rounds up across a binade, and rne reaches 2^emin
+ * from below only for v >= 2^emin - 2^(emin-Y-2), which the format's own
+ * rne (quantum at least 2^(emin-Y) there) also rounds to 2^emin.
+ * Products w*x are exact in the lane type by emit_mac.c's prod_exact test
+ * (for float lanes the same test with float's 24 bits and exponent
+ * range); a sum acc + p is exact when TwoSum's error is 0 (rne), and rz
+ * takes inexact sums as well (rz_sum).  Overflow is checked once per
+ * row block from the largest |value| seen (track), not per term. */
+#include "plan.h"
+#include "emulator.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef LLVMValueRef V;
+typedef LLVMTypeRef T;
+
+int gen_fmt_is(const nr_format *f, const char *name)
+{
+    nr_format p;
+    nr_err e = {0};
+    return nr_format_parse(name, &p, &e) == 0 && nr_format_equal(f, &p);
+}
+
+int gen_mac_fast32(const nr_layer *L, const nr_format *xf)
+{
+    const nr_layer_prec *p = &L->prec;
+    return p->rounding == NR_RND_RNE && gen_fmt_is(&p->products, "fp32") &&
+           gen_fmt_is(&p->accumulator, "fp32") && nr_format_fits_f32(&p->weights) &&
+           nr_format_fits_f32(xf);
+}
+
+/* A rounding target of the double-lane path: a float format whose normal
+ * values are doubles with at least one dropped fraction bit, with -0. */
+static int mask_fmt(const nr_format *f)
+{
+    /* subnormals: the quantum 2^(emin-Y) and its inverse are normal */
+    return f->kind == NR_FLOAT && f->man_bits < 52 && f->emin >= -1000 && f->emax <= 1000 &&
+           f->has_negzero &&
+           (!f->subnormals || (f->emin - f->man_bits >= -1022 && f->man_bits - f->emin <= 1023));
+}
+
+static int float_lanes_ok(const nr_format *f);
+
+/* Geometry, as emit_mac.c's geom_of for conv. */
+typedef struct vgeo {
+    int C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, cin_g, cout_g, K;
+} vgeo;
+
+static int vgeo_of(const nr_layer *L, vgeo *g)
+{
+    const nr_layer_spec *s = L->spec;
+    memset(g, 0, sizeof *g);
+    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
+    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
+    g->kh = s->kernel[0], g->kw = s->kernel[1];
+    g->sh = s->stride[0], g->sw = s->stride[1];
+    g->dh = s->dilation[0], g->dw = s->dilation[1];
+    g->pt = L->pad[0], g->pl = L->pad[1];
+    int groups = s->groups < 1 ? 1 : s->groups;
+    g->cin_g = g->C / groups;
+    g->cout_g = g->O / groups;
+    g->K = g->cin_g * g->kh * g->kw;
+    return g->cin_g > 0 && g->cout_g > 0 && g->C == g->cin_g * groups &&
+           g->O == g->cout_g * groups && g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0 &&
+           g->dh > 0 && g->dw > 0 && g->OH > 0 && g->OW > 0 && g->pt >= 0 && g->pl >= 0 &&
+           L->nw == (size_t)g->O * (size_t)g->K;
+}
+
+static uint64_t al64(uint64_t v) { return (v + 63) / 64 * 64; }
+
+void gen_vmac_plan(const nr_model *m, int li, gen_vmac *v)
+{
+    memset(v, 0, sizeof *v);
+    const nr_layer *L = &m->layers[li];
+    if (L->op != NR_OP_CONV || L->prec.mac == NR_MAC_EXACT || !L->spec)
+        return;
+    vgeo G;
+    if (!vgeo_of(L, &G))
+        return;
+    const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
+                                           : &m->layers[L->inputs[0]].prec.activations;
+    const nr_layer_prec *p = &L->prec;
+    const nr_format *wf = &p->weights;
+    int host = gen_mac_fast32(L, xf), f32 = host;
+    if (!host) {
+        if (p->rounding != NR_RND_RZ && p->rounding != NR_RND_RNE)
+            return;
+        if (!mask_fmt(&p->accumulator) || (p->mac == NR_MAC_UNFUSED && !mask_fmt(&p->products)))
+            return;
+        if (wf->kind != NR_FLOAT || xf->kind != NR_FLOAT)
+            return;
+        /* w*x exact in double (emit_mac.c's prod_exact) */
+        int lsw = wf->emin - wf->man_bits, lsx = xf->emin - xf->man_bits;
+        int mw = ilogb(wf->max_finite), mx = ilogb(xf->max_finite);
+        if (!(wf->prec + xf->prec <= 53 && lsw + lsx >= -1074 && mw + mx + 2 <= 1024))
+            return;
+        /* float lanes (twice as many) when w*x is exact in float too and
+         * float lanes can round to P and S (mround) */
+        f32 = p->rounding == NR_RND_RZ && wf->prec + xf->prec <= 24 && lsw + lsx >= -149 && mw + mx + 2 <= 128 &&
+              nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
+              float_lanes_ok(&p->accumulator) &&
+              (p->mac != NR_MAC_UNFUSED || float_lanes_ok(&p->products));
+    }
+    /* accumulator vectors a block keeps in registers (of 32 on AVX-512) */
+    int budget = host ? 16 : 4, vmax = f32 ? 16 : 8, vl = vmax, rpv = 1;
+    if (G.OW >= 2 && G.OW <= vmax / 2 && (G.OW & (G.OW - 1)) == 0 && G.OH % (vmax / G.OW) == 0)
+        rpv = vmax / G.OW; /* short rows: one vector holds rpv whole rows */
+    else
+        while (vl > 4 && vl / 2 >= G.OW)
+            vl /= 2;
+    int nv = rpv > 1 ? 1 : (G.OW + vl - 1) / vl;
+    if (nv > budget)
+        return;
+    int co = 1;
+    for (int d = 1; d <= G.cout_g && d * nv <= budget; d++)
+        if (G.cout_g % d == 0)
+            co = d;
+    /* decoded row length per phase: every column a lane reads, and every
+     * input column */
+    int padl = G.pl, wp = (padl + G.W - 1) / G.sw + 1;
+    for (int q = 0; q < G.kw; q++) {
+        int need = (q * G.dw - G.pl + padl) / G.sw + (rpv > 1 ? G.OW : nv * vl);
+        if (need > wp)
+            wp = need;
+    }
+    int esz = f32 ? 4 : 8;
+    /* fp32 weights are read from the blob as they are */
+    int wdirect = f32 && gen_fmt_is(wf, "fp32");
+    uint64_t wbytes = wdirect ? 0 : (uint64_t)G.O * (uint64_t)G.K * (uint64_t)esz;
+    uint64_t xbytes = (uint64_t)G.C * (uint64_t)G.H * (uint64_t)G.sw * (uint64_t)wp * (uint64_t)esz;
+    *v = (gen_vmac){.ok = 1, .host = host, .f32 = f32, .wdirect = wdirect, .vl = vl, .nv = nv, .co = co, .rpv = rpv, .wp = wp, .padl = padl,
+                    .wdec_off = 0, .xdec_off = al64(wbytes)};
+    v->scratch = v->xdec_off + al64(xbytes);
+}
+
+/* ---------------------------------------------------------------- emitter */
+
+typedef struct vk {
+    gen_lctx *c;
+    gen_ctx *g;
+    LLVMBuilderRef B;
+    const nr_layer *L;
+    const gen_vmac *v;
+    vgeo G;
+    int li;
+    T et, vt, ivt, mt; /* lane element, vector, same-width int vector, i1 vector */
+    V wdec, xdec;          /* ptrs into the arena */
+    /* the running checks (nosub targets, see mround): the largest key of
+     * the products' and the sums' roundings, and the OR of TwoSum errors */
+    int track;
+    int pbound;            /* products checked per call from max|x| (below) */
+    V xmax;                /* alloca: the largest |x| encoding (lane int)   */
+    V key[2], err;
+    uint64_t lim[2];
+} vk;
+
+static V splat(vk *k, V s)
+{
+    V u = LLVMGetUndef(LLVMVectorType(LLVMTypeOf(s), (unsigned)k->v->vl));
+    V ins = LLVMBuildInsertElement(k->B, u, s, LLVMConstInt(k->g->i32, 0, 0), "");
+    V zero = LLVMConstNull(LLVMVectorType(k->g->i32, (unsigned)k->v->vl));
+    return LLVMBuildShuffleVector(k->B, ins, u, zero, "");
+}
+
+/* A splat constant of the lane integer type (i64 for double lanes, i32
+ * for float lanes: c is truncated). */
+static V ivec(vk *k, uint64_t c)
+{
+    V e[16];
+    T t = LLVMGetElementType(k->ivt);
+    for (int i = 0; i < k->v->vl; i++)
+        e[i] = LLVMConstInt(t, c, 0);
+    return LLVMConstVector(e, (unsigned)k->v->vl);
+}
+
+static V lvec(vk *k, uint64_t c) /* i64 lanes */
+{
+    V e[16];
+    for (int i = 0; i < k->v->vl; i++)
+        e[i] = LLVMConstInt(k->g->i64, c, 0);
+    return LLVMConstVector(e, (unsigned)k->v->vl);
+}
+
+/* The lanes' float type: fraction bits, exponent bias, encoding of d. */
+static int lane_f32(vk *k) { return LLVMGetElementType(k->vt) != k->g->f64; }
+static int lane_fb(vk *k) { return lane_f32(k) ? 23 : 52; }
+static uint64_t lane_abs(vk *k) { return lane_f32(k) ? 0x7fffffffu : 0x7fffffffffffffffull; }
+static uint64_t lane_bits(vk *k, double d)
+{
+    if (lane_f32(k)) {
+        float f = (float)d;
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        return b;
+    }
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+/* f's values in [2^(emin-1), max_finite] are all normal floats: float
+ * lanes can round to f. */
+static int float_lanes_ok(const nr_format *f)
+{
+    return f->man_bits < 23 && f->emin - 1 >= -126 && f->emax <= 127 &&
+           (!f->subnormals || (f->emin - f->man_bits >= -126 && f->man_bits - f->emin <= 127));
+}
+
+/* Round the exact doubles v (lanes) to f by masking (rz/rne, see top);
+ * *ok: the lanes where that is f's rounding.  Without subnormals a tiny
+ * |v| < 2^emin is done here too ([rnd-2] with neighbours 0 and 2^emin,
+ * [rnd-4] sign of v): rz gives +-0, rne +-2^emin iff |v| > 2^(emin-1)
+ * (the tie goes to 0, the even one); every other lane is then >= 2^emin,
+ * so only overflow is left to reject. */
+static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
+{
+    LLVMBuilderRef B = k->B;
+    int sh = lane_fb(k) - f->man_bits, rne = k->L->prec.rounding == NR_RND_RNE;
+    uint64_t low = (1ull << sh) - 1, absm = lane_abs(k);
+    uint64_t lo = lane_bits(k, ldexp(1.0, f->emin)), hi = lane_bits(k, f->max_finite);
+    V bits = LLVMBuildBitCast(B, v, k->ivt, "");
+    V av = LLVMBuildAnd(B, bits, ivec(k, absm), "");
+    V r = bits;
+    if (rne) {
+        V lsb = LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ivec(k, (uint64_t)sh), ""), ivec(k, 1), "");
+        r = LLVMBuildAdd(B, LLVMBuildAdd(B, r, ivec(k, low >> 1), ""), lsb, "");
+    }
+    r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
+    V tiny = LLVMBuildICmp(B, LLVMIntULT, av, ivec(k, lo), "tiny");
+    V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "");
+    V t;
+    if (f->subnormals) {
+        /* the quantum is q = 2^(emin-Y): round v/q to an integer (both
+         * scalings exact: powers of 2, normal results; |v/q| < 2^Y), rne
+         * by adding and subtracting 1.5 * 2^F (host rne), rz by the
+         * integer conversion; the sign of v kept ([rnd-4]) */
+        T vt = k->vt;
+        V sc = LLVMBuildFMul(B, LLVMBuildSelect(B, tiny, v, LLVMConstNull(vt), ""),
+                             LLVMBuildBitCast(B, ivec(k, lane_bits(k, ldexp(1.0, f->man_bits - f->emin))), vt, ""), "");
+        V ti;
+        if (rne) {
+            V m = LLVMBuildBitCast(B, ivec(k, lane_bits(k, 1.5 * ldexp(1.0, lane_fb(k)))), vt, "");
+            ti = LLVMBuildFSub(B, LLVMBuildFAdd(B, sc, m, ""), m, "");
+        } else {
+            ti = LLVMBuildSIToFP(B, LLVMBuildFPToSI(B, sc, k->ivt, ""), vt, "");
+        }
+        V rr = LLVMBuildFMul(B, ti, LLVMBuildBitCast(B, ivec(k, lane_bits(k, ldexp(1.0, f->emin - f->man_bits))), vt, ""), "");
+        t = LLVMBuildOr(B, LLVMBuildBitCast(B, rr, k->ivt, ""), sign, "");
+    } else { /* neighbours 0 and 2^emin */
+        t = sign;
+        if (rne) {
+            V up = LLVMBuildICmp(B, LLVMIntUGT, av, ivec(k, lane_bits(k, ldexp(1.0, f->emin - 1))), "");
+            t = LLVMBuildOr(B, t, LLVMBuildSelect(B, up, ivec(k, lo), ivec(k, 0), ""), "");
+        }
+    }
+    r = LLVMBuildSelect(B, tiny, t, r, "");
+    /* ok iff key <= lim: rne |r| <= max_finite; rz trunc|v| <= max_finite
+     * iff |v| < max_finite + 2^sh ulps.  With track, the largest key is
+     * kept instead (one umax; NaN and inf encodings are above every lim) */
+    V key = rne ? LLVMBuildAnd(B, r, ivec(k, absm), "") : av;
+    uint64_t lim = rne ? hi : hi + low;
+    if (which < 0) { /* bounded by the per-call check (pbound) */
+        *ok = NULL;
+    } else if (k->track) {
+        V a2[2] = {k->key[which], key};
+        k->key[which] = gen_emit_intrinsic(k->g, "llvm.umax", k->ivt, a2, 2);
+        k->lim[which] = lim;
+        *ok = NULL;
+    } else {
+        *ok = LLVMBuildICmp(B, LLVMIntULE, key, ivec(k, lim), "");
+    }
+    return LLVMBuildBitCast(B, r, k->vt, "");
+}
+
+/* TwoSum: the error e of s = fl(a + b), a + b = s + e exactly. */
+static V two_sum_err(vk *k, V a, V b, V s)
+{
+    LLVMBuilderRef B = k->B;
+    V bb = LLVMBuildFSub(B, s, a, "");
+    return LLVMBuildFAdd(B, LLVMBuildFSub(B, a, LLVMBuildFSub(B, s, bb, ""), ""),
+                         LLVMBuildFSub(B, b, bb, ""), "err");
+}
+
+/* rz of an inexact sum: s = fl(a + b) is the lane's nearest float/double
+ * and |e| <= ulp(s)/2.  When e is 0 or has s's sign, a + b lies in
+ * [s, s + ulp(s)/2], below the next value of any format with fewer
+ * fraction bits than the lane (every such value is a lane value above s):
+ * truncating s or a + b gives the same.  When e has the other sign, a + b
+ * lies in [pred(s), s) (pred(s) = s - ulp(s), or s - ulp(s)/2 at a power
+ * of 2), and so does the value just below s: truncating pred(s) gives the
+ * truncation of a + b, tiny or not.  pred(s) is s's encoding minus 1.  A
+ * NaN e (an infinite s) is left alone: the infinity fails mround. */
+static V rz_sum(vk *k, V s, V e)
+{
+    LLVMBuilderRef B = k->B;
+    V sb = LLVMBuildBitCast(B, s, k->ivt, ""), eb = LLVMBuildBitCast(B, e, k->ivt, "");
+    /* e with s's sign flipped out is < 0 (ordered, not -0) */
+    V ef = LLVMBuildXor(B, eb, LLVMBuildAnd(B, sb, ivec(k, ~lane_abs(k)), ""), "");
+    V opp = LLVMBuildFCmp(B, LLVMRealOLT, LLVMBuildBitCast(B, ef, k->vt, ""), LLVMConstNull(k->vt), "opp");
+    V pb = LLVMBuildSelect(B, opp, LLVMBuildSub(B, sb, ivec(k, 1), ""), sb, "");
+    return LLVMBuildBitCast(B, pb, k->vt, "");
+}
+
+/* TwoSum's error of s = fl(a + b) is zero: s is the exact sum. */
+static V sum_exact(vk *k, V a, V b, V s)
+{
+    LLVMBuilderRef B = k->B;
+    V e = two_sum_err(k, a, b, s);
+    if (k->track) { /* OR of the errors' bits: all +-0 iff every sum was exact */
+        k->err = LLVMBuildOr(B, k->err, LLVMBuildBitCast(B, e, k->ivt, ""), "");
+        return NULL;
+    }
+    return LLVMBuildFCmp(B, LLVMRealOEQ, e, LLVMConstNull(k->vt), "");
+}
+
+/* One term on every lane: the new accumulator; *ok where it is exact. */
+static V step(vk *k, V acc, V w, V x, V *ok)
+{
+    LLVMBuilderRef B = k->B;
+    const nr_layer_prec *p = &k->L->prec;
+    if (k->v->host) { /* [net-12] one float operation = one rne rounding to fp32 */
+        *ok = NULL;
+        if (p->mac == NR_MAC_FUSED) {
+            V a[3] = {w, x, acc};
+            return gen_emit_intrinsic(k->g, "llvm.fma", k->vt, a, 3);
+        }
+        return LLVMBuildFAdd(B, acc, LLVMBuildFMul(B, w, x, ""), "");
+    }
+    V pd = LLVMBuildFMul(B, w, x, "wx"), okp = NULL, oks;
+    if (p->mac == NR_MAC_UNFUSED) /* p = round_P(w*x), w*x exact */
+        pd = mround(k, k->pbound ? -1 : 0, &p->products, pd, &okp);
+    V sd = LLVMBuildFAdd(B, acc, pd, "s");
+    if (p->rounding == NR_RND_RZ) { /* exact or not, see rz_sum */
+        V r = mround(k, 1, &p->accumulator, rz_sum(k, sd, two_sum_err(k, acc, pd, sd)), &oks);
+        *ok = k->track ? NULL : okp ? LLVMBuildAnd(B, oks, okp, "ok") : oks;
+        return r;
+    }
+    V r = mround(k, 1, &p->accumulator, sd, &oks);
+    V ex = sum_exact(k, acc, pd, sd);
+    if (k->track) {
+        *ok = NULL;
+        return r;
+    }
+    V o = LLVMBuildAnd(B, oks, ex, "");
+    *ok = okp ? LLVMBuildAnd(B, o, okp, "ok") : o;
+    return r;
+}
+
+static V ptr_at(vk *k, V base, V idx)
+{
+    return LLVMBuildGEP2(k->B, k->et, base, &idx, 1, "");
+}
+
+/* Decode weights and input into the scratch (see the top comment). */
+static void emit_decode(vk *k)
+{
+    gen_lctx *c = k->c;
+    LLVMBuilderRef B = k->B;
+    const vgeo *G = &k->G;
+    const nr_format *wf = &k->L->prec.weights, *xf = gen_in_fmt(c, k->li, 0);
+    const gen_plan_layer *pl = &c->p->ly[k->li];
+    gen_loop l, lr, li;
+    if (!k->v->wdirect) {
+        gen_loop_begin(c, &l, (uint64_t)G->O * (uint64_t)G->K, "wdec");
+        V w = gen_decode(c, wf, gen_load_w(c, wf, pl->w_off, l.i));
+        if (k->v->f32)
+            w = LLVMBuildFPTrunc(B, w, k->et, "");
+        LLVMBuildStore(B, w, ptr_at(k, k->wdec, l.i));
+        gen_loop_end(c, &l);
+    }
+    uint64_t xoff = gen_in_off(c, k->li, 0);
+    /* pad cells +0 (one memset), then every input column to its cell:
+     * contiguous for stride 1, so the loop vectorises */
+    uint64_t esz = k->v->f32 ? 4 : 8;
+    LLVMBuildMemSet(B, k->xdec, LLVMConstInt(k->g->i8, 0, 0),
+                    gen_i64(c, (uint64_t)G->C * (uint64_t)G->H * (uint64_t)G->sw * (uint64_t)k->v->wp * esz), 8);
+    gen_loop_begin(c, &lr, (uint64_t)G->C * (uint64_t)G->H, "xrow");
+    V drow = LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->sw * (uint64_t)k->v->wp), "");
+    gen_loop_begin(c, &li, (uint64_t)G->W, "xi");
+    V x = gen_load_dec(c, xf, xoff, LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->W), ""), li.i, ""));
+    if (k->v->f32)
+        x = LLVMBuildFPTrunc(B, x, k->et, "");
+    if (k->pbound) { /* the largest |x| as an unsigned encoding (NaN above all) */
+        T it = LLVMGetElementType(k->ivt);
+        V ax = LLVMBuildAnd(B, LLVMBuildBitCast(B, x, it, ""), LLVMConstInt(it, lane_abs(k), 0), "");
+        V a2[2] = {LLVMBuildLoad2(B, it, k->xmax, ""), ax};
+        LLVMBuildStore(B, gen_emit_intrinsic(k->g, "llvm.umax", it, a2, 2), k->xmax);
+    }
+    V col = LLVMBuildAdd(B, li.i, gen_i64(c, (uint64_t)k->v->padl), "col");
+    V cell = col;
+    if (G->sw > 1)
+        cell = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, col, gen_i64(c, (uint64_t)G->sw), ""), gen_i64(c, (uint64_t)k->v->wp), ""),
+                            LLVMBuildUDiv(B, col, gen_i64(c, (uint64_t)G->sw), ""), "cell");
+    LLVMBuildStore(B, x, ptr_at(k, k->xdec, LLVMBuildAdd(B, drow, cell, "")));
+    gen_loop_end(c, &li);
+    gen_loop_end(c, &lr);
+}
+
+/* Is every lane of vector vi at kernel column q a term: an output column
+ * and an input column (not padding)? */
+static int lane_ow(const vgeo *G, int vl, int rpv, int vi, int l)
+{
+    return rpv > 1 ? l % G->OW : vi * vl + l;
+}
+
+static int lanes_all(const vgeo *G, int vl, int rpv, int q, int vi)
+{
+    for (int l = 0; l < vl; l++) {
+        int ow = lane_ow(G, vl, rpv, vi, l), iw = ow * G->sw + q * G->dw - G->pl;
+        if (ow >= G->OW || iw < 0 || iw >= G->W)
+            return 0;
+    }
+    return 1;
+}
+
+/* [net-5] the outputs round_A(acc) of a good row block, as vectors when
+ * whole vectors are output columns and A is fp32 holding every S value
+ * (the conversion) or a format without subnormals rounded rz/rne (mround,
+ * then the fields moved, every lane being +-0 or in [2^emin, max]).  A
+ * vector with any other lane is done element by element.  One loop over
+ * the block's vectors (rowbuf: their values), so one copy of the IR.
+ * Returns 0 (nothing emitted) when vectors do not apply. */
+static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
+{
+    gen_lctx *c = k->c;
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    const vgeo *G = &k->G;
+    const nr_layer_prec *p = &k->L->prec;
+    const nr_format *af = &p->activations;
+    const int vl = k->v->vl, nv = k->v->nv, co = k->v->co;
+    int f32out = k->v->f32 && gen_fmt_is(af, "fp32") && nr_format_fits_f32(&p->accumulator);
+    int masked = mask_fmt(af) && !af->subnormals &&
+                 (p->rounding == NR_RND_RZ || p->rounding == NR_RND_RNE);
+    int flanes = k->v->f32 && (f32out || float_lanes_ok(af));
+    if (nv * vl != G->OW * k->v->rpv || (!f32out && !masked) || af->width > (flanes ? 32 : 64))
+        return 0;
+    T vt = k->vt, ivt = k->ivt;
+    int track = k->track;
+    k->track = 0;
+    if (!flanes) /* round the doubles */
+        k->vt = LLVMVectorType(g->f64, (unsigned)vl), k->ivt = LLVMVectorType(g->i64, (unsigned)vl);
+    gen_loop la;
+    gen_loop_begin(c, &la, (uint64_t)(co * nv), "outv");
+    V first = LLVMBuildMul(B, la.i, gen_i64(c, (uint64_t)vl), "");
+    V idx[2] = {gen_i64(c, 0), first};
+    V xp = LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, "");
+    V x = LLVMBuildLoad2(B, vt, xp, "acc");
+    LLVMSetAlignment(x, k->v->f32 ? 4 : 8);
+    V o = LLVMBuildAdd(B, ob, LLVMBuildUDiv(B, la.i, gen_i64(c, (uint64_t)nv), ""), "o");
+    V col = LLVMBuildMul(B, LLVMBuildURem(B, la.i, gen_i64(c, (uint64_t)nv), ""), gen_i64(c, (uint64_t)vl), "");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
+                                          gen_i64(c, (uint64_t)G->OW), ""), col, "elem");
+    V enc, fail = NULL;
+    if (f32out) { /* an fp32 value: its bits; a NaN becomes the canonical one */
+        V b = LLVMBuildBitCast(B, x, k->ivt, "");
+        enc = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealUNO, x, x, ""), ivec(k, 0x7fc00000u), b, "");
+    } else {
+        if (!flanes)
+            x = LLVMBuildFPExt(B, x, k->vt, "");
+        V ok, r = LLVMBuildBitCast(B, mround(k, 0, af, x, &ok), k->ivt, "");
+        fail = LLVMBuildNot(B, ok, "");
+        /* fields: sign, exponent rebiased, the top fraction bits; +-0 keeps
+         * only its sign (every lane that passed is +-0 or >= 2^emin) */
+        const int Y = af->man_bits, fb = lane_fb(k), eb = fb == 52 ? 1023 : 127;
+        V av = LLVMBuildAnd(B, r, ivec(k, lane_abs(k)), "");
+        V ed = LLVMBuildLShr(B, av, ivec(k, (uint64_t)fb), "");
+        V mag = LLVMBuildOr(B, LLVMBuildShl(B, LLVMBuildAdd(B, ed, ivec(k, (uint64_t)(int64_t)(af->bias - eb)), ""), ivec(k, (uint64_t)Y), ""),
+                            LLVMBuildLShr(B, LLVMBuildAnd(B, av, ivec(k, (1ull << fb) - 1), ""), ivec(k, (uint64_t)(fb - Y)), ""), "");
+        mag = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, av, ivec(k, 0), ""), ivec(k, 0), mag, "");
+        V sg = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, r, ivec(k, 0), ""), ivec(k, af->sign_mask), ivec(k, 0), "");
+        enc = LLVMBuildOr(B, mag, sg, "enc");
+    }
+    LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "outv.store");
+    LLVMBasicBlockRef sc = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "outv.scalar");
+    LLVMBasicBlockRef nx = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "outv.next");
+    if (fail) {
+        T bt = LLVMIntTypeInContext(g->ctx, (unsigned)vl);
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildBitCast(B, fail, bt, ""), LLVMConstInt(bt, 0, 0), ""), sc, st);
+    } else {
+        LLVMBuildBr(B, st);
+    }
+    LLVMPositionBuilderAtEnd(B, st);
+    T ct = gen_emit_container_type(g, af);
+    V ob8 = gen_i64(c, c->p->ly[k->li].out_off);
+    V ptr = LLVMBuildGEP2(B, ct, LLVMBuildGEP2(B, g->i8, c->arena, &ob8, 1, ""), &elem, 1, "");
+    if (LLVMGetIntTypeWidth(ct) != LLVMGetIntTypeWidth(LLVMGetElementType(k->ivt)))
+        enc = LLVMBuildTrunc(B, enc, LLVMVectorType(ct, (unsigned)vl), "");
+    V s = LLVMBuildStore(B, enc, ptr);
+    LLVMSetAlignment(s, (unsigned)af->container);
+    LLVMBuildBr(B, nx);
+    LLVMPositionBuilderAtEnd(B, sc);
+    gen_loop ll;
+    gen_loop_begin(c, &ll, (uint64_t)vl, "outv.l");
+    V i2[2] = {gen_i64(c, 0), LLVMBuildAdd(B, first, ll.i, "")};
+    V a = LLVMBuildLoad2(B, LLVMGetElementType(vt), LLVMBuildGEP2(B, rowt, rowbuf, i2, 2, ""), "acc");
+    if (k->v->f32)
+        a = LLVMBuildFPExt(B, a, g->f64, "");
+    gen_store_out(c, k->li, c->p->ly[k->li].out_off, a, LLVMBuildAdd(B, elem, ll.i, ""));
+    gen_loop_end(c, &ll);
+    LLVMBuildBr(B, nx);
+    LLVMPositionBuilderAtEnd(B, nx);
+    gen_loop_end(c, &la);
+    k->vt = vt, k->ivt = ivt, k->track = track;
+    return 1;
+}
+
+int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    vk k = {.c = c, .g = g, .B = B, .L = &c->m->layers[li], .v = v, .li = li};
+    vgeo_of(k.L, &k.G);
+    const vgeo *G = &k.G;
+    const nr_layer_prec *p = &k.L->prec;
+    const gen_plan_layer *pl = &c->p->ly[li];
+    k.et = v->f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
+    k.vt = LLVMVectorType(k.et, (unsigned)v->vl);
+    k.ivt = LLVMVectorType(v->f32 ? g->i32 : g->i64, (unsigned)v->vl);
+    k.mt = LLVMVectorType(g->i1, (unsigned)v->vl);
+    k.track = !v->host;
+    V o0 = gen_i64(c, pl->scratch_off + v->wdec_off), o1 = gen_i64(c, pl->scratch_off + v->xdec_off);
+    if (v->wdirect) {
+        V wo = gen_i64(c, pl->w_off);
+        k.wdec = LLVMBuildGEP2(B, g->i8, c->weights, &wo, 1, "wblob");
+    } else {
+        k.wdec = LLVMBuildGEP2(B, g->i8, c->arena, &o0, 1, "wdec");
+    }
+    k.xdec = LLVMBuildGEP2(B, g->i8, c->arena, &o1, 1, "xdec");
+    /* Products cannot leave P's range upward when |w| <= maxw (the largest
+     * rounded weight, known now: rounding is monotone) and |x| <= xlim
+     * with maxw * xlim <= max_P: then rz/rne of w*x is at most max_P.  So
+     * max|x| is taken once per call while decoding, and a call above xlim
+     * sends every row to the scalar code, instead of a check per product.
+     * (Products below 2^emin are handled by mround either way.) */
+    double xlim = 0;
+    if (k.track && p->mac == NR_MAC_UNFUSED) {
+        double mw = 0;
+        int fin = 1;
+        for (size_t i = 0; i < k.L->nw; i++) {
+            fin &= isfinite(k.L->w[i]) != 0;
+            mw = fmax(mw, fabs(k.L->w[i]));
+        }
+        double maxw = fabs(nr_decode(&p->weights, nr_encode(&p->weights, p->rounding, mw, 0, NULL)));
+        if (fin && isfinite(maxw) && maxw > 0) {
+            /* a lane value xlim with maxw * xlim < max_P (a margin of 2^-20
+             * covers the division's and the conversion's rounding) */
+            xlim = p->products.max_finite / maxw * (1 - 0x1p-20);
+            if (v->f32 && (double)(float)xlim > xlim)
+                xlim = (double)nextafterf((float)xlim, 0.0f);
+            else if (v->f32)
+                xlim = (double)(float)xlim;
+            k.pbound = xlim > 0 && isfinite(xlim);
+        }
+    }
+    if (k.pbound) {
+        k.xmax = gen_alloca(c, LLVMGetElementType(k.ivt), "xmax");
+        LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
+    }
+    emit_decode(&k);
+    V xbig = NULL; /* this call's max|x| is above xlim */
+    if (k.pbound) {
+        T it = LLVMGetElementType(k.ivt);
+        xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, it, k.xmax, ""),
+                             LLVMConstInt(it, lane_bits(&k, xlim), 0), "xbig");
+    }
+
+    const int co = v->co, nv = v->nv, vl = v->vl, na = co * nv;
+    V acc[256], bias[64];
+    for (int a = 0; a < na; a++)
+        acc[a] = gen_alloca(c, k.vt, "acc");
+    V bad = gen_alloca(c, k.mt, "bad");
+    V trk[3];
+    for (int i = 0; i < 3; i++)
+        trk[i] = gen_alloca(c, k.ivt, "check");
+    T rowt = LLVMArrayType(k.et, (unsigned)(na * vl));
+    V rowbuf = gen_alloca(c, rowt, "row.out");
+    T biast = LLVMArrayType(k.et, (unsigned)co);
+    V biasbuf = gen_alloca(c, biast, "bias");
+
+    gen_loop lb, lh, lc, lr, lw;
+    gen_loop_begin(c, &lb, (uint64_t)(G->O / co), "oblk");
+    V ob = LLVMBuildMul(B, lb.i, gen_i64(c, (uint64_t)co), "o0");
+    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, ob, gen_i64(c, (uint64_t)G->cout_g), ""),
+                         gen_i64(c, (uint64_t)G->cin_g), "ci0");
+    /* [net-4] start values: the bias rounded to S (no SR here, so one per
+     * channel), computed in a loop: one copy of the rounding IR */
+    if (k.L->b) {
+        gen_loop lj;
+        gen_loop_begin(c, &lj, (uint64_t)co, "bias");
+        V o = LLVMBuildAdd(B, ob, lj.i, "");
+        V s = gen_decode(c, &p->weights, gen_load_w(c, &p->weights, pl->b_off, o));
+        if (!nr_format_equal(&p->weights, &p->accumulator))
+            s = gen_num_decode(g, &p->accumulator,
+                               gen_round_val(c, &p->accumulator, p->rounding, s, (uint32_t)li, o,
+                                             NR_EMU_TERM_BIAS));
+        if (v->f32)
+            s = LLVMBuildFPTrunc(B, s, k.et, "");
+        V idx[2] = {gen_i64(c, 0), lj.i};
+        LLVMBuildStore(B, s, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""));
+        gen_loop_end(c, &lj);
+    }
+    for (int j = 0; j < co; j++) {
+        V idx[2] = {gen_i64(c, 0), gen_i64(c, (uint64_t)j)};
+        bias[j] = splat(&k, k.L->b ? LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""), "b")
+                                   : LLVMConstNull(k.et));
+    }
+    const int rpv = v->rpv;
+    int any_r = 0; /* can a kernel row fall into the padding (for any output)? */
+    for (int r = 0; r < G->kh; r++) {
+        long lo = (long)r * G->dh - G->pt, hi = (long)(G->OH - 1) * G->sh + lo;
+        any_r |= lo < 0 || hi >= G->H;
+    }
+    gen_loop_begin(c, &lh, (uint64_t)(G->OH / rpv), "oh");
+    V oh0 = rpv > 1 ? LLVMBuildMul(B, lh.i, gen_i64(c, (uint64_t)rpv), "oh0") : lh.i;
+    for (int a = 0; a < na; a++)
+        LLVMBuildStore(B, bias[a / nv], acc[a]);
+    LLVMBuildStore(B, LLVMConstNull(k.mt), bad);
+    for (int i = 0; i < 3; i++)
+        LLVMBuildStore(B, LLVMConstNull(k.ivt), trk[i]);
+    gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    /* input row of each row of the vector (one unless rpv > 1) */
+    V xrows[16], rowm = NULL;
+    LLVMBasicBlockRef rowb = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "row");
+    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rowskip");
+    V okr[16];
+    for (int gi = 0; gi < rpv; gi++) {
+        V ohg = LLVMBuildAdd(B, oh0, gen_i64(c, (uint64_t)gi), "");
+        V ih = LLVMBuildAdd(B, LLVMBuildMul(B, ohg, gen_i64(c, (uint64_t)G->sh), ""),
+                            LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""),
+                                         gen_i64(c, (uint64_t)G->pt), ""), "ih");
+        okr[gi] = LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), "");
+        if (rpv > 1) /* a padding row's lanes are masked; read row 0 instead */
+            ih = LLVMBuildSelect(B, okr[gi], ih, gen_i64(c, 0), "");
+        xrows[gi] = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), gen_i64(c, (uint64_t)G->H), ""), ih, ""),
+                                 gen_i64(c, (uint64_t)G->sw * (uint64_t)v->wp), "xrow");
+    }
+    if (rpv == 1) { /* [net-4] a padding row: no terms */
+        LLVMBuildCondBr(B, okr[0], rowb, skip);
+    } else {
+        if (any_r) { /* lane l is row l / OW */
+            T rt = LLVMVectorType(g->i1, (unsigned)rpv);
+            V rv = LLVMGetUndef(rt);
+            for (int gi = 0; gi < rpv; gi++)
+                rv = LLVMBuildInsertElement(B, rv, okr[gi], LLVMConstInt(g->i32, (uint64_t)gi, 0), "");
+            V sm[16];
+            for (int l = 0; l < vl; l++)
+                sm[l] = LLVMConstInt(g->i32, (uint64_t)(l / G->OW), 0);
+            rowm = LLVMBuildShuffleVector(B, rv, LLVMGetUndef(rt), LLVMConstVector(sm, (unsigned)vl), "rowmask");
+        }
+        LLVMBuildBr(B, rowb);
+    }
+    LLVMPositionBuilderAtEnd(B, rowb);
+    V kb = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)G->kh), ""), lr.i, ""),
+                        gen_i64(c, (uint64_t)G->kw), "kb");
+    /* kernel columns: a loop (one copy of the step IR keeps LLVM's compile
+     * time down), lane masks computed from q; unrolled when kw = 1 */
+    int qloop = G->kw > 1, allq = 1;
+    for (int q = 0; q < G->kw; q++)
+        for (int vi = 0; vi < nv; vi++)
+            allq &= lanes_all(G, vl, rpv, q, vi);
+    gen_loop lq;
+    V qv = gen_i64(c, 0);
+    if (qloop) {
+        gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+        qv = lq.i;
+    }
+    V cur[256];
+    for (int a = 0; a < na; a++)
+        cur[a] = LLVMBuildLoad2(B, k.vt, acc[a], "");
+    V badv = LLVMBuildLoad2(B, k.mt, bad, "");
+    k.key[0] = LLVMBuildLoad2(B, k.ivt, trk[0], "");
+    k.key[1] = LLVMBuildLoad2(B, k.ivt, trk[1], "");
+    k.err = LLVMBuildLoad2(B, k.ivt, trk[2], "");
+    V c0 = LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_i64(c, (uint64_t)G->dw), ""),
+                        gen_i64(c, (uint64_t)(G->pl - v->padl)), "c0"); /* >= 0 */
+    V ph = LLVMBuildURem(B, c0, gen_i64(c, (uint64_t)G->sw), "ph");
+    V colb = LLVMBuildAdd(B, LLVMBuildMul(B, ph, gen_i64(c, (uint64_t)v->wp), ""),
+                          LLVMBuildUDiv(B, c0, gen_i64(c, (uint64_t)G->sw), ""), "xcol");
+    /* input column of each lane: ow*sw + q*dw - pl, valid in [0, W) */
+    V iwq = splat(&k, LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_i64(c, (uint64_t)G->dw), ""),
+                                   gen_i64(c, (uint64_t)G->pl), ""));
+    V xv[16], wsp[64], mk[16];
+    for (int vi = 0; vi < nv; vi++) {
+        if (rpv == 1) {
+            V idx = LLVMBuildAdd(B, LLVMBuildAdd(B, xrows[0], colb, ""), gen_i64(c, (uint64_t)(vi * vl)), "");
+            V ld = LLVMBuildLoad2(B, k.vt, ptr_at(&k, k.xdec, idx), "x");
+            LLVMSetAlignment(ld, (unsigned)(v->f32 ? 4 : 8));
+            xv[vi] = ld;
+        } else { /* rpv rows of OW lanes, concatenated */
+            T st = LLVMVectorType(k.et, (unsigned)G->OW);
+            V part[16];
+            for (int gi = 0; gi < rpv; gi++) {
+                V ld = LLVMBuildLoad2(B, st, ptr_at(&k, k.xdec, LLVMBuildAdd(B, xrows[gi], colb, "")), "x");
+                LLVMSetAlignment(ld, (unsigned)(v->f32 ? 4 : 8));
+                part[gi] = ld;
+            }
+            for (int n = rpv, w = G->OW; n > 1; n /= 2, w *= 2)
+                for (int i = 0; i < n / 2; i++) {
+                    V sm[16];
+                    for (int l = 0; l < 2 * w; l++)
+                        sm[l] = LLVMConstInt(g->i32, (uint64_t)l, 0);
+                    part[i] = LLVMBuildShuffleVector(B, part[2 * i], part[2 * i + 1],
+                                                     LLVMConstVector(sm, (unsigned)(2 * w)), "");
+                }
+            xv[vi] = part[0];
+        }
+        mk[vi] = NULL;
+        if (!allq) {
+            V e[16], on[16];
+            for (int l = 0; l < vl; l++) {
+                int ow = lane_ow(G, vl, rpv, vi, l);
+                e[l] = LLVMConstInt(g->i64, (uint64_t)ow * (uint64_t)G->sw, 0);
+                on[l] = LLVMConstInt(g->i1, ow < G->OW, 0);
+            }
+            V iw = LLVMBuildAdd(B, LLVMConstVector(e, (unsigned)vl), iwq, "iw");
+            mk[vi] = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, iw, lvec(&k, (uint64_t)G->W), ""),
+                                  LLVMConstVector(on, (unsigned)vl), "lanes");
+        }
+        if (rowm)
+            mk[vi] = mk[vi] ? LLVMBuildAnd(B, mk[vi], rowm, "") : rowm;
+    }
+    V kq = LLVMBuildAdd(B, kb, qv, "k");
+    for (int j = 0; j < co; j++) {
+        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ob, gen_i64(c, (uint64_t)j), ""), gen_i64(c, (uint64_t)G->K), ""), kq, "");
+        wsp[j] = splat(&k, LLVMBuildLoad2(B, k.et, ptr_at(&k, k.wdec, wi), "w"));
+    }
+    for (int vi = 0; vi < nv; vi++)
+        for (int j = 0; j < co; j++) {
+            int a = j * nv + vi;
+            V ok, r = step(&k, cur[a], wsp[j], xv[vi], &ok);
+            cur[a] = mk[vi] ? LLVMBuildSelect(B, mk[vi], r, cur[a], "") : r;
+            if (ok) {
+                V nb = LLVMBuildNot(B, ok, "");
+                if (mk[vi])
+                    nb = LLVMBuildAnd(B, nb, mk[vi], "");
+                badv = LLVMBuildOr(B, badv, nb, "");
+            }
+        }
+    for (int a = 0; a < na; a++)
+        LLVMBuildStore(B, cur[a], acc[a]);
+    LLVMBuildStore(B, badv, bad);
+    LLVMBuildStore(B, k.key[0], trk[0]);
+    LLVMBuildStore(B, k.key[1], trk[1]);
+    LLVMBuildStore(B, k.err, trk[2]);
+    if (qloop)
+        gen_loop_end(c, &lq);
+    LLVMBuildBr(B, skip);
+    LLVMPositionBuilderAtEnd(B, skip);
+    gen_loop_end(c, &lr);
+    gen_loop_end(c, &lc);
+
+    /* results: the fast rows, or the scalar row code for a bad row */
+    LLVMBasicBlockRef good = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.fast");
+    LLVMBasicBlockRef redo = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.redo");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.done");
+    V badm = LLVMBuildLoad2(B, k.mt, bad, "");
+    if (k.track) {
+        V kp = LLVMBuildLoad2(B, k.ivt, trk[0], ""), ks = LLVMBuildLoad2(B, k.ivt, trk[1], "");
+        V er = LLVMBuildLoad2(B, k.ivt, trk[2], "");
+        badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
+        if (p->mac == NR_MAC_UNFUSED && !k.pbound)
+            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(&k, k.lim[0]), ""), "");
+        if (p->rounding != NR_RND_RZ) /* rz takes inexact sums too (rz_sum) */
+            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(&k, lane_abs(&k)), ""),
+                                                      ivec(&k, 0), ""), "");
+    }
+    V anybad = LLVMBuildICmp(B, LLVMIntNE,
+                             LLVMBuildBitCast(B, badm, LLVMIntTypeInContext(g->ctx, (unsigned)vl), ""),
+                             LLVMConstInt(LLVMIntTypeInContext(g->ctx, (unsigned)vl), 0, 0), "anybad");
+    if (xbig)
+        anybad = LLVMBuildOr(B, anybad, xbig, "");
+    LLVMBuildCondBr(B, anybad, redo, good);
+    LLVMPositionBuilderAtEnd(B, good);
+    for (int a = 0; a < na; a++) {
+        V idx[2] = {gen_i64(c, 0), gen_i64(c, (uint64_t)(a * vl))};
+        V st = LLVMBuildStore(B, LLVMBuildLoad2(B, k.vt, acc[a], ""), LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""));
+        LLVMSetAlignment(st, (unsigned)(v->f32 ? 4 : 8));
+    }
+    if (!vector_out(&k, rowbuf, rowt, ob, oh0)) {
+        /* one loop over the block's outputs: one copy of the rounding IR;
+         * rpv rows of OW are contiguous, in the row buffer and the output */
+        uint64_t per = (uint64_t)G->OW * (uint64_t)rpv;
+        gen_loop_begin(c, &lw, (uint64_t)co * per, "out");
+        V j = LLVMBuildUDiv(B, lw.i, gen_i64(c, per), "j");
+        V ow = LLVMBuildURem(B, lw.i, gen_i64(c, per), "ow");
+        V o = LLVMBuildAdd(B, ob, j, "o");
+        V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh0, ""),
+                                              gen_i64(c, (uint64_t)G->OW), ""), ow, "elem");
+        V idx[2] = {gen_i64(c, 0), LLVMBuildAdd(B, LLVMBuildMul(B, j, gen_i64(c, (uint64_t)(nv * vl)), ""), ow, "")};
+        V a = LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""), "acc");
+        if (v->f32)
+            a = LLVMBuildFPExt(B, a, g->f64, "");
+        gen_store_out(c, li, pl->out_off, a, elem);
+        gen_loop_end(c, &lw);
+    }
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, redo);
+    if (!v->host) { /* never bad: host arithmetic is exact on every lane */
+        gen_loop lj, lg;
+        gen_loop_begin(c, &lj, (uint64_t)co, "redo.o");
+        gen_loop_begin(c, &lg, (uint64_t)rpv, "redo.oh");
+        int rc = gen_emit_mac_row(c, li, LLVMBuildAdd(B, ob, lj.i, ""), LLVMBuildAdd(B, oh0, lg.i, ""), err);
+        if (rc)
+            return rc;
+        gen_loop_end(c, &lg);
+        gen_loop_end(c, &lj);
+    }
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
+    gen_loop_end(c, &lh);
+    gen_loop_end(c, &lb);
+    return 0;
+}
