@@ -431,8 +431,12 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
                    nr_err *err)
 {
     *out = NULL;
+    /* bare metal ("-none-" triples, or portable for tests) links no libm and
+     * keeps the compact scalar MAC code: fast rounding uses integer
+     * conversions instead of llvm.roundeven/floor/..., and no vector kernel */
+    int bare = o && (o->portable || (o->triple && strstr(o->triple, "-none") != NULL));
     gen_plan p;
-    int rc = gen_plan_build(m, o ? o->pack_dense : 0, &p, w, err);
+    int rc = gen_plan_build(m, o ? o->pack_dense : 0, !bare, &p, w, err);
     if (rc)
         return rc;
     gen_ctx *g = NULL;
@@ -440,9 +444,7 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
     snprintf(name, sizeof name, "numrep.%s", m->spec && m->spec->name[0] ? m->spec->name : "model");
     if ((rc = gen_emit_new(name, &g, err)))
         goto fail;
-    /* bare metal ("-none-" triples) links no libm: fast rounding then uses
-     * integer conversions instead of llvm.roundeven/floor/... */
-    g->no_libm = o && (o->portable || (o->triple && strstr(o->triple, "-none") != NULL));
+    g->no_libm = bare;
     if ((rc = emit_module(m, &p, g, err)) || (rc = gen_emit_verify(g, err)))
         goto fail;
     if ((rc = gen_emit_optimize(g, o ? o->opt_level : 2, err)))

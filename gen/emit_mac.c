@@ -848,7 +848,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
         return rc;
     if (L->op == NR_OP_CONV && s.mac != NR_MAC_EXACT) {
         gen_vmac v;
-        gen_vmac_plan(c->m, li, &v);
+        gen_vmac_plan(c->m, li, !c->g->no_libm, &v);
         if (v.ok)
             return gen_emit_vmac(c, li, &v, err);
     }

@@ -103,9 +103,11 @@ static int vgeo_of(const nr_layer *L, vgeo *g)
 
 static uint64_t al64(uint64_t v) { return (v + 63) / 64 * 64; }
 
-void gen_vmac_plan(const nr_model *m, int li, gen_vmac *v)
+void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
 {
     memset(v, 0, sizeof *v);
+    if (!allowed)
+        return;
     const nr_layer *L = &m->layers[li];
     if (L->op != NR_OP_CONV || L->prec.mac == NR_MAC_EXACT || !L->spec)
         return;

@@ -75,7 +75,8 @@ static void kacc_size(const nr_format *wf, const nr_format *xf, const nr_format 
     *limbs = (msb - l) / 64 + 4;
 }
 
-int gen_plan_build(const nr_model *m, int pack_dense, gen_plan *p, gen_weights *w, nr_err *err)
+int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
+                   nr_err *err)
 {
     memset(p, 0, sizeof *p);
     memset(w, 0, sizeof *w);
@@ -133,7 +134,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, gen_plan *p, gen_weights *
             if (pr->mac == NR_MAC_EXACT) /* header (8 words) + limbs + scratch limbs */
                 scratch = (8 + 2 * (uint64_t)pl->klimbs) * 8;
             gen_vmac v; /* the vector kernel's decoded weights and input */
-            gen_vmac_plan(m, i, &v);
+            gen_vmac_plan(m, i, vector, &v);
             if (v.ok)
                 scratch = v.scratch;
             if (!L->w || L->nw == 0) {

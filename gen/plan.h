@@ -31,7 +31,7 @@ typedef struct gen_plan {
 /* Plan buffers and pack the weights (rounded to each layer's W format,
  * [net-1]) into w.  Fails with NR_EUNSUP for formats wider than a double
  * holds exactly (the emulator refuses them too, [net-2]). */
-int gen_plan_build(const nr_model *m, int pack_dense, gen_plan *p, gen_weights *w,
+int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
                    nr_err *err);
 void gen_plan_free(gen_plan *p);
 
@@ -109,7 +109,9 @@ typedef struct gen_vmac {
     uint64_t wdec_off, xdec_off; /* scratch offsets of decoded weights, input */
     uint64_t scratch;  /* bytes                                              */
 } gen_vmac;
-void gen_vmac_plan(const nr_model *m, int li, gen_vmac *v);
+/* allowed 0: never (bare-metal targets keep the compact scalar code: the
+ * kernel's decoded copies would multiply a microcontroller's arena). */
+void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v);
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
 /* P = S = fp32, rne, W and A values all fp32 values: host float arithmetic
  * is the layer's arithmetic ([net-12]). */

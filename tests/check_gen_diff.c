@@ -269,7 +269,7 @@ static int compare_model(nr_model *m, const float *x, int n, int opt, const char
      * entry point and the plan's offsets */
     gen_plan p;
     gen_weights w;
-    rc = gen_plan_build(m, 0, &p, &w, &err);
+    rc = gen_plan_build(m, 0, !portable_rounding, &p, &w, &err); /* as gen_model_emit plans */
     ck_assert_msg(rc == 0, "%s: plan: %s", what, err.msg);
     ck_assert(p.arena_size == gen_compiled_arena_size(c));
     uint8_t *arena = aligned_alloc(64, (p.arena_size + 63) / 64 * 64);
