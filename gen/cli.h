@@ -33,6 +33,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 struct nr_model;
 /* A non-negative integer (decimal, 0x hex, 0 octal) that fits uint64; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *v);
+/* A decimal integer in [lo, hi]; 0 or -1. */
+int cli_parse_count(const char *s, long long lo, long long hi, long long *v);
 /* NET with precision PREC (nr_precision_from_arg; NULL: the default); with
  * have_seed, deterministic random weights from seed (0 counts as 1). */
 int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,

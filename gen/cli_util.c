@@ -19,6 +19,17 @@ int cli_parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
+int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
 int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
                    nr_model **m, nr_err *err)
 {

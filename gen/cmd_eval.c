@@ -43,17 +43,6 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
-static int parse_count(const char *s, long long lo, long long hi, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- progress */
 
 typedef struct bar {
@@ -191,11 +180,11 @@ int cmd_eval(int argc, char **argv)
             else if (!strcmp(a, "--engine"))
                 engine = v;
             else if (!strcmp(a, "--limit")) {
-                if (parse_count(v, 1, 1ll << 40, &limit))
+                if (cli_parse_count(v, 1, 1ll << 40, &limit))
                     return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"",
                                      v);
             } else if (!strcmp(a, "--jobs")) {
-                if (parse_count(v, 1, 256, &jobs))
+                if (cli_parse_count(v, 1, 256, &jobs))
                     return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
                                      v);
             } else if (cli_parse_u64(v, &seed)) {

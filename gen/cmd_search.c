@@ -74,17 +74,6 @@ static const char usage_text[] =
 
 /* ---------------------------------------------------------------- parsing */
 
-static int parse_count(const char *s, long long lo, long long hi, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* "1%" -> 0.01, "0.01" -> 0.01; the loss must be in [0, 1). */
 static int parse_loss(const char *s, double *v)
 {
@@ -493,7 +482,7 @@ int cmd_search(int argc, char **argv)
                 long long lo = !strcmp(a, "--first") || !strcmp(a, "--stop-after") ? 0 : 1;
                 long long hi = !strcmp(a, "--jobs") ? 256 : !strcmp(a, "--steps") ? 64
                                                                                  : 1ll << 40;
-                if (parse_count(s, lo, hi, &v))
+                if (cli_parse_count(s, lo, hi, &v))
                     return cli_usage("search", "%s: expected an integer from %lld to %lld, got "
                                                "\"%s\"", a, lo, hi, s);
                 if (!strcmp(a, "--jobs"))
