@@ -45,8 +45,12 @@ static int const_return(LLVMModuleRef mod, const char *name, uint64_t *v, nr_err
     LLVMValueRef fn = LLVMGetNamedFunction(mod, name);
     if (!fn || LLVMIsDeclaration(fn))
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, name, "the module does not define it");
+    /* Unoptimised (-O0) modules keep the entry block's branch to the body. */
     LLVMBasicBlockRef bb = LLVMGetEntryBasicBlock(fn);
     LLVMValueRef term = bb ? LLVMGetBasicBlockTerminator(bb) : NULL;
+    for (int hops = 0; term && LLVMIsABranchInst(term) && !LLVMIsConditional(term) && hops < 4;
+         hops++)
+        term = LLVMGetBasicBlockTerminator(LLVMGetSuccessor(term, 0));
     LLVMValueRef rv = term && LLVMIsAReturnInst(term) && LLVMGetNumOperands(term) == 1
                           ? LLVMGetOperand(term, 0)
                           : NULL;
