@@ -76,6 +76,7 @@ void nr_eval_opts_init(nr_eval_opts *o)
     memset(o, 0, sizeof *o);
     o->jobs = 1;
     o->batch = 8;
+    o->max_wrong = -1;
 }
 
 void nr_eval_result_free(nr_eval_result *r)
@@ -110,6 +111,12 @@ typedef struct job {
     int64_t done;
     nr_eval_progress_fn progress;
     void *progress_ctx;
+    /* early stop: batches finished (bdone), the finished prefix [0, prefix)
+     * of batches and its wrong answers; stop_n > 0 once it has more than
+     * max_wrong */
+    int64_t max_wrong, prefix_wrong, stop_n;
+    size_t prefix, nbatches;
+    unsigned char *bdone;
 } job;
 
 static void fail(job *J, const nr_err *e)
@@ -125,9 +132,27 @@ static void fail(job *J, const nr_err *e)
 static int failed(job *J)
 {
     pthread_mutex_lock(&J->lock);
-    int f = J->failed;
+    int f = J->failed || J->stop_n > 0;
     pthread_mutex_unlock(&J->lock);
     return f;
+}
+
+/* Batch b is scored (J->lock held): extend the finished prefix and stop
+ * at the first batch where its wrong answers exceed max_wrong. */
+static void batch_done(job *J, size_t b)
+{
+    if (J->max_wrong < 0 || J->stop_n > 0)
+        return;
+    J->bdone[b] = 1;
+    while (J->prefix < J->nbatches && J->bdone[J->prefix] && J->stop_n == 0) {
+        int64_t i0 = (int64_t)J->prefix * J->batch;
+        int64_t i1 = i0 + J->batch < J->n ? i0 + J->batch : J->n;
+        for (int64_t i = i0; i < i1; i++)
+            J->prefix_wrong += J->r->rank[i] != 0;
+        J->prefix++;
+        if (J->prefix_wrong > J->max_wrong)
+            J->stop_n = i1;
+    }
 }
 
 /* Batches [b0, b1): read, run, score.  Buffers are per call, so threads
@@ -164,6 +189,7 @@ static void run_batches(void *ctx, size_t b0, size_t b1)
             J->hash[i0 + s] = nr_hash_bytes(h, &lab[s], sizeof lab[s]);
         }
         pthread_mutex_lock(&J->lock);
+        batch_done(J, b);
         J->done += n;
         if (J->progress)
             J->progress(J->progress_ctx, J->done, J->n);
@@ -234,22 +260,30 @@ int nr_eval_run(const nr_engine *e, const nr_model *m, const nr_dataset *ds,
     r->rank = malloc((size_t)n);
     job J = {.e = e, .ds = ds, .first = o->first, .n = n, .batch = batch, .k = k,
              .insize = nr_shape_count(m->in_shape), .r = r, .progress = o->progress,
-             .progress_ctx = o->progress_ctx};
+             .progress_ctx = o->progress_ctx, .max_wrong = o->max_wrong};
+    size_t nbatches = (size_t)((n + batch - 1) / batch);
+    J.nbatches = nbatches;
     J.hash = malloc((size_t)n * sizeof *J.hash);
-    if (!r->argmax || !r->rank || !J.hash) {
+    J.bdone = calloc(nbatches, 1);
+    if (!r->argmax || !r->rank || !J.hash || !J.bdone) {
         free(J.hash);
+        free(J.bdone);
         nr_eval_result_free(r);
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "eval", "out of memory for %lld samples",
                           (long long)n);
     }
     pthread_mutex_init(&J.lock, NULL);
-    size_t nbatches = (size_t)((n + batch - 1) / batch);
     nr_pool *pool = jobs > 1 && nbatches > 1 ? nr_pool_new(jobs) : NULL;
     double t0 = now();
     nr_pool_run(pool, run_batches, &J, nbatches, 1);
     r->seconds = now() - t0;
     nr_pool_free(pool);
     pthread_mutex_destroy(&J.lock);
+    free(J.bdone);
+    if (J.stop_n > 0 && !J.failed) {
+        r->n = n = J.stop_n;
+        r->stopped = 1;
+    }
     if (J.failed) {
         free(J.hash);
         nr_eval_result_free(r);

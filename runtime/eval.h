@@ -57,10 +57,16 @@ typedef struct nr_eval_opts {
     int batch;              /* samples per engine call; <= 0: 8               */
     nr_eval_progress_fn progress; /* called after each batch (serialized), may be NULL */
     void *progress_ctx;
+    /* Early stop (< 0, the default: never): once more than max_wrong top-1
+     * answers are wrong the run stops, and the result covers the shortest
+     * prefix of whole batches that proves it (the same prefix whatever the
+     * thread count), with stopped = 1. */
+    int64_t max_wrong;
 } nr_eval_opts;
 
 typedef struct nr_eval_result {
     int64_t n;              /* samples evaluated                              */
+    int stopped;            /* early stop: n is a prefix of the slice         */
     int64_t top1, top5;     /* correct answers                                */
     int classes;            /* output size K                                  */
     int *argmax;            /* [n] predicted class (-1: all NaN), malloc'ed   */

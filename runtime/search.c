@@ -417,7 +417,32 @@ typedef struct full_req {
     const char *phase;
     int alone;                 /* several processes: this one computes the
                                   whole slice (else the slice is split)        */
+    int early;                 /* only the verdict matters: stop as soon as
+                                  the configuration provably fails            */
 } full_req;
+
+/* A row meets the budget; a row stopped early (n short of the slice) is a
+ * proven failure. */
+static int passes(const ctx *c, const nr_eval *row)
+{
+    return row->n >= c->count && row->norm_acc >= 1.0 - c->o->max_loss - PASS_SLACK;
+}
+
+/* The fewest correct top-1 answers on the slice that pass: computed with
+ * fill_full's and passes()'s own arithmetic, so an early stop (more wrong
+ * answers than count - this) agrees with them exactly. */
+static int64_t pass_count(const ctx *c)
+{
+    double thr = 1.0 - c->o->max_loss - PASS_SLACK, base = c->base.top1;
+    if (!(base > 0))
+        return 0;
+    int64_t need = (int64_t)floor(thr * base * (double)c->count) - 2;
+    if (need < 0)
+        need = 0;
+    while (need <= c->count && ((double)need / (double)c->count) / base < thr)
+        need++;
+    return need;
+}
 
 typedef struct bar_ctx {
     ctx *c;
@@ -451,6 +476,8 @@ static int eval_slice(ctx *c, const full_req *q, int64_t first, int64_t count,
     bar_ctx b = {c, q->phase};
     eo.progress = eval_progress;
     eo.progress_ctx = &b;
+    if (q->early && first == c->first && count == c->count)
+        eo.max_wrong = count - pass_count(c);
     rc = nr_eval_run(&e, m, c->ds, &eo, er, err);
 done:
     nr_engine_close(&e);
@@ -486,7 +513,7 @@ static int full_eval_shared(ctx *c, const full_req *q, nr_eval *row, int *comput
     int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_EVAL_FULL, err);
     if (!rc && myrank(c) == 0) {
         rc = nr_results_find_eval(c->db, &key, row, err);
-        found = rc == 1;
+        found = rc == 1 && (row->n >= c->count || q->early);
         rc = rc < 0 ? rc : 0;
     }
     if ((rc = agree(c, rc, err)) || (rc = share(c, &found, sizeof found, err)))
@@ -523,8 +550,11 @@ static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_
     if (rc)
         return rc;
     *computed = 0;
-    if ((rc = nr_results_find_eval(c->db, &key, row, err)) != 0)
-        return rc < 0 ? rc : 0;
+    /* a row stopped early answers a request that wants only the verdict */
+    if ((rc = nr_results_find_eval(c->db, &key, row, err)) < 0)
+        return rc;
+    if (rc == 1 && (row->n >= c->count || q->early))
+        return 0;
     nr_eval_result er = {0};
     double t0 = wall();
     if ((rc = eval_slice(c, q, c->first, c->count, &er, err)))
@@ -537,11 +567,6 @@ static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_
 done:
     nr_eval_result_free(&er);
     return rc;
-}
-
-static int passes(const ctx *c, const nr_eval *row)
-{
-    return row->norm_acc >= 1.0 - c->o->max_loss - PASS_SLACK;
 }
 
 /* ------------------------------------------------------------ setup */
@@ -819,12 +844,13 @@ done:
 
 /* Full evaluation of configuration i of the grid, counted in r. */
 static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, int alone,
-                   nr_eval *row, nr_err *err)
+                   int early, nr_eval *row, nr_err *err)
 {
     char phase[96];
     snprintf(phase, sizeof phase, "full %s", cfg[i].name);
     full_req q = {.dflt = &cfg[i].fmt, .rnd = c->o->rounding, .cfg = &cfg[i],
-                  .r2 = smp ? smp[i].r2 : NAN, .phase = phase, .alone = alone};
+                  .r2 = smp ? smp[i].r2 : NAN, .phase = phase, .alone = alone,
+                  .early = early};
     int comp, rc = full_eval(c, &q, row, &comp, err);
     if (rc)
         return rc;
@@ -842,7 +868,7 @@ static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *sm
     int P = nprocs(c), me = myrank(c), mine = 0, total = (n - me + P - 1) / P, rc = 0;
     *chosen = -1;
     for (int i = me; i < n && !want_stop(c); i += P) {
-        if ((rc = measure(c, cfg, smp, i, 1, &full[i], err)))
+        if ((rc = measure(c, cfg, smp, i, 1, c->o->early_stop, &full[i], err)))
             break;
         if (*chosen < 0 && passes(c, &full[i]))
             *chosen = i;
@@ -856,95 +882,66 @@ static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *sm
     return gather(c, cfg, n, NR_EVAL_FULL, full, chosen, err);
 }
 
-static int dbl_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The fast method's stepping (see search.h). */
+/* The fast method.  Assumption (the paper's): a configuration passes iff
+ * its R^2 is at least some threshold T.  Then the answer, the fastest
+ * passing configuration, is a "record": a configuration whose R^2 exceeds
+ * that of every faster one (any other has a faster configuration with at
+ * least its R^2, which passes whenever it does).  The records, in rank
+ * order, have increasing R^2, so the answer is the first record that
+ * passes, and it is confirmed by two measurements: that record passes and
+ * the record before it fails.  The search starts at the first record the
+ * predictor expects to pass and steps one record down (after a pass) or up
+ * (after a fail); from the third step in one direction steps double, and
+ * they bisect
+ * once both ends are known, so a poor predictor costs O(log records). */
 static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_eval *full,
                 int *chosen, nr_err *err)
 {
-    signed char *st = malloc((size_t)n);   /* -1 unmeasured, 0 fail, 1 pass */
-    double *und = malloc((size_t)n * sizeof *und);
-    int rc = 0;
-    if (!st || !und)
+    int *rec = malloc((size_t)(n ? n : 1) * sizeof *rec), m = 0, rc = 0;
+    if (!rec)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
     /* every process takes the same steps (the measurements are shared) */
     if ((rc = agree(c, rc, err))) {
-        free(st);
-        free(und);
+        free(rec);
         return rc;
     }
-    memset(st, -1, (size_t)n);
-    int steps = 0;
+    for (int i = 0; i < n; i++)
+        if (m == 0 || smp[i].r2 > smp[rec[m - 1]].r2)
+            rec[m++] = i;
     double target = 1.0 - c->o->max_loss - PASS_SLACK;
-    int pick = -1;
-    for (int i = 0; i < n && pick < 0; i++)
-        if (nr_predictor_apply(&c->o->predictor, smp[i].r2) >= target)
-            pick = i;
-    if (pick < 0) /* nothing predicted to pass: start from the best R^2 */
-        for (int i = 0; i < n; i++)
-            if (pick < 0 || smp[i].r2 > smp[pick].r2)
-                pick = i;
+    int k = 0;
+    while (k < m - 1 && nr_predictor_apply(&c->o->predictor, smp[rec[k]].r2) < target)
+        k++;
+    /* lo: highest record known to fail (-1: none); hi: lowest known to
+     * pass (m: none) */
+    int lo = -1, hi = m, dir = 0, run = 0, stride = 1, bisect = 0;
     *chosen = -1;
-    while (pick >= 0 && !want_stop(c)) {
-        if ((rc = measure(c, cfg, smp, pick, 0, &full[pick], err)))
+    while (m > 0 && hi - lo > 1 && !want_stop(c)) {
+        /* a failing step's accuracy is not reported: its verdict is enough */
+        if ((rc = measure(c, cfg, smp, rec[k], 0, 1, &full[rec[k]], err)))
             break;
-        st[pick] = (signed char)passes(c, &full[pick]);
-        double L = -INFINITY, U = INFINITY;
-        for (int i = 0; i < n; i++) {
-            if (st[i] == 0 && smp[i].r2 > L)
-                L = smp[i].r2;
-            if (st[i] == 1 && smp[i].r2 < U)
-                U = smp[i].r2;
-        }
-        /* status of each configuration under monotonicity; A = first pass */
-        int A = -1;
-        for (int i = 0; i < n && A < 0; i++) {
-            double r = smp[i].r2;
-            if (st[i] == 1 || (st[i] < 0 && r >= U && r > L))
-                A = i;
-        }
-        *chosen = A;
-        pick = -1;
-        int lim = A < 0 ? n : A, nu = 0;
-        for (int i = 0; i < lim; i++) {
-            double r = smp[i].r2;
-            if (!(st[i] < 0 && !(r <= L && r < U) && !(r >= U && r > L)))
-                continue; /* determined */
-            und[nu++] = r;
-            if (A < 0) { /* step up: the fastest not ruled out */
-                if (pick < 0)
-                    pick = i;
-            } else if (pick < 0 || r > smp[pick].r2) { /* step down: the likeliest faster one */
-                pick = i;
-            }
-        }
-        /* a step that did not settle the boundary is followed by a bisection:
-         * the fastest undetermined configuration at or above the median R^2 */
-        if (pick >= 0 && (steps++ & 1)) {
-            qsort(und, (size_t)nu, sizeof *und, dbl_cmp);
-            double med = und[nu / 2];
-            for (int i = 0; i < lim; i++) {
-                double r = smp[i].r2;
-                if (st[i] < 0 && !(r <= L && r < U) && !(r >= U && r > L) && r >= med) {
-                    pick = i;
-                    break;
-                }
-            }
-        }
-        progress(c, "fast", c->r->full_evals, c->r->full_evals + (pick >= 0));
+        int pass = passes(c, &full[rec[k]]), d = pass ? -1 : 1;
+        if (pass)
+            hi = k;
+        else
+            lo = k;
+        if (hi - lo <= 1)
+            break;
+        if (dir && d != dir)
+            bisect = 1;
+        run = d == dir ? run + 1 : 1;
+        stride = bisect || run <= 2 ? 1 : 2 * stride; /* 1, 1, 2, 4, ... */
+        dir = d;
+        if (bisect || (lo >= 0 && hi < m && stride > 1 && (hi - lo) / 2 < stride))
+            k = lo + (hi - lo) / 2;
+        else
+            k = pass ? (hi - stride > lo ? hi - stride : lo + 1)
+                     : (lo + stride < hi ? lo + stride : hi - 1);
+        progress(c, "fast", c->r->full_evals, c->r->full_evals + 1);
     }
-    /* an inferred pass must still be measured to report its accuracy */
-    if (!rc && *chosen >= 0 && st[*chosen] < 0 && !want_stop(c)) {
-        rc = measure(c, cfg, smp, *chosen, 0, &full[*chosen], err);
-        if (!rc && !passes(c, &full[*chosen]))
-            *chosen = -1; /* R^2 was not monotone here; reported as not found */
-    }
-    free(st);
-    free(und);
+    if (!rc && hi < m && hi - lo <= 1)
+        *chosen = rec[hi];
+    free(rec);
     return rc;
 }
 

@@ -154,10 +154,9 @@ typedef struct nr_search_opts {
     int64_t first, limit;            /* data slice; limit 0 = to the end      */
     int jobs;                        /* threads (default 1)                   */
     const char *engine;              /* full evaluations: "emulator" or "jit" */
-    const char *sample_engine;       /* the R^2 runs: "emulator" by default --
-                                        on ~10 inputs compiling costs more than
-                                        it saves, and the engines agree bit for
-                                        bit ([net-*] in docs/semantics.md)     */
+    const char *sample_engine;       /* the R^2 runs (default "emulator"; the
+                                        numrep command uses its JIT at -O0);
+                                        the engines agree bit for bit          */
     /* How engines are opened; NULL: nr_engine_open.  Lets the command line
      * supply engines libnumrep cannot build itself. */
     int (*engine_open)(void *ctx, const char *name, const nr_model *m, nr_engine *out,
@@ -165,6 +164,10 @@ typedef struct nr_search_opts {
     void *engine_ctx;
     nr_rounding rounding;            /* default rz                            */
     nr_mac_mode mac;                 /* default unfused                       */
+    int early_stop;                  /* exhaustive: stop a configuration's run
+                                        once it provably fails (its row then
+                                        has n < the slice; the fast method's
+                                        steps always do)                      */
     int per_layer;                   /* also search per-layer formats         */
     int per_layer_steps;             /* narrower formats tried per layer (4)  */
     nr_predictor predictor;          /* default: c0 0, c1 1 (use shipped fit) */

@@ -544,6 +544,62 @@ START_TEST(mismatches)
 }
 END_TEST
 
+/* Early stop: the shortest prefix of whole batches with more than
+ * max_wrong wrong answers, whatever the thread count; counts over it. */
+START_TEST(early_stop)
+{
+    nr_model *m = tiny(32, 10);
+    char p[1024];
+    src_path(p, sizeof p, "specs/resnet20/cifar10-1000");
+    nr_dataset *ds = open_ds(p, m);
+    nr_engine e;
+    nr_err err = {0};
+    ck_assert_int_eq(nr_engine_open("emulator", m, &e, &err), 0);
+    nr_eval_opts eo;
+    nr_eval_opts_init(&eo);
+    ck_assert(eo.max_wrong < 0); /* never, by default */
+    eo.limit = 120;
+    eo.batch = 7;
+    nr_eval_result all, r;
+    ck_assert_int_eq(nr_eval_run(&e, m, ds, &eo, &all, &err), 0);
+    ck_assert(!all.stopped && all.n == 120);
+    int64_t wrong_total = all.n - all.top1;
+    ck_assert_msg(wrong_total > 40, "random weights should be mostly wrong (%lld)",
+                  (long long)wrong_total);
+    const int64_t limits[] = {0, 20, 39, wrong_total - 1, wrong_total};
+    for (size_t t = 0; t < sizeof limits / sizeof *limits; t++) {
+        int64_t mw = limits[t], want_n = all.n, w = 0;
+        for (int64_t i = 0; i < all.n; i++) {
+            w += all.rank[i] != 0;
+            if (w > mw && want_n == all.n) {
+                want_n = (i / 7 + 1) * 7;
+                want_n = want_n < all.n ? want_n : all.n;
+            }
+        }
+        int stops = wrong_total > mw;
+        int64_t top1 = 0;
+        for (int64_t i = 0; i < want_n; i++)
+            top1 += all.rank[i] == 0;
+        for (int jobs = 1; jobs <= 3; jobs += 2) {
+            eo.max_wrong = mw;
+            eo.jobs = jobs;
+            ck_assert_int_eq(nr_eval_run(&e, m, ds, &eo, &r, &err), 0);
+            ck_assert_msg(r.stopped == stops && r.n == want_n,
+                          "max_wrong %lld, %d jobs: stopped %d at %lld, expected %d at %lld",
+                          (long long)mw, jobs, r.stopped, (long long)r.n, stops,
+                          (long long)want_n);
+            ck_assert_int_eq(r.top1, top1);
+            ck_assert(!memcmp(r.rank, all.rank, (size_t)r.n));
+            nr_eval_result_free(&r);
+        }
+    }
+    nr_eval_result_free(&all);
+    nr_engine_close(&e);
+    nr_dataset_close(ds);
+    nr_model_free(m);
+}
+END_TEST
+
 /* The architecture-only specs build with random weights and have the
  * shapes of the papers; AlexNet runs one sample. */
 START_TEST(architecture_specs)
@@ -601,6 +657,7 @@ int main(void)
     tcase_add_test(t, spec_preprocess);
     tcase_add_test(t, spec_dataset_path);
     tcase_add_test(t, mismatches);
+    tcase_add_test(t, early_stop);
     tcase_add_test(t, architecture_specs);
     suite_add_tcase(s, t);
     TCase *n = tcase_create("nets");

@@ -297,6 +297,27 @@ static void take_snap(nr_results *db, snap *s)
     OK(nr_results_each_eval(db, &f, snap_row, s, &e_));
 }
 
+/* Full rows: format, pass at a 1 % budget (complete rows only), and how
+ * many stopped early (n short of the slice). */
+typedef struct verdicts {
+    int64_t count;
+    int n, stopped;
+    char fmt[64][128];
+    int pass[64];
+} verdicts;
+
+static int take_verdict(const nr_eval *row, void *ctx)
+{
+    verdicts *v = ctx;
+    if (!strcmp(row->key.formats, "fp32") || v->n >= 64)
+        return 0;
+    snprintf(v->fmt[v->n], sizeof v->fmt[v->n], "%s", row->key.formats);
+    v->pass[v->n] = row->n >= v->count && row->norm_acc >= 0.99 - 1e-12;
+    v->stopped += row->n < v->count;
+    v->n++;
+    return 0;
+}
+
 static void run(lenet *L, nr_results *db, nr_search_opts *o, nr_search_result *r, int expect)
 {
     nr_err e = {0};
@@ -371,6 +392,39 @@ START_TEST(test_lenet_fast_resume)
            "full + %d sample evaluations, exhaustive %d full\n",
            (long long)r2.n, r2.chosen.name, r2.norm_acc, r2.chosen.speedup, r2.full_evals,
            r2.sample_evals, rx.full_evals);
+    /* every full row is complete now (exhaustive redid the fast method's
+     * early-stopped steps) */
+    verdicts vx = {.count = o.limit};
+    nr_eval_filter f = NR_EVAL_FILTER_ALL;
+    f.kind = NR_EVAL_FULL;
+    OK(nr_results_each_eval(db, &f, take_verdict, &vx, &e_));
+    ck_assert_int_eq(vx.stopped, 0);
+
+    /* 5. exhaustive with early stop, in a new store: the same answer and the
+     * same verdict for every configuration; failures stop early */
+    nr_results *db2 = NULL;
+    snprintf(path, sizeof path, "%s/s2.db", tmpdir);
+    OK(nr_results_open(path, &db2, &e_));
+    o.early_stop = 1;
+    nr_search_result re;
+    run(&L, db2, &o, &re, 0);
+    ck_assert_str_eq(re.chosen.name, rx.chosen.name);
+    ck_assert(re.norm_acc == rx.norm_acc);
+    verdicts ve = {.count = o.limit};
+    OK(nr_results_each_eval(db2, &f, take_verdict, &ve, &e_));
+    ck_assert_int_eq(ve.n, vx.n);
+    ck_assert_msg(ve.stopped > 0, "no configuration stopped early");
+    for (int i = 0; i < ve.n; i++) {
+        int j = 0;
+        while (j < vx.n && strcmp(vx.fmt[j], ve.fmt[i]))
+            j++;
+        ck_assert_msg(j < vx.n, "%s: no row without early stop", ve.fmt[i]);
+        ck_assert_msg(ve.pass[i] == vx.pass[j], "%s: verdict %d with early stop, %d without",
+                      ve.fmt[i], ve.pass[i], vx.pass[j]);
+    }
+    printf("check_search: exhaustive with early stop: %d of %d configurations stopped early\n",
+           ve.stopped, ve.n);
+    nr_results_close(db2);
     nr_results_close(db);
     lenet_close(&L);
     rm_tmpdir();
