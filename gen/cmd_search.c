@@ -52,10 +52,11 @@ static const char usage_text[] =
     "  --db FILE          results store (default " DEFAULT_DB "): every evaluation\n"
     "                     is saved as it finishes; a rerun resumes / answers from it\n"
     "  --jobs N           threads (default 1)\n"
-    "  --engine E         full evaluations: jit (default) or emulator\n"
-    "  --sample-engine E  the R^2 runs: jit (default; compiled at -O0, which is\n"
-    "                     4x quicker to compile) or emulator; the engines agree\n"
-    "                     bit for bit\n"
+    "  --engine E         full evaluations: jit (default, -O2), jit-O0..jit-O3\n"
+    "                     or emulator\n"
+    "  --sample-engine E  the R^2 runs: jit (default; compiled at -O0, 4-10x\n"
+    "                     quicker to compile), jit-O1..3 or emulator; the engines\n"
+    "                     agree bit for bit\n"
     "  --limit N, --first N  the data slice (default: all samples)\n"
     "  --samples N        inputs of the fast method's R^2 (default 10)\n"
     "  --grid G           both (default), float or fixed\n"
@@ -367,6 +368,16 @@ static void jit_free(void *impl)
     gen_compiled_free(impl);
 }
 
+/* "jit" is -O2, "jit-O0".."jit-O3" say it; -1 for other names. */
+static int jit_opt_level(const char *name)
+{
+    if (!strcmp(name, "jit"))
+        return 2;
+    if (!strncmp(name, "jit-O", 5) && name[5] >= '0' && name[5] <= '3' && !name[6])
+        return name[5] - '0';
+    return -1;
+}
+
 static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine *out,
                        nr_err *err)
 {
@@ -374,7 +385,7 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
     /* "jit" compiles at -O2 (full evaluations: run time dominates);
      * "jit-O0" is the R^2 runs' engine: on ~10 inputs compiling dominates,
      * and -O0 compiles ResNet-20 4x faster for code ~1.5x slower. */
-    int opt = !strcmp(name, "jit") ? 2 : !strcmp(name, "jit-O0") ? 0 : -1;
+    int opt = jit_opt_level(name);
     if (opt < 0)
         return nr_engine_open(name, m, out, err);
     gen_compiled *c = NULL;
@@ -444,9 +455,9 @@ int cmd_search(int argc, char **argv)
             } else if (!strcmp(a, "--db")) {
                 dbpath = s;
             } else if (!strcmp(a, "--engine") || !strcmp(a, "--sample-engine")) {
-                if (strcmp(s, "emulator") && strcmp(s, "jit"))
-                    return cli_usage("search", "%s: expected jit or emulator, got \"%s\"", a,
-                                     s);
+                if (strcmp(s, "emulator") && jit_opt_level(s) < 0)
+                    return cli_usage("search", "%s: expected jit, jit-O0..jit-O3 or emulator, "
+                                               "got \"%s\"", a, s);
                 if (!strcmp(a, "--engine"))
                     o.engine = s;
                 else
