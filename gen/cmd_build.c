@@ -15,7 +15,8 @@
 static const char usage_text[] =
     "usage: numrep build NET.yaml [-p PREC.yaml|FMT] -o OUT [--emit KIND]\n"
     "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"
-    "                    [--pack dense] [--random-weights SEED] [--size-report]\n"
+    "                    [--pack dense|container] [--random-weights SEED]\n"
+    "                    [--size-report]\n"
     "\n"
     "Compile the network ahead of time.  The generated code computes exactly\n"
     "what `numrep emulate` and `numrep run` compute (docs/semantics.md).\n"
@@ -35,7 +36,9 @@ static const char usage_text[] =
     "                     (Cortex-M0; objects and headers only)\n"
     "  --cpu CPU          CPU to tune for (default: the host's, or the target's)\n"
     "  -O0..-O3           optimisation level (default -O2)\n"
-    "  --pack dense       store odd-width weights bit-packed back to back\n"
+    "  --pack KIND        container (default): each weight in the narrowest of\n"
+    "                     8/16/32/64 bits; dense: odd widths bit-packed back to\n"
+    "                     back (a tensor takes ceil(count x bits / 8) bytes)\n"
     "  --random-weights S deterministic random weights from seed S instead of the\n"
     "                     spec's weights file\n"
     "  --size-report      print weight, code and arena bytes, and the same for an\n"
@@ -52,7 +55,7 @@ typedef struct build_opts {
 /* Filled by one build: the figures --size-report prints. */
 typedef struct build_sizes {
     uint64_t weights;   /* packed weight values: sum over tensors        */
-    uint64_t blob;      /* the blob as stored (alignment included)       */
+    uint64_t blob;      /* the blob as stored (alignment or pad included) */
     uint64_t code;      /* .text bytes of the generated object           */
     uint64_t arena;     /* bytes per sample                              */
 } build_sizes;
@@ -121,8 +124,8 @@ static int load_model(const build_opts *o, const char *prec, nr_model **m, nr_er
     return cli_load_model(o->net, prec, o->have_seed, o->seed, m, err);
 }
 
-/* Packed bytes of the weight values: per tensor, count x container bytes,
- * or ceil(count x width / 8) when dense. */
+/* Packed bytes of the weight values: per tensor (weights, biases),
+ * count x container bytes, or ceil(count x width / 8) when dense. */
 static uint64_t weight_bytes(const nr_model *m, int dense)
 {
     uint64_t sum = 0;
@@ -250,8 +253,16 @@ static int build_one(const nr_model *m, const build_opts *o, const gen_target *t
     int rc = make_module(m, o, t, &g, &w, &tm, err);
     if (rc || (rc = gen_aot_sizes(g->mod, m, &w, &sz, err)))
         goto done;
-    bs->weights = weight_bytes(m, o->dense);
+    /* the report reads the blob's layout; the formula double-checks it */
+    bs->weights = w.values;
     bs->blob = w.size;
+    if (bs->weights != weight_bytes(m, o->dense)) {
+        rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "weights",
+                        "the blob holds %llu bytes of values, expected %llu",
+                        (unsigned long long)bs->weights,
+                        (unsigned long long)weight_bytes(m, o->dense));
+        goto done;
+    }
     bs->arena = sz.arena;
     char wpath[PATH_MAX + 16];
     switch (o->out ? o->kind : -1) {
@@ -316,7 +327,7 @@ static void print_report(const nr_model *m, const gen_target *t, const build_siz
     printf("%-28s %16s %16s\n", "", fmt, "fp32");
     printf("%-28s %16llu %16llu\n", "weights (packed bytes)", (unsigned long long)a->weights,
            (unsigned long long)f->weights);
-    printf("%-28s %16llu %16llu\n", "weights blob (aligned)", (unsigned long long)a->blob,
+    printf("%-28s %16llu %16llu\n", "weights blob (as stored)", (unsigned long long)a->blob,
            (unsigned long long)f->blob);
     if (code_known)
         printf("%-28s %16llu %16llu\n", "code (.text bytes)", (unsigned long long)a->code,

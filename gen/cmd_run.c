@@ -14,6 +14,7 @@
 static const char usage_text[] =
     "usage: numrep run NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
     "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
+    "                  [--pack dense|container]\n"
     "\n"
     "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
     "for bit those of 'numrep emulate' (docs/semantics.md, [net-*]).\n"
@@ -27,6 +28,8 @@ static const char usage_text[] =
     "                     spec's weights file\n"
     "  -O0..-O3           LLVM optimisation level (default -O2)\n"
     "  --emit-ir FILE     also write the optimised LLVM IR to FILE\n"
+    "  --pack KIND        weights in containers (default) or dense: odd widths\n"
+    "                     bit-packed, as `numrep build --pack dense` stores them\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
@@ -65,7 +68,8 @@ int cmd_run(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--random-weights") || !strcmp(a, "--emit-ir")) {
+                   !strcmp(a, "--random-weights") || !strcmp(a, "--emit-ir") ||
+                   !strcmp(a, "--pack")) {
             if (!more)
                 return cli_usage("run", "%s needs an argument", a);
             const char *v = argv[++i];
@@ -77,6 +81,11 @@ int cmd_run(int argc, char **argv)
                 output = v;
             else if (!strcmp(a, "--emit-ir"))
                 ir = v;
+            else if (!strcmp(a, "--pack")) {
+                if (strcmp(v, "dense") && strcmp(v, "container"))
+                    return cli_usage("run", "--pack: expected dense or container, got \"%s\"", v);
+                opts.pack_dense = !strcmp(v, "dense");
+            }
             else if (cli_parse_u64(v, &seed))
                 return cli_usage("run", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             else

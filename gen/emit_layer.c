@@ -96,14 +96,52 @@ void gen_store_enc(gen_lctx *c, const nr_format *f, uint64_t off, V i, V bits)
     LLVMSetAlignment(st, (unsigned)f->container);
 }
 
+static void mark_invariant(gen_lctx *c, V ld)
+{
+    LLVMSetMetadata(ld, LLVMGetMDKindIDInContext(c->g->ctx, "invariant.load", 14),
+                    LLVMMDNodeInContext(c->g->ctx, NULL, 0));
+}
+
+/* Encoding i of a bit-packed tensor at blob offset off (plan.h): its
+ * width bits start at bit b = i*width of the tensor, LSB first, i.e. at
+ * bit b&7 of the little-endian integer that starts at byte b>>3 (every
+ * numrep target is little-endian, target.c).  One load of nb bytes with
+ * 8*nb >= 7 + width covers them: (ld >> (b&7)) & (2^width - 1).  The load
+ * ends at most 7 bytes past the tensor's last byte (nb <= 8; nb = 9 only
+ * for width >= 58, when the value itself spans the first 8 bytes), so it
+ * stays inside the blob: later tensors or its GEN_DENSE_PAD zero bytes.
+ * Align 1: where unaligned access is cheap the load is rounded up to 2, 4
+ * or 8 bytes (one instruction); on ARMv6-M, which has none, it stays at the
+ * fewest bytes and LLVM assembles it from byte loads. */
+static V load_bits(gen_lctx *c, const nr_format *f, uint64_t off, V i)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const unsigned width = (unsigned)f->width;
+    unsigned nb = (width + 7 + 7) / 8;
+    if (c->unaligned_ok && nb <= 8)
+        nb = nb <= 1 ? 1 : nb <= 2 ? 2 : nb <= 4 ? 4 : 8;
+    T it = LLVMIntTypeInContext(g->ctx, 8 * nb);
+    V bit = LLVMBuildMul(B, i, gen_i64(c, width), "wbit");
+    V byte = LLVMBuildAdd(B, LLVMBuildLShr(B, bit, gen_i64(c, 3), ""), gen_i64(c, off), "");
+    V sh = LLVMBuildAnd(B, bit, gen_i64(c, 7), "");
+    V ld = LLVMBuildLoad2(B, it, LLVMBuildGEP2(B, g->i8, c->weights, &byte, 1, ""), "");
+    LLVMSetAlignment(ld, 1);
+    mark_invariant(c, ld);
+    sh = nb < 8 ? LLVMBuildTrunc(B, sh, it, "") : nb > 8 ? LLVMBuildZExt(B, sh, it, "") : sh;
+    V v = LLVMBuildAnd(B, LLVMBuildLShr(B, ld, sh, ""), LLVMConstInt(it, (1ull << width) - 1, 0), "");
+    return nb < 8 ? LLVMBuildZExt(B, v, g->i64, "") : nb > 8 ? LLVMBuildTrunc(B, v, g->i64, "") : v;
+}
+
 V gen_load_w(gen_lctx *c, const nr_format *f, uint64_t off, V i)
 {
     gen_ctx *g = c->g;
+    if (gen_plan_bitpacked(c->p, f))
+        return load_bits(c, f, off, i);
     T et = gen_emit_container_type(g, f);
     V ld = LLVMBuildLoad2(g->b, et, elem_ptr(c, c->weights, off, et, i), "");
-    LLVMSetAlignment(ld, (unsigned)f->container);
-    LLVMSetMetadata(ld, LLVMGetMDKindIDInContext(g->ctx, "invariant.load", 14),
-                    LLVMMDNodeInContext(g->ctx, NULL, 0));
+    LLVMSetAlignment(ld, (unsigned)f->container); /* dense: naturally aligned too (plan.c) */
+    mark_invariant(c, ld);
     return f->container == 8 ? ld : LLVMBuildZExt(g->b, ld, g->i64, "");
 }
 
@@ -399,9 +437,10 @@ static void emit_entry_points(gen_lctx *c, V sample)
     shape_fn(c, "numrep_model_output_shape", m->layers[m->output].out_shape);
 }
 
-static int emit_module(const nr_model *m, const gen_plan *p, gen_ctx *g, nr_err *err)
+static int emit_module(const nr_model *m, const gen_plan *p, int unaligned_ok, gen_ctx *g,
+                       nr_err *err)
 {
-    gen_lctx c = {.g = g, .m = m, .p = p};
+    gen_lctx c = {.g = g, .m = m, .p = p, .unaligned_ok = unaligned_ok};
     c.ptr = LLVMPointerTypeInContext(g->ctx, 0);
     c.ab = LLVMCreateBuilderInContext(g->ctx);
     /* the packed weights: an external byte array (not LLVM constants) */
@@ -445,7 +484,9 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
     if ((rc = gen_emit_new(name, &g, err)))
         goto fail;
     g->no_libm = bare;
-    if ((rc = emit_module(m, &p, g, err)) || (rc = gen_emit_verify(g, err)))
+    /* ARMv6-M (Cortex-M0) has no unaligned loads */
+    int unaligned_ok = !(o && o->triple && strstr(o->triple, "thumbv6m"));
+    if ((rc = emit_module(m, &p, unaligned_ok, g, err)) || (rc = gen_emit_verify(g, err)))
         goto fail;
     if ((rc = gen_emit_optimize(g, o ? o->opt_level : 2, err)))
         goto fail;

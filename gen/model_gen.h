@@ -38,8 +38,9 @@ typedef struct gen_model_opts {
 
 /* The packed weights blob that goes with a module. */
 typedef struct gen_weights {
-    uint8_t *data;       /* malloc'ed, 64-byte aligned size */
-    size_t size;
+    uint8_t *data;       /* malloc'ed, 64-byte aligned */
+    size_t size;         /* the blob's bytes: tensors, alignment, pad (plan.h) */
+    size_t values;       /* the tensors' bytes alone, summed */
 } gen_weights;
 
 /* Build (and verify) the module for m. On success *out owns the module. */

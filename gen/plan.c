@@ -1,8 +1,9 @@
 /* plan.c -- the compile plan of a model: per-layer activation buffers
  * placed in one per-sample arena by liveness (a buffer's bytes are reused
  * once its last reader has run), and every weight tensor rounded to its
- * layer's W format ([net-1]) and packed into one blob, each encoding in its
- * format's container (1/2/4/8 bytes, little-endian). */
+ * layer's W format ([net-1]) and packed into one blob: each encoding in its
+ * format's container (1/2/4/8 bytes, little-endian), or with --pack dense
+ * bit-packed (the layout is described in plan.h). */
 #include "plan.h"
 #include "emulator.h"
 
@@ -60,6 +61,74 @@ static void put_le(uint8_t *p, int bytes, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+int gen_plan_bitpacked(const gen_plan *p, const nr_format *f)
+{
+    return p->dense && f->width != 8 * f->container;
+}
+
+/* Encoding k of a tensor at base: in its container, or (bitpacked) the
+ * width low bits of v at bit k*width, LSB first.  The blob is zeroed
+ * first, so OR-ing bits in is enough. */
+static void put_value(uint8_t *base, const nr_format *f, int bitpacked, size_t k, uint64_t v)
+{
+    if (!bitpacked) {
+        put_le(base + k * (size_t)f->container, f->container, v);
+        return;
+    }
+    const uint64_t bit = (uint64_t)k * (uint64_t)f->width;
+    const int sh = (int)(bit & 7);
+    uint8_t *q = base + (bit >> 3);
+    if (f->width < 64)
+        v &= (1ull << f->width) - 1;
+    /* byte j holds value bits 8j-sh .. 8j-sh+7; 8j-sh < width <= 64 */
+    for (int j = 0; 8 * j < sh + f->width; j++)
+        q[j] |= (uint8_t)(j == 0 ? v << sh : v >> (8 * j - sh));
+}
+
+/* Bytes of a tensor of count values of f in the blob. */
+static uint64_t tensor_bytes(const nr_format *f, uint64_t count, int dense)
+{
+    return dense ? (count * (uint64_t)f->width + 7) / 8 : count * (uint64_t)f->container;
+}
+
+/* Alignment a tensor of f needs in the dense blob: its container when the
+ * width fills it (read with container loads), else 1 (bit extraction). */
+static unsigned dense_align(const nr_format *f)
+{
+    return f->width == 8 * f->container ? (unsigned)f->container : 1u;
+}
+
+/* Place every MAC layer's weight and bias tensors in the blob: sets w_off,
+ * b_off and p->weight_bytes; returns the bytes the tensors span.
+ * Dense: the tensors of alignment 8, then 4, 2, 1 (layer order within
+ * each), with no gaps.  Each tensor of alignment a takes a multiple of a
+ * bytes (count x a), so the tensors before one of alignment a (all of
+ * alignment >= a, powers of two) end at a multiple of a: every container
+ * tensor is naturally aligned, the total is exactly the sum. */
+static uint64_t place_weights(const nr_model *m, gen_plan *p)
+{
+    uint64_t off = 0, sum = 0;
+    for (unsigned a = p->dense ? 8 : 0; ; a /= 2) {
+        for (int i = 0; i < m->nlayers; i++) {
+            const nr_layer *L = &m->layers[i];
+            const nr_format *f = &L->prec.weights;
+            if (!is_mac(L->op) || (p->dense && dense_align(f) != a))
+                continue;
+            gen_plan_layer *pl = &p->ly[i];
+            uint64_t wb = tensor_bytes(f, L->nw, p->dense), bb = L->b ? tensor_bytes(f, L->nb, p->dense) : 0;
+            pl->w_off = off;
+            off = p->dense ? off + wb : align_up(off + wb);
+            pl->b_off = off;
+            off = p->dense ? off + bb : bb ? align_up(off + bb) : off;
+            sum += wb + bb;
+        }
+        if (a <= 1)
+            break;
+    }
+    p->weight_bytes = sum;
+    return off;
+}
+
 /* Exact-mode accumulator size, as the emulator sizes it (emu_mac.c): bit 0
  * below every product's and the accumulator's lowest bit, the top above
  * K+1 maximal addends plus a sign. */
@@ -80,9 +149,6 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
 {
     memset(p, 0, sizeof *p);
     memset(w, 0, sizeof *w);
-    if (pack_dense)
-        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "--pack dense",
-                          "dense weight packing is not implemented yet; use container packing");
     const int n = m->nlayers;
     if (n < 1 || m->output < 0 || m->output >= n)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "model", "no layers or bad output index");
@@ -90,6 +156,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     if (rc)
         return rc;
     p->nlayers = n;
+    p->dense = pack_dense != 0;
     p->ly = calloc((size_t)n, sizeof *p->ly);
     buf *b = calloc(2 * (size_t)n + 1, sizeof *b);
     if (!p->ly || !b) {
@@ -100,7 +167,6 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     /* b[0]: input; b[1 + i]: output of layer i; b[1 + n + i]: scratch of i */
     p->in_count = nr_shape_count(m->in_shape);
     b[0] = (buf){align_up(p->in_count * (uint64_t)m->in_format.container), 0, -1, -1};
-    uint64_t wsize = 0;
     for (int i = 0; i < n; i++) {
         const nr_layer *L = &m->layers[i];
         const nr_layer_prec *pr = &L->prec;
@@ -141,12 +207,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
                 rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
                 goto fail;
             }
-            pl->w_off = wsize;
-            wsize = align_up(wsize + L->nw * (uint64_t)pr->weights.container);
             pl->has_bias = L->b != NULL;
-            pl->b_off = wsize;
-            if (L->b)
-                wsize = align_up(wsize + L->nb * (uint64_t)pr->weights.container);
         }
         b[1 + n + i] = (buf){align_up(scratch), 0, i, i};
     }
@@ -184,29 +245,36 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     free(b);
     b = NULL;
 
-    /* the weights blob: [net-1] each weight/bias rounded once to W */
-    w->size = align_up(wsize ? wsize : 1);
-    w->data = aligned_alloc(ALIGN, w->size);
+    /* the weights blob: [net-1] each weight/bias rounded once to W.
+     * Container: 64-byte aligned size.  Dense: the tensors, then the pad
+     * when a tensor is bit-packed (the allocation is still 64-aligned). */
+    uint64_t wsize = place_weights(m, p);
+    int anybits = 0;
+    for (int i = 0; i < n; i++)
+        anybits |= is_mac(m->layers[i].op) && gen_plan_bitpacked(p, &m->layers[i].prec.weights);
+    w->values = p->weight_bytes;
+    w->size = p->dense ? wsize + (anybits ? GEN_DENSE_PAD : 0) : align_up(wsize ? wsize : 1);
+    w->data = aligned_alloc(ALIGN, align_up(w->size ? w->size : 1));
     if (!w->data) {
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "weights", "out of memory for %llu bytes",
                         (unsigned long long)w->size);
         goto fail;
     }
-    memset(w->data, 0, w->size);
+    memset(w->data, 0, align_up(w->size ? w->size : 1));
     for (int i = 0; i < n; i++) {
         const nr_layer *L = &m->layers[i];
         if (!is_mac(L->op))
             continue;
         const nr_format *wf = &L->prec.weights;
         const nr_rounding mode = L->prec.rounding;
-        const int cb = wf->container;
+        const int bits = gen_plan_bitpacked(p, wf);
         for (size_t k = 0; k < L->nw; k++) {
             uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_WEIGHT) : 0;
-            put_le(w->data + p->ly[i].w_off + k * cb, cb, nr_encode(wf, mode, L->w[k], r, NULL));
+            put_value(w->data + p->ly[i].w_off, wf, bits, k, nr_encode(wf, mode, L->w[k], r, NULL));
         }
         for (size_t k = 0; L->b && k < L->nb; k++) {
             uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_BIASLOAD) : 0;
-            put_le(w->data + p->ly[i].b_off + k * cb, cb, nr_encode(wf, mode, L->b[k], r, NULL));
+            put_value(w->data + p->ly[i].b_off, wf, bits, k, nr_encode(wf, mode, L->b[k], r, NULL));
         }
     }
     return 0;
@@ -231,4 +299,5 @@ void gen_weights_free(gen_weights *w)
     free(w->data);
     w->data = NULL;
     w->size = 0;
+    w->values = 0;
 }

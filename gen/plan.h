@@ -1,7 +1,19 @@
 /* plan.h -- what the model emitters share (plan.c, emit_layer.c,
  * emit_mac.c, emit_ops.c, model_jit.c): the compile plan (where every
  * buffer lives in the per-sample arena, where every weight tensor lives in
- * the packed blob) and small IR helpers.  Internal to gen/. */
+ * the packed blob) and small IR helpers.  Internal to gen/.
+ *
+ * The blob ([--pack container], the default): each tensor (a layer's
+ * weights, its biases) starts 64-byte aligned, each encoding in its
+ * format's container (1/2/4/8 bytes, little-endian).
+ * [--pack dense]: each tensor starts on a byte boundary and holds its
+ * encodings LSB-first back to back, value k at bit k*width, so a tensor
+ * takes ceil(count*width/8) bytes.  No padding between tensors: those whose
+ * width fills a container (8/16/32/64 bits: plain little-endian arrays,
+ * read as in container mode) come first, widest first, so each is
+ * naturally aligned; the bit-packed ones follow.  The blob ends with
+ * GEN_DENSE_PAD zero bytes (not counted as weight bytes) so gen_load_w may
+ * read 8 bytes at any value's first byte. */
 #ifndef NUMREP_GEN_PLAN_H
 #define NUMREP_GEN_PLAN_H
 
@@ -14,7 +26,7 @@ typedef struct gen_plan_layer {
     uint64_t scratch_off;   /* arena scratch for lrn/softmax doubles or the exact
                              * accumulator's limbs (0 bytes when unused)           */
     uint64_t scratch_size;
-    uint64_t w_off, b_off;  /* blob offsets of rounded weights / biases (W format) */
+    uint64_t w_off, b_off;  /* blob BYTE offsets of rounded weights / biases (W format) */
     int has_bias;
     int last_use;           /* index of the last layer that reads this output     */
     int klsb, klimbs;       /* exact MAC mode: accumulator bit 0 weight, limbs     */
@@ -26,10 +38,18 @@ typedef struct gen_plan {
     uint64_t in_off, in_count; /* the rounded network input                       */
     uint64_t arena_size;       /* bytes per sample                                */
     uint64_t out_count;
+    int dense;                 /* weights packed densely ([--pack dense])          */
+    uint64_t weight_bytes;     /* the tensors' bytes, summed: no alignment, no pad */
 } gen_plan;
 
+#define GEN_DENSE_PAD 8u
+
+/* Tensors of f are bit-packed in p's blob: dense, and the width does not
+ * fill a container. */
+int gen_plan_bitpacked(const gen_plan *p, const nr_format *f);
+
 /* Plan buffers and pack the weights (rounded to each layer's W format,
- * [net-1]) into w.  Fails with NR_EUNSUP for formats wider than a double
+ * [net-1]) into w (w->size: the blob with its alignment or pad).  Fails with NR_EUNSUP for formats wider than a double
  * holds exactly (the emulator refuses them too, [net-2]). */
 int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
                    nr_err *err);
@@ -54,6 +74,7 @@ typedef struct gen_lctx {
     LLVMValueRef weights;       /* @numrep_weights                */
     LLVMBuilderRef ab;          /* positioned in the entry block: allocas */
     LLVMBasicBlockRef entry;
+    int unaligned_ok;           /* unaligned integer loads are cheap (not ARMv6-M) */
 } gen_lctx;
 
 void gen_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name);
@@ -66,7 +87,8 @@ LLVMValueRef gen_i64(gen_lctx *c, uint64_t v);
 LLVMValueRef gen_load_enc(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
 void gen_store_enc(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i,
                    LLVMValueRef bits);
-/* Weight/bias encoding at blob offset off. */
+/* Weight/bias encoding i of the tensor at blob byte offset off: a
+ * container load, or a bit extraction when the plan bit-packs f. */
 LLVMValueRef gen_load_w(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
 /* Encoding (i64) -> exact double; fp32/bf16 by the hardware conversion. */
 LLVMValueRef gen_decode(gen_lctx *c, const nr_format *f, LLVMValueRef bits);

@@ -15,6 +15,10 @@
 #  3. LeNet-5 `numrep build --target aarch64-linux-gnu` executables under
 #     qemu-aarch64 equal `numrep emulate` and `numrep run` (JIT) bit for bit,
 #     and the aarch64 object linked with the harness does too.
+# 2 and 3 also run with `--pack dense` (odd widths bit-packed, read by bit
+# extraction: e6m7-finite-nosub-sat, 14 bits, always; e3m2, 6 bits, with
+# NUMREP_EXHAUSTIVE=1).  Cortex-M0 images trap unaligned accesses
+# (startup_cm.c), as an M0 does, though QEMU runs them on a Cortex-M3.
 #
 # Parts whose tools are missing (arm-none-eabi-gcc, qemu-system-arm,
 # aarch64-linux-gnu-gcc, qemu-aarch64: see setup.sh) are skipped with a
@@ -137,17 +141,25 @@ fi
 # of LLVM time and a 2.7 MB object), so the default run proves fp32 on
 # every target and the full matrix waits for NUMREP_EXHAUSTIVE=1;
 # NUMREP_EDGE_PRECS="p1 p2" picks precisions by hand.
-if [ -n "${NUMREP_EDGE_PRECS:-}" ]; then
-    PRECS=$NUMREP_EDGE_PRECS
+# CASES: PREC:PACK pairs; NUMREP_EDGE_PRECS="p1 p2" (container packing)
+# and NUMREP_EDGE_DENSE="p3" (dense) pick them by hand.
+if [ -n "${NUMREP_EDGE_PRECS:-}${NUMREP_EDGE_DENSE:-}" ]; then
+    PRECS=${NUMREP_EDGE_PRECS:-}
+    DENSE=${NUMREP_EDGE_DENSE:-}
 elif [ "${NUMREP_EXHAUSTIVE:-0}" = 1 ]; then
     PRECS="fp32 e4m3 e6m7-finite-nosub-sat"
+    DENSE="e6m7-finite-nosub-sat e3m2"
 else
     PRECS="fp32"
-    skip "LeNet-5 at e4m3 and e6m7-finite-nosub-sat on the edge targets: set NUMREP_EXHAUSTIVE=1 (slow cross builds)"
+    DENSE="e6m7-finite-nosub-sat"
+    skip "LeNet-5 at e4m3 and e6m7-finite-nosub-sat (container) and e3m2 (dense) on the edge targets: set NUMREP_EXHAUSTIVE=1 (slow cross builds)"
 fi
+CASES=
+for p in $PRECS; do CASES="$CASES $p:container"; done
+for p in $DENSE; do CASES="$CASES $p:dense"; done
 
 # The emulator's outputs, the reference for every target.
-for p in $PRECS; do
+for p in $(printf '%s\n' $PRECS $DENSE | sort -u); do
     if "$NUMREP" emulate "$LENET" -p "$p" --input "$SAMPLE" -o "$T/emu-$p.npy" 2>"$T/err" &&
         $NPY hex "$T/emu-$p.npy" >"$T/emu-$p.txt"; then
         :
@@ -156,12 +168,12 @@ for p in $PRECS; do
     fi
 done
 
-# cross_build TARGET CPU PREC KIND OUT: `numrep build` for a cross target;
-# status 0 built, 1 failed (reported), 2 the target or kind is not
-# offered yet (reported as skipped).
+# cross_build TARGET CPU PREC KIND OUT [PACK]: `numrep build` for a cross
+# target (--pack PACK, default container); status 0 built, 1 failed
+# (reported), 2 the target or kind is not offered yet (reported as skipped).
 cross_build() {
-    local target=$1 cpu=$2 p=$3 kind=$4 out=$5
-    local args=(build "$LENET" -p "$p" --target "$target" --emit "$kind" -o "$out")
+    local target=$1 cpu=$2 p=$3 kind=$4 out=$5 pack=${6:-container}
+    local args=(build "$LENET" -p "$p" --target "$target" --emit "$kind" -o "$out" --pack "$pack")
     [ -n "$cpu" ] && args+=(--cpu "$cpu")
     "$NUMREP" "${args[@]}" >"$T/out" 2>"$T/err" && return 0
     if grep -qi -e "unknown target" -e "unknown option" -e "unknown kind" -e "not supported" -e "not yet" "$T/err"; then
@@ -203,25 +215,26 @@ cm_run() {
 if [ $have_cm = 1 ]; then
     for tc in thumbv7em-none-eabi:cortex-m4 thumbv6m-none-eabi:cortex-m0; do
         target=${tc%:*} core=${tc#*:} board=$(edge_cm_board "${tc#*:}")
-        for p in $PRECS; do
+        for c in $CASES; do
+            p=${c%:*} pack=${c#*:}
             [ -s "$T/emu-$p.txt" ] || continue
-            d=$T/$core-$p
+            d=$T/$core-$p-$pack
             mkdir -p "$d"
-            cross_build "$target" "$core" "$p" obj "$d/model.o" || continue
-            cross_build "$target" "$core" "$p" header "$d/model.h" || continue
+            cross_build "$target" "$core" "$p" obj "$d/model.o" "$pack" || continue
+            cross_build "$target" "$core" "$p" header "$d/model.h" "$pack" || continue
             $NPY c "$SAMPLE" "$d/edge_input.h" || { fail "npy.py c $SAMPLE"; continue; }
             # Linked with the float ABI the object was built for (LLVM's
             # *-none-eabi triples pass floats in core registers).
-            cm_run "lenet5 -p $p, $target $core" "$d" "$core" "$board" "$d/model.o" "$p"
+            cm_run "lenet5 -p $p --pack $pack, $target $core" "$d" "$core" "$board" "$d/model.o" "$p"
             [ $? -eq 3 ] || continue
             skip "waiting for numrep build --target $target: the object calls __muldf3-style soft-float helpers, which the ARMv6-M libgcc lacks (it has the __aeabi_ names); LLVM picks the AEABI names only for a normalized triple ($target -> ${target%-eabi}-unknown-eabi)"
             # Meanwhile the same module through llc with the normalized
             # triple: proves the numerics on the core.
             edge_have llc-16 || { skip "llc-16 not installed: no fallback for $target"; continue; }
-            cross_build "$target" "$core" "$p" llvm "$d/model.ll" || continue
+            cross_build "$target" "$core" "$p" llvm "$d/model.ll" "$pack" || continue
             sed -i 's/^target triple = "\(thumbv[0-9a-z]*\)-none-eabi"$/target triple = "\1-none-unknown-eabi"/' "$d/model.ll"
             if llc-16 -O2 -mcpu="$core" -filetype=obj "$d/model.ll" -o "$d/model-llc.o" 2>"$d/err"; then
-                cm_run "lenet5 -p $p, $target $core (llc-16 fallback)" "$d" "$core" "$board" "$d/model-llc.o" "$p"
+                cm_run "lenet5 -p $p --pack $pack, $target $core (llc-16 fallback)" "$d" "$core" "$board" "$d/model-llc.o" "$p"
                 [ $? -ne 3 ] || fail "lenet5 -p $p, $core (llc-16 fallback): still GNU soft-float names: $(head -c 300 "$d/err")"
             else
                 fail "llc-16 on numrep build --emit llvm for $target: $(head -c 400 "$d/err")"
@@ -234,43 +247,44 @@ if [ $have_a64 = 1 ]; then
     have_run=1
     "$NUMREP" run "$LENET" --input "$SAMPLE" -o "$T/probe.npy" >/dev/null 2>&1 || have_run=0
     [ $have_run = 1 ] || echo "note: 'numrep run' not available; aarch64 compared with 'numrep emulate' only"
-    for p in $PRECS; do
+    for c in $CASES; do
+        p=${c%:*} pack=${c#*:}
         [ -s "$T/emu-$p.txt" ] || continue
-        d=$T/a64-$p
+        d=$T/a64-$p-$pack
         mkdir -p "$d"
         # The standalone executable (driver.c.in + runtime), dynamically
         # linked: qemu-aarch64 finds the loader in the cross sysroot.
-        if cross_build aarch64-linux-gnu "" "$p" exe "$d/lenet5"; then
+        if cross_build aarch64-linux-gnu "" "$p" exe "$d/lenet5" "$pack"; then
             if timeout -k 5 "$EDGE_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$d/lenet5" \
                 "$SAMPLE" -o "$d/out.npy" 2>"$d/err"; then
                 cmp -s "$d/out.npy" "$T/emu-$p.npy" &&
-                    ok "lenet5 -p $p: aarch64 executable under qemu-aarch64 == emulator (.npy bytes)" ||
-                    fail "lenet5 -p $p: aarch64 executable output differs from the emulator's"
+                    ok "lenet5 -p $p --pack $pack: aarch64 executable under qemu-aarch64 == emulator (.npy bytes)" ||
+                    fail "lenet5 -p $p --pack $pack: aarch64 executable output differs from the emulator's"
                 if [ $have_run = 1 ]; then
-                    if "$NUMREP" run "$LENET" -p "$p" --input "$SAMPLE" -o "$d/jit.npy" 2>"$d/err"; then
+                    if "$NUMREP" run "$LENET" -p "$p" --pack "$pack" --input "$SAMPLE" -o "$d/jit.npy" 2>"$d/err"; then
                         cmp -s "$d/out.npy" "$d/jit.npy" &&
-                            ok "lenet5 -p $p: aarch64 executable == x86 JIT (.npy bytes)" ||
-                            fail "lenet5 -p $p: aarch64 executable output differs from the JIT's"
+                            ok "lenet5 -p $p --pack $pack: aarch64 executable == x86 JIT (.npy bytes)" ||
+                            fail "lenet5 -p $p --pack $pack: aarch64 executable output differs from the JIT's"
                     else
                         fail "numrep run lenet5 -p $p: $(cat "$d/err")"
                     fi
                 fi
             else
-                fail "lenet5 -p $p: aarch64 executable under qemu-aarch64: $(cat "$d/err")"
+                fail "lenet5 -p $p --pack $pack: aarch64 executable under qemu-aarch64: $(cat "$d/err")"
             fi
         fi
         # The embedding path on Linux: object + header + the harness.
-        if cross_build aarch64-linux-gnu "" "$p" obj "$d/model.o" &&
-            cross_build aarch64-linux-gnu "" "$p" header "$d/model.h"; then
+        if cross_build aarch64-linux-gnu "" "$p" obj "$d/model.o" "$pack" &&
+            cross_build aarch64-linux-gnu "" "$p" header "$d/model.h" "$pack"; then
             $NPY c "$SAMPLE" "$d/edge_input.h" || { fail "npy.py c $SAMPLE"; continue; }
             if edge_hosted_exe aarch64-linux-gnu-gcc "$d/harness" "$d" "$d/model.o" 2>"$d/err"; then
                 timeout -k 5 "$EDGE_TIMEOUT" qemu-aarch64 "$d/harness" >"$d/run.txt" 2>"$d/err"
                 st=$?
-                [ $st -eq 0 ] && same_body "lenet5 -p $p, aarch64 object + harness == emulator" \
+                [ $st -eq 0 ] && same_body "lenet5 -p $p --pack $pack, aarch64 object + harness == emulator" \
                     "$d/run.txt" "$T/emu-$p.txt" ||
-                    fail "lenet5 -p $p, aarch64 object + harness: exit status $st: $(cat "$d/err")"
+                    fail "lenet5 -p $p --pack $pack, aarch64 object + harness: exit status $st: $(cat "$d/err")"
             else
-                fail "lenet5 -p $p, aarch64 object + harness: link failed: $(cat "$d/err")"
+                fail "lenet5 -p $p --pack $pack, aarch64 object + harness: link failed: $(cat "$d/err")"
             fi
         fi
     done

@@ -3,7 +3,8 @@
  *
  * The core loads SP from vector 0 and jumps to vector 1, so the reset
  * handler can be plain C: copy .data from flash to RAM, zero .bss, turn the
- * FPU on when the code was compiled to use it, call main and hand its
+ * FPU on when the code was compiled to use it, trap unaligned accesses
+ * when it was compiled for ARMv6-M, call main and hand its
  * status to edge_io_exit (semihosting).  A fault prints the exception
  * number and the faulting PC and exits with status 70, so a broken image
  * fails a test instead of hanging until the timeout.  Symbols come from
@@ -28,6 +29,15 @@ void edge_reset(void)
      * the first floating-point instruction is a UsageFault. */
     volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
     *cpacr |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
+#if defined(__ARM_ARCH_6M__)
+    /* ARMv6-M has no unaligned loads; the tests run such images on a
+     * Cortex-M3 board (mps2-an385), which has them.  CCR.UNALIGN_TRP makes
+     * the M3 fault on one, as an M0 would (on an M0 the bit is read-only
+     * and already set: the write does nothing). */
+    volatile uint32_t *ccr = (volatile uint32_t *)0xE000ED14u;
+    *ccr |= 1u << 3;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
     /* Word loops through volatile pointers: no call to memcpy before .data
