@@ -5,39 +5,10 @@
 # messages and exit codes.  Uses a tiny random-weight network on the first
 # records of the shipped CIFAR-10 subset, so it runs in seconds.
 # usage: bash tests/cli_eval.sh path/to/numrep
-set -u
 BIN=${1:?usage: cli_eval.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$(dirname "$0")/lib/cli.sh"
 DATA=$SRC/specs/resnet20/cifar10-1000/test_batch.bin
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 export NUMREP_CACHE_DIR=$tmp/cache
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-run() {
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-
-# expect_fail CODE 'stderr substring' ARGS...
-expect_fail() {
-    local code=$1 sub=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -ne "$code" ]; then
-        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
-    elif ! grep -qF -- "$sub" "$tmp/err"; then
-        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then
-        bad "$*: wrote to stdout on error"
-    else
-        ok
-    fi
-}
 
 # field NAME: a number from the JSON in $tmp/out
 field() { sed -n "s/.*\"$1\": \\([-0-9.]*\\).*/\\1/p" "$tmp/out" | head -1; }

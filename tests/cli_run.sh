@@ -4,38 +4,10 @@
 # fused, exact), -o npy identical too, --random-weights, -O levels,
 # --emit-ir, and bad arguments with their messages and exit codes.
 # usage: bash tests/cli_run.sh path/to/numrep
-set -u
 BIN=${1:?usage: cli_run.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$(dirname "$0")/lib/cli.sh"
 NET=$SRC/specs/lenet5/lenet5.yaml
 X=$SRC/specs/lenet5/sample.npy
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-run() {
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-
-expect_fail() {
-    local code=$1 sub=$2
-    shift 2
-    run "$@"
-    if [ "$rc" -ne "$code" ]; then
-        bad "$*: exit $rc, want $code (stderr: $(cat "$tmp/err"))"
-    elif ! grep -qF -- "$sub" "$tmp/err"; then
-        bad "$*: stderr lacks '$sub': $(cat "$tmp/err")"
-    elif [ -s "$tmp/out" ]; then
-        bad "$*: wrote to stdout on error"
-    else
-        ok
-    fi
-}
 
 if [ ! -f "$NET" ] || [ ! -f "$X" ]; then
     echo "note: specs/lenet5 missing, cli_run skipped"
