@@ -288,6 +288,27 @@ if [ $have_a64 = 1 ]; then
             fi
         fi
     done
+    # ResNet-20 too (the vectorised conv kernel, residual adds): the aarch64
+    # executable equals the x86 JIT bit for bit on the shipped samples.
+    R20=$SRC/specs/resnet20/resnet20.yaml R20X=$SRC/specs/resnet20/sample.npy
+    for c in e6m7-finite-nosub-sat:container e4m3:container e3m2:dense; do
+        p=${c%:*} pack=${c#*:} d=$T/a64-r20-$p-$pack
+        mkdir -p "$d"
+        [ $have_run = 1 ] || break
+        if ! "$NUMREP" build "$R20" -p "$p" --pack "$pack" --target aarch64-linux-gnu -o "$d/r20" 2>"$d/err"; then
+            fail "resnet20 -p $p --pack $pack: aarch64 build: $(cat "$d/err")"
+            continue
+        fi
+        if timeout -k 5 "$EDGE_TIMEOUT" qemu-aarch64 -L /usr/aarch64-linux-gnu "$d/r20" "$R20X" \
+            -o "$d/out.npy" 2>"$d/err" &&
+            "$NUMREP" run "$R20" -p "$p" --pack "$pack" --input "$R20X" -o "$d/jit.npy" 2>>"$d/err"; then
+            cmp -s "$d/out.npy" "$d/jit.npy" &&
+                ok "resnet20 -p $p --pack $pack: aarch64 executable == x86 JIT (.npy bytes)" ||
+                fail "resnet20 -p $p --pack $pack: aarch64 executable output differs from the JIT's"
+        else
+            fail "resnet20 -p $p --pack $pack, aarch64: $(cat "$d/err")"
+        fi
+    done
 fi
 
 finish
