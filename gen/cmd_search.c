@@ -20,7 +20,7 @@
 #ifndef NUMREP_SOURCE_DIR
 #define NUMREP_SOURCE_DIR "."
 #endif
-#define DEFAULT_PREDICTOR NUMREP_SOURCE_DIR "/specs/predictor.yaml"
+#define DEFAULT_PREDICTOR "$NUMREP_PREDICTOR or specs/predictor.yaml"
 #define DEFAULT_DB "numrep-results.db"
 
 static const char usage_text[] =
@@ -45,7 +45,10 @@ static const char usage_text[] =
     "  --early-stop       exhaustive: stop measuring a configuration as soon as\n"
     "                     it provably fails (more wrong answers than the budget\n"
     "                     allows); its accuracy is then that of the prefix run\n"
-    "                     (the fast method's failed steps always stop early)\n"
+    "                     (the fast method's failed steps always stop early);\n"
+    "                     with one process the scan also ends at the first\n"
+    "                     configuration that passes (the slower ones cannot be\n"
+    "                     the answer)\n"
     "  --per-layer        then lower single MAC layers from the uniform answer,\n"
     "                     guided by per-layer sensitivity; --steps narrower formats\n"
     "                     tried per layer (default 4)\n"
@@ -328,9 +331,8 @@ static int choose_predictor(const char *file, nr_results *db, nr_predictor *p, c
         snprintf(src, srcsize, "the database's fit %lld", (long long)fit.id);
         return 0;
     }
-    snprintf(src, srcsize, "%s", DEFAULT_PREDICTOR);
     nr_err e = {0};
-    if (nr_predictor_load(DEFAULT_PREDICTOR, p, &e)) {
+    if (gen_res_find(GEN_RES_PREDICTOR, src, srcsize, NULL, &e) || nr_predictor_load(src, p, &e)) {
         char msg[1024];
         nr_err_format(&e, msg, sizeof msg);
         fprintf(stderr, "numrep search: note: no predictor (%s); predicting accuracy = R^2\n",

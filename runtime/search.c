@@ -873,6 +873,10 @@ static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *sm
         if (*chosen < 0 && passes(c, &full[i]))
             *chosen = i;
         progress(c, "exhaustive", ++mine, total);
+        /* early stop, one process: configurations come fastest first, so
+         * none after the first that passes can be the answer */
+        if (*chosen >= 0 && c->o->early_stop && P == 1)
+            break;
     }
     if (P == 1)
         return rc;

@@ -167,7 +167,9 @@ typedef struct nr_search_opts {
     int early_stop;                  /* exhaustive: stop a configuration's run
                                         once it provably fails (its row then
                                         has n < the slice; the fast method's
-                                        steps always do)                      */
+                                        steps always do), and (one process)
+                                        stop at the first that passes: slower
+                                        ones cannot be the answer              */
     int per_layer;                   /* also search per-layer formats         */
     int per_layer_steps;             /* narrower formats tried per layer (4)  */
     nr_predictor predictor;          /* default: c0 0, c1 1 (use shipped fit) */
