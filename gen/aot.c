@@ -2,6 +2,7 @@
  * text IR; the weights blob attached by .incbin; and the standalone
  * executable linked with the system (or the target's) cc. */
 #include "aot.h"
+#include "paths.h"
 
 #include <llvm-c/BitWriter.h>
 #include <llvm-c/Object.h>
@@ -234,35 +235,10 @@ void gen_aot_tmpdir_remove(const char *dir)
 
 /* ------------------------------------------------------------ link */
 
-/* The runtime library generated code links against: $NUMREP_RUNTIME_LIB,
- * else the libnumrep.a this numrep was built with. */
-static const char *runtime_lib(void)
-{
-    const char *s = getenv("NUMREP_RUNTIME_LIB");
-    if (s && *s)
-        return s;
-#ifdef NUMREP_RUNTIME_LIB
-    return NUMREP_RUNTIME_LIB;
-#else
-    return NULL;
-#endif
-}
-
 /* What generated code needs from runtime/ (rt.h and what rt.c calls): the
- * members a host link pulls out of libnumrep.a. */
+ * members a host link pulls out of libnumrep.a.  Cross builds compile
+ * them; CMakeLists.txt installs the same files into share/numrep/runtime. */
 static const char *const runtime_sources[3] = {"rt.c", "pool.c", "emu_math.c"};
-
-static const char *runtime_src_dir(void)
-{
-    const char *s = getenv("NUMREP_RUNTIME_SRC");
-    if (s && *s)
-        return s;
-#ifdef NUMREP_SOURCE_DIR
-    return NUMREP_SOURCE_DIR "/runtime";
-#else
-    return "runtime";
-#endif
-}
 
 /* Run argv (PATH search), cc's own diagnostics go to our stderr. */
 static int run(char *const argv[], nr_err *err)
@@ -290,24 +266,23 @@ int gen_aot_link(const gen_target *t, const char *dir, const char *obj, const ch
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "--emit exe",
                           "target %s has no operating system to run an executable; use "
                           "--emit obj and --emit header", t->name);
-    /* The host links the libnumrep.a numrep was built with; other targets
-     * compile the runtime's sources with their own cc. */
+    /* The host links libnumrep.a (installed, or the one numrep was built
+     * with); other targets compile the runtime's sources with their own cc. */
     const int native = t->triple == NULL;
-    const char *lib = native ? runtime_lib() : NULL;
-    if (native && !lib)
-        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "runtime",
-                          "numrep was built without NUMREP_RUNTIME_LIB; set it to libnumrep.a");
+    char lib[PATH_MAX] = "", rtdir[PATH_MAX] = "";
+    if (gen_res_find(native ? GEN_RES_RUNTIME_LIB : GEN_RES_RUNTIME_SRC,
+                     native ? lib : rtdir, PATH_MAX, NULL, err))
+        return -err->code;
     if (native && access(lib, R_OK))
-        return nr_err_set(err, NR_EIO, lib, 0, 0, "runtime library", "cannot read it: %s",
-                          strerror(errno));
-    char rtsrc[3][PATH_MAX], rtinc[PATH_MAX + 2];
-    const char *rtdir = runtime_src_dir();
+        return nr_err_set(err, NR_EIO, lib, 0, 0, "runtime library", "cannot read it: %s (%s overrides it)",
+                          strerror(errno), gen_res_var(GEN_RES_RUNTIME_LIB));
+    char rtsrc[3][PATH_MAX + 16], rtinc[PATH_MAX + 2];
     for (int i = 0; i < 3 && !native; i++) {
         snprintf(rtsrc[i], sizeof rtsrc[i], "%s/%s", rtdir, runtime_sources[i]);
         if (access(rtsrc[i], R_OK))
             return nr_err_set(err, NR_EIO, rtsrc[i], 0, 0, "runtime source",
-                              "cannot read it (%s); set NUMREP_RUNTIME_SRC to runtime/",
-                              strerror(errno));
+                              "cannot read it (%s); %s overrides the directory",
+                              strerror(errno), gen_res_var(GEN_RES_RUNTIME_SRC));
     }
     snprintf(rtinc, sizeof rtinc, "-I%s", rtdir);
     char driver[PATH_MAX], inc[PATH_MAX + 2];
@@ -322,7 +297,7 @@ int gen_aot_link(const gen_target *t, const char *dir, const char *obj, const ch
     argv[k++] = driver;
     argv[k++] = (char *)obj;
     if (native) {
-        argv[k++] = (char *)lib;
+        argv[k++] = lib;
 #if defined(__SANITIZE_ADDRESS__)
     /* libnumrep.a was built instrumented (NUMREP_SANITIZE): its objects
      * need the sanitizer runtimes. */

@@ -75,9 +75,8 @@ typedef struct gen_tmpl_var {
     const char *value;
 } gen_tmpl_var;
 
-/* The templates directory: $NUMREP_TEMPLATES, else the source tree's. */
-const char *gen_tmpl_dir(void);
-/* Fill templates/<name> into out_path. */
+/* Fill templates/<name> into out_path (the templates directory by the
+ * lookup rule of paths.h: $NUMREP_TEMPLATES, the install, the source tree). */
 int gen_tmpl_fill(const char *name, const gen_tmpl_var *vars, int nvars,
                   const char *out_path, nr_err *err);
 /* Fill a template about model m ("model.h.in", "driver.c.in"): @NAME@,

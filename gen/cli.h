@@ -5,6 +5,10 @@
 #define NUMREP_CLI_H
 
 #include "numrep.h"
+#include "paths.h"
+
+/* The numrep release (`numrep version`). */
+#define NUMREP_VERSION "0.1.0"
 
 /*  function           name          one-line help */
 #define CLI_COMMANDS(X)                                                                   \
@@ -18,7 +22,8 @@
     X(cmd_run, "run", "compile a network with the JIT and run it")                               \
     X(cmd_build, "build", "compile a network to an executable, object, IR or header") \
     X(cmd_search, "search", "find the narrowest format that meets an accuracy budget")     \
-    X(cmd_report, "report", "write a self-contained HTML report from a results database")
+    X(cmd_report, "report", "write a self-contained HTML report from a results database") \
+    X(cmd_version, "version", "the version, and where numrep finds its templates and runtime")
 
 #define X(fn, name, help) int fn(int argc, char **argv);
 CLI_COMMANDS(X)

@@ -5,9 +5,11 @@
  * the template's own JavaScript draws the charts, so the page needs
  * nothing from the network. */
 #include "cli.h"
+#include "paths.h"
 #include "results.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +33,9 @@ static const char usage_text[] =
     "                      are compared with it\n"
     "  --help              this text\n"
     "\n"
-    "The page is templates/report.html.in (NUMREP_TEMPLATE_DIR overrides\n"
-    "where templates are looked for).\n"
+    "The page is templates/report.html.in: NUMREP_TEMPLATES (or the older\n"
+    "NUMREP_TEMPLATE_DIR) overrides the directory, else the install's\n"
+    "share/numrep/templates, else the source tree's ('numrep version' shows it).\n"
     "\n"
     "exit status: 0 ok, 1 unreadable database or nothing to report, 2 usage error\n";
 
@@ -405,14 +408,17 @@ done:
 
 static char *read_template(nr_err *err)
 {
-    const char *dir = getenv("NUMREP_TEMPLATE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/report.html.in",
-             dir && *dir ? dir : NUMREP_SOURCE_DIR "/templates");
+    char dir[PATH_MAX], path[PATH_MAX];
+    if (gen_res_find(GEN_RES_TEMPLATES, dir, sizeof dir, NULL, err))
+        return NULL;
+    if ((size_t)snprintf(path, sizeof path, "%s/report.html.in", dir) >= sizeof path) {
+        nr_err_set(err, NR_EIO, dir, 0, 0, "template", "path too long");
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        nr_err_set(err, NR_EIO, path, 0, 0, "template", "cannot open: %s (set NUMREP_TEMPLATE_DIR)",
-                   strerror(errno));
+        nr_err_set(err, NR_EIO, path, 0, 0, "template", "cannot open: %s (%s overrides the directory)",
+                   strerror(errno), gen_res_var(GEN_RES_TEMPLATES));
         return NULL;
     }
     char *s = NULL;

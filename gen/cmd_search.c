@@ -17,10 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef NUMREP_SOURCE_DIR
-#define NUMREP_SOURCE_DIR "."
-#endif
-#define DEFAULT_PREDICTOR NUMREP_SOURCE_DIR "/specs/predictor.yaml"
+#define DEFAULT_PREDICTOR "$NUMREP_PREDICTOR or specs/predictor.yaml"
 #define DEFAULT_DB "numrep-results.db"
 
 static const char usage_text[] =
@@ -332,8 +329,7 @@ static int choose_predictor(const char *file, nr_results *db, nr_predictor *p, c
         return 0;
     }
     nr_err e = {0};
-    snprintf(src, srcsize, "%s", DEFAULT_PREDICTOR);
-    if (nr_predictor_load(DEFAULT_PREDICTOR, p, &e)) {
+    if (gen_res_find(GEN_RES_PREDICTOR, src, srcsize, NULL, &e) || nr_predictor_load(src, p, &e)) {
         char msg[1024];
         nr_err_format(&e, msg, sizeof msg);
         fprintf(stderr, "numrep search: note: no predictor (%s); predicting accuracy = R^2\n",

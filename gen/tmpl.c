@@ -2,23 +2,13 @@
  * replaced by its value; a placeholder without a value is an error, so a
  * typo in a template cannot silently produce an empty string. */
 #include "aot.h"
+#include "paths.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *gen_tmpl_dir(void)
-{
-    const char *s = getenv("NUMREP_TEMPLATES");
-    if (s && *s)
-        return s;
-#ifdef NUMREP_SOURCE_DIR
-    return NUMREP_SOURCE_DIR "/templates";
-#else
-    return "templates";
-#endif
-}
 
 static int is_key_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 
@@ -26,7 +16,8 @@ static char *read_all(const char *path, size_t *n, nr_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        nr_err_set(err, NR_EIO, path, 0, 0, "template", "cannot open: %s", strerror(errno));
+        nr_err_set(err, NR_EIO, path, 0, 0, "template", "cannot open: %s (%s overrides the directory)",
+                   strerror(errno), gen_res_var(GEN_RES_TEMPLATES));
         return NULL;
     }
     size_t cap = 8192, len = 0;
@@ -63,8 +54,10 @@ static char *read_all(const char *path, size_t *n, nr_err *err)
 int gen_tmpl_fill(const char *name, const gen_tmpl_var *vars, int nvars,
                   const char *out_path, nr_err *err)
 {
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", gen_tmpl_dir(), name) >= sizeof path)
+    char dir[PATH_MAX], path[PATH_MAX];
+    if (gen_res_find(GEN_RES_TEMPLATES, dir, sizeof dir, NULL, err))
+        return -err->code;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return nr_err_set(err, NR_EIO, name, 0, 0, "template", "path too long");
     size_t n;
     char *s = read_all(path, &n, err);
