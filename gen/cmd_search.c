@@ -611,6 +611,10 @@ int cmd_search(int argc, char **argv)
     o.comm = &comm;
     nr_search_result r;
     int rc = nr_search_run(net, ds, db, cfg, ncfg, &o, &r, &err);
+    if (lead && r.slice_labels == 1 && r.n > 1)
+        fprintf(stderr, "numrep search: warning: every sample of the slice has the same label, "
+                        "so accuracy on it says little (is the data sorted by class? take a "
+                        "slice of a shuffled copy)\n");
     if (comm.size > 1) /* each rank's share, for people (and tests) to check */
         fprintf(stderr, "numrep search: rank %d of %d: computed %d R^2 samples and %d full "
                         "evaluations alone, %d full evaluations with the data split over the "

@@ -583,6 +583,13 @@ static int read_data(ctx *c, nr_err *err)
         free(buf);
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory for the data");
     }
+    /* the labels present in the slice: a class-sorted data set cut with
+     * --limit can leave only one, and then accuracy says little */
+    unsigned char *seen = calloc((size_t)c->k, 1);
+    if (!seen) {
+        free(buf);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory for the data");
+    }
     nr_results_hash all, smp;
     nr_results_hash_init(&all);
     nr_results_hash_init(&smp);
@@ -594,6 +601,8 @@ static int read_data(ctx *c, nr_err *err)
             const float *x = buf + (size_t)s * c->insize;
             nr_results_hash_update(&all, x, c->insize * sizeof *x);
             nr_results_hash_update(&all, &lab[s], sizeof lab[s]);
+            if (lab[s] >= 0 && lab[s] < c->k && !seen[lab[s]]++)
+                c->r->slice_labels++;
             if (i + s < c->samples) {
                 nr_results_hash_update(&smp, x, c->insize * sizeof *x);
                 nr_results_hash_update(&smp, &lab[s], sizeof lab[s]);
@@ -604,6 +613,7 @@ static int read_data(ctx *c, nr_err *err)
         progress(c, "reading data", i + n, c->count);
     }
     free(buf);
+    free(seen);
     nr_results_hash_hex(&all, c->data_hash);
     nr_results_hash_hex(&smp, c->sample_hash);
     return rc;

@@ -193,6 +193,8 @@ typedef struct nr_search_result {
     double predicted;                /* predictor's norm_acc for it (fast)    */
     double fp32_top1;
     int64_t n;                       /* samples in the slice                  */
+    int slice_labels;                /* distinct labels in it (1: the data is
+                                        probably sorted by class)             */
     /* counts: configurations the method needed (from the store or computed),
      * and how many of them were computed by this call (by all processes) */
     int full_evals, full_computed;

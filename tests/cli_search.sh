@@ -80,5 +80,20 @@ else
     fi
 fi
 
+# ---- a slice with a single label (the shared CIFAR-10 copy is sorted by class)
+SORTED=$SRC/../shared/data/cifar10
+if [ -d "$SORTED" ]; then
+    run search "$SRC/specs/resnet20/resnet20.yaml" --data "$SORTED" --limit 16 --max-loss 1% \
+        --grid float --exp 5 --man 10 --db "$tmp/sorted.db" --no-progress
+    [ "$rc" -eq 0 ] && grep -q "every sample of the slice has the same label" "$tmp/err" \
+        && ok || bad "single-label slice: exit $rc, no warning: $(cat "$tmp/err")"
+    run search "$SRC/specs/resnet20/resnet20.yaml" --data "$SRC/specs/resnet20/cifar10-1000" \
+        --limit 16 --max-loss 50% --grid float --exp 5 --man 10 --db "$tmp/sorted.db" --no-progress
+    [ "$rc" -eq 0 ] && ! grep -q "same label" "$tmp/err" \
+        && ok || bad "balanced slice: exit $rc or a warning: $(cat "$tmp/err")"
+else
+    echo "note: $SORTED absent, single-label slice check skipped"
+fi
+
 echo "cli_search: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
