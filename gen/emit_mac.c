@@ -125,8 +125,8 @@ static V c32(gen_ctx *g, uint64_t v) { return LLVMConstInt(g->i32, v, 0); }
  * possible qe, which fast_fmt checks. */
 static int fast_fmt(const nr_format *f)
 {
-    if (f->kind != NR_FLOAT)
-        return 0;
+    if (f->kind == NR_FIXED) /* see fixed_round */
+        return f->saturate && f->prec <= 53;
     int qmin = f->subnormals ? f->emin - f->man_bits : f->emin;
     return qmin >= -1000 && f->emax <= 1000;
 }
@@ -190,19 +190,12 @@ static V int_round(gen_ctx *g, nr_rounding mode, V t, V sr)
     return gen_emit_intrinsic(g, "llvm.copysign", g->f64, a2, 2);
 }
 
-static V fast_round(gen_ctx *g, const nr_format *f, nr_rounding mode, V v, V sr)
+/* t rounded to an integer by mode (the value, as a double; sr: the draw).
+ * Exact for |t| < 2^53: the intrinsics are exact double operations, the
+ * rest as described at fast_round and int_round. */
+static V round_int(gen_ctx *g, nr_rounding mode, V t, V sr)
 {
     LLVMBuilderRef B = g->b;
-    const int Y = f->man_bits;
-    V bits = LLVMBuildBitCast(B, v, g->i64, "");
-    V E = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, LLVMConstInt(g->i64, 52, 0), ""), LLVMConstInt(g->i64, 0x7ff, 0), ""),
-                       LLVMConstInt(g->i64, 1023, 0), "E");
-    V emin = LLVMConstInt(g->i64, (uint64_t)(int64_t)f->emin, 1);
-    V small = LLVMBuildICmp(B, LLVMIntSLT, E, emin, "");
-    V qn = LLVMBuildSub(B, E, LLVMConstInt(g->i64, (uint64_t)Y, 0), "");
-    V qs = LLVMConstInt(g->i64, (uint64_t)(int64_t)(f->subnormals ? f->emin - Y : f->emin), 1);
-    V qe = LLVMBuildSelect(B, small, qs, qn, "qe");
-    V t = LLVMBuildFMul(B, v, pow2v(g, LLVMBuildNeg(B, qe, "")), "t");
     V r;
     switch (g->no_libm ? NR_RND_COUNT : mode) {
     case NR_RND_COUNT: r = int_round(g, mode, t, sr); break;
@@ -236,6 +229,60 @@ static V fast_round(gen_ctx *g, const nr_format *f, nr_rounding mode, V v, V sr)
     }
     default: r = fcall1(g, "llvm.trunc", t); break; /* rz */
     }
+    return r;
+}
+
+/* Rounding a finite double v that IS the exact value into a saturating
+ * fixed-point format qI.F / uqI.F with prec = I+F <= 53 (fast_fmt), as the
+ * double value of the result.  Why this is round_fixed (runtime/round.c):
+ *  - t = v * 2^F is exact (a power-of-two scaling up, F >= 0, subnormal v
+ *    included; if it overflows to +-inf, |v| is far beyond the range and
+ *    the clamp below gives the saturated end, as [rnd-3] does for a
+ *    finite |v| out of range);
+ *  - the integers n of the format are [lo, hi] = [-2^prec, 2^prec - 1]
+ *    signed, [0, 2^prec - 1] unsigned, both exact doubles (prec <= 53);
+ *    round_fixed rounds |t| to k by the mode, then saturates when the
+ *    signed k leaves [lo, hi].  Clamping t to [lo, hi] first gives the same:
+ *    every mode's rounding (sr too, for a fixed draw) is monotone in t and
+ *    leaves integers unchanged, so for t in [lo, hi] the rounded value
+ *    stays in [lo, hi] (no saturation either way), and for t > hi it is
+ *    >= hi, saturating to hi exactly like the clamp (t < lo likewise; an
+ *    unsigned t in (-1, 0) rounds to 0 or -1, both giving 0 = lo);
+ *  - round_int is exact on the clamped |t| <= 2^53, and r * 2^-F is exact
+ *    (|r| <= 2^53, F <= 64);
+ *  - fixed point has no -0 ([rnd-4]): -0 + +0 = +0, other values unchanged.
+ * NaN is not in the domain (the callers' ok flags send it to the general
+ * path, [rnd-5]); -wrap formats are not fast_fmt. */
+static V fixed_round(gen_ctx *g, const nr_format *f, nr_rounding mode, V v, V sr)
+{
+    LLVMBuilderRef B = g->b;
+    double hi = ldexp(1.0, f->prec) - 1, lo = f->is_signed ? -ldexp(1.0, f->prec) : 0.0;
+    V t = LLVMBuildFMul(B, v, LLVMConstReal(g->f64, ldexp(1.0, f->frac_bits)), "t");
+    t = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, t, LLVMConstReal(g->f64, hi), ""),
+                        LLVMConstReal(g->f64, hi), t, "");
+    t = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLT, t, LLVMConstReal(g->f64, lo), ""),
+                        LLVMConstReal(g->f64, lo), t, "tc");
+    V r = round_int(g, mode, t, sr);
+    r = LLVMBuildFMul(B, r, LLVMConstReal(g->f64, ldexp(1.0, -f->frac_bits)), "");
+    return LLVMBuildFAdd(B, r, LLVMConstReal(g->f64, 0.0), "");
+}
+
+static V fast_round(gen_ctx *g, const nr_format *f, nr_rounding mode, V v, V sr)
+{
+    if (f->kind == NR_FIXED)
+        return fixed_round(g, f, mode, v, sr);
+    LLVMBuilderRef B = g->b;
+    const int Y = f->man_bits;
+    V bits = LLVMBuildBitCast(B, v, g->i64, "");
+    V E = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, LLVMConstInt(g->i64, 52, 0), ""), LLVMConstInt(g->i64, 0x7ff, 0), ""),
+                       LLVMConstInt(g->i64, 1023, 0), "E");
+    V emin = LLVMConstInt(g->i64, (uint64_t)(int64_t)f->emin, 1);
+    V small = LLVMBuildICmp(B, LLVMIntSLT, E, emin, "");
+    V qn = LLVMBuildSub(B, E, LLVMConstInt(g->i64, (uint64_t)Y, 0), "");
+    V qs = LLVMConstInt(g->i64, (uint64_t)(int64_t)(f->subnormals ? f->emin - Y : f->emin), 1);
+    V qe = LLVMBuildSelect(B, small, qs, qn, "qe");
+    V t = LLVMBuildFMul(B, v, pow2v(g, LLVMBuildNeg(B, qe, "")), "t");
+    V r = round_int(g, mode, t, sr);
     V res = LLVMBuildFMul(B, r, pow2v(g, qe), "");
     if (!f->has_negzero) /* -0 + +0 = +0 (round to nearest), other values unchanged */
         res = LLVMBuildFAdd(B, res, LLVMConstReal(g->f64, 0.0), "");
@@ -272,6 +319,16 @@ static V is_normal(gen_ctx *g, V v)
 static V is_zero(gen_ctx *g, V v)
 {
     return LLVMBuildFCmp(g->b, LLVMRealOEQ, v, LLVMConstReal(g->f64, 0.0), "");
+}
+
+/* Is the exact double v in fast_round's domain for f: normal or +-0 for a
+ * float format, any finite value for fixed point (fixed_round)? */
+static V in_domain(gen_ctx *g, const nr_format *f, V v)
+{
+    LLVMBuilderRef B = g->b;
+    if (f->kind == NR_FIXED)
+        return LLVMBuildFCmp(B, LLVMRealOLT, fcall1(g, "llvm.fabs", v), LLVMConstReal(g->f64, INFINITY), "");
+    return LLVMBuildOr(B, is_normal(g, v), is_zero(g, v), "");
 }
 
 /* cond ? fast value : slow value, each computed on its own branch (the
@@ -364,6 +421,11 @@ static V slow_fn(mac *s, int kind)
 static V sum_ok(mac *s, V sd)
 {
     gen_ctx *g = s->c->g;
+    /* fixed point: every finite sum (a zero one is +0 there, whatever its
+     * sign), and sum_exact already fails for an infinite or NaN s (its
+     * TwoSum error is then NaN) */
+    if (s->sf->kind == NR_FIXED)
+        return LLVMConstInt(g->i1, 1, 0);
     V ok = is_normal(g, sd);
     if (s->mode != NR_RND_RD)
         ok = LLVMBuildOr(g->b, ok, is_zero(g, sd), "");
@@ -411,7 +473,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         if (s->fast_p && !s->slow_only) { /* w*x is exact in double */
             V pd = LLVMBuildFMul(B, w, x, "wx");
             fork_t f;
-            fork_begin(c, &f, LLVMBuildOr(B, is_normal(g, pd), is_zero(g, pd), ""));
+            fork_begin(c, &f, in_domain(g, s->pf, pd));
             fork_else(c, &f, fast_round(g, s->pf, s->mode, pd, srp));
             p = fork_end(c, &f, slow_call(s, 0, w, x, NULL, srp));
         } else {
@@ -487,7 +549,7 @@ static V mac_fast(mac *s, V acc, V w, V x, V k, V elem, V *ok)
         return fast_round(g, s->sf, s->mode, sd, srs);
     }
     V srp = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
-    V okp = LLVMBuildOr(B, is_normal(g, pd), is_zero(g, pd), "");
+    V okp = in_domain(g, s->pf, pd);
     V p = fast_round(g, s->pf, s->mode, pd, srp);
     V sd = LLVMBuildFAdd(B, acc, p, "s");
     *ok = LLVMBuildAnd(B, okp, LLVMBuildAnd(B, sum_ok(s, sd), sum_exact(g, acc, p, sd), ""), "ok");

@@ -478,12 +478,23 @@ static V round_sum_twosum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a,
     return gen_num_round(g, f, mode, &x, sr);
 }
 
-/* The width of the exact adder's result for rounding into f: 64 bits are
- * enough for prec <= 29 (see gen_num_exact_add), else 128; fixed point
- * always uses 128 (for -wrap's integer bits). */
-static int adder_width(const nr_format *f)
+/* The width of the exact adder's result for rounding into f by mode: 64
+ * bits are enough for prec <= 29 (see gen_num_exact_add), else 128.
+ * Saturating fixed point: when bits are lost the result's leading bit is
+ * at W-3 or above (gen_num_exact_add); an in-range result is below
+ * 2^(I+1), so the quantum 2^-F is at most prec bits below the leading
+ * bit, at W-3-prec or above, and round.c needs the bits down to 32 below
+ * it for sr (W = 64: prec <= 29), one below it (the half bit) for the
+ * other modes (prec <= 60; prec <= 53 here), lower ones only as sticky.
+ * An out-of-range result only has to be seen as such: bits lost above
+ * the quantum need a leading bit at 2^(61-F) or above, so k >= 2^61 (or
+ * round_fixed's `big`) exceeds every range and saturates either way.
+ * -wrap uses 128 (it keeps k's integer bits modulo 2^width). */
+static int adder_width(const nr_format *f, nr_rounding mode)
 {
-    return f->kind == NR_FLOAT && f->prec <= 29 ? 64 : 128;
+    if (f->kind == NR_FIXED)
+        return f->saturate && (f->prec <= 29 || (mode != NR_RND_SR && f->prec <= 53)) ? 64 : 128;
+    return f->prec <= 29 ? 64 : 128;
 }
 
 V gen_num_round_sum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a, V b, V sr)
@@ -493,7 +504,7 @@ V gen_num_round_sum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a, V b, 
     gen_exact x, y, s;
     gen_num_exact_f64(g, a, &x);
     gen_num_exact_f64(g, b, &y);
-    gen_num_exact_add(g, &x, &y, adder_width(f), mode == NR_RND_RD, &s);
+    gen_num_exact_add(g, &x, &y, adder_width(f, mode), mode == NR_RND_RD, &s);
     return gen_num_round(g, f, mode, &s, sr);
 }
 

@@ -1,7 +1,8 @@
 /* emit_vmac.c -- conv layers as explicit vector code: the fast path of
  * [net-4]/[net-5] for unfused/fused MACs when every rounding of the layer
  * is either the host's own float arithmetic (fp32 rne, [net-12]: "host")
- * or a bit-mask rounding of an exact float/double (rz, rne; below).
+ * or a bit-mask rounding of an exact float/double (rz, rne; below), or a
+ * clamp-and-round to saturating fixed point (rz, rne; "Fixed point").
  *
  * Layout.  Each call first decodes the layer's weights (O x K; fp32
  * weights are read from the blob as they are) and its input (C x H x W)
@@ -39,7 +40,14 @@
  * (for float lanes the same test with float's 24 bits and exponent
  * range); a sum acc + p is exact when TwoSum's error is 0 (rne), and rz
  * takes inexact sums as well (rz_sum).  Overflow is checked once per
- * row block from the largest |value| seen (track), not per term. */
+ * row block from the largest |value| seen (track), not per term.
+ *
+ * Fixed point.  Saturating fixed-point P and S (and W, X, A) round by
+ * clamping and an integer rounding (fixed_units; no per-lane check: the
+ * clamp is the saturation, a NaN is caught at the block's end), sums
+ * known exact from the formats need no TwoSum at all (sums_exact_lanes),
+ * and a layer that is fixed point throughout keeps its lanes as integers
+ * in units of each format's lsb (step_units), saving the scalings. */
 #include "plan.h"
 #include "emulator.h"
 
@@ -75,6 +83,63 @@ static int mask_fmt(const nr_format *f)
 }
 
 static int float_lanes_ok(const nr_format *f);
+
+/* Exponent of the lowest bit any value of f has (every value is an
+ * integer multiple of 2^lsb), and an e with |v| <= 2^e for every value
+ * (fixed: 2^I bounds the most negative value too). */
+static int lsb_exp(const nr_format *f)
+{
+    return f->kind == NR_FIXED ? -f->frac_bits : f->emin - f->man_bits;
+}
+static int mag_exp(const nr_format *f)
+{
+    return f->kind == NR_FIXED ? f->int_bits : ilogb(f->max_finite) + 1;
+}
+
+/* Products w*x of W and X values are exact in the lane type (53 / 24
+ * significand bits, lowest bit 2^-1074 / 2^-149, below 2^1024 / 2^128):
+ * a prec(w)-bit times a prec(x)-bit integer has at most prec(w)+prec(x)
+ * bits and its lowest bit is at least 2^(lsb(w)+lsb(x)); float values are
+ * below 2^(ilogb(max)+1), so the product below 2^(sum of those).  (This
+ * is emit_mac.c's prod_exact for double lanes.)  A signed fixed-point
+ * value reaches -2^(ilogb(max)+1) = -2^I itself, but fixed point has
+ * I <= 64 here, far below either bound. */
+static int prod_exact_lanes(const nr_format *wf, const nr_format *xf, int f32)
+{
+    int bits = f32 ? 24 : 53, lsb = f32 ? -149 : -1074, top = f32 ? 128 : 1024;
+    return wf->prec + xf->prec <= bits && lsb_exp(wf) + lsb_exp(xf) >= lsb &&
+           ilogb(wf->max_finite) + ilogb(xf->max_finite) + 2 <= top;
+}
+
+/* A rounding target the lanes can do: a float format by masking (mround;
+ * float lanes only rz), or saturating fixed point whose integers n are
+ * lane values (fround; prec <= 24 / 53 bits). */
+static int lane_target(const nr_format *f, int f32, nr_rounding mode)
+{
+    if (f->kind == NR_FIXED)
+        return f->saturate && f->prec <= (f32 ? 24 : 53);
+    return mask_fmt(f) && (!f32 || (mode == NR_RND_RZ && float_lanes_ok(f)));
+}
+
+/* Every sum acc + p of an S value and the term p (a P value, or the exact
+ * product w*x when fused) is exact in the lane type: both are integer
+ * multiples of 2^m, m = the smaller lsb, with magnitudes <= 2^e (e the
+ * larger mag), so the sum is n * 2^m with |n| <= 2^(e+1-m), a lane value
+ * when e+1-m <= 53 (24) and m >= -1074 (-149) (and e+1 below the lane's
+ * overflow).  Then neither a TwoSum check nor rz_sum is needed.  Only
+ * fixed-point S and P get there in practice (q7.8: 2^(7+1+8)). */
+static int sums_exact_lanes(const nr_layer_prec *p, const nr_format *xf, int f32)
+{
+    int lsb_t, mag_t;
+    if (p->mac == NR_MAC_UNFUSED) {
+        lsb_t = lsb_exp(&p->products), mag_t = mag_exp(&p->products);
+    } else {
+        lsb_t = lsb_exp(&p->weights) + lsb_exp(xf), mag_t = mag_exp(&p->weights) + mag_exp(xf);
+    }
+    int m = lsb_t < lsb_exp(&p->accumulator) ? lsb_t : lsb_exp(&p->accumulator);
+    int e = mag_t > mag_exp(&p->accumulator) ? mag_t : mag_exp(&p->accumulator);
+    return e + 1 - m <= (f32 ? 24 : 53) && m >= (f32 ? -149 : -1074) && e + 1 <= (f32 ? 127 : 1023);
+}
 
 /* Geometry, as emit_mac.c's geom_of for conv. */
 typedef struct vgeo {
@@ -120,23 +185,27 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
     const nr_format *wf = &p->weights;
     int host = gen_mac_fast32(L, xf), f32 = host;
     if (!host) {
-        if (p->rounding != NR_RND_RZ && p->rounding != NR_RND_RNE)
+        nr_rounding mode = p->rounding;
+        int unf = p->mac == NR_MAC_UNFUSED;
+        if (mode != NR_RND_RZ && mode != NR_RND_RNE)
             return;
-        if (!mask_fmt(&p->accumulator) || (p->mac == NR_MAC_UNFUSED && !mask_fmt(&p->products)))
+        if (!lane_target(&p->accumulator, 0, mode) || (unf && !lane_target(&p->products, 0, mode)))
             return;
-        if (wf->kind != NR_FLOAT || xf->kind != NR_FLOAT)
+        /* float or fixed W and X (fixed ones have <= 53 bits, [net-2]);
+         * w*x exact in double */
+        if (wf->kind == NR_FIXED ? wf->prec > 53 : wf->kind != NR_FLOAT)
             return;
-        /* w*x exact in double (emit_mac.c's prod_exact) */
-        int lsw = wf->emin - wf->man_bits, lsx = xf->emin - xf->man_bits;
-        int mw = ilogb(wf->max_finite), mx = ilogb(xf->max_finite);
-        if (!(wf->prec + xf->prec <= 53 && lsw + lsx >= -1074 && mw + mx + 2 <= 1024))
+        if (xf->kind == NR_FIXED ? xf->prec > 53 : xf->kind != NR_FLOAT)
+            return;
+        if (!prod_exact_lanes(wf, xf, 0))
             return;
         /* float lanes (twice as many) when w*x is exact in float too and
-         * float lanes can round to P and S (mround) */
-        f32 = p->rounding == NR_RND_RZ && wf->prec + xf->prec <= 24 && lsw + lsx >= -149 && mw + mx + 2 <= 128 &&
-              nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
-              float_lanes_ok(&p->accumulator) &&
-              (p->mac != NR_MAC_UNFUSED || float_lanes_ok(&p->products));
+         * float lanes can round to P and S; with rne only for fixed-point
+         * targets whose sums are exact (float targets' rne: mround's
+         * double lanes) */
+        f32 = prod_exact_lanes(wf, xf, 1) && nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
+              lane_target(&p->accumulator, 1, mode) && (!unf || lane_target(&p->products, 1, mode)) &&
+              (mode == NR_RND_RZ || sums_exact_lanes(p, xf, 1));
     }
     /* accumulator vectors a block keeps in registers (of 32 on AVX-512) */
     int budget = host ? 16 : 4, vmax = f32 ? 16 : 8, vl = vmax, rpv = 1;
@@ -185,6 +254,8 @@ typedef struct vk {
     /* the running checks (nosub targets, see mround): the largest key of
      * the products' and the sums' roundings, and the OR of TwoSum errors */
     int track;
+    int sexact;            /* every sum is exact (sums_exact_lanes)         */
+    int units;             /* W, X, P (unfused) and S fixed point: step_units */
     int pbound;            /* products checked per call from max|x| (below) */
     V xmax;                /* alloca: the largest |x| encoding (lane int)   */
     V key[2], err;
@@ -309,6 +380,64 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
     return LLVMBuildBitCast(B, r, k->vt, "");
 }
 
+static V fvec(vk *k, double d) /* a splat constant of the lanes' float type */
+{
+    V e[16];
+    for (int i = 0; i < k->v->vl; i++)
+        e[i] = LLVMConstReal(LLVMGetElementType(k->vt), d);
+    return LLVMConstVector(e, (unsigned)k->v->vl);
+}
+
+/* Saturating fixed-point f (rz/rne) for lanes v that are exact values:
+ * t = v * 2^sh, clamped to f's integers [lo, hi] and, when rnd, rounded to
+ * an integer by the mode; with v a value and sh = F, t is f's integer n
+ * for v (as a lane value).  This is emit_mac.c's fixed_round: v * 2^sh is
+ * exact (a power-of-two scaling: up, or down by at most 2^-128 from
+ * integers below 2^53, far above the lanes' subnormals; an overflow to
+ * +-inf is a v far out of range, which the clamp saturates like
+ * [rnd-3]); clamping to [lo, hi] (lane values: prec <= 53 / 24 bits,
+ * lane_target) before rounding equals rounding then saturating, as rz and
+ * rne are monotone and keep integers; trunc and roundeven are exact, and
+ * an integer t needs no rounding (rnd 0).  A NaN lane stays NaN (the
+ * compares are ordered), so it reaches the accumulator, which is checked
+ * for NaN at the end of the row block (a NaN into fixed point is +0,
+ * [rnd-5]: the scalar code does it). */
+static V fixed_units(vk *k, const nr_format *f, V v, int sh, int rnd)
+{
+    LLVMBuilderRef B = k->B;
+    double hi = ldexp(1.0, f->prec) - 1, lo = f->is_signed ? -ldexp(1.0, f->prec) : 0.0;
+    V t = sh ? LLVMBuildFMul(B, v, fvec(k, ldexp(1.0, sh)), "t") : v;
+    t = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, t, fvec(k, hi), ""), fvec(k, hi), t, "");
+    t = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLT, t, fvec(k, lo), ""), fvec(k, lo), t, "");
+    if (!rnd)
+        return t;
+    const char *fn = k->L->prec.rounding == NR_RND_RNE ? "llvm.roundeven" : "llvm.trunc";
+    return gen_emit_intrinsic(k->g, fn, k->vt, &t, 1);
+}
+
+/* The value n * 2^-F of fixed_units' n for the value v (exact: |n| <=
+ * 2^prec, F <= 64).  posz: make -0 +0 (fixed point has no -0, [rnd-4]:
+ * -0 + +0 = +0), needed only where a sign is seen later (a float format
+ * rounds the value: the sign of a zero sum depends on its operands'). */
+static V fround(vk *k, const nr_format *f, V v, int posz)
+{
+    LLVMBuilderRef B = k->B;
+    V r = LLVMBuildFMul(B, fixed_units(k, f, v, f->frac_bits, 1), fvec(k, ldexp(1.0, -f->frac_bits)), "fx");
+    return posz ? LLVMBuildFAdd(B, r, LLVMConstNull(k->vt), "fx") : r;
+}
+
+/* Round the exact lanes v to target f: mround (float) or fround (fixed,
+ * which needs no per-lane check: *ok = NULL). */
+static V lane_round(vk *k, int which, const nr_format *f, V v, V *ok)
+{
+    if (f->kind == NR_FIXED) { /* a fixed P's zero sign is seen by a float S; a fixed S's by a float A */
+        const nr_layer_prec *p = &k->L->prec;
+        *ok = NULL;
+        return fround(k, f, v, (which == 1 ? &p->activations : &p->accumulator)->kind != NR_FIXED);
+    }
+    return mround(k, which, f, v, ok);
+}
+
 /* TwoSum: the error e of s = fl(a + b), a + b = s + e exactly. */
 static V two_sum_err(vk *k, V a, V b, V s)
 {
@@ -350,6 +479,50 @@ static V sum_exact(vk *k, V a, V b, V s)
     return LLVMBuildFCmp(B, LLVMRealOEQ, e, LLVMConstNull(k->vt), "");
 }
 
+/* frac_bits of the formats, for units */
+static int fbits_of(const nr_format *f) { return f->kind == NR_FIXED ? f->frac_bits : 0; }
+
+/* The sum acc + p for S (rz: rz_sum, rne: the TwoSum error tracked) when
+ * sums are not known exact. */
+static V checked_sum(vk *k, V acc, V p, V sd)
+{
+    if (k->sexact)
+        return sd;
+    if (k->L->prec.rounding == NR_RND_RZ)
+        return rz_sum(k, sd, two_sum_err(k, acc, p, sd));
+    k->err = LLVMBuildOr(k->B, k->err, LLVMBuildBitCast(k->B, two_sum_err(k, acc, p, sd), k->ivt, ""), "");
+    return sd;
+}
+
+/* One term when every format is fixed point (units): the lanes hold
+ * integers, each in units of its format's lsb (w: 2^-Fw, x: 2^-Fx, the
+ * accumulator 2^-Fs), instead of values: the decoded operands and the
+ * bias were scaled by 2^F (exact), and the row block's results are scaled
+ * back.  A value v and its integer v * 2^F round, sum and compare alike
+ * (power-of-two scalings are exact here, see fixed_units), so this is
+ * step's arithmetic without fround's two scalings per rounding: w*x is in
+ * units 2^-(Fw+Fx) (exact, prod_exact_lanes); round_P takes it to P's
+ * units (rounding only when those are coarser); the sum is in S's units,
+ * needing a rounding only when P's (or the product's) are finer.  The
+ * signs of zeros are not kept: nothing here sees them, and the results
+ * get +0 when scaled back. */
+static V step_units(vk *k, V acc, V w, V x)
+{
+    LLVMBuilderRef B = k->B;
+    const nr_layer_prec *p = &k->L->prec;
+    int u = fbits_of(&p->weights) + fbits_of(gen_in_fmt(k->c, k->li, 0)), fs = p->accumulator.frac_bits;
+    V pd = LLVMBuildFMul(B, w, x, "wx");
+    if (p->mac == NR_MAC_UNFUSED) {
+        int fp = p->products.frac_bits;
+        pd = fixed_units(k, &p->products, pd, fp - u, u > fp);
+        u = fp;
+    }
+    if (u != fs)
+        pd = LLVMBuildFMul(B, pd, fvec(k, ldexp(1.0, fs - u)), "");
+    V sd = checked_sum(k, acc, pd, LLVMBuildFAdd(B, acc, pd, "s"));
+    return fixed_units(k, &p->accumulator, sd, 0, u > fs);
+}
+
 /* One term on every lane: the new accumulator; *ok where it is exact. */
 static V step(vk *k, V acc, V w, V x, V *ok)
 {
@@ -363,22 +536,31 @@ static V step(vk *k, V acc, V w, V x, V *ok)
         }
         return LLVMBuildFAdd(B, acc, LLVMBuildFMul(B, w, x, ""), "");
     }
+    if (k->units) {
+        *ok = NULL;
+        return step_units(k, acc, w, x);
+    }
     V pd = LLVMBuildFMul(B, w, x, "wx"), okp = NULL, oks;
     if (p->mac == NR_MAC_UNFUSED) /* p = round_P(w*x), w*x exact */
-        pd = mround(k, k->pbound ? -1 : 0, &p->products, pd, &okp);
+        pd = lane_round(k, k->pbound ? -1 : 0, &p->products, pd, &okp);
     V sd = LLVMBuildFAdd(B, acc, pd, "s");
-    if (p->rounding == NR_RND_RZ) { /* exact or not, see rz_sum */
-        V r = mround(k, 1, &p->accumulator, rz_sum(k, sd, two_sum_err(k, acc, pd, sd)), &oks);
-        *ok = k->track ? NULL : okp ? LLVMBuildAnd(B, oks, okp, "ok") : oks;
+    if (k->sexact || p->rounding == NR_RND_RZ) { /* exact; or rz exact or not, see rz_sum */
+        if (!k->sexact)
+            sd = rz_sum(k, sd, two_sum_err(k, acc, pd, sd));
+        V r = lane_round(k, 1, &p->accumulator, sd, &oks);
+        if (k->track || (!oks && !okp))
+            *ok = NULL;
+        else
+            *ok = !oks ? okp : okp ? LLVMBuildAnd(B, oks, okp, "ok") : oks;
         return r;
     }
-    V r = mround(k, 1, &p->accumulator, sd, &oks);
+    V r = lane_round(k, 1, &p->accumulator, sd, &oks);
     V ex = sum_exact(k, acc, pd, sd);
     if (k->track) {
         *ok = NULL;
         return r;
     }
-    V o = LLVMBuildAnd(B, oks, ex, "");
+    V o = oks ? LLVMBuildAnd(B, oks, ex, "") : ex;
     *ok = okp ? LLVMBuildAnd(B, o, okp, "ok") : o;
     return r;
 }
@@ -400,6 +582,8 @@ static void emit_decode(vk *k)
     if (!k->v->wdirect) {
         gen_loop_begin(c, &l, (uint64_t)G->O * (uint64_t)G->K, "wdec");
         V w = gen_decode(c, wf, gen_load_w(c, wf, pl->w_off, l.i));
+        if (k->units) /* integers in units of 2^-F (exact) */
+            w = LLVMBuildFMul(B, w, LLVMConstReal(k->g->f64, ldexp(1.0, wf->frac_bits)), "");
         if (k->v->f32)
             w = LLVMBuildFPTrunc(B, w, k->et, "");
         LLVMBuildStore(B, w, ptr_at(k, k->wdec, l.i));
@@ -415,6 +599,8 @@ static void emit_decode(vk *k)
     V drow = LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->sw * (uint64_t)k->v->wp), "");
     gen_loop_begin(c, &li, (uint64_t)G->W, "xi");
     V x = gen_load_dec(c, xf, xoff, LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->W), ""), li.i, ""));
+    if (k->units)
+        x = LLVMBuildFMul(B, x, LLVMConstReal(k->g->f64, ldexp(1.0, xf->frac_bits)), "");
     if (k->v->f32)
         x = LLVMBuildFPTrunc(B, x, k->et, "");
     if (k->pbound) { /* the largest |x| as an unsigned encoding (NaN above all) */
@@ -469,8 +655,12 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     int f32out = k->v->f32 && gen_fmt_is(af, "fp32") && nr_format_fits_f32(&p->accumulator);
     int masked = mask_fmt(af) && !af->subnormals &&
                  (p->rounding == NR_RND_RZ || p->rounding == NR_RND_RNE);
-    int flanes = k->v->f32 && (f32out || float_lanes_ok(af));
-    if (nv * vl != G->OW * k->v->rpv || (!f32out && !masked) || af->width > (flanes ? 32 : 64))
+    /* saturating fixed point: fixed_int's n, its two's complement bits */
+    int fixedout = af->kind == NR_FIXED && af->saturate && af->prec <= 53 &&
+                   (p->rounding == NR_RND_RZ || p->rounding == NR_RND_RNE);
+    int flanes = k->v->f32 && (f32out || (fixedout ? af->prec <= 24 : float_lanes_ok(af)));
+    if (nv * vl != G->OW * k->v->rpv || (!f32out && !masked && !fixedout) ||
+        af->width > (flanes ? 32 : 64))
         return 0;
     T vt = k->vt, ivt = k->ivt;
     int track = k->track;
@@ -492,6 +682,12 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     if (f32out) { /* an fp32 value: its bits; a NaN becomes the canonical one */
         V b = LLVMBuildBitCast(B, x, k->ivt, "");
         enc = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealUNO, x, x, ""), ivec(k, 0x7fc00000u), b, "");
+    } else if (fixedout) { /* every S value here is finite; NaN is checked anyway */
+        if (!flanes)
+            x = LLVMBuildFPExt(B, x, k->vt, "");
+        V n = fixed_units(k, af, x, af->frac_bits, 1);
+        fail = LLVMBuildFCmp(B, LLVMRealUNO, n, n, "");
+        enc = LLVMBuildAnd(B, LLVMBuildFPToSI(B, n, k->ivt, ""), ivec(k, af->man_mask), "enc");
     } else {
         if (!flanes)
             x = LLVMBuildFPExt(B, x, k->vt, "");
@@ -556,6 +752,10 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     k.ivt = LLVMVectorType(v->f32 ? g->i32 : g->i64, (unsigned)v->vl);
     k.mt = LLVMVectorType(g->i1, (unsigned)v->vl);
     k.track = !v->host;
+    k.sexact = !v->host && sums_exact_lanes(p, gen_in_fmt(c, li, 0), v->f32);
+    k.units = !v->host && p->weights.kind == NR_FIXED && gen_in_fmt(c, li, 0)->kind == NR_FIXED &&
+              p->accumulator.kind == NR_FIXED &&
+              (p->mac != NR_MAC_UNFUSED || p->products.kind == NR_FIXED);
     V o0 = gen_i64(c, pl->scratch_off + v->wdec_off), o1 = gen_i64(c, pl->scratch_off + v->xdec_off);
     if (v->wdirect) {
         V wo = gen_i64(c, pl->w_off);
@@ -571,7 +771,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
      * sends every row to the scalar code, instead of a check per product.
      * (Products below 2^emin are handled by mround either way.) */
     double xlim = 0;
-    if (k.track && p->mac == NR_MAC_UNFUSED) {
+    if (k.track && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT) {
         double mw = 0;
         int fin = 1;
         for (size_t i = 0; i < k.L->nw; i++) {
@@ -631,6 +831,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
             s = gen_num_decode(g, &p->accumulator,
                                gen_round_val(c, &p->accumulator, p->rounding, s, (uint32_t)li, o,
                                              NR_EMU_TERM_BIAS));
+        if (k.units)
+            s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, p->accumulator.frac_bits)), "");
         if (v->f32)
             s = LLVMBuildFPTrunc(B, s, k.et, "");
         V idx[2] = {gen_i64(c, 0), lj.i};
@@ -796,12 +998,18 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     if (k.track) {
         V kp = LLVMBuildLoad2(B, k.ivt, trk[0], ""), ks = LLVMBuildLoad2(B, k.ivt, trk[1], "");
         V er = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-        badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
-        if (p->mac == NR_MAC_UNFUSED && !k.pbound)
+        if (p->accumulator.kind == NR_FLOAT)
+            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
+        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && !k.pbound)
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(&k, k.lim[0]), ""), "");
-        if (p->rounding != NR_RND_RZ) /* rz takes inexact sums too (rz_sum) */
+        if (p->rounding != NR_RND_RZ && !k.sexact) /* rz takes inexact sums too (rz_sum) */
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(&k, lane_abs(&k)), ""),
                                                       ivec(&k, 0), ""), "");
+        if (p->accumulator.kind == NR_FIXED) /* a NaN reached S (fixed_int) */
+            for (int a = 0; a < na; a++) {
+                V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
+                badm = LLVMBuildOr(B, badm, LLVMBuildFCmp(B, LLVMRealUNO, av, av, ""), "");
+            }
     }
     V anybad = LLVMBuildICmp(B, LLVMIntNE,
                              LLVMBuildBitCast(B, badm, LLVMIntTypeInContext(g->ctx, (unsigned)vl), ""),
@@ -812,7 +1020,11 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     LLVMPositionBuilderAtEnd(B, good);
     for (int a = 0; a < na; a++) {
         V idx[2] = {gen_i64(c, 0), gen_i64(c, (uint64_t)(a * vl))};
-        V st = LLVMBuildStore(B, LLVMBuildLoad2(B, k.vt, acc[a], ""), LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""));
+        V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
+        if (k.units) /* back to values, +0 for -0 (exact, see step_units) */
+            av = LLVMBuildFAdd(B, LLVMBuildFMul(B, av, fvec(&k, ldexp(1.0, -p->accumulator.frac_bits)), ""),
+                               LLVMConstNull(k.vt), "");
+        V st = LLVMBuildStore(B, av, LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""));
         LLVMSetAlignment(st, (unsigned)(v->f32 ? 4 : 8));
     }
     if (!vector_out(&k, rowbuf, rowt, ob, oh0)) {

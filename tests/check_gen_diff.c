@@ -82,6 +82,7 @@ typedef struct tcase {
     nr_rounding mode;
     nr_mac_mode mac;
     uint64_t seed;
+    int big;              /* larger shapes (conv: up to 8 x 20 x 42 in, 16 out) and inputs */
 } tcase;
 
 static int appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
@@ -106,6 +107,8 @@ static void make_spec(const tcase *tc, uint64_t *s, char *buf, size_t cap)
     int kh = 1 + rnd(s, 3), kw = 1 + rnd(s, 3);
     if (tc->kind == K_CONV_DW)
         C = 1 + rnd(s, 6);
+    if (tc->big) /* several vectors per row, blocks of channels, short rows */
+        C = 1 + rnd(s, 8), H = 3 + rnd(s, 18), W = 3 + rnd(s, 40);
     if (tc->kind == K_CONV || tc->kind == K_CONV_DW || tc->kind == K_MAXPOOL ||
         tc->kind == K_AVGPOOL) {
         if (H < kh + 1)
@@ -118,7 +121,7 @@ static void make_spec(const tcase *tc, uint64_t *s, char *buf, size_t cap)
     switch (tc->kind) {
     case K_CONV: {
         int groups = 1;
-        int out = 1 + rnd(s, 4);
+        int out = 1 + rnd(s, tc->big ? 16 : 4);
         if (rnd(s, 3) == 0 && C % 2 == 0) {
             groups = 2;
             out = 2 * (1 + rnd(s, 2));
@@ -308,6 +311,11 @@ static int compare_model(nr_model *m, const float *x, int n, int opt, const char
     return bad;
 }
 
+/* Cases whose tested layer ran in the vector conv kernel (emit_vmac.c)
+ * with checked lanes (not the fp32 host path), and of those with float
+ * lanes: the fixed-point test asserts its cases reach it. */
+static int vec_cases, vec_f32_cases;
+
 /* Build and compare one case; returns mismatches. */
 static int run_case(const tcase *tc, int id)
 {
@@ -336,11 +344,17 @@ static int run_case(const tcase *tc, int id)
             if (rnd(&s, 6) == 0)
                 L->b[k] = (double)edge_value(&s, 2.0);
     }
+    for (int i = 0; i < m->nlayers; i++) {
+        gen_vmac v;
+        gen_vmac_plan(m, i, !portable_rounding, &v);
+        if (!strcmp(m->layers[i].name, "t") && v.ok && !v.host)
+            vec_cases++, vec_f32_cases += v.f32;
+    }
     int n = 3;
     size_t nin = nr_shape_count(m->in_shape);
     float *x = malloc((size_t)n * nin * sizeof *x);
     ck_assert(x);
-    double scale = ldexp(1.0, rnd(&s, 6) - 3);
+    double scale = ldexp(1.0, rnd(&s, tc->big ? 10 : 6) - 3);
     for (size_t i = 0; i < (size_t)n * nin; i++)
         x[i] = edge_value(&s, scale);
     const char *one = getenv("NUMREP_DIFF_CASE");
@@ -382,6 +396,7 @@ static void case_of(int id, tcase *tc)
         tc->fmt[r] = mixed && rnd(&s, 2) ? FORMATS[rnd(&s, NFMT)] : FORMATS[f];
     tc->dflt = rnd(&s, 3) == 0 ? FORMATS[rnd(&s, NFMT)] : tc->fmt[1];
     tc->seed = (uint64_t)id + 1;
+    tc->big = 0;
 }
 
 START_TEST(test_layers)
@@ -425,6 +440,77 @@ START_TEST(test_layers_portable)
     portable_rounding = 0;
     printf("gen diff (portable rounding): %d cases, %d failed\n", ncases, failed);
     ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
+}
+END_TEST
+
+/* Fixed point in the MAC layers: emit_mac.c's fast rounding to fixed
+ * point (every mode) and the vector conv kernel's fixed-point lanes (rz,
+ * rne; float lanes for narrow formats), against the emulator.  Every role
+ * fixed point, or one role a float format; the layer's input is sometimes
+ * a float format with infinities and NaN (the `pre` layer's format);
+ * large shapes and inputs (saturation) in half the cases. */
+static const char *const FIXED[] = {"q7.8", "q3.8", "q5.10", "q3.12", "uq4.4", "int8", "uq8.0",
+                                    "q15.16", "q1.6", "uq2.10", "q0.7", "q11.4"};
+#define NFIXED (int)(sizeof FIXED / sizeof FIXED[0])
+static const char *const FLOATS[] = {"e6m7-finite-nosub-sat", "e5m2", "fp16", "bf16", "e4m3",
+                                     "fp32", "e3m2"};
+#define NFLOATS (int)(sizeof FLOATS / sizeof FLOATS[0])
+
+static void fixed_case_of(int id, tcase *tc)
+{
+    uint64_t s = (uint64_t)id * 0x9E3779B97F4A7C15ull + 12345;
+    static const int kinds[] = {K_CONV, K_CONV, K_CONV, K_CONV_DW, K_DENSE, K_BN};
+    tc->kind = kinds[id % 6];
+    /* rz and rne (the vector kernel's modes) twice as often as the others */
+    static const nr_rounding modes[] = {NR_RND_RZ, NR_RND_RNE, NR_RND_RZ, NR_RND_RNE, NR_RND_RNA,
+                                        NR_RND_RU, NR_RND_RD, NR_RND_RTO, NR_RND_SR};
+    tc->mode = modes[id / 6 % 9];
+    tc->mac = (nr_mac_mode)(id / 54 % 3);
+    const char *f = FIXED[rnd(&s, NFIXED)];
+    for (int r = 0; r < 4; r++)
+        tc->fmt[r] = rnd(&s, 3) == 0 ? FIXED[rnd(&s, NFIXED)] : f;
+    int mix = rnd(&s, 10); /* 5..9: every role fixed point */
+    if (mix <= 1) { /* mixed: one role a float format */
+        tc->fmt[rnd(&s, 4)] = FLOATS[rnd(&s, NFLOATS)];
+    } else if (mix == 2) { /* P finer than S, A a float with -0: zero signs */
+        tc->fmt[2] = "q3.12", tc->fmt[3] = rnd(&s, 2) ? "q7.8" : "uq4.4";
+        tc->fmt[1] = rnd(&s, 2) ? "fp16" : "e5m2";
+    } else if (mix == 3) { /* fixed P into a float S */
+        tc->fmt[3] = rnd(&s, 2) ? "fp16" : "bf16";
+    } else if (mix == 4) { /* a float P into a fixed S, A a float: signs of zero sums */
+        tc->fmt[2] = rnd(&s, 2) ? "fp16" : "bf16", tc->fmt[1] = rnd(&s, 2) ? "fp16" : "e6m7-finite-nosub-sat";
+    }
+    int k = rnd(&s, 6); /* the input: a float format (inf, NaN, huge), or fixed */
+    tc->dflt = k == 0 ? FLOATS[rnd(&s, NFLOATS)] : k == 1 ? "e5m2" : k == 2 ? FIXED[rnd(&s, NFIXED)]
+                                                                              : tc->fmt[1];
+    tc->seed = (uint64_t)id + 1000001;
+    tc->big = rnd(&s, 2);
+}
+
+START_TEST(test_fixed_mac)
+{
+    const char *one = getenv("NUMREP_FIXED_CASE");
+    int first = 0, ncases = tu_exhaustive() ? 20 * 162 : tu_quick() ? 54 : 162;
+    if (one && *one)
+        first = atoi(one), ncases = 1;
+    int bad = 0, failed = 0;
+    vec_cases = vec_f32_cases = 0;
+    for (int id = first; id < first + ncases; id++) {
+        tcase tc;
+        fixed_case_of(id, &tc);
+        int b = run_case(&tc, id);
+        if (b) /* describe() names NUMREP_DIFF_CASE, which replays test_layers' case */
+            fprintf(stderr, "  that was fixed-point case %d: replay with NUMREP_FIXED_CASE=%d\n", id, id);
+        bad += b;
+        failed += b != 0;
+    }
+    printf("gen diff (fixed point): %d cases, %d in the vector kernel (%d float lanes), %d failed\n",
+           ncases, vec_cases, vec_f32_cases, failed);
+    ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
+    /* the vector kernel's fixed-point paths were exercised */
+    if (ncases > 1)
+        ck_assert_msg(vec_cases >= ncases / 10 && vec_f32_cases > 0,
+                      "%d vector cases, %d float lanes", vec_cases, vec_f32_cases);
 }
 END_TEST
 
@@ -506,7 +592,12 @@ START_TEST(test_resnet20)
     net_case("resnet20",
              prec_file("default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n"),
              n, "e6m7-finite-nosub-sat rz unfused");
+    net_case("resnet20", "q3.8", n, "q3.8 rne");
+    net_case("resnet20",
+             prec_file("default: {weights: q5.10, rounding: rz, mac: unfused}\n"), n,
+             "q5.10 rz unfused");
     if (tu_exhaustive()) {
+        net_case("resnet20", "q7.8", n, "q7.8 rne");
         net_case("resnet20", "e4m3", n, "e4m3 rne");
         net_case("resnet20", "bf16", n, "bf16 rne");
     }
@@ -581,6 +672,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_unsupported);
     tcase_add_test(t, test_layers);
     tcase_add_test(t, test_layers_portable);
+    tcase_add_test(t, test_fixed_mac);
     tcase_add_test(t, test_threads);
     tcase_add_test(t, test_lenet5);
     tcase_add_test(t, test_resnet20);
