@@ -371,9 +371,9 @@ void gen_num_exact_mul(gen_ctx *g, V a, V b, gen_exact *o)
  *  - subtracting a truncated small operand S + t (0 < t < 1 unit of bit
  *    0): B - S - t = (B - S - 1) + (1 - t) with 0 < 1 - t < 1, so the
  *    integer part is B - S - 1 and sticky stays set.
- * Fixed-point -wrap keeps only k's low 64 bits and so also needs bits above
- * the quantum: exact while the larger operand is below 2^(W-2-F) (always,
- * for sums of values of the format). */
+ * Fixed-point -wrap keeps k's low integer bits and so also needs bits
+ * above the quantum, however large the other operand: it uses W = 256 and
+ * the emulator's 128-bit narrowing (exact_add_wrap). */
 void gen_num_exact_add(gen_ctx *g, const gen_exact *x, const gen_exact *y, int W,
                        int zero_rd_neg, gen_exact *o)
 {
@@ -478,6 +478,49 @@ static V round_sum_twosum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a,
     return gen_num_round(g, f, mode, &x, sr);
 }
 
+/* -wrap fixed point: the sum exactly as the emulator rounds it.  A
+ * wrapped result keeps the low integer bits of the exact value, so no
+ * window narrower than the exact sum is "enough" the way it is for
+ * saturating formats; the oracle (runtime/arith.c nr_exact_add) computes
+ * the exact sum (255-bit window), then keeps its top 128 significant bits
+ * and jams the rest into sticky (wide_to).  Mirrored here:
+ *  - the adder at W = 256 gives floor(|x+y| / 2^u) exactly with
+ *    u = Eb - 254 (Eb: the larger operand's leading exponent), plus
+ *    sticky: exact when nothing is lost, and when bits are lost the result
+ *    is at or above 2^(Eb-1) (gen_num_exact_add), i.e. at least 253 bits
+ *    above u;
+ *  - narrowing floor(v / 2^u) to its top 128 bits (floor(v / 2^u') with
+ *    u' = u + n, n = bitlen - 128 > 0) is floor(v / 2^u') of the exact v,
+ *    with sticky = any bit below u' or the adder's sticky, which is
+ *    wide_to's result: the same 128-bit sig, exponent and sticky as the
+ *    emulator's whenever its window reaches below u' (it does: either the
+ *    sum has at most 128 bits and both are exact, or both are the top 128
+ *    bits of the same exact value).
+ * A W = 128 adder kept one bit fewer (the sum's bits down to Eb - 126, the
+ * emulator's down to T - 127 for a sum with leading bit T = Eb, further on
+ * cancellation): 2^111 + 2^-16 wrapped to 0 in q15.16-wrap instead of
+ * 2^-16. */
+static int wraps(const nr_format *f) { return f->kind == NR_FIXED && !f->saturate; }
+
+static void narrow_to_128(gen_ctx *g, gen_exact *x)
+{
+    T t = LLVMTypeOf(x->sig);
+    V n = sub(g, cs32(g, (int64_t)width(x->sig)), clz32(g, x->sig)); /* bit length */
+    n = sub(g, n, cs32(g, 128));
+    n = sel(g, icmp(g, LLVMIntSGT, n, cs32(g, 0)), n, cs32(g, 0)); /* in [0, W-128] */
+    V lost = ne0(g, and_(g, x->sig, lowmask(g, t, n)));
+    x->sig = resize(g, lshr(g, x->sig, resize(g, n, t)), g->i128);
+    x->exp = add(g, x->exp, n);
+    x->sticky = or_(g, x->sticky, lost);
+}
+
+static void exact_add_wrap(gen_ctx *g, const gen_exact *x, const gen_exact *y, int zero_rd_neg,
+                           gen_exact *o)
+{
+    gen_num_exact_add(g, x, y, 256, zero_rd_neg, o);
+    narrow_to_128(g, o);
+}
+
 /* The width of the exact adder's result for rounding into f by mode: 64
  * bits are enough for prec <= 29 (see gen_num_exact_add), else 128.
  * Saturating fixed point: when bits are lost the result's leading bit is
@@ -489,11 +532,11 @@ static V round_sum_twosum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a,
  * An out-of-range result only has to be seen as such: bits lost above
  * the quantum need a leading bit at 2^(61-F) or above, so k >= 2^61 (or
  * round_fixed's `big`) exceeds every range and saturates either way.
- * -wrap uses 128 (it keeps k's integer bits modulo 2^width). */
+ * -wrap does not use it (exact_add_wrap). */
 static int adder_width(const nr_format *f, nr_rounding mode)
 {
     if (f->kind == NR_FIXED)
-        return f->saturate && (f->prec <= 29 || (mode != NR_RND_SR && f->prec <= 53)) ? 64 : 128;
+        return f->prec <= 29 || (mode != NR_RND_SR && f->prec <= 53) ? 64 : 128;
     return f->prec <= 29 ? 64 : 128;
 }
 
@@ -504,7 +547,10 @@ V gen_num_round_sum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a, V b, 
     gen_exact x, y, s;
     gen_num_exact_f64(g, a, &x);
     gen_num_exact_f64(g, b, &y);
-    gen_num_exact_add(g, &x, &y, adder_width(f, mode), mode == NR_RND_RD, &s);
+    if (wraps(f))
+        exact_add_wrap(g, &x, &y, mode == NR_RND_RD, &s);
+    else
+        gen_num_exact_add(g, &x, &y, adder_width(f, mode), mode == NR_RND_RD, &s);
     return gen_num_round(g, f, mode, &s, sr);
 }
 
@@ -549,11 +595,14 @@ V gen_num_round_fma(gen_ctx *g, const nr_format *f, nr_rounding mode, V a, V b, 
     /* Exact: the product is an exact i128 (gen_num_exact_mul), the sum is
      * the aligned adder at W = 128 whose argument covers a 106-bit operand
      * (loss needs d > 21, the result then keeps bits down to 41 below the
-     * leading bit... see gen_num_exact_add). */
+     * leading bit... see gen_num_exact_add); -wrap: exact_add_wrap. */
     gen_exact p, y, s;
     gen_num_exact_mul(g, a, b, &p);
     gen_num_exact_f64(g, c, &y);
-    gen_num_exact_add(g, &p, &y, 128, mode == NR_RND_RD, &s);
+    if (wraps(f))
+        exact_add_wrap(g, &p, &y, mode == NR_RND_RD, &s);
+    else
+        gen_num_exact_add(g, &p, &y, 128, mode == NR_RND_RD, &s);
     return gen_num_round(g, f, mode, &s, sr);
 }
 

@@ -368,6 +368,19 @@ static int run_case(const tcase *tc, int id)
     return bad;
 }
 
+/* NUMREP_DIFF_MATCH=TEXT: run only the cases whose description (kind,
+ * formats, mode, MAC mode, as describe() prints it) contains TEXT, e.g.
+ * "wrap" for the wrap-around formats' slice of an exhaustive run. */
+static int case_selected(const tcase *tc, int id)
+{
+    const char *want = getenv("NUMREP_DIFF_MATCH");
+    char what[512];
+    if (!want || !*want)
+        return 1;
+    describe(tc, id, what, sizeof what);
+    return strstr(what, want) != NULL;
+}
+
 /* Case id -> configuration.  One round of NROUND cases covers every
  * (kind, mode) pair, and for the four MAC kinds every MAC mode too; the
  * formats rotate with the case id (co-prime with the round), sometimes
@@ -409,16 +422,20 @@ START_TEST(test_layers)
     }
     int bad = 0, failed = 0;
     double t0 = now();
+    int ran = 0;
     for (int id = first; id < first + ncases; id++) {
         tcase tc;
         case_of(id, &tc);
+        if (!case_selected(&tc, id))
+            continue;
         int b = run_case(&tc, id);
+        ran++;
         bad += b;
         failed += b != 0;
     }
     printf("gen diff: %d cases (%d kinds x %d modes (x 3 MAC modes for MAC layers) per round "
            "of %d, %d formats rotating), %.1f s, %d failed\n",
-           ncases, K_COUNT, NR_RND_COUNT, NROUND, NFMT, now() - t0, failed);
+           ran, K_COUNT, NR_RND_COUNT, NROUND, NFMT, now() - t0, failed);
     ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
 }
 END_TEST
@@ -430,15 +447,19 @@ START_TEST(test_layers_portable)
     int ncases = tu_exhaustive() ? 4 * NROUND : tu_quick() ? NROUND / 6 : NROUND / 2;
     int bad = 0, failed = 0;
     portable_rounding = 1;
+    int ran = 0;
     for (int id = 7 * NROUND + 1; id < 7 * NROUND + 1 + ncases; id++) {
         tcase tc;
         case_of(id, &tc);
+        if (!case_selected(&tc, id))
+            continue;
         int b = run_case(&tc, id);
+        ran++;
         bad += b;
         failed += b != 0;
     }
     portable_rounding = 0;
-    printf("gen diff (portable rounding): %d cases, %d failed\n", ncases, failed);
+    printf("gen diff (portable rounding): %d cases, %d failed\n", ran, failed);
     ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
 }
 END_TEST
@@ -511,6 +532,125 @@ START_TEST(test_fixed_mac)
     if (ncases > 1)
         ck_assert_msg(vec_cases >= ncases / 10 && vec_f32_cases > 0,
                       "%d vector cases, %d float lanes", vec_cases, vec_f32_cases);
+}
+END_TEST
+
+/* -wrap accumulators with huge terms.  A wrapped sum keeps the exact
+ * sum's low integer bits, so adding a term of 2^100 or more to an
+ * accumulator with bits down to 2^-F needs 128 and more significant bits:
+ * the emulator (nr_exact_add) keeps the top 128 bits of the exact sum and
+ * jams the rest into sticky; the generated code must keep the same window
+ * (the 2^111 + 2^-16 kind of sum, and 2^111 - 2^-16, used to lose a bit).
+ * Terms: products (fp64, exact: fp32 x fp32) of weights and inputs that
+ * are small (fine fraction bits) or huge (2^20..2^90 each), avgpool /
+ * global_avgpool inputs up to 2^127 (float32), add inputs up to 2^124.  Every mode, every
+ * MAC mode, several wrap formats.  NUMREP_WRAP_CASE=N replays one case. */
+static const char *const WRAP_FMTS[] = {"q15.16-wrap", "uq4.4-wrap", "q7.8-wrap", "q0.31-wrap",
+                                        "uq32.0-wrap"};
+#define NWRAP (int)(sizeof WRAP_FMTS / sizeof WRAP_FMTS[0])
+enum { W_DENSE, W_CONV, W_AVGPOOL, W_GAP, W_ADD, W_KINDS };
+
+/* small: |v| < 2^13 with bits down to 2^-24; huge: 24 random bits at
+ * 2^lo .. 2^(lo+span) */
+static float wrap_value(uint64_t *s, int lo, int span)
+{
+    double sign = rnd(s, 2) ? 1 : -1;
+    if (rnd(s, 2))
+        return (float)(sign * ldexp(1 + unif(s), rnd(s, 14)));
+    return (float)(sign * ldexp(1 + unif(s), lo + rnd(s, span)));
+}
+
+static int run_wrap_case(int id)
+{
+    uint64_t s = (uint64_t)id * 0xA0761D6478BD642Full + 7;
+    int kind = id % W_KINDS;
+    nr_rounding mode = (nr_rounding)(id / W_KINDS % NR_RND_COUNT);
+    int mac = id / (W_KINDS * NR_RND_COUNT) % 3;
+    /* the format rotates with the mode, not with the kind */
+    const char *sf = WRAP_FMTS[(id / W_KINDS + id / (W_KINDS * NR_RND_COUNT * 3)) % NWRAP];
+    char spec[1024], prec[1024], what[256];
+    size_t n = 0;
+    int C = 1 + rnd(&s, 4), H = 2 + rnd(&s, 6), W = 2 + rnd(&s, 6);
+    appendf(spec, sizeof spec, &n, "name: w%d\ninput: {shape: [%d, %d, %d]}\nlayers:\n", kind, C, H, W);
+    appendf(spec, sizeof spec, &n, "  - {name: pre, op: dropout}\n");
+    switch (kind) {
+    case W_DENSE: appendf(spec, sizeof spec, &n, "  - {name: t, op: dense, out: %d}\n", 1 + rnd(&s, 4)); break;
+    case W_CONV:
+        appendf(spec, sizeof spec, &n, "  - {name: t, op: conv, out: %d, kernel: [2, 2], pad: same}\n",
+                1 + rnd(&s, 4));
+        break;
+    case W_AVGPOOL:
+        appendf(spec, sizeof spec, &n, "  - {name: t, op: avgpool, kernel: [2, 2], stride: 1}\n");
+        break;
+    case W_GAP: appendf(spec, sizeof spec, &n, "  - {name: t, op: global_avgpool}\n"); break;
+    case W_ADD:
+        /* a 1x1 conv mixes channels: small and huge addends meet */
+        appendf(spec, sizeof spec, &n, "  - {name: pre2, op: conv, out: %d, kernel: 1, bias: false, "
+                "input: input}\n", C);
+        appendf(spec, sizeof spec, &n, "  - {name: t, op: add, inputs: [pre, pre2]}\n");
+        break;
+    }
+    /* the tested layer's output in fp64 (add: the wrap format itself) so
+     * the comparison sees every bit of the accumulator */
+    snprintf(prec, sizeof prec,
+             "default: {weights: fp32, activations: fp32, products: fp32, accumulator: fp32, "
+             "rounding: %s, mac: %s}\n"
+             "layers:\n  t: {weights: fp32, activations: %s, products: fp64, accumulator: %s, "
+             "rounding: %s, mac: %s}\nseed: %d\n",
+             nr_rounding_name(mode), MACS[mac], kind == W_ADD ? sf : "fp64", sf,
+             nr_rounding_name(mode), MACS[mac], id + 1);
+    snprintf(what, sizeof what, "wrap case %d (NUMREP_WRAP_CASE=%d): %s S=%s %s %s", id, id,
+             kind == W_DENSE ? "dense" : kind == W_CONV ? "conv" : kind == W_AVGPOOL ? "avgpool"
+             : kind == W_GAP ? "global_avgpool" : "add", sf, nr_rounding_name(mode), MACS[mac]);
+    nr_err err = {0};
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    ck_assert_msg(nr_spec_parse_string(spec, "wrap.yaml", &sp, &err) == 0, "%s: %s", what, err.msg);
+    ck_assert_msg(nr_precision_parse_string(prec, "wprec.yaml", &pr, &err) == 0, "%s: %s\n%s",
+                  what, err.msg, prec);
+    nr_model *m = NULL;
+    ck_assert_msg(nr_model_build(sp, pr, NULL, (uint64_t)id + 1, &m, &err) == 0, "%s: build: %s",
+                  what, err.msg);
+    int mac_kind = kind == W_DENSE || kind == W_CONV;
+    for (int i = 0; i < m->nlayers; i++) {
+        nr_layer *L = &m->layers[i];
+        int pre2 = !strcmp(L->name, "pre2"); /* |w| < 2^14: no fp32 overflow */
+        for (size_t k = 0; k < L->nw; k++)
+            L->w[k] = pre2 ? wrap_value(&s, -8, 8) : wrap_value(&s, 20, 50);
+        for (size_t k = 0; L->b && k < L->nb; k++)
+            L->b[k] = wrap_value(&s, 0, 14);
+    }
+    int ns = 3;
+    size_t nin = nr_shape_count(m->in_shape);
+    float *x = malloc((size_t)ns * nin * sizeof *x);
+    ck_assert(x);
+    for (size_t i = 0; i < (size_t)ns * nin; i++)
+        x[i] = mac_kind ? wrap_value(&s, 20, 71) : kind == W_ADD ? wrap_value(&s, 80, 30)
+                                                                 : wrap_value(&s, 90, 38);
+    if (getenv("NUMREP_WRAP_CASE"))
+        printf("%s\nspec:\n%sprecision:\n%s", what, spec, prec);
+    int bad = compare_model(m, x, ns, 2, what, NULL);
+    if (bad)
+        fprintf(stderr, "%s: %d mismatches\nspec:\n%sprecision:\n%s", what, bad, spec, prec);
+    free(x);
+    nr_model_free(m);
+    return bad;
+}
+
+START_TEST(test_wrap_huge)
+{
+    const char *one = getenv("NUMREP_WRAP_CASE");
+    int first = 0, ncases = W_KINDS * NR_RND_COUNT * 3 * (tu_exhaustive() ? 2 * NWRAP : 1);
+    if (one && *one)
+        first = atoi(one), ncases = 1;
+    int bad = 0, failed = 0;
+    for (int id = first; id < first + ncases; id++) {
+        int b = run_wrap_case(id);
+        bad += b;
+        failed += b != 0;
+    }
+    printf("gen diff (wrap, huge terms): %d cases, %d failed\n", ncases, failed);
+    ck_assert_msg(bad == 0, "%d cases differ (%d values); see stderr", failed, bad);
 }
 END_TEST
 
@@ -666,13 +806,25 @@ END_TEST
 
 static Suite *suite(void)
 {
+    /* one test case per group, so CK_RUN_CASE=layers (fixed, wrap, nets)
+     * runs one group alone, e.g. to replay a case */
     Suite *s = suite_create("gen_diff");
-    TCase *t = tcase_create("diff");
+    TCase *t = tcase_create("layers");
     tcase_set_timeout(t, 600);
     tcase_add_test(t, test_unsupported);
     tcase_add_test(t, test_layers);
     tcase_add_test(t, test_layers_portable);
+    suite_add_tcase(s, t);
+    t = tcase_create("fixed");
+    tcase_set_timeout(t, 600);
     tcase_add_test(t, test_fixed_mac);
+    suite_add_tcase(s, t);
+    t = tcase_create("wrap");
+    tcase_set_timeout(t, 600);
+    tcase_add_test(t, test_wrap_huge);
+    suite_add_tcase(s, t);
+    t = tcase_create("nets");
+    tcase_set_timeout(t, 600);
     tcase_add_test(t, test_threads);
     tcase_add_test(t, test_lenet5);
     tcase_add_test(t, test_resnet20);

@@ -283,13 +283,47 @@ static void one_sum(rep *r, const jfmt *J, int m, double a, double b, uint32_t s
     }
 }
 
+/* A huge term plus a value with fine bits: the sum has 128 and more
+ * significant bits, and -wrap keeps its low integer bits.  The runtime
+ * keeps the exact sum's top 128 bits (nr_exact_add); 2^111 + 2^-16 and
+ * 2^111 - 2^-16 into q15.16-wrap are the kind of sum that lost a bit.
+ * Huge exponents from 2^90 to 2^1023 (the 128-bit boundary for every F in
+ * the list near its middle), the small one a value of f or a double with
+ * 53 bits; both orders and all signs. */
+static void check_sum_huge(rep *r, const jfmt *J, int m, uint64_t *st)
+{
+    const nr_format *f = &J->f;
+    long n = scale(6000);
+    for (long i = 0; i < n; i++) {
+        int e = i % 3 ? 90 + (int)(tu_rand(st) % 80) : 90 + (int)(tu_rand(st) % 934);
+        double frac = i % 4 == 0 ? 0 : ldexp((double)(tu_rand(st) >> 11), -53);
+        double big = ldexp(1.0 + frac, e);
+        double small = i % 2 ? nr_decode(f, rand_enc(f, st))
+                             : ldexp(1.0 + ldexp((double)(tu_rand(st) >> 11), -53),
+                                     (int)(tu_rand(st) % 40) - 24);
+        if (tu_rand(st) & 1)
+            big = -big;
+        if (tu_rand(st) & 1)
+            small = -small;
+        uint32_t sr = (uint32_t)tu_rand(st);
+        one_sum(r, J, m, big, small, sr);
+        one_sum(r, J, m, small, big, sr);
+    }
+    /* the boundary exactly: 2^t +- 2^-F for t around 127 - F */
+    if (f->kind == NR_FIXED)
+        for (int t = 100 - f->frac_bits; t <= 140 - f->frac_bits; t++)
+            for (int sg = 0; sg < 4; sg++) {
+                double a = ldexp(sg & 1 ? -1.0 : 1.0, t);
+                double b = ldexp(sg & 2 ? -1.0 : 1.0, -f->frac_bits);
+                one_sum(r, J, m, a, b, (uint32_t)tu_rand(st));
+                one_sum(r, J, m, a, 3 * b, (uint32_t)tu_rand(st));
+            }
+}
+
 static long check_sum(const jfmt *J, uint64_t *st)
 {
     rep r = {0, "round_sum", J};
     const nr_format *f = &J->f;
-    /* -wrap keeps the integer bits of huge sums only up to 2^(126-F) (see
-     * gen_num_exact_add): keep wrap operands within 2^60 */
-    int wrapf = f->kind == NR_FIXED && !f->saturate;
     double bd[256];
     int nb = boundary_doubles(f, bd, 256);
     for (int m = 0; m < NMODES; m++) {
@@ -300,12 +334,11 @@ static long check_sum(const jfmt *J, uint64_t *st)
         }
         for (int i = 0; i < nb; i++)
             for (int k = 0; k < nb; k += 7)
-                if (!wrapf || (fabs(bd[i]) < 0x1p60 && fabs(bd[k]) < 0x1p60))
-                    one_sum(&r, J, m, bd[i], bd[k], (uint32_t)tu_rand(st));
+                one_sum(&r, J, m, bd[i], bd[k], (uint32_t)tu_rand(st));
         /* sums that overflow the double (TwoSum's s = inf) or come close */
         double big[] = {DBL_MAX, f->max_finite, nextafter(DBL_MAX, 0), ldexp(1.0, 1023),
                         ldexp(1.5, 1023), ldexp(1.0, 1022), ldexp(1.0, 970), ldexp(1.0, 971)};
-        for (int i = 0; i < 8 && !wrapf; i++)
+        for (int i = 0; i < 8; i++)
             for (int k = 0; k < 8; k++)
                 for (int sg = 0; sg < 4; sg++)
                     one_sum(&r, J, m, sg & 1 ? -big[i] : big[i], sg & 2 ? -big[k] : big[k],
@@ -324,10 +357,9 @@ static long check_sum(const jfmt *J, uint64_t *st)
                 b = nr_decode(f, rand_enc(f, st)) * nr_decode(f, rand_enc(f, st));
                 break;
             }
-            if (wrapf && !(fabs(a) < 0x1p60 && fabs(b) < 0x1p60))
-                continue;
             one_sum(&r, J, m, a, b, sr);
         }
+        check_sum_huge(&r, J, m, st);
     }
     return r.fails;
 }
