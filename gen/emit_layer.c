@@ -5,6 +5,7 @@
  * here. */
 #include "plan.h"
 #include "emulator.h"
+#include "target.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -484,6 +485,9 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
     if ((rc = gen_emit_new(name, &g, err)))
         goto fail;
     g->no_libm = bare;
+    /* the target's own AVX-512F (the JIT's: the host's), for rz adds */
+    g->avx512f = !bare && gen_target_avx512f(o ? o->triple : NULL, o ? o->cpu : NULL,
+                                             o ? o->features : NULL);
     /* ARMv6-M (Cortex-M0) has no unaligned loads */
     int unaligned_ok = !(o && o->triple && strstr(o->triple, "thumbv6m"));
     if ((rc = emit_module(m, &p, unaligned_ok, g, err)) || (rc = gen_emit_verify(g, err)))

@@ -39,8 +39,11 @@
  * Products w*x are exact in the lane type by emit_mac.c's prod_exact test
  * (for float lanes the same test with float's 24 bits and exponent
  * range); a sum acc + p is exact when TwoSum's error is 0 (rne), and rz
- * takes inexact sums as well (rz_sum).  Overflow is checked once per
- * row block from the largest |value| seen (track), not per term.
+ * takes inexact sums as well (rz_sum; on AVX-512 targets the add itself
+ * rounds toward zero instead, add_rz, gen_ctx.avx512f).  Overflow is
+ * checked once per row block from the largest |value| seen (track), not
+ * per term, or once per call from max|x| (pbound for products, sbound for
+ * rz sums: sum_xlim).
  *
  * Fixed point.  Saturating fixed-point P and S (and W, X, A) round by
  * clamping and an integer rounding (fixed_units; no per-lane check: the
@@ -51,6 +54,7 @@
 #include "plan.h"
 #include "emulator.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -257,6 +261,7 @@ typedef struct vk {
     int sexact;            /* every sum is exact (sums_exact_lanes)         */
     int units;             /* W, X, P (unfused) and S fixed point: step_units */
     int pbound;            /* products checked per call from max|x| (below) */
+    int sbound;            /* sums' overflow too (sum_xlim)                 */
     V xmax;                /* alloca: the largest |x| encoding (lane int)   */
     V key[2], err;
     uint64_t lim[2];
@@ -367,7 +372,7 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
      * kept instead (one umax; NaN and inf encodings are above every lim) */
     V key = rne ? LLVMBuildAnd(B, r, ivec(k, absm), "") : av;
     uint64_t lim = rne ? hi : hi + low;
-    if (which < 0) { /* bounded by the per-call check (pbound) */
+    if (which < 0) { /* bounded by the per-call check (pbound, sbound) */
         *ok = NULL;
     } else if (k->track) {
         V a2[2] = {k->key[which], key};
@@ -467,6 +472,72 @@ static V rz_sum(vk *k, V s, V e)
     return LLVMBuildBitCast(B, pb, k->vt, "");
 }
 
+/* rz(a + b) in the lane type, by the AVX-512 add with its own rounding
+ * (embedded rounding {rz-sae}: 11 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+ * only 512-bit vectors have it, so shorter ones are widened and the extra
+ * lanes dropped).  The intrinsic is opaque to LLVM (no reassociation or
+ * contraction; the flags of the MXCSR are untouched).
+ *
+ * Why rounding rz(a + b) instead of the exact a + b to the target (the
+ * accumulator S, by mround or fixed_units) gives the same result: let Z
+ * be S's values, a set of lane values (mround: every value of a float S
+ * whose lanes are taken is a lane value, float_lanes_ok / mask_fmt; fixed
+ * point: integers of <= 24 / 53 bits, lane_target) containing 0 and closed
+ * under negation.  For the exact x = a + b, t = rz_lane(x) is the lane
+ * value of largest magnitude with |t| <= |x| and x's sign (x != 0: a and b
+ * are multiples of the lane's smallest subnormal, so |x| is at least that
+ * and t != 0; x = 0: IEEE gives +0 for rz as for rne, and the old path
+ * saw the same +0).  rz_Z(x) is the z in Z of largest magnitude with
+ * |z| <= |x|, x's sign.  Every z in Z with |z| <= |x| is a lane value, so
+ * |z| <= |t| <= |x|: the candidates for x and for t are the same, and
+ * rz_Z(t) = rz_Z(x) (truncations compose).  What the checks see agrees
+ * too: |t| < 2^emin iff |x| < 2^emin (2^emin is a lane value, rz is
+ * monotone), which mround's nosub tiny case sends to +-0 with the sign of
+ * t = x's; the overflow key (rz: trunc|v| <= max_finite) is trunc_Z(|t|)
+ * = trunc_Z(|x|); an x beyond the lane's range gives t = the largest lane
+ * value (rz never overflows), far above any S's max_finite, so the block
+ * is still bad and redone by the scalar code; saturating fixed point
+ * clamps t like x (its bound is a lane value, so |x| >= hi iff |t| >= hi).
+ * NaN operands give NaN, which fails mround / the NaN check as before.
+ * (For a finite t, rz_sum's result is this same t: the lane value next to
+ * a + b towards zero; only beyond the lane's range do they differ, inf
+ * there and the largest lane value here, both failing the checks.) */
+static V add_rz(vk *k, V a, V b)
+{
+    LLVMBuilderRef B = k->B;
+    gen_ctx *g = k->g;
+    int f32 = lane_f32(k), n = f32 ? 16 : 8, vl = k->v->vl;
+    const char *name = f32 ? "llvm.x86.avx512.add.ps.512" : "llvm.x86.avx512.add.pd.512";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    V sm[16];
+    if (vl < n) { /* widen: lanes vl..n-1 are don't-care (poison) */
+        for (int i = 0; i < n; i++)
+            sm[i] = i < vl ? LLVMConstInt(g->i32, (uint64_t)i, 0) : LLVMGetUndef(g->i32);
+        V m = LLVMConstVector(sm, (unsigned)n);
+        a = LLVMBuildShuffleVector(B, a, LLVMGetPoison(k->vt), m, "");
+        b = LLVMBuildShuffleVector(B, b, LLVMGetPoison(k->vt), m, "");
+    }
+    V args[3] = {a, b, LLVMConstInt(g->i32, 11, 0)};
+    V r = LLVMBuildCall2(B, LLVMIntrinsicGetType(g->ctx, id, NULL, 0),
+                         LLVMGetIntrinsicDeclaration(g->mod, id, NULL, 0), args, 3, "s.rz");
+    if (vl < n) {
+        for (int i = 0; i < vl; i++)
+            sm[i] = LLVMConstInt(g->i32, (uint64_t)i, 0);
+        r = LLVMBuildShuffleVector(B, r, LLVMGetPoison(LLVMTypeOf(r)), LLVMConstVector(sm, (unsigned)vl), "");
+    }
+    return r;
+}
+
+/* rz(acc + p) for S when the sum may be inexact: the target's own rz add,
+ * else the nearest sum corrected by rz_sum. */
+static V sum_rz(vk *k, V acc, V p)
+{
+    if (k->g->avx512f)
+        return add_rz(k, acc, p);
+    V sd = LLVMBuildFAdd(k->B, acc, p, "s");
+    return rz_sum(k, sd, two_sum_err(k, acc, p, sd));
+}
+
 /* TwoSum's error of s = fl(a + b) is zero: s is the exact sum. */
 static V sum_exact(vk *k, V a, V b, V s)
 {
@@ -484,12 +555,13 @@ static int fbits_of(const nr_format *f) { return f->kind == NR_FIXED ? f->frac_b
 
 /* The sum acc + p for S (rz: rz_sum, rne: the TwoSum error tracked) when
  * sums are not known exact. */
-static V checked_sum(vk *k, V acc, V p, V sd)
+static V checked_sum(vk *k, V acc, V p)
 {
     if (k->sexact)
-        return sd;
+        return LLVMBuildFAdd(k->B, acc, p, "s");
     if (k->L->prec.rounding == NR_RND_RZ)
-        return rz_sum(k, sd, two_sum_err(k, acc, p, sd));
+        return sum_rz(k, acc, p);
+    V sd = LLVMBuildFAdd(k->B, acc, p, "s");
     k->err = LLVMBuildOr(k->B, k->err, LLVMBuildBitCast(k->B, two_sum_err(k, acc, p, sd), k->ivt, ""), "");
     return sd;
 }
@@ -519,7 +591,7 @@ static V step_units(vk *k, V acc, V w, V x)
     }
     if (u != fs)
         pd = LLVMBuildFMul(B, pd, fvec(k, ldexp(1.0, fs - u)), "");
-    V sd = checked_sum(k, acc, pd, LLVMBuildFAdd(B, acc, pd, "s"));
+    V sd = checked_sum(k, acc, pd);
     return fixed_units(k, &p->accumulator, sd, 0, u > fs);
 }
 
@@ -543,17 +615,16 @@ static V step(vk *k, V acc, V w, V x, V *ok)
     V pd = LLVMBuildFMul(B, w, x, "wx"), okp = NULL, oks;
     if (p->mac == NR_MAC_UNFUSED) /* p = round_P(w*x), w*x exact */
         pd = lane_round(k, k->pbound ? -1 : 0, &p->products, pd, &okp);
-    V sd = LLVMBuildFAdd(B, acc, pd, "s");
-    if (k->sexact || p->rounding == NR_RND_RZ) { /* exact; or rz exact or not, see rz_sum */
-        if (!k->sexact)
-            sd = rz_sum(k, sd, two_sum_err(k, acc, pd, sd));
-        V r = lane_round(k, 1, &p->accumulator, sd, &oks);
+    if (k->sexact || p->rounding == NR_RND_RZ) { /* exact; or rz exact or not, see sum_rz */
+        V sd = checked_sum(k, acc, pd);
+        V r = lane_round(k, k->sbound ? -1 : 1, &p->accumulator, sd, &oks);
         if (k->track || (!oks && !okp))
             *ok = NULL;
         else
             *ok = !oks ? okp : okp ? LLVMBuildAnd(B, oks, okp, "ok") : oks;
         return r;
     }
+    V sd = LLVMBuildFAdd(B, acc, pd, "s");
     V r = lane_round(k, 1, &p->accumulator, sd, &oks);
     V ex = sum_exact(k, acc, pd, sd);
     if (k->track) {
@@ -603,7 +674,7 @@ static void emit_decode(vk *k)
         x = LLVMBuildFMul(B, x, LLVMConstReal(k->g->f64, ldexp(1.0, xf->frac_bits)), "");
     if (k->v->f32)
         x = LLVMBuildFPTrunc(B, x, k->et, "");
-    if (k->pbound) { /* the largest |x| as an unsigned encoding (NaN above all) */
+    if (k->pbound || k->sbound) { /* the largest |x| as an unsigned encoding (NaN above all) */
         T it = LLVMGetElementType(k->ivt);
         V ax = LLVMBuildAnd(B, LLVMBuildBitCast(B, x, it, ""), LLVMConstInt(it, lane_abs(k), 0), "");
         V a2[2] = {LLVMBuildLoad2(B, it, k->xmax, ""), ax};
@@ -634,6 +705,34 @@ static int lanes_all(const vgeo *G, int vl, int rpv, int q, int vi)
             return 0;
     }
     return 1;
+}
+
+/* The lanes of vector vi that are terms at kernel column q (an output
+ * column, and an input column rather than padding: lanes_all's test) as
+ * an i1 vector, picked by q from a kw*vl-bit constant holding every q's
+ * lanes (bit q*vl + l), with one shift instead of vector compares. */
+static V lane_mask(vk *k, int vi, V qv)
+{
+    const vgeo *G = &k->G;
+    LLVMBuilderRef B = k->B;
+    const int vl = k->v->vl, rpv = k->v->rpv;
+    uint64_t words[2] = {0, 0};
+    for (int q = 0; q < G->kw; q++)
+        for (int l = 0; l < vl; l++) {
+            int ow = lane_ow(G, vl, rpv, vi, l), iw = ow * G->sw + q * G->dw - G->pl, bit = q * vl + l;
+            if (ow < G->OW && iw >= 0 && iw < G->W)
+                words[bit / 64] |= 1ull << (bit % 64);
+        }
+    T it = LLVMIntTypeInContext(k->g->ctx, (unsigned)(G->kw * vl));
+    V all = LLVMConstIntOfArbitraryPrecision(it, 2, words);
+    V sh = LLVMBuildMul(B, qv, LLVMConstInt(k->g->i64, (uint64_t)vl, 0), ""); /* < kw*vl */
+    unsigned w = LLVMGetIntTypeWidth(it);
+    if (w < 64)
+        sh = LLVMBuildTrunc(B, sh, it, "");
+    else if (w > 64)
+        sh = LLVMBuildZExt(B, sh, it, "");
+    V m = LLVMBuildTrunc(B, LLVMBuildLShr(B, all, sh, ""), LLVMIntTypeInContext(k->g->ctx, (unsigned)vl), "");
+    return LLVMBuildBitCast(B, m, k->mt, "lanes");
 }
 
 /* [net-5] the outputs round_A(acc) of a good row block, as vectors when
@@ -738,6 +837,35 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     return 1;
 }
 
+/* Sums that cannot overflow (rz, float S): rz never rounds a value up in
+ * magnitude (|rz(v)| <= |v|, tiny values going to 0, overflow to
+ * max_finite), and the packed weights and bias are rz of the spec's
+ * values (plan.c), the bias rz again into S; so, by induction over the
+ * terms, every exact sum acc + p that mround sees (p = rz_P(w*x), or w*x
+ * fused) has |acc + p| <= |b_o| + X * sum_k |w_ok| with b_o, w_ok the
+ * spec's values of output o and X = max|x| of the call.  When that is at
+ * most max_S, no sum of the call overflows S and the per-term overflow
+ * key is not needed (nor a NaN check: weights, bias and x are finite).
+ * Returns the largest X for which that holds for every o (with a margin
+ * of 2^-20 for the rounding of these double sums), INFINITY when no
+ * weight is nonzero, 0 when there is no such X. */
+static double sum_xlim(const vk *k)
+{
+    const nr_layer *L = k->L;
+    const vgeo *G = &k->G;
+    double maxs = L->prec.accumulator.max_finite, lim = INFINITY;
+    for (int o = 0; o < G->O; o++) {
+        double sw = 0, b = L->b ? fabs(L->b[o]) : 0;
+        for (int i = 0; i < G->K; i++)
+            sw += fabs(L->w[(size_t)o * (size_t)G->K + (size_t)i]);
+        if (!isfinite(sw) || !isfinite(b) || b >= maxs)
+            return 0;
+        if (sw > 0)
+            lim = fmin(lim, (maxs - b) / sw * (1 - 0x1p-20));
+    }
+    return lim;
+}
+
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
 {
     gen_ctx *g = c->g;
@@ -770,7 +898,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
      * max|x| is taken once per call while decoding, and a call above xlim
      * sends every row to the scalar code, instead of a check per product.
      * (Products below 2^emin are handled by mround either way.) */
-    double xlim = 0;
+    double xlim = INFINITY;
     if (k.track && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT) {
         double mw = 0;
         int fin = 1;
@@ -780,23 +908,32 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         }
         double maxw = fabs(nr_decode(&p->weights, nr_encode(&p->weights, p->rounding, mw, 0, NULL)));
         if (fin && isfinite(maxw) && maxw > 0) {
-            /* a lane value xlim with maxw * xlim < max_P (a margin of 2^-20
-             * covers the division's and the conversion's rounding) */
+            /* maxw * xlim < max_P (a margin of 2^-20 covers the division's
+             * rounding) */
             xlim = p->products.max_finite / maxw * (1 - 0x1p-20);
-            if (v->f32 && (double)(float)xlim > xlim)
-                xlim = (double)nextafterf((float)xlim, 0.0f);
-            else if (v->f32)
-                xlim = (double)(float)xlim;
             k.pbound = xlim > 0 && isfinite(xlim);
         }
     }
-    if (k.pbound) {
+    if (k.track && p->accumulator.kind == NR_FLOAT && p->rounding == NR_RND_RZ) {
+        /* only a limit no realistic input reaches (or none can: max_X) */
+        double xs = sum_xlim(&k), xmaxf = gen_in_fmt(c, li, 0)->max_finite;
+        if (xs >= fmin(0x1p16, xmaxf)) {
+            k.sbound = 1;
+            xlim = fmin(xlim, fmin(xs, DBL_MAX));
+        }
+    }
+    if (k.pbound || k.sbound) {
+        /* xlim as a lane value, rounded down */
+        if (v->f32 && (double)(float)xlim > xlim)
+            xlim = (double)nextafterf((float)xlim, 0.0f);
+        else if (v->f32)
+            xlim = (double)(float)xlim;
         k.xmax = gen_alloca(c, LLVMGetElementType(k.ivt), "xmax");
         LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
     }
     emit_decode(&k);
     V xbig = NULL; /* this call's max|x| is above xlim */
-    if (k.pbound) {
+    if (k.pbound || k.sbound) {
         T it = LLVMGetElementType(k.ivt);
         xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, it, k.xmax, ""),
                              LLVMConstInt(it, lane_bits(&k, xlim), 0), "xbig");
@@ -946,7 +1083,9 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
             xv[vi] = part[0];
         }
         mk[vi] = NULL;
-        if (!allq) {
+        if (!allq && qloop && G->kw * vl <= 128) {
+            mk[vi] = lane_mask(&k, vi, qv);
+        } else if (!allq) {
             V e[16], on[16];
             for (int l = 0; l < vl; l++) {
                 int ow = lane_ow(G, vl, rpv, vi, l);
@@ -998,7 +1137,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     if (k.track) {
         V kp = LLVMBuildLoad2(B, k.ivt, trk[0], ""), ks = LLVMBuildLoad2(B, k.ivt, trk[1], "");
         V er = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-        if (p->accumulator.kind == NR_FLOAT)
+        if (p->accumulator.kind == NR_FLOAT && !k.sbound)
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
         if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && !k.pbound)
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(&k, k.lim[0]), ""), "");

@@ -25,6 +25,8 @@ typedef struct gen_ctx {
     LLVMTypeRef i1, i8, i16, i32, i64, i128, f64;
     unsigned kind_alwaysinline;      /* attribute kind id */
     int no_libm;                     /* bare-metal target: no libm calls (round/floor/...) */
+    int avx512f;                     /* target has AVX-512F: 512-bit adds with a rounding
+                                      * mode of their own (emit_vmac.c); host's by default */
 } gen_ctx;
 
 /* Create a context with an empty module named `name` for the host target

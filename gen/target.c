@@ -5,6 +5,7 @@
 #include "target.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,4 +192,87 @@ int gen_target_check_cpu(const gen_target *t, const char *cpu, nr_err *err)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "--cpu",
                           "LLVM does not know CPU \"%s\" for target %s", cpu, t->name);
     return 0;
+}
+
+/* Is "+name" one of the comma-separated tokens of an LLVM feature string? */
+static int has_feature(const char *features, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = features; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n + 1 && p[0] == '+' && !strncmp(p + 1, name, n))
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* In the child: generate code for cpu of a function using a 512-bit add
+ * with its own rounding mode.  Without AVX-512F, LLVM's instruction
+ * selection fails ("Cannot select") and ends the process with an error;
+ * exit status 0 means the CPU has it. */
+static void avx512_probe_child(const gen_target *t, const char *cpu)
+{
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0)
+        dup2(null, 2);
+    nr_err e = {0};
+    LLVMTargetMachineRef tm = NULL;
+    if (gen_target_machine(t, cpu, NULL, 0, &tm, &e))
+        _exit(3);
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("probe", ctx);
+    gen_target_apply(m, tm);
+    const char *name = "llvm.x86.avx512.add.ps.512";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef vt = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16), i32 = LLVMInt32TypeInContext(ctx);
+    LLVMTypeRef ft = LLVMFunctionType(vt, &vt, 1, 0);
+    LLVMValueRef f = LLVMAddFunction(m, "f", ft), x = LLVMGetParam(f, 0);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, "entry"));
+    LLVMValueRef args[3] = {x, x, LLVMConstInt(i32, 11, 0)};
+    LLVMBuildRet(b, LLVMBuildCall2(b, LLVMIntrinsicGetType(ctx, id, NULL, 0),
+                                   LLVMGetIntrinsicDeclaration(m, id, NULL, 0), args, 3, ""));
+    char *msg = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &msg, &buf))
+        _exit(4);
+    _exit(0);
+}
+
+static int cpu_has_avx512f(const gen_target *t, const char *cpu)
+{
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0)
+        avx512_probe_child(t, cpu);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int gen_target_avx512f(const char *triple, const char *cpu, const char *features)
+{
+    const gen_target *t = NULL;
+    nr_err e = {0};
+    if (gen_target_find(triple, &t, &e))
+        return 0;
+    char *dflt = t->triple ? NULL : LLVMGetDefaultTargetTriple();
+    int x86 = !strncmp(t->triple ? t->triple : dflt, "x86_64", 6);
+    LLVMDisposeMessage(dflt);
+    if (!x86)
+        return 0;
+    if (features)
+        return has_feature(features, "avx512f");
+    if (!cpu && !t->cpu) { /* the host: its CPU and features (gen_target_machine) */
+        char *host = LLVMGetHostCPUFeatures();
+        int r = has_feature(host, "avx512f");
+        LLVMDisposeMessage(host);
+        return r;
+    }
+    return cpu_has_avx512f(t, cpu ? cpu : t->cpu);
 }

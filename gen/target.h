@@ -39,6 +39,13 @@ int gen_target_machine(const gen_target *t, const char *cpu, const char *feature
  * stderr.  Unknown CPUs are NR_EUNSUP. */
 int gen_target_check_cpu(const gen_target *t, const char *cpu, nr_err *err);
 
+/* Does code for triple (NULL: the host's), cpu (NULL: the target's
+ * default, for the host its own) and features (NULL: the CPU's) have
+ * AVX-512F?  The emitters use it for rounding-mode adds (emit_vmac.c).  A
+ * named CPU without a feature string is probed by a code generation in a
+ * child process (LLVM's C API cannot list a CPU's features). */
+int gen_target_avx512f(const char *triple, const char *cpu, const char *features);
+
 /* Point m at tm: its triple and data layout. */
 void gen_target_apply(LLVMModuleRef m, LLVMTargetMachineRef tm);
 

@@ -804,6 +804,78 @@ START_TEST(test_unsupported)
 }
 END_TEST
 
+/* The vector conv kernel's rz sums (emit_vmac.c: the rounding-mode add,
+ * and sum_xlim, which drops the per-term overflow check of S when a call's
+ * max|x| bounds every sum): positive weights and inputs make the sums of a
+ * 3x3 conv grow to about 36 * max|w| * max|x|, so with max|x| around and
+ * above max_S / (36 * max|w|) some sums overflow S (saturating: max_S)
+ * while no product overflows P; smaller inputs stay in range.  The random
+ * cases rarely get there (their edge values make a call's max|x| hit X's
+ * overflow, which the products' own bound already sends to the scalar
+ * code). */
+static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t seed)
+{
+    char spec[512], prec[512], what[256];
+    snprintf(spec, sizeof spec,
+             "name: rzsum\ninput: {shape: [4, 5, 20]}\nlayers:\n"
+             "  - {name: pre, op: dropout}\n"
+             "  - {name: t, op: conv, out: 4, kernel: [3, 3], stride: 1, pad: [1, 1, 1, 1]}\n");
+    snprintf(prec, sizeof prec,
+             "default: {weights: %s, activations: same, products: same, accumulator: same, "
+             "rounding: rz, mac: %s}\n", fmt, mac);
+    snprintf(what, sizeof what, "rz sums %s %s max|x| ~ 2^%d", fmt, mac, ilogb(xscale));
+    nr_err err = {0};
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    ck_assert_msg(nr_spec_parse_string(spec, "rzsum.yaml", &sp, &err) == 0, "%s", err.msg);
+    ck_assert_msg(nr_precision_parse_string(prec, "rzsum-prec.yaml", &pr, &err) == 0, "%s", err.msg);
+    nr_model *m = NULL;
+    ck_assert_msg(nr_model_build(sp, pr, NULL, seed, &m, &err) == 0, "%s: %s", what, err.msg);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 5;
+    for (int i = 0; i < m->nlayers; i++) {
+        nr_layer *L = &m->layers[i];
+        for (size_t k = 0; k < L->nw; k++) /* mostly positive, in [0.25, 2) */
+            L->w[k] = (rnd(&s, 8) ? 1 : -1) * (0.25 + 1.75 * unif(&s));
+        for (size_t k = 0; L->b && k < L->nb; k++)
+            L->b[k] = 2 * unif(&s) - 1;
+        gen_vmac v;
+        gen_vmac_plan(m, i, 1, &v);
+        if (!strcmp(L->name, "t"))
+            ck_assert_msg(v.ok && !v.host, "%s: not the vector kernel's checked lanes", what);
+    }
+    int n = 2;
+    size_t nin = nr_shape_count(m->in_shape);
+    float *x = malloc((size_t)n * nin * sizeof *x);
+    ck_assert(x);
+    for (size_t i = 0; i < (size_t)n * nin; i++) /* mostly positive, up to xscale */
+        x[i] = (float)((rnd(&s, 8) ? 1 : -1) * xscale * unif(&s));
+    int bad = compare_model(m, x, n, 2, what, NULL);
+    free(x);
+    nr_model_free(m);
+    return bad;
+}
+
+START_TEST(test_rz_sums)
+{
+    static const char *const fmts[] = {"e6m7-finite-nosub-sat", "e5m7-finite-nosub-sat", "bf16"};
+    int failed = 0, ncases = 0;
+    for (int f = 0; f < 3; f++) {
+        nr_format F;
+        nr_err err = {0};
+        ck_assert(nr_format_parse(fmts[f], &F, &err) == 0);
+        /* max_S / (36 * 2): the sums' scale where overflow starts */
+        double edge = F.max_finite / 72;
+        for (int mac = 0; mac < 2; mac++)
+            for (int e = -12; e <= 3; e += 3) {
+                failed += rz_sum_case(fmts[f], MACS[mac], ldexp(edge, e), (uint64_t)(ncases + 1)) != 0;
+                ncases++;
+            }
+    }
+    printf("gen diff (rz sums): %d cases, %d failed\n", ncases, failed);
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     /* one test case per group, so CK_RUN_CASE=layers (fixed, wrap, nets)
@@ -814,6 +886,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_unsupported);
     tcase_add_test(t, test_layers);
     tcase_add_test(t, test_layers_portable);
+    tcase_add_test(t, test_rz_sums);
     suite_add_tcase(s, t);
     t = tcase_create("fixed");
     tcase_set_timeout(t, 600);
