@@ -908,33 +908,33 @@ static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *sm
  * (after a fail); from the third step in one direction steps double, and
  * they bisect
  * once both ends are known, so a poor predictor costs O(log records). */
-static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_eval *full,
-                int *chosen, nr_err *err)
+int nr_search_records(const double *r2, int n, int *rec)
 {
-    int *rec = malloc((size_t)(n ? n : 1) * sizeof *rec), m = 0, rc = 0;
-    if (!rec)
-        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
-    /* every process takes the same steps (the measurements are shared) */
-    if ((rc = agree(c, rc, err))) {
-        free(rec);
-        return rc;
-    }
+    int m = 0;
     for (int i = 0; i < n; i++)
-        if (m == 0 || smp[i].r2 > smp[rec[m - 1]].r2)
+        if (m == 0 || r2[i] > r2[rec[m - 1]])
             rec[m++] = i;
-    double target = 1.0 - c->o->max_loss - PASS_SLACK;
-    int k = 0;
-    while (k < m - 1 && nr_predictor_apply(&c->o->predictor, smp[rec[k]].r2) < target)
+    return m;
+}
+
+int nr_search_step_records(const double *r2, int n, const nr_predictor *pred, double target,
+                           nr_search_verdict_fn verdict, void *ctx, int *chosen, nr_err *err)
+{
+    *chosen = -1;
+    int *rec = malloc((size_t)(n ? n : 1) * sizeof *rec);
+    if (!rec)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    int m = nr_search_records(r2, n, rec), k = 0, rc = 0;
+    while (k < m - 1 && nr_predictor_apply(pred, r2[rec[k]]) < target)
         k++;
     /* lo: highest record known to fail (-1: none); hi: lowest known to
      * pass (m: none) */
     int lo = -1, hi = m, dir = 0, run = 0, stride = 1, bisect = 0;
-    *chosen = -1;
-    while (m > 0 && hi - lo > 1 && !want_stop(c)) {
-        /* a failing step's accuracy is not reported: its verdict is enough */
-        if ((rc = measure(c, cfg, smp, rec[k], 0, 1, &full[rec[k]], err)))
+    while (m > 0 && hi - lo > 1) {
+        if ((rc = verdict(ctx, rec[k], err)) < 0 || rc == NR_SEARCH_STOP)
             break;
-        int pass = passes(c, &full[rec[k]]), d = pass ? -1 : 1;
+        int pass = rc == 1, d = pass ? -1 : 1;
+        rc = 0;
         if (pass)
             hi = k;
         else
@@ -951,11 +951,50 @@ static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_
         else
             k = pass ? (hi - stride > lo ? hi - stride : lo + 1)
                      : (lo + stride < hi ? lo + stride : hi - 1);
-        progress(c, "fast", c->r->full_evals, c->r->full_evals + 1);
     }
-    if (!rc && hi < m && hi - lo <= 1)
+    if (rc == 0 && hi < m && hi - lo <= 1)
         *chosen = rec[hi];
     free(rec);
+    return rc < 0 ? rc : 0;
+}
+
+typedef struct fast_ctx {
+    ctx *c;
+    const nr_search_cfg *cfg;
+    const nr_eval *smp;
+    nr_eval *full;
+} fast_ctx;
+
+/* One step of the fast method: a full evaluation of configuration i. */
+static int fast_verdict(void *p, int i, nr_err *err)
+{
+    fast_ctx *f = p;
+    if (want_stop(f->c))
+        return NR_SEARCH_STOP;
+    /* a failing step's accuracy is not reported: its verdict is enough */
+    int rc = measure(f->c, f->cfg, f->smp, i, 0, 1, &f->full[i], err);
+    if (rc)
+        return rc < 0 ? rc : -NR_EINTERNAL;
+    progress(f->c, "fast", f->c->r->full_evals, f->c->r->full_evals + 1);
+    return passes(f->c, &f->full[i]);
+}
+
+static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_eval *full,
+                int *chosen, nr_err *err)
+{
+    double *r2 = malloc((size_t)(n ? n : 1) * sizeof *r2);
+    int rc = r2 ? 0 : nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    /* every process takes the same steps (the measurements are shared) */
+    if ((rc = agree(c, rc, err))) {
+        free(r2);
+        return rc;
+    }
+    for (int i = 0; i < n; i++)
+        r2[i] = smp[i].r2;
+    fast_ctx f = {c, cfg, smp, full};
+    rc = nr_search_step_records(r2, n, &c->o->predictor, 1.0 - c->o->max_loss - PASS_SLACK,
+                                fast_verdict, &f, chosen, err);
+    free(r2);
     return rc;
 }
 

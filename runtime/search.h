@@ -215,6 +215,21 @@ typedef struct nr_search_result {
     int own_sample, own_full, shared_full;
 } nr_search_result;
 
+/* The fast method's stepping (docs/search.md), without the network: r2[i]
+ * of configuration i in rank order (fastest first).  nr_search_records
+ * writes the records -- the indices whose R^2 exceeds that of every faster
+ * configuration -- into rec (room for n) and returns their count.
+ * nr_search_step_records asks verdict(ctx, i) for configurations (1 pass,
+ * 0 fail, NR_SEARCH_STOP to stop, < 0 an error, returned) and sets *chosen
+ * to the first record that passes with the record before it failing (-1:
+ * none passes, or stopped).  The first question is the first record that
+ * pred puts at or above target. */
+#define NR_SEARCH_STOP 2
+typedef int (*nr_search_verdict_fn)(void *ctx, int i, nr_err *err);
+int nr_search_records(const double *r2, int n, int *rec);
+int nr_search_step_records(const double *r2, int n, const nr_predictor *pred, double target,
+                           nr_search_verdict_fn verdict, void *ctx, int *chosen, nr_err *err);
+
 /* Search net_path (weights from the spec) on ds (opened with the spec's
  * preprocessing and num_classes = the output size) over the configurations
  * cfg[0..n) (rank order, from nr_search_space), recording into db.

@@ -188,6 +188,80 @@ END_TEST
 
 /* ------------------------------------------------------------ design space */
 
+/* The fast method's stepping on synthetic R^2 (no network): with a true
+ * threshold T (pass iff R^2 >= T) it must find the first configuration in
+ * rank order at or above T, asking only about records, none twice, in 1
+ * question when the line picks the first record and it passes, 2 when the
+ * line picks the answer, and O(log records) whatever the line. */
+typedef struct oracle {
+    const double *r2;
+    double t;
+    int n, asked, seen[64];
+    int stop_at;      /* answer NR_SEARCH_STOP at this question (0: never) */
+} oracle;
+
+static int oracle_verdict(void *p, int i, nr_err *err)
+{
+    (void)err;
+    oracle *o = p;
+    ck_assert_int_lt(i, o->n);
+    ck_assert_msg(!o->seen[i], "configuration %d asked twice", i);
+    for (int j = 0; j < i; j++)
+        ck_assert_msg(o->r2[j] < o->r2[i], "configuration %d is not a record", i);
+    o->seen[i] = 1;
+    if (++o->asked == o->stop_at)
+        return NR_SEARCH_STOP;
+    return o->r2[i] >= o->t;
+}
+
+START_TEST(test_records_stepping)
+{
+    uint64_t s = 0x5eed;
+    for (int trial = 0; trial < 20000; trial++) {
+        int n = 1 + (int)(tu_rand(&s) % 60);
+        double r2[64];
+        for (int i = 0; i < n; i++) /* coarse values: ties happen */
+            r2[i] = (double)(int)(tu_rand(&s) % 40) / 32.0 - 0.2;
+        if (trial & 1) /* mostly increasing: many records (random order has ~ln n) */
+            for (int i = 1; i < n; i++)
+                if (r2[i] < r2[i - 1] && tu_rand(&s) % 8)
+                    r2[i] = r2[i - 1] + (double)(tu_rand(&s) % 3) / 64.0;
+        double t = r2[tu_rand(&s) % (uint64_t)n] + (tu_rand(&s) % 3 == 0 ? 1e-3 : 0);
+        int want = -1;
+        for (int i = 0; i < n && want < 0; i++)
+            if (r2[i] >= t)
+                want = i;
+        int rec[64], m = nr_search_records(r2, n, rec);
+        /* a line that is right, or off by a random amount */
+        double target = 0.99, c1 = 0.5 + (double)(tu_rand(&s) % 100) / 50.0;
+        double tp = tu_rand(&s) % 4 == 0 ? t : t + ((double)(tu_rand(&s) % 200) - 100.0) / 100.0;
+        nr_predictor pred = {.c0 = target - c1 * tp, .c1 = c1};
+        oracle o = {.r2 = r2, .t = t, .n = n};
+        nr_err err = {0};
+        int chosen = -2;
+        ck_assert_int_eq(nr_search_step_records(r2, n, &pred, target, oracle_verdict, &o, &chosen,
+                                                &err), 0);
+        ck_assert_msg(chosen == want, "trial %d: chose %d, the answer is %d", trial, chosen, want);
+        int lg = 0;
+        while ((1 << lg) < m + 1)
+            lg++;
+        ck_assert_msg(o.asked <= 2 * lg + 3, "trial %d: %d questions for %d records", trial,
+                      o.asked, m);
+        /* the first question: the first record the line puts at or above target */
+        int k = 0;
+        while (k < m - 1 && nr_predictor_apply(&pred, r2[rec[k]]) < target)
+            k++;
+        if (rec[k] == want)
+            ck_assert_int_eq(o.asked, k == 0 ? 1 : 2);
+        /* a stop answers nothing */
+        oracle q = {.r2 = r2, .t = t, .n = n, .stop_at = 1};
+        ck_assert_int_eq(nr_search_step_records(r2, n, &pred, target, oracle_verdict, &q, &chosen,
+                                                &err), 0);
+        ck_assert_int_eq(chosen, -1);
+    }
+}
+END_TEST
+
 START_TEST(test_space)
 {
     nr_search_grid g;
@@ -516,6 +590,7 @@ int main(void)
     tcase_add_test(t, test_fit_synthetic);
     tcase_add_test(t, test_fit_db);
     tcase_add_test(t, test_space);
+    tcase_add_test(t, test_records_stepping);
     suite_add_tcase(s, t);
     TCase *n = tcase_create("lenet");
     tcase_set_timeout(n, 3600);
