@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -611,22 +612,38 @@ static int open_impl(const char *path, int create, nr_results **out, nr_err *err
     }
     sqlite3_extended_result_codes(r->db, 1);
     sqlite3_busy_timeout(r->db, NR_RESULTS_BUSY_MS);
-    /* Look before changing anything: never switch someone else's file to WAL. */
-    if ((rc = pragma_int(r, "PRAGMA application_id", &app, err)) ||
-        (rc = pragma_int(r, "PRAGMA user_version", &ver, err)) ||
-        (rc = check_ids(r, app, ver, err)))
-        goto fail;
+    /* Look before changing anything: never switch someone else's file to WAL.
+     * (Read outside a transaction, the ids of a file another process is
+     * creating can look foreign for a moment: look again for up to 1 s.) */
+    for (int tries = 0;; tries++) {
+        if ((rc = pragma_int(r, "PRAGMA application_id", &app, err)) ||
+            (rc = pragma_int(r, "PRAGMA user_version", &ver, err)))
+            goto fail;
+        if (!(rc = check_ids(r, app, ver, err)))
+            break;
+        if (tries == 100)
+            goto fail;
+        memset(err, 0, sizeof *err);
+        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+    }
     if (exists && sb.st_size > 0 && (rc = quick_check(r, err)))
         goto fail;
     /* WAL: a writer never blocks readers (the report can run during a
      * search) and a commit is one append.  FULL syncs the WAL at every
      * commit, so a finished evaluation survives power loss, not only kill. */
-    {
+    /* Two processes creating one file at once: the switch needs the file to
+     * itself, and SQLite may answer SQLITE_BUSY at once, without calling the
+     * busy handler (to avoid a deadlock), so wait here as the handler would. */
+    for (int waited = 0;; waited += 10) {
         sqlite3_stmt *st;
         rc = sqlite3_prepare_v2(r->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
         if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
             mode_ok = !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal");
         rc = sqlite3_finalize(st);
+        if ((rc & 0xff) == SQLITE_BUSY && waited < NR_RESULTS_BUSY_MS) {
+            nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+            continue;
+        }
         if (rc != SQLITE_OK) {
             rc = sqlerr(r, rc, "open", "switching to WAL mode", err);
             goto fail;
@@ -636,6 +653,7 @@ static int open_impl(const char *path, int create, nr_results **out, nr_err *err
                             "cannot use WAL journal mode (file system without shared memory?)");
             goto fail;
         }
+        break;
     }
     if ((rc = exec(r, "PRAGMA synchronous = FULL", "setting synchronous", err)) ||
         (rc = exec(r, "BEGIN IMMEDIATE", "locking to check the schema", err)))

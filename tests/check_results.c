@@ -455,22 +455,32 @@ static int writer(const char *path, int first, int count, int ack, int *skipped)
 {
     nr_results *db = NULL;
     nr_err e = {0};
-    if (nr_results_open(path, &db, &e))
+    char msg[600];
+    if (nr_results_open(path, &db, &e)) {
+        nr_err_format(&e, msg, sizeof msg);
+        fprintf(stderr, "writer %d: open: %s\n", first, msg);
         return -1;
+    }
     int wrote = 0;
     *skipped = 0;
     for (int i = first; i < first + count; i++) {
         nr_eval row, got;
         row_for(&row, i, NR_EVAL_FULL);
         int f = nr_results_find_eval(db, &row.key, &got, &e);
-        if (f < 0)
+        if (f < 0) {
+            nr_err_format(&e, msg, sizeof msg);
+            fprintf(stderr, "writer %d: find %d: %s\n", first, i, msg);
             return -1;
+        }
         if (f == 1) {
             ++*skipped;
             continue;
         }
-        if (nr_results_put_eval(db, &row, &e))
+        if (nr_results_put_eval(db, &row, &e)) {
+            nr_err_format(&e, msg, sizeof msg);
+            fprintf(stderr, "writer %d: put %d: %s\n", first, i, msg);
             return -1;
+        }
         wrote++;
         if (ack >= 0 && write(ack, &i, sizeof i) != sizeof i)
             return -1;
