@@ -47,5 +47,7 @@ int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t se
 /* Outputs as text: one sample per line, k values each, "%.9g" (round-trips
  * float32), so emulate / run / built executables can be compared with diff. */
 void cli_print_rows(const float *y, int n, size_t k);
+/* s as a JSON string literal on stdout (quotes, escapes). */
+void cli_json_str(const char *s);
 
 #endif

@@ -102,21 +102,6 @@ static int get_format(const char *name, const char *where, nr_format *f, nr_err 
     return nr_err_set(e, tmp.code, NULL, 0, 0, where, "%s", tmp.msg);
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void json_metrics(const char *key, const double v[NR_COST_METRICS])
 {
     printf("  \"%s\": {\"area\": %.10g, \"delay\": %.10g, \"energy\": %.10g},\n", key,
@@ -127,14 +112,14 @@ static void print_json(const opts *o, const char *names[3], const nr_cost_model 
                        const nr_cost *c)
 {
     printf("{\n  \"operands\": ");
-    json_str(names[0]);
+    cli_json_str(names[0]);
     printf(",\n  \"products\": ");
-    json_str(names[1]);
+    cli_json_str(names[1]);
     printf(",\n  \"accumulator\": ");
-    json_str(names[2]);
+    cli_json_str(names[2]);
     printf(",\n  \"calibration\": ");
     if (o->calib)
-        json_str(o->calib);
+        cli_json_str(o->calib);
     else
         printf("null");
     printf(",\n  \"units\": {\"area\": \"um^2\", \"delay\": \"ns\", \"energy\": \"pJ\"},\n");

@@ -134,21 +134,6 @@ static int is_fp32(const nr_model *m)
     return 1;
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static double pct(int64_t a, int64_t n)
 {
     return n ? 100.0 * (double)a / (double)n : 0.0;
@@ -296,13 +281,13 @@ int cmd_eval(int argc, char **argv)
     const char *bsrc = self_base ? "this run" : cached ? "cached" : "computed";
     if (json) {
         printf("{\"network\": ");
-        json_str(spec->name);
+        cli_json_str(spec->name);
         printf(", \"spec\": ");
-        json_str(spec->path);
+        cli_json_str(spec->path);
         printf(", \"precision\": ");
-        json_str(pname);
+        cli_json_str(pname);
         printf(", \"data\": ");
-        json_str(data);
+        cli_json_str(data);
         printf(", \"data_kind\": \"%s\", \"engine\": \"%s\", \"jobs\": %lld, \"samples\": %lld, "
                "\"classes\": %d,\n",
                nr_dataset_kind_name(nr_dataset_kind(ds)), eng.name, jobs, (long long)r.n, k);

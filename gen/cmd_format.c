@@ -121,20 +121,6 @@ static int add(line *L, int k, const char *key, const char *label, int raw, cons
 }
 
 /* JSON string escape (names are plain ASCII, but be safe). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", (unsigned char)*s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
 /* Value fields: text "448 (0x1.cp+8)", JSON a number and a hex string. */
 static int add_value(line *L, int k, int json, const char *key, const char *label, double x)
 {
@@ -289,12 +275,12 @@ int cmd_format(int argc, char **argv)
         printf("{");
         for (int i = 0; i < k; i++) {
             printf(i ? ", " : "");
-            json_str(L[i].key);
+            cli_json_str(L[i].key);
             printf(": ");
             if (L[i].json_raw)
                 fputs(L[i].val, stdout);
             else
-                json_str(L[i].val);
+                cli_json_str(L[i].val);
         }
         printf("}\n");
     } else {

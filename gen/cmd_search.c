@@ -163,21 +163,6 @@ static void bar_update(void *ctx, const char *phase, int64_t done, int64_t total
 
 /* ---------------------------------------------------------------- output */
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static void json_num(const char *key, double v, int last)
 {
     printf("\"%s\": ", key);
@@ -227,18 +212,18 @@ static void print_json(const char *net, const char *data, const nr_search_opts *
                        const nr_search_result *r, const char *db)
 {
     printf("{\"network\": ");
-    json_str(net);
+    cli_json_str(net);
     printf(", \"data\": ");
-    json_str(data);
+    cli_json_str(data);
     printf(", \"method\": \"%s\", \"engine\": ",
            o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast");
-    json_str(o->engine);
+    cli_json_str(o->engine);
     printf(", \"samples\": %lld, \"configurations\": %d, ", (long long)r->n, r->nconfigs);
     json_num("max_loss", o->max_loss, 0);
     json_num("fp32_top1", r->fp32_top1, 0);
     printf("\n \"found\": %s, \"chosen\": ", r->found ? "true" : "false");
     if (r->found)
-        json_str(r->chosen.name);
+        cli_json_str(r->chosen.name);
     else
         printf("null");
     printf(", ");
@@ -256,10 +241,10 @@ static void print_json(const char *net, const char *data, const nr_search_opts *
     json_num("sample_seconds", r->sample_seconds, 0);
     json_num("wall_seconds", r->wall_seconds, 0);
     printf("\"ranks\": %d, \"run\": %lld, \"db\": ", r->nranks, (long long)r->run_id);
-    json_str(db);
+    cli_json_str(db);
     if (r->per_layer_done) {
         printf(",\n \"per_layer\": {\"layers\": ");
-        json_str(r->layers);
+        cli_json_str(r->layers);
         printf(", ");
         json_num("normalized", r->pl_norm_acc, 0);
         json_num("speedup", r->pl_speedup, 0);
