@@ -656,23 +656,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- whole networks */
 
-static float *load_sample(const char *net, int *n, const nr_model *m)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/specs/%s/sample.npy", tu_source_dir(), net);
-    float *x = NULL;
-    int64_t shape[4];
-    int nd = 0;
-    nr_err err = {0};
-    ck_assert_msg(nr_npy_read_f32(path, &x, shape, &nd, &err) == 0, "%s: %s", path, err.msg);
-    int64_t avail = nd == 4 ? shape[0] : 1;
-    ck_assert((size_t)(nd == 4 ? shape[1] * shape[2] * shape[3] : shape[0] * shape[1] * shape[2]) ==
-              nr_shape_count(m->in_shape));
-    if (*n > avail)
-        *n = (int)avail;
-    return x;
-}
-
 static void net_case(const char *net, const char *prec, int nimg, const char *label)
 {
     char path[1024];
@@ -681,7 +664,7 @@ static void net_case(const char *net, const char *prec, int nimg, const char *la
     nr_err err = {0};
     ck_assert_msg(nr_model_load(path, prec, &m, &err) == 0, "%s: %s", path, err.msg);
     int n = nimg;
-    float *x = load_sample(net, &n, m);
+    float *x = tu_load_sample(net, &n, m);
     char what[256];
     snprintf(what, sizeof what, "%s %s", net, label);
     timing t;
@@ -756,7 +739,7 @@ START_TEST(test_threads)
     ck_assert_msg(nr_model_load(path, pf, &m, &err) == 0, "%s", err.msg);
     unlink(pf);
     int n = 9;
-    float *x = load_sample("lenet5", &n, m);
+    float *x = tu_load_sample("lenet5", &n, m);
     size_t nin = nr_shape_count(m->in_shape), nout = nr_shape_count(m->layers[m->output].out_shape);
     gen_compiled *c = NULL;
     ck_assert_msg(gen_model_compile(m, NULL, &c, &err) == 0, "%s", err.msg);

@@ -145,23 +145,6 @@ static int check_outputs(const nr_model *m, const float *x, int n, int portable,
     return bad;
 }
 
-static float *load_sample(const char *net, int *n, const nr_model *m)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/specs/%s/sample.npy", tu_source_dir(), net);
-    float *x = NULL;
-    int64_t shape[4];
-    int nd = 0;
-    nr_err err = {0};
-    ck_assert_msg(nr_npy_read_f32(path, &x, shape, &nd, &err) == 0, "%s: %s", path, err.msg);
-    int64_t avail = nd == 4 ? shape[0] : 1;
-    ck_assert((size_t)(nd == 4 ? shape[1] * shape[2] * shape[3] : shape[0] * shape[1] * shape[2]) ==
-              nr_shape_count(m->in_shape));
-    if (*n > avail)
-        *n = (int)avail;
-    return x;
-}
-
 static const char *prec_file(const char *body)
 {
     static char path[64];
@@ -188,7 +171,7 @@ static void net_case(const char *net, const char *prec, const char *label, int n
         unlink(pf);
     check_layout(m, what);
     int n = nimg;
-    float *x = load_sample(net, &n, m);
+    float *x = tu_load_sample(net, &n, m);
     int bad = check_outputs(m, x, n, portable, what);
     printf("%-60s %d image(s): dense == container == emulator%s\n", what, n, bad ? " FAILED" : "");
     ck_assert_msg(bad == 0, "%s: %d values differ", what, bad);

@@ -1,5 +1,7 @@
 /* testutil.c -- helpers shared by the check_* tests. */
 #include "testutil.h"
+#include "model.h"
+#include "tensorio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,4 +72,21 @@ uint64_t tu_rand(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+float *tu_load_sample(const char *net, int *n, const nr_model *m)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/specs/%s/sample.npy", tu_source_dir(), net);
+    float *x = NULL;
+    int64_t shape[4];
+    int nd = 0;
+    nr_err err = {0};
+    ck_assert_msg(nr_npy_read_f32(path, &x, shape, &nd, &err) == 0, "%s: %s", path, err.msg);
+    int64_t avail = nd == 4 ? shape[0] : 1;
+    ck_assert((size_t)(nd == 4 ? shape[1] * shape[2] * shape[3] : shape[0] * shape[1] * shape[2]) ==
+              nr_shape_count(m->in_shape));
+    if (*n > avail)
+        *n = (int)avail;
+    return x;
 }

@@ -21,6 +21,10 @@ int tu_exhaustive(void);
 nr_format tu_fmt(const char *name);
 /* Run the suite; returns the exit status for main(). */
 int tu_run(Suite *s);
+/* specs/NET/sample.npy, checked against m's input shape; *n is lowered
+ * to the samples it holds.  malloc'ed floats. */
+struct nr_model;
+float *tu_load_sample(const char *net, int *n, const struct nr_model *m);
 /* Deterministic 64-bit random numbers (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
 
