@@ -279,9 +279,97 @@ void gen_num_exact_f64(gen_ctx *g, V x, gen_exact *o)
     o->sticky = cfalse(g);
 }
 
+/* A constant of integer or float type t, or its splat when t is a vector. */
+static V splat_const(T t, uint64_t iv, double fv)
+{
+    int vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
+    T et = vec ? LLVMGetElementType(t) : t;
+    V e = LLVMGetTypeKind(et) == LLVMIntegerTypeKind ? LLVMConstInt(et, iv, 0) : LLVMConstReal(et, fv);
+    if (!vec)
+        return e;
+    unsigned n = LLVMGetVectorSize(t);
+    V es[64];
+    for (unsigned i = 0; i < n && i < 64; i++)
+        es[i] = e;
+    return LLVMConstVector(es, n);
+}
+
+int gen_num_decode_f32_ok(const nr_format *f)
+{
+    /* every value a float (subnormals too, after the scaling below); the
+     * fields placed in a float give a finite float for every exponent field
+     * that is not special (exp_bits < 8, or 8 with IEEE specials, where 255
+     * is inf/NaN); the scale 2^(127-bias) a normal float */
+    return f->kind == NR_FLOAT && f->exp_bits <= 8 && f->man_bits <= 23 && f->width <= 32 &&
+           nr_format_fits_f32(f) && (f->exp_bits < 8 || f->specials == NR_SPECIALS_IEEE) &&
+           f->bias >= 0 && f->bias <= 253;
+}
+
+V gen_num_decode_f32(gen_ctx *g, const nr_format *f, V bits)
+{
+    if (!gen_num_decode_f32_ok(f))
+        return NULL;
+    LLVMBuilderRef B = g->b;
+    T bt = LLVMTypeOf(bits);
+    int vec = LLVMGetTypeKind(bt) == LLVMVectorTypeKind;
+    unsigned n = vec ? LLVMGetVectorSize(bt) : 1;
+    T it = vec ? LLVMVectorType(g->i32, n) : g->i32;
+    T flt = LLVMFloatTypeInContext(g->ctx);
+    T ft = vec ? LLVMVectorType(flt, n) : flt;
+    unsigned bw = LLVMGetIntTypeWidth(vec ? LLVMGetElementType(bt) : bt);
+    if (bw != 32)
+        bits = bw < 32 ? LLVMBuildZExt(B, bits, it, "") : LLVMBuildTrunc(B, bits, it, "");
+#define K(v) splat_const(it, (uint64_t)(v), 0)
+    const int Y = f->man_bits;
+    /* the exponent and fraction fields at a float's: exponent field E read
+     * as a float's (bias 127, a subnormal for E = 0), then scaled by
+     * 2^(127-bias) to the value of f (exact: the result is a float) */
+    V ef = and_(g, bits, K(f->exp_mask));
+    V mag = and_(g, bits, K(f->exp_mask | f->man_mask));
+    V v = LLVMBuildBitCast(B, shl(g, mag, K(23 - Y)), ft, "");
+    if (f->bias != 127)
+        v = LLVMBuildFMul(B, v, splat_const(ft, 0, ldexp(1.0, 127 - f->bias)), "");
+    V vb = LLVMBuildBitCast(B, v, it, "");
+    if (!f->subnormals) /* [fmt-2] exponent field 0 is +-0 */
+        vb = sel(g, icmp(g, LLVMIntEQ, ef, K(0)), K(0), vb);
+    V is_nan = NULL;
+    V M = and_(g, bits, K(f->man_mask));
+    switch (f->specials) { /* [fmt-3] */
+    case NR_SPECIALS_IEEE: {
+        V top = icmp(g, LLVMIntEQ, ef, K(f->exp_mask));
+        vb = sel(g, and_(g, top, icmp(g, LLVMIntEQ, M, K(0))), K(0x7f800000u), vb);
+        is_nan = and_(g, top, icmp(g, LLVMIntNE, M, K(0)));
+        break;
+    }
+    case NR_SPECIALS_FN:
+        is_nan = icmp(g, LLVMIntEQ, mag, K(f->exp_mask | f->man_mask));
+        break;
+    case NR_SPECIALS_FNUZ:
+        is_nan = icmp(g, LLVMIntEQ, and_(g, bits, K(f->sign_mask | f->exp_mask | f->man_mask)),
+                      K(f->sign_mask));
+        break;
+    default: break;
+    }
+    if (f->sign_mask) { /* the sign bit to bit 31 */
+        int sp = 0;
+        while (!((f->sign_mask >> sp) & 1))
+            sp++;
+        vb = or_(g, vb, shl(g, and_(g, bits, K(f->sign_mask)), K(31 - sp)));
+    }
+    if (is_nan) /* nr_decode's NaN: +qNaN */
+        vb = sel(g, is_nan, K(0x7fc00000u), vb);
+#undef K
+    return LLVMBuildBitCast(B, vb, ft, "");
+}
+
 V gen_num_decode(gen_ctx *g, const nr_format *f, V bits)
 {
     bits = resize(g, bits, g->i64);
+    /* formats whose values are all floats: decoded as a float (16-bit
+     * lanes of integer work where vectorised), widened exactly */
+    V d32 = gen_num_decode_f32(g, f, bits);
+    if (d32)
+        return LLVMBuildFPExt(g->b, d32, g->f64, "");
     if (f->kind == NR_FIXED) {
         /* [fmt-6] a width-bit integer n, value n * 2^-F.  The integer to
          * double conversion is exact up to 53 magnitude bits and rounds to
@@ -478,6 +566,84 @@ static V round_sum_twosum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a,
     return gen_num_round(g, f, mode, &x, sr);
 }
 
+/* round_sum_masked's formats: float without subnormals whose values are
+ * normal doubles with at least two dropped fraction bits, overflowing to
+ * +-max in rne and rz alike ([rnd-3]), with no infinity of their own: a
+ * -finite format.  (A saturating format with IEEE specials keeps an
+ * infinite operand infinite, which the clamp below would not.) */
+static int masked_sum_ok(const nr_format *f, nr_rounding mode)
+{
+    return f->kind == NR_FLOAT && !f->subnormals && f->man_bits <= 50 && f->emin - 1 >= -1022 &&
+           f->emax <= 1023 && f->specials == NR_SPECIALS_FINITE &&
+           (mode == NR_RND_RNE || mode == NR_RND_RZ);
+}
+
+/* round_sum_twosum's argument with the rounding done on s's bits (no
+ * gen_exact, no general rounder): every value and midpoint of f near |x|
+ * is a multiple of 2^(sh-1) units of s (sh = 52 - Y >= 2 dropped bits),
+ * and none lies strictly between |s| and |x| = |s + e| (see above), so
+ *  - rz: trunc(|x|) = trunc(|s|) unless e points toward zero, then
+ *    trunc(pred|s|) (|s| - 1 unit, below |s| but above the value under it);
+ *  - rne: round(|x|) = round(|s|) unless |s| is a midpoint (a normal one,
+ *    or 2^(emin-1) between 0 and 2^emin) and e != 0: then |s| +- 1 unit,
+ *    on x's side of the midpoint and past no other, rounds like |x|.
+ * The adjusted v is then rounded by masking (rne: add half - 1 plus the
+ * kept lsb), a tiny v (< 2^emin) to 0 or 2^emin, anything above max
+ * (inf included) to max; x's sign is s's (s != 0 when e != 0; an exact
+ * zero sum has the hardware's sign, +0 unless both are -0, [rnd-4]).
+ * NaN gives f's encoding of NaN ([rnd-5]).  The fields are then moved
+ * into f's encoding. */
+static V round_sum_masked(gen_ctx *g, const nr_format *f, nr_rounding mode, V a, V b)
+{
+    LLVMBuilderRef B = g->b;
+    T t = g->i64;
+    const int Y = f->man_bits, sh = 52 - Y;
+    const uint64_t absm = ~(1ull << 63), infb = 0x7ffull << 52;
+    const uint64_t low = (1ull << sh) - 1, half = 1ull << (sh - 1);
+    uint64_t lo, mid, hi;
+    double d = ldexp(1.0, f->emin), dm = ldexp(1.0, f->emin - 1), dx = f->max_finite;
+    memcpy(&lo, &d, 8);
+    memcpy(&mid, &dm, 8);
+    memcpy(&hi, &dx, 8);
+    V s = LLVMBuildFAdd(B, a, b, "s");
+    V bb = LLVMBuildFSub(B, s, a, "");
+    V e = LLVMBuildFAdd(B, LLVMBuildFSub(B, a, LLVMBuildFSub(B, s, bb, ""), ""),
+                        LLVMBuildFSub(B, b, bb, ""), "e");
+    V sb = f64_bits(g, s), eb = f64_bits(g, e);
+    V as = and_(g, sb, cst(t, absm)), emag = and_(g, eb, cst(t, absm));
+    /* e != 0 and not NaN (NaN when s is inf or NaN) */
+    V enz = and_(g, ne0(g, emag), icmp(g, LLVMIntULE, emag, cst(t, infb)));
+    V esame = icmp(g, LLVMIntSGE, xor_(g, sb, eb), cst(t, 0));
+    V adj, v, r, tiny_r;
+    if (mode == NR_RND_RZ) {
+        adj = sel(g, and_(g, enz, not_(g, esame)), LLVMConstAllOnes(t), cst(t, 0));
+        v = add(g, as, adj);
+        r = and_(g, v, cst(t, ~low));
+        tiny_r = cst(t, 0);
+    } else {
+        V tie = or_(g, icmp(g, LLVMIntEQ, and_(g, as, cst(t, low)), cst(t, half)),
+                    icmp(g, LLVMIntEQ, as, cst(t, mid)));
+        adj = sel(g, and_(g, enz, tie), sel(g, esame, cst(t, 1), LLVMConstAllOnes(t)), cst(t, 0));
+        v = add(g, as, adj);
+        V lsb = and_(g, lshr(g, v, cst(t, (uint64_t)sh)), cst(t, 1));
+        r = and_(g, add(g, add(g, v, cst(t, half - 1)), lsb), cst(t, ~low));
+        tiny_r = sel(g, icmp(g, LLVMIntUGT, v, cst(t, mid)), cst(t, lo), cst(t, 0));
+    }
+    r = sel(g, icmp(g, LLVMIntULT, v, cst(t, lo)), tiny_r, r);
+    r = sel(g, icmp(g, LLVMIntUGT, r, cst(t, hi)), cst(t, hi), r); /* [rnd-3] */
+    /* fields: exponent rebiased, the top Y fraction bits; 0 stays 0 */
+    V ed = lshr(g, r, cst(t, 52));
+    V mag = or_(g, shl(g, add(g, ed, cst(t, (uint64_t)(int64_t)(f->bias - 1023))), cst(t, (uint64_t)Y)),
+                lshr(g, and_(g, r, cst(t, (1ull << 52) - 1)), cst(t, (uint64_t)sh)));
+    mag = sel(g, eq0(g, r), cst(t, 0), mag);
+    V neg = icmp(g, LLVMIntSLT, sb, cst(t, 0));
+    if (!f->has_negzero)
+        neg = and_(g, neg, ne0(g, mag));
+    V enc = or_(g, mag, sel(g, neg, cst(t, f->sign_mask), cst(t, 0)));
+    uint64_t nan_enc = nr_encode(f, mode, NAN, 0, NULL);
+    return sel(g, icmp(g, LLVMIntUGT, as, cst(t, infb)), cst(t, nan_enc), enc);
+}
+
 /* -wrap fixed point: the sum exactly as the emulator rounds it.  A
  * wrapped result keeps the low integer bits of the exact value, so no
  * window narrower than the exact sum is "enough" the way it is for
@@ -542,6 +708,8 @@ static int adder_width(const nr_format *f, nr_rounding mode)
 
 V gen_num_round_sum(gen_ctx *g, const nr_format *f, nr_rounding mode, V a, V b, V sr)
 {
+    if (masked_sum_ok(f, mode))
+        return round_sum_masked(g, f, mode, a, b);
     if (f->kind == NR_FLOAT && f->prec <= 52 && mode != NR_RND_SR)
         return round_sum_twosum(g, f, mode, a, b, sr);
     gen_exact x, y, s;

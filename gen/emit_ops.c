@@ -28,6 +28,48 @@ static V out1(gen_lctx *c, int li, int in_i, V v, V elem)
 
 static V isnan_(gen_ctx *g, V v) { return LLVMBuildFCmp(g->b, LLVMRealUNO, v, v, "isnan"); }
 
+/* Every encoding in the arena is canonical: the rounding (or the exact
+ * encoding) of its value, made by gen_round_val/gen_encode_val.  So an
+ * exact op from a format to the same format may move encodings instead of
+ * decoding and encoding values: encode(decode(e)) = e.  The network input
+ * is rounded too (emit_sample). */
+static int same_fmt(gen_lctx *c, int li, int in_i)
+{
+    return nr_format_equal(gen_in_fmt(c, li, in_i), &c->m->layers[li].prec.activations);
+}
+
+/* The encoding of +0 in f (0 for every float and fixed-point format, but
+ * asked of the encoder rather than assumed). */
+static uint64_t enc_zero(const nr_format *f) { return nr_encode(f, NR_RND_RNE, 0.0, 0, NULL); }
+
+/* [net-7] relu on the encodings of a float format, input format = output
+ * format: a value below or equal to 0 (sign bit set: negative or -0) gives
+ * +0, anything else (positive, +0, and NaN, which compares false) itself.
+ * A NaN encoding with the sign bit set is kept (FNUZ's NaN is 0x80...). */
+static void relu_enc(gen_lctx *c, int li)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const nr_format *f = &c->m->layers[li].prec.activations;
+    gen_loop l;
+    gen_loop_begin(c, &l, c->p->ly[li].count, "i");
+    V e = gen_load_enc(c, f, gen_in_off(c, li, 0), l.i);
+    V neg = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, e, gen_i64(c, f->sign_mask), ""), gen_i64(c, 0), "");
+    V mag = LLVMBuildAnd(B, e, gen_i64(c, f->exp_mask | f->man_mask), "");
+    V nan = NULL;
+    switch (f->specials) { /* [fmt-3], as nr_decode */
+    case NR_SPECIALS_IEEE: nan = LLVMBuildICmp(B, LLVMIntUGT, mag, gen_i64(c, f->exp_mask), ""); break;
+    case NR_SPECIALS_FN: nan = LLVMBuildICmp(B, LLVMIntEQ, mag, gen_i64(c, f->exp_mask | f->man_mask), ""); break;
+    case NR_SPECIALS_FNUZ: nan = LLVMBuildICmp(B, LLVMIntEQ, mag, gen_i64(c, 0), ""); break;
+    default: break;
+    }
+    if (nan)
+        neg = LLVMBuildAnd(B, neg, LLVMBuildNot(B, nan, ""), "");
+    V r = LLVMBuildSelect(B, neg, gen_i64(c, enc_zero(f)), e, "relu");
+    gen_store_enc(c, f, c->p->ly[li].out_off, l.i, r);
+    gen_loop_end(c, &l);
+}
+
 /* ---------------------------------------------------------------- relu, clip */
 
 static void clip_op(gen_lctx *c, int li)
@@ -36,6 +78,10 @@ static void clip_op(gen_lctx *c, int li)
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
+    if (L->op == NR_OP_RELU && same_fmt(c, li, 0) && af->kind == NR_FLOAT) {
+        relu_enc(c, li);
+        return;
+    }
     double lo = 0, hi = INFINITY;
     if (L->op == NR_OP_RELU6)
         hi = 6;
@@ -303,9 +349,17 @@ static void index_op(gen_lctx *c, int li)
                                        gen_i64(c, (uint64_t)out[2]), ""),
                        l[2].i, "e");
     si = LLVMBuildSelect(B, ok, si, gen_i64(c, 0), "");
-    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), si);
-    x = LLVMBuildSelect(B, ok, x, f64c(g, 0.0), ""); /* [net-7] pad: +0 */
-    gen_store_enc(c, &L->prec.activations, c->p->ly[li].out_off, e, out1(c, li, 0, x, e));
+    const nr_format *af = &L->prec.activations;
+    V y;
+    if (same_fmt(c, li, 0)) { /* the encodings themselves (see same_fmt) */
+        V x = gen_load_enc(c, af, gen_in_off(c, li, 0), si);
+        y = LLVMBuildSelect(B, ok, x, gen_i64(c, enc_zero(af)), "");
+    } else {
+        V x = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), si);
+        x = LLVMBuildSelect(B, ok, x, f64c(g, 0.0), ""); /* [net-7] pad: +0 */
+        y = out1(c, li, 0, x, e);
+    }
+    gen_store_enc(c, af, c->p->ly[li].out_off, e, y);
     for (int a = 2; a >= 0; a--)
         gen_loop_end(c, &l[a]);
 }

@@ -74,6 +74,11 @@ LLVMValueRef gen_num_round(gen_ctx *g, const nr_format *f, nr_rounding mode,
 void gen_num_exact_f64(gen_ctx *g, LLVMValueRef x, gen_exact *out);
 /* Encoding (i64) -> double, exact (mirrors nr_decode). */
 LLVMValueRef gen_num_decode(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
+/* The same as a float, for formats whose values are all floats
+ * (gen_num_decode_f32_ok): bits is iN or a vector of iN, the result float
+ * or a vector of float; NULL when f does not qualify. */
+int gen_num_decode_f32_ok(const nr_format *f);
+LLVMValueRef gen_num_decode_f32(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* Exact a*b of two doubles (sig i128). */
 void gen_num_exact_mul(gen_ctx *g, LLVMValueRef a, LLVMValueRef b, gen_exact *out);
 /* Exact x+y of two exact values into width W (64 or 128) with sticky;

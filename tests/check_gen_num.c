@@ -17,6 +17,9 @@ static const char *const FORMATS[] = {
     "e6m7-finite-nosub-sat", "e5m7-finite-nosub-sat", "e4m3", "e5m2", "e3m2", "e2m3", "e2m1",
     "fp16", "bf16", "tf32", "fp32", "e8m23-nosub", "e4m3-fnuz", "e5m10-sat", "e11m10", "fp64",
     "e3m4-b-2", "q7.8", "q3.12", "uq8.0", "q15.16-wrap", "int8", "q31.0", "uq4.4-wrap",
+    /* 8-bit formats of the masked sum rounding (no subnormals, saturating
+     * or finite): every pair of encodings in every mode */
+    "e4m3-nosub-finite-sat", "e3m4-nosub-sat", "e5m2-nosub-finite", "e2m5-nosub-finite-sat",
 };
 #define NFMT (int)(sizeof FORMATS / sizeof FORMATS[0])
 
