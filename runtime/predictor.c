@@ -17,24 +17,34 @@ double nr_predictor_r2(const float *y, const float *yref, size_t n)
 {
     if (n == 0)
         return NR_R2_FLOOR;
-    double mean = 0;
-    for (size_t i = 0; i < n; i++)
-        mean += (double)yref[i];
-    mean /= (double)n;
-    double res = 0, tot = 0;
+    double my = 0, mr = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(y[i]))
             return NR_R2_FLOOR;
-        double d = (double)y[i] - (double)yref[i], t = (double)yref[i] - mean;
-        res += d * d;
-        tot += t * t;
+        my += (double)y[i];
+        mr += (double)yref[i];
     }
-    if (!isfinite(res))
-        return NR_R2_FLOOR;
-    if (tot == 0)
-        return res == 0 ? 1.0 : NR_R2_FLOOR;
-    double r2 = 1.0 - res / tot;
-    return r2 < NR_R2_FLOOR ? NR_R2_FLOOR : r2;
+    my /= (double)n;
+    mr /= (double)n;
+    /* centred sums (two passes): stable when outputs sit far from zero;
+     * float inputs keep every square far inside double's range */
+    double syy = 0, srr = 0, syr = 0;
+    int same = 1;
+    for (size_t i = 0; i < n; i++) {
+        double dy = (double)y[i] - my, dr = (double)yref[i] - mr;
+        syy += dy * dy;
+        srr += dr * dr;
+        syr += dy * dr;
+        same &= y[i] == yref[i];
+    }
+    if (same)
+        return 1.0;
+    /* nothing to explain or nothing explaining it; an inverse relation
+     * explains nothing useful either */
+    if (srr == 0 || syy == 0 || syr <= 0)
+        return 0.0;
+    double r2 = (syr / syy) * (syr / srr);
+    return r2 > 1 ? 1.0 : r2;
 }
 
 /* ------------------------------------------------------------ the linear model */

@@ -536,11 +536,31 @@ static int check_ids(nr_results *r, int64_t app, int64_t ver, nr_err *err)
                           "an SQLite database of another program (application_id 0x%llx, "
                           "user_version %lld); expected a numrep results store",
                           (unsigned long long)app, (long long)ver);
-    if (app == NR_RESULTS_APP_ID && ver != NR_RESULTS_VERSION)
+    if (app == NR_RESULTS_APP_ID && (ver < 1 || ver > NR_RESULTS_VERSION))
         return nr_err_set(err, NR_EUNSUP, r->path, 0, 0, "open",
                           "results store of schema version %lld; this numrep reads version %d",
                           (long long)ver, NR_RESULTS_VERSION);
     return 0;
+}
+
+/* Inside the BEGIN IMMEDIATE of open.  Version 1 stored R^2 as 1 -
+ * SS_res/SS_tot against the identity; version 2 stores the regression R^2
+ * (nr_predictor_r2).  Full evaluations stay valid and keep their rows; the
+ * R^2 sample runs, the R^2 copied into other rows and the lines fitted on
+ * them go (a search recomputes the samples and refills a full row's R^2
+ * when it finds the row). */
+static int upgrade(nr_results *r, int64_t ver, nr_err *err)
+{
+    int rc = 0;
+    if (ver == 1)
+        rc = exec(r,
+                  "DELETE FROM evaluations WHERE kind = 'sample'; "
+                  "UPDATE evaluations SET r2 = NULL; UPDATE sensitivity SET r2 = NULL; "
+                  "DELETE FROM predictors",
+                  "upgrading a version 1 store (new R^2)", err);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", NR_RESULTS_VERSION);
+    return rc ? rc : exec(r, sql, "upgrading the store", err);
 }
 
 static int prepare(nr_results *r, int which, const char *sql, nr_err *err)
@@ -661,7 +681,8 @@ static int open_impl(const char *path, int create, nr_results **out, nr_err *err
     if ((rc = pragma_int(r, "PRAGMA application_id", &app, err)) ||
         (rc = pragma_int(r, "PRAGMA user_version", &ver, err)) ||
         (rc = check_ids(r, app, ver, err)) ||
-        (ver == 0 && (rc = create_schema(r, err)))) {
+        (ver == 0 && (rc = create_schema(r, err))) ||
+        (ver > 0 && ver < NR_RESULTS_VERSION && (rc = upgrade(r, ver, err)))) {
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }

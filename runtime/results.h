@@ -26,7 +26,9 @@
 
 #include <stdint.h>
 
-#define NR_RESULTS_VERSION 1
+/* 2: R^2 is the regression one (nr_predictor_r2); opening a version 1
+ * store upgrades it in place (results.c upgrade) */
+#define NR_RESULTS_VERSION 2
 #define NR_RESULTS_APP_ID 0x6e727273 /* "nrrs" in PRAGMA application_id */
 #define NR_RESULTS_BUSY_MS 60000
 
@@ -37,7 +39,7 @@ typedef struct nr_results nr_results; /* an open store */
 /* Open PATH, creating it (and the schema) when it does not exist.  Errors:
  * NR_EIO (cannot open or create), NR_ECORRUPT (not an SQLite database, a
  * damaged one, or an SQLite database of another program), NR_EUNSUP (a
- * results store of another schema version). */
+ * results store of a newer schema version; older ones are upgraded). */
 int nr_results_open(const char *path, nr_results **out, nr_err *err);
 /* The same, but a missing file is an error (NR_EIO) instead of created:
  * for readers such as the report. */

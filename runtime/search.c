@@ -500,6 +500,16 @@ static void fill_full(ctx *c, const full_req *q, const nr_eval_key *key, int64_t
     fill_cost(row, q->cfg);
 }
 
+/* A full row found in the store: one written before the store's upgrade
+ * to the regression R^2 (results.c) has none; give it its sample's. */
+static int refill_r2(ctx *c, const full_req *q, nr_eval *row, nr_err *err)
+{
+    if (!isnan(row->r2) || isnan(q->r2))
+        return 0;
+    row->r2 = q->r2;
+    return nr_results_put_eval(c->db, row, err);
+}
+
 /* Several processes, one full evaluation (collective): process 0 looks the
  * key up; if missing, each process runs its contiguous part of the slice,
  * the counts are summed, and process 0 writes the row.  Every process ends
@@ -514,7 +524,7 @@ static int full_eval_shared(ctx *c, const full_req *q, nr_eval *row, int *comput
     if (!rc && myrank(c) == 0) {
         rc = nr_results_find_eval(c->db, &key, row, err);
         found = rc == 1 && (row->n >= c->count || q->early);
-        rc = rc < 0 ? rc : 0;
+        rc = rc < 0 ? rc : found ? refill_r2(c, q, row, err) : 0;
     }
     if ((rc = agree(c, rc, err)) || (rc = share(c, &found, sizeof found, err)))
         return rc;
@@ -554,7 +564,7 @@ static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_
     if ((rc = nr_results_find_eval(c->db, &key, row, err)) < 0)
         return rc;
     if (rc == 1 && (row->n >= c->count || q->early))
-        return 0;
+        return refill_r2(c, q, row, err);
     nr_eval_result er = {0};
     double t0 = wall();
     if ((rc = eval_slice(c, q, c->first, c->count, &er, err)))

@@ -83,11 +83,13 @@ int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_
 /* R^2 values below this (and non-finite outputs) are stored as this. */
 #define NR_R2_FLOOR (-1e6)
 
-/* Coefficient of determination of y against the reference yref over all n
- * elements: 1 - SS_res / SS_tot with SS_res = sum (y - yref)^2 and
- * SS_tot = sum (yref - mean(yref))^2, in double.  A non-finite y gives
- * NR_R2_FLOOR; a constant reference gives 1 when y equals it, else the
- * floor.  Results below the floor are the floor. */
+/* Coefficient of determination of the least-squares line that predicts
+ * the reference yref from y, over all n elements: the squared correlation
+ * syr^2 / (syy srr) of the centred sums, in double; 0 when the correlation
+ * is not positive or either side is constant (1 when y equals yref).  An
+ * affine change of the outputs (a common offset, as rz truncation leaves,
+ * or a scale) changes no argmax and leaves it at 1, unlike 1 - SS_res/SS_tot
+ * against the identity (docs/search.md).  A non-finite y gives NR_R2_FLOOR. */
 double nr_predictor_r2(const float *y, const float *yref, size_t n);
 
 /* norm_acc ~ c0 + c1 * clamp(R^2, 0, 1). */

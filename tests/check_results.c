@@ -674,14 +674,14 @@ START_TEST(hostile_files)
     path_in(p, sizeof p, "future.db");
     nr_results_close(open_ok(p));
     raw_sql(p, "PRAGMA user_version = 99");
-    expect_open_error(p, 0, NR_EUNSUP, "schema version 99; this numrep reads version 1");
+    expect_open_error(p, 0, NR_EUNSUP, "schema version 99; this numrep reads version 2");
 
     path_in(p, sizeof p, "notables.db");
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
              NR_RESULTS_APP_ID, NR_RESULTS_VERSION);
     raw_sql(p, sql);
-    expect_open_error(p, 0, NR_ECORRUPT, "schema does not match version 1");
+    expect_open_error(p, 0, NR_ECORRUPT, "schema does not match version 2");
 
     path_in(p, sizeof p, "missing.db");
     expect_open_error(p, 1, NR_EIO, "no such file");
@@ -743,6 +743,53 @@ START_TEST(hostile_files)
     ck_assert_int_eq(nr_results_latest_fit(db, NULL, &fit, &e), -NR_ECORRUPT);
     ck_assert_msg(strstr(e.msg, "coef: expected numbers"), "%s", e.msg);
     ck_assert_int_eq(count_evals(db, NULL), 1);
+    nr_results_close(db);
+    rm_tmpdir();
+}
+END_TEST
+
+/* A version 1 store (R^2 against the identity) opens as version 2: full
+ * rows kept with their R^2 cleared, sample rows and fitted lines gone. */
+START_TEST(upgrade_v1)
+{
+    make_tmpdir();
+    char p[512];
+    path_in(p, sizeof p, "v1.db");
+    nr_results *db = open_ok(p);
+    nr_eval rows[6];
+    for (int i = 0; i < 6; i++) {
+        row_for(&rows[i], i, i < 4 ? NR_EVAL_FULL : NR_EVAL_SAMPLE);
+        rows[i].r2 = 0.5 + i / 100.0;
+        OK(nr_results_put_eval(db, &rows[i], &e_));
+    }
+    nr_fit f = {0};
+    strcpy(f.name, "r2-linear");
+    f.ncoef = 2;
+    f.coef[0] = 0.1, f.coef[1] = 0.9;
+    OK(nr_results_put_fit(db, &f, &e_));
+    nr_results_close(db);
+    raw_sql(p, "PRAGMA user_version = 1");
+
+    db = open_ok(p);
+    nr_eval_filter all = NR_EVAL_FILTER_ALL, samples = NR_EVAL_FILTER_ALL;
+    samples.kind = NR_EVAL_SAMPLE;
+    ck_assert_int_eq(count_evals(db, &all), 4);
+    ck_assert_int_eq(count_evals(db, &samples), 0);
+    for (int i = 0; i < 4; i++) {
+        nr_eval got;
+        nr_err e = {0};
+        ck_assert_int_eq(nr_results_find_eval(db, &rows[i].key, &got, &e), 1);
+        ck_assert(isnan(got.r2));
+        rows[i].r2 = NAN;
+        assert_eval_eq(&got, &rows[i]);
+    }
+    nr_fit fg;
+    nr_err e = {0};
+    ck_assert_int_eq(nr_results_latest_fit(db, "r2-linear", &fg, &e), 0);
+    nr_results_close(db);
+    /* upgraded in place: a store of this version now */
+    db = open_ok(p);
+    ck_assert_int_eq(count_evals(db, &all), 4);
     nr_results_close(db);
     rm_tmpdir();
 }
@@ -1071,6 +1118,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, killed_writer_resumes);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, hostile_files);
+    tcase_add_test(tc, upgrade_v1);
     tcase_add_test(tc, report_empty_and_full);
     suite_add_tcase(s, tc);
     return tu_run(s);

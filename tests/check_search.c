@@ -9,6 +9,7 @@
 #include "search.h"
 
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,27 +43,42 @@ static void rm_tmpdir(void)
 
 START_TEST(test_r2_hand)
 {
-    /* mean 2.5; SS_tot = 2.25+0.25+0.25+2.25 = 5; SS_res = 1; R^2 = 0.8 */
+    /* y: mean 2.75, ref: mean 2.5; centred sums syr = 6.5, syy = 8.75,
+     * srr = 5: R^2 = 6.5^2 / (8.75 * 5) = 169/175 */
     const float ref[] = {1, 2, 3, 4}, y[] = {1, 2, 3, 5};
-    ck_assert(fabs(nr_predictor_r2(y, ref, 4) - 0.8) < 1e-15);
+    ck_assert(fabs(nr_predictor_r2(y, ref, 4) - 169.0 / 175.0) < 1e-15);
     ck_assert(nr_predictor_r2(ref, ref, 4) == 1.0);
-    /* y = ref - 1 everywhere: SS_res = 4, R^2 = 1 - 4/5 = 0.2 */
-    const float y2[] = {0, 1, 2, 3};
-    ck_assert(fabs(nr_predictor_r2(y2, ref, 4) - 0.2) < 1e-15);
-    /* two samples of 3 outputs, pooled: ref mean 1, SS_tot = 1+0+1+1+0+1 = 4,
-     * SS_res = 0.25 + 0.25 = 0.5, R^2 = 0.875 */
+    /* an offset or a scale explains everything (the old identity R^2 gave
+     * 0.2 for y = ref - 1); an inverse relation explains nothing */
+    const float y2[] = {0, 1, 2, 3}, y3[] = {3, 5, 7, 9}, y4[] = {-1, -2, -3, -4};
+    ck_assert(fabs(nr_predictor_r2(y2, ref, 4) - 1.0) < 1e-15);
+    ck_assert(fabs(nr_predictor_r2(y3, ref, 4) - 1.0) < 1e-15);
+    ck_assert(nr_predictor_r2(y4, ref, 4) == 0.0);
+    /* two samples of 3 outputs, pooled: both means 1; syr = 4, syy = 4.5,
+     * srr = 4: R^2 = 16/18 */
     const float r6[] = {0, 1, 2, 2, 1, 0}, y6[] = {0.5f, 1, 2, 2, 1, -0.5f};
-    ck_assert(fabs(nr_predictor_r2(y6, r6, 6) - 0.875) < 1e-15);
-    /* non-finite outputs, constant references, huge errors: the floor */
+    ck_assert(fabs(nr_predictor_r2(y6, r6, 6) - 16.0 / 18.0) < 1e-15);
+    /* far from zero: centred sums keep the digits (1e6 + the same pattern) */
+    float r7[6], y7[6];
+    for (int i = 0; i < 6; i++)
+        r7[i] = 1e6f + r6[i], y7[i] = 1e6f + y6[i];
+    ck_assert(fabs(nr_predictor_r2(y7, r7, 6) - 16.0 / 18.0) < 1e-12);
+    /* non-finite outputs and no outputs: the floor */
     const float yn[] = {1, NAN, 3, 4}, yi[] = {1, 2, INFINITY, 4};
     ck_assert(nr_predictor_r2(yn, ref, 4) == NR_R2_FLOOR);
     ck_assert(nr_predictor_r2(yi, ref, 4) == NR_R2_FLOOR);
+    ck_assert(nr_predictor_r2(y, ref, 0) == NR_R2_FLOOR);
+    /* constant sides: equal gives 1, else nothing is explained */
     const float c[] = {2, 2, 2}, c2[] = {2, 2, 2.5f};
     ck_assert(nr_predictor_r2(c, c, 3) == 1.0);
-    ck_assert(nr_predictor_r2(c2, c, 3) == NR_R2_FLOOR);
+    ck_assert(nr_predictor_r2(c2, c, 3) == 0.0);
+    ck_assert(nr_predictor_r2(c, c2, 3) == 0.0);
+    /* one huge wrong output dominates: the correlation turns negative */
     const float yb[] = {1e30f, 2, 3, 4};
-    ck_assert(nr_predictor_r2(yb, ref, 4) == NR_R2_FLOOR);
-    ck_assert(nr_predictor_r2(y, ref, 0) == NR_R2_FLOOR);
+    ck_assert(nr_predictor_r2(yb, ref, 4) == 0.0);
+    const float yb2[] = {1, 2, 3, 1e30f};
+    double rb = nr_predictor_r2(yb2, ref, 4);
+    ck_assert(rb > 0.5 && rb < 0.7); /* 0.6: the outlier's direction is right */
 }
 END_TEST
 
@@ -401,6 +417,38 @@ static void run(lenet *L, nr_results *db, nr_search_opts *o, nr_search_result *r
     ck_assert_msg(rc == expect, "search returned %d (expected %d): %s", rc, expect, b);
 }
 
+/* Full rows with an R^2 carry exactly their sample run's (one network,
+ * one rounding: formats name a configuration). */
+typedef struct r2_pairs {
+    int n, refilled;
+    char fmt[512][128];
+    double r2[512];
+} r2_pairs;
+
+static int take_sample(const nr_eval *row, void *ctx)
+{
+    r2_pairs *p = ctx;
+    ck_assert_int_lt(p->n, 512);
+    snprintf(p->fmt[p->n], sizeof p->fmt[0], "%s", row->key.formats);
+    p->r2[p->n++] = row->r2;
+    return 0;
+}
+
+static int check_refilled(const nr_eval *row, void *ctx)
+{
+    r2_pairs *p = ctx;
+    if (isnan(row->r2) || !strcmp(row->key.formats, "fp32")) /* the baseline: 1 */
+        return 0;
+    int i = 0;
+    while (i < p->n && strcmp(p->fmt[i], row->key.formats))
+        i++;
+    ck_assert_msg(i < p->n, "%s: a full R^2 without a sample run", row->key.formats);
+    ck_assert_msg(p->r2[i] == row->r2, "%s: full R^2 %g, sample %g", row->key.formats,
+                  row->r2, p->r2[i]);
+    p->refilled++;
+    return 0;
+}
+
 /* fast vs exhaustive; stop part-way and resume; repeat from the store. */
 START_TEST(test_lenet_fast_resume)
 {
@@ -505,6 +553,32 @@ START_TEST(test_lenet_fast_resume)
     printf("check_search: exhaustive with early stop: %d of %d configurations stopped early\n",
            ve.stopped, ve.n);
     nr_results_close(db2);
+
+    /* 6. the store as version 1 left it (R^2 of another definition): the
+     * upgrade drops the samples, the fast search recomputes them, measures
+     * nothing again and gives the full rows it uses their sample's R^2 */
+    nr_results_close(db);
+    snprintf(path, sizeof path, "%s/s.db", tmpdir);
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    OK(nr_results_open(path, &db, &e_));
+    o.method = NR_SEARCH_FAST;
+    o.early_stop = 0;
+    nr_search_result ru;
+    run(&L, db, &o, &ru, 0);
+    ck_assert_int_eq(ru.sample_computed, L.n);
+    ck_assert_int_eq(ru.full_computed, 0);
+    ck_assert_str_eq(ru.chosen.name, r2.chosen.name);
+    ck_assert(ru.r2 == r2.r2);
+    static r2_pairs rp;
+    nr_eval_filter fs = NR_EVAL_FILTER_ALL;
+    fs.kind = NR_EVAL_SAMPLE;
+    OK(nr_results_each_eval(db, &fs, take_sample, &rp, &e_));
+    ck_assert_int_eq(rp.n, L.n);
+    OK(nr_results_each_eval(db, &f, check_refilled, &rp, &e_));
+    ck_assert_int_eq(rp.refilled, ru.full_evals);
     nr_results_close(db);
     lenet_close(&L);
     rm_tmpdir();
