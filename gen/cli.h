@@ -7,8 +7,10 @@
 #include "numrep.h"
 #include "paths.h"
 
-/* The numrep release (`numrep version`). */
-#define NUMREP_VERSION "0.1.0"
+/* The numrep release (`numrep version`): project(VERSION) in CMakeLists.txt. */
+#ifndef NUMREP_VERSION
+#error "NUMREP_VERSION comes from CMakeLists.txt's project(VERSION)"
+#endif
 
 /*  function           name          one-line help */
 #define CLI_COMMANDS(X)                                                                   \
