@@ -913,11 +913,19 @@ static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *sm
  * least its R^2, which passes whenever it does).  The records, in rank
  * order, have increasing R^2, so the answer is the first record that
  * passes, and it is confirmed by two measurements: that record passes and
- * the record before it fails.  The search starts at the first record the
- * predictor expects to pass and steps one record down (after a pass) or up
- * (after a fail); from the third step in one direction steps double, and
- * they bisect
- * once both ends are known, so a poor predictor costs O(log records). */
+ * the record before it fails (or it is the first record).
+ *
+ * The search starts at k, the first record the predictor expects to pass.
+ * Three measurements can confirm at most six answers, k-2 .. k+3 in record
+ * order, and these probes do: after a pass at k, k-2 (a fail there: k-1
+ * decides between k-1 and k; a pass: k-3 confirms k-2 if it fails); after
+ * a fail at k, k+2 (a pass: k+1 decides between k+1 and k+2; a fail: k+3
+ * confirms itself if it passes).  A line that is off by a few records
+ * costs 3 measurements, not more; stepping one record at a time would
+ * cover only k-1 .. k+2 (at 2 measurements for k and k+1).  Further on,
+ * steps away from the known side double (2, 4, ...), and once both a pass
+ * and a fail are known the search bisects between them: a poor predictor
+ * costs O(log records). */
 int nr_search_records(const double *r2, int n, int *rec)
 {
     int m = 0;
@@ -938,29 +946,26 @@ int nr_search_step_records(const double *r2, int n, const nr_predictor *pred, do
     while (k < m - 1 && nr_predictor_apply(pred, r2[rec[k]]) < target)
         k++;
     /* lo: highest record known to fail (-1: none); hi: lowest known to
-     * pass (m: none) */
-    int lo = -1, hi = m, dir = 0, run = 0, stride = 1, bisect = 0;
+     * pass (m: none); one-sided steps 2, 1, 2, 4, 8, ... (see above) */
+    int lo = -1, hi = m, asked = 0, step = 2;
     while (m > 0 && hi - lo > 1) {
         if ((rc = verdict(ctx, rec[k], err)) < 0 || rc == NR_SEARCH_STOP)
             break;
-        int pass = rc == 1, d = pass ? -1 : 1;
-        rc = 0;
-        if (pass)
+        if (rc == 1)
             hi = k;
         else
             lo = k;
+        rc = 0;
         if (hi - lo <= 1)
             break;
-        if (dir && d != dir)
-            bisect = 1;
-        run = d == dir ? run + 1 : 1;
-        stride = bisect || run <= 2 ? 1 : 2 * stride; /* 1, 1, 2, 4, ... */
-        dir = d;
-        if (bisect || (lo >= 0 && hi < m && stride > 1 && (hi - lo) / 2 < stride))
+        if (++asked > 1)
+            step = asked == 2 ? 1 : 2 * (step > 1 ? step : 1);
+        if (lo >= 0 && hi < m)
             k = lo + (hi - lo) / 2;
-        else
-            k = pass ? (hi - stride > lo ? hi - stride : lo + 1)
-                     : (lo + stride < hi ? lo + stride : hi - 1);
+        else if (lo < 0) /* only passes so far: go down */
+            k = hi - step > 0 ? hi - step : 0;
+        else /* only fails: go up */
+            k = lo + step < m - 1 ? lo + step : m - 1;
     }
     if (rc == 0 && hi < m && hi - lo <= 1)
         *chosen = rec[hi];
