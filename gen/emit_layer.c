@@ -1,5 +1,6 @@
-/* emit_layer.c -- the model module: one function per spec layer (named
- * `layer.<name>`, taking the per-sample arena), the per-sample driver
+/* emit_layer.c -- the model module: one function per distinct spec layer
+ * (named `layer.<name>` after the first layer that has it, taking its
+ * buffers as arguments: see emit_layer_shared), the per-sample driver
  * `numrep_sample` and the C entry points of model_gen.h.  The arithmetic of
  * each op is emit_mac.c's or emit_ops.c's; the IR helpers they share are
  * here. */
@@ -71,29 +72,21 @@ void gen_loop_end(gen_lctx *c, gen_loop *l)
     LLVMPositionBuilderAtEnd(g->b, l->exit);
 }
 
-static V elem_ptr(gen_lctx *c, V base, uint64_t off, T et, V i)
-{
-    gen_ctx *g = c->g;
-    V o = gen_i64(c, off);
-    V p = LLVMBuildGEP2(g->b, g->i8, base, &o, 1, "");
-    return LLVMBuildGEP2(g->b, et, p, &i, 1, "");
-}
-
-V gen_load_enc(gen_lctx *c, const nr_format *f, uint64_t off, V i)
+V gen_load_enc(gen_lctx *c, const nr_format *f, V buf, V i)
 {
     gen_ctx *g = c->g;
     T et = gen_emit_container_type(g, f);
-    V ld = LLVMBuildLoad2(g->b, et, elem_ptr(c, c->arena, off, et, i), "");
+    V ld = LLVMBuildLoad2(g->b, et, LLVMBuildGEP2(g->b, et, buf, &i, 1, ""), "");
     LLVMSetAlignment(ld, (unsigned)f->container);
     return f->container == 8 ? ld : LLVMBuildZExt(g->b, ld, g->i64, "");
 }
 
-void gen_store_enc(gen_lctx *c, const nr_format *f, uint64_t off, V i, V bits)
+void gen_store_enc(gen_lctx *c, const nr_format *f, V buf, V i, V bits)
 {
     gen_ctx *g = c->g;
     T et = gen_emit_container_type(g, f);
     V v = f->container == 8 ? bits : LLVMBuildTrunc(g->b, bits, et, "");
-    V st = LLVMBuildStore(g->b, v, elem_ptr(c, c->arena, off, et, i));
+    V st = LLVMBuildStore(g->b, v, LLVMBuildGEP2(g->b, et, buf, &i, 1, ""));
     LLVMSetAlignment(st, (unsigned)f->container);
 }
 
@@ -103,7 +96,7 @@ static void mark_invariant(gen_lctx *c, V ld)
                     LLVMMDNodeInContext(c->g->ctx, NULL, 0));
 }
 
-/* Encoding i of a bit-packed tensor at blob offset off (plan.h): its
+/* Encoding i of the bit-packed tensor t (plan.h): its
  * width bits start at bit b = i*width of the tensor, LSB first, i.e. at
  * bit b&7 of the little-endian integer that starts at byte b>>3 (every
  * numrep target is little-endian, target.c).  One load of nb bytes with
@@ -114,7 +107,7 @@ static void mark_invariant(gen_lctx *c, V ld)
  * Align 1: where unaligned access is cheap the load is rounded up to 2, 4
  * or 8 bytes (one instruction); on ARMv6-M, which has none, it stays at the
  * fewest bytes and LLVM assembles it from byte loads. */
-static V load_bits(gen_lctx *c, const nr_format *f, uint64_t off, V i)
+static V load_bits(gen_lctx *c, const nr_format *f, V t, V i)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
@@ -124,9 +117,9 @@ static V load_bits(gen_lctx *c, const nr_format *f, uint64_t off, V i)
         nb = nb <= 1 ? 1 : nb <= 2 ? 2 : nb <= 4 ? 4 : 8;
     T it = LLVMIntTypeInContext(g->ctx, 8 * nb);
     V bit = LLVMBuildMul(B, i, gen_i64(c, width), "wbit");
-    V byte = LLVMBuildAdd(B, LLVMBuildLShr(B, bit, gen_i64(c, 3), ""), gen_i64(c, off), "");
+    V byte = LLVMBuildLShr(B, bit, gen_i64(c, 3), "");
     V sh = LLVMBuildAnd(B, bit, gen_i64(c, 7), "");
-    V ld = LLVMBuildLoad2(B, it, LLVMBuildGEP2(B, g->i8, c->weights, &byte, 1, ""), "");
+    V ld = LLVMBuildLoad2(B, it, LLVMBuildGEP2(B, g->i8, t, &byte, 1, ""), "");
     LLVMSetAlignment(ld, 1);
     mark_invariant(c, ld);
     sh = nb < 8 ? LLVMBuildTrunc(B, sh, it, "") : nb > 8 ? LLVMBuildZExt(B, sh, it, "") : sh;
@@ -134,13 +127,13 @@ static V load_bits(gen_lctx *c, const nr_format *f, uint64_t off, V i)
     return nb < 8 ? LLVMBuildZExt(B, v, g->i64, "") : nb > 8 ? LLVMBuildTrunc(B, v, g->i64, "") : v;
 }
 
-V gen_load_w(gen_lctx *c, const nr_format *f, uint64_t off, V i)
+V gen_load_w(gen_lctx *c, const nr_format *f, V t, V i)
 {
     gen_ctx *g = c->g;
     if (gen_plan_bitpacked(c->p, f))
-        return load_bits(c, f, off, i);
+        return load_bits(c, f, t, i);
     T et = gen_emit_container_type(g, f);
-    V ld = LLVMBuildLoad2(g->b, et, elem_ptr(c, c->weights, off, et, i), "");
+    V ld = LLVMBuildLoad2(g->b, et, LLVMBuildGEP2(g->b, et, t, &i, 1, ""), "");
     LLVMSetAlignment(ld, (unsigned)f->container); /* dense: naturally aligned too (plan.c) */
     mark_invariant(c, ld);
     return f->container == 8 ? ld : LLVMBuildZExt(g->b, ld, g->i64, "");
@@ -170,25 +163,24 @@ V gen_decode(gen_lctx *c, const nr_format *f, V bits)
     return gen_num_decode(g, f, bits);
 }
 
-V gen_load_dec(gen_lctx *c, const nr_format *f, uint64_t off, V i)
+V gen_load_dec(gen_lctx *c, const nr_format *f, V buf, V i)
 {
-    return gen_decode(c, f, gen_load_enc(c, f, off, i));
+    return gen_decode(c, f, gen_load_enc(c, f, buf, i));
 }
 
-V gen_sr(gen_lctx *c, nr_rounding mode, uint32_t layer, V elem, V term)
+V gen_sr(gen_lctx *c, nr_rounding mode, V elem, V term)
 {
     gen_ctx *g = c->g;
     if (mode != NR_RND_SR)
         return LLVMConstInt(g->i32, 0, 0);
-    return gen_num_sr_bits(g, gen_i64(c, c->m->seed), LLVMConstInt(g->i32, layer, 0), elem, term);
+    return gen_num_sr_bits(g, gen_i64(c, c->m->seed), c->layer, elem, term);
 }
 
-V gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, uint32_t layer,
-                V elem, uint32_t term)
+V gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, V elem, uint32_t term)
 {
     gen_exact x;
     gen_num_exact_f64(c->g, v, &x);
-    V sr = gen_sr(c, mode, layer, elem, LLVMConstInt(c->g->i32, term, 0));
+    V sr = gen_sr(c, mode, elem, LLVMConstInt(c->g->i32, term, 0));
     return gen_num_round(c->g, f, mode, &x, sr);
 }
 
@@ -244,7 +236,7 @@ V gen_encode_val(gen_lctx *c, const nr_format *f, V v)
     return gen_num_round(g, f, NR_RND_RNE, &x, LLVMConstInt(g->i32, 0, 0));
 }
 
-void gen_store_out(gen_lctx *c, int li, uint64_t off, V acc, V elem)
+void gen_store_out(gen_lctx *c, int li, V acc, V elem)
 {
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations, *sf = &L->prec.accumulator;
@@ -252,8 +244,8 @@ void gen_store_out(gen_lctx *c, int li, uint64_t off, V acc, V elem)
     if (nr_format_equal(sf, af) || (is_ieee32(af) && nr_format_fits_f32(sf)))
         e = gen_encode_val(c, af, acc); /* every S value is an A value */
     else
-        e = gen_round_val(c, af, L->prec.rounding, acc, (uint32_t)li, elem, NR_EMU_TERM_OUT);
-    gen_store_enc(c, af, off, elem, e);
+        e = gen_round_val(c, af, L->prec.rounding, acc, elem, NR_EMU_TERM_OUT);
+    gen_store_enc(c, af, c->out, elem, e);
 }
 
 V gen_rt_fn(gen_lctx *c, const char *name, T fty)
@@ -262,12 +254,6 @@ V gen_rt_fn(gen_lctx *c, const char *name, T fty)
     if (!fn)
         fn = LLVMAddFunction(c->g->mod, name, fty);
     return fn;
-}
-
-uint64_t gen_in_off(const gen_lctx *c, int li, int i)
-{
-    int src = c->m->layers[li].inputs[i];
-    return src < 0 ? c->p->in_off : c->p->ly[src].out_off;
 }
 
 const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i)
@@ -321,64 +307,206 @@ static void shape_fn(gen_lctx *c, const char *name, const int sh[3])
     fn_finish(c);
 }
 
-static int emit_layer_fn(gen_lctx *c, int li, V *out, nr_err *err)
+/* ---------------------------------------------------------------- layers
+ * A layer function's arguments, in this order: its output, its inputs and
+ * its scratch (arena buffers), its weight and bias tensors (blob), the
+ * vector conv kernel's bound on |x| when it has one (gen_vmac.xlim, which
+ * comes from the weight values), and its layer index when it rounds
+ * stochastically (the SR stream of its draws, [rnd-sr]).  Shapes, formats,
+ * modes and every other constant are compiled into the body, so the
+ * function is the same for layers that differ only in their data. */
+typedef enum { ARG_OUT, ARG_IN, ARG_SCRATCH, ARG_W, ARG_B, ARG_XLIM, ARG_LAYER } arg_kind;
+typedef struct layer_arg {
+    arg_kind kind;
+    int k;         /* ARG_IN: the input number; ARG_XLIM: its bits (32, 64) */
+    uint64_t xlim; /* ARG_XLIM: the value                               */
+} layer_arg;
+enum { MAX_ARGS = 1 + (int)(sizeof ((gen_lctx *)0)->in / sizeof (V)) + 5 };
+typedef struct layer_sig { int n; layer_arg a[MAX_ARGS]; } layer_sig;
+_Static_assert(sizeof ((gen_lctx *)0)->in / sizeof (V) == sizeof ((nr_layer *)0)->inputs / sizeof (int),
+               "gen_lctx.in holds every input of a layer");
+
+static int is_mac(const nr_layer *L)
+{
+    return L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM;
+}
+
+/* The vector conv kernel of layer li, if it has one (v->ok). */
+static void vmac_of(const gen_lctx *c, int li, gen_vmac *v)
+{
+    gen_vmac_plan(c->m, li, !c->g->no_libm, v); /* as gen_emit_mac asks */
+}
+
+static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
+{
+    const nr_layer *L = &c->m->layers[li];
+    const gen_plan_layer *pl = &c->p->ly[li];
+    layer_arg *a = sig->a;
+    int n = 0;
+    a[n++] = (layer_arg){ARG_OUT, 0, 0};
+    for (int k = 0; k < L->ninputs; k++)
+        a[n++] = (layer_arg){ARG_IN, k, 0};
+    if (pl->scratch_size)
+        a[n++] = (layer_arg){ARG_SCRATCH, 0, 0};
+    if (is_mac(L)) {
+        a[n++] = (layer_arg){ARG_W, 0, 0};
+        if (pl->has_bias)
+            a[n++] = (layer_arg){ARG_B, 0, 0};
+        gen_vmac v;
+        vmac_of(c, li, &v);
+        if (v.ok && (v.pbound || v.sbound))
+            a[n++] = (layer_arg){ARG_XLIM, v.f32 ? 32 : 64, v.xlim};
+    }
+    if (L->prec.rounding == NR_RND_SR)
+        a[n++] = (layer_arg){ARG_LAYER, 0, 0};
+    sig->n = n;
+}
+
+static void add_attr(gen_lctx *c, unsigned idx, const char *kind, uint64_t val)
+{
+    unsigned k = LLVMGetEnumAttributeKindForName(kind, strlen(kind));
+    LLVMAddAttributeAtIndex(c->fn, idx, LLVMCreateEnumAttribute(c->g->ctx, k, val));
+}
+
+static T arg_type(const gen_lctx *c, const layer_arg *a)
+{
+    return a->kind == ARG_LAYER  ? c->g->i32
+           : a->kind == ARG_XLIM ? gen_emit_int_type(c->g, a->k)
+                                 : c->ptr;
+}
+
+/* Layer li's function named name, with the arguments sig, bound to c
+ * (gen_lctx) while its body is emitted. */
+static int emit_layer_fn(gen_lctx *c, int li, const layer_sig *sig, const char *name, nr_err *err)
 {
     gen_ctx *g = c->g;
     const nr_layer *L = &c->m->layers[li];
-    char name[NR_NAME_MAX + 8];
-    snprintf(name, sizeof name, "layer.%s", L->name);
-    T args[1] = {c->ptr};
-    fn_start(c, name, LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), args, 1, 0), 1);
+    const layer_arg *a = sig->a;
+    const int n = sig->n;
+    T ty[MAX_ARGS];
+    for (int i = 0; i < n; i++)
+        ty[i] = arg_type(c, &a[i]);
+    fn_start(c, name, LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), ty, (unsigned)n, 0), 1);
     /* each layer stays a function of its own, so the IR reads like the spec */
-    LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
-    c->arena = LLVMGetParam(c->fn, 0);
-    LLVMSetValueName2(c->arena, "arena", 5);
-    int rc = (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM)
-                 ? gen_emit_mac(c, li, err)
-                 : gen_emit_ops(c, li, err);
+    add_attr(c, LLVMAttributeFunctionIndex, "noinline", 0);
+    memset(c->in, 0, sizeof c->in);
+    c->out = c->scratch = c->w = c->b = c->xlim = NULL;
+    c->layer = LLVMConstInt(g->i32, (uint64_t)li, 0); /* used only by SR draws */
+    for (int i = 0; i < n; i++) {
+        static const char *const names[] = {"out", "in", "scratch", "w", "b", "xlim", "layer"};
+        V p = LLVMGetParam(c->fn, (unsigned)i);
+        char nm[16];
+        if (a[i].kind == ARG_IN && L->ninputs > 1)
+            snprintf(nm, sizeof nm, "in%d", a[i].k);
+        else
+            snprintf(nm, sizeof nm, "%s", names[a[i].kind]);
+        LLVMSetValueName2(p, nm, strlen(nm));
+        switch (a[i].kind) {
+        case ARG_OUT: c->out = p; break;
+        case ARG_IN: c->in[a[i].k] = p; break;
+        case ARG_SCRATCH: c->scratch = p; break;
+        case ARG_W: c->w = p; break;
+        case ARG_B: c->b = p; break;
+        case ARG_XLIM: c->xlim = p; break;
+        case ARG_LAYER: c->layer = p; break;
+        }
+        if (a[i].kind == ARG_XLIM || a[i].kind == ARG_LAYER)
+            continue;
+        /* the arena buffers of one layer are disjoint (plan.c: all live
+         * while it runs), the blob is read-only */
+        add_attr(c, (unsigned)i + 1, "noalias", 0);
+        if (a[i].kind == ARG_W || a[i].kind == ARG_B)
+            add_attr(c, (unsigned)i + 1, "align", gen_plan_w_align(c->p, &L->prec.weights));
+    }
+    int rc = is_mac(L) ? gen_emit_mac(c, li, err) : gen_emit_ops(c, li, err);
     if (rc)
         return rc;
     LLVMBuildRetVoid(g->b);
     fn_finish(c);
-    *out = c->fn;
     return 0;
+}
+
+/* The arena bytes at offset off, named by the offset: buffers share
+ * offsets (plan.c), so the optimiser merges their pointers. */
+static V arena_at(gen_lctx *c, V arena, uint64_t off)
+{
+    char nm[32];
+    snprintf(nm, sizeof nm, "arena.%llu", (unsigned long long)off);
+    V o = gen_i64(c, off);
+    return LLVMBuildInBoundsGEP2(c->g->b, c->g->i8, arena, &o, 1, nm);
+}
+
+/* The call of layer li's function fn (arguments sig) in numrep_sample,
+ * tagged !numrep.layer !{!"<li's name>"}: buf[j] is the output buffer of
+ * layer j (buf[li] is made here), input the network's. */
+static void call_layer(gen_lctx *c, int li, const layer_sig *sig, V fn, V arena, V input, V *buf)
+{
+    gen_ctx *g = c->g;
+    const nr_layer *L = &c->m->layers[li];
+    const gen_plan_layer *pl = &c->p->ly[li];
+    const layer_arg *a = sig->a;
+    const int n = sig->n;
+    V v[MAX_ARGS];
+    buf[li] = arena_at(c, arena, pl->out_off);
+    for (int i = 0; i < n; i++) {
+        V off;
+        switch (a[i].kind) {
+        case ARG_OUT: v[i] = buf[li]; break;
+        case ARG_IN: v[i] = L->inputs[a[i].k] < 0 ? input : buf[L->inputs[a[i].k]]; break;
+        case ARG_SCRATCH: v[i] = arena_at(c, arena, pl->scratch_off); break;
+        case ARG_W:
+        case ARG_B:
+            off = gen_i64(c, a[i].kind == ARG_W ? pl->w_off : pl->b_off);
+            v[i] = LLVMConstInBoundsGEP2(g->i8, c->weights, &off, 1);
+            break;
+        case ARG_XLIM: v[i] = LLVMConstInt(gen_emit_int_type(g, a[i].k), a[i].xlim, 0); break;
+        case ARG_LAYER: v[i] = LLVMConstInt(g->i32, (uint64_t)li, 0); break;
+        }
+    }
+    V call = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, v, (unsigned)n, "");
+    V name = LLVMMDStringInContext(g->ctx, L->name, (unsigned)strlen(L->name));
+    LLVMSetMetadata(call, LLVMGetMDKindIDInContext(g->ctx, "numrep.layer", 12),
+                    LLVMMDNodeInContext(g->ctx, &name, 1));
 }
 
 /* numrep_sample(in, out, arena): [net-1] round the input, run the layers,
  * [net-11] the output values as float32 (fptrunc: round to nearest even). */
-static void emit_sample(gen_lctx *c, V *layer_fns)
+static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err *err)
 {
     gen_ctx *g = c->g;
     const nr_model *m = c->m;
+    V *buf = calloc((size_t)m->nlayers, sizeof *buf);
+    if (!buf)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "generator", "out of memory");
     T vt = LLVMVoidTypeInContext(g->ctx);
     T args[3] = {c->ptr, c->ptr, c->ptr};
     fn_start(c, "numrep_sample", LLVMFunctionType(vt, args, 3, 0), 0);
-    V in = LLVMGetParam(c->fn, 0), out = LLVMGetParam(c->fn, 1);
-    c->arena = LLVMGetParam(c->fn, 2);
+    V in = LLVMGetParam(c->fn, 0), out = LLVMGetParam(c->fn, 1), arena = LLVMGetParam(c->fn, 2);
     LLVMSetValueName2(in, "in", 2);
     LLVMSetValueName2(out, "out", 3);
-    LLVMSetValueName2(c->arena, "arena", 5);
+    LLVMSetValueName2(arena, "arena", 5);
+    V input = arena_at(c, arena, c->p->in_off);
     T f32 = LLVMFloatTypeInContext(g->ctx);
+    c->layer = LLVMConstInt(g->i32, NR_EMU_LAYER_INPUT, 0);
     gen_loop l;
     gen_loop_begin(c, &l, c->p->in_count, "in");
     V x = LLVMBuildLoad2(g->b, f32, LLVMBuildGEP2(g->b, f32, in, &l.i, 1, ""), "x");
     V xd = LLVMBuildFPExt(g->b, x, g->f64, "");
-    V r = gen_round_val(c, &m->in_format, m->layers[0].prec.rounding, xd, NR_EMU_LAYER_INPUT, l.i,
-                        NR_EMU_TERM_OUT);
-    gen_store_enc(c, &m->in_format, c->p->in_off, l.i, r);
+    V r = gen_round_val(c, &m->in_format, m->layers[0].prec.rounding, xd, l.i, NR_EMU_TERM_OUT);
+    gen_store_enc(c, &m->in_format, input, l.i, r);
     gen_loop_end(c, &l);
-    T lty = LLVMFunctionType(vt, args, 1, 0);
     for (int i = 0; i < m->nlayers; i++)
-        LLVMBuildCall2(g->b, lty, layer_fns[i], &c->arena, 1, "");
+        call_layer(c, i, &sigs[i], layer_fns[i], arena, input, buf);
     const nr_format *of = &m->layers[m->output].prec.activations;
     gen_loop_begin(c, &l, c->p->out_count, "out");
-    V v = gen_load_dec(c, of, c->p->ly[m->output].out_off, l.i);
+    V v = gen_load_dec(c, of, buf[m->output], l.i);
     LLVMBuildStore(g->b, LLVMBuildFPTrunc(g->b, v, f32, ""),
                    LLVMBuildGEP2(g->b, f32, out, &l.i, 1, ""));
     gen_loop_end(c, &l);
     LLVMBuildRetVoid(g->b);
     fn_finish(c);
+    free(buf);
+    return 0;
 }
 
 /* numrep_model_run_arena: samples one after another in the caller's arena;
@@ -438,6 +566,74 @@ static void emit_entry_points(gen_lctx *c, V sample)
     shape_fn(c, "numrep_model_output_shape", m->layers[m->output].out_shape);
 }
 
+/* One function per distinct layer.  Each layer's function is built under
+ * a scratch name and compared, as printed IR, with the distinct ones so
+ * far: a copy is deleted and its layer calls the first one, which keeps
+ * the name of the first layer that has it; !numrep.layers lists the layers
+ * that share a function.  Comparing the IR itself, not a key of layer
+ * parameters, cannot miss anything an emitter bakes in (say a bound the
+ * vector kernel derives from the weight values): such layers just do not
+ * share. */
+typedef struct distinct_fn {
+    char *ir;      /* LLVMPrintValueToString of the function */
+    uint64_t hash; /* FNV-1a of ir */
+    int layer;     /* the first layer with it */
+} distinct_fn;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* Layer li's function (arguments sig) in fns[li]: a new one, or an equal
+ * earlier one. */
+static int emit_layer_shared(gen_lctx *c, int li, const layer_sig *sig, V *fns, distinct_fn *d,
+                             int *nd, nr_err *err)
+{
+    int rc = emit_layer_fn(c, li, sig, "layer.new", err);
+    if (rc)
+        return rc;
+    char *ir = LLVMPrintValueToString(c->fn);
+    uint64_t h = fnv1a(ir);
+    for (int j = 0; j < *nd; j++)
+        if (d[j].hash == h && !strcmp(d[j].ir, ir)) {
+            LLVMDisposeMessage(ir);
+            LLVMDeleteFunction(c->fn);
+            fns[li] = fns[d[j].layer];
+            return 0;
+        }
+    char name[NR_NAME_MAX + 8];
+    snprintf(name, sizeof name, "layer.%s", c->m->layers[li].name);
+    LLVMSetValueName2(c->fn, name, strlen(name));
+    d[(*nd)++] = (distinct_fn){ir, h, li};
+    fns[li] = c->fn;
+    return 0;
+}
+
+/* !numrep.layers !{!"name", ...} on every function that several layers call. */
+static void tag_shared(gen_lctx *c, const V *fns, const distinct_fn *d, int nd)
+{
+    gen_ctx *g = c->g;
+    const nr_model *m = c->m;
+    unsigned kind = LLVMGetMDKindIDInContext(g->ctx, "numrep.layers", 13);
+    LLVMMetadataRef *names = malloc((size_t)m->nlayers * sizeof *names);
+    if (!names) /* only a comment lost */
+        return;
+    for (int j = 0; j < nd; j++) {
+        V fn = fns[d[j].layer];
+        size_t k = 0;
+        for (int i = d[j].layer; i < m->nlayers; i++)
+            if (fns[i] == fn)
+                names[k++] = LLVMMDStringInContext2(g->ctx, m->layers[i].name, strlen(m->layers[i].name));
+        if (k > 1)
+            LLVMGlobalSetMetadata(fn, kind, LLVMMDNodeInContext2(g->ctx, names, k));
+    }
+    free(names);
+}
+
 static int emit_module(const nr_model *m, const gen_plan *p, int unaligned_ok, gen_ctx *g,
                        nr_err *err)
 {
@@ -451,17 +647,25 @@ static int emit_module(const nr_model *m, const gen_plan *p, int unaligned_ok, g
     LLVMValueRef rtg = LLVMAddGlobal(g->mod, c.ptr, "numrep_rt");
     LLVMSetAlignment(rtg, 8);
     V *fns = calloc((size_t)m->nlayers, sizeof *fns);
-    if (!fns) {
-        LLVMDisposeBuilder(c.ab);
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "generator", "out of memory");
+    distinct_fn *d = calloc((size_t)m->nlayers, sizeof *d);
+    layer_sig *sigs = calloc((size_t)m->nlayers, sizeof *sigs);
+    int nd = 0, rc = 0;
+    if (!fns || !d || !sigs)
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "generator", "out of memory");
+    for (int i = 0; i < m->nlayers && !rc; i++) {
+        layer_args(&c, i, &sigs[i]);
+        rc = emit_layer_shared(&c, i, &sigs[i], fns, d, &nd, err);
     }
-    int rc = 0;
-    for (int i = 0; i < m->nlayers && !rc; i++)
-        rc = emit_layer_fn(&c, i, &fns[i], err);
     if (!rc) {
-        emit_sample(&c, fns);
-        emit_entry_points(&c, c.fn);
+        tag_shared(&c, fns, d, nd);
+        rc = emit_sample(&c, fns, sigs, err);
     }
+    if (!rc)
+        emit_entry_points(&c, c.fn);
+    for (int j = 0; j < nd; j++)
+        LLVMDisposeMessage(d[j].ir);
+    free(sigs);
+    free(d);
     free(fns);
     LLVMDisposeBuilder(c.ab);
     return rc;

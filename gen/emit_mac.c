@@ -90,7 +90,7 @@ typedef struct mac {
     nr_rounding mode;
     nr_mac_mode mac;
     uint32_t li;
-    uint64_t xoff;
+    V xbuf;       /* the input buffer */
     V acc;        /* alloca double: the accumulator's value */
     V kst;        /* exact: accumulator state (arena scratch) */
     V o, oh, ow, elem, ci0, ci;
@@ -468,7 +468,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
     }
     switch (s->mac) {
     case NR_MAC_UNFUSED: { /* p = round_P(w*x) (PRODUCT(k)); acc = round_S(acc + p) (SUM(k)) */
-        V srp = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
+        V srp = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
         V p;
         if (s->fast_p && !s->slow_only) { /* w*x is exact in double */
             V pd = LLVMBuildFMul(B, w, x, "wx");
@@ -479,7 +479,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         } else {
             p = slow_call(s, 0, w, x, NULL, srp);
         }
-        V srs = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
+        V srs = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
         V r;
         if (s->fast_s && !s->slow_only) {
             V sd = LLVMBuildFAdd(B, acc, p, "s");
@@ -494,7 +494,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         break;
     }
     case NR_MAC_FUSED: { /* acc = round_S(w*x + acc), one rounding (SUM(k)) */
-        V srs = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
+        V srs = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
         V r;
         if (s->fast_fma && !s->slow_only) { /* w*x exact in double; then one exact sum */
             V pd = LLVMBuildFMul(B, w, x, "wx");
@@ -541,14 +541,14 @@ static V mac_fast(mac *s, V acc, V w, V x, V k, V elem, V *ok)
         *ok = LLVMConstInt(g->i1, 1, 0);
         return LLVMBuildFPExt(B, r, g->f64, "");
     }
-    V srs = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
+    V srs = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
     V pd = LLVMBuildFMul(B, w, x, "wx");
     if (s->mac == NR_MAC_FUSED) {
         V sd = LLVMBuildFAdd(B, acc, pd, "s");
         *ok = LLVMBuildAnd(B, sum_ok(s, sd), sum_exact(g, acc, pd, sd), "ok");
         return fast_round(g, s->sf, s->mode, sd, srs);
     }
-    V srp = gen_sr(c, s->mode, s->li, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
+    V srp = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
     V okp = in_domain(g, s->pf, pd);
     V p = fast_round(g, s->pf, s->mode, pd, srp);
     V sd = LLVMBuildFAdd(B, acc, p, "s");
@@ -566,11 +566,11 @@ static void term_operands(mac *s, V i, V *w, V *x)
     if (s->dense) {
         *x = s->xconst;
         V wi = LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_i64(c, (uint64_t)s->g.K), ""), s->kcur, "wi");
-        *w = gen_decode(c, s->wf, gen_load_w(c, s->wf, s->pl->w_off, wi));
+        *w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
     } else {
         *w = s->wconst;
         V xi = LLVMBuildAdd(B, s->xbase, LLVMBuildMul(B, i, gen_i64(c, (uint64_t)s->g.sw), ""), "xi");
-        *x = gen_load_dec(c, s->xf, s->xoff, xi);
+        *x = gen_load_dec(c, s->xf, s->xbuf, xi);
     }
 }
 
@@ -657,8 +657,8 @@ static void emit_term(mac *s, V r, V col, int check_r, int check_c)
                        LLVMBuildAdd(B, LLVMBuildMul(B, r, gen_i64(c, (uint64_t)G->kw), ""), col, ""),
                        "k");
     V wi = LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->K), ""), k, "wi");
-    V x = gen_load_dec(c, s->xf, s->xoff, xi);
-    V w = gen_decode(c, s->wf, gen_load_w(c, s->wf, s->pl->w_off, wi));
+    V x = gen_load_dec(c, s->xf, s->xbuf, xi);
+    V w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
     mac_step(s, s->acc, w, x, k, s->elem);
     if (next) {
         LLVMBuildBr(B, next);
@@ -710,14 +710,14 @@ static V start_value(mac *s, V bias, V elem)
     gen_ctx *g = s->c->g;
     if (!bias)
         return LLVMConstReal(g->f64, 0.0);
-    return gen_num_decode(g, s->sf, gen_round_val(s->c, s->sf, s->mode, bias, s->li, elem,
+    return gen_num_decode(g, s->sf, gen_round_val(s->c, s->sf, s->mode, bias, elem,
                                                   NR_EMU_TERM_BIAS));
 }
 
 /* [net-5] the output: round_A(acc), term OUT. */
 static void store_out(mac *s, V acc, V elem)
 {
-    gen_store_out(s->c, s->li, s->pl->out_off, acc, elem);
+    gen_store_out(s->c, s->li, acc, elem);
 }
 
 /* Row order (conv, batchnorm; unfused/fused): for each output row the OW
@@ -739,7 +739,7 @@ static void row_body(mac *s, V o, V oh, int any_r, int any_c, V buf, V tmp, T at
     s->o = o;
     s->ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, s->o, gen_i64(c, (uint64_t)G->cout_g), ""),
                           gen_i64(c, (uint64_t)G->cin_g), "ci0");
-    V bias = L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, s->pl->b_off, s->o)) : NULL;
+    V bias = L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, c->b, s->o)) : NULL;
     V rowbase = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
                              gen_i64(c, (uint64_t)G->OW), "rowbase");
     gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow0");
@@ -762,7 +762,7 @@ static void row_body(mac *s, V o, V oh, int any_r, int any_c, V buf, V tmp, T at
     gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
     V k = LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)G->kh * G->kw), ""),
                        LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->kw), ""), lq.i, ""), "k");
-    V w = gen_decode(c, s->wf, gen_load_w(c, s->wf, s->pl->w_off,
+    V w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w,
                                               LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->K), ""), k, "")));
     V off = LLVMBuildSub(B, LLVMBuildMul(B, lq.i, gen_i64(c, (uint64_t)G->dw), ""), gen_i64(c, (uint64_t)G->pl), "off");
     V from = gen_i64(c, 0), to = gen_i64(c, (uint64_t)G->OW);
@@ -818,11 +818,11 @@ static void emit_dense(mac *s)
     V buf = gen_alloca(c, at, "acc"), tmp = gen_alloca(c, at, "acc.new");
     gen_loop lo, lk;
     gen_loop_begin(c, &lo, (uint64_t)G->O, "o0");
-    V bias = s->L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, s->pl->b_off, lo.i)) : NULL;
+    V bias = s->L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, c->b, lo.i)) : NULL;
     LLVMBuildStore(B, start_value(s, bias, lo.i), slot(s, buf, at, lo.i));
     gen_loop_end(c, &lo);
     gen_loop_begin(c, &lk, (uint64_t)G->K, "k");
-    V x = gen_load_dec(c, s->xf, s->xoff, lk.i);
+    V x = gen_load_dec(c, s->xf, s->xbuf, lk.i);
     s->dense = 1, s->xconst = x, s->kcur = lk.i;
     term_range(s, buf, tmp, at, gen_i64(c, 0), gen_i64(c, (uint64_t)G->O), gen_i64(c, 0));
     gen_loop_end(c, &lk);
@@ -837,7 +837,6 @@ static void emit_dense(mac *s)
 static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_err *err)
 {
     gen_ctx *g = c->g;
-    LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
     mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li};
     geom_of(L, &s.g);
@@ -851,11 +850,10 @@ static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_
     s.sf = &L->prec.accumulator;
     s.mode = L->prec.rounding;
     s.mac = L->prec.mac;
-    s.xoff = gen_in_off(c, li, 0);
+    s.xbuf = c->in[0];
     s.acc = gen_alloca(c, g->f64, "acc.slot");
     if (s.mac == NR_MAC_EXACT) {
-        V o = gen_i64(c, s.pl->scratch_off);
-        s.kst = LLVMBuildGEP2(B, g->i8, c->arena, &o, 1, "kacc");
+        s.kst = c->scratch;
         T aargs[3] = {c->ptr, g->f64, g->f64};
         s.kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
         s.kadd = gen_rt_fn(c, "nr_rt_kacc_add", s.kadd_ty);
@@ -933,7 +931,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
                          gen_i64(c, (uint64_t)G->cin_g), "ci0");
     V bias = NULL;
     if (L->b) /* a W value; rounded to S per element below (SR term BIAS) */
-        bias = gen_num_decode(g, s.wf, gen_load_w(c, s.wf, s.pl->b_off, s.o));
+        bias = gen_num_decode(g, s.wf, gen_load_w(c, s.wf, c->b, s.o));
     gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
     s.oh = lh.i;
     gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow");
@@ -944,7 +942,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     /* [net-4] start: the bias rounded to S, or +0 */
     V start = LLVMConstReal(g->f64, 0.0);
     if (bias)
-        start = gen_num_decode(g, s.sf, gen_round_val(c, s.sf, s.mode, bias, s.li, s.elem,
+        start = gen_num_decode(g, s.sf, gen_round_val(c, s.sf, s.mode, bias, s.elem,
                                                        NR_EMU_TERM_BIAS));
     LLVMBuildStore(B, start, s.acc);
     T iargs[3] = {c->ptr, g->i32, g->i32};
@@ -969,14 +967,14 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     if (s.mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once (term EXACT) */
         gen_exact x;
         kacc_result(&s, &x);
-        V sr = gen_sr(c, s.mode, s.li, s.elem, c32(g, NR_EMU_TERM_EXACT));
+        V sr = gen_sr(c, s.mode, s.elem, c32(g, NR_EMU_TERM_EXACT));
         acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &x, sr));
     } else {
         acc = LLVMBuildLoad2(B, g->f64, s.acc, "acc");
     }
     /* [net-5] the output: round_A(acc), term OUT */
-    V y = gen_round_val(c, af, s.mode, acc, s.li, s.elem, NR_EMU_TERM_OUT);
-    gen_store_enc(c, af, s.pl->out_off, s.elem, y);
+    V y = gen_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT);
+    gen_store_enc(c, af, c->out, s.elem, y);
     gen_loop_end(c, &lw);
     gen_loop_end(c, &lh);
     gen_loop_end(c, &lo);

@@ -23,7 +23,7 @@ static V out1(gen_lctx *c, int li, int in_i, V v, V elem)
     const nr_format *af = &L->prec.activations;
     if (nr_format_equal(gen_in_fmt(c, li, in_i), af))
         return gen_encode_val(c, af, v);
-    return gen_round_val(c, af, L->prec.rounding, v, (uint32_t)li, elem, NR_EMU_TERM_OUT);
+    return gen_round_val(c, af, L->prec.rounding, v, elem, NR_EMU_TERM_OUT);
 }
 
 static V isnan_(gen_ctx *g, V v) { return LLVMBuildFCmp(g->b, LLVMRealUNO, v, v, "isnan"); }
@@ -53,7 +53,7 @@ static void relu_enc(gen_lctx *c, int li)
     const nr_format *f = &c->m->layers[li].prec.activations;
     gen_loop l;
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
-    V e = gen_load_enc(c, f, gen_in_off(c, li, 0), l.i);
+    V e = gen_load_enc(c, f, c->in[0], l.i);
     V neg = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, e, gen_i64(c, f->sign_mask), ""), gen_i64(c, 0), "");
     V mag = LLVMBuildAnd(B, e, gen_i64(c, f->exp_mask | f->man_mask), "");
     V nan = NULL;
@@ -66,7 +66,7 @@ static void relu_enc(gen_lctx *c, int li)
     if (nan)
         neg = LLVMBuildAnd(B, neg, LLVMBuildNot(B, nan, ""), "");
     V r = LLVMBuildSelect(B, neg, gen_i64(c, enc_zero(f)), e, "relu");
-    gen_store_enc(c, f, c->p->ly[li].out_off, l.i, r);
+    gen_store_enc(c, f, c->out, l.i, r);
     gen_loop_end(c, &l);
 }
 
@@ -94,11 +94,11 @@ static void clip_op(gen_lctx *c, int li)
         hi = nr_round(af, NR_RND_RNE, hi, 0, NULL);
     gen_loop l;
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
-    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), l.i);
+    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
     /* ordered compares are false for NaN: NaN stays NaN */
     V v = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGE, x, f64c(g, hi), ""), f64c(g, hi), x, "");
     v = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLE, x, f64c(g, lo), ""), f64c(g, lo), v, "y");
-    gen_store_enc(c, af, c->p->ly[li].out_off, l.i, out1(c, li, 0, v, l.i));
+    gen_store_enc(c, af, c->out, l.i, out1(c, li, 0, v, l.i));
     gen_loop_end(c, &l);
 }
 
@@ -142,12 +142,11 @@ static V win_cover(gen_lctx *c, V start, int k, int n, int pad_hi)
  * (M*2^64/n has >= 86 significant bits: enough for any mode, sr's 32 extra
  * bits included).  The 117-bit division is done in 64-bit steps: M = qh*n
  * + r, then two 32-bit digits (r < n < 2^32, so r << 32 fits). */
-static V div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, uint32_t li,
-                   V elem)
+static V div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, V elem)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    V plain = gen_round_val(c, f, mode, a, li, elem, NR_EMU_TERM_OUT);
+    V plain = gen_round_val(c, f, mode, a, elem, NR_EMU_TERM_OUT);
     gen_exact x;
     gen_num_exact_f64(g, a, &x);
     V lzargs[2] = {x.sig, LLVMConstInt(g->i1, 0, 0)};
@@ -171,7 +170,7 @@ static V div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, 
                    .sig = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, sig, LLVMConstInt(g->i128, 0, 0), ""),
                                           LLVMConstInt(g->i128, 1, 0), sig, ""),
                    .sticky = LLVMBuildICmp(B, LLVMIntNE, r0, gen_i64(c, 0), "")};
-    V sr = gen_sr(c, mode, li, elem, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
+    V sr = gen_sr(c, mode, elem, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
     V divided = gen_num_round(g, f, mode, &q, sr);
     V special = LLVMBuildOr(B, LLVMBuildOr(B, x.is_nan, x.is_inf, ""),
                             LLVMBuildOr(B, x.is_zero, LLVMBuildICmp(B, LLVMIntEQ, n, gen_i64(c, 1), ""), ""), "");
@@ -193,7 +192,6 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
     const nr_format *xf = gen_in_fmt(c, li, 0), *sf = &L->prec.accumulator;
     const nr_format *af = &L->prec.activations;
     const nr_rounding mode = L->prec.rounding;
-    const uint64_t xoff = gen_in_off(c, li, 0);
     (void)err;
     V acc = gen_alloca(c, g->f64, "acc.slot");
     V have = gen_alloca(c, g->i1, "have.slot"), nan = gen_alloca(c, g->i1, "nan.slot");
@@ -233,13 +231,13 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
                 LLVMPositionBuilderAtEnd(B, t);
             }
             V xi = LLVMBuildAdd(B, cbase, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)in[2]), ""), iw, ""), "xi");
-            V x = gen_load_dec(c, xf, xoff, xi);
+            V x = gen_load_dec(c, xf, c->in[0], xi);
             V a = LLVMBuildLoad2(B, g->f64, acc, "");
             if (avg) { /* acc = round_S(acc + x), term SUM(k), k = r*kw + q */
                 V k = LLVMBuildAdd(B, LLVMBuildMul(B, rr, gen_i64(c, (uint64_t)kw), ""), qq, "");
                 V term = LLVMBuildAdd(B, LLVMBuildShl(B, LLVMBuildTrunc(B, k, g->i32, ""), LLVMConstInt(g->i32, 1, 0), ""),
                                       LLVMConstInt(g->i32, 2, 0), "");
-                V sr = gen_sr(c, mode, (uint32_t)li, elem, term);
+                V sr = gen_sr(c, mode, elem, term);
                 LLVMBuildStore(B, gen_num_decode(g, sf, gen_num_round_sum(g, sf, mode, a, x, sr)), acc);
             } else { /* [net-7] later values win only if greater; NaN wins */
                 V hv = LLVMBuildLoad2(B, g->i1, have, ""), nv = LLVMBuildLoad2(B, g->i1, nan, "");
@@ -271,11 +269,11 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
         else
             cnt = LLVMBuildMul(B, win_cover(c, h0, kh, in[1], pb), win_cover(c, w0, kw, in[2], pr), "");
         cnt = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, cnt, gen_i64(c, 1), ""), gen_i64(c, 1), cnt, "n");
-        y = div_count(c, af, mode, a, cnt, (uint32_t)li, elem);
+        y = div_count(c, af, mode, a, cnt, elem);
     } else {
         y = out1(c, li, 0, a, elem);
     }
-    gen_store_enc(c, af, c->p->ly[li].out_off, elem, y);
+    gen_store_enc(c, af, c->out, elem, y);
     gen_loop_end(c, &lw);
     gen_loop_end(c, &lh);
     gen_loop_end(c, &lc);
@@ -290,10 +288,10 @@ static void add_op(gen_lctx *c, int li)
     const nr_format *af = &L->prec.activations;
     gen_loop l;
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
-    V a = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), l.i);
-    V b = gen_load_dec(c, gen_in_fmt(c, li, 1), gen_in_off(c, li, 1), l.i);
-    V sr = gen_sr(c, L->prec.rounding, (uint32_t)li, l.i, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
-    gen_store_enc(c, af, c->p->ly[li].out_off, l.i, gen_num_round_sum(g, af, L->prec.rounding, a, b, sr));
+    V a = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
+    V b = gen_load_dec(c, gen_in_fmt(c, li, 1), c->in[1], l.i);
+    V sr = gen_sr(c, L->prec.rounding, l.i, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
+    gen_store_enc(c, af, c->out, l.i, gen_num_round_sum(g, af, L->prec.rounding, a, b, sr));
     gen_loop_end(c, &l);
 }
 
@@ -305,9 +303,9 @@ static void concat_op(gen_lctx *c, int li)
         uint64_t n = nr_shape_count(L->in_shape[i]);
         gen_loop l;
         gen_loop_begin(c, &l, n, "i");
-        V x = gen_load_dec(c, gen_in_fmt(c, li, i), gen_in_off(c, li, i), l.i);
+        V x = gen_load_dec(c, gen_in_fmt(c, li, i), c->in[i], l.i);
         V e = LLVMBuildAdd(c->g->b, l.i, gen_i64(c, e0), "e");
-        gen_store_enc(c, &L->prec.activations, c->p->ly[li].out_off, e, out1(c, li, i, x, e));
+        gen_store_enc(c, &L->prec.activations, c->out, e, out1(c, li, i, x, e));
         gen_loop_end(c, &l);
         e0 += n;
     }
@@ -352,14 +350,14 @@ static void index_op(gen_lctx *c, int li)
     const nr_format *af = &L->prec.activations;
     V y;
     if (same_fmt(c, li, 0)) { /* the encodings themselves (see same_fmt) */
-        V x = gen_load_enc(c, af, gen_in_off(c, li, 0), si);
+        V x = gen_load_enc(c, af, c->in[0], si);
         y = LLVMBuildSelect(B, ok, x, gen_i64(c, enc_zero(af)), "");
     } else {
-        V x = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), si);
+        V x = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], si);
         x = LLVMBuildSelect(B, ok, x, f64c(g, 0.0), ""); /* [net-7] pad: +0 */
         y = out1(c, li, 0, x, e);
     }
-    gen_store_enc(c, af, c->p->ly[li].out_off, e, y);
+    gen_store_enc(c, af, c->out, e, y);
     for (int a = 2; a >= 0; a--)
         gen_loop_end(c, &l[a]);
 }
@@ -369,8 +367,8 @@ static void copy_op(gen_lctx *c, int li)
     const nr_layer *L = &c->m->layers[li];
     gen_loop l;
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
-    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), l.i);
-    gen_store_enc(c, &L->prec.activations, c->p->ly[li].out_off, l.i, out1(c, li, 0, x, l.i));
+    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
+    gen_store_enc(c, &L->prec.activations, c->out, l.i, out1(c, li, 0, x, l.i));
     gen_loop_end(c, &l);
 }
 
@@ -382,12 +380,12 @@ static void math_op(gen_lctx *c, int li)
     const nr_layer *L = &c->m->layers[li];
     const gen_plan_layer *pl = &c->p->ly[li];
     const int *sh = L->out_shape;
-    V o1 = gen_i64(c, pl->scratch_off), o2 = gen_i64(c, pl->scratch_off + pl->count * 8);
-    V xs = LLVMBuildGEP2(B, g->i8, c->arena, &o1, 1, "xs");
-    V ys = LLVMBuildGEP2(B, g->i8, c->arena, &o2, 1, "ys");
+    V o2 = gen_i64(c, pl->count * 8);
+    V xs = c->scratch;
+    V ys = LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o2, 1, "ys");
     gen_loop l;
     gen_loop_begin(c, &l, pl->count, "i");
-    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), gen_in_off(c, li, 0), l.i);
+    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
     LLVMBuildStore(B, x, LLVMBuildGEP2(B, g->f64, xs, &l.i, 1, ""));
     gen_loop_end(c, &l);
     V C = LLVMConstInt(g->i32, (uint64_t)sh[0], 0), HW = LLVMConstInt(g->i32, (uint64_t)sh[1] * sh[2], 0);
@@ -405,8 +403,8 @@ static void math_op(gen_lctx *c, int li)
     }
     gen_loop_begin(c, &l, pl->count, "j");
     V y = LLVMBuildLoad2(B, g->f64, LLVMBuildGEP2(B, g->f64, ys, &l.i, 1, ""), "y");
-    gen_store_enc(c, &L->prec.activations, pl->out_off, l.i,
-                  gen_round_val(c, &L->prec.activations, L->prec.rounding, y, (uint32_t)li, l.i,
+    gen_store_enc(c, &L->prec.activations, c->out, l.i,
+                  gen_round_val(c, &L->prec.activations, L->prec.rounding, y, l.i,
                                 NR_EMU_TERM_OUT));
     gen_loop_end(c, &l);
 }

@@ -172,6 +172,91 @@ static int vgeo_of(const nr_layer *L, vgeo *g)
 
 static uint64_t al64(uint64_t v) { return (v + 63) / 64 * 64; }
 
+static uint64_t lane_bits_of(int f32, double d)
+{
+    if (f32) {
+        float f = (float)d;
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        return b;
+    }
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+/* Sums that cannot overflow (rz, float S): rz never rounds a value up in
+ * magnitude (|rz(v)| <= |v|, tiny values going to 0, overflow to
+ * max_finite), and the packed weights and bias are rz of the spec's
+ * values (plan.c), the bias rz again into S; so, by induction over the
+ * terms, every exact sum acc + p that mround sees (p = rz_P(w*x), or w*x
+ * fused) has |acc + p| <= |b_o| + X * sum_k |w_ok| with b_o, w_ok the
+ * spec's values of output o and X = max|x| of the call.  When that is at
+ * most max_S, no sum of the call overflows S and the per-term overflow
+ * key is not needed (nor a NaN check: weights, bias and x are finite).
+ * Returns the largest X for which that holds for every o (with a margin
+ * of 2^-20 for the rounding of these double sums), INFINITY when no
+ * weight is nonzero, 0 when there is no such X. */
+static double sum_xlim(const nr_layer *L, const vgeo *G)
+{
+    double maxs = L->prec.accumulator.max_finite, lim = INFINITY;
+    for (int o = 0; o < G->O; o++) {
+        double sw = 0, b = L->b ? fabs(L->b[o]) : 0;
+        for (int i = 0; i < G->K; i++)
+            sw += fabs(L->w[(size_t)o * (size_t)G->K + (size_t)i]);
+        if (!isfinite(sw) || !isfinite(b) || b >= maxs)
+            return 0;
+        if (sw > 0)
+            lim = fmin(lim, (maxs - b) / sw * (1 - 0x1p-20));
+    }
+    return lim;
+}
+
+/* Products cannot leave P's range upward when |w| <= maxw (the largest
+ * rounded weight: rounding is monotone) and |x| <= xlim with maxw * xlim
+ * <= max_P: then rz/rne of w*x is at most max_P.  So max|x| is taken once
+ * per call while decoding, and a call above xlim sends every row to the
+ * scalar code, instead of a check per product.  (Products below 2^emin
+ * are handled by mround either way.)  Sets v->pbound, v->sbound and
+ * v->xlim for the kernel v of layer L with input format xf. */
+static void plan_xbound(const nr_layer *L, const vgeo *G, const nr_format *xf, gen_vmac *v)
+{
+    const nr_layer_prec *p = &L->prec;
+    const int track = !v->host;
+    double xlim = INFINITY;
+    if (track && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT) {
+        double mw = 0;
+        int fin = 1;
+        for (size_t i = 0; i < L->nw; i++) {
+            fin &= isfinite(L->w[i]) != 0;
+            mw = fmax(mw, fabs(L->w[i]));
+        }
+        double maxw = fabs(nr_decode(&p->weights, nr_encode(&p->weights, p->rounding, mw, 0, NULL)));
+        if (fin && isfinite(maxw) && maxw > 0) {
+            /* maxw * xlim < max_P (a margin of 2^-20 covers the division's
+             * rounding) */
+            xlim = p->products.max_finite / maxw * (1 - 0x1p-20);
+            v->pbound = xlim > 0 && isfinite(xlim);
+        }
+    }
+    if (track && p->accumulator.kind == NR_FLOAT && p->rounding == NR_RND_RZ) {
+        /* only a limit no realistic input reaches (or none can: max_X) */
+        double xs = sum_xlim(L, G), xmaxf = xf->max_finite;
+        if (xs >= fmin(0x1p16, xmaxf)) {
+            v->sbound = 1;
+            xlim = fmin(xlim, fmin(xs, DBL_MAX));
+        }
+    }
+    if (v->pbound || v->sbound) {
+        /* xlim as a lane value, rounded down */
+        if (v->f32 && (double)(float)xlim > xlim)
+            xlim = (double)nextafterf((float)xlim, 0.0f);
+        else if (v->f32)
+            xlim = (double)(float)xlim;
+        v->xlim = lane_bits_of(v->f32, xlim);
+    }
+}
+
 void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
 {
     memset(v, 0, sizeof *v);
@@ -241,6 +326,7 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
     *v = (gen_vmac){.ok = 1, .host = host, .f32 = f32, .wdirect = wdirect, .vl = vl, .nv = nv, .co = co, .rpv = rpv, .wp = wp, .padl = padl,
                     .wdec_off = 0, .xdec_off = al64(wbytes)};
     v->scratch = v->xdec_off + al64(xbytes);
+    plan_xbound(L, &G, xf, v);
 }
 
 /* ---------------------------------------------------------------- emitter */
@@ -254,7 +340,7 @@ typedef struct vk {
     vgeo G;
     int li;
     T et, vt, ivt, mt; /* lane element, vector, same-width int vector, i1 vector */
-    V wdec, xdec;          /* ptrs into the arena */
+    V wdec, xdec;          /* ptrs into the scratch (wdec: or the blob) */
     /* the running checks (nosub targets, see mround): the largest key of
      * the products' and the sums' roundings, and the OR of TwoSum errors */
     int track;
@@ -298,18 +384,7 @@ static V lvec(vk *k, uint64_t c) /* i64 lanes */
 static int lane_f32(vk *k) { return LLVMGetElementType(k->vt) != k->g->f64; }
 static int lane_fb(vk *k) { return lane_f32(k) ? 23 : 52; }
 static uint64_t lane_abs(vk *k) { return lane_f32(k) ? 0x7fffffffu : 0x7fffffffffffffffull; }
-static uint64_t lane_bits(vk *k, double d)
-{
-    if (lane_f32(k)) {
-        float f = (float)d;
-        uint32_t b;
-        memcpy(&b, &f, sizeof b);
-        return b;
-    }
-    uint64_t b;
-    memcpy(&b, &d, sizeof b);
-    return b;
-}
+static uint64_t lane_bits(vk *k, double d) { return lane_bits_of(lane_f32(k), d); }
 
 /* f's values in [2^(emin-1), max_finite] are all normal floats: float
  * lanes can round to f. */
@@ -648,11 +723,10 @@ static void emit_decode(vk *k)
     LLVMBuilderRef B = k->B;
     const vgeo *G = &k->G;
     const nr_format *wf = &k->L->prec.weights, *xf = gen_in_fmt(c, k->li, 0);
-    const gen_plan_layer *pl = &c->p->ly[k->li];
     gen_loop l, lr, li;
     if (!k->v->wdirect) {
         gen_loop_begin(c, &l, (uint64_t)G->O * (uint64_t)G->K, "wdec");
-        V w = gen_decode(c, wf, gen_load_w(c, wf, pl->w_off, l.i));
+        V w = gen_decode(c, wf, gen_load_w(c, wf, c->w, l.i));
         if (k->units) /* integers in units of 2^-F (exact) */
             w = LLVMBuildFMul(B, w, LLVMConstReal(k->g->f64, ldexp(1.0, wf->frac_bits)), "");
         if (k->v->f32)
@@ -660,7 +734,6 @@ static void emit_decode(vk *k)
         LLVMBuildStore(B, w, ptr_at(k, k->wdec, l.i));
         gen_loop_end(c, &l);
     }
-    uint64_t xoff = gen_in_off(c, k->li, 0);
     /* pad cells +0 (one memset), then every input column to its cell:
      * contiguous for stride 1, so the loop vectorises */
     uint64_t esz = k->v->f32 ? 4 : 8;
@@ -669,7 +742,7 @@ static void emit_decode(vk *k)
     gen_loop_begin(c, &lr, (uint64_t)G->C * (uint64_t)G->H, "xrow");
     V drow = LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->sw * (uint64_t)k->v->wp), "");
     gen_loop_begin(c, &li, (uint64_t)G->W, "xi");
-    V x = gen_load_dec(c, xf, xoff, LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->W), ""), li.i, ""));
+    V x = gen_load_dec(c, xf, c->in[0], LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->W), ""), li.i, ""));
     if (k->units)
         x = LLVMBuildFMul(B, x, LLVMConstReal(k->g->f64, ldexp(1.0, xf->frac_bits)), "");
     if (k->v->f32)
@@ -814,8 +887,7 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     }
     LLVMPositionBuilderAtEnd(B, st);
     T ct = gen_emit_container_type(g, af);
-    V ob8 = gen_i64(c, c->p->ly[k->li].out_off);
-    V ptr = LLVMBuildGEP2(B, ct, LLVMBuildGEP2(B, g->i8, c->arena, &ob8, 1, ""), &elem, 1, "");
+    V ptr = LLVMBuildGEP2(B, ct, c->out, &elem, 1, "");
     if (LLVMGetIntTypeWidth(ct) != LLVMGetIntTypeWidth(LLVMGetElementType(k->ivt)))
         enc = LLVMBuildTrunc(B, enc, LLVMVectorType(ct, (unsigned)vl), "");
     V s = LLVMBuildStore(B, enc, ptr);
@@ -828,42 +900,13 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     V a = LLVMBuildLoad2(B, LLVMGetElementType(vt), LLVMBuildGEP2(B, rowt, rowbuf, i2, 2, ""), "acc");
     if (k->v->f32)
         a = LLVMBuildFPExt(B, a, g->f64, "");
-    gen_store_out(c, k->li, c->p->ly[k->li].out_off, a, LLVMBuildAdd(B, elem, ll.i, ""));
+    gen_store_out(c, k->li, a, LLVMBuildAdd(B, elem, ll.i, ""));
     gen_loop_end(c, &ll);
     LLVMBuildBr(B, nx);
     LLVMPositionBuilderAtEnd(B, nx);
     gen_loop_end(c, &la);
     k->vt = vt, k->ivt = ivt, k->track = track;
     return 1;
-}
-
-/* Sums that cannot overflow (rz, float S): rz never rounds a value up in
- * magnitude (|rz(v)| <= |v|, tiny values going to 0, overflow to
- * max_finite), and the packed weights and bias are rz of the spec's
- * values (plan.c), the bias rz again into S; so, by induction over the
- * terms, every exact sum acc + p that mround sees (p = rz_P(w*x), or w*x
- * fused) has |acc + p| <= |b_o| + X * sum_k |w_ok| with b_o, w_ok the
- * spec's values of output o and X = max|x| of the call.  When that is at
- * most max_S, no sum of the call overflows S and the per-term overflow
- * key is not needed (nor a NaN check: weights, bias and x are finite).
- * Returns the largest X for which that holds for every o (with a margin
- * of 2^-20 for the rounding of these double sums), INFINITY when no
- * weight is nonzero, 0 when there is no such X. */
-static double sum_xlim(const vk *k)
-{
-    const nr_layer *L = k->L;
-    const vgeo *G = &k->G;
-    double maxs = L->prec.accumulator.max_finite, lim = INFINITY;
-    for (int o = 0; o < G->O; o++) {
-        double sw = 0, b = L->b ? fabs(L->b[o]) : 0;
-        for (int i = 0; i < G->K; i++)
-            sw += fabs(L->w[(size_t)o * (size_t)G->K + (size_t)i]);
-        if (!isfinite(sw) || !isfinite(b) || b >= maxs)
-            return 0;
-        if (sw > 0)
-            lim = fmin(lim, (maxs - b) / sw * (1 - 0x1p-20));
-    }
-    return lim;
 }
 
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
@@ -874,7 +917,6 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     vgeo_of(k.L, &k.G);
     const vgeo *G = &k.G;
     const nr_layer_prec *p = &k.L->prec;
-    const gen_plan_layer *pl = &c->p->ly[li];
     k.et = v->f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
     k.vt = LLVMVectorType(k.et, (unsigned)v->vl);
     k.ivt = LLVMVectorType(v->f32 ? g->i32 : g->i64, (unsigned)v->vl);
@@ -884,60 +926,19 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     k.units = !v->host && p->weights.kind == NR_FIXED && gen_in_fmt(c, li, 0)->kind == NR_FIXED &&
               p->accumulator.kind == NR_FIXED &&
               (p->mac != NR_MAC_UNFUSED || p->products.kind == NR_FIXED);
-    V o0 = gen_i64(c, pl->scratch_off + v->wdec_off), o1 = gen_i64(c, pl->scratch_off + v->xdec_off);
-    if (v->wdirect) {
-        V wo = gen_i64(c, pl->w_off);
-        k.wdec = LLVMBuildGEP2(B, g->i8, c->weights, &wo, 1, "wblob");
-    } else {
-        k.wdec = LLVMBuildGEP2(B, g->i8, c->arena, &o0, 1, "wdec");
-    }
-    k.xdec = LLVMBuildGEP2(B, g->i8, c->arena, &o1, 1, "xdec");
-    /* Products cannot leave P's range upward when |w| <= maxw (the largest
-     * rounded weight, known now: rounding is monotone) and |x| <= xlim
-     * with maxw * xlim <= max_P: then rz/rne of w*x is at most max_P.  So
-     * max|x| is taken once per call while decoding, and a call above xlim
-     * sends every row to the scalar code, instead of a check per product.
-     * (Products below 2^emin are handled by mround either way.) */
-    double xlim = INFINITY;
-    if (k.track && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT) {
-        double mw = 0;
-        int fin = 1;
-        for (size_t i = 0; i < k.L->nw; i++) {
-            fin &= isfinite(k.L->w[i]) != 0;
-            mw = fmax(mw, fabs(k.L->w[i]));
-        }
-        double maxw = fabs(nr_decode(&p->weights, nr_encode(&p->weights, p->rounding, mw, 0, NULL)));
-        if (fin && isfinite(maxw) && maxw > 0) {
-            /* maxw * xlim < max_P (a margin of 2^-20 covers the division's
-             * rounding) */
-            xlim = p->products.max_finite / maxw * (1 - 0x1p-20);
-            k.pbound = xlim > 0 && isfinite(xlim);
-        }
-    }
-    if (k.track && p->accumulator.kind == NR_FLOAT && p->rounding == NR_RND_RZ) {
-        /* only a limit no realistic input reaches (or none can: max_X) */
-        double xs = sum_xlim(&k), xmaxf = gen_in_fmt(c, li, 0)->max_finite;
-        if (xs >= fmin(0x1p16, xmaxf)) {
-            k.sbound = 1;
-            xlim = fmin(xlim, fmin(xs, DBL_MAX));
-        }
-    }
+    V o0 = gen_i64(c, v->wdec_off), o1 = gen_i64(c, v->xdec_off);
+    k.wdec = v->wdirect ? c->w : LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o0, 1, "wdec");
+    k.xdec = LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o1, 1, "xdec");
+    k.pbound = v->pbound, k.sbound = v->sbound;
     if (k.pbound || k.sbound) {
-        /* xlim as a lane value, rounded down */
-        if (v->f32 && (double)(float)xlim > xlim)
-            xlim = (double)nextafterf((float)xlim, 0.0f);
-        else if (v->f32)
-            xlim = (double)(float)xlim;
         k.xmax = gen_alloca(c, LLVMGetElementType(k.ivt), "xmax");
         LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
     }
     emit_decode(&k);
-    V xbig = NULL; /* this call's max|x| is above xlim */
-    if (k.pbound || k.sbound) {
-        T it = LLVMGetElementType(k.ivt);
-        xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, it, k.xmax, ""),
-                             LLVMConstInt(it, lane_bits(&k, xlim), 0), "xbig");
-    }
+    V xbig = NULL; /* this call's max|x| is above xlim (the argument c->xlim) */
+    if (k.pbound || k.sbound)
+        xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, LLVMGetElementType(k.ivt), k.xmax, ""),
+                             c->xlim, "xbig");
 
     const int co = v->co, nv = v->nv, vl = v->vl, na = co * nv;
     V acc[256], bias[64];
@@ -963,10 +964,10 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         gen_loop lj;
         gen_loop_begin(c, &lj, (uint64_t)co, "bias");
         V o = LLVMBuildAdd(B, ob, lj.i, "");
-        V s = gen_decode(c, &p->weights, gen_load_w(c, &p->weights, pl->b_off, o));
+        V s = gen_decode(c, &p->weights, gen_load_w(c, &p->weights, c->b, o));
         if (!nr_format_equal(&p->weights, &p->accumulator))
             s = gen_num_decode(g, &p->accumulator,
-                               gen_round_val(c, &p->accumulator, p->rounding, s, (uint32_t)li, o,
+                               gen_round_val(c, &p->accumulator, p->rounding, s, o,
                                              NR_EMU_TERM_BIAS));
         if (k.units)
             s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, p->accumulator.frac_bits)), "");
@@ -1180,7 +1181,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         V a = LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""), "acc");
         if (v->f32)
             a = LLVMBuildFPExt(B, a, g->f64, "");
-        gen_store_out(c, li, pl->out_off, a, elem);
+        gen_store_out(c, li, a, elem);
         gen_loop_end(c, &lw);
     }
     LLVMBuildBr(B, done);

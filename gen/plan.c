@@ -98,6 +98,11 @@ static unsigned dense_align(const nr_format *f)
     return f->width == 8 * f->container ? (unsigned)f->container : 1u;
 }
 
+unsigned gen_plan_w_align(const gen_plan *p, const nr_format *f)
+{
+    return p->dense ? dense_align(f) : ALIGN;
+}
+
 /* Place every MAC layer's weight and bias tensors in the blob: sets w_off,
  * b_off and p->weight_bytes; returns the bytes the tensors span.
  * Dense: the tensors of alignment 8, then 4, 2, 1 (layer order within

@@ -47,6 +47,8 @@ typedef struct gen_plan {
 /* Tensors of f are bit-packed in p's blob: dense, and the width does not
  * fill a container. */
 int gen_plan_bitpacked(const gen_plan *p, const nr_format *f);
+/* The alignment (bytes) every tensor of f has in p's blob. */
+unsigned gen_plan_w_align(const gen_plan *p, const nr_format *f);
 
 /* Plan buffers and pack the weights (rounded to each layer's W format,
  * [net-1]) into w (w->size: the blob with its alignment or pad).  Fails with NR_EUNSUP for formats wider than a double
@@ -63,18 +65,29 @@ typedef struct gen_loop {
     LLVMBasicBlockRef head, body, exit;
 } gen_loop;
 
-/* Everything a layer emitter needs. */
+/* Everything a layer emitter needs.  A layer function addresses its
+ * buffers through its pointer arguments (out, in, scratch, w, b), never
+ * through arena or blob offsets, and draws SR bits with the layer index
+ * it is passed: so layers that differ only in where their data lives (the
+ * repeated blocks of a deep network) generate the same function, which
+ * emit_layer.c then emits once and calls for each of them. */
 typedef struct gen_lctx {
     gen_ctx *g;
     const nr_model *m;
     const gen_plan *p;
     LLVMTypeRef ptr;
-    LLVMValueRef fn;            /* the layer function being built */
-    LLVMValueRef arena;         /* its ptr argument               */
+    LLVMValueRef fn;            /* the function being built */
     LLVMValueRef weights;       /* @numrep_weights                */
     LLVMBuilderRef ab;          /* positioned in the entry block: allocas */
     LLVMBasicBlockRef entry;
     int unaligned_ok;           /* unaligned integer loads are cheap (not ARMv6-M) */
+    /* the layer function's arguments */
+    LLVMValueRef out;           /* its output buffer (arena)              */
+    LLVMValueRef in[8];         /* its input buffers (nr_layer.inputs)    */
+    LLVMValueRef scratch;       /* its scratch (arena), NULL when none    */
+    LLVMValueRef w, b;          /* its weight and bias tensors (blob)     */
+    LLVMValueRef layer;         /* i32: the layer index of SR draws       */
+    LLVMValueRef xlim;          /* the vector conv kernel's gen_vmac.xlim */
 } gen_lctx;
 
 void gen_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name);
@@ -83,27 +96,26 @@ void gen_loop_range(gen_lctx *c, gen_loop *l, LLVMValueRef from, LLVMValueRef to
 void gen_loop_end(gen_lctx *c, gen_loop *l);
 LLVMValueRef gen_alloca(gen_lctx *c, LLVMTypeRef t, const char *name);
 LLVMValueRef gen_i64(gen_lctx *c, uint64_t v);
-/* Encoding i of buffer at arena offset off, as i64 (zero-extended). */
-LLVMValueRef gen_load_enc(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
-void gen_store_enc(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i,
+/* Encoding i of the arena buffer buf (a pointer), as i64 (zero-extended). */
+LLVMValueRef gen_load_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
+void gen_store_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i,
                    LLVMValueRef bits);
-/* Weight/bias encoding i of the tensor at blob byte offset off: a
- * container load, or a bit extraction when the plan bit-packs f. */
-LLVMValueRef gen_load_w(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
+/* Weight/bias encoding i of the blob tensor t (c->w or c->b): a container
+ * load, or a bit extraction when the plan bit-packs f. */
+LLVMValueRef gen_load_w(gen_lctx *c, const nr_format *f, LLVMValueRef t, LLVMValueRef i);
 /* Encoding (i64) -> exact double; fp32/bf16 by the hardware conversion. */
 LLVMValueRef gen_decode(gen_lctx *c, const nr_format *f, LLVMValueRef bits);
-LLVMValueRef gen_load_dec(gen_lctx *c, const nr_format *f, uint64_t off, LLVMValueRef i);
-/* Round the double v (exact value) to f: SR draw (layer, elem, term) when
- * mode is sr.  Returns the encoding (i64). */
+LLVMValueRef gen_load_dec(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
+/* Round the double v (exact value) to f: SR draw (c->layer, elem, term)
+ * when mode is sr.  Returns the encoding (i64). */
 LLVMValueRef gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode,
-                           LLVMValueRef v, uint32_t layer, LLVMValueRef elem, uint32_t term);
-LLVMValueRef gen_sr(gen_lctx *c, nr_rounding mode, uint32_t layer, LLVMValueRef elem,
-                    LLVMValueRef term);
+                           LLVMValueRef v, LLVMValueRef elem, uint32_t term);
+LLVMValueRef gen_sr(gen_lctx *c, nr_rounding mode, LLVMValueRef elem, LLVMValueRef term);
 /* [net-5] store the MAC/op result acc (an exact S value, double) of layer
- * li as round_A(acc) (term OUT) at arena offset off, element elem.  When
- * every S value is an A value the rounding is the identity and only the
- * encoding is built (fp32: the hardware conversion). */
-void gen_store_out(gen_lctx *c, int li, uint64_t off, LLVMValueRef acc, LLVMValueRef elem);
+ * li as round_A(acc) (term OUT) into its output c->out, element elem.
+ * When every S value is an A value the rounding is the identity and only
+ * the encoding is built (fp32: the hardware conversion). */
+void gen_store_out(gen_lctx *c, int li, LLVMValueRef acc, LLVMValueRef elem);
 /* The encoding of v, a value of f (exactly): no rounding happens, so no
  * mode and no SR draw. */
 LLVMValueRef gen_encode_val(gen_lctx *c, const nr_format *f, LLVMValueRef v);
@@ -130,6 +142,11 @@ typedef struct gen_vmac {
     int wp, padl;      /* decoded input: row length per stride phase, left pad */
     uint64_t wdec_off, xdec_off; /* scratch offsets of decoded weights, input */
     uint64_t scratch;  /* bytes                                              */
+    int pbound, sbound; /* overflow checked once per call from max|x|: of the
+                        * products, of the rz sums (emit_vmac.c)            */
+    uint64_t xlim;     /* then the bound on |x|, a lane value's bits; it comes
+                        * from the weights, so the layer function takes it
+                        * as an argument (gen_lctx.xlim)                    */
 } gen_vmac;
 /* allowed 0: never (bare-metal targets keep the compact scalar code: the
  * kernel's decoded copies would multiply a microcontroller's arena). */
@@ -140,8 +157,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
 int gen_mac_fast32(const nr_layer *L, const nr_format *xf);
 /* f equals the preset named name. */
 int gen_fmt_is(const nr_format *f, const char *name);
-/* Arena offset and format of input i of layer li. */
-uint64_t gen_in_off(const gen_lctx *c, int li, int i);
+/* Format of input i of layer li. */
 const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i);
 
 #endif

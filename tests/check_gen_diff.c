@@ -11,6 +11,8 @@
  * this also covers formats wider than float32) must agree exactly.
  * Each failure prints the case number and seed; NUMREP_DIFF_CASE=N replays
  * one case.  Whole networks: LeNet-5 and ResNet-20 at several formats.
+ * Shared layer functions: identical layers call one function (emit_layer.c),
+ * each with its own data, SR stream and weight-derived bounds.
  * Speed figures (compile time, JIT vs emulator) are printed, not asserted. */
 #include "testutil.h"
 #include "emulator.h"
@@ -232,6 +234,8 @@ typedef struct timing {
 
 /* 1: compile with gen_model_opts.portable (the bare-metal rounding path) */
 static int portable_rounding;
+/* 1: compile with gen_model_opts.pack_dense (weights bit-packed) */
+static int pack_dense;
 
 static int compare_model(nr_model *m, const float *x, int n, int opt, const char *what,
                          timing *tm)
@@ -246,7 +250,7 @@ static int compare_model(nr_model *m, const float *x, int n, int opt, const char
     int rc = nr_emulate_layers(m, x, n, ye, lo, NULL, NULL, &err);
     double t1 = now(), c1 = cpu_now();
     ck_assert_msg(rc == 0, "%s: emulator: %s", what, err.msg);
-    gen_model_opts o = {.opt_level = opt, .portable = portable_rounding};
+    gen_model_opts o = {.opt_level = opt, .portable = portable_rounding, .pack_dense = pack_dense};
     gen_compiled *c = NULL;
     rc = gen_model_compile(m, &o, &c, &err);
     double t2 = now(), c2 = cpu_now();
@@ -859,9 +863,226 @@ START_TEST(test_rz_sums)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- shared layer functions */
+
+/* The function numrep_sample calls for each layer, in order; returns how
+ * many (one per layer: nothing else it calls is named layer.*). */
+static int layer_calls(gen_ctx *g, LLVMValueRef *fn, int cap)
+{
+    LLVMValueRef s = LLVMGetNamedFunction(g->mod, "numrep_sample");
+    ck_assert(s);
+    int n = 0;
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(s); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
+            LLVMValueRef f = LLVMIsACallInst(i) ? LLVMGetCalledValue(i) : NULL;
+            size_t len;
+            const char *name = f ? LLVMGetValueName2(f, &len) : "";
+            if (!strncmp(name, "layer.", 6) && n < cap)
+                fn[n++] = f;
+        }
+    return n;
+}
+
+/* The layer names of fn's !numrep.layers, comma-separated into buf ("" if none). */
+static void shared_list(gen_ctx *g, LLVMValueRef fn, char *buf, size_t cap)
+{
+    size_t len = 0, nmd = 0;
+    buf[0] = 0;
+    unsigned kind = LLVMGetMDKindIDInContext(g->ctx, "numrep.layers", 13);
+    LLVMValueMetadataEntry *md = LLVMGlobalCopyAllMetadata(fn, &nmd);
+    for (unsigned e = 0; e < nmd; e++) {
+        if (LLVMValueMetadataEntriesGetKind(md, e) != kind)
+            continue;
+        LLVMValueRef node = LLVMMetadataAsValue(g->ctx, LLVMValueMetadataEntriesGetMetadata(md, e));
+        unsigned nop = LLVMGetMDNodeNumOperands(node);
+        LLVMValueRef *ops = calloc(nop, sizeof *ops);
+        ck_assert(ops);
+        LLVMGetMDNodeOperands(node, ops);
+        for (unsigned k = 0; k < nop; k++) {
+            unsigned sl;
+            const char *str = LLVMGetMDString(ops[k], &sl);
+            appendf(buf, cap, &len, "%s%.*s", k ? "," : "", (int)sl, str ? str : "?");
+        }
+        free(ops);
+    }
+    if (md)
+        LLVMDisposeValueMetadataEntries(md);
+}
+
+/* Emit m's module (-O2, as compiled) and check how layers share functions:
+ * each layer calls layer.<first layer with that code>, of the same op and
+ * output shape, and a shared function's !numrep.layers names exactly the
+ * layers that call it.  Returns the number of distinct layer functions;
+ * fn_of[i] (if given) gets the first layer whose function layer i calls. */
+static int check_sharing(const nr_model *m, const char *what, int *fn_of)
+{
+    gen_model_opts o = {.opt_level = 2, .portable = portable_rounding, .pack_dense = pack_dense};
+    gen_ctx *g = NULL;
+    gen_weights w;
+    nr_err err = {0};
+    ck_assert_msg(gen_model_emit(m, &o, &g, &w, &err) == 0, "%s: emit: %s", what, err.msg);
+    const int n = m->nlayers;
+    LLVMValueRef *fn = calloc((size_t)n + 1, sizeof *fn);
+    int *first = calloc((size_t)n, sizeof *first);
+    ck_assert(fn && first);
+    ck_assert_int_eq(layer_calls(g, fn, n + 1), n);
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (fn[j] != fn[i])
+            j++;
+        first[i] = j;
+        distinct += j == i;
+        const nr_layer *L = &m->layers[i], *F = &m->layers[j];
+        char want[NR_NAME_MAX + 8];
+        snprintf(want, sizeof want, "layer.%s", F->name);
+        size_t len;
+        ck_assert_msg(!strcmp(LLVMGetValueName2(fn[i], &len), want), "%s: %s calls %s, not %s",
+                      what, L->name, LLVMGetValueName2(fn[i], &len), want);
+        ck_assert_msg(L->op == F->op && !memcmp(L->out_shape, F->out_shape, sizeof L->out_shape),
+                      "%s: %s shares %s's function", what, L->name, F->name);
+    }
+    for (int j = 0; j < n; j++) {
+        if (first[j] != j)
+            continue;
+        char want[4096], got[4096];
+        size_t len = 0;
+        int users = 0;
+        want[0] = 0;
+        for (int i = j; i < n; i++)
+            if (first[i] == j)
+                appendf(want, sizeof want, &len, "%s%s", users++ ? "," : "", m->layers[i].name);
+        shared_list(g, fn[j], got, sizeof got);
+        ck_assert_msg(!strcmp(got, users > 1 ? want : ""), "%s: %s's !numrep.layers is \"%s\", expected \"%s\"",
+                      what, m->layers[j].name, got, users > 1 ? want : "");
+    }
+    if (fn_of)
+        memcpy(fn_of, first, (size_t)n * sizeof *first);
+    free(first);
+    free(fn);
+    gen_emit_free(g);
+    gen_weights_free(&w);
+    return distinct;
+}
+
+/* ResNet-20's repeated blocks share their functions, convolutions included,
+ * in the float, the checked-lane vector (its overflow bound, from each
+ * layer's weights, is an argument) and the SR (the layer index is an
+ * argument) code; the shared code is exact (also test_resnet20). */
+START_TEST(test_share_resnet20)
+{
+    static const char *const precs[][2] = {
+        {"fp32", "fp32"},
+        {"default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n", "e6m7 rz unfused"},
+        {"default: {weights: e6m7-finite-nosub-sat, rounding: sr, mac: unfused}\nseed: 5\n", "e6m7 sr unfused"},
+    };
+    char path[1024];
+    snprintf(path, sizeof path, "%s/specs/resnet20/resnet20.yaml", tu_source_dir());
+    for (int k = 0; k < 3; k++) {
+        const char *prec = k ? prec_file(precs[k][0]) : precs[k][0];
+        nr_model *m = NULL;
+        nr_err err = {0};
+        ck_assert_msg(nr_model_load(path, prec, &m, &err) == 0, "%s: %s", path, err.msg);
+        int *first = calloc((size_t)m->nlayers, sizeof *first);
+        ck_assert(first);
+        int distinct = check_sharing(m, precs[k][1], first);
+        int convs = 0, conv_fns = 0;
+        for (int i = 0; i < m->nlayers; i++)
+            if (m->layers[i].op == NR_OP_CONV)
+                convs++, conv_fns += first[i] == i;
+        printf("resnet20 %-16s %d layers, %d functions; %d convs, %d functions\n", precs[k][1],
+               m->nlayers, distinct, convs, conv_fns);
+        /* conv1, and per stage block 0's first conv (the stage's stride or
+         * width change) and one for its other five */
+        ck_assert_msg(convs == 19 && conv_fns == 6, "%s: %d conv functions for %d convs",
+                      precs[k][1], conv_fns, convs);
+        ck_assert_msg(2 * distinct < m->nlayers, "%s: %d functions for %d layers", precs[k][1],
+                      distinct, m->nlayers);
+        free(first);
+        nr_model_free(m);
+    }
+    /* the SR stream of a shared function is its caller's */
+    net_case("resnet20", prec_file(precs[2][0]), 1, "e6m7 sr unfused");
+    unlink(prec_file(""));
+}
+END_TEST
+
+/* Twin layers (c1/c2, a1/a2, r1/r2: same code, different weights and
+ * inputs) share a function, and both twins' outputs (the concat) are the
+ * emulator's bit for bit, in every kind of layer code. */
+START_TEST(test_share_twins)
+{
+    static const char spec[] =
+        "name: twins\ninput: {shape: [3, 9, 7]}\nlayers:\n"
+        "  - {name: c0, op: conv, out: 4, kernel: 3, pad: 1}\n"
+        "  - {name: c1, op: conv, out: 4, kernel: 3, pad: 1}\n"
+        "  - {name: c2, op: conv, out: 4, kernel: 3, pad: 1}\n"
+        "  - {name: a1, op: add, inputs: [c0, c1]}\n"
+        "  - {name: a2, op: add, inputs: [c1, c2]}\n"
+        "  - {name: r1, op: relu, input: a1}\n"
+        "  - {name: r2, op: relu, input: a2}\n"
+        "  - {name: cat, op: concat, inputs: [r1, r2]}\n";
+    static const struct { const char *prec; int dense, portable; } cases[] = {
+        {"default: {weights: fp32}\n", 0, 0},
+        {"default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n", 1, 0},
+        {"default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n", 0, 1},
+        {"default: {weights: e4m3, rounding: rne, mac: fused}\n", 0, 0},
+        {"default: {weights: fp16, rounding: sr, mac: fused}\nseed: 11\n", 0, 0},
+        {"default: {weights: e5m2, accumulator: fp32, rounding: rne, mac: exact}\n", 1, 0},
+        {"default: {weights: q3.12, rounding: rne, mac: unfused}\n", 0, 0},
+        {"default: {weights: bf16, rounding: sr, mac: exact}\nseed: 3\n", 0, 0},
+    };
+    int failed = 0;
+    for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+        char what[256];
+        snprintf(what, sizeof what, "twins %s%s%s", cases[k].prec, cases[k].dense ? " (pack dense)" : "",
+                 cases[k].portable ? " (portable)" : "");
+        nr_err err = {0};
+        nr_spec *sp = NULL;
+        nr_precision *pr = NULL;
+        ck_assert_msg(nr_spec_parse_string(spec, "twins.yaml", &sp, &err) == 0, "%s", err.msg);
+        ck_assert_msg(nr_precision_parse_string(cases[k].prec, "twins-prec.yaml", &pr, &err) == 0,
+                      "%s: %s", what, err.msg);
+        nr_model *m = NULL;
+        ck_assert_msg(nr_model_build(sp, pr, NULL, (uint64_t)k + 1, &m, &err) == 0, "%s: %s", what,
+                      err.msg);
+        pack_dense = cases[k].dense, portable_rounding = cases[k].portable;
+        int first[16];
+        ck_assert(m->nlayers == 8);
+        check_sharing(m, what, first);
+        static const char *const twins[][2] = {{"c1", "c2"}, {"a1", "a2"}, {"r1", "r2"}};
+        for (int t = 0; t < 3; t++) {
+            int i1 = -1, i2 = -1;
+            for (int i = 0; i < m->nlayers; i++) {
+                if (!strcmp(m->layers[i].name, twins[t][0]))
+                    i1 = i;
+                if (!strcmp(m->layers[i].name, twins[t][1]))
+                    i2 = i;
+            }
+            ck_assert(i1 >= 0 && i2 >= 0);
+            ck_assert_msg(first[i2] == i1, "%s: %s does not share %s's function", what, twins[t][1],
+                          twins[t][0]);
+        }
+        ck_assert_msg(first[1] == 1, "%s: c1 shares c0's function (3 input channels, not 4)", what);
+        uint64_t s = (uint64_t)k * 0x9E3779B97F4A7C15ull + 1;
+        int n = 3;
+        size_t nin = nr_shape_count(m->in_shape);
+        float *x = malloc((size_t)n * nin * sizeof *x);
+        ck_assert(x);
+        for (size_t i = 0; i < (size_t)n * nin; i++)
+            x[i] = (float)(4 * unif(&s) - 2);
+        failed += compare_model(m, x, n, 2, what, NULL) != 0;
+        pack_dense = portable_rounding = 0;
+        free(x);
+        nr_model_free(m);
+    }
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
-    /* one test case per group, so CK_RUN_CASE=layers (fixed, wrap, nets)
+    /* one test case per group, so CK_RUN_CASE=layers (fixed, wrap, nets, share)
      * runs one group alone, e.g. to replay a case */
     Suite *s = suite_create("gen_diff");
     TCase *t = tcase_create("layers");
@@ -884,6 +1105,11 @@ static Suite *suite(void)
     tcase_add_test(t, test_threads);
     tcase_add_test(t, test_lenet5);
     tcase_add_test(t, test_resnet20);
+    suite_add_tcase(s, t);
+    t = tcase_create("share");
+    tcase_set_timeout(t, 600);
+    tcase_add_test(t, test_share_twins);
+    tcase_add_test(t, test_share_resnet20);
     suite_add_tcase(s, t);
     return s;
 }
