@@ -132,14 +132,13 @@ void gen_target_apply(LLVMModuleRef m, LLVMTargetMachineRef tm)
     LLVMDisposeMessage(triple);
 }
 
-/* In the child: make a target machine for cpu and generate code for an
- * empty function (subtargets are created per function), so every message
- * LLVM has about the CPU reaches stderr (the pipe).  Exit status 0 when
- * that worked. */
-static void probe_child(const gen_target *t, const char *cpu, int fd)
+/* In a probe child: make a target machine for cpu, let body add function
+ * "f" to a module for it, and generate code (subtargets are created per
+ * function, so every message LLVM has about the CPU, and any instruction
+ * it cannot select, shows up).  Exit status 0 when that worked. */
+static void probe_emit(const gen_target *t, const char *cpu,
+                       void (*body)(LLVMContextRef, LLVMModuleRef))
 {
-    dup2(fd, 2);
-    close(fd);
     nr_err e = {0};
     LLVMTargetMachineRef tm = NULL;
     if (gen_target_machine(t, cpu, NULL, 0, &tm, &e))
@@ -147,15 +146,29 @@ static void probe_child(const gen_target *t, const char *cpu, int fd)
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef m = LLVMModuleCreateWithNameInContext("probe", ctx);
     gen_target_apply(m, tm);
-    LLVMValueRef f = LLVMAddFunction(m, "f", LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0));
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
-    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, "entry"));
-    LLVMBuildRetVoid(b);
+    body(ctx, m);
     char *msg = NULL;
     LLVMMemoryBufferRef buf = NULL;
     if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &msg, &buf))
         _exit(4);
     _exit(0);
+}
+
+static void empty_fn(LLVMContextRef ctx, LLVMModuleRef m)
+{
+    LLVMValueRef f = LLVMAddFunction(m, "f", LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0));
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, "entry"));
+    LLVMBuildRetVoid(b);
+}
+
+/* In the child: an empty function, LLVM's messages about the CPU to the
+ * pipe fd (as stderr). */
+static void probe_child(const gen_target *t, const char *cpu, int fd)
+{
+    dup2(fd, 2);
+    close(fd);
+    probe_emit(t, cpu, empty_fn);
 }
 
 int gen_target_check_cpu(const gen_target *t, const char *cpu, nr_err *err)
@@ -208,22 +221,9 @@ static int has_feature(const char *features, const char *name)
     return 0;
 }
 
-/* In the child: generate code for cpu of a function using a 512-bit add
- * with its own rounding mode.  Without AVX-512F, LLVM's instruction
- * selection fails ("Cannot select") and ends the process with an error;
- * exit status 0 means the CPU has it. */
-static void avx512_probe_child(const gen_target *t, const char *cpu)
+/* A function using a 512-bit add with its own rounding mode. */
+static void avx512_add_fn(LLVMContextRef ctx, LLVMModuleRef m)
 {
-    int null = open("/dev/null", O_WRONLY);
-    if (null >= 0)
-        dup2(null, 2);
-    nr_err e = {0};
-    LLVMTargetMachineRef tm = NULL;
-    if (gen_target_machine(t, cpu, NULL, 0, &tm, &e))
-        _exit(3);
-    LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("probe", ctx);
-    gen_target_apply(m, tm);
     const char *name = "llvm.x86.avx512.add.ps.512";
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMTypeRef vt = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16), i32 = LLVMInt32TypeInContext(ctx);
@@ -234,11 +234,17 @@ static void avx512_probe_child(const gen_target *t, const char *cpu)
     LLVMValueRef args[3] = {x, x, LLVMConstInt(i32, 11, 0)};
     LLVMBuildRet(b, LLVMBuildCall2(b, LLVMIntrinsicGetType(ctx, id, NULL, 0),
                                    LLVMGetIntrinsicDeclaration(m, id, NULL, 0), args, 3, ""));
-    char *msg = NULL;
-    LLVMMemoryBufferRef buf = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(tm, m, LLVMObjectFile, &msg, &buf))
-        _exit(4);
-    _exit(0);
+}
+
+/* In the child: without AVX-512F, LLVM's instruction selection fails
+ * ("Cannot select") and ends the process with an error; exit status 0
+ * means the CPU has it.  Its messages go to /dev/null. */
+static void avx512_probe_child(const gen_target *t, const char *cpu)
+{
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0)
+        dup2(null, 2);
+    probe_emit(t, cpu, avx512_add_fn);
 }
 
 static int cpu_has_avx512f(const gen_target *t, const char *cpu)
