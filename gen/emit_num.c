@@ -11,6 +11,7 @@
 #include "gen.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef LLVMValueRef V;
@@ -280,6 +281,7 @@ void gen_num_exact_f64(gen_ctx *g, V x, gen_exact *o)
 }
 
 /* A constant of integer or float type t, or its splat when t is a vector. */
+#define GEN_MAX_SPLAT 64
 static V splat_const(T t, uint64_t iv, double fv)
 {
     int vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
@@ -288,8 +290,10 @@ static V splat_const(T t, uint64_t iv, double fv)
     if (!vec)
         return e;
     unsigned n = LLVMGetVectorSize(t);
-    V es[64];
-    for (unsigned i = 0; i < n && i < 64; i++)
+    V es[GEN_MAX_SPLAT];
+    if (n > GEN_MAX_SPLAT) /* wider than any vector the generator makes */
+        abort();
+    for (unsigned i = 0; i < n; i++)
         es[i] = e;
     return LLVMConstVector(es, n);
 }
