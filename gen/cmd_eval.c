@@ -5,6 +5,7 @@
 #include "eval.h"
 #include "model.h"
 #include "model_gen.h"
+#include "tensorio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 
 static const char usage_text[] =
     "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--data DATASET] [--limit N]\n"
-    "                   [--engine jit|emulator] [--jobs N] [--json]\n"
+    "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"
     "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
     "\n"
     "Accuracy of the network in a precision on a labeled data set: top-1, top-5,\n"
@@ -37,6 +38,8 @@ static const char usage_text[] =
     "                     same results bit for bit); default " DEFAULT_ENGINE "\n"
     "  --jobs N           threads, each running its own batches (default 1)\n"
     "  --json             one JSON object on stdout instead of text\n"
+    "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
+    "                     float32 [N,K] (the precision's values, in sample order)\n"
     "  --random-weights S deterministic random weights from seed S\n"
     "  --no-cache         neither read nor write the fp32 cache\n"
     "  --no-progress      no progress bar (it is shown only when stderr is a terminal)\n"
@@ -143,7 +146,7 @@ static double pct(int64_t a, int64_t n)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *net = NULL, *prec = NULL, *data = NULL, *engine = DEFAULT_ENGINE;
+    const char *net = NULL, *prec = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
     int json = 0, have_seed = 0, use_cache = 1, progress = 1;
     uint64_t seed = 0;
@@ -154,7 +157,7 @@ int cmd_eval(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "-p") || !strcmp(a, "--data") || !strcmp(a, "--limit") ||
                    !strcmp(a, "--engine") || !strcmp(a, "--jobs") ||
-                   !strcmp(a, "--random-weights")) {
+                   !strcmp(a, "--random-weights") || !strcmp(a, "--logits")) {
             if (i + 1 >= argc)
                 return cli_usage("eval", "%s needs an argument", a);
             const char *v = argv[++i];
@@ -164,6 +167,8 @@ int cmd_eval(int argc, char **argv)
                 data = v;
             else if (!strcmp(a, "--engine"))
                 engine = v;
+            else if (!strcmp(a, "--logits"))
+                logits = v;
             else if (!strcmp(a, "--limit")) {
                 if (cli_parse_count(v, 1, 1ll << 40, &limit))
                     return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"",
@@ -231,12 +236,19 @@ int cmd_eval(int argc, char **argv)
     nr_eval_opts_init(&eo);
     eo.limit = limit;
     eo.jobs = (int)jobs;
+    eo.keep_scores = logits != NULL;
     bar b = {.on = progress && isatty(2), .what = "eval"};
     eo.progress = bar_update;
     eo.progress_ctx = &b;
     b.t0 = b.last = now();
     if (nr_eval_run(&eng, m, ds, &eo, &r, &err))
         goto fail;
+    if (logits) {
+        int64_t shape[2] = {r.n, k};
+        if (nr_npy_write_f32(logits, r.scores, shape, 2, &err))
+            goto fail;
+    }
+    eo.keep_scores = 0;
 
     /* the fp32 baseline on the same samples */
     uint64_t key = 0;

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "paths.h"
 #include "results.h"
+#include "search.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -306,6 +307,90 @@ static int64_t sens_run(nr_results *db, const runs *rs, const nr_run *run, nr_er
     return 0;
 }
 
+/* The predictor a run used, from its settings ("predictor=MODEL:C0+C1*x";
+ * stores before version 3 wrote "predictor=C0+C1*r2", an r2-linear line):
+ * 1 and fit filled, 0 when the settings name none. */
+static int run_predictor(const nr_run *run, nr_fit *fit)
+{
+    const char *p = strstr(run->settings, "predictor=");
+    if (!p)
+        return 0;
+    p += strlen("predictor=");
+    memset(fit, 0, sizeof *fit);
+    snprintf(fit->name, sizeof fit->name, "r2-linear");
+    const char *colon = strchr(p, ':'), *space = strchr(p, ' ');
+    if (colon && (!space || colon < space)) {
+        size_t n = (size_t)(colon - p);
+        nr_pred_model m;
+        char name[64];
+        if (n >= sizeof name)
+            return 0;
+        memcpy(name, p, n);
+        name[n] = 0;
+        if (nr_pred_model_parse(name, &m))
+            return 0;
+        snprintf(fit->name, sizeof fit->name, "%s", name);
+        p = colon + 1;
+    }
+    char *end;
+    double c0 = strtod(p, &end);
+    if (end == p || *end != '+')
+        return 0;
+    p = end + 1;
+    double c1 = strtod(p, &end);
+    if (end == p || *end != '*' || !isfinite(c0) || !isfinite(c1))
+        return 0;
+    fit->ncoef = 2;
+    fit->coef[0] = c0;
+    fit->coef[1] = c1;
+    fit->rmse = NAN;
+    return 1;
+}
+
+/* The noise model of the run's slice (margin-linear predictors map its x,
+ * not R^2): x sampled over R^2 in [0, 1], densely near 1, for the page to
+ * interpolate; null when the store has no baseline for the slice. */
+static int put_noise(FILE *f, nr_results *db, const nr_run *run, nr_err *err)
+{
+    nr_baseline key = {0}, b;
+    memcpy(key.spec_hash, run->spec_hash, NR_HASH_HEX);
+    memcpy(key.weights_hash, run->weights_hash, NR_HASH_HEX);
+    memcpy(key.data_hash, run->data_hash, NR_HASH_HEX);
+    key.data_first = run->data_first;
+    key.data_count = run->data_count;
+    int got = nr_results_find_baseline(db, &key, &b, err);
+    if (got < 0)
+        return got;
+    nr_noise_model nm;
+    nr_err ignore = {0};
+    if (!got || nr_noise_model_init(&nm, b.sample_var, b.margin.v, b.margin.n, b.correct,
+                                    &ignore)) {
+        nr_baseline_free(&b);
+        fputs("null", f);
+        return 0;
+    }
+    int first = 1;
+    fputc('{', f);
+    KN("var", b.sample_var);
+    KI("n", b.margin.n);
+    KI("correct", b.correct);
+    jkey(f, "curve", &first);
+    fputc('[', f);
+    /* 0 .. 0.9 in steps of 0.01, then 1 - 10^(-j/16) up to 1 - 1e-8, then 1 */
+    int k = 0;
+    for (int i = 0; i <= 90; i++, k++) {
+        double r = i / 100.0;
+        fprintf(f, "%s[%.17g,%.17g]", k ? "," : "", r, nr_noise_model_accuracy(&nm, r));
+    }
+    for (int j = 17; j <= 128; j++) {
+        double r = 1.0 - pow(10.0, -j / 16.0);
+        fprintf(f, ",[%.17g,%.17g]", r, nr_noise_model_accuracy(&nm, r));
+    }
+    fprintf(f, ",[1,%.17g]]}", nr_noise_model_accuracy(&nm, 1.0));
+    nr_baseline_free(&b);
+    return 0;
+}
+
 /* Write the JSON document for `run` to f. */
 static int write_data(FILE *f, nr_results *db, const char *dbpath, const runs *rs,
                       const nr_run *run, nr_err *err)
@@ -372,9 +457,14 @@ static int write_data(FILE *f, nr_results *db, const char *dbpath, const runs *r
         goto done;
     fputs("]", f);
 
+    jkey(f, "noise", &first);
+    if ((rc = put_noise(f, db, run, err)) < 0)
+        goto done;
+
     jkey(f, "fit", &first);
     nr_fit fit;
-    if ((got = nr_results_latest_fit(db, "r2-linear", &fit, err)) == 0)
+    got = run_predictor(run, &fit);
+    if (!got)
         got = nr_results_latest_fit(db, NULL, &fit, err);
     if (got < 0) {
         rc = got;

@@ -28,7 +28,8 @@ static const char usage_text[] =
     "                     [--grid both|float|fixed] [--exp A:B] [--man A:B] [--int A:B]\n"
     "                     [--frac A:B] [--float-variant S] [--rounding MODE]\n"
     "                     [--predictor FILE] [--json] [--no-progress]\n"
-    "       numrep search --fit-predictor DB [--exclude NETWORK] [-o FILE] [NET.yaml ...]\n"
+    "       numrep search --fit-predictor DB [--exclude NETWORK] [--model M]\n"
+    "                     [--fit-min X] [-o FILE] [NET.yaml ...]\n"
     "\n"
     "The fastest number format (speedup at equal area, `numrep cost`) whose top-1\n"
     "accuracy normalized to fp32 is at least 1 - L on the data.  One format covers\n"
@@ -64,11 +65,16 @@ static const char usage_text[] =
     "  --int A:B --frac A:B fixed qI.F integer and fraction bits (default 1:12, 0:15)\n"
     "  --float-variant S  modifiers of the float formats (default -nosub-finite-sat)\n"
     "  --rounding MODE    rounding of every operation (default rz)\n"
-    "  --predictor FILE   R^2 -> accuracy line (default: the latest fit in the\n"
+    "  --predictor FILE   R^2 -> accuracy model (default: the latest fit in the\n"
     "                     database, else " DEFAULT_PREDICTOR ")\n"
     "  --fit-predictor DB refit the line from the exhaustive runs in DB, leaving out\n"
     "                     --exclude NETWORK (or NET.yaml's network); written to the\n"
     "                     database and as YAML to -o FILE (default stdout)\n"
+    "  --model M          margin-linear (default): the line maps the accuracy a\n"
+    "                     noise model expects from R^2 and the fp32 margins\n"
+    "                     (docs/search.md); r2-linear: the paper's, R^2 itself\n"
+    "  --fit-min X        fit on points whose x is at least X (default 0.9 for\n"
+    "                     margin-linear, 0 for r2-linear)\n"
     "  --json             one JSON object on stdout\n"
     "\n"
     "Under `mpirun -n K numrep search ...` (a build with MPI) the K ranks share the\n"
@@ -187,7 +193,8 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
         printf("chosen       %s   top-1 %.2f %%, normalized %.2f %%, R^2 %.6f",
                r->chosen.name, 100 * r->top1, 100 * r->norm_acc, r->r2);
         if (o->method == NR_SEARCH_FAST)
-            printf(" (predicted %.2f %%)", 100 * r->predicted);
+            printf(" (predicted %.2f %%, %s)", 100 * r->predicted,
+                   nr_pred_model_name(o->predictor.model));
         printf("\ncost         speedup %.2fx at equal area (%.2fx at fixed clock), energy "
                "%.2fx less than fp32\n",
                r->chosen.speedup, r->chosen.speedup_fixed_clock, r->chosen.energy_ratio);
@@ -231,6 +238,7 @@ static void print_json(const char *net, const char *data, const nr_search_opts *
     json_num("normalized", r->norm_acc, 0);
     json_num("r2", r->r2, 0);
     json_num("predicted", r->predicted, 0);
+    printf("\"predictor\": \"%s\", ", nr_pred_model_name(o->predictor.model));
     json_num("speedup", r->found ? r->chosen.speedup : NAN, 0);
     json_num("speedup_fixed_clock", r->found ? r->chosen.speedup_fixed_clock : NAN, 0);
     json_num("energy_ratio", r->found ? r->chosen.energy_ratio : NAN, 0);
@@ -260,13 +268,13 @@ static int fit_predictor(const char *dbpath, const char *exclude, const char *ou
                          nr_predictor *p, nr_err *err)
 {
     nr_results *db = NULL;
-    int rc = nr_results_open_existing(dbpath, &db, err);
+    int rc = nr_results_open_existing(dbpath, &db, err), skipped = 0;
     if (rc)
         return rc;
-    if ((rc = nr_predictor_fit_db(db, exclude, p, err)))
+    if ((rc = nr_predictor_fit_db(db, exclude, p, &skipped, err)))
         goto done;
     nr_fit fit = {0};
-    snprintf(fit.name, sizeof fit.name, "r2-linear");
+    snprintf(fit.name, sizeof fit.name, "%s", nr_pred_model_name(p->model));
     fit.ncoef = 2;
     fit.coef[0] = p->c0;
     fit.coef[1] = p->c1;
@@ -278,14 +286,20 @@ static int fit_predictor(const char *dbpath, const char *exclude, const char *ou
     if (out) {
         rc = nr_predictor_save(out, p, err);
     } else {
-        printf("model: r2-linear\nc0: %.17g\nc1: %.17g\npoints: %d\nrmse: %.6g\n"
+        printf("model: %s\nc0: %.17g\nc1: %.17g\nfit_min: %.17g\npoints: %d\nrmse: %.6g\n"
                "networks: \"%s\"\n",
-               p->c0, p->c1, p->npoints, p->rmse, p->networks);
+               nr_pred_model_name(p->model), p->c0, p->c1, p->fit_min, p->npoints, p->rmse,
+               p->networks);
     }
-    fprintf(stderr, "numrep search: predictor fit on %d points from %s%s%s: normalized = "
-                    "%.4f + %.4f * R^2 (rmse %.4f)\n",
-            p->npoints, p->networks, exclude && *exclude ? ", leaving out " : "",
-            exclude && *exclude ? exclude : "", p->c0, p->c1, p->rmse);
+    fprintf(stderr, "numrep search: %s predictor fit on %d points (x >= %g) from %s%s%s: "
+                    "normalized = %.4f + %.4f * %s (rmse %.4f)\n",
+            nr_pred_model_name(p->model), p->npoints, p->fit_min, p->networks,
+            exclude && *exclude ? ", leaving out " : "", exclude && *exclude ? exclude : "",
+            p->c0, p->c1, p->model == NR_PRED_R2 ? "R^2" : "x", p->rmse);
+    if (skipped)
+        fprintf(stderr, "numrep search: note: %d full evaluation%s skipped: no fp32 baseline "
+                        "of %s slice in the store (a search of that slice adds it)\n",
+                skipped, skipped == 1 ? "" : "s", skipped == 1 ? "its" : "their");
 done:
     nr_results_close(db);
     return rc;
@@ -300,11 +314,13 @@ static int choose_predictor(const char *file, nr_results *db, nr_predictor *p, c
         return nr_predictor_load(file, p, err);
     }
     nr_fit fit;
-    int rc = nr_results_latest_fit(db, "r2-linear", &fit, err);
+    nr_pred_model model;
+    int rc = nr_results_latest_fit(db, NULL, &fit, err);
     if (rc < 0)
         return rc;
-    if (rc == 1 && fit.ncoef == 2) {
+    if (rc == 1 && fit.ncoef == 2 && !nr_pred_model_parse(fit.name, &model)) {
         memset(p, 0, sizeof *p);
+        p->model = model;
         p->c0 = fit.coef[0];
         p->c1 = fit.coef[1];
         p->npoints = fit.npoints;
@@ -387,7 +403,9 @@ int cmd_search(int argc, char **argv)
 {
     const char *net = NULL, *data = NULL, *dbpath = DEFAULT_DB, *pred_file = NULL;
     const char *fit_db = NULL, *exclude = NULL, *fit_out = NULL, *grid_kind = "both";
-    int json = 0, show_progress = 1, have_loss = 0;
+    int json = 0, show_progress = 1, have_loss = 0, have_fit_min = 0;
+    nr_pred_model fit_model = NR_PRED_MARGIN;
+    double fit_min = 0;
     long long v;
     nr_search_opts o;
     nr_search_opts_init(&o);
@@ -412,7 +430,7 @@ int cmd_search(int argc, char **argv)
                 "--data", "--max-loss", "--method", "--db", "--jobs", "--engine", "--limit",
                 "--first", "--samples", "--grid", "--exp", "--man", "--int", "--frac",
                 "--float-variant", "--rounding", "--predictor", "--fit-predictor", "--exclude",
-                "-o", "--steps", "--stop-after", "--sample-engine"};
+                "-o", "--steps", "--stop-after", "--sample-engine", "--model", "--fit-min"};
             size_t k = 0, nk = sizeof with_arg / sizeof with_arg[0];
             while (k < nk && strcmp(a, with_arg[k]))
                 k++;
@@ -479,6 +497,17 @@ int cmd_search(int argc, char **argv)
                 fit_db = s;
             } else if (!strcmp(a, "--exclude")) {
                 exclude = s;
+            } else if (!strcmp(a, "--model")) {
+                if (nr_pred_model_parse(s, &fit_model))
+                    return cli_usage("search", "--model: expected margin-linear or r2-linear, "
+                                               "got \"%s\"", s);
+            } else if (!strcmp(a, "--fit-min")) {
+                char *end;
+                errno = 0;
+                fit_min = strtod(s, &end);
+                if (errno || end == s || *end || !isfinite(fit_min))
+                    return cli_usage("search", "--fit-min: expected a number, got \"%s\"", s);
+                have_fit_min = 1;
             } else if (!strcmp(a, "-o")) {
                 fit_out = s;
             } else {
@@ -527,6 +556,8 @@ int cmd_search(int argc, char **argv)
                 goto fail;
             exclude = spec->name;
         }
+        o.predictor.model = fit_model;
+        o.predictor.fit_min = have_fit_min ? fit_min : fit_model == NR_PRED_MARGIN ? 0.9 : 0.0;
         if (fit_predictor(fit_db, exclude, fit_out, &o.predictor, &err))
             goto fail;
         if (!net || !have_loss) {

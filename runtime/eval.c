@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,20 @@ int nr_eval_argmax(const float *s, int k)
     return best;
 }
 
+double nr_eval_margin(const float *s, int k, int label)
+{
+    if (label < 0 || label >= k || isnan(s[label]))
+        return -INFINITY;
+    double best = -INFINITY;
+    for (int j = 0; j < k; j++)
+        if (j != label && !isnan(s[j]) && s[j] > best)
+            best = s[j];
+    if (best == -INFINITY)
+        return s[label] == -INFINITY ? 0.0 : INFINITY;
+    double m = (double)s[label] - best;
+    return isnan(m) ? 0.0 : m; /* inf - inf: equal scores */
+}
+
 /* ---------------------------------------------------------------- running */
 
 void nr_eval_opts_init(nr_eval_opts *o)
@@ -85,8 +100,12 @@ void nr_eval_result_free(nr_eval_result *r)
         return;
     free(r->argmax);
     free(r->rank);
+    free(r->scores);
+    free(r->margin);
+    r->margin = NULL;
     r->argmax = NULL;
     r->rank = NULL;
+    r->scores = NULL;
 }
 
 int64_t nr_eval_agree(const nr_eval_result *a, const nr_eval_result *b)
@@ -182,6 +201,11 @@ static void run_batches(void *ctx, size_t b0, size_t b1)
             const float *y = out + (size_t)s * (size_t)J->k;
             int rank = nr_eval_rank(y, J->k, lab[s]);
             J->r->argmax[i0 + s] = nr_eval_argmax(y, J->k);
+            if (J->r->margin)
+                J->r->margin[i0 + s] = (float)nr_eval_margin(y, J->k, lab[s]);
+            if (J->r->scores)
+                memcpy(J->r->scores + (size_t)(i0 + s) * (size_t)J->k, y,
+                       (size_t)J->k * sizeof *y);
             /* rank k (label NaN) is wrong at any k, even k < 5: store it as 255 */
             J->r->rank[i0 + s] = (uint8_t)(rank < J->k && rank < 255 ? rank : 255);
             uint64_t h = nr_hash_bytes(NR_HASH_INIT, in + (size_t)s * J->insize,
@@ -258,6 +282,10 @@ int nr_eval_run(const nr_engine *e, const nr_model *m, const nr_dataset *ds,
     r->classes = k;
     r->argmax = malloc((size_t)n * sizeof *r->argmax);
     r->rank = malloc((size_t)n);
+    if (o->keep_margins)
+        r->margin = malloc((size_t)n * sizeof *r->margin);
+    if (o->keep_scores && (uint64_t)n <= SIZE_MAX / sizeof *r->scores / (size_t)k)
+        r->scores = malloc((size_t)n * (size_t)k * sizeof *r->scores);
     job J = {.e = e, .ds = ds, .first = o->first, .n = n, .batch = batch, .k = k,
              .insize = nr_shape_count(m->in_shape), .r = r, .progress = o->progress,
              .progress_ctx = o->progress_ctx, .max_wrong = o->max_wrong};
@@ -265,7 +293,8 @@ int nr_eval_run(const nr_engine *e, const nr_model *m, const nr_dataset *ds,
     J.nbatches = nbatches;
     J.hash = malloc((size_t)n * sizeof *J.hash);
     J.bdone = calloc(nbatches, 1);
-    if (!r->argmax || !r->rank || !J.hash || !J.bdone) {
+    if (!r->argmax || !r->rank || !J.hash || !J.bdone || (o->keep_scores && !r->scores) ||
+        (o->keep_margins && !r->margin)) {
         free(J.hash);
         free(J.bdone);
         nr_eval_result_free(r);

@@ -45,6 +45,13 @@ void nr_engine_close(nr_engine *e);
 int nr_eval_rank(const float *scores, int k, int label);
 /* First index of the largest non-NaN score, -1 if all are NaN. */
 int nr_eval_argmax(const float *scores, int k);
+/* The label's score minus the largest other (non-NaN) score: > 0 when the
+ * label wins outright, < 0 when another class beats it, 0 on a tie (which
+ * nr_eval_rank settles by index).  -inf when the label is out of range or
+ * its score is NaN; +inf when no other score is a number.  How far the
+ * outputs must move to change the answer: the fast search's noise model
+ * (docs/search.md) uses it. */
+double nr_eval_margin(const float *scores, int k, int label);
 
 /* ---------------------------------------------------------------- running */
 
@@ -62,6 +69,8 @@ typedef struct nr_eval_opts {
      * prefix of whole batches that proves it (the same prefix whatever the
      * thread count), with stopped = 1. */
     int64_t max_wrong;
+    int keep_scores;        /* 1: the result keeps every output (scores)      */
+    int keep_margins;       /* 1: the result keeps every sample's margin      */
 } nr_eval_opts;
 
 typedef struct nr_eval_result {
@@ -71,6 +80,10 @@ typedef struct nr_eval_result {
     int classes;            /* output size K                                  */
     int *argmax;            /* [n] predicted class (-1: all NaN), malloc'ed   */
     uint8_t *rank;          /* [n] min(rank, 255), malloc'ed                  */
+    float *scores;          /* [n][classes] the output layer when keep_scores
+                               was asked for, else NULL; malloc'ed            */
+    float *margin;          /* [n] nr_eval_margin of each sample when
+                               keep_margins was asked for, else NULL          */
     uint64_t data_hash;     /* of the inputs and labels evaluated             */
     double seconds;         /* wall time of the run                           */
 } nr_eval_result;

@@ -47,6 +47,80 @@ double nr_predictor_r2(const float *y, const float *yref, size_t n)
     return r2 > 1 ? 1.0 : r2;
 }
 
+/* ------------------------------------------------------------ the noise model */
+
+/* One sample's chance of the right answer under noise of scale s = sigma
+ * sqrt 2 on the difference of two outputs (s = 0: none, s = inf: a coin). */
+static double keep(double m, double s)
+{
+    if (s == 0 || isinf(m))
+        return m > 0 ? 1.0 : m < 0 ? 0.0 : 0.5;
+    if (isinf(s))
+        return 0.5;
+    return 0.5 * erfc(-m / (s * 1.4142135623730951));
+}
+
+/* The model before it is made monotone. */
+static double raw_accuracy(const nr_noise_model *nm, double r2)
+{
+    double s;
+    if (r2 >= 1 || nm->var == 0)
+        s = 0;
+    else if (r2 <= 0)
+        s = INFINITY;
+    else
+        s = sqrt(2 * nm->var * (1 - r2) / r2);
+    double sum = 0;
+    for (int64_t i = 0; i < nm->n; i++)
+        sum += keep((double)nm->margin[i], s);
+    return sum / (double)nm->correct;
+}
+
+/* Grid point j of R^2: 1 - 10^(-j/8), 0 .. 1 - 1e-8; j = NR_NOISE_GRID + 1 is 1. */
+static double grid_r2(int j)
+{
+    return j > NR_NOISE_GRID ? 1.0 : 1.0 - pow(10.0, -(double)j / 8.0);
+}
+
+int nr_noise_model_init(nr_noise_model *nm, double var, const float *margin, int64_t n,
+                        int64_t correct, nr_err *err)
+{
+    memset(nm, 0, sizeof *nm);
+    if (n <= 0 || correct <= 0 || correct > n || !(var >= 0) || isinf(var))
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "noise model",
+                          "%lld samples, %lld right in fp32, output variance %g: expected "
+                          "some right answers and a finite variance",
+                          (long long)n, (long long)correct, var);
+    nm->var = var;
+    nm->margin = margin;
+    nm->n = n;
+    nm->correct = correct;
+    nm->env[NR_NOISE_GRID + 1] = raw_accuracy(nm, 1.0);
+    for (int j = NR_NOISE_GRID; j >= 0; j--) {
+        double x = raw_accuracy(nm, grid_r2(j));
+        nm->env[j] = x < nm->env[j + 1] ? x : nm->env[j + 1];
+    }
+    return 0;
+}
+
+/* The raw model can rise as R^2 falls: infinite noise is a coin flip per
+ * sample, which "predicts" half of fp32's wrong answers right, more than
+ * fp32 gets when fewer than half the slice is right.  Capping it by its
+ * minimum over higher R^2 keeps "more agreement never predicts less
+ * accuracy" (exactly at the grid points, nearly between them). */
+double nr_noise_model_accuracy(const nr_noise_model *nm, double r2)
+{
+    if (!(r2 > 0))
+        r2 = 0;
+    if (r2 > 1)
+        r2 = 1;
+    int j = 0;
+    while (j <= NR_NOISE_GRID && grid_r2(j) < r2)
+        j++;
+    double x = raw_accuracy(nm, r2);
+    return x < nm->env[j] ? x : nm->env[j];
+}
+
 /* ------------------------------------------------------------ the linear model */
 
 static double clamp01(double x)
@@ -54,41 +128,67 @@ static double clamp01(double x)
     return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
-double nr_predictor_apply(const nr_predictor *p, double r2)
+const char *nr_pred_model_name(nr_pred_model m)
 {
-    return p->c0 + p->c1 * clamp01(r2);
+    return m == NR_PRED_MARGIN ? "margin-linear" : "r2-linear";
 }
 
-int nr_predictor_fit(const double *r2, const double *acc, int n, nr_predictor *out, nr_err *err)
+int nr_pred_model_parse(const char *s, nr_pred_model *out)
 {
+    if (!strcmp(s, "r2-linear"))
+        *out = NR_PRED_R2;
+    else if (!strcmp(s, "margin-linear"))
+        *out = NR_PRED_MARGIN;
+    else
+        return -1;
+    return 0;
+}
+
+double nr_predictor_x(const nr_predictor *p, const nr_noise_model *nm, double r2)
+{
+    if (p->model == NR_PRED_R2)
+        return clamp01(r2);
+    return nm ? nr_noise_model_accuracy(nm, r2) : NAN;
+}
+
+double nr_predictor_apply(const nr_predictor *p, const nr_noise_model *nm, double r2)
+{
+    return p->c0 + p->c1 * nr_predictor_x(p, nm, r2);
+}
+
+int nr_predictor_fit(const double *x, const double *acc, int n, nr_predictor *out, nr_err *err)
+{
+    nr_pred_model model = out->model;
+    double fit_min = out->fit_min;
     memset(out, 0, sizeof *out);
+    out->model = model;
+    out->fit_min = fit_min;
     if (n < 2)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "predictor",
                           "%d point%s: a line needs at least 2", n, n == 1 ? "" : "s");
-    /* centred sums: stable when R^2 cluster near 1 */
+    /* centred sums: stable when x cluster near 1 */
     double mx = 0, my = 0;
     for (int i = 0; i < n; i++) {
-        mx += clamp01(r2[i]);
+        mx += x[i];
         my += acc[i];
     }
     mx /= n;
     my /= n;
     double sxx = 0, sxy = 0;
     for (int i = 0; i < n; i++) {
-        double dx = clamp01(r2[i]) - mx;
+        double dx = x[i] - mx;
         sxx += dx * dx;
         sxy += dx * (acc[i] - my);
     }
     if (!(sxx > 0))
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "predictor",
-                          "the %d points all have the same R^2 (clamped to [0, 1]): no slope "
-                          "to fit",
-                          n);
+                          "the %d points all have the same x (%s): no slope to fit", n,
+                          model == NR_PRED_R2 ? "R^2 clamped to [0, 1]" : "noise model");
     out->c1 = sxy / sxx;
     out->c0 = my - out->c1 * mx;
     double ss = 0;
     for (int i = 0; i < n; i++) {
-        double d = nr_predictor_apply(out, r2[i]) - acc[i];
+        double d = out->c0 + out->c1 * x[i] - acc[i];
         ss += d * d;
     }
     out->rmse = sqrt(ss / n);
@@ -131,13 +231,26 @@ static const char *net_of(const netmap *m, const char *hash)
     return NULL;
 }
 
+/* The noise models of the slices met so far (a handful per store). */
+typedef struct slice_model {
+    nr_baseline b;
+    nr_noise_model nm;
+    int ok;                   /* 0: no baseline row (or an unusable one)   */
+} slice_model;
+
 typedef struct points {
+    nr_results *db;
     const netmap *nets;
     const char *exclude;
-    int n, cap;
+    nr_pred_model model;
+    double fit_min;
+    int n, cap, skipped;
     double *x, *y;
+    slice_model *sl;
+    int nsl;
     char networks[512];
     int oom;
+    nr_err err;               /* a store error met in a callback           */
 } points;
 
 static void note_network(points *p, const char *name)
@@ -152,6 +265,44 @@ static void note_network(points *p, const char *name)
         snprintf(s + used, sizeof p->networks - used, "%s%s", used ? "," : "", name);
 }
 
+/* The noise model of row's slice: NULL when it has no baseline; sets
+ * p->err (and returns NULL) on a store error. */
+static const nr_noise_model *slice_of(points *p, const nr_eval *row)
+{
+    const nr_eval_key *k = &row->key;
+    for (int i = 0; i < p->nsl; i++) {
+        const nr_baseline *b = &p->sl[i].b;
+        if (!strcmp(b->spec_hash, k->spec_hash) && !strcmp(b->weights_hash, k->weights_hash) &&
+            !strcmp(b->data_hash, k->data_hash) && b->data_first == k->data_first &&
+            b->data_count == k->data_count)
+            return p->sl[i].ok ? &p->sl[i].nm : NULL;
+    }
+    slice_model *sl = realloc(p->sl, (size_t)(p->nsl + 1) * sizeof *sl);
+    if (!sl) {
+        p->oom = 1;
+        return NULL;
+    }
+    p->sl = sl;
+    slice_model *m = &sl[p->nsl];
+    memset(m, 0, sizeof *m);
+    nr_baseline key = {0};
+    memcpy(key.spec_hash, k->spec_hash, NR_HASH_HEX);
+    memcpy(key.weights_hash, k->weights_hash, NR_HASH_HEX);
+    memcpy(key.data_hash, k->data_hash, NR_HASH_HEX);
+    key.data_first = k->data_first;
+    key.data_count = k->data_count;
+    int rc = nr_results_find_baseline(p->db, &key, &m->b, &p->err);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        m->b = key; /* remembered as absent */
+    nr_err ignore = {0};
+    m->ok = rc == 1 && nr_noise_model_init(&m->nm, m->b.sample_var, m->b.margin.v,
+                                           m->b.margin.n, m->b.correct, &ignore) == 0;
+    p->nsl++;
+    return m->ok ? &m->nm : NULL;
+}
+
 static int add_point(const nr_eval *row, void *ctx)
 {
     points *p = ctx;
@@ -163,30 +314,43 @@ static int add_point(const nr_eval *row, void *ctx)
         net = "?";
     if (p->exclude && p->exclude[0] && !strcmp(net, p->exclude))
         return 0;
+    const nr_noise_model *nm = NULL;
+    if (p->model == NR_PRED_MARGIN && !(nm = slice_of(p, row))) {
+        if (p->oom || p->err.code)
+            return 1;
+        p->skipped++;
+        return 0;
+    }
+    nr_predictor pr = {.model = p->model};
+    double x = nr_predictor_x(&pr, nm, row->r2);
+    if (!(x >= p->fit_min))
+        return 0;
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 256;
-        double *x = realloc(p->x, (size_t)cap * sizeof *x);
-        if (x)
-            p->x = x;
-        double *y = x ? realloc(p->y, (size_t)cap * sizeof *y) : NULL;
-        if (!x || !y) {
+        double *nx = realloc(p->x, (size_t)cap * sizeof *nx);
+        if (nx)
+            p->x = nx;
+        double *ny = nx ? realloc(p->y, (size_t)cap * sizeof *ny) : NULL;
+        if (!nx || !ny) {
             p->oom = 1;
             return 1;
         }
-        p->y = y;
+        p->y = ny;
         p->cap = cap;
     }
-    p->x[p->n] = row->r2;
+    p->x[p->n] = x;
     p->y[p->n] = row->norm_acc;
     p->n++;
     note_network(p, net);
     return 0;
 }
 
-int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, nr_err *err)
+int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, int *skipped,
+                        nr_err *err)
 {
     netmap nets = {0};
-    points pts = {.nets = &nets, .exclude = exclude};
+    points pts = {.db = db, .nets = &nets, .exclude = exclude, .model = out->model,
+                  .fit_min = out->fit_min};
     int rc = nr_results_each_run(db, add_run, &nets, err);
     if (rc < 0 && !err->code)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "predictor", "out of memory");
@@ -197,15 +361,26 @@ int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, 
     rc = nr_results_each_eval(db, &f, add_point, &pts, err);
     if (rc < 0)
         goto done;
+    if (pts.err.code) {
+        *err = pts.err;
+        rc = -pts.err.code;
+        goto done;
+    }
     if (pts.oom) {
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "predictor", "out of memory for points");
         goto done;
     }
+    if (skipped)
+        *skipped = pts.skipped;
     if (pts.n < 2) {
+        char sk[96] = "";
+        if (pts.skipped)
+            snprintf(sk, sizeof sk, " (%d more lack their slice's fp32 baseline)", pts.skipped);
         rc = nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--fit-predictor",
-                        "the database holds %d full evaluation%s with an R^2%s%s%s: run "
-                        "`numrep search --method exhaustive` on other networks first",
-                        pts.n, pts.n == 1 ? "" : "s", exclude && *exclude ? " outside " : "",
+                        "the database holds %d full evaluation%s with an R^2 and x >= %g%s%s%s%s: "
+                        "run `numrep search --method exhaustive` on other networks first",
+                        pts.n, pts.n == 1 ? "" : "s", out->fit_min, sk,
+                        exclude && *exclude ? " outside " : "",
                         exclude && *exclude ? "network " : "", exclude ? exclude : "");
         goto done;
     }
@@ -213,6 +388,9 @@ int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, 
     if (!rc)
         snprintf(out->networks, sizeof out->networks, "%s", pts.networks);
 done:
+    for (int i = 0; i < pts.nsl; i++)
+        nr_baseline_free(&pts.sl[i].b);
+    free(pts.sl);
     free(nets.e);
     free(pts.x);
     free(pts.y);
@@ -229,11 +407,11 @@ int nr_predictor_load(const char *path, nr_predictor *out, nr_err *err)
     if (rc)
         return rc;
     const nr_yaml_node *root = d->root, *n;
-    if ((rc = nr_yaml_check_map(d, root, "predictor", "model c0 c1 points rmse networks", err)))
+    if ((rc = nr_yaml_check_map(d, root, "predictor", "model c0 c1 fit_min points rmse networks", err)))
         goto done;
     if (!(n = nr_yaml_get(root, "c0")) || !nr_yaml_get(root, "c1")) {
         rc = nr_yaml_err(d, root, NR_ESYNTAX, "predictor", err,
-                         "expected the coefficients c0 and c1 (norm_acc = c0 + c1 * R^2)");
+                         "expected the coefficients c0 and c1 (norm_acc = c0 + c1 * x)");
         goto done;
     }
     if ((rc = nr_yaml_double(d, n, "c0", &out->c0, err)) ||
@@ -243,12 +421,15 @@ int nr_predictor_load(const char *path, nr_predictor *out, nr_err *err)
         char model[32];
         if ((rc = nr_yaml_string(d, n, "model", model, sizeof model, err)))
             goto done;
-        if (strcmp(model, "r2-linear")) {
+        if (nr_pred_model_parse(model, &out->model)) {
             rc = nr_yaml_err(d, n, NR_EUNSUP, "model", err,
-                             "expected r2-linear, got \"%s\"", model);
+                             "expected r2-linear or margin-linear, got \"%s\"", model);
             goto done;
         }
     }
+    if ((n = nr_yaml_get(root, "fit_min")) &&
+        (rc = nr_yaml_double(d, n, "fit_min", &out->fit_min, err)))
+        goto done;
     if ((n = nr_yaml_get(root, "points")) &&
         (rc = nr_yaml_int(d, n, "points", 0, 1000000000, &out->npoints, err)))
         goto done;
@@ -267,18 +448,30 @@ int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err)
     FILE *f = fopen(path, "w");
     if (!f)
         return nr_err_set(err, NR_EIO, path, 0, 0, "", "cannot write: %s", strerror(errno));
+    if (p->model == NR_PRED_MARGIN)
+        fputs("# The fast search's accuracy predictor (numrep search --fit-predictor):\n"
+              "#   normalized top-1 = c0 + c1 * x\n"
+              "# x: the accuracy the noise model expects from R^2 (docs/search.md): fp32\n"
+              "# outputs plus Gaussian noise of the size R^2 implies, against each sample's\n"
+              "# fp32 margin.  Fitted by least squares on full evaluations of uniform\n"
+              "# formats with x >= fit_min (the line is used near the budget).\n",
+              f);
+    else
+        fputs("# The fast search's accuracy predictor (numrep search --fit-predictor):\n"
+              "#   normalized top-1 = c0 + c1 * clamp(R^2, 0, 1)\n"
+              "# R^2 of the last layer's outputs against fp32 on the first samples of the\n"
+              "# data slice; fitted by least squares on full evaluations of uniform formats.\n",
+              f);
     fprintf(f,
-            "# The fast search's accuracy predictor (numrep search --fit-predictor):\n"
-            "#   normalized top-1 = c0 + c1 * clamp(R^2, 0, 1)\n"
-            "# R^2 of the last layer's outputs against fp32 on the first samples of the\n"
-            "# data slice; fitted by least squares on full evaluations of uniform formats.\n"
-            "model: r2-linear\n"
+            "model: %s\n"
             "c0: %.17g\n"
             "c1: %.17g\n"
+            "fit_min: %.17g\n"
             "points: %d\n"
             "rmse: %.6g\n"
             "networks: \"%s\"\n",
-            p->c0, p->c1, p->npoints, p->rmse, p->networks);
+            nr_pred_model_name(p->model), p->c0, p->c1, p->fit_min, p->npoints, p->rmse,
+            p->networks);
     if (fclose(f))
         return nr_err_set(err, NR_EIO, path, 0, 0, "", "cannot write: %s", strerror(errno));
     return 0;

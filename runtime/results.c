@@ -30,7 +30,8 @@ typedef enum {
     C_INT,  /* int, NOT NULL                                         */
     C_REAL, /* double, NULL <-> NAN                                  */
     C_KIND, /* nr_eval_kind stored as its name                       */
-    C_COEF  /* nr_fit's ncoef + coef[], stored as "%.17g %.17g ..."   */
+    C_COEF, /* nr_fit's ncoef + coef[], stored as "%.17g %.17g ..."   */
+    C_F32S  /* nr_f32s, a BLOB of little-endian float32               */
 } ctype;
 
 typedef struct col {
@@ -105,6 +106,19 @@ static const col fit_cols[] = {
     COL(nr_fit, "created", C_REAL, created, 0),
 };
 
+static const col base_cols[] = {
+    COL(nr_baseline, "spec_hash", C_TEXT, spec_hash, 1),
+    COL(nr_baseline, "weights_hash", C_TEXT, weights_hash, 1),
+    COL(nr_baseline, "data_hash", C_TEXT, data_hash, 1),
+    COL(nr_baseline, "data_first", C_I64, data_first, 1),
+    COL(nr_baseline, "data_count", C_I64, data_count, 1),
+    COL(nr_baseline, "samples", C_INT, samples, 0),
+    COL(nr_baseline, "sample_var", C_REAL, sample_var, 0),
+    COL(nr_baseline, "correct", C_I64, correct, 0),
+    COL(nr_baseline, "margin", C_F32S, margin, 0),
+    COL(nr_baseline, "created", C_REAL, created, 0),
+};
+
 typedef struct table {
     const char *name;
     const col *cols;
@@ -113,7 +127,7 @@ typedef struct table {
     const char *extra; /* indexes created with the table             */
 } table;
 
-enum { T_EVAL, T_RUN, T_SENS, T_FIT, T_COUNT };
+enum { T_EVAL, T_RUN, T_SENS, T_FIT, T_BASE, T_COUNT };
 #define NCOLS(a) ((int)(sizeof a / sizeof a[0]))
 static const table tables[T_COUNT] = {
     [T_EVAL] = {"evaluations", eval_cols, NCOLS(eval_cols), offsetof(nr_eval, id),
@@ -122,13 +136,14 @@ static const table tables[T_COUNT] = {
     [T_RUN] = {"runs", run_cols, NCOLS(run_cols), offsetof(nr_run, id), ""},
     [T_SENS] = {"sensitivity", sens_cols, NCOLS(sens_cols), offsetof(nr_sens, id), ""},
     [T_FIT] = {"predictors", fit_cols, NCOLS(fit_cols), offsetof(nr_fit, id), ""},
+    [T_BASE] = {"baselines", base_cols, NCOLS(base_cols), offsetof(nr_baseline, id), ""},
 };
 
 /* ------------------------------------------------------------ the handle */
 
 /* Cached statements; S_EACH_* are prepared per call (callbacks may nest). */
 enum { S_EVAL_PUT, S_EVAL_FIND, S_EVAL_GET, S_RUN_INS, S_RUN_UPD, S_RUN_GET, S_RUN_OPEN,
-       S_SENS_PUT, S_FIT_INS, S_FIT_LATEST, S_COUNT };
+       S_SENS_PUT, S_FIT_INS, S_FIT_LATEST, S_BASE_PUT, S_BASE_FIND, S_COUNT };
 
 struct nr_results {
     sqlite3 *db;
@@ -213,6 +228,8 @@ static const char *sqltype(ctype t)
         return "INTEGER NOT NULL";
     case C_REAL:
         return "REAL";
+    case C_F32S:
+        return "BLOB NOT NULL";
     default:
         return "TEXT NOT NULL";
     }
@@ -295,6 +312,24 @@ static void update_sql(const table *t, sbuf *b)
 
 static int text_ok(const char *s, size_t size) { return memchr(s, 0, size) != NULL; }
 
+static void f32_to_le(float x, unsigned char *b)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(u >> (8 * i));
+}
+
+static float f32_from_le(const unsigned char *b)
+{
+    uint32_t u = 0;
+    for (int i = 0; i < 4; i++)
+        u |= (uint32_t)b[i] << (8 * i);
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
 /* Bind column c of row `base` to parameter `p`. */
 static int bind_col(sqlite3_stmt *st, int p, const col *c, const void *base)
 {
@@ -322,6 +357,18 @@ static int bind_col(sqlite3_stmt *st, int p, const col *c, const void *base)
             k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%.17g", i ? " " : "", fit->coef[i]);
         return sqlite3_bind_text(st, p, buf, -1, SQLITE_TRANSIENT);
     }
+    case C_F32S: {
+        const nr_f32s *a = (const nr_f32s *)f;
+        if (a->n == 0)
+            return sqlite3_bind_zeroblob(st, p, 0);
+        size_t bytes = (size_t)a->n * 4;
+        unsigned char *le = malloc(bytes);
+        if (!le)
+            return SQLITE_NOMEM;
+        for (int64_t i = 0; i < a->n; i++)
+            f32_to_le(a->v[i], le + 4 * i);
+        return sqlite3_bind_blob64(st, p, le, bytes, free);
+    }
     }
     return SQLITE_MISUSE;
 }
@@ -340,6 +387,12 @@ static int check_row(nr_results *r, const table *t, const void *base, nr_err *er
         if (c->t == C_KIND && (unsigned)*(const nr_eval_kind *)f >= NR_EVAL_KINDS)
             return nr_err_set(err, NR_ERANGE, r->path, 0, 0, t->name,
                               "kind %d is not an nr_eval_kind", (int)*(const nr_eval_kind *)f);
+        if (c->t == C_F32S && (((const nr_f32s *)f)->n < 0 ||
+                               (((const nr_f32s *)f)->n > 0 && !((const nr_f32s *)f)->v) ||
+                               ((const nr_f32s *)f)->n > INT64_MAX / 8))
+            return nr_err_set(err, NR_ERANGE, r->path, 0, 0, t->name,
+                              "field %s: %lld floats without an array", c->name,
+                              (long long)((const nr_f32s *)f)->n);
         if (c->t == C_COEF && (((const nr_fit *)base)->ncoef < 0 ||
                                ((const nr_fit *)base)->ncoef > NR_FIT_MAXCOEF))
             return nr_err_set(err, NR_ERANGE, r->path, 0, 0, t->name,
@@ -430,6 +483,25 @@ static int read_row(nr_results *r, const table *t, sqlite3_stmt *st, void *base,
                 *(int *)f = (int)v;
             } else
                 *(int64_t *)f = v;
+            break;
+        }
+        case C_F32S: {
+            nr_f32s *a = (nr_f32s *)f;
+            a->v = NULL;
+            a->n = 0;
+            if (ty != SQLITE_BLOB)
+                return bad_col(r, t, id, c, err, "expected a blob of float32");
+            const unsigned char *b = sqlite3_column_blob(st, i + 1);
+            int n = sqlite3_column_bytes(st, i + 1);
+            if (n % 4)
+                return bad_col(r, t, id, c, err, "blob length is not a multiple of 4");
+            if (n == 0)
+                break;
+            if (!b || !(a->v = malloc((size_t)n)))
+                return nr_err_set(err, NR_ENOMEM, r->path, 0, 0, t->name, "out of memory");
+            a->n = n / 4;
+            for (int64_t j = 0; j < a->n; j++)
+                a->v[j] = f32_from_le(b + 4 * j);
             break;
         }
         case C_REAL:
@@ -552,12 +624,17 @@ static int check_ids(nr_results *r, int64_t app, int64_t ver, nr_err *err)
 static int upgrade(nr_results *r, int64_t ver, nr_err *err)
 {
     int rc = 0;
-    if (ver == 1)
+    if (ver <= 1)
         rc = exec(r,
                   "DELETE FROM evaluations WHERE kind = 'sample'; "
                   "UPDATE evaluations SET r2 = NULL; UPDATE sensitivity SET r2 = NULL; "
                   "DELETE FROM predictors",
                   "upgrading a version 1 store (new R^2)", err);
+    if (!rc && ver <= 2) { /* 3: the baselines table */
+        sbuf b = {.n = 0};
+        create_sql(&tables[T_BASE], &b);
+        rc = exec(r, b.s, "upgrading a version 2 store (baselines)", err);
+    }
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", NR_RESULTS_VERSION);
     return rc ? rc : exec(r, sql, "upgrading the store", err);
@@ -594,6 +671,9 @@ static int prepare_all(nr_results *r, nr_err *err)
     insert_sql(ts, &b[S_SENS_PUT], 1);
     insert_sql(tf, &b[S_FIT_INS], 0);
     select_sql(tf, &b[S_FIT_LATEST], "WHERE ?1 IS NULL OR name = ?1 ORDER BY id DESC LIMIT 1");
+    insert_sql(&tables[T_BASE], &b[S_BASE_PUT], 1);
+    select_sql(&tables[T_BASE], &b[S_BASE_FIND], "");
+    key_where(&tables[T_BASE], &b[S_BASE_FIND]);
     for (int i = 0; i < S_COUNT; i++) {
         int rc = prepare(r, i, b[i].s, err);
         if (rc)
@@ -1048,4 +1128,55 @@ int nr_results_latest_fit(nr_results *r, const char *name, nr_fit *fit, nr_err *
     int rc = step_one(r, &tables[T_FIT], st, fit, "reading a predictor fit", err);
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+/* ------------------------------------------------------------ baselines */
+
+int nr_results_put_baseline(nr_results *r, nr_baseline *b, nr_err *err)
+{
+    if (b->margin.n != b->data_count)
+        return nr_err_set(err, NR_ERANGE, r->path, 0, 0, "baselines",
+                          "%lld margins for a slice of %lld samples",
+                          (long long)b->margin.n, (long long)b->data_count);
+    if (b->created == 0)
+        b->created = now();
+    return insert_row(r, S_BASE_PUT, &tables[T_BASE], b, err);
+}
+
+int nr_results_find_baseline(nr_results *r, const nr_baseline *key, nr_baseline *out,
+                             nr_err *err)
+{
+    const table *t = &tables[T_BASE];
+    nr_baseline probe = {0};
+    memcpy(probe.spec_hash, key->spec_hash, NR_HASH_HEX);
+    memcpy(probe.weights_hash, key->weights_hash, NR_HASH_HEX);
+    memcpy(probe.data_hash, key->data_hash, NR_HASH_HEX);
+    probe.data_first = key->data_first;
+    probe.data_count = key->data_count;
+    memset(out, 0, sizeof *out);
+    int rc = check_row(r, t, &probe, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    rc = bind_all(r, t, r->st[S_BASE_FIND], &probe, 1, err);
+    if (!rc)
+        rc = step_one(r, t, r->st[S_BASE_FIND], out, "looking up a baseline", err);
+    pthread_mutex_unlock(&r->mu);
+    if (rc == 1 && out->margin.n != out->data_count) {
+        rc = nr_err_set(err, NR_ECORRUPT, r->path, 0, 0, "baselines",
+                        "row %lld: %lld margins for a slice of %lld samples", (long long)out->id,
+                        (long long)out->margin.n, (long long)out->data_count);
+    }
+    if (rc != 1)
+        nr_baseline_free(out);
+    return rc;
+}
+
+void nr_baseline_free(nr_baseline *b)
+{
+    if (!b)
+        return;
+    free(b->margin.v);
+    b->margin.v = NULL;
+    b->margin.n = 0;
 }

@@ -3,13 +3,16 @@
  * killed at any moment resumes without repeating or losing work, and a
  * repeated query is answered from the file.  `numrep report` reads it.
  *
- * Four tables (schema version NR_RESULTS_VERSION, PRAGMA user_version):
+ * Five tables (schema version NR_RESULTS_VERSION, PRAGMA user_version):
  *   runs         one search: network, input hashes, method, budget, times,
  *                the chosen evaluation
  *   evaluations  one configuration measured on one data slice, keyed by
  *                nr_eval_key (content, not run: any run may reuse a row)
  *   sensitivity  one layer of a run set to one format, the rest fp32
  *   predictors   fitted R^2 -> normalized-accuracy models
+ *   baselines    fp32 on one data slice: each sample's margin and the
+ *                spread of the outputs on the R^2 samples (the fast
+ *                search's noise model, docs/search.md)
  *
  * Every write is its own transaction, committed (WAL, synchronous=FULL)
  * before the call returns.  Several processes (MPI ranks) may write to
@@ -26,9 +29,9 @@
 
 #include <stdint.h>
 
-/* 2: R^2 is the regression one (nr_predictor_r2); opening a version 1
- * store upgrades it in place (results.c upgrade) */
-#define NR_RESULTS_VERSION 2
+/* 2: R^2 is the regression one (nr_predictor_r2); 3: the baselines table.
+ * Opening an older store upgrades it in place (results.c upgrade) */
+#define NR_RESULTS_VERSION 3
 #define NR_RESULTS_APP_ID 0x6e727273 /* "nrrs" in PRAGMA application_id */
 #define NR_RESULTS_BUSY_MS 60000
 
@@ -193,5 +196,35 @@ typedef struct nr_fit {
 int nr_results_put_fit(nr_results *db, nr_fit *fit, nr_err *err); /* always inserts */
 /* The newest fit named `name` (NULL: any name): 1 found, 0 none, <0 error. */
 int nr_results_latest_fit(nr_results *db, const char *name, nr_fit *fit, nr_err *err);
+
+/* ------------------------------------------------------------ fp32 baselines */
+
+/* A float32 array stored as a little-endian BLOB. */
+typedef struct nr_f32s {
+    float *v;                /* malloc'ed by a read; NULL when n is 0         */
+    int64_t n;
+} nr_f32s;
+
+/* One row per data slice (spec, weights, data hash, first, count). */
+typedef struct nr_baseline {
+    int64_t id;
+    char spec_hash[NR_HASH_HEX];
+    char weights_hash[NR_HASH_HEX];
+    char data_hash[NR_HASH_HEX];
+    int64_t data_first, data_count;
+    int samples;             /* the R^2 samples sample_var was taken over     */
+    double sample_var;       /* variance of every fp32 output on them         */
+    int64_t correct;         /* fp32 top-1 correct answers on the slice       */
+    nr_f32s margin;          /* [data_count] nr_eval_margin of fp32 per sample */
+    double created;
+} nr_baseline;
+
+/* Insert or replace the slice's row (margin.n must equal data_count). */
+int nr_results_put_baseline(nr_results *db, nr_baseline *b, nr_err *err);
+/* The row of key's slice (its hashes, data_first, data_count): 1 found
+ * (out->margin malloc'ed: nr_baseline_free), 0 none, <0 error. */
+int nr_results_find_baseline(nr_results *db, const nr_baseline *key, nr_baseline *out,
+                             nr_err *err);
+void nr_baseline_free(nr_baseline *b);
 
 #endif

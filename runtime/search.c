@@ -161,6 +161,9 @@ typedef struct ctx {
     int *slab;
     int64_t sref_top1;        /* fp32 correct answers on the samples          */
     nr_eval base;             /* fp32 on the slice                            */
+    nr_baseline nb;           /* its margins and the samples' spread          */
+    nr_noise_model nm;        /* built on nb (have_nm)                         */
+    int have_nm;
     nr_format f32;            /* the baseline's format                        */
     nr_model *shape;          /* fp32 model: layer names and MACs             */
     int64_t run_id;
@@ -419,6 +422,7 @@ typedef struct full_req {
                                   whole slice (else the slice is split)        */
     int early;                 /* only the verdict matters: stop as soon as
                                   the configuration provably fails            */
+    int margins;               /* eval_slice keeps every sample's margin      */
 } full_req;
 
 /* A row meets the budget; a row stopped early (n short of the slice) is a
@@ -478,6 +482,7 @@ static int eval_slice(ctx *c, const full_req *q, int64_t first, int64_t count,
     eo.progress_ctx = &b;
     if (q->early && first == c->first && count == c->count)
         eo.max_wrong = count - pass_count(c);
+    eo.keep_margins = q->margins;
     rc = nr_eval_run(&e, m, c->ds, &eo, er, err);
 done:
     nr_engine_close(&e);
@@ -665,6 +670,79 @@ static int setup(ctx *c, nr_err *err)
     return read_data(c, err);
 }
 
+/* The slice's baseline row: key fields from c. */
+static void baseline_key(const ctx *c, nr_baseline *b)
+{
+    memset(b, 0, sizeof *b);
+    memcpy(b->spec_hash, c->spec_hash, NR_HASH_HEX);
+    memcpy(b->weights_hash, c->weights_hash, NR_HASH_HEX);
+    memcpy(b->data_hash, c->data_hash, NR_HASH_HEX);
+    b->data_first = c->first;
+    b->data_count = c->count;
+}
+
+/* Variance of every fp32 output on the R^2 samples (two passes). */
+static double sample_var(const ctx *c)
+{
+    size_t n = (size_t)c->samples * (size_t)c->k;
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++)
+        m += (double)c->sref[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        v += ((double)c->sref[i] - m) * ((double)c->sref[i] - m);
+    return v / (double)n;
+}
+
+/* The noise model's fp32 side (collective): process 0 finds the slice's
+ * baseline row, or computes the margins with one more fp32 run (on the
+ * whole slice) and stores them; then every process reads the row back.
+ * Every search keeps it, so exhaustive runs leave what a margin-linear fit
+ * needs.  A slice where fp32 gets nothing right has no model (have_nm 0). */
+static int baseline_margins(ctx *c, nr_err *err)
+{
+    nr_baseline key;
+    baseline_key(c, &key);
+    int rc = 0;
+    if (myrank(c) == 0) {
+        rc = nr_results_find_baseline(c->db, &key, &c->nb, err);
+        if (rc == 1 && c->nb.samples != c->samples)
+            nr_baseline_free(&c->nb), rc = 0; /* another sample count: redo */
+        if (rc == 0) {
+            full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .margins = 1,
+                          .phase = "fp32 margins"};
+            nr_eval_result er = {0};
+            if (!(rc = eval_slice(c, &q, c->first, c->count, &er, err))) {
+                c->nb = key;
+                c->nb.samples = c->samples;
+                c->nb.sample_var = sample_var(c);
+                c->nb.correct = er.top1;
+                c->nb.margin.v = er.margin;
+                c->nb.margin.n = er.n;
+                er.margin = NULL;
+                rc = nr_results_put_baseline(c->db, &c->nb, err);
+            }
+            nr_eval_result_free(&er);
+        }
+        rc = rc < 0 ? rc : 0;
+    }
+    if ((rc = agree(c, rc, err)))
+        return rc;
+    if (myrank(c) != 0) {
+        rc = nr_results_find_baseline(c->db, &key, &c->nb, err);
+        if (rc == 0)
+            rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "search",
+                            "the fp32 baseline of the slice is not in the results store");
+        rc = rc < 0 ? rc : 0;
+    }
+    if ((rc = agree(c, rc, err)))
+        return rc;
+    nr_err ignore = {0};
+    c->have_nm = nr_noise_model_init(&c->nm, c->nb.sample_var, c->nb.margin.v, c->nb.margin.n,
+                                     c->nb.correct, &ignore) == 0;
+    return 0;
+}
+
 /* The fp32 run on the slice (stored like any evaluation) and on the samples. */
 static int baseline(ctx *c, nr_err *err)
 {
@@ -682,7 +760,7 @@ static int baseline(ctx *c, nr_err *err)
     if ((rc = run_samples(c, c->shape, c->sref, &secs, err)))
         return rc;
     c->sref_top1 = correct(c, c->sref);
-    return 0;
+    return baseline_margins(c, err);
 }
 
 static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
@@ -707,12 +785,13 @@ static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
     run->started = wall();
     snprintf(run->settings, sizeof run->settings,
              "engine=%s rounding=%s mac=%s samples=%d jobs=%d per_layer=%d steps=%d "
-             "predictor=%.6g+%.6g*r2",
+             "predictor=%s:%.6g+%.6g*x",
              c->o->engine, nr_rounding_name(c->o->rounding),
              c->o->mac == NR_MAC_UNFUSED ? "unfused" : c->o->mac == NR_MAC_FUSED ? "fused"
                                                                                  : "exact",
              c->samples, c->o->jobs, c->o->per_layer, c->o->per_layer_steps,
-             c->o->predictor.c0, c->o->predictor.c1);
+             nr_pred_model_name(c->o->predictor.model), c->o->predictor.c0,
+             c->o->predictor.c1);
     return nr_results_put_run(c->db, run, err);
 }
 
@@ -935,7 +1014,7 @@ int nr_search_records(const double *r2, int n, int *rec)
     return m;
 }
 
-int nr_search_step_records(const double *r2, int n, const nr_predictor *pred, double target,
+int nr_search_step_records(const double *r2, int n, const double *predicted, double target,
                            nr_search_verdict_fn verdict, void *ctx, int *chosen, nr_err *err)
 {
     *chosen = -1;
@@ -943,7 +1022,7 @@ int nr_search_step_records(const double *r2, int n, const nr_predictor *pred, do
     if (!rec)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
     int m = nr_search_records(r2, n, rec), k = 0, rc = 0;
-    while (k < m - 1 && nr_predictor_apply(pred, r2[rec[k]]) < target)
+    while (k < m - 1 && !(predicted[rec[k]] >= target))
         k++;
     /* lo: highest record known to fail (-1: none); hi: lowest known to
      * pass (m: none); one-sided steps 2, 1, 2, 4, 8, ... (see above) */
@@ -994,22 +1073,41 @@ static int fast_verdict(void *p, int i, nr_err *err)
     return passes(f->c, &f->full[i]);
 }
 
+/* Predicted normalized accuracy of every configuration (pred[0..n)). */
+static int predict_all(ctx *c, const nr_eval *smp, int n, double *pred, nr_err *err)
+{
+    const nr_predictor *p = &c->o->predictor;
+    if (p->model == NR_PRED_MARGIN && !c->have_nm)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--predictor",
+                          "the margin-linear predictor needs fp32 to get some samples of the "
+                          "slice right (it gets %g %%)",
+                          100.0 * c->base.top1);
+    for (int i = 0; i < n; i++)
+        pred[i] = nr_predictor_apply(p, c->have_nm ? &c->nm : NULL, smp[i].r2);
+    return 0;
+}
+
 static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_eval *full,
                 int *chosen, nr_err *err)
 {
     double *r2 = malloc((size_t)(n ? n : 1) * sizeof *r2);
-    int rc = r2 ? 0 : nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    double *pred = malloc((size_t)(n ? n : 1) * sizeof *pred);
+    int rc = r2 && pred ? 0 : nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    if (!rc)
+        rc = predict_all(c, smp, n, pred, err);
     /* every process takes the same steps (the measurements are shared) */
     if ((rc = agree(c, rc, err))) {
         free(r2);
+        free(pred);
         return rc;
     }
     for (int i = 0; i < n; i++)
         r2[i] = smp[i].r2;
     fast_ctx f = {c, cfg, smp, full};
-    rc = nr_search_step_records(r2, n, &c->o->predictor, 1.0 - c->o->max_loss - PASS_SLACK,
-                                fast_verdict, &f, chosen, err);
+    rc = nr_search_step_records(r2, n, pred, 1.0 - c->o->max_loss - PASS_SLACK, fast_verdict,
+                                &f, chosen, err);
     free(r2);
+    free(pred);
     return rc;
 }
 
@@ -1245,7 +1343,8 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
         r->top1 = full[chosen].top1;
         r->norm_acc = full[chosen].norm_acc;
         r->r2 = smp[chosen].r2;
-        r->predicted = nr_predictor_apply(&o->predictor, smp[chosen].r2);
+        r->predicted = nr_predictor_apply(&o->predictor, c.have_nm ? &c.nm : NULL,
+                                          smp[chosen].r2);
         run.chosen_eval = full[chosen].id;
     }
     run.finished = wall();
@@ -1268,6 +1367,7 @@ done:
     free(c.sin);
     free(c.slab);
     free(c.sref);
+    nr_baseline_free(&c.nb);
     nr_model_free(c.shape);
     pthread_mutex_destroy(&c.mu);
     if (rc)

@@ -92,24 +92,59 @@ int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_
  * against the identity (docs/search.md).  A non-finite y gives NR_R2_FLOOR. */
 double nr_predictor_r2(const float *y, const float *yref, size_t n);
 
-/* norm_acc ~ c0 + c1 * clamp(R^2, 0, 1). */
+/* The fp32 side of the noise model (margin-linear): a custom format's
+ * outputs are taken as fp32's plus independent Gaussian noise of the size
+ * R^2 implies, sigma^2 = var (1 - R^2) / R^2 with var the variance of the
+ * fp32 outputs on the R^2 samples; a sample keeps (or gains) the right
+ * answer with probability Phi(margin / (sigma sqrt 2)), margin being its
+ * fp32 nr_eval_margin.  nr_noise_model_accuracy is the expected number of
+ * right answers over fp32's, made non-decreasing in R^2 (docs/search.md). */
+#define NR_NOISE_GRID 64
+typedef struct nr_noise_model {
+    double var;                      /* fp32 output variance on the samples   */
+    const float *margin;             /* [n] borrowed                          */
+    int64_t n, correct;              /* samples; fp32 right answers           */
+    double env[NR_NOISE_GRID + 2];   /* min of the raw model on [r_j, 1]      */
+} nr_noise_model;
+
+/* margin must outlive nm.  correct 0 or n 0: NR_ERANGE. */
+int nr_noise_model_init(nr_noise_model *nm, double var, const float *margin, int64_t n,
+                        int64_t correct, nr_err *err);
+double nr_noise_model_accuracy(const nr_noise_model *nm, double r2);
+
+/* The linear model: norm_acc ~ c0 + c1 * x, where x is clamp(R^2, 0, 1)
+ * (r2-linear, the paper's) or the noise model's accuracy (margin-linear). */
+typedef enum { NR_PRED_R2 = 0, NR_PRED_MARGIN = 1 } nr_pred_model;
+const char *nr_pred_model_name(nr_pred_model m); /* "r2-linear", "margin-linear" */
+int nr_pred_model_parse(const char *s, nr_pred_model *out); /* 0 ok, -1 unknown */
+
 typedef struct nr_predictor {
+    nr_pred_model model;
     double c0, c1;
+    double fit_min;                  /* the fit used points with x >= this    */
     int npoints;
     double rmse;
     char networks[512];              /* where the points came from           */
 } nr_predictor;
 
-double nr_predictor_apply(const nr_predictor *p, double r2);
-/* Least squares over n points (r2 clamped to [0, 1]); fewer than 2 points,
- * or points whose clamped R^2 are all equal, are NR_ERANGE. */
-int nr_predictor_fit(const double *r2, const double *acc, int n, nr_predictor *out, nr_err *err);
+/* x of one configuration (nm: the network's noise model; NULL for
+ * r2-linear), and c0 + c1 * x.  margin-linear without nm gives NAN. */
+double nr_predictor_x(const nr_predictor *p, const nr_noise_model *nm, double r2);
+double nr_predictor_apply(const nr_predictor *p, const nr_noise_model *nm, double r2);
+/* Least squares of acc on x over n points (p->model, fit_min kept; the
+ * rest of *out set); fewer than 2 points, or all x equal, are NR_ERANGE. */
+int nr_predictor_fit(const double *x, const double *acc, int n, nr_predictor *out, nr_err *err);
 /* Points from the store: every full evaluation of one uniform format (no
  * per-layer assignment) with a measured R^2, from networks other than
- * `exclude` (a network name as written in runs; NULL or "" excludes none).
- * The network of a row is the one of a run with the row's spec hash. */
-int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, nr_err *err);
-/* specs/predictor.yaml: {c0: , c1: , points: , rmse: , networks: "..."}. */
+ * `exclude` (a network name as written in runs; NULL or "" excludes none),
+ * whose x (out->model) is at least out->fit_min.  margin-linear needs the
+ * slice's baseline row; rows without one are skipped (*skipped counts
+ * them; may be NULL).  The network of a row is the one of a run with the
+ * row's spec hash. */
+int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, int *skipped,
+                        nr_err *err);
+/* specs/predictor.yaml: {model: , c0: , c1: , fit_min: , points: , rmse: ,
+ * networks: "..."}; model defaults to r2-linear. */
 int nr_predictor_load(const char *path, nr_predictor *out, nr_err *err);
 int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err);
 
@@ -224,12 +259,13 @@ typedef struct nr_search_result {
  * nr_search_step_records asks verdict(ctx, i) for configurations (1 pass,
  * 0 fail, NR_SEARCH_STOP to stop, < 0 an error, returned) and sets *chosen
  * to the first record that passes with the record before it failing (-1:
- * none passes, or stopped).  The first question is the first record that
- * pred puts at or above target. */
+ * none passes, or stopped).  The first question is the first record whose
+ * predicted normalized accuracy (predicted[i], configuration i) is at
+ * least target. */
 #define NR_SEARCH_STOP 2
 typedef int (*nr_search_verdict_fn)(void *ctx, int i, nr_err *err);
 int nr_search_records(const double *r2, int n, int *rec);
-int nr_search_step_records(const double *r2, int n, const nr_predictor *pred, double target,
+int nr_search_step_records(const double *r2, int n, const double *predicted, double target,
                            nr_search_verdict_fn verdict, void *ctx, int *chosen, nr_err *err);
 
 /* Search net_path (weights from the spec) on ds (opened with the spec's

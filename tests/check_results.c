@@ -674,14 +674,14 @@ START_TEST(hostile_files)
     path_in(p, sizeof p, "future.db");
     nr_results_close(open_ok(p));
     raw_sql(p, "PRAGMA user_version = 99");
-    expect_open_error(p, 0, NR_EUNSUP, "schema version 99; this numrep reads version 2");
+    expect_open_error(p, 0, NR_EUNSUP, "schema version 99; this numrep reads version 3");
 
     path_in(p, sizeof p, "notables.db");
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
              NR_RESULTS_APP_ID, NR_RESULTS_VERSION);
     raw_sql(p, sql);
-    expect_open_error(p, 0, NR_ECORRUPT, "schema does not match version 2");
+    expect_open_error(p, 0, NR_ECORRUPT, "schema does not match version 3");
 
     path_in(p, sizeof p, "missing.db");
     expect_open_error(p, 1, NR_EIO, "no such file");
@@ -768,7 +768,7 @@ START_TEST(upgrade_v1)
     f.coef[0] = 0.1, f.coef[1] = 0.9;
     OK(nr_results_put_fit(db, &f, &e_));
     nr_results_close(db);
-    raw_sql(p, "PRAGMA user_version = 1");
+    raw_sql(p, "DROP TABLE baselines; PRAGMA user_version = 1"); /* version 1 had none */
 
     db = open_ok(p);
     nr_eval_filter all = NR_EVAL_FILTER_ALL, samples = NR_EVAL_FILTER_ALL;
@@ -790,6 +790,100 @@ START_TEST(upgrade_v1)
     /* upgraded in place: a store of this version now */
     db = open_ok(p);
     ck_assert_int_eq(count_evals(db, &all), 4);
+    nr_results_close(db);
+    rm_tmpdir();
+}
+END_TEST
+
+/* A version 2 store (no baselines table) opens as version 3 with every
+ * row kept as it was, R^2 included, and takes baselines. */
+START_TEST(upgrade_v2)
+{
+    make_tmpdir();
+    char p[512];
+    path_in(p, sizeof p, "v2.db");
+    nr_results *db = open_ok(p);
+    nr_eval rows[4];
+    for (int i = 0; i < 4; i++) {
+        row_for(&rows[i], i, i < 2 ? NR_EVAL_FULL : NR_EVAL_SAMPLE);
+        rows[i].r2 = 0.5 + i / 100.0;
+        OK(nr_results_put_eval(db, &rows[i], &e_));
+    }
+    nr_results_close(db);
+    raw_sql(p, "DROP TABLE baselines; PRAGMA user_version = 2");
+    db = open_ok(p);
+    for (int i = 0; i < 4; i++) {
+        nr_eval got;
+        { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_eval(db, &rows[i].key, &got, &e1), 1); }
+        assert_eval_eq(&got, &rows[i]);
+    }
+    float m[3] = {1.5f, -0.25f, 0.0f};
+    nr_baseline b = {0}, got;
+    strcpy(b.spec_hash, "s"), strcpy(b.weights_hash, "w"), strcpy(b.data_hash, "d");
+    b.data_count = 3, b.samples = 2, b.sample_var = 4.0, b.correct = 1;
+    b.margin = (nr_f32s){m, 3};
+    OK(nr_results_put_baseline(db, &b, &e_));
+    { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e1), 1); }
+    ck_assert(got.margin.n == 3 && !memcmp(got.margin.v, m, sizeof m));
+    nr_baseline_free(&got);
+    nr_results_close(db);
+    rm_tmpdir();
+}
+END_TEST
+
+/* Baselines: round trip bit for bit, replace in place, key by slice, and
+ * hostile rows (a blob of the wrong length, a count that does not match;
+ * STRICT keeps other types out) are errors naming the row, never wrong
+ * margins. */
+START_TEST(baselines)
+{
+    make_tmpdir();
+    char p[512];
+    path_in(p, sizeof p, "b.db");
+    nr_results *db = open_ok(p);
+    float m[5] = {0.5f, -3.0f, 0.0f, INFINITY, -INFINITY};
+    nr_baseline b = {0}, got, other;
+    strcpy(b.spec_hash, "s"), strcpy(b.weights_hash, "w"), strcpy(b.data_hash, "d");
+    b.data_first = 7, b.data_count = 5, b.samples = 10, b.sample_var = 2.5, b.correct = 2;
+    b.margin = (nr_f32s){m, 5};
+    OK(nr_results_put_baseline(db, &b, &e_));
+    { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e1), 1); }
+    ck_assert(got.data_first == 7 && got.data_count == 5 && got.samples == 10 &&
+              got.sample_var == 2.5 && got.correct == 2 && got.margin.n == 5);
+    ck_assert(!memcmp(got.margin.v, m, sizeof m));
+    nr_baseline_free(&got);
+    ck_assert(got.margin.v == NULL && got.margin.n == 0);
+    /* another slice is another row; the same slice is replaced */
+    other = b;
+    other.data_first = 8;
+    { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_baseline(db, &other, &got, &e1), 0); }
+    b.samples = 20;
+    m[0] = 0.75f;
+    b.id = 0;
+    OK(nr_results_put_baseline(db, &b, &e_));
+    { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e1), 1); }
+    ck_assert(got.samples == 20 && got.margin.v[0] == 0.75f);
+    nr_baseline_free(&got);
+    /* a count that does not match the slice is refused on write */
+    nr_err e = {0};
+    b.margin.n = 4;
+    ck_assert_int_eq(nr_results_put_baseline(db, &b, &e), -NR_ERANGE);
+    b.margin.n = 5;
+    nr_results_close(db);
+    /* damaged rows */
+    raw_sql(p, "UPDATE baselines SET margin = x'000000'");
+    db = open_ok(p);
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e), -NR_ECORRUPT);
+    ck_assert_msg(strstr(e.msg, "multiple of 4"), "%s", e.msg);
+    ck_assert(got.margin.v == NULL);
+    nr_results_close(db);
+    raw_sql(p, "UPDATE baselines SET margin = x'0000803f'"); /* one float, slice of 5 */
+    db = open_ok(p);
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e), -NR_ECORRUPT);
+    ck_assert_msg(strstr(e.msg, "1 margins for a slice of 5"), "%s", e.msg);
+    ck_assert(got.margin.v == NULL);
     nr_results_close(db);
     rm_tmpdir();
 }
@@ -1119,6 +1213,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, hostile_files);
     tcase_add_test(tc, upgrade_v1);
+    tcase_add_test(tc, upgrade_v2);
+    tcase_add_test(tc, baselines);
     tcase_add_test(tc, report_empty_and_full);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -7,6 +7,7 @@
  * query computes nothing, and per-layer lowering stays within budget. */
 #include "testutil.h"
 #include "search.h"
+#include "emulator.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -86,16 +87,21 @@ END_TEST
 
 START_TEST(test_fit_synthetic)
 {
-    /* exact points on acc = 0.25 + 0.75 r2, plus R^2 outside [0, 1] that the
-     * model clamps (-3 acts as 0, and lies on the line there) */
-    double x[] = {0.1, 0.5, 0.9, 0.99, -3.0}, y[5];
+    /* exact points on acc = 0.25 + 0.75 x */
+    double x[] = {0.1, 0.5, 0.9, 0.99, 0.0}, y[5];
     for (int i = 0; i < 5; i++)
-        y[i] = 0.25 + 0.75 * (x[i] < 0 ? 0 : x[i]);
-    nr_predictor p;
+        y[i] = 0.25 + 0.75 * x[i];
+    nr_predictor p = {.model = NR_PRED_R2};
     OK(nr_predictor_fit(x, y, 5, &p, &e_));
     ck_assert(fabs(p.c0 - 0.25) < 1e-12 && fabs(p.c1 - 0.75) < 1e-12);
-    ck_assert(p.rmse < 1e-12 && p.npoints == 5);
-    ck_assert(fabs(nr_predictor_apply(&p, 2.0) - 1.0) < 1e-12); /* clamped at 1 */
+    ck_assert(p.rmse < 1e-12 && p.npoints == 5 && p.model == NR_PRED_R2);
+    /* r2-linear clamps R^2 to [0, 1] when applied */
+    ck_assert(fabs(nr_predictor_apply(&p, NULL, 2.0) - 1.0) < 1e-12);
+    ck_assert(fabs(nr_predictor_apply(&p, NULL, -3.0) - 0.25) < 1e-12);
+    ck_assert(fabs(nr_predictor_apply(&p, NULL, NR_R2_FLOOR) - 0.25) < 1e-12);
+    /* margin-linear without a noise model predicts nothing */
+    nr_predictor pm = {.model = NR_PRED_MARGIN, .c0 = 0, .c1 = 1};
+    ck_assert(isnan(nr_predictor_apply(&pm, NULL, 0.5)));
     /* noisy points symmetric about the line: same line, rmse = the noise */
     double xs[] = {0.2, 0.2, 0.8, 0.8}, ys[] = {0.3 + 0.1, 0.3 - 0.1, 0.9 + 0.1, 0.9 - 0.1};
     OK(nr_predictor_fit(xs, ys, 4, &p, &e_));
@@ -108,7 +114,74 @@ START_TEST(test_fit_synthetic)
     double same[] = {0.5, 0.5, 0.5};
     nr_err_clear(&e);
     ck_assert_int_eq(nr_predictor_fit(same, y, 3, &p, &e), -NR_ERANGE);
-    ck_assert(strstr(e.msg, "same R^2"));
+    ck_assert(strstr(e.msg, "same x"));
+}
+END_TEST
+
+/* The noise model against values computed here from its definition. */
+START_TEST(test_noise_model)
+{
+    /* one right sample, margin 1, output variance 1: at R^2 = 0.5 the noise
+     * on a difference of two outputs has s = sqrt(2 var (1 - R^2) / R^2) =
+     * sqrt 2, and the sample stays right with probability Phi(1 / s) */
+    float one[] = {1.0f};
+    nr_noise_model nm;
+    OK(nr_noise_model_init(&nm, 1.0, one, 1, 1, &e_));
+    double want = 0.5 * erfc(-1.0 / (sqrt(2.0) * sqrt(2.0)));
+    ck_assert_msg(fabs(nr_noise_model_accuracy(&nm, 0.5) - want) < 1e-12, "%.17g vs %.17g",
+                  nr_noise_model_accuracy(&nm, 0.5), want);
+    ck_assert(nr_noise_model_accuracy(&nm, 1.0) == 1.0);
+    ck_assert(nr_noise_model_accuracy(&nm, 0.0) == 0.5);       /* a coin */
+    ck_assert(nr_noise_model_accuracy(&nm, NR_R2_FLOOR) == 0.5);
+    ck_assert(nr_noise_model_accuracy(&nm, NAN) == 0.5);
+
+    /* 9 of 10 right; a wrong sample can turn right: at R^2 = 1 exactly fp32 */
+    float m10[10];
+    for (int i = 0; i < 10; i++)
+        m10[i] = i < 9 ? 0.5f * (float)(i + 1) : -0.25f;
+    OK(nr_noise_model_init(&nm, 3.0, m10, 10, 9, &e_));
+    ck_assert(nr_noise_model_accuracy(&nm, 1.0) == 1.0);
+    double r = 0.9, s = sqrt(2 * 3.0 * (1 - r) / r), sum = 0;
+    for (int i = 0; i < 10; i++)
+        sum += 0.5 * erfc(-(double)m10[i] / (s * sqrt(2.0)));
+    ck_assert(fabs(nr_noise_model_accuracy(&nm, r) - sum / 9) < 1e-12);
+    /* non-decreasing in R^2 on a fine sweep (the raw model is, here) */
+    double prev = -1;
+    for (int i = 0; i <= 2000; i++) {
+        double x = nr_noise_model_accuracy(&nm, i / 2000.0);
+        ck_assert_msg(x >= prev - 1e-15, "R^2 %g: %.17g after %.17g", i / 2000.0, x, prev);
+        prev = x;
+    }
+
+    /* 3 of 10 right: a coin would "predict" 5 right, more than fp32's 3;
+     * the model never rises as R^2 falls (at the grid points), and never
+     * exceeds its value at R^2 = 1 */
+    float m3[10];
+    for (int i = 0; i < 10; i++)
+        m3[i] = i < 3 ? 1.0f : -0.1f * (float)i;
+    OK(nr_noise_model_init(&nm, 1.0, m3, 10, 3, &e_));
+    double top = nr_noise_model_accuracy(&nm, 1.0);
+    ck_assert(top == 1.0);
+    prev = -1;
+    for (int j = 0; j <= NR_NOISE_GRID; j++) {
+        double g = 1.0 - pow(10.0, -j / 8.0), x = nr_noise_model_accuracy(&nm, g);
+        ck_assert_msg(x >= prev - 1e-15 && x <= top, "grid %d: %.17g after %.17g", j, x, prev);
+        prev = x;
+    }
+    ck_assert(nr_noise_model_accuracy(&nm, 0.0) <= 1.0);
+
+    /* infinite margins (a NaN label score is -inf: never right) */
+    float inf[] = {INFINITY, -INFINITY};
+    OK(nr_noise_model_init(&nm, 1.0, inf, 2, 1, &e_));
+    ck_assert(nr_noise_model_accuracy(&nm, 0.5) == 1.0);
+
+    /* what cannot make a model */
+    nr_err e = {0};
+    ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, one, 1, 0, &e), -NR_ERANGE);
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_noise_model_init(&nm, NAN, one, 1, 1, &e), -NR_ERANGE);
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, one, 0, 0, &e), -NR_ERANGE);
 }
 END_TEST
 
@@ -170,25 +243,74 @@ START_TEST(test_fit_db)
     put_point(db, "bbbb", "fp32", 0.0, 0.0, "");
     put_point(db, "bbbb", "e5m3", 0.0, 0.0, "conv1=e3m3");
     put_point(db, "cccc", "e9m3", NAN, 0.0, "");
-    nr_predictor p;
-    OK(nr_predictor_fit_db(db, "neta", &p, &e_));
+    nr_predictor p = {.model = NR_PRED_R2};
+    OK(nr_predictor_fit_db(db, "neta", &p, NULL, &e_));
     ck_assert(fabs(p.c0 - 0.5) < 1e-12 && fabs(p.c1 - 0.5) < 1e-12);
     ck_assert_int_eq(p.npoints, 8);
     ck_assert_str_eq(p.networks, "netb,netc");
-    OK(nr_predictor_fit_db(db, NULL, &p, &e_));
+    OK(nr_predictor_fit_db(db, NULL, &p, NULL, &e_));
     ck_assert_int_eq(p.npoints, 12);
+    /* fit_min keeps the points at or above it: b's and c's x >= 0.4 */
+    p.fit_min = 0.4;
+    OK(nr_predictor_fit_db(db, "neta", &p, NULL, &e_));
+    ck_assert_int_eq(p.npoints, 4); /* b: 0.4, 0.7, 0.95; c: 0.475 */
+    ck_assert(fabs(p.c0 - 0.5) < 1e-12 && fabs(p.c1 - 0.5) < 1e-12);
+    p.fit_min = 0;
+    OK(nr_predictor_fit_db(db, NULL, &p, NULL, &e_));
     /* save / load round trip */
     OK(nr_predictor_save(ypath, &p, &e_));
     nr_predictor q;
     OK(nr_predictor_load(ypath, &q, &e_));
-    ck_assert(q.c0 == p.c0 && q.c1 == p.c1 && q.npoints == p.npoints);
+    ck_assert(q.c0 == p.c0 && q.c1 == p.c1 && q.npoints == p.npoints && q.model == p.model);
     ck_assert_str_eq(q.networks, p.networks);
+
+    /* margin-linear: x needs the slice's baseline; only netb has one, so
+     * neta's and netc's rows are skipped, and netb's x are the noise
+     * model's for their R^2 */
+    float margin[100];
+    for (int i = 0; i < 100; i++)
+        margin[i] = i < 90 ? (float)(0.05 * (i + 1)) : (float)(-0.5 * (i - 89));
+    nr_baseline b = {0};
+    snprintf(b.spec_hash, NR_HASH_HEX, "bbbb");
+    snprintf(b.weights_hash, NR_HASH_HEX, "w");
+    snprintf(b.data_hash, NR_HASH_HEX, "d");
+    b.data_count = 100;
+    b.samples = 10;
+    b.sample_var = 2.0;
+    b.correct = 90;
+    b.margin = (nr_f32s){margin, 100};
+    OK(nr_results_put_baseline(db, &b, &e_));
+    nr_noise_model nm;
+    OK(nr_noise_model_init(&nm, 2.0, margin, 100, 90, &e_));
+    double bx[4], by[4];
+    for (int i = 0; i < 4; i++) {
+        bx[i] = nr_noise_model_accuracy(&nm, xs[i]);
+        by[i] = 0.5 + 0.5 * xs[i];
+    }
+    nr_predictor want = {.model = NR_PRED_MARGIN};
+    OK(nr_predictor_fit(bx, by, 4, &want, &e_));
+    nr_predictor pm = {.model = NR_PRED_MARGIN};
+    int skipped = -1;
+    OK(nr_predictor_fit_db(db, NULL, &pm, &skipped, &e_));
+    ck_assert_int_eq(pm.npoints, 4);
+    ck_assert_int_eq(skipped, 8);
+    ck_assert_str_eq(pm.networks, "netb");
+    ck_assert(fabs(pm.c0 - want.c0) < 1e-12 && fabs(pm.c1 - want.c1) < 1e-12);
+    ck_assert(fabs(nr_predictor_apply(&pm, &nm, 0.7) - (want.c0 + want.c1 * bx[2])) < 1e-12);
+    OK(nr_predictor_save(ypath, &pm, &e_));
+    OK(nr_predictor_load(ypath, &q, &e_));
+    ck_assert(q.model == NR_PRED_MARGIN && q.c0 == pm.c0 && q.c1 == pm.c1);
+    /* fit_min above every x: too few points, and the message says why */
+    pm.fit_min = 2.0;
+    nr_err em = {0};
+    ck_assert_int_eq(nr_predictor_fit_db(db, NULL, &pm, NULL, &em), -NR_ERANGE);
+    ck_assert_msg(strstr(em.msg, "lack their slice's fp32 baseline"), "%s", em.msg);
     /* too few points once everything is excluded but one network */
     nr_results_close(db);
     snprintf(path, sizeof path, "%s/empty.db", tmpdir);
     OK(nr_results_open(path, &db, &e_));
     nr_err e = {0};
-    ck_assert_int_eq(nr_predictor_fit_db(db, NULL, &p, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_predictor_fit_db(db, NULL, &p, NULL, &e), -NR_ERANGE);
     ck_assert(strstr(e.msg, "exhaustive"));
     nr_results_close(db);
     /* a hostile predictor file */
@@ -253,10 +375,13 @@ START_TEST(test_records_stepping)
         double target = 0.99, c1 = 0.5 + (double)(tu_rand(&s) % 100) / 50.0;
         double tp = tu_rand(&s) % 4 == 0 ? t : t + ((double)(tu_rand(&s) % 200) - 100.0) / 100.0;
         nr_predictor pred = {.c0 = target - c1 * tp, .c1 = c1};
+        double predicted[64];
+        for (int i = 0; i < n; i++)
+            predicted[i] = nr_predictor_apply(&pred, NULL, r2[i]);
         oracle o = {.r2 = r2, .t = t, .n = n};
         nr_err err = {0};
         int chosen = -2;
-        ck_assert_int_eq(nr_search_step_records(r2, n, &pred, target, oracle_verdict, &o, &chosen,
+        ck_assert_int_eq(nr_search_step_records(r2, n, predicted, target, oracle_verdict, &o, &chosen,
                                                 &err), 0);
         ck_assert_msg(chosen == want, "trial %d: chose %d, the answer is %d", trial, chosen, want);
         int lg = 0;
@@ -269,7 +394,7 @@ START_TEST(test_records_stepping)
          * questions (the most 3 can confirm; docs/search.md), and the
          * first record as the answer is confirmed by its pass alone */
         int k = 0, ka = 0;
-        while (k < m - 1 && nr_predictor_apply(&pred, r2[rec[k]]) < target)
+        while (k < m - 1 && predicted[rec[k]] < target)
             k++;
         while (ka < m && rec[ka] != want)
             ka++;
@@ -282,7 +407,7 @@ START_TEST(test_records_stepping)
             ck_assert_int_eq(o.asked, 1);
         /* a stop answers nothing */
         oracle q = {.r2 = r2, .t = t, .n = n, .stop_at = 1};
-        ck_assert_int_eq(nr_search_step_records(r2, n, &pred, target, oracle_verdict, &q, &chosen,
+        ck_assert_int_eq(nr_search_step_records(r2, n, predicted, target, oracle_verdict, &q, &chosen,
                                                 &err), 0);
         ck_assert_int_eq(chosen, -1);
     }
@@ -461,6 +586,99 @@ static int check_refilled(const nr_eval *row, void *ctx)
     return 0;
 }
 
+/* The margin-linear predictor end to end: the search stores the slice's
+ * fp32 baseline (margins equal to nr_eval_margin of fp32 outputs
+ * recomputed here, bit for bit; the right count; the samples' variance),
+ * and its prediction is the line applied to the noise model of that row. */
+START_TEST(test_lenet_margin)
+{
+    lenet L;
+    if (!lenet_open(&L, 4, 5, 3, 6))
+        return;
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/m.db", tmpdir);
+    nr_results *db = NULL;
+    OK(nr_results_open(path, &db, &e_));
+    nr_search_opts o;
+    nr_search_opts_init(&o);
+    o.first = 20;
+    o.limit = tu_quick() ? 30 : 60;
+    o.jobs = 2;
+    o.max_loss = 0.01;
+    o.predictor = (nr_predictor){.model = NR_PRED_MARGIN, .c0 = -0.5, .c1 = 1.5};
+    nr_search_result r;
+    run(&L, db, &o, &r, 0);
+    ck_assert(r.found && r.full_evals <= 3);
+
+    nr_run run_row;
+    nr_err e1 = {0};
+    ck_assert_int_eq(nr_results_get_run(db, r.run_id, &run_row, &e1), 1);
+    nr_baseline key = {0}, b;
+    memcpy(key.spec_hash, run_row.spec_hash, NR_HASH_HEX);
+    memcpy(key.weights_hash, run_row.weights_hash, NR_HASH_HEX);
+    memcpy(key.data_hash, run_row.data_hash, NR_HASH_HEX);
+    key.data_first = o.first;
+    key.data_count = o.limit;
+    ck_assert_int_eq(nr_results_find_baseline(db, &key, &b, &e1), 1);
+    ck_assert_int_eq(b.margin.n, o.limit);
+    ck_assert_int_eq(b.samples, 10);
+    ck_assert(b.correct == llround(r.fp32_top1 * (double)o.limit));
+    ck_assert(b.sample_var > 0);
+
+    /* fp32 outputs recomputed on the slice: the same margins, and the
+     * variance of the first 10 samples' outputs */
+    nr_model *m = NULL;
+    OK(nr_model_load(L.net, "fp32", &m, &e_));
+    int n = (int)o.limit, k = 10;
+    size_t insize = nr_shape_count(m->in_shape);
+    float *in = malloc((size_t)n * insize * sizeof *in), *out = malloc((size_t)n * k * sizeof *out);
+    int *lab = malloc((size_t)n * sizeof *lab);
+    ck_assert(in && out && lab);
+    OK(nr_dataset_get(L.ds, o.first, n, in, lab, &e_));
+    OK(nr_emulate(m, in, n, out, NULL, NULL, &e_));
+    int64_t right = 0;
+    for (int i = 0; i < n; i++) {
+        float want = (float)nr_eval_margin(out + (size_t)i * k, k, lab[i]);
+        ck_assert_msg(!memcmp(&want, &b.margin.v[i], sizeof want), "sample %d: margin %g, want %g",
+                      i, b.margin.v[i], want);
+        right += nr_eval_rank(out + (size_t)i * k, k, lab[i]) == 0;
+    }
+    ck_assert_int_eq(right, b.correct);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 10 * k; i++)
+        mean += out[i];
+    mean /= 10 * k;
+    for (int i = 0; i < 10 * k; i++)
+        var += (out[i] - mean) * (out[i] - mean);
+    var /= 10 * k;
+    ck_assert_msg(fabs(var - b.sample_var) <= 1e-12 * var, "variance %.17g, stored %.17g", var,
+                  b.sample_var);
+
+    /* the prediction for the chosen configuration */
+    nr_noise_model nm;
+    OK(nr_noise_model_init(&nm, b.sample_var, b.margin.v, b.margin.n, b.correct, &e_));
+    double want = -0.5 + 1.5 * nr_noise_model_accuracy(&nm, r.r2);
+    ck_assert_msg(r.predicted == want, "predicted %.17g, want %.17g", r.predicted, want);
+
+    /* a second search finds the row: nothing recomputed, same answer */
+    nr_search_result r2;
+    run(&L, db, &o, &r2, 0);
+    ck_assert_int_eq(r2.sample_computed + r2.full_computed, 0);
+    ck_assert_str_eq(r2.chosen.name, r.chosen.name);
+    ck_assert(r2.predicted == r.predicted);
+
+    free(in);
+    free(out);
+    free(lab);
+    nr_model_free(m);
+    nr_baseline_free(&b);
+    nr_results_close(db);
+    lenet_close(&L);
+    rm_tmpdir();
+}
+END_TEST
+
 /* fast vs exhaustive; stop part-way and resume; repeat from the store. */
 START_TEST(test_lenet_fast_resume)
 {
@@ -573,7 +791,9 @@ START_TEST(test_lenet_fast_resume)
     snprintf(path, sizeof path, "%s/s.db", tmpdir);
     sqlite3 *raw = NULL;
     ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(raw, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "DROP TABLE baselines; PRAGMA user_version = 1", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
     sqlite3_close(raw);
     OK(nr_results_open(path, &db, &e_));
     o.method = NR_SEARCH_FAST;
@@ -674,6 +894,7 @@ int main(void)
     TCase *t = tcase_create("predictor");
     tcase_add_test(t, test_r2_hand);
     tcase_add_test(t, test_fit_synthetic);
+    tcase_add_test(t, test_noise_model);
     tcase_add_test(t, test_fit_db);
     tcase_add_test(t, test_space);
     tcase_add_test(t, test_records_stepping);
@@ -681,6 +902,7 @@ int main(void)
     TCase *n = tcase_create("lenet");
     tcase_set_timeout(n, 3600);
     tcase_add_test(n, test_lenet_fast_resume);
+    tcase_add_test(n, test_lenet_margin);
     tcase_add_test(n, test_lenet_per_layer);
     tcase_add_test(n, test_lenet_default_grid);
     suite_add_tcase(s, n);

@@ -70,6 +70,21 @@ if [ "$(sfield fp32_source)" != computed ] || [ "$(field samples)" != 20 ]; then
 run eval "$T" --random-weights 6 --data "$tmp/d40.bin" -p e4m3 --json --limit 20
 if [ "$(sfield fp32_source)" != computed ]; then bad "other seed used the cache"; else ok; fi
 
+# --- --logits: the outputs themselves, bit for bit the same from both engines
+run eval "$T" --random-weights 5 --data "$tmp/d40.bin" -p e4m3 --json --logits "$tmp/lj.npy" --jobs 2
+run eval "$T" --random-weights 5 --data "$tmp/d40.bin" -p e4m3 --json --logits "$tmp/le.npy" --engine emulator
+if [ "$rc" -ne 0 ] || ! cmp -s "$tmp/lj.npy" "$tmp/le.npy"; then
+    bad "--logits: jit and emulator files differ ($(cat "$tmp/err"))"
+elif ! head -c 128 "$tmp/lj.npy" | grep -q "'shape': (40, 10)" ||
+     [ "$(wc -c <"$tmp/lj.npy")" -ne $(( $(head -c 10 "$tmp/lj.npy" | od -An -tu2 -j8 | tr -d ' ') + 10 + 40 * 10 * 4 )) ]; then
+    bad "--logits: not a [40, 10] float32 .npy"
+else ok; fi
+run eval "$T" --random-weights 5 --data "$tmp/d40.bin" -p e4m3 --limit 7 --logits "$tmp/l7.npy"
+if [ "$rc" -ne 0 ] || ! head -c 128 "$tmp/l7.npy" | grep -q "'shape': (7, 10)"; then
+    bad "--logits --limit 7: $(head -c 128 "$tmp/l7.npy")"; else ok; fi
+expect_fail 2 "--logits needs an argument" eval "$T" --random-weights 5 --data "$tmp/d40.bin" --logits
+expect_fail 1 "$tmp/no/such/dir/l.npy" eval "$T" --random-weights 5 --data "$tmp/d40.bin" --logits "$tmp/no/such/dir/l.npy"
+
 # --- the shipped default: the spec's dataset: ------------------------------
 run eval "$SRC/specs/resnet20/resnet20.yaml" --limit 4 --json
 if [ "$rc" -ne 0 ] || [ "$(field samples)" != 4 ] || [ "$(sfield data_kind)" != cifar-bin ]; then

@@ -31,6 +31,8 @@ expect_fail 2 'unknown option --bogus' search "$NET" --data x --max-loss 1% --bo
 expect_fail 2 '--limit needs an argument' search "$NET" --max-loss 1% --limit
 expect_fail 1 'no-such.yaml' search "$tmp/no-such.yaml" --data x --max-loss 1%
 expect_fail 1 "$tmp/none.db" search --fit-predictor "$tmp/none.db"
+expect_fail 2 '--model: expected margin-linear or r2-linear, got "cubic"' search --fit-predictor "$tmp/none.db" --model cubic
+expect_fail 2 '--fit-min: expected a number, got "high"' search --fit-predictor "$tmp/none.db" --fit-min high
 expect_fail 1 "--exp" search "$NET" --data "$tmp" --max-loss 1% --exp 0:3
 printf 'c0: 1\nc1: [2]\n' >"$tmp/p.yaml"
 run search --help
@@ -71,10 +73,20 @@ else
         # text output names the choice and both counts
         run "${common[@]}"
         grep -q "^evaluations  full" "$tmp/out" && ok || bad "text output: $(cat "$tmp/out")"
-        # refit the predictor from the store's exhaustive run
-        run search --fit-predictor "$DB" -o "$tmp/fit.yaml"
+        # refit the predictor from the store's exhaustive run: the default
+        # model (margin-linear) on every point, and the paper's line
+        run search --fit-predictor "$DB" --fit-min 0 -o "$tmp/fit.yaml"
         [ "$rc" -eq 0 ] && grep -q "^c1: " "$tmp/fit.yaml" && grep -q "lenet5" "$tmp/fit.yaml" \
+            && grep -q "^model: margin-linear" "$tmp/fit.yaml" && grep -q "^fit_min: 0$" "$tmp/fit.yaml" \
             && ok || bad "--fit-predictor: exit $rc: $(cat "$tmp/err")"
+        # a search with it predicts through the noise model
+        run "${common[@]}" --json --predictor "$tmp/fit.yaml"
+        [ "$(jget 'j["predictor"]')" = margin-linear ] && ok || bad "margin-linear search: $(cat "$tmp/out")"
+        run search --fit-predictor "$DB" --model r2-linear -o "$tmp/fit2.yaml"
+        [ "$rc" -eq 0 ] && grep -q "^model: r2-linear" "$tmp/fit2.yaml" \
+            && ok || bad "--fit-predictor --model r2-linear: exit $rc: $(cat "$tmp/err")"
+        # x >= 2 leaves no point
+        expect_fail 1 'x >= 2' search --fit-predictor "$DB" --fit-min 2
         # leaving LeNet-5 out leaves nothing to fit
         expect_fail 1 'outside network lenet5' search --fit-predictor "$DB" --exclude lenet5
     fi
