@@ -352,12 +352,9 @@ static int run_predictor(const nr_run *run, nr_fit *fit)
  * interpolate; null when the store has no baseline for the slice. */
 static int put_noise(FILE *f, nr_results *db, const nr_run *run, nr_err *err)
 {
-    nr_baseline key = {0}, b;
-    memcpy(key.spec_hash, run->spec_hash, NR_HASH_HEX);
-    memcpy(key.weights_hash, run->weights_hash, NR_HASH_HEX);
-    memcpy(key.data_hash, run->data_hash, NR_HASH_HEX);
-    key.data_first = run->data_first;
-    key.data_count = run->data_count;
+    nr_baseline key, b;
+    nr_baseline_key(&key, run->spec_hash, run->weights_hash, run->data_hash, run->data_first,
+                    run->data_count);
     int got = nr_results_find_baseline(db, &key, &b, err);
     if (got < 0)
         return got;

@@ -285,12 +285,9 @@ static const nr_noise_model *slice_of(points *p, const nr_eval *row)
     p->sl = sl;
     slice_model *m = &sl[p->nsl];
     memset(m, 0, sizeof *m);
-    nr_baseline key = {0};
-    memcpy(key.spec_hash, k->spec_hash, NR_HASH_HEX);
-    memcpy(key.weights_hash, k->weights_hash, NR_HASH_HEX);
-    memcpy(key.data_hash, k->data_hash, NR_HASH_HEX);
-    key.data_first = k->data_first;
-    key.data_count = k->data_count;
+    nr_baseline key;
+    nr_baseline_key(&key, k->spec_hash, k->weights_hash, k->data_hash, k->data_first,
+                    k->data_count);
     int rc = nr_results_find_baseline(p->db, &key, &m->b, &p->err);
     if (rc < 0)
         return NULL;

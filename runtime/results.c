@@ -1143,16 +1143,24 @@ int nr_results_put_baseline(nr_results *r, nr_baseline *b, nr_err *err)
     return insert_row(r, S_BASE_PUT, &tables[T_BASE], b, err);
 }
 
+void nr_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_hash,
+                     const char *data_hash, int64_t data_first, int64_t data_count)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->spec_hash, NR_HASH_HEX, "%s", spec_hash);
+    snprintf(b->weights_hash, NR_HASH_HEX, "%s", weights_hash);
+    snprintf(b->data_hash, NR_HASH_HEX, "%s", data_hash);
+    b->data_first = data_first;
+    b->data_count = data_count;
+}
+
 int nr_results_find_baseline(nr_results *r, const nr_baseline *key, nr_baseline *out,
                              nr_err *err)
 {
     const table *t = &tables[T_BASE];
-    nr_baseline probe = {0};
-    memcpy(probe.spec_hash, key->spec_hash, NR_HASH_HEX);
-    memcpy(probe.weights_hash, key->weights_hash, NR_HASH_HEX);
-    memcpy(probe.data_hash, key->data_hash, NR_HASH_HEX);
-    probe.data_first = key->data_first;
-    probe.data_count = key->data_count;
+    nr_baseline probe;
+    nr_baseline_key(&probe, key->spec_hash, key->weights_hash, key->data_hash, key->data_first,
+                    key->data_count);
     memset(out, 0, sizeof *out);
     int rc = check_row(r, t, &probe, err);
     if (rc)

@@ -219,6 +219,9 @@ typedef struct nr_baseline {
     double created;
 } nr_baseline;
 
+/* *b := the key of one slice (every other field zero). */
+void nr_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_hash,
+                     const char *data_hash, int64_t data_first, int64_t data_count);
 /* Insert or replace the slice's row (margin.n must equal data_count). */
 int nr_results_put_baseline(nr_results *db, nr_baseline *b, nr_err *err);
 /* The row of key's slice (its hashes, data_first, data_count): 1 found

@@ -670,17 +670,6 @@ static int setup(ctx *c, nr_err *err)
     return read_data(c, err);
 }
 
-/* The slice's baseline row: key fields from c. */
-static void baseline_key(const ctx *c, nr_baseline *b)
-{
-    memset(b, 0, sizeof *b);
-    memcpy(b->spec_hash, c->spec_hash, NR_HASH_HEX);
-    memcpy(b->weights_hash, c->weights_hash, NR_HASH_HEX);
-    memcpy(b->data_hash, c->data_hash, NR_HASH_HEX);
-    b->data_first = c->first;
-    b->data_count = c->count;
-}
-
 /* Variance of every fp32 output on the R^2 samples (two passes). */
 static double sample_var(const ctx *c)
 {
@@ -702,7 +691,7 @@ static double sample_var(const ctx *c)
 static int baseline_margins(ctx *c, nr_err *err)
 {
     nr_baseline key;
-    baseline_key(c, &key);
+    nr_baseline_key(&key, c->spec_hash, c->weights_hash, c->data_hash, c->first, c->count);
     int rc = 0;
     if (myrank(c) == 0) {
         rc = nr_results_find_baseline(c->db, &key, &c->nb, err);

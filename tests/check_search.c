@@ -614,12 +614,9 @@ START_TEST(test_lenet_margin)
     nr_run run_row;
     nr_err e1 = {0};
     ck_assert_int_eq(nr_results_get_run(db, r.run_id, &run_row, &e1), 1);
-    nr_baseline key = {0}, b;
-    memcpy(key.spec_hash, run_row.spec_hash, NR_HASH_HEX);
-    memcpy(key.weights_hash, run_row.weights_hash, NR_HASH_HEX);
-    memcpy(key.data_hash, run_row.data_hash, NR_HASH_HEX);
-    key.data_first = o.first;
-    key.data_count = o.limit;
+    nr_baseline key, b;
+    nr_baseline_key(&key, run_row.spec_hash, run_row.weights_hash, run_row.data_hash, o.first,
+                    o.limit);
     ck_assert_int_eq(nr_results_find_baseline(db, &key, &b, &e1), 1);
     ck_assert_int_eq(b.margin.n, o.limit);
     ck_assert_int_eq(b.samples, 10);
