@@ -91,6 +91,10 @@ int nr_noise_model_init(nr_noise_model *nm, double var, const float *margin, int
                           "%lld samples, %lld right in fp32, output variance %g: expected "
                           "some right answers and a finite variance",
                           (long long)n, (long long)correct, var);
+    for (int64_t i = 0; i < n; i++)
+        if (isnan(margin[i]))
+            return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "noise model",
+                              "the margin of sample %lld is NaN", (long long)i);
     nm->var = var;
     nm->margin = margin;
     nm->n = n;

@@ -164,6 +164,7 @@ typedef struct ctx {
     nr_baseline nb;           /* its margins and the samples' spread          */
     nr_noise_model nm;        /* built on nb (have_nm)                         */
     int have_nm;
+    nr_err nm_err;            /* why not, when have_nm is 0                   */
     nr_format f32;            /* the baseline's format                        */
     nr_model *shape;          /* fp32 model: layer names and MACs             */
     int64_t run_id;
@@ -687,7 +688,8 @@ static double sample_var(const ctx *c)
  * baseline row, or computes the margins with one more fp32 run (on the
  * whole slice) and stores them; then every process reads the row back.
  * Every search keeps it, so exhaustive runs leave what a margin-linear fit
- * needs.  A slice where fp32 gets nothing right has no model (have_nm 0). */
+ * needs.  A slice where fp32 gets nothing right has no model (have_nm 0,
+ * nm_err says why). */
 static int baseline_margins(ctx *c, nr_err *err)
 {
     nr_baseline key;
@@ -726,9 +728,8 @@ static int baseline_margins(ctx *c, nr_err *err)
     }
     if ((rc = agree(c, rc, err)))
         return rc;
-    nr_err ignore = {0};
     c->have_nm = nr_noise_model_init(&c->nm, c->nb.sample_var, c->nb.margin.v, c->nb.margin.n,
-                                     c->nb.correct, &ignore) == 0;
+                                     c->nb.correct, &c->nm_err) == 0;
     return 0;
 }
 
@@ -1068,9 +1069,9 @@ static int predict_all(ctx *c, const nr_eval *smp, int n, double *pred, nr_err *
     const nr_predictor *p = &c->o->predictor;
     if (p->model == NR_PRED_MARGIN && !c->have_nm)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--predictor",
-                          "the margin-linear predictor needs fp32 to get some samples of the "
-                          "slice right (it gets %g %%)",
-                          100.0 * c->base.top1);
+                          "the margin-linear predictor has no noise model for this slice "
+                          "(fp32 top-1 %g %%): %s",
+                          100.0 * c->base.top1, c->nm_err.msg);
     for (int i = 0; i < n; i++)
         pred[i] = nr_predictor_apply(p, c->have_nm ? &c->nm : NULL, smp[i].r2);
     return 0;

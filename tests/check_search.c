@@ -182,6 +182,10 @@ START_TEST(test_noise_model)
     ck_assert_int_eq(nr_noise_model_init(&nm, NAN, one, 1, 1, &e), -NR_ERANGE);
     nr_err_clear(&e);
     ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, one, 0, 0, &e), -NR_ERANGE);
+    float withnan[] = {1.0f, NAN};
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, withnan, 2, 1, &e), -NR_ERANGE);
+    ck_assert_msg(strstr(e.msg, "sample 1 is NaN"), "%s", e.msg);
 }
 END_TEST
 
@@ -664,6 +668,15 @@ START_TEST(test_lenet_margin)
     ck_assert_int_eq(r2.sample_computed + r2.full_computed, 0);
     ck_assert_str_eq(r2.chosen.name, r.chosen.name);
     ck_assert(r2.predicted == r.predicted);
+
+    /* a damaged baseline (a NaN margin) is an error naming it, not a guess */
+    b.margin.v[3] = NAN;
+    b.id = 0;
+    OK(nr_results_put_baseline(db, &b, &e_));
+    nr_err e = {0};
+    ck_assert_int_lt(nr_search_run(L.net, L.ds, db, L.cfg, L.n, &o, &r2, &e), 0);
+    ck_assert_msg(strstr(e.msg, "no noise model") && strstr(e.msg, "sample 3 is NaN"), "%s",
+                  e.msg);
 
     free(in);
     free(out);
