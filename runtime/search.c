@@ -423,7 +423,9 @@ typedef struct full_req {
                                   whole slice (else the slice is split)        */
     int early;                 /* only the verdict matters: stop as soon as
                                   the configuration provably fails            */
-    int margins;               /* eval_slice keeps every sample's margin      */
+    float **margins;           /* non-NULL: eval_slice keeps every sample's
+                                  margin, and full_eval hands them over here
+                                  when it computes the whole slice itself      */
 } full_req;
 
 /* A row meets the budget; a row stopped early (n short of the slice) is a
@@ -483,7 +485,7 @@ static int eval_slice(ctx *c, const full_req *q, int64_t first, int64_t count,
     eo.progress_ctx = &b;
     if (q->early && first == c->first && count == c->count)
         eo.max_wrong = count - pass_count(c);
-    eo.keep_margins = q->margins;
+    eo.keep_margins = q->margins != NULL;
     rc = nr_eval_run(&e, m, c->ds, &eo, er, err);
 done:
     nr_engine_close(&e);
@@ -578,6 +580,10 @@ static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_
     fill_full(c, q, &key, er.n, er.top1, er.top5, wall() - t0, row);
     if ((rc = nr_results_put_eval(c->db, row, err)))
         goto done;
+    if (q->margins) {
+        *q->margins = er.margin;
+        er.margin = NULL;
+    }
     *computed = 1;
     computed_one(c, &c->own_full);
 done:
@@ -685,12 +691,14 @@ static double sample_var(const ctx *c)
 }
 
 /* The noise model's fp32 side (collective): process 0 finds the slice's
- * baseline row, or computes the margins with one more fp32 run (on the
- * whole slice) and stores them; then every process reads the row back.
- * Every search keeps it, so exhaustive runs leave what a margin-linear fit
- * needs.  A slice where fp32 gets nothing right has no model (have_nm 0,
- * nm_err says why). */
-static int baseline_margins(ctx *c, nr_err *err)
+ * baseline row, or stores one with the margins of the fp32 run that
+ * baseline() just made (`fresh`, owned here; NULL when that row came from
+ * the store or the slice was split over processes), else of one more fp32
+ * run on the whole slice; then every process reads the row back.  Every
+ * search keeps it, so exhaustive runs leave what a margin-linear fit needs.
+ * A slice where fp32 gets nothing right has no model (have_nm 0, nm_err
+ * says why). */
+static int baseline_margins(ctx *c, float *fresh, nr_err *err)
 {
     nr_baseline key;
     nr_baseline_key(&key, c->spec_hash, c->weights_hash, c->data_hash, c->first, c->count);
@@ -700,10 +708,18 @@ static int baseline_margins(ctx *c, nr_err *err)
         if (rc == 1 && c->nb.samples != c->samples)
             nr_baseline_free(&c->nb), rc = 0; /* another sample count: redo */
         if (rc == 0) {
-            full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .margins = 1,
-                          .phase = "fp32 margins"};
             nr_eval_result er = {0};
-            if (!(rc = eval_slice(c, &q, c->first, c->count, &er, err))) {
+            if (fresh) { /* c->base is that run's row */
+                er.margin = fresh, er.n = c->count;
+                er.top1 = llround(c->base.top1 * (double)c->base.n);
+                fresh = NULL;
+            } else {
+                float *m = NULL;
+                full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .margins = &m,
+                              .phase = "fp32 margins"};
+                rc = eval_slice(c, &q, c->first, c->count, &er, err);
+            }
+            if (!rc) {
                 c->nb = key;
                 c->nb.samples = c->samples;
                 c->nb.sample_var = sample_var(c);
@@ -717,6 +733,7 @@ static int baseline_margins(ctx *c, nr_err *err)
         }
         rc = rc < 0 ? rc : 0;
     }
+    free(fresh);
     if ((rc = agree(c, rc, err)))
         return rc;
     if (myrank(c) != 0) {
@@ -737,20 +754,25 @@ static int baseline_margins(ctx *c, nr_err *err)
 static int baseline(ctx *c, nr_err *err)
 {
     int computed, rc;
-    full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .r2 = 1.0, .phase = "fp32 baseline"};
+    float *fresh = NULL; /* the margins of this run, when it is computed here whole */
+    full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .r2 = 1.0, .phase = "fp32 baseline",
+                  .margins = nprocs(c) == 1 ? &fresh : NULL};
     c->base.top1 = 0;
     if ((rc = full_eval(c, &q, &c->base, &computed, err)))
         return rc;
     c->r->fp32_top1 = c->base.top1;
     c->r->n = c->count;
     c->sref = malloc((size_t)c->samples * (size_t)c->k * sizeof *c->sref);
-    if (!c->sref)
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
     double secs;
-    if ((rc = run_samples(c, c->shape, c->sref, &secs, err)))
+    if (!c->sref)
+        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    else if (!(rc = run_samples(c, c->shape, c->sref, &secs, err)))
+        c->sref_top1 = correct(c, c->sref);
+    if (rc) {
+        free(fresh);
         return rc;
-    c->sref_top1 = correct(c, c->sref);
-    return baseline_margins(c, err);
+    }
+    return baseline_margins(c, fresh, err);
 }
 
 static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)

@@ -590,6 +590,14 @@ static int check_refilled(const nr_eval *row, void *ctx)
     return 0;
 }
 
+/* Progress callback: how often the "fp32 margins" run reported. */
+static void count_margin_runs(void *ctx, const char *phase, int64_t done, int64_t total)
+{
+    (void)done, (void)total;
+    if (!strcmp(phase, "fp32 margins"))
+        ++*(int *)ctx;
+}
+
 /* The margin-linear predictor end to end: the search stores the slice's
  * fp32 baseline (margins equal to nr_eval_margin of fp32 outputs
  * recomputed here, bit for bit; the right count; the samples' variance),
@@ -611,9 +619,14 @@ START_TEST(test_lenet_margin)
     o.jobs = 2;
     o.max_loss = 0.01;
     o.predictor = (nr_predictor){.model = NR_PRED_MARGIN, .c0 = -0.5, .c1 = 1.5};
+    int margin_runs = 0;
+    o.progress = count_margin_runs;
+    o.progress_ctx = &margin_runs;
     nr_search_result r;
     run(&L, db, &o, &r, 0);
     ck_assert(r.found && r.full_evals <= 3);
+    /* a fresh store: the margins come from the fp32 baseline run itself */
+    ck_assert_int_eq(margin_runs, 0);
 
     nr_run run_row;
     nr_err e1 = {0};
@@ -655,6 +668,25 @@ START_TEST(test_lenet_margin)
     var /= 10 * k;
     ck_assert_msg(fabs(var - b.sample_var) <= 1e-12 * var, "variance %.17g, stored %.17g", var,
                   b.sample_var);
+
+    /* the fp32 row stored but no baseline (a store from before version 3):
+     * one fp32 run for the margins, the same row again */
+    nr_results_close(db);
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "DELETE FROM baselines", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    OK(nr_results_open(path, &db, &e_));
+    nr_search_result ra;
+    run(&L, db, &o, &ra, 0);
+    ck_assert_int_gt(margin_runs, 0);
+    ck_assert_int_eq(ra.sample_computed + ra.full_computed, 0);
+    nr_baseline b2;
+    ck_assert_int_eq(nr_results_find_baseline(db, &key, &b2, &e1), 1);
+    ck_assert(b2.margin.n == b.margin.n && b2.correct == b.correct &&
+              b2.sample_var == b.sample_var &&
+              !memcmp(b2.margin.v, b.margin.v, (size_t)b.margin.n * sizeof *b.margin.v));
+    nr_baseline_free(&b2);
 
     /* the prediction for the chosen configuration */
     nr_noise_model nm;
