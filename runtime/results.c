@@ -913,21 +913,29 @@ int nr_results_put_eval(nr_results *r, nr_eval *row, nr_err *err)
     return insert_row(r, S_EVAL_PUT, &tables[T_EVAL], row, err);
 }
 
-int nr_results_find_eval(nr_results *r, const nr_eval_key *key, nr_eval *row, nr_err *err)
+/* The row of table t whose key columns equal probe's, with the statement
+ * `which` (select_sql + key_where): 1 read into row, 0 none, <0 error. */
+static int find_by_key(nr_results *r, int which, const table *t, const void *probe, void *row,
+                       const char *doing, nr_err *err)
 {
-    const table *t = &tables[T_EVAL];
-    nr_eval probe;
-    nr_eval_init(&probe);
-    probe.key = *key;
-    int rc = check_row(r, t, &probe, err);
+    int rc = check_row(r, t, probe, err);
     if (rc)
         return rc;
     pthread_mutex_lock(&r->mu);
-    rc = bind_all(r, t, r->st[S_EVAL_FIND], &probe, 1, err);
+    rc = bind_all(r, t, r->st[which], probe, 1, err);
     if (!rc)
-        rc = step_one(r, t, r->st[S_EVAL_FIND], row, "looking up an evaluation", err);
+        rc = step_one(r, t, r->st[which], row, doing, err);
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+int nr_results_find_eval(nr_results *r, const nr_eval_key *key, nr_eval *row, nr_err *err)
+{
+    nr_eval probe;
+    nr_eval_init(&probe);
+    probe.key = *key;
+    return find_by_key(r, S_EVAL_FIND, &tables[T_EVAL], &probe, row, "looking up an evaluation",
+                       err);
 }
 
 static int get_by_id(nr_results *r, int which, const table *t, int64_t id, void *row,
@@ -1157,19 +1165,12 @@ void nr_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_
 int nr_results_find_baseline(nr_results *r, const nr_baseline *key, nr_baseline *out,
                              nr_err *err)
 {
-    const table *t = &tables[T_BASE];
     nr_baseline probe;
     nr_baseline_key(&probe, key->spec_hash, key->weights_hash, key->data_hash, key->data_first,
                     key->data_count);
     memset(out, 0, sizeof *out);
-    int rc = check_row(r, t, &probe, err);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&r->mu);
-    rc = bind_all(r, t, r->st[S_BASE_FIND], &probe, 1, err);
-    if (!rc)
-        rc = step_one(r, t, r->st[S_BASE_FIND], out, "looking up a baseline", err);
-    pthread_mutex_unlock(&r->mu);
+    int rc = find_by_key(r, S_BASE_FIND, &tables[T_BASE], &probe, out, "looking up a baseline",
+                         err);
     if (rc == 1 && out->margin.n != out->data_count) {
         rc = nr_err_set(err, NR_ECORRUPT, r->path, 0, 0, "baselines",
                         "row %lld: %lld margins for a slice of %lld samples", (long long)out->id,
