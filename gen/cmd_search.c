@@ -283,14 +283,10 @@ static int fit_predictor(const char *dbpath, const char *exclude, const char *ou
     snprintf(fit.networks, sizeof fit.networks, "%s", p->networks);
     if ((rc = nr_results_put_fit(db, &fit, err)))
         goto done;
-    if (out) {
+    if (out)
         rc = nr_predictor_save(out, p, err);
-    } else {
-        printf("model: %s\nc0: %.17g\nc1: %.17g\nfit_min: %.17g\npoints: %d\nrmse: %.6g\n"
-               "networks: \"%s\"\n",
-               nr_pred_model_name(p->model), p->c0, p->c1, p->fit_min, p->npoints, p->rmse,
-               p->networks);
-    }
+    else
+        nr_predictor_write(stdout, p);
     fprintf(stderr, "numrep search: %s predictor fit on %d points (x >= %g) from %s%s%s: "
                     "normalized = %.4f + %.4f * %s (rmse %.4f)\n",
             nr_pred_model_name(p->model), p->npoints, p->fit_min, p->networks,

@@ -444,11 +444,8 @@ done:
     return rc;
 }
 
-int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err)
+void nr_predictor_write(FILE *f, const nr_predictor *p)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return nr_err_set(err, NR_EIO, path, 0, 0, "", "cannot write: %s", strerror(errno));
     if (p->model == NR_PRED_MARGIN)
         fputs("# The fast search's accuracy predictor (numrep search --fit-predictor):\n"
               "#   normalized top-1 = c0 + c1 * x\n"
@@ -473,6 +470,14 @@ int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err)
             "networks: \"%s\"\n",
             nr_pred_model_name(p->model), p->c0, p->c1, p->fit_min, p->npoints, p->rmse,
             p->networks);
+}
+
+int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return nr_err_set(err, NR_EIO, path, 0, 0, "", "cannot write: %s", strerror(errno));
+    nr_predictor_write(f, p);
     if (fclose(f))
         return nr_err_set(err, NR_EIO, path, 0, 0, "", "cannot write: %s", strerror(errno));
     return 0;

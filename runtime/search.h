@@ -49,6 +49,7 @@
 #define NUMREP_SEARCH_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "cost.h"
 #include "dataset.h"
 #include "eval.h"
@@ -147,6 +148,8 @@ int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, 
  * networks: "..."}; model defaults to r2-linear. */
 int nr_predictor_load(const char *path, nr_predictor *out, nr_err *err);
 int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err);
+/* The same YAML (with its comment) to an open stream. */
+void nr_predictor_write(FILE *f, const nr_predictor *p);
 
 /* ------------------------------------------------------------ several processes */
 
