@@ -307,42 +307,18 @@ static int64_t sens_run(nr_results *db, const runs *rs, const nr_run *run, nr_er
     return 0;
 }
 
-/* The predictor a run used, from its settings ("predictor=MODEL:C0+C1*x";
- * stores before version 3 wrote "predictor=C0+C1*r2", an r2-linear line):
- * 1 and fit filled, 0 when the settings name none. */
+/* The predictor a run used (nr_search_settings_predictor) as a fit: 1 and
+ * fit filled, 0 when the settings name none. */
 static int run_predictor(const nr_run *run, nr_fit *fit)
 {
-    const char *p = strstr(run->settings, "predictor=");
-    if (!p)
+    nr_predictor p;
+    if (nr_search_settings_predictor(run->settings, &p))
         return 0;
-    p += strlen("predictor=");
     memset(fit, 0, sizeof *fit);
-    snprintf(fit->name, sizeof fit->name, "r2-linear");
-    const char *colon = strchr(p, ':'), *space = strchr(p, ' ');
-    if (colon && (!space || colon < space)) {
-        size_t n = (size_t)(colon - p);
-        nr_pred_model m;
-        char name[64];
-        if (n >= sizeof name)
-            return 0;
-        memcpy(name, p, n);
-        name[n] = 0;
-        if (nr_pred_model_parse(name, &m))
-            return 0;
-        snprintf(fit->name, sizeof fit->name, "%s", name);
-        p = colon + 1;
-    }
-    char *end;
-    double c0 = strtod(p, &end);
-    if (end == p || *end != '+')
-        return 0;
-    p = end + 1;
-    double c1 = strtod(p, &end);
-    if (end == p || *end != '*' || !isfinite(c0) || !isfinite(c1))
-        return 0;
+    snprintf(fit->name, sizeof fit->name, "%s", nr_pred_model_name(p.model));
     fit->ncoef = 2;
-    fit->coef[0] = c0;
-    fit->coef[1] = c1;
+    fit->coef[0] = p.c0;
+    fit->coef[1] = p.c1;
     fit->rmse = NAN;
     return 1;
 }

@@ -775,6 +775,39 @@ static int baseline(ctx *c, nr_err *err)
     return baseline_margins(c, fresh, err);
 }
 
+/* A run's settings name its predictor as "predictor=MODEL:C0+C1*x"
+ * (open_run_here); stores before version 3 wrote "predictor=C0+C1*r2". */
+int nr_search_settings_predictor(const char *settings, nr_predictor *out)
+{
+    const char *p = strstr(settings, "predictor=");
+    if (!p)
+        return -1;
+    p += strlen("predictor=");
+    memset(out, 0, sizeof *out);
+    out->model = NR_PRED_R2;
+    const char *colon = strchr(p, ':'), *space = strchr(p, ' ');
+    if (colon && (!space || colon < space)) {
+        char name[64];
+        size_t n = (size_t)(colon - p);
+        if (n >= sizeof name)
+            return -1;
+        memcpy(name, p, n);
+        name[n] = 0;
+        if (nr_pred_model_parse(name, &out->model))
+            return -1;
+        p = colon + 1;
+    }
+    char *end;
+    out->c0 = strtod(p, &end);
+    if (end == p || *end != '+')
+        return -1;
+    p = end + 1;
+    out->c1 = strtod(p, &end);
+    if (end == p || *end != '*' || !isfinite(out->c0) || !isfinite(out->c1))
+        return -1;
+    return 0;
+}
+
 static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
 {
     nr_run_init(run);

@@ -271,6 +271,10 @@ int nr_search_records(const double *r2, int n, int *rec);
 int nr_search_step_records(const double *r2, int n, const double *predicted, double target,
                            nr_search_verdict_fn verdict, void *ctx, int *chosen, nr_err *err);
 
+/* The predictor named in a run's settings (model, c0, c1; the rest
+ * zero): 0, or -1 when they name none. */
+int nr_search_settings_predictor(const char *settings, nr_predictor *out);
+
 /* Search net_path (weights from the spec) on ds (opened with the spec's
  * preprocessing and num_classes = the output size) over the configurations
  * cfg[0..n) (rank order, from nr_search_space), recording into db.

@@ -189,6 +189,21 @@ START_TEST(test_noise_model)
 }
 END_TEST
 
+/* The predictor in a run's settings: both spellings, and none. */
+START_TEST(test_settings_predictor)
+{
+    nr_predictor p;
+    ck_assert_int_eq(nr_search_settings_predictor(
+                         "engine=jit samples=10 predictor=margin-linear:-4.16+5.2286*x", &p), 0);
+    ck_assert(p.model == NR_PRED_MARGIN && p.c0 == -4.16 && p.c1 == 5.2286);
+    ck_assert_int_eq(nr_search_settings_predictor("engine=jit predictor=0.25+0.75*r2", &p), 0);
+    ck_assert(p.model == NR_PRED_R2 && p.c0 == 0.25 && p.c1 == 0.75);
+    ck_assert_int_eq(nr_search_settings_predictor("engine=jit samples=10", &p), -1);
+    ck_assert_int_eq(nr_search_settings_predictor("predictor=cubic:1+2*x", &p), -1);
+    ck_assert_int_eq(nr_search_settings_predictor("predictor=1*x", &p), -1);
+}
+END_TEST
+
 static void put_point(nr_results *db, const char *spec_hash, const char *fmt, double r2,
                       double acc, const char *layers)
 {
@@ -631,6 +646,9 @@ START_TEST(test_lenet_margin)
     nr_run run_row;
     nr_err e1 = {0};
     ck_assert_int_eq(nr_results_get_run(db, r.run_id, &run_row, &e1), 1);
+    nr_predictor used;
+    ck_assert_int_eq(nr_search_settings_predictor(run_row.settings, &used), 0);
+    ck_assert(used.model == NR_PRED_MARGIN && used.c0 == -0.5 && used.c1 == 1.5);
     nr_baseline key, b;
     nr_baseline_key(&key, run_row.spec_hash, run_row.weights_hash, run_row.data_hash, o.first,
                     o.limit);
@@ -937,6 +955,7 @@ int main(void)
     tcase_add_test(t, test_r2_hand);
     tcase_add_test(t, test_fit_synthetic);
     tcase_add_test(t, test_noise_model);
+    tcase_add_test(t, test_settings_predictor);
     tcase_add_test(t, test_fit_db);
     tcase_add_test(t, test_space);
     tcase_add_test(t, test_records_stepping);
