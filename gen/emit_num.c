@@ -280,9 +280,8 @@ void gen_num_exact_f64(gen_ctx *g, V x, gen_exact *o)
     o->sticky = cfalse(g);
 }
 
-/* A constant of integer or float type t, or its splat when t is a vector. */
 #define GEN_MAX_SPLAT 64
-static V splat_const(T t, uint64_t iv, double fv)
+V gen_splat_const(T t, uint64_t iv, double fv)
 {
     int vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
     T et = vec ? LLVMGetElementType(t) : t;
@@ -323,7 +322,7 @@ V gen_num_decode_f32(gen_ctx *g, const nr_format *f, V bits)
     unsigned bw = LLVMGetIntTypeWidth(vec ? LLVMGetElementType(bt) : bt);
     if (bw != 32)
         bits = bw < 32 ? LLVMBuildZExt(B, bits, it, "") : LLVMBuildTrunc(B, bits, it, "");
-#define K(v) splat_const(it, (uint64_t)(v), 0)
+#define K(v) gen_splat_const(it, (uint64_t)(v), 0)
     const int Y = f->man_bits;
     /* the exponent and fraction fields at a float's: exponent field E read
      * as a float's (bias 127, a subnormal for E = 0), then scaled by
@@ -332,7 +331,7 @@ V gen_num_decode_f32(gen_ctx *g, const nr_format *f, V bits)
     V mag = and_(g, bits, K(f->exp_mask | f->man_mask));
     V v = LLVMBuildBitCast(B, shl(g, mag, K(23 - Y)), ft, "");
     if (f->bias != 127)
-        v = LLVMBuildFMul(B, v, splat_const(ft, 0, ldexp(1.0, 127 - f->bias)), "");
+        v = LLVMBuildFMul(B, v, gen_splat_const(ft, 0, ldexp(1.0, 127 - f->bias)), "");
     V vb = LLVMBuildBitCast(B, v, it, "");
     if (!f->subnormals) /* [fmt-2] exponent field 0 is +-0 */
         vb = sel(g, icmp(g, LLVMIntEQ, ef, K(0)), K(0), vb);

@@ -365,19 +365,12 @@ static V splat(vk *k, V s)
  * for float lanes: c is truncated). */
 static V ivec(vk *k, uint64_t c)
 {
-    V e[16];
-    T t = LLVMGetElementType(k->ivt);
-    for (int i = 0; i < k->v->vl; i++)
-        e[i] = LLVMConstInt(t, c, 0);
-    return LLVMConstVector(e, (unsigned)k->v->vl);
+    return gen_splat_const(k->ivt, c, 0);
 }
 
 static V lvec(vk *k, uint64_t c) /* i64 lanes */
 {
-    V e[16];
-    for (int i = 0; i < k->v->vl; i++)
-        e[i] = LLVMConstInt(k->g->i64, c, 0);
-    return LLVMConstVector(e, (unsigned)k->v->vl);
+    return gen_splat_const(LLVMVectorType(k->g->i64, (unsigned)k->v->vl), c, 0);
 }
 
 /* The lanes' float type: fraction bits, exponent bias, encoding of d. */
@@ -462,10 +455,7 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
 
 static V fvec(vk *k, double d) /* a splat constant of the lanes' float type */
 {
-    V e[16];
-    for (int i = 0; i < k->v->vl; i++)
-        e[i] = LLVMConstReal(LLVMGetElementType(k->vt), d);
-    return LLVMConstVector(e, (unsigned)k->v->vl);
+    return gen_splat_const(k->vt, 0, d);
 }
 
 /* Saturating fixed-point f (rz/rne) for lanes v that are exact values:

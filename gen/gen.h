@@ -77,6 +77,9 @@ LLVMValueRef gen_num_decode(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* The same as a float, for formats whose values are all floats
  * (gen_num_decode_f32_ok): bits is iN or a vector of iN, the result float
  * or a vector of float; NULL when f does not qualify. */
+/* A constant of integer or float type t (iv or fv, whichever t takes), or
+ * its splat when t is a vector (of at most 64 lanes). */
+LLVMValueRef gen_splat_const(LLVMTypeRef t, uint64_t iv, double fv);
 int gen_num_decode_f32_ok(const nr_format *f);
 LLVMValueRef gen_num_decode_f32(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* Exact a*b of two doubles (sig i128). */
