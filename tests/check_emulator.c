@@ -76,7 +76,7 @@ static void tn_free(tnet *t)
 
 static double urand(tnet *t, double lo, double hi)
 {
-    return lo + (hi - lo) * (double)(tu_rand(&t->rng) >> 11) * 0x1p-53;
+    return lo + (hi - lo) * tu_unif(&t->rng);
 }
 
 static double *tn_buf(tnet *t, size_t n)

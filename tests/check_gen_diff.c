@@ -57,7 +57,6 @@ static double cpu_now(void)
 }
 
 static int rnd(uint64_t *s, int n) { return (int)(tu_rand(s) % (uint64_t)n); }
-static double unif(uint64_t *s) { return (double)(tu_rand(s) >> 11) * 0x1p-53; }
 
 /* A value that is usually ordinary and sometimes an edge case. */
 static float edge_value(uint64_t *s, double scale)
@@ -68,12 +67,12 @@ static float edge_value(uint64_t *s, double scale)
     case 1: return -0.0f;
     case 2: return NAN;
     case 3: return (rnd(s, 2) ? 1 : -1) * INFINITY;
-    case 4: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1 + unif(s), 20 + rnd(s, 100))); /* overflow */
-    case 5: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1 + unif(s), -10 - rnd(s, 120))); /* underflow */
-    case 6: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(unif(s), -126)); /* f32 subnormal */
+    case 4: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1 + tu_unif(s), 20 + rnd(s, 100))); /* overflow */
+    case 5: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1 + tu_unif(s), -10 - rnd(s, 120))); /* underflow */
+    case 6: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(tu_unif(s), -126)); /* f32 subnormal */
     case 7: return (float)((rnd(s, 2) ? 1 : -1) * ldexp(1.0, rnd(s, 20) - 10)); /* powers of two */
     case 8: return (float)((rnd(s, 2) ? 1 : -1) * (rnd(s, 64) + 0.5)); /* ties for fixed point */
-    default: return (float)((2 * unif(s) - 1) * scale);
+    default: return (float)((2 * tu_unif(s) - 1) * scale);
     }
 }
 
@@ -560,8 +559,8 @@ static float wrap_value(uint64_t *s, int lo, int span)
 {
     double sign = rnd(s, 2) ? 1 : -1;
     if (rnd(s, 2))
-        return (float)(sign * ldexp(1 + unif(s), rnd(s, 14)));
-    return (float)(sign * ldexp(1 + unif(s), lo + rnd(s, span)));
+        return (float)(sign * ldexp(1 + tu_unif(s), rnd(s, 14)));
+    return (float)(sign * ldexp(1 + tu_unif(s), lo + rnd(s, span)));
 }
 
 static int run_wrap_case(int id)
@@ -822,9 +821,9 @@ static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t
     for (int i = 0; i < m->nlayers; i++) {
         nr_layer *L = &m->layers[i];
         for (size_t k = 0; k < L->nw; k++) /* mostly positive, in [0.25, 2) */
-            L->w[k] = (rnd(&s, 8) ? 1 : -1) * (0.25 + 1.75 * unif(&s));
+            L->w[k] = (rnd(&s, 8) ? 1 : -1) * (0.25 + 1.75 * tu_unif(&s));
         for (size_t k = 0; L->b && k < L->nb; k++)
-            L->b[k] = 2 * unif(&s) - 1;
+            L->b[k] = 2 * tu_unif(&s) - 1;
         gen_vmac v;
         gen_vmac_plan(m, i, 1, &v);
         if (!strcmp(L->name, "t"))
@@ -835,7 +834,7 @@ static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t
     float *x = malloc((size_t)n * nin * sizeof *x);
     ck_assert(x);
     for (size_t i = 0; i < (size_t)n * nin; i++) /* mostly positive, up to xscale */
-        x[i] = (float)((rnd(&s, 8) ? 1 : -1) * xscale * unif(&s));
+        x[i] = (float)((rnd(&s, 8) ? 1 : -1) * xscale * tu_unif(&s));
     int bad = compare_model(m, x, n, 2, what, NULL);
     free(x);
     nr_model_free(m);
@@ -1067,10 +1066,7 @@ START_TEST(test_share_twins)
         uint64_t s = (uint64_t)k * 0x9E3779B97F4A7C15ull + 1;
         int n = 3;
         size_t nin = nr_shape_count(m->in_shape);
-        float *x = malloc((size_t)n * nin * sizeof *x);
-        ck_assert(x);
-        for (size_t i = 0; i < (size_t)n * nin; i++)
-            x[i] = (float)(4 * unif(&s) - 2);
+        float *x = tu_uniform_floats(&s, (size_t)n * nin, -2, 2);
         failed += compare_model(m, x, n, 2, what, NULL) != 0;
         pack_dense = portable_rounding = 0;
         free(x);

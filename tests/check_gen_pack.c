@@ -263,10 +263,7 @@ START_TEST(test_odd_sizes)
         uint64_t s = (uint64_t)id * 0x9E3779B97F4A7C15ull + 1;
         int n = 2;
         size_t nin = nr_shape_count(m->in_shape);
-        float *x = malloc((size_t)n * nin * sizeof *x);
-        ck_assert(x);
-        for (size_t i = 0; i < (size_t)n * nin; i++)
-            x[i] = (float)((double)(tu_rand(&s) >> 11) * 0x1p-52 - 1.0);
+        float *x = tu_uniform_floats(&s, (size_t)n * nin, -1, 1);
         int bad = check_outputs(m, x, n, id % 2, what);
         ck_assert_msg(bad == 0, "%s: %d values differ", what, bad);
         free(x);

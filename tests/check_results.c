@@ -902,7 +902,6 @@ typedef struct demo {
     double fp32;
 } demo;
 
-static double unif(uint64_t *s) { return (double)(tu_rand(s) >> 11) * 0x1p-53; }
 
 static double model_acc(const nr_format *f, uint64_t *rng)
 {
@@ -918,10 +917,10 @@ static double model_acc(const nr_format *f, uint64_t *rng)
     }
     double a = range * prec;
     a = a * a * (3 - 2 * a); /* networks collapse quickly below a point */
-    a += (unif(rng) - 0.5) * 0.006;
+    a += (tu_unif(rng) - 0.5) * 0.006;
     if (a > 1.003)
         a = 1.003;
-    return a < 0.1 / 0.9163 ? 0.1 / 0.9163 + unif(rng) * 0.01 : a; /* chance level: 10% */
+    return a < 0.1 / 0.9163 ? 0.1 / 0.9163 + tu_unif(rng) * 0.01 : a; /* chance level: 10% */
 }
 
 static void demo_eval(demo *d, int64_t run, const nr_format *f, nr_eval_kind kind,
@@ -940,15 +939,15 @@ static void demo_eval(demo *d, int64_t run, const nr_format *f, nr_eval_kind kin
     r.key.kind = kind;
     r.run_id = run;
     r.n = r.key.data_count;
-    double r2 = 1 - (1 - acc) * (1.15 + 0.3 * unif(&d->rng)) - 0.004 * unif(&d->rng);
+    double r2 = 1 - (1 - acc) * (1.15 + 0.3 * tu_unif(&d->rng)) - 0.004 * tu_unif(&d->rng);
     r.r2 = r2 < -0.2 ? -0.2 : r2;
     if (kind == NR_EVAL_FULL) {
         r.norm_acc = acc;
         r.top1 = acc * d->fp32;
         r.top5 = fmin(1, 0.997 * (0.4 + 0.6 * acc));
-        r.seconds = (2.8 + f->width * 0.05 + unif(&d->rng)) * (double)count / 10000;
+        r.seconds = (2.8 + f->width * 0.05 + tu_unif(&d->rng)) * (double)count / 10000;
     } else
-        r.seconds = 0.011 + 0.004 * unif(&d->rng);
+        r.seconds = 0.011 + 0.004 * tu_unif(&d->rng);
     nr_cost c;
     nr_err e = {0};
     if (nr_cost_mac(&nr_cost_default, f, NULL, NULL, &c, &e) == 0) {
@@ -1059,12 +1058,12 @@ static int make_demo(const char *path, uint64_t seed)
             s.macs = l == 0 ? 442368 : l == nl - 1 ? 640 : strstr(layers[l], "sc") ? 131072
                                                                                       : 2359296;
             strcpy(s.formats, k ? "e4m2" : "e4m3");
-            double base = (l == 0 || l == nl - 1) ? 0.02 : 0.004 + 0.004 * unif(&d.rng);
-            s.norm_acc = 1 - base * (k ? 2.2 : 1) * (0.7 + 0.6 * unif(&d.rng));
+            double base = (l == 0 || l == nl - 1) ? 0.02 : 0.004 + 0.004 * tu_unif(&d.rng);
+            s.norm_acc = 1 - base * (k ? 2.2 : 1) * (0.7 + 0.6 * tu_unif(&d.rng));
             s.top1 = s.norm_acc * d.fp32;
             s.r2 = 1 - (1 - s.norm_acc) * 1.2;
             s.n = 500;
-            s.seconds = 0.15 + 0.05 * unif(&d.rng);
+            s.seconds = 0.15 + 0.05 * tu_unif(&d.rng);
             OK(nr_results_put_sens(d.db, &s, &e_));
         }
     nr_format mixed;

@@ -74,6 +74,20 @@ uint64_t tu_rand(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+double tu_unif(uint64_t *state)
+{
+    return (double)(tu_rand(state) >> 11) * 0x1p-53;
+}
+
+float *tu_uniform_floats(uint64_t *state, size_t count, double lo, double hi)
+{
+    float *x = malloc((count ? count : 1) * sizeof *x);
+    ck_assert(x);
+    for (size_t i = 0; i < count; i++)
+        x[i] = (float)(lo + (hi - lo) * tu_unif(state));
+    return x;
+}
+
 float *tu_load_sample(const char *net, int *n, const nr_model *m)
 {
     char path[1024];

@@ -27,5 +27,9 @@ struct nr_model;
 float *tu_load_sample(const char *net, int *n, const struct nr_model *m);
 /* Deterministic 64-bit random numbers (splitmix64). */
 uint64_t tu_rand(uint64_t *state);
+/* A double uniform in [0, 1) from the top 53 bits of tu_rand. */
+double tu_unif(uint64_t *state);
+/* count floats lo + (hi - lo) tu_unif(state), malloc'ed (checked). */
+float *tu_uniform_floats(uint64_t *state, size_t count, double lo, double hi);
 
 #endif
