@@ -399,9 +399,9 @@ int cmd_search(int argc, char **argv)
 {
     const char *net = NULL, *data = NULL, *dbpath = DEFAULT_DB, *pred_file = NULL;
     const char *fit_db = NULL, *exclude = NULL, *fit_out = NULL, *grid_kind = "both";
-    int json = 0, show_progress = 1, have_loss = 0, have_fit_min = 0;
+    int json = 0, show_progress = 1, have_loss = 0;
     nr_pred_model fit_model = NR_PRED_MARGIN;
-    double fit_min = 0;
+    double fit_min = NAN; /* --fit-min, NAN: the model's default */
     long long v;
     nr_search_opts o;
     nr_search_opts_init(&o);
@@ -503,7 +503,6 @@ int cmd_search(int argc, char **argv)
                 fit_min = strtod(s, &end);
                 if (errno || end == s || *end || !isfinite(fit_min))
                     return cli_usage("search", "--fit-min: expected a number, got \"%s\"", s);
-                have_fit_min = 1;
             } else if (!strcmp(a, "-o")) {
                 fit_out = s;
             } else {
@@ -553,7 +552,7 @@ int cmd_search(int argc, char **argv)
             exclude = spec->name;
         }
         o.predictor.model = fit_model;
-        o.predictor.fit_min = have_fit_min ? fit_min : fit_model == NR_PRED_MARGIN ? 0.9 : 0.0;
+        o.predictor.fit_min = !isnan(fit_min) ? fit_min : fit_model == NR_PRED_MARGIN ? 0.9 : 0.0;
         if (fit_predictor(fit_db, exclude, fit_out, &o.predictor, &err))
             goto fail;
         if (!net || !have_loss) {
