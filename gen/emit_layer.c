@@ -6,6 +6,7 @@
  * here. */
 #include "plan.h"
 #include "emulator.h"
+#include "eval.h"
 #include "target.h"
 
 #include <math.h>
@@ -576,17 +577,9 @@ static void emit_entry_points(gen_lctx *c, V sample)
  * share. */
 typedef struct distinct_fn {
     char *ir;      /* LLVMPrintValueToString of the function */
-    uint64_t hash; /* FNV-1a of ir */
+    uint64_t hash; /* nr_hash_bytes of ir */
     int layer;     /* the first layer with it */
 } distinct_fn;
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
 
 /* Layer li's function (arguments sig) in fns[li]: a new one, or an equal
  * earlier one. */
@@ -597,7 +590,7 @@ static int emit_layer_shared(gen_lctx *c, int li, const layer_sig *sig, V *fns, 
     if (rc)
         return rc;
     char *ir = LLVMPrintValueToString(c->fn);
-    uint64_t h = fnv1a(ir);
+    uint64_t h = nr_hash_bytes(NR_HASH_INIT, ir, strlen(ir));
     for (int j = 0; j < *nd; j++)
         if (d[j].hash == h && !strcmp(d[j].ir, ir)) {
             LLVMDisposeMessage(ir);

@@ -3,6 +3,7 @@
  * Also the error reporter, the name -> index map, and the decoding of
  * TensorProtos (every dtype, raw or typed data, sizes checked). */
 #include "onnx_internal.h"
+#include "eval.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -35,10 +36,7 @@ int onnx_err(ctx *c, int code, const char *fmt, ...)
 
 static uint64_t str_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return nr_hash_bytes(NR_HASH_INIT, s, strlen(s));
 }
 
 int onnx_map_get(const strmap *m, const char *key)
