@@ -297,6 +297,30 @@ V gen_splat_const(T t, uint64_t iv, double fv)
     return LLVMConstVector(es, n);
 }
 
+V gen_num_is_nan(gen_ctx *g, const nr_format *f, V bits)
+{
+    T t = LLVMTypeOf(bits);
+#define K(v) gen_splat_const(t, (uint64_t)(v), 0)
+    V r = NULL;
+    if (f->kind == NR_FLOAT)
+        switch (f->specials) { /* [fmt-3] */
+        case NR_SPECIALS_IEEE: /* exponent all ones, fraction not 0 */
+            r = icmp(g, LLVMIntUGT, and_(g, bits, K(f->exp_mask | f->man_mask)), K(f->exp_mask));
+            break;
+        case NR_SPECIALS_FN: /* exponent and fraction all ones */
+            r = icmp(g, LLVMIntEQ, and_(g, bits, K(f->exp_mask | f->man_mask)),
+                     K(f->exp_mask | f->man_mask));
+            break;
+        case NR_SPECIALS_FNUZ: /* the -0 encoding */
+            r = icmp(g, LLVMIntEQ, and_(g, bits, K(f->sign_mask | f->exp_mask | f->man_mask)),
+                     K(f->sign_mask));
+            break;
+        default: break;
+        }
+#undef K
+    return r;
+}
+
 int gen_num_decode_f32_ok(const nr_format *f)
 {
     /* every value a float (subnormals too, after the scaling below); the
@@ -335,24 +359,9 @@ V gen_num_decode_f32(gen_ctx *g, const nr_format *f, V bits)
     V vb = LLVMBuildBitCast(B, v, it, "");
     if (!f->subnormals) /* [fmt-2] exponent field 0 is +-0 */
         vb = sel(g, icmp(g, LLVMIntEQ, ef, K(0)), K(0), vb);
-    V is_nan = NULL;
-    V M = and_(g, bits, K(f->man_mask));
-    switch (f->specials) { /* [fmt-3] */
-    case NR_SPECIALS_IEEE: {
-        V top = icmp(g, LLVMIntEQ, ef, K(f->exp_mask));
-        vb = sel(g, and_(g, top, icmp(g, LLVMIntEQ, M, K(0))), K(0x7f800000u), vb);
-        is_nan = and_(g, top, icmp(g, LLVMIntNE, M, K(0)));
-        break;
-    }
-    case NR_SPECIALS_FN:
-        is_nan = icmp(g, LLVMIntEQ, mag, K(f->exp_mask | f->man_mask));
-        break;
-    case NR_SPECIALS_FNUZ:
-        is_nan = icmp(g, LLVMIntEQ, and_(g, bits, K(f->sign_mask | f->exp_mask | f->man_mask)),
-                      K(f->sign_mask));
-        break;
-    default: break;
-    }
+    if (f->specials == NR_SPECIALS_IEEE) /* [fmt-3] infinity: exponent all ones, fraction 0 */
+        vb = sel(g, icmp(g, LLVMIntEQ, mag, K(f->exp_mask)), K(0x7f800000u), vb);
+    V is_nan = gen_num_is_nan(g, f, bits);
     if (f->sign_mask) { /* the sign bit to bit 31 */
         int sp = 0;
         while (!((f->sign_mask >> sp) & 1))
@@ -393,22 +402,11 @@ V gen_num_decode(gen_ctx *g, const nr_format *f, V bits)
     V sign = ne0(g, and_(g, bits, cst(g->i64, f->sign_mask)));
     V E = lshr(g, and_(g, bits, cst(g->i64, f->exp_mask)), cst(g->i64, (uint64_t)Y));
     V M = and_(g, bits, cst(g->i64, f->man_mask));
-    V Etop = icmp(g, LLVMIntEQ, E, cst(g->i64, Eall));
-    V is_nan, is_inf = cfalse(g);
-    switch (f->specials) { /* [fmt-3] */
-    case NR_SPECIALS_IEEE:
-        is_nan = and_(g, Etop, ne0(g, M));
-        is_inf = and_(g, Etop, eq0(g, M));
-        break;
-    case NR_SPECIALS_FN:
-        is_nan = and_(g, Etop, icmp(g, LLVMIntEQ, M, cst(g->i64, f->man_mask)));
-        break;
-    case NR_SPECIALS_FNUZ:
-        is_nan = icmp(g, LLVMIntEQ, and_(g, bits, cst(g->i64, f->sign_mask | f->exp_mask | f->man_mask)),
-                      cst(g->i64, f->sign_mask));
-        break;
-    default: is_nan = cfalse(g); break;
-    }
+    V is_inf = cfalse(g), is_nan = gen_num_is_nan(g, f, bits); /* [fmt-3] */
+    if (f->specials == NR_SPECIALS_IEEE)
+        is_inf = and_(g, icmp(g, LLVMIntEQ, E, cst(g->i64, Eall)), eq0(g, M));
+    if (!is_nan)
+        is_nan = cfalse(g);
     /* value = sig * 2^n, sig < 2^53 converts exactly, and the product is a
      * format value, a double by [fmt-5], so the one multiply is exact.
      * [fmt-2] nosub: exp field 0 is +-0 (sig forced to 0). */

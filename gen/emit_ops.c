@@ -55,14 +55,7 @@ static void relu_enc(gen_lctx *c, int li)
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
     V e = gen_load_enc(c, f, c->in[0], l.i);
     V neg = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, e, gen_i64(c, f->sign_mask), ""), gen_i64(c, 0), "");
-    V mag = LLVMBuildAnd(B, e, gen_i64(c, f->exp_mask | f->man_mask), "");
-    V nan = NULL;
-    switch (f->specials) { /* [fmt-3], as nr_decode */
-    case NR_SPECIALS_IEEE: nan = LLVMBuildICmp(B, LLVMIntUGT, mag, gen_i64(c, f->exp_mask), ""); break;
-    case NR_SPECIALS_FN: nan = LLVMBuildICmp(B, LLVMIntEQ, mag, gen_i64(c, f->exp_mask | f->man_mask), ""); break;
-    case NR_SPECIALS_FNUZ: nan = LLVMBuildICmp(B, LLVMIntEQ, mag, gen_i64(c, 0), ""); break;
-    default: break;
-    }
+    V nan = gen_num_is_nan(c->g, f, e);
     if (nan)
         neg = LLVMBuildAnd(B, neg, LLVMBuildNot(B, nan, ""), "");
     V r = LLVMBuildSelect(B, neg, gen_i64(c, enc_zero(f)), e, "relu");

@@ -77,6 +77,9 @@ LLVMValueRef gen_num_decode(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* The same as a float, for formats whose values are all floats
  * (gen_num_decode_f32_ok): bits is iN or a vector of iN, the result float
  * or a vector of float; NULL when f does not qualify. */
+/* i1 (or a vector of i1): the encoding bits (iN or a vector of iN) is a
+ * NaN of f ([fmt-3]); NULL when f has no NaN. */
+LLVMValueRef gen_num_is_nan(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* A constant of integer or float type t (iv or fv, whichever t takes), or
  * its splat when t is a vector (of at most 64 lanes). */
 LLVMValueRef gen_splat_const(LLVMTypeRef t, uint64_t iv, double fv);
