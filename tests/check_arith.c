@@ -1,5 +1,5 @@
-/* check_arith.c -- add sub mul div fma sqrt convert (runtime/arith.c) and
- * number parsing (runtime/value.c).
+/* check_arith.c -- add sub mul div fma sqrt convert (runtime/num/arith.c) and
+ * number parsing (runtime/num/value.c).
  *
  * Three kinds of evidence, none computed by the code under test:
  *  - hand-worked cases (values and bit patterns worked out on paper, noted

@@ -1,5 +1,5 @@
 /* check_gen_diff.c -- the differential harness of the generator: JIT-compiled
- * networks (gen/model_jit.c) against the reference emulator, bit for bit.
+ * networks (gen/back/model_jit.c) against the reference emulator, bit for bit.
  *
  * Small random networks built from spec text (every layer kind, random
  * shapes: stride, asymmetric pad, dilation, groups incl. depthwise, odd

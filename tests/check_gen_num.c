@@ -1,4 +1,4 @@
-/* check_gen_num.c -- differential tests of gen/emit_num.c: JIT-compiled
+/* check_gen_num.c -- differential tests of gen/ir/emit_num.c: JIT-compiled
  * decode / round / sum / product / fma IR against the runtime (nr_decode,
  * nr_encode, nr_exact_add + nr_round_exact, nr_mul, nr_fma, nr_sr_bits),
  * bit for bit, for many formats x all rounding modes. */

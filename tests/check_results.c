@@ -1,4 +1,4 @@
-/* check_results.c -- the results store (runtime/results.c): every field
+/* check_results.c -- the results store (runtime/study/results.c): every field
  * round-trips, a writer killed with SIGKILL loses nothing it committed and
  * a resumed writer repeats nothing, two processes writing at once lose no
  * rows, hostile files give clear errors, and `numrep report` on an empty

@@ -1,5 +1,5 @@
-/* check_search.c -- the precision search (runtime/search.c) and its
- * predictor (runtime/predictor.c): R^2 against hand-worked values, the
+/* check_search.c -- the precision search (runtime/study/search.c) and its
+ * predictor (runtime/study/predictor.c): R^2 against hand-worked values, the
  * least-squares line on synthetic points and from a store, the design
  * space's order, and on LeNet-5 with a slice of MNIST: the fast method
  * agrees with exhaustive using at most 3 full evaluations, a search stopped

@@ -26,8 +26,8 @@ if ! "$CMAKE" --install "$BUILD" --prefix "$tmp/p" >"$tmp/install.log" 2>&1; the
 fi
 for f in bin/numrep lib/numrep/libnumrep.a share/numrep/templates/driver.c.in \
     share/numrep/templates/model.h.in share/numrep/templates/report.html.in \
-    share/numrep/templates/edge/harness.c share/numrep/runtime/rt.c share/numrep/runtime/pool.c \
-    share/numrep/runtime/emu_math.c share/numrep/runtime/rt.h share/numrep/specs/predictor.yaml \
+    share/numrep/templates/edge/harness.c share/numrep/runtime/rt/rt.c share/numrep/runtime/num/pool.c \
+    share/numrep/runtime/emu/emu_math.c share/numrep/runtime/rt/rt.h share/numrep/specs/predictor.yaml \
     include/numrep/numrep.h include/numrep/model.h; do
     [ -f "$tmp/p/$f" ] && ok || bad "not installed: $f"
 done

@@ -1,5 +1,5 @@
 /* fake_model.c -- a hand-written stand-in for a `numrep build --emit obj`
- * object: the same entry points (gen/model_gen.h), a read-only
+ * object: the same entry points (gen/lower/model_gen.h), a read-only
  * numrep_weights blob and a caller-supplied arena, computing something
  * simple in float32: h = x/2 + 1/4 (kept in the arena), then 10 dot
  * products with weights w = int8/16, each divided by 3.  It proves the

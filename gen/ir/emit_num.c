@@ -1,6 +1,6 @@
 /* emit_num.c -- LLVM IR for narrow-number arithmetic: decode, round,
  * exact sums, products and fused multiply-adds, bit-exact with
- * runtime/round.c and runtime/codec.c.
+ * runtime/num/round.c and runtime/num/codec.c.
  *
  * The format and the rounding mode are compile-time constants: every
  * format fact is read from nr_format's derived fields (never re-derived),
@@ -648,7 +648,7 @@ static V round_sum_masked(gen_ctx *g, const nr_format *f, nr_rounding mode, V a,
 /* -wrap fixed point: the sum exactly as the emulator rounds it.  A
  * wrapped result keeps the low integer bits of the exact value, so no
  * window narrower than the exact sum is "enough" the way it is for
- * saturating formats; the oracle (runtime/arith.c nr_exact_add) computes
+ * saturating formats; the oracle (runtime/num/arith.c nr_exact_add) computes
  * the exact sum (255-bit window), then keeps its top 128 significant bits
  * and jams the rest into sticky (wide_to).  Mirrored here:
  *  - the adder at W = 256 gives floor(|x+y| / 2^u) exactly with
@@ -787,7 +787,7 @@ static V mix64(gen_ctx *g, V z)
 
 V gen_num_sr_bits(gen_ctx *g, V seed, V layer, V element, V term)
 {
-    /* [rnd-sr] the same three splitmix64 rounds as runtime/sr.c */
+    /* [rnd-sr] the same three splitmix64 rounds as runtime/num/sr.c */
     V h = mix64(g, add(g, seed, cst(g->i64, 0x9E3779B97F4A7C15ull)));
     V lt = or_(g, shl(g, resize(g, layer, g->i64), cst(g->i64, 32)), resize(g, term, g->i64));
     h = mix64(g, xor_(g, h, lt));

@@ -1,7 +1,7 @@
 /* model_jit.c -- compile once, run many: a model's module JIT-compiled
  * with ORC LLJIT.  The module's external symbols are bound here as
  * absolute symbols (the packed weights, the run context, the runtime
- * helpers of runtime/rt.h), so nothing depends on the numrep executable
+ * helpers of runtime/rt/rt.h), so nothing depends on the numrep executable
  * exporting its symbols; libc's (memcpy, memset, which LLVM may emit) come
  * from the process. */
 #include "plan.h"

@@ -6,7 +6,7 @@
  *   spec + precision + safetensors --nr_model_build--> nr_model
  *        (topological order, shapes, weights bound and batchnorm folded, a
  *         format on every value; immutable afterwards)
- *   nr_model --> emulator (runtime/emulator.c) | generator (gen/)
+ *   nr_model --> emulator (runtime/emu/emulator.c) | generator (gen/)
  *
  * Tensors are float32 C-order; activations of one sample are [C, H, W]
  * (dense/flatten outputs are [N, 1, 1]). */

@@ -1,5 +1,5 @@
 /* cmd_emulate.c -- `numrep emulate`: run a network spec on .npy inputs with
- * the reference emulator (runtime/emulator.c).  stdout carries only the
+ * the reference emulator (runtime/emu/emulator.c).  stdout carries only the
  * results; statistics and traces go to stderr so they never mix with data. */
 #include "cli.h"
 #include "emulator.h"

@@ -1,5 +1,5 @@
 /* mpi_comm.h -- `numrep search` over MPI ranks: the collective operations of
- * nr_search_comm (runtime/search.h) on MPI_COMM_WORLD.  mpi_comm.c is the
+ * nr_search_comm (runtime/study/search.h) on MPI_COMM_WORLD.  mpi_comm.c is the
  * only file that includes <mpi.h> (this header is not named mpi.h: gen/ is
  * on the include path and would hide the real one); without MPI at build
  * time (no NUMREP_HAVE_MPI) it is a stub that always runs alone.

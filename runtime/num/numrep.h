@@ -182,7 +182,7 @@ void nr_exact_from_double(double x, nr_exact *out);
 /* Parse decimal / C99 hex / inf / nan text exactly enough for correct
  * rounding into any format (value or value-plus-sticky, through binary128:
  * every format value and every midpoint between two is a binary128 number).
- * Grammar and edge cases: runtime/value.c. */
+ * Grammar and edge cases: runtime/num/value.c. */
 int nr_exact_parse(const char *s, nr_exact *out, nr_err *err);
 /* Value of an exact number rounded to nearest double (exact when it fits). */
 double nr_exact_to_double(const nr_exact *x);

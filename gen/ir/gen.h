@@ -51,7 +51,7 @@ LLVMValueRef gen_emit_intrinsic(gen_ctx *g, const char *name, LLVMTypeRef t,
                                 LLVMValueRef *args, unsigned nargs);
 
 /* -------------------------------------------------------- emit_num.c --
- * IR for narrow-number arithmetic, bit-exact with runtime/round.c and
+ * IR for narrow-number arithmetic, bit-exact with runtime/num/round.c and
  * codec.c.  The format and the mode are compile-time constants.  The
  * value-level emitters insert at g->b's position; the gen_num_fn_*
  * functions wrap them in a whole alwaysinline function (used by tests and

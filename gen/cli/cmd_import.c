@@ -1,5 +1,5 @@
 /* cmd_import.c -- `numrep import MODEL.onnx -o DIR [--name NAME]`: convert an
- * ONNX model (gen/onnx_import.c) into DIR/NAME.yaml + DIR/NAME.safetensors,
+ * ONNX model (gen/onnx/onnx_import.c) into DIR/NAME.yaml + DIR/NAME.safetensors,
  * then load both back through the ordinary spec/model path so that what
  * was written is known to build. */
 #include "cli.h"

@@ -234,7 +234,7 @@ static V round_int(gen_ctx *g, nr_rounding mode, V t, V sr)
 
 /* Rounding a finite double v that IS the exact value into a saturating
  * fixed-point format qI.F / uqI.F with prec = I+F <= 53 (fast_fmt), as the
- * double value of the result.  Why this is round_fixed (runtime/round.c):
+ * double value of the result.  Why this is round_fixed (runtime/num/round.c):
  *  - t = v * 2^F is exact (a power-of-two scaling up, F >= 0, subnormal v
  *    included; if it overflows to +-inf, |v| is far beyond the range and
  *    the clamp below gives the saturated end, as [rnd-3] does for a

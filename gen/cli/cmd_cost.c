@@ -1,6 +1,6 @@
 /* cmd_cost.c -- `numrep cost FMT`: area, delay and energy of a MAC unit in
  * a format, and its speedup / energy ratio against an fp32 MAC.  The model
- * is runtime/cost.c; this file parses options and lays the numbers out. */
+ * is runtime/study/cost.c; this file parses options and lays the numbers out. */
 #include "cli.h"
 #include "cost.h"
 

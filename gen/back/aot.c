@@ -238,7 +238,9 @@ void gen_aot_tmpdir_remove(const char *dir)
 /* What generated code needs from runtime/ (rt.h and what rt.c calls): the
  * members a host link pulls out of libnumrep.a.  Cross builds compile
  * them; CMakeLists.txt installs the same files into share/numrep/runtime. */
-static const char *const runtime_sources[3] = {"rt.c", "pool.c", "emu_math.c"};
+static const char *const runtime_sources[3] = {"rt/rt.c", "num/pool.c", "emu/emu_math.c"};
+/* the runtime folders whose headers those sources include */
+static const char *const runtime_includes[5] = {"num", "io", "net", "emu", "rt"};
 
 /* Run argv (PATH search), cc's own diagnostics go to our stderr. */
 static int run(char *const argv[], nr_err *err)
@@ -276,7 +278,7 @@ int gen_aot_link(const gen_target *t, const char *dir, const char *obj, const ch
     if (native && access(lib, R_OK))
         return nr_err_set(err, NR_EIO, lib, 0, 0, "runtime library", "cannot read it: %s (%s overrides it)",
                           strerror(errno), gen_res_var(GEN_RES_RUNTIME_LIB));
-    char rtsrc[3][PATH_MAX + 16], rtinc[PATH_MAX + 2];
+    char rtsrc[3][PATH_MAX + 16], rtinc[5][PATH_MAX + 8];
     for (int i = 0; i < 3 && !native; i++) {
         snprintf(rtsrc[i], sizeof rtsrc[i], "%s/%s", rtdir, runtime_sources[i]);
         if (access(rtsrc[i], R_OK))
@@ -284,15 +286,20 @@ int gen_aot_link(const gen_target *t, const char *dir, const char *obj, const ch
                               "cannot read it (%s); %s overrides the directory",
                               strerror(errno), gen_res_var(GEN_RES_RUNTIME_SRC));
     }
-    snprintf(rtinc, sizeof rtinc, "-I%s", rtdir);
+    for (int i = 0; i < 5; i++)
+        snprintf(rtinc[i], sizeof rtinc[i], "-I%s/%s", rtdir, runtime_includes[i]);
     char driver[PATH_MAX], inc[PATH_MAX + 2];
     snprintf(driver, sizeof driver, "%s/driver.c", dir);
     snprintf(inc, sizeof inc, "-I%s", dir);
-    char *argv[24];
+    char *argv[28];
     int k = 0;
     argv[k++] = (char *)t->cc;
     argv[k++] = "-std=c11";
     argv[k++] = "-O2";
+    /* the runtime's folders first: emu/emulator.h's "model.h" is net/'s, not
+     * the generated model.h in dir (driver.c finds that one beside itself) */
+    for (int i = 0; i < 5 && !native; i++)
+        argv[k++] = rtinc[i];
     argv[k++] = inc;
     argv[k++] = driver;
     argv[k++] = (char *)obj;
@@ -304,7 +311,6 @@ int gen_aot_link(const gen_target *t, const char *dir, const char *obj, const ch
         argv[k++] = "-fsanitize=address,undefined";
 #endif
     } else {
-        argv[k++] = rtinc;
         for (int i = 0; i < 3; i++)
             argv[k++] = rtsrc[i];
     }

@@ -1,7 +1,7 @@
 /* onnx_import.h -- ONNX model -> numrep network spec + float32 tensors.
  *
  * The ONNX file is hostile input: it is decoded with protobuf-c from
- * gen/onnx.proto, and every node is checked (operator, attributes, constant
+ * gen/onnx/onnx.proto, and every node is checked (operator, attributes, constant
  * inputs, shapes) before it becomes a spec layer.  Errors name the node as
  * `node K "NAME"` (K = 0-based position in graph.node) or the tensor / graph
  * input, e.g.

@@ -119,7 +119,7 @@ void gen_store_out(gen_lctx *c, int li, LLVMValueRef acc, LLVMValueRef elem);
 /* The encoding of v, a value of f (exactly): no rounding happens, so no
  * mode and no SR draw. */
 LLVMValueRef gen_encode_val(gen_lctx *c, const nr_format *f, LLVMValueRef v);
-/* Declared runtime helper (runtime/rt.h) by name and type. */
+/* Declared runtime helper (runtime/rt/rt.h) by name and type. */
 LLVMValueRef gen_rt_fn(gen_lctx *c, const char *name, LLVMTypeRef fty);
 
 /* emit_mac.c: conv, dense, unfolded batchnorm.  emit_ops.c: the rest. */

@@ -11,7 +11,7 @@
  * model prices (no subnormal or special-value logic, overflow saturates).
  * Defaults: e2..8 x m1..23 (161) + q1..12 x .0..15 (192) = 353 configurations.
  *
- * Configurations are ranked by the cost model (runtime/cost.h): speedup at
+ * Configurations are ranked by the cost model (runtime/study/cost.h): speedup at
  * equal area, descending; ties broken by energy ratio (descending), then by
  * name, so "the fastest configuration that passes" is always one answer.
  * A configuration passes when top-1 / fp32 top-1 >= 1 - max_loss on the
@@ -41,7 +41,7 @@
  * (that layer in a narrower format, every other layer fp32), with the
  * speedup estimated as total MACs / sum(MACs_l / speedup_l).
  *
- * Every evaluation goes to the results store (runtime/results.h) as soon as
+ * Every evaluation goes to the results store (runtime/study/results.h) as soon as
  * it finishes, keyed by content: a search killed at any moment and run
  * again repeats no finished evaluation, and a repeated query is answered
  * from the store. */
@@ -153,7 +153,7 @@ void nr_predictor_write(FILE *f, const nr_predictor *p);
 
 /* ------------------------------------------------------------ several processes */
 
-/* The processes of one search (MPI ranks, gen/mpi_comm.c; libnumrep does not
+/* The processes of one search (MPI ranks, gen/cli/mpi_comm.c; libnumrep does not
  * link MPI itself).  Every process calls nr_search_run with the same
  * arguments and opens the same results store; the operations below are
  * collective: every process calls them, in the same order.  Division of the

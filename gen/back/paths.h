@@ -28,7 +28,7 @@
     X(GEN_RES_RUNTIME_LIB, "runtime-lib", "NUMREP_RUNTIME_LIB", NULL, "lib/numrep/libnumrep.a", \
       NULL)                                                                                   \
     X(GEN_RES_RUNTIME_SRC, "runtime-src", "NUMREP_RUNTIME_SRC", NULL, "share/numrep/runtime",   \
-      "rt.c")                                                                                 \
+      "rt/rt.c")                                                                                 \
     X(GEN_RES_PREDICTOR, "predictor", "NUMREP_PREDICTOR", NULL,                                \
       "share/numrep/specs/predictor.yaml", NULL)
 

@@ -19,7 +19,7 @@
  * absolute symbol at the packed blob's address; the AOT path emits the blob
  * as a separate object (.incbin), so hundreds of MB never pass through LLVM.
  * Runtime helpers the module calls (thread pool, lrn/softmax) are declared
- * in runtime/rt.h; the JIT binds them as absolute symbols, AOT links them. */
+ * in runtime/rt/rt.h; the JIT binds them as absolute symbols, AOT links them. */
 #ifndef NUMREP_MODEL_GEN_H
 #define NUMREP_MODEL_GEN_H
 

@@ -340,7 +340,7 @@ static int choose_predictor(const char *file, nr_results *db, nr_predictor *p, c
 
 /* ---------------------------------------------------------------- jit engine */
 
-/* Until runtime/eval.c opens "jit" itself (it cannot reach gen/), the
+/* Until runtime/study/eval.c opens "jit" itself (it cannot reach gen/), the
  * command supplies it: compile once, and run each call single-threaded in
  * its own arena, so concurrent calls on disjoint buffers are safe. */
 static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
