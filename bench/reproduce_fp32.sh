@@ -31,7 +31,9 @@ for net in "${nets[@]}"; do
     top1=$(printf '%s\n' "$out" | sed -n 's/.*"top1": \([0-9.]*\),.*/\1/p')
     top5=$(printf '%s\n' "$out" | sed -n 's/.*"top5": \([0-9.]*\),.*/\1/p')
     secs=$(printf '%s\n' "$out" | sed -n 's/.*"seconds": \([0-9.]*\),.*/\1/p')
-    top1=$(printf '%.2f' "$top1"); top5=$(printf '%.2f' "$top5")
+    # the JSON has fractions
+    top1=$(awk -v v="$top1" 'BEGIN { printf "%.2f", 100 * v }')
+    top5=$(awk -v v="$top5" 'BEGIN { printf "%.2f", 100 * v }')
     verdict=ok
     [ "$top1" = "$want" ] || verdict="MISMATCH (want $want)"
     [ -z "$want5" ] || [ "$top5" = "$want5" ] || verdict="MISMATCH (want top-5 $want5)"

@@ -70,6 +70,12 @@ else
         run "${common[@]}" --json --method exhaustive
         [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok \
             || bad "exhaustive chose $(jget 'j["chosen"]'), fast $chosen"
+        # exhaustive without the R^2 sweep (a fresh store): no R^2 run, same answer
+        run "${common[@]/$DB/$tmp/nor2.db}" --json --method exhaustive --no-r2
+        [ "$rc" -eq 0 ] && [ "$(jget 'j["sample_evals"] + j["r2_inputs"]')" = 0 ] &&
+            [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok \
+            || bad "exhaustive --no-r2: exit $rc: $(cat "$tmp/out" "$tmp/err")"
+        expect_fail 1 'only --method exhaustive can skip it' "${common[@]}" --no-r2
         # text output names the choice and both counts
         run "${common[@]}"
         grep -q "^evaluations  full" "$tmp/out" && ok || bad "text output: $(cat "$tmp/out")"

@@ -52,4 +52,17 @@ void cli_print_rows(const float *y, int n, size_t k);
 /* s as a JSON string literal on stdout (quotes, escapes). */
 void cli_json_str(const char *s);
 
+/* cli_progress.c -- progress on stderr: a bar on a terminal, else a line
+ * every 10 s of a phase that runs longer than that (and at its end). */
+typedef struct cli_progress {
+    int on, tty;
+    const char *unit;      /* "img" -> "12.3 img/s" on the bar; NULL: no rate */
+    char phase[64];
+    double t0, last;
+    int lines;             /* log lines printed in this phase            */
+    double interval;       /* seconds between log lines: 10, or NUMREP_PROGRESS_SECONDS */
+} cli_progress;
+void cli_progress_init(cli_progress *p, int on, const char *unit);
+void cli_progress_update(cli_progress *p, const char *phase, int64_t done, int64_t total);
+
 #endif

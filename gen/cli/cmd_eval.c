@@ -37,47 +37,28 @@ static const char usage_text[] =
     "  --engine E         emulator (the reference) or jit (compiled with LLVM, the\n"
     "                     same results bit for bit); default " DEFAULT_ENGINE "\n"
     "  --jobs N           threads, each running its own batches (default 1)\n"
-    "  --json             one JSON object on stdout instead of text\n"
+    "  --json             one JSON object on stdout instead of text: accuracies as\n"
+    "                     fractions (0.9173), `samples` the samples evaluated,\n"
+    "                     `seconds`/`fp32_seconds` wall time of each run\n"
     "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
     "                     float32 [N,K] (the precision's values, in sample order)\n"
     "  --random-weights S deterministic random weights from seed S\n"
     "  --no-cache         neither read nor write the fp32 cache\n"
-    "  --no-progress      no progress bar (it is shown only when stderr is a terminal)\n"
+    "  --no-progress      no progress on stderr (a bar on a terminal, else a line every 10 s)\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
 /* ---------------------------------------------------------------- progress */
 
-typedef struct bar {
-    int on;
-    const char *what;
-    double t0, last;
-} bar;
+typedef struct eval_progress {
+    cli_progress p;
+    const char *phase;
+} eval_progress;
 
-static double now(void)
+static void progress_update(void *ctx, int64_t done, int64_t total)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void bar_update(void *ctx, int64_t done, int64_t total)
-{
-    bar *b = ctx;
-    double t = now();
-    if (!b->on || (done < total && t - b->last < 0.2))
-        return;
-    b->last = t;
-    double el = t - b->t0, eta = done ? el * (double)(total - done) / (double)done : 0;
-    int w = 30, fill = total ? (int)((double)w * (double)done / (double)total) : w;
-    fprintf(stderr, "\r%-13s [", b->what);
-    for (int i = 0; i < w; i++)
-        fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %lld/%lld  %.1f img/s  ETA %d:%02d ", (long long)done, (long long)total,
-            el > 0 ? (double)done / el : 0.0, (int)eta / 60, (int)eta % 60);
-    if (done == total)
-        fprintf(stderr, "\r%*s\r", 100, "");
-    fflush(stderr);
+    eval_progress *e = ctx;
+    cli_progress_update(&e->p, e->phase, done, total);
 }
 
 /* ---------------------------------------------------------------- the JIT engine
@@ -137,9 +118,14 @@ static int is_fp32(const nr_model *m)
     return 1;
 }
 
+static double frac(int64_t a, int64_t n)
+{
+    return n ? (double)a / (double)n : 0.0;
+}
+
 static double pct(int64_t a, int64_t n)
 {
-    return n ? 100.0 * (double)a / (double)n : 0.0;
+    return 100.0 * frac(a, n);
 }
 
 /* ---------------------------------------------------------------- command */
@@ -219,9 +205,11 @@ int cmd_eval(int argc, char **argv)
     }
     if (!data)
         data = spec->dataset;
-    if (!spec->has_pp)
-        fprintf(stderr, "numrep eval: note: %s declares no input preprocessing; using "
-                        "x = pixel/255\n", spec->path);
+    if (!spec->has_pp) /* said here and in the result: a plausible wrong accuracy otherwise */
+        fprintf(stderr, "numrep eval: warning: %s declares no input preprocessing; the images "
+                        "are fed as x = pixel/255, which is probably not what the network was "
+                        "trained on (declare `input:` divisor/mean/std, or `numrep import "
+                        "--mean/--std/--divisor`)\n", spec->path);
     int k = (int)nr_shape_count(m->layers[m->output].out_shape);
     nr_dataset_opts dopt;
     nr_dataset_opts_init(&dopt);
@@ -237,10 +225,10 @@ int cmd_eval(int argc, char **argv)
     eo.limit = limit;
     eo.jobs = (int)jobs;
     eo.keep_scores = logits != NULL;
-    bar b = {.on = progress && isatty(2), .what = "eval"};
-    eo.progress = bar_update;
-    eo.progress_ctx = &b;
-    b.t0 = b.last = now();
+    eval_progress prog = {.phase = "eval"};
+    cli_progress_init(&prog.p, progress, "img");
+    eo.progress = progress_update;
+    eo.progress_ctx = &prog;
     if (nr_eval_run(&eng, m, ds, &eo, &r, &err))
         goto fail;
     if (logits) {
@@ -266,8 +254,7 @@ int cmd_eval(int argc, char **argv)
         if (cli_load_model(net, "fp32", have_seed, seed, &m32, &err) ||
             engine_open(engine, m32, &eng32, &err))
             goto fail;
-        b.what = "fp32 baseline";
-        b.t0 = b.last = now();
+        prog.phase = "fp32 baseline";
         if (nr_eval_run(&eng32, m32, ds, &eo, &base, &err))
             goto fail;
         base_seconds = base.seconds;
@@ -303,19 +290,25 @@ int cmd_eval(int argc, char **argv)
         printf(", \"data_kind\": \"%s\", \"engine\": \"%s\", \"jobs\": %lld, \"samples\": %lld, "
                "\"classes\": %d,\n",
                nr_dataset_kind_name(nr_dataset_kind(ds)), eng.name, jobs, (long long)r.n, k);
-        printf(" \"top1\": %.4f, \"top5\": %.4f, \"top1_correct\": %lld, \"top5_correct\": %lld,\n",
-               pct(r.top1, r.n), pct(r.top5, r.n), (long long)r.top1, (long long)r.top5);
-        printf(" \"fp32_top1\": %.4f, \"fp32_top5\": %.4f, \"fp32_source\": \"%s\", "
-               "\"normalized_top1\": %.4f, \"agreement\": %.4f,\n",
-               pct(base.top1, base.n), pct(base.top5, base.n), bsrc, norm, pct(agree, r.n));
-        printf(" \"seconds\": %.3f, \"images_per_second\": %.2f, \"fp32_seconds\": %.3f}\n",
-               r.seconds, ips, base_seconds);
+        /* JSON accuracies are fractions, as in `numrep search --json` */
+        printf(" \"top1\": %.6f, \"top5\": %.6f, \"top1_correct\": %lld, \"top5_correct\": %lld,\n",
+               frac(r.top1, r.n), frac(r.top5, r.n), (long long)r.top1, (long long)r.top5);
+        printf(" \"fp32_top1\": %.6f, \"fp32_top5\": %.6f, \"fp32_source\": \"%s\", "
+               "\"normalized_top1\": %.6f, \"agreement\": %.6f,\n",
+               frac(base.top1, base.n), frac(base.top5, base.n), bsrc, norm / 100,
+               frac(agree, r.n));
+        printf(" \"seconds\": %.3f, \"images_per_second\": %.2f, \"fp32_seconds\": %.3f, "
+               "\"preprocessing_declared\": %s}\n",
+               r.seconds, ips, base_seconds, spec->has_pp ? "true" : "false");
     } else {
         printf("network     %s (%s)\n", spec->name, spec->path);
         printf("precision   %s\n", pname);
         printf("data        %s (%s, %lld of %lld samples)\n", data,
                nr_dataset_kind_name(nr_dataset_kind(ds)), (long long)r.n,
                (long long)nr_dataset_count(ds));
+        if (!spec->has_pp)
+            printf("input       WARNING: no preprocessing declared in the spec; fed pixel/255 "
+                   "(the accuracy below is probably meaningless)\n");
         printf("engine      %s, %lld job%s\n", eng.name, jobs, jobs == 1 ? "" : "s");
         printf("top-1       %6.2f %%  (%lld/%lld)\n", pct(r.top1, r.n), (long long)r.top1,
                (long long)r.n);

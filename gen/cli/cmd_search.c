@@ -22,7 +22,8 @@
 
 static const char usage_text[] =
     "usage: numrep search NET.yaml --max-loss L [--data DATASET] [--method fast|exhaustive]\n"
-    "                     [--early-stop] [--per-layer] [--steps N] [--db FILE] [--jobs N]\n"
+    "                     [--early-stop] [--no-r2] [--per-layer] [--steps N] [--db FILE]\n"
+    "                     [--jobs N]\n"
     "                     [--engine jit|emulator] [--sample-engine E] [--limit N]\n"
     "                     [--first N] [--samples N]\n"
     "                     [--grid both|float|fixed] [--exp A:B] [--man A:B] [--int A:B]\n"
@@ -47,6 +48,9 @@ static const char usage_text[] =
     "                     with one process the scan also ends at the first\n"
     "                     configuration that passes (the slower ones cannot be\n"
     "                     the answer)\n"
+    "  --no-r2            exhaustive: skip the R^2 sweep that both methods run first\n"
+    "                     (every configuration on --samples inputs: the report's\n"
+    "                     R^2 column and later --fit-predictor need it)\n"
     "  --per-layer        then lower single MAC layers from the uniform answer,\n"
     "                     guided by per-layer sensitivity; --steps narrower formats\n"
     "                     tried per layer (default 4)\n"
@@ -58,7 +62,8 @@ static const char usage_text[] =
     "  --sample-engine E  the R^2 runs: jit (default; compiled at -O0, 4-10x\n"
     "                     quicker to compile), jit-O1..3 or emulator; the engines\n"
     "                     agree bit for bit\n"
-    "  --limit N, --first N  the data slice (default: all samples)\n"
+    "  --first N          the slice starts after the first N samples (default 0)\n"
+    "  --limit N          the slice's size (default: all the rest)\n"
     "  --samples N        inputs of the fast method's R^2 (default 10)\n"
     "  --grid G           both (default), float or fixed\n"
     "  --exp A:B --man A:B  float exponent and mantissa bits (default 2:8, 1:23)\n"
@@ -75,7 +80,11 @@ static const char usage_text[] =
     "                     (docs/search.md); r2-linear: the paper's, R^2 itself\n"
     "  --fit-min X        fit on points whose x is at least X (default 0.9 for\n"
     "                     margin-linear, 0 for r2-linear)\n"
-    "  --json             one JSON object on stdout\n"
+    "  --json             one JSON object on stdout: accuracies as fractions,\n"
+    "                     `samples` the slice's size, `r2_inputs` the R^2 inputs,\n"
+    "                     `full_seconds`/`sample_seconds` summed over evaluations\n"
+    "                     (stored times for rows from the store), `wall_seconds`\n"
+    "                     this run's wall time\n"
     "\n"
     "Under `mpirun -n K numrep search ...` (a build with MPI) the K ranks share the\n"
     "work and one --db file (which every rank must reach): each computes its share\n"
@@ -128,43 +137,9 @@ static int parse_range(const char *s, int *lo, int *hi)
 
 /* ---------------------------------------------------------------- progress */
 
-typedef struct bar {
-    int on;
-    char phase[64];
-    double t0, last;
-} bar;
-
-static double now(void)
+static void progress_update(void *ctx, const char *phase, int64_t done, int64_t total)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void bar_update(void *ctx, const char *phase, int64_t done, int64_t total)
-{
-    bar *b = ctx;
-    if (!b->on)
-        return;
-    double t = now();
-    if (strncmp(b->phase, phase, sizeof b->phase - 1)) {
-        snprintf(b->phase, sizeof b->phase, "%s", phase);
-        b->t0 = t;
-        b->last = 0;
-    } else if (done < total && t - b->last < 0.2) {
-        return;
-    }
-    b->last = t;
-    double el = t - b->t0, eta = done ? el * (double)(total - done) / (double)done : 0;
-    int w = 24, fill = total ? (int)((double)w * (double)done / (double)total) : w;
-    fprintf(stderr, "\r%-22.22s [", phase);
-    for (int i = 0; i < w; i++)
-        fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %lld/%lld  ETA %d:%02d ", (long long)done, (long long)total, (int)eta / 60,
-            (int)eta % 60);
-    if (done >= total)
-        fprintf(stderr, "\r%*s\r", 78, "");
-    fflush(stderr);
+    cli_progress_update(ctx, phase, done, total);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -183,8 +158,12 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
                        const nr_search_result *r, const char *db)
 {
     printf("network      %s\n", net);
-    printf("data         %s (%lld samples from %lld; R^2 on the first %d)\n", data,
-           (long long)r->n, (long long)o->first, o->samples);
+    printf("data         %s (%lld samples after the first %lld", data, (long long)r->n,
+           (long long)o->first);
+    if (o->no_r2)
+        printf("; no R^2 sweep)\n");
+    else
+        printf("; R^2 on the first %d)\n", o->samples);
     printf("method       %s, budget %.4g %% loss, %d configurations, engine %s\n",
            o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast", 100 * o->max_loss,
            r->nconfigs, o->engine);
@@ -201,8 +180,8 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
     } else {
         printf("chosen       none: no configuration meets the budget\n");
     }
-    printf("evaluations  full %d (%d computed now, %.1f s), R^2 samples %d (%d computed now, "
-           "%.1f s); wall %.1f s\n",
+    printf("evaluations  full %d (%d computed now, %.1f s summed), R^2 runs %d (%d computed "
+           "now, %.1f s summed); this run %.1f s wall\n",
            r->full_evals, r->full_computed, r->full_seconds, r->sample_evals,
            r->sample_computed, r->sample_seconds, r->wall_seconds);
     if (r->per_layer_done)
@@ -225,7 +204,8 @@ static void print_json(const char *net, const char *data, const nr_search_opts *
     printf(", \"method\": \"%s\", \"engine\": ",
            o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast");
     cli_json_str(o->engine);
-    printf(", \"samples\": %lld, \"configurations\": %d, ", (long long)r->n, r->nconfigs);
+    printf(", \"samples\": %lld, \"r2_inputs\": %d, \"configurations\": %d, ", (long long)r->n,
+           o->no_r2 ? 0 : o->samples, r->nconfigs);
     json_num("max_loss", o->max_loss, 0);
     json_num("fp32_top1", r->fp32_top1, 0);
     printf("\n \"found\": %s, \"chosen\": ", r->found ? "true" : "false");
@@ -421,6 +401,8 @@ int cmd_search(int argc, char **argv)
             o.per_layer = 1;
         } else if (!strcmp(a, "--early-stop")) {
             o.early_stop = 1;
+        } else if (!strcmp(a, "--no-r2")) {
+            o.no_r2 = 1;
         } else if (a[0] == '-' && a[1]) {
             static const char *const with_arg[] = {
                 "--data", "--max-loss", "--method", "--db", "--jobs", "--engine", "--limit",
@@ -616,9 +598,10 @@ int cmd_search(int argc, char **argv)
             }
     }
     o.engine_open = open_engine;
-    bar b = {.on = show_progress && isatty(2) && lead};
-    o.progress = bar_update;
-    o.progress_ctx = &b;
+    cli_progress prog;
+    cli_progress_init(&prog, show_progress && lead, NULL);
+    o.progress = progress_update;
+    o.progress_ctx = &prog;
     o.comm = &comm;
     nr_search_result r;
     int rc = nr_search_run(net, ds, db, cfg, ncfg, &o, &r, &err);

@@ -1374,7 +1374,13 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
     if ((rc = open_run(&c, method, &run, err)))
         goto done;
     c.run_id = r->run_id = run.id;
-    if ((rc = agree(&c, baseline(&c, err), err)) || (rc = sample_phase(&c, cfg, n, smp, err)))
+    if (o->no_r2 && o->method != NR_SEARCH_EXHAUSTIVE) {
+        rc = nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "--no-r2",
+                        "the fast method needs the R^2 sweep; only --method exhaustive can skip it");
+        goto done;
+    }
+    if ((rc = agree(&c, baseline(&c, err), err)) ||
+        (!o->no_r2 && (rc = sample_phase(&c, cfg, n, smp, err))))
         goto done;
     if (want_stop(&c))
         goto done;

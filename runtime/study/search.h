@@ -210,6 +210,10 @@ typedef struct nr_search_opts {
                                         steps always do), and (one process)
                                         stop at the first that passes: slower
                                         ones cannot be the answer              */
+    int no_r2;                       /* exhaustive: skip the R^2 sweep (it
+                                        measures every configuration on
+                                        `samples` inputs first, for the report
+                                        and later predictor fits)              */
     int per_layer;                   /* also search per-layer formats         */
     int per_layer_steps;             /* narrower formats tried per layer (4)  */
     nr_predictor predictor;          /* default: c0 0, c1 1 (use shipped fit) */
