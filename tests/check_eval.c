@@ -137,7 +137,7 @@ START_TEST(hashes)
     ck_assert(nr_hash_bytes(NR_HASH_INIT, a, 0) != nr_hash_bytes(NR_HASH_INIT, a, 1));
     uint64_t h;
     nr_err err = {0};
-    ck_assert_int_lt(nr_hash_file("/no/such/file", &h, &err), 0);
+    ck_assert_int_lt(nr_hash_file("/no/such/file", &h, NULL, &err), 0);
     ck_assert_str_eq(err.file, "/no/such/file");
 }
 END_TEST

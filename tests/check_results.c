@@ -153,24 +153,24 @@ START_TEST(hash_vectors)
              {"a", "d228cb696f1a8caf78912b704e4a8964"},
              {"foobar", "343e1662793c64bf6f0d3597ba446f18"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        nr_results_hash h;
+        nr_hash128 h;
         char hex[NR_HASH_HEX];
-        nr_results_hash_init(&h);
-        nr_results_hash_update(&h, v[i].in, strlen(v[i].in));
-        nr_results_hash_hex(&h, hex);
+        nr_hash128_init(&h);
+        nr_hash128_update(&h, v[i].in, strlen(v[i].in));
+        nr_hash128_hex(&h, hex);
         ck_assert_str_eq(hex, v[i].hex);
     }
     /* bytes 0..255 three times, fed in uneven pieces and through a file */
     unsigned char buf[768];
     for (int i = 0; i < 768; i++)
         buf[i] = (unsigned char)i;
-    nr_results_hash h;
+    nr_hash128 h;
     char hex[NR_HASH_HEX], fhex[NR_HASH_HEX];
-    nr_results_hash_init(&h);
-    nr_results_hash_update(&h, buf, 1);
-    nr_results_hash_update(&h, buf + 1, 500);
-    nr_results_hash_update(&h, buf + 501, 267);
-    nr_results_hash_hex(&h, hex);
+    nr_hash128_init(&h);
+    nr_hash128_update(&h, buf, 1);
+    nr_hash128_update(&h, buf + 1, 500);
+    nr_hash128_update(&h, buf + 501, 267);
+    nr_hash128_hex(&h, hex);
     ck_assert_str_eq(hex, "ceced98447397784e46346c4dbaac68d");
     make_tmpdir();
     char p[300];

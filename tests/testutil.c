@@ -68,10 +68,7 @@ int tu_run(Suite *s)
 
 uint64_t tu_rand(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return nr_hash_next(state);
 }
 
 double tu_unif(uint64_t *state)

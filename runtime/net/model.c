@@ -399,13 +399,6 @@ static int build_layers(build *b)
 
 /* Deterministic pseudo-random weights (splitmix64), float32-representable
  * so that an fp32 run sees them exactly. */
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static void fill_random(uint64_t seed, int si, int tensor, double lo, double hi, double *x,
                         size_t n)
@@ -413,7 +406,7 @@ static void fill_random(uint64_t seed, int si, int tensor, double lo, double hi,
     uint64_t s = seed ^ ((uint64_t)(si + 1) * 0xD1B54A32D192ED03ull) ^
                  ((uint64_t)(tensor + 1) * 0xABC98388FB8FAC03ull);
     for (size_t i = 0; i < n; i++) {
-        double u = (double)(mix(&s) >> 11) * 0x1p-53;
+        double u = (double)(nr_hash_next(&s) >> 11) * 0x1p-53;
         x[i] = (double)(float)(lo + (hi - lo) * u);
     }
 }

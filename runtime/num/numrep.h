@@ -162,6 +162,26 @@ enum {
  * (emulator, generated code) draw the same bits. [rnd-sr] */
 uint32_t nr_sr_bits(uint64_t seed, uint32_t layer, uint64_t element, uint32_t term);
 
+/* ---------------------------------------------------------------- hashing (hash.c)
+ * One definition of each hash numrep uses; none is cryptographic. */
+#define NR_HASH_GOLDEN 0x9E3779B97F4A7C15ull /* splitmix64's increment */
+#define NR_HASH_INIT 0x6a09e667f3bcc908ull   /* start value of nr_hash_bytes */
+uint64_t nr_hash_mix64(uint64_t z);          /* splitmix64's finaliser */
+uint64_t nr_hash_next(uint64_t *state);      /* splitmix64: the next of a stream */
+/* 64-bit hash of bytes, continuing from h (start with NR_HASH_INIT). */
+uint64_t nr_hash_bytes(uint64_t h, const void *p, size_t n);
+/* FNV-1a 128, written as 32 lowercase hex digits (the results store). */
+#define NR_HASH_HEX 33
+typedef struct nr_hash128 {
+    unsigned __int128 h;
+} nr_hash128;
+void nr_hash128_init(nr_hash128 *h);
+void nr_hash128_update(nr_hash128 *h, const void *data, size_t n);
+void nr_hash128_hex(const nr_hash128 *h, char out[NR_HASH_HEX]);
+/* A whole file's bytes into h64 (nr_hash_bytes from NR_HASH_INIT) and/or
+ * h128 (either may be NULL); err names the file. */
+int nr_hash_file(const char *path, uint64_t *h64, nr_hash128 *h128, nr_err *err);
+
 /* ---------------------------------------------------------------- exact values
  * An exact real number handed to the one round-and-pack routine:
  *   value = (-1)^sign * sig * 2^exp, and if sticky, something strictly

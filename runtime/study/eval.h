@@ -98,13 +98,9 @@ void nr_eval_result_free(nr_eval_result *r);
 /* Samples whose predictions agree between a and b (same n required). */
 int64_t nr_eval_agree(const nr_eval_result *a, const nr_eval_result *b);
 
-/* ---------------------------------------------------------------- hashing and cache */
+/* ---------------------------------------------------------------- the fp32 baseline cache */
 
-/* 64-bit hash of bytes, continuing from h (start with NR_HASH_INIT). */
-#define NR_HASH_INIT 0x6a09e667f3bcc908ull
-uint64_t nr_hash_bytes(uint64_t h, const void *p, size_t n);
-/* Hash of a whole file's bytes; error names the file. */
-int nr_hash_file(const char *path, uint64_t *out, nr_err *err);
+/* (the hashes themselves: numrep.h, runtime/num/hash.c) */
 /* The key of the fp32 baseline of model m on data: spec file text, weights
  * file (or random seed), the data hash and sample range. */
 int nr_eval_cache_key(const nr_model *m, uint64_t random_seed, uint64_t data_hash,

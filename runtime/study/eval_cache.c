@@ -19,58 +19,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---------------------------------------------------------------- hashing */
-
-static uint64_t mix(uint64_t x) /* splitmix64's finalizer */
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-uint64_t nr_hash_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        h = mix(h ^ w) + 0x9e3779b97f4a7c15ull;
-    }
-    uint64_t w = 0;
-    memcpy(&w, b + i, n - i);
-    return mix(h ^ w ^ ((uint64_t)n << 56) ^ (uint64_t)n);
-}
-
-int nr_hash_file(const char *path, uint64_t *out, nr_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nr_err_set(err, NR_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-    uint64_t h = NR_HASH_INIT;
-    unsigned char buf[1 << 16];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        h = nr_hash_bytes(h, buf, got);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return nr_err_set(err, NR_EIO, path, 0, 0, NULL, "read error");
-    *out = h;
-    return 0;
-}
 
 int nr_eval_cache_key(const nr_model *m, uint64_t random_seed, uint64_t data_hash,
                       int64_t first, int64_t n, uint64_t *key, nr_err *err)
 {
     static const char tag[] = "numrep fp32 baseline v1 (emulator semantics)";
     uint64_t hs = 0, hw = 0;
-    int rc = nr_hash_file(m->spec->path, &hs, err);
+    int rc = nr_hash_file(m->spec->path, &hs, NULL, err);
     if (rc)
         return rc;
-    if (!random_seed && m->spec->weights[0] && (rc = nr_hash_file(m->spec->weights, &hw, err)))
+    if (!random_seed && m->spec->weights[0] && (rc = nr_hash_file(m->spec->weights, &hw, NULL, err)))
         return rc;
     uint64_t parts[] = {hs, hw, random_seed, data_hash, (uint64_t)first, (uint64_t)n};
     *key = nr_hash_bytes(nr_hash_bytes(NR_HASH_INIT, tag, sizeof tag), parts, sizeof parts);

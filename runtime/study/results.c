@@ -798,45 +798,13 @@ void nr_results_close(nr_results *r)
 
 /* ------------------------------------------------------------ hashing */
 
-/* FNV-1a 128 (offset basis and prime from the FNV reference). */
-void nr_results_hash_init(nr_results_hash *h)
-{
-    h->h = ((unsigned __int128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
-}
-
-void nr_results_hash_update(nr_results_hash *h, const void *data, size_t n)
-{
-    const unsigned __int128 prime = ((unsigned __int128)1 << 88) | 0x13b;
-    const unsigned char *p = data;
-    unsigned __int128 x = h->h;
-    for (size_t i = 0; i < n; i++)
-        x = (x ^ p[i]) * prime;
-    h->h = x;
-}
-
-void nr_results_hash_hex(const nr_results_hash *h, char out[NR_HASH_HEX])
-{
-    snprintf(out, NR_HASH_HEX, "%016llx%016llx", (unsigned long long)(h->h >> 64),
-             (unsigned long long)h->h);
-}
-
 int nr_results_hash_file(const char *path, char out[NR_HASH_HEX], nr_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nr_err_set(err, NR_EIO, path, 0, 0, "", "cannot open: %s", strerror(errno));
-    nr_results_hash h;
-    nr_results_hash_init(&h);
-    unsigned char buf[1 << 16];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-        nr_results_hash_update(&h, buf, k);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return nr_err_set(err, NR_EIO, path, 0, 0, "", "read error");
-    nr_results_hash_hex(&h, out);
-    return 0;
+    nr_hash128 h;
+    int rc = nr_hash_file(path, NULL, &h, err);
+    if (!rc)
+        nr_hash128_hex(&h, out);
+    return rc;
 }
 
 /* ------------------------------------------------------------ evaluations */

@@ -51,17 +51,10 @@ void nr_results_close(nr_results *db); /* NULL is a no-op */
 
 /* ------------------------------------------------------------ hashing */
 
-/* Hashes that identify a spec, a weights file, a data slice: 128-bit
- * FNV-1a, written as 32 lowercase hex digits.  Not cryptographic: they tell
- * inputs apart, they do not defend against forgery. */
-#define NR_HASH_HEX 33
-typedef struct nr_results_hash {
-    unsigned __int128 h; /* FNV-1a, 128 bits */
-} nr_results_hash;
-void nr_results_hash_init(nr_results_hash *h);
-void nr_results_hash_update(nr_results_hash *h, const void *data, size_t n);
-void nr_results_hash_hex(const nr_results_hash *h, char out[NR_HASH_HEX]);
-/* Hash a whole file. */
+/* Hashes that identify a spec, a weights file, a data slice: FNV-1a 128
+ * (nr_hash128 in numrep.h), written as 32 lowercase hex digits.  Not
+ * cryptographic: they tell inputs apart, they do not defend against forgery. */
+/* A whole file's FNV-1a 128 as hex. */
 int nr_results_hash_file(const char *path, char out[NR_HASH_HEX], nr_err *err);
 
 /* ------------------------------------------------------------ evaluations */

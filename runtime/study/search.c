@@ -612,22 +612,22 @@ static int read_data(ctx *c, nr_err *err)
         free(buf);
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory for the data");
     }
-    nr_results_hash all, smp;
-    nr_results_hash_init(&all);
-    nr_results_hash_init(&smp);
+    nr_hash128 all, smp;
+    nr_hash128_init(&all);
+    nr_hash128_init(&smp);
     for (int64_t i = 0; i < c->count; i += CHUNK) {
         int n = (int)(c->count - i < CHUNK ? c->count - i : CHUNK);
         if ((rc = nr_dataset_get(c->ds, c->first + i, n, buf, lab, err)))
             break;
         for (int s = 0; s < n; s++) {
             const float *x = buf + (size_t)s * c->insize;
-            nr_results_hash_update(&all, x, c->insize * sizeof *x);
-            nr_results_hash_update(&all, &lab[s], sizeof lab[s]);
+            nr_hash128_update(&all, x, c->insize * sizeof *x);
+            nr_hash128_update(&all, &lab[s], sizeof lab[s]);
             if (lab[s] >= 0 && lab[s] < c->k && !seen[lab[s]]++)
                 c->r->slice_labels++;
             if (i + s < c->samples) {
-                nr_results_hash_update(&smp, x, c->insize * sizeof *x);
-                nr_results_hash_update(&smp, &lab[s], sizeof lab[s]);
+                nr_hash128_update(&smp, x, c->insize * sizeof *x);
+                nr_hash128_update(&smp, &lab[s], sizeof lab[s]);
                 memcpy(c->sin + (size_t)(i + s) * c->insize, x, c->insize * sizeof *x);
                 c->slab[i + s] = lab[s];
             }
@@ -636,8 +636,8 @@ static int read_data(ctx *c, nr_err *err)
     }
     free(buf);
     free(seen);
-    nr_results_hash_hex(&all, c->data_hash);
-    nr_results_hash_hex(&smp, c->sample_hash);
+    nr_hash128_hex(&all, c->data_hash);
+    nr_hash128_hex(&smp, c->sample_hash);
     return rc;
 }
 
