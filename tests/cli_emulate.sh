@@ -100,4 +100,24 @@ expect_fail 1 "junk.npy" emulate "$NET" --input "$tmp/junk.npy"
 expect_fail 1 "-p" emulate "$NET" --input "$X" -p e9m99
 expect_fail 1 "nosuch.yaml" emulate "$tmp/nosuch.yaml" --input "$X"
 
+# --rounding / --mac beside -p FMT: the same bits as the precision file that
+# says the same, in emulate, run and a second mode pair; bad names exit 2
+for rm in "rz fused" "rd unfused" "rne exact"; do
+    set -- $rm
+    printf 'default: {weights: e5m2, activations: same, products: same, accumulator: same, rounding: %s, mac: %s}\n' \
+        "$1" "$2" >"$tmp/p_$1_$2.yaml"
+    run emulate "$NET" --input "$X" -p "$tmp/p_$1_$2.yaml"
+    cp "$tmp/out" "$tmp/want.txt"
+    run emulate "$NET" --input "$X" -p e5m2 --rounding "$1" --mac "$2"
+    [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/want.txt" && ok || bad "emulate -p e5m2 --rounding $1 --mac $2 differs from the file"
+    run run "$NET" --input "$X" -p e5m2 --rounding "$1" --mac "$2" -O0
+    [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/want.txt" && ok || bad "run -p e5m2 --rounding $1 --mac $2 differs from emulate"
+done
+# rz differs from the default rne somewhere (the flags are not ignored)
+run emulate "$NET" --input "$X" -p e5m2
+cmp -s "$tmp/out" "$tmp/want.txt" && bad "--rounding/--mac changed nothing" || ok
+expect_fail 2 "--rounding" emulate "$NET" --input "$X" -p e5m2 --rounding nearest
+expect_fail 2 "expected unfused, fused or exact" emulate "$NET" --input "$X" -p e5m2 --mac kulisch
+expect_fail 2 "--mac needs an argument" eval "$NET" --mac
+
 finish

@@ -38,6 +38,9 @@ printf 'c0: 1\nc1: [2]\n' >"$tmp/p.yaml"
 run search --help
 [ "$rc" -eq 0 ] && grep -q "fit-predictor" "$tmp/out" && ok || bad "--help"
 
+# eval's top-1 (a fraction) from its JSON in $tmp/out
+field_top1() { sed -n 's/.*"top1": \([0-9.]*\).*/\1/p' "$tmp/out" | head -1; }
+
 # ---- on LeNet-5
 if [ ! -d "$DATA" ]; then
     echo "cli_search: $DATA absent; LeNet-5 searches skipped"
@@ -61,6 +64,19 @@ else
             || bad "resume recomputed samples (had $n1 rows): $(cat "$tmp/out")"
         [ "$(jget 'j["full_evals"] <= 3')" = True ] && ok || bad "fast used > 3 full evaluations"
         chosen=$(jget 'j["chosen"]')
+        # the answer as a precision file (printed in the JSON, written by
+        # --emit-precision): eval with it on the same slice measures the same top-1
+        top1=$(jget 'j["top1"]')
+        run "${common[@]}" --json --emit-precision "$tmp/answer.yaml"
+        if [ "$rc" -eq 0 ] && [ -s "$tmp/answer.yaml" ] &&
+           [ "$(jget 'j["precision_yaml"]')" = "$(cat "$tmp/answer.yaml")" ]; then ok
+        else bad "--emit-precision: exit $rc, $(cat "$tmp/answer.yaml" 2>&1)"; fi
+        grep -q "^default: {weights: $chosen, .*rounding: rz, mac: unfused}" "$tmp/answer.yaml" \
+            && ok || bad "precision file: $(cat "$tmp/answer.yaml")"
+        run eval "$NET" -p "$tmp/answer.yaml" --data "$DATA" --limit 20 --json --no-cache --no-progress
+        [ "$rc" -eq 0 ] && python3 -c "import sys; sys.exit(abs($(field_top1) - $top1) > 1e-6)" && ok \
+            || bad "eval -p answer.yaml: top-1 $(cat "$tmp/out") vs search's $top1"
+        expect_fail 1 "$tmp/no/dir/a.yaml" "${common[@]}" --emit-precision "$tmp/no/dir/a.yaml"
         # the same query again: everything from the store, same answer
         run "${common[@]}" --json
         [ "$(jget 'j["sample_computed"] + j["full_computed"]')" = 0 ] && ok \

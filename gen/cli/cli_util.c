@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_parse_u64(const char *s, uint64_t *v)
 {
@@ -30,10 +31,54 @@ int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
     return 0;
 }
 
-int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
-                   nr_model **m, nr_err *err)
+int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a)
 {
-    return nr_model_load_seeded(net, prec, have_seed ? (seed ? seed : 1) : 0, m, err);
+    const char *o = argv[*i];
+    if (strcmp(o, "-p") && strcmp(o, "--rounding") && strcmp(o, "--mac") &&
+        strcmp(o, "--random-weights"))
+        return 0;
+    if (*i + 1 >= argc)
+        return cli_usage(cmd, "%s needs an argument", o);
+    const char *v = argv[++*i];
+    if (!strcmp(o, "-p")) {
+        a->prec = v;
+    } else if (!strcmp(o, "--rounding")) {
+        nr_rounding r;
+        nr_err e = {0};
+        if (nr_rounding_parse(v, &r, &e))
+            return cli_usage(cmd, "--rounding: %s", e.msg);
+        a->rounding = (int)r;
+        a->have_rounding = 1;
+    } else if (!strcmp(o, "--mac")) {
+        nr_mac_mode mm;
+        if (nr_mac_parse(v, &mm))
+            return cli_usage(cmd, "--mac: expected unfused, fused or exact, got \"%s\"", v);
+        a->mac = (int)mm;
+        a->have_mac = 1;
+    } else if (cli_parse_u64(v, &a->seed)) {
+        return cli_usage(cmd, "--random-weights: expected an unsigned integer, got \"%s\"", v);
+    } else {
+        a->have_seed = 1;
+    }
+    return 1;
+}
+
+int cli_load_model(const char *net, const cli_model_args *a, nr_model **m, nr_err *err)
+{
+    uint64_t seed = a->have_seed ? (a->seed ? a->seed : 1) : 0;
+    *m = NULL;
+    if (!a->have_rounding && !a->have_mac)
+        return nr_model_load_seeded(net, a->prec, seed, m, err);
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_load(net, &s, err);
+    if (!rc && (rc = nr_precision_from_arg(a->prec ? a->prec : "fp32", &p, err)))
+        nr_spec_free(s);
+    if (rc)
+        return rc;
+    nr_precision_set_mode(p, a->have_rounding ? &(nr_rounding){(nr_rounding)a->rounding} : NULL,
+                          a->have_mac ? &(nr_mac_mode){(nr_mac_mode)a->mac} : NULL);
+    return nr_model_build(s, p, NULL, seed, m, err); /* takes s and p */
 }
 
 void cli_print_rows(const float *y, int n, size_t k)

@@ -13,7 +13,8 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: numrep build NET.yaml [-p PREC.yaml|FMT] -o OUT [--emit KIND]\n"
+    "usage: numrep build NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+    "                    -o OUT [--emit KIND]\n"
     "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"
     "                    [--pack dense|container] [--random-weights SEED]\n"
     "                    [--size-report]\n"
@@ -21,8 +22,7 @@ static const char usage_text[] =
     "Compile the network ahead of time.  The generated code computes exactly\n"
     "what `numrep emulate` and `numrep run` compute (docs/semantics.md).\n"
     "\n"
-    "  -p PREC.yaml|FMT   precision spec, or one format for every role with rne\n"
-    "                     (default fp32)\n"
+    CLI_MODEL_OPTIONS_HELP
     "  -o OUT             the output file\n"
     "  --emit KIND        exe     standalone program (default): OUT [--raw] X -o Y\n"
     "                             reads .npy (or raw float32) inputs, writes outputs\n"
@@ -39,17 +39,15 @@ static const char usage_text[] =
     "  --pack KIND        container (default): each weight in the narrowest of\n"
     "                     8/16/32/64 bits; dense: odd widths bit-packed back to\n"
     "                     back (a tensor takes ceil(count x bits / 8) bytes)\n"
-    "  --random-weights S deterministic random weights from seed S instead of the\n"
-    "                     spec's weights file\n"
     "  --size-report      print weight, code and arena bytes, and the same for an\n"
     "                     fp32 build of the network, on stdout\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
 typedef struct build_opts {
-    const char *net, *prec, *out, *target, *cpu;
-    int kind, opt, dense, have_seed, size_report;
-    uint64_t seed;
+    const char *net, *out, *target, *cpu;
+    int kind, opt, dense, size_report;
+    cli_model_args model;
 } build_opts;
 
 /* Filled by one build: the figures --size-report prints. */
@@ -67,18 +65,20 @@ static int parse_args(int argc, char **argv, build_opts *o)
     o->opt = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int mo = cli_model_option("build", argc, argv, &i, &o->model);
+        if (mo == 1)
+            continue;
+        if (mo)
+            return mo;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
             return -1;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "-o") || !strcmp(a, "--emit") ||
-                   !strcmp(a, "--target") || !strcmp(a, "--cpu") || !strcmp(a, "--pack") ||
-                   !strcmp(a, "--random-weights")) {
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--emit") || !strcmp(a, "--target") ||
+                   !strcmp(a, "--cpu") || !strcmp(a, "--pack")) {
             if (i + 1 >= argc)
                 return cli_usage("build", "%s needs an argument", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "-p"))
-                o->prec = v;
-            else if (!strcmp(a, "-o"))
+            if (!strcmp(a, "-o"))
                 o->out = v;
             else if (!strcmp(a, "--target"))
                 o->target = v;
@@ -89,14 +89,10 @@ static int parse_args(int argc, char **argv, build_opts *o)
                     return cli_usage("build",
                                      "--emit: unknown kind \"%s\"; expected exe, obj, asm, "
                                      "bc, llvm or header", v);
-            } else if (!strcmp(a, "--pack")) {
+            } else {
                 if (strcmp(v, "dense") && strcmp(v, "container"))
                     return cli_usage("build", "--pack: expected dense or container, got \"%s\"", v);
                 o->dense = !strcmp(v, "dense");
-            } else if (cli_parse_u64(v, &o->seed)) {
-                return cli_usage("build", "--random-weights: expected an unsigned integer, got \"%s\"", v);
-            } else {
-                o->have_seed = 1;
             }
         } else if (!strncmp(a, "-O", 2)) {
             if (a[2] < '0' || a[2] > '3' || a[3])
@@ -119,9 +115,13 @@ static int parse_args(int argc, char **argv, build_opts *o)
     return 0;
 }
 
-static int load_model(const build_opts *o, const char *prec, nr_model **m, nr_err *err)
+/* The build's model, or (fp32) the same network at fp32 for the size report. */
+static int load_model(const build_opts *o, int fp32, nr_model **m, nr_err *err)
 {
-    return cli_load_model(o->net, prec, o->have_seed, o->seed, m, err);
+    cli_model_args a = o->model;
+    if (fp32)
+        a = (cli_model_args){.prec = "fp32", .have_seed = a.have_seed, .seed = a.seed};
+    return cli_load_model(o->net, &a, m, err);
 }
 
 /* Packed bytes of the weight values: per tensor (weights, biases),
@@ -355,13 +355,13 @@ int cmd_build(int argc, char **argv)
         return cli_usage("build", "--cpu: %s", err.msg);
     int status = 1;
     build_sizes a = {0}, f = {0};
-    if (load_model(&o, o.prec, &m, &err) || build_one(m, &o, t, &a, &err))
+    if (load_model(&o, 0, &m, &err) || build_one(m, &o, t, &a, &err))
         goto fail;
     if (o.size_report) {
         build_opts o32 = o;
         o32.out = NULL;
         o32.dense = 0;
-        if (load_model(&o, "fp32", &m32, &err) || build_one(m32, &o32, t, &f, &err))
+        if (load_model(&o, 1, &m32, &err) || build_one(m32, &o32, t, &f, &err))
             goto fail;
         /* asm/llvm/bc builds make no object of their own: measure one. */
         if (o.kind == GEN_OUT_ASM || o.kind == GEN_OUT_BC || o.kind == GEN_OUT_LLVM) {
@@ -369,7 +369,7 @@ int cmd_build(int argc, char **argv)
             om.out = NULL;
             nr_model_free(m);
             m = NULL;
-            if (load_model(&o, o.prec, &m, &err) || build_one(m, &om, t, &a, &err))
+            if (load_model(&o, 0, &m, &err) || build_one(m, &om, t, &a, &err))
                 goto fail;
         }
         print_report(m, t, &a, &f, 1);

@@ -12,14 +12,14 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
+    "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+    "                      --input X.npy [-o Y.npy]\n"
     "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"
     "\n"
     "Run the network with the reference emulator, under the arithmetic of\n"
     "docs/semantics.md ([net-*]).\n"
     "\n"
-    "  -p PREC.yaml|FMT   precision spec, or one format for every role with rne\n"
-    "                     (default fp32)\n"
+    CLI_MODEL_OPTIONS_HELP
     "  --input X.npy      float32 (or float64) [N,C,H,W] or [C,H,W]\n"
     "  -o Y.npy           write the output layer as float32 [N,K] (dense) or\n"
     "                     [N,C,H,W]; without -o, print one sample per line\n"
@@ -27,8 +27,6 @@ static const char usage_text[] =
     "                     and NaN results (stderr)\n"
     "  --trace LAYER:I    print the running sum of output element I (flat index, or\n"
     "                     C,H,W) of LAYER term by term, for every sample (stderr)\n"
-    "  --random-weights S deterministic random weights from seed S instead of the\n"
-    "                     spec's weights file\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
@@ -77,32 +75,29 @@ static int parse_trace(const nr_model *m, const char *arg, nr_emu_opts *o)
 
 int cmd_emulate(int argc, char **argv)
 {
-    const char *net = NULL, *prec = NULL, *input = NULL, *output = NULL, *trace = NULL;
-    int stats_on = 0, have_seed = 0;
-    uint64_t seed = 0;
+    const char *net = NULL, *input = NULL, *output = NULL, *trace = NULL;
+    int stats_on = 0;
+    cli_model_args ma = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int more = i + 1 < argc;
+        int more = i + 1 < argc, mo = cli_model_option("emulate", argc, argv, &i, &ma);
+        if (mo == 1)
+            continue;
+        if (mo)
+            return mo;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--trace") || !strcmp(a, "--random-weights")) {
+        } else if (!strcmp(a, "--input") || !strcmp(a, "-o") || !strcmp(a, "--trace")) {
             if (!more)
                 return cli_usage("emulate", "%s needs an argument", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "-p"))
-                prec = v;
-            else if (!strcmp(a, "--input"))
+            if (!strcmp(a, "--input"))
                 input = v;
             else if (!strcmp(a, "-o"))
                 output = v;
-            else if (!strcmp(a, "--trace"))
-                trace = v;
-            else if (cli_parse_u64(v, &seed))
-                return cli_usage("emulate", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             else
-                have_seed = 1;
+                trace = v;
         } else if (!strcmp(a, "--stats")) {
             stats_on = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -123,7 +118,7 @@ int cmd_emulate(int argc, char **argv)
     float *x = NULL, *y = NULL;
     nr_emu_stats stats = {0};
     int status = 1;
-    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
+    if (cli_load_model(net, &ma, &m, &err))
         goto fail;
     nr_emu_opts opts = {.trace = NULL, .trace_layer = -1};
     if (trace && (status = parse_trace(m, trace, &opts)))

@@ -18,7 +18,8 @@
 #define DEFAULT_ENGINE "jit"
 
 static const char usage_text[] =
-    "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--data DATASET] [--limit N]\n"
+    "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+    "                   [--data DATASET] [--limit N]\n"
     "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"
     "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
     "\n"
@@ -26,7 +27,7 @@ static const char usage_text[] =
     "and normalized to the fp32 result on the same samples (fp32 is computed once\n"
     "and cached in $XDG_CACHE_HOME/numrep or ~/.cache/numrep).\n"
     "\n"
-    "  -p PREC.yaml|FMT   precision spec, or one format for every role (default fp32)\n"
+    CLI_MODEL_OPTIONS_HELP
     "  --data DATASET     a CIFAR-10 directory (test_images.u8 + test_labels.u8, or\n"
     "                     test_batch.bin) or .bin file, an MNIST directory or\n"
     "                     *-images-idx3-ubyte[.gz] file, or a folder of JPEG/PNG\n"
@@ -42,7 +43,6 @@ static const char usage_text[] =
     "                     `seconds`/`fp32_seconds` wall time of each run\n"
     "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
     "                     float32 [N,K] (the precision's values, in sample order)\n"
-    "  --random-weights S deterministic random weights from seed S\n"
     "  --no-cache         neither read nor write the fp32 cache\n"
     "  --no-progress      no progress on stderr (a bar on a terminal, else a line every 10 s)\n"
     "\n"
@@ -132,24 +132,26 @@ static double pct(int64_t a, int64_t n)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *net = NULL, *prec = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
+    const char *net = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
-    int json = 0, have_seed = 0, use_cache = 1, progress = 1;
-    uint64_t seed = 0;
+    int json = 0, use_cache = 1, progress = 1;
+    cli_model_args ma = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int mo = cli_model_option("eval", argc, argv, &i, &ma);
+        if (mo == 1)
+            continue;
+        if (mo)
+            return mo;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--data") || !strcmp(a, "--limit") ||
-                   !strcmp(a, "--engine") || !strcmp(a, "--jobs") ||
-                   !strcmp(a, "--random-weights") || !strcmp(a, "--logits")) {
+        } else if (!strcmp(a, "--data") || !strcmp(a, "--limit") || !strcmp(a, "--engine") ||
+                   !strcmp(a, "--jobs") || !strcmp(a, "--logits")) {
             if (i + 1 >= argc)
                 return cli_usage("eval", "%s needs an argument", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "-p"))
-                prec = v;
-            else if (!strcmp(a, "--data"))
+            if (!strcmp(a, "--data"))
                 data = v;
             else if (!strcmp(a, "--engine"))
                 engine = v;
@@ -159,15 +161,9 @@ int cmd_eval(int argc, char **argv)
                 if (cli_parse_count(v, 1, 1ll << 40, &limit))
                     return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"",
                                      v);
-            } else if (!strcmp(a, "--jobs")) {
-                if (cli_parse_count(v, 1, 256, &jobs))
-                    return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
-                                     v);
-            } else if (cli_parse_u64(v, &seed)) {
-                return cli_usage("eval", "--random-weights: expected an unsigned integer, got \"%s\"",
+            } else if (cli_parse_count(v, 1, 256, &jobs)) {
+                return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
                                  v);
-            } else {
-                have_seed = 1;
             }
         } else if (!strcmp(a, "--json")) {
             json = 1;
@@ -196,7 +192,7 @@ int cmd_eval(int argc, char **argv)
     int status = 1, cached = 0, self_base = 0;
     double base_seconds = 0;
     char cache_dir[4096] = "";
-    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
+    if (cli_load_model(net, &ma, &m, &err))
         goto fail;
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {
@@ -241,7 +237,7 @@ int cmd_eval(int argc, char **argv)
     /* the fp32 baseline on the same samples */
     uint64_t key = 0;
     nr_err kerr = {0};
-    int have_key = use_cache && !nr_eval_cache_key(m, have_seed ? (seed ? seed : 1) : 0,
+    int have_key = use_cache && !nr_eval_cache_key(m, ma.have_seed ? (ma.seed ? ma.seed : 1) : 0,
                                                    r.data_hash, 0, r.n, &key, &kerr);
     if (have_key)
         nr_eval_cache_dir(cache_dir, sizeof cache_dir);
@@ -251,7 +247,8 @@ int cmd_eval(int argc, char **argv)
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
         cached = 1;
     } else {
-        if (cli_load_model(net, "fp32", have_seed, seed, &m32, &err) ||
+        cli_model_args a32 = {.prec = "fp32", .have_seed = ma.have_seed, .seed = ma.seed};
+        if (cli_load_model(net, &a32, &m32, &err) ||
             engine_open(engine, m32, &eng32, &err))
             goto fail;
         prog.phase = "fp32 baseline";
@@ -276,7 +273,11 @@ int cmd_eval(int argc, char **argv)
     int64_t agree = nr_eval_agree(&r, &base);
     double norm = base.top1 ? 100.0 * (double)r.top1 / (double)base.top1 : 0.0;
     double ips = r.seconds > 0 ? (double)r.n / r.seconds : 0.0;
-    const char *pname = prec ? prec : "fp32";
+    char pname[600];
+    snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
+             ma.have_rounding ? ", rounding " : "",
+             ma.have_rounding ? nr_rounding_name((nr_rounding)ma.rounding) : "",
+             ma.have_mac ? ", mac " : "", ma.have_mac ? nr_mac_name((nr_mac_mode)ma.mac) : "");
     const char *bsrc = self_base ? "this run" : cached ? "cached" : "computed";
     if (json) {
         printf("{\"network\": ");

@@ -12,20 +12,18 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: numrep run NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
+    "usage: numrep run NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+    "                  --input X.npy [-o Y.npy]\n"
     "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
     "                  [--pack dense|container]\n"
     "\n"
     "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
     "for bit those of 'numrep emulate' (docs/semantics.md, [net-*]).\n"
     "\n"
-    "  -p PREC.yaml|FMT   precision spec, or one format for every role with rne\n"
-    "                     (default fp32)\n"
+    CLI_MODEL_OPTIONS_HELP
     "  --input X.npy      float32 (or float64) [N,C,H,W] or [C,H,W]\n"
     "  -o Y.npy           write the output layer as float32 [N,K] (dense) or\n"
     "                     [N,C,H,W]; without -o, print one sample per line\n"
-    "  --random-weights S deterministic random weights from seed S instead of the\n"
-    "                     spec's weights file\n"
     "  -O0..-O3           LLVM optimisation level (default -O2)\n"
     "  --emit-ir FILE     also write the optimised LLVM IR to FILE\n"
     "  --pack KIND        weights in containers (default) or dense: odd widths\n"
@@ -57,39 +55,35 @@ static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path
 
 int cmd_run(int argc, char **argv)
 {
-    const char *net = NULL, *prec = NULL, *input = NULL, *output = NULL, *ir = NULL;
-    int have_seed = 0;
-    uint64_t seed = 0;
+    const char *net = NULL, *input = NULL, *output = NULL, *ir = NULL;
+    cli_model_args ma = {0};
     gen_model_opts opts = {.opt_level = 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int more = i + 1 < argc;
+        int more = i + 1 < argc, mo = cli_model_option("run", argc, argv, &i, &ma);
+        if (mo == 1)
+            continue;
+        if (mo)
+            return mo;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--random-weights") || !strcmp(a, "--emit-ir") ||
+        } else if (!strcmp(a, "--input") || !strcmp(a, "-o") || !strcmp(a, "--emit-ir") ||
                    !strcmp(a, "--pack")) {
             if (!more)
                 return cli_usage("run", "%s needs an argument", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "-p"))
-                prec = v;
-            else if (!strcmp(a, "--input"))
+            if (!strcmp(a, "--input"))
                 input = v;
             else if (!strcmp(a, "-o"))
                 output = v;
             else if (!strcmp(a, "--emit-ir"))
                 ir = v;
-            else if (!strcmp(a, "--pack")) {
+            else {
                 if (strcmp(v, "dense") && strcmp(v, "container"))
                     return cli_usage("run", "--pack: expected dense or container, got \"%s\"", v);
                 opts.pack_dense = !strcmp(v, "dense");
             }
-            else if (cli_parse_u64(v, &seed))
-                return cli_usage("run", "--random-weights: expected an unsigned integer, got \"%s\"", v);
-            else
-                have_seed = 1;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
             opts.opt_level = a[2] - '0';
         } else if (a[0] == '-' && a[1]) {
@@ -110,7 +104,7 @@ int cmd_run(int argc, char **argv)
     float *x = NULL, *y = NULL;
     gen_compiled *c = NULL;
     int status = 1;
-    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
+    if (cli_load_model(net, &ma, &m, &err))
         goto fail;
     int64_t shape[4];
     int ndim = 0;

@@ -28,7 +28,8 @@ static const char usage_text[] =
     "                     [--first N] [--samples N]\n"
     "                     [--grid both|float|fixed] [--exp A:B] [--man A:B] [--int A:B]\n"
     "                     [--frac A:B] [--float-variant S] [--rounding MODE]\n"
-    "                     [--predictor FILE] [--json] [--no-progress]\n"
+    "                     [--predictor FILE] [--emit-precision FILE] [--json]\n"
+    "                     [--no-progress]\n"
     "       numrep search --fit-predictor DB [--exclude NETWORK] [--model M]\n"
     "                     [--fit-min X] [-o FILE] [NET.yaml ...]\n"
     "\n"
@@ -80,6 +81,8 @@ static const char usage_text[] =
     "                     (docs/search.md); r2-linear: the paper's, R^2 itself\n"
     "  --fit-min X        fit on points whose x is at least X (default 0.9 for\n"
     "                     margin-linear, 0 for r2-linear)\n"
+    "  --emit-precision F write the answer's precision file (also printed) to F:\n"
+    "                     `numrep eval/run/build -p F` reproduces the answer\n"
     "  --json             one JSON object on stdout: accuracies as fractions,\n"
     "                     `samples` the slice's size, `r2_inputs` the R^2 inputs,\n"
     "                     `full_seconds`/`sample_seconds` summed over evaluations\n"
@@ -154,8 +157,49 @@ static void json_num(const char *key, double v, int last)
     printf(last ? "" : ", ");
 }
 
+/* The precision file of the answer: what `numrep eval/run/build -p FILE`
+ * takes to reproduce it (every role in the chosen format, the search's
+ * rounding and MAC mode; per-layer answers as overrides).  A YAML comment
+ * says where it came from.  Returns a malloc'ed string, or NULL. */
+static char *precision_yaml(const char *net, const char *data, const nr_search_opts *o,
+                            const nr_search_result *r)
+{
+    if (!r->found)
+        return NULL;
+    size_t cap = 1024 + 3 * sizeof r->layers;
+    char *y = malloc(cap);
+    if (!y)
+        return NULL;
+    const char *rnd = nr_rounding_name(o->rounding), *mac = nr_mac_name(o->mac);
+    size_t k = (size_t)snprintf(y, cap,
+                                "# numrep search: %s on %s, budget %.4g %% loss (%s method):\n"
+                                "# normalized top-1 %.2f %%, speedup %.2fx at equal area\n"
+                                "default: {weights: %s, activations: same, products: same, "
+                                "accumulator: same, rounding: %s, mac: %s}\n",
+                                net, data, 100 * o->max_loss,
+                                o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast",
+                                100 * (r->per_layer_done ? r->pl_norm_acc : r->norm_acc),
+                                r->per_layer_done ? r->pl_speedup : r->chosen.speedup,
+                                r->chosen.name, rnd, mac);
+    if (r->per_layer_done && r->layers[0]) { /* "conv1=e4m3,fc1=e3m4" */
+        k += (size_t)snprintf(y + k, cap - k, "layers:\n");
+        for (const char *p = r->layers; *p && k < cap;) {
+            const char *eq = strchr(p, '='), *end = strchr(p, ',');
+            if (!eq)
+                break;
+            if (!end)
+                end = p + strlen(p);
+            k += (size_t)snprintf(y + k, cap - k, "  '%.*s': {weights: %.*s, activations: same, "
+                                  "products: same, accumulator: same}\n", (int)(eq - p), p,
+                                  (int)(end - eq - 1), eq + 1);
+            p = *end ? end + 1 : end;
+        }
+    }
+    return y;
+}
+
 static void print_text(const char *net, const char *data, const nr_search_opts *o,
-                       const nr_search_result *r, const char *db)
+                       const nr_search_result *r, const char *db, const char *prec)
 {
     printf("network      %s\n", net);
     printf("data         %s (%lld samples after the first %lld", data, (long long)r->n,
@@ -192,10 +236,20 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
     if (r->nranks > 1)
         printf("processes    %d MPI ranks\n", r->nranks);
     printf("results      %s (run %lld)\n", db, (long long)r->run_id);
+    if (prec) { /* the answer as a precision file, to re-evaluate or build it */
+        printf("precision    (numrep eval/run/build -p FILE; --emit-precision FILE writes it)\n");
+        for (const char *p = prec; *p;) {
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            if (*p != '#')
+                printf("  %.*s\n", len, p);
+            p += len + (nl != NULL);
+        }
+    }
 }
 
 static void print_json(const char *net, const char *data, const nr_search_opts *o,
-                       const nr_search_result *r, const char *db)
+                       const nr_search_result *r, const char *db, const char *prec)
 {
     printf("{\"network\": ");
     cli_json_str(net);
@@ -239,6 +293,11 @@ static void print_json(const char *net, const char *data, const nr_search_opts *
         json_num("gain", r->pl_gain, 0);
         printf("\"evals\": %d, \"computed\": %d}", r->pl_evals, r->pl_computed);
     }
+    printf(",\n \"precision_yaml\": ");
+    if (prec)
+        cli_json_str(prec);
+    else
+        printf("null");
     printf("}\n");
 }
 
@@ -378,6 +437,7 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
 int cmd_search(int argc, char **argv)
 {
     const char *net = NULL, *data = NULL, *dbpath = DEFAULT_DB, *pred_file = NULL;
+    const char *emit_prec = NULL;
     const char *fit_db = NULL, *exclude = NULL, *fit_out = NULL, *grid_kind = "both";
     int json = 0, show_progress = 1, have_loss = 0;
     nr_pred_model fit_model = NR_PRED_MARGIN;
@@ -408,7 +468,8 @@ int cmd_search(int argc, char **argv)
                 "--data", "--max-loss", "--method", "--db", "--jobs", "--engine", "--limit",
                 "--first", "--samples", "--grid", "--exp", "--man", "--int", "--frac",
                 "--float-variant", "--rounding", "--predictor", "--fit-predictor", "--exclude",
-                "-o", "--steps", "--stop-after", "--sample-engine", "--model", "--fit-min"};
+                "-o", "--steps", "--stop-after", "--sample-engine", "--model", "--fit-min",
+                "--emit-precision"};
             size_t k = 0, nk = sizeof with_arg / sizeof with_arg[0];
             while (k < nk && strcmp(a, with_arg[k]))
                 k++;
@@ -434,6 +495,8 @@ int cmd_search(int argc, char **argv)
                                                "\"%s\"", s);
             } else if (!strcmp(a, "--db")) {
                 dbpath = s;
+            } else if (!strcmp(a, "--emit-precision")) {
+                emit_prec = s;
             } else if (!strcmp(a, "--engine") || !strcmp(a, "--sample-engine")) {
                 if (strcmp(s, "emulator") && jit_opt_level(s) < 0)
                     return cli_usage("search", "%s: expected jit, jit-O0..jit-O3 or emulator, "
@@ -626,10 +689,25 @@ int cmd_search(int argc, char **argv)
     status = r.found ? 0 : 3;
     if (!lead)
         goto done;
+    char *prec = precision_yaml(net, data, &o, &r);
+    if (r.found && !prec) {
+        nr_err_set(&err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+        goto fail;
+    }
+    FILE *pf = emit_prec && prec ? fopen(emit_prec, "w") : NULL;
+    if (pf && (fputs(prec, pf) == EOF) + fclose(pf))
+        pf = NULL;
+    if (emit_prec && prec && !pf) {
+        nr_err_set(&err, NR_EIO, emit_prec, 0, 0, "--emit-precision", "cannot write: %s",
+                   strerror(errno));
+        free(prec);
+        goto fail;
+    }
     if (json)
-        print_json(spec->name, data, &o, &r, dbpath);
+        print_json(spec->name, data, &o, &r, dbpath, prec);
     else
-        print_text(spec->name, data, &o, &r, dbpath);
+        print_text(spec->name, data, &o, &r, dbpath, prec);
+    free(prec);
     goto done;
 fail:
     status = cli_error(&err);

@@ -553,9 +553,8 @@ void emu_mac_run(emu *E, int li)
     if (E->opts && E->opts->trace && E->opts->trace_layer == li) {
         int64_t t = E->opts->trace_index;
         int o = (int)(t / ((int64_t)g.OH * g.OW)), rem = (int)(t % ((int64_t)g.OH * g.OW));
-        fprintf(E->opts->trace, "  %s mac, output [%d,%d,%d]\n",
-                el->mac == NR_MAC_UNFUSED ? "unfused" : el->mac == NR_MAC_FUSED ? "fused" : "exact",
-                o, rem / g.OW, rem % g.OW);
+        fprintf(E->opts->trace, "  %s mac, output [%d,%d,%d]\n", nr_mac_name(el->mac), o,
+                rem / g.OW, rem % g.OW);
         double acc = mac_element(E, el, &g, x, o, rem / g.OW, rem % g.OW, NULL, E->opts->trace);
         fprintf(E->opts->trace, "  final acc=");
         emu_print_value(E->opts->trace, el->cf, acc);

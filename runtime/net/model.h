@@ -79,7 +79,20 @@ void nr_spec_free(nr_spec *s);
 
 /* ---------------------------------------------------------------- precision */
 
-typedef enum { NR_MAC_UNFUSED = 0, NR_MAC_FUSED, NR_MAC_EXACT } nr_mac_mode;
+/* MAC modes ([net-5]): enum and name, one row each. */
+#define NR_MAC_MODES(X) X(UNFUSED, "unfused") X(FUSED, "fused") X(EXACT, "exact")
+typedef enum {
+#define X(e, name) NR_MAC_##e,
+    NR_MAC_MODES(X)
+#undef X
+} nr_mac_mode;
+enum { /* (not an nr_mac_mode: switches need not name it) */
+#define X(e, name) +1
+    NR_MAC_COUNT = 0 NR_MAC_MODES(X)
+#undef X
+};
+const char *nr_mac_name(nr_mac_mode m);
+int nr_mac_parse(const char *s, nr_mac_mode *out); /* 0, or -1 for an unknown name */
 
 /* Precision of one layer: a format for each role. */
 typedef struct nr_layer_prec {
@@ -117,6 +130,9 @@ int nr_precision_parse_string(const char *text, const char *path_for_messages,
 int nr_precision_from_arg(const char *arg, nr_precision **out, nr_err *err);
 int nr_precision_uniform(const nr_format *f, nr_precision **out, nr_err *err);
 void nr_precision_free(nr_precision *p);
+/* Set the rounding mode and/or MAC mode (NULL: keep) of the default and of
+ * every override: `--rounding`/`--mac` beside `-p`. */
+void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const nr_mac_mode *mac);
 /* The precision of the layer called name (alias: a batchnorm folded into it,
  * or NULL): the default, then the override for name, then the one for
  * alias, each role written as `same` following the merged weights format. */

@@ -117,19 +117,13 @@ static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *
         *set |= NR_ROLE_ROUNDING;
     }
     if ((n = nr_yaml_get(m, "mac"))) {
-        static const char *const macs[] = {"unfused", "fused", "exact"};
         snprintf(w, sizeof w, "%.80s.mac", where);
-        int k = -1;
-        for (int i = 0; i < 3 && n->kind == NR_YAML_SCALAR; i++)
-            if (!strcmp(n->text, macs[i]))
-                k = i;
-        if (k < 0) {
+        if (n->kind != NR_YAML_SCALAR || nr_mac_parse(n->text, &p->mac)) {
             char got[64];
             nr_yaml_describe(n, got, sizeof got);
             return nr_yaml_err(d, n, NR_ESYNTAX, w, err,
                                "expected unfused, fused or exact, got %s", got);
         }
-        p->mac = (nr_mac_mode)k;
         *set |= NR_ROLE_MAC;
     }
     return 0;
@@ -314,4 +308,38 @@ void nr_precision_layer(const nr_precision *p, const char *name, const char *ali
         if (!strcmp(p->overrides[i].layer, alias))
             apply(&p->overrides[i], out);
     resolve_same(out);
+}
+
+/* ---------------------------------------------------------------- MAC mode names */
+
+static const char *const mac_names[NR_MAC_COUNT] = {
+#define X(e, name) name,
+    NR_MAC_MODES(X)
+#undef X
+};
+
+const char *nr_mac_name(nr_mac_mode m)
+{
+    return (unsigned)m < NR_MAC_COUNT ? mac_names[m] : "?";
+}
+
+int nr_mac_parse(const char *s, nr_mac_mode *out)
+{
+    for (int i = 0; i < NR_MAC_COUNT; i++)
+        if (!strcmp(s, mac_names[i])) {
+            *out = (nr_mac_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const nr_mac_mode *mac)
+{
+    for (int i = -1; i < p->noverrides; i++) {
+        nr_layer_prec *l = i < 0 ? &p->dflt : &p->overrides[i].p;
+        if (rounding)
+            l->rounding = *rounding;
+        if (mac)
+            l->mac = *mac;
+    }
 }

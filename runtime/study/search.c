@@ -312,9 +312,7 @@ static int key_init(ctx *c, nr_eval_key *k, const nr_format *dflt, nr_rounding r
     memset(k, 0, sizeof *k);
     nr_format_name(dflt, k->formats, sizeof k->formats);
     snprintf(k->rounding, sizeof k->rounding, "%s", nr_rounding_name(rnd));
-    snprintf(k->mac, sizeof k->mac, "%s",
-             c->o->mac == NR_MAC_UNFUSED ? "unfused" : c->o->mac == NR_MAC_FUSED ? "fused"
-                                                                                 : "exact");
+    snprintf(k->mac, sizeof k->mac, "%s", nr_mac_name(c->o->mac));
     layers_text(c, ls, nls, k->layers, sizeof k->layers);
     if (strlen(k->layers) >= sizeof k->layers - 1)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--per-layer",
@@ -831,9 +829,7 @@ static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
     snprintf(run->settings, sizeof run->settings,
              "engine=%s rounding=%s mac=%s samples=%d jobs=%d per_layer=%d steps=%d "
              "predictor=%s:%.6g+%.6g*x",
-             c->o->engine, nr_rounding_name(c->o->rounding),
-             c->o->mac == NR_MAC_UNFUSED ? "unfused" : c->o->mac == NR_MAC_FUSED ? "fused"
-                                                                                 : "exact",
+             c->o->engine, nr_rounding_name(c->o->rounding), nr_mac_name(c->o->mac),
              c->samples, c->o->jobs, c->o->per_layer, c->o->per_layer_steps,
              nr_pred_model_name(c->o->predictor.model), c->o->predictor.c0,
              c->o->predictor.c1);
