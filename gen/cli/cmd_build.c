@@ -321,8 +321,9 @@ static void print_report(const nr_model *m, const gen_target *t, const build_siz
 {
     char fmt[64];
     nr_format_name(&m->prec->dflt.weights, fmt, sizeof fmt);
+    nr_strbuf fs = {fmt, sizeof fmt, strlen(fmt), 0};
     if (m->prec->noverrides)
-        snprintf(fmt + strlen(fmt), sizeof fmt - strlen(fmt), "+overrides");
+        nr_strbuf_add(&fs, "+overrides");
     printf("size report: %s, target %s\n", m->spec->name, t->name);
     printf("%-28s %16s %16s\n", "", fmt, "fp32");
     printf("%-28s %16llu %16llu\n", "weights (packed bytes)", (unsigned long long)a->weights,

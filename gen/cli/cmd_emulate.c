@@ -138,10 +138,9 @@ int cmd_emulate(int argc, char **argv)
     const int64_t *chw = ndim == 4 ? shape + 1 : shape;
     if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
         chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
-        char got[96] = "";
-        for (int i = 0, k = 0; i < ndim && k < (int)sizeof got - 24; i++)
-            k += snprintf(got + k, sizeof got - (size_t)k, i ? ",%lld" : "%lld",
-                          (long long)shape[i]);
+        char got[96];
+        nr_strbuf gs = nr_strbuf_on(got, sizeof got);
+        nr_strbuf_dims(&gs, shape, ndim, ",");
         nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
                    "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
                    m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],

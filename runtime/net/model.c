@@ -425,13 +425,13 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
 {
     const nr_layer_spec *P = &b->s->layers[si];
     size_t count = 1;
-    char want[96] = "[", tname[160];
-    for (int d = 0; d < ndim; d++) {
+    char want[96], tname[160];
+    nr_strbuf ws = nr_strbuf_on(want, sizeof want);
+    nr_strbuf_add(&ws, "[");
+    nr_strbuf_dims(&ws, shape, ndim, ", ");
+    nr_strbuf_add(&ws, "]");
+    for (int d = 0; d < ndim; d++)
         count *= (size_t)shape[d];
-        size_t k = strlen(want);
-        snprintf(want + k, sizeof want - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    }
-    strcat(want, "]");
     snprintf(tname, sizeof tname, "%s.%s", P->name, suffix);
     char where[200];
     snprintf(where, sizeof where, "tensor %s", tname);
@@ -451,13 +451,12 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
         for (int d = 0; ok && d < ndim; d++)
             ok = ti->shape[d] == shape[d];
         if (!ok) {
-            char got[96] = "[";
-            for (int d = 0; d < ti->ndim && d < NR_TENSOR_MAXDIM; d++) {
-                size_t k = strlen(got);
-                snprintf(got + k, sizeof got - k, "%s%lld", d ? ", " : "",
-                         (long long)ti->shape[d]);
-            }
-            strcat(got, "]");
+            char got[96];
+            nr_strbuf gs = nr_strbuf_on(got, sizeof got);
+            nr_strbuf_add(&gs, "[");
+            nr_strbuf_dims(&gs, ti->shape, ti->ndim < NR_TENSOR_MAXDIM ? ti->ndim : NR_TENSOR_MAXDIM,
+                           ", ");
+            nr_strbuf_add(&gs, "]");
             return nr_err_set(b->err, NR_ESHAPE, b->wpath, 0, 0, where,
                               "expected shape %s for %s layer %s, got %s", want,
                               nr_op_name(P->op), P->name, got);
