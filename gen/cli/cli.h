@@ -42,10 +42,22 @@ struct nr_model;
 int cli_parse_u64(const char *s, uint64_t *v);
 /* A decimal integer in [lo, hi]; 0 or -1. */
 int cli_parse_count(const char *s, long long lo, long long hi, long long *v);
-/* NET with precision PREC (nr_precision_from_arg; NULL: the default); with
- * have_seed, deterministic random weights from seed (0 counts as 1). */
-int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
-                   struct nr_model **m, nr_err *err);
+/* --max-memory BYTES: a count with an optional K, M, G or T suffix (powers
+ * of 1024) that fits uint64; 0 or -1. */
+int cli_parse_bytes(const char *s, uint64_t *v);
+/* What the commands that load a model share. */
+typedef struct cli_model_args {
+    const char *net, *prec;  /* NET.yaml; PREC as for nr_precision_from_arg (NULL: default) */
+    int have_seed;           /* deterministic random weights from seed (0 counts as 1) */
+    uint64_t seed;
+    uint64_t max_memory;     /* --max-memory; 0: half the physical memory */
+    /* when input is set: the data's shape, checked against the spec's
+     * input before the model is built (nr_model_opts.input_shape) */
+    const char *input;
+    const int64_t *input_shape;
+    int input_ndim;
+} cli_model_args;
+int cli_load_model(const cli_model_args *a, struct nr_model **m, nr_err *err);
 /* Outputs as text: one sample per line, k values each, "%.9g" (round-trips
  * float32), so emulate / run / built executables can be compared with diff. */
 void cli_print_rows(const float *y, int n, size_t k);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_parse_u64(const char *s, uint64_t *v)
 {
@@ -30,10 +31,38 @@ int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
     return 0;
 }
 
-int cli_load_model(const char *net, const char *prec, int have_seed, uint64_t seed,
-                   nr_model **m, nr_err *err)
+int cli_parse_bytes(const char *s, uint64_t *v)
 {
-    return nr_model_load_seeded(net, prec, have_seed ? (seed ? seed : 1) : 0, m, err);
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, *end) : NULL;
+    if (*end && (!u || end[1]))
+        return -1;
+    for (int k = u ? (int)(u - units) + 1 : 0; k > 0; k--) {
+        if (x > UINT64_MAX / 1024)
+            return -1;
+        x *= 1024;
+    }
+    *v = x;
+    return 0;
+}
+
+int cli_load_model(const cli_model_args *a, nr_model **m, nr_err *err)
+{
+    nr_model_opts o;
+    nr_model_opts_init(&o);
+    o.random_seed = a->have_seed ? (a->seed ? a->seed : 1) : 0;
+    o.max_memory = a->max_memory;
+    if (a->input) {
+        o.input_shape = a->input_shape;
+        o.input_ndim = a->input_ndim;
+        o.input_path = a->input;
+    }
+    return nr_model_load_opts(a->net, a->prec, &o, m, err);
 }
 
 void cli_print_rows(const float *y, int n, size_t k)

@@ -16,7 +16,7 @@ static const char usage_text[] =
     "usage: numrep build NET.yaml [-p PREC.yaml|FMT] -o OUT [--emit KIND]\n"
     "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"
     "                    [--pack dense|container] [--random-weights SEED]\n"
-    "                    [--size-report]\n"
+    "                    [--size-report] [--max-memory BYTES]\n"
     "\n"
     "Compile the network ahead of time.  The generated code computes exactly\n"
     "what `numrep emulate` and `numrep run` compute (docs/semantics.md).\n"
@@ -41,6 +41,8 @@ static const char usage_text[] =
     "                     back (a tensor takes ceil(count x bits / 8) bytes)\n"
     "  --random-weights S deterministic random weights from seed S instead of the\n"
     "                     spec's weights file\n"
+    "  --max-memory B     refuse a model whose weights and activations need more\n"
+    "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
     "  --size-report      print weight, code and arena bytes, and the same for an\n"
     "                     fp32 build of the network, on stdout\n"
     "\n"
@@ -49,7 +51,7 @@ static const char usage_text[] =
 typedef struct build_opts {
     const char *net, *prec, *out, *target, *cpu;
     int kind, opt, dense, have_seed, size_report;
-    uint64_t seed;
+    uint64_t seed, max_memory;
 } build_opts;
 
 /* Filled by one build: the figures --size-report prints. */
@@ -72,7 +74,7 @@ static int parse_args(int argc, char **argv, build_opts *o)
             return -1;
         } else if (!strcmp(a, "-p") || !strcmp(a, "-o") || !strcmp(a, "--emit") ||
                    !strcmp(a, "--target") || !strcmp(a, "--cpu") || !strcmp(a, "--pack") ||
-                   !strcmp(a, "--random-weights")) {
+                   !strcmp(a, "--random-weights") || !strcmp(a, "--max-memory")) {
             if (i + 1 >= argc)
                 return cli_usage("build", "%s needs an argument", a);
             const char *v = argv[++i];
@@ -93,6 +95,10 @@ static int parse_args(int argc, char **argv, build_opts *o)
                 if (strcmp(v, "dense") && strcmp(v, "container"))
                     return cli_usage("build", "--pack: expected dense or container, got \"%s\"", v);
                 o->dense = !strcmp(v, "dense");
+            } else if (!strcmp(a, "--max-memory")) {
+                if (cli_parse_bytes(v, &o->max_memory))
+                    return cli_usage("build", "--max-memory: expected BYTES (suffix K, M, G or "
+                                              "T), got \"%s\"", v);
             } else if (cli_parse_u64(v, &o->seed)) {
                 return cli_usage("build", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             } else {
@@ -121,7 +127,8 @@ static int parse_args(int argc, char **argv, build_opts *o)
 
 static int load_model(const build_opts *o, const char *prec, nr_model **m, nr_err *err)
 {
-    return cli_load_model(o->net, prec, o->have_seed, o->seed, m, err);
+    cli_model_args ma = {o->net, prec, o->have_seed, o->seed, o->max_memory, NULL, NULL, 0};
+    return cli_load_model(&ma, m, err);
 }
 
 /* Packed bytes of the weight values: per tensor (weights, biases),

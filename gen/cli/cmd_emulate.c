@@ -14,6 +14,7 @@
 static const char usage_text[] =
     "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
     "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"
+    "                      [--max-memory BYTES]\n"
     "\n"
     "Run the network with the reference emulator, under the arithmetic of\n"
     "docs/semantics.md ([net-*]).\n"
@@ -29,6 +30,8 @@ static const char usage_text[] =
     "                     C,H,W) of LAYER term by term, for every sample (stderr)\n"
     "  --random-weights S deterministic random weights from seed S instead of the\n"
     "                     spec's weights file\n"
+    "  --max-memory B     refuse a model whose weights and activations need more\n"
+    "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
@@ -79,7 +82,7 @@ int cmd_emulate(int argc, char **argv)
 {
     const char *net = NULL, *prec = NULL, *input = NULL, *output = NULL, *trace = NULL;
     int stats_on = 0, have_seed = 0;
-    uint64_t seed = 0;
+    uint64_t seed = 0, max_memory = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -87,7 +90,8 @@ int cmd_emulate(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--trace") || !strcmp(a, "--random-weights")) {
+                   !strcmp(a, "--trace") || !strcmp(a, "--random-weights") ||
+                   !strcmp(a, "--max-memory")) {
             if (!more)
                 return cli_usage("emulate", "%s needs an argument", a);
             const char *v = argv[++i];
@@ -99,6 +103,11 @@ int cmd_emulate(int argc, char **argv)
                 output = v;
             else if (!strcmp(a, "--trace"))
                 trace = v;
+            else if (!strcmp(a, "--max-memory")) {
+                if (cli_parse_bytes(v, &max_memory))
+                    return cli_usage("emulate", "--max-memory: expected BYTES (suffix K, M, G or T), "
+                                          "got \"%s\"", v);
+            }
             else if (cli_parse_u64(v, &seed))
                 return cli_usage("emulate", "--random-weights: expected an unsigned integer, got \"%s\"", v);
             else
@@ -123,30 +132,21 @@ int cmd_emulate(int argc, char **argv)
     float *x = NULL, *y = NULL;
     nr_emu_stats stats = {0};
     int status = 1;
-    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
+    /* the input first: its shape is checked against the spec before the
+     * model (maybe large) is built */
+    int64_t shape[4];
+    int ndim = 0;
+    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
+        goto fail;
+    int64_t n = ndim == 4 ? shape[0] : 1;
+    cli_model_args ma = {net, prec, have_seed, seed, max_memory, input, shape, ndim};
+    if (cli_load_model(&ma, &m, &err))
         goto fail;
     nr_emu_opts opts = {.trace = NULL, .trace_layer = -1};
     if (trace && (status = parse_trace(m, trace, &opts)))
         goto done;
     status = 1;
 
-    int64_t shape[4];
-    int ndim = 0;
-    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
-        goto fail;
-    int64_t n = ndim == 4 ? shape[0] : 1;
-    const int64_t *chw = ndim == 4 ? shape + 1 : shape;
-    if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
-        chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
-        char got[96];
-        nr_strbuf gs = nr_strbuf_on(got, sizeof got);
-        nr_strbuf_dims(&gs, shape, ndim, ",");
-        nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
-                   "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
-                   m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],
-                   m->in_shape[1], m->in_shape[2], got);
-        goto fail;
-    }
     const int *osh = m->layers[m->output].out_shape;
     size_t k = nr_shape_count(osh);
     y = malloc((size_t)n * k * sizeof *y);

@@ -21,6 +21,7 @@ static const char usage_text[] =
     "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--data DATASET] [--limit N]\n"
     "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"
     "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
+    "                   [--max-memory BYTES]\n"
     "\n"
     "Accuracy of the network in a precision on a labeled data set: top-1, top-5,\n"
     "and normalized to the fp32 result on the same samples (fp32 is computed once\n"
@@ -41,6 +42,8 @@ static const char usage_text[] =
     "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
     "                     float32 [N,K] (the precision's values, in sample order)\n"
     "  --random-weights S deterministic random weights from seed S\n"
+    "  --max-memory B     refuse a model whose weights and activations need more\n"
+    "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
     "  --no-cache         neither read nor write the fp32 cache\n"
     "  --no-progress      no progress bar (it is shown only when stderr is a terminal)\n"
     "\n"
@@ -149,7 +152,7 @@ int cmd_eval(int argc, char **argv)
     const char *net = NULL, *prec = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
     int json = 0, have_seed = 0, use_cache = 1, progress = 1;
-    uint64_t seed = 0;
+    uint64_t seed = 0, max_memory = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -157,7 +160,8 @@ int cmd_eval(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "-p") || !strcmp(a, "--data") || !strcmp(a, "--limit") ||
                    !strcmp(a, "--engine") || !strcmp(a, "--jobs") ||
-                   !strcmp(a, "--random-weights") || !strcmp(a, "--logits")) {
+                   !strcmp(a, "--random-weights") || !strcmp(a, "--logits") ||
+                   !strcmp(a, "--max-memory")) {
             if (i + 1 >= argc)
                 return cli_usage("eval", "%s needs an argument", a);
             const char *v = argv[++i];
@@ -177,6 +181,10 @@ int cmd_eval(int argc, char **argv)
                 if (cli_parse_count(v, 1, 256, &jobs))
                     return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
                                      v);
+            } else if (!strcmp(a, "--max-memory")) {
+                if (cli_parse_bytes(v, &max_memory))
+                    return cli_usage("eval", "--max-memory: expected BYTES (suffix K, M, G or T), "
+                                             "got \"%s\"", v);
             } else if (cli_parse_u64(v, &seed)) {
                 return cli_usage("eval", "--random-weights: expected an unsigned integer, got \"%s\"",
                                  v);
@@ -210,7 +218,8 @@ int cmd_eval(int argc, char **argv)
     int status = 1, cached = 0, self_base = 0;
     double base_seconds = 0;
     char cache_dir[4096] = "";
-    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
+    cli_model_args ma = {net, prec, have_seed, seed, max_memory, NULL, NULL, 0};
+    if (cli_load_model(&ma, &m, &err))
         goto fail;
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {
@@ -263,7 +272,8 @@ int cmd_eval(int argc, char **argv)
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
         cached = 1;
     } else {
-        if (cli_load_model(net, "fp32", have_seed, seed, &m32, &err) ||
+        ma.prec = "fp32";
+        if (cli_load_model(&ma, &m32, &err) ||
             engine_open(engine, m32, &eng32, &err))
             goto fail;
         b.what = "fp32 baseline";

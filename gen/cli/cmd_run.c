@@ -14,6 +14,7 @@
 static const char usage_text[] =
     "usage: numrep run NET.yaml [-p PREC.yaml|FMT] --input X.npy [-o Y.npy]\n"
     "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
+    "                  [--max-memory BYTES]\n"
     "                  [--pack dense|container]\n"
     "\n"
     "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
@@ -26,6 +27,8 @@ static const char usage_text[] =
     "                     [N,C,H,W]; without -o, print one sample per line\n"
     "  --random-weights S deterministic random weights from seed S instead of the\n"
     "                     spec's weights file\n"
+    "  --max-memory B     refuse a model whose weights and activations need more\n"
+    "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
     "  -O0..-O3           LLVM optimisation level (default -O2)\n"
     "  --emit-ir FILE     also write the optimised LLVM IR to FILE\n"
     "  --pack KIND        weights in containers (default) or dense: odd widths\n"
@@ -59,7 +62,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *net = NULL, *prec = NULL, *input = NULL, *output = NULL, *ir = NULL;
     int have_seed = 0;
-    uint64_t seed = 0;
+    uint64_t seed = 0, max_memory = 0;
     gen_model_opts opts = {.opt_level = 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -68,7 +71,8 @@ int cmd_run(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         } else if (!strcmp(a, "-p") || !strcmp(a, "--input") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--random-weights") || !strcmp(a, "--emit-ir") ||
+                   !strcmp(a, "--random-weights") ||
+                   !strcmp(a, "--max-memory") || !strcmp(a, "--emit-ir") ||
                    !strcmp(a, "--pack")) {
             if (!more)
                 return cli_usage("run", "%s needs an argument", a);
@@ -85,6 +89,11 @@ int cmd_run(int argc, char **argv)
                 if (strcmp(v, "dense") && strcmp(v, "container"))
                     return cli_usage("run", "--pack: expected dense or container, got \"%s\"", v);
                 opts.pack_dense = !strcmp(v, "dense");
+            }
+            else if (!strcmp(a, "--max-memory")) {
+                if (cli_parse_bytes(v, &max_memory))
+                    return cli_usage("run", "--max-memory: expected BYTES (suffix K, M, G or T), "
+                                          "got \"%s\"", v);
             }
             else if (cli_parse_u64(v, &seed))
                 return cli_usage("run", "--random-weights: expected an unsigned integer, got \"%s\"", v);
@@ -110,25 +119,16 @@ int cmd_run(int argc, char **argv)
     float *x = NULL, *y = NULL;
     gen_compiled *c = NULL;
     int status = 1;
-    if (cli_load_model(net, prec, have_seed, seed, &m, &err))
-        goto fail;
+    /* the input first: its shape is checked against the spec before the
+     * model (maybe large) is built */
     int64_t shape[4];
     int ndim = 0;
     if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
         goto fail;
     int64_t n = ndim == 4 ? shape[0] : 1;
-    const int64_t *chw = ndim == 4 ? shape + 1 : shape;
-    if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
-        chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
-        char got[96];
-        nr_strbuf gs = nr_strbuf_on(got, sizeof got);
-        nr_strbuf_dims(&gs, shape, ndim, ",");
-        nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
-                   "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
-                   m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],
-                   m->in_shape[1], m->in_shape[2], got);
+    cli_model_args ma = {net, prec, have_seed, seed, max_memory, input, shape, ndim};
+    if (cli_load_model(&ma, &m, &err))
         goto fail;
-    }
     if (ir && write_ir(m, &opts, ir, &err))
         goto fail;
     if (gen_model_compile(m, &opts, &c, &err))
