@@ -568,7 +568,7 @@ START_TEST(shipped_specs)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", tu_source_dir(), nets[i].file);
         if (access(path, R_OK)) {
-            printf("note: %s not present, skipped\n", path);
+            tu_skip_part("shipped spec %s: not present", path);
             continue;
         }
         nr_model *m = NULL;

@@ -10,8 +10,7 @@ NET=$SRC/specs/lenet5/lenet5.yaml
 X=$SRC/specs/lenet5/sample.npy
 
 if [ ! -f "$NET" ] || [ ! -f "$X" ]; then
-    echo "note: specs/lenet5 missing, cli_emulate skipped"
-    finish
+    skip_all "specs/lenet5 missing"
 fi
 
 # argmax of each output line (0-based)
