@@ -1011,7 +1011,7 @@ START_TEST(test_real_mnist)
 {
     const char *data = tu_shared_data();
     if (!data) {
-        printf("check_dataset: no ../shared/data, MNIST test skipped\n");
+        tu_skip("MNIST reader on real data: no ../shared/data");
         return;
     }
     char dir[1200], f[1300];
@@ -1058,7 +1058,7 @@ START_TEST(test_real_fashion_mnist)
     char f[1300];
     snprintf(f, sizeof f, "%s/t10k-labels-idx1-ubyte.gz", dir);
     if (access(f, R_OK) != 0) {
-        printf("check_dataset: no %s (Debian dataset-fashion-mnist), test skipped\n", dir);
+        tu_skip("Fashion-MNIST: no %s (Debian dataset-fashion-mnist)", dir);
         return;
     }
     nr_dataset_opts o;
@@ -1093,7 +1093,7 @@ START_TEST(test_real_cifar)
 {
     const char *data = tu_shared_data();
     if (!data) {
-        printf("check_dataset: no ../shared/data, CIFAR test skipped\n");
+        tu_skip("CIFAR reader on real data: no ../shared/data");
         return;
     }
     char dir[1200], f[1300];
@@ -1145,7 +1145,7 @@ START_TEST(test_real_imagenet)
 {
     const char *data = tu_shared_data();
     if (!data) {
-        printf("check_dataset: no ../shared/data, ImageNet test skipped\n");
+        tu_skip("ImageNet preprocessing on real data: no ../shared/data");
         return;
     }
     char dir[1200], f[1300];

@@ -97,7 +97,7 @@ static void f16_block(hstats *h, const nr_format *fp16, const float *x)
 START_TEST(test_fp16_f16c)
 {
     if (!__builtin_cpu_supports("f16c")) {
-        printf("note: CPU without F16C, fp16 hardware comparison skipped\n");
+        tu_skip("fp16 hardware comparison: CPU without F16C");
         return;
     }
     nr_format fp16 = tu_fmt("fp16");
@@ -165,7 +165,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void hw_f32_to_bf16(const f
 START_TEST(test_bf16_avx512)
 {
     if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bf16")) {
-        printf("note: CPU without AVX512-BF16, bf16 hardware comparison skipped\n");
+        tu_skip("bf16 hardware comparison: CPU without AVX512-BF16");
         return;
     }
     nr_format bf16 = tu_fmt("bf16");
@@ -310,8 +310,10 @@ START_TEST(test_fp32_arith)
                       !!(ex & FE_INEXACT), !!(ex & FE_OVERFLOW), (unsigned long long)lib, fl);
         }
     }
-    printf("fp32 arithmetic vs CPU: %ld checks (bits and inexact/overflow flags), %ld failures%s\n",
-           h.checks, h.fails, have_fma ? "" : " (no FMA unit: fma skipped)");
+    printf("fp32 arithmetic vs CPU: %ld checks (bits and inexact/overflow flags), %ld failures\n",
+           h.checks, h.fails);
+    if (!have_fma)
+        tu_skip_part("fp32 fma vs CPU: no FMA unit");
     ck_assert_msg(h.fails == 0, "%ld fp32 mismatches against the CPU", h.fails);
 }
 END_TEST

@@ -95,7 +95,7 @@ static void run_net(const char *net, const char *refname, float *(*inputs)(const
 {
     const char *data = tu_shared_data();
     if (!data) {
-        printf("note: ../shared/data absent, %s skipped\n", net);
+        tu_skip("%s on real weights: ../shared/data absent", net);
         return;
     }
     char path[4300];

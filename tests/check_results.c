@@ -1126,7 +1126,7 @@ START_TEST(report_empty_and_full)
 {
     const char *bin = tu_numrep_bin();
     if (!bin) {
-        printf("report_empty_and_full: NUMREP_BIN not set, skipped\n");
+        tu_skip("report_empty_and_full: NUMREP_BIN not set");
         return;
     }
     make_tmpdir();

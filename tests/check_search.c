@@ -483,13 +483,13 @@ static int lenet_open(lenet *L, int exp_lo, int exp_hi, int man_lo, int man_hi)
     memset(L, 0, sizeof *L);
     const char *sh = tu_shared_data();
     if (!sh) {
-        printf("check_search: no shared data; LeNet-5 searches skipped\n");
+        tu_skip("LeNet-5 search: no shared data");
         return 0;
     }
     char data[512];
     snprintf(data, sizeof data, "%s/mnist", sh);
     if (access(data, R_OK)) {
-        printf("check_search: %s absent; LeNet-5 searches skipped\n", data);
+        tu_skip("LeNet-5 search: %s absent", data);
         return 0;
     }
     snprintf(L->net, sizeof L->net, "%s/specs/lenet5/lenet5.yaml", tu_source_dir());
@@ -882,7 +882,7 @@ START_TEST(test_lenet_per_layer)
 {
     lenet L;
     if (tu_quick()) {
-        printf("check_search: per-layer skipped under NUMREP_QUICK\n");
+        tu_skip("LeNet-5 per-layer search: NUMREP_QUICK");
         return;
     }
     if (!lenet_open(&L, 4, 5, 3, 6))

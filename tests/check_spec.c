@@ -517,25 +517,29 @@ static const char *bad_net = "input: {shape: [1, 6, 6]}\n"
                              "  - {name: bn1, op: batchnorm}\n"
                              "  - {name: fc1, op: dense, out: 3}\n";
 
-/* Run one file through parse (and build, with random weights); return the
- * formatted error ("" if none). */
+/* Run one file through parse (and build, with random weights, in at most
+ * 256 MiB); return the formatted error ("" if none). */
 static void run_bad_file(const char *path, int is_prec, char *out, size_t n)
 {
     nr_err e = {0};
     nr_spec *s = NULL;
     nr_precision *p = NULL;
     nr_model *m = NULL;
+    nr_model_opts o;
+    nr_model_opts_init(&o);
+    o.random_seed = 1;
+    o.max_memory = 256 << 20;
     int rc;
     if (is_prec) {
         rc = nr_precision_load(path, &p, &e);
         if (rc == 0 && (rc = nr_spec_parse_string(bad_net, "bad_net.yaml", &s, &e)) == 0)
-            rc = nr_model_build(s, p, NULL, 1, &m, &e);
+            rc = nr_model_build_opts(s, p, &o, &m, &e);
         else
             nr_precision_free(p);
     } else {
         rc = nr_spec_load(path, &s, &e);
         if (rc == 0)
-            rc = nr_model_build(s, NULL, NULL, 1, &m, &e);
+            rc = nr_model_build_opts(s, NULL, &o, &m, &e);
     }
     nr_model_free(m);
     out[0] = 0;

@@ -10,8 +10,7 @@ NET=$SRC/specs/lenet5/lenet5.yaml
 X=$SRC/specs/lenet5/sample.npy
 
 if [ ! -f "$NET" ] || [ ! -f "$X" ]; then
-    echo "note: specs/lenet5 missing, cli_emulate skipped"
-    finish
+    skip_all "specs/lenet5 missing"
 fi
 
 # argmax of each output line (0-based)
@@ -119,5 +118,24 @@ cmp -s "$tmp/out" "$tmp/want.txt" && bad "--rounding/--mac changed nothing" || o
 expect_fail 2 "--rounding" emulate "$NET" --input "$X" -p e5m2 --rounding nearest
 expect_fail 2 "expected unfused, fused or exact" emulate "$NET" --input "$X" -p e5m2 --mac kulisch
 expect_fail 2 "--mac needs an argument" eval "$NET" --mac
+
+# 6. a hostile 100-byte spec (3.6 GB of random weights): the input's shape is
+# checked before the memory limit, the limit before any allocation
+HUGE=$SRC/tests/bad/spec_huge_conv.yaml
+npy_zeros() { # npy_zeros FILE "1, 3, 3, 3" COUNT: float32 zeros
+    local h="{'descr': '<f4', 'fortran_order': False, 'shape': ($2), }"
+    while [ $(((10 + ${#h} + 1) % 64)) -ne 0 ]; do h="$h "; done
+    { printf '\223NUMPY\001\000'; printf "\\$(printf %03o $(((${#h} + 1) % 256)))\\000"
+      printf '%s\n' "$h"; head -c $((4 * $3)) /dev/zero; } >"$1"
+}
+npy_zeros "$tmp/x333.npy" "1, 3, 3, 3" 27
+expect_fail 1 "expected [N,3,3,3] or [3,3,3] (the network input), got [8,1,28,28]" \
+    emulate "$HUGE" --random-weights 1 --input "$X" --max-memory 1M
+expect_fail 1 "the model needs 3.63 GiB (weights 3.50 GiB + activations 128.00 MiB per sample), more than the memory limit 1.00 GiB (--max-memory)" \
+    emulate "$HUGE" --random-weights 1 --input "$tmp/x333.npy" --max-memory 1G
+expect_fail 2 "--max-memory: expected BYTES" emulate "$NET" --input "$X" --max-memory 12Q
+run emulate "$NET" --input "$X" --max-memory 64M
+[ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/fp32.txt" && ok || bad "--max-memory 64M: exit $rc"
+expect_fail 1 "more than the memory limit 1.00 KiB" emulate "$NET" --input "$X" --max-memory 1K
 
 finish

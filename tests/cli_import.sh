@@ -83,7 +83,7 @@ expect_err "bad --name" "name: \"a b\": expected letters" "$tmp/garbage.onnx" --
 
 PY=$(find_python onnx,numpy) || PY=
 if [ -z "$PY" ]; then
-    echo "cli_import: python3 with onnx and numpy not found; helper-built models skipped"
+    skip_part "helper-built ONNX models: python3 with onnx and numpy not found"
 else
     M=$tmp/models
     mkdir -p "$M"
@@ -141,7 +141,7 @@ fi
 
 PYT=$(find_python torch,onnx,numpy) || PYT=
 if [ -z "$PYT" ]; then
-    echo "cli_import: python3 with torch and onnx not found; ResNet-20 export skipped"
+    skip_part "ResNet-20 torch export: python3 with torch and onnx not found"
 else
     PY=$PYT
     R=$SRC/specs/resnet20

@@ -13,7 +13,7 @@ BIN=${1:?usage: cli_install.sh path/to/build/numrep}
 . "$(dirname "$0")/lib/cli.sh"
 NET=$SRC/specs/lenet5/lenet5.yaml
 X=$SRC/specs/lenet5/sample.npy
-DATA=$SRC/../shared/data/mnist
+DATA=$SHARED/mnist
 BUILD=$(cd "$(dirname "$BIN")" && pwd)
 CMAKE=${NUMREP_CMAKE:-cmake}
 unset NUMREP_SOURCE_DIR NUMREP_TEMPLATES NUMREP_TEMPLATE_DIR NUMREP_RUNTIME_LIB \
@@ -95,7 +95,7 @@ elif [ -x "$BUILD/check_results" ]; then
     db=$tmp/demo.db
     "$BUILD/check_results" --demo "$db" >/dev/null 2>&1 || bad "check_results --demo"
 else
-    echo "cli_install: no data and no check_results; report skipped"
+    skip_part "report of the installed numrep: no data and no check_results"
 fi
 if [ -n "$db" ]; then
     run report "$db" -o r.html

@@ -10,7 +10,7 @@ NET=$SRC/specs/lenet5/lenet5.yaml
 X=$SRC/specs/lenet5/sample.npy
 
 if [ ! -f "$NET" ] || [ ! -f "$X" ]; then
-    echo "note: specs/lenet5 missing, cli_run skipped"
+    skip_all "specs/lenet5 missing"
     exit 0
 fi
 

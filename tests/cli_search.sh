@@ -7,7 +7,7 @@
 BIN=${1:?usage: cli_search.sh path/to/numrep}
 . "$(dirname "$0")/lib/cli.sh"
 NET=$SRC/specs/lenet5/lenet5.yaml
-DATA=$SRC/../shared/data/mnist
+DATA=$SHARED/mnist
 
 jget() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
@@ -43,7 +43,7 @@ field_top1() { sed -n 's/.*"top1": \([0-9.]*\).*/\1/p' "$tmp/out" | head -1; }
 
 # ---- on LeNet-5
 if [ ! -d "$DATA" ]; then
-    echo "cli_search: $DATA absent; LeNet-5 searches skipped"
+    skip_part "LeNet-5 searches: $DATA absent"
 else
     DB=$tmp/s.db
     common=(search "$NET" --data "$DATA" --limit 20 --max-loss 5% --grid float --exp 4 --man 3:5
@@ -115,7 +115,7 @@ else
 fi
 
 # ---- a slice with a single label (the shared CIFAR-10 copy is sorted by class)
-SORTED=$SRC/../shared/data/cifar10
+SORTED=$SHARED/cifar10
 if [ -d "$SORTED" ]; then
     run search "$SRC/specs/resnet20/resnet20.yaml" --data "$SORTED" --limit 16 --max-loss 1% \
         --grid float --exp 5 --man 10 --db "$tmp/sorted.db" --no-progress
@@ -126,8 +126,7 @@ if [ -d "$SORTED" ]; then
     [ "$rc" -eq 0 ] && ! grep -q "same label" "$tmp/err" \
         && ok || bad "balanced slice: exit $rc or a warning: $(cat "$tmp/err")"
 else
-    echo "note: $SORTED absent, single-label slice check skipped"
+    skip_part "single-label slice: $SORTED absent"
 fi
 
-echo "cli_search: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

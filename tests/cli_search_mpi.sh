@@ -5,14 +5,14 @@
 # store holds exactly the rows a single process writes, with equal numbers
 # (compared bit for bit through Python's sqlite3).  Also a stopped MPI
 # search resumes, and --per-layer agrees with a single process.
-# Skipped (passing, with a note) when the shared MNIST data or mpirun is
+# Skipped (exit 77, ctest: Skipped) when the shared MNIST data or mpirun is
 # absent; a numrep built without MPI must refuse mpirun with a clear error.
 # usage: bash tests/cli_search_mpi.sh path/to/numrep
 set -u
 BIN=${1:?usage: cli_search_mpi.sh path/to/numrep}
 SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 NET=$SRC/specs/lenet5/lenet5.yaml
-DATA=$SRC/../shared/data/mnist
+DATA=${NUMREP_SHARED_DATA:-$SRC/../shared/data}/mnist
 pass=0
 fail=0
 tmp=$(mktemp -d)
@@ -27,12 +27,12 @@ finish() {
 }
 
 if [ ! -d "$DATA" ]; then
-    echo "cli_search_mpi: $DATA absent; skipped"
-    exit 0
+    echo "skipped: cli_search_mpi: $DATA absent"
+    exit 77
 fi
 if ! command -v mpirun >/dev/null 2>&1; then
-    echo "cli_search_mpi: mpirun not installed (Debian openmpi-bin); skipped"
-    exit 0
+    echo "skipped: cli_search_mpi: mpirun not installed (Debian openmpi-bin)"
+    exit 77
 fi
 
 # Under ASan+UBSan, LeakSanitizer reports Open MPI's own allocations that

@@ -19,8 +19,18 @@ int tu_quick(void);
 int tu_exhaustive(void);
 /* Parse a format name or fail the test. */
 nr_format tu_fmt(const char *name);
-/* Run the suite; returns the exit status for main(). */
+/* Run the suite; returns the exit status for main(): EXIT_FAILURE when a
+ * test failed, TU_SKIP_STATUS when every test skipped (tu_skip), else
+ * EXIT_SUCCESS with a list of what was skipped. */
 int tu_run(Suite *s);
+/* ctest's SKIP_RETURN_CODE (CMakeLists.txt), also used by tests/cli_*.sh */
+#define TU_SKIP_STATUS 77
+/* The calling test cannot run here (no data, no CPU feature): say why and
+ * return from it.  Counted: when every test of the suite skips, the
+ * executable exits TU_SKIP_STATUS. */
+void tu_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Part of a test did not run (the rest did): listed in the summary. */
+void tu_skip_part(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* specs/NET/sample.npy, checked against m's input shape; *n is lowered
  * to the samples it holds.  malloc'ed floats. */
 struct nr_model;

@@ -42,13 +42,24 @@ struct nr_model;
 int cli_parse_u64(const char *s, uint64_t *v);
 /* A decimal integer in [lo, hi]; 0 or -1. */
 int cli_parse_count(const char *s, long long lo, long long hi, long long *v);
+/* --max-memory BYTES: a count with an optional K, M, G or T suffix (powers
+ * of 1024) that fits uint64; 0 or -1. */
+int cli_parse_bytes(const char *s, uint64_t *v);
 /* The model options of every command that loads a network (run, emulate,
- * build, eval): -p PREC, --rounding M, --mac M, --random-weights SEED. */
+ * build, eval): -p PREC, --rounding M, --mac M, --random-weights SEED,
+ * --max-memory BYTES; and what the command knows of its input. */
 typedef struct cli_model_args {
-    const char *prec;      /* -p: a precision file or one format; NULL: fp32 */
+    const char *net;         /* NET.yaml                                        */
+    const char *prec;        /* -p: a precision file or one format; NULL: fp32  */
     int have_rounding, have_mac, have_seed;
-    int rounding, mac;     /* nr_rounding, nr_mac_mode: set every layer's    */
-    uint64_t seed;         /* deterministic random weights (0 counts as 1)   */
+    int rounding, mac;       /* nr_rounding, nr_mac_mode: set every layer's     */
+    uint64_t seed;           /* deterministic random weights (0 counts as 1)    */
+    uint64_t max_memory;     /* --max-memory; 0: half the physical memory       */
+    /* when input is set: the data's shape, checked against the spec's
+     * input before the model is built (nr_model_opts.input_shape) */
+    const char *input;
+    const int64_t *input_shape;
+    int input_ndim;
 } cli_model_args;
 /* The help lines of those options, for usage texts. */
 #define CLI_MODEL_OPTIONS_HELP                                                         \
@@ -57,13 +68,15 @@ typedef struct cli_model_args {
     "  --rounding M       rounding mode of every layer: rne rna rz ru rd rto sr\n"     \
     "  --mac M            MAC mode of every layer: unfused fused exact\n"              \
     "  --random-weights S deterministic random weights from seed S instead of the\n"  \
-    "                     spec's weights file\n"
+    "                     spec's weights file\n"                                       \
+    "  --max-memory B     refuse a model whose weights and activations need more\n"   \
+    "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
 /* If argv[*i] is one of the model options, take it (and its value, moving
  * *i): 1.  Not one: 0.  A bad value: the usage error's exit status (2),
  * already printed. */
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
-/* NET in the precision and weights the options say. */
-int cli_load_model(const char *net, const cli_model_args *a, struct nr_model **m, nr_err *err);
+/* a->net in the precision, weights and limits the options say. */
+int cli_load_model(const cli_model_args *a, struct nr_model **m, nr_err *err);
 /* Outputs as text: one sample per line, k values each, "%.9g" (round-trips
  * float32), so emulate / run / built executables can be compared with diff. */
 void cli_print_rows(const float *y, int n, size_t k);

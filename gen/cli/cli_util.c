@@ -31,11 +31,31 @@ int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
     return 0;
 }
 
+int cli_parse_bytes(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, *end) : NULL;
+    if (*end && (!u || end[1]))
+        return -1;
+    for (int k = u ? (int)(u - units) + 1 : 0; k > 0; k--) {
+        if (x > UINT64_MAX / 1024)
+            return -1;
+        x *= 1024;
+    }
+    *v = x;
+    return 0;
+}
+
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a)
 {
     const char *o = argv[*i];
     if (strcmp(o, "-p") && strcmp(o, "--rounding") && strcmp(o, "--mac") &&
-        strcmp(o, "--random-weights"))
+        strcmp(o, "--random-weights") && strcmp(o, "--max-memory"))
         return 0;
     if (*i + 1 >= argc)
         return cli_usage(cmd, "%s needs an argument", o);
@@ -55,6 +75,10 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
             return cli_usage(cmd, "--mac: expected unfused, fused or exact, got \"%s\"", v);
         a->mac = (int)mm;
         a->have_mac = 1;
+    } else if (!strcmp(o, "--max-memory")) {
+        if (cli_parse_bytes(v, &a->max_memory))
+            return cli_usage(cmd, "--max-memory: expected BYTES (suffix K, M, G or T), got \"%s\"",
+                             v);
     } else if (cli_parse_u64(v, &a->seed)) {
         return cli_usage(cmd, "--random-weights: expected an unsigned integer, got \"%s\"", v);
     } else {
@@ -63,22 +87,22 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
     return 1;
 }
 
-int cli_load_model(const char *net, const cli_model_args *a, nr_model **m, nr_err *err)
+int cli_load_model(const cli_model_args *a, nr_model **m, nr_err *err)
 {
-    uint64_t seed = a->have_seed ? (a->seed ? a->seed : 1) : 0;
-    *m = NULL;
-    if (!a->have_rounding && !a->have_mac)
-        return nr_model_load_seeded(net, a->prec, seed, m, err);
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    int rc = nr_spec_load(net, &s, err);
-    if (!rc && (rc = nr_precision_from_arg(a->prec ? a->prec : "fp32", &p, err)))
-        nr_spec_free(s);
-    if (rc)
-        return rc;
-    nr_precision_set_mode(p, a->have_rounding ? &(nr_rounding){(nr_rounding)a->rounding} : NULL,
-                          a->have_mac ? &(nr_mac_mode){(nr_mac_mode)a->mac} : NULL);
-    return nr_model_build(s, p, NULL, seed, m, err); /* takes s and p */
+    nr_model_opts o;
+    nr_model_opts_init(&o);
+    o.random_seed = a->have_seed ? (a->seed ? a->seed : 1) : 0;
+    o.max_memory = a->max_memory;
+    o.set_rounding = a->have_rounding;
+    o.rounding = (nr_rounding)a->rounding;
+    o.set_mac = a->have_mac;
+    o.mac = (nr_mac_mode)a->mac;
+    if (a->input) {
+        o.input_shape = a->input_shape;
+        o.input_ndim = a->input_ndim;
+        o.input_path = a->input;
+    }
+    return nr_model_load_opts(a->net, a->prec, &o, m, err);
 }
 
 void cli_print_rows(const float *y, int n, size_t k)

@@ -17,7 +17,7 @@ static const char usage_text[] =
     "                    -o OUT [--emit KIND]\n"
     "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"
     "                    [--pack dense|container] [--random-weights SEED]\n"
-    "                    [--size-report]\n"
+    "                    [--size-report] [--max-memory BYTES]\n"
     "\n"
     "Compile the network ahead of time.  The generated code computes exactly\n"
     "what `numrep emulate` and `numrep run` compute (docs/semantics.md).\n"
@@ -120,8 +120,10 @@ static int load_model(const build_opts *o, int fp32, nr_model **m, nr_err *err)
 {
     cli_model_args a = o->model;
     if (fp32)
-        a = (cli_model_args){.prec = "fp32", .have_seed = a.have_seed, .seed = a.seed};
-    return cli_load_model(o->net, &a, m, err);
+        a = (cli_model_args){.prec = "fp32", .have_seed = a.have_seed, .seed = a.seed,
+                             .max_memory = a.max_memory};
+    a.net = o->net;
+    return cli_load_model(&a, m, err);
 }
 
 /* Packed bytes of the weight values: per tensor (weights, biases),
@@ -321,8 +323,9 @@ static void print_report(const nr_model *m, const gen_target *t, const build_siz
 {
     char fmt[64];
     nr_format_name(&m->prec->dflt.weights, fmt, sizeof fmt);
+    nr_strbuf fs = {fmt, sizeof fmt, strlen(fmt), 0};
     if (m->prec->noverrides)
-        snprintf(fmt + strlen(fmt), sizeof fmt - strlen(fmt), "+overrides");
+        nr_strbuf_add(&fs, "+overrides");
     printf("size report: %s, target %s\n", m->spec->name, t->name);
     printf("%-28s %16s %16s\n", "", fmt, "fp32");
     printf("%-28s %16llu %16llu\n", "weights (packed bytes)", (unsigned long long)a->weights,

@@ -15,6 +15,7 @@ static const char usage_text[] =
     "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
     "                      --input X.npy [-o Y.npy]\n"
     "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"
+    "                      [--max-memory BYTES]\n"
     "\n"
     "Run the network with the reference emulator, under the arithmetic of\n"
     "docs/semantics.md ([net-*]).\n"
@@ -118,31 +119,24 @@ int cmd_emulate(int argc, char **argv)
     float *x = NULL, *y = NULL;
     nr_emu_stats stats = {0};
     int status = 1;
-    if (cli_load_model(net, &ma, &m, &err))
+    /* the input first: its shape is checked against the spec before the
+     * model (maybe large) is built */
+    int64_t shape[4];
+    int ndim = 0;
+    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
+        goto fail;
+    int64_t n = ndim == 4 ? shape[0] : 1;
+    ma.net = net;
+    ma.input = input;
+    ma.input_shape = shape;
+    ma.input_ndim = ndim;
+    if (cli_load_model(&ma, &m, &err))
         goto fail;
     nr_emu_opts opts = {.trace = NULL, .trace_layer = -1};
     if (trace && (status = parse_trace(m, trace, &opts)))
         goto done;
     status = 1;
 
-    int64_t shape[4];
-    int ndim = 0;
-    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
-        goto fail;
-    int64_t n = ndim == 4 ? shape[0] : 1;
-    const int64_t *chw = ndim == 4 ? shape + 1 : shape;
-    if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
-        chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
-        char got[96] = "";
-        for (int i = 0, k = 0; i < ndim && k < (int)sizeof got - 24; i++)
-            k += snprintf(got + k, sizeof got - (size_t)k, i ? ",%lld" : "%lld",
-                          (long long)shape[i]);
-        nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
-                   "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
-                   m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],
-                   m->in_shape[1], m->in_shape[2], got);
-        goto fail;
-    }
     const int *osh = m->layers[m->output].out_shape;
     size_t k = nr_shape_count(osh);
     y = malloc((size_t)n * k * sizeof *y);

@@ -22,6 +22,7 @@ static const char usage_text[] =
     "                   [--data DATASET] [--limit N]\n"
     "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"
     "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
+    "                   [--max-memory BYTES]\n"
     "\n"
     "Accuracy of the network in a precision on a labeled data set: top-1, top-5,\n"
     "and normalized to the fp32 result on the same samples (fp32 is computed once\n"
@@ -192,7 +193,8 @@ int cmd_eval(int argc, char **argv)
     int status = 1, cached = 0, self_base = 0;
     double base_seconds = 0;
     char cache_dir[4096] = "";
-    if (cli_load_model(net, &ma, &m, &err))
+    ma.net = net;
+    if (cli_load_model(&ma, &m, &err))
         goto fail;
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {
@@ -247,8 +249,9 @@ int cmd_eval(int argc, char **argv)
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
         cached = 1;
     } else {
-        cli_model_args a32 = {.prec = "fp32", .have_seed = ma.have_seed, .seed = ma.seed};
-        if (cli_load_model(net, &a32, &m32, &err) ||
+        cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
+                              .seed = ma.seed, .max_memory = ma.max_memory};
+        if (cli_load_model(&a32, &m32, &err) ||
             engine_open(engine, m32, &eng32, &err))
             goto fail;
         prog.phase = "fp32 baseline";

@@ -15,6 +15,7 @@ static const char usage_text[] =
     "usage: numrep run NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
     "                  --input X.npy [-o Y.npy]\n"
     "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
+    "                  [--max-memory BYTES]\n"
     "                  [--pack dense|container]\n"
     "\n"
     "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
@@ -104,26 +105,19 @@ int cmd_run(int argc, char **argv)
     float *x = NULL, *y = NULL;
     gen_compiled *c = NULL;
     int status = 1;
-    if (cli_load_model(net, &ma, &m, &err))
-        goto fail;
+    /* the input first: its shape is checked against the spec before the
+     * model (maybe large) is built */
     int64_t shape[4];
     int ndim = 0;
     if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
         goto fail;
     int64_t n = ndim == 4 ? shape[0] : 1;
-    const int64_t *chw = ndim == 4 ? shape + 1 : shape;
-    if ((ndim != 3 && ndim != 4) || chw[0] != m->in_shape[0] || chw[1] != m->in_shape[1] ||
-        chw[2] != m->in_shape[2] || n < 1 || n > 0x7fffffff) {
-        char got[96] = "";
-        for (int i = 0, k = 0; i < ndim && k < (int)sizeof got - 24; i++)
-            k += snprintf(got + k, sizeof got - (size_t)k, i ? ",%lld" : "%lld",
-                          (long long)shape[i]);
-        nr_err_set(&err, NR_ESHAPE, input, 0, 0, "shape",
-                   "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
-                   m->in_shape[0], m->in_shape[1], m->in_shape[2], m->in_shape[0],
-                   m->in_shape[1], m->in_shape[2], got);
+    ma.net = net;
+    ma.input = input;
+    ma.input_shape = shape;
+    ma.input_ndim = ndim;
+    if (cli_load_model(&ma, &m, &err))
         goto fail;
-    }
     if (ir && write_ir(m, &opts, ir, &err))
         goto fail;
     if (gen_model_compile(m, &opts, &c, &err))

@@ -205,7 +205,8 @@ static int small_int(ctx *c, node *n, const char *attrs, val **x, val *r)
                .count = v->count};
     if (!(r->i = malloc(8 * sizeof *r->i)))
         return onnx_err(c, NR_ENOMEM, "out of memory");
-    memcpy(r->i, v->i, v->count * sizeof *r->i);
+    if (v->count)
+        memcpy(r->i, v->i, v->count * sizeof *r->i);
     return 0;
 }
 
@@ -344,7 +345,8 @@ int onnx_const_concat(ctx *c, node *n)
     size_t k = 0;
     for (size_t i = 0; i < n->n_input; i++) {
         val *v = onnx_opt_in(c, n, i);
-        memcpy(r.i + k, v->i, v->count * sizeof *r.i);
+        if (v->count)
+            memcpy(r.i + k, v->i, v->count * sizeof *r.i);
         k += v->count;
     }
     int rc = onnx_def_val(c, n->output[0], &r);

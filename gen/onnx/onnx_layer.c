@@ -120,7 +120,8 @@ int onnx_add_tensor(ctx *c, const layer *l, const char *suffix, int ndim, const 
         c->T = T;
         c->capt = cap;
     }
-    char *name = malloc(strlen(l->name) + strlen(suffix) + 2);
+    size_t name_size = strlen(l->name) + strlen(suffix) + 2;
+    char *name = malloc(name_size);
     int64_t *sh = malloc((size_t)(ndim ? ndim : 1) * sizeof *sh);
     if (!name || !sh) {
         free(name);
@@ -128,7 +129,7 @@ int onnx_add_tensor(ctx *c, const layer *l, const char *suffix, int ndim, const 
         free(data);
         return onnx_err(c, NR_ENOMEM, "out of memory");
     }
-    sprintf(name, "%s.%s", l->name, suffix);
+    snprintf(name, name_size, "%s.%s", l->name, suffix);
     memcpy(sh, shape, (size_t)ndim * sizeof *sh);
     uint64_t count = 1;
     for (int i = 0; i < ndim; i++)

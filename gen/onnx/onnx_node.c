@@ -184,7 +184,8 @@ int onnx_attr_ints(ctx *c, node *n, const char *name, int64_t *out, int max, int
     if (a->n_ints > (size_t)max)
         return onnx_err(c, NR_EUNSUP, "attribute %s has %zu entries, expected at most %d", name,
                         a->n_ints, max);
-    memcpy(out, a->ints, a->n_ints * sizeof *out);
+    if (a->n_ints) /* protobuf-c leaves ints NULL when the list is empty */
+        memcpy(out, a->ints, a->n_ints * sizeof *out);
     *cnt = (int)a->n_ints;
     return 0;
 }
@@ -197,7 +198,8 @@ int onnx_attr_str(ctx *c, node *n, const char *name, const char *dflt, char *out
     if (rc || !a)
         return rc;
     size_t k = a->s.len < cap - 1 ? a->s.len : cap - 1;
-    memcpy(out, a->s.data, k);
+    if (k) /* s.data is NULL for an empty string */
+        memcpy(out, a->s.data, k);
     out[k] = 0;
     return 0;
 }

@@ -521,7 +521,8 @@ static int op_pad(ctx *c, node *n)
         if (p->count > 16)
             return onnx_err(c, NR_ESHAPE, "pads has %zu values, expected %d", p->count, 2 * x->rank);
         npads = (int)p->count;
-        memcpy(pads, p->i, p->count * sizeof *pads);
+        if (p->count)
+            memcpy(pads, p->i, p->count * sizeof *pads);
         if (v) {
             if ((rc = onnx_need_const(c, v, "constant_value", -1)))
                 return rc;
@@ -578,7 +579,8 @@ static int int_list(ctx *c, node *n, size_t i, const char *what, int64_t *out, i
         return rc;
     if (v->ndim != 1 || v->count > 8)
         return onnx_err(c, NR_EUNSUP, "%s must be a 1-D list of at most 8 values", what);
-    memcpy(out, v->i, v->count * sizeof *out);
+    if (v->count)
+        memcpy(out, v->i, v->count * sizeof *out);
     *cnt = (int)v->count;
     return 0;
 }

@@ -347,9 +347,9 @@ int onnx_alias(ctx *c, const char *name, const val *src)
         a.i = NULL;
         if (src->isint ? !(a.i = malloc(n * sizeof *a.i)) : !(a.f = malloc(n * sizeof *a.f)))
             return onnx_err(c, NR_ENOMEM, "out of memory");
-        if (src->isint)
+        if (src->count && src->isint)
             memcpy(a.i, src->i, src->count * sizeof *a.i);
-        else
+        else if (src->count)
             memcpy(a.f, src->f, src->count * sizeof *a.f);
         int rc = onnx_def_val(c, name, &a);
         if (rc) {

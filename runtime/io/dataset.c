@@ -100,8 +100,8 @@ static int idx_labels_for(const char *images, pathbuf out)
     size_t n = strlen(out);
     if (ends_with(out, ".gz"))
         out[n - 3] = 0;
-    else if (n + 3 < sizeof(pathbuf))
-        strcat(out, ".gz");
+    else
+        snprintf(out + n, sizeof(pathbuf) - n, ".gz");
     return is_file(out) ? 0 : -1;
 }
 

@@ -316,8 +316,9 @@ int nr_npy_write_f32(const char *path, const float *data, const int64_t *shape, 
     if (ndim < 1 || ndim > NPY_MAXDIM)
         return nr_err_set(err, NR_ERANGE, path, 0, 0, "shape", "ndim %d, expected 1 to %d",
                           ndim, NPY_MAXDIM);
-    char h[256];
-    int k = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    char h[256]; /* NPY_MAXDIM decimals and the padding fit */
+    nr_strbuf hs = nr_strbuf_on(h, sizeof h - 64);
+    nr_strbuf_add(&hs, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     uint64_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] && count > (uint64_t)INT64_MAX / 8 / (uint64_t)shape[i]))
@@ -325,10 +326,11 @@ int nr_npy_write_f32(const char *path, const float *data, const int64_t *shape, 
                               "shape[%d] = %lld is negative or too large", i,
                               (long long)shape[i]);
         count *= (uint64_t)shape[i];
-        k += snprintf(h + k, sizeof h - (size_t)k, "%lld%s", (long long)shape[i],
+        nr_strbuf_add(&hs, "%lld%s", (long long)shape[i],
                       ndim == 1 ? "," : i + 1 < ndim ? ", " : "");
     }
-    k += snprintf(h + k, sizeof h - (size_t)k, "), }");
+    nr_strbuf_add(&hs, "), }");
+    int k = (int)hs.len;
     /* numpy pads with spaces so that the data starts 64-byte aligned, and
      * ends the header with '\n'. */
     while ((10 + k + 1) % 64)

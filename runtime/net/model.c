@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     nr_model *m;
@@ -31,6 +32,7 @@ typedef struct {
     nr_safetensors *st;
     unsigned char *used;
     uint64_t seed;
+    uint64_t max_memory; /* bytes; UINT64_MAX: no limit */
 } build;
 
 /* ---------------------------------------------------------------- errors */
@@ -418,13 +420,15 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
 {
     const nr_layer_spec *P = &b->s->layers[si];
     size_t count = 1;
-    char want[96] = "[", tname[160];
-    for (int d = 0; d < ndim; d++) {
-        count *= (size_t)shape[d];
-        size_t k = strlen(want);
-        snprintf(want + k, sizeof want - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    }
-    strcat(want, "]");
+    char want[96], tname[160];
+    nr_strbuf ws = nr_strbuf_on(want, sizeof want);
+    nr_strbuf_add(&ws, "[");
+    nr_strbuf_dims(&ws, shape, ndim, ", ");
+    nr_strbuf_add(&ws, "]");
+    for (int d = 0; d < ndim; d++)
+        if (__builtin_mul_overflow(count, (size_t)shape[d], &count) || count > SIZE_MAX / 8)
+            return nr_err_set(b->err, NR_ERANGE, b->s->path, P->line, P->col, P->name,
+                              "tensor %s.%s %s has too many elements", P->name, suffix, want);
     snprintf(tname, sizeof tname, "%s.%s", P->name, suffix);
     char where[200];
     snprintf(where, sizeof where, "tensor %s", tname);
@@ -444,13 +448,12 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
         for (int d = 0; ok && d < ndim; d++)
             ok = ti->shape[d] == shape[d];
         if (!ok) {
-            char got[96] = "[";
-            for (int d = 0; d < ti->ndim && d < NR_TENSOR_MAXDIM; d++) {
-                size_t k = strlen(got);
-                snprintf(got + k, sizeof got - k, "%s%lld", d ? ", " : "",
-                         (long long)ti->shape[d]);
-            }
-            strcat(got, "]");
+            char got[96];
+            nr_strbuf gs = nr_strbuf_on(got, sizeof got);
+            nr_strbuf_add(&gs, "[");
+            nr_strbuf_dims(&gs, ti->shape, ti->ndim < NR_TENSOR_MAXDIM ? ti->ndim : NR_TENSOR_MAXDIM,
+                           ", ");
+            nr_strbuf_add(&gs, "]");
             return nr_err_set(b->err, NR_ESHAPE, b->wpath, 0, 0, where,
                               "expected shape %s for %s layer %s, got %s", want,
                               nr_op_name(P->op), P->name, got);
@@ -473,21 +476,28 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
     return 0;
 }
 
+/* The weight tensor's shape of conv/dense layer L (spec layer P); returns
+ * its dimension count (4 for conv, 2 for dense). */
+static int mac_weight_shape(const nr_layer_spec *P, const nr_layer *L, int64_t ws[4])
+{
+    ws[0] = P->out;
+    if (P->op == NR_OP_CONV) {
+        ws[1] = L->in_shape[0][0] / P->groups;
+        ws[2] = P->kernel[0];
+        ws[3] = P->kernel[1];
+        return 4;
+    }
+    ws[1] = (int64_t)nr_shape_count(L->in_shape[0]);  /* C, H, W order (flatten) */
+    return 2;
+}
+
 /* conv/dense weights and bias. */
 static int bind_mac(build *b, int si, nr_layer *L)
 {
     const nr_layer_spec *P = &b->s->layers[si];
-    int64_t ws[4] = {P->out, 0, P->kernel[0], P->kernel[1]}, bs[1] = {P->out};
-    int ndim = 4;
-    double fan_in;
-    if (P->op == NR_OP_CONV) {
-        ws[1] = L->in_shape[0][0] / P->groups;
-        fan_in = (double)ws[1] * P->kernel[0] * P->kernel[1];
-    } else {
-        ws[1] = (int64_t)nr_shape_count(L->in_shape[0]);  /* C, H, W order (flatten) */
-        ndim = 2;
-        fan_in = (double)ws[1];
-    }
+    int64_t ws[4], bs[1] = {P->out};
+    int ndim = mac_weight_shape(P, L, ws);
+    double fan_in = (double)ws[1] * (ndim == 4 ? (double)ws[2] * (double)ws[3] : 1.0);
     double a = sqrt(6.0 / fan_in), ab = 1.0 / sqrt(fan_in);
     int rc = bind(b, si, "weight", 0, ndim, ws, -a, a, 1, &L->w);
     if (rc)
@@ -639,6 +649,105 @@ static int open_weights(build *b, const char *weights_path)
     return 0;
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* a * b, saturating at UINT64_MAX */
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Bytes the model's weights (double, with batchnorm temporaries) and the
+ * emulator's activations for one sample (double, every layer's output and
+ * the input) take, from the shapes alone: computed before anything large
+ * is allocated or read. */
+static void model_memory(const build *b, uint64_t *weights, uint64_t *acts)
+{
+    const nr_model *m = b->m;
+    uint64_t w = 0, a = nr_shape_count(m->in_shape) + 1;
+    for (int li = 0; li < m->nlayers; li++) {
+        const nr_layer *L = &m->layers[li];
+        const nr_layer_spec *P = L->spec;
+        a = sat_add(a, (uint64_t)nr_shape_count(L->out_shape) + 1);
+        if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE) {
+            int64_t ws[4];
+            int nd = mac_weight_shape(P, L, ws);
+            uint64_t n = 1;
+            for (int d = 0; d < nd; d++)
+                n = sat_mul(n, (uint64_t)ws[d]);
+            w = sat_add(w, sat_add(n, (uint64_t)P->out));
+        }
+        if (L->op == NR_OP_BATCHNORM || L->folded_bn[0])
+            w = sat_add(w, 5 * (uint64_t)L->out_shape[0]); /* 4 tensors read, 1 kept */
+    }
+    *weights = sat_mul(w, sizeof(double));
+    *acts = sat_mul(a, sizeof(double));
+}
+
+/* "3.38 GiB" */
+static void show_bytes(uint64_t n, char *buf, size_t cap)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 6)
+        v /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+    else
+        snprintf(buf, cap, "%.2f %s", v, unit[u]);
+}
+
+static int check_memory(build *b)
+{
+    uint64_t w, a;
+    model_memory(b, &w, &a);
+    uint64_t total = sat_add(w, a);
+    if (total <= b->max_memory)
+        return 0;
+    char tw[32], ta[32], tt[32], tl[32];
+    show_bytes(w, tw, sizeof tw);
+    show_bytes(a, ta, sizeof ta);
+    show_bytes(total, tt, sizeof tt);
+    show_bytes(b->max_memory, tl, sizeof tl);
+    return nr_err_set(b->err, NR_ERANGE, b->s->path, 0, 0, "",
+                      "the model needs %s (weights %s + activations %s per sample), more than "
+                      "the memory limit %s (--max-memory)",
+                      tt, tw, ta, tl);
+}
+
+/* [C,H,W] or [N,C,H,W] with N in 1..2^31-1 against the spec's input. */
+static int check_input(const nr_spec *s, const nr_model_opts *o, nr_err *err)
+{
+    const int64_t *sh = o->input_shape;
+    int nd = o->input_ndim;
+    const int64_t *chw = nd == 4 ? sh + 1 : sh;
+    if ((nd == 3 || nd == 4) && chw[0] == s->in_shape[0] && chw[1] == s->in_shape[1] &&
+        chw[2] == s->in_shape[2] && (nd == 3 || (sh[0] >= 1 && sh[0] <= 0x7fffffff)))
+        return 0;
+    char got[96];
+    nr_strbuf gs = nr_strbuf_on(got, sizeof got);
+    nr_strbuf_dims(&gs, sh, nd, ",");
+    return nr_err_set(err, NR_ESHAPE, o->input_path, 0, 0, "shape",
+                      "expected [N,%d,%d,%d] or [%d,%d,%d] (the network input), got [%s]",
+                      s->in_shape[0], s->in_shape[1], s->in_shape[2], s->in_shape[0],
+                      s->in_shape[1], s->in_shape[2], got);
+}
+
+uint64_t nr_model_memory_default(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || size <= 0)
+        return UINT64_MAX;
+    return (uint64_t)pages / 2 * (uint64_t)size;
+}
+
 /* ---------------------------------------------------------------- precision */
 
 static int bind_precision(build *b)
@@ -664,9 +773,25 @@ static int bind_precision(build *b)
 
 /* ---------------------------------------------------------------- build */
 
+void nr_model_opts_init(nr_model_opts *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
 int nr_model_build(nr_spec *spec, nr_precision *prec, const char *weights_path,
                    uint64_t random_seed, nr_model **out, nr_err *err)
 {
+    nr_model_opts o;
+    nr_model_opts_init(&o);
+    o.weights_path = weights_path;
+    o.random_seed = random_seed;
+    return nr_model_build_opts(spec, prec, &o, out, err);
+}
+
+int nr_model_build_opts(nr_spec *spec, nr_precision *prec, const nr_model_opts *o,
+                        nr_model **out, nr_err *err)
+{
+    const char *weights_path = o->weights_path;
     *out = NULL;
     nr_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -676,13 +801,17 @@ int nr_model_build(nr_spec *spec, nr_precision *prec, const char *weights_path,
     }
     m->spec = spec;   /* the model owns both from here on, success or not */
     m->prec = prec;
-    build b = {.m = m, .s = spec, .err = err, .S = spec ? spec->nlayers : 0, .seed = random_seed};
+    build b = {.m = m, .s = spec, .err = err, .S = spec ? spec->nlayers : 0,
+               .seed = o->random_seed,
+               .max_memory = o->max_memory ? o->max_memory : nr_model_memory_default()};
     int rc = 0;
     if (!spec || spec->nlayers < 1) {
         rc = nr_err_set(err, NR_ESYNTAX, spec ? spec->path : NULL, 0, 0, "layers",
                         "the network has no layers");
         goto done;
     }
+    if (o->input_shape && (rc = check_input(spec, o, err)))
+        goto done;
     if (!prec) {
         nr_format f32;
         if ((rc = nr_format_parse("fp32", &f32, err)) ||
@@ -710,7 +839,8 @@ int nr_model_build(nr_spec *spec, nr_precision *prec, const char *weights_path,
     if ((rc = resolve_inputs(&b)) || (rc = topo_sort(&b)))
         goto done;
     plan_folding(&b, out_si);
-    if ((rc = build_layers(&b)) || (rc = open_weights(&b, weights_path)) ||
+    if ((rc = build_layers(&b)) || (rc = check_memory(&b)) ||
+        (rc = open_weights(&b, weights_path)) ||
         (rc = bind_weights(&b)) || (rc = bind_precision(&b)))
         goto done;
     m->output = b.mi[out_si];
@@ -739,17 +869,29 @@ int nr_model_load(const char *net_path, const char *prec_arg, nr_model **out, nr
 int nr_model_load_seeded(const char *net_path, const char *prec_arg, uint64_t random_seed,
                          nr_model **out, nr_err *err)
 {
+    nr_model_opts o;
+    nr_model_opts_init(&o);
+    o.random_seed = random_seed;
+    return nr_model_load_opts(net_path, prec_arg, &o, out, err);
+}
+
+int nr_model_load_opts(const char *net_path, const char *prec_arg, const nr_model_opts *o,
+                       nr_model **out, nr_err *err)
+{
     *out = NULL;
     nr_spec *s = NULL;
     nr_precision *p = NULL;
     int rc = nr_spec_load(net_path, &s, err);
     if (rc)
         return rc;
-    if (prec_arg && (rc = nr_precision_from_arg(prec_arg, &p, err))) {
+    int modes = o && (o->set_rounding || o->set_mac);
+    if ((prec_arg || modes) && (rc = nr_precision_from_arg(prec_arg ? prec_arg : "fp32", &p, err))) {
         nr_spec_free(s);
         return rc;
     }
-    return nr_model_build(s, p, NULL, random_seed, out, err); /* takes s and p */
+    if (modes)
+        nr_precision_set_mode(p, o->set_rounding ? &o->rounding : NULL, o->set_mac ? &o->mac : NULL);
+    return nr_model_build_opts(s, p, o, out, err); /* takes s and p */
 }
 
 void nr_model_free(nr_model *m)

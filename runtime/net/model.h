@@ -174,15 +174,45 @@ typedef struct nr_model {
 
 /* Takes ownership of spec and prec on success AND on failure. weights may be
  * NULL to use spec->weights; random_seed != 0 fills weights with
- * deterministic random values instead of reading a file. */
+ * deterministic random values instead of reading a file.  The memory limit
+ * is the default one (nr_model_opts). */
 int nr_model_build(nr_spec *spec, nr_precision *prec, const char *weights_path,
                    uint64_t random_seed, nr_model **out, nr_err *err);
+/* How nr_model_build_opts builds (nr_model_opts_init: all defaults). */
+typedef struct nr_model_opts {
+    const char *weights_path; /* NULL: spec->weights                          */
+    uint64_t random_seed;     /* != 0: deterministic random weights, no file  */
+    /* Bytes the model may take: weights and the emulator's activations for
+     * one sample (as doubles), computed from the shapes before anything
+     * large is allocated; a model above it is refused with NR_ERANGE.
+     * 0: nr_model_memory_default(); UINT64_MAX: no limit. */
+    uint64_t max_memory;
+    /* When set: the shape of the data the model will be run on ([C,H,W] or
+     * [N,C,H,W], from input_path, named in the message), checked against
+     * the spec's input before anything else (NR_ESHAPE). */
+    const int64_t *input_shape;
+    int input_ndim;
+    const char *input_path;
+    /* nr_model_load_opts: the rounding and/or MAC mode of every layer
+     * (nr_precision_set_mode; `--rounding`/`--mac` beside `-p`) */
+    int set_rounding, set_mac;
+    nr_rounding rounding;
+    nr_mac_mode mac;
+} nr_model_opts;
+void nr_model_opts_init(nr_model_opts *o);
+int nr_model_build_opts(nr_spec *spec, nr_precision *prec, const nr_model_opts *o,
+                        nr_model **out, nr_err *err);
+/* Half the physical memory (sysconf); UINT64_MAX when unknown. */
+uint64_t nr_model_memory_default(void);
 /* Convenience: load both files and build. prec_arg as for nr_precision_from_arg. */
 int nr_model_load(const char *net_path, const char *prec_arg, nr_model **out, nr_err *err);
 /* The same with deterministic random weights when random_seed != 0 (the
  * spec's weights file is then not read). */
 int nr_model_load_seeded(const char *net_path, const char *prec_arg, uint64_t random_seed,
                          nr_model **out, nr_err *err);
+/* The same with every option (the spec's file is read before anything large). */
+int nr_model_load_opts(const char *net_path, const char *prec_arg, const nr_model_opts *o,
+                       nr_model **out, nr_err *err);
 void nr_model_free(nr_model *m);
 int nr_model_find(const nr_model *m, const char *layer_name); /* index or -1 */
 size_t nr_shape_count(const int shape[3]);

@@ -441,11 +441,11 @@ static int parse_layer(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
                            "'input' is reserved for the network input");
     const nr_yaml_node *op = nr_yaml_get(m, "op");
     if (op->kind != NR_YAML_SCALAR || nr_op_parse(op->text, &L->op)) {
-        char got[64], list[256] = "";
+        char got[64], list[256];
+        nr_strbuf ls = nr_strbuf_on(list, sizeof list);
         nr_yaml_describe(op, got, sizeof got);
         for (int i = 0; i < NR_OP_COUNT; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " " : "",
-                     op_names[i]);
+            nr_strbuf_add(&ls, "%s%s", i ? " " : "", op_names[i]);
         return nr_yaml_err(c->d, op, NR_ESYNTAX, fld(c, "op", w), c->err,
                            "unknown op %s (expected one of: %s)", got, list);
     }

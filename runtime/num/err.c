@@ -53,37 +53,19 @@ int nr_err_set(nr_err *e, int code, const char *file, int line, int col,
     return -code;
 }
 
-/* Append printf output to buf[0..n) at *k, truncating silently. */
-static void put(char *buf, size_t n, size_t *k, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t n, size_t *k, const char *fmt, ...)
-{
-    if (*k + 1 >= n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + *k, n - *k, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        *k = (size_t)w >= n - *k ? n - 1 : *k + (size_t)w;
-}
-
 void nr_err_format(const nr_err *e, char *buf, size_t n)
 {
-    size_t k = 0;
-    if (!n)
-        return;
-    buf[0] = 0;
+    nr_strbuf sb = nr_strbuf_on(buf, n);
     if (e->file[0]) {
-        put(buf, n, &k, "%s:", e->file);
+        nr_strbuf_add(&sb, "%s:", e->file);
         if (e->line > 0) {
-            put(buf, n, &k, "%d:", e->line);
+            nr_strbuf_add(&sb, "%d:", e->line);
             if (e->col > 0)
-                put(buf, n, &k, "%d:", e->col);
+                nr_strbuf_add(&sb, "%d:", e->col);
         }
-        put(buf, n, &k, "%s", " ");
+        nr_strbuf_add(&sb, " ");
     }
     if (e->where[0])
-        put(buf, n, &k, "%s: ", e->where);
-    put(buf, n, &k, "%s", e->msg[0] ? e->msg : nr_err_codename(e->code));
+        nr_strbuf_add(&sb, "%s: ", e->where);
+    nr_strbuf_add(&sb, "%s", e->msg[0] ? e->msg : nr_err_codename(e->code));
 }

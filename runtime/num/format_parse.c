@@ -219,11 +219,10 @@ static int parse_base(const char *s, size_t n, const char *where, nr_format *f,
         f->saturate = 1;
         return 0;
     }
-    char list[160] = "";
-    for (int i = 0; i < nr_format_preset_count(); i++) {
-        size_t k = strlen(list);
-        snprintf(list + k, sizeof list - k, "%s%s", i ? " " : "", nr_format_preset_name(i));
-    }
+    char list[160];
+    nr_strbuf ls = nr_strbuf_on(list, sizeof list);
+    for (int i = 0; i < nr_format_preset_count(); i++)
+        nr_strbuf_add(&ls, "%s%s", i ? " " : "", nr_format_preset_name(i));
     return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, where,
                       "unknown format \"%.*s\"; expected eXmY, qI.F, uqI.F or a preset (%s)",
                       (int)(n > 40 ? 40 : n), s, list);
@@ -426,12 +425,12 @@ static int get_word(const char *key, const char *v, const char *const *words, in
                     nr_err *err)
 {
     size_t n = strlen(v);
-    char list[96] = "";
+    char list[96];
+    nr_strbuf ls = nr_strbuf_on(list, sizeof list);
     for (int i = 0; words[i]; i++) {
         if (word_eq(v, n, words[i]))
             return *out = i, 0;
-        size_t k = strlen(list);
-        snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", words[i]);
+        nr_strbuf_add(&ls, "%s%s", i ? ", " : "", words[i]);
     }
     return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key, "expected one of %s, got \"%.60s\"",
                       list, v);
@@ -611,14 +610,14 @@ const char *nr_rounding_name(nr_rounding r)
 
 int nr_rounding_parse(const char *s, nr_rounding *out, nr_err *err)
 {
-    char list[64] = "";
+    char list[64];
+    nr_strbuf ls = nr_strbuf_on(list, sizeof list);
     for (int i = 0; i < NR_RND_COUNT; i++) {
         if (s && word_eq(s, strlen(s), rounding_names[i])) {
             *out = (nr_rounding)i;
             return 0;
         }
-        size_t k = strlen(list);
-        snprintf(list + k, sizeof list - k, "%s%s", i ? " " : "", rounding_names[i]);
+        nr_strbuf_add(&ls, "%s%s", i ? " " : "", rounding_names[i]);
     }
     if (!s || !*s)
         return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "rounding",

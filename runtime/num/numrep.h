@@ -48,6 +48,21 @@ void nr_err_clear(nr_err *e);
 void nr_err_format(const nr_err *e, char *buf, size_t n);
 const char *nr_err_codename(int code);
 
+/* strbuf.c: a bounded string builder over a caller's buffer for messages
+ * built piece by piece.  Appends never overflow; text that does not fit is
+ * cut, ends in "..." and sets truncated.  Usage:
+ *   char b[96]; nr_strbuf sb = nr_strbuf_on(b, sizeof b);
+ *   nr_strbuf_add(&sb, "["); nr_strbuf_dims(&sb, shape, n, ", "); ... */
+typedef struct nr_strbuf {
+    char *buf;
+    size_t cap, len;   /* buf[len] == 0 whenever cap > 0 */
+    int truncated;
+} nr_strbuf;
+nr_strbuf nr_strbuf_on(char *buf, size_t cap);
+void nr_strbuf_add(nr_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* dims[0..n) as decimals separated by sep: "3, 224, 224" */
+void nr_strbuf_dims(nr_strbuf *sb, const int64_t *dims, int n, const char *sep);
+
 /* ---------------------------------------------------------------- formats
  * One descriptor for every number format.  The user-facing fields say what
  * the format is; nr_format_finish() derives the constants from them, and it

@@ -4,12 +4,17 @@
 # Not a test itself (CMake runs tests/cli_*.sh; this path is not one of them):
 # a script sets BIN to the numrep binary, then sources this file with
 #     . "$(dirname "$0")/lib/cli.sh"
-# and ends with `finish`.  Provides SRC (the source tree) and tmp.
+# and ends with `finish`.  Provides SRC (the source tree), SHARED (the
+# shared data: NUMREP_SHARED_DATA or ../shared/data) and tmp.  A test that
+# cannot run here calls skip_all (exit 77: ctest reports it Skipped); one
+# whose part cannot run calls skip_part (listed by finish).
 set -u
 : "${BIN:?set BIN to the numrep binary before sourcing lib/cli.sh}"
 SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+SHARED=${NUMREP_SHARED_DATA:-$SRC/../shared/data}
 pass=0
 fail=0
+skipped=""
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
@@ -50,9 +55,27 @@ expect_exit() {
     case $out in *"$want"*) ok ;; *) bad "$label: '$out' lacks '$want'" ;; esac
 }
 
-# finish: the summary line, then exit 1 if anything failed
+# skip_all WHY: nothing of this test can run here: exit 77 (SKIP_RETURN_CODE
+# in CMakeLists.txt), or 1 if something already failed
+skip_all() {
+    echo "skipped: $*"
+    [ "$fail" -eq 0 ] || exit 1
+    exit 77
+}
+
+# skip_part WHAT: this part did not run (the rest does); finish lists it
+skip_part() {
+    echo "skipped: $*"
+    skipped="$skipped  - $*
+"
+}
+
+# finish [WHAT]: the summary line (WHAT: a final skipped part), then exit 1
+# if anything failed
 finish() {
+    [ -z "${1:-}" ] || skip_part "$1"
     echo "$pass passed, $fail failed"
+    [ -z "$skipped" ] || printf 'skipped parts:\n%s' "$skipped"
     [ "$fail" -eq 0 ] || exit 1
     exit 0
 }

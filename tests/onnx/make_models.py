@@ -337,5 +337,10 @@ bad('attr', 'node 0 "conv": attribute "bogus" is not supported',
 bad('training', 'node 0 "bn": attribute training_mode = 1, expected 0 .. 0',
     [N('BatchNormalization', ['x', 'v', 'v', 'v', 'v'], ['y'], name='bn', training_mode=1)],
     [init('v', np.ones(3, np.float32))], opset=15)
+# an INTS attribute with no entries (protobuf-c gives a NULL array: no
+# memcpy from it)
+empty = N('Conv', ['x', 'w'], ['y'], name='conv')
+empty.attribute.append(onnx.AttributeProto(name='kernel_shape', type=onnx.AttributeProto.INTS))
+bad('empty_ints', 'node 0 "conv": kernel_shape disagrees with weight W [4, 3, 3, 3]', [empty], [W])
 bad('int_input', 'graph input "x": element type INT64, expected FLOAT', [], [], xshape=(1, 3),
     xtype=TensorProto.INT64)

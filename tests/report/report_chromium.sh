@@ -4,7 +4,7 @@
 # report in headless Chromium, and check from the DOM that every chart was
 # drawn, with as many marks as the database (queried independently with
 # Python's sqlite3) says there are configurations.  The screenshot and the
-# page are kept in OUTDIR.  Skips (exit 0) when chromium is not installed.
+# page are kept in OUTDIR.  Skips (exit 77, ctest: Skipped) when chromium is not installed.
 # usage: bash tests/report/report_chromium.sh path/to/numrep path/to/check_results [OUTDIR]
 set -u
 BIN=${1:?usage: report_chromium.sh numrep check_results [OUTDIR]}
@@ -12,8 +12,8 @@ HELPER=${2:?usage: report_chromium.sh numrep check_results [OUTDIR]}
 OUT=${3:-$PWD/report-artifacts}
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROME" ]; then
-    echo "report_chromium: chromium not installed, skipped"
-    exit 0
+    echo "skipped: report_chromium: chromium not installed"
+    exit 77
 fi
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
