@@ -101,51 +101,76 @@ static void check_samples(const char *net, const float *x, size_t per)
     free(s);
 }
 
-static void run_net(const char *net, const char *refname, float *(*inputs)(const char *, int),
-                    int n)
+/* ../shared/data (NULL, with a note, when absent) and specs/<net>/<net>.yaml. */
+static const char *shared_and_spec(const char *net, char path[4300])
 {
     const char *data = tu_shared_data();
-    if (!data) {
+    if (!data)
         printf("note: ../shared/data absent, %s skipped\n", net);
-        return;
-    }
+    snprintf(path, 4300, "%s/specs/%s/%s.yaml", tu_source_dir(), net, net);
+    return data;
+}
+
+/* The shipped network at fp32 (NULL when ../shared/data is absent). */
+static nr_model *load_real(const char *net, const char **data)
+{
     char path[4300];
-    snprintf(path, sizeof path, "%s/specs/%s/%s.yaml", tu_source_dir(), net, net);
+    if (!(*data = shared_and_spec(net, path)))
+        return NULL;
     nr_model *m = NULL;
     nr_err e = {0};
     ck_assert_msg(nr_model_load(path, NULL, &m, &e) == 0, "%s", errstr(&e));
-    size_t per = nr_shape_count(m->in_shape);
-    float *x = inputs(data, n);
-    check_samples(net, x, per);
+    return m;
+}
 
-    float ref[100 * 10], *y = malloc((size_t)n * 10 * sizeof *y);
+/* Outputs y (n rows of K) of `engine` against the first n rows of
+ * reference/<refname>_first100_logits.f32: within 1e-4 of the row's
+ * largest logit, same argmax. */
+static void against_reference(const char *net, const char *engine, const char *data,
+                              const char *refname, const float *y, int n, int K)
+{
+    char path[4300];
+    float *ref = malloc((size_t)100 * K * sizeof *ref);
     snprintf(path, sizeof path, "%s/reference/%s_first100_logits.f32", data, refname);
     FILE *f = fopen(path, "rb");
     ck_assert_msg(f, "cannot open %s", path);
-    ck_assert_int_eq(fread(ref, sizeof(float), 1000, f), 1000);
+    ck_assert_int_eq(fread(ref, sizeof(float), (size_t)100 * K, f), (size_t)100 * K);
     fclose(f);
-
-    ck_assert_uint_eq(nr_shape_count(m->layers[m->output].out_shape), 10);
-    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", errstr(&e));
     double worst = 0;
     for (int s = 0; s < n; s++) {
-        const float *r = ref + s * 10, *o = y + s * 10;
+        const float *r = ref + (size_t)s * K, *o = y + (size_t)s * K;
         double scale = 1;
-        int am_r = 0, am_o = 0;
-        for (int k = 0; k < 10; k++) {
+        for (int k = 0; k < K; k++)
             scale = fmax(scale, fabs(r[k]));
-            am_r = r[k] > r[am_r] ? k : am_r;
-            am_o = o[k] > o[am_o] ? k : am_o;
-        }
-        for (int k = 0; k < 10; k++) {
+        for (int k = 0; k < K; k++) {
             double d = fabs((double)o[k] - r[k]) / scale;
             worst = fmax(worst, d);
-            ck_assert_msg(d <= 1e-4, "%s input %d logit %d: emulator %.9g, PyTorch %.9g", net, s,
-                          k, (double)o[k], (double)r[k]);
+            ck_assert_msg(d <= 1e-4, "%s input %d logit %d: %s %.9g, PyTorch %.9g", net, s, k,
+                          engine, (double)o[k], (double)r[k]);
         }
+        int am_o = nr_eval_argmax(o, K), am_r = nr_eval_argmax(r, K);
         ck_assert_msg(am_r == am_o, "%s input %d: argmax %d, PyTorch %d", net, s, am_o, am_r);
     }
-    printf("%s: %d inputs, largest difference %.2e of the row's largest logit\n", net, n, worst);
+    printf("%s: %d inputs (%s), largest difference %.2e of the row's largest logit\n", net, n,
+           engine, worst);
+    free(ref);
+}
+
+static void run_net(const char *net, const char *refname, float *(*inputs)(const char *, int),
+                    int n)
+{
+    const char *data;
+    nr_model *m = load_real(net, &data);
+    if (!m)
+        return;
+    nr_err e = {0};
+    size_t per = nr_shape_count(m->in_shape);
+    float *x = inputs(data, n);
+    check_samples(net, x, per);
+    float *y = malloc((size_t)n * 10 * sizeof *y);
+    ck_assert_uint_eq(nr_shape_count(m->layers[m->output].out_shape), 10);
+    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", errstr(&e));
+    against_reference(net, "emulator", data, refname, y, n, 10);
     free(x);
     free(y);
     nr_model_free(m);
@@ -193,47 +218,19 @@ static gen_compiled *jit(const nr_model *m)
 /* fp32 JIT on the first n samples against the reference logits. */
 static void caffe_fp32(const char *net, const char *refname, int n)
 {
-    const char *data = tu_shared_data();
-    if (!data) {
-        printf("note: ../shared/data absent, %s skipped\n", net);
+    const char *data;
+    nr_model *m = load_real(net, &data);
+    if (!m)
         return;
-    }
-    char path[4300];
-    snprintf(path, sizeof path, "%s/specs/%s/%s.yaml", tu_source_dir(), net, net);
-    nr_model *m = NULL;
     nr_err e = {0};
-    ck_assert_msg(nr_model_load(path, NULL, &m, &e) == 0, "%s", errstr(&e));
     ck_assert_uint_eq(nr_shape_count(m->layers[m->output].out_shape), 1000);
     float *x = spec_inputs(data, m->spec, n);
-    float *ref = malloc(100 * 1000 * sizeof *ref), *y = malloc((size_t)n * 1000 * sizeof *y);
-    snprintf(path, sizeof path, "%s/reference/%s_first100_logits.f32", data, refname);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f, "cannot open %s", path);
-    ck_assert_int_eq(fread(ref, sizeof(float), 100 * 1000, f), 100 * 1000);
-    fclose(f);
+    float *y = malloc((size_t)n * 1000 * sizeof *y);
     gen_compiled *c = jit(m);
     ck_assert_msg(gen_compiled_run(c, x, y, n, &e) == 0, "%s", errstr(&e));
-    double worst = 0;
-    for (int s = 0; s < n; s++) {
-        const float *r = ref + (size_t)s * 1000, *o = y + (size_t)s * 1000;
-        double scale = 1;
-        for (int k = 0; k < 1000; k++)
-            scale = fmax(scale, fabs(r[k]));
-        for (int k = 0; k < 1000; k++) {
-            double d = fabs((double)o[k] - r[k]) / scale;
-            worst = fmax(worst, d);
-            ck_assert_msg(d <= 1e-4, "%s input %d logit %d: JIT %.9g, PyTorch %.9g", net, s, k,
-                          (double)o[k], (double)r[k]);
-        }
-        ck_assert_msg(nr_eval_argmax(o, 1000) == nr_eval_argmax(r, 1000),
-                      "%s input %d: argmax %d, PyTorch %d", net, s, nr_eval_argmax(o, 1000),
-                      nr_eval_argmax(r, 1000));
-    }
-    printf("%s: %d inputs (JIT fp32), largest difference %.2e of the row's largest logit\n", net,
-           n, worst);
+    against_reference(net, "JIT fp32", data, refname, y, n, 1000);
     gen_compiled_free(c);
     free(x);
-    free(ref);
     free(y);
     nr_model_free(m);
 }
@@ -242,13 +239,10 @@ static void caffe_fp32(const char *net, const char *refname, int n)
  * side x side of n real inputs. */
 static void caffe_emu_vs_jit(const char *net, int side, int n)
 {
-    const char *data = tu_shared_data();
-    if (!data) {
-        printf("note: ../shared/data absent, %s skipped\n", net);
-        return;
-    }
     char path[4300];
-    snprintf(path, sizeof path, "%s/specs/%s/%s.yaml", tu_source_dir(), net, net);
+    const char *data = shared_and_spec(net, path);
+    if (!data)
+        return;
     nr_spec *spec = NULL;
     nr_precision *prec = NULL;
     nr_err e = {0};

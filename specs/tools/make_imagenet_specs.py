@@ -77,10 +77,11 @@ def vgg16():
     return w
 
 
-def main():
+def write_specs(nets, doc):
+    """Write SPECS_DIR/<name>/<name>.yaml for each (name, function) of nets."""
     if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    for name, f in (('alexnet', alexnet), ('vgg16', vgg16)):
+        sys.exit(doc)
+    for name, f in nets:
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, name + '.yaml'), 'w') as out:
@@ -88,4 +89,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    write_specs((('alexnet', alexnet), ('vgg16', vgg16)), __doc__)
