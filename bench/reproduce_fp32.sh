@@ -2,12 +2,14 @@
 # reproduce_fp32.sh -- the fp32 accuracies of the shipped networks on the
 # full data sets of ../shared/data, against the numbers in its README:
 #   LeNet-5 98.90 %, ResNet-20 91.73 %, ResNet-56 93.39 % (10000 images each),
-#   MobileNet v1 0.25/224 59.2 % top-1 / 81.7 % top-5 (1000 ImageNet samples).
+#   MobileNet v1 0.25/224 59.2 % top-1 / 81.7 % top-5, GoogLeNet (BVLC) 78.8 % /
+#   93.8 %, SqueezeNet v1.0 63.7 % / 86.5 % (1000 ImageNet samples).
 # With the emulator this takes a while (ResNet-56: ~3 x ResNet-20, which is
 # ~0.08 s/image/core), so it is a script, not a test.
 #
 # usage: bench/reproduce_fp32.sh [path/to/numrep] [JOBS] [NETS...]
-#   NETS from: lenet5 resnet20 resnet56 mobilenet_v1 (default all)
+#   NETS from: lenet5 resnet20 resnet56 mobilenet_v1 googlenet squeezenet
+#   (default all; GoogLeNet is ~1.6 G MACs per image: use the JIT)
 #   NUMREP_ENGINE=jit for the JIT (minutes instead of hours; default emulator)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,7 @@ shift $(( $# < 2 ? $# : 2 ))
 data=${NUMREP_SHARED_DATA:-$here/../shared/data}
 [ -d "$data" ] || { echo "reproduce_fp32: no $data (set NUMREP_SHARED_DATA)" >&2; exit 1; }
 nets=("$@")
-[ ${#nets[@]} -gt 0 ] || nets=(lenet5 resnet20 resnet56 mobilenet_v1)
+[ ${#nets[@]} -gt 0 ] || nets=(lenet5 resnet20 resnet56 mobilenet_v1 googlenet squeezenet)
 status=0
 for net in "${nets[@]}"; do
     case $net in
@@ -25,6 +27,8 @@ for net in "${nets[@]}"; do
         resnet20)     d=$data/cifar10;          want="91.73" ; want5="" ;;
         resnet56)     d=$data/cifar10;          want="93.39" ; want5="" ;;
         mobilenet_v1) d=$data/imagenet_samples; want="59.20" ; want5="81.70" ;;
+        googlenet)    d=$data/imagenet_samples; want="78.80" ; want5="93.80" ;;
+        squeezenet)   d=$data/imagenet_samples; want="63.70" ; want5="86.50" ;;
         *) echo "reproduce_fp32: unknown net $net" >&2; exit 2 ;;
     esac
     out=$("$bin" eval "$here/specs/$net/$net.yaml" -p fp32 --data "$d" --jobs "$jobs" --engine "${NUMREP_ENGINE:-emulator}" --json --no-progress)

@@ -246,6 +246,15 @@ START_TEST(test_preprocess_bad)
     nr_preprocess_init(&p);
     p.resize_short = -1;
     expect_pp_error(&p, "resize: expected 0");
+    nr_preprocess_init(&p);
+    p.resize_h = 256;
+    expect_pp_error(&p, "resize: expected both exact sizes");
+    nr_preprocess_init(&p);
+    p.resize_h = p.resize_w = 256, p.resize_short = 256;
+    expect_pp_error(&p, "a shorter side or an exact size, not both");
+    nr_preprocess_init(&p);
+    p.bgr = 2;
+    expect_pp_error(&p, "bgr: expected 0 or 1");
     /* Shapes: crop too large, RGB -> 1 channel. */
     nr_preprocess_init(&p);
     p.crop_h = p.crop_w = 30;
@@ -290,13 +299,10 @@ static void ref_pass(const double *in, int n_in, int stride_in, double *out, int
     free(w);
 }
 
-/* Reference shorter-side resize + centre crop of an h x w x c image. */
-static uint8_t *ref_resize_crop(const uint8_t *px, int h, int w, int c, int s, int crop,
-                                int *oh, int *ow)
+/* Reference resize to rh x rw + centre crop of an h x w x c image. */
+static uint8_t *ref_resize_to_crop(const uint8_t *px, int h, int w, int c, int rh, int rw,
+                                   int crop, int *oh, int *ow)
 {
-    int sh = h < w ? h : w;
-    int rh = s ? (h == sh ? s : (int)nearbyint((double)h * s / sh)) : h;
-    int rw = s ? (w == sh ? s : (int)nearbyint((double)w * s / sh)) : w;
     double *a = malloc(sizeof(double) * (size_t)h * w * c);
     double *b = malloc(sizeof(double) * (size_t)h * rw * c);
     double *d = malloc(sizeof(double) * (size_t)rh * rw * c);
@@ -321,6 +327,16 @@ static uint8_t *ref_resize_crop(const uint8_t *px, int h, int w, int c, int s, i
     free(b);
     free(d);
     return out;
+}
+
+/* Reference shorter-side resize + centre crop of an h x w x c image. */
+static uint8_t *ref_resize_crop(const uint8_t *px, int h, int w, int c, int s, int crop,
+                                int *oh, int *ow)
+{
+    int sh = h < w ? h : w;
+    int rh = s ? (h == sh ? s : (int)nearbyint((double)h * s / sh)) : h;
+    int rw = s ? (w == sh ? s : (int)nearbyint((double)w * s / sh)) : w;
+    return ref_resize_to_crop(px, h, w, c, rh, rw, crop, oh, ow);
 }
 
 static uint8_t *synth_image(int w, int h, int c)
@@ -438,6 +454,90 @@ START_TEST(test_resize_random_vs_reference)
             for (int k = 0; k < 3; k++)
                 ck_assert(win[(y * 7 + x) * 3 + k] == synth(x + 6, y + 11, k));
     free(px);
+}
+END_TEST
+
+/* Caffe's resize to an exact size (aspect ignored) + centre crop: PIL's
+ * bytes (crc32 in pil_resize_exact.txt) and the reference within 2. */
+START_TEST(test_resize_exact_matches_pil)
+{
+    char path[1200];
+    pth(path, sizeof path, fix, "pil_resize_exact.txt");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "missing fixture %s", path);
+    char line[256];
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        int w, h, c, rw, rh, crop;
+        unsigned crc;
+        if (line[0] == '#' ||
+            sscanf(line, "%d %d %d %d %d %d %x", &w, &h, &c, &rw, &rh, &crop, &crc) != 7)
+            continue;
+        uint8_t *px = synth_image(w, h, c);
+        nr_preprocess p;
+        nr_preprocess_init(&p);
+        p.resize_h = rh, p.resize_w = rw;
+        p.crop_h = p.crop_w = crop;
+        int shape[3];
+        nr_err e = {0};
+        ck_assert_int_eq(nr_preprocess_shape(&p, h, w, c, shape, "synthetic", &e), 0);
+        int oh = shape[1], ow = shape[2];
+        ck_assert(oh == (crop ? crop : rh) && ow == (crop ? crop : rw));
+        uint8_t *got = malloc((size_t)oh * ow * c);
+        ck_assert_int_eq(nr_preprocess_resize_crop(&p, px, h, w, c, got, oh, ow, &e), 0);
+        unsigned mine = (unsigned)crc32(0, got, (uInt)((size_t)oh * ow * c));
+        ck_assert_msg(mine == crc, "%dx%dx%d to %dx%d crop %d: crc %08x, PIL %08x", w, h, c, rw,
+                      rh, crop, mine, crc);
+        int qh, qw;
+        uint8_t *ref = ref_resize_to_crop(px, h, w, c, rh, rw, crop, &qh, &qw);
+        ck_assert(qh == oh && qw == ow);
+        for (size_t i = 0; i < (size_t)oh * ow * c; i++)
+            ck_assert_msg(abs((int)got[i] - (int)ref[i]) <= 2, "byte %zu: %d vs %d", i, got[i],
+                          ref[i]);
+        free(ref);
+        free(px);
+        free(got);
+        cases++;
+    }
+    fclose(f);
+    ck_assert_int_ge(cases, 9);
+    /* Exact size too small for the crop. */
+    nr_preprocess p;
+    nr_preprocess_init(&p);
+    p.resize_h = 256, p.resize_w = 200;
+    p.crop_h = p.crop_w = 224;
+    int shape[3];
+    nr_err e = {0};
+    ck_assert_int_ne(nr_preprocess_shape(&p, 300, 300, 3, shape, "img.png", &e), 0);
+    ck_assert_msg(strstr(e.msg, "does not fit the resized image of 200x256"), "%s", e.msg);
+}
+END_TEST
+
+/* Caffe's channel order: output channel c is stored channel 2 - c, and
+ * mean/std belong to the output channels; gray stays gray. */
+START_TEST(test_preprocess_bgr)
+{
+    uint8_t px[2 * 3 * 3];
+    for (int i = 0; i < 18; i++)
+        px[i] = (uint8_t)(i * 13 + 1);
+    nr_preprocess p;
+    nr_preprocess_init(&p);
+    p.channels = 3;
+    p.bgr = 1;
+    p.divisor = 1;
+    const float mean[3] = {104, 117, 123};
+    memcpy(p.mean, mean, sizeof mean);
+    float out[18];
+    nr_err e = {0};
+    ck_assert_int_eq(nr_preprocess_apply(&p, px, 2, 3, 3, out, "x", &e), 0);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 6; i++)
+            ck_assert(out[c * 6 + i] == (float)px[i * 3 + (2 - c)] - mean[c]);
+    uint8_t g[4] = {0, 255, 128, 64};
+    ck_assert_int_eq(nr_preprocess_apply(&p, g, 2, 2, 1, out, "x", &e), 0);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 4; i++)
+            ck_assert(out[c * 4 + i] == (float)g[i] - mean[c]);
 }
 END_TEST
 
@@ -1210,6 +1310,67 @@ START_TEST(test_real_imagenet)
 }
 END_TEST
 
+/* The GoogLeNet / SqueezeNet input: resize to 256x256, centre crop 224
+ * (227), B, G, R, x = pixel - mean; the bytes behind the floats must have
+ * PIL's crc32 (pil_caffe_crc.txt). */
+static void caffe_crops(const char *data, int crop, int col)
+{
+    char dir[1200], f[1300], line[512], name[400];
+    snprintf(dir, sizeof dir, "%s/imagenet_samples", data);
+    nr_dataset_opts o;
+    nr_dataset_opts_init(&o);
+    o.num_classes = 1000;
+    o.pp.channels = 3;
+    o.pp.resize_h = o.pp.resize_w = 256;
+    o.pp.crop_h = o.pp.crop_w = crop;
+    o.pp.bgr = 1;
+    o.pp.divisor = 1;
+    const float mean[3] = {104, 117, 123};
+    memcpy(o.pp.mean, mean, sizeof mean);
+    nr_dataset *ds = open_ds(dir, &o);
+    pth(f, sizeof f, fix, "pil_caffe_crc.txt");
+    FILE *fp = fopen(f, "r");
+    ck_assert_msg(fp != NULL, "missing fixture %s", f);
+    int limit = tu_exhaustive() ? 100 : tu_quick() ? 2 : 10, i = 0;
+    size_t plane = (size_t)crop * crop;
+    float *out = malloc(sizeof(float) * 3 * plane);
+    uint8_t *px = malloc(3 * plane);
+    nr_err e = {0};
+    while (i < limit && fgets(line, sizeof line, fp)) {
+        unsigned crc[2];
+        if (line[0] == '#' || sscanf(line, "%399s %x %x", name, &crc[0], &crc[1]) != 3)
+            continue;
+        ck_assert_msg(nr_dataset_get(ds, i, 1, out, NULL, &e) == 0, "%s: %s", name, e.msg);
+        for (int c = 0; c < 3; c++)
+            for (size_t p = 0; p < plane; p++) {
+                float v = out[c * plane + p] + mean[c]; /* exact: integers below 2^24 */
+                ck_assert(v >= 0 && v <= 255 && v == (float)(int)v);
+                px[p * 3 + (2 - c)] = (uint8_t)v;
+            }
+        unsigned mine = (unsigned)crc32(0, px, (uInt)(3 * plane));
+        ck_assert_msg(mine == crc[col], "%s: crop %d crc %08x, PIL %08x", name, crop, mine,
+                      crc[col]);
+        i++;
+    }
+    fclose(fp);
+    ck_assert_int_eq(i, limit);
+    free(out);
+    free(px);
+    nr_dataset_close(ds);
+}
+
+START_TEST(test_real_imagenet_caffe)
+{
+    const char *data = tu_shared_data();
+    if (!data) {
+        printf("check_dataset: no ../shared/data, ImageNet (Caffe) test skipped\n");
+        return;
+    }
+    caffe_crops(data, 224, 0);
+    caffe_crops(data, 227, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -1234,6 +1395,9 @@ static Suite *suite(void)
     tcase_add_test(t, test_real_fashion_mnist);
     tcase_add_test(t, test_real_cifar);
     tcase_add_test(t, test_real_imagenet);
+    tcase_add_test(t, test_resize_exact_matches_pil);
+    tcase_add_test(t, test_preprocess_bgr);
+    tcase_add_test(t, test_real_imagenet_caffe);
     suite_add_tcase(s, t);
     return s;
 }

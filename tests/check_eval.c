@@ -194,7 +194,34 @@ START_TEST(spec_preprocess)
     nr_spec_free(s);
     spec_ok("{shape: [3, 20, 30], crop: [20, 30]}", &s);
     ck_assert_int_eq(s->pp.crop_w, 30);
+    ck_assert_int_eq(s->pp.bgr, 0);
     nr_spec_free(s);
+    /* Caffe: exact resize (aspect ignored), B, G, R, mean in pixel units. */
+    spec_ok("{shape: [3, 227, 227], channel_order: bgr, divisor: 1, mean: [104, 117, 123], "
+            "resize: [256, 256], crop: 227}", &s);
+    ck_assert(s->pp.bgr == 1 && s->pp.divisor == 1.0f && s->pp.mean[0] == 104.0f &&
+              s->pp.mean[2] == 123.0f && s->pp.std[1] == 1.0f);
+    ck_assert(s->pp.resize_short == 0 && s->pp.resize_h == 256 && s->pp.resize_w == 256);
+    ck_assert(s->pp.crop_h == 227 && s->pp.crop_w == 227);
+    nr_spec_free(s);
+    spec_ok("{shape: [3, 20, 30], resize: [20, 30], channel_order: rgb}", &s);
+    ck_assert(s->pp.resize_h == 20 && s->pp.resize_w == 30 && s->pp.crop_h == 0 && !s->pp.bgr);
+    nr_spec_free(s);
+    spec_bad("{shape: [3, 32, 32], channel_order: grb}",
+             "net.yaml:1:44: input.channel_order: expected rgb or bgr, got \"grb\"");
+    spec_bad("{shape: [1, 28, 28], channel_order: bgr}",
+             "net.yaml:1:44: input.channel_order: bgr needs 3 channels, but shape has 1");
+    spec_bad("{shape: [3, 224, 224], resize: [256, 200], crop: 224}",
+             "net.yaml:1:39: input.resize: the resized image (256, 200) is smaller than the "
+             "crop (224, 224)");
+    spec_bad("{shape: [3, 224, 224], resize: [256, 256]}",
+             "net.yaml:1:39: input.resize: without crop, expected the input shape's H, W "
+             "(224, 224), got 256, 256");
+    spec_bad("{shape: [3, 224, 224], resize: [256, 256, 3], crop: 224}",
+             "net.yaml:1:39: input.resize: expected an integer or [h, w], got a list of 3");
+    spec_bad("{shape: [3, 224, 224], resize: big, crop: 224}",
+             "net.yaml:1:39: input.resize: expected an integer (the shorter side) or [h, w] "
+             "(the exact size), got \"big\"");
 
     spec_bad("{shape: [3, 32, 32], divisor: 0}",
              "net.yaml:1:38: input.divisor: expected a positive number that fits float32 "
@@ -229,7 +256,7 @@ START_TEST(spec_preprocess)
              "channels, but shape has 2");
     spec_bad("{shape: [3, 32, 32], scale: 2}",
              "net.yaml:1:29: input.scale: unknown field (expected one of: shape layout "
-             "divisor mean std resize crop)");
+             "channel_order divisor mean std resize crop)");
     spec_bad("{shape: [3, 32, 32], crop: [1, 2, 3]}",
              "net.yaml:1:35: input.crop: expected an integer or [h, w], got a list of 3");
 }
@@ -609,7 +636,7 @@ START_TEST(architecture_specs)
         long long macs_m; /* million MACs per image, from the papers / torchvision */
     } nets[] = {{"specs/alexnet/alexnet.yaml", "classifier.6", 714},
                 {"specs/vgg16/vgg16.yaml", "classifier.6", 15470},
-                {"specs/googlenet/googlenet.yaml", "fc", 1580},
+                {"specs/googlenet/googlenet.yaml", "loss3_classifier", 1580},
                 {"specs/mobilenet_v1/mobilenet_v1.yaml", "conv_preds", 41}};
     for (size_t i = 0; i < sizeof nets / sizeof *nets; i++) {
         /* VGG-16's 138 M random weights take 1.1 GB as doubles */

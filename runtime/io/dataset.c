@@ -268,6 +268,12 @@ int nr_dataset_open(const char *path, const nr_dataset_opts *o, nr_dataset **out
                             s);
             goto fail;
         }
+        if (ds->pp.resize_h && (ds->pp.resize_h < h || ds->pp.resize_w < w)) {
+            rc = nr_err_set(err, NR_ESHAPE, path, 0, 0, "preprocess.crop",
+                            "crop %dx%d does not fit images resized to %dx%d", w, h,
+                            ds->pp.resize_w, ds->pp.resize_h);
+            goto fail;
+        }
     }
     const char *what = ds->r.name(ds->r.impl, 0);
     if ((rc = nr_preprocess_shape(&ds->pp, h, w, ds->r.c, ds->shape, what, err)))

@@ -32,15 +32,18 @@ int nr_dataset_kind_parse(const char *s, nr_ds_kind *out, nr_err *err);
 /* ---------------------------------------------------------------- preprocessing
  * Applied to each stored image (uint8, H x W x C) in this order:
  *   1. resize so the shorter side is resize_short, the other side
- *      round(side * resize_short / short) (round half to even), with PIL's
- *      bilinear filter (a triangle widened by the scale when shrinking, in
- *      PIL's 22-bit fixed point, 8-bit result after each pass) -- the same
- *      bytes as PIL 9.4 Image.resize(size, BILINEAR);
+ *      round(side * resize_short / short) (round half to even), or (Caffe's
+ *      convention) to exactly resize_h x resize_w ignoring the aspect ratio,
+ *      with PIL's bilinear filter (a triangle widened by the scale when
+ *      shrinking, in PIL's 22-bit fixed point, 8-bit result after each
+ *      pass) -- the same bytes as PIL 9.4 Image.resize(size, BILINEAR);
  *   2. centre crop crop_h x crop_w at floor((W-cw)/2), floor((H-ch)/2);
- *   3. channels: 1 -> 3 copies the gray value (PIL convert('RGB'));
+ *   3. channels: 1 -> 3 copies the gray value (PIL convert('RGB')); with
+ *      bgr set, output channel c of 3 is stored channel 2 - c (Caffe);
  *   4. x = ((float)pixel / divisor - mean[c]) / std[c], each step one
  *      float32 operation, as torchvision's ToTensor + Normalize compute it
- *      (x = pixel/127.5 - 1 is divisor 127.5, mean 1, std 1);
+ *      (x = pixel/127.5 - 1 is divisor 127.5, mean 1, std 1); c counts
+ *      output channels (after the reversal);
  *   5. layout CHW (default) or HWC.
  * Step 1 and 2 are skipped when their sizes are 0. */
 
@@ -50,6 +53,9 @@ typedef struct nr_preprocess {
     nr_layout layout;
     int channels;          /* output channels: 0 = as stored, 1 or 3        */
     int resize_short;      /* 0: no resize                                  */
+    int resize_h, resize_w;/* exact size (aspect ignored); 0: none; not
+                              together with resize_short                   */
+    int bgr;               /* 1: reverse R, G, B to B, G, R (3 channels)    */
     int crop_h, crop_w;    /* 0: no crop                                    */
     float divisor;         /* pixel / divisor                               */
     float mean[3], std[3]; /* per output channel (channel 0 for 1-channel)  */

@@ -33,6 +33,17 @@ int nr_preprocess_check(const nr_preprocess *p, nr_err *err)
     if (p->resize_short < 0 || p->resize_short > MAX_SIDE)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "preprocess.resize",
                           "expected 0 (none) or 1..%d, got %d", MAX_SIDE, p->resize_short);
+    if (p->resize_h < 0 || p->resize_w < 0 || p->resize_h > MAX_SIDE || p->resize_w > MAX_SIDE ||
+        (p->resize_h == 0) != (p->resize_w == 0))
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "preprocess.resize",
+                          "expected both exact sizes 0 (none) or both in 1..%d, got %dx%d",
+                          MAX_SIDE, p->resize_h, p->resize_w);
+    if (p->resize_h && p->resize_short)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "preprocess.resize",
+                          "expected a shorter side or an exact size, not both");
+    if (p->bgr != 0 && p->bgr != 1)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "preprocess.bgr",
+                          "expected 0 or 1, got %d", p->bgr);
     if (p->crop_h < 0 || p->crop_w < 0 || p->crop_h > MAX_SIDE || p->crop_w > MAX_SIDE ||
         (p->crop_h == 0) != (p->crop_w == 0))
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "preprocess.crop",
@@ -52,12 +63,17 @@ int nr_preprocess_check(const nr_preprocess *p, nr_err *err)
     return 0;
 }
 
-/* Size after the resize step.  The other side is round(side*S/short) with
- * Python's round (half to even): the quotient is correctly rounded in
- * double as in Python, and rint() rounds half to even. */
+/* Size after the resize step: the exact size when one is given, else the
+ * other side is round(side*S/short) with Python's round (half to even): the
+ * quotient is correctly rounded in double as in Python, and rint() rounds
+ * half to even. */
 static void resized(const nr_preprocess *p, int h, int w, int *rh, int *rw)
 {
     *rh = h, *rw = w;
+    if (p->resize_h) {
+        *rh = p->resize_h, *rw = p->resize_w;
+        return;
+    }
     if (!p->resize_short)
         return;
     int s = p->resize_short, sh = h < w ? h : w;
@@ -92,7 +108,8 @@ int nr_preprocess_shape(const nr_preprocess *p, int h, int w, int c, int shape[3
         if (p->crop_h > rh || p->crop_w > rw)
             return nr_err_set(err, NR_ESHAPE, file, 0, 0, "preprocess.crop",
                               "crop %dx%d does not fit the %simage of %dx%d", p->crop_w,
-                              p->crop_h, p->resize_short ? "resized " : "", rw, rh);
+                              p->crop_h, p->resize_short || p->resize_h ? "resized " : "",
+                              rw, rh);
         oh = p->crop_h, ow = p->crop_w;
     }
     if (p->layout == NR_LAYOUT_CHW)
@@ -291,7 +308,7 @@ int nr_preprocess_apply(const nr_preprocess *p, const uint8_t *px, int h, int w,
     }
     size_t plane = (size_t)oh * ow;
     for (int ch = 0; ch < oc; ch++) {
-        int sc = c == 1 ? 0 : ch; /* 1 -> 3 replicates gray */
+        int sc = c == 1 ? 0 : p->bgr && oc == 3 ? 2 - ch : ch; /* 1 -> 3 replicates gray */
         float div = p->divisor, mean = p->mean[ch], sd = p->std[ch];
         for (size_t i = 0; i < plane; i++) {
             float x = (float)img[i * c + sc] / div;

@@ -540,9 +540,11 @@ static int get_per_channel(ctx *c, const nr_yaml_node *in, const char *field, in
     return 0;
 }
 
-/* input: {shape: [C, H, W], layout, divisor, mean, std, resize, crop}.
- * Everything but shape declares the preprocessing `numrep eval` applies to
- * stored uint8 images (dataset.h's order: resize, crop, channels, scale). */
+/* input: {shape: [C, H, W], layout, channel_order, divisor, mean, std,
+ * resize, crop}.  Everything but shape declares the preprocessing `numrep
+ * eval` applies to stored uint8 images (dataset.h's order: resize, crop,
+ * channels, scale).  resize is the shorter side (an integer) or an exact
+ * [h, w] that ignores the aspect ratio (Caffe). */
 static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
 {
     const nr_yaml_node *in = nr_yaml_get(root, "input");
@@ -550,7 +552,8 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
         return nr_yaml_err(c->d, root, NR_ESYNTAX, "input", c->err,
                            "missing required field 'input' ({shape: [C, H, W]})");
     int rc = nr_yaml_check_map(c->d, in, "input",
-                               "shape layout divisor mean std resize crop", c->err);
+                               "shape layout channel_order divisor mean std resize crop",
+                               c->err);
     if (rc)
         return rc;
     const nr_yaml_node *sh = nr_yaml_get(in, "shape");
@@ -589,6 +592,19 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
                                "expected chw (numrep networks take [C, H, W] input), got %s",
                                got);
     }
+    if ((n = nr_yaml_get(in, "channel_order"))) {
+        char got[64];
+        nr_yaml_describe(n, got, sizeof got);
+        int rgb = n->kind == NR_YAML_SCALAR && !strcmp(n->text, "rgb");
+        int bgr = n->kind == NR_YAML_SCALAR && !strcmp(n->text, "bgr");
+        if (!rgb && !bgr)
+            return nr_yaml_err(c->d, n, NR_ESYNTAX, "input.channel_order", c->err,
+                               "expected rgb or bgr, got %s", got);
+        if (bgr && C != 3)
+            return nr_yaml_err(c->d, n, NR_ESHAPE, "input.channel_order", c->err,
+                               "bgr needs 3 channels, but shape has %d", C);
+        pp->bgr = bgr;
+    }
     if ((n = nr_yaml_get(in, "divisor"))) {
         double d;
         if ((rc = nr_yaml_double(c->d, n, "input.divisor", &d, c->err)))
@@ -603,9 +619,27 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
     if ((rc = get_per_channel(c, in, "mean", C, 0, pp->mean)) ||
         (rc = get_per_channel(c, in, "std", C, 1, pp->std)))
         return rc;
-    if ((n = nr_yaml_get(in, "resize")) &&
-        (rc = nr_yaml_int(c->d, n, "input.resize", 1, 65536, &pp->resize_short, c->err)))
+    const nr_yaml_node *rs = nr_yaml_get(in, "resize");
+    if (rs && rs->kind == NR_YAML_SEQ) { /* exact [h, w], aspect ignored */
+        int hw[2];
+        snprintf(c->where, sizeof c->where, "input");
+        if ((rc = get_pair(c, in, "resize", 1, 65536, hw)))
+            return rc;
+        pp->resize_h = hw[0];
+        pp->resize_w = hw[1];
+    } else if (rs &&
+               (rc = nr_yaml_int(c->d, rs, "input.resize", 1, 65536, &pp->resize_short, c->err))) {
+        if (rc == -NR_ESYNTAX) {
+            char got[64];
+            nr_yaml_describe(rs, got, sizeof got);
+            nr_err_clear(c->err);
+            return nr_yaml_err(c->d, rs, NR_ESYNTAX, "input.resize", c->err,
+                               "expected an integer (the shorter side) or [h, w] (the exact "
+                               "size), got %s",
+                               got);
+        }
         return rc;
+    }
     const nr_yaml_node *crop = nr_yaml_get(in, "crop");
     if (crop) {
         int hw[2];
@@ -618,16 +652,26 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
                                s->in_shape[1], s->in_shape[2], hw[0], hw[1]);
         pp->crop_h = hw[0];
         pp->crop_w = hw[1];
-    } else if (pp->resize_short) {
-        return nr_yaml_err(c->d, nr_yaml_get(in, "resize"), NR_ESYNTAX, "input.resize", c->err,
+    } else if (pp->resize_h) {
+        if (pp->resize_h != s->in_shape[1] || pp->resize_w != s->in_shape[2])
+            return nr_yaml_err(c->d, rs, NR_ESHAPE, "input.resize", c->err,
+                               "without crop, expected the input shape's H, W (%d, %d), got "
+                               "%d, %d",
+                               s->in_shape[1], s->in_shape[2], pp->resize_h, pp->resize_w);
+    } else if (rs) {
+        return nr_yaml_err(c->d, rs, NR_ESYNTAX, "input.resize", c->err,
                            "resize needs crop: [%d, %d] too (resized images vary in shape)",
                            s->in_shape[1], s->in_shape[2]);
     }
     if (pp->resize_short && pp->resize_short < (pp->crop_h < pp->crop_w ? pp->crop_h : pp->crop_w))
-        return nr_yaml_err(c->d, nr_yaml_get(in, "resize"), NR_ERANGE, "input.resize", c->err,
+        return nr_yaml_err(c->d, rs, NR_ERANGE, "input.resize", c->err,
                            "the shorter side after resizing (%d) is smaller than the crop "
                            "%dx%d",
                            pp->resize_short, pp->crop_h, pp->crop_w);
+    if (pp->resize_h && (pp->resize_h < pp->crop_h || pp->resize_w < pp->crop_w))
+        return nr_yaml_err(c->d, rs, NR_ERANGE, "input.resize", c->err,
+                           "the resized image (%d, %d) is smaller than the crop (%d, %d)",
+                           pp->resize_h, pp->resize_w, pp->crop_h, pp->crop_w);
     nr_err e = {0};
     if (nr_preprocess_check(pp, &e)) /* belt and braces: dataset.h's own rules */
         return nr_yaml_err(c->d, in, e.code, "input", c->err, "%s: %s", e.where, e.msg);

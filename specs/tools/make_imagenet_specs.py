@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """make_imagenet_specs.py -- write the architecture-only ImageNet specs
-(specs/alexnet, specs/vgg16, specs/googlenet; no weights are shipped).
+(specs/alexnet, specs/vgg16; no weights are shipped).  GoogLeNet, with its
+real BVLC weights, is written by make_caffe_specs.py.
 
 usage: make_imagenet_specs.py SPECS_DIR
 
 Layer names follow torchvision's state_dict keys (features.0, classifier.1,
-inception3a.branch2.1.conv, ...) so weights converted from a state_dict to
+...) so weights converted from a state_dict to
 safetensors bind by name.  See each directory's README.md for what differs
 from torchvision.  Standard library only.
 """
@@ -76,71 +77,11 @@ def vgg16():
     return w
 
 
-# Inception modules of the paper (Szegedy et al. 2015, table 1):
-# name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj
-INCEPTION = [('3a', 64, 96, 128, 16, 32, 32), ('3b', 128, 128, 192, 32, 96, 64), 'pool3',
-             ('4a', 192, 96, 208, 16, 48, 64), ('4b', 160, 112, 224, 24, 64, 64),
-             ('4c', 128, 128, 256, 24, 64, 64), ('4d', 112, 144, 288, 32, 64, 64),
-             ('4e', 256, 160, 320, 32, 128, 128), 'pool4',
-             ('5a', 256, 160, 320, 32, 128, 128), ('5b', 384, 192, 384, 48, 128, 128)]
-
-
-def googlenet():
-    w = ['# GoogLeNet (Inception v1) as in the paper, with LRN and concat; architecture only.',
-         '# Module names as in torchvision (its pretrained model differs: see README.md).',
-         'name: googlenet',
-         '# torchvision preprocessing: resize 256, centre crop 224, ImageNet mean/std',
-         PRE,
-         'layers:']
-    a = w.append
-    a('  - {name: conv1.conv, op: conv, out: 64, kernel: 7, stride: 2, pad: 3}')
-    a('  - {name: conv1.relu, op: relu}')
-    a('  - {name: maxpool1, op: maxpool, kernel: 3, stride: 2, ceil_mode: true}')
-    a('  - {name: lrn1, op: lrn, size: 5, alpha: 1.0e-4, beta: 0.75, k: 1}')
-    a('  - {name: conv2.conv, op: conv, out: 64, kernel: 1}')
-    a('  - {name: conv2.relu, op: relu}')
-    a('  - {name: conv3.conv, op: conv, out: 192, kernel: 3, pad: 1}')
-    a('  - {name: conv3.relu, op: relu}')
-    a('  - {name: lrn2, op: lrn, size: 5, alpha: 1.0e-4, beta: 0.75, k: 1}')
-    a('  - {name: maxpool2, op: maxpool, kernel: 3, stride: 2, ceil_mode: true}')
-    prev = 'maxpool2'
-    for m in INCEPTION:
-        if isinstance(m, str):
-            a('  - {name: max%s, op: maxpool, kernel: 3, stride: 2, ceil_mode: true, input: %s}'
-              % (m, prev))
-            prev = 'max' + m
-            continue
-        n, c1, r3, c3, r5, c5, pp = m
-        p = 'inception' + n
-        a('  # %s: %d + %d + %d + %d = %d channels' % (p, c1, c3, c5, pp, c1 + c3 + c5 + pp))
-        a('  - {name: %s.branch1.conv, op: conv, out: %d, kernel: 1, input: %s}' % (p, c1, prev))
-        a('  - {name: %s.branch1.relu, op: relu}' % p)
-        a('  - {name: %s.branch2.0.conv, op: conv, out: %d, kernel: 1, input: %s}' % (p, r3, prev))
-        a('  - {name: %s.branch2.0.relu, op: relu}' % p)
-        a('  - {name: %s.branch2.1.conv, op: conv, out: %d, kernel: 3, pad: 1}' % (p, c3))
-        a('  - {name: %s.branch2.1.relu, op: relu}' % p)
-        a('  - {name: %s.branch3.0.conv, op: conv, out: %d, kernel: 1, input: %s}' % (p, r5, prev))
-        a('  - {name: %s.branch3.0.relu, op: relu}' % p)
-        a('  - {name: %s.branch3.1.conv, op: conv, out: %d, kernel: 5, pad: 2}' % (p, c5))
-        a('  - {name: %s.branch3.1.relu, op: relu}' % p)
-        a('  - {name: %s.branch4.0, op: maxpool, kernel: 3, stride: 1, pad: 1, input: %s}'
-          % (p, prev))
-        a('  - {name: %s.branch4.1.conv, op: conv, out: %d, kernel: 1}' % (p, pp))
-        a('  - {name: %s.branch4.1.relu, op: relu}' % p)
-        a('  - {name: %s, op: concat, inputs: [%s.branch1.relu, %s.branch2.1.relu, '
-          '%s.branch3.1.relu, %s.branch4.1.relu]}' % (p, p, p, p, p))
-        prev = p
-    a('  - {name: avgpool, op: global_avgpool}')
-    a('  - {name: dropout, op: dropout}')
-    a('  - {name: fc, op: dense, out: 1000}')
-    a('output: fc')
-    return w
-
-
-def main():
+def write_specs(nets, doc):
+    """Write SPECS_DIR/<name>/<name>.yaml for each (name, function) of nets."""
     if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    for name, f in (('alexnet', alexnet), ('vgg16', vgg16), ('googlenet', googlenet)):
+        sys.exit(doc)
+    for name, f in nets:
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, name + '.yaml'), 'w') as out:
@@ -148,4 +89,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    write_specs((('alexnet', alexnet), ('vgg16', vgg16)), __doc__)

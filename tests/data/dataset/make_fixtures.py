@@ -8,6 +8,11 @@
                        of a synthetic image, for several sizes
   pil_imagenet_crc.txt crc32 of PIL's 256/224 crop of each ImageNet sample
                        (only when ../shared/data is present)
+  pil_resize_exact.txt crc32 of PIL's bilinear resize to an exact size (aspect
+                       ignored, Caffe) + centre crop of a synthetic image
+  pil_caffe_crc.txt    crc32 of the Caffe crop (256x256, centre 224 and 227)
+                       of the first 100 ImageNet samples (needs ../shared/data)
+  Only the last two: make_fixtures.py caffe
 Pixel formulas are repeated in tests/check_dataset.c, which recomputes them.
 """
 import gzip, os, struct, sys, zlib
@@ -104,8 +109,12 @@ def make_resize():
             out = resize_crop(synth_image(w, h, c), s, crop).tobytes()
             f.write('%d %d %d %d %d %08x\n' % (w, h, c, s, crop, zlib.crc32(out)))
 
+def shared_data():  # $NUMREP_SHARED_DATA, else ../shared/data of the repository
+    return os.environ.get('NUMREP_SHARED_DATA') or os.path.join(
+        HERE, '..', '..', '..', '..', 'shared', 'data')
+
 def make_imagenet():
-    data = os.path.join(HERE, '..', '..', '..', '..', 'shared', 'data', 'imagenet_samples')
+    data = os.path.join(shared_data(), 'imagenet_samples')
     if not os.path.isdir(data):
         print('no ../shared/data: pil_imagenet_crc.txt not regenerated')
         return
@@ -118,5 +127,47 @@ def make_imagenet():
             im = resize_crop(Image.open(os.path.join(data, 'images', n)).convert('RGB'), 256, 224)
             f.write('%s %08x\n' % (n, zlib.crc32(im.tobytes())))
 
+RESIZE_EXACT_CASES = [  # w, h, c, resize w, resize h, crop
+    (37, 23, 3, 16, 16, 0), (23, 37, 3, 64, 20, 0), (500, 375, 3, 256, 256, 224),
+    (333, 500, 3, 256, 256, 227), (64, 64, 1, 17, 40, 0), (101, 57, 3, 101, 30, 0),
+    (100, 60, 3, 100, 60, 50), (7, 300, 1, 5, 256, 0), (640, 480, 3, 256, 256, 227),
+]
+
+def crop_centre(im, crop):
+    w, h = im.size
+    l, t = (w - crop) // 2, (h - crop) // 2
+    return im.crop((l, t, l + crop, t + crop))
+
+def make_resize_exact():
+    with open(os.path.join(HERE, 'pil_resize_exact.txt'), 'w') as f:
+        f.write('# w h c resize_w resize_h crop crc32-of-PIL-result (%s)\n' % Image.__version__)
+        for w, h, c, rw, rh, crop in RESIZE_EXACT_CASES:
+            im = synth_image(w, h, c)
+            if (rw, rh) != (w, h):
+                im = im.resize((rw, rh), Image.BILINEAR)
+            if crop:
+                im = crop_centre(im, crop)
+            f.write('%d %d %d %d %d %d %08x\n' % (w, h, c, rw, rh, crop, zlib.crc32(im.tobytes())))
+
+def make_imagenet_caffe(n=100):
+    data = os.path.join(shared_data(), 'imagenet_samples')
+    if not os.path.isdir(data):
+        print('no ../shared/data: pil_caffe_crc.txt not regenerated')
+        return
+    with open(os.path.join(data, 'labels.txt')) as f:
+        names = [l.split()[0] for l in f if l.strip() and not l.startswith('#')][:n]
+    with open(os.path.join(HERE, 'pil_caffe_crc.txt'), 'w') as f:
+        f.write('# file crc32-224 crc32-227: PIL %s convert(RGB), resize to 256x256 BILINEAR '
+                '(aspect ignored), centre crop, HWC RGB bytes\n' % Image.__version__)
+        for nm in names:
+            im = Image.open(os.path.join(data, 'images', nm)).convert('RGB')
+            im = im.resize((256, 256), Image.BILINEAR)
+            f.write('%s %08x %08x\n' % (nm, zlib.crc32(crop_centre(im, 224).tobytes()),
+                                         zlib.crc32(crop_centre(im, 227).tobytes())))
+
 if __name__ == '__main__':
-    make_idx(); make_cifar(); make_imgset(); make_resize(); make_imagenet()
+    if sys.argv[1:] == ['caffe']:
+        make_resize_exact(); make_imagenet_caffe()
+    else:
+        make_idx(); make_cifar(); make_imgset(); make_resize(); make_imagenet()
+        make_resize_exact(); make_imagenet_caffe()
