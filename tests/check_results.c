@@ -70,7 +70,7 @@ static nr_results *open_ok(const char *path)
 static int same(double a, double b) { return !memcmp(&a, &b, sizeof a); }
 
 /* A key whose every field depends on i, so rows cannot be mixed up. */
-static void key_for(nr_eval_key *k, int i, nr_eval_kind kind)
+static void key_for(nr_results_key *k, int i, nr_results_kind kind)
 {
     memset(k, 0, sizeof *k);
     snprintf(k->formats, sizeof k->formats, "e%dm%d", 2 + i % 7, i % 11);
@@ -88,9 +88,9 @@ static void key_for(nr_eval_key *k, int i, nr_eval_kind kind)
 
 /* Measurements that depend on i (and are not all representable in few
  * digits: the round trip must keep every bit). */
-static void row_for(nr_eval *r, int i, nr_eval_kind kind)
+static void row_for(nr_results_row *r, int i, nr_results_kind kind)
 {
-    nr_eval_init(r);
+    nr_results_row_init(r);
     key_for(&r->key, i, kind);
     r->run_id = 1 + i % 3;
     r->n = 100 + i;
@@ -105,7 +105,7 @@ static void row_for(nr_eval *r, int i, nr_eval_kind kind)
     r->created = 1.7e9 + i / 3.0;
 }
 
-static void assert_eval_eq(const nr_eval *a, const nr_eval *b)
+static void assert_eval_eq(const nr_results_row *a, const nr_results_row *b)
 {
     ck_assert_str_eq(a->key.formats, b->key.formats);
     ck_assert_str_eq(a->key.rounding, b->key.rounding);
@@ -127,7 +127,7 @@ static void assert_eval_eq(const nr_eval *a, const nr_eval *b)
         ck_assert_msg(same(*x[i], *y[i]), "field %d: %a vs %a", i, *x[i], *y[i]);
 }
 
-static int count_cb(const nr_eval *r, void *ctx)
+static int count_cb(const nr_results_row *r, void *ctx)
 {
     (void)r;
     ++*(int *)ctx;
@@ -195,32 +195,32 @@ START_TEST(eval_round_trip)
     path_in(p, sizeof p, "r.db");
     nr_results *db = open_ok(p);
     const int N = 60;
-    nr_eval row, got;
+    nr_results_row row, got;
     for (int i = 0; i < N; i++) {
-        row_for(&row, i, i % 2 ? NR_EVAL_SAMPLE : NR_EVAL_FULL);
+        row_for(&row, i, i % 2 ? NR_RESULTS_SAMPLE : NR_RESULTS_FULL);
         OK(nr_results_put_eval(db, &row, &e_));
         ck_assert_int_gt(row.id, 0);
     }
     nr_results_close(db);
     db = open_ok(p); /* and across a reopen */
     for (int i = 0; i < N; i++) {
-        row_for(&row, i, i % 2 ? NR_EVAL_SAMPLE : NR_EVAL_FULL);
+        row_for(&row, i, i % 2 ? NR_RESULTS_SAMPLE : NR_RESULTS_FULL);
         memset(&got, 0x5a, sizeof got);
         nr_err e = {0};
         ck_assert_int_eq(nr_results_find_eval(db, &row.key, &got, &e), 1);
         assert_eval_eq(&row, &got);
-        nr_eval byid;
+        nr_results_row byid;
         ck_assert_int_eq(nr_results_get_eval(db, got.id, &byid, &e), 1);
         assert_eval_eq(&row, &byid);
         /* the other kind of the same configuration is a different key */
-        nr_eval_key k = row.key;
-        k.kind = k.kind == NR_EVAL_FULL ? NR_EVAL_SAMPLE : NR_EVAL_FULL;
+        nr_results_key k = row.key;
+        k.kind = k.kind == NR_RESULTS_FULL ? NR_RESULTS_SAMPLE : NR_RESULTS_FULL;
         ck_assert_int_eq(nr_results_find_eval(db, &k, &got, &e), 0);
     }
     /* every key field takes part in the lookup */
-    row_for(&row, 7, NR_EVAL_SAMPLE);
+    row_for(&row, 7, NR_RESULTS_SAMPLE);
     for (int f = 0; f < 9; f++) {
-        nr_eval_key k = row.key;
+        nr_results_key k = row.key;
         switch (f) {
         case 0: strcpy(k.formats, "e9m9"); break;
         case 1: strcpy(k.rounding, "sr"); break;
@@ -236,9 +236,9 @@ START_TEST(eval_round_trip)
         ck_assert_msg(nr_results_find_eval(db, &k, &got, &e) == 0, "key field %d ignored", f);
     }
     /* an update keeps the id and replaces every measurement */
-    nr_eval upd;
-    row_for(&upd, 10, NR_EVAL_FULL);
-    nr_eval old;
+    nr_results_row upd;
+    row_for(&upd, 10, NR_RESULTS_FULL);
+    nr_results_row old;
     OK(nr_results_find_eval(db, &upd.key, &old, &e_));
     upd.top1 = 0.25;
     upd.r2 = NAN;
@@ -250,8 +250,8 @@ START_TEST(eval_round_trip)
     assert_eval_eq(&upd, &got);
     ck_assert_int_eq(count_evals(db, NULL), N);
     /* filters */
-    nr_eval_filter fl = NR_EVAL_FILTER_ALL;
-    fl.kind = NR_EVAL_SAMPLE;
+    nr_eval_filter fl = NR_RESULTS_FILTER_ALL;
+    fl.kind = NR_RESULTS_SAMPLE;
     ck_assert_int_eq(count_evals(db, &fl), N / 2);
     fl.kind = -1;
     fl.run_id = 42;
@@ -264,7 +264,7 @@ START_TEST(eval_round_trip)
     snprintf(sh, sizeof sh, "%032x", 0x5bed);
     ck_assert_int_eq(count_evals(db, &fl), 0);
     /* created is filled in when left 0 */
-    row_for(&row, 1000, NR_EVAL_FULL);
+    row_for(&row, 1000, NR_RESULTS_FULL);
     row.created = 0;
     OK(nr_results_put_eval(db, &row, &e_));
     ck_assert(row.created > 1.6e9);
@@ -279,20 +279,20 @@ START_TEST(bad_rows_rejected)
     char p[300];
     path_in(p, sizeof p, "r.db");
     nr_results *db = open_ok(p);
-    nr_eval row;
+    nr_results_row row;
     nr_err e = {0};
-    row_for(&row, 1, NR_EVAL_FULL);
+    row_for(&row, 1, NR_RESULTS_FULL);
     row.key.formats[0] = 0;
     ck_assert_int_eq(nr_results_put_eval(db, &row, &e), -NR_ERANGE);
     ck_assert_msg(strstr(e.msg, "empty formats"), "%s", e.msg);
     nr_err_clear(&e);
-    row_for(&row, 1, NR_EVAL_FULL);
+    row_for(&row, 1, NR_RESULTS_FULL);
     memset(row.key.mac, 'x', sizeof row.key.mac);
     ck_assert_int_eq(nr_results_put_eval(db, &row, &e), -NR_ERANGE);
     ck_assert_msg(strstr(e.msg, "mac is not NUL-terminated"), "%s", e.msg);
     nr_err_clear(&e);
-    row_for(&row, 1, NR_EVAL_FULL);
-    row.key.kind = (nr_eval_kind)7;
+    row_for(&row, 1, NR_RESULTS_FULL);
+    row.key.kind = (nr_results_kind)7;
     ck_assert_int_eq(nr_results_put_eval(db, &row, &e), -NR_ERANGE);
     ck_assert_msg(strstr(e.msg, "kind 7"), "%s", e.msg);
     nr_fit fit = {0};
@@ -300,9 +300,9 @@ START_TEST(bad_rows_rejected)
     nr_err_clear(&e);
     ck_assert_int_eq(nr_results_put_fit(db, &fit, &e), -NR_ERANGE);
     ck_assert_int_eq(count_evals(db, NULL), 0);
-    nr_eval_kind k;
+    nr_results_kind k;
     nr_err_clear(&e);
-    ck_assert_int_eq(nr_eval_kind_parse("fulll", &k, &e), -NR_ESYNTAX);
+    ck_assert_int_eq(nr_results_kind_parse("fulll", &k, &e), -NR_ESYNTAX);
     ck_assert_msg(strstr(e.msg, "expected full or sample"), "%s", e.msg);
     nr_results_close(db);
     rm_tmpdir();
@@ -464,8 +464,8 @@ static int writer(const char *path, int first, int count, int ack, int *skipped)
     int wrote = 0;
     *skipped = 0;
     for (int i = first; i < first + count; i++) {
-        nr_eval row, got;
-        row_for(&row, i, NR_EVAL_FULL);
+        nr_results_row row, got;
+        row_for(&row, i, NR_RESULTS_FULL);
         int f = nr_results_find_eval(db, &row.key, &got, &e);
         if (f < 0) {
             nr_err_format(&e, msg, sizeof msg);
@@ -494,8 +494,8 @@ static int check_rows(nr_results *db, int n, char *present)
 {
     int k = 0;
     for (int i = 0; i < n; i++) {
-        nr_eval row, got;
-        row_for(&row, i, NR_EVAL_FULL);
+        nr_results_row row, got;
+        row_for(&row, i, NR_RESULTS_FULL);
         nr_err e = {0};
         int f = nr_results_find_eval(db, &row.key, &got, &e);
         ck_assert_msg(f >= 0, "row %d: %s", i, e.msg);
@@ -694,8 +694,8 @@ START_TEST(hostile_files)
     path_in(p, sizeof p, "damaged.db");
     nr_results *db = open_ok(p);
     for (int i = 0; i < 300; i++) {
-        nr_eval row;
-        row_for(&row, i, NR_EVAL_FULL);
+        nr_results_row row;
+        row_for(&row, i, NR_RESULTS_FULL);
         OK(nr_results_put_eval(db, &row, &e_));
     }
     nr_results_close(db); /* checkpoints the WAL into the file */
@@ -756,9 +756,9 @@ START_TEST(upgrade_v1)
     char p[512];
     path_in(p, sizeof p, "v1.db");
     nr_results *db = open_ok(p);
-    nr_eval rows[6];
+    nr_results_row rows[6];
     for (int i = 0; i < 6; i++) {
-        row_for(&rows[i], i, i < 4 ? NR_EVAL_FULL : NR_EVAL_SAMPLE);
+        row_for(&rows[i], i, i < 4 ? NR_RESULTS_FULL : NR_RESULTS_SAMPLE);
         rows[i].r2 = 0.5 + i / 100.0;
         OK(nr_results_put_eval(db, &rows[i], &e_));
     }
@@ -771,12 +771,12 @@ START_TEST(upgrade_v1)
     raw_sql(p, "DROP TABLE baselines; PRAGMA user_version = 1"); /* version 1 had none */
 
     db = open_ok(p);
-    nr_eval_filter all = NR_EVAL_FILTER_ALL, samples = NR_EVAL_FILTER_ALL;
-    samples.kind = NR_EVAL_SAMPLE;
+    nr_eval_filter all = NR_RESULTS_FILTER_ALL, samples = NR_RESULTS_FILTER_ALL;
+    samples.kind = NR_RESULTS_SAMPLE;
     ck_assert_int_eq(count_evals(db, &all), 4);
     ck_assert_int_eq(count_evals(db, &samples), 0);
     for (int i = 0; i < 4; i++) {
-        nr_eval got;
+        nr_results_row got;
         nr_err e = {0};
         ck_assert_int_eq(nr_results_find_eval(db, &rows[i].key, &got, &e), 1);
         ck_assert(isnan(got.r2));
@@ -803,9 +803,9 @@ START_TEST(upgrade_v2)
     char p[512];
     path_in(p, sizeof p, "v2.db");
     nr_results *db = open_ok(p);
-    nr_eval rows[4];
+    nr_results_row rows[4];
     for (int i = 0; i < 4; i++) {
-        row_for(&rows[i], i, i < 2 ? NR_EVAL_FULL : NR_EVAL_SAMPLE);
+        row_for(&rows[i], i, i < 2 ? NR_RESULTS_FULL : NR_RESULTS_SAMPLE);
         rows[i].r2 = 0.5 + i / 100.0;
         OK(nr_results_put_eval(db, &rows[i], &e_));
     }
@@ -813,7 +813,7 @@ START_TEST(upgrade_v2)
     raw_sql(p, "DROP TABLE baselines; PRAGMA user_version = 2");
     db = open_ok(p);
     for (int i = 0; i < 4; i++) {
-        nr_eval got;
+        nr_results_row got;
         { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_eval(db, &rows[i].key, &got, &e1), 1); }
         assert_eval_eq(&got, &rows[i]);
     }
@@ -923,11 +923,11 @@ static double model_acc(const nr_format *f, uint64_t *rng)
     return a < 0.1 / 0.9163 ? 0.1 / 0.9163 + tu_unif(rng) * 0.01 : a; /* chance level: 10% */
 }
 
-static void demo_eval(demo *d, int64_t run, const nr_format *f, nr_eval_kind kind,
-                      int64_t count, double acc, nr_eval *out)
+static void demo_eval(demo *d, int64_t run, const nr_format *f, nr_results_kind kind,
+                      int64_t count, double acc, nr_results_row *out)
 {
-    nr_eval r;
-    nr_eval_init(&r);
+    nr_results_row r;
+    nr_results_row_init(&r);
     nr_format_name(f, r.key.formats, sizeof r.key.formats);
     strcpy(r.key.rounding, "rz");
     strcpy(r.key.mac, "unfused");
@@ -941,7 +941,7 @@ static void demo_eval(demo *d, int64_t run, const nr_format *f, nr_eval_kind kin
     r.n = r.key.data_count;
     double r2 = 1 - (1 - acc) * (1.15 + 0.3 * tu_unif(&d->rng)) - 0.004 * tu_unif(&d->rng);
     r.r2 = r2 < -0.2 ? -0.2 : r2;
-    if (kind == NR_EVAL_FULL) {
+    if (kind == NR_RESULTS_FULL) {
         r.norm_acc = acc;
         r.top1 = acc * d->fp32;
         r.top5 = fmin(1, 0.997 * (0.4 + 0.6 * acc));
@@ -1016,15 +1016,15 @@ static int make_demo(const char *path, uint64_t seed)
     int64_t ex = demo_run(&d, "exhaustive", t0, "--method exhaustive --max-loss 1%", 2000);
     int best = -1;
     double best_sp = 0;
-    nr_eval row;
+    nr_results_row row;
     for (int i = 0; i < n; i++) {
-        demo_eval(&d, ex, &grid[i], NR_EVAL_FULL, 2000, acc[i], &row);
+        demo_eval(&d, ex, &grid[i], NR_RESULTS_FULL, 2000, acc[i], &row);
         if (acc[i] >= 0.99 && row.speedup > best_sp)
             best = i, best_sp = row.speedup;
     }
     int64_t best_id = 0;
     if (best >= 0) {
-        demo_eval(&d, ex, &grid[best], NR_EVAL_FULL, 10000, acc[best], &row);
+        demo_eval(&d, ex, &grid[best], NR_RESULTS_FULL, 10000, acc[best], &row);
         best_id = row.id;
     }
     demo_finish(&d, ex, 0.66 * n + 40, best_id);
@@ -1033,10 +1033,10 @@ static int make_demo(const char *path, uint64_t seed)
      * predicted boundary (the best one is already in the store) */
     int64_t fa = demo_run(&d, "fast", t0 + 1e5, "--method fast --max-loss 1%", 10000);
     for (int i = 0; i < n; i++)
-        demo_eval(&d, fa, &grid[i], NR_EVAL_SAMPLE, 10, acc[i], NULL);
+        demo_eval(&d, fa, &grid[i], NR_RESULTS_SAMPLE, 10, acc[i], NULL);
     if (best >= 1 && best + 1 < n) {
-        demo_eval(&d, fa, &grid[best - 1], NR_EVAL_FULL, 10000, acc[best - 1], NULL);
-        demo_eval(&d, fa, &grid[best + 1], NR_EVAL_FULL, 10000, acc[best + 1], NULL);
+        demo_eval(&d, fa, &grid[best - 1], NR_RESULTS_FULL, 10000, acc[best - 1], NULL);
+        demo_eval(&d, fa, &grid[best + 1], NR_RESULTS_FULL, 10000, acc[best + 1], NULL);
     }
     demo_finish(&d, fa, 0.013 * n + 2 * 3.3 + 2, best_id);
 
@@ -1068,9 +1068,9 @@ static int make_demo(const char *path, uint64_t seed)
         }
     nr_format mixed;
     nr_format_float(&mixed, 4, 2, &e);
-    nr_eval_init(&row);
-    demo_eval(&d, pl, &mixed, NR_EVAL_FULL, 10000, 0.982, &row);
-    nr_eval pr = row;
+    nr_results_row_init(&row);
+    demo_eval(&d, pl, &mixed, NR_RESULTS_FULL, 10000, 0.982, &row);
+    nr_results_row pr = row;
     pr.id = 0;
     strcpy(pr.key.layers, "conv1=e4m3,fc=e4m3,*=e4m2");
     pr.speedup *= 0.97;

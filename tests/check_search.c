@@ -207,8 +207,8 @@ END_TEST
 static void put_point(nr_results *db, const char *spec_hash, const char *fmt, double r2,
                       double acc, const char *layers)
 {
-    nr_eval row;
-    nr_eval_init(&row);
+    nr_results_row row;
+    nr_results_row_init(&row);
     snprintf(row.key.formats, sizeof row.key.formats, "%s", fmt);
     snprintf(row.key.rounding, sizeof row.key.rounding, "rz");
     snprintf(row.key.mac, sizeof row.key.mac, "unfused");
@@ -217,7 +217,7 @@ static void put_point(nr_results *db, const char *spec_hash, const char *fmt, do
     snprintf(row.key.weights_hash, NR_HASH_HEX, "w");
     snprintf(row.key.data_hash, NR_HASH_HEX, "d");
     row.key.data_count = 100;
-    row.key.kind = NR_EVAL_FULL;
+    row.key.kind = NR_RESULTS_FULL;
     row.n = 100;
     row.r2 = r2;
     row.norm_acc = acc;
@@ -524,10 +524,10 @@ typedef struct snap {
     double created[256];
 } snap;
 
-static int snap_row(const nr_eval *row, void *ctx)
+static int snap_row(const nr_results_row *row, void *ctx)
 {
     snap *s = ctx;
-    s->samples += row->key.kind == NR_EVAL_SAMPLE;
+    s->samples += row->key.kind == NR_RESULTS_SAMPLE;
     if (s->n < 256) {
         s->id[s->n] = row->id;
         s->created[s->n] = row->created;
@@ -539,7 +539,7 @@ static int snap_row(const nr_eval *row, void *ctx)
 static void take_snap(nr_results *db, snap *s)
 {
     memset(s, 0, sizeof *s);
-    nr_eval_filter f = NR_EVAL_FILTER_ALL;
+    nr_eval_filter f = NR_RESULTS_FILTER_ALL;
     OK(nr_results_each_eval(db, &f, snap_row, s, &e_));
 }
 
@@ -552,7 +552,7 @@ typedef struct verdicts {
     int pass[64];
 } verdicts;
 
-static int take_verdict(const nr_eval *row, void *ctx)
+static int take_verdict(const nr_results_row *row, void *ctx)
 {
     verdicts *v = ctx;
     if (!strcmp(row->key.formats, "fp32") || v->n >= 64)
@@ -581,7 +581,7 @@ typedef struct r2_pairs {
     double r2[512];
 } r2_pairs;
 
-static int take_sample(const nr_eval *row, void *ctx)
+static int take_sample(const nr_results_row *row, void *ctx)
 {
     r2_pairs *p = ctx;
     ck_assert_int_lt(p->n, 512);
@@ -590,7 +590,7 @@ static int take_sample(const nr_eval *row, void *ctx)
     return 0;
 }
 
-static int check_refilled(const nr_eval *row, void *ctx)
+static int check_refilled(const nr_results_row *row, void *ctx)
 {
     r2_pairs *p = ctx;
     if (isnan(row->r2) || !strcmp(row->key.formats, "fp32")) /* the baseline: 1 */
@@ -807,8 +807,8 @@ START_TEST(test_lenet_fast_resume)
     /* every full row is complete now (exhaustive redid the fast method's
      * early-stopped steps) */
     verdicts vx = {.count = o.limit};
-    nr_eval_filter f = NR_EVAL_FILTER_ALL;
-    f.kind = NR_EVAL_FULL;
+    nr_eval_filter f = NR_RESULTS_FILTER_ALL;
+    f.kind = NR_RESULTS_FULL;
     OK(nr_results_each_eval(db, &f, take_verdict, &vx, &e_));
     ck_assert_int_eq(vx.stopped, 0);
 
@@ -865,8 +865,8 @@ START_TEST(test_lenet_fast_resume)
     ck_assert_str_eq(ru.chosen.name, r2.chosen.name);
     ck_assert(ru.r2 == r2.r2);
     static r2_pairs rp;
-    nr_eval_filter fs = NR_EVAL_FILTER_ALL;
-    fs.kind = NR_EVAL_SAMPLE;
+    nr_eval_filter fs = NR_RESULTS_FILTER_ALL;
+    fs.kind = NR_RESULTS_SAMPLE;
     OK(nr_results_each_eval(db, &fs, take_sample, &rp, &e_));
     ck_assert_int_eq(rp.n, L.n);
     OK(nr_results_each_eval(db, &f, check_refilled, &rp, &e_));

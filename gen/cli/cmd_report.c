@@ -168,8 +168,8 @@ static int same_net(const nr_run *a, const nr_run *b)
 /* Per run: how much work of each kind it did. */
 typedef struct tally {
     int64_t run;
-    long n[NR_EVAL_KINDS];
-    double secs[NR_EVAL_KINDS];
+    long n[NR_RESULTS_KINDS];
+    double secs[NR_RESULTS_KINDS];
 } tally;
 
 typedef struct emit_ctx {
@@ -195,7 +195,7 @@ static void put_format_axes(FILE *f, const char *formats, int *first_p)
     *first_p = first;
 }
 
-static void put_eval(FILE *f, const nr_eval *r)
+static void put_eval(FILE *f, const nr_results_row *r)
 {
     int first = 1;
     fputc('{', f);
@@ -205,7 +205,7 @@ static void put_eval(FILE *f, const nr_eval *r)
     KS("rnd", r->key.rounding);
     KS("mac", r->key.mac);
     KS("l", r->key.layers);
-    KS("k", nr_eval_kind_name(r->key.kind));
+    KS("k", nr_results_kind_name(r->key.kind));
     put_format_axes(f, r->key.formats, &first);
     KI("first", r->key.data_first);
     KI("count", r->key.data_count);
@@ -221,13 +221,13 @@ static void put_eval(FILE *f, const nr_eval *r)
     fputc('}', f);
 }
 
-static int emit_eval(const nr_eval *r, void *vctx)
+static int emit_eval(const nr_results_row *r, void *vctx)
 {
     emit_ctx *c = vctx;
     fputs(c->count++ ? ",\n" : "\n", c->f);
     put_eval(c->f, r);
     for (int i = 0; i < c->nt; i++)
-        if (c->t[i].run == r->run_id && (unsigned)r->key.kind < NR_EVAL_KINDS) {
+        if (c->t[i].run == r->run_id && (unsigned)r->key.kind < NR_RESULTS_KINDS) {
             c->t[i].n[r->key.kind]++;
             if (isfinite(r->seconds))
                 c->t[i].secs[r->key.kind] += r->seconds;
@@ -275,10 +275,10 @@ static void put_run(FILE *f, const nr_run *r, const tally *t)
     KS("weights_hash", r->weights_hash);
     KS("data_hash", r->data_hash);
     if (t) {
-        KI("n_full", t->n[NR_EVAL_FULL]);
-        KI("n_sample", t->n[NR_EVAL_SAMPLE]);
-        KN("s_full", t->secs[NR_EVAL_FULL]);
-        KN("s_sample", t->secs[NR_EVAL_SAMPLE]);
+        KI("n_full", t->n[NR_RESULTS_FULL]);
+        KI("n_sample", t->n[NR_RESULTS_SAMPLE]);
+        KN("s_full", t->secs[NR_RESULTS_FULL]);
+        KN("s_sample", t->secs[NR_RESULTS_SAMPLE]);
     }
     fputc('}', f);
 }
@@ -387,7 +387,7 @@ static int write_data(FILE *f, nr_results *db, const char *dbpath, const runs *r
     put_run(f, run, NULL);
 
     jkey(f, "chosen", &first);
-    nr_eval chosen;
+    nr_results_row chosen;
     int got = run->chosen_eval ? nr_results_get_eval(db, run->chosen_eval, &chosen, err) : 0;
     if (got < 0) {
         rc = got;
@@ -401,7 +401,7 @@ static int write_data(FILE *f, nr_results *db, const char *dbpath, const runs *r
     jkey(f, "evals", &first);
     fputc('[', f);
     emit_ctx ec = {f, 0, t, nt};
-    nr_eval_filter fl = NR_EVAL_FILTER_ALL;
+    nr_eval_filter fl = NR_RESULTS_FILTER_ALL;
     fl.spec_hash = run->spec_hash;
     fl.weights_hash = run->weights_hash;
     if ((rc = nr_results_each_eval(db, &fl, emit_eval, &ec, err)) < 0)

@@ -271,9 +271,9 @@ static void note_network(points *p, const char *name)
 
 /* The noise model of row's slice: NULL when it has no baseline; sets
  * p->err (and returns NULL) on a store error. */
-static const nr_noise_model *slice_of(points *p, const nr_eval *row)
+static const nr_noise_model *slice_of(points *p, const nr_results_row *row)
 {
-    const nr_eval_key *k = &row->key;
+    const nr_results_key *k = &row->key;
     for (int i = 0; i < p->nsl; i++) {
         const nr_baseline *b = &p->sl[i].b;
         if (!strcmp(b->spec_hash, k->spec_hash) && !strcmp(b->weights_hash, k->weights_hash) &&
@@ -304,7 +304,7 @@ static const nr_noise_model *slice_of(points *p, const nr_eval *row)
     return m->ok ? &m->nm : NULL;
 }
 
-static int add_point(const nr_eval *row, void *ctx)
+static int add_point(const nr_results_row *row, void *ctx)
 {
     points *p = ctx;
     if (row->key.layers[0] || !strcmp(row->key.formats, "fp32") || isnan(row->r2) ||
@@ -357,8 +357,8 @@ int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, 
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "predictor", "out of memory");
     if (rc < 0)
         goto done;
-    nr_eval_filter f = NR_EVAL_FILTER_ALL;
-    f.kind = NR_EVAL_FULL;
+    nr_eval_filter f = NR_RESULTS_FILTER_ALL;
+    f.kind = NR_RESULTS_FULL;
     rc = nr_results_each_eval(db, &f, add_point, &pts, err);
     if (rc < 0)
         goto done;

@@ -29,7 +29,7 @@ typedef enum {
     C_I64,  /* int64_t, NOT NULL                                     */
     C_INT,  /* int, NOT NULL                                         */
     C_REAL, /* double, NULL <-> NAN                                  */
-    C_KIND, /* nr_eval_kind stored as its name                       */
+    C_KIND, /* nr_results_kind stored as its name                       */
     C_COEF, /* nr_fit's ncoef + coef[], stored as "%.17g %.17g ..."   */
     C_F32S  /* nr_f32s, a BLOB of little-endian float32               */
 } ctype;
@@ -44,27 +44,27 @@ typedef struct col {
 #define COL(S, name, t, field, key) {name, t, offsetof(S, field), sizeof(((S *)0)->field), key}
 
 static const col eval_cols[] = {
-    COL(nr_eval, "run_id", C_I64, run_id, 0),
-    COL(nr_eval, "formats", C_TEXT, key.formats, 1),
-    COL(nr_eval, "rounding", C_TEXT, key.rounding, 1),
-    COL(nr_eval, "mac", C_TEXT, key.mac, 1),
-    COL(nr_eval, "layers", C_TEXT, key.layers, 1),
-    COL(nr_eval, "spec_hash", C_TEXT, key.spec_hash, 1),
-    COL(nr_eval, "weights_hash", C_TEXT, key.weights_hash, 1),
-    COL(nr_eval, "data_hash", C_TEXT, key.data_hash, 1),
-    COL(nr_eval, "data_first", C_I64, key.data_first, 1),
-    COL(nr_eval, "data_count", C_I64, key.data_count, 1),
-    COL(nr_eval, "kind", C_KIND, key.kind, 1),
-    COL(nr_eval, "n", C_I64, n, 0),
-    COL(nr_eval, "top1", C_REAL, top1, 0),
-    COL(nr_eval, "top5", C_REAL, top5, 0),
-    COL(nr_eval, "norm_acc", C_REAL, norm_acc, 0),
-    COL(nr_eval, "r2", C_REAL, r2, 0),
-    COL(nr_eval, "speedup", C_REAL, speedup, 0),
-    COL(nr_eval, "speedup_fixed_clock", C_REAL, speedup_fixed_clock, 0),
-    COL(nr_eval, "energy_ratio", C_REAL, energy_ratio, 0),
-    COL(nr_eval, "seconds", C_REAL, seconds, 0),
-    COL(nr_eval, "created", C_REAL, created, 0),
+    COL(nr_results_row, "run_id", C_I64, run_id, 0),
+    COL(nr_results_row, "formats", C_TEXT, key.formats, 1),
+    COL(nr_results_row, "rounding", C_TEXT, key.rounding, 1),
+    COL(nr_results_row, "mac", C_TEXT, key.mac, 1),
+    COL(nr_results_row, "layers", C_TEXT, key.layers, 1),
+    COL(nr_results_row, "spec_hash", C_TEXT, key.spec_hash, 1),
+    COL(nr_results_row, "weights_hash", C_TEXT, key.weights_hash, 1),
+    COL(nr_results_row, "data_hash", C_TEXT, key.data_hash, 1),
+    COL(nr_results_row, "data_first", C_I64, key.data_first, 1),
+    COL(nr_results_row, "data_count", C_I64, key.data_count, 1),
+    COL(nr_results_row, "kind", C_KIND, key.kind, 1),
+    COL(nr_results_row, "n", C_I64, n, 0),
+    COL(nr_results_row, "top1", C_REAL, top1, 0),
+    COL(nr_results_row, "top5", C_REAL, top5, 0),
+    COL(nr_results_row, "norm_acc", C_REAL, norm_acc, 0),
+    COL(nr_results_row, "r2", C_REAL, r2, 0),
+    COL(nr_results_row, "speedup", C_REAL, speedup, 0),
+    COL(nr_results_row, "speedup_fixed_clock", C_REAL, speedup_fixed_clock, 0),
+    COL(nr_results_row, "energy_ratio", C_REAL, energy_ratio, 0),
+    COL(nr_results_row, "seconds", C_REAL, seconds, 0),
+    COL(nr_results_row, "created", C_REAL, created, 0),
 };
 
 static const col run_cols[] = {
@@ -130,7 +130,7 @@ typedef struct table {
 enum { T_EVAL, T_RUN, T_SENS, T_FIT, T_BASE, T_COUNT };
 #define NCOLS(a) ((int)(sizeof a / sizeof a[0]))
 static const table tables[T_COUNT] = {
-    [T_EVAL] = {"evaluations", eval_cols, NCOLS(eval_cols), offsetof(nr_eval, id),
+    [T_EVAL] = {"evaluations", eval_cols, NCOLS(eval_cols), offsetof(nr_results_row, id),
                 "CREATE INDEX evaluations_net ON evaluations(spec_hash, weights_hash);"
                 "CREATE INDEX evaluations_run ON evaluations(run_id);"},
     [T_RUN] = {"runs", run_cols, NCOLS(run_cols), offsetof(nr_run, id), ""},
@@ -346,7 +346,7 @@ static int bind_col(sqlite3_stmt *st, int p, const col *c, const void *base)
         return isnan(v) ? sqlite3_bind_null(st, p) : sqlite3_bind_double(st, p, v);
     }
     case C_KIND:
-        return sqlite3_bind_text(st, p, nr_eval_kind_name(*(const nr_eval_kind *)f), -1,
+        return sqlite3_bind_text(st, p, nr_results_kind_name(*(const nr_results_kind *)f), -1,
                                  SQLITE_STATIC);
     case C_COEF: {
         const nr_fit *fit = base;
@@ -384,9 +384,9 @@ static int check_row(nr_results *r, const table *t, const void *base, nr_err *er
             return nr_err_set(err, NR_ERANGE, r->path, 0, 0, t->name,
                               "field %s is not NUL-terminated within its %zu bytes", c->name,
                               c->size);
-        if (c->t == C_KIND && (unsigned)*(const nr_eval_kind *)f >= NR_EVAL_KINDS)
+        if (c->t == C_KIND && (unsigned)*(const nr_results_kind *)f >= NR_RESULTS_KINDS)
             return nr_err_set(err, NR_ERANGE, r->path, 0, 0, t->name,
-                              "kind %d is not an nr_eval_kind", (int)*(const nr_eval_kind *)f);
+                              "kind %d is not an nr_results_kind", (int)*(const nr_results_kind *)f);
         if (c->t == C_F32S && (((const nr_f32s *)f)->n < 0 ||
                                (((const nr_f32s *)f)->n > 0 && !((const nr_f32s *)f)->v) ||
                                ((const nr_f32s *)f)->n > INT64_MAX / 8))
@@ -456,7 +456,7 @@ static int read_row(nr_results *r, const table *t, sqlite3_stmt *st, void *base,
                 return bad_col(r, t, id, c, err, "text contains a NUL byte");
             if (c->t == C_KIND) {
                 nr_err e2 = {0};
-                if (nr_eval_kind_parse(s, (nr_eval_kind *)f, &e2))
+                if (nr_results_kind_parse(s, (nr_results_kind *)f, &e2))
                     return bad_col(r, t, id, c, err, e2.msg);
             } else if (c->t == C_COEF) {
                 int rc = read_coef(r, t, id, c, s, base, err);
@@ -809,25 +809,25 @@ int nr_results_hash_file(const char *path, char out[NR_HASH_HEX], nr_err *err)
 
 /* ------------------------------------------------------------ evaluations */
 
-static const char *const kind_names[NR_EVAL_KINDS] = {"full", "sample"};
+static const char *const kind_names[NR_RESULTS_KINDS] = {"full", "sample"};
 
-const char *nr_eval_kind_name(nr_eval_kind k)
+const char *nr_results_kind_name(nr_results_kind k)
 {
-    return (unsigned)k < NR_EVAL_KINDS ? kind_names[k] : "?";
+    return (unsigned)k < NR_RESULTS_KINDS ? kind_names[k] : "?";
 }
 
-int nr_eval_kind_parse(const char *s, nr_eval_kind *out, nr_err *err)
+int nr_results_kind_parse(const char *s, nr_results_kind *out, nr_err *err)
 {
-    for (int i = 0; i < NR_EVAL_KINDS; i++)
+    for (int i = 0; i < NR_RESULTS_KINDS; i++)
         if (!strcmp(s, kind_names[i])) {
-            *out = (nr_eval_kind)i;
+            *out = (nr_results_kind)i;
             return 0;
         }
     return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "kind", "\"%.40s\": expected full or sample",
                       s);
 }
 
-void nr_eval_init(nr_eval *e)
+void nr_results_row_init(nr_results_row *e)
 {
     memset(e, 0, sizeof *e);
     e->top1 = e->top5 = e->norm_acc = e->r2 = NAN;
@@ -871,7 +871,7 @@ static int insert_row(nr_results *r, int which, const table *t, void *base, nr_e
     return rc;
 }
 
-int nr_results_put_eval(nr_results *r, nr_eval *row, nr_err *err)
+int nr_results_put_eval(nr_results *r, nr_results_row *row, nr_err *err)
 {
     if (!row->key.formats[0])
         return nr_err_set(err, NR_ERANGE, r->path, 0, 0, "evaluations",
@@ -897,10 +897,10 @@ static int find_by_key(nr_results *r, int which, const table *t, const void *pro
     return rc;
 }
 
-int nr_results_find_eval(nr_results *r, const nr_eval_key *key, nr_eval *row, nr_err *err)
+int nr_results_find_eval(nr_results *r, const nr_results_key *key, nr_results_row *row, nr_err *err)
 {
-    nr_eval probe;
-    nr_eval_init(&probe);
+    nr_results_row probe;
+    nr_results_row_init(&probe);
     probe.key = *key;
     return find_by_key(r, S_EVAL_FIND, &tables[T_EVAL], &probe, row, "looking up an evaluation",
                        err);
@@ -916,7 +916,7 @@ static int get_by_id(nr_results *r, int which, const table *t, int64_t id, void 
     return rc;
 }
 
-int nr_results_get_eval(nr_results *r, int64_t id, nr_eval *row, nr_err *err)
+int nr_results_get_eval(nr_results *r, int64_t id, nr_results_row *row, nr_err *err)
 {
     return get_by_id(r, S_EVAL_GET, &tables[T_EVAL], id, row, err);
 }
@@ -977,7 +977,7 @@ static int bind_eval_filter(sqlite3_stmt *st, const void *p)
     if (!rc && f->weights_hash)
         rc = sqlite3_bind_text(st, 3, f->weights_hash, -1, SQLITE_STATIC);
     if (!rc && f->kind >= 0)
-        rc = sqlite3_bind_text(st, 4, nr_eval_kind_name((nr_eval_kind)f->kind), -1,
+        rc = sqlite3_bind_text(st, 4, nr_results_kind_name((nr_results_kind)f->kind), -1,
                                SQLITE_STATIC);
     return rc;
 }
@@ -985,12 +985,12 @@ static int bind_eval_filter(sqlite3_stmt *st, const void *p)
 int nr_results_each_eval(nr_results *r, const nr_eval_filter *f, nr_eval_fn fn, void *ctx,
                          nr_err *err)
 {
-    static const nr_eval_filter all = NR_EVAL_FILTER_ALL;
+    static const nr_eval_filter all = NR_RESULTS_FILTER_ALL;
     return each_row(r, &tables[T_EVAL],
                     "WHERE (?1 = 0 OR run_id = ?1) AND (?2 IS NULL OR spec_hash = ?2) "
                     "AND (?3 IS NULL OR weights_hash = ?3) AND (?4 IS NULL OR kind = ?4) "
                     "ORDER BY id",
-                    bind_eval_filter, f ? f : &all, sizeof(nr_eval),
+                    bind_eval_filter, f ? f : &all, sizeof(nr_results_row),
                     &(visit){.call = call_eval, .eval = fn, .ctx = ctx}, err);
 }
 

@@ -7,7 +7,7 @@
  *   runs         one search: network, input hashes, method, budget, times,
  *                the chosen evaluation
  *   evaluations  one configuration measured on one data slice, keyed by
- *                nr_eval_key (content, not run: any run may reuse a row)
+ *                nr_results_key (content, not run: any run may reuse a row)
  *   sensitivity  one layer of a run set to one format, the rest fp32
  *   predictors   fitted R^2 -> normalized-accuracy models
  *   baselines    fp32 on one data slice: each sample's margin and the
@@ -60,16 +60,16 @@ int nr_results_hash_file(const char *path, char out[NR_HASH_HEX], nr_err *err);
 /* ------------------------------------------------------------ evaluations */
 
 typedef enum {
-    NR_EVAL_FULL = 0,   /* accuracy measured on the data slice                */
-    NR_EVAL_SAMPLE = 1, /* the fast method's few inputs: R^2 vs fp32 mainly    */
-    NR_EVAL_KINDS
-} nr_eval_kind;
+    NR_RESULTS_FULL = 0,   /* accuracy measured on the data slice                */
+    NR_RESULTS_SAMPLE = 1, /* the fast method's few inputs: R^2 vs fp32 mainly    */
+    NR_RESULTS_KINDS
+} nr_results_kind;
 
-const char *nr_eval_kind_name(nr_eval_kind k); /* "full", "sample"          */
-int nr_eval_kind_parse(const char *s, nr_eval_kind *out, nr_err *err);
+const char *nr_results_kind_name(nr_results_kind k); /* "full", "sample"          */
+int nr_results_kind_parse(const char *s, nr_results_kind *out, nr_err *err);
 
 /* What was evaluated.  Two evaluations with equal keys are the same work. */
-typedef struct nr_eval_key {
+typedef struct nr_results_key {
     char formats[128];   /* canonical format name ("e6m7", "q3.4") when one
                             format covers every role; else role=fmt pairs
                             ("weight=e4m3,act=e5m2"), as the search writes them */
@@ -79,11 +79,11 @@ typedef struct nr_eval_key {
                             when one format covers the network                */
     char spec_hash[NR_HASH_HEX], weights_hash[NR_HASH_HEX], data_hash[NR_HASH_HEX];
     int64_t data_first, data_count; /* the slice of the data set              */
-    nr_eval_kind kind;
-} nr_eval_key;
+    nr_results_kind kind;
+} nr_results_key;
 
-typedef struct nr_eval {
-    nr_eval_key key;
+typedef struct nr_results_row {
+    nr_results_key key;
     int64_t id;          /* set by put / find                                */
     int64_t run_id;      /* the run that produced it, 0 when none            */
     int64_t n;           /* inputs actually evaluated                        */
@@ -95,33 +95,33 @@ typedef struct nr_eval {
     double energy_ratio;
     double seconds;      /* wall time of the evaluation                      */
     double created;      /* unix time; put fills it when 0                   */
-} nr_eval;
+} nr_results_row;
 
 /* A row with every measurement NAN, ids 0: fill what was measured. */
-void nr_eval_init(nr_eval *row);
+void nr_results_row_init(nr_results_row *row);
 
 /* Write one evaluation and commit it: when this returns 0 the row survives
  * a kill of the process.  An existing row with the same key is updated in
  * place (its id is kept).  Sets row->id (and row->created when it was 0).
  * An empty formats field, a bad kind or an unterminated text field is
  * NR_ERANGE. */
-int nr_results_put_eval(nr_results *db, nr_eval *row, nr_err *err);
+int nr_results_put_eval(nr_results *db, nr_results_row *row, nr_err *err);
 /* Look a key up: 1 found (*row filled), 0 not found, <0 error. */
-int nr_results_find_eval(nr_results *db, const nr_eval_key *key, nr_eval *row, nr_err *err);
-int nr_results_get_eval(nr_results *db, int64_t id, nr_eval *row, nr_err *err); /* 1/0/<0 */
+int nr_results_find_eval(nr_results *db, const nr_results_key *key, nr_results_row *row, nr_err *err);
+int nr_results_get_eval(nr_results *db, int64_t id, nr_results_row *row, nr_err *err); /* 1/0/<0 */
 
 /* Which evaluations to visit; zero fields match anything. */
 typedef struct nr_eval_filter {
     int64_t run_id;                 /* 0: any                                */
     const char *spec_hash;          /* NULL: any                             */
     const char *weights_hash;
-    int kind;                       /* -1 any, else nr_eval_kind             */
+    int kind;                       /* -1 any, else nr_results_kind             */
 } nr_eval_filter;
-#define NR_EVAL_FILTER_ALL {0, NULL, NULL, -1}
+#define NR_RESULTS_FILTER_ALL {0, NULL, NULL, -1}
 
 /* Call fn for every matching row in id order; fn returns nonzero to stop
  * (that value is returned).  Returns 0, fn's value, or <0 on error. */
-typedef int (*nr_eval_fn)(const nr_eval *row, void *ctx);
+typedef int (*nr_eval_fn)(const nr_results_row *row, void *ctx);
 int nr_results_each_eval(nr_results *db, const nr_eval_filter *f, nr_eval_fn fn, void *ctx,
                          nr_err *err);
 

@@ -160,7 +160,7 @@ typedef struct ctx {
     float *sin, *sref;        /* sample inputs, fp32 outputs on them          */
     int *slab;
     int64_t sref_top1;        /* fp32 correct answers on the samples          */
-    nr_eval base;             /* fp32 on the slice                            */
+    nr_results_row base;             /* fp32 on the slice                            */
     nr_baseline nb;           /* its margins and the samples' spread          */
     nr_noise_model nm;        /* built on nb (have_nm)                         */
     int have_nm;
@@ -306,8 +306,8 @@ static void layers_text(ctx *c, const lay *ls, int nls, char *buf, size_t size)
     }
 }
 
-static int key_init(ctx *c, nr_eval_key *k, const nr_format *dflt, nr_rounding rnd,
-                    const lay *ls, int nls, nr_eval_kind kind, nr_err *err)
+static int key_init(ctx *c, nr_results_key *k, const nr_format *dflt, nr_rounding rnd,
+                    const lay *ls, int nls, nr_results_kind kind, nr_err *err)
 {
     memset(k, 0, sizeof *k);
     nr_format_name(dflt, k->formats, sizeof k->formats);
@@ -321,14 +321,14 @@ static int key_init(ctx *c, nr_eval_key *k, const nr_format *dflt, nr_rounding r
                           sizeof k->layers - 1);
     memcpy(k->spec_hash, c->spec_hash, NR_HASH_HEX);
     memcpy(k->weights_hash, c->weights_hash, NR_HASH_HEX);
-    memcpy(k->data_hash, kind == NR_EVAL_FULL ? c->data_hash : c->sample_hash, NR_HASH_HEX);
+    memcpy(k->data_hash, kind == NR_RESULTS_FULL ? c->data_hash : c->sample_hash, NR_HASH_HEX);
     k->data_first = c->first;
-    k->data_count = kind == NR_EVAL_FULL ? c->count : c->samples;
+    k->data_count = kind == NR_RESULTS_FULL ? c->count : c->samples;
     k->kind = kind;
     return 0;
 }
 
-static void fill_cost(nr_eval *row, const nr_search_cfg *cfg)
+static void fill_cost(nr_results_row *row, const nr_search_cfg *cfg)
 {
     if (!cfg)
         return;
@@ -371,11 +371,11 @@ static int64_t correct(ctx *c, const float *out)
 
 /* The sample evaluation of a uniform configuration: from the store, or
  * computed and stored. */
-static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_eval *row, int *computed,
+static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_results_row *row, int *computed,
                        nr_err *err)
 {
-    nr_eval_key key;
-    int rc = key_init(c, &key, &cfg->fmt, c->o->rounding, NULL, 0, NR_EVAL_SAMPLE, err);
+    nr_results_key key;
+    int rc = key_init(c, &key, &cfg->fmt, c->o->rounding, NULL, 0, NR_RESULTS_SAMPLE, err);
     if (rc)
         return rc;
     *computed = 0;
@@ -389,7 +389,7 @@ static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_eval *row, int *comp
     if ((rc = build(c, &cfg->fmt, c->o->rounding, NULL, 0, &m, err)) ||
         (rc = run_samples(c, m, out, &secs, err)))
         goto done;
-    nr_eval_init(row);
+    nr_results_row_init(row);
     row->key = key;
     row->run_id = c->run_id;
     row->n = c->samples;
@@ -428,7 +428,7 @@ typedef struct full_req {
 
 /* A row meets the budget; a row stopped early (n short of the slice) is a
  * proven failure. */
-static int passes(const ctx *c, const nr_eval *row)
+static int passes(const ctx *c, const nr_results_row *row)
 {
     return row->n >= c->count && row->norm_acc >= 1.0 - c->o->max_loss - PASS_SLACK;
 }
@@ -491,10 +491,10 @@ done:
     return rc;
 }
 
-static void fill_full(ctx *c, const full_req *q, const nr_eval_key *key, int64_t n,
-                      int64_t top1, int64_t top5, double secs, nr_eval *row)
+static void fill_full(ctx *c, const full_req *q, const nr_results_key *key, int64_t n,
+                      int64_t top1, int64_t top5, double secs, nr_results_row *row)
 {
-    nr_eval_init(row);
+    nr_results_row_init(row);
     row->key = *key;
     row->run_id = c->run_id;
     row->n = n;
@@ -508,7 +508,7 @@ static void fill_full(ctx *c, const full_req *q, const nr_eval_key *key, int64_t
 
 /* A full row found in the store: one written before the store's upgrade
  * to the regression R^2 (results.c) has none; give it its sample's. */
-static int refill_r2(ctx *c, const full_req *q, nr_eval *row, nr_err *err)
+static int refill_r2(ctx *c, const full_req *q, nr_results_row *row, nr_err *err)
 {
     if (!isnan(row->r2) || isnan(q->r2))
         return 0;
@@ -520,13 +520,13 @@ static int refill_r2(ctx *c, const full_req *q, nr_eval *row, nr_err *err)
  * key up; if missing, each process runs its contiguous part of the slice,
  * the counts are summed, and process 0 writes the row.  Every process ends
  * with process 0's row, so all take the same decisions. */
-static int full_eval_shared(ctx *c, const full_req *q, nr_eval *row, int *computed,
+static int full_eval_shared(ctx *c, const full_req *q, nr_results_row *row, int *computed,
                             nr_err *err)
 {
-    nr_eval_key key;
+    nr_results_key key;
     int64_t found = 0;
     *computed = 0;
-    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_EVAL_FULL, err);
+    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_RESULTS_FULL, err);
     if (!rc && myrank(c) == 0) {
         rc = nr_results_find_eval(c->db, &key, row, err);
         found = rc == 1 && (row->n >= c->count || q->early);
@@ -557,12 +557,12 @@ static int full_eval_shared(ctx *c, const full_req *q, nr_eval *row, int *comput
 }
 
 /* A full evaluation: from the store, or computed on the slice and stored. */
-static int full_eval(ctx *c, const full_req *q, nr_eval *row, int *computed, nr_err *err)
+static int full_eval(ctx *c, const full_req *q, nr_results_row *row, int *computed, nr_err *err)
 {
     if (nprocs(c) > 1 && !q->alone)
         return full_eval_shared(c, q, row, computed, err);
-    nr_eval_key key;
-    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_EVAL_FULL, err);
+    nr_results_key key;
+    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_RESULTS_FULL, err);
     if (rc)
         return rc;
     *computed = 0;
@@ -858,7 +858,7 @@ static int put_run(ctx *c, nr_run *run, nr_err *err)
 typedef struct sample_job {
     ctx *c;
     const nr_search_cfg *cfg;
-    nr_eval *rows;
+    nr_results_row *rows;
     const int *todo;
     int ntodo, done;
     int failed;
@@ -899,17 +899,17 @@ static void sample_worker(void *p, size_t b, size_t e)
  * configuration's row read back from the store (rows[i] must exist), the
  * computed counts summed over the processes, the stored times summed over
  * the rows.  *chosen (exhaustive: the first full row that passes) or NULL. */
-static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_eval_kind kind, nr_eval *rows,
+static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_results_kind kind, nr_results_row *rows,
                   int *chosen, nr_err *err)
 {
     nr_search_result *r = c->r;
-    int64_t v = kind == NR_EVAL_SAMPLE ? r->sample_computed : r->full_computed;
+    int64_t v = kind == NR_RESULTS_SAMPLE ? r->sample_computed : r->full_computed;
     int rc = sum_all(c, &v, 1, err);
     if (rc)
         return rc;
     double secs = 0;
     for (int i = 0; i < n && !rc; i++) {
-        nr_eval_key key;
+        nr_results_key key;
         if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, kind, err)))
             break;
         rc = nr_results_find_eval(c->db, &key, &rows[i], err);
@@ -917,7 +917,7 @@ static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_eval_kind kind, nr
             rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "search",
                             "the %s evaluation of %s, process %d's share, is not in the "
                             "results store",
-                            nr_eval_kind_name(kind), cfg[i].name, i % nprocs(c));
+                            nr_results_kind_name(kind), cfg[i].name, i % nprocs(c));
         if (rc < 0)
             break;
         rc = 0;
@@ -925,7 +925,7 @@ static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_eval_kind kind, nr
         if (chosen && *chosen < 0 && passes(c, &rows[i]))
             *chosen = i;
     }
-    if (kind == NR_EVAL_SAMPLE) {
+    if (kind == NR_RESULTS_SAMPLE) {
         r->sample_evals = n;
         r->sample_computed = (int)v;
         r->sample_seconds = secs;
@@ -940,7 +940,7 @@ static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_eval_kind kind, nr
 /* R^2 of every configuration: stored rows first, then the missing ones over
  * `jobs` threads, one configuration per task.  Several processes: process
  * p takes configurations i with i % size == p, then all gather. */
-static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_eval *rows, nr_err *err)
+static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *rows, nr_err *err)
 {
     int P = nprocs(c), me = myrank(c);
     int *todo = malloc((size_t)n * sizeof *todo), ntodo = 0, rc = 0;
@@ -949,8 +949,8 @@ static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_eval *rows, 
         goto done;
     }
     for (int i = me; i < n; i += P) {
-        nr_eval_key key;
-        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, NR_EVAL_SAMPLE, err)))
+        nr_results_key key;
+        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, NR_RESULTS_SAMPLE, err)))
             goto done;
         rc = nr_results_find_eval(c->db, &key, &rows[i], err);
         if (rc < 0)
@@ -977,14 +977,14 @@ done:
         return rc;
     if ((rc = agree(c, rc, err)) || want_stop(c))
         return rc;
-    return gather(c, cfg, n, NR_EVAL_SAMPLE, rows, NULL, err);
+    return gather(c, cfg, n, NR_RESULTS_SAMPLE, rows, NULL, err);
 }
 
 /* ------------------------------------------------------------ methods */
 
 /* Full evaluation of configuration i of the grid, counted in r. */
-static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, int alone,
-                   int early, nr_eval *row, nr_err *err)
+static int measure(ctx *c, const nr_search_cfg *cfg, const nr_results_row *smp, int i, int alone,
+                   int early, nr_results_row *row, nr_err *err)
 {
     char phase[96];
     snprintf(phase, sizeof phase, "full %s", cfg[i].name);
@@ -1002,8 +1002,8 @@ static int measure(ctx *c, const nr_search_cfg *cfg, const nr_eval *smp, int i, 
 
 /* Several processes: process p measures configurations i with i % size ==
  * p, each on the whole slice, then all gather. */
-static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp,
-                      nr_eval *full, int *chosen, nr_err *err)
+static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_results_row *smp,
+                      nr_results_row *full, int *chosen, nr_err *err)
 {
     int P = nprocs(c), me = myrank(c), mine = 0, total = (n - me + P - 1) / P, rc = 0;
     *chosen = -1;
@@ -1023,7 +1023,7 @@ static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *sm
     *chosen = -1;
     if ((rc = agree(c, rc, err)) || want_stop(c))
         return rc;
-    return gather(c, cfg, n, NR_EVAL_FULL, full, chosen, err);
+    return gather(c, cfg, n, NR_RESULTS_FULL, full, chosen, err);
 }
 
 /* The fast method.  Assumption (the paper's): a configuration passes iff
@@ -1096,8 +1096,8 @@ int nr_search_step_records(const double *r2, int n, const double *predicted, dou
 typedef struct fast_ctx {
     ctx *c;
     const nr_search_cfg *cfg;
-    const nr_eval *smp;
-    nr_eval *full;
+    const nr_results_row *smp;
+    nr_results_row *full;
 } fast_ctx;
 
 /* One step of the fast method: a full evaluation of configuration i. */
@@ -1115,7 +1115,7 @@ static int fast_verdict(void *p, int i, nr_err *err)
 }
 
 /* Predicted normalized accuracy of every configuration (pred[0..n)). */
-static int predict_all(ctx *c, const nr_eval *smp, int n, double *pred, nr_err *err)
+static int predict_all(ctx *c, const nr_results_row *smp, int n, double *pred, nr_err *err)
 {
     const nr_predictor *p = &c->o->predictor;
     if (p->model == NR_PRED_MARGIN && !c->have_nm)
@@ -1128,7 +1128,7 @@ static int predict_all(ctx *c, const nr_eval *smp, int n, double *pred, nr_err *
     return 0;
 }
 
-static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_eval *smp, nr_eval *full,
+static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_results_row *smp, nr_results_row *full,
                 int *chosen, nr_err *err)
 {
     double *r2 = malloc((size_t)(n ? n : 1) * sizeof *r2);
@@ -1195,7 +1195,7 @@ static int overrides(const ctx *c, pl_state *s, const nr_search_cfg *u)
     return n;
 }
 
-static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval *uni,
+static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_results_row *uni,
                      nr_err *err)
 {
     nr_search_result *r = c->r;
@@ -1245,7 +1245,7 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval
             lay one = {s.macl[j], &g->fmt};
             full_req q = {.dflt = &c->f32, .rnd = NR_RND_RNE, .ls = &one, .nls = 1,
                           .r2 = NAN, .phase = "sensitivity"};
-            nr_eval row;
+            nr_results_row row;
             int comp;
             if ((rc = full_eval(c, &q, &row, &comp, err)))
                 goto done;
@@ -1297,7 +1297,7 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_eval
             int nls = overrides(c, &s, u);
             full_req q = {.dflt = &u->fmt, .rnd = c->o->rounding, .ls = s.ls, .nls = nls,
                           .r2 = NAN, .phase = "per-layer"};
-            nr_eval row;
+            nr_results_row row;
             int comp;
             if ((rc = full_eval(c, &q, &row, &comp, err))) {
                 free(order);
@@ -1354,13 +1354,13 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
     if ((rc = nr_format_parse("fp32", &c.f32, err)))
         return rc;
     pthread_mutex_init(&c.mu, NULL);
-    nr_eval *smp = calloc((size_t)n, sizeof *smp), *full = calloc((size_t)n, sizeof *full);
+    nr_results_row *smp = calloc((size_t)n, sizeof *smp), *full = calloc((size_t)n, sizeof *full);
     int chosen = -1;
     if (!smp || !full)
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
     for (int i = 0; i < n && !rc; i++) {
-        nr_eval_init(&smp[i]);
-        nr_eval_init(&full[i]);
+        nr_results_row_init(&smp[i]);
+        nr_results_row_init(&full[i]);
     }
     /* every failure below passes through agree(): see there */
     if ((rc = agree(&c, rc ? rc : setup(&c, err), err)))
