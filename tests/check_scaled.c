@@ -189,6 +189,50 @@ START_TEST(test_bad_names)
 }
 END_TEST
 
+START_TEST(test_long_form)
+{
+    static const struct { const char *k[5], *v[5]; int n; const char *canon; } t[] = {
+        {{"element", "block", "scale", "rule"}, {"e2m1", "32", "e8m0", "floor"}, 4, "mxfp4"},
+        {{"element", "block"}, {"E2M1", "32"}, 2, "mxfp4"},
+        {{"element", "granularity", "block"}, {"e2m1", "block", "16"}, 3, "e2m1@b16:e8m0:floor"},
+        {{"element", "block", "scale"}, {"e2m1", "16", "nv"}, 3, "nvfp4"},
+        {{"element", "granularity"}, {"int8", "channel"}, 2, "int8@channel:fp32:amax"},
+        {{"element"}, {"int8"}, 1, "int8@tensor:fp32:amax"},
+        {{"element", "rule"}, {"int8", "static"}, 2, "int8@tensor:fp32:static"},
+        {{"rule", "element", "block"}, {"rceil", "e2m1", "32"}, 3, "e2m1@b32:e8m0:rceil"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        nr_scaled s;
+        nr_err e = {0};
+        char buf[128];
+        ck_assert_msg(nr_scaled_from_pairs(t[i].k, t[i].v, t[i].n, &s, &e) == 0, "%zu: %s", i,
+                      e.msg);
+        nr_scaled_name(&s, buf, sizeof buf);
+        ck_assert_str_eq(buf, t[i].canon);
+    }
+    static const struct { const char *k[3], *v[3]; int n; const char *where, *says; } bad[] = {
+        {{"element", "size"}, {"e2m1", "32"}, 2, "scaled format", "unknown key \"size\""},
+        {{"block"}, {"32"}, 1, "scaled format", "missing key \"element\""},
+        {{"element", "element"}, {"e2m1", "e2m3"}, 2, "element", "given twice"},
+        {{"element", "block"}, {"e2m1", "x"}, 2, "block", "expected a block size"},
+        {{"element", "block"}, {"e2m1", "-3"}, 2, "block", "expected a block size"},
+        {{"element", "block"}, {"e2m1", "0"}, 2, "", "block size out of range"},
+        {{"element", "granularity", "block"}, {"e2m1", "channel", "32"}, 3, "granularity",
+         "contradicts"},
+        {{"element", "granularity"}, {"e2m1", "block"}, 2, "granularity", "needs the key block"},
+        {{"element", "scale"}, {"e2m1@b32", "e8m0"}, 2, "element", "may not contain"},
+        {{"element", "block", "rule"}, {"e2m1", "32", "amax"}, 3, "", "not a rule for e8m0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nr_scaled s;
+        nr_err e = {0};
+        ck_assert(nr_scaled_from_pairs(bad[i].k, bad[i].v, bad[i].n, &s, &e) < 0);
+        ck_assert_msg(strstr(e.msg, bad[i].says) && strstr(e.where, bad[i].where),
+                      "%zu: %s: %s", i, e.where, e.msg);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- spelled-out groups */
 
 #define MAXN 6
@@ -543,6 +587,7 @@ int main(void)
     tcase_add_test(tc, test_presets);
     tcase_add_test(tc, test_general_names);
     tcase_add_test(tc, test_bad_names);
+    tcase_add_test(tc, test_long_form);
     tcase_add_test(tc, test_groups);
     tcase_add_test(tc, test_sr);
     tcase_add_test(tc, test_api_errors);
