@@ -9,6 +9,7 @@
 #include "testutil.h"
 #include "orcheck.h"
 #include "scaled.h"
+#include "cost.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -460,6 +461,44 @@ START_TEST(test_exact_div)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- cost */
+
+START_TEST(test_cost)
+{
+    nr_cost_scaled c4, c8, nv, ch;
+    nr_scaled m4 = sc("mxfp4"), m8 = sc("mxfp8"), n4 = sc("nvfp4"), i8 = sc("int8@channel");
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &m4, &c4, NULL) == 0);
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &m8, &c8, NULL) == 0);
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &n4, &nv, NULL) == 0);
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &i8, &ch, NULL) == 0);
+    /* the per-MAC sum, spelled out: e2m1 magnitudes are 0.5 * 0..12 (4 bits),
+     * products 9 bits with the sign, 32 of them need 5 more */
+    ck_assert_int_eq(c4.block, 32);
+    ck_assert_int_eq(c4.tree_bits, 14);
+    for (int k = 0; k < NR_COST_METRICS; k++)
+        if (k != NR_COST_DELAY)
+            ck_assert(fabs(c4.mac[k] - (c4.mul[k] + c4.tree[k] * 31 / 32 +
+                                        (c4.scale[k] + c4.acc[k]) / 32)) < 1e-9 * c4.mac[k]);
+    /* narrower elements cost less; the ue4m3 scale multiplier costs more than
+     * e8m0's exponent adder */
+    ck_assert(c4.mac[NR_COST_AREA] < c8.mac[NR_COST_AREA]);
+    ck_assert(c4.mac[NR_COST_AREA] < c4.ref[NR_COST_AREA]);
+    ck_assert(nv.scale[NR_COST_AREA] > c4.scale[NR_COST_AREA]);
+    ck_assert(c4.speedup > c8.speedup);
+    /* per-channel int8: an int8 multiplier and an int32 adder per MAC, as in
+     * nr_cost_mac */
+    nr_format i8f = tu_fmt("int8"), i32 = tu_fmt("int32");
+    nr_cost ref;
+    ck_assert(nr_cost_mac(&nr_cost_default, &i8f, NULL, &i32, &ref, NULL) == 0);
+    for (int k = 0; k < NR_COST_METRICS; k++)
+        ck_assert(fabs(ch.mac[k] - ref.mac[k]) < 1e-9 * ref.mac[k]);
+    ck_assert(fabs(ch.speedup - ref.speedup) < 1e-9 * ref.speedup);
+    nr_scaled bad = m4;
+    bad.block = 0;
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &bad, &c4, NULL) == -NR_ERANGE);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- oracle */
 
 static const char *const oracle_elems[] = {"e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "q1.6",
@@ -593,6 +632,7 @@ int main(void)
     tcase_add_test(tc, test_api_errors);
     tcase_add_test(tc, test_scales);
     tcase_add_test(tc, test_exact_div);
+    tcase_add_test(tc, test_cost);
     tcase_add_test(tc, test_oracle);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -149,4 +149,14 @@ b=$(printf '1.3 2.7 3.1\n' | "$BIN" round mxfp8 --rounding sr --seed 5)
 "$BIN" round --help >"$tmp/out" 2>&1
 if grep -qF 'one group' "$tmp/out"; then ok; else bad "round --help lacks scaled formats"; fi
 
+# ---- numrep cost
+has 'format        mxfp4 (4.25 bits per element)' cost mxfp4
+has 'per block of 32: 32 element multipliers, 31 adders of 14 bits' cost mxfp4
+has 'per MAC = multiplier + tree adder x 15/16' cost nvfp4
+has 'per MAC: 1 element multiplier, 1 accumulator adder (the channel scale' cost int8@channel
+has '"tree_bits": 14' cost --json mxfp4
+expect_fail 2 '--products / --accumulator are for plain formats' cost mxfp4 --products e4m3
+expect_fail 1 'block size out of range' cost e2m1@b0
+has 'Scaled formats' cost --help
+
 finish

@@ -83,6 +83,33 @@ const char *nr_cost_unit_name(nr_cost_unit u);     /* "fp mult", ...         */
 const char *nr_cost_metric_name(nr_cost_metric k); /* "area", ...            */
 const char *nr_cost_origin_name(nr_cost_origin o); /* "default", "fitted", ... */
 
+/* ------------------------------------------------------------ scaled formats
+ * cost_scaled.c: a dot-product unit for a scaled format (docs/cost-model.md
+ * "Scaled formats"), composed from the units above.  Per group of k
+ * elements: k element multipliers (exact products), k - 1 integer adders of
+ * tree_bits bits (the block's exact sum), one scale unit (e8m0: an 8-bit
+ * exponent adder; ue4m3 / nv: a ue4m3 multiplier; fp32: an fp32
+ * multiplier) and one fp32 adder into the running sum.  Tensor and channel
+ * scales apply once per output: k = 1, an element multiplier and an
+ * accumulator adder (fp32; int32 for integer elements). */
+struct nr_scaled;
+typedef struct nr_cost_scaled {
+    int block;                      /* k (1 for tensor / channel scales)       */
+    int tree_bits;                  /* width of the tree's adders (0: none)   */
+    double mul[NR_COST_METRICS];    /* one element multiplier                 */
+    double tree[NR_COST_METRICS];   /* one adder of the block's tree          */
+    double scale[NR_COST_METRICS];  /* the scale unit (one per block)         */
+    double acc[NR_COST_METRICS];    /* the accumulator adder                  */
+    double mac[NR_COST_METRICS];    /* per MAC: area, energy amortised; delay =
+                                       the unit's single-cycle critical path:
+                                       mul + max(log2(k) tree adders, scale) + acc */
+    double ref[NR_COST_METRICS];    /* the fp32 MAC                           */
+    double area_ratio, clock_gain, speedup, speedup_fixed_clock, energy_ratio;
+} nr_cost_scaled;
+
+int nr_cost_scaled_mac(const nr_cost_model *m, const struct nr_scaled *s, nr_cost_scaled *out,
+                       nr_err *err);
+
 /* ------------------------------------------------------------ calibration */
 
 /* One synthesis result.  has[k] says whether metric k was given. */
