@@ -213,11 +213,12 @@ static int cost_scaled(const opts *o, const nr_cost_model *m)
         json_metrics("tree_adder", c.tree);
         json_metrics("scale_unit", c.scale);
         json_metrics("accumulator", c.acc);
-        json_metrics("per_mac", c.mac);
-        json_metrics("fp32_mac", c.ref);
+        json_metrics("per_mac", c.total.mac);
+        json_metrics("fp32_mac", c.total.ref);
         printf("  \"area_ratio\": %.10g,\n  \"clock_gain\": %.10g,\n  \"speedup\": %.10g,\n"
                "  \"speedup_fixed_clock\": %.10g,\n  \"energy_ratio\": %.10g\n}\n",
-               c.area_ratio, c.clock_gain, c.speedup, c.speedup_fixed_clock, c.energy_ratio);
+               c.total.area_ratio, c.total.clock_gain, c.total.speedup,
+               c.total.speedup_fixed_clock, c.total.energy_ratio);
         return 0;
     }
     printf("format        %s (%g bits per element)\n", name, nr_scaled_bits(&s));
@@ -236,21 +237,21 @@ static int cost_scaled(const opts *o, const nr_cost_model *m)
     if (s.gran == NR_GRAN_BLOCK)
         row_w(22, "scale unit", c.scale);
     row_w(22, "accumulator adder", c.acc);
-    row_w(22, "per MAC", c.mac);
-    row_w(22, "fp32 MAC", c.ref);
+    row_w(22, "per MAC", c.total.mac);
+    row_w(22, "fp32 MAC", c.total.ref);
     if (s.gran == NR_GRAN_BLOCK)
         printf("\nper MAC = multiplier + tree adder x %g/%g + (scale + accumulator) / %g; "
                "delay = one cycle of the unit\n\n", k - 1, k, k);
     else
         printf("\nper MAC = multiplier + accumulator adder; delay = their sum\n\n");
     printf("area ratio                          %.3f  (fp32 MAC area / area per MAC)\n",
-           c.area_ratio);
+           c.total.area_ratio);
     printf("clock gain                          %.3f  (fp32 MAC delay / unit delay)\n",
-           c.clock_gain);
-    printf("speedup at equal area               %.3f  (area ratio x clock gain)\n", c.speedup);
-    printf("speedup at equal area, fixed clock  %.3f  (area ratio)\n", c.speedup_fixed_clock);
+           c.total.clock_gain);
+    printf("speedup at equal area               %.3f  (area ratio x clock gain)\n", c.total.speedup);
+    printf("speedup at equal area, fixed clock  %.3f  (area ratio)\n", c.total.speedup_fixed_clock);
     printf("energy ratio                        %.3f  (fp32 MAC energy / energy per MAC)\n",
-           c.energy_ratio);
+           c.total.energy_ratio);
     return 0;
 }
 

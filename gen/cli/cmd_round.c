@@ -241,6 +241,49 @@ static int do_line(const round_opts *o, char *line, long lineno)
     return 0;
 }
 
+static int round_line(char *line, long lineno, void *ctx)
+{
+    return do_line((const round_opts *)ctx, line, lineno);
+}
+
+/* Read stdin line by line for `numrep round`: a line with a NUL byte is
+ * reported and skipped, blank lines are skipped, every other line goes to
+ * fn (which reports its own errors and returns nonzero for a bad line).
+ * Returns the exit status: 1 if any line was bad or stdin / stdout failed. */
+int cli_round_lines(int (*fn)(char *line, long lineno, void *ctx), void *ctx)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    int bad = 0;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if ((size_t)len != strlen(line)) {
+            fprintf(stderr, "numrep round: stdin:%ld: line contains a NUL byte\n", lineno);
+            bad = 1;
+            continue;
+        }
+        const char *p = line;
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            continue; /* blank line */
+        if (fn(line, lineno, ctx) != 0)
+            bad = 1;
+    }
+    free(line);
+    if (ferror(stdin)) {
+        fprintf(stderr, "numrep round: stdin: read error: %s\n", strerror(errno));
+        bad = 1;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "numrep round: stdout: write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return bad ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------- arguments */
 
 static int parse_seed(const char *s, uint64_t *out)
@@ -339,34 +382,5 @@ int cmd_round(int argc, char **argv)
     if (nr_format_parse(fmt_name, &o.f, &e) != 0)
         return cli_error(&e);
 
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long lineno = 0;
-    int bad = 0;
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        if ((size_t)len != strlen(line)) {
-            fprintf(stderr, "numrep round: stdin:%ld: line contains a NUL byte\n", lineno);
-            bad = 1;
-            continue;
-        }
-        const char *p = line;
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            continue; /* blank line */
-        if (do_line(&o, line, lineno) != 0)
-            bad = 1;
-    }
-    free(line);
-    if (ferror(stdin)) {
-        fprintf(stderr, "numrep round: stdin: read error: %s\n", strerror(errno));
-        bad = 1;
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "numrep round: stdout: write error: %s\n", strerror(errno));
-        return 1;
-    }
-    return bad ? 1 : 0;
+    return cli_round_lines(round_line, &o);
 }

@@ -73,6 +73,9 @@ typedef struct nr_cost {
 int nr_cost_mac(const nr_cost_model *m, const nr_format *operand, const nr_format *product,
                 const nr_format *acc, nr_cost *out, nr_err *err);
 
+/* The ratios of c from c->mac and c->ref. */
+void nr_cost_set_ratios(nr_cost *c);
+
 /* One unit: area/delay/energy of a multiplier (in: operands, out: product
  * format; out NULL = in) or an adder (in: the adder's format; out unused).
  * The unit kind follows the format kind.  0 or -code. */
@@ -100,11 +103,11 @@ typedef struct nr_cost_scaled {
     double tree[NR_COST_METRICS];   /* one adder of the block's tree          */
     double scale[NR_COST_METRICS];  /* the scale unit (one per block)         */
     double acc[NR_COST_METRICS];    /* the accumulator adder                  */
-    double mac[NR_COST_METRICS];    /* per MAC: area, energy amortised; delay =
-                                       the unit's single-cycle critical path:
-                                       mul + max(log2(k) tree adders, scale) + acc */
-    double ref[NR_COST_METRICS];    /* the fp32 MAC                           */
-    double area_ratio, clock_gain, speedup, speedup_fixed_clock, energy_ratio;
+    /* per MAC: total.mul = mul; total.add = the rest amortised (tree (k-1)/k,
+     * (scale + acc)/k); total.mac = their sum for area and energy, and for
+     * delay the unit's single-cycle critical path mul + max(log2(k) tree
+     * adders, scale) + acc; total.ref the fp32 MAC; the ratios as nr_cost's */
+    nr_cost total;
 } nr_cost_scaled;
 
 int nr_cost_scaled_mac(const nr_cost_model *m, const struct nr_scaled *s, nr_cost_scaled *out,

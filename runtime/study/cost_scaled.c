@@ -100,18 +100,18 @@ int nr_cost_scaled_mac(const nr_cost_model *m, const nr_scaled *s, nr_cost_scale
     if (rc)
         return rc;
     const double k = c.block;
+    nr_cost *t = &c.total;
     for (int j = 0; j < NR_COST_METRICS; j++) {
-        c.ref[j] = ref.mac[j];
-        if (j == NR_COST_DELAY) /* one cycle: multiply, tree (scale beside it), accumulate */
-            c.mac[j] = c.mul[j] + fmax(ceil_log2(c.block) * c.tree[j], c.scale[j]) + c.acc[j];
-        else
-            c.mac[j] = c.mul[j] + c.tree[j] * (k - 1) / k + (c.scale[j] + c.acc[j]) / k;
+        t->ref[j] = ref.mac[j];
+        t->mul[j] = c.mul[j];
+        if (j == NR_COST_DELAY) { /* one cycle: multiply, tree (scale beside it), accumulate */
+            t->add[j] = fmax(ceil_log2(c.block) * c.tree[j], c.scale[j]) + c.acc[j];
+        } else {
+            t->add[j] = c.tree[j] * (k - 1) / k + (c.scale[j] + c.acc[j]) / k;
+        }
+        t->mac[j] = t->mul[j] + t->add[j];
     }
-    c.area_ratio = c.ref[NR_COST_AREA] / c.mac[NR_COST_AREA];
-    c.clock_gain = c.ref[NR_COST_DELAY] / c.mac[NR_COST_DELAY];
-    c.speedup = c.area_ratio * c.clock_gain;
-    c.speedup_fixed_clock = c.area_ratio;
-    c.energy_ratio = c.ref[NR_COST_ENERGY] / c.mac[NR_COST_ENERGY];
+    nr_cost_set_ratios(t);
     *out = c;
     return 0;
 }
