@@ -171,26 +171,35 @@ static void show_flags(unsigned fl, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- one line */
 
+/* The next blank-separated field of *p, NUL-terminated in place (*p moves
+ * past it), or NULL at the end of the line. */
+char *cli_next_field(char **p)
+{
+    char *s = *p;
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return NULL;
+    char *start = s;
+    while (*s && !isspace((unsigned char)*s))
+        s++;
+    if (*s)
+        *s++ = 0;
+    *p = s;
+    return start;
+}
+
 /* Compute and print the answer to one line; 0, or -1 after reporting a bad
  * line on stderr. */
 static int do_line(const round_opts *o, char *line, long lineno)
 {
     const int arity = rops[o->op].arity;
-    char *tok[3];
+    char *tok[3], *start, *p = line;
     int ntok = 0;
-    for (char *p = line; *p;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
+    while ((start = cli_next_field(&p))) {
         if (ntok < 3)
             tok[ntok] = start;
         ntok++;
-        if (*p)
-            *p++ = 0;
     }
     if (ntok != arity) {
         if (o->op == ROP_NONE)

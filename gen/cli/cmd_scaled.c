@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "scaled.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,16 +118,8 @@ static void show_scale(nr_scale_fmt f, double X, uint64_t bits)
 static long parse_values(char *line, long lineno, double **vals, size_t *cap)
 {
     long n = 0;
-    for (char *p = line; *p;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        if (*p)
-            *p++ = 0;
+    char *start, *p = line;
+    while ((start = cli_next_field(&p))) {
         if (n >= MAX_GROUP) {
             fprintf(stderr, "numrep round: stdin:%ld: more than %d values on one line\n",
                     lineno, MAX_GROUP);
