@@ -13,14 +13,12 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static int bitlen(unsigned __int128 x)
+static int bitlen(unsigned __int128 x) /* position of the top set bit + 1; 0 for 0 */
 {
-    int n = 0;
-    while (x) {
-        x >>= 1;
-        n++;
-    }
-    return n;
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    if (hi)
+        return 128 - __builtin_clzll(hi);
+    return lo ? 64 - __builtin_clzll(lo) : 0;
 }
 
 /* Compare the magnitudes of two finite nonzero exact values: -1, 0, 1. */
