@@ -10,6 +10,7 @@ may share one Model."""
 import ctypes
 import json
 import os
+import re
 import threading
 
 import numpy as np
@@ -35,6 +36,29 @@ def _path(p, what):
     if not isinstance(p, str):
         raise TypeError("numrep.Model: %s must be a path (str), got %s" % (what, type(p).__name__))
     return p
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+%-]*$")
+
+
+def _yaml(v):
+    """A dict / list / scalar as YAML flow text: strings plain where YAML
+    reads them back as the same plain scalar (the precision parser tells
+    `same` from "same"), else double-quoted."""
+    if isinstance(v, dict):
+        return "{" + ", ".join("%s: %s" % (_yaml(str(k)), _yaml(x)) for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, Format):
+        v = str(v)
+    if isinstance(v, str):
+        return v if _PLAIN.match(v) else json.dumps(v)
+    raise TypeError("numrep.Model: precision dict holds a %s (expected str, number, dict, "
+                    "list)" % type(v).__name__)
 
 
 class Model:
@@ -88,10 +112,7 @@ class Model:
 
     def _build_from_dict(self, spec, precision, seed, e):
         L = _lib.lib()
-        try:
-            text = json.dumps(precision)  # JSON is YAML (flow style)
-        except (TypeError, ValueError) as ex:
-            raise TypeError("numrep.Model: precision dict is not plain data: %s" % ex) from None
+        text = _yaml(precision)
         s, p = ctypes.c_void_p(), ctypes.c_void_p()
         check(L.nr_spec_load(spec.encode(), ctypes.byref(s), ctypes.byref(e)), e)
         rc = L.nr_precision_parse_string(text.encode(), b"<precision dict>", ctypes.byref(p),

@@ -23,7 +23,8 @@ fi
 export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 cd "$here"
-"$py" -m pytest -q -p no:cacheprovider "$here" "$@"
+[ $# -gt 0 ] || set -- "$here"
+"$py" -m pytest -q -p no:cacheprovider "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "python_numrep: pytest collected no tests"; exit 1; }
 exit $rc
