@@ -143,14 +143,28 @@ def as_input(x, what, dtypes):
     return x
 
 
-def round(x, fmt, rounding="rne", seed=None, threads=0):  # noqa: A001 (numrep.round)
+def _out(out, shape, dtype, what):
+    """The caller's out= array (checked) or a new one."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.dtype != np.dtype(dtype):
+        raise TypeError("numrep.%s: out must be an ndarray of dtype %s" % (what, np.dtype(dtype)))
+    if out.shape != tuple(shape):
+        raise ValueError("numrep.%s: out has shape %s, expected %s" % (what, out.shape, shape))
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("numrep.%s: out must be C-contiguous and writeable" % what)
+    return out
+
+
+def round(x, fmt, rounding="rne", seed=None, threads=0, out=None):  # noqa: A001
     """The values of x rounded into fmt, as an array of x's dtype and shape
-    (float32: the bulk kernel; float64: per element, exact)."""
+    (float32: the bulk kernel; float64: per element, exact).  out: an
+    array to write into (x's dtype and shape; may be x itself)."""
     f = as_format(fmt)
     mode = rounding_mode(rounding)
     s, t = _seed(seed), _threads(threads)
     x = as_input(x, "round", (np.float32, np.float64))
-    out = np.empty_like(x)
+    out = _out(out, x.shape, x.dtype, "round")
     L = _lib.lib()
     if x.dtype == np.float32:
         L.nr_bulk_round_f32(f._h, mode, s, 0, ptr(x), ptr(out), x.size, t)
@@ -159,14 +173,14 @@ def round(x, fmt, rounding="rne", seed=None, threads=0):  # noqa: A001 (numrep.r
     return out
 
 
-def encode(x, fmt, rounding="rne", seed=None, threads=0):
+def encode(x, fmt, rounding="rne", seed=None, threads=0, out=None):
     """The encodings of x rounded into fmt, in the format's container
     (uint8/uint16/uint32/uint64, Format.dtype), x's shape."""
     f = as_format(fmt)
     mode = rounding_mode(rounding)
     s, t = _seed(seed), _threads(threads)
     x = as_input(x, "encode", (np.float32, np.float64))
-    out = np.empty(x.shape, dtype=f.dtype)
+    out = _out(out, x.shape, f.dtype, "encode")
     L = _lib.lib()
     if x.dtype == np.float32:
         L.nr_bulk_encode_f32(f._h, mode, s, 0, ptr(x), ptr(out), x.size, t)
@@ -175,7 +189,7 @@ def encode(x, fmt, rounding="rne", seed=None, threads=0):
     return out
 
 
-def decode(bits, fmt, dtype=np.float64, threads=0):
+def decode(bits, fmt, dtype=np.float64, threads=0, out=None):
     """The values of encodings (an array of exactly fmt's container dtype).
     dtype float64 (default) is exact for every float format; float32 uses the
     bulk kernel (values that do not fit float32 are rounded to nearest)."""
@@ -185,7 +199,7 @@ def decode(bits, fmt, dtype=np.float64, threads=0):
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError("numrep.decode: dtype must be float32 or float64, got %s" % dt)
-    out = np.empty(bits.shape, dtype=dt)
+    out = _out(out, bits.shape, dt, "decode")
     L = _lib.lib()
     if dt == np.float32:
         L.nr_bulk_decode_f32(f._h, ptr(bits), ptr(out), bits.size, t)
