@@ -168,6 +168,10 @@ _SIGS = {
     "nr_precision_parse_string": (c_int, [c_char_p, c_char_p, POINTER(_P), POINTER(NrErr)]),
     "nr_model_build": (c_int, [_P, _P, c_char_p, c_uint64, POINTER(_P), POINTER(NrErr)]),
     "nr_model_free": (None, [_P]),
+    "nr_api_eval": (c_int, [_P, _P, c_char_p, c_int64, c_int64, c_int, POINTER(c_int64),
+                            POINTER(c_double), POINTER(NrErr)]),
+    "nr_engine_close": (None, [_P]),
+    "nr_safetensors_write_f32": (c_int, [c_char_p, _P, c_int, POINTER(NrErr)]),
     # cost.h
     "nr_cost_mac": (c_int, [_P, _P, _P, _P, _P, POINTER(NrErr)]),
 }
@@ -181,8 +185,11 @@ _GEN_SIGS = {
     "gen_compiled_output_size": (c_uint64, [_P]),
     "gen_compiled_set_threads": (c_int, [_P, c_int, POINTER(NrErr)]),
     "gen_compiled_free": (None, [_P]),
-    # gen/onnx/onnx_import.h (the import struct is read through nr_api-free
-    # accessors in model.py)
+    # gen/back/jit_engine.h
+    "gen_engine_open": (c_int, [c_char_p, _P, _P, POINTER(NrErr)]),
+    # gen/onnx/onnx_import.h
+    "nr_onnx_import_file": (c_int, [c_char_p, c_char_p, c_char_p, _P, POINTER(NrErr)]),
+    "nr_onnx_import_free": (None, [_P]),
 }
 
 

@@ -88,6 +88,7 @@ class Model:
             seed = random_weights or 1  # as the CLI: 0 counts as 1
         self._m = ctypes.c_void_p()
         self._c = ctypes.c_void_p()
+        self._tmpdir = None
         self._lock = threading.Lock()
         self._opts = _GenOpts(opt_level=opt_level, pack_dense=int(pack == "dense"))
         L = _lib.lib()
@@ -244,6 +245,42 @@ class Model:
                 entry[role] = d(rows[1 + 4 * i + j])
             layers.append(entry)
         return out, {"input": d(rows[0]), "layers": layers, "samples": int(counts[-1])}
+
+    # ------------------------------------------------------------ accuracy
+    def eval(self, data=None, limit=None, first=0, engine="jit", jobs=1):
+        """Top-1 / top-5 accuracy on a labeled data set, as `numrep eval`
+        (data: a dataset path as --data; None: the spec's `dataset:`;
+        inputs preprocessed as the spec declares).  engine: "jit",
+        "jit-O0".."jit-O3" or "emulator".  Returns a dict: samples, top1,
+        top5 (counts), top1_acc, top5_acc, classes, stopped, seconds."""
+        self._alive()
+        if data is None:
+            raise ValueError("numrep.Model.eval: give data= (a dataset path, as --data)")
+        data = _path(data, "data")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValueError("numrep.Model.eval: limit must be a non-negative integer")
+        if not isinstance(first, int) or first < 0:
+            raise ValueError("numrep.Model.eval: first must be a non-negative integer")
+        if not isinstance(engine, str):
+            raise TypeError("numrep.Model.eval: engine must be a str")
+        G = _lib.genlib()
+        L = _lib.lib()
+        eng = (ctypes.c_void_p * 4)()  # runtime/study/eval.h's nr_engine
+        e = NrErr()
+        check(G.gen_engine_open(engine.encode(), self._m, eng, ctypes.byref(e)), e)
+        res = (ctypes.c_int64 * 5)()
+        secs = ctypes.c_double()
+        try:
+            check(L.nr_api_eval(self._m, eng, data.encode(), first, limit or 0, int(jobs), res,
+                                ctypes.byref(secs), ctypes.byref(e)), e)
+        finally:
+            L.nr_engine_close(eng)
+        n = res[0]
+        return {"samples": n, "top1": res[1], "top5": res[2],
+                "top1_acc": res[1] / n if n else float("nan"),
+                "top5_acc": res[2] / n if n else float("nan"),
+                "stopped": bool(res[3]), "classes": res[4], "seconds": secs.value,
+                "engine": engine}
 
     def __repr__(self):
         return "numrep.Model(%d layers, input %s, output %s)" % (

@@ -203,3 +203,33 @@ int nr_api_emulate(const nr_model *m, const float *in, int n, float *out, uint64
         nr_emu_stats_free(&st);
     return rc;
 }
+
+/* ---------------------------------------------------------------- eval */
+
+int nr_api_eval(const nr_model *m, const nr_engine *e, const char *path, int64_t first,
+                int64_t limit, int jobs, int64_t res[5], double *seconds, nr_err *err)
+{
+    nr_dataset_opts dopt;
+    nr_dataset_opts_init(&dopt);
+    dopt.pp = m->spec->pp;
+    dopt.num_classes = (int)nr_shape_count(m->layers[m->output].out_shape);
+    nr_dataset *ds = NULL;
+    int rc = nr_dataset_open(path, &dopt, &ds, err);
+    if (rc)
+        return rc;
+    nr_eval_opts eo;
+    nr_eval_opts_init(&eo);
+    eo.first = first;
+    eo.limit = limit;
+    eo.jobs = jobs;
+    nr_eval_result r;
+    memset(&r, 0, sizeof r);
+    rc = nr_eval_run(e, m, ds, &eo, &r, err);
+    if (!rc) {
+        res[0] = r.n, res[1] = r.top1, res[2] = r.top5, res[3] = r.stopped, res[4] = r.classes;
+        *seconds = r.seconds;
+    }
+    nr_eval_result_free(&r);
+    nr_dataset_close(ds);
+    return rc;
+}

@@ -5,6 +5,7 @@
 #ifndef NUMREP_API_H
 #define NUMREP_API_H
 
+#include "eval.h"
 #include "model.h"
 
 /* A parsed format on the heap (NULL and err filled on a bad name). */
@@ -47,5 +48,13 @@ const char *nr_api_model_layer_name(const nr_model *m, int i); /* NULL if out of
 #define NR_API_COUNTS 5
 int nr_api_emulate(const nr_model *m, const float *in, int n, float *out, uint64_t *counts,
                    nr_err *err);
+
+/* Accuracy of engine e (nr_engine_open / gen_engine_open) on the labeled
+ * data set at path, opened as `numrep eval` opens it (the spec's
+ * preprocessing, labels below the output size): samples [first,
+ * first+limit) (limit 0: to the end), jobs threads.  res: samples, top1,
+ * top5, stopped, classes; *seconds the run's wall time. */
+int nr_api_eval(const nr_model *m, const nr_engine *e, const char *path, int64_t first,
+                int64_t limit, int jobs, int64_t res[5], double *seconds, nr_err *err);
 
 #endif
