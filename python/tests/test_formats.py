@@ -126,3 +126,22 @@ def test_arithmetic_matches_cli(name, op, mode):
     vals = fn(*ops, f, rounding=mode, seed=99)
     assert np.array_equal(np.isnan(vals), np.isnan(cv))
     assert np.array_equal(vals[~np.isnan(vals)], cv[~np.isnan(cv)])
+
+
+def test_out_arrays_and_in_place():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(100000).astype(np.float32)
+    want = numrep.round(x, "e5m2", "sr", seed=2)
+    out = np.empty_like(x)
+    assert numrep.round(x, "e5m2", "sr", seed=2, out=out) is out
+    assert np.array_equal(out.view(np.uint32), want.view(np.uint32))
+    y = x.copy()
+    numrep.round(y, "e5m2", "sr", seed=2, out=y)  # in place
+    assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+    b = np.empty(x.shape, np.uint8)
+    numrep.encode(x, "e5m2", out=b)
+    assert np.array_equal(b, numrep.encode(x, "e5m2"))
+    with pytest.raises(TypeError, match="out must be an ndarray of dtype float32"):
+        numrep.round(x, "e5m2", out=np.empty(x.shape))
+    with pytest.raises(ValueError, match="out has shape"):
+        numrep.round(x, "e5m2", out=np.empty(3, np.float32))
