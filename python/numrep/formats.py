@@ -156,37 +156,35 @@ def _out(out, shape, dtype, what):
     return out
 
 
+def _rounding_call(what, x, fmt, rounding, seed, threads, out, f32_fn, f64_fn, out_dtype):
+    """round / encode: check the arguments, then the float32 bulk kernel or
+    the float64 loop, element i drawing nr_sr_bits(seed, 0, i, 0)."""
+    f = as_format(fmt)
+    mode = rounding_mode(rounding)
+    s, t = _seed(seed), _threads(threads)
+    x = as_input(x, what, (np.float32, np.float64))
+    out = _out(out, x.shape, out_dtype(f, x), what)
+    L = _lib.lib()
+    if x.dtype == np.float32:
+        getattr(L, f32_fn)(f._h, mode, s, 0, ptr(x), ptr(out), x.size, t)
+    else:
+        getattr(L, f64_fn)(f._h, mode, s, ptr(x), ptr(out), x.size, t)
+    return out
+
+
 def round(x, fmt, rounding="rne", seed=None, threads=0, out=None):  # noqa: A001
     """The values of x rounded into fmt, as an array of x's dtype and shape
     (float32: the bulk kernel; float64: per element, exact).  out: an
     array to write into (x's dtype and shape; may be x itself)."""
-    f = as_format(fmt)
-    mode = rounding_mode(rounding)
-    s, t = _seed(seed), _threads(threads)
-    x = as_input(x, "round", (np.float32, np.float64))
-    out = _out(out, x.shape, x.dtype, "round")
-    L = _lib.lib()
-    if x.dtype == np.float32:
-        L.nr_bulk_round_f32(f._h, mode, s, 0, ptr(x), ptr(out), x.size, t)
-    else:
-        L.nr_api_round_f64(f._h, mode, s, ptr(x), ptr(out), x.size, t)
-    return out
+    return _rounding_call("round", x, fmt, rounding, seed, threads, out, "nr_bulk_round_f32",
+                          "nr_api_round_f64", lambda f, x: x.dtype)
 
 
 def encode(x, fmt, rounding="rne", seed=None, threads=0, out=None):
     """The encodings of x rounded into fmt, in the format's container
     (uint8/uint16/uint32/uint64, Format.dtype), x's shape."""
-    f = as_format(fmt)
-    mode = rounding_mode(rounding)
-    s, t = _seed(seed), _threads(threads)
-    x = as_input(x, "encode", (np.float32, np.float64))
-    out = _out(out, x.shape, f.dtype, "encode")
-    L = _lib.lib()
-    if x.dtype == np.float32:
-        L.nr_bulk_encode_f32(f._h, mode, s, 0, ptr(x), ptr(out), x.size, t)
-    else:
-        L.nr_api_encode_f64(f._h, mode, s, ptr(x), ptr(out), x.size, t)
-    return out
+    return _rounding_call("encode", x, fmt, rounding, seed, threads, out, "nr_bulk_encode_f32",
+                          "nr_api_encode_f64", lambda f, x: f.dtype)
 
 
 def decode(bits, fmt, dtype=np.float64, threads=0, out=None):
