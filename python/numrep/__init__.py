@@ -16,5 +16,6 @@ from .formats import (Format, round, encode, decode, add, sub, mul, div, fma, sq
                       threads_default)
 from .model import Model  # noqa: F401
 from .study import cost, import_onnx, from_torch  # noqa: F401
+from .command import search, report, CommandError, UsageError  # noqa: F401
 
 __version__ = "0.1.0"

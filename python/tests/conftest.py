@@ -12,17 +12,28 @@ SRC = os.environ.get("NUMREP_SOURCE_DIR") or os.path.normpath(
 CLI = os.environ.get("NUMREP_BIN") or os.path.join(SRC, "build", "numrep")
 
 
+def shared_data(*parts):
+    """A path in the shared data ($NUMREP_SHARED_DATA, else ../shared/data
+    beside the source tree); the test is skipped when it is absent."""
+    root = os.environ.get("NUMREP_SHARED_DATA") or os.path.join(SRC, "..", "shared", "data")
+    p = os.path.join(root, *parts)
+    if not os.path.exists(p):
+        pytest.skip("shared data not found: %s (set NUMREP_SHARED_DATA)" % p)
+    return p
+
+
 def spec(*parts):
     return os.path.join(SRC, "specs", *parts)
 
 
-def cli(*args, stdin=None):
-    """Run the numrep CLI; its stdout (fails the test on a non-zero exit)."""
+def cli(*args, stdin=None, ok=(0,)):
+    """Run the numrep CLI; its stdout (fails the test on an exit status not
+    in ok)."""
     if not os.path.exists(CLI):
         pytest.fail("numrep CLI not found at %s (set NUMREP_BIN)" % CLI)
     r = subprocess.run([CLI] + [str(a) for a in args], input=stdin, capture_output=True,
                        text=True)
-    assert r.returncode == 0, "numrep %s: exit %d: %s" % (" ".join(map(str, args)),
+    assert r.returncode in ok, "numrep %s: exit %d: %s" % (" ".join(map(str, args)),
                                                            r.returncode, r.stderr[-2000:])
     return r.stdout
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import numrep
-from conftest import cli, same_bits, spec
+from conftest import cli, same_bits, shared_data, spec
 
 
 def test_eval_matches_cli():
@@ -94,3 +94,22 @@ def test_from_torch_and_module_match_numrep_run(tmp_path):
     mod = nt.NumrepModule(m)
     assert same_bits(mod(x).numpy(), y)
     assert same_bits(nt.NumrepModule(m, engine="emulator")(x).numpy(), y)
+
+
+def test_search_and_report_match_cli(tmp_path):
+    data = shared_data("mnist")
+    net = spec("lenet5", "lenet5.yaml")
+    opts = dict(grid="float", exp="4:5", man="2:5", limit=60, samples=4)
+    got = numrep.search(net, "5%", data=data, db=tmp_path / "py.db", jobs=2, **opts)
+    want = json.loads(cli("search", net, "--max-loss", "5%", "--data", data, "--db",
+                          tmp_path / "cli.db", "--jobs", 2, "--json", "--no-progress",
+                          "--grid", "float", "--exp", "4:5", "--man", "2:5", "--limit", 60,
+                          "--samples", 4, ok=(0, 3)))
+    for k in ("found", "chosen", "top1", "normalized", "r2", "configurations", "full_evals"):
+        assert got[k] == want[k], k
+    page = numrep.report(tmp_path / "py.db", tmp_path / "r.html")
+    assert open(page).read(200).lower().startswith("<!doctype html>")
+    with pytest.raises(numrep.UsageError, match="--max-loss"):
+        numrep.search(net, "1x", data=data, db=tmp_path / "x.db")
+    with pytest.raises(numrep.CommandError):
+        numrep.report(tmp_path / "none.db", tmp_path / "x.html")
