@@ -15,6 +15,7 @@ DEPS=(cmake make gcc pkg-config python3 llvm-16-dev libyaml-dev check libsubunit
       libmpfr-dev libgmp-dev dataset-fashion-mnist zlib1g-dev libpng-dev libjpeg62-turbo-dev
       protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-torch
       libsqlite3-dev chromium libopenmpi-dev openmpi-bin
+      python3-numpy python3-pytest
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
       gcc-arm-none-eabi qemu-system-arm)
 
@@ -42,8 +43,18 @@ run_tests() { # run_tests DIR
     ctest --test-dir "$1" --output-on-failure -j"$(nproc)"
 }
 
+# `import numrep` from Debian's python3 anywhere: a .pth naming python/ (the
+# package finds build/libnumrep.so beside the source tree; python/README.md).
+python_path() {
+    local site
+    site=$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null) || return 0
+    mkdir -p "$site" 2>/dev/null && echo "$PWD/python" > "$site/numrep-source.pth" 2>/dev/null ||
+        echo "setup: cannot write $site/numrep-source.pth; use PYTHONPATH=$PWD/python" >&2
+}
+
 cmd=${1:-main}
 need_install
+python_path
 case "$cmd" in
     build)
         build build ;;

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "eval.h"
 #include "model.h"
+#include "jit_engine.h"
 #include "model_gen.h"
 #include "tensorio.h"
 
@@ -60,44 +61,6 @@ static void progress_update(void *ctx, int64_t done, int64_t total)
 {
     eval_progress *e = ctx;
     cli_progress_update(&e->p, e->phase, done, total);
-}
-
-/* ---------------------------------------------------------------- the JIT engine
- * Compiled once; each call runs single-threaded in its own arena, so eval's
- * --jobs threads may call it at once (gen_compiled_run_arena's contract). */
-
-static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
-{
-    gen_compiled *c = impl;
-    size_t size = ((size_t)gen_compiled_arena_size(c) + 63) / 64 * 64;
-    void *arena = aligned_alloc(64, size ? size : 64);
-    if (!arena)
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit", "out of memory for an arena of %zu bytes",
-                          size);
-    int rc = gen_compiled_run_arena(c, in, out, n, arena);
-    free(arena);
-    if (rc)
-        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "jit", "compiled model returned %d", rc);
-    return 0;
-}
-
-static void jit_free(void *impl)
-{
-    gen_compiled_free(impl);
-}
-
-/* "jit" here (the library cannot see gen/), anything else nr_engine_open. */
-static int engine_open(const char *name, const nr_model *m, nr_engine *e, nr_err *err)
-{
-    if (strcmp(name, "jit"))
-        return nr_engine_open(name, m, e, err);
-    memset(e, 0, sizeof *e);
-    gen_compiled *c = NULL;
-    int rc = gen_model_compile(m, NULL, &c, err);
-    if (rc)
-        return rc;
-    *e = (nr_engine){.name = "jit", .impl = c, .run = jit_run, .free = jit_free};
-    return 0;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -215,7 +178,7 @@ int cmd_eval(int argc, char **argv)
     dopt.num_classes = k;
     if (nr_dataset_open(data, &dopt, &ds, &err))
         goto fail;
-    if (engine_open(engine, m, &eng, &err))
+    if (gen_engine_open(engine, m, &eng, &err))
         goto fail;
 
     nr_eval_opts eo;
@@ -252,7 +215,7 @@ int cmd_eval(int argc, char **argv)
         cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
                               .seed = ma.seed, .max_memory = ma.max_memory};
         if (cli_load_model(&a32, &m32, &err) ||
-            engine_open(engine, m32, &eng32, &err))
+            gen_engine_open(engine, m32, &eng32, &err))
             goto fail;
         prog.phase = "fp32 baseline";
         if (nr_eval_run(&eng32, m32, ds, &eo, &base, &err))

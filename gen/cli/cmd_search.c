@@ -4,6 +4,7 @@
  * Results on stdout (text or --json), progress and notes on stderr.  Under
  * mpirun the ranks share the work (mpi_comm.h); rank 0 prints the answer. */
 #include "cli.h"
+#include "jit_engine.h"
 #include "model_gen.h"
 #include "mpi_comm.h"
 #include "plan.h"
@@ -379,57 +380,14 @@ static int choose_predictor(const char *file, nr_results *db, nr_predictor *p, c
 
 /* ---------------------------------------------------------------- jit engine */
 
-/* Until runtime/study/eval.c opens "jit" itself (it cannot reach gen/), the
- * command supplies it: compile once, and run each call single-threaded in
- * its own arena, so concurrent calls on disjoint buffers are safe. */
-static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
-{
-    gen_compiled *c = impl;
-    size_t asz = (size_t)gen_compiled_arena_size(c);
-    void *arena = aligned_alloc(64, (asz + 63) / 64 * 64 + 64);
-    if (!arena)
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit", "out of memory for an arena");
-    size_t nin = gen_compiled_input_size(c), nout = gen_compiled_output_size(c);
-    int rc = 0;
-    for (int s = 0; s < n && !rc; s++)
-        if (gen_compiled_run_arena(c, in + (size_t)s * nin, out + (size_t)s * nout, 1, arena))
-            rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "jit", "the compiled model failed");
-    free(arena);
-    return rc;
-}
-
-static void jit_free(void *impl)
-{
-    gen_compiled_free(impl);
-}
-
-/* "jit" is -O2, "jit-O0".."jit-O3" say it; -1 for other names. */
-static int jit_opt_level(const char *name)
-{
-    if (!strcmp(name, "jit"))
-        return 2;
-    if (!strncmp(name, "jit-O", 5) && name[5] >= '0' && name[5] <= '3' && !name[6])
-        return name[5] - '0';
-    return -1;
-}
-
+/* "jit" compiles at -O2 (full evaluations: run time dominates); "jit-O0" is
+ * the R^2 runs' engine: on ~10 inputs compiling dominates, and -O0 compiles
+ * ResNet-20 4x faster for code ~1.5x slower (gen/back/jit_engine.c). */
 static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine *out,
                        nr_err *err)
 {
     (void)ctx;
-    /* "jit" compiles at -O2 (full evaluations: run time dominates);
-     * "jit-O0" is the R^2 runs' engine: on ~10 inputs compiling dominates,
-     * and -O0 compiles ResNet-20 4x faster for code ~1.5x slower. */
-    int opt = jit_opt_level(name);
-    if (opt < 0)
-        return nr_engine_open(name, m, out, err);
-    gen_compiled *c = NULL;
-    gen_model_opts go = {.opt_level = opt};
-    int rc;
-    if ((rc = gen_model_compile(m, &go, &c, err)))
-        return rc;
-    *out = (nr_engine){.name = "jit", .impl = c, .run = jit_run, .free = jit_free};
-    return 0;
+    return gen_engine_open(name, m, out, err);
 }
 
 /* ---------------------------------------------------------------- command */
@@ -498,7 +456,7 @@ int cmd_search(int argc, char **argv)
             } else if (!strcmp(a, "--emit-precision")) {
                 emit_prec = s;
             } else if (!strcmp(a, "--engine") || !strcmp(a, "--sample-engine")) {
-                if (strcmp(s, "emulator") && jit_opt_level(s) < 0)
+                if (strcmp(s, "emulator") && gen_engine_opt_level(s) < 0)
                     return cli_usage("search", "%s: expected jit, jit-O0..jit-O3 or emulator, "
                                                "got \"%s\"", a, s);
                 if (!strcmp(a, "--engine"))

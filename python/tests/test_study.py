@@ -1,0 +1,115 @@
+"""test_study.py -- Model.eval, numrep.cost, import_onnx, from_torch and
+numrep.torch against the CLI (`numrep eval`, `numrep cost`, `numrep
+import`, `numrep run`) on the same inputs."""
+import json
+
+import numpy as np
+import pytest
+
+import numrep
+from conftest import cli, same_bits, shared_data, spec
+
+
+def test_eval_matches_cli():
+    net, data = spec("resnet20", "resnet20.yaml"), spec("resnet20", "cifar10-1000")
+    m = numrep.Model(net, precision="e5m2")
+    got = m.eval(data, limit=40, jobs=2)
+    want = json.loads(cli("eval", net, "-p", "e5m2", "--data", data, "--limit", 40, "--json",
+                          "--no-cache"))
+    assert got["samples"] == 40 and got["classes"] == 10
+    assert (got["top1"], got["top5"]) == (want["top1_correct"], want["top5_correct"])
+    emu = m.eval(data, limit=4, engine="emulator")
+    assert emu["samples"] == 4
+    with pytest.raises(numrep.FileError):
+        m.eval("/nonexistent/data")
+    with pytest.raises(numrep.Error, match="engine"):
+        m.eval(data, limit=1, engine="gpu")
+
+
+def test_cost_matches_cli():
+    for name in ("e4m3", "bf16", "q7.8"):
+        c = numrep.cost(name)
+        text = cli("cost", name)
+        line = [l for l in text.splitlines() if l.startswith("speedup at equal area ")][0]
+        assert abs(float(line.split()[4]) - c["speedup"]) < 5e-3 * c["speedup"]
+        assert c["mac"]["area"] == pytest.approx(c["mul"]["area"] + c["add"]["area"])
+    assert numrep.cost("fp32")["area_ratio"] == pytest.approx(1.0)
+    with pytest.raises(numrep.UnsupportedError):
+        numrep.cost("e4m3", accumulator="q7.8")
+
+
+def _torch():
+    try:
+        import torch as t
+        return t
+    except ImportError:
+        pytest.skip("python3-torch not installed")
+
+
+def small_net(t):
+    t.manual_seed(0)
+    return t.nn.Sequential(t.nn.Conv2d(1, 4, 3), t.nn.ReLU(), t.nn.MaxPool2d(2), t.nn.Flatten(),
+                           t.nn.Linear(4 * 3 * 3, 5))
+
+
+def test_import_onnx_matches_cli(tmp_path):
+    t = _torch()
+    model = str(tmp_path / "m.onnx")
+    t.onnx.export(small_net(t).eval(), t.randn(1, 1, 8, 8), model, opset_version=13)
+    ours = numrep.import_onnx(model, tmp_path / "py", name="net")
+    cli("import", model, "-o", tmp_path / "cli", "--name", "net")
+    assert open(ours).read() == (tmp_path / "cli" / "net.yaml").read_text()
+    assert (tmp_path / "py" / "net.safetensors").read_bytes() == \
+        (tmp_path / "cli" / "net.safetensors").read_bytes()
+    with pytest.raises(numrep.Error):
+        numrep.import_onnx(__file__, tmp_path / "bad", name="bad")
+
+
+def test_torch_quantize_same_bits_as_round():
+    t = _torch()
+    import numrep.torch as nt
+    x = t.randn(1000, dtype=t.float32) * 10
+    q = nt.quantize(x, "e4m3", "sr", seed=3)
+    assert q.dtype == t.float32
+    assert same_bits(q.numpy(), numrep.round(x.numpy(), "e4m3", "sr", seed=3))
+    with pytest.raises(TypeError):
+        nt.quantize(x.to(t.int32), "e4m3")
+    with pytest.raises(TypeError):
+        nt.quantize(x.numpy(), "e4m3")
+
+
+def test_from_torch_and_module_match_numrep_run(tmp_path):
+    t = _torch()
+    import numrep.torch as nt
+    net = small_net(t)
+    x = t.randn(3, 1, 8, 8)
+    m = numrep.from_torch(net, x, out_dir=tmp_path, name="tnet", precision="bf16")
+    y = m.run(x.numpy())
+    np.save(tmp_path / "x.npy", x.numpy())
+    cli("run", tmp_path / "tnet" / "tnet.yaml", "-p", "bf16", "--input", tmp_path / "x.npy",
+        "-o", tmp_path / "y.npy")
+    assert same_bits(y, np.load(tmp_path / "y.npy"))
+    m32 = numrep.from_torch(net, x, precision="fp32")
+    assert np.allclose(m32.run(x.numpy()), net(x).detach().numpy(), atol=1e-4)
+    mod = nt.NumrepModule(m)
+    assert same_bits(mod(x).numpy(), y)
+    assert same_bits(nt.NumrepModule(m, engine="emulator")(x).numpy(), y)
+
+
+def test_search_and_report_match_cli(tmp_path):
+    data = shared_data("mnist")
+    net = spec("lenet5", "lenet5.yaml")
+    opts = dict(grid="float", exp="4:5", man="2:5", limit=60, samples=4)
+    got = numrep.search(net, "5%", data=data, db=tmp_path / "py.db", jobs=2, **opts)
+    want = json.loads(cli("search", net, "--max-loss", "5%", "--data", data, "--db",
+                          tmp_path / "cli.db", "--jobs", 2, "--json", "--no-progress",
+                          "--grid", "float", "--exp", "4:5", "--man", "2:5", "--limit", 60,
+                          "--samples", 4, ok=(0, 3)))
+    for k in ("found", "chosen", "top1", "normalized", "r2", "configurations", "full_evals"):
+        assert got[k] == want[k], k
+    page = numrep.report(tmp_path / "py.db", tmp_path / "r.html")
+    assert open(page).read(200).lower().startswith("<!doctype html>")
+    with pytest.raises(numrep.UsageError, match="--max-loss"):
+        numrep.search(net, "1x", data=data, db=tmp_path / "x.db")
+    with pytest.raises(numrep.CommandError):
+        numrep.report(tmp_path / "none.db", tmp_path / "x.html")

@@ -1,0 +1,60 @@
+/* nr_api.h -- the stable-ABI layer over libnumrep for foreign callers
+ * (python/numrep through ctypes): opaque pointers, plain arrays, no structs
+ * by value.  Everything else the package calls is numrep.h / model.h /
+ * cost.h / model_gen.h directly.  Exports of nr_api.c: */
+#ifndef NUMREP_API_H
+#define NUMREP_API_H
+
+#include "eval.h"
+#include "model.h"
+
+/* A parsed format on the heap (NULL and err filled on a bad name). */
+nr_format *nr_api_format_new(const char *name, nr_err *err);
+void nr_api_format_free(nr_format *f);
+/* The descriptor's fields, in this order:
+ * ints:  kind width container bias exp_bits man_bits int_bits frac_bits
+ *        is_signed prec emin emax has_inf has_nan has_negzero subnormals
+ *        specials saturate
+ * reals: max_finite min_normal min_subnormal epsilon lowest finite_count */
+#define NR_API_FMT_INTS 18
+#define NR_API_FMT_REALS 6
+int nr_api_format_info(const nr_format *f, int64_t ints[NR_API_FMT_INTS],
+                       double reals[NR_API_FMT_REALS]);
+
+/* float64 arrays, element i drawing nr_sr_bits(seed, 0, i, 0) under sr;
+ * threads as for the bulk kernels.  Encodings are in the format's
+ * container (1/2/4/8 bytes). */
+void nr_api_round_f64(const nr_format *f, nr_rounding mode, uint64_t seed, const double *in,
+                      double *out, size_t n, int threads);
+void nr_api_encode_f64(const nr_format *f, nr_rounding mode, uint64_t seed, const double *in,
+                       void *out, size_t n, int threads);
+void nr_api_decode_f64(const nr_format *f, const void *in, double *out, size_t n, int threads);
+
+/* Elementwise a op b (op c): operands rounded into f first (term k+1),
+ * then one correctly rounded operation (term 0), as `numrep round --op`.
+ * out: encodings.  0 or -NR_ERANGE for an unknown op / missing operand. */
+enum { NR_API_ADD, NR_API_SUB, NR_API_MUL, NR_API_DIV, NR_API_FMA, NR_API_SQRT,
+       NR_API_OP_COUNT };
+int nr_api_arith(const nr_format *f, int op, nr_rounding mode, uint64_t seed, const double *a,
+                 const double *b, const double *c, uint64_t *out, size_t n, nr_err *err);
+
+/* Input and output shapes (C, H, W); returns the number of layers. */
+int nr_api_model_info(const nr_model *m, int in_shape[3], int out_shape[3]);
+const char *nr_api_model_layer_name(const nr_model *m, int i); /* NULL if out of range */
+/* nr_emulate, with the statistics (counts NULL: none) as uint64 rows of
+ * NR_API_COUNTS values (events overflow saturated flushed nan): the input
+ * rounding, then for each layer weights, prod, sum, out; then one value,
+ * the sample count: (1 + 4 * nlayers) * NR_API_COUNTS + 1 values. */
+#define NR_API_COUNTS 5
+int nr_api_emulate(const nr_model *m, const float *in, int n, float *out, uint64_t *counts,
+                   nr_err *err);
+
+/* Accuracy of engine e (nr_engine_open / gen_engine_open) on the labeled
+ * data set at path, opened as `numrep eval` opens it (the spec's
+ * preprocessing, labels below the output size): samples [first,
+ * first+limit) (limit 0: to the end), jobs threads.  res: samples, top1,
+ * top5, stopped, classes; *seconds the run's wall time. */
+int nr_api_eval(const nr_model *m, const nr_engine *e, const char *path, int64_t first,
+                int64_t limit, int jobs, int64_t res[5], double *seconds, nr_err *err);
+
+#endif

@@ -1,0 +1,144 @@
+/* check_api.c -- runtime/api/nr_api.c, the stable-ABI layer under the
+ * Python package, from C (so the sanitizer build covers it too): each
+ * array loop equals its scalar function element by element, the SR draws
+ * are numrep round's, errors are filled, and the emulator's statistics
+ * arrive in the documented order. */
+#include "testutil.h"
+#include "emulator.h"
+#include "nr_api.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 4096
+
+static void values(double *x, int n)
+{
+    for (int i = 0; i < n; i++) /* spans e4m3's range, subnormals, overflow, specials */
+        x[i] = (i % 7 == 0 ? -1 : 1) * ldexp(1.0 + (i * 37 % 1000) / 1000.0, i % 30 - 15);
+    x[0] = NAN, x[1] = INFINITY, x[2] = -0.0, x[3] = 0.0;
+}
+
+START_TEST(format_handle)
+{
+    nr_err e = {0};
+    ck_assert_ptr_null(nr_api_format_new("e4m3x", &e));
+    ck_assert_int_eq(e.code, NR_ESYNTAX);
+    nr_err_clear(&e);
+    nr_format *f = nr_api_format_new("e6m7-finite-nosub-sat", &e);
+    ck_assert_ptr_nonnull(f);
+    int64_t iv[NR_API_FMT_INTS];
+    double rv[NR_API_FMT_REALS];
+    nr_api_format_info(f, iv, rv);
+    ck_assert_int_eq(iv[1], 14);                       /* width */
+    ck_assert_int_eq(iv[3], 31);                       /* bias */
+    ck_assert(rv[0] == f->max_finite && rv[3] == 0x1p-7);
+    nr_api_format_free(f);
+}
+END_TEST
+
+START_TEST(f64_loops_equal_scalar)
+{
+    static const char *fmts[] = {"e4m3", "bf16", "q3.4", "e5m10-nosub"};
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *z = malloc(N * sizeof *z);
+    uint64_t *b = malloc(N * sizeof *b);
+    values(x, N);
+    for (size_t k = 0; k < sizeof fmts / sizeof *fmts; k++)
+        for (int mode = 0; mode < NR_RND_COUNT; mode++) {
+            nr_format f = tu_fmt(fmts[k]);
+            for (int threads = 1; threads <= 2; threads++) {
+                nr_api_round_f64(&f, mode, 9, x, y, N, threads);
+                nr_api_encode_f64(&f, mode, 9, x, b, N, threads);
+                nr_api_decode_f64(&f, b, z, N, threads);
+                for (size_t i = 0; i < N; i++) {
+                    uint32_t sr = nr_sr_bits(9, 0, i, 0);
+                    uint64_t want = nr_encode(&f, mode, x[i], sr, NULL);
+                    uint64_t got = f.container == 1 ? ((uint8_t *)b)[i]
+                                   : f.container == 2 ? ((uint16_t *)b)[i] : b[i];
+                    ck_assert_msg(got == want, "%s mode %d element %zu", fmts[k], mode, i);
+                    double v = nr_decode(&f, want);
+                    ck_assert(memcmp(&y[i], &v, 8) == 0 || (isnan(y[i]) && isnan(v)));
+                    ck_assert(memcmp(&z[i], &v, 8) == 0 || (isnan(z[i]) && isnan(v)));
+                }
+            }
+        }
+    free(x), free(y), free(z), free(b);
+}
+END_TEST
+
+START_TEST(arith_rounds_operands_then_once)
+{
+    nr_format f = tu_fmt("e4m3");
+    double a[64], c[64];
+    uint64_t out[64];
+    values(a, 64);
+    values(c, 64);
+    for (int i = 0; i < 64; i++)
+        c[i] = c[63 - i];
+    nr_err e = {0};
+    ck_assert_int_eq(nr_api_arith(&f, NR_API_FMA, NR_RND_SR, 5, a, c, a, out, 64, &e), 0);
+    for (uint64_t i = 0; i < 64; i++) {
+        uint64_t va = nr_encode(&f, NR_RND_SR, a[i], nr_sr_bits(5, 0, i, 1), NULL);
+        uint64_t vb = nr_encode(&f, NR_RND_SR, c[i], nr_sr_bits(5, 0, i, 2), NULL);
+        uint64_t vc = nr_encode(&f, NR_RND_SR, a[i], nr_sr_bits(5, 0, i, 3), NULL);
+        ck_assert_uint_eq(out[i], nr_fma(&f, NR_RND_SR, va, vb, vc, nr_sr_bits(5, 0, i, 0), NULL));
+    }
+    ck_assert_int_eq(nr_api_arith(&f, 17, NR_RND_RNE, 0, a, a, a, out, 1, &e), -NR_ERANGE);
+    nr_err_clear(&e);
+    ck_assert_int_eq(nr_api_arith(&f, NR_API_ADD, NR_RND_RNE, 0, a, NULL, NULL, out, 1, &e),
+                     -NR_ERANGE);
+}
+END_TEST
+
+START_TEST(emulate_with_statistics)
+{
+    char net[4200];
+    snprintf(net, sizeof net, "%s/specs/lenet5/lenet5.yaml", tu_source_dir());
+    nr_model *m = NULL;
+    nr_err e = {0};
+    ck_assert_int_eq(nr_model_load_seeded(net, "e4m3", 3, &m, &e), 0);
+    int in[3], out[3];
+    int nl = nr_api_model_info(m, in, out);
+    ck_assert_int_eq(nl, m->nlayers);
+    ck_assert(in[0] == 1 && in[1] == 28 && out[0] == 10 && out[1] == 1);
+    ck_assert_str_eq(nr_api_model_layer_name(m, 0), "conv1");
+    ck_assert_ptr_null(nr_api_model_layer_name(m, nl));
+    float *x = calloc(2 * 28 * 28, sizeof *x), y[20], y2[20];
+    for (int i = 0; i < 2 * 28 * 28; i++)
+        x[i] = (float)((i * 13 % 29) - 14) / 7.0f;
+    size_t nc = (size_t)(1 + 4 * nl) * NR_API_COUNTS + 1;
+    uint64_t *c = calloc(nc, sizeof *c);
+    ck_assert_int_eq(nr_api_emulate(m, x, 2, y, c, &e), 0);
+    ck_assert_int_eq(nr_api_emulate(m, x, 2, y2, NULL, &e), 0);
+    ck_assert(memcmp(y, y2, sizeof y) == 0);
+    nr_emu_stats st;
+    ck_assert_int_eq(nr_emu_stats_init(&st, m, &e), 0);
+    ck_assert_int_eq(nr_emulate(m, x, 2, y2, &st, NULL, &e), 0);
+    ck_assert(memcmp(c, &st.input, sizeof st.input) == 0);
+    ck_assert(memcmp(c + NR_API_COUNTS * (1 + 4 * 0 + 1), &st.layer[0].prod, sizeof st.input) == 0);
+    ck_assert(memcmp(c + NR_API_COUNTS * (1 + 4 * (nl - 1) + 3), &st.layer[nl - 1].out,
+                     sizeof st.input) == 0);
+    ck_assert_uint_eq(c[nc - 1], 2);
+    nr_emu_stats_free(&st);
+    free(c);
+    free(x);
+    nr_model_free(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *t = tcase_create("api");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, format_handle);
+    tcase_add_test(t, f64_loops_equal_scalar);
+    tcase_add_test(t, arith_rounds_operands_then_once);
+    tcase_add_test(t, emulate_with_statistics);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
