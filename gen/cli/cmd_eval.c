@@ -148,7 +148,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *net = NULL, *prec = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
-    int json = 0, have_seed = 0, use_cache = 1, progress = 1;
+    int json = 0, have_seed = 0, use_cache = 1, progress = 1, engine_given = 0;
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -166,7 +166,7 @@ int cmd_eval(int argc, char **argv)
             else if (!strcmp(a, "--data"))
                 data = v;
             else if (!strcmp(a, "--engine"))
-                engine = v;
+                engine = v, engine_given = 1;
             else if (!strcmp(a, "--logits"))
                 logits = v;
             else if (!strcmp(a, "--limit")) {
@@ -212,6 +212,18 @@ int cmd_eval(int argc, char **argv)
     char cache_dir[4096] = "";
     if (cli_load_model(net, prec, have_seed, seed, &m, &err))
         goto fail;
+    if (nr_model_is_scaled(m) && strcmp(engine, "emulator")) {
+        /* [scl-dot-engines] the generator does not run scaled formats yet */
+        if (engine_given) {
+            nr_err_set(&err, NR_EUNSUP, NULL, 0, 0, "--engine",
+                       "scaled formats run in the emulator only for now: use --engine "
+                       "emulator");
+            goto fail;
+        }
+        engine = "emulator";
+        fprintf(stderr, "numrep eval: note: scaled formats run in the emulator only for now; "
+                        "using --engine emulator (slow: consider --limit)\n");
+    }
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {
         status = cli_usage("eval", "missing --data DATASET (the spec names no `dataset:`)");

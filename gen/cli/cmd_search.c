@@ -384,6 +384,8 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
     int opt = jit_opt_level(name);
     if (opt < 0)
         return nr_engine_open(name, m, out, err);
+    if (nr_model_is_scaled(m)) /* [scl-dot-engines] scaled formats: emulator only for now */
+        return nr_engine_open("emulator", m, out, err);
     gen_compiled *c = NULL;
     gen_model_opts go = {.opt_level = opt};
     int rc;
