@@ -52,4 +52,15 @@ void cli_print_rows(const float *y, int n, size_t k);
 /* s as a JSON string literal on stdout (quotes, escapes). */
 void cli_json_str(const char *s);
 
+/* cmd_round.c -- a format value (bits, decoded into x) as a C99 hex float,
+ * and as the shortest decimal that reads back (rne) to the same bits. */
+void cli_show_hex(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n);
+void cli_show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n);
+
+/* cmd_scaled.c -- `numrep format` and `numrep round` for scaled formats
+ * ([scl-*]): name is one for which nr_scaled_is_name() is true. */
+int cli_format_scaled(const char *name, int json);
+int cli_round_scaled(const char *name, nr_rounding mode, uint64_t seed, int have_scale,
+                     double scale);
+
 #endif

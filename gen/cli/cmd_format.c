@@ -2,6 +2,7 @@
  * number printed comes from nr_format_finish's derived constants; this file
  * only lays them out (text, or JSON with --json). */
 #include "cli.h"
+#include "scaled.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -26,8 +27,14 @@ static const char usage_text[] =
     "  qI.F, uqI.F [-wrap|-sat]\n"
     "      signed / unsigned fixed point, I integer and F fraction bits\n"
     "  presets: fp64 fp32 tf32 fp16 bf16 e4m3 e5m2 e3m2 e2m3 e2m1 int8 int16\n"
-    "      int32 uint8; float presets take float modifiers (bf16-nosub), and an\n"
-    "      explicit specials modifier overrides a preset's (e4m3-fnuz, e4m3-ieee)\n"
+    "      int32 uint8 int4 uint4; float presets take float modifiers (bf16-nosub),\n"
+    "      and an explicit specials modifier overrides a preset's (e4m3-fnuz)\n"
+    "  scaled formats (element x a scale shared by a group; docs/semantics.md):\n"
+    "      presets mxfp8 (= mxfp8e4m3) mxfp8e5m2 mxfp6e3m2 mxfp6e2m3 mxfp4 mxint8\n"
+    "      nvfp4, or ELEM@GRAN[:SCALE[:RULE]]: GRAN tensor, channel or bN (a\n"
+    "      block of N), SCALE fp32 e8m0 ue4m3 nv, RULE floor rceil ceil even\n"
+    "      (e8m0) or amax amax-up (fp32 ue4m3 nv) or static; e.g.\n"
+    "      e2m1@b32:e8m0:floor (= mxfp4), int8@channel, int4@b32:fp32\n"
     "\n"
     "options:\n"
     "  --json   print one JSON object instead of text\n"
@@ -248,6 +255,8 @@ int cmd_format(int argc, char **argv)
     if (!name)
         return cli_usage("format", "missing FMT (e.g. 'numrep format e4m3')");
 
+    if (nr_scaled_is_name(name))
+        return cli_format_scaled(name, json);
     nr_format f;
     nr_err e = {0};
     if (nr_format_parse(name, &f, &e))

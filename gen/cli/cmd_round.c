@@ -5,6 +5,7 @@
  * file reads lines and lays results out. */
 #define _GNU_SOURCE /* getline, strfromf128 */
 #include "cli.h"
+#include "scaled.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: numrep round FMT [--rounding MODE] [--seed S] [--op OP]\n"
+    "usage: numrep round FMT [--rounding MODE] [--seed S] [--op OP] [--scale X]\n"
     "\n"
     "Read numbers from stdin, one per line (or the operands of --op, separated\n"
     "by blanks), and print each result rounded into the format FMT (see\n"
@@ -33,7 +34,17 @@ static const char usage_text[] =
     "                   The operands are first rounded into FMT with the same\n"
     "                   mode, then the operation is applied to those format\n"
     "                   values and rounded once.\n"
+    "  --scale X        scaled FMT: the static scale, or nv's fp32 tensor scale\n"
+    "                   (default: from the line's own amax)\n"
     "  --help           this text\n"
+    "\n"
+    "A scaled FMT (mxfp4, nvfp4, e2m1@b32:e8m0:floor, int8@channel, ...; see\n"
+    "'numrep format --help') reads each line of whitespace-separated values as\n"
+    "one group (a block: at most its size; the values are first rounded to\n"
+    "doubles) and prints 'scale  HEX  DECIMAL  BITS  clipped N [zero] [nan]'\n"
+    "(nv: a 'tensor ...' line before it), then one line per element\n"
+    "'  HEX  DECIMAL  BITS  VALUE': the element in its format and VALUE =\n"
+    "element x scale.  sr: line k, element i draws nr_sr_bits(S, k-1, i, 0).\n"
     "\n"
     "output, one line per input line, four fields separated by two spaces:\n"
     "  HEX  DECIMAL  BITS  FLAGS\n"
@@ -108,7 +119,7 @@ static _Float128 to_f128(const nr_exact *x)
     return v;
 }
 
-static void show_hex(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n)
+void cli_show_hex(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n)
 {
     if (x->cls == NR_CLS_NAN)
         snprintf(buf, n, "nan");
@@ -122,8 +133,8 @@ static void show_hex(const nr_format *f, uint64_t bits, const nr_exact *x, char 
 
 /* Shortest %.Ng that reads back, rounded with rne into f, to the same bits
  * (without overflowing: "1e+01" is not a way to write e2m1's max 6). */
-static void show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf,
-                         size_t n)
+void cli_show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf,
+                      size_t n)
 {
     if (x->cls == NR_CLS_NAN || x->cls == NR_CLS_INF) {
         snprintf(buf, n, "%s", x->cls == NR_CLS_NAN ? "nan" : x->sign ? "-inf" : "inf");
@@ -223,8 +234,8 @@ static int do_line(const round_opts *o, char *line, long lineno)
     nr_exact rx;
     nr_decode_exact(f, r, &rx);
     char hex[80], dec[80], flags[96];
-    show_hex(f, r, &rx, hex, sizeof hex);
-    show_decimal(f, r, &rx, dec, sizeof dec);
+    cli_show_hex(f, r, &rx, hex, sizeof hex);
+    cli_show_decimal(f, r, &rx, dec, sizeof dec);
     show_flags(fl, flags, sizeof flags);
     printf("%s  %s  0x%0*llx  %s\n", hex, dec, (f->width + 3) / 4, (unsigned long long)r, flags);
     return 0;
@@ -267,6 +278,8 @@ int cmd_round(int argc, char **argv)
 {
     round_opts o = {.mode = NR_RND_RNE, .seed = 0, .op = ROP_NONE};
     const char *fmt_name = NULL;
+    int have_scale = 0;
+    double scale = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val;
         int matched;
@@ -286,6 +299,14 @@ int cmd_round(int argc, char **argv)
             if (parse_seed(val, &o.seed) != 0)
                 return cli_usage("round", "--seed: expected an unsigned 64-bit integer "
                                  "(decimal or 0x hex), got '%s'", val);
+        } else if ((val = opt_value(argc, argv, &i, "--scale", &matched)), matched) {
+            nr_exact x;
+            if (!val || nr_exact_parse(val, &x, NULL) != 0 || x.cls != NR_CLS_FINITE ||
+                x.sign)
+                return cli_usage("round", "--scale needs a positive finite number, got '%s'",
+                                 val ? val : "");
+            scale = nr_exact_to_double(&x);
+            have_scale = 1;
         } else if ((val = opt_value(argc, argv, &i, "--op", &matched)), matched) {
             if (!val)
                 return cli_usage("round", "--op needs an operation (add sub mul fma div sqrt)");
@@ -307,6 +328,13 @@ int cmd_round(int argc, char **argv)
     }
     if (!fmt_name)
         return cli_usage("round", "missing FMT (e.g. 'echo 0.1 | numrep round e4m3')");
+    if (nr_scaled_is_name(fmt_name)) {
+        if (o.op != ROP_NONE)
+            return cli_usage("round", "--op is for plain formats, not the scaled %s", fmt_name);
+        return cli_round_scaled(fmt_name, o.mode, o.seed, have_scale, scale);
+    }
+    if (have_scale)
+        return cli_usage("round", "--scale is for scaled formats; %s is not one", fmt_name);
     nr_err e = {0};
     if (nr_format_parse(fmt_name, &o.f, &e) != 0)
         return cli_error(&e);

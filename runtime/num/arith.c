@@ -312,6 +312,34 @@ static void wrap_reduce(const nr_format *f, wide *w)
     w->sig = add256(low, shl256(w128(1), n));
 }
 
+/* The quotient of two nonzero finite values (the sign is the xor of
+ * theirs): the dividend's significand (up to 128 bits) is placed at bits
+ * 191..(192-len) of a 256-bit numerator and divided by the divisor's
+ * significand, which must fit 64 bits (a wider one, which no format value
+ * or double has, is jammed to 64 bits and the quotient marked inexact).
+ * The remainder, or a sticky bit of either operand, makes the quotient
+ * sticky: with sticky dividend d + t (0 < t < 1 unit), (d + t) / y lies
+ * strictly between floor(d / y) and floor(d / y) + 1 units. */
+static void wide_div(const nr_exact *x, const nr_exact *y, wide *r)
+{
+    u128 ys = y->sig;
+    int64_t yexp = y->exp;
+    int ysticky = y->sticky;
+    int yn = bl128(ys) - 64;
+    if (yn > 0) {
+        ysticky |= (ys & mask128(yn)) != 0;
+        ys >>= yn;
+        yexp += yn;
+    }
+    int sh = 192 - bl128(x->sig);
+    uint64_t rem;
+    r->cls = NR_CLS_FINITE;
+    r->sign = x->sign ^ y->sign;
+    r->sig = div256by64(shl256(w128(x->sig), sh), (uint64_t)ys, &rem);
+    r->exp = (int64_t)x->exp - yexp - sh;
+    r->sticky = rem != 0 || x->sticky || ysticky;
+}
+
 /* ---------------------------------------------------------------- exact API */
 
 static void exact_nan(nr_exact *o)
@@ -384,6 +412,30 @@ void nr_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out)
     wide_from(a, &wa);
     wide_from(b, &wb);
     wide_mul(&wa, &wb, &r);
+    wide_to(&r, out);
+}
+
+/* Exact quotient (with sticky; see wide_div).  NaN operands, inf / inf and
+ * 0 / 0 give NaN; x / 0 is an infinity, x / inf a zero, signs xor-ed. */
+void nr_exact_div(const nr_exact *a, const nr_exact *b, nr_exact *out)
+{
+    int sign = a->sign ^ b->sign;
+    if (a->cls == NR_CLS_NAN || b->cls == NR_CLS_NAN ||
+        (a->cls == NR_CLS_INF && b->cls == NR_CLS_INF) ||
+        (a->cls == NR_CLS_ZERO && b->cls == NR_CLS_ZERO)) {
+        exact_nan(out);
+        return;
+    }
+    if (a->cls == NR_CLS_INF || b->cls == NR_CLS_ZERO) {
+        *out = (nr_exact){.cls = NR_CLS_INF, .sign = sign};
+        return;
+    }
+    if (a->cls == NR_CLS_ZERO || b->cls == NR_CLS_INF) {
+        *out = (nr_exact){.cls = NR_CLS_ZERO, .sign = sign};
+        return;
+    }
+    wide r;
+    wide_div(a, b, &r);
     wide_to(&r, out);
 }
 
@@ -478,11 +530,10 @@ uint64_t nr_mul(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint3
     return finish(f, m, &r, sr, fl);
 }
 
-/* Quotient: the dividend's significand is placed at bits 191..(192-len) of
- * a 256-bit numerator, so the quotient by a divisor of at most 64 bits has
- * at least 128 bits (>= prec + 2 for every format; for fixed formats its
- * lowest bit is 2^-128 or below, under the 2^-(F+2) rounding needs), and
- * the remainder gives the sticky bit. */
+/* Quotient (wide_div): the quotient of two decoded operands (at most 64
+ * bits each) has at least 128 bits (>= prec + 2 for every format; for fixed
+ * formats its lowest bit is 2^-128 or below, under the 2^-(F+2) rounding
+ * needs), and the remainder gives the sticky bit. */
 uint64_t nr_div(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint32_t sr,
                 unsigned *fl)
 {
@@ -503,14 +554,8 @@ uint64_t nr_div(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint3
         return x.cls == NR_CLS_ZERO ? invalid(f, fl) : special(f, NR_CLS_INF, sign, sr, fl);
     if (x.cls == NR_CLS_ZERO)
         return special(f, NR_CLS_ZERO, sign, sr, fl);
-    int sh = 192 - bl128(x.sig); /* x.sig, y.sig < 2^64: decoded operands */
-    uint64_t rem;
     wide r;
-    r.cls = NR_CLS_FINITE;
-    r.sign = sign;
-    r.sig = div256by64(shl256(w128(x.sig), sh), (uint64_t)y.sig, &rem);
-    r.exp = (int64_t)x.exp - y.exp - sh;
-    r.sticky = rem != 0;
+    wide_div(&x, &y, &r);
     return finish(f, m, &r, sr, fl);
 }
 

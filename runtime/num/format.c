@@ -219,6 +219,8 @@ static const struct nr_preset {
     {"int16", NR_FIXED, 15, 0, 0, 1},
     {"int32", NR_FIXED, 31, 0, 0, 1},
     {"uint8", NR_FIXED, 8, 0, 0, 0},
+    {"int4", NR_FIXED, 3, 0, 0, 1},   /* scaled int4 elements [scl-elem] */
+    {"uint4", NR_FIXED, 4, 0, 0, 0},
 };
 #define NPRESETS (sizeof presets / sizeof presets[0])
 

@@ -100,7 +100,7 @@ typedef struct nr_format {
 /* Parse a format name: eXmY[-b<N>][-nosub][-ieee|-fn|-fnuz|-finite][-sat],
  * modifiers in any order, N with an optional sign; qI.F / uqI.F [-wrap];
  * presets (fp64 fp32 tf32 fp16 bf16 e4m3 e5m2 e3m2 e2m3 e2m1 int8 int16
- * int32 uint8), which take modifiers too: an explicit specials modifier
+ * int32 uint8 int4 uint4), which take modifiers too: an explicit specials modifier
  * overrides the preset's (e4m3-ieee is the IEEE-style e4m3).
  * Case-insensitive. */
 int nr_format_parse(const char *name, nr_format *out, nr_err *err);
@@ -227,6 +227,10 @@ uint64_t nr_convert(const nr_format *to, nr_rounding m, const nr_format *from, u
  * sign of an exact zero sum ([rnd-4]: +0, or -0 under rd; -0 + -0 = -0). */
 void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding mode, nr_exact *out);
 void nr_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out);
+/* Exact quotient a / b, plus sticky when inexact (the divisor's
+ * significand must fit 64 bits to be exact: true of every format value and
+ * double).  Used by scaled formats' V / X [scl-elem]. */
+void nr_exact_div(const nr_exact *a, const nr_exact *b, nr_exact *out);
 
 /* ---------------------------------------------------------------- bulk kernels
  * Arrays, multithreaded and vectorised, bit-identical to the scalar

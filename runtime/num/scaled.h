@@ -68,12 +68,34 @@ int nr_scaled_is_name(const char *name);
 /* Canonical name: the preset's when the struct equals one, else the
  * general form with every part spelled out.  snprintf semantics. */
 int nr_scaled_name(const nr_scaled *s, char *buf, size_t n);
+/* The constraints on a combination ([scl-name]): granularity, block 1..4096,
+ * a rule of the scale format, nv only with blocks, static only per tensor,
+ * an element of at most 16 bits with a positive max.  nr_scaled_parse
+ * applies it; so must anyone filling the struct by hand.  where: for err. */
+int nr_scaled_check(const nr_scaled *s, const char *where, nr_err *err);
+int nr_scaled_equal(const nr_scaled *a, const nr_scaled *b);
+/* Names of the parts, as in the general form ("block" for NR_GRAN_BLOCK). */
+const char *nr_scaled_gran_name(nr_gran g);
+const char *nr_scaled_scale_name(nr_scale_fmt f);
+const char *nr_scaled_rule_name(nr_scale_rule r);
+/* The presets, in order (canonical names). */
+int nr_scaled_preset_count(void);
+const char *nr_scaled_preset_name(int i);
+/* emax_elem: floor(log2(element max)) (OCP MX v1.0 6.3; E4M3 8, E5M2 15,
+ * E3M2 4, E2M3 2, E2M1 2, MXINT8 0), and the element's significant bits in
+ * its top binade (floats man_bits + 1, fixed all magnitude bits). */
+int nr_scaled_emax_elem(const nr_scaled *s);
+int nr_scaled_elem_prec(const nr_scaled *s);
 /* Storage bits per element, the scale amortised over its block (MXFP4
  * 4.25, NVFP4 4.5); tensor and channel scales count as 0. */
 double nr_scaled_bits(const nr_scaled *s);
-/* The scale format as an nr_format (fp32, e8m0, ue4m3), for encoding and
- * printing scales; NR_SCALE_NV gives the ue4m3 block-scale format. */
+/* The scale format as an nr_format, for encoding and printing scales:
+ * fp32, or ue4m3 (= OCP e4m3 with the sign bit 0; also NR_SCALE_NV's block
+ * scale).  NULL for e8m0, which no nr_format describes (no sign, no zero,
+ * 0x00 = 2^-127): its encoding is the biased exponent, see below. */
 const nr_format *nr_scaled_scale_format(nr_scale_fmt f);
+/* Value of a scale encoding: e8m0 2^(bits-127) (0xFF NaN); fp32; ue4m3. */
+double nr_scaled_scale_decode(nr_scale_fmt f, uint64_t bits);
 
 /* ---------------------------------------------------------------- scaled_quant.c */
 
@@ -96,11 +118,21 @@ typedef struct nr_scaled_group {
     int nan;               /* 1: the scale is NaN (a NaN in the group)    */
 } nr_scaled_group;
 
-/* NVFP4's per-tensor fp32 scale from the tensor's amax ([scl-nv]). */
+/* max |x[i * stride]| over the finite elements (0 when none). */
+double nr_scaled_amax(const double *x, size_t n, size_t stride);
+/* The tensor-level scale for a tensor whose amax is given: for NR_SCALE_NV
+ * the fp32 tensor scale amax / (448 * elem_max) ([scl-nv]); for the other
+ * formats the scale the rule gives a group with this amax (a calibrated
+ * static scale from a calibrated amax).  NaN for a NaN or infinite amax. */
 double nr_scaled_tensor_scale(const nr_scaled *s, double amax);
 /* Convert one group: x[i * stride], i < n, exact doubles.  Writes the
  * element values P_i (exact doubles of s->elem) to p[i] (contiguous) and
- * the group's scale to *g.  Returns 0 or -NR_E* with err set. */
+ * the group's scale to *g.  Rules: docs/semantics.md [scl-scale],
+ * [scl-nv], [scl-elem], [scl-special].  ctx may be NULL (rne, no tensor
+ * scale).  NR_SCALE_NV and NR_RULE_STATIC need ctx->tensor_scale (a
+ * positive finite value of fp32, resp. of the scale format).  n must be
+ * 1..block for block granularity (the last block of an axis may be short).
+ * In a NaN group p[i] is NaN.  Returns 0 or -NR_E* with err set. */
 int nr_scaled_quantize(const nr_scaled *s, const double *x, size_t n, size_t stride,
                        const nr_scaled_ctx *ctx, double *p, nr_scaled_group *g, nr_err *err);
 

@@ -18,6 +18,7 @@
 #include <mpfr.h>
 
 #include "numrep.h"
+#include "scaled.h" /* types only */
 
 /* The oracle's own reading of a format. */
 typedef struct or_fmt {
@@ -112,6 +113,23 @@ void or_ops_clear(or_ops *s);
  * sums set p->zero_sum (their sign depends on the mode, [rnd-4]). */
 void or_op_plan(const or_fmt *o, or_ops *s, or_op op, uint64_t a, uint64_t b, uint64_t c,
                 or_plan *p);
+
+/* ---------------------------------------------------------------- scaled formats
+ * oracle_scaled.c: [scl-scale], [scl-nv], [scl-elem], [scl-special] from the
+ * user-facing fields of nr_scaled (its element's too). */
+typedef struct or_scaled_group {
+    double scale;        /* X; NaN for a NaN group */
+    uint64_t scale_bits; /* encoding (nv: the ue4m3 block scale) */
+    int clipped, zero, nan;
+} or_scaled_group;
+
+/* NVFP4's fp32 tensor scale for a tensor amax. */
+double or_scaled_tensor_scale(const nr_scaled *s, double amax);
+/* One group x[0..n) in mode (sr[i]: element i's draw, NULL for none), with
+ * the tensor scale for nv / the static scale.  Element values to p.
+ * 0, or -1 when the given scale is not a value of its format. */
+int or_scaled_quantize(const nr_scaled *s, const double *x, size_t n, nr_rounding mode,
+                       const uint32_t *sr, double tensor_scale, double *p, or_scaled_group *g);
 
 /* Printable flag names ("INEXACT|UNDERFLOW"), into buf. */
 const char *or_flags_str(unsigned fl, char *buf, size_t n);
