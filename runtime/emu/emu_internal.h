@@ -33,7 +33,6 @@ typedef struct emu_layer {
                                          * promote) or the accumulator           */
     const nr_format *sf, *ppf;          /* a segment's partial sum and products  */
     int fast_block;                     /* block-fp32 in host float (rne)        */
-    int pow2;                           /* every scale is a power of two (e8m0)  */
 } emu_layer;
 
 typedef struct emu {

@@ -50,11 +50,7 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
                          .seed = E->m->seed, .layer = layer, .element_step = 1,
                          .term = NR_EMU_TERM_QUANT, .tensor_scale = 1.0};
     if (s->scale == NR_SCALE_NV) { /* [scl-nv] the tensor scale of this tensor */
-        double amax = 0;
-        for (size_t i = 0; i < n; i++)
-            if (fabs(v[i]) > amax)
-                amax = fabs(v[i]);
-        ctx.tensor_scale = nr_scaled_tensor_scale(s, amax);
+        ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(v, n, 1));
     }
     nr_scaled_group g;
     int rc;
@@ -151,8 +147,6 @@ int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err)
         return rc;
     el->fast_block = el->mac == NR_MAC_BLOCK_FP32 && el->mode == NR_RND_RNE && el->prod_exact &&
                      !st && !(E->opts && E->opts->no_fast);
-    el->pow2 = (!el->ws || el->ws->scale == NR_SCALE_E8M0) &&
-               (!el->xs || el->xs->scale == NR_SCALE_E8M0);
     return 0;
 }
 
@@ -188,6 +182,32 @@ static void scaled_part(const dot *d, nr_exact *x)
     nr_exact_mul(&t, &b, x);
 }
 
+/* [net-12] round_fp32(part * xw * xa) in rne with host arithmetic, when
+ * that gives the one correct rounding: part has 24 significant bits and
+ * every scale at most 29 ([scl-scale]: ue4m3 x fp32 is 28), so a = part*xw
+ * is exact in double and a*xa = hi + lo exactly (fma).  (float)hi is the
+ * correct rounding unless hi is a tie between two floats and lo != 0; then
+ * lo's sign decides.  Only in fp32's normal range (else 0: the caller
+ * rounds exactly). */
+static int f32_of_product(double part, double xw, double xa, float *out)
+{
+    double a = part * xw, hi = a * xa, lo = fma(a, xa, -hi);
+    if (!(fabs(hi) >= 0x1p-126 && fabs(hi) < 0x1p127))
+        return hi == 0 && lo == 0 && isfinite(a) ? (*out = (float)hi, 1) : 0;
+    float f = (float)hi;
+    if ((double)f == hi || lo == 0) {
+        *out = f;
+        return 1;
+    }
+    float other = nextafterf(f, (double)f < hi ? INFINITY : -INFINITY);
+    if (hi != ((double)f + (double)other) / 2) { /* not a tie: (float)hi is right */
+        *out = f;
+        return 1;
+    }
+    *out = lo > 0 ? fmaxf(f, other) : fminf(f, other);
+    return 1;
+}
+
 /* The open segment (or chunk) enters the outer sum ([scl-dot-*]). */
 static void seg_close(dot *d)
 {
@@ -203,9 +223,9 @@ static void seg_close(dot *d)
         break;
     case NR_MAC_BLOCK_FP32: { /* t = fp32(part x scales); acc = fp32(acc + t) */
         double t;
-        if (el->fast_block && el->pow2) { /* part x 2^a x 2^b: exact in double */
-            t = (double)(float)(d->part * d->xw * d->xa);
-            d->acc = (double)((float)d->acc + (float)t);
+        float tf;
+        if (el->fast_block && f32_of_product(d->part, d->xw, d->xa, &tf)) {
+            d->acc = (double)((float)d->acc + tf);
             break;
         }
         scaled_part(d, &x);
@@ -308,6 +328,14 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
     const int promote = L->prec.promote;
     const int ci0 = (o / g->cout_g) * g->cin_g;
     const int *xshape = L->in_shape[0];
+    const int dense = L->op == NR_OP_DENSE;
+    const size_t xhw = (size_t)xshape[1] * (size_t)xshape[2];
+    const size_t wnb = ws && ws->gran == NR_GRAN_BLOCK
+                           ? ((size_t)g->cin_g + (size_t)ws->block - 1) / (size_t)ws->block
+                           : 1;
+    const size_t xnb = xs && xs->gran == NR_GRAN_BLOCK
+                           ? ((size_t)xshape[0] + (size_t)xs->block - 1) / (size_t)xs->block
+                           : 1;
     int open = 0;
     size_t pgw = 0, pga = 0;
     for (int r = 0; r < g->kh; r++) {
@@ -320,18 +348,23 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
                 continue;
             if (open && blocky) /* [scl-dot-order] a block never spans two taps */
                 seg_close(&d), open = 0;
+            /* groups: weights ((o*kh + r)*kw + c)*wnb + ci/B ([scl-dot-wq]);
+             * input (h*W + w)*xnb + c/B ([scl-dot-act]) */
+            const size_t wbase = !ws                            ? 0
+                                 : ws->gran == NR_GRAN_CHANNEL ? (size_t)o
+                                 : ws->gran == NR_GRAN_BLOCK
+                                     ? (((size_t)o * g->kh + r) * g->kw + c) * wnb
+                                     : 0;
             for (int ci = 0; ci < g->cin_g; ci++) {
                 const int k = (ci * g->kh + r) * g->kw + c;
                 const size_t wi = (size_t)o * (size_t)g->K + (size_t)k;
                 const size_t xi = ((size_t)(ci0 + ci) * g->H + ih) * g->W + iw;
-                size_t gw = ws ? nr_layer_wgroup(L, o, ci, r, c) : 0;
-                /* dense reads a [C, H, W] input flattened: its group is that of (c, h, w) */
+                const size_t gw = ws && ws->gran == NR_GRAN_BLOCK ? wbase + (size_t)(ci / ws->block)
+                                                                  : wbase;
                 size_t ga = 0;
-                if (xs) {
-                    size_t hw = xi % ((size_t)xshape[1] * xshape[2]);
-                    ga = emu_act_group(xs, xshape, (int)(xi / ((size_t)xshape[1] * xshape[2])),
-                                       (int)hw);
-                }
+                if (xs && xs->gran == NR_GRAN_BLOCK) /* dense reads [C, H, W] flattened */
+                    ga = dense ? xi % xhw * xnb + xi / xhw / (size_t)xs->block
+                               : ((size_t)ih * g->W + iw) * xnb + (size_t)(ci0 + ci) / xs->block;
                 double pw = ws ? L->wq[wi] : el->w[wi], xw = ws ? L->wscale[gw] : 1.0;
                 double pa = xs ? xp[xi] : x[xi], xa = xs ? xsc[ga] : 1.0;
                 if (open && (gw != pgw || ga != pga || (promote && d.n == promote)))

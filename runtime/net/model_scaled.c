@@ -72,11 +72,7 @@ static int quantize_layer(nr_layer *L, uint64_t seed, nr_err *err)
     nr_scaled_ctx ctx = {.mode = L->prec.rounding, .seed = seed, .layer = (uint32_t)L->index,
                          .element_step = 1, .term = TERM_WEIGHT, .tensor_scale = 1.0};
     if (s->scale == NR_SCALE_NV) { /* [scl-nv] the tensor scale from the tensor's amax */
-        double amax = 0;
-        for (size_t i = 0; i < L->nw; i++)
-            if (fabs(L->w[i]) > amax)
-                amax = fabs(L->w[i]);
-        ctx.tensor_scale = nr_scaled_tensor_scale(s, amax);
+        ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(L->w, L->nw, 1));
     }
     int rc = 0;
     for (size_t g = 0; g < L->nwscale && !rc; g++) {
