@@ -243,12 +243,29 @@ static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *
     return 0;
 }
 
-/* Roles written as `same` take the weights format. */
+/* Roles written as `same` take the weights format.  Scaled weights
+ * ([scl-dot-preset]): activations take the same scaled format (per tensor
+ * for channel weights), products and accumulator fp32, as -p NAME does. */
 static void resolve_same(nr_layer_prec *p)
 {
-    for (int r = 1; r < 4; r++)
-        if (p->same & (1u << r))
+    const nr_scaled *ws = &p->weights_scaled;
+    for (int r = 1; r < 4; r++) {
+        if (!(p->same & (1u << r)))
+            continue;
+        if (ws->gran == NR_GRAN_NONE) {
             *role_fmt(p, r) = p->weights;
+            if (r == 1)
+                memset(&p->activations_scaled, 0, sizeof p->activations_scaled);
+            continue;
+        }
+        nr_err e = {0};
+        nr_format_parse("fp32", role_fmt(p, r), &e); /* cannot fail */
+        if (r == 1) {
+            p->activations_scaled = *ws;
+            if (ws->gran == NR_GRAN_CHANNEL)
+                p->activations_scaled.gran = NR_GRAN_TENSOR;
+        }
+    }
 }
 
 static int default_prec(nr_layer_prec *p, nr_err *err)
