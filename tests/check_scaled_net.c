@@ -439,41 +439,31 @@ static void check_dot(const dotcase *d, const char *prec, int mode, int chunk, i
 
 START_TEST(test_dot_modes)
 {
+    static const struct {
+        const char *roles;
+        int mode, chunk, sp, outer;
+    } modes[] = {
+        {"mac: block-fp32", M_BFP32, 0, 24, 24},
+        {"mac: block-exact", M_BEXACT, 0, 24, 24},
+        {"products: bf16, accumulator: bf16, mac: unfused", M_UNFUSED, 0, 8, 8},
+        {"products: bf16, accumulator: bf16, mac: fused", M_FUSED, 0, 8, 8},
+        {"products: bf16, accumulator: bf16, mac: exact", M_EXACT, 0, 8, 8},
+        {"products: bf16, accumulator: bf16, mac: unfused, promote: 5", M_UNFUSED, 5, 8, 24},
+    };
     for (int seed = 1; seed <= 6; seed++)
         for (int sx = 0; sx < 2; sx++) {
             dotcase d;
             make_case(&d, (uint64_t)seed * 977, sx);
-            char base[256], prec[512];
-            /* layer q (the input) carries the activation scales; fc's output is fp32 */
-            snprintf(base, sizeof base,
-                     "layers:\n  q: {activations: %s}\n  fc: {activations: fp32}\n",
-                     sx ? "e4m3@b32" : "fp32");
-            snprintf(prec, sizeof prec, "default: {weights: e4m3@b32, mac: block-fp32}\n%s",
-                     base);
-            check_dot(&d, prec, M_BFP32, 0, 24, 24, "block-fp32");
-            snprintf(prec, sizeof prec, "default: {weights: e4m3@b32, mac: block-exact}\n%s",
-                     base);
-            check_dot(&d, prec, M_BEXACT, 0, 24, 24, "block-exact");
-            snprintf(prec, sizeof prec,
-                     "default: {weights: e4m3@b32, products: bf16, accumulator: bf16, "
-                     "mac: unfused}\n%s",
-                     base);
-            check_dot(&d, prec, M_UNFUSED, 0, 8, 8, "unfused bf16");
-            snprintf(prec, sizeof prec,
-                     "default: {weights: e4m3@b32, products: bf16, accumulator: bf16, "
-                     "mac: fused}\n%s",
-                     base);
-            check_dot(&d, prec, M_FUSED, 0, 8, 8, "fused bf16");
-            snprintf(prec, sizeof prec,
-                     "default: {weights: e4m3@b32, products: bf16, accumulator: bf16, "
-                     "mac: exact}\n%s",
-                     base);
-            check_dot(&d, prec, M_EXACT, 0, 8, 8, "exact bf16");
-            snprintf(prec, sizeof prec,
-                     "default: {weights: e4m3@b32, products: bf16, accumulator: bf16, "
-                     "mac: unfused, promote: 5}\n%s",
-                     base);
-            check_dot(&d, prec, M_UNFUSED, 5, 8, 24, "unfused bf16 promote 5");
+            for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+                /* layer q (the input) carries the activation scales; fc's output is fp32 */
+                char prec[512];
+                snprintf(prec, sizeof prec,
+                         "default: {weights: e4m3@b32, %s}\n"
+                         "layers:\n  q: {activations: %s}\n  fc: {activations: fp32}\n",
+                         modes[i].roles, sx ? "e4m3@b32" : "fp32");
+                check_dot(&d, prec, modes[i].mode, modes[i].chunk, modes[i].sp, modes[i].outer,
+                          modes[i].roles);
+            }
         }
 }
 END_TEST
