@@ -129,8 +129,11 @@ enum { M_BFP32, M_BEXACT, M_UNFUSED, M_FUSED, M_EXACT };
 /* The dot product of [scl-dot-*] over segments of `seg` terms (promote:
  * also cut every `chunk`), element values pw, pa with per-segment scales
  * xw[s], xa[s].  sp: precision of S (and P); outer: of the outer sum. */
-static double ref_dot(int mode, int K, int seg, int chunk, const double *pw, const double *xw,
-                      const double *pa, const double *xa, double bias, int sp, int outer)
+/* Terms in visiting order with their own scales and segment ids sid[k]
+ * (a segment ends where the id changes). */
+static double ref_terms(int mode, int K, const int *sid, int chunk, const double *pw,
+                        const double *xw, const double *pa, const double *xa, double bias,
+                        int sp, int outer)
 {
     mpfr_t acc, part, p, t;
     mpfr_inits2(HP, acc, part, p, t, (mpfr_ptr)0);
@@ -140,9 +143,9 @@ static double ref_dot(int mode, int K, int seg, int chunk, const double *pw, con
     if (mode == M_EXACT) {
         for (int k = 0; k < K; k++) {
             mpfr_set_d(p, pw[k], MPFR_RNDN);
-            mpfr_mul_d(p, p, xw[k / seg], MPFR_RNDN);
+            mpfr_mul_d(p, p, xw[k], MPFR_RNDN);
             mpfr_mul_d(p, p, pa[k], MPFR_RNDN);
-            mpfr_mul_d(p, p, xa[k / seg], MPFR_RNDN);
+            mpfr_mul_d(p, p, xa[k], MPFR_RNDN);
             mpfr_add(acc, acc, p, MPFR_RNDN);
         }
         rnd(acc, sp);
@@ -157,9 +160,9 @@ static double ref_dot(int mode, int K, int seg, int chunk, const double *pw, con
             if (mode != M_BEXACT)
                 rnd(part, mode == M_BFP32 ? 24 : sp);
             n++;
-            if ((k + 1) % seg == 0 || k + 1 == K || (chunk && n == chunk)) {
-                mpfr_mul_d(t, part, xw[k / seg], MPFR_RNDN);
-                mpfr_mul_d(t, t, xa[k / seg], MPFR_RNDN);
+            if (k + 1 == K || sid[k + 1] != sid[k] || (chunk && n == chunk)) {
+                mpfr_mul_d(t, part, xw[k], MPFR_RNDN);
+                mpfr_mul_d(t, t, xa[k], MPFR_RNDN);
                 if (mode == M_BFP32)
                     rnd(t, 24);
                 mpfr_add(acc, acc, t, MPFR_RNDN);
@@ -172,6 +175,18 @@ static double ref_dot(int mode, int K, int seg, int chunk, const double *pw, con
     double r = mpfr_get_d(acc, MPFR_RNDN);
     mpfr_clears(acc, part, p, t, (mpfr_ptr)0);
     return r;
+}
+
+/* Segments of `seg` terms, scales per segment. */
+static double ref_dot(int mode, int K, int seg, int chunk, const double *pw, const double *xw,
+                      const double *pa, const double *xa, double bias, int sp, int outer)
+{
+    int sid[256];
+    double w[256], a[256];
+    ck_assert_int_le(K, 256);
+    for (int k = 0; k < K; k++)
+        sid[k] = k / seg, w[k] = xw[k / seg], a[k] = xa[k / seg];
+    return ref_terms(mode, K, sid, chunk, pw, w, pa, a, bias, sp, outer);
 }
 
 /* ---------------------------------------------------------------- precision parsing */
@@ -582,6 +597,58 @@ START_TEST(test_dynamic_act_conv)
 }
 END_TEST
 
+START_TEST(test_conv_taps_outer)
+{
+    /* conv 3x3, pad 1, over [5, 3, 3], weights e4m3@b2 (blocks ci {0,1}
+     * {2,3} {4} at each tap), plain fp32 input, block-fp32: terms taps
+     * outer, ci inner, a segment per block per tap, padding taps skipped. */
+    const char *spec = "name: t\ninput: {shape: [5, 3, 3]}\nlayers:\n"
+                       "  - {name: c, op: conv, out: 2, kernel: 3, pad: 1}\n";
+    nr_model *m = model_ok(spec, "default: {weights: e4m3@b2, activations: fp32, "
+                                 "mac: block-fp32}\n");
+    uint64_t st = 31;
+    double w[90], X[2][9][3], bias[2] = {0.5, -0.25};
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 9; t++)
+            for (int b = 0; b < 3; b++) {
+                double v[2];
+                int n = b < 2 ? 2 : 1;
+                make_block(&st, v, n, (int)(tu_rand(&st) % 5) - 2, &X[o][t][b]);
+                for (int i = 0; i < n; i++)
+                    w[(o * 5 + 2 * b + i) * 9 + t] = v[i];
+            }
+    set_weights(m, 0, w, bias);
+    float in[45], out[18];
+    for (int i = 0; i < 45; i++)
+        in[i] = (float)(tu_unif(&st) * 8 - 4);
+    run_both(m, in, out, 18);
+    for (int o = 0; o < 2; o++)
+        for (int oh = 0; oh < 3; oh++)
+            for (int ow = 0; ow < 3; ow++) {
+                double pw[45], xw[45], pa[45], xa[45];
+                int sid[45], n = 0;
+                for (int r = 0; r < 3; r++)
+                    for (int c = 0; c < 3; c++) {
+                        int ih = oh - 1 + r, iw = ow - 1 + c;
+                        if (ih < 0 || ih > 2 || iw < 0 || iw > 2)
+                            continue;
+                        for (int ci = 0; ci < 5; ci++, n++) {
+                            int t = r * 3 + c;
+                            xw[n] = X[o][t][ci / 2];
+                            pw[n] = w[(o * 5 + ci) * 9 + t] / xw[n];
+                            pa[n] = in[(ci * 3 + ih) * 3 + iw], xa[n] = 1;
+                            sid[n] = t * 3 + ci / 2;
+                        }
+                    }
+                double want = ref_terms(M_BFP32, n, sid, 0, pw, xw, pa, xa, bias[o], 24, 24);
+                int e = (o * 3 + oh) * 3 + ow;
+                ck_assert_msg(out[e] == (float)want, "output %d: %a want %a", e, (double)out[e],
+                              want);
+            }
+    nr_model_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("scaled_net");
@@ -597,6 +664,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_dot_special_blocks);
     tcase_add_test(tc, test_dot_blocks_of_one);
     tcase_add_test(tc, test_dynamic_act_conv);
+    tcase_add_test(tc, test_conv_taps_outer);
     suite_add_tcase(s, tc);
     return s;
 }
