@@ -8,7 +8,8 @@
  * stochastic-rounding term numbering below is part of the contract.
  *
  * Files: emulator.c walks the model; emu_mac.c is conv/dense/batchnorm in
- * the three MAC modes; emu_ops.c every other op; emu_math.c the double-
+ * the three MAC modes; emu_scaled.c scaled activations and block dot
+ * products ([scl-dot-*]); emu_ops.c every other op; emu_math.c the double-
  * precision LRN and softmax that generated code calls too. */
 #ifndef NUMREP_EMULATOR_H
 #define NUMREP_EMULATOR_H

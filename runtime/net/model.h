@@ -8,6 +8,9 @@
  *         format on every value; immutable afterwards)
  *   nr_model --> emulator (runtime/emu/emulator.c) | generator (gen/)
  *
+ * Files: spec.c, precision.c, model.c (build), model_scaled.c (scaled
+ * weights quantized at build, [scl-dot-wq]).
+ *
  * Tensors are float32 C-order; activations of one sample are [C, H, W]
  * (dense/flatten outputs are [N, 1, 1]). */
 #ifndef NUMREP_MODEL_H
