@@ -9,6 +9,7 @@
 #include "testutil.h"
 #include "orcheck.h"
 #include "scaled.h"
+#include "cost.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -186,6 +187,50 @@ START_TEST(test_bad_names)
                       e.msg, says);
     }
     ck_assert(nr_scaled_parse(NULL, &(nr_scaled){0}, NULL) == -NR_ESYNTAX);
+}
+END_TEST
+
+START_TEST(test_long_form)
+{
+    static const struct { const char *k[5], *v[5]; int n; const char *canon; } t[] = {
+        {{"element", "block", "scale", "rule"}, {"e2m1", "32", "e8m0", "floor"}, 4, "mxfp4"},
+        {{"element", "block"}, {"E2M1", "32"}, 2, "mxfp4"},
+        {{"element", "granularity", "block"}, {"e2m1", "block", "16"}, 3, "e2m1@b16:e8m0:floor"},
+        {{"element", "block", "scale"}, {"e2m1", "16", "nv"}, 3, "nvfp4"},
+        {{"element", "granularity"}, {"int8", "channel"}, 2, "int8@channel:fp32:amax"},
+        {{"element"}, {"int8"}, 1, "int8@tensor:fp32:amax"},
+        {{"element", "rule"}, {"int8", "static"}, 2, "int8@tensor:fp32:static"},
+        {{"rule", "element", "block"}, {"rceil", "e2m1", "32"}, 3, "e2m1@b32:e8m0:rceil"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        nr_scaled s;
+        nr_err e = {0};
+        char buf[128];
+        ck_assert_msg(nr_scaled_from_pairs(t[i].k, t[i].v, t[i].n, &s, &e) == 0, "%zu: %s", i,
+                      e.msg);
+        nr_scaled_name(&s, buf, sizeof buf);
+        ck_assert_str_eq(buf, t[i].canon);
+    }
+    static const struct { const char *k[3], *v[3]; int n; const char *where, *says; } bad[] = {
+        {{"element", "size"}, {"e2m1", "32"}, 2, "scaled format", "unknown key \"size\""},
+        {{"block"}, {"32"}, 1, "scaled format", "missing key \"element\""},
+        {{"element", "element"}, {"e2m1", "e2m3"}, 2, "element", "given twice"},
+        {{"element", "block"}, {"e2m1", "x"}, 2, "block", "expected a block size"},
+        {{"element", "block"}, {"e2m1", "-3"}, 2, "block", "expected a block size"},
+        {{"element", "block"}, {"e2m1", "0"}, 2, "", "block size out of range"},
+        {{"element", "granularity", "block"}, {"e2m1", "channel", "32"}, 3, "granularity",
+         "contradicts"},
+        {{"element", "granularity"}, {"e2m1", "block"}, 2, "granularity", "needs the key block"},
+        {{"element", "scale"}, {"e2m1@b32", "e8m0"}, 2, "element", "may not contain"},
+        {{"element", "block", "rule"}, {"e2m1", "32", "amax"}, 3, "", "not a rule for e8m0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nr_scaled s;
+        nr_err e = {0};
+        ck_assert(nr_scaled_from_pairs(bad[i].k, bad[i].v, bad[i].n, &s, &e) < 0);
+        ck_assert_msg(strstr(e.msg, bad[i].says) && strstr(e.where, bad[i].where),
+                      "%zu: %s: %s", i, e.where, e.msg);
+    }
 }
 END_TEST
 
@@ -416,6 +461,45 @@ START_TEST(test_exact_div)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- cost */
+
+START_TEST(test_cost)
+{
+    nr_cost_scaled c4, c8, nv, ch;
+    nr_scaled m4 = sc("mxfp4"), m8 = sc("mxfp8"), n4 = sc("nvfp4"), i8 = sc("int8@channel");
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &m4, &c4, NULL) == 0);
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &m8, &c8, NULL) == 0);
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &n4, &nv, NULL) == 0);
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &i8, &ch, NULL) == 0);
+    /* the per-MAC sum, spelled out: e2m1 magnitudes are 0.5 * 0..12 (4 bits),
+     * products 9 bits with the sign, 32 of them need 5 more */
+    ck_assert_int_eq(c4.block, 32);
+    ck_assert_int_eq(c4.tree_bits, 14);
+    for (int k = 0; k < NR_COST_METRICS; k++)
+        if (k != NR_COST_DELAY)
+            ck_assert(fabs(c4.total.mac[k] - (c4.mul[k] + c4.tree[k] * 31 / 32 +
+                                              (c4.scale[k] + c4.acc[k]) / 32)) <
+                      1e-9 * c4.total.mac[k]);
+    /* narrower elements cost less; the ue4m3 scale multiplier costs more than
+     * e8m0's exponent adder */
+    ck_assert(c4.total.mac[NR_COST_AREA] < c8.total.mac[NR_COST_AREA]);
+    ck_assert(c4.total.mac[NR_COST_AREA] < c4.total.ref[NR_COST_AREA]);
+    ck_assert(nv.scale[NR_COST_AREA] > c4.scale[NR_COST_AREA]);
+    ck_assert(c4.total.speedup > c8.total.speedup);
+    /* per-channel int8: an int8 multiplier and an int32 adder per MAC, as in
+     * nr_cost_mac */
+    nr_format i8f = tu_fmt("int8"), i32 = tu_fmt("int32");
+    nr_cost ref;
+    ck_assert(nr_cost_mac(&nr_cost_default, &i8f, NULL, &i32, &ref, NULL) == 0);
+    for (int k = 0; k < NR_COST_METRICS; k++)
+        ck_assert(fabs(ch.total.mac[k] - ref.mac[k]) < 1e-9 * ref.mac[k]);
+    ck_assert(fabs(ch.total.speedup - ref.speedup) < 1e-9 * ref.speedup);
+    nr_scaled bad = m4;
+    bad.block = 0;
+    ck_assert(nr_cost_scaled_mac(&nr_cost_default, &bad, &c4, NULL) == -NR_ERANGE);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- oracle */
 
 static const char *const oracle_elems[] = {"e4m3", "e5m2", "e3m2", "e2m3", "e2m1", "q1.6",
@@ -543,11 +627,13 @@ int main(void)
     tcase_add_test(tc, test_presets);
     tcase_add_test(tc, test_general_names);
     tcase_add_test(tc, test_bad_names);
+    tcase_add_test(tc, test_long_form);
     tcase_add_test(tc, test_groups);
     tcase_add_test(tc, test_sr);
     tcase_add_test(tc, test_api_errors);
     tcase_add_test(tc, test_scales);
     tcase_add_test(tc, test_exact_div);
+    tcase_add_test(tc, test_cost);
     tcase_add_test(tc, test_oracle);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -56,6 +56,12 @@ void cli_json_str(const char *s);
  * and as the shortest decimal that reads back (rne) to the same bits. */
 void cli_show_hex(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n);
 void cli_show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char *buf, size_t n);
+/* The next blank-separated field of *p, NUL-terminated in place, or NULL. */
+char *cli_next_field(char **p);
+/* stdin for `numrep round`, line by line: NUL-byte lines reported, blank
+ * lines skipped, the rest to fn (nonzero: a bad line, already reported);
+ * returns the exit status (1 after a bad line or an I/O error). */
+int cli_round_lines(int (*fn)(char *line, long lineno, void *ctx), void *ctx);
 
 /* cmd_scaled.c -- `numrep format` and `numrep round` for scaled formats
  * ([scl-*]): name is one for which nr_scaled_is_name() is true. */

@@ -3,6 +3,7 @@
  * is runtime/study/cost.c; this file parses options and lays the numbers out. */
 #include "cli.h"
 #include "cost.h"
+#include "scaled.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@ static const char usage_text[] =
     "                          x (clock gain from the shorter critical path)\n"
     "  fixed clock           = area ratio alone\n"
     "  energy ratio          = fp32 MAC energy / MAC energy\n"
+    "A scaled FMT (mxfp4, nvfp4, int8@channel, ...) gets the cost of its\n"
+    "dot-product unit per MAC: element multipliers, the block's integer adder\n"
+    "tree, one scale unit and one fp32 accumulator adder per block, amortised\n"
+    "over the block (docs/cost-model.md, \"Scaled formats\").\n"
     "FMT is a float eXmY (any variant) or fixed qI.F / uqI.F; see\n"
     "'numrep format --help'.  Operands, products and accumulator must all be\n"
     "float or all fixed point.  The default model is a fit of published 45 nm\n"
@@ -142,11 +147,13 @@ static void print_json(const opts *o, const char *names[3], const nr_cost_model 
     printf("\n  ]\n}\n");
 }
 
-static void row(const char *label, const double v[NR_COST_METRICS])
+static void row_w(int w, const char *label, const double v[NR_COST_METRICS])
 {
-    printf("%-12s %12.1f %11.3f %12.4f\n", label, v[NR_COST_AREA], v[NR_COST_DELAY],
+    printf("%-*s %12.1f %11.3f %12.4f\n", w, label, v[NR_COST_AREA], v[NR_COST_DELAY],
            v[NR_COST_ENERGY]);
 }
+
+static void row(const char *label, const double v[NR_COST_METRICS]) { row_w(12, label, v); }
 
 static void print_text(const opts *o, const char *names[3], const nr_cost_model *m,
                        const nr_cost *c)
@@ -183,6 +190,71 @@ static void print_text(const opts *o, const char *names[3], const nr_cost_model 
         }
 }
 
+/* A scaled format's dot-product unit, per MAC (nr_cost_scaled_mac). */
+static int cost_scaled(const opts *o, const nr_cost_model *m)
+{
+    nr_scaled s;
+    nr_cost_scaled c;
+    nr_err e = {0};
+    char name[160];
+    if (o->products || o->acc)
+        return cli_usage("cost", "--products / --accumulator are for plain formats; a scaled "
+                         "format's unit is fixed (docs/cost-model.md)");
+    if (nr_scaled_parse(o->fmt, &s, &e) || nr_cost_scaled_mac(m, &s, &c, &e))
+        return cli_error(&e);
+    nr_scaled_name(&s, name, sizeof name);
+    double k = c.block;
+    if (o->json) {
+        printf("{\n  \"format\": ");
+        cli_json_str(name);
+        printf(",\n  \"block\": %d,\n  \"tree_bits\": %d,\n", c.block, c.tree_bits);
+        printf("  \"units\": {\"area\": \"um^2\", \"delay\": \"ns\", \"energy\": \"pJ\"},\n");
+        json_metrics("multiplier", c.mul);
+        json_metrics("tree_adder", c.tree);
+        json_metrics("scale_unit", c.scale);
+        json_metrics("accumulator", c.acc);
+        json_metrics("per_mac", c.total.mac);
+        json_metrics("fp32_mac", c.total.ref);
+        printf("  \"area_ratio\": %.10g,\n  \"clock_gain\": %.10g,\n  \"speedup\": %.10g,\n"
+               "  \"speedup_fixed_clock\": %.10g,\n  \"energy_ratio\": %.10g\n}\n",
+               c.total.area_ratio, c.total.clock_gain, c.total.speedup,
+               c.total.speedup_fixed_clock, c.total.energy_ratio);
+        return 0;
+    }
+    printf("format        %s (%g bits per element)\n", name, nr_scaled_bits(&s));
+    printf("model         %s\n", o->calib ? o->calib : "default (45 nm fit, docs/cost-model.md)");
+    if (s.gran == NR_GRAN_BLOCK)
+        printf("unit          per block of %d: %d element multipliers, %d adders of %d bits "
+               "(tree), 1 scale unit, 1 fp32 adder\n\n", c.block, c.block, c.block - 1,
+               c.tree_bits);
+    else
+        printf("unit          per MAC: 1 element multiplier, 1 accumulator adder (the %s "
+               "scale is applied once per output)\n\n", nr_scaled_gran_name(s.gran));
+    printf("%-22s %12s %11s %12s\n", "", "area um^2", "delay ns", "energy pJ");
+    row_w(22, "element multiplier", c.mul);
+    if (c.block > 1)
+        row_w(22, "tree adder", c.tree);
+    if (s.gran == NR_GRAN_BLOCK)
+        row_w(22, "scale unit", c.scale);
+    row_w(22, "accumulator adder", c.acc);
+    row_w(22, "per MAC", c.total.mac);
+    row_w(22, "fp32 MAC", c.total.ref);
+    if (s.gran == NR_GRAN_BLOCK)
+        printf("\nper MAC = multiplier + tree adder x %g/%g + (scale + accumulator) / %g; "
+               "delay = one cycle of the unit\n\n", k - 1, k, k);
+    else
+        printf("\nper MAC = multiplier + accumulator adder; delay = their sum\n\n");
+    printf("area ratio                          %.3f  (fp32 MAC area / area per MAC)\n",
+           c.total.area_ratio);
+    printf("clock gain                          %.3f  (fp32 MAC delay / unit delay)\n",
+           c.total.clock_gain);
+    printf("speedup at equal area               %.3f  (area ratio x clock gain)\n", c.total.speedup);
+    printf("speedup at equal area, fixed clock  %.3f  (area ratio)\n", c.total.speedup_fixed_clock);
+    printf("energy ratio                        %.3f  (fp32 MAC energy / energy per MAC)\n",
+           c.total.energy_ratio);
+    return 0;
+}
+
 int cmd_cost(int argc, char **argv)
 {
     opts o;
@@ -190,6 +262,12 @@ int cmd_cost(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     nr_err e = {0};
+    if (nr_scaled_is_name(o.fmt)) {
+        nr_cost_model sm = nr_cost_default;
+        if (o.calib && nr_cost_calibrate(o.calib, &sm, &e))
+            return cli_error(&e);
+        return cost_scaled(&o, &sm);
+    }
     nr_format f[3];
     nr_cost_model m = nr_cost_default;
     nr_cost c;

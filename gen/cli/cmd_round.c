@@ -171,26 +171,35 @@ static void show_flags(unsigned fl, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- one line */
 
+/* The next blank-separated field of *p, NUL-terminated in place (*p moves
+ * past it), or NULL at the end of the line. */
+char *cli_next_field(char **p)
+{
+    char *s = *p;
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return NULL;
+    char *start = s;
+    while (*s && !isspace((unsigned char)*s))
+        s++;
+    if (*s)
+        *s++ = 0;
+    *p = s;
+    return start;
+}
+
 /* Compute and print the answer to one line; 0, or -1 after reporting a bad
  * line on stderr. */
 static int do_line(const round_opts *o, char *line, long lineno)
 {
     const int arity = rops[o->op].arity;
-    char *tok[3];
+    char *tok[3], *start, *p = line;
     int ntok = 0;
-    for (char *p = line; *p;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
+    while ((start = cli_next_field(&p))) {
         if (ntok < 3)
             tok[ntok] = start;
         ntok++;
-        if (*p)
-            *p++ = 0;
     }
     if (ntok != arity) {
         if (o->op == ROP_NONE)
@@ -239,6 +248,49 @@ static int do_line(const round_opts *o, char *line, long lineno)
     show_flags(fl, flags, sizeof flags);
     printf("%s  %s  0x%0*llx  %s\n", hex, dec, (f->width + 3) / 4, (unsigned long long)r, flags);
     return 0;
+}
+
+static int round_line(char *line, long lineno, void *ctx)
+{
+    return do_line((const round_opts *)ctx, line, lineno);
+}
+
+/* Read stdin line by line for `numrep round`: a line with a NUL byte is
+ * reported and skipped, blank lines are skipped, every other line goes to
+ * fn (which reports its own errors and returns nonzero for a bad line).
+ * Returns the exit status: 1 if any line was bad or stdin / stdout failed. */
+int cli_round_lines(int (*fn)(char *line, long lineno, void *ctx), void *ctx)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    int bad = 0;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if ((size_t)len != strlen(line)) {
+            fprintf(stderr, "numrep round: stdin:%ld: line contains a NUL byte\n", lineno);
+            bad = 1;
+            continue;
+        }
+        const char *p = line;
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            continue; /* blank line */
+        if (fn(line, lineno, ctx) != 0)
+            bad = 1;
+    }
+    free(line);
+    if (ferror(stdin)) {
+        fprintf(stderr, "numrep round: stdin: read error: %s\n", strerror(errno));
+        bad = 1;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "numrep round: stdout: write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return bad ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- arguments */
@@ -339,34 +391,5 @@ int cmd_round(int argc, char **argv)
     if (nr_format_parse(fmt_name, &o.f, &e) != 0)
         return cli_error(&e);
 
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long lineno = 0;
-    int bad = 0;
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        if ((size_t)len != strlen(line)) {
-            fprintf(stderr, "numrep round: stdin:%ld: line contains a NUL byte\n", lineno);
-            bad = 1;
-            continue;
-        }
-        const char *p = line;
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            continue; /* blank line */
-        if (do_line(&o, line, lineno) != 0)
-            bad = 1;
-    }
-    free(line);
-    if (ferror(stdin)) {
-        fprintf(stderr, "numrep round: stdin: read error: %s\n", strerror(errno));
-        bad = 1;
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "numrep round: stdout: write error: %s\n", strerror(errno));
-        return 1;
-    }
-    return bad ? 1 : 0;
+    return cli_round_lines(round_line, &o);
 }

@@ -2,12 +2,9 @@
  * (mxfp4, nvfp4, e2m1@b32:e8m0:floor, int8@channel, ...; docs/semantics.md
  * [scl-*]).  The numbers come from runtime/num/scaled*.c; this file lays
  * them out and reads stdin (one group per line). */
-#define _GNU_SOURCE /* getline */
 #include "cli.h"
 #include "scaled.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,16 +118,8 @@ static void show_scale(nr_scale_fmt f, double X, uint64_t bits)
 static long parse_values(char *line, long lineno, double **vals, size_t *cap)
 {
     long n = 0;
-    for (char *p = line; *p;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        if (*p)
-            *p++ = 0;
+    char *start, *p = line;
+    while ((start = cli_next_field(&p))) {
         if (n >= MAX_GROUP) {
             fprintf(stderr, "numrep round: stdin:%ld: more than %d values on one line\n",
                     lineno, MAX_GROUP);
@@ -207,6 +196,34 @@ static int round_group(const nr_scaled *s, nr_scaled_ctx *ctx, int have_scale, c
     return 0;
 }
 
+typedef struct scaled_lines {
+    const nr_scaled *s;
+    nr_scaled_ctx *ctx;
+    int have_scale;
+    double *vals, *p; /* grown as lines need */
+    size_t cap;
+} scaled_lines;
+
+/* One line of `numrep round SCALED` (cli_round_lines' callback). */
+static int scaled_line(char *line, long lineno, void *arg)
+{
+    scaled_lines *L = arg;
+    size_t cap0 = L->cap;
+    long n = parse_values(line, lineno, &L->vals, &L->cap);
+    if (n <= 0)
+        return n < 0;
+    if (L->cap != cap0 || !L->p) {
+        double *np = realloc(L->p, L->cap * sizeof *np);
+        if (!np) {
+            fprintf(stderr, "numrep round: stdin:%ld: out of memory\n", lineno);
+            return 1;
+        }
+        L->p = np;
+    }
+    L->ctx->layer = (uint32_t)(lineno - 1); /* sr: line k draws layer k-1, element i */
+    return round_group(L->s, L->ctx, L->have_scale, L->vals, n, lineno, L->p) != 0;
+}
+
 int cli_round_scaled(const char *name, nr_rounding mode, uint64_t seed, int have_scale,
                      double scale)
 {
@@ -221,47 +238,9 @@ int cli_round_scaled(const char *name, nr_rounding mode, uint64_t seed, int have
                          "computes its scales", name);
     nr_scaled_ctx ctx = {.mode = mode, .seed = seed, .element_step = 1,
                          .tensor_scale = have_scale ? scale : 0};
-    char *line = NULL;
-    size_t lcap = 0, cap = 0;
-    double *vals = NULL, *p = NULL;
-    ssize_t len;
-    long lineno = 0;
-    int bad = 0;
-    while ((len = getline(&line, &lcap, stdin)) >= 0) {
-        lineno++;
-        if ((size_t)len != strlen(line)) {
-            fprintf(stderr, "numrep round: stdin:%ld: line contains a NUL byte\n", lineno);
-            bad = 1;
-            continue;
-        }
-        long n = parse_values(line, lineno, &vals, &cap);
-        if (n < 0) {
-            bad = 1;
-            continue;
-        }
-        if (n == 0)
-            continue; /* blank line */
-        double *np = realloc(p, (size_t)n * sizeof *p);
-        if (!np) {
-            fprintf(stderr, "numrep round: stdin:%ld: out of memory\n", lineno);
-            bad = 1;
-            break;
-        }
-        p = np;
-        ctx.layer = (uint32_t)(lineno - 1); /* sr: line k draws layer k-1, element i */
-        if (round_group(&s, &ctx, have_scale, vals, n, lineno, p))
-            bad = 1;
-    }
-    free(line);
-    free(vals);
-    free(p);
-    if (ferror(stdin)) {
-        fprintf(stderr, "numrep round: stdin: read error: %s\n", strerror(errno));
-        bad = 1;
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "numrep round: stdout: write error: %s\n", strerror(errno));
-        return 1;
-    }
-    return bad ? 1 : 0;
+    scaled_lines L = {.s = &s, .ctx = &ctx, .have_scale = have_scale};
+    int rc = cli_round_lines(scaled_line, &L);
+    free(L.vals);
+    free(L.p);
+    return rc;
 }

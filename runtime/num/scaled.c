@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_BLOCK 4096
 #define MAX_ELEM_BITS 16
@@ -338,6 +339,63 @@ int nr_scaled_parse(const char *name, nr_scaled *out, nr_err *err)
         return rc;
     *out = s;
     return 0;
+}
+
+/* The YAML long form ([scl-name]): keys element (a format name), block (N:
+ * a block of N), granularity (tensor, channel, block), scale, rule.  block
+ * and granularity: block say the same; without either the granularity is
+ * tensor.  Defaults and checks as in the general form. */
+int nr_scaled_from_pairs(const char *const *keys, const char *const *vals, int n,
+                         nr_scaled *out, nr_err *err)
+{
+    static const char *const knames[] = {"element", "granularity", "block", "scale", "rule"};
+    const char *v[5] = {0};
+    for (int i = 0; i < n; i++) {
+        int k = -1;
+        for (int j = 0; j < 5 && keys && keys[i]; j++)
+            if (!strcmp(keys[i], knames[j]))
+                k = j;
+        if (k < 0 || !vals || !vals[i])
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "scaled format",
+                              "unknown key \"%.40s\"; allowed element, granularity, block, "
+                              "scale, rule", keys && keys[i] ? keys[i] : "");
+        if (v[k])
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, knames[k], "key given twice");
+        v[k] = vals[i];
+    }
+    if (!v[0])
+        return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "scaled format",
+                          "missing key \"element\" (the element format, e.g. e2m1)");
+    char gran[24];
+    if (v[2]) {
+        if (v[1] && strcasecmp(v[1], "block"))
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "granularity",
+                              "\"%.20s\" contradicts block: %.20s (a block granularity)", v[1],
+                              v[2]);
+        size_t k = strspn(v[2], "0123456789");
+        if (k == 0 || v[2][k] || k > 6)
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "block",
+                              "expected a block size 1..%d, got \"%.20s\"", MAX_BLOCK, v[2]);
+        snprintf(gran, sizeof gran, "b%s", v[2]);
+    } else if (v[1] && !strcasecmp(v[1], "block")) {
+        return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "granularity",
+                          "granularity block needs the key block (its size, 1..%d)", MAX_BLOCK);
+    } else {
+        snprintf(gran, sizeof gran, "%.20s", v[1] ? v[1] : "tensor");
+    }
+    for (int k = 0; k < 5; k++)
+        if (v[k] && strpbrk(v[k], "@:"))
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, knames[k],
+                              "\"%.40s\": a value may not contain \"@\" or \":\"", v[k]);
+    /* a rule without a scale: the general form's default scale goes between */
+    int is_block = tolower((unsigned char)gran[0]) == 'b' && isdigit((unsigned char)gran[1]);
+    const char *scale = v[3] ? v[3] : v[4] ? (is_block ? "e8m0" : "fp32") : NULL;
+    char name[NAME_MAX_LEN + 1];
+    int len = snprintf(name, sizeof name, "%s@%s%s%s%s%s", v[0], gran, scale ? ":" : "",
+                       scale ? scale : "", v[4] ? ":" : "", v[4] ? v[4] : "");
+    if (len < 0 || len >= (int)sizeof name)
+        return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "element", "value too long");
+    return nr_scaled_parse(name, out, err);
 }
 
 /* ---------------------------------------------------------------- names */

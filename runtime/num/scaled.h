@@ -62,6 +62,12 @@ typedef struct nr_scaled {
  * Returns 0, or -NR_ESYNTAX / -NR_ERANGE with err naming the part that is
  * wrong and what is allowed. */
 int nr_scaled_parse(const char *name, nr_scaled *out, nr_err *err);
+/* The YAML long form, flattened to key/value pairs: element (format name),
+ * block (N) or granularity (tensor | channel | block, with block), scale,
+ * rule; e.g. {element: e2m1, block: 32, scale: e8m0, rule: floor}.  Errors
+ * name the key (or the general form built from the values). */
+int nr_scaled_from_pairs(const char *const *keys, const char *const *vals, int n,
+                         nr_scaled *out, nr_err *err);
 /* 1 when name is meant as a scaled format (a preset, or contains '@'), so
  * a caller can choose between nr_scaled_parse and nr_format_parse. */
 int nr_scaled_is_name(const char *name);

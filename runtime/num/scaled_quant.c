@@ -13,14 +13,12 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static int bitlen(unsigned __int128 x)
+static int bitlen(unsigned __int128 x) /* position of the top set bit + 1; 0 for 0 */
 {
-    int n = 0;
-    while (x) {
-        x >>= 1;
-        n++;
-    }
-    return n;
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    if (hi)
+        return 128 - __builtin_clzll(hi);
+    return lo ? 64 - __builtin_clzll(lo) : 0;
 }
 
 /* Compare the magnitudes of two finite nonzero exact values: -1, 0, 1. */
@@ -211,6 +209,36 @@ double nr_scaled_tensor_scale(const nr_scaled *s, double amax)
 
 /* ---------------------------------------------------------------- elements */
 
+/* V / X as an exact value, the same as div_exact gives for every element
+ * rounding ([net-12]-style shortcut, checked bit for bit by the oracle
+ * tests): d = v / X in host double and the exact residual r = v - d X
+ * (one fma, exact away from underflow).  r = 0: d is the quotient.  Else
+ * the quotient lies strictly within half an ulp of d, on r's side; as an
+ * nr_exact it is d (or the double below d) plus sticky: no element value or
+ * midpoint (at most 16 bits) lies strictly inside that ulp, so it rounds,
+ * clips and draws sr thresholds exactly as the exact quotient does. */
+static void elem_quotient(double v, double X, nr_exact *q)
+{
+    double d = v / X;
+    if (!(fabs(d) > 0x1p-900 && fabs(d) < 0x1p900 && fabs(v) > 0x1p-900)) {
+        div_exact(v, X, q); /* zeros, specials, extreme ranges */
+        return;
+    }
+    double r = fma(-d, X, v);
+    nr_exact_from_double(d, q); /* normal: 53-bit significand, unit = ulp(d) */
+    if (r == 0)
+        return;
+    q->sticky = 1;
+    if ((r > 0) != (d > 0)) { /* |V / X| < |d|: start from the double below |d| */
+        if (q->sig == (unsigned __int128)1 << 52) {
+            q->sig = ((unsigned __int128)1 << 53) - 1;
+            q->exp -= 1;
+        } else {
+            q->sig -= 1;
+        }
+    }
+}
+
 /* [scl-elem] P = round(V / X): the exact quotient, clamped to [-max, max]
  * ([0, max] for unsigned elements) when beyond it (counted in *clipped),
  * else rounded once in mode. */
@@ -218,7 +246,7 @@ static double convert_elem(const nr_format *ef, double v, double X, nr_rounding 
                            uint32_t sr, int *clipped)
 {
     nr_exact q;
-    div_exact(v, X, &q);
+    elem_quotient(v, X, &q);
     if (q.cls == NR_CLS_FINITE) {
         int below = ef->kind == NR_FIXED && !ef->is_signed && q.sign;
         nr_exact mx;

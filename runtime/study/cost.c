@@ -160,6 +160,15 @@ static int mac_sum(const nr_cost_model *m, const nr_format *op, const nr_format 
     return 0;
 }
 
+void nr_cost_set_ratios(nr_cost *c)
+{
+    c->area_ratio = c->ref[NR_COST_AREA] / c->mac[NR_COST_AREA];
+    c->clock_gain = c->ref[NR_COST_DELAY] / c->mac[NR_COST_DELAY];
+    c->speedup = c->area_ratio * c->clock_gain;
+    c->speedup_fixed_clock = c->area_ratio;
+    c->energy_ratio = c->ref[NR_COST_ENERGY] / c->mac[NR_COST_ENERGY];
+}
+
 int nr_cost_mac(const nr_cost_model *m, const nr_format *operand, const nr_format *product,
                 const nr_format *acc, nr_cost *out, nr_err *err)
 {
@@ -179,11 +188,7 @@ int nr_cost_mac(const nr_cost_model *m, const nr_format *operand, const nr_forma
         rc = mac_sum(m, &fp32, &fp32, &fp32, rmul, radd, c.ref, err);
     if (rc)
         return rc;
-    c.area_ratio = c.ref[NR_COST_AREA] / c.mac[NR_COST_AREA];
-    c.clock_gain = c.ref[NR_COST_DELAY] / c.mac[NR_COST_DELAY];
-    c.speedup = c.area_ratio * c.clock_gain;
-    c.speedup_fixed_clock = c.area_ratio;
-    c.energy_ratio = c.ref[NR_COST_ENERGY] / c.mac[NR_COST_ENERGY];
+    nr_cost_set_ratios(&c);
     *out = c;
     return 0;
 }

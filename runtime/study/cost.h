@@ -73,6 +73,9 @@ typedef struct nr_cost {
 int nr_cost_mac(const nr_cost_model *m, const nr_format *operand, const nr_format *product,
                 const nr_format *acc, nr_cost *out, nr_err *err);
 
+/* The ratios of c from c->mac and c->ref. */
+void nr_cost_set_ratios(nr_cost *c);
+
 /* One unit: area/delay/energy of a multiplier (in: operands, out: product
  * format; out NULL = in) or an adder (in: the adder's format; out unused).
  * The unit kind follows the format kind.  0 or -code. */
@@ -82,6 +85,33 @@ int nr_cost_unit_eval(const nr_cost_model *m, int is_mul, const nr_format *in,
 const char *nr_cost_unit_name(nr_cost_unit u);     /* "fp mult", ...         */
 const char *nr_cost_metric_name(nr_cost_metric k); /* "area", ...            */
 const char *nr_cost_origin_name(nr_cost_origin o); /* "default", "fitted", ... */
+
+/* ------------------------------------------------------------ scaled formats
+ * cost_scaled.c: a dot-product unit for a scaled format (docs/cost-model.md
+ * "Scaled formats"), composed from the units above.  Per group of k
+ * elements: k element multipliers (exact products), k - 1 integer adders of
+ * tree_bits bits (the block's exact sum), one scale unit (e8m0: an 8-bit
+ * exponent adder; ue4m3 / nv: a ue4m3 multiplier; fp32: an fp32
+ * multiplier) and one fp32 adder into the running sum.  Tensor and channel
+ * scales apply once per output: k = 1, an element multiplier and an
+ * accumulator adder (fp32; int32 for integer elements). */
+struct nr_scaled;
+typedef struct nr_cost_scaled {
+    int block;                      /* k (1 for tensor / channel scales)       */
+    int tree_bits;                  /* width of the tree's adders (0: none)   */
+    double mul[NR_COST_METRICS];    /* one element multiplier                 */
+    double tree[NR_COST_METRICS];   /* one adder of the block's tree          */
+    double scale[NR_COST_METRICS];  /* the scale unit (one per block)         */
+    double acc[NR_COST_METRICS];    /* the accumulator adder                  */
+    /* per MAC: total.mul = mul; total.add = the rest amortised (tree (k-1)/k,
+     * (scale + acc)/k); total.mac = their sum for area and energy, and for
+     * delay the unit's single-cycle critical path mul + max(log2(k) tree
+     * adders, scale) + acc; total.ref the fp32 MAC; the ratios as nr_cost's */
+    nr_cost total;
+} nr_cost_scaled;
+
+int nr_cost_scaled_mac(const nr_cost_model *m, const struct nr_scaled *s, nr_cost_scaled *out,
+                       nr_err *err);
 
 /* ------------------------------------------------------------ calibration */
 
