@@ -237,6 +237,9 @@ START_TEST(test_parse_yaml)
     ck_assert_int_eq(a->dflt.mac, NR_MAC_BLOCK_FP32);
     nr_precision_free(a);
     nr_precision_free(b);
+    a = prec_ok("default: {weights: {element: int8}}\n"); /* granularity tensor by default */
+    ck_assert_int_eq(a->dflt.weights_scaled.gran, NR_GRAN_TENSOR);
+    nr_precision_free(a);
 
     /* granularity, promote, overrides merged per layer */
     a = prec_ok("default: {weights: {element: int8, granularity: channel}, mac: unfused, "
@@ -271,13 +274,10 @@ START_TEST(test_parse_bad)
     prec_bad("default: {weights: mxfp8, mac: exact, promote: 4}\n", "promote", 1);
     prec_bad("default: {promote: -3}\n", "products per chunk", 1);
     prec_bad("default: {promote: many}\n", "products per chunk", 1);
-    prec_bad("default: {weights: {element: e2m1}}\n", "block: N", 1);
     prec_bad("default: {weights: {element: e2m1, block: 0}}\n", "block", 1);
     prec_bad("default: {weights: {element: e2m1, block: 32, granularity: tensor}}\n",
-             "not both", 1);
-    prec_bad("default: {weights: {element: e2m1, block: 32, colour: red}}\n", "unknown field", 1);
-    prec_bad("default: {weights: {element: e2m1, block: 32, rule: floor}}\n", "needs scale",
-             1);
+             "contradicts", 1);
+    prec_bad("default: {weights: {element: e2m1, block: 32, colour: red}}\n", "unknown key", 1);
     prec_bad("default: {weights: {element: [e2m1], block: 32}}\n", "single name", 1);
     prec_bad("\n\ndefault: {weights: {element: e9m9x, block: 32}}\n", "", 3);
     prec_bad("default: {weights: e2m1@b32:fp32:floor}\n", "", 1);

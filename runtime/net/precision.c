@@ -82,60 +82,41 @@ static int parse_format(const nr_yaml_doc *d, const nr_yaml_node *n, const char 
 
 /* A scaled format ([scl-name]) for the weights or activations role: a
  * name (preset or ELEM@GRAN[:SCALE[:RULE]]) or the long form {element:
- * e2m1, block: 32 | granularity: tensor|channel, scale: e8m0, rule:
- * floor}, spelled as the short form and parsed by nr_scaled_parse so that
- * both forms have one meaning.  *is_scaled = 0 when n is not meant as one. */
+ * e2m1, block: 32, scale: e8m0, rule: floor} (nr_scaled_from_pairs).
+ * *is_scaled = 0 when n is not meant as one. */
 static int parse_scaled(const nr_yaml_doc *d, const nr_yaml_node *n, const char *where,
                         nr_scaled *out, int *is_scaled, nr_err *err)
 {
-    char name[160];
+    nr_err e = {0};
+    int rc;
     *is_scaled = 0;
     if (n->kind == NR_YAML_SCALAR) {
         if (n->quoted || !nr_scaled_is_name(n->text))
             return 0;
-        snprintf(name, sizeof name, "%s", n->text);
+        rc = nr_scaled_parse(n->text, out, &e);
     } else if (n->kind == NR_YAML_MAP && nr_yaml_get(n, "element")) {
-        int rc = nr_yaml_check_map(d, n, where, "element block granularity scale rule", err);
-        if (rc)
-            return rc;
-        const nr_yaml_node *el = nr_yaml_get(n, "element"), *bl = nr_yaml_get(n, "block"),
-                           *gr = nr_yaml_get(n, "granularity"), *sc = nr_yaml_get(n, "scale"),
-                           *ru = nr_yaml_get(n, "rule");
-        const nr_yaml_node *parts[] = {el, bl, gr, sc, ru};
-        for (int i = 0; i < 5; i++)
-            if (parts[i] && (parts[i]->kind != NR_YAML_SCALAR || !parts[i]->text[0] ||
-                             strpbrk(parts[i]->text, "@: "))) {
-                char got[64];
-                nr_yaml_describe(parts[i], got, sizeof got);
-                return nr_yaml_err(d, parts[i], NR_ESYNTAX, where, err,
-                                   "expected a single name or number, got %s", got);
-            }
-        if (bl && gr)
-            return nr_yaml_err(d, gr, NR_ESYNTAX, where, err,
-                               "give either block: N or granularity: tensor|channel, not both");
-        if (!bl && !gr)
+        const char *keys[8], *vals[8];
+        if (n->n > 8)
             return nr_yaml_err(d, n, NR_ESYNTAX, where, err,
-                               "a scaled format needs block: N (elements per block) or "
-                               "granularity: tensor|channel");
-        if (bl) {
-            char *end;
-            long k = strtol(bl->text, &end, 10);
-            if (*end || k < 1 || k > 1 << 20)
-                return nr_yaml_err(d, bl, NR_ERANGE, where, err,
-                                   "block: expected an integer from 1 to 1048576, got %s",
-                                   bl->text);
+                               "too many fields: expected element, block or granularity, "
+                               "scale, rule");
+        for (int i = 0; i < n->n; i++) {
+            const nr_yaml_node *v = n->items[i];
+            if (v->kind != NR_YAML_SCALAR) {
+                char got[64];
+                nr_yaml_describe(v, got, sizeof got);
+                return nr_yaml_err(d, v, NR_ESYNTAX, where, err,
+                                   "%s: expected a single name or number, got %s",
+                                   n->keys[i]->text, got);
+            }
+            keys[i] = n->keys[i]->text;
+            vals[i] = v->text;
         }
-        snprintf(name, sizeof name, "%.40s@%s%.20s%s%.20s%s%.20s", el->text, bl ? "b" : "",
-                 bl ? bl->text : gr->text, sc || ru ? ":" : "", sc ? sc->text : "",
-                 ru ? ":" : "", ru ? ru->text : "");
-        if (!sc && ru) /* ELEM@G::RULE is not a name: the scale must come first */
-            return nr_yaml_err(d, ru, NR_ESYNTAX, where, err,
-                               "rule needs scale (e.g. scale: e8m0, rule: floor)");
+        rc = nr_scaled_from_pairs(keys, vals, n->n, out, &e);
     } else {
         return 0;
     }
-    nr_err e = {0};
-    if (nr_scaled_parse(name, out, &e)) {
+    if (rc) { /* it knows what is wrong, not where: add the position */
         char w[96];
         snprintf(w, sizeof w, "%.40s%s%.50s", where, e.where[0] ? "." : "", e.where);
         return nr_yaml_err(d, n, e.code ? e.code : NR_ESYNTAX, w, err, "%s", e.msg);
