@@ -116,7 +116,7 @@ done
 run emulate "$NET" --input "$X" -p e5m2
 cmp -s "$tmp/out" "$tmp/want.txt" && bad "--rounding/--mac changed nothing" || ok
 expect_fail 2 "--rounding" emulate "$NET" --input "$X" -p e5m2 --rounding nearest
-expect_fail 2 "expected unfused, fused or exact" emulate "$NET" --input "$X" -p e5m2 --mac kulisch
+expect_fail 2 "expected unfused, fused, exact, block-fp32 or block-exact" emulate "$NET" --input "$X" -p e5m2 --mac kulisch
 expect_fail 2 "--mac needs an argument" eval "$NET" --mac
 
 # 6. a hostile 100-byte spec (3.6 GB of random weights): the input's shape is

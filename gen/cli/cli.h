@@ -66,7 +66,8 @@ typedef struct cli_model_args {
     "  -p PREC            precision: a YAML file, or one format for every role\n"     \
     "                     (rounding rne, unfused MACs unless told otherwise)\n"       \
     "  --rounding M       rounding mode of every layer: rne rna rz ru rd rto sr\n"     \
-    "  --mac M            MAC mode of every layer: unfused fused exact\n"              \
+    "  --mac M            MAC mode of every layer: unfused fused exact (block-fp32\n" \
+    "                     block-exact for scaled formats)\n"                          \
     "  --random-weights S deterministic random weights from seed S instead of the\n"  \
     "                     spec's weights file\n"                                       \
     "  --max-memory B     refuse a model whose weights and activations need more\n"   \

@@ -72,7 +72,8 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
     } else if (!strcmp(o, "--mac")) {
         nr_mac_mode mm;
         if (nr_mac_parse(v, &mm))
-            return cli_usage(cmd, "--mac: expected unfused, fused or exact, got \"%s\"", v);
+            return cli_usage(cmd, "--mac: expected unfused, fused, exact, block-fp32 or "
+                             "block-exact, got \"%s\"", v);
         a->mac = (int)mm;
         a->have_mac = 1;
     } else if (!strcmp(o, "--max-memory")) {

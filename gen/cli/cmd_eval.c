@@ -38,7 +38,9 @@ static const char usage_text[] =
     "                     `input:` section declares\n"
     "  --limit N          only the first N samples\n"
     "  --engine E         emulator (the reference) or jit (compiled with LLVM, the\n"
-    "                     same results bit for bit); default " DEFAULT_ENGINE "\n"
+    "                     same results bit for bit); default " DEFAULT_ENGINE ", or the\n"
+    "                     emulator for scaled formats (mxfp8, nvfp4, int8@channel, ...),\n"
+    "                     which only it runs for now\n"
     "  --jobs N           threads, each running its own batches (default 1)\n"
     "  --json             one JSON object on stdout instead of text: accuracies as\n"
     "                     fractions (0.9173), `samples` the samples evaluated,\n"
@@ -98,7 +100,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *net = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
-    int json = 0, use_cache = 1, progress = 1;
+    int json = 0, use_cache = 1, progress = 1, engine_given = 0;
     cli_model_args ma = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -118,7 +120,7 @@ int cmd_eval(int argc, char **argv)
             if (!strcmp(a, "--data"))
                 data = v;
             else if (!strcmp(a, "--engine"))
-                engine = v;
+                engine = v, engine_given = 1;
             else if (!strcmp(a, "--logits"))
                 logits = v;
             else if (!strcmp(a, "--limit")) {
@@ -159,6 +161,18 @@ int cmd_eval(int argc, char **argv)
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
+    if (nr_model_is_scaled(m) && strcmp(engine, "emulator")) {
+        /* [scl-dot-engines] the generator does not run scaled formats yet */
+        if (engine_given) {
+            nr_err_set(&err, NR_EUNSUP, NULL, 0, 0, "--engine",
+                       "scaled formats run in the emulator only for now: use --engine "
+                       "emulator");
+            goto fail;
+        }
+        engine = "emulator";
+        fprintf(stderr, "numrep eval: note: scaled formats run in the emulator only for now; "
+                        "using --engine emulator (slow: consider --limit)\n");
+    }
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {
         status = cli_usage("eval", "missing --data DATASET (the spec names no `dataset:`)");

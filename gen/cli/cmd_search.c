@@ -387,6 +387,8 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
                        nr_err *err)
 {
     (void)ctx;
+    if (nr_model_is_scaled(m) && strncmp(name, "jit", 3) == 0)
+        return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines] emulator only for now */
     return gen_engine_open(name, m, out, err);
 }
 

@@ -514,6 +514,8 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         LLVMBuildCall2(B, s->kadd_ty, s->kadd, args, 3, "");
         break;
     }
+    default: /* block macs: refused by gen_plan_build */
+        break;
     }
 }
 

@@ -160,6 +160,12 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     int rc = check_fmt(&m->layers[0], "input", &m->in_format, err);
     if (rc)
         return rc;
+    /* [scl-dot-engines] scaled roles, block macs and promote: emulator only */
+    for (int i = 0; i < n; i++)
+        if (nr_prec_is_scaled(&m->layers[i].prec))
+            return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
+                              "scaled formats run in the emulator only for now: use --engine "
+                              "emulator");
     p->nlayers = n;
     p->dense = pack_dense != 0;
     p->ly = calloc((size_t)n, sizeof *p->ly);

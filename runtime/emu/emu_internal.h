@@ -23,6 +23,16 @@ typedef struct emu_layer {
     int fast;                           /* EMU_FAST_*                             */
     int prod_exact;                     /* w*x is exact in double for all finite w, x */
     int klsb, klimbs;                   /* exact-mode accumulator: weight of bit 0, size */
+    /* Scaled formats ([scl-dot-*]); NULL / 0 when the layer has none. */
+    const nr_scaled *ws;                /* this layer's scaled weights            */
+    const nr_scaled *xs;                /* the scaled activations of input 0      */
+    const nr_scaled *os;                /* this layer's scaled output             */
+    int scaled;                         /* 1: the MAC runs emu_scaled.c's loop    */
+    nr_format f32;                      /* fp32, for block-fp32 and promote       */
+    const nr_format *of;                /* the dot product's outer sum: fp32 (block-fp32,
+                                         * promote) or the accumulator           */
+    const nr_format *sf, *ppf;          /* a segment's partial sum and products  */
+    int fast_block;                     /* block-fp32 in host float (rne)        */
 } emu_layer;
 
 typedef struct emu {
@@ -34,7 +44,23 @@ typedef struct emu {
     const nr_emu_opts *opts;
     uint64_t *klimbs;   /* scratch for the exact accumulator                 */
     int klimbs_cap;
+    /* Scaled activations ([scl-dot-act]) of the current sample: element
+     * values and group scales of layer i's output (NULL when unscaled), and
+     * of the network input. */
+    double **ap, **asc;
+    double *in_p, *in_sc;
+    double *qtmp;       /* one group's elements during quantization          */
 } emu;
+
+/* Element values and group scales of input i of layer li (NULL, NULL when
+ * that tensor is not scaled). */
+static inline void emu_in_scaled(const emu *E, int li, int i, const double **p,
+                                 const double **sc)
+{
+    int src = E->m->layers[li].inputs[i];
+    *p = src < 0 ? E->in_p : E->ap[src];
+    *sc = src < 0 ? E->in_sc : E->asc[src];
+}
 
 /* Values of input i of layer li (the network input for index -1). */
 static inline const double *emu_in(const emu *E, int li, int i)
@@ -67,9 +93,52 @@ double emu_div_count(const emu *E, const nr_format *f, nr_rounding mode, double 
 void emu_print_value(FILE *to, const nr_format *f, double v);
 nr_emu_layer_stats *emu_stats(const emu *E, int li);
 
+/* The exact (Kulisch) accumulator of [net-5] exact mode, emu_mac.c. */
+typedef struct kacc {
+    uint64_t *l;
+    int n, lsb;
+    int nan, pinf, ninf;
+    int allneg0; /* every addend so far is -0 */
+} kacc;
+void emu_kacc_init(kacc *k, uint64_t *limbs, int n, int lsb);
+void emu_kacc_add(kacc *k, double a, double b);   /* += the exact a*b           */
+void emu_kacc_get(const kacc *k, nr_rounding mode, uint64_t *tmp, nr_exact *x);
+
+/* The loop bounds of a MAC layer ([net-4]); dense is a 1x1 conv over a
+ * 1x1 map, batchnorm a depthwise 1x1 conv. */
+typedef struct geom {
+    int C, H, W;          /* input                                          */
+    int O, OH, OW;        /* output                                         */
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    int cin_g, cout_g;    /* channels per group                             */
+    int K;                /* canonical terms per output: cin_g * kh * kw     */
+} geom;
+
+void emu_geom_of(const nr_layer *L, geom *g);
+
 /* emu_mac.c: conv, dense, batchnorm. */
 int emu_mac_prepare(emu *E, emu_layer *el, nr_err *err);
+int emu_mac_size(emu *E, emu_layer *el, const nr_format *wf, const nr_format *xf, double wlo,
+                 double whi, double xlo, double xhi, nr_err *err);
 void emu_mac_run(emu *E, int li);
+/* emu_scaled.c: scaled activations and block dot products. */
+size_t emu_act_groups(const nr_scaled *s, const int shape[3]);
+/* The group of element (c, h, w) of a [C, H, W] tensor. */
+static inline size_t emu_act_group(const nr_scaled *s, const int shape[3], int c, int hw)
+{
+    if (s->gran != NR_GRAN_BLOCK)
+        return 0;
+    size_t nb = ((size_t)shape[0] + (size_t)s->block - 1) / (size_t)s->block;
+    return (size_t)hw * nb + (size_t)(c / s->block);
+}
+/* Quantize the values v of one tensor in place (v = P * X), writing P to p
+ * and the scales to sc; layer = NR_EMU_LAYER_INPUT for the network input. */
+int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape[3], double *v,
+                     double *p, double *sc, nr_emu_scaled_counts *c, nr_err *err);
+int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err);
+double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh, int ow,
+                      nr_emu_layer_stats *st);
+
 /* emu_ops.c: every other op. */
 int emu_ops_check(const nr_layer *L, nr_err *err);
 void emu_ops_run(emu *E, int li);

@@ -26,15 +26,7 @@ typedef unsigned __int128 u128;
 
 /* ---------------------------------------------------------------- geometry */
 
-typedef struct geom {
-    int C, H, W;          /* input                                          */
-    int O, OH, OW;        /* output                                         */
-    int kh, kw, sh, sw, dh, dw, pt, pl;
-    int cin_g, cout_g;    /* channels per group                             */
-    int K;                /* canonical terms per output: cin_g * kh * kw     */
-} geom;
-
-static void geom_of(const nr_layer *L, geom *g)
+void emu_geom_of(const nr_layer *L, geom *g)
 {
     memset(g, 0, sizeof *g);
     g->kh = g->kw = g->sh = g->sw = g->dh = g->dw = 1;
@@ -93,44 +85,28 @@ static int is_preset(const nr_format *f, const char *name)
 
 static int ilog2_of(double v) { return ilogb(v); } /* powers of two: exact */
 
-int emu_mac_prepare(emu *E, emu_layer *el, nr_err *err)
+/* prod_exact and the exact-mode accumulator for operands w = P * X with P
+ * of wf and X in [wlo, whi] (1, 1 when unscaled), likewise x. */
+int emu_mac_size(emu *E, emu_layer *el, const nr_format *wf, const nr_format *xf, double wlo,
+                 double whi, double xlo, double xhi, nr_err *err)
 {
     const nr_layer *L = el->L;
-    geom g;
-    geom_of(L, &g);
-    int rc = geom_check(L, &g, err);
-    if (rc)
-        return rc;
-    nr_emu_layer_stats *st = emu_stats(E, L->index);
-    nr_emu_counts *wc = st ? &st->weights : NULL;
-    el->w = malloc(L->nw * sizeof *el->w);
-    if (L->b)
-        el->b = malloc(L->nb * sizeof *el->b);
-    if (!el->w || (L->b && !el->b))
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, L->name, "out of memory");
-    /* [net-1] weights and biases are rounded once, to the weight format. */
-    for (size_t i = 0; i < L->nw; i++)
-        el->w[i] = emu_round(E, el->wf, el->mode, L->w[i], (uint32_t)L->index, i,
-                             NR_EMU_TERM_WEIGHT, wc);
-    for (size_t i = 0; L->b && i < L->nb; i++)
-        el->b[i] = emu_round(E, el->wf, el->mode, L->b[i], (uint32_t)L->index, i,
-                             NR_EMU_TERM_BIASLOAD, wc);
-
     /* w*x is exact in double when both significands fit in 53 bits together
      * and the product can neither underflow below 2^-1074 nor overflow. */
-    const nr_format *xf = el->in_fmt[0];
-    el->prod_exact = el->wf->prec + xf->prec <= 53 &&
-                     ilog2_of(el->wf->min_subnormal) + ilog2_of(xf->min_subnormal) >= -1074 &&
-                     ilog2_of(el->wf->max_finite) + ilog2_of(xf->max_finite) + 2 <= 1023;
+    el->prod_exact = wf->prec + xf->prec <= 53 &&
+                     ilog2_of(wf->min_subnormal) + ilog2_of(xf->min_subnormal) >= -1074 &&
+                     ilog2_of(wf->max_finite) + ilog2_of(xf->max_finite) + 2 <= 1023;
 
     /* Exact-mode accumulator: a two's-complement fixed-point number whose
      * bit 0 weighs 2^klsb.  Operand significands are 53-bit integers, so a
      * product's lowest bit is at least 2^(lsb_w + lsb_x - 104); the top must
      * hold K + 1 addends of the largest magnitude plus a sign bit. */
-    int lw = ilog2_of(el->wf->min_subnormal), lx = ilog2_of(xf->min_subnormal);
+    int lw = ilog2_of(wf->min_subnormal) + ilog2_of(wlo),
+        lx = ilog2_of(xf->min_subnormal) + ilog2_of(xlo);
     int lc = ilog2_of(el->cf->min_subnormal);
     int lsb = (lw + lx < lc ? lw + lx : lc) - 110;
-    int mw = ilog2_of(el->wf->max_finite) + 1, mx = ilog2_of(xf->max_finite) + 1;
+    int mw = ilog2_of(wf->max_finite) + ilog2_of(whi) + 2,
+        mx = ilog2_of(xf->max_finite) + ilog2_of(xhi) + 2;
     int mc = ilog2_of(el->cf->max_finite) + 1;
     int msb = (mw + mx > mc ? mw + mx : mc) + 34; /* K + 1 < 2^32 */
     el->klsb = lsb;
@@ -142,6 +118,40 @@ int emu_mac_prepare(emu *E, emu_layer *el, nr_err *err)
         E->klimbs = nl;
         E->klimbs_cap = 2 * el->klimbs;
     }
+    return 0;
+}
+
+int emu_mac_prepare(emu *E, emu_layer *el, nr_err *err)
+{
+    const nr_layer *L = el->L;
+    geom g;
+    emu_geom_of(L, &g);
+    int rc = geom_check(L, &g, err);
+    if (rc)
+        return rc;
+    nr_emu_layer_stats *st = emu_stats(E, L->index);
+    nr_emu_counts *wc = st ? &st->weights : NULL;
+    el->w = malloc(L->nw * sizeof *el->w);
+    if (L->b)
+        el->b = malloc(L->nb * sizeof *el->b);
+    if (!el->w || (L->b && !el->b))
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, L->name, "out of memory");
+    if (el->scaled) { /* [scl-dot-wq], [scl-dot-bias] */
+        if ((rc = emu_scaled_prepare(E, el, err)))
+            return rc;
+        return 0;
+    }
+    /* [net-1] weights and biases are rounded once, to the weight format. */
+    for (size_t i = 0; i < L->nw; i++)
+        el->w[i] = emu_round(E, el->wf, el->mode, L->w[i], (uint32_t)L->index, i,
+                             NR_EMU_TERM_WEIGHT, wc);
+    for (size_t i = 0; L->b && i < L->nb; i++)
+        el->b[i] = emu_round(E, el->wf, el->mode, L->b[i], (uint32_t)L->index, i,
+                             NR_EMU_TERM_BIASLOAD, wc);
+
+    if ((rc = emu_mac_size(E, el, el->wf, el->in_fmt[0], 1.0, 1.0, 1.0, 1.0, err)))
+        return rc;
+    const nr_format *xf = el->in_fmt[0];
 
     /* [net-12] fast paths: products and accumulator both fp32 (or fp64) with
      * rne, and every operand a value of the host type. */
@@ -164,14 +174,7 @@ int emu_mac_prepare(emu *E, emu_layer *el, nr_err *err)
 
 /* ---------------------------------------------------------------- exact accumulator */
 
-typedef struct kacc {
-    uint64_t *l;
-    int n, lsb;
-    int nan, pinf, ninf;
-    int allneg0; /* every addend so far is -0 */
-} kacc;
-
-static void kacc_init(kacc *k, uint64_t *limbs, int n, int lsb)
+void emu_kacc_init(kacc *k, uint64_t *limbs, int n, int lsb)
 {
     memset(limbs, 0, (size_t)n * sizeof *limbs);
     *k = (kacc){.l = limbs, .n = n, .lsb = lsb, .allneg0 = 1};
@@ -186,7 +189,7 @@ static uint64_t sig53(double v, int *e) /* |v| = sig * 2^e, v finite non-zero */
 }
 
 /* Add the exact product a*b ([net-5] exact mode). */
-static void kacc_add(kacc *k, double a, double b)
+void emu_kacc_add(kacc *k, double a, double b)
 {
     if (isnan(a) || isnan(b)) {
         k->nan = 1, k->allneg0 = 0;
@@ -250,7 +253,7 @@ static void kacc_add(kacc *k, double a, double b)
 
 /* The accumulated value as an nr_exact (top 128 bits plus sticky). tmp has
  * k->n limbs. */
-static void kacc_get(const kacc *k, nr_rounding mode, uint64_t *tmp, nr_exact *x)
+void emu_kacc_get(const kacc *k, nr_rounding mode, uint64_t *tmp, nr_exact *x)
 {
     memset(x, 0, sizeof *x);
     if (k->nan || (k->pinf && k->ninf)) {
@@ -320,7 +323,7 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
     double acc = 0.0; /* +0 without bias */
     kacc K;
     if (el->mac == NR_MAC_EXACT)
-        kacc_init(&K, E->klimbs, el->klimbs, el->klsb);
+        emu_kacc_init(&K, E->klimbs, el->klimbs, el->klsb);
     /* [net-4] the accumulator starts at the bias rounded to its format. */
     if (el->b)
         acc = emu_round(E, el->cf, mode, el->b[o], lay, elem, NR_EMU_TERM_BIAS, sc);
@@ -330,7 +333,7 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
         fprintf(tr, "%s\n", el->b ? " (bias)" : "");
     }
     if (el->mac == NR_MAC_EXACT)
-        kacc_add(&K, acc, 1.0);
+        emu_kacc_add(&K, acc, 1.0);
     for (int ci = 0; ci < g->cin_g; ci++)
         for (int r = 0; r < g->kh; r++) {
             int ih = oh * g->sh - g->pt + r * g->dh;
@@ -384,13 +387,15 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
                     break;
                 }
                 case NR_MAC_EXACT:
-                    kacc_add(&K, wv, xv);
+                    emu_kacc_add(&K, wv, xv);
                     if (tr) {
                         nr_exact run;
-                        kacc_get(&K, mode, E->klimbs + el->klimbs, &run);
+                        emu_kacc_get(&K, mode, E->klimbs + el->klimbs, &run);
                         fprintf(tr, " p=%a (exact) sum~%.17g (exact, unrounded)\n",
                                 nr_exact_to_double(&ep), nr_exact_to_double(&run));
                     }
+                    break;
+                default: /* block macs run emu_scaled.c's loop */
                     break;
                 }
                 if (tr && el->mac != NR_MAC_EXACT) {
@@ -402,7 +407,7 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
         }
     if (el->mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once */
         nr_exact s;
-        kacc_get(&K, mode, E->klimbs + el->klimbs, &s);
+        emu_kacc_get(&K, mode, E->klimbs + el->klimbs, &s);
         acc = emu_round_exact(E, el->cf, mode, &s, lay, elem, NR_EMU_TERM_EXACT, sc);
         if (tr) {
             fprintf(tr, "  exact sum rounded: acc=");
@@ -519,7 +524,7 @@ void emu_mac_run(emu *E, int li)
     const emu_layer *el = &E->ly[li];
     const nr_layer *L = el->L;
     geom g;
-    geom_of(L, &g);
+    emu_geom_of(L, &g);
     const double *x = emu_in(E, li, 0);
     double *out = E->act[li];
     nr_emu_layer_stats *st = emu_stats(E, li);
@@ -545,12 +550,16 @@ void emu_mac_run(emu *E, int li)
             for (int oh = 0; oh < g.OH; oh++)
                 for (int ow = 0; ow < g.OW; ow++)
                     out[((size_t)o * g.OH + oh) * g.OW + ow] =
-                        mac_element(E, el, &g, x, o, oh, ow, st, NULL);
+                        el->scaled ? emu_mac_scaled(E, el, &g, o, oh, ow, st)
+                                   : mac_element(E, el, &g, x, o, oh, ow, st, NULL);
     /* [net-5] the accumulator's value is rounded to the activation format. */
     nr_emu_counts *oc = st ? &st->out : NULL;
     for (size_t i = 0; i < nout; i++)
         out[i] = emu_round(E, el->af, el->mode, out[i], (uint32_t)li, i, NR_EMU_TERM_OUT, oc);
-    if (E->opts && E->opts->trace && E->opts->trace_layer == li) {
+    if (E->opts && E->opts->trace && E->opts->trace_layer == li && el->scaled) {
+        fprintf(E->opts->trace, "  %s mac with scaled operands: no per-term trace yet\n",
+                nr_mac_name(el->mac));
+    } else if (E->opts && E->opts->trace && E->opts->trace_layer == li) {
         int64_t t = E->opts->trace_index;
         int o = (int)(t / ((int64_t)g.OH * g.OW)), rem = (int)(t % ((int64_t)g.OH * g.OW));
         fprintf(E->opts->trace, "  %s mac, output [%d,%d,%d]\n", nr_mac_name(el->mac), o,

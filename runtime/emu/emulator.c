@@ -120,6 +120,20 @@ static int counts_any(const nr_emu_counts *c)
     return c->overflow || c->saturated || c->flushed || c->nan;
 }
 
+static void print_scaled(FILE *to, const char *what, const nr_emu_scaled_counts *c)
+{
+    if (!c->groups)
+        return;
+    fprintf(to, "  %s %llu groups (clipped %llu elements, zero %llu, nan %llu)", what,
+            (unsigned long long)c->groups, (unsigned long long)c->clipped,
+            (unsigned long long)c->zero, (unsigned long long)c->nan);
+}
+
+static int scaled_any(const nr_emu_scaled_counts *c)
+{
+    return c->clipped || c->zero || c->nan;
+}
+
 static void print_counts(FILE *to, const char *what, const nr_emu_counts *c)
 {
     if (!c->events)
@@ -136,21 +150,25 @@ void nr_emu_stats_print(const nr_emu_stats *s, const nr_model *m, FILE *to, int 
     fprintf(to, "stats over %llu sample(s): rounding events (overflow = overflowed or "
                 "saturated or wrapped; flushed = non-zero became zero)\n",
             (unsigned long long)s->samples);
-    if (all || counts_any(&s->input)) {
+    if (all || counts_any(&s->input) || scaled_any(&s->input_q)) {
         fprintf(to, "%-16s %-14s", "(input)", "");
         print_counts(to, "out", &s->input);
+        print_scaled(to, "scaled", &s->input_q);
         fputc('\n', to);
     }
     for (int i = 0; i < s->nlayers && i < m->nlayers; i++) {
         const nr_emu_layer_stats *L = &s->layer[i];
         if (!all && !counts_any(&L->weights) && !counts_any(&L->prod) &&
-            !counts_any(&L->sum) && !counts_any(&L->out))
+            !counts_any(&L->sum) && !counts_any(&L->out) && !scaled_any(&L->wq) &&
+            !scaled_any(&L->aq))
             continue;
         fprintf(to, "%-16s %-14s", m->layers[i].name, nr_op_name(m->layers[i].op));
         print_counts(to, "weights", &L->weights);
         print_counts(to, "products", &L->prod);
         print_counts(to, "sums", &L->sum);
         print_counts(to, "out", &L->out);
+        print_scaled(to, "scaled weights", &L->wq);
+        print_scaled(to, "scaled out", &L->aq);
         fputc('\n', to);
     }
 }
@@ -204,9 +222,52 @@ static int prepare_layer(emu *E, int li, nr_err *err)
         el->in_fmt[i] = src < 0 ? &m->in_format : &m->layers[src].prec.activations;
         el->in_same[i] = nr_format_equal(el->in_fmt[i], el->af);
     }
-    if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM)
+    /* [scl-dot-*] scaled roles: this layer's weights and output, and the
+     * scaled format of what it reads (the producer's activations). */
+    const nr_layer_prec *pr = &L->prec, *in0 =
+        L->inputs[0] < 0 ? &m->layers[0].prec : &m->layers[L->inputs[0]].prec;
+    el->ws = pr->weights_scaled.gran != NR_GRAN_NONE ? &pr->weights_scaled : NULL;
+    el->os = pr->activations_scaled.gran != NR_GRAN_NONE ? &pr->activations_scaled : NULL;
+    el->xs = in0->activations_scaled.gran != NR_GRAN_NONE ? &in0->activations_scaled : NULL;
+    if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM) {
+        el->scaled = el->ws || el->xs || nr_prec_is_scaled(pr);
+        if (el->ws && !L->wq)
+            return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
+                              "scaled weights were not quantized at build");
         return emu_mac_prepare(E, el, err);
+    }
     return emu_ops_check(L, err);
+}
+
+/* Buffers for scaled activations ([scl-dot-act]). */
+static int alloc_scaled(emu *E, nr_err *err)
+{
+    const nr_model *m = E->m;
+    size_t maxc = 1;
+    E->ap = calloc((size_t)m->nlayers, sizeof *E->ap);
+    E->asc = calloc((size_t)m->nlayers, sizeof *E->asc);
+    if (!E->ap || !E->asc)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "emulator", "out of memory");
+    for (int i = -1; i < m->nlayers; i++) {
+        const nr_scaled *s = &m->layers[i < 0 ? 0 : i].prec.activations_scaled;
+        const int *sh = i < 0 ? m->in_shape : m->layers[i].out_shape;
+        if (s->gran == NR_GRAN_NONE)
+            continue;
+        size_t n = nr_shape_count(sh), ng = emu_act_groups(s, sh);
+        double *p = malloc((n + 1) * sizeof *p), *sc = malloc(ng * sizeof *sc);
+        if (i < 0)
+            E->in_p = p, E->in_sc = sc;
+        else
+            E->ap[i] = p, E->asc[i] = sc;
+        if (!p || !sc)
+            return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "emulator", "out of memory");
+        if ((size_t)sh[0] > maxc)
+            maxc = (size_t)sh[0];
+    }
+    E->qtmp = malloc(maxc * sizeof *E->qtmp);
+    if (!E->qtmp)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "emulator", "out of memory");
+    return 0;
 }
 
 static void free_layers(emu *E)
@@ -232,6 +293,13 @@ static void emu_free(emu *E)
     free(E->act);
     free(E->input);
     free(E->klimbs);
+    for (int i = 0; i < E->m->nlayers && E->ap; i++)
+        free(E->ap[i]), free(E->asc[i]);
+    free(E->ap);
+    free(E->asc);
+    free(E->in_p);
+    free(E->in_sc);
+    free(E->qtmp);
 }
 
 static int emu_init(emu *E, const nr_model *m, nr_emu_stats *stats, const nr_emu_opts *opts,
@@ -255,6 +323,8 @@ static int emu_init(emu *E, const nr_model *m, nr_emu_stats *stats, const nr_emu
     E->input = malloc((nr_shape_count(m->in_shape) + 1) * sizeof *E->input);
     if (!E->ly || !E->act || !E->input)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "emulator", "out of memory");
+    if ((rc = alloc_scaled(E, err)))
+        return rc;
     for (int i = 0; i < m->nlayers; i++) {
         E->act[i] = malloc((nr_shape_count(m->layers[i].out_shape) + 1) * sizeof **E->act);
         if (!E->act[i])
@@ -278,7 +348,7 @@ static int emu_init(emu *E, const nr_model *m, nr_emu_stats *stats, const nr_emu
 
 /* ---------------------------------------------------------------- running */
 
-static void run_sample(emu *E, const float *in, int sample)
+static int run_sample(emu *E, const float *in, int sample, nr_err *err)
 {
     const nr_model *m = E->m;
     size_t nin = nr_shape_count(m->in_shape);
@@ -287,6 +357,12 @@ static void run_sample(emu *E, const float *in, int sample)
     for (size_t i = 0; i < nin; i++)
         E->input[i] = emu_round(E, &m->in_format, m->layers[0].prec.rounding, (double)in[i],
                                 NR_EMU_LAYER_INPUT, i, NR_EMU_TERM_OUT, ic);
+    const nr_scaled *is = &m->layers[0].prec.activations_scaled;
+    int rc;
+    if (is->gran != NR_GRAN_NONE && /* [scl-dot-act] then quantized */
+        (rc = emu_quantize_act(E, is, NR_EMU_LAYER_INPUT, m->in_shape, E->input, E->in_p,
+                               E->in_sc, E->stats ? &E->stats->input_q : NULL, err)))
+        return rc;
     for (int li = 0; li < m->nlayers; li++) {
         const nr_layer *L = &m->layers[li];
         nr_emu_layer_stats *st = emu_stats(E, li);
@@ -305,6 +381,10 @@ static void run_sample(emu *E, const float *in, int sample)
             emu_ops_run(E, li);
             break;
         }
+        if (E->ly[li].os && /* [scl-dot-act] the output quantized, group by group */
+            (rc = emu_quantize_act(E, E->ly[li].os, (uint32_t)li, L->out_shape, E->act[li],
+                                   E->ap[li], E->asc[li], st ? &st->aq : NULL, err)))
+            return rc;
         size_t cnt = nr_shape_count(L->out_shape);
         if (st) { /* out.events / out.nan count values, whether or not rounded */
             uint64_t nans = 0;
@@ -320,6 +400,7 @@ static void run_sample(emu *E, const float *in, int sample)
             fprintf(E->opts->trace, " in %s\n", "activations");
         }
     }
+    return 0;
 }
 
 int nr_emulate_layers(const nr_model *m, const float *in, int n, float *out,
@@ -336,7 +417,10 @@ int nr_emulate_layers(const nr_model *m, const float *in, int n, float *out,
     const nr_layer *O = &m->layers[m->output];
     size_t nout = nr_shape_count(O->out_shape);
     for (int s = 0; s < n; s++) {
-        run_sample(&E, in + (size_t)s * nin, s);
+        if ((rc = run_sample(&E, in + (size_t)s * nin, s, err))) {
+            emu_free(&E);
+            return rc;
+        }
         /* Output as float32: exact when the format fits float32 ([net-11]). */
         for (size_t i = 0; i < nout; i++)
             out[(size_t)s * nout + i] = (float)E.act[m->output][i];

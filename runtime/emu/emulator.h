@@ -8,7 +8,8 @@
  * stochastic-rounding term numbering below is part of the contract.
  *
  * Files: emulator.c walks the model; emu_mac.c is conv/dense/batchnorm in
- * the three MAC modes; emu_ops.c every other op; emu_math.c the double-
+ * the three MAC modes; emu_scaled.c scaled activations and block dot
+ * products ([scl-dot-*]); emu_ops.c every other op; emu_math.c the double-
  * precision LRN and softmax that generated code calls too. */
 #ifndef NUMREP_EMULATOR_H
 #define NUMREP_EMULATOR_H
@@ -36,6 +37,10 @@
 #define NR_EMU_TERM_OUT 0xFFFFFFFFu              /* the layer output rounding    */
 #define NR_EMU_TERM_WEIGHT 0xFFFFFFFEu           /* weight -> weight format      */
 #define NR_EMU_TERM_BIASLOAD 0xFFFFFFFDu         /* bias -> weight format        */
+#define NR_EMU_TERM_QUANT 0xFFFFFFFCu            /* scaled output -> its elements */
+/* Scaled dot products ([scl-dot-sr]), k = the last term of the segment: */
+#define NR_EMU_TERM_SCALE(k) (0x80000000u + 2u * (uint32_t)(k))      /* block-fp32 sum x scales */
+#define NR_EMU_TERM_ENTER(k) (0x80000000u + 2u * (uint32_t)(k) + 1u) /* segment -> accumulator */
 
 /* ---------------------------------------------------------------- statistics */
 
@@ -47,17 +52,27 @@ typedef struct nr_emu_counts {
     uint64_t events, overflow, saturated, flushed, nan;
 } nr_emu_counts;
 
+/* Scaled tensors ([scl-dot-stats]): groups converted, elements clipped to
+ * the element format's max, groups that were all zero, groups with a NaN
+ * scale. */
+typedef struct nr_emu_scaled_counts {
+    uint64_t groups, clipped, zero, nan;
+} nr_emu_scaled_counts;
+
 typedef struct nr_emu_layer_stats {
     nr_emu_counts weights; /* weights and biases rounded at load (once per run) */
     nr_emu_counts prod;    /* unfused products                              */
     nr_emu_counts sum;     /* accumulator roundings (bias, additions, fused, exact) */
     nr_emu_counts out;     /* layer outputs (events = values; nan = NaN outputs) */
+    nr_emu_scaled_counts wq; /* scaled weights (once per run)           */
+    nr_emu_scaled_counts aq; /* scaled outputs (every sample)           */
 } nr_emu_layer_stats;
 
 typedef struct nr_emu_stats {
     int nlayers;
     nr_emu_layer_stats *layer; /* [nlayers], topological order             */
     nr_emu_counts input;       /* network input rounding                    */
+    nr_emu_scaled_counts input_q; /* scaled network input                   */
     uint64_t samples;
 } nr_emu_stats;
 

@@ -762,8 +762,45 @@ static int bind_precision(build *b)
                               p->overrides[i].col, where, "no layer of that name in %s",
                               b->s->path);
         }
-    for (int li = 0; li < m->nlayers; li++)
-        nr_precision_layer(p, m->layers[li].name, m->layers[li].folded_bn, &m->layers[li].prec);
+    for (int li = 0; li < m->nlayers; li++) {
+        nr_layer *L = &m->layers[li];
+        nr_precision_layer(p, L->name, L->folded_bn, &L->prec);
+        char msg[256];
+        if (nr_prec_check(&L->prec, msg, sizeof msg)) {
+            /* name the override that made the combination, else `default` */
+            int line = p->dflt_line, col = p->dflt_col;
+            char where[128] = "default";
+            for (int i = 0; i < p->noverrides; i++)
+                if (!strcmp(p->overrides[i].layer, L->name) ||
+                    (L->folded_bn[0] && !strcmp(p->overrides[i].layer, L->folded_bn))) {
+                    line = p->overrides[i].line, col = p->overrides[i].col;
+                    snprintf(where, sizeof where, "layers.%s", p->overrides[i].layer);
+                }
+            return nr_err_set(b->err, NR_ESYNTAX, p->path[0] ? p->path : "-p", line, col, where,
+                              "%s (layer %s)", msg, L->name);
+        }
+    }
+    /* [scl-dot-check] a block mac needs a scaled operand: its own weights or
+     * the activations it reads (the producer's) */
+    for (int li = 0; li < m->nlayers; li++) {
+        const nr_layer *L = &m->layers[li];
+        const nr_layer_prec *in = &m->layers[L->inputs[0] < 0 ? 0 : L->inputs[0]].prec;
+        if ((L->prec.mac == NR_MAC_BLOCK_FP32 || L->prec.mac == NR_MAC_BLOCK_EXACT) &&
+            (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM) &&
+            L->prec.weights_scaled.gran == NR_GRAN_NONE &&
+            in->activations_scaled.gran == NR_GRAN_NONE) {
+            int line = p->dflt_line, col = p->dflt_col;
+            for (int i = 0; i < p->noverrides; i++)
+                if (!strcmp(p->overrides[i].layer, L->name))
+                    line = p->overrides[i].line, col = p->overrides[i].col;
+            return nr_err_set(b->err, NR_ESYNTAX, p->path[0] ? p->path : "-p", line, col, "mac",
+                              "layer %s: mac %s needs scaled weights or scaled input "
+                              "activations (its input %s is not scaled); use unfused, fused "
+                              "or exact",
+                              L->name, nr_mac_name(L->prec.mac),
+                              L->inputs[0] < 0 ? "input" : m->layers[L->inputs[0]].name);
+        }
+    }
     /* [net-1]: the network input is rounded to the activation format of the
      * first layer (in topological order, it reads only the network input) */
     m->in_format = m->layers[0].prec.activations;
@@ -840,8 +877,8 @@ int nr_model_build_opts(nr_spec *spec, nr_precision *prec, const nr_model_opts *
         goto done;
     plan_folding(&b, out_si);
     if ((rc = build_layers(&b)) || (rc = check_memory(&b)) ||
-        (rc = open_weights(&b, weights_path)) ||
-        (rc = bind_weights(&b)) || (rc = bind_precision(&b)))
+        (rc = open_weights(&b, weights_path)) || (rc = bind_weights(&b)) ||
+        (rc = bind_precision(&b)) || (rc = nr_model_quantize_weights(m, err)))
         goto done;
     m->output = b.mi[out_si];
 done:
@@ -901,6 +938,8 @@ void nr_model_free(nr_model *m)
     for (int i = 0; m->layers && i < m->nlayers; i++) {
         free(m->layers[i].w);
         free(m->layers[i].b);
+        free(m->layers[i].wq);
+        free(m->layers[i].wscale);
     }
     free(m->layers);
     nr_spec_free(m->spec);

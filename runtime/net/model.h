@@ -8,6 +8,9 @@
  *         format on every value; immutable afterwards)
  *   nr_model --> emulator (runtime/emu/emulator.c) | generator (gen/)
  *
+ * Files: spec.c, precision.c, model.c (build), model_scaled.c (scaled
+ * weights quantized at build, [scl-dot-wq]).
+ *
  * Tensors are float32 C-order; activations of one sample are [C, H, W]
  * (dense/flatten outputs are [N, 1, 1]). */
 #ifndef NUMREP_MODEL_H
@@ -16,6 +19,7 @@
 #include "dataset.h"
 #include "numrep.h"
 #include "ops.h"
+#include "scaled.h"
 
 #define NR_NAME_MAX 96
 
@@ -80,7 +84,10 @@ void nr_spec_free(nr_spec *s);
 /* ---------------------------------------------------------------- precision */
 
 /* MAC modes ([net-5]): enum and name, one row each. */
-#define NR_MAC_MODES(X) X(UNFUSED, "unfused") X(FUSED, "fused") X(EXACT, "exact")
+/* block-fp32 / block-exact: [scl-dot-*] in docs/semantics.md. */
+#define NR_MAC_MODES(X)                                                                    \
+    X(UNFUSED, "unfused") X(FUSED, "fused") X(EXACT, "exact") X(BLOCK_FP32, "block-fp32") \
+    X(BLOCK_EXACT, "block-exact")
 typedef enum {
 #define X(e, name) NR_MAC_##e,
     NR_MAC_MODES(X)
@@ -94,7 +101,12 @@ enum { /* (not an nr_mac_mode: switches need not name it) */
 const char *nr_mac_name(nr_mac_mode m);
 int nr_mac_parse(const char *s, nr_mac_mode *out); /* 0, or -1 for an unknown name */
 
-/* Precision of one layer: a format for each role. */
+/* Precision of one layer: a format for each role.  A scaled weights or
+ * activations role ([scl-*]) has its scaled format in weights_scaled /
+ * activations_scaled (gran NR_GRAN_NONE = unscaled, and every path is the
+ * unscaled one); the plain format of that role is then the element format
+ * (weights) or fp32, the carrier a layer output is rounded to before it is
+ * quantized (activations, [scl-dot-act]). */
 typedef struct nr_layer_prec {
     nr_format weights;      /* weights and biases, rounded at load          */
     nr_format activations;  /* every layer output (and the network input)   */
@@ -104,11 +116,15 @@ typedef struct nr_layer_prec {
     nr_mac_mode mac;
     unsigned same;          /* NR_ROLE_* bits written as `same`: after an override is
                              * merged they take the layer's weights format */
+    nr_scaled weights_scaled;     /* gran NONE: weights are not scaled     */
+    nr_scaled activations_scaled; /* gran NONE: activations are not scaled */
+    int promote;            /* > 0: `promote: K` ([scl-dot-promote]); 0: off */
 } nr_layer_prec;
 
 typedef struct nr_precision {
     char path[512];          /* "" for -p FMT                               */
     nr_layer_prec dflt;
+    int dflt_line, dflt_col; /* of `default:` (0 for -p FMT), for messages  */
     int noverrides;
     struct nr_prec_override {
         char layer[NR_NAME_MAX];
@@ -120,7 +136,7 @@ typedef struct nr_precision {
 } nr_precision;
 
 enum { NR_ROLE_WEIGHTS = 1, NR_ROLE_ACTIVATIONS = 2, NR_ROLE_PRODUCTS = 4,
-       NR_ROLE_ACCUMULATOR = 8, NR_ROLE_ROUNDING = 16, NR_ROLE_MAC = 32 };
+       NR_ROLE_ACCUMULATOR = 8, NR_ROLE_ROUNDING = 16, NR_ROLE_MAC = 32, NR_ROLE_PROMOTE = 64 };
 
 int nr_precision_load(const char *path, nr_precision **out, nr_err *err);
 int nr_precision_parse_string(const char *text, const char *path_for_messages,
@@ -138,6 +154,17 @@ void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const n
  * alias, each role written as `same` following the merged weights format. */
 void nr_precision_layer(const nr_precision *p, const char *name, const char *alias,
                         nr_layer_prec *out);
+/* -p FMT with a scaled format ([scl-dot-preset]): weights and activations
+ * scaled (channel: activations per tensor), products and accumulator fp32,
+ * mac block-fp32 (channel granularity: block-exact). */
+int nr_precision_uniform_scaled(const nr_scaled *s, nr_precision **out, nr_err *err);
+/* 1 when the layer precision has a scaled role, a block mac or promote:
+ * what only the emulator runs for now. */
+int nr_prec_is_scaled(const nr_layer_prec *p);
+/* The combination rules of [scl-dot-check]: 0, or -NR_ESYNTAX with msg
+ * saying what is wrong and what is allowed. */
+int nr_prec_check(const nr_layer_prec *p, char *msg, size_t n);
+const char *nr_mac_name(nr_mac_mode m);
 
 /* ---------------------------------------------------------------- model */
 
@@ -158,6 +185,12 @@ typedef struct nr_layer {
     double *b;  size_t nb;         /* NULL when there is no bias           */
     char folded_bn[NR_NAME_MAX];   /* name of a batchnorm folded into this layer, or "" */
     nr_layer_prec prec;            /* resolved precision                   */
+    /* Scaled weights ([scl-dot-wq]), quantized once at build when
+     * prec.weights_scaled is set (else NULL): wq[i] the element value of
+     * w[i] (same layout), wscale[g] the scale of group g (nr_layer_wgroup). */
+    double *wq, *wscale;
+    size_t nwscale;
+    uint64_t wq_clipped, wq_zero, wq_nan; /* over the weight groups       */
     long long macs;                /* multiply-accumulates per sample      */
 } nr_layer;
 
@@ -215,6 +248,15 @@ int nr_model_load_opts(const char *net_path, const char *prec_arg, const nr_mode
                        nr_model **out, nr_err *err);
 void nr_model_free(nr_model *m);
 int nr_model_find(const nr_model *m, const char *layer_name); /* index or -1 */
+/* model_scaled.c: quantize every scaled weight tensor once ([scl-dot-wq]);
+ * nr_model_build calls it. */
+int nr_model_quantize_weights(nr_model *m, nr_err *err);
+/* 1 when a layer has a scaled role, a block mac or promote (emulator only). */
+int nr_model_is_scaled(const nr_model *m);
+/* The scale group of weight (o, ci, r, c) ([scl-group], [scl-dot-wq]): ci
+ * within the output channel's group; dense: r = c = 0, ci the input index;
+ * batchnorm: ci = 0. */
+size_t nr_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c);
 size_t nr_shape_count(const int shape[3]);
 
 #endif

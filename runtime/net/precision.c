@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static const char *const role_names[] = {"weights", "activations", "products", "accumulator"};
-#define ROLE_KEYS "weights activations products accumulator rounding mac"
+#define ROLE_KEYS "weights activations products accumulator rounding mac promote"
 
 static nr_format *role_fmt(nr_layer_prec *p, int r)
 {
@@ -80,6 +80,51 @@ static int parse_format(const nr_yaml_doc *d, const nr_yaml_node *n, const char 
     return 0;
 }
 
+/* A scaled format ([scl-name]) for the weights or activations role: a
+ * name (preset or ELEM@GRAN[:SCALE[:RULE]]) or the long form {element:
+ * e2m1, block: 32, scale: e8m0, rule: floor} (nr_scaled_from_pairs).
+ * *is_scaled = 0 when n is not meant as one. */
+static int parse_scaled(const nr_yaml_doc *d, const nr_yaml_node *n, const char *where,
+                        nr_scaled *out, int *is_scaled, nr_err *err)
+{
+    nr_err e = {0};
+    int rc;
+    *is_scaled = 0;
+    if (n->kind == NR_YAML_SCALAR) {
+        if (n->quoted || !nr_scaled_is_name(n->text))
+            return 0;
+        rc = nr_scaled_parse(n->text, out, &e);
+    } else if (n->kind == NR_YAML_MAP && nr_yaml_get(n, "element")) {
+        const char *keys[8], *vals[8];
+        if (n->n > 8)
+            return nr_yaml_err(d, n, NR_ESYNTAX, where, err,
+                               "too many fields: expected element, block or granularity, "
+                               "scale, rule");
+        for (int i = 0; i < n->n; i++) {
+            const nr_yaml_node *v = n->items[i];
+            if (v->kind != NR_YAML_SCALAR) {
+                char got[64];
+                nr_yaml_describe(v, got, sizeof got);
+                return nr_yaml_err(d, v, NR_ESYNTAX, where, err,
+                                   "%s: expected a single name or number, got %s",
+                                   n->keys[i]->text, got);
+            }
+            keys[i] = n->keys[i]->text;
+            vals[i] = v->text;
+        }
+        rc = nr_scaled_from_pairs(keys, vals, n->n, out, &e);
+    } else {
+        return 0;
+    }
+    if (rc) { /* it knows what is wrong, not where: add the position */
+        char w[96];
+        snprintf(w, sizeof w, "%.40s%s%.50s", where, e.where[0] ? "." : "", e.where);
+        return nr_yaml_err(d, n, e.code ? e.code : NR_ESYNTAX, w, err, "%s", e.msg);
+    }
+    *is_scaled = 1;
+    return 0;
+}
+
 /* One role mapping ({weights: ..., rounding: ...}) into p; *set gets the
  * NR_ROLE_* bits it names. */
 static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *where,
@@ -95,7 +140,35 @@ static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *
         if (!n)
             continue;
         snprintf(w, sizeof w, "%.80s.%s", where, role_names[r]);
-        int same;
+        int same, scaled = 0;
+        nr_scaled sc;
+        if ((rc = parse_scaled(d, n, w, &sc, &scaled, err)))
+            return rc;
+        if (scaled && r >= 2)
+            return nr_yaml_err(d, n, NR_ESYNTAX, w, err,
+                               "%s cannot be a scaled format: scales belong to weights and "
+                               "activations ([scl-dot-check]); expected a plain format such "
+                               "as fp32",
+                               role_names[r]);
+        if (scaled && r == 1 && sc.gran == NR_GRAN_CHANNEL)
+            return nr_yaml_err(d, n, NR_ESYNTAX, w, err,
+                               "activations cannot be scaled per channel (a channel scale "
+                               "belongs to a weight tensor's output channel); expected "
+                               "tensor or a block (bN)");
+        if (r < 2) {
+            nr_scaled *dst = r ? &p->activations_scaled : &p->weights_scaled;
+            memset(dst, 0, sizeof *dst);
+            if (scaled) {
+                *dst = sc;
+                if (r == 0)
+                    p->weights = sc.elem;
+                else if ((rc = nr_format_parse("fp32", &p->activations, err)))
+                    return rc;
+                *set |= 1u << r;
+                p->same &= ~(1u << r);
+                continue;
+            }
+        }
         if ((rc = parse_format(d, n, w, r != 0, role_fmt(p, r), &same, err)))
             return rc;
         *set |= 1u << r;
@@ -122,19 +195,53 @@ static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *
             char got[64];
             nr_yaml_describe(n, got, sizeof got);
             return nr_yaml_err(d, n, NR_ESYNTAX, w, err,
-                               "expected unfused, fused or exact, got %s", got);
+                               "expected unfused, fused, exact, block-fp32 or block-exact, "
+                               "got %s",
+                               got);
         }
         *set |= NR_ROLE_MAC;
+    }
+    if ((n = nr_yaml_get(m, "promote"))) {
+        snprintf(w, sizeof w, "%.80s.promote", where);
+        char *end = NULL;
+        long k = n->kind == NR_YAML_SCALAR ? strtol(n->text, &end, 10) : -1;
+        if (n->kind != NR_YAML_SCALAR || *end || !n->text[0] || k < 0 || k > 1 << 20) {
+            char got[64];
+            nr_yaml_describe(n, got, sizeof got);
+            return nr_yaml_err(d, n, NR_ERANGE, w, err,
+                               "expected the number of products per chunk, an integer from 1 "
+                               "to 1048576 (0: off), got %s",
+                               got);
+        }
+        p->promote = (int)k;
+        *set |= NR_ROLE_PROMOTE;
     }
     return 0;
 }
 
-/* Roles written as `same` take the weights format. */
+/* Roles written as `same` take the weights format.  Scaled weights
+ * ([scl-dot-preset]): activations take the same scaled format (per tensor
+ * for channel weights), products and accumulator fp32, as -p NAME does. */
 static void resolve_same(nr_layer_prec *p)
 {
-    for (int r = 1; r < 4; r++)
-        if (p->same & (1u << r))
+    const nr_scaled *ws = &p->weights_scaled;
+    for (int r = 1; r < 4; r++) {
+        if (!(p->same & (1u << r)))
+            continue;
+        if (ws->gran == NR_GRAN_NONE) {
             *role_fmt(p, r) = p->weights;
+            if (r == 1)
+                memset(&p->activations_scaled, 0, sizeof p->activations_scaled);
+            continue;
+        }
+        nr_err e = {0};
+        nr_format_parse("fp32", role_fmt(p, r), &e); /* cannot fail */
+        if (r == 1) {
+            p->activations_scaled = *ws;
+            if (ws->gran == NR_GRAN_CHANNEL)
+                p->activations_scaled.gran = NR_GRAN_TENSOR;
+        }
+    }
 }
 
 static int default_prec(nr_layer_prec *p, nr_err *err)
@@ -161,6 +268,13 @@ static int parse_doc(const nr_yaml_doc *d, nr_precision *P, nr_err *err)
     if (n && (rc = parse_roles(d, n, "default", &P->dflt, &set, err)))
         return rc;
     resolve_same(&P->dflt);
+    if (n) {
+        P->dflt_line = n->line;
+        P->dflt_col = n->col;
+        char msg[256];
+        if (nr_prec_check(&P->dflt, msg, sizeof msg))
+            return nr_yaml_err(d, n, NR_ESYNTAX, "default", err, "%s", msg);
+    }
     if ((n = nr_yaml_get(root, "seed"))) {
         /* 0 .. 2^64-1 as a decimal integer */
         const char *s = n->kind == NR_YAML_SCALAR ? n->text : "";
@@ -254,6 +368,24 @@ int nr_precision_uniform(const nr_format *f, nr_precision **out, nr_err *err)
     return 0;
 }
 
+int nr_precision_uniform_scaled(const nr_scaled *s, nr_precision **out, nr_err *err)
+{
+    nr_format f32;
+    int rc = nr_format_parse("fp32", &f32, err);
+    if (rc || (rc = nr_precision_uniform(&f32, out, err)))
+        return rc;
+    nr_layer_prec *p = &(*out)->dflt;
+    p->weights = s->elem;
+    p->weights_scaled = *s;
+    p->activations_scaled = *s;
+    p->mac = NR_MAC_BLOCK_FP32;
+    if (s->gran == NR_GRAN_CHANNEL) { /* int8 hardware: exact integer sums, scaled once */
+        p->activations_scaled.gran = NR_GRAN_TENSOR;
+        p->mac = NR_MAC_BLOCK_EXACT;
+    }
+    return 0;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -270,6 +402,13 @@ int nr_precision_from_arg(const char *arg, nr_precision **out, nr_err *err)
         return nr_precision_load(arg, out, err);
     nr_format f;
     nr_err e = {0};
+    if (nr_scaled_is_name(arg)) {
+        nr_scaled sc;
+        if (nr_scaled_parse(arg, &sc, &e))
+            return nr_err_set(err, e.code ? e.code : NR_ESYNTAX, NULL, 0, 0, "-p",
+                              "%s (not a file either)", e.msg);
+        return nr_precision_uniform_scaled(&sc, out, err);
+    }
     if (nr_format_parse(arg, &f, &e))
         return nr_err_set(err, e.code ? e.code : NR_ESYNTAX, NULL, 0, 0, "-p",
                           "%s (not a file either)", e.msg);
@@ -291,6 +430,12 @@ static void apply(const struct nr_prec_override *o, nr_layer_prec *p)
             *role_fmt(p, r) = *role_fmt((nr_layer_prec *)&o->p, r);
             p->same = (p->same & ~(1u << r)) | (o->p.same & (1u << r));
         }
+    if (o->set & NR_ROLE_WEIGHTS)
+        p->weights_scaled = o->p.weights_scaled;
+    if (o->set & NR_ROLE_ACTIVATIONS)
+        p->activations_scaled = o->p.activations_scaled;
+    if (o->set & NR_ROLE_PROMOTE)
+        p->promote = o->p.promote;
     if (o->set & NR_ROLE_ROUNDING)
         p->rounding = o->p.rounding;
     if (o->set & NR_ROLE_MAC)
@@ -342,4 +487,46 @@ void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const n
         if (mac)
             l->mac = *mac;
     }
+}
+
+/* ---------------------------------------------------------------- scaled roles */
+
+int nr_prec_is_scaled(const nr_layer_prec *p)
+{
+    return p->weights_scaled.gran != NR_GRAN_NONE || p->activations_scaled.gran != NR_GRAN_NONE ||
+           p->mac == NR_MAC_BLOCK_FP32 || p->mac == NR_MAC_BLOCK_EXACT || p->promote > 0;
+}
+
+int nr_prec_check(const nr_layer_prec *p, char *msg, size_t n)
+{
+    const nr_scaled *w = &p->weights_scaled, *a = &p->activations_scaled;
+    int any = w->gran != NR_GRAN_NONE || a->gran != NR_GRAN_NONE;
+    int block = p->mac == NR_MAC_BLOCK_FP32 || p->mac == NR_MAC_BLOCK_EXACT;
+    nr_format f32;
+    nr_err e = {0};
+    if (a->gran == NR_GRAN_CHANNEL)
+        snprintf(msg, n, "activations cannot be scaled per channel; expected tensor or a "
+                         "block (bN)");
+    else if (block && !any)
+        snprintf(msg, n, "mac %s needs scaled weights or activations (e.g. mxfp8); with "
+                         "plain formats use unfused, fused or exact",
+                 nr_mac_name(p->mac));
+    else if (w->gran != NR_GRAN_NONE && w->rule == NR_RULE_STATIC)
+        snprintf(msg, n, "weights cannot have rule static: their scales are computed when "
+                         "the model is built; static is for calibrated activations");
+    else if (a->gran != NR_GRAN_NONE && a->rule == NR_RULE_STATIC)
+        snprintf(msg, n, "static activation scales need a calibration file, which numrep "
+                         "cannot write yet (numrep calibrate); use a dynamic rule");
+    else if (p->mac == NR_MAC_BLOCK_FP32 &&
+             (nr_format_parse("fp32", &f32, &e) || !nr_format_equal(&p->products, &f32) ||
+              !nr_format_equal(&p->accumulator, &f32)))
+        snprintf(msg, n, "mac block-fp32 sums in fp32: products and accumulator must be "
+                         "fp32 (for other formats use block-exact, unfused or fused)");
+    else if (p->promote > 0 && p->mac != NR_MAC_UNFUSED && p->mac != NR_MAC_FUSED)
+        snprintf(msg, n, "promote: K chunks the sum of an unfused or fused mac; mac %s "
+                         "already fixes how sums are formed",
+                 nr_mac_name(p->mac));
+    else
+        return 0;
+    return -NR_ESYNTAX;
 }

@@ -1,0 +1,130 @@
+/* model_scaled.c -- scaled weights at model build ([scl-dot-wq]): each
+ * conv/dense/batchnorm weight tensor whose layer has a scaled weights role
+ * is quantized once, group by group (the whole tensor, one output channel,
+ * or a block of `block` input channels at one (o, ky, kx)), into element
+ * values and one scale per group.  The emulator reads them; nothing else
+ * is rounded here (biases are rounded by the consumer, [scl-dot-bias]). */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SR term of a weight rounded at load: emulator.h's NR_EMU_TERM_WEIGHT
+ * (net/ cannot include emu/; emu_mac.c checks that the two agree). */
+#define TERM_WEIGHT 0xFFFFFFFEu
+
+/* The weight tensor as [O, cin, kh, kw]. */
+static void wdims(const nr_layer *L, int *O, int *cin, int *kh, int *kw)
+{
+    *O = L->out_shape[0];
+    *kh = *kw = 1;
+    if (L->op == NR_OP_CONV) {
+        *kh = L->spec->kernel[0];
+        *kw = L->spec->kernel[1];
+        *cin = L->in_shape[0][0] / (L->spec->groups > 0 ? L->spec->groups : 1);
+    } else if (L->op == NR_OP_DENSE) {
+        *cin = (int)nr_shape_count(L->in_shape[0]);
+    } else { /* batchnorm: one weight per channel */
+        *cin = 1;
+    }
+}
+
+size_t nr_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c)
+{
+    const nr_scaled *s = &L->prec.weights_scaled;
+    int O, cin, kh, kw;
+    wdims(L, &O, &cin, &kh, &kw);
+    switch (s->gran) {
+    case NR_GRAN_CHANNEL:
+        return (size_t)o;
+    case NR_GRAN_BLOCK: {
+        size_t nb = ((size_t)cin + (size_t)s->block - 1) / (size_t)s->block;
+        return (((size_t)o * (size_t)kh + (size_t)r) * (size_t)kw + (size_t)c) * nb +
+               (size_t)(ci / s->block);
+    }
+    default:
+        return 0;
+    }
+}
+
+static int quantize_layer(nr_layer *L, uint64_t seed, nr_err *err)
+{
+    const nr_scaled *s = &L->prec.weights_scaled;
+    int O, cin, kh, kw;
+    wdims(L, &O, &cin, &kh, &kw);
+    size_t per = (size_t)cin * (size_t)kh * (size_t)kw, taps = (size_t)kh * (size_t)kw;
+    if (!L->w || L->nw != (size_t)O * per)
+        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
+                          "%zu weights, expected %d x %zu", L->nw, O, per);
+    size_t nb = s->gran == NR_GRAN_BLOCK ? ((size_t)cin + (size_t)s->block - 1) / (size_t)s->block
+                                          : 1;
+    L->nwscale = s->gran == NR_GRAN_TENSOR    ? 1
+                 : s->gran == NR_GRAN_CHANNEL ? (size_t)O
+                                              : (size_t)O * taps * nb;
+    L->wq = malloc(L->nw * sizeof *L->wq);
+    L->wscale = malloc(L->nwscale * sizeof *L->wscale);
+    double *tmp = malloc((per ? per : 1) * sizeof *tmp);
+    if (!L->wq || !L->wscale || !tmp) {
+        free(tmp);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, L->name, "out of memory");
+    }
+    nr_scaled_ctx ctx = {.mode = L->prec.rounding, .seed = seed, .layer = (uint32_t)L->index,
+                         .element_step = 1, .term = TERM_WEIGHT, .tensor_scale = 1.0};
+    if (s->scale == NR_SCALE_NV) { /* [scl-nv] the tensor scale from the tensor's amax */
+        ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(L->w, L->nw, 1));
+    }
+    int rc = 0;
+    for (size_t g = 0; g < L->nwscale && !rc; g++) {
+        size_t first, n, stride;
+        if (s->gran == NR_GRAN_TENSOR) {
+            first = 0, n = L->nw, stride = 1;
+        } else if (s->gran == NR_GRAN_CHANNEL) {
+            first = g * per, n = per, stride = 1;
+        } else { /* g = ((o*kh + r)*kw + c)*nb + b: ci from b*block along stride taps */
+            size_t b = g % nb, t = g / nb, tap = t % taps, o = t / taps;
+            size_t ci0 = b * (size_t)s->block;
+            n = (size_t)cin - ci0 < (size_t)s->block ? (size_t)cin - ci0 : (size_t)s->block;
+            first = o * per + ci0 * taps + tap;
+            stride = taps;
+        }
+        nr_scaled_group gr;
+        ctx.element0 = first;
+        ctx.element_step = stride;
+        double *p = s->gran == NR_GRAN_BLOCK && stride != 1 ? tmp : L->wq + first;
+        rc = nr_scaled_quantize(s, L->w + first, n, stride, &ctx, p, &gr, err);
+        if (rc)
+            break;
+        if (p == tmp)
+            for (size_t i = 0; i < n; i++)
+                L->wq[first + i * stride] = tmp[i];
+        L->wscale[g] = gr.scale;
+        L->wq_clipped += (uint64_t)gr.clipped;
+        L->wq_zero += (uint64_t)(gr.zero != 0);
+        L->wq_nan += (uint64_t)(gr.nan != 0);
+    }
+    free(tmp);
+    return rc;
+}
+
+int nr_model_quantize_weights(nr_model *m, nr_err *err)
+{
+    for (int li = 0; li < m->nlayers; li++) {
+        nr_layer *L = &m->layers[li];
+        if (L->prec.weights_scaled.gran == NR_GRAN_NONE ||
+            (L->op != NR_OP_CONV && L->op != NR_OP_DENSE && L->op != NR_OP_BATCHNORM))
+            continue;
+        int rc = quantize_layer(L, m->seed, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int nr_model_is_scaled(const nr_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        if (nr_prec_is_scaled(&m->layers[i].prec))
+            return 1;
+    return 0;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# cli_scaled_net.sh -- scaled formats through the command line (#13,
+# docs/semantics.md [scl-dot-*]): -p NAME and precision files with scaled
+# roles, their errors with file:line:col, the generator's refusal
+# (NR_EUNSUP) and eval's choice of the emulator, --stats groups, and with
+# ../shared/data (or NUMREP_SHARED_DATA) LeNet-5 accuracy under MXFP8/MXFP4.
+# usage: bash tests/cli_scaled_net.sh path/to/numrep
+set -u
+BIN=${1:?usage: cli_scaled_net.sh path/to/numrep}
+. "$(dirname "$0")/lib/cli.sh"
+NET=$SRC/specs/lenet5/lenet5.yaml
+X=$SRC/specs/lenet5/sample.npy
+if [ ! -f "$NET" ] || [ ! -f "$X" ]; then
+    echo "note: specs/lenet5 missing, cli_scaled_net skipped"
+    finish
+fi
+argmaxes() { awk '{ m = 1; for (i = 2; i <= NF; i++) if ($i + 0 > $m + 0) m = i; printf "%d ", m - 1 }' "$1"; }
+labels=$(tr '\n' ' ' <"$SRC/specs/lenet5/sample_labels.txt")
+
+# 1. the emulator runs -p mxfp8 and gets the labels of the 8 samples
+run emulate "$NET" --input "$X" -p mxfp8
+[ "$rc" -eq 0 ] && ok || bad "emulate -p mxfp8: exit $rc: $(cat "$tmp/err")"
+[ "$(argmaxes "$tmp/out")" = "$labels" ] && ok || bad "mxfp8 argmax $(argmaxes "$tmp/out") != $labels"
+
+# 2. --stats reports the scaled groups (weights once, outputs per sample)
+run emulate "$NET" --input "$X" -p mxfp4 --stats
+grep -q "scaled weights [0-9]* groups (clipped" "$tmp/err" && ok || bad "--stats lacks scaled weights: $(cat "$tmp/err")"
+grep -q "scaled out [0-9]* groups" "$tmp/err" && ok || bad "--stats lacks scaled out"
+
+# 3. a precision file: long form, override, promote
+cat >"$tmp/p.yaml" <<'YAML'
+default: {weights: {element: e4m3, block: 32, scale: e8m0, rule: floor}, mac: block-fp32}
+layers:
+  fc3: {weights: int8@channel, activations: fp32, mac: unfused, promote: 16}
+YAML
+run emulate "$NET" --input "$X" -p "$tmp/p.yaml"
+[ "$rc" -eq 0 ] && [ "$(argmaxes "$tmp/out")" = "$labels" ] && ok || bad "p.yaml: exit $rc $(cat "$tmp/err")"
+
+# 4. bad combinations name file:line:col and what is allowed
+printf 'default: {weights: mxfp8}\nlayers:\n  fc1: {accumulator: e5m10, mac: block-fp32}\n' >"$tmp/bad1.yaml"
+expect_fail 1 "bad1.yaml:3:3" emulate "$NET" --input "$X" -p "$tmp/bad1.yaml"
+grep -q "must be fp32" "$tmp/err" && ok || bad "bad1: $(cat "$tmp/err")"
+printf 'default:\n  activations: int8@channel\n' >"$tmp/bad2.yaml"
+expect_fail 1 "bad2.yaml:2:" emulate "$NET" --input "$X" -p "$tmp/bad2.yaml"
+grep -q "tensor or a block" "$tmp/err" && ok || bad "bad2: $(cat "$tmp/err")"
+printf 'default: {mac: block-exact}\n' >"$tmp/bad3.yaml"
+expect_fail 1 "needs scaled weights or activations" emulate "$NET" --input "$X" -p "$tmp/bad3.yaml"
+expect_fail 1 "-p" emulate "$NET" --input "$X" -p e2m1@b0
+
+# 5. the generator refuses scaled formats (NR_EUNSUP), naming the way out
+expect_fail 1 "scaled formats run in the emulator only for now: use --engine emulator" \
+    run "$NET" --input "$X" -p mxfp4
+expect_fail 1 "scaled formats run in the emulator only for now: use --engine emulator" \
+    build "$NET" -p nvfp4 -o "$tmp/a.out"
+
+DATA=${NUMREP_SHARED_DATA:-$SRC/../shared/data}/mnist
+if [ ! -f "$DATA/t10k-images-idx3-ubyte.gz" ]; then
+    echo "note: no shared MNIST data, eval checks skipped"
+    finish
+fi
+# 6. eval: --engine jit is the error; no --engine picks the emulator
+expect_fail 1 "use --engine emulator" eval "$NET" -p mxfp8 --engine jit --data "$DATA" --limit 5
+norm() { sed -n 's/^normalized *\([0-9.]*\) %.*/\1/p' "$tmp/out"; }
+run eval "$NET" -p mxfp8 --data "$DATA" --limit 300 --no-progress --no-cache
+grep -q "using --engine emulator" "$tmp/err" && ok || bad "eval: no note about the emulator: $(cat "$tmp/err")"
+awk -v n="$(norm)" 'BEGIN { exit !(n >= 99.0) }' && ok || bad "LeNet-5 MXFP8 normalized $(norm) < 99 %"
+run eval "$NET" -p mxfp4 --engine emulator --data "$DATA" --limit 300 --no-progress --no-cache
+awk -v n="$(norm)" 'BEGIN { exit !(n >= 95.0 && n <= 100.5) }' && ok || bad "LeNet-5 MXFP4 normalized $(norm)"
+finish
