@@ -131,24 +131,27 @@ int nr_nlrt_exact(const nr_nl *f, double x, const nr_format *out, nr_rounding mo
     }
     default: break;
     }
-    if (special(f->fn, x, res))
-        return 0;
     nl_val v;
-    int exact = 0;
-    switch (f->fn) {
-    case NR_NL_EXP: exact = nl_exp(x, &v, res); break;
-    case NR_NL_LOG: exact = nl_log(x, &v, res); break;
-    case NR_NL_ERF: exact = nl_erf(x, &v, res); break;
-    case NR_NL_TANH: exact = nl_tanh(x, &v, res); break;
-    case NR_NL_SIGMOID: exact = nl_sigmoid(x, &v, res); break;
-    case NR_NL_SILU: exact = nl_silu(x, &v, res); break;
-    case NR_NL_GELU: exact = nl_gelu(x, &v, res); break;
-    case NR_NL_GELU_TANH: exact = nl_gelu_tanh(x, &v, res); break;
-    default: nl_exact_special(res, NR_CLS_NAN, 0); return 1;
-    }
-    if (exact)
+    if (nl_enclose(f->fn, x, &v, res))
         return 0;
     return nl_round_test(&v, out, mode, res);
+}
+
+int nl_enclose(nr_nlfn fn, double x, nl_val *v, nr_exact *ex)
+{
+    if (special(fn, x, ex))
+        return 1;
+    switch (fn) {
+    case NR_NL_EXP: return nl_exp(x, v, ex);
+    case NR_NL_LOG: return nl_log(x, v, ex);
+    case NR_NL_ERF: return nl_erf(x, v, ex);
+    case NR_NL_TANH: return nl_tanh(x, v, ex);
+    case NR_NL_SIGMOID: return nl_sigmoid(x, v, ex);
+    case NR_NL_SILU: return nl_silu(x, v, ex);
+    case NR_NL_GELU: return nl_gelu(x, v, ex);
+    case NR_NL_GELU_TANH: return nl_gelu_tanh(x, v, ex);
+    default: nl_exact_special(ex, NR_CLS_NAN, 0); return 1;
+    }
 }
 
 int nr_nlrt_supported(const nr_nl *f, const nr_format *in, const nr_format *out, nr_err *err)

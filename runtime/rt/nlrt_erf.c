@@ -113,8 +113,8 @@ int nl_erf(double x, nl_val *v, nr_exact *ex)
 int nl_gelu(double x, nl_val *v, nr_exact *ex)
 {
     double a = nl_fabs(x);
-    if (a < 0x1p-60) { /* x/2 < .. < x/2 + 0.4 x^2 (scaled by 2^200) */
-        nlv_set(v, -200, 0, a * 0x1p142);
+    if (a < 0x1p-500) { /* x/2 < .. < x/2 + 0.4 x^2 < x/2 + 2^-1000 (scaled by 2^200) */
+        nlv_set(v, -200, 0, 0x1p-800);
         nlv_add(v, x * 0x1p199);
         return 0;
     }
@@ -127,7 +127,7 @@ int nl_gelu(double x, nl_val *v, nr_exact *ex)
         p = dd_add(ratio(-1, 6), dd_mul(x2, p));
         p = dd_add(dd_d(1), dd_mul(x2, p));
         dd dev = dd_mul(dd_mul(p, x2), NL_ONE_OVER_SQRT2PI);
-        double e = nl_fabs(dev.h) * 0x1p-97 + x2.h * 0x1p-190;
+        double e = nl_fabs(dev.h) * 0x1p-97 + x2.h * 0x1p-190 + 0x1p-1072;
         nlv_set(v, 0, e, e);
         nlv_add(v, x * 0.5);
         nlv_add_dd(v, dev);

@@ -194,8 +194,9 @@ static int tanh_pos(double a, nl_val *v)
         nlv_add_dd(v, q);
         return 0;
     }
-    if (a > 350) { /* 1 - tanh a = 2/(e^2a + 1) < 2^-1000 */
-        nlv_set(v, 0, 0x1p-1000, 0);
+    if (a > 330) { /* 1 - tanh a = 2/(e^2a + 1) < 2^-950 (and e^2a < 2^953
+                    * keeps two_prod's split from overflowing below) */
+        nlv_set(v, 0, 0x1p-940, 0);
         nlv_add(v, 1.0);
         return 0;
     }
@@ -301,8 +302,8 @@ int nl_sigmoid(double x, nl_val *v, nr_exact *ex)
 int nl_silu(double x, nl_val *v, nr_exact *ex)
 {
     double a = nl_fabs(x);
-    if (a < 0x1p-60) { /* x/2 < .. < x/2 + x^2/4 (scaled by 2^200) */
-        nlv_set(v, -200, 0, a * 0x1p139);
+    if (a < 0x1p-500) { /* x/2 < .. < x/2 + x^2/2 < x/2 + 2^-1000 (scaled by 2^200) */
+        nlv_set(v, -200, 0, 0x1p-800);
         nlv_add(v, x * 0x1p199);
         return 0;
     }
@@ -311,7 +312,8 @@ int nl_silu(double x, nl_val *v, nr_exact *ex)
         dd p = dd_add(ratio(1, 480), dd_mul(x2, ratio(-17, 80640)));
         p = dd_add(ratio(-1, 48), dd_mul(x2, p));
         dd dev = dd_mul(dd_mul(x2, x2), p);
-        double e = nl_fabs(dev.h) * 0x1p-98 + x2.h * x2.h * 0x1p-119; /* rest < x^10 */
+        /* rest < x^10; x^2's low part may be subnormal (error < 2^-1075) */
+        double e = nl_fabs(dev.h) * 0x1p-98 + x2.h * x2.h * 0x1p-119 + 0x1p-1072;
         nlv_set(v, 0, e, e);
         nlv_add(v, x * 0.5);
         nlv_add(v, x2.h * 0.25);
@@ -341,8 +343,8 @@ int nl_silu(double x, nl_val *v, nr_exact *ex)
 int nl_gelu_tanh(double x, nl_val *v, nr_exact *ex)
 {
     double a = nl_fabs(x);
-    if (a < 0x1p-60) { /* x/2 < .. < x/2 + 0.41 x^2 (scaled by 2^200) */
-        nlv_set(v, -200, 0, a * 0x1p142);
+    if (a < 0x1p-500) { /* x/2 < .. < x/2 + 0.41 x^2 < x/2 + 2^-1000 (scaled by 2^200) */
+        nlv_set(v, -200, 0, 0x1p-800);
         nlv_add(v, x * 0x1p199);
         return 0;
     }
@@ -364,7 +366,7 @@ int nl_gelu_tanh(double x, nl_val *v, nr_exact *ex)
         p = dd_add(ratio(-1, 48), dd_mul(t2, p));
         p = dd_add(dd_d(0.25), dd_mul(t2, p));
         dd dev = dd_mul(dd_mul_d(t, x), p);
-        double e = nl_fabs(dev.h) * 0x1p-97 + x2.h * 0x1p-150;
+        double e = nl_fabs(dev.h) * 0x1p-97 + x2.h * 0x1p-150 + 0x1p-1072;
         nlv_set(v, 0, e, e);
         nlv_add(v, x * 0.5);
         nlv_add_dd(v, dev);

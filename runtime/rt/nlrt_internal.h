@@ -51,6 +51,11 @@ static inline void nlv_add_dd(nl_val *v, dd a)
 #define NL_REL_ERF 0x1p-95    /* series erf                                   */
 #define NL_REL_ERFC 0x1p-88   /* continued-fraction erfc                      */
 
+/* ---- nlrt.c: for a transcendental fn (not sqrt rsqrt reciprocal pow):
+ * 1 and *ex for a special or tail value, else 0 and the enclosure *v
+ * (tests/check_nlfn.c checks enclosures against MPFR). */
+int nl_enclose(nr_nlfn fn, double x, nl_val *v, nr_exact *ex);
+
 /* ---- nlrt_test.c: the rounding test ([nl-impl]) */
 /* 0 and *out (truncation + sticky at the grid `out` and `mode` need) when
  * the enclosure lies strictly inside one grid cell; 1 if not decided. */
