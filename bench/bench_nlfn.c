@@ -28,14 +28,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 int main(int argc, char **argv)
 {
     size_t n = 1 << 20;
@@ -79,9 +71,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_nlfn: %s\n", e.msg);
             return 1;
         }
-        uint64_t s = 1;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t x = rnd(&s) & (((uint64_t)1 << f.width) - 1);
+        for (size_t i = 0; i < n; i++) { /* random encodings: the library's counter hash */
+            uint64_t x = nr_sr_bits(1, 0, i, 0) & (((uint64_t)1 << f.width) - 1);
             memcpy(in + i * f.container, &x, (size_t)f.container); /* little-endian */
         }
         for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {

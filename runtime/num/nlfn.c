@@ -62,3 +62,27 @@ uint64_t nr_nl_round(int x_is_nan, const nr_exact *y, const nr_format *out, nr_r
     nr_format tmp;
     return nr_round_exact(nr_nl_target(out, &tmp), mode, y, sr_bits, fl);
 }
+
+void nr_nl_exact_special(nr_exact *o, nr_class cls, int sign)
+{
+    o->cls = cls;
+    o->sign = sign;
+    o->exp = 0;
+    o->sig = 0;
+    o->sticky = 0;
+}
+
+void nr_nl_exact_tiny(nr_exact *o, int sign)
+{
+    nr_nl_exact_special(o, NR_CLS_FINITE, sign);
+    o->exp = -(1 << 30);
+    o->sticky = 1;
+}
+
+void nr_nl_exact_huge(nr_exact *o, int sign)
+{
+    nr_nl_exact_special(o, NR_CLS_FINITE, sign);
+    o->sig = 1;
+    o->exp = 1 << 30;
+    o->sticky = 1;
+}

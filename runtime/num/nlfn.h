@@ -53,6 +53,13 @@ int nr_nl_check(const nr_nl *f, nr_err *err);
 /* [nl-wrap] The format a nonlinear result is rounded into: f itself, or
  * for a -wrap fixed-point format its saturating twin (copied into *tmp). */
 const nr_format *nr_nl_target(const nr_format *f, nr_format *tmp);
+/* Exact results: an infinity/NaN/zero of the given sign; "nonzero, below
+ * every format" (sig 0 + sticky at 2^-2^30) and "beyond every format"
+ * (2^2^30 + sticky), which round like any value that small or large
+ * ([rnd-2], [rnd-3]). */
+void nr_nl_exact_special(nr_exact *o, nr_class cls, int sign);
+void nr_nl_exact_tiny(nr_exact *o, int sign);
+void nr_nl_exact_huge(nr_exact *o, int sign);
 /* Round y = f(x) into out ([nl-round]): NR_FLAG_INVALID for a NaN from a
  * non-NaN x ([rnd-7]), the [nl-wrap] target, then nr_round_exact. */
 uint64_t nr_nl_round(int x_is_nan, const nr_exact *y, const nr_format *out, nr_rounding mode,

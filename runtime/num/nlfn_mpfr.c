@@ -21,34 +21,9 @@
 #include <mpfr.h>
 
 #define P NR_NL_MPFR_BITS
-#define HUGE_EXP (1 << 30) /* exponents beyond every format, as numrep.h allows */
+#define HUGE_EXP (1 << 30) /* exponents beyond every format (nr_nl_exact_huge) */
 
 typedef unsigned __int128 u128;
-
-static void set_special(nr_exact *o, nr_class cls, int sign)
-{
-    o->cls = cls;
-    o->sign = sign;
-    o->exp = 0;
-    o->sig = 0;
-    o->sticky = 0;
-}
-
-/* 1 with sticky below every format (sig 0: "nonzero, tiny"), or huge. */
-static void set_tiny(nr_exact *o, int sign)
-{
-    set_special(o, NR_CLS_FINITE, sign);
-    o->exp = -HUGE_EXP;
-    o->sticky = 1;
-}
-
-static void set_huge(nr_exact *o, int sign)
-{
-    set_special(o, NR_CLS_FINITE, sign);
-    o->sig = 1;
-    o->exp = HUGE_EXP;
-    o->sticky = 1;
-}
 
 static void exact_to_mpfr(const nr_exact *x, mpfr_t m)
 {
@@ -77,13 +52,13 @@ static void mpfr_to_exact(mpfr_t t, int sticky, nr_exact *o)
     for (size_t i = nl; i-- > 0;)
         sig = (sig << 64) | (uint64_t)mpz_getlimbn(z, i); /* P <= 128 bits */
     mpz_clear(z);
-    set_special(o, NR_CLS_FINITE, sign);
+    nr_nl_exact_special(o, NR_CLS_FINITE, sign);
     if (e > HUGE_EXP) {
-        set_huge(o, sign);
+        nr_nl_exact_huge(o, sign);
         return;
     }
     if (e < -HUGE_EXP) {
-        set_tiny(o, sign);
+        nr_nl_exact_tiny(o, sign);
         return;
     }
     o->sig = sig;
@@ -109,7 +84,7 @@ static int direct(const nr_nl *f, mpfr_t x, nr_exact *o)
     case NR_NL_SQRT: t = mpfr_sqrt(y, x, MPFR_RNDZ); break;
     case NR_NL_RSQRT:
         if (mpfr_zero_p(x)) { /* IEEE 754 rSqrt(+-0) = +-inf; MPFR gives +inf */
-            set_special(o, NR_CLS_INF, mpfr_signbit(x) != 0);
+            nr_nl_exact_special(o, NR_CLS_INF, mpfr_signbit(x) != 0);
             mpfr_clear(y);
             return 0;
         }
@@ -128,15 +103,15 @@ static int direct(const nr_nl *f, mpfr_t x, nr_exact *o)
     }
     int sign = mpfr_signbit(y) != 0;
     if (mpfr_nan_p(y))
-        set_special(o, NR_CLS_NAN, 0);
+        nr_nl_exact_special(o, NR_CLS_NAN, 0);
     else if (mpfr_overflow_p())
-        set_huge(o, sign); /* RNDZ gave the largest MPFR number */
+        nr_nl_exact_huge(o, sign); /* RNDZ gave the largest MPFR number */
     else if (mpfr_underflow_p())
-        set_tiny(o, sign);
+        nr_nl_exact_tiny(o, sign);
     else if (mpfr_inf_p(y))
-        set_special(o, NR_CLS_INF, sign); /* an exact infinity (log 0, 1/0, ...) */
+        nr_nl_exact_special(o, NR_CLS_INF, sign); /* an exact infinity (log 0, 1/0, ...) */
     else if (mpfr_zero_p(y))
-        set_special(o, NR_CLS_ZERO, sign);
+        nr_nl_exact_special(o, NR_CLS_ZERO, sign);
     else
         mpfr_to_exact(y, t != 0, o);
     mpfr_clear(y);
@@ -236,17 +211,17 @@ static int composed(const nr_nl *f, mpfr_t x, nr_exact *o, nr_err *err)
     int neg = mpfr_signbit(x) != 0;
     int sign = f->fn == NR_NL_SIGMOID ? 0 : neg;
     if (mpfr_nan_p(x)) {
-        set_special(o, NR_CLS_NAN, 0);
+        nr_nl_exact_special(o, NR_CLS_NAN, 0);
         return 0;
     }
     if (mpfr_inf_p(x)) { /* [nl-sigmoid] [nl-silu] [nl-gelu] */
         if (f->fn == NR_NL_SIGMOID) {
             if (neg)
-                set_special(o, NR_CLS_ZERO, 0);
+                nr_nl_exact_special(o, NR_CLS_ZERO, 0);
             else
                 nr_exact_from_double(1.0, o);
         } else {
-            set_special(o, neg ? NR_CLS_ZERO : NR_CLS_INF, neg);
+            nr_nl_exact_special(o, neg ? NR_CLS_ZERO : NR_CLS_INF, neg);
         }
         return 0;
     }
@@ -254,13 +229,13 @@ static int composed(const nr_nl *f, mpfr_t x, nr_exact *o, nr_err *err)
         if (f->fn == NR_NL_SIGMOID)
             nr_exact_from_double(0.5, o);
         else
-            set_special(o, NR_CLS_ZERO, neg);
+            nr_nl_exact_special(o, NR_CLS_ZERO, neg);
         return 0;
     }
     if (f->fn == NR_NL_GELU && mpfr_cmp_si(x, -40) < 0) {
         /* |x Phi(x)| < phi(x) = e^(-x^2/2)/sqrt(2 pi) < 2^-1154 (Mills'
          * ratio): below every format, and MPFR's erfc is slow out there */
-        set_tiny(o, 1);
+        nr_nl_exact_tiny(o, 1);
         return 0;
     }
     for (mpfr_prec_t w = 2 * P + 64; w <= 1 << 16; w *= 2) {
@@ -269,7 +244,7 @@ static int composed(const nr_nl *f, mpfr_t x, nr_exact *o, nr_err *err)
         composed_bounds(f->fn, x, &v);
         int done = 0;
         if (mpfr_zero_p(v.hi) || mpfr_get_exp(v.hi) < -((mpfr_exp_t)1 << 40)) {
-            set_tiny(o, sign); /* the value is nonzero: below every format */
+            nr_nl_exact_tiny(o, sign); /* the value is nonzero: below every format */
             done = 1;
         } else if (!mpfr_zero_p(v.lo)) {
             mpfr_t tl, th;

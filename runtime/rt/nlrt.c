@@ -16,50 +16,30 @@ static int sign_of(double x)
 
 static void set_double(nr_exact *o, double d) { nr_exact_from_double(d, o); }
 
-/* x = m * 2^q with m < 2^53 (x finite, nonzero) */
-static void split_abs(double x, uint64_t *m, int *q)
-{
-    uint64_t b;
-    memcpy(&b, &x, sizeof b);
-    int ex = (int)((b >> 52) & 0x7ff);
-    *m = b & ((1ull << 52) - 1);
-    if (ex) {
-        *m |= 1ull << 52;
-        *q = ex - 1075;
-    } else {
-        *q = -1074;
-    }
-}
-
 /* [nl-pow] and sqrt, rsqrt, reciprocal as x^(n/2): special values, then
- * the exact path.  Returns 1 (always exact). */
+ * the exact path (always exact). */
 static void alg(int n, int fn, double x, nr_exact *o)
 {
     int neg = sign_of(x);
     int odd_int = n % 4 == 2 || n % 4 == -2; /* n/2 an odd integer */
     int half = n % 2 != 0;
-    if (is_nan(x))
-        return nl_exact_special(o, NR_CLS_NAN, 0);
-    if (x == 0) {
-        if (fn == NR_NL_SQRT)
-            return nl_exact_special(o, NR_CLS_ZERO, neg); /* sqrt(-0) = -0 */
-        if (fn == NR_NL_RSQRT)
-            return nl_exact_special(o, NR_CLS_INF, neg);  /* rSqrt(+-0) = +-inf */
-        /* pow(+-0, y): +-0 / +-inf for odd integers y, else +0 / +inf */
-        return nl_exact_special(o, n > 0 ? NR_CLS_ZERO : NR_CLS_INF, odd_int && neg);
+    if (is_nan(x) || (neg && half && x != 0 && (fn != NR_NL_POW || !is_inf(x)))) {
+        /* NaN; sqrt/rsqrt of x < 0 (-inf too); pow(x < 0 finite, half-integer) */
+        nr_nl_exact_special(o, NR_CLS_NAN, 0);
+    } else if (x == 0 && fn == NR_NL_SQRT) {
+        nr_nl_exact_special(o, NR_CLS_ZERO, neg); /* sqrt(-0) = -0 */
+    } else if (x == 0 && fn == NR_NL_RSQRT) {
+        nr_nl_exact_special(o, NR_CLS_INF, neg); /* rSqrt(+-0) = +-inf */
+    } else if (x == 0) { /* pow(+-0, p): +-0 / +-inf for odd integers p, else +0 / +inf */
+        nr_nl_exact_special(o, n > 0 ? NR_CLS_ZERO : NR_CLS_INF, odd_int && neg);
+    } else if (is_inf(x)) { /* pow(-inf, p) = pow(-0, -p) */
+        nr_nl_exact_special(o, n > 0 ? NR_CLS_INF : NR_CLS_ZERO, odd_int && neg);
+    } else {
+        uint64_t m;
+        int q;
+        nl_split(x, &m, &q);
+        nl_alg_pow_half(m, q, n, neg && odd_int, o);
     }
-    if (is_inf(x)) {
-        if (neg && half) /* sqrt/rsqrt(-inf) NaN; pow(-inf, half-int) as |x| */
-            if (fn != NR_NL_POW)
-                return nl_exact_special(o, NR_CLS_NAN, 0);
-        return nl_exact_special(o, n > 0 ? NR_CLS_INF : NR_CLS_ZERO, odd_int && neg);
-    }
-    if (neg && half)
-        return nl_exact_special(o, NR_CLS_NAN, 0); /* x < 0, non-integer power */
-    uint64_t m;
-    int q;
-    split_abs(x, &m, &q);
-    nl_alg_pow_half(m, q, n, neg && odd_int, o);
 }
 
 /* The special values of the transcendental functions; 1 when *o is set. */
@@ -67,18 +47,18 @@ static int special(nr_nlfn fn, double x, nr_exact *o)
 {
     int neg = sign_of(x);
     if (is_nan(x)) {
-        nl_exact_special(o, NR_CLS_NAN, 0);
+        nr_nl_exact_special(o, NR_CLS_NAN, 0);
         return 1;
     }
     if (fn == NR_NL_LOG) {
         if (x == 0)
-            nl_exact_special(o, NR_CLS_INF, 1); /* log(+-0) = -inf */
+            nr_nl_exact_special(o, NR_CLS_INF, 1); /* log(+-0) = -inf */
         else if (neg)
-            nl_exact_special(o, NR_CLS_NAN, 0);
+            nr_nl_exact_special(o, NR_CLS_NAN, 0);
         else if (is_inf(x))
-            nl_exact_special(o, NR_CLS_INF, 0);
+            nr_nl_exact_special(o, NR_CLS_INF, 0);
         else if (x == 1)
-            nl_exact_special(o, NR_CLS_ZERO, 0);
+            nr_nl_exact_special(o, NR_CLS_ZERO, 0);
         else
             return 0;
         return 1;
@@ -89,7 +69,7 @@ static int special(nr_nlfn fn, double x, nr_exact *o)
         else if (fn == NR_NL_SIGMOID)
             set_double(o, 0.5);
         else
-            nl_exact_special(o, NR_CLS_ZERO, neg); /* erf tanh silu gelu: odd at 0 */
+            nr_nl_exact_special(o, NR_CLS_ZERO, neg); /* erf tanh silu gelu: odd at 0 */
         return 1;
     }
     if (!is_inf(x))
@@ -97,9 +77,9 @@ static int special(nr_nlfn fn, double x, nr_exact *o)
     switch (fn) {
     case NR_NL_EXP: case NR_NL_SIGMOID:
         if (neg)
-            nl_exact_special(o, NR_CLS_ZERO, 0);
+            nr_nl_exact_special(o, NR_CLS_ZERO, 0);
         else if (fn == NR_NL_EXP)
-            nl_exact_special(o, NR_CLS_INF, 0);
+            nr_nl_exact_special(o, NR_CLS_INF, 0);
         else
             set_double(o, 1.0);
         break;
@@ -107,7 +87,7 @@ static int special(nr_nlfn fn, double x, nr_exact *o)
         set_double(o, neg ? -1.0 : 1.0);
         break;
     default: /* silu, gelu, gelu_tanh: +inf, and -0 at -inf */
-        nl_exact_special(o, neg ? NR_CLS_ZERO : NR_CLS_INF, neg);
+        nr_nl_exact_special(o, neg ? NR_CLS_ZERO : NR_CLS_INF, neg);
         break;
     }
     return 1;
@@ -150,7 +130,7 @@ int nl_enclose(nr_nlfn fn, double x, nl_val *v, nr_exact *ex)
     case NR_NL_SILU: return nl_silu(x, v, ex);
     case NR_NL_GELU: return nl_gelu(x, v, ex);
     case NR_NL_GELU_TANH: return nl_gelu_tanh(x, v, ex);
-    default: nl_exact_special(ex, NR_CLS_NAN, 0); return 1;
+    default: nr_nl_exact_special(ex, NR_CLS_NAN, 0); return 1;
     }
 }
 

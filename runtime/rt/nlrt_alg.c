@@ -160,7 +160,7 @@ static u128 isqrt_bn(const bn *N, int *exact)
 
 static void set_exact(nr_exact *o, int sign, u128 sig, int64_t exp, int sticky)
 {
-    nl_exact_special(o, NR_CLS_FINITE, sign);
+    nr_nl_exact_special(o, NR_CLS_FINITE, sign);
     o->sig = sig;
     o->exp = (int32_t)exp;
     o->sticky = sticky;

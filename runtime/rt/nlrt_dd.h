@@ -98,4 +98,23 @@ static inline double nl_pow2(int k)
 
 static inline double nl_fabs(double a) { return a < 0 ? -a : a; }
 
+/* d = (-1)^s * m * 2^k with m < 2^53 an integer (m = 0 for +-0); returns s. */
+static inline int nl_split(double d, uint64_t *m, int *k)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    int ex = (int)((b >> 52) & 0x7ff);
+    *m = b & ((1ull << 52) - 1);
+    if (ex) {
+        *m |= 1ull << 52;
+        *k = ex - 1075;
+    } else {
+        *k = -1074;
+    }
+    return (int)(b >> 63);
+}
+
+/* p / q for small integers, as a dd */
+static inline dd dd_ratio(double p, double q) { return dd_div(dd_d(p), dd_d(q)); }
+
 #endif

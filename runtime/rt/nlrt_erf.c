@@ -11,8 +11,6 @@
 
 #define NL_ERF_CUT 3.0
 
-static dd ratio(double p, double q) { return dd_div(dd_d(p), dd_d(q)); }
-
 /* erf(z) = q * 2^k for 2^-20 <= z <= NL_ERF_CUT (dd z, relative error <
  * 2^-100).  Term n: 2 ops, relative n 2^-101, the terms peak at n ~ z^2 <=
  * 9 and the weighted error is < 2^-97; <= 80 dd_add of partial sums < S:
@@ -77,9 +75,9 @@ int nl_erf(double x, nl_val *v, nr_exact *ex)
         /* 2/sqrt(pi) a (1 - a^2/3 + a^4/10 - a^6/42 + a^8/216), rest
          * < a^10/1320 relative (<= 2^-200); a scaled by 2^200 */
         dd a2 = two_prod(a, a);
-        dd p = dd_add(ratio(-1, 42), dd_mul(a2, ratio(1, 216)));
-        p = dd_add(ratio(1, 10), dd_mul(a2, p));
-        p = dd_add(ratio(-1, 3), dd_mul(a2, p));
+        dd p = dd_add(dd_ratio(-1, 42), dd_mul(a2, dd_ratio(1, 216)));
+        p = dd_add(dd_ratio(1, 10), dd_mul(a2, p));
+        p = dd_add(dd_ratio(-1, 3), dd_mul(a2, p));
         p = dd_add(dd_d(1), dd_mul(a2, p));
         dd q = dd_mul(dd_mul_d(p, a * 0x1p200), NL_TWO_OVER_SQRTPI);
         double e = nl_fabs(q.h) * 0x1p-97;
@@ -122,9 +120,9 @@ int nl_gelu(double x, nl_val *v, nr_exact *ex)
         /* x/2 + x^2/sqrt(2 pi) (1 - x^2/6 + x^4/40 - x^6/336 + x^8/3456),
          * rest < x^12 <= x^2 2^-200 */
         dd x2 = two_prod(x, x);
-        dd p = dd_add(ratio(-1, 336), dd_mul(x2, ratio(1, 3456)));
-        p = dd_add(ratio(1, 40), dd_mul(x2, p));
-        p = dd_add(ratio(-1, 6), dd_mul(x2, p));
+        dd p = dd_add(dd_ratio(-1, 336), dd_mul(x2, dd_ratio(1, 3456)));
+        p = dd_add(dd_ratio(1, 40), dd_mul(x2, p));
+        p = dd_add(dd_ratio(-1, 6), dd_mul(x2, p));
         p = dd_add(dd_d(1), dd_mul(x2, p));
         dd dev = dd_mul(dd_mul(p, x2), NL_ONE_OVER_SQRT2PI);
         double e = nl_fabs(dev.h) * 0x1p-97 + x2.h * 0x1p-190 + 0x1p-1072;
@@ -172,7 +170,7 @@ int nl_gelu(double x, nl_val *v, nr_exact *ex)
         return 0;
     }
     if (a > 40) { /* |x| erfc(28.2)/2 < 2^-1140 |x|, and e^-z^2 wins */
-        nl_exact_tiny(ex, 1);
+        nr_nl_exact_tiny(ex, 1);
         return 1;
     }
     dd w = dd_mul_d(erfc_cf(z, &k, &rel), 0.5 * x);

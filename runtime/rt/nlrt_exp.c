@@ -79,11 +79,11 @@ int nl_exp(double x, nl_val *v, nr_exact *ex)
 {
     double a = nl_fabs(x);
     if (x > 710) { /* > 2^1024: beyond every format */
-        nl_exact_huge(ex, 0);
+        nr_nl_exact_huge(ex, 0);
         return 1;
     }
     if (x < -780) { /* < 2^-1125: below every format */
-        nl_exact_tiny(ex, 0);
+        nr_nl_exact_tiny(ex, 0);
         return 1;
     }
     if (a < 0x1p-60) { /* 1 + x < e^x < 1 + x + x^2 */
@@ -161,9 +161,6 @@ int nl_log(double x, nl_val *v, nr_exact *ex)
     return 0;
 }
 
-/* dd constant p/q */
-static dd ratio(double p, double q) { return dd_div(dd_d(p), dd_d(q)); }
-
 /* tanh(a), a > 0. */
 static int tanh_pos(double a, nl_val *v)
 {
@@ -176,9 +173,9 @@ static int tanh_pos(double a, nl_val *v)
         /* a + a^3 (-1/3 + a^2 (2/15 + a^2 (-17/315 + a^2 62/2835))),
          * the rest < a^11 <= a 2^-200; the dd polynomial < 2^-98 */
         dd a2 = two_prod(a, a);
-        dd p = dd_add(ratio(-17, 315), dd_mul(a2, ratio(62, 2835)));
-        p = dd_add(ratio(2, 15), dd_mul(a2, p));
-        p = dd_add(ratio(-1, 3), dd_mul(a2, p));
+        dd p = dd_add(dd_ratio(-17, 315), dd_mul(a2, dd_ratio(62, 2835)));
+        p = dd_add(dd_ratio(2, 15), dd_mul(a2, p));
+        p = dd_add(dd_ratio(-1, 3), dd_mul(a2, p));
         dd dev = dd_mul(dd_mul_d(a2, a), p);
         double e = nl_fabs(dev.h) * 0x1p-98 + a * 0x1p-200;
         nlv_set(v, 0, e, e);
@@ -272,8 +269,8 @@ int nl_sigmoid(double x, nl_val *v, nr_exact *ex)
     }
     if (a < 0x1p-20) { /* 1/2 + x/4 + x^3 (-1/48 + x^2 (1/480 - x^2 17/80640)) */
         dd x2 = two_prod(x, x);
-        dd p = dd_add(ratio(1, 480), dd_mul(x2, ratio(-17, 80640)));
-        p = dd_add(ratio(-1, 48), dd_mul(x2, p));
+        dd p = dd_add(dd_ratio(1, 480), dd_mul(x2, dd_ratio(-17, 80640)));
+        p = dd_add(dd_ratio(-1, 48), dd_mul(x2, p));
         dd dev = dd_mul(dd_mul_d(x2, x), p);
         double e = nl_fabs(dev.h) * 0x1p-98 + a * 0x1p-160; /* rest < |x|^9 */
         nlv_set(v, 0, e, e);
@@ -287,7 +284,7 @@ int nl_sigmoid(double x, nl_val *v, nr_exact *ex)
         return 0;
     }
     if (a > 780) {
-        nl_exact_tiny(ex, 0);
+        nr_nl_exact_tiny(ex, 0);
         return 1;
     }
     int k;
@@ -309,8 +306,8 @@ int nl_silu(double x, nl_val *v, nr_exact *ex)
     }
     if (a < 0x1p-20) { /* x/2 + x^2/4 + x^4 (-1/48 + x^2 (1/480 - x^2 17/80640)) */
         dd x2 = two_prod(x, x);
-        dd p = dd_add(ratio(1, 480), dd_mul(x2, ratio(-17, 80640)));
-        p = dd_add(ratio(-1, 48), dd_mul(x2, p));
+        dd p = dd_add(dd_ratio(1, 480), dd_mul(x2, dd_ratio(-17, 80640)));
+        p = dd_add(dd_ratio(-1, 48), dd_mul(x2, p));
         dd dev = dd_mul(dd_mul(x2, x2), p);
         /* rest < x^10; x^2's low part may be subnormal (error < 2^-1075) */
         double e = nl_fabs(dev.h) * 0x1p-98 + x2.h * x2.h * 0x1p-119 + 0x1p-1072;
@@ -326,7 +323,7 @@ int nl_silu(double x, nl_val *v, nr_exact *ex)
         return 0;
     }
     if (a > 780) {
-        nl_exact_tiny(ex, 1);
+        nr_nl_exact_tiny(ex, 1);
         return 1;
     }
     int k;
@@ -349,7 +346,7 @@ int nl_gelu_tanh(double x, nl_val *v, nr_exact *ex)
         return 0;
     }
     if (x < -23) { /* |t| > 900: below every format */
-        nl_exact_tiny(ex, 1);
+        nr_nl_exact_tiny(ex, 1);
         return 1;
     }
     if (x > 20) { /* t > 600: x sigmoid(-t) < x 2^-865 */
@@ -362,8 +359,8 @@ int nl_gelu_tanh(double x, nl_val *v, nr_exact *ex)
         /* x (sigmoid(t) - 1/2) = x t (1/4 + t^2 (-1/48 + t^2 (1/480 - t^2
          * 17/80640))), rest < |x| |t|^9 < x^2 2^-154 */
         dd t2 = dd_mul(t, t);
-        dd p = dd_add(ratio(1, 480), dd_mul(t2, ratio(-17, 80640)));
-        p = dd_add(ratio(-1, 48), dd_mul(t2, p));
+        dd p = dd_add(dd_ratio(1, 480), dd_mul(t2, dd_ratio(-17, 80640)));
+        p = dd_add(dd_ratio(-1, 48), dd_mul(t2, p));
         p = dd_add(dd_d(0.25), dd_mul(t2, p));
         dd dev = dd_mul(dd_mul_d(t, x), p);
         double e = nl_fabs(dev.h) * 0x1p-97 + x2.h * 0x1p-150 + 0x1p-1072;

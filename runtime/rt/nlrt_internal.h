@@ -60,10 +60,6 @@ int nl_enclose(nr_nlfn fn, double x, nl_val *v, nr_exact *ex);
 /* 0 and *out (truncation + sticky at the grid `out` and `mode` need) when
  * the enclosure lies strictly inside one grid cell; 1 if not decided. */
 int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_exact *res);
-/* Exact values for the tails. */
-void nl_exact_tiny(nr_exact *o, int sign);
-void nl_exact_huge(nr_exact *o, int sign);
-void nl_exact_special(nr_exact *o, nr_class cls, int sign);
 
 /* ---- nlrt_exp.c: kernels (x finite, the special values already handled).
  * Each returns 1 and fills *ex for an exactly known result (tails), or 0

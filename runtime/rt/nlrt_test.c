@@ -10,46 +10,6 @@
 
 typedef unsigned __int128 u128;
 
-void nl_exact_special(nr_exact *o, nr_class cls, int sign)
-{
-    o->cls = cls;
-    o->sign = sign;
-    o->exp = 0;
-    o->sig = 0;
-    o->sticky = 0;
-}
-
-void nl_exact_tiny(nr_exact *o, int sign) /* nonzero, below every format */
-{
-    nl_exact_special(o, NR_CLS_FINITE, sign);
-    o->exp = -(1 << 30);
-    o->sticky = 1;
-}
-
-void nl_exact_huge(nr_exact *o, int sign) /* beyond every format */
-{
-    nl_exact_special(o, NR_CLS_FINITE, sign);
-    o->sig = 1;
-    o->exp = 1 << 30;
-    o->sticky = 1;
-}
-
-/* d = (-1)^s * m * 2^k, m < 2^53 an integer; 0 for d == 0. */
-static int split_double(double d, uint64_t *m, int *k)
-{
-    uint64_t b;
-    memcpy(&b, &d, sizeof b);
-    int ex = (int)((b >> 52) & 0x7ff);
-    *m = b & ((1ull << 52) - 1);
-    if (ex) {
-        *m |= 1ull << 52;
-        *k = ex - 1075;
-    } else {
-        *k = -1074;
-    }
-    return (int)(b >> 63);
-}
-
 typedef struct {
     uint64_t w[NW]; /* two's complement, w[0] least significant */
 } big;
@@ -127,7 +87,7 @@ int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_ex
     int neg = s < 0;
     uint64_t m;
     int k;
-    split_double(s, &m, &k);
+    nl_split(s, &m, &k);
     int E = k + 63 - __builtin_clzll(m) + v->e; /* binade of S, +-1 */
     int L = grid_exp(out, mode, E);             /* the finest of the binades */
     for (int d = -1; d <= 1; d += 2) {          /* S's may be off by one */
@@ -150,7 +110,7 @@ int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_ex
         double d = i < nt ? terms[i] : errs[i - nt];
         if (d == 0)
             continue;
-        split_double(d, &m, &k);
+        nl_split(d, &m, &k);
         if (k + v->e < B)
             B = k + v->e;
         int t = k + v->e + 64 - __builtin_clzll(m);
@@ -163,7 +123,7 @@ int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_ex
     memset(&lo, 0, sizeof lo);
     memset(&hi, 0, sizeof hi);
     for (int i = 0; i < nt; i++) {
-        int sg = split_double(terms[i], &m, &k);
+        int sg = nl_split(terms[i], &m, &k);
         int sh = k + v->e - B;
         big_add_shifted(&lo, m, sh, sg != neg);
         big_add_shifted(&hi, m, sh, sg != neg);
@@ -171,11 +131,11 @@ int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_ex
     /* in magnitude: |value| in (|S| - e_toward_zero, |S| + e_away) */
     double e_dn = neg ? v->ehi : v->elo, e_up = neg ? v->elo : v->ehi;
     if (e_dn != 0) {
-        split_double(e_dn, &m, &k);
+        nl_split(e_dn, &m, &k);
         big_add_shifted(&lo, m, k + v->e - B, 1);
     }
     if (e_up != 0) {
-        split_double(e_up, &m, &k);
+        nl_split(e_up, &m, &k);
         big_add_shifted(&hi, m, k + v->e - B, 0);
     }
     int fits1, fits2, r1, r2;
@@ -183,7 +143,7 @@ int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_ex
     __int128 khi = big_floor_shift(&hi, L - B, &fits2, &r2);
     __int128 chi = khi + (r2 ? 1 : 0); /* ceil(hi / 2^L) */
     int ok = fits1 && fits2 && klo >= 0 && klo + 1 == chi;
-    nl_exact_special(res, NR_CLS_FINITE, neg);
+    nr_nl_exact_special(res, NR_CLS_FINITE, neg);
     res->sticky = 1;
     if (!ok) { /* undecided: hand over the cell of the lower end */
         res->sig = klo > 0 ? (u128)klo : 0;
