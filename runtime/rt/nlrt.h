@@ -1,7 +1,8 @@
 /* nlrt.h -- numrep's own correctly rounded nonlinear functions, for
  * generated code ([nl-impl] in docs/semantics.md): pure C on integers and
- * IEEE doubles (+ - * / only, no libm, no fma), so x86-64, aarch64 and
- * Cortex-M compute the same bits.  The functions and their semantics are
+ * IEEE doubles (+ - * / only, no libm, no fma), so every platform computes
+ * the same bits (it needs unsigned __int128, like nr_exact: 64-bit hosts;
+ * Cortex-M gets the <= 16-bit tables built on the host).  The functions and their semantics are
  * those of nlfn.h; the results equal the MPFR oracle's bit for bit
  * (tests/check_nlfn.c).  Inputs and targets: formats of at most 32 bits. */
 #ifndef NUMREP_NLRT_H
