@@ -36,9 +36,11 @@ status=0
 for t in "${targets[@]}"; do
     mkdir -p "$build/fuzz-corpus/$t"
     log=$build/fuzz-$t.log
-    "$build/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -jobs="$jobs" \
-        -workers="$jobs" -print_final_stats=1 -artifact_prefix="$build/fuzz-crashes/$t-" \
-        "$build/fuzz-corpus/$t" "$here/tests/fuzz/corpus/$t" >"$log" 2>&1
+    par=()
+    [ "$jobs" -le 1 ] || par=(-jobs="$jobs" -workers="$jobs")  # workers log to fuzz-N.log in $build
+    (cd "$build" && "$build/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 \
+        "${par[@]}" -print_final_stats=1 -artifact_prefix="$build/fuzz-crashes/$t-" \
+        "$build/fuzz-corpus/$t" "$here/tests/fuzz/corpus/$t") >"$log" 2>&1
     rc=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{ s += $2 } END { print s + 0 }')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
