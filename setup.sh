@@ -3,11 +3,13 @@
 #
 #   ./setup.sh            install dependencies, build, run the main job
 #   ./setup.sh test       install dependencies, build, run every test
-#                         (also a second build under ASan+UBSan when
-#                         NUMREP_SANITIZE_TOO=1, as CI does)
+#                         (also a second build under ASan+UBSan and the
+#                         libFuzzer targets for a few seconds each, built
+#                         with clang, when NUMREP_SANITIZE_TOO=1, as CI does)
 #   ./setup.sh build      install dependencies and build only
 #
-# Build trees: build/ (release), build-asan/ (sanitizers).
+# Build trees: build/ (release), build-asan/ (sanitizers), build-fuzz/
+# (clang + libFuzzer; bench/fuzz.sh fuzzes for longer).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,7 +19,7 @@ DEPS=(cmake make gcc pkg-config python3 llvm-16-dev libyaml-dev check libsubunit
       libsqlite3-dev chromium libopenmpi-dev openmpi-bin
       python3-numpy python3-pytest
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-      gcc-arm-none-eabi qemu-system-arm)
+      gcc-arm-none-eabi qemu-system-arm clang libclang-rt-14-dev)
 
 need_install() {
     local missing=()
@@ -64,6 +66,9 @@ case "$cmd" in
         if [ "${NUMREP_SANITIZE_TOO:-0}" = 1 ]; then
             build build-asan -DNUMREP_SANITIZE=ON -DNUMREP_NATIVE=ON
             NUMREP_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build-asan
+            CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DNUMREP_FUZZ=ON >/dev/null
+            cmake --build build-fuzz -j"$(nproc)" --target fuzz >&2
+            ctest --test-dir build-fuzz --output-on-failure -R '^fuzz_'
         fi ;;
     main)
         build build

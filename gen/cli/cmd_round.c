@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* getline, strfromf128 */
 #include "cli.h"
 #include "scaled.h"
+#include "f128.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -101,7 +102,7 @@ typedef struct {
 
 /* An exact format value (at most 64 significant bits, binary64's exponent
  * range) as a binary128 number, built from its bits so nothing rounds. */
-static _Float128 to_f128(const nr_exact *x)
+static nr_f128 to_f128(const nr_exact *x)
 {
     unsigned __int128 b = 0;
     if (x->cls == NR_CLS_FINITE && x->sig) {
@@ -114,7 +115,7 @@ static _Float128 to_f128(const nr_exact *x)
     }
     if (x->sign)
         b |= (unsigned __int128)1 << 127;
-    _Float128 v;
+    nr_f128 v;
     memcpy(&v, &b, sizeof v);
     return v;
 }
@@ -140,7 +141,7 @@ void cli_show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char
         snprintf(buf, n, "%s", x->cls == NR_CLS_NAN ? "nan" : x->sign ? "-inf" : "inf");
         return;
     }
-    _Float128 v = to_f128(x);
+    nr_f128 v = to_f128(x);
     for (int digits = 1; digits <= 40; digits++) {
         char fmt[16];
         nr_exact back;

@@ -210,6 +210,8 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
         onnx_op_fn fn = onnx_ops_find(n->op_type);
         if (!fn)
             return onnx_err(c, NR_EUNSUP, "unsupported operator %s", op);
+        if (n->n_output < 1 || !n->output[0][0]) /* every operator defines output 0 */
+            return onnx_err(c, NR_ECORRUPT, "the node has no output");
         if ((rc = fn(c, n)))
             return rc;
     }

@@ -102,17 +102,34 @@ static int read_idx(const char *path, int ndim, uint32_t dims[3], uint8_t **data
                         (unsigned long long)total);
         goto done;
     }
-    *data = malloc(total);
+    /* The buffer grows with what the file really holds (doubling from
+     * 1 MiB), so a header that declares gigabytes of a short file costs
+     * nothing before the truncation is seen. */
+    uint64_t cap = total < (1u << 20) ? total : (1u << 20), have = 0;
+    got = 0;
+    *data = malloc((size_t)cap);
+    while (*data) {
+        got = gz_read_all(f, *data + have, (int64_t)(cap - have), &why);
+        if (got < 0 || (have += (uint64_t)got) < cap || cap == total)
+            break;
+        cap = cap * 2 < total ? cap * 2 : total;
+        uint8_t *bigger = realloc(*data, (size_t)cap);
+        if (!bigger) {
+            free(*data);
+            *data = NULL;
+        }
+        *data = bigger;
+    }
     if (!*data) {
         rc = nr_err_set(err, NR_ENOMEM, path, 0, 0, NULL, "out of memory (%llu bytes)",
-                        (unsigned long long)total);
+                        (unsigned long long)cap);
         goto done;
     }
-    got = gz_read_all(f, *data, (int64_t)total, &why);
     if (got < 0) {
         rc = nr_err_set(err, NR_ECORRUPT, path, 0, 0, NULL, "gzip stream: %s", zmsg(why, path));
         goto done;
     }
+    got = (int64_t)have;
     if ((uint64_t)got < total) {
         rc = nr_err_set(err, NR_ECORRUPT, path, 0, 0, NULL,
                         "truncated: header declares %llu data bytes, file has %lld",

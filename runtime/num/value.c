@@ -26,6 +26,7 @@
  * sticky: a nonzero value below every format's smallest value. */
 #define _GNU_SOURCE /* strtof128 */
 #include "numrep.h"
+#include "f128.h"
 
 #include <ctype.h>
 #include <fenv.h>
@@ -106,7 +107,7 @@ static void set_exact(nr_exact *o, nr_class cls, int sign)
 }
 
 /* Positive binary128 t -> sig * 2^exp (t finite). */
-static void from_f128(_Float128 t, nr_exact *o)
+static void from_f128(nr_f128 t, nr_exact *o)
 {
     u128 b;
     memcpy(&b, &t, sizeof b);
@@ -167,9 +168,9 @@ int nr_exact_parse(const char *s, nr_exact *out, nr_err *err)
     int old = fegetround();
     char *stop = NULL;
     fesetround(FE_TOWARDZERO);
-    _Float128 t = strtof128(body, &stop);
+    nr_f128 t = strtof128(body, &stop);
     fesetround(FE_UPWARD);
-    _Float128 u = strtof128(body, NULL);
+    nr_f128 u = strtof128(body, NULL);
     fesetround(old);
     if (stop != body + n)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, NULL,
