@@ -340,7 +340,7 @@ START_TEST(spec_bad_inline)
     spec_bad("input: {shape: [4096, 4096, 4096]}\nlayers: [{name: a, op: relu}]\n",
              "net.yaml:1:16: input.shape: more than 2^31-1 elements");
     spec_bad("input: {shape: [1, 2, 2], dtype: f32}\nlayers: [{name: a, op: relu}]\n",
-             "net.yaml:1:27: input.dtype: unknown field (expected one of: shape layout divisor mean std resize crop)");
+             "net.yaml:1:27: input.dtype: unknown field (expected one of: shape layout channel_order divisor mean std resize crop)");
     spec_bad("- 1\n- 2\n", "net.yaml:1:1: expected a mapping, got a list of 2");
     spec_bad("input: {shape: [1, 2, 2]}\n", "net.yaml:1:1: layers: expected a non-empty list of layers, got nothing");
     char longname[200];

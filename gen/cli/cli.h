@@ -78,6 +78,12 @@ typedef struct cli_model_args {
 int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
 /* a->net in the precision, weights and limits the options say. */
 int cli_load_model(const cli_model_args *a, struct nr_model **m, nr_err *err);
+/* emulate, run: the .npy a->input first (float32 [N,C,H,W] or [C,H,W] into
+ * *x, N samples into *n), its shape checked against the spec before the
+ * model (maybe large) is built, then the model.  *x is the caller's to free,
+ * also on failure. */
+int cli_load_with_input(cli_model_args *a, float **x, int64_t *n, struct nr_model **m,
+                        nr_err *err);
 /* Outputs as text: one sample per line, k values each, "%.9g" (round-trips
  * float32), so emulate / run / built executables can be compared with diff. */
 void cli_print_rows(const float *y, int n, size_t k);

@@ -3,6 +3,7 @@
  * text form of outputs that emulate, run and built executables all print. */
 #include "cli.h"
 #include "model.h"
+#include "tensorio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -104,6 +105,21 @@ int cli_load_model(const cli_model_args *a, nr_model **m, nr_err *err)
         o.input_path = a->input;
     }
     return nr_model_load_opts(a->net, a->prec, &o, m, err);
+}
+
+int cli_load_with_input(cli_model_args *a, float **x, int64_t *n, nr_model **m, nr_err *err)
+{
+    int64_t shape[4];
+    int ndim = 0;
+    int rc = nr_npy_read_f32(a->input, x, shape, &ndim, err);
+    if (rc)
+        return rc;
+    *n = ndim == 4 ? shape[0] : 1;
+    a->input_shape = shape;
+    a->input_ndim = ndim;
+    rc = cli_load_model(a, m, err);
+    a->input_shape = NULL; /* shape[] ends here */
+    return rc;
 }
 
 void cli_print_rows(const float *y, int n, size_t k)

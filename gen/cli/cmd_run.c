@@ -105,18 +105,10 @@ int cmd_run(int argc, char **argv)
     float *x = NULL, *y = NULL;
     gen_compiled *c = NULL;
     int status = 1;
-    /* the input first: its shape is checked against the spec before the
-     * model (maybe large) is built */
-    int64_t shape[4];
-    int ndim = 0;
-    if (nr_npy_read_f32(input, &x, shape, &ndim, &err))
-        goto fail;
-    int64_t n = ndim == 4 ? shape[0] : 1;
+    int64_t n = 0;
     ma.net = net;
     ma.input = input;
-    ma.input_shape = shape;
-    ma.input_ndim = ndim;
-    if (cli_load_model(&ma, &m, &err))
+    if (cli_load_with_input(&ma, &x, &n, &m, &err))
         goto fail;
     if (ir && write_ir(m, &opts, ir, &err))
         goto fail;

@@ -293,8 +293,12 @@ static void emu_free(emu *E)
     free(E->act);
     free(E->input);
     free(E->klimbs);
-    for (int i = 0; i < E->m->nlayers && E->ap; i++)
-        free(E->ap[i]), free(E->asc[i]);
+    for (int i = 0; i < E->m->nlayers; i++) { /* either may be NULL (out of memory) */
+        if (E->ap)
+            free(E->ap[i]);
+        if (E->asc)
+            free(E->asc[i]);
+    }
     free(E->ap);
     free(E->asc);
     free(E->in_p);
