@@ -138,12 +138,9 @@ def eager_forward(w, n):
     return fwd
 
 
-def folded_forward(w, n):
-    def fold(conv, p):
-        scale = w[p + '.weight'] / torch.sqrt(w[p + '.running_var'] + 1e-5)
-        return ((w[conv] * scale.reshape(-1, 1, 1, 1)).contiguous(),
-                (w[p + '.bias'] - w[p + '.running_mean'] * scale).contiguous())
-
+def fold_all(fold, n):
+    """fold(conv, bn) of the first conv, and (conv1, conv2, stride, planes)
+    of every residual block."""
     c1 = fold('conv1.weight', 'bn1')
     blocks = []
     for s, planes in ((1, 16), (2, 32), (3, 64)):
@@ -152,6 +149,16 @@ def folded_forward(w, n):
             stride = 2 if s > 1 and b == 0 else 1
             blocks.append((fold(p + '.conv1.weight', p + '.bn1'),
                            fold(p + '.conv2.weight', p + '.bn2'), stride, planes))
+    return c1, blocks
+
+
+def folded_forward(w, n):
+    def fold(conv, p):
+        scale = w[p + '.weight'] / torch.sqrt(w[p + '.running_var'] + 1e-5)
+        return ((w[conv] * scale.reshape(-1, 1, 1, 1)).contiguous(),
+                (w[p + '.bias'] - w[p + '.running_mean'] * scale).contiguous())
+
+    c1, blocks = fold_all(fold, n)
 
     def fwd(x):
         out = F.relu(F.conv2d(x, c1[0], c1[1], padding=1))
@@ -223,14 +230,7 @@ def permac_forward(w, n):
     def relu(x):  # relu(-0) = +0 ([net-7])
         return torch.where(x > 0, x, torch.zeros_like(x))
 
-    c1 = fold('conv1.weight', 'bn1')
-    blocks = []
-    for s, planes in ((1, 16), (2, 32), (3, 64)):
-        for b in range(n):
-            p = f'layer{s}.{b}'
-            stride = 2 if s > 1 and b == 0 else 1
-            blocks.append((fold(p + '.conv1.weight', p + '.bn1'),
-                           fold(p + '.conv2.weight', p + '.bn2'), stride, planes))
+    c1, blocks = fold_all(fold, n)
     lw = rz(w['linear.weight'].to(torch.float64)).reshape(10, -1, 1, 1)
     lb = rz(w['linear.bias'].to(torch.float64))
 

@@ -28,9 +28,11 @@
  * lowest kept bit (rne: a fraction above half carries, exactly half
  * carries iff the kept lsb is odd; a carry out of the fraction increments
  * the exponent, which is the next binade's first value, still exact).
- * Without subnormals the tiny range is done too (mround).  A lane whose
- * result is not the format's rounding (subnormal range, overflow, NaN,
- * inf, an inexact rne sum) marks the row block "bad", and a bad block is
+ * The tiny range is done too (mround), except for formats whose normal
+ * range reaches below 2^-60 (tiny_rare: bf16, tf32), where a nonzero tiny
+ * lane marks the block bad instead.  A lane whose result is not the
+ * format's rounding (overflow, NaN, inf, an inexact rne sum into a
+ * fixed-point S) marks the row block "bad", and a bad block is
  * recomputed by the scalar row code (emit_mac.c), which handles every
  * case.  Why r < 2^emin can be rejected but r >= 2^emin is right even for
  * v < 2^emin: rz never rounds up across a binade, and rne reaches 2^emin
@@ -38,9 +40,11 @@
  * rne (quantum at least 2^(emin-Y) there) also rounds to 2^emin.
  * Products w*x are exact in the lane type by emit_mac.c's prod_exact test
  * (for float lanes the same test with float's 24 bits and exponent
- * range); a sum acc + p is exact when TwoSum's error is 0 (rne), and rz
- * takes inexact sums as well (rz_sum; on AVX-512 targets the add itself
- * rounds toward zero instead, add_rz, gen_ctx.avx512f).  Overflow is
+ * range); rz takes inexact sums acc + p as they are (rz_sum; on AVX-512
+ * targets the add itself rounds toward zero instead, add_rz,
+ * gen_ctx.avx512f), rne to a float S takes them rounded to odd (sum_ro:
+ * AVX-512 rd and ru adds, or TwoSum), and other sums must be exact
+ * (TwoSum's error 0).  Overflow is
  * checked once per row block from the largest |value| seen (track), not
  * per term, or once per call from max|x| (pbound for products, sbound for
  * rz sums: sum_xlim).
@@ -391,6 +395,15 @@ static int float_lanes_ok(const nr_format *f)
            (!f->subnormals || (f->emin - f->man_bits >= -126 && f->man_bits - f->emin <= 127));
 }
 
+/* Subnormals of f that real data practically never reaches (f's normal
+ * range goes down to 2^-60 or further: bf16, tf32, fp32): mround sends a
+ * block with such a value to the scalar code instead of rounding it on
+ * the lanes, which saves the subnormal scaling on every rounding. */
+static int tiny_rare(const nr_format *f)
+{
+    return f->kind == NR_FLOAT && f->subnormals && f->emin <= -60;
+}
+
 /* Round the exact doubles v (lanes) to f by masking (rz/rne, see top);
  * *ok: the lanes where that is f's rounding.  Without subnormals a tiny
  * |v| < 2^emin is done here too ([rnd-2] with neighbours 0 and 2^emin,
@@ -413,8 +426,14 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
     r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
     V tiny = LLVMBuildICmp(B, LLVMIntULT, av, ivec(k, lo), "tiny");
     V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "");
-    V t;
-    if (f->subnormals) {
+    V t, rare = NULL;
+    if (f->subnormals && tiny_rare(f)) {
+        /* a nonzero tiny lane is not rounded here: it fails the check
+         * below (its key made larger than every lim), so its block is
+         * redone by the scalar code; +-0 is r already (no bits to drop) */
+        rare = LLVMBuildAnd(B, tiny, LLVMBuildICmp(B, LLVMIntNE, av, ivec(k, 0), ""), "tiny.nz");
+        t = r;
+    } else if (f->subnormals) {
         /* the quantum is q = 2^(emin-Y): round v/q to an integer (both
          * scalings exact: powers of 2, normal results; |v/q| < 2^Y), rne
          * by adding and subtracting 1.5 * 2^F (host rne), rz by the
@@ -444,7 +463,9 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
      * kept instead (one umax; NaN and inf encodings are above every lim) */
     V key = rne ? LLVMBuildAnd(B, r, ivec(k, absm), "") : av;
     uint64_t lim = rne ? hi : hi + low;
-    if (which < 0) { /* bounded by the per-call check (pbound, sbound) */
+    if (rare)
+        key = LLVMBuildSelect(B, rare, ivec(k, absm), key, "");
+    if (which < 0) { /* bounded by the per-call check (pbound, sbound; not with rare) */
         *ok = NULL;
     } else if (k->track) {
         V a2[2] = {k->key[which], key};
@@ -751,10 +772,10 @@ static V step(vk *k, V acc, V w, V x, V *ok)
     }
     V pd = LLVMBuildFMul(B, w, x, "wx"), okp = NULL, oks;
     if (p->mac == NR_MAC_UNFUSED) /* p = round_P(w*x), w*x exact */
-        pd = lane_round(k, k->pbound ? -1 : 0, &p->products, pd, &okp);
+        pd = lane_round(k, k->pbound && !tiny_rare(&p->products) ? -1 : 0, &p->products, pd, &okp);
     if (k->sexact || p->rounding == NR_RND_RZ || ro_sums(k)) { /* exact; or rz / rne to odd, exact or not (sum_rz, sum_ro) */
         V sd = checked_sum(k, acc, pd);
-        V r = lane_round(k, k->sbound ? -1 : 1, &p->accumulator, sd, &oks);
+        V r = lane_round(k, k->sbound && !tiny_rare(&p->accumulator) ? -1 : 1, &p->accumulator, sd, &oks);
         if (k->track || (!oks && !okp))
             *ok = NULL;
         else
@@ -1200,9 +1221,9 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     if (k.track) {
         V kp = LLVMBuildLoad2(B, k.ivt, trk[0], ""), ks = LLVMBuildLoad2(B, k.ivt, trk[1], "");
         V er = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-        if (p->accumulator.kind == NR_FLOAT && !k.sbound)
+        if (p->accumulator.kind == NR_FLOAT && (!k.sbound || tiny_rare(&p->accumulator)))
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
-        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && !k.pbound)
+        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && (!k.pbound || tiny_rare(&p->products)))
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(&k, k.lim[0]), ""), "");
         if (p->rounding != NR_RND_RZ && !k.sexact && !ro_sums(&k)) /* rz and ro take inexact sums too (rz_sum, sum_ro) */
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(&k, lane_abs(&k)), ""),
