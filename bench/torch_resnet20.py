@@ -20,6 +20,31 @@ Two variants are timed, so the baseline is PyTorch at its best:
           (conv, then batch_norm with running statistics);
   folded  batch norm folded into the convolution weights and a bias
           (what the generated code does).
+The allocator is warmed, so that PyTorch is timed at its best: a whole
+warm-up pass over the images in the same process before the timed ones,
+and with --mallopt glibc's mmap threshold raised to 32 MiB (and the trim
+threshold to 1 GiB) through ctypes' mallopt, so large tensors reuse heap
+pages instead of fresh mmap'ed ones (in a fresh process every large tensor
+otherwise costs new pages: page faults that make PyTorch several times
+slower).  bench_net also runs it with GLIBC_TUNABLES=glibc.malloc.
+mmap_threshold=...:glibc.malloc.trim_threshold=... in its environment
+instead, and takes the better of the two.
+
+--permac-out: a per-MAC emulation of ResNet-20 in
+e6m7-finite-nosub-sat, rz, unfused (specs/resnet20/e6m7.yaml) in PyTorch,
+as a researcher without numrep would write it (docs/semantics.md [net-1]
+.. [net-7]): batch norm folded in double, weights, biases and the input
+rounded to the format; each conv and the dense layer as im2col (F.unfold)
+and then a sequential loop over the reduction index k on whole tensors
+(every output element of the batch at once): the product w*x (exact in
+float64), rounded, added to the running sum in float64 (TwoSum's error
+corrects the rz of an inexact double sum) and rounded, padding terms
+skipped; the rounding is a bit mask on the float64 encoding (truncation),
+tiny values to signed zero, saturation by clamping.  --permac-out OUT.npy
+runs it once over all input images as one batch, timed, and writes its
+logits (bench_net checks them against numrep's bit for bit and reports
+the time only when they are identical).
+
 Machine-readable output, one line each (bench_net parses RESULT lines):
     torch_version 1.13.0a0
     threads 2
@@ -113,12 +138,9 @@ def eager_forward(w, n):
     return fwd
 
 
-def folded_forward(w, n):
-    def fold(conv, p):
-        scale = w[p + '.weight'] / torch.sqrt(w[p + '.running_var'] + 1e-5)
-        return ((w[conv] * scale.reshape(-1, 1, 1, 1)).contiguous(),
-                (w[p + '.bias'] - w[p + '.running_mean'] * scale).contiguous())
-
+def fold_all(fold, n):
+    """fold(conv, bn) of the first conv, and (conv1, conv2, stride, planes)
+    of every residual block."""
     c1 = fold('conv1.weight', 'bn1')
     blocks = []
     for s, planes in ((1, 16), (2, 32), (3, 64)):
@@ -127,6 +149,16 @@ def folded_forward(w, n):
             stride = 2 if s > 1 and b == 0 else 1
             blocks.append((fold(p + '.conv1.weight', p + '.bn1'),
                            fold(p + '.conv2.weight', p + '.bn2'), stride, planes))
+    return c1, blocks
+
+
+def folded_forward(w, n):
+    def fold(conv, p):
+        scale = w[p + '.weight'] / torch.sqrt(w[p + '.running_var'] + 1e-5)
+        return ((w[conv] * scale.reshape(-1, 1, 1, 1)).contiguous(),
+                (w[p + '.bias'] - w[p + '.running_mean'] * scale).contiguous())
+
+    c1, blocks = fold_all(fold, n)
 
     def fwd(x):
         out = F.relu(F.conv2d(x, c1[0], c1[1], padding=1))
@@ -140,6 +172,84 @@ def folded_forward(w, n):
     return fwd
 
 
+# ---------------------------------------------------------------- per-MAC emulation
+
+class RoundRZ:
+    """rz to a float format without subnormals, inf or NaN, saturating
+    (e6m7-finite-nosub-sat: 7 fraction bits, emin -30, max 0x1.fep32) of
+    exact float64 values: the low 52 - 7 fraction bits of the encoding
+    dropped, |v| < 2^emin to a zero of v's sign, then clamped to +-max."""
+
+    def __init__(self, man_bits=7, emin=-30, maxf=float.fromhex('0x1.fep32')):
+        self.mask = ~((1 << (52 - man_bits)) - 1)
+        self.tiny, self.maxf = 2.0 ** emin, maxf
+
+    def __call__(self, v):
+        t = (v.view(torch.int64) & self.mask).view(torch.float64)
+        t = torch.where(v.abs() < self.tiny, torch.copysign(torch.zeros_like(v), v), t)
+        return t.clamp(-self.maxf, self.maxf)
+
+
+def permac_forward(w, n):
+    rz = RoundRZ()
+
+    def rz_sum(a, b):
+        """rz(a + b) of two format values: s = fl(a + b) and TwoSum's error
+        e; when e has the other sign than s the exact sum lies below |s|,
+        and truncating the float64 next to s towards 0 gives its rz."""
+        s = a + b
+        bb = s - a
+        e = (a - (s - bb)) + (b - bb)
+        opp = (e != 0) & ((e < 0) != (s < 0))
+        return rz(torch.where(opp, torch.nextafter(s, torch.zeros_like(s)), s))
+
+    def fold(conv, p):  # [net-1]: w' = w*s, b' = (0 - mean)*s + beta, in double
+        d = lambda k: w[k].to(torch.float64)
+        s = d(p + '.weight') / torch.sqrt(d(p + '.running_var') + 1e-5)
+        wf = d(conv) * s.reshape(-1, 1, 1, 1)
+        bf = (0.0 - d(p + '.running_mean')) * s + d(p + '.bias')
+        return rz(wf), rz(bf)
+
+    def mac(x, wq, bq, stride, pad):
+        """[net-4]/[net-5] unfused: acc = bias, then for k in canonical
+        order (channel, kernel row, kernel column: F.unfold's order)
+        acc = rz(acc + rz(w_k * x_k)), padding terms skipped."""
+        B, C, H, W = x.shape
+        O, _, kh, kw = wq.shape
+        cols = F.unfold(x, (kh, kw), padding=pad, stride=stride)          # [B, K, L]
+        valid = F.unfold(torch.ones(1, C, H, W, dtype=torch.float64), (kh, kw),
+                         padding=pad, stride=stride) > 0                   # [1, K, L]
+        wk = wq.reshape(O, -1)
+        acc = bq.view(1, O, 1).expand(B, O, cols.shape[2]).clone()
+        for k in range(wk.shape[1]):
+            p = rz(wk[:, k].view(1, O, 1) * cols[:, k:k + 1, :])
+            acc = torch.where(valid[:, k:k + 1, :], rz_sum(acc, p), acc)
+        OH = (H + 2 * pad - kh) // stride + 1
+        return acc.view(B, O, OH, -1)
+
+    def relu(x):  # relu(-0) = +0 ([net-7])
+        return torch.where(x > 0, x, torch.zeros_like(x))
+
+    c1, blocks = fold_all(fold, n)
+    lw = rz(w['linear.weight'].to(torch.float64)).reshape(10, -1, 1, 1)
+    lb = rz(w['linear.bias'].to(torch.float64))
+
+    def fwd(x):
+        out = relu(mac(rz(x.to(torch.float64)), c1[0], c1[1], 1, 1))
+        for k1, k2, stride, planes in blocks:
+            o = relu(mac(out, k1[0], k1[1], stride, 1))
+            o = mac(o, k2[0], k2[1], 1, 1)
+            sc = shortcut(out, planes) if stride != 1 or out.shape[1] != planes else out
+            out = relu(rz_sum(o, sc))  # [net-3]
+        # [net-6] global average pool: row-major sums, then the exact quotient rounded
+        acc = torch.zeros(out.shape[:2], dtype=torch.float64)
+        for i in range(out.shape[2] * out.shape[3]):
+            acc = rz_sum(acc, out.flatten(2)[:, :, i])
+        pooled = rz(acc / (out.shape[2] * out.shape[3]))
+        return mac(pooled.view(*pooled.shape, 1, 1), lw, lb, 1, 0).flatten(1)
+    return fwd
+
+
 def time_batch(fwd, x, batch, reps):
     """(best images/s of a whole pass over x in chunks of `batch`, images/s
     of the fastest single call, images per CPU second of all threads) over
@@ -149,7 +259,7 @@ def time_batch(fwd, x, batch, reps):
     if n == 0:
         sys.exit(f'--batches: {batch} exceeds the {x.shape[0]} input images')
     chunks = [x[i:i + batch].contiguous() for i in range(0, n, batch)]
-    for c in chunks[:2]:  # warm-up: oneDNN primitive creation, allocator
+    for c in chunks:  # warm-up pass: oneDNN primitive creation, allocator
         fwd(c)
     best_pass, best_call, best_cpu = 0.0, float('inf'), 0.0
     for _ in range(reps):
@@ -173,7 +283,15 @@ def main():
     ap.add_argument('--batches', default='1,100')
     ap.add_argument('--variants', default='eager,folded')
     ap.add_argument('--out')
+    ap.add_argument('--mallopt', action='store_true')
+    ap.add_argument('--permac-out')
     a = ap.parse_args()
+
+    if a.mallopt:  # M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3 (malloc.h)
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        ok = libc.mallopt(-3, 32 << 20) == 1 and libc.mallopt(-1, 1 << 30) == 1
+        print('mallopt', 'ok' if ok else 'failed')
 
     torch.set_num_threads(a.threads)
     w = load_safetensors(a.weights)
@@ -194,6 +312,19 @@ def main():
     print('images', x.shape[0])
     sys.stdout.flush()
     with torch.inference_mode():
+        if a.permac_out:
+            # one pass over the images at once, timed; its logits are the
+            # ones checked (bench_net compares them with numrep's, and
+            # reports the time only when they are identical)
+            pm = permac_forward(w, n)
+            t0, c0 = time.perf_counter(), time.process_time()
+            y = pm(x)
+            t, c = time.perf_counter() - t0, time.process_time() - c0
+            if a.permac_out:
+                np.save(a.permac_out, y.numpy().astype(np.float32))
+            k = x.shape[0]
+            print('RESULT', 'permac', k, '%.3f %.3f %.3f' % (k / t, k / t, k / max(c, 1e-9)))
+            return
         for v in a.variants.split(','):
             if v not in forwards:
                 sys.exit(f'--variants: unknown {v!r} (eager, folded)')

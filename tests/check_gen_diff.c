@@ -235,6 +235,10 @@ typedef struct timing {
 static int portable_rounding;
 /* 1: compile with gen_model_opts.pack_dense (weights bit-packed) */
 static int pack_dense;
+/* gen_model_opts.features: "+avx2" makes the generator take the host for a
+ * target without AVX-512F (no rounding-mode adds: the TwoSum fallbacks);
+ * the JIT still runs on the host */
+static const char *jit_features;
 
 static int compare_model(nr_model *m, const float *x, int n, int opt, const char *what,
                          timing *tm)
@@ -249,7 +253,8 @@ static int compare_model(nr_model *m, const float *x, int n, int opt, const char
     int rc = nr_emulate_layers(m, x, n, ye, lo, NULL, NULL, &err);
     double t1 = now(), c1 = cpu_now();
     ck_assert_msg(rc == 0, "%s: emulator: %s", what, err.msg);
-    gen_model_opts o = {.opt_level = opt, .portable = portable_rounding, .pack_dense = pack_dense};
+    gen_model_opts o = {.opt_level = opt, .portable = portable_rounding, .pack_dense = pack_dense,
+                        .features = jit_features};
     gen_compiled *c = NULL;
     rc = gen_model_compile(m, &o, &c, &err);
     double t2 = now(), c2 = cpu_now();
@@ -311,6 +316,19 @@ static int compare_model(nr_model *m, const float *x, int n, int opt, const char
     free(lo);
     free(ye);
     free(yj);
+    return bad;
+}
+
+/* compare_model at -O2, the case's spec and precision printed when it
+ * fails; frees x and m.  Returns the mismatches. */
+static int compare_free(nr_model *m, float *x, int n, const char *what, const char *spec,
+                        const char *prec)
+{
+    int bad = compare_model(m, x, n, 2, what, NULL);
+    if (bad)
+        fprintf(stderr, "%s: %d mismatches\nspec:\n%sprecision:\n%s", what, bad, spec, prec);
+    free(x);
+    nr_model_free(m);
     return bad;
 }
 
@@ -632,12 +650,7 @@ static int run_wrap_case(int id)
                                                                  : wrap_value(&s, 90, 38);
     if (getenv("NUMREP_WRAP_CASE"))
         printf("%s\nspec:\n%sprecision:\n%s", what, spec, prec);
-    int bad = compare_model(m, x, ns, 2, what, NULL);
-    if (bad)
-        fprintf(stderr, "%s: %d mismatches\nspec:\n%sprecision:\n%s", what, bad, spec, prec);
-    free(x);
-    nr_model_free(m);
-    return bad;
+    return compare_free(m, x, ns, what, spec, prec);
 }
 
 START_TEST(test_wrap_huge)
@@ -858,6 +871,112 @@ START_TEST(test_rz_sums)
             }
     }
     printf("gen diff (rz sums): %d cases, %d failed\n", ncases, failed);
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
+/* The vector conv kernel's rounding of sums by masking in other modes than
+ * rz (emit_vmac.c: sum_ro, rounding to odd, then mround): random conv
+ * shapes (make_spec's: strides, pads, dilation, groups, odd widths) under
+ * one format for every role, with weights and inputs whose magnitudes
+ * spread over 2^-E .. 2^E (sums inexact in the lanes, float and double,
+ * often) or are small multiples of powers of two (exact ties of the
+ * format), signed zeros, and tiny and huge values (the tiny ranges,
+ * subnormals and overflow).  vec: some of the format's cases must run in
+ * the vector kernel's checked lanes (f32: in float lanes; not all: rows
+ * too long for the kernel's registers are left to the scalar code). */
+typedef struct vround_fmt { const char *fmt; int vec, f32; } vround_fmt;
+static const vround_fmt VROUND_FMTS[] = {
+    {"e6m7-finite-nosub-sat", 1, 1}, {"e5m7-finite-nosub-sat", 1, 1}, {"e4m3", 1, 1},
+    {"e5m2", 1, 1}, {"fp16", 1, 1}, {"bf16", 1, 0}, {"e3m2", 1, 1}, {"e2m1", 1, 1},
+    {"e5m10-sat", 1, 1}, {"e4m3-ieee", 1, 1}, {"e3m4-b-2", 1, 1}, {"e6m7-nosub", 1, 1},
+    {"e4m3-finite", 1, 1}, {"tf32", 1, 0}, {"e11m10", 0, 0}, {"e8m23-nosub", 1, 0},
+    {"e5m20", 1, 0}, {"e4m3-fnuz", 0, 0}, {"q3.12", 1, 0},
+};
+#define NVROUND (int)(sizeof VROUND_FMTS / sizeof VROUND_FMTS[0])
+
+static double vround_value(uint64_t *s, int spread)
+{
+    double sg = rnd(s, 2) ? 1 : -1;
+    switch (rnd(s, 12)) {
+    case 0: return sg * 0.0;
+    case 1: return sg * (1 + rnd(s, 15)) * ldexp(1.0, rnd(s, 9) - 4); /* ties */
+    case 2: return sg * ldexp(1 + tu_unif(s), -20 - rnd(s, 120));     /* tiny */
+    case 3: return sg * ldexp(1 + tu_unif(s), 5 + rnd(s, 40));        /* huge */
+    default: return sg * ldexp(1 + tu_unif(s), rnd(s, 2 * spread + 1) - spread);
+    }
+}
+
+static int vround_case(const vround_fmt *F, int mac, nr_rounding mode, uint64_t seed, int *vec,
+                       int *f32)
+{
+    tcase tc = {.kind = K_CONV, .mode = mode, .mac = (nr_mac_mode)mac, .seed = seed, .big = 1,
+                .dflt = F->fmt};
+    for (int r = 0; r < 4; r++)
+        tc.fmt[r] = F->fmt;
+    char what[512], spec[2048], prec[1024];
+    describe(&tc, (int)seed, what, sizeof what);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 3;
+    make_spec(&tc, &s, spec, sizeof spec);
+    make_prec(&tc, prec, sizeof prec);
+    nr_err err = {0};
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    ck_assert_msg(nr_spec_parse_string(spec, "vround.yaml", &sp, &err) == 0, "%s", err.msg);
+    ck_assert_msg(nr_precision_parse_string(prec, "vround-prec.yaml", &pr, &err) == 0, "%s", err.msg);
+    nr_model *m = NULL;
+    ck_assert_msg(nr_model_build(sp, pr, NULL, seed, &m, &err) == 0, "%s: %s", what, err.msg);
+    int spread = 4 + rnd(&s, 3) * 20; /* 4, 24, 44: inexact in float, then double lanes */
+    for (int i = 0; i < m->nlayers; i++) {
+        nr_layer *L = &m->layers[i];
+        for (size_t k = 0; k < L->nw; k++)
+            L->w[k] = vround_value(&s, spread);
+        for (size_t k = 0; L->b && k < L->nb; k++)
+            L->b[k] = vround_value(&s, spread);
+        gen_vmac v;
+        gen_vmac_plan(m, i, 1, &v);
+        if (!strcmp(L->name, "t"))
+            *vec = v.ok && !v.host, *f32 = *vec && v.f32;
+    }
+    int n = 2;
+    size_t nin = nr_shape_count(m->in_shape);
+    float *x = malloc((size_t)n * nin * sizeof *x);
+    ck_assert(x);
+    for (size_t i = 0; i < (size_t)n * nin; i++)
+        x[i] = (float)vround_value(&s, spread);
+    return compare_free(m, x, n, what, spec, prec);
+}
+
+/* Every format of VROUND_FMTS, unfused and fused, in each mode the vector
+ * kernel rounds by masking (rz as well: the same shapes and values).
+ * Four runs (each its own timeout): _i / 2 picks half of the formats,
+ * _i % 2 = 1 compiles for a target without AVX-512F. */
+START_TEST(test_vround)
+{
+    static const nr_rounding modes[] = {NR_RND_RNE, NR_RND_RZ};
+    const int noavx = _i % 2, half = _i / 2;
+    int reps = tu_exhaustive() ? 12 : tu_quick() || noavx ? 1 : 3;
+    jit_features = noavx ? "+avx2" : NULL;
+    int failed = 0, ncases = 0, nvec = 0, nf32 = 0;
+    for (int f = half; f < NVROUND; f += 2)
+        for (int mi = 0; mi < 2; mi++) {
+            int fvec = 0, ff32 = 0;
+            for (int mac = 0; mac < 2; mac++)
+                for (int r = 0; r < reps; r++) {
+                    int vec = 0, f32 = 0;
+                    ncases++;
+                    failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(1000 + 500 * _i + 20 * f + ncases), &vec, &f32) != 0;
+                    fvec += vec, ff32 += f32;
+                }
+            const char *fmt = VROUND_FMTS[f].fmt, *mode = nr_rounding_name(modes[mi]);
+            ck_assert_msg(!VROUND_FMTS[f].vec || fvec, "%s %s: no case in the vector kernel", fmt, mode);
+            ck_assert_msg(!VROUND_FMTS[f].f32 || ff32, "%s %s: no case in float lanes", fmt, mode);
+            ck_assert_msg(VROUND_FMTS[f].vec || !fvec, "%s %s: in the vector kernel", fmt, mode);
+            nvec += fvec, nf32 += ff32;
+        }
+    jit_features = NULL;
+    printf("gen diff (vector rounding, formats %d of every 2%s): %d cases, %d in the vector kernel "
+           "(%d float lanes), %d failed\n", half, noavx ? ", no AVX-512F" : "", ncases, nvec, nf32, failed);
     ck_assert_int_eq(failed, 0);
 }
 END_TEST
@@ -1087,6 +1206,10 @@ static Suite *suite(void)
     tcase_add_test(t, test_layers);
     tcase_add_test(t, test_layers_portable);
     tcase_add_test(t, test_rz_sums);
+    suite_add_tcase(s, t);
+    t = tcase_create("vround");
+    tcase_set_timeout(t, 600);
+    tcase_add_loop_test(t, test_vround, 0, 4);
     suite_add_tcase(s, t);
     t = tcase_create("fixed");
     tcase_set_timeout(t, 600);

@@ -28,9 +28,11 @@
  * lowest kept bit (rne: a fraction above half carries, exactly half
  * carries iff the kept lsb is odd; a carry out of the fraction increments
  * the exponent, which is the next binade's first value, still exact).
- * Without subnormals the tiny range is done too (mround).  A lane whose
- * result is not the format's rounding (subnormal range, overflow, NaN,
- * inf, an inexact rne sum) marks the row block "bad", and a bad block is
+ * The tiny range is done too (mround), except for formats whose normal
+ * range reaches below 2^-60 (tiny_rare: bf16, tf32), where a nonzero tiny
+ * lane marks the block bad instead.  A lane whose result is not the
+ * format's rounding (overflow, NaN, inf, an inexact rne sum into a
+ * fixed-point S) marks the row block "bad", and a bad block is
  * recomputed by the scalar row code (emit_mac.c), which handles every
  * case.  Why r < 2^emin can be rejected but r >= 2^emin is right even for
  * v < 2^emin: rz never rounds up across a binade, and rne reaches 2^emin
@@ -38,9 +40,11 @@
  * rne (quantum at least 2^(emin-Y) there) also rounds to 2^emin.
  * Products w*x are exact in the lane type by emit_mac.c's prod_exact test
  * (for float lanes the same test with float's 24 bits and exponent
- * range); a sum acc + p is exact when TwoSum's error is 0 (rne), and rz
- * takes inexact sums as well (rz_sum; on AVX-512 targets the add itself
- * rounds toward zero instead, add_rz, gen_ctx.avx512f).  Overflow is
+ * range); rz takes inexact sums acc + p as they are (rz_sum; on AVX-512
+ * targets the add itself rounds toward zero instead, add_rz,
+ * gen_ctx.avx512f), rne to a float S takes them rounded to odd (sum_ro:
+ * AVX-512 rd and ru adds, or TwoSum), and other sums must be exact
+ * (TwoSum's error 0).  Overflow is
  * checked once per row block from the largest |value| seen (track), not
  * per term, or once per call from max|x| (pbound for products, sbound for
  * rz sums: sum_xlim).
@@ -116,13 +120,17 @@ static int prod_exact_lanes(const nr_format *wf, const nr_format *xf, int f32)
 }
 
 /* A rounding target the lanes can do: a float format by masking (mround;
- * float lanes only rz), or saturating fixed point whose integers n are
- * lane values (fround; prec <= 24 / 53 bits). */
+ * float lanes when float_lanes_ok), rz, or rne with at least two lane
+ * fraction bits below the format's (Y <= 21 / 50: what rounding a sum
+ * rounded to odd needs, sum_ro); or saturating fixed point whose integers
+ * n are lane values (fround; prec <= 24 / 53 bits). */
 static int lane_target(const nr_format *f, int f32, nr_rounding mode)
 {
     if (f->kind == NR_FIXED)
         return f->saturate && f->prec <= (f32 ? 24 : 53);
-    return mask_fmt(f) && (!f32 || (mode == NR_RND_RZ && float_lanes_ok(f)));
+    if (!mask_fmt(f) || (f32 && !float_lanes_ok(f)))
+        return 0;
+    return mode == NR_RND_RZ || (mode == NR_RND_RNE && f->man_bits <= (f32 ? 21 : 50));
 }
 
 /* Every sum acc + p of an S value and the term p (a P value, or the exact
@@ -289,12 +297,12 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
         if (!prod_exact_lanes(wf, xf, 0))
             return;
         /* float lanes (twice as many) when w*x is exact in float too and
-         * float lanes can round to P and S; with rne only for fixed-point
-         * targets whose sums are exact (float targets' rne: mround's
-         * double lanes) */
+         * float lanes can round to P and S; with rne a float S (sums
+         * rounded to odd, sum_ro) or a fixed-point one whose sums are
+         * exact */
         f32 = prod_exact_lanes(wf, xf, 1) && nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
               lane_target(&p->accumulator, 1, mode) && (!unf || lane_target(&p->products, 1, mode)) &&
-              (mode == NR_RND_RZ || sums_exact_lanes(p, xf, 1));
+              (mode == NR_RND_RZ || p->accumulator.kind == NR_FLOAT || sums_exact_lanes(p, xf, 1));
     }
     /* accumulator vectors a block keeps in registers (of 32 on AVX-512) */
     int budget = host ? 16 : 4, vmax = f32 ? 16 : 8, vl = vmax, rpv = 1;
@@ -387,6 +395,15 @@ static int float_lanes_ok(const nr_format *f)
            (!f->subnormals || (f->emin - f->man_bits >= -126 && f->man_bits - f->emin <= 127));
 }
 
+/* Subnormals of f that real data practically never reaches (f's normal
+ * range goes down to 2^-60 or further: bf16, tf32, fp32): mround sends a
+ * block with such a value to the scalar code instead of rounding it on
+ * the lanes, which saves the subnormal scaling on every rounding. */
+static int tiny_rare(const nr_format *f)
+{
+    return f->kind == NR_FLOAT && f->subnormals && f->emin <= -60;
+}
+
 /* Round the exact doubles v (lanes) to f by masking (rz/rne, see top);
  * *ok: the lanes where that is f's rounding.  Without subnormals a tiny
  * |v| < 2^emin is done here too ([rnd-2] with neighbours 0 and 2^emin,
@@ -409,8 +426,14 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
     r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
     V tiny = LLVMBuildICmp(B, LLVMIntULT, av, ivec(k, lo), "tiny");
     V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "");
-    V t;
-    if (f->subnormals) {
+    V t, rare = NULL;
+    if (f->subnormals && tiny_rare(f)) {
+        /* a nonzero tiny lane is not rounded here: it fails the check
+         * below (its key made larger than every lim), so its block is
+         * redone by the scalar code; +-0 is r already (no bits to drop) */
+        rare = LLVMBuildAnd(B, tiny, LLVMBuildICmp(B, LLVMIntNE, av, ivec(k, 0), ""), "tiny.nz");
+        t = r;
+    } else if (f->subnormals) {
         /* the quantum is q = 2^(emin-Y): round v/q to an integer (both
          * scalings exact: powers of 2, normal results; |v/q| < 2^Y), rne
          * by adding and subtracting 1.5 * 2^F (host rne), rz by the
@@ -440,7 +463,9 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
      * kept instead (one umax; NaN and inf encodings are above every lim) */
     V key = rne ? LLVMBuildAnd(B, r, ivec(k, absm), "") : av;
     uint64_t lim = rne ? hi : hi + low;
-    if (which < 0) { /* bounded by the per-call check (pbound, sbound) */
+    if (rare)
+        key = LLVMBuildSelect(B, rare, ivec(k, absm), key, "");
+    if (which < 0) { /* bounded by the per-call check (pbound, sbound; not with rare) */
         *ok = NULL;
     } else if (k->track) {
         V a2[2] = {k->key[which], key};
@@ -567,7 +592,15 @@ static V rz_sum(vk *k, V s, V e)
  * (For a finite t, rz_sum's result is this same t: the lane value next to
  * a + b towards zero; only beyond the lane's range do they differ, inf
  * there and the largest lane value here, both failing the checks.) */
+static V add_rnd(vk *k, V a, V b, unsigned imm);
 static V add_rz(vk *k, V a, V b)
+{
+    return add_rnd(k, a, b, 11);
+}
+
+/* a + b in the lane type rounded by the AVX-512 add's embedded rounding
+ * imm (9 {rd-sae}, 10 {ru-sae}, 11 {rz-sae}). */
+static V add_rnd(vk *k, V a, V b, unsigned imm)
 {
     LLVMBuilderRef B = k->B;
     gen_ctx *g = k->g;
@@ -582,7 +615,7 @@ static V add_rz(vk *k, V a, V b)
         a = LLVMBuildShuffleVector(B, a, LLVMGetPoison(k->vt), m, "");
         b = LLVMBuildShuffleVector(B, b, LLVMGetPoison(k->vt), m, "");
     }
-    V args[3] = {a, b, LLVMConstInt(g->i32, 11, 0)};
+    V args[3] = {a, b, LLVMConstInt(g->i32, imm, 0)};
     V r = LLVMBuildCall2(B, LLVMIntrinsicGetType(g->ctx, id, NULL, 0),
                          LLVMGetIntrinsicDeclaration(g->mod, id, NULL, 0), args, 3, "s.rz");
     if (vl < n) {
@@ -603,6 +636,64 @@ static V sum_rz(vk *k, V acc, V p)
     return rz_sum(k, sd, two_sum_err(k, acc, p, sd));
 }
 
+/* Round to odd (RO): a + b rounded to the lane value t next to it towards
+ * zero, with t's lowest encoding bit set when a + b is not a lane value
+ * (t = a + b when it is).  Then rne of t to a float format with at least
+ * two fraction bits fewer than the lane (lane_target: Y <= 21 / 50; mround)
+ * is rne of the exact a + b, so rne sums need neither TwoSum checks nor
+ * the scalar redo.  Proof: let Q be the format's quantum at |a + b|
+ * (2^(e-Y) in binade e, or its subnormal quantum 2^(emin-Y)) and u the
+ * lane's quantum there (2^(e-23) / 2^(e-52), or the lane's subnormal
+ * quantum); u <= Q/4 (two more fraction bits; for subnormal targets
+ * float_lanes_ok / mask_fmt keep Q >= 2^-126 / 2^-1022 >= 4u).  So every
+ * value of the format and every midpoint of two neighbours (a multiple of
+ * Q/2) is a lane value with an even encoding.  If a + b is a lane value,
+ * t = a + b.  Otherwise t lies strictly between the two lane values around
+ * a + b (t is one of them, the odd one), and no midpoint or format value
+ * (both even lane values) lies strictly between those two or equals t:
+ * a + b and t are on the same side of every midpoint and every format
+ * value, so rne (and every other rounding) of t and of a + b agree, tiny
+ * ranges included (mround's comparisons with 2^emin and 2^(emin-1), even
+ * lane values too).  Overflow: a + b beyond the lane's range gives the
+ * largest lane value or inf, both above every target's max_finite, so the
+ * block is still redone (the key).
+ *
+ * AVX-512: t is the odd one of rd(a + b) and ru(a + b) (embedded
+ * rounding): when a + b is not a lane value these are its two neighbours,
+ * consecutive encodings of one sign, exactly one odd; when it is, both are
+ * a + b, except for an exact zero sum of operands of opposite signs, where
+ * rd gives -0 (even) and ru +0, the rne sum's zero ([rnd-4]).  Elsewhere
+ * from TwoSum: s = fl(a + b) (rne) and its error e; when e != 0 and s is
+ * even, t is s's neighbour towards e (encoding +1 when e has s's sign,
+ * -1 when not; s != 0 as a nonzero error needs a nonzero sum), the odd
+ * lane value between which and s a + b lies; an inf s (NaN e, unordered)
+ * stays inf and fails the check. */
+static V sum_ro(vk *k, V a, V b)
+{
+    LLVMBuilderRef B = k->B;
+    V one = ivec(k, 1), zero = ivec(k, 0);
+    if (k->g->avx512f) {
+        V rd = add_rnd(k, a, b, 9), ru = add_rnd(k, a, b, 10);
+        V odd = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, LLVMBuildBitCast(B, rd, k->ivt, ""), one, ""), zero, "");
+        return LLVMBuildSelect(B, odd, rd, ru, "s.ro");
+    }
+    V s = LLVMBuildFAdd(B, a, b, "s"), e = two_sum_err(k, a, b, s);
+    V sb = LLVMBuildBitCast(B, s, k->ivt, ""), eb = LLVMBuildBitCast(B, e, k->ivt, "");
+    V even = LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildAnd(B, sb, one, ""), zero, "");
+    V inexact = LLVMBuildFCmp(B, LLVMRealONE, e, LLVMConstNull(k->vt), "");
+    V same = LLVMBuildICmp(B, LLVMIntSGE, LLVMBuildXor(B, sb, eb, ""), zero, "");
+    V nb = LLVMBuildSelect(B, same, LLVMBuildAdd(B, sb, one, ""), LLVMBuildSub(B, sb, one, ""), "");
+    V r = LLVMBuildSelect(B, LLVMBuildAnd(B, even, inexact, ""), nb, sb, "");
+    return LLVMBuildBitCast(B, r, k->vt, "s.ro");
+}
+
+/* rne sums of a float S are rounded to odd first (sum_ro), unless exact. */
+static int ro_sums(const vk *k)
+{
+    const nr_layer_prec *p = &k->L->prec;
+    return !k->v->host && !k->sexact && p->rounding == NR_RND_RNE && p->accumulator.kind == NR_FLOAT;
+}
+
 /* TwoSum's error of s = fl(a + b) is zero: s is the exact sum. */
 static V sum_exact(vk *k, V a, V b, V s)
 {
@@ -618,14 +709,16 @@ static V sum_exact(vk *k, V a, V b, V s)
 /* frac_bits of the formats, for units */
 static int fbits_of(const nr_format *f) { return f->kind == NR_FIXED ? f->frac_bits : 0; }
 
-/* The sum acc + p for S (rz: rz_sum, rne: the TwoSum error tracked) when
- * sums are not known exact. */
+/* The sum acc + p for S (rz: rz_sum, rne to a float S: rounded to odd,
+ * else the TwoSum error tracked) when sums are not known exact. */
 static V checked_sum(vk *k, V acc, V p)
 {
     if (k->sexact)
         return LLVMBuildFAdd(k->B, acc, p, "s");
     if (k->L->prec.rounding == NR_RND_RZ)
         return sum_rz(k, acc, p);
+    if (ro_sums(k))
+        return sum_ro(k, acc, p);
     V sd = LLVMBuildFAdd(k->B, acc, p, "s");
     k->err = LLVMBuildOr(k->B, k->err, LLVMBuildBitCast(k->B, two_sum_err(k, acc, p, sd), k->ivt, ""), "");
     return sd;
@@ -679,10 +772,10 @@ static V step(vk *k, V acc, V w, V x, V *ok)
     }
     V pd = LLVMBuildFMul(B, w, x, "wx"), okp = NULL, oks;
     if (p->mac == NR_MAC_UNFUSED) /* p = round_P(w*x), w*x exact */
-        pd = lane_round(k, k->pbound ? -1 : 0, &p->products, pd, &okp);
-    if (k->sexact || p->rounding == NR_RND_RZ) { /* exact; or rz exact or not, see sum_rz */
+        pd = lane_round(k, k->pbound && !tiny_rare(&p->products) ? -1 : 0, &p->products, pd, &okp);
+    if (k->sexact || p->rounding == NR_RND_RZ || ro_sums(k)) { /* exact; or rz / rne to odd, exact or not (sum_rz, sum_ro) */
         V sd = checked_sum(k, acc, pd);
-        V r = lane_round(k, k->sbound ? -1 : 1, &p->accumulator, sd, &oks);
+        V r = lane_round(k, k->sbound && !tiny_rare(&p->accumulator) ? -1 : 1, &p->accumulator, sd, &oks);
         if (k->track || (!oks && !okp))
             *ok = NULL;
         else
@@ -1128,11 +1221,11 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     if (k.track) {
         V kp = LLVMBuildLoad2(B, k.ivt, trk[0], ""), ks = LLVMBuildLoad2(B, k.ivt, trk[1], "");
         V er = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-        if (p->accumulator.kind == NR_FLOAT && !k.sbound)
+        if (p->accumulator.kind == NR_FLOAT && (!k.sbound || tiny_rare(&p->accumulator)))
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
-        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && !k.pbound)
+        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && (!k.pbound || tiny_rare(&p->products)))
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(&k, k.lim[0]), ""), "");
-        if (p->rounding != NR_RND_RZ && !k.sexact) /* rz takes inexact sums too (rz_sum) */
+        if (p->rounding != NR_RND_RZ && !k.sexact && !ro_sums(&k)) /* rz and ro take inexact sums too (rz_sum, sum_ro) */
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(&k, lane_abs(&k)), ""),
                                                       ivec(&k, 0), ""), "");
         if (p->accumulator.kind == NR_FIXED) /* a NaN reached S (fixed_int) */
