@@ -64,6 +64,13 @@ norm() { sed -n 's/^normalized *\([0-9.]*\) %.*/\1/p' "$tmp/out"; }
 run eval "$NET" -p mxfp8 --data "$DATA" --limit 300 --no-progress --no-cache
 grep -q "using --engine emulator" "$tmp/err" && ok || bad "eval: no note about the emulator: $(cat "$tmp/err")"
 awk -v n="$(norm)" 'BEGIN { exit !(n >= 99.0) }' && ok || bad "LeNet-5 MXFP8 normalized $(norm) < 99 %"
+# scaled activations with every plain role fp32 and mac unfused: still not its
+# own fp32 baseline (the formats alone look like fp32)
+printf 'default: {weights: fp32, activations: mxfp8, products: fp32, accumulator: fp32, mac: unfused}\n' \
+    >"$tmp/act_only.yaml"
+run eval "$NET" -p "$tmp/act_only.yaml" --data "$DATA" --limit 20 --no-progress --no-cache --json
+[ "$rc" -eq 0 ] && grep -q '"fp32_source": "computed"' "$tmp/out" && ok \
+    || bad "scaled activations taken as the fp32 baseline: $(cat "$tmp/out" "$tmp/err")"
 run eval "$NET" -p mxfp4 --engine emulator --data "$DATA" --limit 300 --no-progress --no-cache
 awk -v n="$(norm)" 'BEGIN { exit !(n >= 95.0 && n <= 100.5) }' && ok || bad "LeNet-5 MXFP4 normalized $(norm)"
 finish

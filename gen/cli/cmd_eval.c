@@ -67,12 +67,15 @@ static void progress_update(void *ctx, int64_t done, int64_t total)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* 1 when every value of m is fp32 with rne: the run is its own baseline. */
+/* 1 when every value of m is fp32 with rne: the run is its own baseline.
+ * A scaled role keeps fp32 as its carrier format ([scl-dot-act]), so the
+ * formats alone do not say it. */
 static int is_fp32(const nr_model *m)
 {
     nr_format f32;
     nr_err e = {0};
-    if (nr_format_parse("fp32", &f32, &e) || !nr_format_equal(&m->in_format, &f32))
+    if (nr_model_is_scaled(m) || nr_format_parse("fp32", &f32, &e) ||
+        !nr_format_equal(&m->in_format, &f32))
         return 0;
     for (int i = 0; i < m->nlayers; i++) {
         const nr_layer_prec *p = &m->layers[i].prec;
