@@ -8,31 +8,6 @@ set -u
 BIN=${1:?usage: cli_scaled.sh path/to/numrep}
 . "$(dirname "$0")/lib/cli.sh"
 
-# round_in INPUT ARGS...: `numrep round ARGS` reading INPUT; sets rc, out, err
-round_in() {
-    local input=$1
-    shift
-    printf '%b' "$input" | "$BIN" round "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-
-# expect INPUT 'expected stdout' ARGS...: exit 0, exact stdout, empty stderr
-expect() {
-    local input=$1 want=$2
-    shift 2
-    round_in "$input" "$@"
-    local got
-    got=$(cat "$tmp/out")
-    if [ "$rc" -ne 0 ] || [ "$got" != "$want" ] || [ -s "$tmp/err" ]; then
-        bad "round $* <<< '$input': exit $rc, stderr '$(cat "$tmp/err")', got
-$got
-want
-$want"
-    else
-        ok
-    fi
-}
-
 # has 'substring' ARGS...: `numrep ARGS` exits 0 and prints the substring
 has() {
     local want=$1

@@ -79,3 +79,35 @@ finish() {
     [ "$fail" -eq 0 ] || exit 1
     exit 0
 }
+
+# ---- `numrep round` (cli_round.sh, cli_scaled.sh)
+
+# round_in INPUT ARGS...: `numrep round ARGS` reading INPUT (printf %b);
+# sets $rc, $tmp/out, $tmp/err
+round_in() {
+    local input=$1
+    shift
+    printf '%b' "$input" | "$BIN" round "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+# expect INPUT 'expected stdout' ARGS...: exit 0, exact stdout, empty stderr
+expect() {
+    local input=$1 want=$2
+    shift 2
+    round_in "$input" "$@"
+    local got
+    got=$(cat "$tmp/out")
+    if [ "$rc" -ne 0 ]; then
+        bad "round $* <<< '$input': exit $rc: $(cat "$tmp/err")"
+    elif [ "$got" != "$want" ]; then
+        bad "round $* <<< '$input': got
+$got
+want
+$want"
+    elif [ -s "$tmp/err" ]; then
+        bad "round $* <<< '$input': stderr: $(cat "$tmp/err")"
+    else
+        ok
+    fi
+}
