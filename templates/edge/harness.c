@@ -14,14 +14,25 @@
  *   0: xxxxxxxx xxxxxxxx ...      (O words of sample 0, lower-case hex)
  *   ...
  *   numrep-edge: end
+ * Built with -DEDGE_TIMER (and timer_mps2.c), it also counts device ticks
+ * around each numrep_model_run_arena call (bench/bench_edge.sh), printed
+ * after the end marker, so the transcript's body is the same:
+ *   numrep-edge: calibrate loop=L ticks=T   (edge_timer_spin of L/2)
+ *   numrep-edge: ticks i=I n=T              (one line per sample)
  * Exit status: 0 ok; 3 header and object disagree on a size; 4 the input
  * array does not hold whole samples; 5 the model returned non-zero. */
 #include "edge_input.h"
 #include "edge_io.h"
 #include "model.h"
+#ifdef EDGE_TIMER
+#include "edge_timer.h"
+#endif
 
 #include <stdint.h>
 
+#ifndef EDGE_TIMER_SPIN
+#define EDGE_TIMER_SPIN 1000000u
+#endif
 #define EDGE_OUT_FLOATS (EDGE_INPUT_N * NUMREP_MODEL_OUTPUT_SIZE)
 
 static uint8_t arena[NUMREP_MODEL_ARENA_SIZE > 0 ? NUMREP_MODEL_ARENA_SIZE : 1]
@@ -92,10 +103,24 @@ int main(void)
     *p = 0;
     edge_io_puts(line);
 
-    for (int i = 0; i < EDGE_INPUT_N; i++)
+#ifdef EDGE_TIMER
+    static uint32_t ticks[EDGE_INPUT_N];
+    edge_timer_start();
+    uint32_t c0 = edge_timer_ticks();
+    edge_timer_spin(EDGE_TIMER_SPIN);
+    uint32_t cal = edge_timer_ticks() - c0;
+#endif
+    for (int i = 0; i < EDGE_INPUT_N; i++) {
+#ifdef EDGE_TIMER
+        uint32_t t0 = edge_timer_ticks();
+#endif
         if (numrep_model_run_arena(edge_input.f + (uint64_t)i * NUMREP_MODEL_INPUT_SIZE,
                                    out.f + (uint64_t)i * NUMREP_MODEL_OUTPUT_SIZE, 1, arena))
             return stop(5, "numrep_model_run_arena returned non-zero");
+#ifdef EDGE_TIMER
+        ticks[i] = edge_timer_ticks() - t0;
+#endif
+    }
 
     for (int i = 0; i < EDGE_INPUT_N; i++) {
         const uint32_t *o = out.u + (uint64_t)i * NUMREP_MODEL_OUTPUT_SIZE;
@@ -116,5 +141,23 @@ int main(void)
         edge_io_puts(line);
     }
     edge_io_puts("numrep-edge: end\n");
+#ifdef EDGE_TIMER
+    p = put_str(line, "numrep-edge: calibrate loop=");
+    p = put_dec(p, 2 * (uint64_t)EDGE_TIMER_SPIN);
+    p = put_str(p, " ticks=");
+    p = put_dec(p, cal);
+    p = put_str(p, "\n");
+    *p = 0;
+    edge_io_puts(line);
+    for (int i = 0; i < EDGE_INPUT_N; i++) {
+        p = put_str(line, "numrep-edge: ticks i=");
+        p = put_dec(p, (uint64_t)i);
+        p = put_str(p, " n=");
+        p = put_dec(p, ticks[i]);
+        p = put_str(p, "\n");
+        *p = 0;
+        edge_io_puts(line);
+    }
+#endif
     return 0;
 }

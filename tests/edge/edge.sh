@@ -49,6 +49,8 @@ edge_cm_float_abi() {
 # libc_min files and the model object(s) into a bare-metal image for the
 # MPS2 boards (mps2.ld).  --gc-sections drops what run_arena does not need
 # (the threaded numrep_model_run and its runtime references).
+# EDGE_CM_EXTRA: more compiler arguments (bench_edge.sh: -DEDGE_TIMER and
+# timer_mps2.c).
 edge_cm_image() {
     local cpu=$1 abi=$2 out=$3 inc=$4 flags
     shift 4
@@ -57,7 +59,7 @@ edge_cm_image() {
     arm-none-eabi-gcc $flags $EDGE_CFLAGS -ffreestanding -I"$inc" -I"$EDGE_TEMPLATES" \
         -nostdlib -T "$EDGE_TEMPLATES/mps2.ld" -Wl,--gc-sections -Wl,--no-warn-execstack \
         -o "$out" "$EDGE_TEMPLATES/startup_cm.c" "$EDGE_TEMPLATES/semihost.c" \
-        "$EDGE_TEMPLATES/libc_min.c" "$EDGE_TEMPLATES/harness.c" "$@" -lgcc
+        "$EDGE_TEMPLATES/libc_min.c" "$EDGE_TEMPLATES/harness.c" ${EDGE_CM_EXTRA:-} "$@" -lgcc
 }
 
 # edge_cm_board CPU: the QEMU machine that runs code for CPU (see mps2.ld).
@@ -72,10 +74,12 @@ edge_cm_board() {
 # edge_qemu_cm BOARD IMAGE OUT: run IMAGE; its semihosting output goes to
 # OUT (a file chardev: without one QEMU writes it to its own stderr, mixed
 # with its messages), QEMU's own messages to OUT.err.  Returns the image's
-# exit status (124: timed out after EDGE_TIMEOUT seconds).
+# exit status (124: timed out after EDGE_TIMEOUT seconds).  EDGE_QEMU_EXTRA:
+# more QEMU arguments (bench_edge.sh: -icount shift=0).
 edge_qemu_cm() {
     rm -f "$3"
-    timeout -k 5 "$EDGE_TIMEOUT" qemu-system-arm -M "$1" -nographic -monitor none -serial null \
+    # shellcheck disable=SC2086
+    timeout -k 5 "$EDGE_TIMEOUT" qemu-system-arm -M "$1" ${EDGE_QEMU_EXTRA:-} -nographic -monitor none -serial null \
         -chardev file,id=edge_sh,path="$3" \
         -semihosting-config enable=on,target=native,chardev=edge_sh \
         -kernel "$2" </dev/null >"$3.err" 2>&1
