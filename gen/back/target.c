@@ -12,16 +12,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* name, LLVM triple, default CPU, linking cc, hosted, bare metal.
- * triple NULL: LLVM's default (the host); cpu NULL: the host CPU. */
+/* name, LLVM triple, default CPU, linking cc, hosted, bare metal, double
+ * hardware.  triple NULL: LLVM's default (the host); cpu NULL: the host CPU. */
 static const gen_target targets[] = {
-    {"host", NULL, NULL, "cc", 1, 0},
-    {"x86_64-linux-gnu", "x86_64-pc-linux-gnu", "x86-64", "x86_64-linux-gnu-gcc", 1, 0},
-    {"aarch64-linux-gnu", "aarch64-unknown-linux-gnu", "generic", "aarch64-linux-gnu-gcc", 1, 0},
-    /* Cortex-M: objects and headers only; the user's toolchain links them. */
-    {"thumbv7em-none-eabi", "thumbv7em-none-eabi", "cortex-m4", "arm-none-eabi-gcc", 0, 1},
-    {"thumbv7em-none-eabihf", "thumbv7em-none-eabihf", "cortex-m4", "arm-none-eabi-gcc", 0, 1},
-    {"thumbv6m-none-eabi", "thumbv6m-none-eabi", "cortex-m0", "arm-none-eabi-gcc", 0, 1},
+    {"host", NULL, NULL, "cc", 1, 0, 1},
+    {"x86_64-linux-gnu", "x86_64-pc-linux-gnu", "x86-64", "x86_64-linux-gnu-gcc", 1, 0, 1},
+    {"aarch64-linux-gnu", "aarch64-unknown-linux-gnu", "generic", "aarch64-linux-gnu-gcc", 1, 0, 1},
+    /* Cortex-M: objects and headers only; the user's toolchain links them.
+     * No double-precision FPU (the M4's fpv4-sp-d16 is single precision). */
+    {"thumbv7em-none-eabi", "thumbv7em-none-eabi", "cortex-m4", "arm-none-eabi-gcc", 0, 1, 0},
+    {"thumbv7em-none-eabihf", "thumbv7em-none-eabihf", "cortex-m4", "arm-none-eabi-gcc", 0, 1, 0},
+    {"thumbv6m-none-eabi", "thumbv6m-none-eabi", "cortex-m0", "arm-none-eabi-gcc", 0, 1, 0},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 
@@ -281,4 +282,11 @@ int gen_target_avx512f(const char *triple, const char *cpu, const char *features
         return r;
     }
     return cpu_has_avx512f(t, cpu ? cpu : t->cpu);
+}
+
+int gen_target_int_narrow(const char *triple)
+{
+    const gen_target *t = NULL;
+    nr_err e = {0};
+    return !gen_target_find(triple, &t, &e) && !t->fp64;
 }

@@ -15,6 +15,7 @@ typedef struct gen_target {
                            * NULL: none (objects only: bare metal)         */
     int hosted;           /* 1: an OS with libc, so --emit exe works       */
     int bare_metal;       /* 1: static relocation model, no PIC            */
+    int fp64;             /* 1: double-precision arithmetic in hardware    */
 } gen_target;
 
 /* The target for --target NAME (NULL or "host": the machine numrep runs
@@ -45,6 +46,12 @@ int gen_target_check_cpu(const gen_target *t, const char *cpu, nr_err *err);
  * named CPU without a feature string is probed by a code generation in a
  * child process (LLVM's C API cannot list a CPU's features). */
 int gen_target_avx512f(const char *triple, const char *cpu, const char *features);
+
+/* 1 when code for triple (NULL: the host) should compute narrow formats
+ * in integer instructions: the target has no double-precision hardware
+ * (Cortex-M4's FPU is single precision; Cortex-M0 has none), so holding
+ * values as doubles would mean libgcc's soft-float routines. */
+int gen_target_int_narrow(const char *triple);
 
 /* Point m at tm: its triple and data layout. */
 void gen_target_apply(LLVMModuleRef m, LLVMTargetMachineRef tm);

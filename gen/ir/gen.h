@@ -27,6 +27,8 @@ typedef struct gen_ctx {
     int no_libm;                     /* bare-metal target: no libm calls (round/floor/...) */
     int avx512f;                     /* target has AVX-512F: 512-bit adds with a rounding
                                       * mode of their own (emit_vmac.c); host's by default */
+    int int_narrow;                  /* no double-precision hardware: narrow formats in
+                                      * integer instructions (emit_num_int.c) */
 } gen_ctx;
 
 /* Create a context with an empty module named `name` for the host target
@@ -123,6 +125,34 @@ LLVMValueRef gen_num_fn_mul(gen_ctx *g, const char *name, const nr_format *fa,
 LLVMValueRef gen_num_fn_fma(gen_ctx *g, const char *name, const nr_format *fa,
                             const nr_format *fb, const nr_format *fp, nr_rounding mode);
 LLVMValueRef gen_num_fn_sr_bits(gen_ctx *g, const char *name);
+
+/* ---------------------------------------------------- emit_num_int.c --
+ * Narrow arithmetic in integer instructions only (targets without double
+ * hardware, gen_ctx.int_narrow); bit-exact with emit_num.c's double path.
+ * Encodings are i64 (or narrower) in, i64 out unless said otherwise. */
+/* f's values unpack into 32/64-bit integers here (float prec <= 29,
+ * saturating fixed point up to 30 bits). */
+int gen_numi_fmt_ok(const nr_format *f);
+/* An unfused (fused: 1, one rounding of acc + w*x) MAC with these formats
+ * and mode can take the integer path (not sr). */
+int gen_numi_ok(const nr_format *wf, const nr_format *xf, const nr_format *pf,
+                const nr_format *sf, nr_rounding mode, int fused);
+/* Encoding of f -> exact value with an integer significand. */
+void gen_numi_unpack(gen_ctx *g, const nr_format *f, LLVMValueRef bits, gen_exact *out);
+/* An encoding of `from` rounded into `to` (mode not sr). */
+LLVMValueRef gen_numi_round(gen_ctx *g, const nr_format *from, const nr_format *to,
+                            nr_rounding mode, LLVMValueRef bits);
+/* The shared noinline step function i32 (acc, w, x) -> i32 new acc of a
+ * MAC: unfused round_S(acc + round_P(w*x)), fused round_S(acc + w*x). */
+LLVMValueRef gen_numi_fn_step(gen_ctx *g, const nr_format *wf, const nr_format *xf,
+                              const nr_format *pf, const nr_format *sf, nr_rounding mode,
+                              int fused);
+/* float32 bits (i32) rounded into `to`; f's encoding as float32 bits (i32,
+ * exact: gen_numi_to_f32_ok says every value of f is a float). */
+LLVMValueRef gen_numi_from_f32(gen_ctx *g, const nr_format *to, nr_rounding mode,
+                               LLVMValueRef fbits);
+int gen_numi_to_f32_ok(const nr_format *f);
+LLVMValueRef gen_numi_to_f32(gen_ctx *g, const nr_format *from, LLVMValueRef bits);
 
 /* ------------------------------------------------------------- jit.c --
  * ORC LLJIT: compile once, run many. */

@@ -470,6 +470,14 @@ static void call_layer(gen_lctx *c, int li, const layer_sig *sig, V fn, V arena,
                     LLVMMDNodeInContext(g->ctx, &name, 1));
 }
 
+/* Convert the network's input/output of format f in integer code: no
+ * double hardware, and f is not fp32 (which the float unit, or libgcc's
+ * single-precision routines, moves as it is). */
+static int numi_io(const gen_ctx *g, const nr_format *f)
+{
+    return g->int_narrow && gen_numi_fmt_ok(f) && !is_ieee32(f);
+}
+
 /* numrep_sample(in, out, arena): [net-1] round the input, run the layers,
  * [net-11] the output values as float32 (fptrunc: round to nearest even). */
 static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err *err)
@@ -492,17 +500,27 @@ static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err 
     gen_loop l;
     gen_loop_begin(c, &l, c->p->in_count, "in");
     V x = LLVMBuildLoad2(g->b, f32, LLVMBuildGEP2(g->b, f32, in, &l.i, 1, ""), "x");
-    V xd = LLVMBuildFPExt(g->b, x, g->f64, "");
-    V r = gen_round_val(c, &m->in_format, m->layers[0].prec.rounding, xd, l.i, NR_EMU_TERM_OUT);
+    nr_rounding imode = m->layers[0].prec.rounding;
+    V r;
+    if (numi_io(g, &m->in_format) && imode != NR_RND_SR) /* integer code (emit_num_int.c) */
+        r = gen_numi_from_f32(g, &m->in_format, imode, LLVMBuildBitCast(g->b, x, g->i32, ""));
+    else
+        r = gen_round_val(c, &m->in_format, imode, LLVMBuildFPExt(g->b, x, g->f64, ""), l.i,
+                          NR_EMU_TERM_OUT);
     gen_store_enc(c, &m->in_format, input, l.i, r);
     gen_loop_end(c, &l);
     for (int i = 0; i < m->nlayers; i++)
         call_layer(c, i, &sigs[i], layer_fns[i], arena, input, buf);
     const nr_format *of = &m->layers[m->output].prec.activations;
     gen_loop_begin(c, &l, c->p->out_count, "out");
-    V v = gen_load_dec(c, of, buf[m->output], l.i);
-    LLVMBuildStore(g->b, LLVMBuildFPTrunc(g->b, v, f32, ""),
-                   LLVMBuildGEP2(g->b, f32, out, &l.i, 1, ""));
+    if (numi_io(g, of) && gen_numi_to_f32_ok(of)) { /* exact, in integer code */
+        V e = gen_load_enc(c, of, buf[m->output], l.i);
+        LLVMBuildStore(g->b, gen_numi_to_f32(g, of, e), LLVMBuildGEP2(g->b, g->i32, out, &l.i, 1, ""));
+    } else {
+        V v = gen_load_dec(c, of, buf[m->output], l.i);
+        LLVMBuildStore(g->b, LLVMBuildFPTrunc(g->b, v, f32, ""),
+                       LLVMBuildGEP2(g->b, f32, out, &l.i, 1, ""));
+    }
     gen_loop_end(c, &l);
     LLVMBuildRetVoid(g->b);
     fn_finish(c);
@@ -682,6 +700,7 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
     if ((rc = gen_emit_new(name, &g, err)))
         goto fail;
     g->no_libm = bare;
+    g->int_narrow = o && gen_target_int_narrow(o->triple);
     /* the target's own AVX-512F (the JIT's: the host's), for rz adds */
     g->avx512f = !bare && gen_target_avx512f(o ? o->triple : NULL, o ? o->cpu : NULL,
                                              o ? o->features : NULL);

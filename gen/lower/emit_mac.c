@@ -904,6 +904,8 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
+    if (gen_mac_int_applies(c, li)) /* no double hardware: integer code */
+        return gen_emit_mac_int(c, li, err);
     mac s;
     int any_r, any_c, rc = mac_setup(c, li, &s, &any_r, &any_c, err);
     if (rc)

@@ -129,6 +129,12 @@ int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
  * row code: the vector kernel's fallback (emit_vmac.c). */
 int gen_emit_mac_row(gen_lctx *c, int li, LLVMValueRef o, LLVMValueRef oh, nr_err *err);
 
+/* emit_mac_int.c: the same layers in integer instructions only, for
+ * targets without double hardware (gen_ctx.int_narrow); gen_emit_mac
+ * hands a layer over when gen_mac_int_applies. */
+int gen_mac_int_applies(const gen_lctx *c, int li);
+int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err);
+
 /* emit_vmac.c: conv layers as explicit vector code (see there).  The plan
  * says whether the kernel applies and how much arena scratch it needs;
  * plan.c and gen_emit_mac both ask it, so they agree. */

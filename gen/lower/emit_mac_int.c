@@ -1,0 +1,164 @@
+/* emit_mac_int.c -- conv, dense and unfolded batchnorm ([net-4], [net-5])
+ * in integer instructions only, for targets without double-precision
+ * hardware (gen_ctx.int_narrow: Cortex-M).  The same loop nest and
+ * canonical term order as emit_mac.c and the emulator (emu_mac.c): for
+ * each output element, start from the bias rounded to S (or +0), apply the
+ * terms k = (ci*kh + r)*kw + q in order, skipping padding positions, and
+ * store round_A(acc).  The accumulator stays an S encoding; each term is
+ * one call of the shared step function of emit_num_int.c (unpack, integer
+ * product, rounding by shifts and masks, sum in a 32- or 64-bit window):
+ * one out-of-line copy per format combination, so the code does not grow
+ * with the number of layers.  fp32 layers ([net-12] host float arithmetic)
+ * keep emit_mac.c's code: the FPU (or libgcc's single-precision routines)
+ * is the right tool for them. */
+#include "plan.h"
+#include "emulator.h"
+
+typedef LLVMValueRef V;
+typedef LLVMTypeRef T;
+
+/* The layer's loop geometry, as emit_mac.c's geom_of / emu_mac.c. */
+typedef struct igeom {
+    int C, H, W, O, OH, OW;
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    int cin_g, cout_g, K;
+} igeom;
+
+static int igeom_of(const nr_layer *L, igeom *g)
+{
+    *g = (igeom){.kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
+    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
+    int groups = 1;
+    if (L->op == NR_OP_CONV) {
+        const nr_layer_spec *s = L->spec;
+        g->kh = s->kernel[0], g->kw = s->kernel[1];
+        g->sh = s->stride[0], g->sw = s->stride[1];
+        g->dh = s->dilation[0], g->dw = s->dilation[1];
+        g->pt = L->pad[0], g->pl = L->pad[1];
+        groups = s->groups;
+    } else if (L->op == NR_OP_DENSE) {
+        g->C = g->C * g->H * g->W;
+        g->H = g->W = 1;
+    } else {
+        groups = g->C;
+    }
+    if (groups < 1)
+        groups = 1;
+    g->cin_g = g->C / groups;
+    g->cout_g = g->O / groups;
+    g->K = g->cin_g * g->kh * g->kw;
+    /* [net-13] what we index must be there, whoever built the model */
+    return g->cin_g > 0 && g->cout_g > 0 && g->C == g->cin_g * groups &&
+           g->O == g->cout_g * groups && g->OH > 0 && g->OW > 0 &&
+           L->nw == (size_t)g->O * (size_t)g->K && (!L->b || L->nb == (size_t)g->O);
+}
+
+int gen_mac_int_applies(const gen_lctx *c, int li)
+{
+    const nr_layer *L = &c->m->layers[li];
+    const nr_format *xf = gen_in_fmt(c, li, 0);
+    if (!c->g->int_narrow || gen_mac_fast32(L, xf) ||
+        (L->prec.mac != NR_MAC_UNFUSED && L->prec.mac != NR_MAC_FUSED))
+        return 0;
+    return gen_numi_ok(&L->prec.weights, xf, &L->prec.products, &L->prec.accumulator,
+                       L->prec.rounding, L->prec.mac == NR_MAC_FUSED) &&
+           gen_numi_fmt_ok(&L->prec.activations);
+}
+
+static V i64c(gen_lctx *c, int64_t v) { return gen_i64(c, (uint64_t)v); }
+
+/* acc = step(acc, w[wi], x[xi]) for one term. */
+static void term(gen_lctx *c, const nr_layer *L, V step, T sty, V accp, V wi, V xi)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    V w = LLVMBuildTrunc(B, gen_load_w(c, &L->prec.weights, c->w, wi), g->i32, "");
+    V x = LLVMBuildTrunc(B, gen_load_enc(c, gen_in_fmt(c, (int)(L - c->m->layers), 0), c->in[0], xi),
+                         g->i32, "");
+    V args[3] = {LLVMBuildLoad2(B, g->i32, accp, "acc"), w, x};
+    LLVMBuildStore(B, LLVMBuildCall2(B, sty, step, args, 3, ""), accp);
+}
+
+/* In-range test of a padded coordinate: 0 <= v < n (i64, signed). */
+static V in_range(gen_ctx *g, V v, int n)
+{
+    V lo = LLVMBuildICmp(g->b, LLVMIntSGE, v, LLVMConstInt(g->i64, 0, 0), "");
+    V hi = LLVMBuildICmp(g->b, LLVMIntSLT, v, LLVMConstInt(g->i64, (uint64_t)n, 0), "");
+    return LLVMBuildAnd(g->b, lo, hi, "");
+}
+
+int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const nr_layer *L = &c->m->layers[li];
+    igeom G;
+    if (!igeom_of(L, &G))
+        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
+                          "inconsistent model: %zu weights for %d outputs", L->nw, G.O);
+    const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
+    const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
+    nr_rounding mode = L->prec.rounding;
+    V step = gen_numi_fn_step(g, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
+    T sargs[3] = {g->i32, g->i32, g->i32};
+    T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
+    int any_pad = 0; /* can some kernel position fall into the padding? */
+    for (int r = 0; r < G.kh; r++)
+        any_pad |= r * G.dh - G.pt < 0 || (long)(G.OH - 1) * G.sh + r * G.dh - G.pt >= G.H;
+    for (int q = 0; q < G.kw; q++)
+        any_pad |= q * G.dw - G.pl < 0 || (long)(G.OW - 1) * G.sw + q * G.dw - G.pl >= G.W;
+
+    V accp = gen_alloca(c, g->i32, "iacc");
+    gen_loop lo, lh, lw, lc, lr, lq;
+    gen_loop_begin(c, &lo, (uint64_t)G.O, "o");
+    V o = lo.i;
+    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, i64c(c, G.cout_g), ""), i64c(c, G.cin_g), "ci0");
+    /* [net-4] start: the bias (a W value) rounded to S, or +0 */
+    V start = LLVMConstInt(g->i32, 0, 0);
+    if (L->b)
+        start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_load_w(c, wf, c->b, o)),
+                               g->i32, "start");
+    V wrow = LLVMBuildMul(B, o, i64c(c, G.K), "wrow");
+    gen_loop_begin(c, &lh, (uint64_t)G.OH, "oh");
+    V ih0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, i64c(c, G.sh), ""), i64c(c, G.pt), "ih0");
+    gen_loop_begin(c, &lw, (uint64_t)G.OW, "ow");
+    V iw0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, i64c(c, G.sw), ""), i64c(c, G.pl), "iw0");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, i64c(c, G.OH), ""), lh.i, ""),
+                                          i64c(c, G.OW), ""), lw.i, "elem");
+    LLVMBuildStore(B, start, accp);
+    gen_loop_begin(c, &lc, (uint64_t)G.cin_g, "ci");
+    V xch = LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), i64c(c, (int64_t)G.H * G.W), "xch");
+    gen_loop_begin(c, &lr, (uint64_t)G.kh, "r");
+    V ih = LLVMBuildAdd(B, ih0, LLVMBuildMul(B, lr.i, i64c(c, G.dh), ""), "ih");
+    gen_loop_begin(c, &lq, (uint64_t)G.kw, "q");
+    V iw = LLVMBuildAdd(B, iw0, LLVMBuildMul(B, lq.i, i64c(c, G.dw), ""), "iw");
+    /* k = (ci*kh + r)*kw + q, counted over the full kernel */
+    V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, i64c(c, G.kh), ""), lr.i, ""),
+                                       i64c(c, G.kw), ""), lq.i, "k");
+    V wi = LLVMBuildAdd(B, wrow, k, "wi");
+    V xi = LLVMBuildAdd(B, xch, LLVMBuildAdd(B, LLVMBuildMul(B, ih, i64c(c, G.W), ""), iw, ""), "xi");
+    if (any_pad) { /* [net-4] a padding position is no term at all */
+        LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "term");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "term.next");
+        LLVMBuildCondBr(B, LLVMBuildAnd(B, in_range(g, ih, G.H), in_range(g, iw, G.W), ""), yes, next);
+        LLVMPositionBuilderAtEnd(B, yes);
+        term(c, L, step, sty, accp, wi, xi);
+        LLVMBuildBr(B, next);
+        LLVMPositionBuilderAtEnd(B, next);
+    } else {
+        term(c, L, step, sty, accp, wi, xi);
+    }
+    gen_loop_end(c, &lq);
+    gen_loop_end(c, &lr);
+    gen_loop_end(c, &lc);
+    /* [net-5] the output: round_A(acc), term OUT (an S encoding is already
+     * the A encoding when the formats are equal) */
+    V acc = LLVMBuildZExt(B, LLVMBuildLoad2(B, g->i32, accp, "acc"), g->i64, "");
+    V y = nr_format_equal(sf, af) ? acc : gen_numi_round(g, sf, af, mode, acc);
+    gen_store_enc(c, af, c->out, elem, y);
+    gen_loop_end(c, &lw);
+    gen_loop_end(c, &lh);
+    gen_loop_end(c, &lo);
+    return 0;
+}
