@@ -227,3 +227,175 @@ V gen_numi_to_f32(gen_ctx *g, const nr_format *from, V bits)
      * becomes fp32's canonical NaN (nr_decode's +qNaN) */
     return LLVMBuildTrunc(g->b, gen_numi_round(g, from, fp32(), NR_RND_RNE, bits), g->i32, "");
 }
+
+/* ------------------------------------------------------------ fast step
+ * The common case of a step in 32-bit integers with branches, the general
+ * step (above) as its slow path: every operand finite, the product and the
+ * sum normal in their formats (no subnormal result, no overflow, no exact
+ * zero sum) and the addends' exponents within a 32-bit window.  Then each
+ * rounding is that of an exact value sig * 2^exp (sig < 2^31) to the
+ * quantum 2^(E-Y) of its binade E, decided by the bits below the quantum
+ * ([rnd-2]); the result is packed by moving fields, and anything the fast
+ * path does not cover goes to the slow path, which is emit_num.c's
+ * gen_num_round on the same exact values. */
+
+typedef struct fval { V sig, exp, sign; } fval; /* i32, i32, i1; sig != 0 */
+
+static V c32(gen_ctx *g, int64_t v) { return LLVMConstInt(g->i32, (uint64_t)v, 1); }
+
+/* Fields of a float encoding (i32): value, zero and special (NaN/inf) flags. */
+static void funpack(gen_ctx *g, const nr_format *f, V bits, fval *o, V *zero, V *special)
+{
+    LLVMBuilderRef B = g->b;
+    const int Y = f->man_bits;
+    V E = LLVMBuildLShr(B, and_(g, bits, c32(g, (int64_t)f->exp_mask)), c32(g, Y), "");
+    V M = and_(g, bits, c32(g, (int64_t)f->man_mask));
+    V e0 = eq0(g, E);
+    V sig = f->subnormals ? sel(g, e0, M, or_(g, M, c32(g, 1ll << Y))) : or_(g, M, c32(g, 1ll << Y));
+    o->sig = sig;
+    o->exp = sel(g, e0, c32(g, f->emin - Y), LLVMBuildSub(B, E, c32(g, f->bias + Y), ""));
+    o->sign = ne0(g, and_(g, bits, c32(g, (int64_t)f->sign_mask)));
+    *zero = f->subnormals ? and_(g, e0, eq0(g, M)) : e0;
+    V nan = gen_num_is_nan(g, f, bits);
+    *special = nan ? nan : LLVMConstInt(g->i1, 0, 0);
+    if (f->specials == NR_SPECIALS_IEEE)
+        *special = or_(g, *special, icmp(g, LLVMIntEQ, E, c32(g, (int64_t)(f->exp_mask >> Y))));
+}
+
+/* Round x (sig < 2^31, exact) into f in mode; *bad when the result would
+ * be subnormal, overflow or hit a special encoding.  Returns the encoding
+ * (i32); *k and *q give the value k * 2^q. */
+static V fround(gen_ctx *g, const nr_format *f, nr_rounding mode, const fval *x, V *bad, V *k,
+                V *q)
+{
+    LLVMBuilderRef B = g->b;
+    const int Y = f->man_bits;
+    V args[2] = {x->sig, LLVMConstInt(g->i1, 1, 0)};
+    V lz = gen_emit_intrinsic(g, "llvm.ctlz", g->i32, args, 2);
+    V E = LLVMBuildSub(B, LLVMBuildAdd(B, x->exp, c32(g, 31), ""), lz, "E");
+    V sh = LLVMBuildSub(B, LLVMBuildSub(B, E, c32(g, Y), ""), x->exp, "sh"); /* bits below the quantum */
+    V pos = icmp(g, LLVMIntSGT, sh, c32(g, 0));
+    V shp = sel(g, pos, sh, c32(g, 0));
+    V shn = sel(g, pos, c32(g, 0), LLVMBuildNeg(B, sh, ""));
+    V kk = LLVMBuildShl(B, LLVMBuildLShr(B, x->sig, shp, ""), shn, "");
+    V rem = and_(g, x->sig, LLVMBuildSub(B, LLVMBuildShl(B, c32(g, 1), shp, ""), c32(g, 1), ""));
+    V half = sel(g, pos, LLVMBuildShl(B, c32(g, 1), LLVMBuildSub(B, shp, c32(g, 1), ""), ""), c32(g, 0));
+    V inexact = ne0(g, rem);
+    V odd = ne0(g, and_(g, kk, c32(g, 1)));
+    V up;
+    switch (mode) {
+    case NR_RND_RNE:
+        up = and_(g, pos, or_(g, icmp(g, LLVMIntUGT, rem, half),
+                              and_(g, icmp(g, LLVMIntEQ, rem, half), odd)));
+        break;
+    case NR_RND_RNA: up = and_(g, pos, icmp(g, LLVMIntUGE, rem, half)); break;
+    case NR_RND_RU: up = and_(g, inexact, not_(g, x->sign)); break;
+    case NR_RND_RD: up = and_(g, inexact, x->sign); break;
+    case NR_RND_RTO: up = and_(g, inexact, not_(g, odd)); break;
+    default: up = LLVMConstInt(g->i1, 0, 0); break; /* rz */
+    }
+    kk = LLVMBuildAdd(B, kk, LLVMBuildZExt(B, up, g->i32, ""), "");
+    /* a carry into 2^(Y+1) is the next binade's first value: the packing
+     * below adds it into the exponent field by itself */
+    V mag = LLVMBuildAdd(B, LLVMBuildShl(B, LLVMBuildAdd(B, E, c32(g, f->bias - 1), ""), c32(g, Y), ""), kk, "");
+    *bad = or_(g, icmp(g, LLVMIntSLT, E, c32(g, f->emin)),
+               or_(g, icmp(g, LLVMIntSGT, E, c32(g, f->emax)),
+                   icmp(g, LLVMIntUGT, mag, c32(g, (int64_t)f->max_bits))));
+    *k = kk;
+    *q = LLVMBuildSub(B, E, c32(g, Y), "q");
+    V s = sel(g, x->sign, c32(g, (int64_t)f->sign_mask), c32(g, 0));
+    return or_(g, mag, s);
+}
+
+static int fast_fmt_ok(const nr_format *f)
+{
+    return f->kind == NR_FLOAT && f->prec <= 14 && f->width <= 31;
+}
+
+/* The fast step applies: float formats, narrow enough that products (and
+ * in the unfused case the addends) fit the 32-bit window below. */
+static int fast_ok(const nr_format *wf, const nr_format *xf, const nr_format *pf,
+                   const nr_format *sf, nr_rounding mode)
+{
+    return mode != NR_RND_SR && fast_fmt_ok(wf) && fast_fmt_ok(xf) && fast_fmt_ok(pf) &&
+           fast_fmt_ok(sf);
+}
+
+V gen_numi_fn_fast_step(gen_ctx *g, const nr_format *wf, const nr_format *xf,
+                        const nr_format *pf, const nr_format *sf, nr_rounding mode, int fused)
+{
+    V slow = gen_numi_fn_step(g, wf, xf, pf, sf, mode, fused);
+    if (!fast_ok(wf, xf, pf, sf, mode))
+        return slow;
+    char name[400];
+    snprintf(name, sizeof name, "%s.fast", LLVMGetValueName(slow));
+    V fn = LLVMGetNamedFunction(g->mod, name);
+    if (fn)
+        return fn;
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+    T fty = LLVMGlobalGetValueType(slow);
+    fn = gen_emit_function(g, name, fty, 0);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMBuilderRef B = g->b;
+    V acc = LLVMGetParam(fn, 0), w = LLVMGetParam(fn, 1), x = LLVMGetParam(fn, 2);
+    LLVMBasicBlockRef bslow = LLVMAppendBasicBlockInContext(g->ctx, fn, "slow");
+    LLVMBasicBlockRef bkeep = LLVMAppendBasicBlockInContext(g->ctx, fn, "keep");
+    LLVMBasicBlockRef bmul = LLVMAppendBasicBlockInContext(g->ctx, fn, "mul");
+    LLVMBasicBlockRef badd = LLVMAppendBasicBlockInContext(g->ctx, fn, "add");
+    LLVMBasicBlockRef bfin = LLVMAppendBasicBlockInContext(g->ctx, fn, "fin");
+    fval a, ww, xx;
+    V az, as, wz, wsp, xz, xsp;
+    funpack(g, sf, acc, &a, &az, &as);
+    funpack(g, wf, w, &ww, &wz, &wsp);
+    funpack(g, xf, x, &xx, &xz, &xsp);
+    V special = or_(g, as, or_(g, wsp, xsp));
+    V pz = or_(g, wz, xz);
+    /* w*x = +-0 added to a nonzero acc: acc + 0 is acc, an S value */
+    LLVMBasicBlockRef bchk = LLVMAppendBasicBlockInContext(g->ctx, fn, "chk");
+    LLVMBuildCondBr(B, special, bslow, bchk);
+    LLVMPositionBuilderAtEnd(B, bchk);
+    LLVMBuildCondBr(B, pz, bkeep, bmul);
+    LLVMPositionBuilderAtEnd(B, bkeep);
+    LLVMBuildCondBr(B, az, bslow, bfin);
+    LLVMPositionBuilderAtEnd(B, bmul);
+    fval p = {LLVMBuildMul(B, ww.sig, xx.sig, ""), LLVMBuildAdd(B, ww.exp, xx.exp, ""),
+              LLVMBuildXor(B, ww.sign, xx.sign, "")};
+    V bad = LLVMConstInt(g->i1, 0, 0);
+    int pbits = fused ? wf->prec + xf->prec : pf->prec + 1;
+    if (!fused) { /* p = round_P(w*x) */
+        V k, q;
+        fround(g, pf, mode, &p, &bad, &k, &q);
+        p.sig = k, p.exp = q;
+    }
+    LLVMBuildCondBr(B, bad, bslow, badd);
+    LLVMPositionBuilderAtEnd(B, badd);
+    /* acc + p exactly in 31 bits: both aligned to the smaller exponent; an
+     * acc of zero takes p's exponent (its significand is 0) */
+    V asig = sel(g, az, c32(g, 0), a.sig), aexp = sel(g, az, p.exp, a.exp);
+    V e = sel(g, icmp(g, LLVMIntSLT, aexp, p.exp), aexp, p.exp);
+    V da = LLVMBuildSub(B, aexp, e, ""), dp = LLVMBuildSub(B, p.exp, e, "");
+    int room = 29 - (pbits > sf->prec + 1 ? pbits : sf->prec + 1);
+    V far = icmp(g, LLVMIntUGT, LLVMBuildAdd(B, da, dp, ""), c32(g, room));
+    V A = LLVMBuildShl(B, asig, sel(g, far, c32(g, 0), da), "");
+    V P = LLVMBuildShl(B, p.sig, sel(g, far, c32(g, 0), dp), "");
+    A = sel(g, a.sign, LLVMBuildNeg(B, A, ""), A);
+    P = sel(g, p.sign, LLVMBuildNeg(B, P, ""), P);
+    V sum = LLVMBuildAdd(B, A, P, "sum");
+    V neg = icmp(g, LLVMIntSLT, sum, c32(g, 0));
+    fval s = {sel(g, neg, LLVMBuildNeg(B, sum, ""), sum), e, neg};
+    V bad2, k2, q2;
+    V r = fround(g, sf, mode, &s, &bad2, &k2, &q2);
+    bad2 = or_(g, bad2, or_(g, far, eq0(g, sum))); /* [rnd-4] zero sums: the slow path */
+    LLVMBasicBlockRef bret = LLVMAppendBasicBlockInContext(g->ctx, fn, "ret");
+    LLVMBuildCondBr(B, bad2, bslow, bret);
+    LLVMPositionBuilderAtEnd(B, bret);
+    LLVMBuildRet(B, r);
+    LLVMPositionBuilderAtEnd(B, bfin);
+    LLVMBuildRet(B, acc);
+    LLVMPositionBuilderAtEnd(B, bslow);
+    V args[3] = {acc, w, x};
+    LLVMBuildRet(B, LLVMBuildCall2(B, fty, slow, args, 3, ""));
+    if (saved)
+        LLVMPositionBuilderAtEnd(g->b, saved);
+    return fn;
+}

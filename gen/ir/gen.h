@@ -147,6 +147,12 @@ LLVMValueRef gen_numi_round(gen_ctx *g, const nr_format *from, const nr_format *
 LLVMValueRef gen_numi_fn_step(gen_ctx *g, const nr_format *wf, const nr_format *xf,
                               const nr_format *pf, const nr_format *sf, nr_rounding mode,
                               int fused);
+/* The same function with a branchy 32-bit fast path for the common case
+ * (finite operands, normal results) in front of it; the general step when
+ * the formats are too wide for it. */
+LLVMValueRef gen_numi_fn_fast_step(gen_ctx *g, const nr_format *wf, const nr_format *xf,
+                                   const nr_format *pf, const nr_format *sf, nr_rounding mode,
+                                   int fused);
 /* float32 bits (i32) rounded into `to`; f's encoding as float32 bits (i32,
  * exact: gen_numi_to_f32_ok says every value of f is a float). */
 LLVMValueRef gen_numi_from_f32(gen_ctx *g, const nr_format *to, nr_rounding mode,

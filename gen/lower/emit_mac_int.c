@@ -100,7 +100,7 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
     const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
     const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
     nr_rounding mode = L->prec.rounding;
-    V step = gen_numi_fn_step(g, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
+    V step = gen_numi_fn_fast_step(g, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
     T sargs[3] = {g->i32, g->i32, g->i32};
     T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
     int any_pad = 0; /* can some kernel position fall into the padding? */
