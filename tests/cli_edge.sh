@@ -15,6 +15,11 @@
 #  3. LeNet-5 `numrep build --target aarch64-linux-gnu` executables under
 #     qemu-aarch64 equal `numrep emulate` and `numrep run` (JIT) bit for bit,
 #     and the aarch64 object linked with the harness does too.
+#  4. narrow formats on Cortex-M compute in integer instructions only: the
+#     objects of LeNet-5 at e4m3, e5m2, e6m7-finite-nosub-sat and bf16 (M4
+#     and M0) call no soft-float routine (no __aeabi_d* / __aeabi_f*
+#     symbol, arm-none-eabi-nm), and those and a fixed-point case (q3.4)
+#     equal `numrep emulate` bit for bit on QEMU (2 digits each).
 # 2 and 3 also run with `--pack dense` (odd widths bit-packed, read by bit
 # extraction: e6m7-finite-nosub-sat, 14 bits, always; e3m2, 6 bits, with
 # NUMREP_EXHAUSTIVE=1).  Cortex-M0 images trap unaligned accesses
@@ -240,6 +245,31 @@ if [ $have_cm = 1 ]; then
             else
                 fail "llc-16 on numrep build --emit llvm for $target: $(head -c 400 "$d/err")"
             fi
+        done
+    done
+fi
+
+# ------------------------------------------------ 4. integer-only narrow MACs
+INT_PRECS="e4m3 e5m2 e6m7-finite-nosub-sat bf16 q3.4"
+if [ $have_cm = 1 ] && edge_have arm-none-eabi-nm; then
+    for p in $INT_PRECS; do
+        "$NUMREP" emulate "$LENET" -p "$p" --input "$SAMPLE" -o "$T/iemu-$p.npy" 2>"$T/err" &&
+            $NPY hex "$T/iemu-$p.npy" --limit 2 >"$T/iemu-$p.txt" ||
+            { fail "numrep emulate lenet5 -p $p: $(cat "$T/err")"; continue; }
+        for tc in thumbv7em-none-eabi:cortex-m4 thumbv6m-none-eabi:cortex-m0; do
+            target=${tc%:*} core=${tc#*:} board=$(edge_cm_board "${tc#*:}") d=$T/int-$core-$p
+            mkdir -p "$d"
+            cross_build "$target" "$core" "$p" obj "$d/model.o" || continue
+            cross_build "$target" "$core" "$p" header "$d/model.h" || continue
+            soft=$(arm-none-eabi-nm -u "$d/model.o" | awk '$2 ~ /^__aeabi_[df]/ { print $2 }' | tr '\n' ' ')
+            case $p in
+                q*) ;; # fixed point: relu/maxpool still decode to doubles (a known gap)
+                *) [ -z "$soft" ] && ok "lenet5 -p $p, $core: no soft-float calls in the object" ||
+                    fail "lenet5 -p $p, $core: the object calls soft-float routines: $soft" ;;
+            esac
+            $NPY c "$SAMPLE" "$d/edge_input.h" --limit 2 || { fail "npy.py c $SAMPLE"; continue; }
+            cp "$T/iemu-$p.txt" "$T/emu-int-$p.txt"
+            cm_run "lenet5 -p $p (integer MAC), $target $core" "$d" "$core" "$board" "$d/model.o" "int-$p"
         done
     done
 fi

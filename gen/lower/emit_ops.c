@@ -360,8 +360,13 @@ static void copy_op(gen_lctx *c, int li)
     const nr_layer *L = &c->m->layers[li];
     gen_loop l;
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
-    V x = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
-    gen_store_enc(c, &L->prec.activations, c->out, l.i, out1(c, li, 0, x, l.i));
+    if (same_fmt(c, li, 0)) { /* the encodings themselves (see same_fmt) */
+        V e = gen_load_enc(c, &L->prec.activations, c->in[0], l.i);
+        gen_store_enc(c, &L->prec.activations, c->out, l.i, e);
+    } else {
+        V x = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
+        gen_store_enc(c, &L->prec.activations, c->out, l.i, out1(c, li, 0, x, l.i));
+    }
     gen_loop_end(c, &l);
 }
 
@@ -410,6 +415,10 @@ int gen_emit_ops(gen_lctx *c, int li, nr_err *err)
         clip_op(c, li);
         return 0;
     case NR_OP_MAXPOOL: case NR_OP_AVGPOOL: case NR_OP_GLOBAL_AVGPOOL:
+        if (gen_maxpool_int_applies(c, li)) { /* no double hardware: integer code */
+            gen_emit_maxpool_int(c, li);
+            return 0;
+        }
         pool_op(c, li, err);
         return 0;
     case NR_OP_ADD:

@@ -134,6 +134,10 @@ int gen_emit_mac_row(gen_lctx *c, int li, LLVMValueRef o, LLVMValueRef oh, nr_er
  * hands a layer over when gen_mac_int_applies. */
 int gen_mac_int_applies(const gen_lctx *c, int li);
 int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err);
+/* emit_ops_int.c: max pooling on encodings in integer code (the same
+ * targets); gen_emit_ops hands a layer over when gen_maxpool_int_applies. */
+int gen_maxpool_int_applies(const gen_lctx *c, int li);
+void gen_emit_maxpool_int(gen_lctx *c, int li);
 
 /* emit_vmac.c: conv layers as explicit vector code (see there).  The plan
  * says whether the kernel applies and how much arena scratch it needs;

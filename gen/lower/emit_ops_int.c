@@ -1,0 +1,84 @@
+/* emit_ops_int.c -- max pooling ([net-7]) on the encodings of a float
+ * format, in integer instructions only, for targets without double
+ * hardware (gen_ctx.int_narrow; emit_ops.c decodes to doubles).  Input
+ * format = output format, so the result is one of the input encodings
+ * (canonical, see emit_ops.c's same_fmt).  A sign-magnitude encoding with
+ * the sign folded in (key = sign ? -magnitude : magnitude) orders the
+ * non-NaN values as the reals do, with -0 = +0; as in [net-7] a later value
+ * wins only if greater, a NaN wins (and then stays), padding positions are
+ * skipped, and a window with no position gives +0. */
+#include "plan.h"
+
+typedef LLVMValueRef V;
+
+int gen_maxpool_int_applies(const gen_lctx *c, int li)
+{
+    const nr_layer *L = &c->m->layers[li];
+    const nr_format *af = &L->prec.activations;
+    return c->g->int_narrow && L->op == NR_OP_MAXPOOL && af->kind == NR_FLOAT &&
+           af->width <= 32 && nr_format_equal(gen_in_fmt(c, li, 0), af);
+}
+
+static V key(gen_ctx *g, const nr_format *f, V e)
+{
+    LLVMBuilderRef B = g->b;
+    V mag = LLVMBuildAnd(B, e, LLVMConstInt(g->i64, ~f->sign_mask, 0), "");
+    V neg = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, e, LLVMConstInt(g->i64, f->sign_mask, 0), ""),
+                          LLVMConstInt(g->i64, 0, 0), "");
+    return LLVMBuildSelect(B, neg, LLVMBuildNeg(B, mag, ""), mag, "key");
+}
+
+void gen_emit_maxpool_int(gen_lctx *c, int li)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const nr_layer *L = &c->m->layers[li];
+    const nr_layer_spec *s = L->spec;
+    const int *in = L->in_shape[0], *out = L->out_shape;
+    const nr_format *f = &L->prec.activations;
+    V acc = gen_alloca(c, g->i64, "macc"), have = gen_alloca(c, g->i1, "mhave");
+    V nan = gen_alloca(c, g->i1, "mnan");
+    gen_loop lc, lh, lw, lr, lq;
+    gen_loop_begin(c, &lc, (uint64_t)out[0], "c");
+    gen_loop_begin(c, &lh, (uint64_t)out[1], "oh");
+    V h0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, gen_i64(c, (uint64_t)s->stride[0]), ""),
+                        gen_i64(c, (uint64_t)L->pad[0]), "");
+    gen_loop_begin(c, &lw, (uint64_t)out[2], "ow");
+    V w0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, gen_i64(c, (uint64_t)s->stride[1]), ""),
+                        gen_i64(c, (uint64_t)L->pad[1]), "");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)out[1]), ""), lh.i, ""),
+                                          gen_i64(c, (uint64_t)out[2]), ""), lw.i, "elem");
+    LLVMBuildStore(B, gen_i64(c, 0), acc); /* +0: every numrep encoding of +0 is 0 */
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), have);
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), nan);
+    V cbase = LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)in[1] * in[2]), "");
+    gen_loop_begin(c, &lr, (uint64_t)s->kernel[0], "r");
+    gen_loop_begin(c, &lq, (uint64_t)s->kernel[1], "q");
+    V ih = LLVMBuildAdd(B, h0, lr.i, "ih"), iw = LLVMBuildAdd(B, w0, lq.i, "iw");
+    V ok = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)in[1]), ""),
+                        LLVMBuildICmp(B, LLVMIntULT, iw, gen_i64(c, (uint64_t)in[2]), ""), "");
+    LLVMBasicBlockRef t = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "mpos");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "mnext");
+    LLVMBuildCondBr(B, ok, t, next);
+    LLVMPositionBuilderAtEnd(B, t);
+    V xi = LLVMBuildAdd(B, cbase, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)in[2]), ""), iw, ""), "xi");
+    V x = gen_load_enc(c, f, c->in[0], xi);
+    V a = LLVMBuildLoad2(B, g->i64, acc, "");
+    V hv = LLVMBuildLoad2(B, g->i1, have, ""), nv = LLVMBuildLoad2(B, g->i1, nan, "");
+    V xn = gen_num_is_nan(g, f, x);
+    if (!xn)
+        xn = LLVMConstInt(g->i1, 0, 0);
+    V gt = LLVMBuildAnd(B, LLVMBuildNot(B, xn, ""), LLVMBuildICmp(B, LLVMIntSGT, key(g, f, x), key(g, f, a), ""), "");
+    V take = LLVMBuildAnd(B, LLVMBuildNot(B, nv, ""), LLVMBuildOr(B, LLVMBuildNot(B, hv, ""), gt, ""), "");
+    LLVMBuildStore(B, LLVMBuildSelect(B, LLVMBuildOr(B, xn, take, ""), x, a, ""), acc);
+    LLVMBuildStore(B, LLVMBuildOr(B, nv, xn, ""), nan);
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 1, 0), have);
+    LLVMBuildBr(B, next);
+    LLVMPositionBuilderAtEnd(B, next);
+    gen_loop_end(c, &lq);
+    gen_loop_end(c, &lr);
+    gen_store_enc(c, f, c->out, elem, LLVMBuildLoad2(B, g->i64, acc, "m"));
+    gen_loop_end(c, &lw);
+    gen_loop_end(c, &lh);
+    gen_loop_end(c, &lc);
+}
