@@ -15,7 +15,6 @@ from ._lib import (Error, ParseError, RangeError, ShapeError, FileError, OutOfMe
 from .formats import (Format, round, encode, decode, add, sub, mul, div, fma, sqrt,  # noqa: F401
                       threads_default)
 from .model import Model  # noqa: F401
-from .study import cost, import_onnx, from_torch  # noqa: F401
-from .command import search, report, CommandError, UsageError  # noqa: F401
+from .study import cost, import_onnx, from_torch, search, report  # noqa: F401
 
 __version__ = "0.1.0"

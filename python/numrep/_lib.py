@@ -171,7 +171,6 @@ _SIGS = {
     "nr_api_eval": (c_int, [_P, _P, c_char_p, c_int64, c_int64, c_int, POINTER(c_int64),
                             POINTER(c_double), POINTER(NrErr)]),
     "nr_engine_close": (None, [_P]),
-    "nr_safetensors_write_f32": (c_int, [c_char_p, _P, c_int, POINTER(NrErr)]),
     # cost.h
     "nr_cost_mac": (c_int, [_P, _P, _P, _P, _P, POINTER(NrErr)]),
 }
@@ -187,9 +186,16 @@ _GEN_SIGS = {
     "gen_compiled_free": (None, [_P]),
     # gen/back/jit_engine.h
     "gen_engine_open": (c_int, [c_char_p, _P, _P, POINTER(NrErr)]),
-    # gen/onnx/onnx_import.h
-    "nr_onnx_import_file": (c_int, [c_char_p, c_char_p, c_char_p, _P, POINTER(NrErr)]),
-    "nr_onnx_import_free": (None, [_P]),
+    # gen/back/search_job.h
+    "gen_search_job_new": (_P, []),
+    "gen_search_job_free": (None, [_P]),
+    "gen_search_job_takes": (c_int, [c_char_p]),
+    "gen_search_job_set": (c_int, [_P, c_char_p, c_char_p, POINTER(NrErr)]),
+    "gen_search_job_json": (_P, [_P, POINTER(c_int), POINTER(NrErr)]),
+    # gen/back/report_page.h
+    "gen_report_page": (c_int, [c_char_p, c_int64, c_char_p, _P, POINTER(NrErr)]),
+    # gen/onnx/onnx_write.h
+    "nr_onnx_import_dir": (c_int, [c_char_p, c_char_p, c_char_p, _P, _P, POINTER(NrErr)]),
 }
 
 
@@ -227,6 +233,15 @@ def genlib():
                 _bind(d, _GEN_SIGS)
                 _libs["gen"] = d
     return d
+
+
+_libc = ctypes.CDLL(None)
+_libc.free.restype, _libc.free.argtypes = None, [c_void_p]
+
+
+def libc_free(p):
+    """free() a string the library malloc'ed for the caller."""
+    _libc.free(p)
 
 
 def ptr(a):
