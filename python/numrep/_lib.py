@@ -147,6 +147,9 @@ _SIGS = {
     "nr_bulk_round_f32": (None, [_P, c_int, c_uint64, c_uint64, _P, _P, c_size_t, c_int]),
     "nr_bulk_encode_f32": (None, [_P, c_int, c_uint64, c_uint64, _P, _P, c_size_t, c_int]),
     "nr_bulk_decode_f32": (None, [_P, _P, _P, c_size_t, c_int]),
+    "nr_pack_bytes": (c_size_t, [c_int, c_size_t]),
+    "nr_pack_dense": (None, [_P, _P, c_size_t, _P]),
+    "nr_unpack_dense": (None, [_P, _P, c_size_t, _P]),
     "nr_is_canonical": (c_int, [_P, c_uint64]),
     "nr_sr_bits": (c_uint32, [c_uint64, c_uint32, c_uint64, c_uint32]),
     # runtime/api/nr_api.h

@@ -349,6 +349,40 @@ def decode(bits, fmt, dtype=np.float64, threads=0, out=None):
     return out
 
 
+def pack(bits, fmt):
+    """Dense bit-packing of encodings (an array of fmt's container dtype, as
+    encode gives): value k at bit k*fmt.bits, LSB first, back to back, in
+    ceil(n*bits/8) bytes -- the layout of `numrep build --pack dense`
+    (runtime/num/pack.c).  Returns a uint8 array; bits above the width of
+    each encoding are ignored."""
+    f = _plain(fmt, "pack")
+    bits = as_input(bits, "pack", (f.dtype,))
+    L = _lib.lib()
+    out = np.empty(L.nr_pack_bytes(f.bits, bits.size), dtype=np.uint8)
+    L.nr_pack_dense(f._h, ptr(bits), bits.size, ptr(out))
+    return out
+
+
+def unpack(packed, fmt, count=None):
+    """The encodings of a densely packed uint8 array (pack's inverse): count
+    values (default: as many whole values as the bytes hold), in fmt's
+    container dtype."""
+    f = _plain(fmt, "unpack")
+    packed = as_input(packed, "unpack", (np.uint8,))
+    most = packed.size * 8 // f.bits
+    if count is None:
+        count = most
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise TypeError("numrep.unpack: count must be a non-negative integer")
+    L = _lib.lib()
+    if L.nr_pack_bytes(f.bits, int(count)) > packed.size:
+        raise ValueError("numrep.unpack: %d values of %d bits need %d bytes, got %d"
+                         % (count, f.bits, L.nr_pack_bytes(f.bits, int(count)), packed.size))
+    out = np.empty(int(count), dtype=f.dtype)
+    L.nr_unpack_dense(f._h, ptr(packed), int(count), ptr(out))
+    return out
+
+
 _OPS = {"add": (0, 2), "sub": (1, 2), "mul": (2, 2), "div": (3, 2), "fma": (4, 3), "sqrt": (5, 1)}
 
 
