@@ -16,6 +16,6 @@ from .formats import (Format, ScaledFormat, round, encode, decode, pack, unpack,
                       add, sub, mul, div, fma, sqrt,
                       threads_default)
 from .model import Model  # noqa: F401
-from .study import cost, import_onnx, from_torch, search, report  # noqa: F401
+from .study import cost, import_onnx, from_torch, search, report, calibrate  # noqa: F401
 
 __version__ = "0.1.0"

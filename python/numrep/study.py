@@ -225,3 +225,21 @@ def report(db, path, run=None):
     check(_lib.genlib().gen_report_page(os.fspath(db).encode(), run or 0,
                                         os.fspath(path).encode(), None, ctypes.byref(e)), e)
     return os.fspath(path)
+
+
+# ---------------------------------------------------------------- calibrate
+# TODO(lead, after merging branch calib): wire numrep.calibrate here.
+# `numrep calibrate` (static activation scales of scaled formats) is being
+# made a library function in runtime/study/calibrate*.c on another branch
+# (nr_calibrate_load / nr_calibrate_run / the writer in calibrate_write.c).
+# Wire it as search is wired above: a small C entry point taking the
+# command's options by name (or a plain-argument function in nr_api),
+# declared in _lib.py (test_api.py checks the declaration against the
+# header), returning the written precision file's path and the per-tensor
+# scales as a dict; then add a test against `numrep calibrate` output.
+
+def calibrate(*args, **kwargs):
+    """Not available yet: `numrep calibrate` as a library call lands with
+    the scaled-formats calibration branch (see the comment above)."""
+    raise NotImplementedError("numrep.calibrate is not wired into the Python package yet; "
+                              "use the `numrep calibrate` command")
