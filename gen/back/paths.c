@@ -1,8 +1,10 @@
 /* paths.c -- the one lookup rule for numrep's run-time resources (paths.h):
  * environment variable, else the running binary's install prefix, else the
  * source and build tree numrep was compiled in. */
+#define _GNU_SOURCE /* dladdr */
 #include "paths.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,27 +65,47 @@ static int present(gen_res r, const char *path)
            access(p, R_OK) == 0;
 }
 
+/* PREFIX when path (a file) is PREFIX/DIR/NAME, else "". */
+static void prefix_of(const char *path, const char *dir, char *buf, size_t n)
+{
+    char p[PATH_MAX];
+    buf[0] = 0;
+    if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p)
+        return;
+    char *slash = strrchr(p, '/');
+    if (!slash)
+        return;
+    *slash = 0; /* the file's directory */
+    slash = strrchr(p, '/');
+    if (!slash || strcmp(slash + 1, dir))
+        return;
+    *slash = 0;
+    if ((size_t)snprintf(buf, n, "%s", *p ? p : "/") >= n)
+        buf[0] = 0;
+}
+
 void gen_install_prefix(char *buf, size_t n)
 {
-    char exe[PATH_MAX];
     buf[0] = 0;
+    /* This code in a shared library, PREFIX/lib/libnumrep_gen.so (python
+     * loads it): the library's prefix, whatever the process is.  (In the
+     * numrep executable it is linked in statically: dladdr names the
+     * executable, not in a lib/ directory.) */
+    Dl_info info;
+    if (dladdr((void *)gen_install_prefix, &info) && info.dli_fname &&
+        strchr(info.dli_fname, '/'))
+        prefix_of(info.dli_fname, "lib", buf, n);
+    if (buf[0])
+        return;
+    char exe[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (k <= 0)
         return;
     exe[k] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return;
-    *slash = 0; /* exe is now the binary's directory */
     /* Only a binary in .../bin is installed: the build tree's numrep must
      * not pick up resources that happen to lie next to the build directory
      * (an old install into the build directory's parent). */
-    slash = strrchr(exe, '/');
-    if (!slash || strcmp(slash + 1, "bin"))
-        return;
-    *slash = 0;
-    if ((size_t)snprintf(buf, n, "%s", *exe ? exe : "/") >= n)
-        buf[0] = 0;
+    prefix_of(exe, "bin", buf, n);
 }
 
 int gen_res_find(gen_res r, char *buf, size_t n, const char **origin, nr_err *err)

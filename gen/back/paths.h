@@ -5,7 +5,7 @@
  * One rule for each resource, in this order:
  *   1. its environment variable, when set and not empty (used as given);
  *   2. the install prefix of the running binary: /proc/self/exe is
- *      PREFIX/bin/numrep, the resource PREFIX/share/numrep/... or
+ *      PREFIX/bin/numrep (in python: libnumrep_gen.so is PREFIX/lib/...), the resource PREFIX/share/numrep/... or
  *      PREFIX/lib/numrep/libnumrep.a (`cmake --install` lays them out so,
  *      and the whole prefix may be moved);
  *   3. the source and build tree numrep was compiled in (running from the
@@ -50,8 +50,9 @@ const char *gen_res_var(gen_res r);
  * place looked in and the variable that overrides it; returns -NR_EIO. */
 int gen_res_find(gen_res r, char *buf, size_t n, const char **origin, nr_err *err);
 
-/* The install prefix of the running binary (PREFIX of PREFIX/bin/numrep),
- * or "" when it does not sit in a bin/ directory. */
+/* The install prefix: of the shared library this code is in when that is
+ * PREFIX/lib/libnumrep_gen.so (python), else of the running binary
+ * (PREFIX of PREFIX/bin/numrep), else "". */
 void gen_install_prefix(char *buf, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
  * text form of outputs that emulate, run and built executables all print. */
 #include "cli.h"
 #include "model.h"
+#include "search_job.h"
 #include "tensorio.h"
 
 #include <errno.h>
@@ -133,15 +134,5 @@ void cli_print_rows(const float *y, int n, size_t k)
 
 void cli_json_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
+    gen_json_str(stdout, s);
 }

@@ -67,22 +67,14 @@ int gen_plan_bitpacked(const gen_plan *p, const nr_format *f)
 }
 
 /* Encoding k of a tensor at base: in its container, or (bitpacked) the
- * width low bits of v at bit k*width, LSB first.  The blob is zeroed
- * first, so OR-ing bits in is enough. */
+ * width low bits of v at bit k*width, LSB first (nr_pack_put).  The blob
+ * is zeroed first, so OR-ing bits in is enough. */
 static void put_value(uint8_t *base, const nr_format *f, int bitpacked, size_t k, uint64_t v)
 {
-    if (!bitpacked) {
+    if (!bitpacked)
         put_le(base + k * (size_t)f->container, f->container, v);
-        return;
-    }
-    const uint64_t bit = (uint64_t)k * (uint64_t)f->width;
-    const int sh = (int)(bit & 7);
-    uint8_t *q = base + (bit >> 3);
-    if (f->width < 64)
-        v &= (1ull << f->width) - 1;
-    /* byte j holds value bits 8j-sh .. 8j-sh+7; 8j-sh < width <= 64 */
-    for (int j = 0; 8 * j < sh + f->width; j++)
-        q[j] |= (uint8_t)(j == 0 ? v << sh : v >> (8 * j - sh));
+    else
+        nr_pack_put(base, f->width, k, v);
 }
 
 /* Bytes of a tensor of count values of f in the blob. */

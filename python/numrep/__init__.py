@@ -12,10 +12,10 @@ readers, study) and libnumrep_gen.so (the LLVM JIT): the same C API the
 """
 from ._lib import (Error, ParseError, RangeError, ShapeError, FileError, OutOfMemory,  # noqa: F401
                    CorruptError, UnsupportedError, InternalError)
-from .formats import (Format, round, encode, decode, add, sub, mul, div, fma, sqrt,  # noqa: F401
+from .formats import (Format, ScaledFormat, round, encode, decode, pack, unpack,  # noqa: F401
+                      add, sub, mul, div, fma, sqrt,
                       threads_default)
 from .model import Model  # noqa: F401
-from .study import cost, import_onnx, from_torch  # noqa: F401
-from .command import search, report, CommandError, UsageError  # noqa: F401
+from .study import cost, import_onnx, from_torch, search, report, calibrate  # noqa: F401
 
 __version__ = "0.1.0"

@@ -147,6 +147,9 @@ _SIGS = {
     "nr_bulk_round_f32": (None, [_P, c_int, c_uint64, c_uint64, _P, _P, c_size_t, c_int]),
     "nr_bulk_encode_f32": (None, [_P, c_int, c_uint64, c_uint64, _P, _P, c_size_t, c_int]),
     "nr_bulk_decode_f32": (None, [_P, _P, _P, c_size_t, c_int]),
+    "nr_pack_bytes": (c_size_t, [c_int, c_size_t]),
+    "nr_pack_dense": (None, [_P, _P, c_size_t, _P]),
+    "nr_unpack_dense": (None, [_P, _P, c_size_t, _P]),
     "nr_is_canonical": (c_int, [_P, c_uint64]),
     "nr_sr_bits": (c_uint32, [c_uint64, c_uint32, c_uint64, c_uint32]),
     # runtime/api/nr_api.h
@@ -156,6 +159,16 @@ _SIGS = {
     "nr_api_round_f64": (None, [_P, c_int, c_uint64, _P, _P, c_size_t, c_int]),
     "nr_api_encode_f64": (None, [_P, c_int, c_uint64, _P, _P, c_size_t, c_int]),
     "nr_api_decode_f64": (None, [_P, _P, _P, c_size_t, c_int]),
+    "nr_scaled_is_name": (c_int, [c_char_p]),
+    "nr_scaled_name": (c_int, [_P, c_char_p, c_size_t]),
+    "nr_scaled_equal": (c_int, [_P, _P]),
+    "nr_api_scaled_new": (_P, [c_char_p, POINTER(NrErr)]),
+    "nr_api_scaled_free": (None, [_P]),
+    "nr_api_scaled_element": (_P, [_P]),
+    "nr_api_scaled_info": (c_int, [_P, POINTER(c_int64), POINTER(c_double)]),
+    "nr_api_scaled_groups": (c_size_t, [_P, c_size_t, c_size_t]),
+    "nr_api_scaled_round": (c_int, [_P, c_int, c_uint64, c_double, _P, c_size_t, c_size_t, _P,
+                                    _P, _P, c_int, POINTER(NrErr)]),
     "nr_api_arith": (c_int, [_P, c_int, c_int, c_uint64, _P, _P, _P, _P, c_size_t,
                              POINTER(NrErr)]),
     "nr_api_model_info": (c_int, [_P, POINTER(c_int), POINTER(c_int)]),
@@ -171,7 +184,6 @@ _SIGS = {
     "nr_api_eval": (c_int, [_P, _P, c_char_p, c_int64, c_int64, c_int, POINTER(c_int64),
                             POINTER(c_double), POINTER(NrErr)]),
     "nr_engine_close": (None, [_P]),
-    "nr_safetensors_write_f32": (c_int, [c_char_p, _P, c_int, POINTER(NrErr)]),
     # cost.h
     "nr_cost_mac": (c_int, [_P, _P, _P, _P, _P, POINTER(NrErr)]),
 }
@@ -187,9 +199,16 @@ _GEN_SIGS = {
     "gen_compiled_free": (None, [_P]),
     # gen/back/jit_engine.h
     "gen_engine_open": (c_int, [c_char_p, _P, _P, POINTER(NrErr)]),
-    # gen/onnx/onnx_import.h
-    "nr_onnx_import_file": (c_int, [c_char_p, c_char_p, c_char_p, _P, POINTER(NrErr)]),
-    "nr_onnx_import_free": (None, [_P]),
+    # gen/back/search_job.h
+    "gen_search_job_new": (_P, []),
+    "gen_search_job_free": (None, [_P]),
+    "gen_search_job_takes": (c_int, [c_char_p]),
+    "gen_search_job_set": (c_int, [_P, c_char_p, c_char_p, POINTER(NrErr)]),
+    "gen_search_job_json": (_P, [_P, POINTER(c_int), POINTER(NrErr)]),
+    # gen/back/report_page.h
+    "gen_report_page": (c_int, [c_char_p, c_int64, c_char_p, _P, POINTER(NrErr)]),
+    # gen/onnx/onnx_write.h
+    "nr_onnx_import_dir": (c_int, [c_char_p, c_char_p, c_char_p, _P, _P, POINTER(NrErr)]),
 }
 
 
@@ -227,6 +246,15 @@ def genlib():
                 _bind(d, _GEN_SIGS)
                 _libs["gen"] = d
     return d
+
+
+_libc = ctypes.CDLL(None)
+_libc.free.restype, _libc.free.argtypes = None, [c_void_p]
+
+
+def libc_free(p):
+    """free() a string the library malloc'ed for the caller."""
+    _libc.free(p)
 
 
 def ptr(a):

@@ -33,9 +33,16 @@ class Format:
     exp_bits, man_bits, int_bits, frac_bits, specials, subnormals,
     saturate, container (bytes), dtype (the container's NumPy uint type).
     str() is the canonical name.  A bad name raises numrep.ParseError (or
-    another numrep.Error) with the library's message."""
+    another numrep.Error) with the library's message.  A scaled name
+    (mxfp4, nvfp4, mxint8, e2m1@b32:e8m0:floor, int8@channel, ...) gives a
+    numrep.ScaledFormat."""
 
     __slots__ = ("_h", "_name", "_info", "__weakref__")
+
+    def __new__(cls, name=None):
+        if cls is Format and isinstance(name, str) and _lib.lib().nr_scaled_is_name(name.encode()):
+            cls = ScaledFormat  # "mxfp4", "e2m1@b32:e8m0", ...: __init__ is ScaledFormat's
+        return object.__new__(cls)
 
     def __init__(self, name):
         if isinstance(name, Format):
@@ -94,6 +101,112 @@ class Format:
 
     def __hash__(self):
         return hash(self._name)
+
+
+_GRANS = {1: "tensor", 2: "channel", 3: "block"}
+_SCALES = {1: "fp32", 2: "e8m0", 3: "ue4m3", 4: "nv"}
+_RULES = {1: "floor", 2: "rceil", 3: "ceil", 4: "even", 5: "amax", 6: "amax-up", 7: "static"}
+
+
+class ScaledFormat(Format):
+    """A scaled format (runtime/num/scaled.h, docs/semantics.md [scl-*]):
+    an element format and a scale shared by a group of elements, e.g.
+    Format("mxfp4") or ScaledFormat("e2m1@b32:e8m0:floor").  Properties:
+    kind "scaled", element (a Format), granularity ("tensor" | "channel" |
+    "block"), block (elements per block, 0 unless blocks), scale ("fp32" |
+    "e8m0" | "ue4m3" | "nv"), rule ("floor", "rceil", "ceil", "even",
+    "amax", "amax-up", "static"), emax_elem, elem_prec, bits (storage bits
+    per element, the block scale amortised: MXFP4 4.25).  str() is the
+    canonical name.  numrep.round(x, fmt) quantizes group by group."""
+
+    __slots__ = ()
+
+    def __init__(self, name):
+        if isinstance(name, Format):
+            name = str(name)
+        if not isinstance(name, str):
+            raise TypeError("numrep.ScaledFormat: expected a format name (str), got %s"
+                            % type(name).__name__)
+        L = _lib.lib()
+        e = NrErr()
+        h = L.nr_api_scaled_new(name.encode(), ctypes.byref(e))
+        if not h:
+            _lib.raise_err(e)
+        self._h = ctypes.c_void_p(h)
+        ints = (ctypes.c_int64 * 6)()
+        bits = ctypes.c_double()
+        L.nr_api_scaled_info(self._h, ints, ctypes.byref(bits))
+        buf = ctypes.create_string_buffer(256)
+        L.nr_format_name(L.nr_api_scaled_element(self._h), buf, len(buf))
+        elem = Format(buf.value.decode())
+        self._info = {"kind": "scaled", "element": elem, "granularity": _GRANS[ints[0]],
+                      "block": ints[1], "scale": _SCALES[ints[2]], "rule": _RULES[ints[3]],
+                      "emax_elem": ints[4], "elem_prec": ints[5], "bits": bits.value}
+        L.nr_scaled_name(self._h, buf, len(buf))
+        self._name = buf.value.decode()
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h:
+            _lib.lib().nr_api_scaled_free(h)
+            self._h = None
+
+    @property
+    def dtype(self):
+        raise AttributeError("numrep.ScaledFormat has no single container dtype (see .element)")
+
+    def __repr__(self):
+        return "numrep.ScaledFormat(%r)" % self._name
+
+    def __eq__(self, other):
+        if not isinstance(other, ScaledFormat):
+            return NotImplemented
+        return bool(_lib.lib().nr_scaled_equal(self._h, other._h))
+
+    def __hash__(self):
+        return hash(self._name)
+
+
+def _round_scaled(x, f, mode, seed, threads, axis, scale, return_scales):
+    """numrep.round for a ScaledFormat: groups as nr_api_scaled_round says,
+    along axis (moved last) for blocks, axis 0 = output channel for
+    channels, the whole array for a tensor scale."""
+    if x.ndim == 0:
+        x = x.reshape(1)
+    if scale is not None:
+        if f.rule != "static" and f.scale != "nv":
+            raise ValueError("numrep.round: scale= is for static scales and nv's tensor scale; "
+                             "%s computes its scales" % f)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)):
+            raise TypeError("numrep.round: scale must be a number")
+    elif f.rule == "static":
+        raise ValueError("numrep.round: %s has a static scale: give it with scale=" % f)
+    if f.granularity == "block":
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
+                or not -x.ndim <= axis < x.ndim:
+            raise ValueError("numrep.round: axis %r out of range for a %d-d array"
+                             % (axis, x.ndim))
+        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1), dtype=np.float64)
+    else:
+        xm = np.ascontiguousarray(x, dtype=np.float64)
+    rows = xm.shape[0] if f.granularity == "channel" else (
+        int(np.prod(xm.shape[:-1])) if xm.ndim > 1 else 1)
+    length = xm.size // rows if rows else 0
+    L = _lib.lib()
+    ng = L.nr_api_scaled_groups(f._h, rows, length)
+    out = np.empty(xm.shape, dtype=np.float64)
+    scales = np.empty(ng, dtype=np.float64)
+    sbits = np.empty(ng, dtype=np.uint64)
+    e = NrErr()
+    check(L.nr_api_scaled_round(f._h, mode, seed, float(scale) if scale is not None else 0.0,
+                                ptr(xm), rows, length, ptr(out), ptr(scales), ptr(sbits),
+                                threads, ctypes.byref(e)), e)
+    if f.granularity == "block":
+        out = np.moveaxis(out, -1, axis)
+    out = out.reshape(x.shape) if out.shape != x.shape else out
+    if not return_scales:
+        return out
+    return out, scales, sbits
 
 
 def as_format(fmt):
@@ -156,10 +269,19 @@ def _out(out, shape, dtype, what):
     return out
 
 
+def _plain(fmt, what):
+    """fmt as a plain Format (a scaled one is a TypeError for what)."""
+    f = as_format(fmt)
+    if isinstance(f, ScaledFormat):
+        raise TypeError("numrep.%s: %s is a scaled format; %s takes plain formats (its element "
+                        "format is %s)" % (what, f, what, f.element))
+    return f
+
+
 def _rounding_call(what, x, fmt, rounding, seed, threads, out, f32_fn, f64_fn, out_dtype):
     """round / encode: check the arguments, then the float32 bulk kernel or
     the float64 loop, element i drawing nr_sr_bits(seed, 0, i, 0)."""
-    f = as_format(fmt)
+    f = _plain(fmt, what)
     mode = rounding_mode(rounding)
     s, t = _seed(seed), _threads(threads)
     x = as_input(x, what, (np.float32, np.float64))
@@ -172,11 +294,32 @@ def _rounding_call(what, x, fmt, rounding, seed, threads, out, f32_fn, f64_fn, o
     return out
 
 
-def round(x, fmt, rounding="rne", seed=None, threads=0, out=None):  # noqa: A001
+def round(x, fmt, rounding="rne", seed=None, threads=0, out=None, axis=-1,  # noqa: A001
+          scale=None, return_scales=False):
     """The values of x rounded into fmt, as an array of x's dtype and shape
     (float32: the bulk kernel; float64: per element, exact).  out: an
-    array to write into (x's dtype and shape; may be x itself)."""
-    return _rounding_call("round", x, fmt, rounding, seed, threads, out, "nr_bulk_round_f32",
+    array to write into (x's dtype and shape; may be x itself).
+
+    A scaled fmt (mxfp4, nvfp4, int8@channel, ...) quantizes group by group
+    ([scl-*]) and returns float64 values P * X (exact) of x's shape: blocks
+    of fmt.block consecutive elements along axis (the reduction axis; the
+    last block of each row may be short), channels along axis 0, or the
+    whole array for a tensor scale.  scale: the static scale, or NVFP4's fp32
+    tensor scale (default: from the whole array's amax).  return_scales:
+    also the scales and their encodings, one per group in C order of the
+    array with axis moved last.  Group g draws stochastic rounding as line
+    g+1 of `numrep round FMT`."""
+    f = as_format(fmt)
+    if isinstance(f, ScaledFormat):
+        if out is not None:
+            raise TypeError("numrep.round: out= is not supported for scaled formats")
+        x = as_input(x, "round", (np.float32, np.float64))
+        return _round_scaled(x, f, rounding_mode(rounding), _seed(seed), _threads(threads), axis,
+                             scale, return_scales)
+    if axis != -1 or scale is not None or return_scales:
+        raise TypeError("numrep.round: axis, scale and return_scales are for scaled formats; "
+                        "%s is not one" % f)
+    return _rounding_call("round", x, f, rounding, seed, threads, out, "nr_bulk_round_f32",
                           "nr_api_round_f64", lambda f, x: x.dtype)
 
 
@@ -191,7 +334,7 @@ def decode(bits, fmt, dtype=np.float64, threads=0, out=None):
     """The values of encodings (an array of exactly fmt's container dtype).
     dtype float64 (default) is exact for every float format; float32 uses the
     bulk kernel (values that do not fit float32 are rounded to nearest)."""
-    f = as_format(fmt)
+    f = _plain(fmt, "decode")
     t = _threads(threads)
     bits = as_input(bits, "decode", (f.dtype,))
     dt = np.dtype(dtype)
@@ -206,11 +349,45 @@ def decode(bits, fmt, dtype=np.float64, threads=0, out=None):
     return out
 
 
+def pack(bits, fmt):
+    """Dense bit-packing of encodings (an array of fmt's container dtype, as
+    encode gives): value k at bit k*fmt.bits, LSB first, back to back, in
+    ceil(n*bits/8) bytes -- the layout of `numrep build --pack dense`
+    (runtime/num/pack.c).  Returns a uint8 array; bits above the width of
+    each encoding are ignored."""
+    f = _plain(fmt, "pack")
+    bits = as_input(bits, "pack", (f.dtype,))
+    L = _lib.lib()
+    out = np.empty(L.nr_pack_bytes(f.bits, bits.size), dtype=np.uint8)
+    L.nr_pack_dense(f._h, ptr(bits), bits.size, ptr(out))
+    return out
+
+
+def unpack(packed, fmt, count=None):
+    """The encodings of a densely packed uint8 array (pack's inverse): count
+    values (default: as many whole values as the bytes hold), in fmt's
+    container dtype."""
+    f = _plain(fmt, "unpack")
+    packed = as_input(packed, "unpack", (np.uint8,))
+    most = packed.size * 8 // f.bits
+    if count is None:
+        count = most
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise TypeError("numrep.unpack: count must be a non-negative integer")
+    L = _lib.lib()
+    if L.nr_pack_bytes(f.bits, int(count)) > packed.size:
+        raise ValueError("numrep.unpack: %d values of %d bits need %d bytes, got %d"
+                         % (count, f.bits, L.nr_pack_bytes(f.bits, int(count)), packed.size))
+    out = np.empty(int(count), dtype=f.dtype)
+    L.nr_unpack_dense(f._h, ptr(packed), int(count), ptr(out))
+    return out
+
+
 _OPS = {"add": (0, 2), "sub": (1, 2), "mul": (2, 2), "div": (3, 2), "fma": (4, 3), "sqrt": (5, 1)}
 
 
 def _arith(name, operands, fmt, rounding, seed, bits):
-    f = as_format(fmt)
+    f = _plain(fmt, name)
     mode = rounding_mode(rounding)
     s = _seed(seed)
     op, arity = _OPS[name]

@@ -1,7 +1,10 @@
-"""study.py -- experiments over runtime/study and gen/onnx: the MAC cost
-model (cost.h), ONNX import (onnx_import.h, as `numrep import`) and PyTorch
-modules through torch.onnx.export."""
+"""study.py -- experiments over runtime/study, gen/back and gen/onnx: the
+MAC cost model (cost.h), the precision search (search_job.h, as `numrep
+search`), the HTML report (report_page.h, as `numrep report`), ONNX import
+(onnx_write.h, as `numrep import`) and PyTorch modules through
+torch.onnx.export.  Each is the C function the command calls."""
 import ctypes
+import json
 import os
 import tempfile
 
@@ -41,40 +44,82 @@ def cost(fmt, products=None, accumulator=None):
     return r
 
 
-class _OnnxImport(ctypes.Structure):
-    """gen/onnx/onnx_import.h's nr_onnx_import."""
-    _fields_ = [("spec", ctypes.c_char_p), ("nlayers", ctypes.c_int), ("ntensors", ctypes.c_int),
-                ("tensors", ctypes.c_void_p), ("nvalues", ctypes.c_uint64),
-                ("opset", ctypes.c_int64)]
+class _OnnxInput(ctypes.Structure):
+    """gen/onnx/onnx_write.h's nr_onnx_input."""
+    _fields_ = [("divisor", ctypes.c_double), ("nmean", ctypes.c_int), ("nstd", ctypes.c_int),
+                ("mean", ctypes.c_double * 3), ("std", ctypes.c_double * 3),
+                ("resize", ctypes.c_int), ("crop_h", ctypes.c_int), ("crop_w", ctypes.c_int),
+                ("dataset", ctypes.c_char_p)]
 
 
-def import_onnx(path, out_dir, name=None):
+_PATH_MAX = 4096  # <limits.h>
+
+
+class _OnnxWritten(ctypes.Structure):
+    """gen/onnx/onnx_write.h's nr_onnx_written."""
+    _fields_ = [("yaml", ctypes.c_char * _PATH_MAX), ("weights", ctypes.c_char * _PATH_MAX),
+                ("nlayers", ctypes.c_int), ("ntensors", ctypes.c_int),
+                ("nvalues", ctypes.c_uint64), ("opset", ctypes.c_int64)]
+
+
+def _numbers(field, v):
+    """One number or up to 3 (one per channel) -> a tuple of floats."""
+    vals = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+    if not 1 <= len(vals) <= 3 or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in vals):
+        raise TypeError("numrep.import_onnx: %s must be a number or 1 to 3 numbers, got %r"
+                        % (field, v))
+    return vals
+
+
+def _positive(field, v, types=(int,)):
+    """A positive number (0 means "not given" in nr_onnx_input, so it is refused here)."""
+    if isinstance(v, bool) or not isinstance(v, types):
+        raise TypeError("numrep.import_onnx: %s must be %s, got %r"
+                        % (field, "a number" if float in types else "an integer", v))
+    if not v > 0:
+        raise _lib.RangeError("numrep.import_onnx: %s: expected a positive value, got %r"
+                              % (field, v), 2, where=field)
+    return v
+
+
+def import_onnx(path, out_dir, name=None, divisor=None, mean=None, std=None, resize=None,
+                crop=None, dataset=None):
     """Convert an ONNX model into out_dir/NAME.yaml + NAME.safetensors, as
-    `numrep import MODEL -o DIR [--name NAME]` (NAME defaults to the
-    directory's name).  Returns the spec's path (give it to numrep.Model)."""
+    `numrep import MODEL -o DIR [--name NAME] [--divisor D] [--mean M]
+    [--std S] [--resize N] [--crop HxW] [--dataset PATH]` (the same C
+    function, nr_onnx_import_dir): NAME defaults to the directory's name;
+    the preprocessing (an ONNX file does not record it) goes into the spec's
+    `input:` (mean/std: a number or one per channel; crop: N or (H, W)).
+    The written spec is loaded back; on failure nothing is left.  Returns
+    the spec's path (give it to numrep.Model)."""
     path, out_dir = os.fspath(path), os.fspath(out_dir)
-    name = name or os.path.basename(os.path.normpath(out_dir))
-    if not name or name in (".", "..") or "/" in name:
-        raise ValueError("numrep.import_onnx: cannot take a spec name from %r; give name=" % out_dir)
+    if name is not None and not isinstance(name, str):
+        raise TypeError("numrep.import_onnx: name must be a str")
+    inp = _OnnxInput()
+    if divisor is not None:
+        inp.divisor = _positive("divisor", divisor, (int, float))
+    for field, v in (("mean", mean), ("std", std)):
+        if v is not None:
+            vals = _numbers(field, v)
+            setattr(inp, "n" + field, len(vals))
+            getattr(inp, field)[:len(vals)] = vals
+    if resize is not None:
+        inp.resize = _positive("resize", resize)
+    if crop is not None:
+        hw = tuple(crop) if isinstance(crop, (list, tuple)) else (crop, crop)
+        if len(hw) != 2:
+            raise TypeError("numrep.import_onnx: crop must be N or (H, W), got %r" % (crop,))
+        inp.crop_h, inp.crop_w = (_positive("crop", x) for x in hw)
+    if dataset is not None:
+        inp.dataset = os.fspath(dataset).encode()
     G = _lib.genlib()
-    L = _lib.lib()
-    r = _OnnxImport()
+    w = _OnnxWritten()
     e = NrErr()
-    wfile = name + ".safetensors"
-    check(G.nr_onnx_import_file(path.encode(), name.encode(), wfile.encode(), ctypes.byref(r),
-                                ctypes.byref(e)), e)
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        ypath = os.path.join(out_dir, name + ".yaml")
-        wpath = os.path.join(out_dir, wfile)
-        if r.ntensors:
-            check(L.nr_safetensors_write_f32(wpath.encode(), r.tensors, r.ntensors,
-                                             ctypes.byref(e)), e)
-        with open(ypath, "wb") as f:
-            f.write(r.spec)
-    finally:
-        G.nr_onnx_import_free(ctypes.byref(r))
-    return ypath
+    check(G.nr_onnx_import_dir(path.encode(), out_dir.encode(),
+                               name.encode() if name is not None else None, ctypes.byref(inp),
+                               ctypes.byref(w), ctypes.byref(e)), e)
+    return w.yaml.decode()
 
 
 def from_torch(module, example_input, out_dir=None, name="model", precision=None, **model_args):
@@ -104,3 +149,97 @@ def from_torch(module, example_input, out_dir=None, name="model", precision=None
     m = Model(spec, precision=precision, **model_args)
     m._tmpdir = tmp  # removed with the Model
     return m
+
+
+# ---------------------------------------------------------------- search, report
+
+def _option_value(v):
+    """A Python option value as the command line's text (None: a flag)."""
+    if v is True:
+        return None
+    if isinstance(v, (os.PathLike, str)):
+        return os.fspath(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (tuple, list)) and len(v) == 2:  # exp=(3, 6) -> "3:6"
+        return "%d:%d" % (int(v[0]), int(v[1]))
+    raise TypeError("numrep.search: option value %r: expected a str, number, path, True or "
+                    "(lo, hi)" % (v,))
+
+
+def search(spec, max_loss, data=None, db="numrep-results.db", method="fast", jobs=1, **options):
+    """The fastest format whose normalized top-1 is within max_loss (a
+    fraction 0.01, or "1%") on data, as `numrep search SPEC --max-loss L
+    --json` (the same C function, gen_search_job_run): further options by
+    their long name with "_" for "-" (per_layer=True, limit=200,
+    grid="float", exp="3:6" or (3, 6), engine="jit-O1", samples=10,
+    predictor=PATH, ...; False/None leave an option out).  Every evaluation
+    goes to the results store db, and a rerun answers from it.  Returns the
+    command's JSON answer as a dict: "found" False when no format meets the
+    budget; "precision_yaml" the answer as a precision file.  A bad option
+    raises numrep.RangeError (a ValueError) naming it."""
+    if isinstance(max_loss, bool) or not isinstance(max_loss, (str, int, float)):
+        raise TypeError("numrep.search: max_loss must be a number or a str like '1%%', got %r"
+                        % (max_loss,))
+    G = _lib.genlib()
+    job = G.gen_search_job_new()
+    if not job:
+        raise MemoryError("numrep.search: out of memory")
+    e = NrErr()
+    try:
+        opts = [("net", spec), ("max-loss", max_loss), ("db", db), ("method", method),
+                ("jobs", jobs), ("data", data)]
+        opts += [(k.replace("_", "-"), v) for k, v in options.items()]
+        for name, v in opts:
+            if v is None or v is False:
+                continue
+            if G.gen_search_job_takes(name.encode()) < 0:
+                raise TypeError("numrep.search: unknown option %r" % name.replace("-", "_"))
+            val = _option_value(v)
+            check(G.gen_search_job_set(job, name.encode(), None if val is None else val.encode(),
+                                       ctypes.byref(e)), e)
+        status = ctypes.c_int()
+        text = G.gen_search_job_json(job, ctypes.byref(status), ctypes.byref(e))
+        if not text:
+            _lib.raise_err(e)
+        try:
+            answer = json.loads(ctypes.string_at(text).decode())
+        finally:
+            _lib.libc_free(text)
+        if status.value == 4:
+            answer["stopped"] = True
+        return answer
+    finally:
+        G.gen_search_job_free(job)
+
+
+def report(db, path, run=None):
+    """The self-contained HTML report of a results store, as `numrep report
+    DB -o PATH [--run ID]` (the same C function, gen_report_page); run: the
+    run to report (default the newest finished).  Returns path."""
+    if run is not None and (isinstance(run, bool) or not isinstance(run, int) or run <= 0):
+        raise ValueError("numrep.report: run must be a positive run id, got %r" % (run,))
+    e = NrErr()
+    check(_lib.genlib().gen_report_page(os.fspath(db).encode(), run or 0,
+                                        os.fspath(path).encode(), None, ctypes.byref(e)), e)
+    return os.fspath(path)
+
+
+# ---------------------------------------------------------------- calibrate
+# TODO(lead, after merging branch calib): wire numrep.calibrate here.
+# `numrep calibrate` (static activation scales of scaled formats) is being
+# made a library function in runtime/study/calibrate*.c on another branch
+# (nr_calibrate_load / nr_calibrate_run / the writer in calibrate_write.c).
+# Wire it as search is wired above: a small C entry point taking the
+# command's options by name (or a plain-argument function in nr_api),
+# declared in _lib.py (test_api.py checks the declaration against the
+# header), returning the written precision file's path and the per-tensor
+# scales as a dict; then add a test against `numrep calibrate` output.
+
+def calibrate(*args, **kwargs):
+    """Not available yet: `numrep calibrate` as a library call lands with
+    the scaled-formats calibration branch (see the comment above)."""
+    raise NotImplementedError("numrep.calibrate is not wired into the Python package yet; "
+                              "use the `numrep calibrate` command")

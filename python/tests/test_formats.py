@@ -145,3 +145,34 @@ def test_out_arrays_and_in_place():
         numrep.round(x, "e5m2", out=np.empty(x.shape))
     with pytest.raises(ValueError, match="out has shape"):
         numrep.round(x, "e5m2", out=np.empty(3, np.float32))
+
+
+def _reference_pack(bits, width):
+    """The dense layout written out with NumPy alone: each value's width low
+    bits, LSB first, concatenated, then 8 bits a byte LSB first."""
+    b = np.asarray(bits, dtype=np.uint64)
+    planes = ((b[:, None] >> np.arange(width, dtype=np.uint64)) & 1).astype(np.uint8)
+    return np.packbits(planes.ravel(), bitorder="little")
+
+
+@pytest.mark.parametrize("name", ["e2m1", "e3m2", "e4m3", "e6m7-finite-nosub-sat", "q3.4",
+                                  "e5m10", "bf16", "q11.12", "e8m23", "e11m20", "e8m31",
+                                  "fp64"])
+def test_pack_dense_layout_and_roundtrip(name):
+    f = numrep.Format(name)
+    rng = np.random.default_rng(f.bits)
+    for n in (0, 1, 7, 8, 9, 1001):
+        x = rng.standard_normal(n) * 4
+        bits = numrep.encode(x, f)
+        packed = numrep.pack(bits, f)
+        assert packed.dtype == np.uint8 and packed.size == (n * f.bits + 7) // 8
+        assert np.array_equal(packed, _reference_pack(bits, f.bits))
+        assert np.array_equal(numrep.unpack(packed, f, n), bits)
+    # bits above the width are ignored; a short buffer is refused
+    wide = np.full(3, np.iinfo(f.dtype).max, dtype=f.dtype)
+    assert np.array_equal(numrep.unpack(numrep.pack(wide, f), f, 3),
+                          (wide.astype(np.uint64) & ((1 << f.bits) - 1)).astype(f.dtype))
+    with pytest.raises(ValueError, match="bytes"):
+        numrep.unpack(np.zeros(1, np.uint8), f, 100)
+    with pytest.raises(TypeError):
+        numrep.pack(np.zeros(4, np.float32), f)

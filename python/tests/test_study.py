@@ -63,6 +63,20 @@ def test_import_onnx_matches_cli(tmp_path):
         (tmp_path / "cli" / "net.safetensors").read_bytes()
     with pytest.raises(numrep.Error):
         numrep.import_onnx(__file__, tmp_path / "bad", name="bad")
+    # the preprocessing options, as `numrep import --divisor/--mean/--std/--dataset`
+    pp = dict(divisor=255, mean=(0.5,), std=0.25, dataset=tmp_path)
+    ours = numrep.import_onnx(model, tmp_path / "pyp", name="net", **pp)
+    cli("import", model, "-o", tmp_path / "clip", "--name", "net", "--divisor", 255, "--mean",
+        0.5, "--std", 0.25, "--dataset", tmp_path)
+    assert open(ours).read() == (tmp_path / "clip" / "net.yaml").read_text()
+    assert "divisor: 255, mean: 0.5, std: 0.25}" in open(ours).read()
+    for bad, exc in ((dict(divisor=0), numrep.RangeError), (dict(resize=8), numrep.RangeError),
+                     (dict(mean=(1, 2, 3, 4)), TypeError), (dict(crop="8"), TypeError),
+                     (dict(dataset=tmp_path / "none"), numrep.FileError),
+                     (dict(mean=(0.1, 0.2)), numrep.ParseError)):
+        with pytest.raises(exc):
+            numrep.import_onnx(model, tmp_path / "ppbad", name="x", **bad)
+        assert not (tmp_path / "ppbad" / "x.yaml").exists()
 
 
 def test_torch_quantize_same_bits_as_round():
@@ -105,11 +119,15 @@ def test_search_and_report_match_cli(tmp_path):
                           tmp_path / "cli.db", "--jobs", 2, "--json", "--no-progress",
                           "--grid", "float", "--exp", "4:5", "--man", "2:5", "--limit", 60,
                           "--samples", 4, ok=(0, 3)))
-    for k in ("found", "chosen", "top1", "normalized", "r2", "configurations", "full_evals"):
+    timing = ("full_seconds", "sample_seconds", "wall_seconds", "db")
+    assert got.keys() == want.keys()
+    for k in got.keys() - set(timing):
         assert got[k] == want[k], k
     page = numrep.report(tmp_path / "py.db", tmp_path / "r.html")
     assert open(page).read(200).lower().startswith("<!doctype html>")
-    with pytest.raises(numrep.UsageError, match="--max-loss"):
+    with pytest.raises(numrep.RangeError, match="--max-loss"):
         numrep.search(net, "1x", data=data, db=tmp_path / "x.db")
-    with pytest.raises(numrep.CommandError):
+    with pytest.raises(TypeError, match="bogus"):
+        numrep.search(net, "1%", data=data, db=tmp_path / "x.db", bogus=3)
+    with pytest.raises(numrep.FileError):
         numrep.report(tmp_path / "none.db", tmp_path / "x.html")

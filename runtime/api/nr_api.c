@@ -67,26 +67,6 @@ typedef struct {
     void *out;
 } f64_job;
 
-static void store_bits(void *out, int container, size_t i, uint64_t b)
-{
-    switch (container) {
-    case 1: ((uint8_t *)out)[i] = (uint8_t)b; break;
-    case 2: ((uint16_t *)out)[i] = (uint16_t)b; break;
-    case 4: ((uint32_t *)out)[i] = (uint32_t)b; break;
-    default: ((uint64_t *)out)[i] = b; break;
-    }
-}
-
-static uint64_t load_bits(const void *in, int container, size_t i)
-{
-    switch (container) {
-    case 1: return ((const uint8_t *)in)[i];
-    case 2: return ((const uint16_t *)in)[i];
-    case 4: return ((const uint32_t *)in)[i];
-    default: return ((const uint64_t *)in)[i];
-    }
-}
-
 static void f64_chunk(void *ctx, size_t begin, size_t end)
 {
     const f64_job *j = ctx;
@@ -95,10 +75,10 @@ static void f64_chunk(void *ctx, size_t begin, size_t end)
         if (j->kind == JOB_ROUND)
             ((double *)j->out)[i] = nr_round(j->f, j->mode, ((const double *)j->in)[i], sr, NULL);
         else if (j->kind == JOB_ENCODE)
-            store_bits(j->out, j->f->container, i,
+            nr_container_store(j->out, j->f->container, i,
                        nr_encode(j->f, j->mode, ((const double *)j->in)[i], sr, NULL));
         else
-            ((double *)j->out)[i] = nr_decode(j->f, load_bits(j->in, j->f->container, i));
+            ((double *)j->out)[i] = nr_decode(j->f, nr_container_load(j->in, j->f->container, i));
     }
 }
 

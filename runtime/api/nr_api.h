@@ -7,6 +7,7 @@
 
 #include "eval.h"
 #include "model.h"
+#include "scaled.h"
 
 /* A parsed format on the heap (NULL and err filled on a bad name). */
 nr_format *nr_api_format_new(const char *name, nr_err *err);
@@ -38,7 +39,33 @@ enum { NR_API_ADD, NR_API_SUB, NR_API_MUL, NR_API_DIV, NR_API_FMA, NR_API_SQRT,
 int nr_api_arith(const nr_format *f, int op, nr_rounding mode, uint64_t seed, const double *a,
                  const double *b, const double *c, uint64_t *out, size_t n, nr_err *err);
 
-/* Input and output shapes (C, H, W); returns the number of layers. */
+/* ---------------------------------------------------------------- nr_api_scaled.c
+ * Scaled formats (scaled.h): a descriptor on the heap (NULL and err filled
+ * on a bad name), its element format, and its numbers: ints granularity
+ * (nr_gran) block (0 unless blocks) scale (nr_scale_fmt) rule
+ * (nr_scale_rule) emax_elem elem_prec; *bits the storage bits per element. */
+#define NR_API_SCALED_INTS 6
+nr_scaled *nr_api_scaled_new(const char *name, nr_err *err);
+void nr_api_scaled_free(nr_scaled *s);
+const nr_format *nr_api_scaled_element(const nr_scaled *s);
+int nr_api_scaled_info(const nr_scaled *s, int64_t ints[NR_API_SCALED_INTS], double *bits);
+/* Groups of an array of rows x len values (C order): tensor 1, channel one
+ * per row (row = output channel), block ceil(len / block) per row (blocks
+ * run along a row, the reduction axis; the last may be short). */
+size_t nr_api_scaled_groups(const nr_scaled *s, size_t rows, size_t len);
+/* Quantize x group by group (nr_scaled_quantize): out = P * X, exact
+ * doubles; scales / scale_bits (may be NULL) one per group, in group order
+ * (row-major).  tensor_scale: the static scale (rule static), or NVFP4's
+ * fp32 tensor scale (<= 0: computed from the whole array's amax).  Group g
+ * draws as line g+1 of `numrep round`: nr_sr_bits(seed, g, i, 0).
+ * threads as for the bulk kernels.  0 or the first failing group's error. */
+int nr_api_scaled_round(const nr_scaled *s, nr_rounding mode, uint64_t seed,
+                        double tensor_scale, const double *x, size_t rows, size_t len,
+                        double *out, double *scales, uint64_t *scale_bits, int threads,
+                        nr_err *err);
+
+/* ---------------------------------------------------------------- models
+ * Input and output shapes (C, H, W); returns the number of layers. */
 int nr_api_model_info(const nr_model *m, int in_shape[3], int out_shape[3]);
 const char *nr_api_model_layer_name(const nr_model *m, int i); /* NULL if out of range */
 /* nr_emulate, with the statistics (counts NULL: none) as uint64 rows of

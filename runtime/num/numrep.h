@@ -279,6 +279,19 @@ void nr_bulk_encode_f32(const nr_format *f, nr_rounding mode, uint64_t seed, uin
                         const float *in, void *out, size_t n, int threads);
 void nr_bulk_decode_f32(const nr_format *f, const void *in, float *out, size_t n, int threads);
 
+/* pack.c: dense bit-packing, value k at bit k*width LSB first ([--pack
+ * dense]); n values take nr_pack_bytes bytes.  nr_pack_put ORs the width
+ * low bits of v in (zero the bytes first); nr_pack_dense / nr_unpack_dense
+ * convert whole arrays of encodings in f's container. */
+size_t nr_pack_bytes(int width, size_t n);
+void nr_pack_put(uint8_t *base, int width, uint64_t k, uint64_t v);
+uint64_t nr_pack_get(const uint8_t *base, int width, uint64_t k);
+void nr_pack_dense(const nr_format *f, const void *in, size_t n, uint8_t *out);
+void nr_unpack_dense(const nr_format *f, const uint8_t *in, size_t n, void *out);
+/* Encoding i of an array in a container of 1/2/4/8 bytes (host order). */
+uint64_t nr_container_load(const void *in, int container, size_t i);
+void nr_container_store(void *out, int container, size_t i, uint64_t b);
+
 #ifdef __cplusplus
 }
 #endif
