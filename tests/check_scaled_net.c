@@ -282,7 +282,6 @@ START_TEST(test_parse_bad)
     prec_bad("\n\ndefault: {weights: {element: e9m9x, block: 32}}\n", "", 3);
     prec_bad("default: {weights: e2m1@b32:fp32:floor}\n", "", 1);
     prec_bad("default: {weights: int8@tensor:fp32:static}\n", "static", 1);
-    prec_bad("default: {activations: int8@tensor:fp32:static}\n", "calibration", 1);
     prec_bad("default: {weights: mxfp9}\n", "", 1);
 }
 END_TEST

@@ -24,6 +24,7 @@
     X(cmd_run, "run", "compile a network with the JIT and run it")                               \
     X(cmd_build, "build", "compile a network to an executable, object, IR or header") \
     X(cmd_search, "search", "find the narrowest format that meets an accuracy budget")     \
+    X(cmd_calibrate, "calibrate", "static activation scales from calibration data (-o CAL.yaml)") \
     X(cmd_report, "report", "write a self-contained HTML report from a results database") \
     X(cmd_version, "version", "the version, and where numrep finds its templates and runtime")
 

@@ -52,6 +52,9 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
     if (s->scale == NR_SCALE_NV) { /* [scl-nv] the tensor scale of this tensor */
         ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(v, n, 1));
     }
+    if (s->rule == NR_RULE_STATIC) /* [scl-cal-use] the calibrated scale */
+        ctx.tensor_scale =
+            nr_model_act_scale(E->m, layer == NR_EMU_LAYER_INPUT ? -1 : (int)layer);
     nr_scaled_group g;
     int rc;
     if (s->gran != NR_GRAN_BLOCK) { /* tensor: one group, C, H, W order */

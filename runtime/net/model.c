@@ -878,7 +878,8 @@ int nr_model_build_opts(nr_spec *spec, nr_precision *prec, const nr_model_opts *
     plan_folding(&b, out_si);
     if ((rc = build_layers(&b)) || (rc = check_memory(&b)) ||
         (rc = open_weights(&b, weights_path)) || (rc = bind_weights(&b)) ||
-        (rc = bind_precision(&b)) || (rc = nr_model_quantize_weights(m, err)))
+        (rc = bind_precision(&b)) || (rc = nr_model_quantize_weights(m, err)) ||
+        (rc = nr_model_bind_scales(m, err)))
         goto done;
     m->output = b.mi[out_si];
 done:

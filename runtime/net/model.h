@@ -8,8 +8,9 @@
  *         format on every value; immutable afterwards)
  *   nr_model --> emulator (runtime/emu/emulator.c) | generator (gen/)
  *
- * Files: spec.c, precision.c, model.c (build), model_scaled.c (scaled
- * weights quantized at build, [scl-dot-wq]).
+ * Files: spec.c, precision.c, precision_scales.c (calibrated activation
+ * scales, [scl-cal-file]), model.c (build), model_scaled.c (scaled
+ * weights quantized at build, [scl-dot-wq]; static scales bound).
  *
  * Tensors are float32 C-order; activations of one sample are [C, H, W]
  * (dense/flatten outputs are [N, 1, 1]). */
@@ -133,6 +134,17 @@ typedef struct nr_precision {
         nr_layer_prec p;
     } *overrides;
     uint64_t seed;           /* for sr; `seed:` in the YAML, default 0      */
+    /* `scales:` calibrated activation scales ([scl-cal-file]): one per
+     * tensor (a layer name, its folded batchnorm's, or `input`), as
+     * written; model_scaled.c binds them to the tensors whose activations
+     * rule is static ([scl-cal-use]). */
+    int nscales;
+    struct nr_prec_scale {
+        char name[NR_NAME_MAX];
+        double value;        /* the text read as a double (strtod)          */
+        float value_f32;     /* the text read as an fp32 (strtof)           */
+        int line, col;
+    } *scales;
 } nr_precision;
 
 enum { NR_ROLE_WEIGHTS = 1, NR_ROLE_ACTIVATIONS = 2, NR_ROLE_PRODUCTS = 4,
@@ -146,6 +158,14 @@ int nr_precision_parse_string(const char *text, const char *path_for_messages,
 int nr_precision_from_arg(const char *arg, nr_precision **out, nr_err *err);
 int nr_precision_uniform(const nr_format *f, nr_precision **out, nr_err *err);
 void nr_precision_free(nr_precision *p);
+/* precision_scales.c: the `scales:` mapping of a precision file
+ * ([scl-cal-file]) into P->scales (parse_doc calls it). */
+struct nr_yaml_doc;
+struct nr_yaml_node;
+int nr_precision_parse_scales(const struct nr_yaml_doc *d, const struct nr_yaml_node *n,
+                              nr_precision *P, nr_err *err);
+/* The scale written for tensor name, or NULL. */
+const struct nr_prec_scale *nr_precision_find_scale(const nr_precision *P, const char *name);
 /* Set the rounding mode and/or MAC mode (NULL: keep) of the default and of
  * every override: `--rounding`/`--mac` beside `-p`. */
 void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const nr_mac_mode *mac);
@@ -191,6 +211,7 @@ typedef struct nr_layer {
     double *wq, *wscale;
     size_t nwscale;
     uint64_t wq_clipped, wq_zero, wq_nan; /* over the weight groups       */
+    double act_scale;              /* static activation scale ([scl-cal-use]), 0: dynamic */
     long long macs;                /* multiply-accumulates per sample      */
 } nr_layer;
 
@@ -199,6 +220,7 @@ typedef struct nr_model {
     nr_precision *prec;            /* owned                                */
     int in_shape[3];
     nr_format in_format;           /* network input is rounded to this ([net-1]) */
+    double in_scale;               /* its static scale ([scl-cal-use]), 0: dynamic */
     int nlayers;
     nr_layer *layers;              /* topological order                    */
     int output;                    /* index of the output layer            */
@@ -251,6 +273,15 @@ int nr_model_find(const nr_model *m, const char *layer_name); /* index or -1 */
 /* model_scaled.c: quantize every scaled weight tensor once ([scl-dot-wq]);
  * nr_model_build calls it. */
 int nr_model_quantize_weights(nr_model *m, nr_err *err);
+/* model_scaled.c: give every tensor whose activations rule is static its
+ * calibrated scale from the precision's `scales:` ([scl-cal-use]); errors
+ * name the precision file's line: a missing scale, an unknown tensor, a
+ * scale for a dynamic tensor, a value the scale format cannot hold. */
+int nr_model_bind_scales(nr_model *m, nr_err *err);
+/* The scaled activations format of tensor li (-1: the network input, which
+ * layer 0's activations role quantizes), and its static scale (0: dynamic). */
+const nr_scaled *nr_model_act_scaled(const nr_model *m, int li);
+double nr_model_act_scale(const nr_model *m, int li);
 /* 1 when a layer has a scaled role, a block mac or promote (emulator only). */
 int nr_model_is_scaled(const nr_model *m);
 /* The scale group of weight (o, ci, r, c) ([scl-group], [scl-dot-wq]): ci

@@ -7,6 +7,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,5 +127,109 @@ int nr_model_is_scaled(const nr_model *m)
     for (int i = 0; i < m->nlayers; i++)
         if (nr_prec_is_scaled(&m->layers[i].prec))
             return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- static activation scales */
+
+const nr_scaled *nr_model_act_scaled(const nr_model *m, int li)
+{
+    const nr_scaled *s = &m->layers[li < 0 ? 0 : li].prec.activations_scaled;
+    return s->gran != NR_GRAN_NONE ? s : NULL;
+}
+
+double nr_model_act_scale(const nr_model *m, int li)
+{
+    return li < 0 ? m->in_scale : m->layers[li].act_scale;
+}
+
+/* The value of a written scale in scale format f, or 0 when f cannot hold
+ * it exactly ([scl-cal-file]: fp32 scales are read as the nearest fp32,
+ * e8m0 and ue4m3 ones must be exact values). */
+static double scale_value(const struct nr_prec_scale *w, nr_scale_fmt f)
+{
+    double v = f == NR_SCALE_FP32 ? (double)w->value_f32 : w->value;
+    if (!(v > 0) || !isfinite(v))
+        return 0;
+    if (f == NR_SCALE_E8M0) {
+        int e;
+        double fr = frexp(v, &e);
+        return fr == 0.5 && e - 1 >= -127 && e - 1 <= 127 ? v : 0;
+    }
+    const nr_format *sf = nr_scaled_scale_format(f);
+    unsigned fl = 0;
+    uint64_t bits = sf ? nr_encode(sf, NR_RND_RNE, v, 0, &fl) : 0;
+    return sf && !(fl & NR_FLAG_INEXACT) && nr_decode(sf, bits) == v ? v : 0;
+}
+
+/* Which tensor a written name means: -1 the input, a layer index, or -2. */
+static int scale_tensor(const nr_model *m, const char *name)
+{
+    if (!strcmp(name, "input"))
+        return -1;
+    for (int i = 0; i < m->nlayers; i++)
+        if (!strcmp(m->layers[i].name, name) ||
+            (m->layers[i].folded_bn[0] && !strcmp(m->layers[i].folded_bn, name)))
+            return i;
+    return -2;
+}
+
+static int bind_one(nr_model *m, const struct nr_prec_scale *w, nr_err *err)
+{
+    const nr_precision *P = m->prec;
+    char where[NR_NAME_MAX + 16], sn[96];
+    snprintf(where, sizeof where, "scales.%s", w->name);
+    int li = scale_tensor(m, w->name);
+    if (li == -2)
+        return nr_err_set(err, NR_ESYNTAX, P->path, w->line, w->col, where,
+                          "no tensor of that name in %s: expected a layer name or input",
+                          m->spec->path);
+    const nr_scaled *s = nr_model_act_scaled(m, li);
+    double *dst = li < 0 ? &m->in_scale : &m->layers[li].act_scale;
+    if (!s || s->rule != NR_RULE_STATIC) {
+        if (s)
+            nr_scaled_name(s, sn, sizeof sn);
+        return nr_err_set(err, NR_ESYNTAX, P->path, w->line, w->col, where,
+                          "the activations of %s are %s%s: a scale is used only with rule "
+                          "static (e.g. int8@tensor:fp32:static)",
+                          w->name, s ? sn : "not scaled", s ? " (a dynamic rule)" : "");
+    }
+    if (*dst != 0)
+        return nr_err_set(err, NR_ESYNTAX, P->path, w->line, w->col, where,
+                          "a second scale for the same tensor (a layer and its folded "
+                          "batchnorm name one tensor)");
+    double v = scale_value(w, s->scale);
+    if (v == 0)
+        return nr_err_set(err, NR_ERANGE, P->path, w->line, w->col, where,
+                          "%.9g is not a value of the %s scale format%s", w->value,
+                          nr_scaled_scale_name(s->scale),
+                          s->scale == NR_SCALE_E8M0 ? " (a power of two 2^-127 .. 2^127)"
+                          : s->scale == NR_SCALE_UE4M3
+                              ? " (an unsigned e4m3 value, 2^-9 .. 448, e.g. 0.25 or 1.125)"
+                              : " (a normal or subnormal fp32 number)");
+    *dst = v;
+    return 0;
+}
+
+int nr_model_bind_scales(nr_model *m, nr_err *err)
+{
+    const nr_precision *P = m->prec;
+    int rc;
+    for (int i = 0; i < P->nscales; i++)
+        if ((rc = bind_one(m, &P->scales[i], err)))
+            return rc;
+    for (int li = -1; li < m->nlayers; li++) {
+        const nr_scaled *s = nr_model_act_scaled(m, li);
+        if (!s || s->rule != NR_RULE_STATIC || nr_model_act_scale(m, li) != 0)
+            continue;
+        char sn[96];
+        nr_scaled_name(s, sn, sizeof sn);
+        const char *name = li < 0 ? "input" : m->layers[li].name;
+        return nr_err_set(err, NR_ESYNTAX, P->path[0] ? P->path : "-p", P->dflt_line,
+                          P->dflt_col, "scales",
+                          "the activations of %s are %s (a static scale) but `scales:` has no "
+                          "scale for %s; numrep calibrate writes them all",
+                          name, sn, name);
+    }
     return 0;
 }

@@ -258,7 +258,7 @@ static int default_prec(nr_layer_prec *p, nr_err *err)
 static int parse_doc(const nr_yaml_doc *d, nr_precision *P, nr_err *err)
 {
     const nr_yaml_node *root = d->root;
-    int rc = nr_yaml_check_map(d, root, "", "default layers seed", err);
+    int rc = nr_yaml_check_map(d, root, "", "default layers seed scales", err);
     if (rc)
         return rc;
     if ((rc = default_prec(&P->dflt, err)))
@@ -289,6 +289,8 @@ static int parse_doc(const nr_yaml_doc *d, nr_precision *P, nr_err *err)
         }
         P->seed = v;
     }
+    if ((n = nr_yaml_get(root, "scales")) && (rc = nr_precision_parse_scales(d, n, P, err)))
+        return rc; /* [scl-cal-file], precision_scales.c */
     const nr_yaml_node *layers = nr_yaml_get(root, "layers");
     if (!layers)
         return 0;
@@ -420,6 +422,7 @@ void nr_precision_free(nr_precision *p)
     if (!p)
         return;
     free(p->overrides);
+    free(p->scales);
     free(p);
 }
 
@@ -514,9 +517,6 @@ int nr_prec_check(const nr_layer_prec *p, char *msg, size_t n)
     else if (w->gran != NR_GRAN_NONE && w->rule == NR_RULE_STATIC)
         snprintf(msg, n, "weights cannot have rule static: their scales are computed when "
                          "the model is built; static is for calibrated activations");
-    else if (a->gran != NR_GRAN_NONE && a->rule == NR_RULE_STATIC)
-        snprintf(msg, n, "static activation scales need a calibration file, which numrep "
-                         "cannot write yet (numrep calibrate); use a dynamic rule");
     else if (p->mac == NR_MAC_BLOCK_FP32 &&
              (nr_format_parse("fp32", &f32, &e) || !nr_format_equal(&p->products, &f32) ||
               !nr_format_equal(&p->accumulator, &f32)))

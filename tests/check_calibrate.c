@@ -1,0 +1,371 @@
+/* check_calibrate.c -- static activation scales and calibration
+ * (docs/semantics.md [scl-cal-*]): `scales:` parsing and binding with every
+ * bad input and its position; a static scale used by the emulator against
+ * values worked out here; the histogram bins; the three methods on known
+ * statistics; nr_calibrate_run's amax against the fp32 emulator's layer
+ * values, independent of the thread count; and the written precision file
+ * read back (every layer's precision and every scale the same). */
+#include "calibrate.h"
+#include "dataset.h"
+#include "emulator.h"
+#include "model.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int model_try(const char *spec, const char *prec, nr_model **m, nr_err *e)
+{
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_parse_string(spec, "net.yaml", &s, e);
+    ck_assert_msg(rc == 0, "spec: %s", e->msg);
+    if ((rc = nr_precision_parse_string(prec, "p.yaml", &p, e))) {
+        nr_spec_free(s);
+        return rc;
+    }
+    return nr_model_build(s, p, NULL, 7, m, e);
+}
+
+/* prec must fail (parse or build) with want in the message, at line. */
+static void model_bad(const char *spec, const char *prec, const char *want, int line)
+{
+    nr_model *m = NULL;
+    nr_err e = {0};
+    int rc = model_try(spec, prec, &m, &e);
+    ck_assert_msg(rc < 0, "accepted: %s", prec);
+    ck_assert_msg(strstr(e.msg, want) || strstr(e.where, want), "%s: \"%s\" (%s) lacks \"%s\"",
+                  prec, e.msg, e.where, want);
+    ck_assert_msg(!line || e.line == line, "%s: line %d, want %d", prec, e.line, line);
+    ck_assert_ptr_null(m);
+}
+
+/* ---------------------------------------------------------------- static scales */
+
+static const char *conv_spec = "name: t\ninput: {shape: [4, 2, 2]}\nlayers:\n"
+                               "  - {name: c, op: conv, out: 4, kernel: 1, bias: false}\n"
+                               "  - {name: r, op: relu}\n";
+
+/* int8 symmetric: clamp(rne(v / X), +-127) * X (v / X exact or far from a tie here) */
+static double q8(double v, double X)
+{
+    double k = nearbyint(v / X);
+    k = k > 127 ? 127 : k < -127 ? -127 : k;
+    return k * X;
+}
+
+START_TEST(test_static_use)
+{
+    nr_model *m = NULL;
+    nr_err e = {0};
+    int rc = model_try(conv_spec,
+                       "default: {activations: int8@tensor:fp32:static}\n"
+                       "scales: {input: 0x1p-5, c: 0.1, r: 0.05}\n",
+                       &m, &e);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert(m->in_scale == 0x1p-5);
+    ck_assert(m->layers[0].act_scale == (double)0.1f); /* fp32: the nearest float */
+    ck_assert(m->layers[1].act_scale == (double)0.05f);
+    double w[16] = {0};
+    for (int i = 0; i < 4; i++)
+        w[i * 4 + i] = 3;
+    memcpy(m->layers[0].w, w, sizeof w);
+    float in[16], out[16];
+    uint64_t st = 5;
+    for (int i = 0; i < 16; i++) /* some beyond 127 * 2^-5 = 3.97: they clip */
+        in[i] = (float)(tu_unif(&st) * 9 - 4.5);
+    ck_assert_int_eq(nr_emulate(m, in, 1, out, NULL, NULL, &e), 0);
+    for (int i = 0; i < 16; i++) {
+        double a = q8(in[i], 0x1p-5) * 3, b = q8(a, (double)0.1f);
+        double want = q8(b > 0 ? b : 0, (double)0.05f);
+        ck_assert_msg(out[i] == (float)want, "element %d: %a want %a (in %a)", i, (double)out[i],
+                      want, (double)in[i]);
+    }
+    nr_model_free(m);
+}
+END_TEST
+
+START_TEST(test_static_bad)
+{
+    const char *d = "default: {activations: int8@tensor:fp32:static}\n";
+    char p[512];
+#define BAD(extra, want, line)                                                                  \
+    do {                                                                                        \
+        snprintf(p, sizeof p, "%s%s", d, extra);                                                \
+        model_bad(conv_spec, p, want, line);                                                    \
+    } while (0)
+    BAD("scales: {input: 0.5, c: 0.5}\n", "no scale for r", 1);
+    BAD("scales: {input: 0.5, c: 0.5, r: 0.5, x: 1}\n", "no tensor of that name", 2);
+    BAD("scales:\n  input: 0.5\n  c: -1\n  r: 1\n", "positive and finite", 4);
+    BAD("scales:\n  input: 0.5\n  c: 1e999\n  r: 1\n", "positive and finite", 4);
+    BAD("scales:\n  input: 0.5\n  c: zero\n  r: 1\n", "expected a positive number", 4);
+    BAD("scales:\n  input: 0.5\n  c: \"1\"\n  r: 1\n", "expected a positive number", 4);
+    BAD("scales:\n  input: 0.5\n  c: [1]\n  r: 1\n", "expected a positive number", 4);
+    BAD("scales: [1, 2]\n", "expected a mapping", 2);
+    BAD("scales: {input: 0.5, c: 0.5, r: 0.5}\nscale: {}\n", "scale", 3);
+    /* a dynamic tensor given a scale; e8m0 and ue4m3 values that are not */
+    model_bad(conv_spec,
+              "default: {activations: int8@tensor:fp32:static}\nlayers:\n"
+              "  r: {activations: int8@tensor:fp32}\nscales: {input: 1, c: 1, r: 1}\n",
+              "a scale is used only with rule static", 4);
+    model_bad(conv_spec,
+              "default: {activations: int8@tensor:e8m0:static}\nscales: {input: 1, c: 0.3, r: 1}\n",
+              "not a value of the e8m0", 2);
+    model_bad(conv_spec,
+              "default: {activations: int8@tensor:ue4m3:static}\nscales: {input: 1, c: 0.1, r: 1}\n",
+              "not a value of the ue4m3", 2);
+    model_bad(conv_spec,
+              "default: {activations: int8@tensor:e8m0:static}\nscales: {input: 1, c: 0x1p-128, r: 1}\n",
+              "not a value of the e8m0", 2);
+    /* fine: e8m0 powers of two, ue4m3 values, hex floats */
+    nr_model *m = NULL;
+    nr_err e = {0};
+    ck_assert_int_eq(model_try(conv_spec,
+                               "default: {activations: int8@tensor:ue4m3:static}\n"
+                               "scales: {input: 448, c: 0x1p-9, r: 1.125}\n",
+                               &m, &e),
+                     0);
+    nr_model_free(m);
+#undef BAD
+}
+END_TEST
+
+/* ---------------------------------------------------------------- bins and methods */
+
+START_TEST(test_bins)
+{
+    ck_assert_int_eq(nr_cal_bin(0.0f), 0);
+    ck_assert_int_eq(nr_cal_bin(-0.0f), 0);
+    ck_assert_int_eq(nr_cal_bin(0x1p-70f), 1);
+    ck_assert_int_eq(nr_cal_bin(0x1p70f), NR_CAL_BINS - 1);
+    uint64_t st = 3;
+    for (int i = 0; i < 20000; i++) {
+        float v = (float)ldexp(tu_unif(&st) + 0.5, (int)(tu_rand(&st) % 120) - 60);
+        int b = nr_cal_bin(v);
+        ck_assert_msg(b >= 2 && b < NR_CAL_BINS - 1, "%a bin %d", (double)v, b);
+        ck_assert_msg(nr_cal_bin_lo(b) <= v && v < nr_cal_bin_hi(b), "%a not in bin %d [%a, %a)",
+                      (double)v, b, nr_cal_bin_lo(b), nr_cal_bin_hi(b));
+        ck_assert(nr_cal_bin(-v) == b);
+        ck_assert(nr_cal_bin_hi(b) == nr_cal_bin_lo(b + 1));
+    }
+    ck_assert(nr_cal_bin_lo(nr_cal_bin(1.0f)) == 1.0);
+    ck_assert(nr_cal_bin_hi(nr_cal_bin(1.0f)) == 1.0 + 1.0 / 256);
+}
+END_TEST
+
+static void tensor_of(nr_cal_tensor *t, const char *fmt, const float *v, int n)
+{
+    memset(t, 0, sizeof *t);
+    nr_err e = {0};
+    ck_assert_int_eq(nr_scaled_parse(fmt, &t->fmt, &e), 0);
+    t->hist = calloc(NR_CAL_BINS, sizeof *t->hist);
+    for (int i = 0; i < n; i++) {
+        t->hist[nr_cal_bin(v[i])]++;
+        t->amax = fmax(t->amax, fabs(v[i]));
+        t->count++;
+    }
+}
+
+START_TEST(test_methods)
+{
+    /* 9999 values 1.0 and one outlier 100: amax 100; the 99.99th
+     * percentile is the bin of 1.0 (9999 of 10000 values <= its upper edge) */
+    static float v[10000];
+    for (int i = 0; i < 10000; i++)
+        v[i] = i == 77 ? 100.0f : (i % 2 ? 1.0f : -1.0f);
+    nr_cal_tensor t;
+    nr_err e = {0};
+    tensor_of(&t, "int8@tensor:fp32", v, 10000);
+    ck_assert_int_eq(nr_calibrate_choose(&t, NR_CAL_AMAX, 0, &e), 0);
+    ck_assert(t.threshold == 100.0 && t.scale == (double)(100.0f / 127.0f));
+    ck_assert_int_eq(nr_calibrate_choose(&t, NR_CAL_PERCENTILE, 99.99, &e), 0);
+    ck_assert_msg(t.threshold == 1.0 + 1.0 / 256, "percentile T %a", t.threshold);
+    ck_assert_int_eq(nr_calibrate_choose(&t, NR_CAL_PERCENTILE, 100, &e), 0);
+    ck_assert(t.threshold == 100.0);
+    /* mse: with amax's scale the 9999 ones round to 0.787 (error 0.21 each),
+     * while clipping 100 to the next candidate costs 100 - 91.7: amax wins */
+    ck_assert_int_eq(nr_calibrate_choose(&t, NR_CAL_MSE, 0, &e), 0);
+    ck_assert_msg(t.threshold == 100 && t.scale == (double)(100.0f / 127.0f), "mse X %g T %g",
+                  t.scale, t.threshold);
+    free(t.hist);
+    /* int4 (max 7): 10000 values uniform in [-1, 1] and one 4: amax's scale
+     * 4/7 rounds most values badly (error ~ N X^2 / 12 = 272), a threshold
+     * near 1 costs ~17 + the outlier's (4 - 1)^2 = 9: mse picks T in [0.8, 1.5] */
+    uint64_t st = 11;
+    for (int i = 0; i < 10000; i++)
+        v[i] = i == 5 ? 4.0f : (float)(tu_unif(&st) * 2 - 1);
+    tensor_of(&t, "int4@tensor:fp32", v, 10000);
+    ck_assert_int_eq(nr_calibrate_choose(&t, NR_CAL_MSE, 0, &e), 0);
+    ck_assert_msg(t.threshold >= 0.8 && t.threshold <= 1.5 && t.scale < 4.0 / 7, "mse X %g T %g",
+                  t.scale, t.threshold);
+    /* all zero: the smallest fp32 scale ([scl-scale]) */
+    free(t.hist);
+    static const float z[3] = {0, 0, 0};
+    tensor_of(&t, "int8@tensor:fp32", z, 3);
+    ck_assert_int_eq(nr_calibrate_choose(&t, NR_CAL_MSE, 0, &e), 0);
+    ck_assert(t.scale == 0x1p-149);
+    free(t.hist);
+    /* method names */
+    nr_cal_method m;
+    double p;
+    ck_assert_int_eq(nr_cal_method_parse("percentile:99.9", &m, &p, &e), 0);
+    ck_assert(m == NR_CAL_PERCENTILE && p == 99.9);
+    ck_assert_int_lt(nr_cal_method_parse("percentile:0", &m, &p, &e), 0);
+    ck_assert_int_lt(nr_cal_method_parse("percentile:100.5", &m, &p, &e), 0);
+    ck_assert_int_lt(nr_cal_method_parse("percentile:", &m, &p, &e), 0);
+    ck_assert_int_lt(nr_cal_method_parse("max", &m, &p, &e), 0);
+    ck_assert_int_lt(nr_cal_method_parse(NULL, &m, &p, &e), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- a run */
+
+static const char *cifar_spec =
+    "name: t\ninput: {shape: [3, 32, 32]}\nlayers:\n"
+    "  - {name: c1, op: conv, out: 4, kernel: 3, pad: 1}\n"
+    "  - {name: bn, op: batchnorm}\n"
+    "  - {name: r1, op: relu}\n"
+    "  - {name: p, op: maxpool, kernel: 4}\n"
+    "  - {name: f, op: flatten}\n"
+    "  - {name: fc, op: dense, out: 10}\n";
+
+static nr_model *build(const char *prec_text)
+{
+    nr_model *m = NULL;
+    nr_err e = {0};
+    int rc = model_try(cifar_spec, prec_text, &m, &e);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    return m;
+}
+
+START_TEST(test_run_and_write)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/dataset/cifar/test_batch.bin", tu_source_dir());
+    nr_dataset *ds = NULL;
+    nr_err e = {0};
+    nr_dataset_opts dopt;
+    nr_dataset_opts_init(&dopt);
+    ck_assert_msg(nr_dataset_open(path, &dopt, &ds, &e) == 0, "%s", e.msg);
+    const int64_t n = nr_dataset_count(ds);
+    ck_assert_int_ge(n, 2);
+    /* the target: int8 per channel, activations per tensor (c1 holds bn) */
+    nr_model *t = build("default: {weights: int8@channel}\nlayers:\n  fc: {activations: fp32}\n");
+    nr_calibration c1, c2;
+    ck_assert_int_eq(nr_calibrate_tensors(t, &c1, &e), 0);
+    ck_assert_int_eq(c1.ntensors, 5); /* input c1 r1 p f (fc is fp32) */
+    ck_assert_str_eq(c1.t[0].name, "input");
+    ck_assert_int_eq(nr_calibrate_tensors(t, &c2, &e), 0);
+    nr_cal_opts o;
+    nr_cal_opts_init(&o);
+    o.random_seed = 7;
+    o.method = NR_CAL_MSE;
+    ck_assert_msg(nr_calibrate_run(t, ds, &o, &c1, &e) == 0, "%s", e.msg);
+    o.jobs = 3;
+    ck_assert_msg(nr_calibrate_run(t, ds, &o, &c2, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(c1.samples, n);
+    /* the fp32 model's values, sample by sample, from the emulator */
+    nr_model *f = build("default: {weights: fp32}\n");
+    float *x = malloc((size_t)nr_dataset_sample_size(ds) * sizeof *x), y[10];
+    double *lo[8] = {0}, amax[8] = {0};
+    for (int i = 0; i < f->nlayers; i++)
+        lo[i] = malloc(nr_shape_count(f->layers[i].out_shape) * sizeof **lo);
+    for (int64_t s = 0; s < n; s++) {
+        ck_assert_int_eq(nr_dataset_get(ds, s, 1, x, NULL, &e), 0);
+        ck_assert_int_eq(nr_emulate_layers(f, x, 1, y, lo, NULL, NULL, &e), 0);
+        for (int k = 0; k < 3 * 32 * 32; k++)
+            amax[0] = fmax(amax[0], fabs(x[k]));
+        for (int ti = 1; ti < c1.ntensors; ti++) {
+            int li = nr_model_find(f, c1.t[ti].name);
+            ck_assert_int_ge(li, 0);
+            for (size_t k = 0; k < nr_shape_count(f->layers[li].out_shape); k++)
+                amax[ti] = fmax(amax[ti], fabs(lo[li][k]));
+        }
+    }
+    for (int ti = 0; ti < c1.ntensors; ti++) {
+        ck_assert_msg(c1.t[ti].amax == amax[ti], "%s amax %a want %a", c1.t[ti].name,
+                      c1.t[ti].amax, amax[ti]);
+        ck_assert(c2.t[ti].amax == c1.t[ti].amax && c2.t[ti].scale == c1.t[ti].scale);
+        ck_assert(memcmp(c1.t[ti].hist, c2.t[ti].hist, NR_CAL_BINS * sizeof(uint64_t)) == 0);
+        ck_assert(c1.t[ti].scale > 0 && c1.t[ti].threshold <= c1.t[ti].amax);
+    }
+    /* the file: every layer resolves as before, activations static, scales bound */
+    char *text = nr_calibrate_yaml(t, &c1, "# test\n", &e);
+    ck_assert_msg(text != NULL, "%s", e.msg);
+    nr_model *back = build(text);
+    for (int li = 0; li < t->nlayers; li++) {
+        const nr_layer_prec *a = &t->layers[li].prec, *b = &back->layers[li].prec;
+        ck_assert_int_eq(a->weights_scaled.gran, b->weights_scaled.gran);
+        ck_assert_int_eq(a->activations_scaled.gran, b->activations_scaled.gran);
+        ck_assert(a->mac == b->mac && a->rounding == b->rounding);
+    }
+    ck_assert(back->in_scale == c1.t[0].scale);
+    for (int ti = 1; ti < c1.ntensors; ti++) {
+        int li = nr_model_find(back, c1.t[ti].name);
+        ck_assert_int_eq(back->layers[li].prec.activations_scaled.rule, NR_RULE_STATIC);
+        ck_assert_msg(back->layers[li].act_scale == c1.t[ti].scale, "%s: %a want %a",
+                      c1.t[ti].name, back->layers[li].act_scale, c1.t[ti].scale);
+    }
+    ck_assert_int_eq(nr_emulate(back, x, 1, y, NULL, NULL, &e), 0);
+    /* out of range samples */
+    o.first = n;
+    ck_assert_int_lt(nr_calibrate_run(t, ds, &o, &c2, &e), 0);
+    o.first = 0, o.samples = n + 1;
+    ck_assert_int_lt(nr_calibrate_run(t, ds, &o, &c2, &e), 0);
+    for (int i = 0; i < f->nlayers; i++)
+        free(lo[i]);
+    free(x);
+    free(text);
+    nr_model_free(back);
+    nr_model_free(f);
+    nr_model_free(t);
+    nr_calibration_free(&c1);
+    nr_calibration_free(&c2);
+    nr_dataset_close(ds);
+}
+END_TEST
+
+START_TEST(test_nothing_to_calibrate)
+{
+    nr_err e = {0};
+    nr_calibration c;
+    const char *precs[] = {"default: {weights: fp32}\n", "default: {weights: mxfp8}\n",
+                           "default: {weights: nvfp4}\n"};
+    for (int i = 0; i < 3; i++) {
+        nr_model *t = build(precs[i]);
+        ck_assert_int_eq(nr_calibrate_tensors(t, &c, &e), -NR_EUNSUP);
+        ck_assert_ptr_nonnull(strstr(e.msg, "nothing to calibrate"));
+        nr_calibration_free(&c);
+        nr_model_free(t);
+    }
+    /* a calibrated file calibrates again: static turned dynamic, scales dropped */
+    nr_precision *p = NULL;
+    ck_assert_int_eq(nr_precision_parse_string("default: {activations: int8@tensor:e8m0:static}\n"
+                                               "scales: {input: 1}\n",
+                                               "p.yaml", &p, &e),
+                     0);
+    nr_calibrate_precision(p);
+    ck_assert_int_eq(p->nscales, 0);
+    ck_assert_int_eq(p->dflt.activations_scaled.rule, NR_RULE_FLOOR);
+    nr_precision_free(p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("calibrate");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_static_use);
+    tcase_add_test(tc, test_static_bad);
+    tcase_add_test(tc, test_bins);
+    tcase_add_test(tc, test_methods);
+    tcase_add_test(tc, test_run_and_write);
+    tcase_add_test(tc, test_nothing_to_calibrate);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
