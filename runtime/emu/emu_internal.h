@@ -33,6 +33,8 @@ typedef struct emu_layer {
                                          * promote) or the accumulator           */
     const nr_format *sf, *ppf;          /* a segment's partial sum and products  */
     int fast_block;                     /* block-fp32 in host float (rne)        */
+    const nr_format *nf;                /* nonlinear role ([op-nl]): sequence ops */
+    const nr_format *in2;               /* matmul: the second operand's format   */
 } emu_layer;
 
 typedef struct emu {
@@ -138,6 +140,13 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
 int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err);
 double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh, int ow,
                       nr_emu_layer_stats *st);
+
+/* emu_seq.c: the sequence ops ([op-seq]); emu_attn.c their dot products
+ * (linear, matmul). */
+int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err);
+void emu_seq_run(emu *E, int li);
+int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err);
+void emu_attn_run(emu *E, int li);
 
 /* emu_ops.c: every other op. */
 int emu_ops_check(const nr_layer *L, nr_err *err);
