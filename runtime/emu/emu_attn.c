@@ -22,7 +22,7 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-static int is_fp32(const nr_format *f)
+int emu_is_fp32(const nr_format *f)
 {
     nr_format p;
     nr_err e = {0};
@@ -94,8 +94,8 @@ int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err)
     int rc = emu_mac_size(E, el, el->in_fmt[0], wf, 1.0, 1.0, 1.0, 1.0, err);
     if (rc)
         return rc;
-    if (el->mode == NR_RND_RNE && el->mac != NR_MAC_EXACT && is_fp32(el->pf) &&
-        is_fp32(el->cf) && nr_format_fits_f32(wf) && nr_format_fits_f32(el->in_fmt[0]))
+    if (el->mode == NR_RND_RNE && el->mac != NR_MAC_EXACT && emu_is_fp32(el->pf) &&
+        emu_is_fp32(el->cf) && nr_format_fits_f32(wf) && nr_format_fits_f32(el->in_fmt[0]))
         el->fast = EMU_FAST_F32;
     return 0;
 }
@@ -303,6 +303,11 @@ void emu_attn_run(emu *E, int li)
     /* [net-5] the accumulator's value rounded to the activation format */
     const size_t nout = nr_shape_count(el->L->out_shape);
     nr_emu_counts *oc = st ? &st->out : NULL;
+    if (!oc && el->mode == NR_RND_RNE && emu_is_fp32(el->af)) { /* rne into fp32: a conversion */
+        for (size_t i = 0; i < nout; i++)
+            out[i] = (float)out[i];
+        return;
+    }
     for (size_t i = 0; i < nout; i++)
         out[i] = emu_round(E, el->af, el->mode, out[i], (uint32_t)li, i, NR_EMU_TERM_OUT, oc);
 }

@@ -6,6 +6,7 @@
 #define NUMREP_EMU_INTERNAL_H
 
 #include "emulator.h"
+#include "nlfn.h"
 
 enum { EMU_FAST_NONE = 0, EMU_FAST_F32, EMU_FAST_F64 };
 
@@ -145,7 +146,14 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
  * (linear, matmul). */
 int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err);
 void emu_seq_run(emu *E, int li);
+/* [op-nl] f(x) correctly rounded into el->nf (counted into c). */
+double emu_seq_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_format *xf,
+                  double x, uint64_t elem, nr_emu_counts *c);
+/* emu_seq_fast.c: the fp32 rne fast path of the element-wise sequence ops. */
+int emu_seq_fast_ok(const emu_layer *el);
+int emu_seq_fast(emu *E, int li); /* 1 when it ran the layer */
 int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err);
+int emu_is_fp32(const nr_format *f); /* f is IEEE binary32 */
 void emu_attn_run(emu *E, int li);
 
 /* emu_ops.c: every other op. */

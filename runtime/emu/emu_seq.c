@@ -3,7 +3,7 @@
  * add_const ([op-add-const]), gelu ([op-gelu]), softmax_axis
  * ([op-softmax]) and layernorm ([op-layernorm]).  Every rounding goes
  * through emulator.c's helpers, and every nonlinear function through
- * emu_nl: the correctly rounded value of the exact function ([nl-1]) in
+ * emu_seq_nl: the correctly rounded value of the exact function ([nl-1]) in
  * the layer's nonlinear format ([op-nl]). */
 #include "emu_internal.h"
 #include "nlfn.h"
@@ -21,18 +21,63 @@ enum {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* [op-nl] f(x) correctly rounded into the nonlinear format.  numrep's own
- * implementation (runtime/rt/nlrt*.c, equal to the MPFR oracle bit for bit
- * where it decides, [nl-impl]) when both formats have at most 32 bits;
- * MPFR ([nl-oracle]) otherwise, when it cannot decide, or with no_fast. */
-static double emu_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_format *xf,
-                     double x, uint64_t elem, nr_emu_counts *c)
+/* [op-nl-screen] The host's double evaluation of f(x) (relative error far
+ * below 2^-36 for these functions; gelu via erfc, |x| <= 10, so no
+ * cancellation), when the whole interval y (1 +- 2^-36) rounds to one
+ * finite nonzero value without overflow or flush: then the exact f(x),
+ * which lies in it, rounds to that value too (rounding is monotone).
+ * Returns 1 with *r set, or 0 to take the exact path. */
+static int nl_screen(const emu_layer *el, nr_nlfn fn, double x, double *r)
+{
+    const nr_format *nf = el->nf;
+    if (nf->kind != NR_FLOAT || nf->prec > 30 || el->mode == NR_RND_SR || !isfinite(x))
+        return 0;
+    double y;
+    switch (fn) {
+    case NR_NL_EXP: y = exp(x); break;
+    case NR_NL_RSQRT: y = x > 0 ? 1.0 / sqrt(x) : 0.0; break;
+    case NR_NL_GELU: y = fabs(x) <= 10 ? 0.5 * x * erfc(-x * 0.70710678118654752440) : 0.0; break;
+    default: return 0;
+    }
+    if (!(isfinite(y) && y != 0 && fabs(y) > 0x1p-900))
+        return 0;
+    const double m = 0x1p-36;
+    unsigned f1 = 0, f2 = 0;
+    double a, b;
+    if (el->fast == EMU_FAST_F32) { /* nf is fp32 and the mode rne: a float conversion */
+        a = (float)(y * (1 - m));
+        b = (float)(y * (1 + m));
+    } else {
+        a = nr_round(nf, el->mode, y * (1 - m), 0, &f1);
+        b = nr_round(nf, el->mode, y * (1 + m), 0, &f2);
+    }
+    const unsigned bad = NR_FLAG_OVERFLOW | NR_FLAG_SATURATED | NR_FLAG_FLUSHED |
+                         NR_FLAG_INVALID | NR_FLAG_WRAPPED;
+    if (a != b || ((f1 | f2) & bad) || a == 0 || !isfinite(a))
+        return 0;
+    *r = a;
+    return 1;
+}
+
+/* [op-nl] f(x) correctly rounded into the nonlinear format: the screen
+ * above, else numrep's own implementation (runtime/rt/nlrt*.c, equal to the
+ * MPFR oracle bit for bit where it decides, [nl-impl]) when both formats
+ * have at most 32 bits, else (or when it cannot decide) MPFR ([nl-oracle]).
+ * With no_fast only MPFR is used. */
+double emu_seq_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_format *xf,
+                  double x, uint64_t elem, nr_emu_counts *c)
 {
     const nr_nl f = {fn, 0};
     const nr_format *nf = el->nf;
+    const int no_fast = E->opts && E->opts->no_fast;
+    double r;
+    if (!no_fast && nl_screen(el, fn, x, &r)) {
+        emu_count(c, 0, r, 1);
+        return r;
+    }
     nr_exact y;
     int done = 0;
-    if (xf->width <= 32 && nf->width <= 32 && !(E->opts && E->opts->no_fast))
+    if (xf->width <= 32 && nf->width <= 32 && !no_fast)
         done = nr_nlrt_exact(&f, x, nf, el->mode, &y) == 0;
     if (!done) {
         nr_exact xe;
@@ -44,15 +89,44 @@ static double emu_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_for
     unsigned fl = 0;
     uint64_t bits = nr_nl_round(isnan(x), &y, nf, el->mode,
                                 emu_sr(E, el->mode, (uint32_t)el->L->index, elem, T_NL), &fl);
-    double r = nr_decode(nf, bits);
+    r = nr_decode(nf, bits);
     emu_count(c, fl, r, isfinite(x));
     return r;
+}
+
+/* q = a op b rounded to nearest double with exact error e (e = 0: q is the
+ * exact result); when rounding q and its neighbour toward the exact value
+ * give the same value of f, that is the exact value's rounding (it lies
+ * strictly between them).  Returns 1 with *r set, else 0.  Only for
+ * formats of at most 52 significand bits, where every rounding boundary is
+ * a double. */
+static int near_round(const emu *E, const emu_layer *el, const nr_format *f, double q, double e,
+                      uint64_t elem, uint32_t term, nr_emu_counts *c, double *r)
+{
+    if (!isfinite(q) || fabs(q) < 0x1p-960 || fabs(q) > 0x1p1000 || f->prec > 52 ||
+        el->mode == NR_RND_SR)
+        return 0;
+    if (e == 0) {
+        *r = emu_round(E, f, el->mode, q, (uint32_t)el->L->index, elem, term, c);
+        return 1;
+    }
+    unsigned f1 = 0, f2 = 0;
+    double a = nr_round(f, el->mode, q, 0, &f1);
+    double b = nr_round(f, el->mode, nextafter(q, e > 0 ? INFINITY : -INFINITY), 0, &f2);
+    if (a != b || f1 != f2 || (a == 0 && signbit(a) != signbit(b)))
+        return 0;
+    emu_count(c, f1, a, 1);
+    *r = a;
+    return 1;
 }
 
 /* The exact a * b rounded once to f. */
 static double mul_round(const emu *E, const emu_layer *el, const nr_format *f, double a,
                         double b, uint64_t elem, uint32_t term, nr_emu_counts *c)
 {
+    double q = a * b, r;
+    if (isfinite(q) && near_round(E, el, f, q, fma(a, b, -q), elem, term, c, &r))
+        return r;
     nr_exact ea, eb, ep;
     nr_exact_from_double(a, &ea);
     nr_exact_from_double(b, &eb);
@@ -64,6 +138,14 @@ static double mul_round(const emu *E, const emu_layer *el, const nr_format *f, d
 static double div_round(const emu *E, const emu_layer *el, const nr_format *f, double a,
                         double b, uint64_t elem, uint32_t term, nr_emu_counts *c)
 {
+    double q = a / b, r;
+    /* the remainder a - q*b is exact (fma); its sign is that of the error
+     * when b > 0, the opposite when b < 0 */
+    if (isfinite(q) && isfinite(b) && b != 0) {
+        double rem = fma(-q, b, a);
+        if (near_round(E, el, f, q, b > 0 ? rem : -rem, elem, term, c, &r))
+            return r;
+    }
     nr_exact ea, eb, eq;
     nr_exact_from_double(a, &ea);
     nr_exact_from_double(b, &eb);
@@ -153,6 +235,8 @@ int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err)
         double c = L->spec->scale_by;
         rc = round_tensor(E, el, &c, 1, NR_EMU_TERM_WEIGHT, &el->w, err);
     }
+    if (!rc && emu_seq_fast_ok(el))
+        el->fast = EMU_FAST_F32;
     return rc;
 }
 
@@ -209,7 +293,7 @@ static void softmax_line(emu *E, const emu_layer *el, const double *x, double *y
             d = emu_add(E, el->nf, el->mode, x[k], -m, lay, k, T_SUB, nc);
             df = el->nf;
         }
-        y[k] = emu_nl(E, el, NR_NL_EXP, df, d, k, nc);
+        y[k] = emu_seq_nl(E, el, NR_NL_EXP, df, d, k, nc);
         sum = emu_add(E, el->cf, el->mode, sum, y[k], lay, k, T_SUM, sc);
     }
     for (int i = 0; i < n; i++) {
@@ -253,7 +337,7 @@ static void layernorm_row(emu *E, const emu_layer *el, const double *x, double *
     }
     double var = emu_div_count(E, S, md, q, F, lay, base, T_VAR, sc);
     double v = emu_add(E, S, md, var, el->bacc[0], lay, base, T_EPS, sc);
-    double r = emu_nl(E, el, NR_NL_RSQRT, S, v, base, pc);
+    double r = emu_seq_nl(E, el, NR_NL_RSQRT, S, v, base, pc);
     for (int f = 0; f < F; f++) {
         double u = mul_round(E, el, P, d[f], r, base + f, T_NORM, pc);
         double z = mul_round(E, el, P, u, el->w[f], base + f, T_GAIN, pc);
@@ -272,6 +356,9 @@ void emu_seq_run(emu *E, int li)
     const double *x = emu_in(E, li, 0);
     double *y = E->act[li];
     nr_emu_layer_stats *st = emu_stats(E, li);
+    if (el->fast == EMU_FAST_F32 && !st && !(E->opts && E->opts->no_fast) &&
+        emu_seq_fast(E, li))
+        return;
     nr_emu_counts *oc = st ? &st->out : NULL, *nc = st ? &st->prod : NULL;
     const size_t n = nr_shape_count(L->out_shape);
     const uint32_t lay = (uint32_t)li;
@@ -291,7 +378,7 @@ void emu_seq_run(emu *E, int li)
         nr_nlfn fn = L->spec->gelu_tanh ? NR_NL_GELU_TANH : NR_NL_GELU;
         int same = nr_format_equal(el->nf, el->af);
         for (size_t i = 0; i < n; i++) {
-            double g = emu_nl(E, el, fn, el->in_fmt[0], x[i], i, nc);
+            double g = emu_seq_nl(E, el, fn, el->in_fmt[0], x[i], i, nc);
             y[i] = same ? g : emu_round(E, el->af, el->mode, g, lay, i, NR_EMU_TERM_OUT, oc);
         }
         break;
