@@ -6,6 +6,7 @@
 #define NUMREP_EMU_INTERNAL_H
 
 #include "emulator.h"
+#include "nlfn.h"
 
 enum { EMU_FAST_NONE = 0, EMU_FAST_F32, EMU_FAST_F64 };
 
@@ -33,6 +34,8 @@ typedef struct emu_layer {
                                          * promote) or the accumulator           */
     const nr_format *sf, *ppf;          /* a segment's partial sum and products  */
     int fast_block;                     /* block-fp32 in host float (rne)        */
+    const nr_format *nf;                /* nonlinear role ([op-nl]): sequence ops */
+    const nr_format *in2;               /* matmul: the second operand's format   */
 } emu_layer;
 
 typedef struct emu {
@@ -138,6 +141,20 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
 int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err);
 double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh, int ow,
                       nr_emu_layer_stats *st);
+
+/* emu_seq.c: the sequence ops ([op-seq]); emu_attn.c their dot products
+ * (linear, matmul). */
+int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err);
+void emu_seq_run(emu *E, int li);
+/* [op-nl] f(x) correctly rounded into el->nf (counted into c). */
+double emu_seq_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_format *xf,
+                  double x, uint64_t elem, nr_emu_counts *c);
+/* emu_seq_fast.c: the fp32 rne fast path of the element-wise sequence ops. */
+int emu_seq_fast_ok(const emu_layer *el);
+int emu_seq_fast(emu *E, int li); /* 1 when it ran the layer */
+int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err);
+int emu_is_fp32(const nr_format *f); /* f is IEEE binary32 */
+void emu_attn_run(emu *E, int li);
 
 /* emu_ops.c: every other op. */
 int emu_ops_check(const nr_layer *L, nr_err *err);

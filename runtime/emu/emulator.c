@@ -236,6 +236,8 @@ static int prepare_layer(emu *E, int li, nr_err *err)
                               "scaled weights were not quantized at build");
         return emu_mac_prepare(E, el, err);
     }
+    if (nr_op_is_seq(L->op))
+        return emu_seq_prepare(E, el, err);
     return emu_ops_check(L, err);
 }
 
@@ -382,7 +384,10 @@ static int run_sample(emu *E, const float *in, int sample, nr_err *err)
             emu_mac_run(E, li);
             break;
         default:
-            emu_ops_run(E, li);
+            if (nr_op_is_seq(L->op))
+                emu_seq_run(E, li);
+            else
+                emu_ops_run(E, li);
             break;
         }
         if (E->ly[li].os && /* [scl-dot-act] the output quantized, group by group */

@@ -350,8 +350,16 @@ static int infer(build *b, int si, nr_layer *L)
         L->out_shape[0] = (int)cnt;   /* bounded by the total-size check */
         L->out_shape[1] = L->out_shape[2] = 1;
         break;
-    default: /* relu relu6 clip lrn softmax dropout: shape unchanged */
+    default: { /* relu relu6 clip lrn softmax dropout: shape unchanged */
+        if (!nr_op_is_seq(P->op))
+            break;
+        const char *field;
+        char msg[200];
+        int rc = nr_seq_infer(P, L, &field, msg, sizeof msg);
+        if (rc)
+            return layer_err(b, si, rc, field, "%s", msg);
         break;
+    }
     }
     return 0;
 }
@@ -487,6 +495,10 @@ static int mac_weight_shape(const nr_layer_spec *P, const nr_layer *L, int64_t w
         ws[3] = P->kernel[1];
         return 4;
     }
+    if (P->op == NR_OP_LINEAR) { /* [op-linear] per token over the features */
+        ws[1] = L->in_shape[0][2];
+        return 2;
+    }
     ws[1] = (int64_t)nr_shape_count(L->in_shape[0]);  /* C, H, W order (flatten) */
     return 2;
 }
@@ -589,6 +601,30 @@ static int scale_shift(build *b, int si, nr_layer *L)
     return 0;
 }
 
+/* layernorm / add_const tensors ([op-layernorm], [op-add-const]): L->w,
+ * and L->b for the second one. */
+static int bind_seq(build *b, int si, nr_layer *L)
+{
+    const char *sfx[2];
+    int nd[2];
+    int64_t sh[2][3];
+    int n = nr_seq_tensors(L, sfx, nd, sh);
+    for (int k = 0; k < n; k++) {
+        size_t cnt = 1;
+        for (int d = 0; d < nd[k]; d++)
+            cnt *= (size_t)sh[k][d]; /* bounded by the activation size */
+        double lo = L->op == NR_OP_LAYERNORM && !k ? 0.5 : -0.5;
+        int rc = bind(b, si, sfx[k], k, nd[k], sh[k], lo, lo + 1.0, 1, k ? &L->b : &L->w);
+        if (rc)
+            return rc;
+        if (k)
+            L->nb = cnt;
+        else
+            L->nw = cnt;
+    }
+    return 0;
+}
+
 static int bind_weights(build *b)
 {
     nr_model *m = b->m;
@@ -596,12 +632,14 @@ static int bind_weights(build *b)
     for (int li = 0; li < m->nlayers && !rc; li++) {
         nr_layer *L = &m->layers[li];
         int si = (int)(L->spec - b->s->layers);
-        if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE) {
+        if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_LINEAR) {
             rc = bind_mac(b, si, L);
             if (!rc && b->bn_of[si] >= 0)
                 rc = fold(b, b->bn_of[si], L);
         } else if (L->op == NR_OP_BATCHNORM) {
             rc = scale_shift(b, si, L);
+        } else {
+            rc = bind_seq(b, si, L);
         }
     }
     if (rc || b->seed || !b->st)
@@ -628,7 +666,8 @@ static int open_weights(build *b, const char *weights_path)
     int need = 0;
     for (int i = 0; i < b->S; i++)
         need |= b->s->layers[i].op == NR_OP_CONV || b->s->layers[i].op == NR_OP_DENSE ||
-                b->s->layers[i].op == NR_OP_BATCHNORM;
+                b->s->layers[i].op == NR_OP_BATCHNORM || b->s->layers[i].op == NR_OP_LINEAR ||
+                b->s->layers[i].op == NR_OP_LAYERNORM || b->s->layers[i].op == NR_OP_ADD_CONST;
     b->wpath = weights_path && *weights_path ? weights_path : b->s->weights;
     if (b->seed)
         return 0;
@@ -675,7 +714,9 @@ static void model_memory(const build *b, uint64_t *weights, uint64_t *acts)
         const nr_layer *L = &m->layers[li];
         const nr_layer_spec *P = L->spec;
         a = sat_add(a, (uint64_t)nr_shape_count(L->out_shape) + 1);
-        if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE) {
+        if (L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST)
+            w = sat_add(w, sat_mul(2, (uint64_t)nr_shape_count(L->in_shape[0])));
+        if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_LINEAR) {
             int64_t ws[4];
             int nd = mac_weight_shape(P, L, ws);
             uint64_t n = 1;
@@ -764,7 +805,7 @@ static int bind_precision(build *b)
         }
     for (int li = 0; li < m->nlayers; li++) {
         nr_layer *L = &m->layers[li];
-        nr_precision_layer(p, L->name, L->folded_bn, &L->prec);
+        nr_precision_layer_op(p, L->name, L->folded_bn, L->op, &L->prec);
         char msg[256];
         if (nr_prec_check(&L->prec, msg, sizeof msg)) {
             /* name the override that made the combination, else `default` */

@@ -57,7 +57,13 @@ typedef struct nr_layer_spec {
     int slice_start[3], slice_stop[3], slice_step[3]; /* stop: INT32_MAX = to end */
     int pad_before[3], pad_after[3];
     /* concat */
-    int axis;                      /* only 0 (channels) for now           */
+    int axis;                      /* concat: only 0 (channels) for now; softmax_axis: 0..2 */
+    /* sequence ops ([op-seq], model_seq.c) */
+    int heads;                     /* heads: number of heads              */
+    int trans_a, trans_b;          /* matmul: operand stored transposed   */
+    int sm_plain;                  /* softmax_axis form: 1 = plain (no max subtraction) */
+    int gelu_tanh;                 /* gelu approximate: 1 = tanh form     */
+    double scale_by;               /* scale: the constant factor          */
 } nr_layer_spec;
 
 typedef struct nr_spec {
@@ -120,6 +126,8 @@ typedef struct nr_layer_prec {
     nr_scaled weights_scaled;     /* gran NONE: weights are not scaled     */
     nr_scaled activations_scaled; /* gran NONE: activations are not scaled */
     int promote;            /* > 0: `promote: K` ([scl-dot-promote]); 0: off */
+    nr_format nonlinear;    /* [op-nl] results of exp, rsqrt, gelu, ...; resolved:
+                             * the activations format unless written */
 } nr_layer_prec;
 
 typedef struct nr_precision {
@@ -148,7 +156,8 @@ typedef struct nr_precision {
 } nr_precision;
 
 enum { NR_ROLE_WEIGHTS = 1, NR_ROLE_ACTIVATIONS = 2, NR_ROLE_PRODUCTS = 4,
-       NR_ROLE_ACCUMULATOR = 8, NR_ROLE_ROUNDING = 16, NR_ROLE_MAC = 32, NR_ROLE_PROMOTE = 64 };
+       NR_ROLE_ACCUMULATOR = 8, NR_ROLE_ROUNDING = 16, NR_ROLE_MAC = 32, NR_ROLE_PROMOTE = 64,
+       NR_ROLE_NONLINEAR = 128 };
 
 int nr_precision_load(const char *path, nr_precision **out, nr_err *err);
 int nr_precision_parse_string(const char *text, const char *path_for_messages,
@@ -174,6 +183,11 @@ void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const n
  * alias, each role written as `same` following the merged weights format. */
 void nr_precision_layer(const nr_precision *p, const char *name, const char *alias,
                         nr_layer_prec *out);
+/* precision_seq.c: nr_precision_layer with the per-op-type overrides
+ * (`ops:`) applied between the default and the layer's own override, and
+ * the nonlinear role resolved ([op-prec]). */
+void nr_precision_layer_op(const nr_precision *p, const char *name, const char *alias, nr_op op,
+                           nr_layer_prec *out);
 /* -p FMT with a scaled format ([scl-dot-preset]): weights and activations
  * scaled (channel: activations per tensor), products and accumulator fp32,
  * mac block-fp32 (channel granularity: block-exact). */
@@ -289,5 +303,19 @@ int nr_model_is_scaled(const nr_model *m);
  * batchnorm: ci = 0. */
 size_t nr_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c);
 size_t nr_shape_count(const int shape[3]);
+
+/* model_seq.c: the sequence ops ([op-seq]). */
+/* 1 for tokens, linear, matmul, heads, merge_heads, layernorm,
+ * softmax_axis, gelu, scale, add_const. */
+int nr_op_is_seq(nr_op op);
+/* Output shape and MACs of a sequence op L (spec P) from L->in_shape;
+ * 0, or an NR_E* code with the offending field and a message. */
+int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg, size_t n);
+/* The weight tensors of a layernorm / add_const layer: count (0..2),
+ * suffixes and shapes. */
+int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3]);
+/* 1 when the model has an op only the emulator runs (scaled roles or a
+ * sequence op); why names the first such layer and reason. */
+int nr_model_emu_only(const nr_model *m, char *why, size_t n);
 
 #endif

@@ -24,7 +24,18 @@
     X(FLATTEN,        "flatten",        1,  0, 0)      \
     X(LRN,            "lrn",            1,  0, 0)      \
     X(SOFTMAX,        "softmax",        1,  0, 0)      \
-    X(DROPOUT,        "dropout",        1,  0, 0)
+    X(DROPOUT,        "dropout",        1,  0, 0)      \
+    /* sequence ops ([op-seq]): tensors [B, T, F] in the C, H, W slots */ \
+    X(TOKENS,         "tokens",         1,  0, 0)      \
+    X(LINEAR,         "linear",         1,  1, 1)      \
+    X(MATMUL,         "matmul",         2,  0, 1)      \
+    X(HEADS,          "heads",          1,  0, 0)      \
+    X(MERGE_HEADS,    "merge_heads",    1,  0, 0)      \
+    X(LAYERNORM,      "layernorm",      1,  1, 0)      \
+    X(SOFTMAX_AXIS,   "softmax_axis",   1,  0, 0)      \
+    X(GELU,           "gelu",           1,  0, 0)      \
+    X(SCALE,          "scale",          1,  0, 0)      \
+    X(ADD_CONST,      "add_const",      1,  1, 0)
 
 typedef enum {
 #define X(e, name, nin, w, mac) NR_OP_##e,

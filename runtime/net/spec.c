@@ -51,6 +51,13 @@ static const char *op_fields(nr_op op)
     case NR_OP_SLICE:
     case NR_OP_PAD: return "c h w";
     case NR_OP_LRN: return "size alpha beta k";
+    case NR_OP_LINEAR: return "out bias";
+    case NR_OP_MATMUL: return "transpose_a transpose_b";
+    case NR_OP_HEADS: return "heads";
+    case NR_OP_LAYERNORM: return "eps";
+    case NR_OP_SOFTMAX_AXIS: return "axis form";
+    case NR_OP_GELU: return "approximate";
+    case NR_OP_SCALE: return "by";
     default: return "";
     }
 }
@@ -128,6 +135,29 @@ static int need(ctx *c, const nr_yaml_node *m, const char *field)
     char w[96];
     return nr_yaml_err(c->d, m, NR_ESYNTAX, fld(c, field, w), c->err,
                        "missing required field '%s'", field);
+}
+
+/* A word out of a list: *out = its index in the space-separated list. */
+static int get_choice(ctx *c, const nr_yaml_node *m, const char *field, const char *list,
+                      int *out)
+{
+    const nr_yaml_node *n = nr_yaml_get(m, field);
+    char w[96], got[64];
+    fld(c, field, w);
+    if (n->kind == NR_YAML_SCALAR && !n->quoted) {
+        const char *p = list;
+        for (int i = 0; *p; i++) {
+            size_t k = strcspn(p, " ");
+            if (strlen(n->text) == k && !strncmp(n->text, p, k)) {
+                *out = i;
+                return 0;
+            }
+            p += k + (p[k] == ' ');
+        }
+    }
+    nr_yaml_describe(n, got, sizeof got);
+    return nr_yaml_err(c->d, n, NR_ESYNTAX, w, c->err, "expected one of: %s; got %s", list,
+                       got);
 }
 
 /* pad: int | [h, w] | [top, left, bottom, right] | same | valid */
@@ -393,6 +423,54 @@ static int parse_params(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
     case NR_OP_PAD:
         TRY(get_axes(c, m, L));
         break;
+    case NR_OP_LINEAR: /* [op-linear] */
+        TRY(need(c, m, "out"));
+        TRY(get_int(c, m, "out", 1, BIG, &L->out));
+        if (HAS("bias"))
+            TRY(get_bool(c, m, "bias", &L->bias));
+        break;
+    case NR_OP_MATMUL: /* [op-matmul] */
+        if (HAS("transpose_a"))
+            TRY(get_bool(c, m, "transpose_a", &L->trans_a));
+        if (HAS("transpose_b"))
+            TRY(get_bool(c, m, "transpose_b", &L->trans_b));
+        break;
+    case NR_OP_HEADS: /* [op-heads] */
+        TRY(need(c, m, "heads"));
+        TRY(get_int(c, m, "heads", 1, 1 << 16, &L->heads));
+        break;
+    case NR_OP_LAYERNORM: { /* [op-layernorm] */
+        if (HAS("eps"))
+            TRY(get_double(c, m, "eps", &L->eps));
+        if (!(L->eps > 0) || !isfinite(L->eps)) {
+            char w[96];
+            return nr_yaml_err(c->d, nr_yaml_get(m, "eps"), NR_ERANGE, fld(c, "eps", w),
+                               c->err, "expected a positive finite number, got %g", L->eps);
+        }
+        break;
+    }
+    case NR_OP_SOFTMAX_AXIS: /* [op-softmax] */
+        TRY(need(c, m, "axis"));
+        TRY(get_int(c, m, "axis", -3, 2, &L->axis));
+        if (L->axis < 0)
+            L->axis += 3;
+        if (HAS("form"))
+            TRY(get_choice(c, m, "form", "max plain", &L->sm_plain));
+        break;
+    case NR_OP_GELU: /* [op-gelu] */
+        if (HAS("approximate"))
+            TRY(get_choice(c, m, "approximate", "none tanh", &L->gelu_tanh));
+        break;
+    case NR_OP_SCALE: { /* [op-scale] */
+        TRY(need(c, m, "by"));
+        TRY(get_double(c, m, "by", &L->scale_by));
+        if (!isfinite(L->scale_by)) {
+            char w[96];
+            return nr_yaml_err(c->d, nr_yaml_get(m, "by"), NR_ERANGE, fld(c, "by", w), c->err,
+                               "expected a finite number, got %g", L->scale_by);
+        }
+        break;
+    }
     default:
         break;
     }

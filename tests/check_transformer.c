@@ -1,0 +1,411 @@
+/* check_transformer.c -- the sequence ops ([op-*] in docs/semantics.md):
+ * spec errors, shapes, each op's arithmetic on small hand-checked cases,
+ * the emulator's fast paths against its exact/oracle path (no_fast: every
+ * nonlinear function from MPFR, every rounding through nr_round) bit for
+ * bit on the real CCT-4/3x1 of specs/cct in several precisions, and the
+ * CCT at fp32 against PyTorch's logits for the first 100 CIFAR-10 test
+ * images (../shared/data; skipped when absent). */
+#include "testutil.h"
+#include "dataset.h"
+#include "emulator.h"
+#include "eval.h"
+#include "model.h"
+#include "nlfn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *errstr(const nr_err *e)
+{
+    static char buf[1024];
+    nr_err_format(e, buf, sizeof buf);
+    return buf;
+}
+
+/* Parse + build with random weights (seed) or none; msg gets the error. */
+static int build(const char *net, const char *prec, uint64_t seed, nr_model **m, char *msg)
+{
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    *m = NULL;
+    msg[0] = 0;
+    int rc = nr_spec_parse_string(net, "net.yaml", &s, &e);
+    if (!rc && prec)
+        rc = nr_precision_from_arg(prec, &p, &e);
+    if (rc)
+        nr_spec_free(s);
+    else
+        rc = nr_model_build(s, p, NULL, seed, m, &e);
+    if (rc)
+        nr_err_format(&e, msg, 1024);
+    return rc;
+}
+
+static void expect_error(const char *net, const char *want)
+{
+    nr_model *m;
+    char msg[1024];
+    int rc = build(net, NULL, 1, &m, msg);
+    nr_model_free(m);
+    ck_assert_msg(rc != 0, "accepted: %s", net);
+    ck_assert_msg(strstr(msg, want), "got: %s\nwant: %s", msg, want);
+}
+
+/* ---------------------------------------------------------------- spec errors */
+
+START_TEST(bad_specs)
+{
+    const char *hdr = "input: {shape: [1, 4, 8]}\nlayers:\n";
+    struct { const char *layers, *want; } c[] = {
+        {"  - {name: h, op: heads, heads: 3}\n",
+         "net.yaml:3:5: layers[0].heads: heads 3 must divide the features (8) (layer h)"},
+        {"  - {name: h, op: heads}\n", "layers[0].heads: missing required field 'heads'"},
+        {"  - {name: h, op: heads, heads: 0}\n", "layers[0].heads"},
+        {"  - {name: s, op: softmax_axis}\n", "layers[0].axis: missing required field 'axis'"},
+        {"  - {name: s, op: softmax_axis, axis: 3}\n", "layers[0].axis"},
+        {"  - {name: s, op: softmax_axis, axis: 2, form: exp}\n",
+         "layers[0].form: expected one of: max plain; got \"exp\""},
+        {"  - {name: g, op: gelu, approximate: fast}\n",
+         "layers[0].approximate: expected one of: none tanh; got \"fast\""},
+        {"  - {name: g, op: scale}\n", "layers[0].by: missing required field 'by'"},
+        {"  - {name: g, op: scale, by: .inf}\n", "layers[0].by"},
+        {"  - {name: n, op: layernorm, eps: -1}\n",
+         "layers[0].eps: expected a positive finite number, got -1"},
+        {"  - {name: l, op: linear}\n", "layers[0].out: missing required field 'out'"},
+        {"  - {name: l, op: linear, out: 2, kernel: 3}\n", "kernel"},
+        {"  - {name: a, op: matmul, inputs: [input, input]}\n",
+         "layers[0].inputs: matmul inner dimensions differ: a [1, 4, 8] has 8, b [1, 4, 8] has 4"},
+        {"  - {name: a, op: matmul, inputs: [input]}\n", "matmul takes 2 inputs, got 1"},
+        {"  - {name: a, op: matmul, inputs: [input, input], transpose_b: maybe}\n",
+         "layers[0].transpose_b"},
+        {"  - {name: h, op: heads, heads: 2}\n  - {name: x, op: heads, heads: 2}\n",
+         "heads needs a [1, T, F] input, got [2, 4, 4]"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char net[1024];
+        snprintf(net, sizeof net, "%s%s", hdr, c[i].layers);
+        expect_error(net, c[i].want);
+    }
+}
+END_TEST
+
+/* A layernorm/add_const tensor of the wrong shape names the tensor. */
+START_TEST(bad_weights)
+{
+    const char *net = "input: {shape: [1, 4, 8]}\nweights: /nonexistent/w.safetensors\n"
+                      "layers:\n  - {name: n, op: layernorm}\n";
+    nr_model *m;
+    char msg[1024];
+    ck_assert_int_ne(build(net, NULL, 0, &m, msg), 0);
+    ck_assert_msg(strstr(msg, "/nonexistent/w.safetensors"), "%s", msg);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- shapes and moves */
+
+static nr_model *build_ok(const char *net, const char *prec, uint64_t seed)
+{
+    nr_model *m;
+    char msg[1024];
+    ck_assert_msg(build(net, prec, seed, &m, msg) == 0, "build failed: %s", msg);
+    return m;
+}
+
+static double *run_layers(const nr_model *m, const float *in, double ***lay, int no_fast)
+{
+    nr_err e = {0};
+    double **L = calloc((size_t)m->nlayers, sizeof *L);
+    for (int i = 0; i < m->nlayers; i++)
+        L[i] = malloc(nr_shape_count(m->layers[i].out_shape) * sizeof **L);
+    size_t no = nr_shape_count(m->layers[m->output].out_shape);
+    float *out = malloc(no * sizeof *out);
+    nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
+    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", errstr(&e));
+    free(out);
+    *lay = L;
+    return L[m->output];
+}
+
+static void free_layers(const nr_model *m, double **L)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        free(L[i]);
+    free(L);
+}
+
+START_TEST(moves)
+{
+    /* [2, 2, 3] map -> 6 tokens of 2; heads 2 of width 1; merged back */
+    nr_model *m = build_ok("input: {shape: [2, 2, 3]}\nlayers:\n"
+                           "  - {name: t, op: tokens}\n"
+                           "  - {name: h, op: heads, heads: 2}\n"
+                           "  - {name: g, op: merge_heads}\n",
+                           NULL, 1);
+    ck_assert_int_eq(m->layers[0].out_shape[0], 1);
+    ck_assert_int_eq(m->layers[0].out_shape[1], 6);
+    ck_assert_int_eq(m->layers[0].out_shape[2], 2);
+    ck_assert_int_eq(m->layers[1].out_shape[0], 2);
+    ck_assert_int_eq(m->layers[1].out_shape[2], 1);
+    float in[12];
+    for (int i = 0; i < 12; i++)
+        in[i] = (float)i;
+    double **L;
+    run_layers(m, in, &L, 0);
+    for (int c = 0; c < 2; c++)
+        for (int p = 0; p < 6; p++) {
+            ck_assert(L[0][p * 2 + c] == in[c * 6 + p]); /* y[0, p, c] = x[c, p] */
+            ck_assert(L[1][c * 6 + p] == in[c * 6 + p]); /* head c, token p */
+            ck_assert(L[2][p * 2 + c] == in[c * 6 + p]);
+        }
+    free_layers(m, L);
+    nr_model_free(m);
+}
+END_TEST
+
+/* matmul with either transpose against a plain double computation at fp64
+ * (every product and sum of small integers is exact). */
+START_TEST(matmul_transposes)
+{
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            char net[512];
+            /* a = input [2, 3, 4] read as [2, M, K] (ta: [2, K, M]); b likewise */
+            snprintf(net, sizeof net,
+                     "input: {shape: [2, 4, 4]}\nlayers:\n"
+                     "  - {name: a, op: slice, h: [0, %d]}\n"
+                     "  - {name: b, op: slice, input: input, h: [0, 4]}\n"
+                     "  - {name: p, op: matmul, inputs: [a, b], transpose_a: %s, "
+                     "transpose_b: %s}\n",
+                     ta ? 4 : 3, ta ? "true" : "false", tb ? "true" : "false");
+            nr_model *m = build_ok(net, "fp64", 1);
+            float in[32];
+            for (int i = 0; i < 32; i++)
+                in[i] = (float)((i * 7) % 11 - 5);
+            double **L;
+            const double *y = run_layers(m, in, &L, 0);
+            const int *sa = m->layers[0].out_shape, *sb = m->layers[1].out_shape,
+                      *so = m->layers[2].out_shape;
+            int K = ta ? sa[1] : sa[2];
+            for (int bt = 0; bt < 2; bt++)
+                for (int i = 0; i < so[1]; i++)
+                    for (int j = 0; j < so[2]; j++) {
+                        double s = 0;
+                        for (int k = 0; k < K; k++) {
+                            double av = ta ? L[0][(bt * sa[1] + k) * sa[2] + i]
+                                           : L[0][(bt * sa[1] + i) * sa[2] + k];
+                            double bv = tb ? L[1][(bt * sb[1] + j) * sb[2] + k]
+                                           : L[1][(bt * sb[1] + k) * sb[2] + j];
+                            s += av * bv;
+                        }
+                        ck_assert_msg(y[(bt * so[1] + i) * so[2] + j] == s,
+                                      "ta %d tb %d [%d,%d,%d]", ta, tb, bt, i, j);
+                    }
+            free_layers(m, L);
+            nr_model_free(m);
+        }
+}
+END_TEST
+
+/* softmax rows sum to ~1 and are exp(x - max) / sum; layernorm rows have
+ * mean ~0 and variance ~1 (random weights = gain/shift; checked against
+ * the formula in double). */
+START_TEST(softmax_layernorm_values)
+{
+    nr_model *m = build_ok("input: {shape: [1, 3, 5]}\nlayers:\n"
+                           "  - {name: s, op: softmax_axis, axis: -1}\n"
+                           "  - {name: t, op: softmax_axis, axis: 1, input: input}\n"
+                           "  - {name: n, op: layernorm, input: input}\n",
+                           "fp32", 7);
+    float in[15];
+    for (int i = 0; i < 15; i++)
+        in[i] = (float)(0.37 * i - 2.0 + 0.1 * (i % 4));
+    double **L;
+    run_layers(m, in, &L, 0);
+    for (int r = 0; r < 3; r++) {
+        double mx = -INFINITY, s = 0;
+        for (int f = 0; f < 5; f++)
+            mx = fmax(mx, in[r * 5 + f]);
+        for (int f = 0; f < 5; f++)
+            s += exp(in[r * 5 + f] - mx);
+        for (int f = 0; f < 5; f++)
+            ck_assert_double_eq_tol(L[0][r * 5 + f], exp(in[r * 5 + f] - mx) / s, 1e-6);
+    }
+    for (int f = 0; f < 5; f++) {
+        double mx = -INFINITY, s = 0;
+        for (int t = 0; t < 3; t++)
+            mx = fmax(mx, in[t * 5 + f]);
+        for (int t = 0; t < 3; t++)
+            s += exp(in[t * 5 + f] - mx);
+        for (int t = 0; t < 3; t++)
+            ck_assert_double_eq_tol(L[1][t * 5 + f], exp(in[t * 5 + f] - mx) / s, 1e-6);
+    }
+    const nr_layer *N = &m->layers[2];
+    for (int r = 0; r < 3; r++) {
+        double mean = 0, var = 0;
+        for (int f = 0; f < 5; f++)
+            mean += in[r * 5 + f] / 5.0;
+        for (int f = 0; f < 5; f++)
+            var += (in[r * 5 + f] - mean) * (in[r * 5 + f] - mean) / 5.0;
+        for (int f = 0; f < 5; f++) {
+            double want = (in[r * 5 + f] - mean) / sqrt(var + 1e-5) * (float)N->w[f] +
+                          (float)N->b[f];
+            ck_assert_double_eq_tol(L[2][r * 5 + f], want, 1e-5);
+        }
+    }
+    free_layers(m, L);
+    nr_model_free(m);
+}
+END_TEST
+
+/* gelu in bf16 equals the oracle's correctly rounded gelu of each input. */
+START_TEST(gelu_correctly_rounded)
+{
+    nr_model *m = build_ok("input: {shape: [1, 1, 64]}\nlayers:\n  - {name: g, op: gelu}\n",
+                           "bf16", 1);
+    nr_format bf = tu_fmt("bf16");
+    float in[64];
+    for (int i = 0; i < 64; i++)
+        in[i] = (float)nr_round(&bf, NR_RND_RNE, -6.0 + 0.19 * i, 0, NULL);
+    double **L;
+    run_layers(m, in, &L, 0);
+    nr_nl g = {NR_NL_GELU, 0};
+    for (int i = 0; i < 64; i++) {
+        uint64_t x = nr_encode(&bf, NR_RND_RNE, in[i], 0, NULL);
+        double want = nr_decode(&bf, nr_nl_mpfr(&g, &bf, x, &bf, NR_RND_RNE, 0, NULL));
+        ck_assert_msg(L[0][i] == want, "gelu(%g): %.9g, oracle %.9g", in[i], L[0][i], want);
+    }
+    free_layers(m, L);
+    nr_model_free(m);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the CCT */
+
+static nr_model *load_cct(const char *prec)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/specs/cct/cct.yaml", tu_source_dir());
+    nr_model *m = NULL;
+    nr_err e = {0};
+    ck_assert_msg(nr_model_load(path, prec, &m, &e) == 0, "%s", errstr(&e));
+    return m;
+}
+
+/* A CIFAR-like input: the spec's preprocessing range, deterministic. */
+static void cct_input(float *x)
+{
+    uint64_t s = 42;
+    for (int i = 0; i < 3 * 32 * 32; i++)
+        x[i] = (float)(tu_unif(&s) * 4.0 - 2.0);
+}
+
+/* Every layer's output of the fast paths equals the exact path's. */
+static void fast_equals_exact(const char *prec)
+{
+    nr_model *m = load_cct(prec);
+    float x[3 * 32 * 32];
+    cct_input(x);
+    double **a, **b;
+    run_layers(m, x, &a, 0);
+    run_layers(m, x, &b, 1);
+    for (int i = 0; i < m->nlayers; i++) {
+        size_t n = nr_shape_count(m->layers[i].out_shape);
+        for (size_t k = 0; k < n; k++)
+            ck_assert_msg(a[i][k] == b[i][k] || (isnan(a[i][k]) && isnan(b[i][k])),
+                          "%s layer %s element %zu: fast %.17g, exact %.17g", prec,
+                          m->layers[i].name, k, a[i][k], b[i][k]);
+    }
+    free_layers(m, a);
+    free_layers(m, b);
+    nr_model_free(m);
+}
+
+START_TEST(cct_fast_fp32) { fast_equals_exact("fp32"); }
+END_TEST
+START_TEST(cct_fast_bf16) { fast_equals_exact("bf16"); }
+END_TEST
+
+/* The first 100 test images at fp32 against PyTorch: within 1e-4 of the
+ * row's largest logit, same argmax on every image. */
+START_TEST(cct_reference)
+{
+    const char *data = tu_shared_data();
+    if (!data) {
+        tu_skip("no ../shared/data: CCT reference logits not checked");
+        return;
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s/reference/cct_4_3x1_cifar10_first100_logits.f32", data);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tu_skip("no %s", path);
+        return;
+    }
+    enum { N = 100, K = 10 };
+    int n = tu_quick() ? 10 : N;
+    float *ref = malloc(N * K * sizeof *ref);
+    ck_assert_int_eq(fread(ref, sizeof *ref, N * K, f), N * K);
+    fclose(f);
+    nr_model *m = load_cct(NULL);
+    nr_err e = {0};
+    nr_dataset_opts o;
+    nr_dataset_opts_init(&o);
+    o.pp = m->spec->pp;
+    nr_dataset *ds = NULL;
+    snprintf(path, sizeof path, "%s/cifar10", data);
+    ck_assert_msg(nr_dataset_open(path, &o, &ds, &e) == 0, "%s", errstr(&e));
+    float *x = malloc((size_t)n * 3072 * sizeof *x), *y = malloc((size_t)n * K * sizeof *y);
+    int *lab = malloc((size_t)n * sizeof *lab);
+    ck_assert_msg(nr_dataset_get(ds, 0, n, x, lab, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", errstr(&e));
+    double worst = 0;
+    int correct = 0, ref_correct = 0;
+    for (int s = 0; s < n; s++) {
+        const float *r = ref + s * K, *g = y + s * K;
+        double scale = 1;
+        for (int k = 0; k < K; k++)
+            scale = fmax(scale, fabs(r[k]));
+        for (int k = 0; k < K; k++) {
+            double d = fabs((double)g[k] - r[k]) / scale;
+            worst = fmax(worst, d);
+            ck_assert_msg(d <= 1e-4, "image %d logit %d: numrep %.9g, PyTorch %.9g", s, k,
+                          (double)g[k], (double)r[k]);
+        }
+        ck_assert_int_eq(nr_eval_argmax(g, K), nr_eval_argmax(r, K));
+        correct += nr_eval_argmax(g, K) == lab[s];
+        ref_correct += nr_eval_argmax(r, K) == lab[s];
+    }
+    if (n == N)
+        ck_assert_int_eq(ref_correct, 93); /* ../shared/data/README.md */
+    ck_assert_int_eq(correct, ref_correct);
+    printf("cct: %d images, %d correct, largest difference %.2e of the row's largest logit\n",
+           n, correct, worst);
+    free(x);
+    free(y);
+    free(lab);
+    free(ref);
+    nr_dataset_close(ds);
+    nr_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("transformer");
+    TCase *t = tcase_create("ops");
+    tcase_set_timeout(t, 600);
+    tcase_add_test(t, bad_specs);
+    tcase_add_test(t, bad_weights);
+    tcase_add_test(t, moves);
+    tcase_add_test(t, matmul_transposes);
+    tcase_add_test(t, softmax_layernorm_values);
+    tcase_add_test(t, gelu_correctly_rounded);
+    tcase_add_test(t, cct_fast_fp32);
+    tcase_add_test(t, cct_fast_bf16);
+    tcase_add_test(t, cct_reference);
+    suite_add_tcase(s, t);
+    return tu_run(s);
+}
