@@ -907,8 +907,24 @@ static double vround_value(uint64_t *s, int spread)
     }
 }
 
+/* zsign: the signs of zero results.  Weights -t, inputs +t and biases -0
+ * with t = 2^(lsb/2 - 2) (lsb: the exponent of the format's smallest
+ * value; 2^lsb when lsb >= -4), so every product w*x is a negative value
+ * at most half the smallest value: it rounds to -0 (rne: the tie goes to
+ * the even 0; rz; [rnd-4]), every sum is -0 + -0
+ * = -0, and every output is -0: a rounding that loses a zero's sign gives
+ * +0 somewhere. */
+static double zsign_value(const char *fmt, int weight)
+{
+    nr_format f;
+    nr_err err = {0};
+    ck_assert(nr_format_parse(fmt, &f, &err) == 0);
+    int lsb = f.emin - f.man_bits; /* 2^lsb * 2^lsb <= 2^(lsb-1): a tie to 0 at worst */
+    return (weight ? -1.0 : 1.0) * ldexp(1.0, lsb < -4 ? lsb / 2 - 2 : lsb);
+}
+
 static int vround_case(const vround_fmt *F, int mac, nr_rounding mode, uint64_t seed, int *vec,
-                       int *f32)
+                       int *f32, int zsign)
 {
     tcase tc = {.kind = K_CONV, .mode = mode, .mac = (nr_mac_mode)mac, .seed = seed, .big = 1,
                 .dflt = F->fmt};
@@ -930,9 +946,9 @@ static int vround_case(const vround_fmt *F, int mac, nr_rounding mode, uint64_t 
     for (int i = 0; i < m->nlayers; i++) {
         nr_layer *L = &m->layers[i];
         for (size_t k = 0; k < L->nw; k++)
-            L->w[k] = vround_value(&s, spread);
+            L->w[k] = zsign ? zsign_value(F->fmt, 1) : vround_value(&s, spread);
         for (size_t k = 0; L->b && k < L->nb; k++)
-            L->b[k] = vround_value(&s, spread);
+            L->b[k] = zsign ? -0.0 : vround_value(&s, spread);
         gen_vmac v;
         gen_vmac_plan(m, i, 1, &v);
         if (!strcmp(L->name, "t"))
@@ -943,7 +959,7 @@ static int vround_case(const vround_fmt *F, int mac, nr_rounding mode, uint64_t 
     float *x = malloc((size_t)n * nin * sizeof *x);
     ck_assert(x);
     for (size_t i = 0; i < (size_t)n * nin; i++)
-        x[i] = (float)vround_value(&s, spread);
+        x[i] = (float)(zsign ? zsign_value(F->fmt, 0) : vround_value(&s, spread));
     return compare_free(m, x, n, what, spec, prec);
 }
 
@@ -965,8 +981,12 @@ START_TEST(test_vround)
                 for (int r = 0; r < reps; r++) {
                     int vec = 0, f32 = 0;
                     ncases++;
-                    failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(1000 + 500 * _i + 20 * f + ncases), &vec, &f32) != 0;
+                    failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(1000 + 500 * _i + 20 * f + ncases), &vec, &f32, 0) != 0;
                     fvec += vec, ff32 += f32;
+                    if (r == 0 && strncmp(VROUND_FMTS[f].fmt, "q", 1)) { /* a float format: zero signs */
+                        ncases++;
+                        failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(7000 + 500 * _i + 20 * f + ncases), &vec, &f32, 1) != 0;
+                    }
                 }
             const char *fmt = VROUND_FMTS[f].fmt, *mode = nr_rounding_name(modes[mi]);
             ck_assert_msg(!VROUND_FMTS[f].vec || fvec, "%s %s: no case in the vector kernel", fmt, mode);

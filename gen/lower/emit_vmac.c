@@ -410,12 +410,18 @@ static int tiny_rare(const nr_format *f)
  * [rnd-4] sign of v): rz gives +-0, rne +-2^emin iff |v| > 2^(emin-1)
  * (the tie goes to 0, the even one); every other lane is then >= 2^emin,
  * so only overflow is left to reject. */
+static V mround_magic(vk *k, const nr_format *f, V v);
+static int magic_ok(vk *k, const nr_format *f);
+static V add_rnd(vk *k, V a, V b, unsigned imm);
+static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *ok);
 static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
 {
     LLVMBuilderRef B = k->B;
+    if (magic_ok(k, f)) /* subnormal formats: one grid, no tiny case (below) */
+        return mround_key(k, which, f, v, mround_magic(k, f, v), NULL, ok);
     int sh = lane_fb(k) - f->man_bits, rne = k->L->prec.rounding == NR_RND_RNE;
     uint64_t low = (1ull << sh) - 1, absm = lane_abs(k);
-    uint64_t lo = lane_bits(k, ldexp(1.0, f->emin)), hi = lane_bits(k, f->max_finite);
+    uint64_t lo = lane_bits(k, ldexp(1.0, f->emin));
     V bits = LLVMBuildBitCast(B, v, k->ivt, "");
     V av = LLVMBuildAnd(B, bits, ivec(k, absm), "");
     V r = bits;
@@ -458,10 +464,21 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
         }
     }
     r = LLVMBuildSelect(B, tiny, t, r, "");
-    /* ok iff key <= lim: rne |r| <= max_finite; rz trunc|v| <= max_finite
-     * iff |v| < max_finite + 2^sh ulps.  With track, the largest key is
-     * kept instead (one umax; NaN and inf encodings are above every lim) */
-    V key = rne ? LLVMBuildAnd(B, r, ivec(k, absm), "") : av;
+    return mround_key(k, which, f, v, LLVMBuildBitCast(B, r, k->vt, ""), rare, ok);
+}
+
+/* The overflow check of mround's result r (lanes) for the exact v: ok iff
+ * key <= lim: rne |r| <= max_finite; rz trunc|v| <= max_finite iff |v| <
+ * max_finite + 2^sh ulps.  With track, the largest key is kept instead
+ * (one umax; NaN and inf encodings are above every lim); a lane of rare
+ * fails.  Returns r. */
+static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *ok)
+{
+    LLVMBuilderRef B = k->B;
+    int sh = lane_fb(k) - f->man_bits, rne = k->L->prec.rounding == NR_RND_RNE;
+    uint64_t low = (1ull << sh) - 1, absm = lane_abs(k), hi = lane_bits(k, f->max_finite);
+    V r = LLVMBuildBitCast(B, rv, k->ivt, "");
+    V key = LLVMBuildAnd(B, rne ? r : LLVMBuildBitCast(B, v, k->ivt, ""), ivec(k, absm), "");
     uint64_t lim = rne ? hi : hi + low;
     if (rare)
         key = LLVMBuildSelect(B, rare, ivec(k, absm), key, "");
@@ -476,6 +493,57 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
         *ok = LLVMBuildICmp(B, LLVMIntULE, key, ivec(k, lim), "");
     }
     return LLVMBuildBitCast(B, r, k->vt, "");
+}
+
+/* Rounding by a magic constant (mround_magic), for formats with
+ * subnormals whose tiny range the lanes reach (not tiny_rare): rne on any
+ * target, rz with AVX-512's rz add; Y <= F-2 fraction bits, and f's
+ * largest binade + 1 moved up by F-Y still a lane exponent. */
+static int magic_ok(vk *k, const nr_format *f)
+{
+    int F = lane_fb(k), rne = k->L->prec.rounding == NR_RND_RNE;
+    return f->kind == NR_FLOAT && f->subnormals && !tiny_rare(f) && f->man_bits <= F - 2 &&
+           (rne || (k->L->prec.rounding == NR_RND_RZ && k->g->avx512f)) &&
+           f->emax + 1 + F - f->man_bits <= (F == 23 ? 127 : 1023);
+}
+
+/* Round the exact lane values v to f (magic_ok) with one quantum for all
+ * of f's ranges: v's binade e (from its exponent field), clamped to
+ * [emin, emax+1], gives f's quantum q = 2^(e'-Y) at v (subnormals:
+ * 2^(emin-Y)), and C = 1.5 * 2^F * q (exponent field e' + F - Y, the
+ * fraction's top bit set: three integer operations).  C's binade
+ * [2^F q, 2^(F+1) q) has lane quantum q, and |v| < 2^(e_v+1) <= 2^(Y+1) q
+ * <= 2^(F-1) q when v is not above the clamp, so v + C stays in that
+ * binade (or reaches its top, 2^(F+1) q, a multiple of q too): the lane
+ * add rounds v + C to a multiple of q, and as C/q = 3 * 2^(F-1) is even,
+ * fl(v + C) = C + rne_q(v) (ties to even kept) and the subtraction of C
+ * is exact: r = rne_q(v), f's rne of v, carries into the next binade
+ * included.  rz: C takes v's sign and the add rounds toward zero
+ * (add_rnd, AVX-512): |fl(v + C)| = |C| + trunc_q(|v|).  A zero result
+ * takes v's sign ([rnd-4]; a nonzero one has it already).  v above the
+ * clamp (|v| >= 2^(emax+2), or inf/NaN): then |r| > 2^(emax+1) > max_finite
+ * or NaN (|r| is |v| within a few q, Y >= 1), so rne's key |r| fails (and
+ * rz's key |v| does anyway): the block is redone, as with mround. */
+static V mround_magic(vk *k, const nr_format *f, V v)
+{
+    LLVMBuilderRef B = k->B;
+    const int F = lane_fb(k), Y = f->man_bits, bias = F == 23 ? 127 : 1023;
+    const int rne = k->L->prec.rounding == NR_RND_RNE;
+    const uint64_t absm = lane_abs(k), expm = absm & ~((1ull << F) - 1);
+    V bits = LLVMBuildBitCast(B, v, k->ivt, "");
+    V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "sign");
+    V e = LLVMBuildAnd(B, bits, ivec(k, expm), "");
+    V a2[2] = {e, ivec(k, (uint64_t)(f->emin + bias) << F)};
+    e = gen_emit_intrinsic(k->g, "llvm.umax", k->ivt, a2, 2);
+    V b2[2] = {e, ivec(k, (uint64_t)(f->emax + 1 + bias) << F)};
+    e = gen_emit_intrinsic(k->g, "llvm.umin", k->ivt, b2, 2);
+    V cb = LLVMBuildAdd(B, e, ivec(k, ((uint64_t)(F - Y) << F) | (1ull << (F - 1))), "");
+    if (!rne)
+        cb = LLVMBuildOr(B, cb, sign, "");
+    V cv = LLVMBuildBitCast(B, cb, k->vt, "C");
+    V t = rne ? LLVMBuildFAdd(B, v, cv, "") : add_rnd(k, v, cv, 11);
+    V r = LLVMBuildBitCast(B, LLVMBuildFSub(B, t, cv, ""), k->ivt, "");
+    return LLVMBuildBitCast(B, LLVMBuildOr(B, r, sign, ""), k->vt, "r.m");
 }
 
 static V fvec(vk *k, double d) /* a splat constant of the lanes' float type */
