@@ -263,17 +263,24 @@ static void funpack(gen_ctx *g, const nr_format *f, V bits, fval *o, V *zero, V 
 }
 
 /* Round x (sig < 2^31, exact) into f in mode; *bad when the result would
- * be subnormal, overflow or hit a special encoding.  Returns the encoding
- * (i32); *k and *q give the value k * 2^q. */
-static V fround(gen_ctx *g, const nr_format *f, nr_rounding mode, const fval *x, V *bad, V *k,
-                V *q)
+ * overflow, hit a special encoding, lie below f's normals without
+ * subnormals (nosub), or need a shift of 32 or more; *kz when it rounds to
+ * zero.  Returns the encoding (i32); *k and *q give the value k * 2^q.
+ * Below 2^emin the quantum is the subnormals' 2^(emin-Y) ([rnd-2]) and the
+ * encoding is k itself (k = 2^Y is 2^emin's encoding). */
+static V fround(gen_ctx *g, const nr_format *f, nr_rounding mode, const fval *x, V *bad, V *kz,
+                V *k, V *q)
 {
     LLVMBuilderRef B = g->b;
     const int Y = f->man_bits;
     V args[2] = {x->sig, LLVMConstInt(g->i1, 1, 0)};
     V lz = gen_emit_intrinsic(g, "llvm.ctlz", g->i32, args, 2);
     V E = LLVMBuildSub(B, LLVMBuildAdd(B, x->exp, c32(g, 31), ""), lz, "E");
-    V sh = LLVMBuildSub(B, LLVMBuildSub(B, E, c32(g, Y), ""), x->exp, "sh"); /* bits below the quantum */
+    V tiny = icmp(g, LLVMIntSLT, E, c32(g, f->emin));
+    V Eq = f->subnormals ? sel(g, tiny, c32(g, f->emin), E) : E;
+    V sh = LLVMBuildSub(B, LLVMBuildSub(B, Eq, c32(g, Y), ""), x->exp, "sh"); /* bits below the quantum */
+    V far = icmp(g, LLVMIntSGT, sh, c32(g, 31));
+    sh = sel(g, far, c32(g, 0), sh);
     V pos = icmp(g, LLVMIntSGT, sh, c32(g, 0));
     V shp = sel(g, pos, sh, c32(g, 0));
     V shn = sel(g, pos, c32(g, 0), LLVMBuildNeg(B, sh, ""));
@@ -298,11 +305,14 @@ static V fround(gen_ctx *g, const nr_format *f, nr_rounding mode, const fval *x,
     /* a carry into 2^(Y+1) is the next binade's first value: the packing
      * below adds it into the exponent field by itself */
     V mag = LLVMBuildAdd(B, LLVMBuildShl(B, LLVMBuildAdd(B, E, c32(g, f->bias - 1), ""), c32(g, Y), ""), kk, "");
-    *bad = or_(g, icmp(g, LLVMIntSLT, E, c32(g, f->emin)),
+    if (f->subnormals)
+        mag = sel(g, tiny, kk, mag);
+    *bad = or_(g, or_(g, far, f->subnormals ? LLVMConstInt(g->i1, 0, 0) : tiny),
                or_(g, icmp(g, LLVMIntSGT, E, c32(g, f->emax)),
                    icmp(g, LLVMIntUGT, mag, c32(g, (int64_t)f->max_bits))));
+    *kz = eq0(g, kk);
     *k = kk;
-    *q = LLVMBuildSub(B, E, c32(g, Y), "q");
+    *q = LLVMBuildSub(B, Eq, c32(g, Y), "q");
     V s = sel(g, x->sign, c32(g, (int64_t)f->sign_mask), c32(g, 0));
     return or_(g, mag, s);
 }
@@ -360,14 +370,18 @@ V gen_numi_fn_fast_step(gen_ctx *g, const nr_format *wf, const nr_format *xf,
     LLVMPositionBuilderAtEnd(B, bmul);
     fval p = {LLVMBuildMul(B, ww.sig, xx.sig, ""), LLVMBuildAdd(B, ww.exp, xx.exp, ""),
               LLVMBuildXor(B, ww.sign, xx.sign, "")};
-    V bad = LLVMConstInt(g->i1, 0, 0);
     int pbits = fused ? wf->prec + xf->prec : pf->prec + 1;
-    if (!fused) { /* p = round_P(w*x) */
-        V k, q;
-        fround(g, pf, mode, &p, &bad, &k, &q);
+    if (!fused) { /* p = round_P(w*x); p = +-0 (underflow) leaves acc as it is */
+        V k, q, bad, kz;
+        fround(g, pf, mode, &p, &bad, &kz, &k, &q);
         p.sig = k, p.exp = q;
+        LLVMBasicBlockRef bnz = LLVMAppendBasicBlockInContext(g->ctx, fn, "pnz");
+        LLVMBuildCondBr(B, bad, bslow, bnz);
+        LLVMPositionBuilderAtEnd(B, bnz);
+        LLVMBuildCondBr(B, kz, bkeep, badd);
+    } else {
+        LLVMBuildBr(B, badd);
     }
-    LLVMBuildCondBr(B, bad, bslow, badd);
     LLVMPositionBuilderAtEnd(B, badd);
     /* acc + p exactly in 31 bits: both aligned to the smaller exponent; an
      * acc of zero takes p's exponent (its significand is 0) */
@@ -383,9 +397,10 @@ V gen_numi_fn_fast_step(gen_ctx *g, const nr_format *wf, const nr_format *xf,
     V sum = LLVMBuildAdd(B, A, P, "sum");
     V neg = icmp(g, LLVMIntSLT, sum, c32(g, 0));
     fval s = {sel(g, neg, LLVMBuildNeg(B, sum, ""), sum), e, neg};
-    V bad2, k2, q2;
-    V r = fround(g, sf, mode, &s, &bad2, &k2, &q2);
-    bad2 = or_(g, bad2, or_(g, far, eq0(g, sum))); /* [rnd-4] zero sums: the slow path */
+    V bad2, kz2, k2, q2;
+    V r = fround(g, sf, mode, &s, &bad2, &kz2, &k2, &q2);
+    /* [rnd-4] zero sums, and sums that round to zero: the slow path */
+    bad2 = or_(g, or_(g, bad2, kz2), or_(g, far, eq0(g, sum)));
     LLVMBasicBlockRef bret = LLVMAppendBasicBlockInContext(g->ctx, fn, "ret");
     LLVMBuildCondBr(B, bad2, bslow, bret);
     LLVMPositionBuilderAtEnd(B, bret);
