@@ -2,7 +2,8 @@
  * Python package, from C (so the sanitizer build covers it too): each
  * array loop equals its scalar function element by element, the SR draws
  * are numrep round's, errors are filled, and the emulator's statistics
- * arrive in the documented order. */
+ * arrive in the documented order; scaled formats group by group; dense
+ * packing's layout. */
 #include "testutil.h"
 #include "emulator.h"
 #include "nr_api.h"
@@ -128,6 +129,98 @@ START_TEST(emulate_with_statistics)
 }
 END_TEST
 
+/* nr_api_scaled_round = nr_scaled_quantize group by group (group g draws
+ * as layer g), times the scale; the same bits on 1 and 4 threads. */
+START_TEST(scaled_round_is_quantize_per_group)
+{
+    static const char *names[] = {"mxfp4", "nvfp4", "int8@channel", "e4m3@tensor:fp32",
+                                  "mxint8"};
+    enum { ROWS = 40, LEN = 3000 }; /* blocks: the last of each row is short */
+    double *x = malloc(ROWS * LEN * sizeof *x), *y = malloc(ROWS * LEN * sizeof *y);
+    double *y4 = malloc(ROWS * LEN * sizeof *y4), *p = malloc(LEN * sizeof *p);
+    values(x, ROWS * LEN);
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        nr_err e = {0};
+        nr_scaled *s = nr_api_scaled_new(names[k], &e);
+        ck_assert_ptr_nonnull(s);
+        size_t ng = nr_api_scaled_groups(s, ROWS, LEN);
+        double *sc = malloc(ng * sizeof *sc);
+        uint64_t *sb = malloc(ng * sizeof *sb);
+        ck_assert_int_eq(nr_api_scaled_round(s, NR_RND_SR, 9, 0, x, ROWS, LEN, y, sc, sb, 1, &e),
+                         0);
+        ck_assert_int_eq(nr_api_scaled_round(s, NR_RND_SR, 9, 0, x, ROWS, LEN, y4, NULL, NULL,
+                                             4, &e), 0);
+        ck_assert(memcmp(y, y4, ROWS * LEN * sizeof *y) == 0);
+        size_t glen = s->gran == NR_GRAN_BLOCK ? (size_t)s->block
+                      : s->gran == NR_GRAN_CHANNEL ? LEN : (size_t)ROWS * LEN;
+        size_t per_row = s->gran == NR_GRAN_TENSOR ? 1 : (LEN + glen - 1) / glen;
+        nr_scaled_ctx ctx = {.mode = NR_RND_SR, .seed = 9, .element_step = 1};
+        if (s->scale == NR_SCALE_NV)
+            ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(x, ROWS * LEN, 1));
+        for (size_t g = 0; g < ng; g++) {
+            size_t row = g / per_row, at = row * LEN + (g % per_row) * glen;
+            size_t n = s->gran == NR_GRAN_TENSOR ? glen
+                       : LEN - (g % per_row) * glen < glen ? LEN - (g % per_row) * glen : glen;
+            nr_scaled_group grp;
+            ctx.layer = (uint32_t)g;
+            double *q = s->gran == NR_GRAN_TENSOR ? y4 : p;
+            ck_assert_int_eq(nr_scaled_quantize(s, x + at, n, 1, &ctx, q, &grp, &e), 0);
+            ck_assert(memcmp(&sc[g], &grp.scale, sizeof grp.scale) == 0);
+            ck_assert_uint_eq(sb[g], grp.scale_bits);
+            for (size_t i = 0; i < n; i++) {
+                double v = q[i] * grp.scale;
+                ck_assert(memcmp(&y[at + i], &v, sizeof v) == 0);
+            }
+        }
+        free(sc);
+        free(sb);
+        nr_api_scaled_free(s);
+    }
+    nr_err e = {0};
+    nr_scaled *st = nr_api_scaled_new("int8@tensor:fp32:static", &e);
+    ck_assert_int_lt(nr_api_scaled_round(st, NR_RND_RNE, 0, 0, x + 8, 1, 8, y, NULL, NULL, 1, &e),
+                     0); /* x + 8: finite (a NaN group needs no scale) */
+    ck_assert_int_eq(e.code, NR_ERANGE);
+    nr_api_scaled_free(st);
+    ck_assert_ptr_null(nr_api_scaled_new("e2m1@b0", &e));
+    free(x), free(y), free(y4), free(p);
+}
+END_TEST
+
+/* Dense packing: value k at bit k*width LSB first, in exactly
+ * ceil(n*width/8) bytes (ASan checks nothing past them is touched). */
+START_TEST(pack_dense_layout)
+{
+    static const char *fmts[] = {"e2m1", "e3m2", "e4m3", "e6m7", "q11.12", "e8m31", "fp64"};
+    for (size_t k = 0; k < sizeof fmts / sizeof *fmts; k++) {
+        nr_format f;
+        nr_err e = {0};
+        ck_assert_int_eq(nr_format_parse(fmts[k], &f, &e), 0);
+        for (size_t n = 0; n < 70; n += 3) {
+            uint64_t in[70], back[70];
+            for (size_t i = 0; i < n; i++) /* every bit pattern shape, high bits cut */
+                in[i] = 0x9e3779b97f4a7c15ull * (i + 1) >> (64 - f.width);
+            size_t bytes = nr_pack_bytes(f.width, n);
+            ck_assert_uint_eq(bytes, (n * (size_t)f.width + 7) / 8);
+            uint8_t *packed = malloc(bytes ? bytes : 1);
+            uint64_t *cont = malloc(n * 8 + 8), *outc = malloc(n * 8 + 8);
+            for (size_t i = 0; i < n; i++)
+                nr_container_store(cont, f.container, i, in[i]);
+            nr_pack_dense(&f, cont, n, packed);
+            for (size_t b = 0; b < n * (size_t)f.width; b++) /* bit b = value b/w's bit b%w */
+                ck_assert_uint_eq(packed[b / 8] >> (b % 8) & 1,
+                                  in[b / f.width] >> (b % f.width) & 1);
+            nr_unpack_dense(&f, packed, n, outc);
+            for (size_t i = 0; i < n; i++) {
+                back[i] = nr_container_load(outc, f.container, i);
+                ck_assert_uint_eq(back[i], in[i]);
+            }
+            free(packed), free(cont), free(outc);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("api");
@@ -137,6 +230,8 @@ static Suite *suite(void)
     tcase_add_test(t, f64_loops_equal_scalar);
     tcase_add_test(t, arith_rounds_operands_then_once);
     tcase_add_test(t, emulate_with_statistics);
+    tcase_add_test(t, scaled_round_is_quantize_per_group);
+    tcase_add_test(t, pack_dense_layout);
     suite_add_tcase(s, t);
     return s;
 }

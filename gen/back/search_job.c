@@ -116,8 +116,7 @@ static int parse_range(const char *s, int *lo, int *hi)
     return 0;
 }
 
-/* A decimal integer in [lo, hi]. */
-static int parse_count(const char *s, long long lo, long long hi, long long *v)
+int gen_parse_count(const char *s, long long lo, long long hi, long long *v)
 {
     char *end;
     errno = 0;
@@ -151,7 +150,7 @@ static int set_numeric(gen_search_job *j, const char *name, const char *s, nr_er
     }
     long long lo = !strcmp(name, "first") || !strcmp(name, "stop-after") ? 0 : 1;
     long long hi = !strcmp(name, "jobs") ? 256 : !strcmp(name, "steps") ? 64 : 1ll << 40, v;
-    if (parse_count(s, lo, hi, &v))
+    if (gen_parse_count(s, lo, hi, &v))
         return bad(err, name, "expected an integer from %lld to %lld, got \"%s\"", lo, hi, s);
     if (!strcmp(name, "jobs"))
         o->jobs = (int)v;

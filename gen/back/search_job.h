@@ -61,7 +61,10 @@ gen_search_job *gen_search_job_new(void);
 void gen_search_job_free(gen_search_job *j);
 char *gen_search_job_json(gen_search_job *j, int *status, nr_err *err);
 
-/* A JSON string literal of s ('"' and '\\' escaped, control characters as
+/* Text helpers the commands share with their library forms: a decimal
+ * integer in [lo, hi] (0, or -1 leaving *v alone); */
+int gen_parse_count(const char *s, long long lo, long long hi, long long *v);
+/* a JSON string literal of s ('"' and '\\' escaped, control characters as
  * \u00XX). */
 void gen_json_str(FILE *f, const char *s);
 

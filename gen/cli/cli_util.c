@@ -24,13 +24,7 @@ int cli_parse_u64(const char *s, uint64_t *v)
 
 int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
 {
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
+    return gen_parse_count(s, lo, hi, v);
 }
 
 int cli_parse_bytes(const char *s, uint64_t *v)

@@ -26,6 +26,21 @@ _INT_FIELDS = ("kind", "bits", "container", "bias", "exp_bits", "man_bits", "int
 _REAL_FIELDS = ("max", "min_normal", "min_subnormal", "epsilon", "lowest", "finite_count")
 
 
+def _new_handle(what, new, name):
+    """The C descriptor of a format name (a Format: its canonical name) from
+    new (nr_api_format_new / nr_api_scaled_new); errors as exceptions."""
+    if isinstance(name, Format):
+        name = str(name)
+    if not isinstance(name, str):
+        raise TypeError("numrep.%s: expected a format name (str), got %s"
+                        % (what, type(name).__name__))
+    e = NrErr()
+    h = new(name.encode(), ctypes.byref(e))
+    if not h:
+        _lib.raise_err(e)
+    return ctypes.c_void_p(h)
+
+
 class Format:
     """A number format by name, e.g. Format("e6m7-finite-nosub-sat"),
     Format("q7.8"), Format("e4m3").  Properties: bits, bias, max, lowest,
@@ -45,17 +60,8 @@ class Format:
         return object.__new__(cls)
 
     def __init__(self, name):
-        if isinstance(name, Format):
-            name = str(name)
-        if not isinstance(name, str):
-            raise TypeError("numrep.Format: expected a format name (str), got %s"
-                            % type(name).__name__)
         L = _lib.lib()
-        e = NrErr()
-        h = L.nr_api_format_new(name.encode(), ctypes.byref(e))
-        if not h:
-            _lib.raise_err(e)
-        self._h = ctypes.c_void_p(h)
+        self._h = _new_handle("Format", L.nr_api_format_new, name)
         ints = (ctypes.c_int64 * len(_INT_FIELDS))()
         reals = (ctypes.c_double * len(_REAL_FIELDS))()
         L.nr_api_format_info(self._h, ints, reals)
@@ -122,17 +128,8 @@ class ScaledFormat(Format):
     __slots__ = ()
 
     def __init__(self, name):
-        if isinstance(name, Format):
-            name = str(name)
-        if not isinstance(name, str):
-            raise TypeError("numrep.ScaledFormat: expected a format name (str), got %s"
-                            % type(name).__name__)
         L = _lib.lib()
-        e = NrErr()
-        h = L.nr_api_scaled_new(name.encode(), ctypes.byref(e))
-        if not h:
-            _lib.raise_err(e)
-        self._h = ctypes.c_void_p(h)
+        self._h = _new_handle("ScaledFormat", L.nr_api_scaled_new, name)
         ints = (ctypes.c_int64 * 6)()
         bits = ctypes.c_double()
         L.nr_api_scaled_info(self._h, ints, ctypes.byref(bits))
