@@ -6,7 +6,8 @@
  * the sign folded in (key = sign ? -magnitude : magnitude) orders the
  * non-NaN values as the reals do, with -0 = +0; as in [net-7] a later value
  * wins only if greater, a NaN wins (and then stays), padding positions are
- * skipped, and a window with no position gives +0. */
+ * skipped, and a window with no position gives +0.  Fixed point: the
+ * key is the two's complement value itself (sign-extended), no NaN. */
 #include "plan.h"
 
 typedef LLVMValueRef V;
@@ -15,13 +16,20 @@ int gen_maxpool_int_applies(const gen_lctx *c, int li)
 {
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
-    return c->g->int_narrow && L->op == NR_OP_MAXPOOL && af->kind == NR_FLOAT &&
-           af->width <= 32 && nr_format_equal(gen_in_fmt(c, li, 0), af);
+    return c->g->int_narrow && L->op == NR_OP_MAXPOOL &&
+           (af->kind == NR_FLOAT || af->kind == NR_FIXED) && af->width <= 32 &&
+           nr_format_equal(gen_in_fmt(c, li, 0), af);
 }
 
 static V key(gen_ctx *g, const nr_format *f, V e)
 {
     LLVMBuilderRef B = g->b;
+    if (f->kind == NR_FIXED) {
+        if (!f->is_signed)
+            return e;
+        V s = LLVMConstInt(g->i64, (uint64_t)(64 - f->width), 0);
+        return LLVMBuildAShr(B, LLVMBuildShl(B, e, s, ""), s, "key");
+    }
     V mag = LLVMBuildAnd(B, e, LLVMConstInt(g->i64, ~f->sign_mask, 0), "");
     V neg = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, e, LLVMConstInt(g->i64, f->sign_mask, 0), ""),
                           LLVMConstInt(g->i64, 0, 0), "");
