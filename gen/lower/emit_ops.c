@@ -426,7 +426,10 @@ int gen_emit_ops(gen_lctx *c, int li, nr_err *err)
     case NR_OP_ADD:
         if (L->ninputs != 2)
             break;
-        add_op(c, li);
+        if (gen_add_int_applies(c, li)) /* no double hardware: integer code */
+            gen_emit_add_int(c, li);
+        else
+            add_op(c, li);
         return 0;
     case NR_OP_CONCAT:
         concat_op(c, li);
