@@ -17,9 +17,9 @@
 #     and the aarch64 object linked with the harness does too.
 #  4. narrow formats on Cortex-M compute in integer instructions only: the
 #     objects of LeNet-5 at e4m3, e5m2, e6m7-finite-nosub-sat and bf16 (M4
-#     and M0) call no soft-float routine (no __aeabi_d* / __aeabi_f*
-#     symbol, arm-none-eabi-nm), and those and a fixed-point case (q3.4)
-#     equal `numrep emulate` bit for bit on QEMU (2 digits each).
+#     and M0) and at fixed point q3.4 call no soft-float routine (no
+#     __aeabi_d* / __aeabi_f* symbol, arm-none-eabi-nm), and equal
+#     `numrep emulate` bit for bit on QEMU (2 digits each).
 # 2 and 3 also run with `--pack dense` (odd widths bit-packed, read by bit
 # extraction: e6m7-finite-nosub-sat, 14 bits, always; e3m2, 6 bits, with
 # NUMREP_EXHAUSTIVE=1).  Cortex-M0 images trap unaligned accesses
@@ -262,11 +262,8 @@ if [ $have_cm = 1 ] && edge_have arm-none-eabi-nm; then
             cross_build "$target" "$core" "$p" obj "$d/model.o" || continue
             cross_build "$target" "$core" "$p" header "$d/model.h" || continue
             soft=$(arm-none-eabi-nm -u "$d/model.o" | awk '$2 ~ /^__aeabi_[df]/ { print $2 }' | tr '\n' ' ')
-            case $p in
-                q*) ;; # fixed point: relu/maxpool still decode to doubles (a known gap)
-                *) [ -z "$soft" ] && ok "lenet5 -p $p, $core: no soft-float calls in the object" ||
-                    fail "lenet5 -p $p, $core: the object calls soft-float routines: $soft" ;;
-            esac
+            [ -z "$soft" ] && ok "lenet5 -p $p, $core: no soft-float calls in the object" ||
+                fail "lenet5 -p $p, $core: the object calls soft-float routines: $soft"
             $NPY c "$SAMPLE" "$d/edge_input.h" --limit 2 || { fail "npy.py c $SAMPLE"; continue; }
             cp "$T/iemu-$p.txt" "$T/emu-int-$p.txt"
             cm_run "lenet5 -p $p (integer MAC), $target $core" "$d" "$core" "$board" "$d/model.o" "int-$p"

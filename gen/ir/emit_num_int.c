@@ -198,22 +198,20 @@ V gen_numi_fn_step(gen_ctx *g, const nr_format *wf, const nr_format *xf, const n
     return fn;
 }
 
-/* The float32 format, for conversions in and out. */
-static const nr_format *fp32(void)
+/* The float32 format, for conversions in and out (parsed per call: no
+ * shared state between threads that generate code). */
+static nr_format fp32(void)
 {
-    static nr_format f;
-    static int done;
-    if (!done) {
-        nr_err e = {0};
-        nr_format_parse("fp32", &f, &e);
-        done = 1;
-    }
-    return &f;
+    nr_format f;
+    nr_err e = {0};
+    nr_format_parse("fp32", &f, &e); /* a preset: cannot fail */
+    return f;
 }
 
 V gen_numi_from_f32(gen_ctx *g, const nr_format *to, nr_rounding mode, V fbits)
 {
-    return gen_numi_round(g, fp32(), to, mode, fbits);
+    nr_format f = fp32();
+    return gen_numi_round(g, &f, to, mode, fbits);
 }
 
 int gen_numi_to_f32_ok(const nr_format *f)
@@ -225,7 +223,8 @@ V gen_numi_to_f32(gen_ctx *g, const nr_format *from, V bits)
 {
     /* every value of from is a float32 value: the rounding is exact, NaN
      * becomes fp32's canonical NaN (nr_decode's +qNaN) */
-    return LLVMBuildTrunc(g->b, gen_numi_round(g, from, fp32(), NR_RND_RNE, bits), g->i32, "");
+    nr_format f = fp32();
+    return LLVMBuildTrunc(g->b, gen_numi_round(g, from, &f, NR_RND_RNE, bits), g->i32, "");
 }
 
 /* ------------------------------------------------------------ fast step

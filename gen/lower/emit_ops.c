@@ -45,6 +45,8 @@ static uint64_t enc_zero(const nr_format *f) { return nr_encode(f, NR_RND_RNE, 0
 /* [net-7] relu on the encodings of a float format, input format = output
  * format: a value below or equal to 0 (sign bit set: negative or -0) gives
  * +0, anything else (positive, +0, and NaN, which compares false) itself.
+ * Fixed point too: two's complement, the sign bit set is a negative value
+ * (unsigned formats have no sign bit: every value stays).
  * A NaN encoding with the sign bit set is kept (FNUZ's NaN is 0x80...). */
 static void relu_enc(gen_lctx *c, int li)
 {
@@ -71,7 +73,7 @@ static void clip_op(gen_lctx *c, int li)
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
-    if (L->op == NR_OP_RELU && same_fmt(c, li, 0) && af->kind == NR_FLOAT) {
+    if (L->op == NR_OP_RELU && same_fmt(c, li, 0) && (af->kind == NR_FLOAT || af->kind == NR_FIXED)) {
         relu_enc(c, li);
         return;
     }
@@ -424,7 +426,10 @@ int gen_emit_ops(gen_lctx *c, int li, nr_err *err)
     case NR_OP_ADD:
         if (L->ninputs != 2)
             break;
-        add_op(c, li);
+        if (gen_add_int_applies(c, li)) /* no double hardware: integer code */
+            gen_emit_add_int(c, li);
+        else
+            add_op(c, li);
         return 0;
     case NR_OP_CONCAT:
         concat_op(c, li);

@@ -1,4 +1,6 @@
-/* emit_ops_int.c -- max pooling ([net-7]) on the encodings of a float
+/* emit_ops_int.c -- max pooling and the elementwise add in integer code.
+ *
+ * Max pooling ([net-7]) on the encodings of a float
  * format, in integer instructions only, for targets without double
  * hardware (gen_ctx.int_narrow; emit_ops.c decodes to doubles).  Input
  * format = output format, so the result is one of the input encodings
@@ -6,7 +8,8 @@
  * the sign folded in (key = sign ? -magnitude : magnitude) orders the
  * non-NaN values as the reals do, with -0 = +0; as in [net-7] a later value
  * wins only if greater, a NaN wins (and then stays), padding positions are
- * skipped, and a window with no position gives +0. */
+ * skipped, and a window with no position gives +0.  Fixed point: the
+ * key is the two's complement value itself (sign-extended), no NaN. */
 #include "plan.h"
 
 typedef LLVMValueRef V;
@@ -15,13 +18,20 @@ int gen_maxpool_int_applies(const gen_lctx *c, int li)
 {
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
-    return c->g->int_narrow && L->op == NR_OP_MAXPOOL && af->kind == NR_FLOAT &&
-           af->width <= 32 && nr_format_equal(gen_in_fmt(c, li, 0), af);
+    return c->g->int_narrow && L->op == NR_OP_MAXPOOL &&
+           (af->kind == NR_FLOAT || af->kind == NR_FIXED) && af->width <= 32 &&
+           nr_format_equal(gen_in_fmt(c, li, 0), af);
 }
 
 static V key(gen_ctx *g, const nr_format *f, V e)
 {
     LLVMBuilderRef B = g->b;
+    if (f->kind == NR_FIXED) {
+        if (!f->is_signed)
+            return e;
+        V s = LLVMConstInt(g->i64, (uint64_t)(64 - f->width), 0);
+        return LLVMBuildAShr(B, LLVMBuildShl(B, e, s, ""), s, "key");
+    }
     V mag = LLVMBuildAnd(B, e, LLVMConstInt(g->i64, ~f->sign_mask, 0), "");
     V neg = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, e, LLVMConstInt(g->i64, f->sign_mask, 0), ""),
                           LLVMConstInt(g->i64, 0, 0), "");
@@ -81,4 +91,45 @@ void gen_emit_maxpool_int(gen_lctx *c, int li)
     gen_loop_end(c, &lw);
     gen_loop_end(c, &lh);
     gen_loop_end(c, &lc);
+}
+
+/* ------------------------------------------------------------ add
+ * [net-9]-style elementwise add of two tensors, round_A(a + b) (term OUT),
+ * in integer code: both encodings unpacked, the exact sum of
+ * gen_num_exact_add in a 32- or 64-bit window (its exactness argument: the
+ * operands fit with two bits of headroom and A's precision leaves the
+ * rounding bits), then gen_num_round.  Not for sr (the draws stay with
+ * emit_ops.c). */
+static int sig_width(const nr_format *f) { return f->kind == NR_FIXED ? f->width : f->prec; }
+
+int gen_add_int_applies(const gen_lctx *c, int li)
+{
+    const nr_layer *L = &c->m->layers[li];
+    const nr_format *af = &L->prec.activations;
+    if (!c->g->int_narrow || L->op != NR_OP_ADD || L->ninputs != 2 ||
+        L->prec.rounding == NR_RND_SR || !gen_numi_fmt_ok(af) || gen_fmt_is(af, "fp32"))
+        return 0; /* fp32 keeps the float unit (or libgcc's float routines) */
+    for (int i = 0; i < 2; i++)
+        if (!gen_numi_fmt_ok(gen_in_fmt(c, li, i)))
+            return 0;
+    return 1;
+}
+
+void gen_emit_add_int(gen_lctx *c, int li)
+{
+    gen_ctx *g = c->g;
+    const nr_layer *L = &c->m->layers[li];
+    const nr_format *f0 = gen_in_fmt(c, li, 0), *f1 = gen_in_fmt(c, li, 1);
+    const nr_format *af = &L->prec.activations;
+    int wbits = sig_width(f0) > sig_width(f1) ? sig_width(f0) : sig_width(f1);
+    int W = wbits <= 30 && sig_width(af) <= 29 ? 32 : 64;
+    gen_loop l;
+    gen_loop_begin(c, &l, c->p->ly[li].count, "i");
+    gen_exact a, b, s;
+    gen_numi_unpack(g, f0, gen_load_enc(c, f0, c->in[0], l.i), &a);
+    gen_numi_unpack(g, f1, gen_load_enc(c, f1, c->in[1], l.i), &b);
+    gen_num_exact_add(g, &a, &b, W, L->prec.rounding == NR_RND_RD, &s);
+    gen_store_enc(c, af, c->out, l.i,
+                  gen_num_round(g, af, L->prec.rounding, &s, LLVMConstInt(g->i32, 0, 0)));
+    gen_loop_end(c, &l);
 }

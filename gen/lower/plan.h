@@ -138,6 +138,9 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err);
  * targets); gen_emit_ops hands a layer over when gen_maxpool_int_applies. */
 int gen_maxpool_int_applies(const gen_lctx *c, int li);
 void gen_emit_maxpool_int(gen_lctx *c, int li);
+/* ... and the elementwise add of two tensors (residual connections). */
+int gen_add_int_applies(const gen_lctx *c, int li);
+void gen_emit_add_int(gen_lctx *c, int li);
 
 /* emit_vmac.c: conv layers as explicit vector code (see there).  The plan
  * says whether the kernel applies and how much arena scratch it needs;
