@@ -282,6 +282,102 @@ START_TEST(gelu_correctly_rounded)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- precision */
+
+static nr_precision *prec_ok(const char *text)
+{
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) == 0, "%s", errstr(&e));
+    return p;
+}
+
+static void prec_bad(const char *text, const char *want)
+{
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) != 0, "accepted: %s",
+                  text);
+    ck_assert_msg(strstr(errstr(&e), want), "got: %s\nwant: %s", errstr(&e), want);
+}
+
+static int fmt_is(const nr_format *f, const char *name)
+{
+    nr_format g = tu_fmt(name);
+    return nr_format_equal(f, &g);
+}
+
+/* default, then the op type's override, then the layer's own; nonlinear
+ * follows activations unless written. */
+START_TEST(prec_roles)
+{
+    nr_precision *p = prec_ok("default: {weights: e4m3, activations: e5m2}\n"
+                              "ops:\n  softmax_axis: bf16\n"
+                              "  layernorm: {accumulator: fp32, nonlinear: fp16}\n"
+                              "layers:\n  n2: {activations: e6m7}\n");
+    nr_layer_prec l;
+    nr_precision_layer_op(p, "x", NULL, NR_OP_LINEAR, &l);
+    ck_assert(fmt_is(&l.weights, "e4m3") && fmt_is(&l.activations, "e5m2"));
+    ck_assert(fmt_is(&l.nonlinear, "e5m2"));
+    nr_precision_layer_op(p, "s", NULL, NR_OP_SOFTMAX_AXIS, &l);
+    ck_assert(fmt_is(&l.activations, "bf16") && fmt_is(&l.accumulator, "bf16") &&
+              fmt_is(&l.nonlinear, "bf16") && fmt_is(&l.weights, "bf16"));
+    nr_precision_layer_op(p, "n1", NULL, NR_OP_LAYERNORM, &l);
+    ck_assert(fmt_is(&l.accumulator, "fp32") && fmt_is(&l.nonlinear, "fp16") &&
+              fmt_is(&l.activations, "e5m2"));
+    nr_precision_layer_op(p, "n2", NULL, NR_OP_LAYERNORM, &l);
+    ck_assert(fmt_is(&l.activations, "e6m7") && fmt_is(&l.nonlinear, "fp16"));
+    nr_precision_free(p);
+    p = prec_ok("default: {weights: fp32, nonlinear: bf16}\n");
+    nr_precision_layer_op(p, "x", NULL, NR_OP_GELU, &l);
+    ck_assert(fmt_is(&l.activations, "fp32") && fmt_is(&l.nonlinear, "bf16"));
+    nr_precision_free(p);
+    prec_bad("default: {nonlinear: e9m99}\n", "prec.yaml:1:23: default.nonlinear: expected a "
+                                              "format name such as bf16 or fp32, got");
+    prec_bad("default: {nonlinear: [bf16]}\n", "default.nonlinear");
+    prec_bad("ops: {softmaks: bf16}\n", "prec.yaml:1:7: ops.softmaks: unknown op (expected "
+                                        "one of: conv dense");
+    prec_bad("ops: [bf16]\n", "ops: expected a mapping");
+    prec_bad("ops: {gelu: e99m1}\n", "ops.gelu: expected a format name (every role)");
+    prec_bad("ops: {gelu: {nonlin: bf16}}\n", "nonlin");
+}
+END_TEST
+
+/* The nonlinear role is where exp lands: softmax with a bf16 nonlinear
+ * role in an fp32 layer equals the oracle's bf16 exp, divided in fp32. */
+START_TEST(nonlinear_role_used)
+{
+    nr_model *m = build_ok("input: {shape: [1, 1, 4]}\nlayers:\n"
+                           "  - {name: s, op: softmax_axis, axis: 2, form: plain}\n",
+                           NULL, 1);
+    nr_model_free(m);
+    nr_spec *s = NULL;
+    nr_precision *p = prec_ok("default: {weights: fp32, nonlinear: bf16}\n");
+    nr_err e = {0};
+    ck_assert(nr_spec_parse_string("input: {shape: [1, 1, 4]}\nlayers:\n"
+                                   "  - {name: s, op: softmax_axis, axis: 2, form: plain}\n",
+                                   "net.yaml", &s, &e) == 0);
+    ck_assert_msg(nr_model_build(s, p, NULL, 1, &m, &e) == 0, "%s", errstr(&e));
+    float in[4] = {0.1f, -1.3f, 2.2f, 0.7f};
+    double **L;
+    run_layers(m, in, &L, 0);
+    nr_format bf = tu_fmt("bf16"), f32 = tu_fmt("fp32");
+    nr_nl ex = {NR_NL_EXP, 0};
+    double e4[4], sum = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = nr_encode(&f32, NR_RND_RNE, in[i], 0, NULL);
+        e4[i] = nr_decode(&bf, nr_nl_mpfr(&ex, &f32, x, &bf, NR_RND_RNE, 0, NULL));
+        sum = (float)(sum + e4[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(L[0][i] == (float)(e4[i] / sum), "%d: %.9g vs %.9g", i, L[0][i],
+                      (double)(float)(e4[i] / sum));
+    free_layers(m, L);
+    nr_model_free(m);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the CCT */
 
 static nr_model *load_cct(const char *prec)
@@ -403,6 +499,8 @@ int main(void)
     tcase_add_test(t, matmul_transposes);
     tcase_add_test(t, softmax_layernorm_values);
     tcase_add_test(t, gelu_correctly_rounded);
+    tcase_add_test(t, prec_roles);
+    tcase_add_test(t, nonlinear_role_used);
     tcase_add_test(t, cct_fast_fp32);
     tcase_add_test(t, cct_fast_bf16);
     tcase_add_test(t, cct_reference);
