@@ -24,7 +24,7 @@ import os
 import struct
 import sys
 
-from make_samples import N, f32, write_npy
+from make_samples import N, cifar_samples, write_npy
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -133,13 +133,7 @@ def spec_lines():
 
 
 def samples(data, out):
-    with open(os.path.join(data, 'cifar10/test_images.u8'), 'rb') as f:
-        pixels = f.read(N * 32 * 32 * 3)          # N, H, W, C
-    with open(os.path.join(data, 'cifar10/test_labels.u8'), 'rb') as f:
-        labels = list(f.read(N))
-    mean, std = [f32(v) for v in MEAN], [f32(v) for v in STD]
-    vals = [f32(f32(f32(pixels[((n * 32 + y) * 32 + x) * 3 + c] / 255.0) - mean[c]) / std[c])
-            for n in range(N) for c in range(3) for y in range(32) for x in range(32)]
+    vals, labels = cifar_samples(data, MEAN, STD)
     write_npy(os.path.join(out, 'sample.npy'), (N, 3, 32, 32), vals)
     with open(os.path.join(out, 'sample_labels.txt'), 'w') as f:
         f.write(''.join('%d\n' % v for v in labels))
