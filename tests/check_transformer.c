@@ -333,7 +333,7 @@ START_TEST(prec_roles)
     nr_precision_layer_op(p, "x", NULL, NR_OP_GELU, &l);
     ck_assert(fmt_is(&l.activations, "fp32") && fmt_is(&l.nonlinear, "bf16"));
     nr_precision_free(p);
-    prec_bad("default: {nonlinear: e9m99}\n", "prec.yaml:1:23: default.nonlinear: expected a "
+    prec_bad("default: {nonlinear: e9m99}\n", "prec.yaml:1:22: default.nonlinear: expected a "
                                               "format name such as bf16 or fp32, got");
     prec_bad("default: {nonlinear: [bf16]}\n", "default.nonlinear");
     prec_bad("ops: {softmaks: bf16}\n", "prec.yaml:1:7: ops.softmaks: unknown op (expected "
@@ -398,12 +398,41 @@ static void cct_input(float *x)
         x[i] = (float)(tu_unif(&s) * 4.0 - 2.0);
 }
 
-/* Every layer's output of the fast paths equals the exact path's. */
-static void fast_equals_exact(const char *prec)
+/* A small transformer with every sequence op (random weights): 2 x 4 x 4
+ * map -> 16 tokens of 8, one pre-norm block with 2 heads, sequence
+ * pooling, 3 logits. */
+static const char *mini =
+    "input: {shape: [2, 4, 4]}\nlayers:\n"
+    "  - {name: c, op: conv, out: 8, kernel: 3, pad: 1}\n"
+    "  - {name: t, op: tokens}\n"
+    "  - {name: pe, op: add_const}\n"
+    "  - {name: n1, op: layernorm}\n"
+    "  - {name: qkv, op: linear, out: 24}\n"
+    "  - {name: q, op: slice, w: [0, 8]}\n  - {name: qh, op: heads, heads: 2}\n"
+    "  - {name: k, op: slice, input: qkv, w: [8, 16]}\n  - {name: kh, op: heads, heads: 2}\n"
+    "  - {name: v, op: slice, input: qkv, w: [16, 24]}\n  - {name: vh, op: heads, heads: 2}\n"
+    "  - {name: s, op: matmul, inputs: [qh, kh], transpose_b: true}\n"
+    "  - {name: sc, op: scale, by: 0.5}\n"
+    "  - {name: a, op: softmax_axis, axis: 2}\n"
+    "  - {name: ctx, op: matmul, inputs: [a, vh]}\n"
+    "  - {name: m, op: merge_heads}\n"
+    "  - {name: o, op: linear, out: 8}\n"
+    "  - {name: r, op: add, inputs: [pe, o]}\n"
+    "  - {name: n2, op: layernorm}\n"
+    "  - {name: f1, op: linear, out: 16}\n  - {name: g, op: gelu}\n"
+    "  - {name: g2, op: gelu, approximate: tanh, input: f1}\n"
+    "  - {name: gs, op: add, inputs: [g, g2]}\n"
+    "  - {name: f2, op: linear, out: 8}\n"
+    "  - {name: n3, op: layernorm}\n"
+    "  - {name: p, op: linear, out: 1}\n"
+    "  - {name: ps, op: softmax_axis, axis: 1, form: plain}\n"
+    "  - {name: w, op: matmul, inputs: [ps, n3], transpose_a: true}\n"
+    "  - {name: fc, op: linear, out: 3}\n";
+
+/* Every layer's output of the fast paths equals the exact path's (no_fast:
+ * MPFR for every nonlinear value, every rounding through the library). */
+static void fast_equals_exact(nr_model *m, const float *x, const char *what)
 {
-    nr_model *m = load_cct(prec);
-    float x[3 * 32 * 32];
-    cct_input(x);
     double **a, **b;
     run_layers(m, x, &a, 0);
     run_layers(m, x, &b, 1);
@@ -411,17 +440,61 @@ static void fast_equals_exact(const char *prec)
         size_t n = nr_shape_count(m->layers[i].out_shape);
         for (size_t k = 0; k < n; k++)
             ck_assert_msg(a[i][k] == b[i][k] || (isnan(a[i][k]) && isnan(b[i][k])),
-                          "%s layer %s element %zu: fast %.17g, exact %.17g", prec,
+                          "%s layer %s element %zu: fast %.17g, exact %.17g", what,
                           m->layers[i].name, k, a[i][k], b[i][k]);
     }
     free_layers(m, a);
     free_layers(m, b);
-    nr_model_free(m);
 }
 
-START_TEST(cct_fast_fp32) { fast_equals_exact("fp32"); }
+START_TEST(mini_fast_exact)
+{
+    static const char *precs[] = {
+        "fp32", "bf16", "e4m3", "fp16", "e6m7-finite-nosub-sat",
+        "default: {weights: e4m3, activations: e4m3, products: fp32, accumulator: fp32, "
+        "nonlinear: bf16}\nops: {softmax_axis: bf16, layernorm: bf16}\n",
+        "default: {weights: fp32, rounding: rz}\n",
+        "default: {weights: bf16, rounding: sr, mac: fused}\nseed: 3\n",
+        "default: {weights: e5m2, mac: exact}\n"};
+    for (size_t i = 0; i < sizeof precs / sizeof precs[0]; i++) {
+        nr_spec *s = NULL;
+        nr_precision *p = NULL;
+        nr_model *m = NULL;
+        nr_err e = {0};
+        ck_assert(nr_spec_parse_string(mini, "mini.yaml", &s, &e) == 0);
+        int rc = strchr(precs[i], ':') ? nr_precision_parse_string(precs[i], "p.yaml", &p, &e)
+                                       : nr_precision_from_arg(precs[i], &p, &e);
+        ck_assert_msg(rc == 0, "%s", errstr(&e));
+        ck_assert_msg(nr_model_build(s, p, NULL, 11 + i, &m, &e) == 0, "%s", errstr(&e));
+        uint64_t st = 5 + i;
+        for (int rep = 0; rep < 4; rep++) {
+            float x[32];
+            for (int k = 0; k < 32; k++)
+                x[k] = (float)(tu_unif(&st) * (2 + 3 * rep) - (1 + 1.5 * rep));
+            fast_equals_exact(m, x, precs[i]);
+        }
+        nr_model_free(m);
+    }
+}
 END_TEST
-START_TEST(cct_fast_bf16) { fast_equals_exact("bf16"); }
+
+/* The same on the real CCT (every layer, one input; ~1 min of CPU, so
+ * with NUMREP_EXHAUSTIVE=1 only). */
+START_TEST(cct_fast_exact)
+{
+    if (!tu_exhaustive()) {
+        tu_skip("CCT fast = exact: NUMREP_EXHAUSTIVE=1 runs it");
+        return;
+    }
+    static const char *precs[] = {"fp32", "bf16"};
+    for (int i = 0; i < 2; i++) {
+        nr_model *m = load_cct(precs[i]);
+        float x[3 * 32 * 32];
+        cct_input(x);
+        fast_equals_exact(m, x, precs[i]);
+        nr_model_free(m);
+    }
+}
 END_TEST
 
 /* The first 100 test images at fp32 against PyTorch: within 1e-4 of the
@@ -501,8 +574,8 @@ int main(void)
     tcase_add_test(t, gelu_correctly_rounded);
     tcase_add_test(t, prec_roles);
     tcase_add_test(t, nonlinear_role_used);
-    tcase_add_test(t, cct_fast_fp32);
-    tcase_add_test(t, cct_fast_bf16);
+    tcase_add_test(t, mini_fast_exact);
+    tcase_add_test(t, cct_fast_exact);
     tcase_add_test(t, cct_reference);
     suite_add_tcase(s, t);
     return tu_run(s);
