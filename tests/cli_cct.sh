@@ -50,11 +50,7 @@ grep -q "using --engine emulator" "$tmp/err" && ok || bad "eval: no note: $(cat 
 grep -qE "^top-1 +[0-9.]+ %  \([0-9]+/8\)" "$tmp/out" && ok || bad "eval: $(cat "$tmp/out")"
 
 # 5. mixed precision: e4m3 matmuls, bf16 softmax, layernorm and nonlinear
-cat >"$tmp/mix.yaml" <<'EOF'
-default: {weights: e4m3, activations: e4m3, products: fp32, accumulator: fp32, nonlinear: bf16}
-ops: {softmax_axis: bf16, layernorm: bf16, gelu: bf16}
-EOF
-run emulate "$NET" --input "$X" -p "$tmp/mix.yaml"
+run emulate "$NET" --input "$X" -p "$DIR/e4m3_bf16.yaml"
 [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 8 ] && ok || bad "mix: exit $rc: $(cat "$tmp/err")"
 cmp -s "$tmp/out" "$tmp/fp32.txt" && bad "mix: same logits as fp32" || ok
 
