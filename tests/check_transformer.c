@@ -282,6 +282,102 @@ START_TEST(gelu_correctly_rounded)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- precision */
+
+static nr_precision *prec_ok(const char *text)
+{
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) == 0, "%s", errstr(&e));
+    return p;
+}
+
+static void prec_bad(const char *text, const char *want)
+{
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) != 0, "accepted: %s",
+                  text);
+    ck_assert_msg(strstr(errstr(&e), want), "got: %s\nwant: %s", errstr(&e), want);
+}
+
+static int fmt_is(const nr_format *f, const char *name)
+{
+    nr_format g = tu_fmt(name);
+    return nr_format_equal(f, &g);
+}
+
+/* default, then the op type's override, then the layer's own; nonlinear
+ * follows activations unless written. */
+START_TEST(prec_roles)
+{
+    nr_precision *p = prec_ok("default: {weights: e4m3, activations: e5m2}\n"
+                              "ops:\n  softmax_axis: bf16\n"
+                              "  layernorm: {accumulator: fp32, nonlinear: fp16}\n"
+                              "layers:\n  n2: {activations: e6m7}\n");
+    nr_layer_prec l;
+    nr_precision_layer_op(p, "x", NULL, NR_OP_LINEAR, &l);
+    ck_assert(fmt_is(&l.weights, "e4m3") && fmt_is(&l.activations, "e5m2"));
+    ck_assert(fmt_is(&l.nonlinear, "e5m2"));
+    nr_precision_layer_op(p, "s", NULL, NR_OP_SOFTMAX_AXIS, &l);
+    ck_assert(fmt_is(&l.activations, "bf16") && fmt_is(&l.accumulator, "bf16") &&
+              fmt_is(&l.nonlinear, "bf16") && fmt_is(&l.weights, "bf16"));
+    nr_precision_layer_op(p, "n1", NULL, NR_OP_LAYERNORM, &l);
+    ck_assert(fmt_is(&l.accumulator, "fp32") && fmt_is(&l.nonlinear, "fp16") &&
+              fmt_is(&l.activations, "e5m2"));
+    nr_precision_layer_op(p, "n2", NULL, NR_OP_LAYERNORM, &l);
+    ck_assert(fmt_is(&l.activations, "e6m7") && fmt_is(&l.nonlinear, "fp16"));
+    nr_precision_free(p);
+    p = prec_ok("default: {weights: fp32, nonlinear: bf16}\n");
+    nr_precision_layer_op(p, "x", NULL, NR_OP_GELU, &l);
+    ck_assert(fmt_is(&l.activations, "fp32") && fmt_is(&l.nonlinear, "bf16"));
+    nr_precision_free(p);
+    prec_bad("default: {nonlinear: e9m99}\n", "prec.yaml:1:22: default.nonlinear: expected a "
+                                              "format name such as bf16 or fp32, got");
+    prec_bad("default: {nonlinear: [bf16]}\n", "default.nonlinear");
+    prec_bad("ops: {softmaks: bf16}\n", "prec.yaml:1:7: ops.softmaks: unknown op (expected "
+                                        "one of: conv dense");
+    prec_bad("ops: [bf16]\n", "ops: expected a mapping");
+    prec_bad("ops: {gelu: e99m1}\n", "ops.gelu: expected a format name (every role)");
+    prec_bad("ops: {gelu: {nonlin: bf16}}\n", "nonlin");
+}
+END_TEST
+
+/* The nonlinear role is where exp lands: softmax with a bf16 nonlinear
+ * role in an fp32 layer equals the oracle's bf16 exp, divided in fp32. */
+START_TEST(nonlinear_role_used)
+{
+    nr_model *m = build_ok("input: {shape: [1, 1, 4]}\nlayers:\n"
+                           "  - {name: s, op: softmax_axis, axis: 2, form: plain}\n",
+                           NULL, 1);
+    nr_model_free(m);
+    nr_spec *s = NULL;
+    nr_precision *p = prec_ok("default: {weights: fp32, nonlinear: bf16}\n");
+    nr_err e = {0};
+    ck_assert(nr_spec_parse_string("input: {shape: [1, 1, 4]}\nlayers:\n"
+                                   "  - {name: s, op: softmax_axis, axis: 2, form: plain}\n",
+                                   "net.yaml", &s, &e) == 0);
+    ck_assert_msg(nr_model_build(s, p, NULL, 1, &m, &e) == 0, "%s", errstr(&e));
+    float in[4] = {0.1f, -1.3f, 2.2f, 0.7f};
+    double **L;
+    run_layers(m, in, &L, 0);
+    nr_format bf = tu_fmt("bf16"), f32 = tu_fmt("fp32");
+    nr_nl ex = {NR_NL_EXP, 0};
+    double e4[4], sum = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = nr_encode(&f32, NR_RND_RNE, in[i], 0, NULL);
+        e4[i] = nr_decode(&bf, nr_nl_mpfr(&ex, &f32, x, &bf, NR_RND_RNE, 0, NULL));
+        sum = (float)(sum + e4[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(L[0][i] == (float)(e4[i] / sum), "%d: %.9g vs %.9g", i, L[0][i],
+                      (double)(float)(e4[i] / sum));
+    free_layers(m, L);
+    nr_model_free(m);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the CCT */
 
 static nr_model *load_cct(const char *prec)
@@ -302,12 +398,41 @@ static void cct_input(float *x)
         x[i] = (float)(tu_unif(&s) * 4.0 - 2.0);
 }
 
-/* Every layer's output of the fast paths equals the exact path's. */
-static void fast_equals_exact(const char *prec)
+/* A small transformer with every sequence op (random weights): 2 x 4 x 4
+ * map -> 16 tokens of 8, one pre-norm block with 2 heads, sequence
+ * pooling, 3 logits. */
+static const char *mini =
+    "input: {shape: [2, 4, 4]}\nlayers:\n"
+    "  - {name: c, op: conv, out: 8, kernel: 3, pad: 1}\n"
+    "  - {name: t, op: tokens}\n"
+    "  - {name: pe, op: add_const}\n"
+    "  - {name: n1, op: layernorm}\n"
+    "  - {name: qkv, op: linear, out: 24}\n"
+    "  - {name: q, op: slice, w: [0, 8]}\n  - {name: qh, op: heads, heads: 2}\n"
+    "  - {name: k, op: slice, input: qkv, w: [8, 16]}\n  - {name: kh, op: heads, heads: 2}\n"
+    "  - {name: v, op: slice, input: qkv, w: [16, 24]}\n  - {name: vh, op: heads, heads: 2}\n"
+    "  - {name: s, op: matmul, inputs: [qh, kh], transpose_b: true}\n"
+    "  - {name: sc, op: scale, by: 0.5}\n"
+    "  - {name: a, op: softmax_axis, axis: 2}\n"
+    "  - {name: ctx, op: matmul, inputs: [a, vh]}\n"
+    "  - {name: m, op: merge_heads}\n"
+    "  - {name: o, op: linear, out: 8}\n"
+    "  - {name: r, op: add, inputs: [pe, o]}\n"
+    "  - {name: n2, op: layernorm}\n"
+    "  - {name: f1, op: linear, out: 16}\n  - {name: g, op: gelu}\n"
+    "  - {name: g2, op: gelu, approximate: tanh, input: f1}\n"
+    "  - {name: gs, op: add, inputs: [g, g2]}\n"
+    "  - {name: f2, op: linear, out: 8}\n"
+    "  - {name: n3, op: layernorm}\n"
+    "  - {name: p, op: linear, out: 1}\n"
+    "  - {name: ps, op: softmax_axis, axis: 1, form: plain}\n"
+    "  - {name: w, op: matmul, inputs: [ps, n3], transpose_a: true}\n"
+    "  - {name: fc, op: linear, out: 3}\n";
+
+/* Every layer's output of the fast paths equals the exact path's (no_fast:
+ * MPFR for every nonlinear value, every rounding through the library). */
+static void fast_equals_exact(nr_model *m, const float *x, const char *what)
 {
-    nr_model *m = load_cct(prec);
-    float x[3 * 32 * 32];
-    cct_input(x);
     double **a, **b;
     run_layers(m, x, &a, 0);
     run_layers(m, x, &b, 1);
@@ -315,17 +440,61 @@ static void fast_equals_exact(const char *prec)
         size_t n = nr_shape_count(m->layers[i].out_shape);
         for (size_t k = 0; k < n; k++)
             ck_assert_msg(a[i][k] == b[i][k] || (isnan(a[i][k]) && isnan(b[i][k])),
-                          "%s layer %s element %zu: fast %.17g, exact %.17g", prec,
+                          "%s layer %s element %zu: fast %.17g, exact %.17g", what,
                           m->layers[i].name, k, a[i][k], b[i][k]);
     }
     free_layers(m, a);
     free_layers(m, b);
-    nr_model_free(m);
 }
 
-START_TEST(cct_fast_fp32) { fast_equals_exact("fp32"); }
+START_TEST(mini_fast_exact)
+{
+    static const char *precs[] = {
+        "fp32", "bf16", "e4m3", "fp16", "e6m7-finite-nosub-sat",
+        "default: {weights: e4m3, activations: e4m3, products: fp32, accumulator: fp32, "
+        "nonlinear: bf16}\nops: {softmax_axis: bf16, layernorm: bf16}\n",
+        "default: {weights: fp32, rounding: rz}\n",
+        "default: {weights: bf16, rounding: sr, mac: fused}\nseed: 3\n",
+        "default: {weights: e5m2, mac: exact}\n"};
+    for (size_t i = 0; i < sizeof precs / sizeof precs[0]; i++) {
+        nr_spec *s = NULL;
+        nr_precision *p = NULL;
+        nr_model *m = NULL;
+        nr_err e = {0};
+        ck_assert(nr_spec_parse_string(mini, "mini.yaml", &s, &e) == 0);
+        int rc = strchr(precs[i], ':') ? nr_precision_parse_string(precs[i], "p.yaml", &p, &e)
+                                       : nr_precision_from_arg(precs[i], &p, &e);
+        ck_assert_msg(rc == 0, "%s", errstr(&e));
+        ck_assert_msg(nr_model_build(s, p, NULL, 11 + i, &m, &e) == 0, "%s", errstr(&e));
+        uint64_t st = 5 + i;
+        for (int rep = 0; rep < 4; rep++) {
+            float x[32];
+            for (int k = 0; k < 32; k++)
+                x[k] = (float)(tu_unif(&st) * (2 + 3 * rep) - (1 + 1.5 * rep));
+            fast_equals_exact(m, x, precs[i]);
+        }
+        nr_model_free(m);
+    }
+}
 END_TEST
-START_TEST(cct_fast_bf16) { fast_equals_exact("bf16"); }
+
+/* The same on the real CCT (every layer, one input; ~1 min of CPU, so
+ * with NUMREP_EXHAUSTIVE=1 only). */
+START_TEST(cct_fast_exact)
+{
+    if (!tu_exhaustive()) {
+        tu_skip("CCT fast = exact: NUMREP_EXHAUSTIVE=1 runs it");
+        return;
+    }
+    static const char *precs[] = {"fp32", "bf16"};
+    for (int i = 0; i < 2; i++) {
+        nr_model *m = load_cct(precs[i]);
+        float x[3 * 32 * 32];
+        cct_input(x);
+        fast_equals_exact(m, x, precs[i]);
+        nr_model_free(m);
+    }
+}
 END_TEST
 
 /* The first 100 test images at fp32 against PyTorch: within 1e-4 of the
@@ -403,8 +572,10 @@ int main(void)
     tcase_add_test(t, matmul_transposes);
     tcase_add_test(t, softmax_layernorm_values);
     tcase_add_test(t, gelu_correctly_rounded);
-    tcase_add_test(t, cct_fast_fp32);
-    tcase_add_test(t, cct_fast_bf16);
+    tcase_add_test(t, prec_roles);
+    tcase_add_test(t, nonlinear_role_used);
+    tcase_add_test(t, mini_fast_exact);
+    tcase_add_test(t, cct_fast_exact);
     tcase_add_test(t, cct_reference);
     suite_add_tcase(s, t);
     return tu_run(s);

@@ -285,8 +285,9 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
                        nr_err *err)
 {
     (void)ctx;
-    if (nr_model_is_scaled(m) && strncmp(name, "jit", 3) == 0)
-        return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines] emulator only for now */
+    char why[200];
+    if (nr_model_emu_only(m, why, sizeof why) && strncmp(name, "jit", 3) == 0)
+        return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines], [op-engines] */
     return gen_engine_open(name, m, out, err);
 }
 

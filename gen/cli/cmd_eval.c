@@ -164,17 +164,17 @@ int cmd_eval(int argc, char **argv)
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
-    if (nr_model_is_scaled(m) && strcmp(engine, "emulator")) {
-        /* [scl-dot-engines] the generator does not run scaled formats yet */
+    char why[200];
+    if (nr_model_emu_only(m, why, sizeof why) && strcmp(engine, "emulator")) {
+        /* [scl-dot-engines], [op-engines]: not in the generator yet */
         if (engine_given) {
-            nr_err_set(&err, NR_EUNSUP, NULL, 0, 0, "--engine",
-                       "scaled formats run in the emulator only for now: use --engine "
-                       "emulator");
+            nr_err_set(&err, NR_EUNSUP, NULL, 0, 0, "--engine", "%s: use --engine emulator",
+                       why);
             goto fail;
         }
         engine = "emulator";
-        fprintf(stderr, "numrep eval: note: scaled formats run in the emulator only for now; "
-                        "using --engine emulator (slow: consider --limit)\n");
+        fprintf(stderr, "numrep eval: note: %s; using --engine emulator (slow: consider "
+                        "--limit)\n", why);
     }
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {

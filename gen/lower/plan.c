@@ -158,6 +158,12 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
                               "scaled formats run in the emulator only for now: use --engine "
                               "emulator");
+    for (int i = 0; i < n; i++) /* [op-engines] sequence ops: emulator only for now */
+        if (nr_op_is_seq(m->layers[i].op))
+            return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
+                              "op %s is not in the generator yet (emulator only: numrep "
+                              "emulate, or eval/search --engine emulator)",
+                              nr_op_name(m->layers[i].op));
     p->nlayers = n;
     p->dense = pack_dense != 0;
     p->ly = calloc((size_t)n, sizeof *p->ly);

@@ -8,8 +8,8 @@
  * The generic path rounds every event through emulator.c's helpers.  The
  * host-float fast path (products and accumulator fp32, rne, operands that
  * fit float32, unfused or fused, no statistics requested) computes the
- * same bits with float arithmetic ([net-12]); it runs several outputs at
- * once, each with its own sequential sum, which changes no bit. */
+ * same bits with float arithmetic ([net-12]); it advances all outputs of a row
+ * together, each with its own sequential sum, which changes no bit. */
 #include "emu_internal.h"
 
 #include <math.h>
@@ -154,49 +154,32 @@ static double dot(emu *E, const emu_layer *el, double s0, const double *a, size_
 
 /* ---------------------------------------------------------------- fast */
 
-/* out[r*ostride + n] for rows r < R of X [R, K] and rows n < N of W [N, K]
- * (both float, contiguous), start bias[n] (or +0).  Four outputs share a
- * pass over x; each keeps its own sum in term order. */
-static void fast_rows(const float *X, int R, const float *W, int N, int K, const float *bias,
-                      int fused, double *out, size_t ostride)
+/* out[r*ostride + n] for rows r < R of X [R, K] and columns n < N of WT
+ * [K, N] (both float, contiguous), start bias[n] (or +0).  The sums of one
+ * row advance together, term k for every n (a loop the compiler can
+ * vectorise: the lanes are independent), so each keeps its term order. */
+static void fast_rows(const float *X, int R, const float *WT, int N, int K, const float *bias,
+                      int fused, double *out, size_t ostride, float *acc)
 {
     for (int r = 0; r < R; r++) {
         const float *x = X + (size_t)r * K;
-        int n = 0;
-        for (; n + 4 <= N; n += 4) {
-            const float *w0 = W + (size_t)n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-            float a0 = bias ? bias[n] : 0.0f, a1 = bias ? bias[n + 1] : 0.0f,
-                  a2 = bias ? bias[n + 2] : 0.0f, a3 = bias ? bias[n + 3] : 0.0f;
+        for (int n = 0; n < N; n++)
+            acc[n] = bias ? bias[n] : 0.0f;
+        for (int k = 0; k < K; k++) {
+            const float xk = x[k], *w = WT + (size_t)k * N;
             if (fused) {
-                for (int k = 0; k < K; k++) {
-                    a0 = fmaf(x[k], w0[k], a0);
-                    a1 = fmaf(x[k], w1[k], a1);
-                    a2 = fmaf(x[k], w2[k], a2);
-                    a3 = fmaf(x[k], w3[k], a3);
-                }
+                for (int n = 0; n < N; n++)
+                    acc[n] = fmaf(xk, w[n], acc[n]);
             } else {
-                for (int k = 0; k < K; k++) {
-                    float p0 = x[k] * w0[k], p1 = x[k] * w1[k], p2 = x[k] * w2[k],
-                          p3 = x[k] * w3[k];
-                    a0 = a0 + p0, a1 = a1 + p1, a2 = a2 + p2, a3 = a3 + p3;
+                for (int n = 0; n < N; n++) {
+                    float p = xk * w[n];
+                    acc[n] = acc[n] + p;
                 }
             }
-            double *o = out + (size_t)r * ostride + n;
-            o[0] = a0, o[1] = a1, o[2] = a2, o[3] = a3;
         }
-        for (; n < N; n++) {
-            const float *w0 = W + (size_t)n * K;
-            float a0 = bias ? bias[n] : 0.0f;
-            for (int k = 0; k < K; k++) {
-                if (fused) {
-                    a0 = fmaf(x[k], w0[k], a0);
-                } else {
-                    float p0 = x[k] * w0[k];
-                    a0 = a0 + p0;
-                }
-            }
-            out[(size_t)r * ostride + n] = a0;
-        }
+        double *o = out + (size_t)r * ostride;
+        for (int n = 0; n < N; n++)
+            o[n] = acc[n];
     }
 }
 
@@ -226,28 +209,29 @@ static int run_fast(emu *E, const emu_layer *el, const dims *d, double *out)
     int rc = 0;
     float *A = to_float(emu_in(E, L->index, 0), a[0], a[1], a[2],
                         L->op == NR_OP_MATMUL && L->spec->trans_a);
-    float *W = NULL, *bias = NULL;
-    if (L->op == NR_OP_LINEAR) {
-        W = to_float(el->w, 1, d->N, d->K, 0);
+    float *W = NULL, *bias = NULL, *acc = malloc((size_t)d->N * sizeof *acc);
+    if (L->op == NR_OP_LINEAR) { /* weights [N, K] -> [K, N] */
+        W = el->w ? to_float(el->w, 1, d->N, d->K, 1) : NULL;
         if (el->b)
             bias = to_float(el->b, 1, 1, d->N, 0);
-    } else {
+    } else { /* b [Bb, K, N] as stored, or transposed back from [Bb, N, K] */
         const int *b = L->in_shape[1];
-        W = to_float(emu_in(E, L->index, 1), b[0], b[1], b[2], !L->spec->trans_b);
+        W = to_float(emu_in(E, L->index, 1), b[0], b[1], b[2], L->spec->trans_b);
     }
-    if (!A || !W || (el->b && !bias) || (L->op == NR_OP_LINEAR && !el->w)) {
+    if (!A || !W || !acc || (el->b && !bias)) {
         rc = -1;
     } else if (L->op == NR_OP_LINEAR) {
-        fast_rows(A, d->B * d->M, W, d->N, d->K, bias, fused, out, (size_t)d->N);
+        fast_rows(A, d->B * d->M, W, d->N, d->K, bias, fused, out, (size_t)d->N, acc);
     } else {
         for (int b = 0; b < d->B; b++)
             fast_rows(A + (size_t)(d->ba1 ? 0 : b) * d->M * d->K, d->M,
                       W + (size_t)(d->bb1 ? 0 : b) * d->N * d->K, d->N, d->K, NULL, fused,
-                      out + (size_t)b * d->M * d->N, (size_t)d->N);
+                      out + (size_t)b * d->M * d->N, (size_t)d->N, acc);
     }
     free(A);
     free(W);
     free(bias);
+    free(acc);
     return rc;
 }
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* SR term of each rounding step (docs [op-sr]). */
+/* SR term of each rounding step ([op-nl], [op-softmax], [op-layernorm]). */
 enum {
     T_NL = 1, T_SUB = 2, T_SUM = 3, T_MEAN = 4, T_DEV = 5, T_SQ = 6, T_VSUM = 7, T_VAR = 8,
     T_EPS = 9, T_NORM = 10, T_GAIN = 11
@@ -21,7 +21,7 @@ enum {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* [op-nl-screen] The host's double evaluation of f(x) (relative error far
+/* [op-fast] (c): the host's double evaluation of f(x) (relative error far
  * below 2^-36 for these functions; gelu via erfc, |x| <= 10, so no
  * cancellation), when the whole interval y (1 +- 2^-36) rounds to one
  * finite nonzero value without overflow or flush: then the exact f(x),

@@ -128,6 +128,7 @@ typedef struct nr_layer_prec {
     int promote;            /* > 0: `promote: K` ([scl-dot-promote]); 0: off */
     nr_format nonlinear;    /* [op-nl] results of exp, rsqrt, gelu, ...; resolved:
                              * the activations format unless written */
+    int nl_set;             /* nonlinear was written (else it follows activations) */
 } nr_layer_prec;
 
 typedef struct nr_precision {
@@ -141,6 +142,10 @@ typedef struct nr_precision {
         unsigned set;        /* bit per role that the override sets (NR_ROLE_*) */
         nr_layer_prec p;
     } *overrides;
+    /* per-op-type overrides (`ops:`, [op-prec]): layer holds the op name;
+     * applied after the default, before the layer's own override */
+    struct nr_prec_override *ops;
+    int nops;
     uint64_t seed;           /* for sr; `seed:` in the YAML, default 0      */
     /* `scales:` calibrated activation scales ([scl-cal-file]): one per
      * tensor (a layer name, its folded batchnorm's, or `input`), as
@@ -188,6 +193,19 @@ void nr_precision_layer(const nr_precision *p, const char *name, const char *ali
  * the nonlinear role resolved ([op-prec]). */
 void nr_precision_layer_op(const nr_precision *p, const char *name, const char *alias, nr_op op,
                            nr_layer_prec *out);
+/* precision.c, for precision_seq.c: one override merged into p; one role
+ * mapping parsed (the `default:` / `layers:` reader). */
+void nr_precision_apply(const struct nr_prec_override *o, nr_layer_prec *p);
+struct nr_yaml_doc;
+struct nr_yaml_node;
+int nr_precision_parse_roles(const struct nr_yaml_doc *d, const struct nr_yaml_node *m,
+                             const char *where, nr_layer_prec *p, unsigned *set, nr_err *err);
+/* precision_seq.c: `nonlinear:` of a role mapping; the `ops:` mapping. */
+int nr_precision_parse_nonlinear(const struct nr_yaml_doc *d, const struct nr_yaml_node *m,
+                                 const char *where, nr_layer_prec *p, unsigned *set,
+                                 nr_err *err);
+int nr_precision_parse_ops(const struct nr_yaml_doc *d, const struct nr_yaml_node *ops,
+                           nr_precision *P, nr_err *err);
 /* -p FMT with a scaled format ([scl-dot-preset]): weights and activations
  * scaled (channel: activations per tensor), products and accumulator fp32,
  * mac block-fp32 (channel granularity: block-exact). */

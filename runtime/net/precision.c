@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static const char *const role_names[] = {"weights", "activations", "products", "accumulator"};
-#define ROLE_KEYS "weights activations products accumulator rounding mac promote"
+#define ROLE_KEYS "weights activations products accumulator rounding mac promote nonlinear"
 
 static nr_format *role_fmt(nr_layer_prec *p, int r)
 {
@@ -216,7 +216,7 @@ static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *
         p->promote = (int)k;
         *set |= NR_ROLE_PROMOTE;
     }
-    return 0;
+    return nr_precision_parse_nonlinear(d, m, where, p, set, err); /* precision_seq.c */
 }
 
 /* Roles written as `same` take the weights format.  Scaled weights
@@ -258,7 +258,7 @@ static int default_prec(nr_layer_prec *p, nr_err *err)
 static int parse_doc(const nr_yaml_doc *d, nr_precision *P, nr_err *err)
 {
     const nr_yaml_node *root = d->root;
-    int rc = nr_yaml_check_map(d, root, "", "default layers seed scales", err);
+    int rc = nr_yaml_check_map(d, root, "", "default layers seed scales ops", err);
     if (rc)
         return rc;
     if ((rc = default_prec(&P->dflt, err)))
@@ -291,6 +291,8 @@ static int parse_doc(const nr_yaml_doc *d, nr_precision *P, nr_err *err)
     }
     if ((n = nr_yaml_get(root, "scales")) && (rc = nr_precision_parse_scales(d, n, P, err)))
         return rc; /* [scl-cal-file], precision_scales.c */
+    if ((rc = nr_precision_parse_ops(d, nr_yaml_get(root, "ops"), P, err))) /* precision_seq.c */
+        return rc;
     const nr_yaml_node *layers = nr_yaml_get(root, "layers");
     if (!layers)
         return 0;
@@ -423,6 +425,7 @@ void nr_precision_free(nr_precision *p)
         return;
     free(p->overrides);
     free(p->scales);
+    free(p->ops);
     free(p);
 }
 
@@ -443,6 +446,18 @@ static void apply(const struct nr_prec_override *o, nr_layer_prec *p)
         p->rounding = o->p.rounding;
     if (o->set & NR_ROLE_MAC)
         p->mac = o->p.mac;
+    if (o->set & NR_ROLE_NONLINEAR) {
+        p->nonlinear = o->p.nonlinear;
+        p->nl_set = 1;
+    }
+}
+
+void nr_precision_apply(const struct nr_prec_override *o, nr_layer_prec *p) { apply(o, p); }
+
+int nr_precision_parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *where,
+                             nr_layer_prec *p, unsigned *set, nr_err *err)
+{
+    return parse_roles(d, m, where, p, set, err);
 }
 
 void nr_precision_layer(const nr_precision *p, const char *name, const char *alias,
@@ -483,8 +498,10 @@ int nr_mac_parse(const char *s, nr_mac_mode *out)
 
 void nr_precision_set_mode(nr_precision *p, const nr_rounding *rounding, const nr_mac_mode *mac)
 {
-    for (int i = -1; i < p->noverrides; i++) {
-        nr_layer_prec *l = i < 0 ? &p->dflt : &p->overrides[i].p;
+    for (int i = -1; i < p->noverrides + p->nops; i++) {
+        nr_layer_prec *l = i < 0                ? &p->dflt
+                           : i < p->noverrides ? &p->overrides[i].p
+                                               : &p->ops[i - p->noverrides].p;
         if (rounding)
             l->rounding = *rounding;
         if (mac)

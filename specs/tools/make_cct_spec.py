@@ -4,15 +4,18 @@ CIFAR-10 (Hassani et al. 2021, "Escaping the Big Data Paradigm with Compact
 Transformers") with its real weights, from the raw float32 tensors in
 ../shared/data/models/cct_4_3x1_cifar10.
 
-usage: make_cct_spec.py MODEL_DIR OUT_DIR
+usage: make_cct_spec.py MODEL_DIR OUT_DIR [DATA_DIR]
 
 Writes OUT_DIR/cct.safetensors (every tensor bit-identical to the raw file;
 names are the source's state_dict keys, except `positional_embeddings`,
 stored as `positional_embeddings.weight` because an add_const layer binds
 `<layer>.weight`) and OUT_DIR/cct.yaml, the forward pass of
 ../shared/data/README.md ("CCT-4/3x1") in numrep's sequence ops
-(docs/semantics.md [op-*]).  Prints the sha256 of the weights.  Standard
-library only (the tensors are copied as bytes, never converted).
+(docs/semantics.md [op-*]).  Prints the sha256 of the weights.  With
+DATA_DIR (../shared/data) also OUT_DIR/sample.npy and sample_labels.txt: the
+first 8 CIFAR-10 test images preprocessed with the CCT's mean/std in float32
+arithmetic (as make_samples.py does for the ResNets).  Standard library only
+(the tensors are copied as bytes, never converted).
 """
 import hashlib
 import json
@@ -20,6 +23,10 @@ import math
 import os
 import struct
 import sys
+
+from make_samples import N, cifar_samples, write_npy
+
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 BLOCKS, HEADS, DIM, MLP, TOKENS = 4, 4, 128, 256, 256
 HEAD_DIM = DIM // HEADS
@@ -74,8 +81,8 @@ def spec_lines():
          '# Sequence tensors are [B, T, F] = [heads, tokens, features] ([op-seq]).',
          'name: cct',
          '# x = (pixel/255 - mean[c]) / std[c], channels R, G, B (the CCT\'s own CIFAR values)',
-         'input: {shape: [3, 32, 32], divisor: 255, mean: [0.4914, 0.4822, 0.4465], '
-         'std: [0.2470, 0.2435, 0.2616]}',
+         'input: {shape: [3, 32, 32], divisor: 255, mean: [%s], std: [%s]}'
+         % (', '.join('%.4f' % v for v in MEAN), ', '.join('%.4f' % v for v in STD)),
          'weights: cct.safetensors',
          '# the first 1000 test images (pass --data ../shared/data/cifar10 for all 10000)',
          'dataset: ../resnet20/cifar10-1000',
@@ -125,8 +132,15 @@ def spec_lines():
     return w
 
 
+def samples(data, out):
+    vals, labels = cifar_samples(data, MEAN, STD)
+    write_npy(os.path.join(out, 'sample.npy'), (N, 3, 32, 32), vals)
+    with open(os.path.join(out, 'sample_labels.txt'), 'w') as f:
+        f.write(''.join('%d\n' % v for v in labels))
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         raise SystemExit(__doc__)
     model_dir, out = sys.argv[1], sys.argv[2]
     tensors = load(model_dir)
@@ -137,6 +151,8 @@ def main():
     write_safetensors(st, tensors)
     with open(os.path.join(out, 'cct.yaml'), 'w') as f:
         f.write('\n'.join(spec_lines()) + '\n')
+    if len(sys.argv) == 4:
+        samples(sys.argv[3], out)
     with open(st, 'rb') as f:
         print('%s sha256 %s' % (st, hashlib.sha256(f.read()).hexdigest()))
 

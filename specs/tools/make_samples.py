@@ -47,13 +47,14 @@ def mnist(data, out):
     return labels
 
 
-def cifar(data, out):
+def cifar_samples(data, mean, std):
+    """The first N CIFAR-10 test images as (N, 3, 32, 32) values, and labels."""
     with open(os.path.join(data, 'cifar10/test_images.u8'), 'rb') as f:
         pixels = f.read(N * 32 * 32 * 3)          # N, H, W, C
     with open(os.path.join(data, 'cifar10/test_labels.u8'), 'rb') as f:
         labels = list(f.read(N))
-    mean = [f32(v) for v in (0.485, 0.456, 0.406)]
-    std = [f32(v) for v in (0.229, 0.224, 0.225)]
+    mean = [f32(v) for v in mean]
+    std = [f32(v) for v in std]
     vals = []
     for n in range(N):                            # to N, C, H, W
         for c in range(3):
@@ -61,6 +62,11 @@ def cifar(data, out):
                 for x in range(32):
                     p = pixels[((n * 32 + y) * 32 + x) * 3 + c]
                     vals.append(f32(f32(f32(p / 255.0) - mean[c]) / std[c]))
+    return vals, labels
+
+
+def cifar(data, out):
+    vals, labels = cifar_samples(data, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     write_npy(os.path.join(out, 'resnet20/sample.npy'), (N, 3, 32, 32), vals)
     return labels
 
