@@ -119,6 +119,21 @@ static int prod_exact_lanes(const nr_format *wf, const nr_format *xf, int f32)
            ilogb(wf->max_finite) + ilogb(xf->max_finite) + 2 <= top;
 }
 
+/* Products w*x exact in float lanes except for tiny ones (bf16, tf32
+ * weights and inputs: w*x has <= 24 significand bits, but the formats'
+ * ranges reach beyond float's): unfused, into a float P whose largest
+ * value is a float.  The plan then needs pbound (|w*x| <= max_P, so no
+ * product overflows the lane) and the kernel checks per call that the
+ * smallest nonzero |w| times the smallest nonzero |x| is >= 2^-126 (no
+ * product is tiny, so each is a normal float with <= 24 bits: exact);
+ * a call where it is not sends every row to the scalar code (ptiny). */
+static int prod_tiny_lanes(const nr_layer_prec *p, const nr_format *xf)
+{
+    const nr_format *wf = &p->weights;
+    return p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && wf->kind == NR_FLOAT &&
+           xf->kind == NR_FLOAT && wf->prec + xf->prec <= 24 && p->products.max_finite <= FLT_MAX;
+}
+
 /* A rounding target the lanes can do: a float format by masking (mround;
  * float lanes when float_lanes_ok), rz, or rne with at least two lane
  * fraction bits below the format's (Y <= 21 / 50: what rounding a sum
@@ -265,6 +280,9 @@ static void plan_xbound(const nr_layer *L, const vgeo *G, const nr_format *xf, g
     }
 }
 
+static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, int host, int f32,
+                       gen_vmac *v);
+
 void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
 {
     memset(v, 0, sizeof *v);
@@ -300,10 +318,32 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
          * float lanes can round to P and S; with rne a float S (sums
          * rounded to odd, sum_ro) or a fixed-point one whose sums are
          * exact */
-        f32 = prod_exact_lanes(wf, xf, 1) && nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
+        int pt = !prod_exact_lanes(wf, xf, 1) && prod_tiny_lanes(p, xf);
+        f32 = (prod_exact_lanes(wf, xf, 1) || pt) && nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
               lane_target(&p->accumulator, 1, mode) && (!unf || lane_target(&p->products, 1, mode)) &&
               (mode == NR_RND_RZ || p->accumulator.kind == NR_FLOAT || sums_exact_lanes(p, xf, 1));
+        if (f32 && pt && !plan_layout(L, &G, xf, 0, 1, v)) /* pbound, ptiny (prod_tiny_lanes) */
+            f32 = 0;
+        if (f32 && pt) {
+            if (v->pbound) {
+                v->ptiny = 1;
+                return;
+            }
+            f32 = 0;
+        }
     }
+    plan_layout(L, &G, xf, host, f32, v);
+}
+
+/* The layout of kernel v for layer L (geometry G, input format xf) with
+ * float (f32) or double lanes, and its per-call bounds; 0 when the rows
+ * do not fit the registers. */
+static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, int host, int f32,
+                       gen_vmac *v)
+{
+    const vgeo G = *Gp;
+    const nr_format *wf = &L->prec.weights;
+    memset(v, 0, sizeof *v);
     /* accumulator vectors a block keeps in registers (of 32 on AVX-512) */
     int budget = host ? 16 : 4, vmax = f32 ? 16 : 8, vl = vmax, rpv = 1;
     if (G.OW >= 2 && G.OW <= vmax / 2 && (G.OW & (G.OW - 1)) == 0 && G.OH % (vmax / G.OW) == 0)
@@ -313,7 +353,7 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
             vl /= 2;
     int nv = rpv > 1 ? 1 : (G.OW + vl - 1) / vl;
     if (nv > budget)
-        return;
+        return 0;
     int co = 1;
     for (int d = 1; d <= G.cout_g && d * nv <= budget; d++)
         if (G.cout_g % d == 0)
@@ -335,6 +375,7 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
                     .wdec_off = 0, .xdec_off = al64(wbytes)};
     v->scratch = v->xdec_off + al64(xbytes);
     plan_xbound(L, &G, xf, v);
+    return 1;
 }
 
 /* ---------------------------------------------------------------- emitter */
@@ -357,6 +398,9 @@ typedef struct vk {
     int pbound;            /* products checked per call from max|x| (below) */
     int sbound;            /* sums' overflow too (sum_xlim)                 */
     V xmax;                /* alloca: the largest |x| encoding (lane int)   */
+    V wmin, xmin;          /* allocas: the smallest nonzero |w|, |x| (ptiny) */
+    int vexp[2];           /* |v| < 2^vexp for every v that mround rounds to P, to S,
+                            * until a check of the block fails (vexp_of)   */
     V key[2], err;
     uint64_t lim[2];
 } vk;
@@ -387,10 +431,16 @@ static int lane_fb(vk *k) { return lane_f32(k) ? 23 : 52; }
 static uint64_t lane_abs(vk *k) { return lane_f32(k) ? 0x7fffffffu : 0x7fffffffffffffffull; }
 static uint64_t lane_bits(vk *k, double d) { return lane_bits_of(lane_f32(k), d); }
 
+static int tiny_rare(const nr_format *f);
 /* f's values in [2^(emin-1), max_finite] are all normal floats: float
- * lanes can round to f. */
+ * lanes can round to f.  Or f's tiny range is tiny_rare (bf16, tf32):
+ * mround needs 2^emin and max_finite as normal floats only (a nonzero
+ * lane below 2^emin fails the block), and every value of f is a float
+ * (subnormals down to 2^-149). */
 static int float_lanes_ok(const nr_format *f)
 {
+    if (tiny_rare(f))
+        return f->man_bits < 23 && f->emin >= -126 && f->emax <= 127 && f->emin - f->man_bits >= -149;
     return f->man_bits < 23 && f->emin - 1 >= -126 && f->emax <= 127 &&
            (!f->subnormals || (f->emin - f->man_bits >= -126 && f->man_bits - f->emin <= 127));
 }
@@ -410,15 +460,18 @@ static int tiny_rare(const nr_format *f)
  * [rnd-4] sign of v): rz gives +-0, rne +-2^emin iff |v| > 2^(emin-1)
  * (the tie goes to 0, the even one); every other lane is then >= 2^emin,
  * so only overflow is left to reject. */
-static V mround_magic(vk *k, const nr_format *f, V v);
+static V mround_magic(vk *k, const nr_format *f, V v, int vexp);
 static int magic_ok(vk *k, const nr_format *f);
 static V add_rnd(vk *k, V a, V b, unsigned imm);
 static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *ok);
 static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
 {
     LLVMBuilderRef B = k->B;
-    if (magic_ok(k, f)) /* subnormal formats: one grid, no tiny case (below) */
-        return mround_key(k, which, f, v, mround_magic(k, f, v), NULL, ok);
+    if (magic_ok(k, f)) { /* subnormal formats: one grid, no tiny case (below) */
+        const nr_layer_prec *p = &k->L->prec;
+        int vexp = f == &p->products ? k->vexp[0] : f == &p->accumulator ? k->vexp[1] : f->emax + 1;
+        return mround_key(k, which, f, v, mround_magic(k, f, v, vexp), NULL, ok);
+    }
     int sh = lane_fb(k) - f->man_bits, rne = k->L->prec.rounding == NR_RND_RNE;
     uint64_t low = (1ull << sh) - 1, absm = lane_abs(k);
     uint64_t lo = lane_bits(k, ldexp(1.0, f->emin));
@@ -523,8 +576,12 @@ static int magic_ok(vk *k, const nr_format *f)
  * takes v's sign ([rnd-4]; a nonzero one has it already).  v above the
  * clamp (|v| >= 2^(emax+2), or inf/NaN): then |r| > 2^(emax+1) > max_finite
  * or NaN (|r| is |v| within a few q, Y >= 1), so rne's key |r| fails (and
- * rz's key |v| does anyway): the block is redone, as with mround. */
-static V mround_magic(vk *k, const nr_format *f, V v)
+ * rz's key |v| does anyway): the block is redone, as with mround.  The
+ * clamp from above is left out when every v before the block's first
+ * failed check is below 2^vexp with 2^(vexp-1+F-Y) a lane value: then C
+ * is right for every such v (an inf v gives inf - C = inf, NaN NaN: both
+ * fail), and whatever follows a failure is discarded with the block. */
+static V mround_magic(vk *k, const nr_format *f, V v, int vexp)
 {
     LLVMBuilderRef B = k->B;
     const int F = lane_fb(k), Y = f->man_bits, bias = F == 23 ? 127 : 1023;
@@ -535,8 +592,10 @@ static V mround_magic(vk *k, const nr_format *f, V v)
     V e = LLVMBuildAnd(B, bits, ivec(k, expm), "");
     V a2[2] = {e, ivec(k, (uint64_t)(f->emin + bias) << F)};
     e = gen_emit_intrinsic(k->g, "llvm.umax", k->ivt, a2, 2);
-    V b2[2] = {e, ivec(k, (uint64_t)(f->emax + 1 + bias) << F)};
-    e = gen_emit_intrinsic(k->g, "llvm.umin", k->ivt, b2, 2);
+    if (vexp - 1 + F - Y > bias) { /* else C is a lane value for every finite |v| < 2^vexp */
+        V b2[2] = {e, ivec(k, (uint64_t)(f->emax + 1 + bias) << F)};
+        e = gen_emit_intrinsic(k->g, "llvm.umin", k->ivt, b2, 2);
+    }
     V cb = LLVMBuildAdd(B, e, ivec(k, ((uint64_t)(F - Y) << F) | (1ull << (F - 1))), "");
     if (!rne)
         cb = LLVMBuildOr(B, cb, sign, "");
@@ -867,6 +926,35 @@ static V ptr_at(vk *k, V base, V idx)
     return LLVMBuildGEP2(k->B, k->et, base, &idx, 1, "");
 }
 
+/* *slot = the smallest nonzero |lane value| seen, as an unsigned encoding
+ * (started at lane_abs: a NaN, above every value). */
+static void track_min(vk *k, V slot, V x)
+{
+    LLVMBuilderRef B = k->B;
+    T it = LLVMGetElementType(k->ivt);
+    V am = LLVMConstInt(it, lane_abs(k), 0);
+    V ax = LLVMBuildAnd(B, LLVMBuildBitCast(B, x, it, ""), am, "");
+    ax = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, ax, LLVMConstInt(it, 0, 0), ""), am, ax, "");
+    V a2[2] = {LLVMBuildLoad2(B, it, slot, ""), ax};
+    LLVMBuildStore(B, gen_emit_intrinsic(k->g, "llvm.umin", it, a2, 2), slot);
+}
+
+/* vk.vexp: |w*x| < 2^(ilogb(max_W)+ilogb(max_X)+2) (its exact value, or
+ * the lanes' rounding of it, a bound being a power of 2); a P value is at
+ * most that too, or below 2^(emax_P+1) (rounding is monotone); an S value
+ * is below 2^(emax_S+1) while its checks pass; so a sum acc + p is below
+ * twice the larger bound. */
+static void vexp_of(vk *k)
+{
+    const nr_layer_prec *p = &k->L->prec;
+    const nr_format *xf = gen_in_fmt(k->c, k->li, 0);
+    int e = ilogb(p->weights.max_finite) + ilogb(xf->max_finite) + 2;
+    if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && p->products.emax + 1 > e)
+        e = p->products.emax + 1;
+    k->vexp[0] = e;
+    k->vexp[1] = (p->accumulator.kind == NR_FLOAT && p->accumulator.emax + 1 > e ? p->accumulator.emax + 1 : e) + 1;
+}
+
 /* Decode weights and input into the scratch (see the top comment). */
 static void emit_decode(vk *k)
 {
@@ -882,6 +970,8 @@ static void emit_decode(vk *k)
             w = LLVMBuildFMul(B, w, LLVMConstReal(k->g->f64, ldexp(1.0, wf->frac_bits)), "");
         if (k->v->f32)
             w = LLVMBuildFPTrunc(B, w, k->et, "");
+        if (k->v->ptiny)
+            track_min(k, k->wmin, w);
         LLVMBuildStore(B, w, ptr_at(k, k->wdec, l.i));
         gen_loop_end(c, &l);
     }
@@ -904,6 +994,8 @@ static void emit_decode(vk *k)
         V a2[2] = {LLVMBuildLoad2(B, it, k->xmax, ""), ax};
         LLVMBuildStore(B, gen_emit_intrinsic(k->g, "llvm.umax", it, a2, 2), k->xmax);
     }
+    if (k->v->ptiny)
+        track_min(k, k->xmin, x);
     V col = LLVMBuildAdd(B, li.i, gen_i64(c, (uint64_t)k->v->padl), "col");
     V cell = col;
     if (G->sw > 1)
@@ -1085,11 +1177,25 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         k.xmax = gen_alloca(c, LLVMGetElementType(k.ivt), "xmax");
         LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
     }
+    if (v->ptiny) {
+        T it = LLVMGetElementType(k.ivt);
+        k.wmin = gen_alloca(c, it, "wmin"), k.xmin = gen_alloca(c, it, "xmin");
+        LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.wmin);
+        LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.xmin);
+    }
+    vexp_of(&k);
     emit_decode(&k);
     V xbig = NULL; /* this call's max|x| is above xlim (the argument c->xlim) */
     if (k.pbound || k.sbound)
         xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, LLVMGetElementType(k.ivt), k.xmax, ""),
                              c->xlim, "xbig");
+    if (v->ptiny) { /* min|w| * min|x| < 2^-126 (exact in double; NaN: no nonzero) */
+        T it = LLVMGetElementType(k.ivt);
+        V wm = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, it, k.wmin, ""), k.et, ""), g->f64, "");
+        V xm = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, it, k.xmin, ""), k.et, ""), g->f64, "");
+        V tiny = LLVMBuildFCmp(B, LLVMRealOLT, LLVMBuildFMul(B, wm, xm, ""), LLVMConstReal(g->f64, 0x1p-126), "ptiny");
+        xbig = xbig ? LLVMBuildOr(B, xbig, tiny, "") : tiny;
+    }
 
     const int co = v->co, nv = v->nv, vl = v->vl, na = co * nv;
     V acc[256], bias[64];

@@ -160,6 +160,8 @@ typedef struct gen_vmac {
     uint64_t xlim;     /* then the bound on |x|, a lane value's bits; it comes
                         * from the weights, so the layer function takes it
                         * as an argument (gen_lctx.xlim)                    */
+    int ptiny;         /* float lanes whose products are exact unless tiny:
+                        * checked per call from min|w|, min|x| (emit_vmac.c) */
 } gen_vmac;
 /* allowed 0: never (bare-metal targets keep the compact scalar code: the
  * kernel's decoded copies would multiply a microcontroller's arena). */
