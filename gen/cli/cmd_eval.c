@@ -164,17 +164,16 @@ int cmd_eval(int argc, char **argv)
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
-    if (nr_model_is_scaled(m) && strcmp(engine, "emulator")) {
-        /* [scl-dot-engines] the generator does not run scaled formats yet */
+    nr_err gerr = {0};
+    if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
+        /* [scl-dot-engines] what the generator does not run yet */
         if (engine_given) {
-            nr_err_set(&err, NR_EUNSUP, NULL, 0, 0, "--engine",
-                       "scaled formats run in the emulator only for now: use --engine "
-                       "emulator");
+            err = gerr;
             goto fail;
         }
         engine = "emulator";
-        fprintf(stderr, "numrep eval: note: scaled formats run in the emulator only for now; "
-                        "using --engine emulator (slow: consider --limit)\n");
+        fprintf(stderr, "numrep eval: note: %s: %s; using --engine emulator (slow: consider "
+                        "--limit)\n", gerr.where, gerr.msg);
     }
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {

@@ -387,8 +387,9 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
                        nr_err *err)
 {
     (void)ctx;
-    if (nr_model_is_scaled(m) && strncmp(name, "jit", 3) == 0)
-        return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines] emulator only for now */
+    nr_err gerr = {0};
+    if (strncmp(name, "jit", 3) == 0 && gen_model_check(m, &gerr))
+        return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines] not in the generator */
     return gen_engine_open(name, m, out, err);
 }
 

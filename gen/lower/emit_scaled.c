@@ -145,6 +145,8 @@ int gen_scaled_check(const nr_model *m, nr_err *err)
     return 0;
 }
 
+int gen_model_check(const nr_model *m, nr_err *err) { return gen_scaled_check(m, err); }
+
 /* ---------------------------------------------------------------- layouts */
 
 static uint64_t act_groups(const nr_scaled *s, const int sh[3])
