@@ -183,6 +183,21 @@ uint64_t gen_scaled_w_bytes(const nr_layer *L)
 
 uint64_t gen_scaled_b_bytes(const nr_layer *L) { return L->b ? (uint64_t)L->nb * 8 : 0; }
 
+void gen_scaled_sizes(const nr_model *m, uint64_t *blob_scales, uint64_t *elem_bytes,
+                      uint64_t *scale_bytes)
+{
+    *blob_scales = *elem_bytes = *scale_bytes = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const nr_layer *L = &m->layers[i];
+        const nr_scaled *s = &L->prec.weights_scaled;
+        if (!is_mac_op(L->op) || s->gran == NR_GRAN_NONE)
+            continue;
+        *blob_scales += (uint64_t)L->nwscale * 8;
+        *elem_bytes += ((uint64_t)L->nw * (uint64_t)s->elem.width + 7) / 8;
+        *scale_bytes += (uint64_t)L->nwscale * (s->scale == NR_SCALE_FP32 ? 4u : 1u);
+    }
+}
+
 void gen_scaled_pack(const nr_model *m, int li, uint8_t *w, uint8_t *b)
 {
     const nr_layer *L = &m->layers[li];

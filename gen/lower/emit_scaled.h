@@ -55,6 +55,12 @@ uint64_t gen_scaled_tensor_bytes(const nr_model *m, int src, uint64_t carrier);
 /* Blob bytes of a scaled-weights layer's weight tensor and bias tensor. */
 uint64_t gen_scaled_w_bytes(const nr_layer *L);
 uint64_t gen_scaled_b_bytes(const nr_layer *L);
+/* Over the scaled-weight layers of m: the bytes the blob spends on
+ * scales (doubles), and the format's own storage ([scl-bits]): elements at
+ * their width, packed, and one scale of 1 byte (e8m0, ue4m3, nv) or 4
+ * (fp32) per group.  For `numrep build --size-report`. */
+void gen_scaled_sizes(const nr_model *m, uint64_t *blob_scales, uint64_t *elem_bytes,
+                      uint64_t *scale_bytes);
 /* Fill them (zeroed memory): P floats and scales; biases rounded at load
  * ([scl-dot-bias]: to fp32 for block-fp32/promote, else S; SR term
  * BIASLOAD).  Returns 0. */
