@@ -148,10 +148,10 @@ if [ -n "${NUMREP_EDGE_PRECS:-}${NUMREP_EDGE_DENSE:-}" ]; then
     PRECS=${NUMREP_EDGE_PRECS:-}
     DENSE=${NUMREP_EDGE_DENSE:-}
 elif [ "${NUMREP_EXHAUSTIVE:-0}" = 1 ]; then
-    PRECS="fp32 e4m3 e6m7-finite-nosub-sat"
+    PRECS="fp32 e4m3 e6m7-finite-nosub-sat mxfp4 nvfp4 int8@channel"
     DENSE="e6m7-finite-nosub-sat e3m2"
 else
-    PRECS="fp32"
+    PRECS="fp32 mxfp4" # mxfp4: scaled weights and activations ([scl-dot-engines])
     DENSE="e6m7-finite-nosub-sat"
     skip "LeNet-5 at e4m3 and e6m7-finite-nosub-sat (container) and e3m2 (dense) on the edge targets: set NUMREP_EXHAUSTIVE=1 (slow cross builds)"
 fi
