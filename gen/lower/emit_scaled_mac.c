@@ -84,6 +84,11 @@ typedef struct smac {
     nr_mac_mode mac;
     int promote;
     int wfirst;                  /* part * Xw is exact in double (else * Xa) */
+    int fast_bf32;               /* block-fp32 rne, products exact in double:
+                                  * host float arithmetic ([net-12])         */
+    int fast_pow2;               /* ... and both scales powers of two        */
+    int fast_bexact;             /* block-exact whose segment sums are exact
+                                  * in double (see setup)                    */
     int klimbs, klsb;
     V acc, part, xw, xa, n, last, open, pgw, pga; /* allocas */
     V elem;
@@ -154,8 +159,25 @@ static void seg_close(smac *s)
     V last = ld(g, g->i64, s->last);
     if (s->mac == NR_MAC_EXACT)
         goto done;
+    if (s->mac == NR_MAC_BLOCK_EXACT && s->fast_bexact) {
+        /* round_S(part * (Xw Xa) + acc): part and Xw Xa exact doubles */
+        V xwa = LLVMBuildFMul(B, ld(g, g->f64, s->xw), ld(g, g->f64, s->xa), "");
+        V r = gen_num_round_fma(g, s->of, s->mode, ld(g, g->f64, s->part), xwa,
+                                ld(g, g->f64, s->acc), sr(s, seg_term(s, last, 1)));
+        LLVMBuildStore(B, gen_num_decode(g, s->of, r), s->acc);
+        goto done;
+    }
     if (s->mac == NR_MAC_BLOCK_EXACT) {
         LLVMBuildStore(B, kacc_round(s, s->of, seg_term(s, last, 1)), s->acc);
+        goto done;
+    }
+    if (s->fast_pow2) { /* [net-12] part Xw Xa exact in double; one float rounding each */
+        T f32 = LLVMFloatTypeInContext(g->ctx);
+        V x = LLVMBuildFMul(B, LLVMBuildFMul(B, ld(g, g->f64, s->part), ld(g, g->f64, s->xw), ""),
+                            ld(g, g->f64, s->xa), "");
+        V t = LLVMBuildFPTrunc(B, x, f32, "t");
+        V a = LLVMBuildFAdd(B, LLVMBuildFPTrunc(B, ld(g, g->f64, s->acc), f32, ""), t, "");
+        LLVMBuildStore(B, LLVMBuildFPExt(B, a, g->f64, ""), s->acc);
         goto done;
     }
     V part = ld(g, g->f64, s->part), xw = ld(g, g->f64, s->xw), xa = ld(g, g->f64, s->xa);
@@ -186,7 +208,7 @@ static void seg_open(smac *s, V xw, V xa, V gw, V ga)
     LLVMBuildStore(B, gw, s->pgw);
     LLVMBuildStore(B, ga, s->pga);
     LLVMBuildStore(B, LLVMConstInt(g->i1, 1, 0), s->open);
-    if (s->mac == NR_MAC_BLOCK_EXACT)
+    if (s->mac == NR_MAC_BLOCK_EXACT && !s->fast_bexact)
         kacc_init_add(s, ld(g, g->f64, s->acc));
 }
 
@@ -198,6 +220,17 @@ static void term(smac *s, V k, V pw, V xw, V pa, V xa)
     LLVMBuilderRef B = g->b;
     V two_k = LLVMBuildShl(B, LLVMBuildTrunc(B, k, g->i32, ""), c32(g, 1), "");
     V part = ld(g, g->f64, s->part);
+    if (s->fast_bf32) { /* [net-12] pw*pa exact in double: float rounds once, rne */
+        T f32 = LLVMFloatTypeInContext(g->ctx);
+        V p = LLVMBuildFPTrunc(B, LLVMBuildFMul(B, pw, pa, ""), f32, "p");
+        V r = LLVMBuildFAdd(B, LLVMBuildFPTrunc(B, part, f32, ""), p, "");
+        LLVMBuildStore(B, LLVMBuildFPExt(B, r, g->f64, ""), s->part);
+        goto counted;
+    }
+    if (s->fast_bexact) { /* every partial sum exact in double (setup) */
+        LLVMBuildStore(B, LLVMBuildFAdd(B, part, LLVMBuildFMul(B, pw, pa, ""), ""), s->part);
+        goto counted;
+    }
     switch (s->mac) {
     case NR_MAC_BLOCK_FP32:
     case NR_MAC_UNFUSED: {
@@ -218,6 +251,7 @@ static void term(smac *s, V k, V pw, V xw, V pa, V xa)
         break;
     }
     }
+counted:
     LLVMBuildStore(B, LLVMBuildAdd(B, ld(g, g->i64, s->n), gen_i64(c, 1), ""), s->n);
     LLVMBuildStore(B, k, s->last);
 }
@@ -365,6 +399,26 @@ static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
     s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
     int bw = gen_scaled_scale_bits(s->ws), ba = gen_scaled_scale_bits(s->xs);
     s->wfirst = bw <= ba;
+    /* exact products: emit_num.c's prod_exact_in_double test */
+    const nr_format *a = s->wef, *b = s->xef;
+    int lsa = a->kind == NR_FIXED ? -a->frac_bits : a->emin - a->man_bits;
+    int lsb2 = b->kind == NR_FIXED ? -b->frac_bits : b->emin - b->man_bits;
+    int topsum = ilogb(a->max_finite) + ilogb(b->max_finite) + 2;
+    int prod_exact = a->prec + b->prec <= 53 && lsa + lsb2 >= -1074 && topsum <= 1024;
+    s->fast_bf32 = s->mac == NR_MAC_BLOCK_FP32 && s->mode == NR_RND_RNE && prod_exact &&
+                   !c->g->no_libm;
+    s->fast_pow2 = s->fast_bf32 && bw == 1 && ba == 1;
+    /* block-exact: with both operands scaled (elements finite or NaN), every
+     * product a multiple of 2^(lsa+lsb2) below 2^topsum, a segment of at
+     * most K terms sums exactly in double when the span, K's bits included,
+     * fits 53 bits; Xw Xa is exact when the scales' bits fit too.  Not rd
+     * (an exact zero sum's sign), not wrapping fixed point. */
+    int kbits = 0;
+    while ((1L << kbits) <= (long)G->K + 1)
+        kbits++;
+    s->fast_bexact = s->mac == NR_MAC_BLOCK_EXACT && s->ws && s->xs && s->mode != NR_RND_RD &&
+                     topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
+                     !(s->of->kind == NR_FIXED && !s->of->saturate);
     ksize(m, L, &s->klsb, &s->klimbs);
     gen_ctx *g = c->g;
     T aargs[3] = {c->ptr, g->f64, g->f64};
