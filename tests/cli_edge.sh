@@ -9,7 +9,8 @@
 #     between header and object must exit 3, a fault must exit 70;
 #  2. LeNet-5 from `numrep build --target thumbv7em-none-eabi --cpu cortex-m4`
 #     and `--target thumbv6m-none-eabi --cpu cortex-m0` (--emit obj and
-#     --emit header) at fp32, e4m3 and e6m7-finite-nosub-sat, linked with
+#     --emit header) at fp32, e4m3, e6m7-finite-nosub-sat and the scaled mxfp4
+#     (nvfp4, int8@channel with NUMREP_EXHAUSTIVE=1), linked with
 #     templates/edge into an image, run on the sample MNIST digits: every
 #     output's bits equal `numrep emulate`'s;
 #  3. LeNet-5 `numrep build --target aarch64-linux-gnu` executables under
@@ -153,10 +154,10 @@ if [ -n "${NUMREP_EDGE_PRECS:-}${NUMREP_EDGE_DENSE:-}" ]; then
     PRECS=${NUMREP_EDGE_PRECS:-}
     DENSE=${NUMREP_EDGE_DENSE:-}
 elif [ "${NUMREP_EXHAUSTIVE:-0}" = 1 ]; then
-    PRECS="fp32 e4m3 e6m7-finite-nosub-sat"
+    PRECS="fp32 e4m3 e6m7-finite-nosub-sat mxfp4 nvfp4 int8@channel"
     DENSE="e6m7-finite-nosub-sat e3m2"
 else
-    PRECS="fp32"
+    PRECS="fp32 mxfp4" # mxfp4: scaled weights and activations ([scl-dot-engines])
     DENSE="e6m7-finite-nosub-sat"
     skip "LeNet-5 at e4m3 and e6m7-finite-nosub-sat (container) and e3m2 (dense) on the edge targets: set NUMREP_EXHAUSTIVE=1 (slow cross builds)"
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cli_scaled_net.sh -- scaled formats through the command line (#13,
 # docs/semantics.md [scl-dot-*]): -p NAME and precision files with scaled
-# roles, their errors with file:line:col, the generator's refusal
-# (NR_EUNSUP) and eval's choice of the emulator, --stats groups, and with
+# roles, their errors with file:line:col, the generator (bit-exact with the
+# emulator) and eval in the JIT, --stats groups, and with
 # ../shared/data (or NUMREP_SHARED_DATA) LeNet-5 accuracy under MXFP8/MXFP4.
 # usage: bash tests/cli_scaled_net.sh path/to/numrep
 set -u
@@ -47,22 +47,24 @@ printf 'default: {mac: block-exact}\n' >"$tmp/bad3.yaml"
 expect_fail 1 "needs scaled weights or activations" emulate "$NET" --input "$X" -p "$tmp/bad3.yaml"
 expect_fail 1 "-p" emulate "$NET" --input "$X" -p e2m1@b0
 
-# 5. the generator refuses scaled formats (NR_EUNSUP), naming the way out
-expect_fail 1 "scaled formats run in the emulator only for now: use --engine emulator" \
-    run "$NET" --input "$X" -p mxfp4
-expect_fail 1 "scaled formats run in the emulator only for now: use --engine emulator" \
-    build "$NET" -p nvfp4 -o "$tmp/a.out"
+# 5. the generator runs scaled formats bit for bit as the emulator does
+#    ([scl-dot-engines]; tests/check_gen_scaled.c is the full matrix)
+for p in mxfp4 nvfp4 int8@channel; do
+    run emulate "$NET" --input "$X" -p $p
+    cp "$tmp/out" "$tmp/emu.txt"
+    run run "$NET" --input "$X" -p $p
+    [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/emu.txt" && ok || bad "run -p $p differs from emulate: $(cat "$tmp/err")"
+done
 
 DATA=${NUMREP_SHARED_DATA:-$SRC/../shared/data}/mnist
 if [ ! -f "$DATA/t10k-images-idx3-ubyte.gz" ]; then
     echo "note: no shared MNIST data, eval checks skipped"
     finish
 fi
-# 6. eval: --engine jit is the error; no --engine picks the emulator
-expect_fail 1 "use --engine emulator" eval "$NET" -p mxfp8 --engine jit --data "$DATA" --limit 5
+# 6. eval runs scaled formats in the JIT (no note about the emulator)
 norm() { sed -n 's/^normalized *\([0-9.]*\) %.*/\1/p' "$tmp/out"; }
 run eval "$NET" -p mxfp8 --data "$DATA" --limit 300 --no-progress --no-cache
-grep -q "using --engine emulator" "$tmp/err" && ok || bad "eval: no note about the emulator: $(cat "$tmp/err")"
+grep -q "using --engine emulator" "$tmp/err" && bad "eval: fell back to the emulator: $(cat "$tmp/err")" || ok
 awk -v n="$(norm)" 'BEGIN { exit !(n >= 99.0) }' && ok || bad "LeNet-5 MXFP8 normalized $(norm) < 99 %"
 # scaled activations with every plain role fp32 and mac unfused: still not its
 # own fp32 baseline (the formats alone look like fp32)

@@ -5,6 +5,7 @@
  * a precision file and as the --json object.  Library code: notes for
  * people are collected in the answer, never printed. */
 #include "search_job.h"
+#include "model_gen.h"
 
 #include "jit_engine.h"
 #include "model.h"
@@ -285,8 +286,8 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
                        nr_err *err)
 {
     (void)ctx;
-    char why[200];
-    if (nr_model_emu_only(m, why, sizeof why) && strncmp(name, "jit", 3) == 0)
+    nr_err gerr = {0};
+    if (strncmp(name, "jit", 3) == 0 && gen_model_check(m, &gerr)) /* not in the generator */
         return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines], [op-engines] */
     return gen_engine_open(name, m, out, err);
 }

@@ -4,6 +4,7 @@
  * sizes next to an fp32 build of the same network. */
 #include "aot.h"
 #include "cli.h"
+#include "emit_scaled.h"
 #include "model.h"
 
 #include <errno.h>
@@ -135,6 +136,10 @@ static uint64_t weight_bytes(const nr_model *m, int dense)
         const nr_layer *L = &m->layers[i];
         const nr_format *f = &L->prec.weights;
         const size_t counts[2] = {L->w ? L->nw : 0, L->b ? L->nb : 0};
+        if (L->prec.weights_scaled.gran != NR_GRAN_NONE && L->w) { /* emit_scaled.h */
+            sum += gen_scaled_w_bytes(L) + gen_scaled_b_bytes(L);
+            continue;
+        }
         for (int t = 0; t < 2; t++)
             sum += dense ? (counts[t] * (uint64_t)f->width + 7) / 8
                          : counts[t] * (uint64_t)f->container;
@@ -332,6 +337,13 @@ static void print_report(const nr_model *m, const gen_target *t, const build_siz
            (unsigned long long)f->weights);
     printf("%-28s %16llu %16llu\n", "weights blob (as stored)", (unsigned long long)a->blob,
            (unsigned long long)f->blob);
+    uint64_t bsc, eb, sb;
+    gen_scaled_sizes(m, &bsc, &eb, &sb);
+    if (bsc) { /* [scl-bits]: the blob holds P as float and scales as double */
+        printf("%-28s %16llu %16s\n", "  of which scales (blob)", (unsigned long long)bsc, "-");
+        printf("%-28s %16llu %16s\n", "scaled elements (packed)", (unsigned long long)eb, "-");
+        printf("%-28s %16llu %16s\n", "scales (format's bytes)", (unsigned long long)sb, "-");
+    }
     if (code_known)
         printf("%-28s %16llu %16llu\n", "code (.text bytes)", (unsigned long long)a->code,
                (unsigned long long)f->code);

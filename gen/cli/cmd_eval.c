@@ -164,17 +164,16 @@ int cmd_eval(int argc, char **argv)
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
-    char why[200];
-    if (nr_model_emu_only(m, why, sizeof why) && strcmp(engine, "emulator")) {
-        /* [scl-dot-engines], [op-engines]: not in the generator yet */
+    nr_err gerr = {0};
+    if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
+        /* [scl-dot-engines] what the generator does not run yet */
         if (engine_given) {
-            nr_err_set(&err, NR_EUNSUP, NULL, 0, 0, "--engine", "%s: use --engine emulator",
-                       why);
+            err = gerr;
             goto fail;
         }
         engine = "emulator";
-        fprintf(stderr, "numrep eval: note: %s; using --engine emulator (slow: consider "
-                        "--limit)\n", why);
+        fprintf(stderr, "numrep eval: note: %s: %s; using --engine emulator (slow: consider "
+                        "--limit)\n", gerr.where, gerr.msg);
     }
     const nr_spec *spec = m->spec;
     if (!data && !spec->dataset[0]) {

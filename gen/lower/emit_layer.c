@@ -5,6 +5,7 @@
  * each op is emit_mac.c's or emit_ops.c's; the IR helpers they share are
  * here. */
 #include "plan.h"
+#include "emit_scaled.h"
 #include "emulator.h"
 #include "eval.h"
 #include "target.h"
@@ -260,7 +261,7 @@ V gen_rt_fn(gen_lctx *c, const char *name, T fty)
 const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i)
 {
     int src = c->m->layers[li].inputs[i];
-    return src < 0 ? &c->m->in_format : &c->m->layers[src].prec.activations;
+    return gen_scaled_carrier(c->m, src); /* a scaled tensor: its exact doubles */
 }
 
 /* ---------------------------------------------------------------- functions */
@@ -336,6 +337,8 @@ static int is_mac(const nr_layer *L)
 static void vmac_of(const gen_lctx *c, int li, gen_vmac *v)
 {
     gen_vmac_plan(c->m, li, !c->g->no_libm, v); /* as gen_emit_mac asks */
+    if (gen_scaled_mac(c->m, li)) /* emit_scaled_mac.c has no vector kernel */
+        v->ok = 0;
 }
 
 static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
@@ -419,9 +422,21 @@ static int emit_layer_fn(gen_lctx *c, int li, const layer_sig *sig, const char *
         if (a[i].kind == ARG_W || a[i].kind == ARG_B)
             add_attr(c, (unsigned)i + 1, "align", gen_plan_w_align(c->p, &L->prec.weights));
     }
-    int rc = is_mac(L) ? gen_emit_mac(c, li, err) : gen_emit_ops(c, li, err);
+    const nr_scaled *os = gen_scaled_act(c->m, li);
+    V base = c->out;
+    if (os) { /* the body writes the fp32 carrier into the P region (emit_scaled.h) */
+        gen_scaled_layout lay;
+        gen_scaled_act_layout(os, L->out_shape, &lay);
+        V off = gen_i64(c, lay.p_off);
+        c->out = LLVMBuildGEP2(g->b, g->i8, base, &off, 1, "out.p");
+    }
+    int rc = gen_scaled_mac(c->m, li) ? gen_emit_scaled_mac(c, li, err)
+             : is_mac(L)                ? gen_emit_mac(c, li, err)
+                                        : gen_emit_ops(c, li, err);
     if (rc)
         return rc;
+    if (os) /* [scl-dot-act] the output quantized in place */
+        gen_emit_scaled_quant(c, os, L->prec.rounding, base, L->out_shape);
     LLVMBuildRetVoid(g->b);
     fn_finish(c);
     return 0;
@@ -494,7 +509,13 @@ static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err 
     LLVMSetValueName2(in, "in", 2);
     LLVMSetValueName2(out, "out", 3);
     LLVMSetValueName2(arena, "arena", 5);
-    V input = arena_at(c, arena, c->p->in_off);
+    V input = arena_at(c, arena, c->p->in_off), in_store = input;
+    if (gen_scaled_act(m, -1)) { /* rounded into the P region, then quantized */
+        gen_scaled_layout lay;
+        gen_scaled_act_layout(gen_scaled_act(m, -1), m->in_shape, &lay);
+        V off = gen_i64(c, lay.p_off);
+        in_store = LLVMBuildGEP2(g->b, g->i8, input, &off, 1, "input.p");
+    }
     T f32 = LLVMFloatTypeInContext(g->ctx);
     c->layer = LLVMConstInt(g->i32, NR_EMU_LAYER_INPUT, 0);
     gen_loop l;
@@ -507,11 +528,14 @@ static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err 
     else
         r = gen_round_val(c, &m->in_format, imode, LLVMBuildFPExt(g->b, x, g->f64, ""), l.i,
                           NR_EMU_TERM_OUT);
-    gen_store_enc(c, &m->in_format, input, l.i, r);
+    gen_store_enc(c, &m->in_format, in_store, l.i, r);
     gen_loop_end(c, &l);
+    if (gen_scaled_act(m, -1)) /* [scl-dot-act] the input quantized too */
+        gen_emit_scaled_quant(c, gen_scaled_act(m, -1), m->layers[0].prec.rounding, input,
+                              m->in_shape);
     for (int i = 0; i < m->nlayers; i++)
         call_layer(c, i, &sigs[i], layer_fns[i], arena, input, buf);
-    const nr_format *of = &m->layers[m->output].prec.activations;
+    const nr_format *of = gen_scaled_carrier(m, m->output);
     gen_loop_begin(c, &l, c->p->out_count, "out");
     if (numi_io(g, of) && gen_numi_to_f32_ok(of)) { /* exact, in integer code */
         V e = gen_load_enc(c, of, buf[m->output], l.i);

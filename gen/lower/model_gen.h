@@ -48,6 +48,10 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out,
                    gen_weights *w, nr_err *err);
 void gen_weights_free(gen_weights *w);
 
+/* 0 when the generator can compile m, else NR_EUNSUP naming the layer and
+ * what it does not do yet (scaled formats' limits, emit_scaled.c). */
+int gen_model_check(const nr_model *m, nr_err *err);
+
 /* Compile once, run many (model_jit.c): what eval and search use. */
 typedef struct gen_compiled gen_compiled;
 int gen_model_compile(const nr_model *m, const gen_model_opts *o, gen_compiled **out,

@@ -5,6 +5,7 @@
  * format's container (1/2/4/8 bytes, little-endian), or with --pack dense
  * bit-packed (the layout is described in plan.h). */
 #include "plan.h"
+#include "emit_scaled.h"
 #include "emulator.h"
 
 #include <math.h>
@@ -16,6 +17,12 @@
 static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 static int is_mac(nr_op op) { return op == NR_OP_CONV || op == NR_OP_DENSE || op == NR_OP_BATCHNORM; }
+
+/* [scl-dot-wq] the layer's weights are scaled: emit_scaled.h's blob layout */
+static int wscaled(const nr_layer *L)
+{
+    return is_mac(L->op) && L->prec.weights_scaled.gran != NR_GRAN_NONE;
+}
 
 /* [net-2] values must be doubles: refuse fixed point beyond 53 bits. */
 static int check_fmt(const nr_layer *L, const char *role, const nr_format *f, nr_err *err)
@@ -109,10 +116,12 @@ static uint64_t place_weights(const nr_model *m, gen_plan *p)
         for (int i = 0; i < m->nlayers; i++) {
             const nr_layer *L = &m->layers[i];
             const nr_format *f = &L->prec.weights;
-            if (!is_mac(L->op) || (p->dense && dense_align(f) != a))
+            if (!is_mac(L->op) || (p->dense && (wscaled(L) ? 8u : dense_align(f)) != a))
                 continue;
             gen_plan_layer *pl = &p->ly[i];
             uint64_t wb = tensor_bytes(f, L->nw, p->dense), bb = L->b ? tensor_bytes(f, L->nb, p->dense) : 0;
+            if (wscaled(L))
+                wb = gen_scaled_w_bytes(L), bb = gen_scaled_b_bytes(L);
             pl->w_off = off;
             off = p->dense ? off + wb : align_up(off + wb);
             pl->b_off = off;
@@ -141,6 +150,22 @@ static void kacc_size(const nr_format *wf, const nr_format *xf, const nr_format 
     *limbs = (msb - l) / 64 + 4;
 }
 
+/* What the generator does not run yet (model_gen.h): scaled formats it
+ * refuses ([scl-dot-engines]) and sequence ops ([op-engines]). */
+int gen_model_check(const nr_model *m, nr_err *err)
+{
+    int rc = gen_scaled_check(m, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < m->nlayers; i++)
+        if (nr_op_is_seq(m->layers[i].op))
+            return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
+                              "op %s is not in the generator yet (emulator only: numrep "
+                              "emulate, or eval/search --engine emulator)",
+                              nr_op_name(m->layers[i].op));
+    return 0;
+}
+
 int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
                    nr_err *err)
 {
@@ -152,18 +177,8 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     int rc = check_fmt(&m->layers[0], "input", &m->in_format, err);
     if (rc)
         return rc;
-    /* [scl-dot-engines] scaled roles, block macs and promote: emulator only */
-    for (int i = 0; i < n; i++)
-        if (nr_prec_is_scaled(&m->layers[i].prec))
-            return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
-                              "scaled formats run in the emulator only for now: use --engine "
-                              "emulator");
-    for (int i = 0; i < n; i++) /* [op-engines] sequence ops: emulator only for now */
-        if (nr_op_is_seq(m->layers[i].op))
-            return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
-                              "op %s is not in the generator yet (emulator only: numrep "
-                              "emulate, or eval/search --engine emulator)",
-                              nr_op_name(m->layers[i].op));
+    if ((rc = gen_model_check(m, err)))
+        return rc;
     p->nlayers = n;
     p->dense = pack_dense != 0;
     p->ly = calloc((size_t)n, sizeof *p->ly);
@@ -175,7 +190,8 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     }
     /* b[0]: input; b[1 + i]: output of layer i; b[1 + n + i]: scratch of i */
     p->in_count = nr_shape_count(m->in_shape);
-    b[0] = (buf){align_up(p->in_count * (uint64_t)m->in_format.container), 0, -1, -1};
+    b[0] = (buf){align_up(gen_scaled_tensor_bytes(m, -1, p->in_count * (uint64_t)m->in_format.container)),
+                 0, -1, -1};
     for (int i = 0; i < n; i++) {
         const nr_layer *L = &m->layers[i];
         const nr_layer_prec *pr = &L->prec;
@@ -187,7 +203,8 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         gen_plan_layer *pl = &p->ly[i];
         pl->count = nr_shape_count(L->out_shape);
         pl->last_use = i == m->output ? n : i;
-        b[1 + i] = (buf){align_up(pl->count * (uint64_t)pr->activations.container), 0, i, i};
+        b[1 + i] = (buf){align_up(gen_scaled_tensor_bytes(m, i, pl->count * (uint64_t)pr->activations.container)),
+                         0, i, i};
         for (int k = 0; k < L->ninputs; k++) {
             int src = L->inputs[k];
             if (src >= i || src < -1) {
@@ -212,6 +229,8 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             gen_vmac_plan(m, i, vector, &v);
             if (v.ok)
                 scratch = v.scratch;
+            if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */
+                scratch = gen_scaled_mac_scratch(m, i);
             if (!L->w || L->nw == 0) {
                 rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
                 goto fail;
@@ -274,6 +293,10 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         const nr_layer *L = &m->layers[i];
         if (!is_mac(L->op))
             continue;
+        if (wscaled(L)) {
+            gen_scaled_pack(m, i, w->data + p->ly[i].w_off, w->data + p->ly[i].b_off);
+            continue;
+        }
         const nr_format *wf = &L->prec.weights;
         const nr_rounding mode = L->prec.rounding;
         const int bits = gen_plan_bitpacked(p, wf);

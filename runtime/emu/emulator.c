@@ -220,7 +220,10 @@ static int prepare_layer(emu *E, int li, nr_err *err)
             return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
                               "input %d shape differs from its producer's output", i);
         el->in_fmt[i] = src < 0 ? &m->in_format : &m->layers[src].prec.activations;
-        el->in_same[i] = nr_format_equal(el->in_fmt[i], el->af);
+        /* a scaled tensor's values P*X need not be values of its fp32
+         * carrier ([scl-dot-act]): an exact op on it rounds to A */
+        el->in_same[i] = nr_format_equal(el->in_fmt[i], el->af) &&
+                         m->layers[src < 0 ? 0 : src].prec.activations_scaled.gran == NR_GRAN_NONE;
     }
     /* [scl-dot-*] scaled roles: this layer's weights and output, and the
      * scaled format of what it reads (the producer's activations). */

@@ -1,0 +1,86 @@
+/* emit_scaled.h -- scaled formats in generated code (docs/semantics.md
+ * [scl-dot-*], [scl-dot-engines]): the hooks plan.c and emit_layer.c call
+ * and what emit_scaled.c (activations, weights, layout) and
+ * emit_scaled_mac.c (the dot product) export.  Internal to gen/.
+ *
+ * Layout of a scaled activation tensor in the arena (the buffer of the
+ * producing layer, or the network input): the values P*X as doubles (what
+ * every non-MAC consumer reads: exact, [scl-dot-act]; with an fp32 or nv
+ * scale P*X has more significant bits than fp32's 24), then at p_off the
+ * element values P as float, then at x_off one scale X per group as a
+ * double (NVFP4's s_t * s_b has 28 significant bits and reaches 2^-158,
+ * which no float holds).  The producer writes its fp32 output (rounded as
+ * [scl-dot-act] says) into the P region, and the quantization replaces
+ * each value by its P in place.
+ *
+ * Scaled weights in the blob: the weight tensor holds the element values
+ * P (float, exact: elements have at most 16 bits and float's range, checked
+ * by gen_scaled_check) and, 8-aligned after them, one scale per group
+ * (double); the bias tensor holds doubles, each the bias already rounded
+ * at load ([scl-dot-bias]).  Why floats and doubles rather than packed
+ * encodings: the MAC loop then needs no decode at all (a float load and a
+ * conversion), and the values are bit-identical to the model's wq/wscale
+ * (model_scaled.c computed them once, the emulator reads the same). */
+#ifndef NUMREP_EMIT_SCALED_H
+#define NUMREP_EMIT_SCALED_H
+
+#include "plan.h"
+
+/* ------------------------------------------------------------ emit_scaled.c */
+
+/* The scaled format of tensor src (-1: the network input, which takes
+ * layer 0's activations role), or NULL when it is not scaled. */
+const nr_scaled *gen_scaled_act(const nr_model *m, int src);
+/* MAC layer li runs the scaled dot product (as the emulator's el->scaled:
+ * scaled weights or input, a scaled role, a block mac or promote). */
+int gen_scaled_mac(const nr_model *m, int li);
+/* What the generator cannot do (yet) with scaled formats: NR_EUNSUP with
+ * the layer's name and why (static activation scales, elements outside
+ * float, a scale product too wide for the exact shortcut). */
+int gen_scaled_check(const nr_model *m, nr_err *err);
+
+typedef struct gen_scaled_layout {
+    uint64_t p_off, x_off; /* byte offsets of P (float) and X (double)  */
+    uint64_t groups;       /* scales                                      */
+    uint64_t bytes;        /* the whole buffer                            */
+} gen_scaled_layout;
+/* Layout of a scaled tensor of shape sh. */
+void gen_scaled_act_layout(const nr_scaled *s, const int sh[3], gen_scaled_layout *l);
+/* The format consumers read tensor src (-1: input) in: fp64 (the exact
+ * P*X) when it is scaled, else its activation (input) format. */
+const nr_format *gen_scaled_carrier(const nr_model *m, int src);
+const nr_format *gen_scaled_f64(void);
+/* Arena bytes of tensor src (-1: input): carrier only when unscaled. */
+uint64_t gen_scaled_tensor_bytes(const nr_model *m, int src, uint64_t carrier);
+/* Blob bytes of a scaled-weights layer's weight tensor and bias tensor. */
+uint64_t gen_scaled_w_bytes(const nr_layer *L);
+uint64_t gen_scaled_b_bytes(const nr_layer *L);
+/* Over the scaled-weight layers of m: the bytes the blob spends on
+ * scales (doubles), and the format's own storage ([scl-bits]): elements at
+ * their width, packed, and one scale of 1 byte (e8m0, ue4m3, nv) or 4
+ * (fp32) per group.  For `numrep build --size-report`. */
+void gen_scaled_sizes(const nr_model *m, uint64_t *blob_scales, uint64_t *elem_bytes,
+                      uint64_t *scale_bytes);
+/* Fill them (zeroed memory): P floats and scales; biases rounded at load
+ * ([scl-dot-bias]: to fp32 for block-fp32/promote, else S; SR term
+ * BIASLOAD).  Returns 0. */
+void gen_scaled_pack(const nr_model *m, int li, uint8_t *w, uint8_t *b);
+/* Emit the quantization of the tensor in buf (shape sh, scaled format s)
+ * in place ([scl-dot-act]): the carrier becomes P*X, P and X are written
+ * beside it.  SR draws use c->layer, term QUANT, element = flat index. */
+void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, LLVMValueRef buf,
+                           const int sh[3]);
+/* The format of the outer sum of a scaled MAC (fp32 for block-fp32 and
+ * promote, else S) and of a segment's partial sum (fp32 for block-fp32). */
+const nr_format *gen_scaled_outer_fmt(const nr_layer *L);
+const nr_format *gen_scaled_f32(void);
+/* Significant bits of a scale: e8m0 1, ue4m3 4, fp32 24, nv 28; NULL 1. */
+int gen_scaled_scale_bits(const nr_scaled *s);
+
+/* ------------------------------------------------------------ emit_scaled_mac.c */
+
+/* Arena scratch bytes of scaled MAC layer li (the exact accumulator). */
+uint64_t gen_scaled_mac_scratch(const nr_model *m, int li);
+int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err);
+
+#endif

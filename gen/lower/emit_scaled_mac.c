@@ -1,0 +1,511 @@
+/* emit_scaled_mac.c -- the dot product of a MAC layer with scaled operands,
+ * a block mac or promote ([scl-dot-order] .. [scl-dot-sr]) as IR, written
+ * after the emulator's emu_mac_scaled (runtime/emu/emu_scaled.c) step by
+ * step so that every rounding event is the same one (format, mode, SR
+ * term): per output element, taps outer (kernel row, column; padding taps
+ * skipped), input channel inner; a segment closes when the weight's or the
+ * input's scale group changes or after `promote` terms, and enters the
+ * outer sum with both scales:
+ *   block-fp32:  t = fp32(part * Xw * Xa) (SCALE), acc = fp32(acc + t) (ENTER)
+ *   block-exact: acc = round_S(exact segment sum + acc) (ENTER)
+ *   unfused/fused/promote: acc = round_O(acc + part * Xw * Xa) (ENTER)
+ *   exact: one exact sum of every dequantized product and the bias (EXACT).
+ * part * Xw * Xa is exact: part times the scale with fewer significant bits
+ * is a double (gen_scaled_check refuses the rest), times the other is
+ * gen_num_exact_mul's exact product.  The exact modes use the runtime's
+ * Kulisch accumulator (nr_rt_kacc_*), sized as the emulator sizes it. */
+#include "emit_scaled.h"
+#include "emulator.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef LLVMValueRef V;
+typedef LLVMTypeRef T;
+
+typedef struct sgeom {
+    int C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, cin_g, cout_g, K;
+} sgeom;
+
+/* The emulator's geometry (emu_geom_of): dense is a 1x1 conv over N
+ * channels, batchnorm a depthwise 1x1 conv. */
+static void sgeom_of(const nr_layer *L, sgeom *g)
+{
+    memset(g, 0, sizeof *g);
+    g->kh = g->kw = g->sh = g->sw = g->dh = g->dw = 1;
+    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
+    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
+    int groups = 1;
+    if (L->op == NR_OP_CONV) {
+        const nr_layer_spec *s = L->spec;
+        g->kh = s->kernel[0], g->kw = s->kernel[1];
+        g->sh = s->stride[0], g->sw = s->stride[1];
+        g->dh = s->dilation[0], g->dw = s->dilation[1];
+        g->pt = L->pad[0], g->pl = L->pad[1];
+        groups = s->groups;
+    } else if (L->op == NR_OP_DENSE) {
+        g->C = g->C * g->H * g->W;
+        g->H = g->W = 1;
+    } else {
+        groups = g->C;
+    }
+    if (groups < 1)
+        groups = 1;
+    g->cin_g = g->C / groups;
+    g->cout_g = g->O / groups;
+    g->K = g->cin_g * g->kh * g->kw;
+}
+
+/* Smallest and largest positive scale of a scaled operand (1, 1: none),
+ * as emu_scaled.c's scale_range. */
+static void scale_range(const nr_scaled *s, double *lo, double *hi)
+{
+    if (!s) {
+        *lo = *hi = 1.0;
+        return;
+    }
+    switch (s->scale) {
+    case NR_SCALE_E8M0: *lo = 0x1p-127, *hi = 0x1p127; break;
+    case NR_SCALE_UE4M3: *lo = 0x1p-9, *hi = 448.0; break;
+    case NR_SCALE_NV: *lo = 0x1p-158, *hi = 448.0 * 0x1p128; break;
+    default: *lo = 0x1p-149, *hi = 0x1p128; break;
+    }
+}
+
+typedef struct smac {
+    gen_lctx *c;
+    const nr_layer *L;
+    sgeom g;
+    const nr_scaled *ws, *xs;
+    const nr_format *wef, *xef;  /* the operands' element (or plain) formats */
+    const nr_format *ppf, *sf, *of; /* products, partial sums, outer sum     */
+    const nr_format *f32;
+    nr_rounding mode;
+    nr_mac_mode mac;
+    int promote;
+    int wfirst;                  /* part * Xw is exact in double (else * Xa) */
+    int fast_bf32;               /* block-fp32 rne, products exact in double:
+                                  * host float arithmetic ([net-12])         */
+    int fast_pow2;               /* ... and both scales powers of two        */
+    int fast_bexact;             /* block-exact whose segment sums are exact
+                                  * in double (see setup)                    */
+    int klimbs, klsb;
+    V acc, part, xw, xa, n, last, open, pgw, pga; /* allocas */
+    V elem;
+    T kadd_ty;
+} smac;
+
+static V c32(gen_ctx *g, uint64_t v) { return LLVMConstInt(g->i32, v, 0); }
+static V cf(gen_ctx *g, double v) { return LLVMConstReal(g->f64, v); }
+static V gep(gen_ctx *g, T t, V base, V i) { return LLVMBuildGEP2(g->b, t, base, &i, 1, ""); }
+static V ld(gen_ctx *g, T t, V p) { return LLVMBuildLoad2(g->b, t, p, ""); }
+
+/* SR term number 0x80000000 + 2 last (+1) of the segment's last term. */
+static V seg_term(smac *s, V last, uint32_t plus)
+{
+    gen_ctx *g = s->c->g;
+    V k32 = LLVMBuildTrunc(g->b, last, g->i32, "");
+    return LLVMBuildAdd(g->b, LLVMBuildShl(g->b, k32, c32(g, 1), ""), c32(g, 0x80000000u + plus), "");
+}
+
+static V sr(smac *s, V term) { return gen_sr(s->c, s->mode, s->elem, term); }
+
+static void kacc_init_add(smac *s, V v)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    T iargs[3] = {c->ptr, g->i32, g->i32};
+    T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
+    V a[3] = {c->scratch, c32(g, (uint64_t)s->klimbs), LLVMConstInt(g->i32, (uint64_t)(int64_t)s->klsb, 1)};
+    LLVMBuildCall2(g->b, ity, gen_rt_fn(c, "nr_rt_kacc_init", ity), a, 3, "");
+    V b[3] = {c->scratch, v, cf(g, 1.0)};
+    LLVMBuildCall2(g->b, s->kadd_ty, gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty), b, 3, "");
+}
+
+/* The accumulator's exact sum (rt.h's six words) rounded into f. */
+static V kacc_round(smac *s, const nr_format *f, V term)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    T arr = LLVMArrayType(g->i64, 6);
+    V res = gen_alloca(c, arr, "kres");
+    T gargs[3] = {c->ptr, g->i32, c->ptr};
+    T gty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), gargs, 3, 0);
+    V args[3] = {c->scratch, c32(g, s->mode == NR_RND_RD), res};
+    LLVMBuildCall2(B, gty, gen_rt_fn(c, "nr_rt_kacc_get", gty), args, 3, "");
+    V w[6];
+    for (int i = 0; i < 6; i++)
+        w[i] = ld(g, g->i64, gep(g, g->i64, res, gen_i64(c, (uint64_t)i)));
+    gen_exact x;
+    x.is_nan = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_NAN), "");
+    x.is_inf = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_INF), "");
+    x.is_zero = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_ZERO), "");
+    x.sign = LLVMBuildTrunc(B, w[1], g->i1, "");
+    x.exp = LLVMBuildTrunc(B, w[2], g->i32, "");
+    V lo = LLVMBuildZExt(B, w[3], g->i128, ""), hi = LLVMBuildZExt(B, w[4], g->i128, "");
+    V sig = LLVMBuildOr(B, lo, LLVMBuildShl(B, hi, LLVMConstInt(g->i128, 64, 0), ""), "");
+    V fin = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_FINITE), "");
+    x.sig = LLVMBuildSelect(B, fin, sig, LLVMConstInt(g->i128, 1, 0), "");
+    x.sticky = LLVMBuildICmp(B, LLVMIntNE, w[5], gen_i64(c, 0), "");
+    return gen_num_decode(g, f, gen_num_round(g, f, s->mode, &x, sr(s, term)));
+}
+
+/* The open segment enters the outer sum. */
+static void seg_close(smac *s)
+{
+    gen_ctx *g = s->c->g;
+    LLVMBuilderRef B = g->b;
+    V last = ld(g, g->i64, s->last);
+    if (s->mac == NR_MAC_EXACT)
+        goto done;
+    if (s->mac == NR_MAC_BLOCK_EXACT && s->fast_bexact) {
+        /* round_S(part * (Xw Xa) + acc): part and Xw Xa exact doubles */
+        V xwa = LLVMBuildFMul(B, ld(g, g->f64, s->xw), ld(g, g->f64, s->xa), "");
+        V r = gen_num_round_fma(g, s->of, s->mode, ld(g, g->f64, s->part), xwa,
+                                ld(g, g->f64, s->acc), sr(s, seg_term(s, last, 1)));
+        LLVMBuildStore(B, gen_num_decode(g, s->of, r), s->acc);
+        goto done;
+    }
+    if (s->mac == NR_MAC_BLOCK_EXACT) {
+        LLVMBuildStore(B, kacc_round(s, s->of, seg_term(s, last, 1)), s->acc);
+        goto done;
+    }
+    if (s->fast_pow2) { /* [net-12] part Xw Xa exact in double; one float rounding each */
+        T f32 = LLVMFloatTypeInContext(g->ctx);
+        V x = LLVMBuildFMul(B, LLVMBuildFMul(B, ld(g, g->f64, s->part), ld(g, g->f64, s->xw), ""),
+                            ld(g, g->f64, s->xa), "");
+        V t = LLVMBuildFPTrunc(B, x, f32, "t");
+        V a = LLVMBuildFAdd(B, LLVMBuildFPTrunc(B, ld(g, g->f64, s->acc), f32, ""), t, "");
+        LLVMBuildStore(B, LLVMBuildFPExt(B, a, g->f64, ""), s->acc);
+        goto done;
+    }
+    V part = ld(g, g->f64, s->part), xw = ld(g, g->f64, s->xw), xa = ld(g, g->f64, s->xa);
+    V a = LLVMBuildFMul(B, part, s->wfirst ? xw : xa, "a"); /* exact */
+    V b = s->wfirst ? xa : xw;
+    V acc = ld(g, g->f64, s->acc), r;
+    if (s->mac == NR_MAC_BLOCK_FP32) {
+        gen_exact x;
+        gen_num_exact_mul(g, a, b, &x);
+        V t = gen_num_decode(g, s->f32, gen_num_round(g, s->f32, s->mode, &x, sr(s, seg_term(s, last, 0))));
+        r = gen_num_round_sum(g, s->f32, s->mode, acc, t, sr(s, seg_term(s, last, 1)));
+    } else {
+        r = gen_num_round_fma(g, s->of, s->mode, a, b, acc, sr(s, seg_term(s, last, 1)));
+    }
+    LLVMBuildStore(B, gen_num_decode(g, s->of, r), s->acc);
+done:
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), s->open);
+}
+
+static void seg_open(smac *s, V xw, V xa, V gw, V ga)
+{
+    gen_ctx *g = s->c->g;
+    LLVMBuilderRef B = g->b;
+    LLVMBuildStore(B, cf(g, 0.0), s->part);
+    LLVMBuildStore(B, xw, s->xw);
+    LLVMBuildStore(B, xa, s->xa);
+    LLVMBuildStore(B, gen_i64(s->c, 0), s->n);
+    LLVMBuildStore(B, gw, s->pgw);
+    LLVMBuildStore(B, ga, s->pga);
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 1, 0), s->open);
+    if (s->mac == NR_MAC_BLOCK_EXACT && !s->fast_bexact)
+        kacc_init_add(s, ld(g, g->f64, s->acc));
+}
+
+/* One term k (i64) of element values pw, pa with scales xw, xa. */
+static void term(smac *s, V k, V pw, V xw, V pa, V xa)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    V two_k = LLVMBuildShl(B, LLVMBuildTrunc(B, k, g->i32, ""), c32(g, 1), "");
+    V part = ld(g, g->f64, s->part);
+    if (s->fast_bf32) { /* [net-12] pw*pa exact in double: float rounds once, rne */
+        T f32 = LLVMFloatTypeInContext(g->ctx);
+        V p = LLVMBuildFPTrunc(B, LLVMBuildFMul(B, pw, pa, ""), f32, "p");
+        V r = LLVMBuildFAdd(B, LLVMBuildFPTrunc(B, part, f32, ""), p, "");
+        LLVMBuildStore(B, LLVMBuildFPExt(B, r, g->f64, ""), s->part);
+        goto counted;
+    }
+    if (s->fast_bexact) { /* every partial sum exact in double (setup) */
+        LLVMBuildStore(B, LLVMBuildFAdd(B, part, LLVMBuildFMul(B, pw, pa, ""), ""), s->part);
+        goto counted;
+    }
+    switch (s->mac) {
+    case NR_MAC_BLOCK_FP32:
+    case NR_MAC_UNFUSED: {
+        V p = gen_num_decode(g, s->ppf, gen_num_round_prod(g, s->ppf, s->mode, s->wef, s->xef, pw, pa,
+                                                           sr(s, LLVMBuildAdd(B, two_k, c32(g, 1), ""))));
+        V r = gen_num_round_sum(g, s->sf, s->mode, part, p, sr(s, LLVMBuildAdd(B, two_k, c32(g, 2), "")));
+        LLVMBuildStore(B, gen_num_decode(g, s->sf, r), s->part);
+        break;
+    }
+    case NR_MAC_FUSED: {
+        V r = gen_num_round_fma(g, s->sf, s->mode, pw, pa, part, sr(s, LLVMBuildAdd(B, two_k, c32(g, 2), "")));
+        LLVMBuildStore(B, gen_num_decode(g, s->sf, r), s->part);
+        break;
+    }
+    default: { /* exact, block-exact: dequantized values, exact in double */
+        V a[3] = {c->scratch, LLVMBuildFMul(B, pw, xw, ""), LLVMBuildFMul(B, pa, xa, "")};
+        LLVMBuildCall2(B, s->kadd_ty, gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty), a, 3, "");
+        break;
+    }
+    }
+counted:
+    LLVMBuildStore(B, LLVMBuildAdd(B, ld(g, g->i64, s->n), gen_i64(c, 1), ""), s->n);
+    LLVMBuildStore(B, k, s->last);
+}
+
+/* if (cond) { body } -- returns the block after; body is emitted by the caller
+ * between if_begin and if_end. */
+static LLVMBasicBlockRef if_begin(gen_lctx *c, V cond, const char *name)
+{
+    gen_ctx *g = c->g;
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(g->ctx, c->fn, name);
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "endif");
+    LLVMBuildCondBr(g->b, cond, then, after);
+    LLVMPositionBuilderAtEnd(g->b, then);
+    return after;
+}
+static void if_end(gen_lctx *c, LLVMBasicBlockRef after)
+{
+    LLVMBuildBr(c->g->b, after);
+    LLVMPositionBuilderAtEnd(c->g->b, after);
+}
+
+/* The input channel loop of one tap (r, q) at input position (ih, iw). */
+static void tap(smac *s, V o, V ci0, V r, V q, V ih, V iw)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const sgeom *G = &s->g;
+    const nr_layer *L = s->L;
+    T f32 = LLVMFloatTypeInContext(g->ctx);
+    const int dense = L->op == NR_OP_DENSE;
+    const int *xsh = L->in_shape[0];
+    const uint64_t xhw = (uint64_t)xsh[1] * (uint64_t)xsh[2];
+    const uint64_t wnb = s->ws && s->ws->gran == NR_GRAN_BLOCK
+                             ? ((uint64_t)G->cin_g + (uint64_t)s->ws->block - 1) / (uint64_t)s->ws->block
+                             : 1;
+    const uint64_t xnb = s->xs && s->xs->gran == NR_GRAN_BLOCK
+                             ? ((uint64_t)xsh[0] + (uint64_t)s->xs->block - 1) / (uint64_t)s->xs->block
+                             : 1;
+    gen_scaled_layout xl = {0};
+    if (s->xs)
+        gen_scaled_act_layout(s->xs, xsh, &xl);
+    V tapi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->kh), ""), r, ""),
+                                          gen_i64(c, (uint64_t)G->kw), ""), q, "tap");
+    gen_loop lc;
+    gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    V ci = lc.i;
+    V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ci, gen_i64(c, (uint64_t)G->kh), ""), r, ""),
+                                       gen_i64(c, (uint64_t)G->kw), ""), q, "k");
+    V wi = LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->K), ""), k, "wi");
+    V cin = LLVMBuildAdd(B, ci0, ci, "");
+    V xi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, cin, gen_i64(c, (uint64_t)G->H), ""), ih, ""),
+                                        gen_i64(c, (uint64_t)G->W), ""), iw, "xi");
+    /* groups ([scl-dot-wq], [scl-dot-act]) and operands */
+    V gw = gen_i64(c, 0), ga = gen_i64(c, 0), pw, xw = cf(g, 1.0), pa, xa = cf(g, 1.0);
+    if (s->ws) {
+        if (s->ws->gran == NR_GRAN_CHANNEL)
+            gw = o;
+        else if (s->ws->gran == NR_GRAN_BLOCK)
+            gw = LLVMBuildAdd(B, LLVMBuildMul(B, tapi, gen_i64(c, wnb), ""),
+                              LLVMBuildUDiv(B, ci, gen_i64(c, (uint64_t)s->ws->block), ""), "gw");
+        pw = LLVMBuildFPExt(B, ld(g, f32, gep(g, f32, c->w, wi)), g->f64, "pw");
+        V sc = gep(g, g->i8, c->w, gen_i64(c, (L->nw * 4 + 7) / 8 * 8));
+        xw = ld(g, g->f64, gep(g, g->f64, sc, gw));
+    } else {
+        pw = gen_decode(c, s->wef, gen_load_w(c, s->wef, c->w, wi));
+    }
+    if (s->xs) {
+        if (s->xs->gran == NR_GRAN_BLOCK) {
+            V B_ = gen_i64(c, (uint64_t)s->xs->block);
+            if (dense)
+                ga = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, xi, gen_i64(c, xhw), ""), gen_i64(c, xnb), ""),
+                                  LLVMBuildUDiv(B, LLVMBuildUDiv(B, xi, gen_i64(c, xhw), ""), B_, ""), "ga");
+            else
+                ga = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)G->W), ""), iw, ""),
+                                                  gen_i64(c, xnb), ""),
+                                  LLVMBuildUDiv(B, cin, B_, ""), "ga");
+        }
+        V pb = gep(g, g->i8, c->in[0], gen_i64(c, xl.p_off));
+        V xb = gep(g, g->i8, c->in[0], gen_i64(c, xl.x_off));
+        pa = LLVMBuildFPExt(B, ld(g, f32, gep(g, f32, pb, xi)), g->f64, "pa");
+        xa = ld(g, g->f64, gep(g, g->f64, xb, ga));
+    } else {
+        pa = gen_load_dec(c, s->xef, c->in[0], xi);
+    }
+    /* close the open segment when a group changes or promote's K is full */
+    V open = ld(g, g->i1, s->open);
+    V chg = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntNE, gw, ld(g, g->i64, s->pgw), ""),
+                        LLVMBuildICmp(B, LLVMIntNE, ga, ld(g, g->i64, s->pga), ""), "");
+    if (s->promote > 0)
+        chg = LLVMBuildOr(B, chg, LLVMBuildICmp(B, LLVMIntEQ, ld(g, g->i64, s->n),
+                                                gen_i64(c, (uint64_t)s->promote), ""), "");
+    LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(B, open, chg, ""), "close");
+    seg_close(s);
+    if_end(c, after);
+    after = if_begin(c, LLVMBuildNot(B, ld(g, g->i1, s->open), ""), "open");
+    seg_open(s, xw, xa, gw, ga);
+    if_end(c, after);
+    term(s, k, pw, xw, pa, xa);
+    gen_loop_end(c, &lc);
+}
+
+/* The exact accumulator of layer L, sized as emu_mac_size does (operands
+ * P * X with P of the element format and X in the scale's range). */
+static void ksize(const nr_model *m, const nr_layer *L, int *lsb, int *limbs)
+{
+    const nr_scaled *ws = L->prec.weights_scaled.gran != NR_GRAN_NONE ? &L->prec.weights_scaled : NULL;
+    const nr_scaled *xs = gen_scaled_act(m, L->inputs[0]);
+    const nr_format *wef = ws ? &ws->elem : &L->prec.weights;
+    const nr_format *xef = xs ? &xs->elem
+                              : L->inputs[0] < 0 ? &m->in_format
+                                                 : &m->layers[L->inputs[0]].prec.activations;
+    double wlo, whi, xlo, xhi;
+    scale_range(ws, &wlo, &whi);
+    scale_range(xs, &xlo, &xhi);
+    int lw = ilogb(wef->min_subnormal) + ilogb(wlo), lx = ilogb(xef->min_subnormal) + ilogb(xlo);
+    int lc = ilogb(L->prec.accumulator.min_subnormal);
+    int mw = ilogb(wef->max_finite) + ilogb(whi) + 2, mx = ilogb(xef->max_finite) + ilogb(xhi) + 2;
+    int mc = ilogb(L->prec.accumulator.max_finite) + 1;
+    *lsb = (lw + lx < lc ? lw + lx : lc) - 110;
+    *limbs = ((mw + mx > mc ? mw + mx : mc) + 34 - *lsb) / 64 + 4;
+}
+
+static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
+{
+    const nr_model *m = c->m;
+    const nr_layer *L = &m->layers[li];
+    memset(s, 0, sizeof *s);
+    s->c = c, s->L = L;
+    sgeom_of(L, &s->g);
+    const sgeom *G = &s->g;
+    if (G->cin_g < 1 || G->cout_g < 1 || L->nw != (size_t)G->O * (size_t)G->K ||
+        (L->b && L->nb != (size_t)G->O))
+        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "inconsistent scaled MAC layer");
+    s->ws = L->prec.weights_scaled.gran != NR_GRAN_NONE ? &L->prec.weights_scaled : NULL;
+    s->xs = gen_scaled_act(m, L->inputs[0]);
+    s->wef = s->ws ? &s->ws->elem : &L->prec.weights;
+    s->xef = s->xs ? &s->xs->elem : gen_in_fmt(c, li, 0);
+    s->mode = L->prec.rounding;
+    s->mac = L->prec.mac;
+    s->promote = L->prec.promote;
+    s->of = gen_scaled_outer_fmt(L);
+    s->f32 = gen_scaled_f32();
+    s->sf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.accumulator;
+    s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
+    int bw = gen_scaled_scale_bits(s->ws), ba = gen_scaled_scale_bits(s->xs);
+    s->wfirst = bw <= ba;
+    /* exact products: emit_num.c's prod_exact_in_double test */
+    const nr_format *a = s->wef, *b = s->xef;
+    int lsa = a->kind == NR_FIXED ? -a->frac_bits : a->emin - a->man_bits;
+    int lsb2 = b->kind == NR_FIXED ? -b->frac_bits : b->emin - b->man_bits;
+    int topsum = ilogb(a->max_finite) + ilogb(b->max_finite) + 2;
+    int prod_exact = a->prec + b->prec <= 53 && lsa + lsb2 >= -1074 && topsum <= 1024;
+    s->fast_bf32 = s->mac == NR_MAC_BLOCK_FP32 && s->mode == NR_RND_RNE && prod_exact &&
+                   !c->g->no_libm;
+    s->fast_pow2 = s->fast_bf32 && bw == 1 && ba == 1;
+    /* block-exact: with both operands scaled (elements finite or NaN), every
+     * product a multiple of 2^(lsa+lsb2) below 2^topsum, a segment of at
+     * most K terms sums exactly in double when the span, K's bits included,
+     * fits 53 bits; Xw Xa is exact when the scales' bits fit too.  Not rd
+     * (an exact zero sum's sign), not wrapping fixed point. */
+    int kbits = 0;
+    while ((1L << kbits) <= (long)G->K + 1)
+        kbits++;
+    s->fast_bexact = s->mac == NR_MAC_BLOCK_EXACT && s->ws && s->xs && s->mode != NR_RND_RD &&
+                     topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
+                     !(s->of->kind == NR_FIXED && !s->of->saturate);
+    ksize(m, L, &s->klsb, &s->klimbs);
+    gen_ctx *g = c->g;
+    T aargs[3] = {c->ptr, g->f64, g->f64};
+    s->kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
+    return 0;
+}
+
+uint64_t gen_scaled_mac_scratch(const nr_model *m, int li)
+{
+    const nr_layer *L = &m->layers[li];
+    if (L->prec.mac != NR_MAC_EXACT && L->prec.mac != NR_MAC_BLOCK_EXACT)
+        return 0;
+    int lsb, limbs;
+    ksize(m, L, &lsb, &limbs);
+    return (8 + 2 * (uint64_t)limbs) * 8;
+}
+
+int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    smac s;
+    int rc = setup(c, li, &s, err);
+    if (rc)
+        return rc;
+    const nr_layer *L = s.L;
+    const sgeom *G = &s.g;
+    s.acc = gen_alloca(c, g->f64, "acc");
+    s.part = gen_alloca(c, g->f64, "part");
+    s.xw = gen_alloca(c, g->f64, "xw");
+    s.xa = gen_alloca(c, g->f64, "xa");
+    s.n = gen_alloca(c, g->i64, "n");
+    s.last = gen_alloca(c, g->i64, "last");
+    s.pgw = gen_alloca(c, g->i64, "pgw");
+    s.pga = gen_alloca(c, g->i64, "pga");
+    s.open = gen_alloca(c, g->i1, "open");
+    gen_loop lo, lh, lw, lr, lq;
+    gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
+    V o = lo.i;
+    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, gen_i64(c, (uint64_t)G->cout_g), ""),
+                         gen_i64(c, (uint64_t)G->cin_g), "ci0");
+    V bias = NULL;
+    if (L->b)
+        bias = s.ws ? ld(g, g->f64, gep(g, g->f64, c->b, o))
+                    : gen_decode(c, &L->prec.weights, gen_load_w(c, &L->prec.weights, c->b, o));
+    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
+    gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow");
+    V oh = lh.i, ow = lw.i;
+    s.elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
+                                          gen_i64(c, (uint64_t)G->OW), ""), ow, "elem");
+    /* [net-4] / [scl-dot-bias] the outer sum starts at the bias */
+    V start = cf(g, 0.0);
+    if (bias)
+        start = gen_num_decode(g, s.of, gen_round_val(c, s.of, s.mode, bias, s.elem, NR_EMU_TERM_BIAS));
+    LLVMBuildStore(B, start, s.acc);
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), s.open);
+    LLVMBuildStore(B, gen_i64(c, 0), s.n);
+    LLVMBuildStore(B, gen_i64(c, 0), s.pgw);
+    LLVMBuildStore(B, gen_i64(c, 0), s.pga);
+    LLVMBuildStore(B, gen_i64(c, 0), s.last);
+    if (s.mac == NR_MAC_EXACT)
+        kacc_init_add(&s, start);
+    gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    V ih = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, oh, gen_i64(c, (uint64_t)G->sh), ""), gen_i64(c, (uint64_t)G->pt), ""),
+                        LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""), "ih");
+    V rin = LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), ""); /* unsigned: <0 too */
+    LLVMBasicBlockRef rafter = if_begin(c, rin, "rin");
+    gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+    V iw = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, ow, gen_i64(c, (uint64_t)G->sw), ""), gen_i64(c, (uint64_t)G->pl), ""),
+                        LLVMBuildMul(B, lq.i, gen_i64(c, (uint64_t)G->dw), ""), "iw");
+    V qin = LLVMBuildICmp(B, LLVMIntULT, iw, gen_i64(c, (uint64_t)G->W), "");
+    LLVMBasicBlockRef qafter = if_begin(c, qin, "qin");
+    tap(&s, o, ci0, lr.i, lq.i, ih, iw);
+    if_end(c, qafter);
+    gen_loop_end(c, &lq);
+    if_end(c, rafter);
+    gen_loop_end(c, &lr);
+    LLVMBasicBlockRef after = if_begin(c, ld(g, g->i1, s.open), "last");
+    seg_close(&s);
+    if_end(c, after);
+    V acc = s.mac == NR_MAC_EXACT ? kacc_round(&s, &L->prec.accumulator, c32(g, NR_EMU_TERM_EXACT))
+                                  : ld(g, g->f64, s.acc);
+    /* [net-5] the output: round_A(acc), term OUT */
+    const nr_format *af = &L->prec.activations;
+    gen_store_enc(c, af, c->out, s.elem, gen_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT));
+    gen_loop_end(c, &lw);
+    gen_loop_end(c, &lh);
+    gen_loop_end(c, &lo);
+    return 0;
+}
