@@ -20,7 +20,9 @@
 #     objects of LeNet-5 at e4m3, e5m2, e6m7-finite-nosub-sat and bf16 (M4
 #     and M0) and at fixed point q3.4 call no soft-float routine (no
 #     __aeabi_d* / __aeabi_f* symbol, arm-none-eabi-nm), and equal
-#     `numrep emulate` bit for bit on QEMU (2 digits each).
+#     `numrep emulate` bit for bit on QEMU (2 digits each); with
+#     NUMREP_EXHAUSTIVE=1 also ResNet-20 at e4m3 on the M4 (integer
+#     residual adds; one image, about 5.5e9 instructions under QEMU).
 # 2 and 3 also run with `--pack dense` (odd widths bit-packed, read by bit
 # extraction: e6m7-finite-nosub-sat, 14 bits, always; e3m2, 6 bits, with
 # NUMREP_EXHAUSTIVE=1).  Cortex-M0 images trap unaligned accesses
@@ -270,6 +272,20 @@ if [ $have_cm = 1 ] && edge_have arm-none-eabi-nm; then
             cm_run "lenet5 -p $p (integer MAC), $target $core" "$d" "$core" "$board" "$d/model.o" "int-$p"
         done
     done
+    if [ "${NUMREP_EXHAUSTIVE:-0}" = 1 ]; then
+        R20=$SRC/specs/resnet20/resnet20.yaml R20X=$SRC/specs/resnet20/sample.npy d=$T/int-r20
+        mkdir -p "$d"
+        if "$NUMREP" emulate "$R20" -p e4m3 --input "$R20X" -o "$d/emu.npy" 2>"$d/err" &&
+            $NPY hex "$d/emu.npy" --limit 1 >"$T/emu-int-r20.txt" &&
+            "$NUMREP" build "$R20" -p e4m3 --target thumbv7em-none-eabi --emit obj -o "$d/model.o" 2>>"$d/err" &&
+            "$NUMREP" build "$R20" -p e4m3 --target thumbv7em-none-eabi --emit header -o "$d/model.h" 2>>"$d/err" &&
+            $NPY c "$R20X" "$d/edge_input.h" --limit 1; then
+            EDGE_TIMEOUT=1800 cm_run "resnet20 -p e4m3 (integer MAC and add), cortex-m4" "$d" cortex-m4 \
+                mps2-an386 "$d/model.o" int-r20
+        else
+            fail "resnet20 -p e4m3 for the M4: $(head -c 400 "$d/err")"
+        fi
+    fi
 fi
 
 if [ $have_a64 = 1 ]; then
