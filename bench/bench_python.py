@@ -12,7 +12,9 @@ each ratio measured in this one run against its C baseline (issue 17):
   bench/bench_python.py [--build DIR] [--n N] [--reps R] [--threads T] [--check]
 
 Times are the best of R repetitions (time.perf_counter), the Python call and
-the C call alternating so both see the same load.  Rows print PASS/FAIL;
+the C call alternating (order reversed every other repetition) so both see
+the same load; the model rows also compare process CPU time (all threads),
+which a shared machine's load inflates less than wall time.  Rows print PASS/FAIL;
 exit status 0 unless --check and a row fails (the machine may be shared)."""
 import argparse
 import ctypes
@@ -26,14 +28,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 
 
-def best(fns, reps):
-    """Best time of each function, calls alternating."""
+def best(fns, reps, cpu=None):
+    """Best wall time of each function, calls alternating (the order
+    reversed every other repetition); cpu (a list): also filled with each
+    one's best process CPU time (all threads), which a loaded machine
+    inflates less than wall time."""
     t = [1e30] * len(fns)
-    for _ in range(reps):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
+    c = [1e30] * len(fns)
+    for r in range(reps):
+        order = list(enumerate(fns))
+        for i, fn in (order if r % 2 == 0 else order[::-1]):
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
             t[i] = min(t[i], time.perf_counter() - t0)
+            c[i] = min(c[i], time.process_time() - c0)
+    if cpu is not None:
+        cpu[:] = c
     return t
 
 
@@ -67,13 +77,15 @@ def bench_round(args, np, numrep, rows):
 
     def c_kernel():
         L.nr_bulk_round_f32(f._h, 0, 0, 0, px, po, x.size, args.threads)
+    cpu = []
     tc, tp, ta = best([c_kernel, lambda: numrep.round(x, f, threads=args.threads, out=out),
-                       lambda: numrep.round(x, f, threads=args.threads)], args.reps)
+                       lambda: numrep.round(x, f, threads=args.threads)], args.reps, cpu)
     print("round: %d float32, e4m3 rne, %d threads: C kernel %.1f ms, numrep.round(out=) "
           "%.1f ms, numrep.round (new array) %.1f ms" % (x.size, args.threads or
                                                          numrep.threads_default(),
                                                          tc * 1e3, tp * 1e3, ta * 1e3))
     row("numrep.round(out=) vs nr_bulk_round_f32, same process", tc / tp, 0.9, rows)
+    row("numrep.round(out=) vs nr_bulk_round_f32, CPU time", cpu[0] / cpu[1], 0.9, rows)
     row("numrep.round (new output array) vs nr_bulk_round_f32", tc / ta, None, rows)
     exe = os.path.join(args.build, "bench_round")
     if os.path.exists(exe):
@@ -107,11 +119,14 @@ def bench_model(args, np, numrep, rows):
     def c_api():
         G.gen_compiled_run(m._c, ctypes.c_void_p(xb.ctypes.data), ctypes.c_void_p(y.ctypes.data),
                            100, ctypes.byref(e))
-    tc, tp = best([c_api, lambda: m.run(xb)], args.reps)
+    cpu = []
+    tc, tp = best([c_api, lambda: m.run(xb)], args.reps, cpu)
     assert np.array_equal(m.run(xb).view(np.uint32), y.view(np.uint32))
-    print("Model.run ResNet-20 e6m7 batch 100: C API %.1f ms, Model.run %.1f ms (%.0f images/s)"
-          % (tc * 1e3, tp * 1e3, 100 / tp))
+    print("Model.run ResNet-20 e6m7 batch 100: C API %.1f ms, Model.run %.1f ms (%.0f images/s); "
+          "CPU time %.1f ms vs %.1f ms" % (tc * 1e3, tp * 1e3, 100 / tp, cpu[0] * 1e3,
+                                           cpu[1] * 1e3))
     row("Model.run vs gen_compiled_run (ResNet-20, batch 100)", tc / tp, 0.95, rows)
+    row("Model.run vs gen_compiled_run, CPU time", cpu[0] / cpu[1], 0.95, rows)
 
 
 def main():

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sweep_lenet5.py -- the notebook-style example of python/README.md: LeNet-5's
 MNIST accuracy as the mantissa narrows, for two exponent widths, with the
-MAC unit's cost from numrep.cost; plotted to lenet5_sweep.png when
+MAC unit's cost from numrep.cost, and the scaled formats (MXFP8/6/4, NVFP4)
+beside them; plotted to lenet5_sweep.png when
 matplotlib is installed (python3-matplotlib).
 
   python3 python/examples/sweep_lenet5.py [MNIST_DIR] [--limit N] [--out PNG]
@@ -36,6 +37,18 @@ for e in (4, 5):
         print("%-6s top-1 %6.2f %%   MAC speedup vs fp32 %5.1fx" % (fmt, 100 * acc, speed))
         model.close()
 
+# Scaled formats (a shared scale per block of elements: OCP MX, NVFP4) on the
+# same images: the emulator evaluates them (the JIT does not compile scaled
+# formats yet).  ScaledFormat.bits counts the block scale per element.
+scaled = []
+for name in ("mxfp8", "mxfp6e2m3", "mxfp4", "nvfp4"):
+    fmt = numrep.Format(name)
+    with numrep.Model(spec, precision=fmt) as model:
+        acc = model.eval(args.data, limit=args.limit, jobs=2, engine="emulator")["top1_acc"]
+    scaled.append((str(fmt), fmt.bits, acc))
+    print("%-9s top-1 %6.2f %%   %.2f bits per element (%s blocks of %d, %s scales)"
+          % (fmt, 100 * acc, fmt.bits, fmt.element, fmt.block, fmt.scale))
+
 try:
     import matplotlib
     matplotlib.use("Agg")
@@ -47,6 +60,9 @@ fig, ax = plt.subplots(figsize=(6, 4))
 for e in (4, 5):
     pts = [(m, 100 * a) for (ee, m, _, a, _) in rows if ee == e]
     ax.plot(*zip(*pts), marker="o", label="e%d" % e)
+for i, (name, bits, acc) in enumerate(scaled):  # the scaled formats as reference lines
+    ax.axhline(100 * acc, ls="--", lw=1, color="C%d" % (i + 2),
+               label="%s (%.2f bits/elem)" % (name, bits))
 ax.set_xlabel("mantissa bits")
 ax.set_ylabel("top-1 accuracy (%%, %d MNIST test images)" % args.limit)
 ax.set_title("LeNet-5: every weight, activation, product and sum in eXmY")
