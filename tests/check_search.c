@@ -971,7 +971,6 @@ START_TEST(test_lenet_per_layer)
 }
 END_TEST
 
-/* The whole default grid, fast against exhaustive (long: NUMREP_EXHAUSTIVE). */
 /* The R^2 sweep over a prefix (the default) and over the whole grid
  * (full_sweep) choose the same configuration; the prefix runs no more
  * configurations on the R^2 inputs. */
@@ -1015,6 +1014,7 @@ START_TEST(test_lenet_prefix)
 }
 END_TEST
 
+/* The whole default grid, fast against exhaustive (long: NUMREP_EXHAUSTIVE). */
 START_TEST(test_lenet_default_grid)
 {
     if (!tu_exhaustive()) {
