@@ -381,7 +381,9 @@ static int run_case(const tcase *tc, int id)
     const char *one = getenv("NUMREP_DIFF_CASE");
     if (one && *one) /* replaying one case: say what it is */
         printf("%s\nspec:\n%sprecision:\n%s", what, spec, prec);
-    int bad = compare_model(m, x, n, rnd(&s, 3) == 0 ? 1 : 2, what, NULL);
+    /* -O0 too: the search's R^2 runs compile there (IR and machine code) */
+    static const int opts[3] = {1, 2, 0};
+    int bad = compare_model(m, x, n, opts[rnd(&s, 3)], what, NULL);
     if (bad)
         fprintf(stderr, "%s: %d mismatches\nspec:\n%sprecision:\n%s", what, bad, spec, prec);
     free(x);
@@ -672,7 +674,7 @@ END_TEST
 
 /* ---------------------------------------------------------------- whole networks */
 
-static void net_case(const char *net, const char *prec, int nimg, const char *label)
+static void net_case_opt(const char *net, const char *prec, int nimg, const char *label, int opt)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/specs/%s/%s.yaml", tu_source_dir(), net, net);
@@ -684,16 +686,21 @@ static void net_case(const char *net, const char *prec, int nimg, const char *la
     char what[256];
     snprintf(what, sizeof what, "%s %s", net, label);
     timing t;
-    int bad = compare_model(m, x, n, 2, what, &t);
+    int bad = compare_model(m, x, n, opt, what, &t);
     /* wall times suffer from other load on the machine; CPU times (the
      * emulator and the compile are single-threaded) do not */
-    printf("%-42s %3d image(s): emulator %.3f s (cpu %.3f); JIT -O2 compile %.3f s (cpu %.3f); "
+    printf("%-42s %3d image(s): emulator %.3f s (cpu %.3f); JIT -O%d compile %.3f s (cpu %.3f); "
            "JIT run %.4f s (cpu %.4f); emulator/JIT wall %.1fx, cpu %.1fx\n",
-           what, n, t.emu, t.emu_cpu, t.compile, t.compile_cpu, t.jit, t.jit_cpu,
+           what, n, t.emu, t.emu_cpu, opt, t.compile, t.compile_cpu, t.jit, t.jit_cpu,
            t.jit > 0 ? t.emu / t.jit : 0.0, t.jit_cpu > 0 ? t.emu_cpu / t.jit_cpu : 0.0);
     ck_assert_msg(bad == 0, "%s: %d values differ", what, bad);
     free(x);
     nr_model_free(m);
+}
+
+static void net_case(const char *net, const char *prec, int nimg, const char *label)
+{
+    net_case_opt(net, prec, nimg, label, 2);
 }
 
 static const char *prec_file(const char *body)
@@ -720,6 +727,12 @@ START_TEST(test_lenet5)
              n, "fp16 sr fused");
     net_case("lenet5", prec_file("default: {weights: e5m2, accumulator: fp32, rounding: rne, mac: exact}\n"),
              n, "e5m2 acc fp32 exact");
+    /* the search's R^2 runs compile at -O0 (IR and machine code) */
+    net_case_opt("lenet5", prec_file("default: {weights: q2.5, rounding: rz, mac: unfused}\n"), n,
+                 "q2.5 rz unfused -O0", 0);
+    net_case_opt("lenet5",
+                 prec_file("default: {weights: e3m4-nosub-finite-sat, rounding: rz, mac: unfused}\n"),
+                 n, "e3m4-nosub-finite-sat rz unfused -O0", 0);
     unlink(prec_file(""));
 }
 END_TEST
@@ -735,6 +748,11 @@ START_TEST(test_resnet20)
     net_case("resnet20",
              prec_file("default: {weights: q5.10, rounding: rz, mac: unfused}\n"), n,
              "q5.10 rz unfused");
+    net_case_opt("resnet20", prec_file("default: {weights: q7.9, rounding: rz, mac: unfused}\n"),
+                 n, "q7.9 rz unfused -O0", 0);
+    net_case_opt("resnet20",
+                 prec_file("default: {weights: e5m7-nosub-finite-sat, rounding: rz, mac: unfused}\n"),
+                 n, "e5m7-nosub-finite-sat rz unfused -O0", 0);
     if (tu_exhaustive()) {
         net_case("resnet20", "q7.8", n, "q7.8 rne");
         net_case("resnet20", "e4m3", n, "e4m3 rne");

@@ -434,6 +434,60 @@ START_TEST(test_records_stepping)
 }
 END_TEST
 
+/* The fast method's R^2 sweep over a prefix of the grid (search.c,
+ * grow_sweep and fast): grown in chunks until nr_search_prefix_enough,
+ * doubled while the stepping finds no answer inside it; under the
+ * threshold assumption the answer is the whole grid's. */
+START_TEST(test_prefix_sweep)
+{
+    /* by hand: records 0 (0.1), 2 (0.5), 3 (0.6), 5 (0.9); predicted = R^2 */
+    double r2[64] = {0.1, 0.05, 0.5, 0.6, 0.2, 0.9, 0.95};
+    ck_assert_int_eq(nr_search_prefix_enough(r2, r2, 7, 7, 0.5, 3), 1);  /* the whole grid */
+    ck_assert_int_eq(nr_search_prefix_enough(r2, r2, 6, 7, 0.5, 2), 1);  /* k = 2, then 3, 5 */
+    ck_assert_int_eq(nr_search_prefix_enough(r2, r2, 6, 7, 0.5, 3), 0);
+    ck_assert_int_eq(nr_search_prefix_enough(r2, r2, 5, 7, 0.95, 0), 0); /* no k yet */
+    ck_assert_int_eq(nr_search_prefix_enough(r2, r2, 0, 7, 0.5, 0), 0);
+    uint64_t s = 0xfeed;
+    for (int trial = 0; trial < 5000; trial++) {
+        int n = 1 + (int)(tu_rand(&s) % 60);
+        for (int i = 0; i < n; i++)
+            r2[i] = (double)(int)(tu_rand(&s) % 40) / 32.0 - 0.2;
+        if (trial & 1)
+            for (int i = 1; i < n; i++)
+                if (r2[i] < r2[i - 1] && tu_rand(&s) % 8)
+                    r2[i] = r2[i - 1] + (double)(tu_rand(&s) % 3) / 64.0;
+        double t = r2[tu_rand(&s) % (uint64_t)n];
+        int want = -1;
+        for (int i = 0; i < n && want < 0; i++)
+            if (r2[i] >= t)
+                want = i;
+        double tp = tu_rand(&s) % 4 == 0 ? t : t + ((double)(tu_rand(&s) % 100) - 50.0) / 100.0;
+        nr_predictor pred = {.c0 = 0.99 - tp, .c1 = 1};
+        double predicted[64];
+        for (int i = 0; i < n; i++)
+            predicted[i] = nr_predictor_apply(&pred, NULL, r2[i]);
+        int chunk = 1 + (int)(tu_rand(&s) % 8), npre = 0, chosen = -1, rc;
+        oracle o = {.r2 = r2, .t = t, .n = n};
+        nr_err err = {0};
+        for (;;) {
+            int grow = npre ? npre : chunk; /* fast(): to 2 npre */
+            do
+                npre = npre + grow < n ? npre + grow : n, grow = chunk;
+            while ((rc = nr_search_prefix_enough(r2, predicted, npre, n, 0.99, 3)) == 0);
+            ck_assert_int_eq(rc, 1);
+            memset(o.seen, 0, sizeof o.seen); /* a longer prefix may ask again */
+            o.n = npre;
+            ck_assert_int_eq(nr_search_step_records(r2, npre, predicted, 0.99, oracle_verdict,
+                                                    &o, &chosen, &err), 0);
+            if (chosen >= 0 || npre == n)
+                break;
+        }
+        ck_assert_msg(chosen == want, "trial %d: chose %d, the answer is %d (prefix %d of %d)",
+                      trial, chosen, want, npre, n);
+    }
+}
+END_TEST
+
 START_TEST(test_space)
 {
     nr_search_grid g;
@@ -917,6 +971,49 @@ START_TEST(test_lenet_per_layer)
 }
 END_TEST
 
+/* The R^2 sweep over a prefix (the default) and over the whole grid
+ * (full_sweep) choose the same configuration; the prefix runs no more
+ * configurations on the R^2 inputs. */
+START_TEST(test_lenet_prefix)
+{
+    lenet L;
+    if (!lenet_open(&L, 3, 6, 1, 16)) /* the answer lies among the fastest */
+        return;
+    make_tmpdir();
+    char path[300];
+    nr_results *db = NULL, *db2 = NULL;
+    snprintf(path, sizeof path, "%s/p.db", tmpdir);
+    OK(nr_results_open(path, &db, &e_));
+    snprintf(path, sizeof path, "%s/f.db", tmpdir);
+    OK(nr_results_open(path, &db2, &e_));
+    nr_search_opts o;
+    nr_search_opts_init(&o);
+    o.limit = 60;
+    o.jobs = 1;
+    o.max_loss = 0.02;
+    o.predictor = (nr_predictor){.c0 = 0.2, .c1 = 0.8};
+    nr_search_result rp, rf;
+    run(&L, db, &o, &rp, 0);
+    o.full_sweep = 1;
+    run(&L, db2, &o, &rf, 0);
+    ck_assert_int_eq(rf.sample_evals, L.n);
+    ck_assert_msg(rp.sample_evals < L.n, "the prefix is the whole grid (%d)", L.n);
+    ck_assert_int_eq(rp.sample_computed, rp.sample_evals);
+    ck_assert_int_eq(rp.found, rf.found);
+    if (rf.found)
+        ck_assert_str_eq(rp.chosen.name, rf.chosen.name);
+    snap sp;
+    take_snap(db, &sp);
+    ck_assert_int_eq(sp.samples, rp.sample_evals);
+    printf("check_search: prefix sweep %d of %d configurations, chose %s (whole sweep: %s)\n",
+           rp.sample_evals, L.n, rp.found ? rp.chosen.name : "-", rf.found ? rf.chosen.name : "-");
+    nr_results_close(db);
+    nr_results_close(db2);
+    lenet_close(&L);
+    rm_tmpdir();
+}
+END_TEST
+
 /* The whole default grid, fast against exhaustive (long: NUMREP_EXHAUSTIVE). */
 START_TEST(test_lenet_default_grid)
 {
@@ -959,12 +1056,14 @@ int main(void)
     tcase_add_test(t, test_fit_db);
     tcase_add_test(t, test_space);
     tcase_add_test(t, test_records_stepping);
+    tcase_add_test(t, test_prefix_sweep);
     suite_add_tcase(s, t);
     TCase *n = tcase_create("lenet");
     tcase_set_timeout(n, 3600);
     tcase_add_test(n, test_lenet_fast_resume);
     tcase_add_test(n, test_lenet_margin);
     tcase_add_test(n, test_lenet_per_layer);
+    tcase_add_test(n, test_lenet_prefix);
     tcase_add_test(n, test_lenet_default_grid);
     suite_add_tcase(s, n);
     return tu_run(s);

@@ -82,6 +82,13 @@ else
         [ "$(jget 'j["sample_computed"] + j["full_computed"]')" = 0 ] && ok \
             || bad "repeat computed something: $(cat "$tmp/out")"
         [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok || bad "repeat chose differently"
+        # CPU seconds per phase are reported (this run: everything from the store)
+        [ "$(jget 'all(j[k] >= 0 for k in ("sample_cpu_seconds", "full_cpu_seconds", "fp32_cpu_seconds"))')" = True ] \
+            && ok || bad "cpu seconds: $(cat "$tmp/out")"
+        # --full-sweep: R^2 over the whole grid, same answer
+        run "${common[@]/$DB/$tmp/full.db}" --json --full-sweep
+        [ "$(jget 'j["sample_evals"]')" = 3 ] && [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok \
+            || bad "--full-sweep: $(cat "$tmp/out" "$tmp/err")"
         # exhaustive on the same store agrees
         run "${common[@]}" --json --method exhaustive
         [ "$(jget 'j["chosen"]')" = "$chosen" ] && ok \

@@ -6,6 +6,7 @@
  * from the process. */
 #include "plan.h"
 #include "rt.h"
+#include "target.h"
 
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
@@ -62,6 +63,36 @@ static int define_symbols(gen_compiled *c, nr_err *err)
     return 0;
 }
 
+/* An LLJIT whose machine code generator runs at the model's opt_level.
+ * LLJIT's default builder always generates code at LLVM's -O2
+ * (SelectionDAG, greedy register allocation) whatever IR passes ran, and
+ * that is most of the cost of compiling the search's R^2 runs at -O0
+ * (issue 15): level 0 gets FastISel and the fast register allocator.
+ * Levels 1-3 keep the default builder, so full evaluations and `run`
+ * generate exactly the code they did.  Codegen levels change no result
+ * (no fast-math anywhere); the differential tests compare both. */
+static int create_jit(gen_compiled *c, int opt_level, nr_err *err)
+{
+    LLVMOrcLLJITBuilderRef b = NULL;
+    if (opt_level == 0) {
+        const gen_target *host;
+        LLVMTargetMachineRef tm;
+        int rc = gen_target_find(NULL, &host, err);
+        if (rc || (rc = gen_target_machine(host, NULL, NULL, 0, &tm, err)))
+            return rc;
+        b = LLVMOrcCreateLLJITBuilder();
+        /* the JTMB takes tm, the builder the JTMB, CreateLLJIT the builder */
+        LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+            b, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+    }
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&c->jit, b);
+    if (e) {
+        c->jit = NULL;
+        return jit_fail(err, "jit", e);
+    }
+    return 0;
+}
+
 static int lookup(gen_compiled *c, const char *name, void **out, nr_err *err)
 {
     LLVMOrcExecutorAddress a = 0;
@@ -85,14 +116,10 @@ int gen_model_compile(const nr_model *m, const gen_model_opts *o, gen_compiled *
     int rc = gen_model_emit(m, o, &g, &c->w, err);
     if (rc)
         goto fail;
-    LLVMErrorRef e = LLVMOrcCreateLLJIT(&c->jit, NULL);
-    if (e) {
-        c->jit = NULL;
-        rc = jit_fail(err, "jit", e);
+    if ((rc = create_jit(c, o->opt_level, err)))
         goto fail;
-    }
     LLVMOrcDefinitionGeneratorRef dg = NULL;
-    e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+    LLVMErrorRef e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
         &dg, LLVMOrcLLJITGetGlobalPrefix(c->jit), NULL, NULL);
     if (e) {
         rc = jit_fail(err, "jit process symbols", e);

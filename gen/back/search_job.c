@@ -43,7 +43,7 @@ void gen_search_job_free(gen_search_job *j)
 
 /* ---------------------------------------------------------------- options */
 
-static const char *const flags[] = {"per-layer", "early-stop", "no-r2"};
+static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep"};
 static const char *const with_value[] = {
     "net", "data", "max-loss", "method", "db", "jobs", "engine", "sample-engine", "limit",
     "first", "samples", "grid", "exp", "man", "int", "frac", "float-variant", "rounding",
@@ -182,6 +182,8 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
         o->early_stop = 1;
     else if (!strcmp(name, "no-r2"))
         o->no_r2 = 1;
+    else if (!strcmp(name, "full-sweep"))
+        o->full_sweep = 1;
     else if (!strcmp(name, "net"))
         return copy(j->net, sizeof j->net, name, s, err);
     else if (!strcmp(name, "data"))
@@ -498,6 +500,9 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     json_num(f, "full_seconds", r->full_seconds);
     json_num(f, "sample_seconds", r->sample_seconds);
     json_num(f, "wall_seconds", r->wall_seconds);
+    json_num(f, "sample_cpu_seconds", r->sample_cpu);
+    json_num(f, "full_cpu_seconds", r->full_cpu);
+    json_num(f, "fp32_cpu_seconds", r->fp32_cpu);
     fprintf(f, "\"ranks\": %d, \"run\": %lld, \"db\": ", r->nranks, (long long)r->run_id);
     gen_json_str(f, j->db);
     if (r->per_layer_done) {

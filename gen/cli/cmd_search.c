@@ -20,7 +20,7 @@
 
 static const char usage_text[] =
     "usage: numrep search NET.yaml --max-loss L [--data DATASET] [--method fast|exhaustive]\n"
-    "                     [--early-stop] [--no-r2] [--per-layer] [--steps N] [--db FILE]\n"
+    "                     [--early-stop] [--no-r2] [--full-sweep] [--per-layer] [--steps N] [--db FILE]\n"
     "                     [--jobs N]\n"
     "                     [--engine jit|emulator] [--sample-engine E] [--limit N]\n"
     "                     [--first N] [--samples N]\n"
@@ -47,9 +47,12 @@ static const char usage_text[] =
     "                     with one process the scan also ends at the first\n"
     "                     configuration that passes (the slower ones cannot be\n"
     "                     the answer)\n"
-    "  --no-r2            exhaustive: skip the R^2 sweep that both methods run first\n"
-    "                     (every configuration on --samples inputs: the report's\n"
-    "                     R^2 column and later --fit-predictor need it)\n"
+    "  --no-r2            exhaustive: skip the R^2 sweep it runs first (every\n"
+    "                     configuration on --samples inputs: the report's R^2\n"
+    "                     column and later --fit-predictor use it)\n"
+    "  --full-sweep       fast: run the R^2 sweep over the whole grid (default:\n"
+    "                     only the configurations in rank order up to a few R^2\n"
+    "                     records past the first one predicted to pass)\n"
     "  --per-layer        then lower single MAC layers from the uniform answer,\n"
     "                     guided by per-layer sensitivity; --steps narrower formats\n"
     "                     tried per layer (default 4)\n"
@@ -84,6 +87,8 @@ static const char usage_text[] =
     "  --json             one JSON object on stdout: accuracies as fractions,\n"
     "                     `samples` the slice's size, `r2_inputs` the R^2 inputs,\n"
     "                     `full_seconds`/`sample_seconds` summed over evaluations\n"
+    "                     (wall time of each), `*_cpu_seconds` this process's\n"
+    "                     CPU time in the R^2 sweep, full evaluations and fp32\n"
     "                     (stored times for rows from the store), `wall_seconds`\n"
     "                     this run's wall time\n"
     "\n"
@@ -112,7 +117,7 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
     if (o->no_r2)
         printf("; no R^2 sweep)\n");
     else
-        printf("; R^2 on the first %d)\n", o->samples);
+        printf("; R^2 on the first %d, %d configurations)\n", o->samples, r->sample_evals);
     printf("method       %s, budget %.4g %% loss, %d configurations, engine %s\n",
            o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast", 100 * o->max_loss,
            r->nconfigs, o->engine);
@@ -133,6 +138,9 @@ static void print_text(const char *net, const char *data, const nr_search_opts *
            "now, %.1f s summed); this run %.1f s wall\n",
            r->full_evals, r->full_computed, r->full_seconds, r->sample_evals,
            r->sample_computed, r->sample_seconds, r->wall_seconds);
+    printf("cpu          R^2 sweep %.1f s, full evaluations %.1f s, fp32 %.1f s (this "
+           "process, every thread)\n",
+           r->sample_cpu, r->full_cpu, r->fp32_cpu);
     if (r->per_layer_done)
         printf("per-layer    %s\n             normalized %.2f %%, speedup %.2fx (%.3fx the "
                "uniform format), %d evaluations (%d computed now)\n",

@@ -24,6 +24,14 @@ static double wall(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the whole process (every thread) so far. */
+static double cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* ------------------------------------------------------------ design space */
 
 void nr_search_grid_init(nr_search_grid *g)
@@ -940,15 +948,17 @@ static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_results_kind kind,
 /* R^2 of every configuration: stored rows first, then the missing ones over
  * `jobs` threads, one configuration per task.  Several processes: process
  * p takes configurations i with i % size == p, then all gather. */
-static int sample_phase(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *rows, nr_err *err)
+static int sample_phase(ctx *c, const nr_search_cfg *cfg, int from, int n, nr_results_row *rows,
+                        nr_err *err)
 {
     int P = nprocs(c), me = myrank(c);
     int *todo = malloc((size_t)n * sizeof *todo), ntodo = 0, rc = 0;
+    int before = c->r->sample_computed;
     if (!todo) {
         rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
         goto done;
     }
-    for (int i = me; i < n; i += P) {
+    for (int i = from + (me - from % P + P) % P; i < n; i += P) {
         nr_results_key key;
         if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, NR_RESULTS_SAMPLE, err)))
             goto done;
@@ -977,7 +987,10 @@ done:
         return rc;
     if ((rc = agree(c, rc, err)) || want_stop(c))
         return rc;
-    return gather(c, cfg, n, NR_RESULTS_SAMPLE, rows, NULL, err);
+    c->r->sample_computed -= before; /* gather sums this phase's share */
+    rc = gather(c, cfg, n, NR_RESULTS_SAMPLE, rows, NULL, err);
+    c->r->sample_computed += before;
+    return rc;
 }
 
 /* ------------------------------------------------------------ methods */
@@ -1093,17 +1106,36 @@ int nr_search_step_records(const double *r2, int n, const double *predicted, dou
     return rc < 0 ? rc : 0;
 }
 
+int nr_search_prefix_enough(const double *r2, const double *predicted, int npre, int n,
+                            double target, int after)
+{
+    if (npre >= n)
+        return 1;
+    int *rec = malloc((size_t)(npre ? npre : 1) * sizeof *rec);
+    if (!rec)
+        return -NR_ENOMEM;
+    int m = nr_search_records(r2, npre, rec), k = 0;
+    while (k < m && !(predicted[rec[k]] >= target))
+        k++;
+    free(rec);
+    return k < m && m - 1 - k >= after;
+}
+
 typedef struct fast_ctx {
     ctx *c;
     const nr_search_cfg *cfg;
     const nr_results_row *smp;
     nr_results_row *full;
+    signed char *verdict;      /* per configuration: -1 not measured yet    */
 } fast_ctx;
 
-/* One step of the fast method: a full evaluation of configuration i. */
+/* One step of the fast method: a full evaluation of configuration i (once:
+ * a longer prefix repeats the stepping, and the steps it repeats are known). */
 static int fast_verdict(void *p, int i, nr_err *err)
 {
     fast_ctx *f = p;
+    if (f->verdict[i] >= 0)
+        return f->verdict[i];
     if (want_stop(f->c))
         return NR_SEARCH_STOP;
     /* a failing step's accuracy is not reported: its verdict is enough */
@@ -1111,11 +1143,12 @@ static int fast_verdict(void *p, int i, nr_err *err)
     if (rc)
         return rc < 0 ? rc : -NR_EINTERNAL;
     progress(f->c, "fast", f->c->r->full_evals, f->c->r->full_evals + 1);
-    return passes(f->c, &f->full[i]);
+    return f->verdict[i] = (signed char)passes(f->c, &f->full[i]);
 }
 
-/* Predicted normalized accuracy of every configuration (pred[0..n)). */
-static int predict_all(ctx *c, const nr_results_row *smp, int n, double *pred, nr_err *err)
+/* Predicted normalized accuracy of configurations [from, n) (pred[i]). */
+static int predict_all(ctx *c, const nr_results_row *smp, int from, int n, double *pred,
+                       nr_err *err)
 {
     const nr_predictor *p = &c->o->predictor;
     if (p->model == NR_PRED_MARGIN && !c->have_nm)
@@ -1123,32 +1156,77 @@ static int predict_all(ctx *c, const nr_results_row *smp, int n, double *pred, n
                           "the margin-linear predictor has no noise model for this slice "
                           "(fp32 top-1 %g %%): %s",
                           100.0 * c->base.top1, c->nm_err.msg);
-    for (int i = 0; i < n; i++)
+    for (int i = from; i < n; i++)
         pred[i] = nr_predictor_apply(p, c->have_nm ? &c->nm : NULL, smp[i].r2);
     return 0;
 }
 
-static int fast(ctx *c, const nr_search_cfg *cfg, int n, const nr_results_row *smp, nr_results_row *full,
+/* The R^2 sweep of the fast method, grown in rank order until the prefix
+ * holds the first record predicted to pass and FAST_AFTER records after it
+ * (the probes reach k+3), or the whole grid (o->full_sweep: at once).
+ * Records depend only on faster configurations, so those of a prefix are
+ * the grid's; configurations slower than the prefix are never run on the
+ * R^2 inputs unless the stepping finds no answer inside it. */
+#define FAST_AFTER 3
+static int grow_sweep(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *smp, double *r2,
+                      double *pred, int *npre, int want, nr_err *err)
+{
+    int chunk = 4 * (c->o->jobs > 1 ? c->o->jobs : 1) * nprocs(c);
+    double target = 1.0 - c->o->max_loss - PASS_SLACK;
+    int rc = 0;
+    for (;;) {
+        int from = *npre, to = want > from ? want : from + chunk;
+        if (c->o->full_sweep || to > n)
+            to = n;
+        if ((rc = sample_phase(c, cfg, from, to, smp, err)) || want_stop(c))
+            return rc;
+        rc = predict_all(c, smp, from, to, pred, err);
+        if ((rc = agree(c, rc, err)))
+            return rc;
+        for (int i = from; i < to; i++)
+            r2[i] = smp[i].r2;
+        *npre = to;
+        int ok = nr_search_prefix_enough(r2, pred, to, n, target, FAST_AFTER);
+        if (ok < 0)
+            return nr_err_set(err, -ok, NULL, 0, 0, "search", "out of memory");
+        if (ok)
+            return 0;
+    }
+}
+
+static int fast(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *smp, nr_results_row *full,
                 int *chosen, nr_err *err)
 {
-    double *r2 = malloc((size_t)(n ? n : 1) * sizeof *r2);
-    double *pred = malloc((size_t)(n ? n : 1) * sizeof *pred);
-    int rc = r2 && pred ? 0 : nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
-    if (!rc)
-        rc = predict_all(c, smp, n, pred, err);
-    /* every process takes the same steps (the measurements are shared) */
-    if ((rc = agree(c, rc, err))) {
-        free(r2);
-        free(pred);
-        return rc;
+    double *r2 = malloc((size_t)n * sizeof *r2);
+    double *pred = malloc((size_t)n * sizeof *pred);
+    signed char *v = malloc((size_t)n);
+    int rc = r2 && pred && v ? 0 : nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    if ((rc = agree(c, rc, err)))
+        goto done;
+    memset(v, -1, (size_t)n);
+    fast_ctx f = {c, cfg, smp, full, v};
+    int npre = 0;
+    *chosen = -1;
+    /* every process takes the same steps (the measurements are shared);
+     * no answer inside the prefix: double it and step again (the steps
+     * already taken are remembered) */
+    for (;;) {
+        double t0 = cpu();
+        rc = grow_sweep(c, cfg, n, smp, r2, pred, &npre, npre ? 2 * npre : 0, err);
+        double t1 = cpu();
+        c->r->sample_cpu += t1 - t0;
+        if (rc || want_stop(c))
+            break;
+        rc = nr_search_step_records(r2, npre, pred, 1.0 - c->o->max_loss - PASS_SLACK,
+                                    fast_verdict, &f, chosen, err);
+        c->r->full_cpu += cpu() - t1;
+        if (rc || *chosen >= 0 || npre >= n || want_stop(c))
+            break;
     }
-    for (int i = 0; i < n; i++)
-        r2[i] = smp[i].r2;
-    fast_ctx f = {c, cfg, smp, full};
-    rc = nr_search_step_records(r2, n, pred, 1.0 - c->o->max_loss - PASS_SLACK, fast_verdict,
-                                &f, chosen, err);
+done:
     free(r2);
     free(pred);
+    free(v);
     return rc;
 }
 
@@ -1375,13 +1453,24 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
                         "the fast method needs the R^2 sweep; only --method exhaustive can skip it");
         goto done;
     }
-    if ((rc = agree(&c, baseline(&c, err), err)) ||
-        (!o->no_r2 && (rc = sample_phase(&c, cfg, n, smp, err))))
+    double t1 = cpu();
+    if ((rc = agree(&c, baseline(&c, err), err)))
         goto done;
+    double t2 = cpu();
+    r->fp32_cpu = t2 - t1;
+    if (!o->no_r2 && o->method == NR_SEARCH_EXHAUSTIVE &&
+        (rc = sample_phase(&c, cfg, 0, n, smp, err)))
+        goto done;
+    r->sample_cpu += cpu() - t2;
     if (want_stop(&c))
         goto done;
-    rc = o->method == NR_SEARCH_EXHAUSTIVE ? exhaustive(&c, cfg, n, smp, full, &chosen, err)
-                                           : fast(&c, cfg, n, smp, full, &chosen, err);
+    if (o->method == NR_SEARCH_EXHAUSTIVE) {
+        double t3 = cpu();
+        rc = exhaustive(&c, cfg, n, smp, full, &chosen, err);
+        r->full_cpu += cpu() - t3;
+    } else {
+        rc = fast(&c, cfg, n, smp, full, &chosen, err);
+    }
     if (rc || want_stop(&c))
         goto done;
     if (chosen >= 0) {

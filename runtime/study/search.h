@@ -214,6 +214,9 @@ typedef struct nr_search_opts {
                                         measures every configuration on
                                         `samples` inputs first, for the report
                                         and later predictor fits)              */
+    int full_sweep;                  /* fast: the R^2 sweep over the whole
+                                        grid (default: only the prefix in rank
+                                        order that the stepping needs)        */
     int per_layer;                   /* also search per-layer formats         */
     int per_layer_steps;             /* narrower formats tried per layer (4)  */
     nr_predictor predictor;          /* default: c0 0, c1 1 (use shipped fit) */
@@ -246,6 +249,11 @@ typedef struct nr_search_result {
     double full_seconds, sample_seconds; /* summed evaluation times (stored
                                             times for rows from the store)   */
     double wall_seconds;             /* of this call                          */
+    double sample_cpu, full_cpu, fp32_cpu; /* this process's CPU seconds (all
+                                            threads) in the R^2 sweep, in the
+                                            full evaluations (the fast method's
+                                            steps, or the exhaustive scan) and
+                                            in the fp32 baseline              */
     /* per-layer */
     int per_layer_done;
     char layers[2048];               /* "conv1=e4m3,fc1=e3m4" overrides       */
@@ -274,6 +282,13 @@ typedef int (*nr_search_verdict_fn)(void *ctx, int i, nr_err *err);
 int nr_search_records(const double *r2, int n, int *rec);
 int nr_search_step_records(const double *r2, int n, const double *predicted, double target,
                            nr_search_verdict_fn verdict, void *ctx, int *chosen, nr_err *err);
+
+/* Whether the R^2 sweep's prefix [0, npre) of an n-configuration grid is
+ * long enough for the fast method: the whole grid, or it holds the first
+ * record whose predicted[] is at least target and `after` records after
+ * it.  1 yes, 0 no, -NR_ENOMEM. */
+int nr_search_prefix_enough(const double *r2, const double *predicted, int npre, int n,
+                            double target, int after);
 
 /* The predictor named in a run's settings (model, c0, c1; the rest
  * zero): 0, or -1 when they name none. */
