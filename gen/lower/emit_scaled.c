@@ -24,6 +24,7 @@
 #include "emulator.h"
 
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <string.h>
 
@@ -65,26 +66,26 @@ int gen_scaled_scale_bits(const nr_scaled *s)
     }
 }
 
+/* fp32 and fp64 descriptors, made once (eval and search compile from
+ * several threads). */
+static nr_format f32_, f64_;
+static pthread_once_t fmts_once = PTHREAD_ONCE_INIT;
+static void fmts_init(void)
+{
+    nr_format_parse("fp32", &f32_, NULL);
+    nr_format_parse("fp64", &f64_, NULL);
+}
+
 const nr_format *gen_scaled_f32(void)
 {
-    static nr_format f32;
-    static int ready;
-    if (!ready) { /* idempotent: concurrent first calls write the same bytes */
-        nr_format_parse("fp32", &f32, NULL);
-        ready = 1;
-    }
-    return &f32;
+    pthread_once(&fmts_once, fmts_init);
+    return &f32_;
 }
 
 const nr_format *gen_scaled_f64(void)
 {
-    static nr_format f64;
-    static int ready;
-    if (!ready) {
-        nr_format_parse("fp64", &f64, NULL);
-        ready = 1;
-    }
-    return &f64;
+    pthread_once(&fmts_once, fmts_init);
+    return &f64_;
 }
 
 const nr_format *gen_scaled_carrier(const nr_model *m, int src)
