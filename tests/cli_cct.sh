@@ -40,7 +40,7 @@ fi
 
 # 3. the generator refuses the sequence ops, naming layer and op
 expect_fail 1 "tokenizer.tokens: op tokens is not in the generator yet" run "$NET" --input "$X"
-expect_fail 1 "op tokens runs in the emulator only for now: use --engine emulator" \
+expect_fail 1 "tokenizer.tokens: op tokens is not in the generator yet" \
     eval "$NET" --limit 2 --engine jit
 
 # 4. eval picks the emulator by itself (the shipped 1000 CIFAR-10 images)

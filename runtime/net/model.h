@@ -332,8 +332,5 @@ int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *
 /* The weight tensors of a layernorm / add_const layer: count (0..2),
  * suffixes and shapes. */
 int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3]);
-/* 1 when the model has an op only the emulator runs (scaled roles or a
- * sequence op); why names the first such layer and reason. */
-int nr_model_emu_only(const nr_model *m, char *why, size_t n);
 
 #endif

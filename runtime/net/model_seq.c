@@ -113,20 +113,3 @@ int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_
     }
     return 0;
 }
-
-int nr_model_emu_only(const nr_model *m, char *why, size_t n)
-{
-    for (int i = 0; i < m->nlayers; i++) {
-        const nr_layer *L = &m->layers[i];
-        if (nr_op_is_seq(L->op)) {
-            snprintf(why, n, "layer %s: op %s runs in the emulator only for now", L->name,
-                     nr_op_name(L->op));
-            return 1;
-        }
-    }
-    if (nr_model_is_scaled(m)) {
-        snprintf(why, n, "scaled formats run in the emulator only for now");
-        return 1;
-    }
-    return 0;
-}
