@@ -989,16 +989,17 @@ static int vround_case(const vround_fmt *F, int mac, nr_rounding mode, uint64_t 
  * _i % 2 = 1 compiles for a target without AVX-512F. */
 START_TEST(test_vround)
 {
-    static const nr_rounding modes[] = {NR_RND_RNE, NR_RND_RZ};
+    static const nr_rounding modes[] = {NR_RND_RNE, NR_RND_RZ, NR_RND_RNA, NR_RND_RU, NR_RND_RD};
+    const int nmodes = (int)(sizeof modes / sizeof modes[0]);
     const int noavx = _i % 2, half = _i / 2;
     int reps = tu_exhaustive() ? 12 : tu_quick() || noavx ? 1 : 3;
     jit_features = noavx ? "+avx2" : NULL;
     int failed = 0, ncases = 0, nvec = 0, nf32 = 0;
     for (int f = half; f < NVROUND; f += 2)
-        for (int mi = 0; mi < 2; mi++) {
+        for (int mi = 0; mi < nmodes; mi++) {
             int fvec = 0, ff32 = 0;
             for (int mac = 0; mac < 2; mac++)
-                for (int r = 0; r < reps; r++) {
+                for (int r = 0; r < (mi < 2 ? reps : 1); r++) { /* rna ru rd: one random case */
                     int vec = 0, f32 = 0;
                     ncases++;
                     failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(1000 + 500 * _i + 20 * f + ncases), &vec, &f32, 0) != 0;
@@ -1006,10 +1007,12 @@ START_TEST(test_vround)
                     if (r == 0 && strncmp(VROUND_FMTS[f].fmt, "q", 1)) { /* a float format: zero signs */
                         ncases++;
                         failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(7000 + 500 * _i + 20 * f + ncases), &vec, &f32, 1) != 0;
+                        fvec += vec, ff32 += f32;
                     }
                     if (r == 0) { /* tame values */
                         ncases++;
                         failed += vround_case(&VROUND_FMTS[f], mac, modes[mi], (uint64_t)(9000 + 500 * _i + 20 * f + ncases), &vec, &f32, 2) != 0;
+                        fvec += vec, ff32 += f32;
                     }
                 }
             const char *fmt = VROUND_FMTS[f].fmt, *mode = nr_rounding_name(modes[mi]);

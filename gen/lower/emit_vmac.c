@@ -1,8 +1,10 @@
 /* emit_vmac.c -- conv layers as explicit vector code: the fast path of
  * [net-4]/[net-5] for unfused/fused MACs when every rounding of the layer
  * is either the host's own float arithmetic (fp32 rne, [net-12]: "host")
- * or a bit-mask rounding of an exact float/double (rz, rne; below), or a
- * clamp-and-round to saturating fixed point (rz, rne; "Fixed point").
+ * or a bit-mask rounding of an exact float/double (rz, rne, rna, ru, rd;
+ * below; formats with subnormals by a magic constant, mround_magic), or a
+ * clamp-and-round to saturating fixed point (the same modes; "Fixed
+ * point").  rto and sr stay on the scalar code (emit_mac.c).
  *
  * Layout.  Each call first decodes the layer's weights (O x K; fp32
  * weights are read from the blob as they are) and its input (C x H x W)
@@ -27,7 +29,9 @@
  * fraction bits of v's encoding (rz), or first add 2^(F-Y-1) - 1 plus the
  * lowest kept bit (rne: a fraction above half carries, exactly half
  * carries iff the kept lsb is odd; a carry out of the fraction increments
- * the exponent, which is the next binade's first value, still exact).
+ * the exponent, which is the next binade's first value, still exact); rna
+ * adds 2^(F-Y-1), ru (v >= 0) and rd (v < 0) add 2^(F-Y) - 1 (the
+ * magnitude rounds away from zero).
  * The tiny range is done too (mround), except for formats whose normal
  * range reaches below 2^-60 (tiny_rare: bf16, tf32), where a nonzero tiny
  * lane marks the block bad instead.  A lane whose result is not the
@@ -134,6 +138,15 @@ static int prod_tiny_lanes(const nr_layer_prec *p, const nr_format *xf)
            xf->kind == NR_FLOAT && wf->prec + xf->prec <= 24 && p->products.max_finite <= FLT_MAX;
 }
 
+/* The rounding modes the lanes do: rz, and the four others with a fixed
+ * rule per value (rne, rna, ru, rd: mround, fixed_units); rto and sr are
+ * left to the scalar code. */
+static int lane_mode(nr_rounding mode)
+{
+    return mode == NR_RND_RZ || mode == NR_RND_RNE || mode == NR_RND_RNA || mode == NR_RND_RU ||
+           mode == NR_RND_RD;
+}
+
 /* A rounding target the lanes can do: a float format by masking (mround;
  * float lanes when float_lanes_ok), rz, or rne with at least two lane
  * fraction bits below the format's (Y <= 21 / 50: what rounding a sum
@@ -145,7 +158,7 @@ static int lane_target(const nr_format *f, int f32, nr_rounding mode)
         return f->saturate && f->prec <= (f32 ? 24 : 53);
     if (!mask_fmt(f) || (f32 && !float_lanes_ok(f)))
         return 0;
-    return mode == NR_RND_RZ || (mode == NR_RND_RNE && f->man_bits <= (f32 ? 21 : 50));
+    return mode == NR_RND_RZ || (lane_mode(mode) && f->man_bits <= (f32 ? 21 : 50));
 }
 
 /* Every sum acc + p of an S value and the term p (a P value, or the exact
@@ -237,8 +250,8 @@ static double sum_xlim(const nr_layer *L, const vgeo *G)
 
 /* Products cannot leave P's range upward when |w| <= maxw (the largest
  * rounded weight: rounding is monotone) and |x| <= xlim with maxw * xlim
- * <= max_P: then rz/rne of w*x is at most max_P.  So max|x| is taken once
- * per call while decoding, and a call above xlim sends every row to the
+ * <= max_P: then any mode's rounding of w*x is at most max_P (monotone,
+ * max_P a value).  So max|x| is taken once per call while decoding, and a call above xlim sends every row to the
  * scalar code, instead of a check per product.  (Products below 2^emin
  * are handled by mround either way.)  Sets v->pbound, v->sbound and
  * v->xlim for the kernel v of layer L with input format xf. */
@@ -302,7 +315,7 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
     if (!host) {
         nr_rounding mode = p->rounding;
         int unf = p->mac == NR_MAC_UNFUSED;
-        if (mode != NR_RND_RZ && mode != NR_RND_RNE)
+        if (!lane_mode(mode))
             return;
         if (!lane_target(&p->accumulator, 0, mode) || (unf && !lane_target(&p->products, 0, mode)))
             return;
@@ -454,7 +467,8 @@ static int tiny_rare(const nr_format *f)
     return f->kind == NR_FLOAT && f->subnormals && f->emin <= -60;
 }
 
-/* Round the exact doubles v (lanes) to f by masking (rz/rne, see top);
+/* Round the exact doubles v (lanes) to f by masking (the mode's rule, see
+ * top; under rd an exact zero sum's sign comes from rd_zero / sum_ro);
  * *ok: the lanes where that is f's rounding.  Without subnormals a tiny
  * |v| < 2^emin is done here too ([rnd-2] with neighbours 0 and 2^emin,
  * [rnd-4] sign of v): rz gives +-0, rne +-2^emin iff |v| > 2^(emin-1)
@@ -472,15 +486,25 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
         int vexp = f == &p->products ? k->vexp[0] : f == &p->accumulator ? k->vexp[1] : f->emax + 1;
         return mround_key(k, which, f, v, mround_magic(k, f, v, vexp), NULL, ok);
     }
-    int sh = lane_fb(k) - f->man_bits, rne = k->L->prec.rounding == NR_RND_RNE;
+    const nr_rounding md = k->L->prec.rounding;
+    int sh = lane_fb(k) - f->man_bits, rne = md == NR_RND_RNE;
     uint64_t low = (1ull << sh) - 1, absm = lane_abs(k);
     uint64_t lo = lane_bits(k, ldexp(1.0, f->emin));
     V bits = LLVMBuildBitCast(B, v, k->ivt, "");
     V av = LLVMBuildAnd(B, bits, ivec(k, absm), "");
     V r = bits;
+    /* the magnitude's dropped bits: rne adds half - 1 plus the kept lsb,
+     * rna half, ru (v >= 0) and rd (v < 0) all of them (away from zero:
+     * any nonzero dropped bit carries), rz nothing */
+    V neg = LLVMBuildICmp(B, LLVMIntSLT, bits, ivec(k, 0), "neg");
+    V away = md == NR_RND_RU ? LLVMBuildNot(B, neg, "") : md == NR_RND_RD ? neg : NULL;
     if (rne) {
         V lsb = LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ivec(k, (uint64_t)sh), ""), ivec(k, 1), "");
         r = LLVMBuildAdd(B, LLVMBuildAdd(B, r, ivec(k, low >> 1), ""), lsb, "");
+    } else if (md == NR_RND_RNA) {
+        r = LLVMBuildAdd(B, r, ivec(k, (low >> 1) + 1), "");
+    } else if (away) {
+        r = LLVMBuildAdd(B, r, LLVMBuildSelect(B, away, ivec(k, low), ivec(k, 0), ""), "");
     }
     r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
     V tiny = LLVMBuildICmp(B, LLVMIntULT, av, ivec(k, lo), "tiny");
@@ -504,17 +528,26 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
         if (rne) {
             V m = LLVMBuildBitCast(B, ivec(k, lane_bits(k, 1.5 * ldexp(1.0, lane_fb(k)))), vt, "");
             ti = LLVMBuildFSub(B, LLVMBuildFAdd(B, sc, m, ""), m, "");
-        } else {
+        } else if (md == NR_RND_RZ) {
             ti = LLVMBuildSIToFP(B, LLVMBuildFPToSI(B, sc, k->ivt, ""), vt, "");
+        } else { /* rna, ru, rd: round, ceil, floor (exact; keep the sign of a zero) */
+            const char *fn = md == NR_RND_RNA ? "llvm.round" : md == NR_RND_RU ? "llvm.ceil" : "llvm.floor";
+            ti = gen_emit_intrinsic(k->g, fn, vt, &sc, 1);
         }
         V rr = LLVMBuildFMul(B, ti, LLVMBuildBitCast(B, ivec(k, lane_bits(k, ldexp(1.0, f->emin - f->man_bits))), vt, ""), "");
         t = LLVMBuildOr(B, LLVMBuildBitCast(B, rr, k->ivt, ""), sign, "");
-    } else { /* neighbours 0 and 2^emin */
+    } else { /* neighbours 0 and 2^emin: rne above half, rna from half,
+              * ru / rd any nonzero positive / negative value */
         t = sign;
-        if (rne) {
-            V up = LLVMBuildICmp(B, LLVMIntUGT, av, ivec(k, lane_bits(k, ldexp(1.0, f->emin - 1))), "");
+        V up = NULL, half = ivec(k, lane_bits(k, ldexp(1.0, f->emin - 1)));
+        if (rne)
+            up = LLVMBuildICmp(B, LLVMIntUGT, av, half, "");
+        else if (md == NR_RND_RNA)
+            up = LLVMBuildICmp(B, LLVMIntUGE, av, half, "");
+        else if (away)
+            up = LLVMBuildAnd(B, away, LLVMBuildICmp(B, LLVMIntNE, av, ivec(k, 0), ""), "");
+        if (up)
             t = LLVMBuildOr(B, t, LLVMBuildSelect(B, up, ivec(k, lo), ivec(k, 0), ""), "");
-        }
     }
     r = LLVMBuildSelect(B, tiny, t, r, "");
     return mround_key(k, which, f, v, LLVMBuildBitCast(B, r, k->vt, ""), rare, ok);
@@ -528,11 +561,11 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
 static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *ok)
 {
     LLVMBuilderRef B = k->B;
-    int sh = lane_fb(k) - f->man_bits, rne = k->L->prec.rounding == NR_RND_RNE;
+    int sh = lane_fb(k) - f->man_bits, rz = k->L->prec.rounding == NR_RND_RZ;
     uint64_t low = (1ull << sh) - 1, absm = lane_abs(k), hi = lane_bits(k, f->max_finite);
     V r = LLVMBuildBitCast(B, rv, k->ivt, "");
-    V key = LLVMBuildAnd(B, rne ? r : LLVMBuildBitCast(B, v, k->ivt, ""), ivec(k, absm), "");
-    uint64_t lim = rne ? hi : hi + low;
+    V key = LLVMBuildAnd(B, !rz ? r : LLVMBuildBitCast(B, v, k->ivt, ""), ivec(k, absm), "");
+    uint64_t lim = !rz ? hi : hi + low;
     if (rare)
         key = LLVMBuildSelect(B, rare, ivec(k, absm), key, "");
     if (which < 0) { /* bounded by the per-call check (pbound, sbound; not with rare) */
@@ -554,9 +587,10 @@ static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *
  * largest binade + 1 moved up by F-Y still a lane exponent. */
 static int magic_ok(vk *k, const nr_format *f)
 {
-    int F = lane_fb(k), rne = k->L->prec.rounding == NR_RND_RNE;
+    const nr_rounding md = k->L->prec.rounding;
+    int F = lane_fb(k), dir = md == NR_RND_RZ || md == NR_RND_RU || md == NR_RND_RD;
     return f->kind == NR_FLOAT && f->subnormals && !tiny_rare(f) && f->man_bits <= F - 2 &&
-           (rne || (k->L->prec.rounding == NR_RND_RZ && k->g->avx512f)) &&
+           (md == NR_RND_RNE || (dir && k->g->avx512f)) &&
            f->emax + 1 + F - f->man_bits <= (F == 23 ? 127 : 1023);
 }
 
@@ -572,7 +606,8 @@ static int magic_ok(vk *k, const nr_format *f)
  * fl(v + C) = C + rne_q(v) (ties to even kept) and the subtraction of C
  * is exact: r = rne_q(v), f's rne of v, carries into the next binade
  * included.  rz: C takes v's sign and the add rounds toward zero
- * (add_rnd, AVX-512): |fl(v + C)| = |C| + trunc_q(|v|).  A zero result
+ * (add_rnd, AVX-512): |fl(v + C)| = |C| + trunc_q(|v|); ru, rd: the add
+ * rounds up, down (AVX-512): fl(v + C) = C + ceil_q(v), C + floor_q(v).  A zero result
  * takes v's sign ([rnd-4]; a nonzero one has it already).  v above the
  * clamp (|v| >= 2^(emax+2), or inf/NaN): then |r| > 2^(emax+1) > max_finite
  * or NaN (|r| is |v| within a few q, Y >= 1), so rne's key |r| fails (and
@@ -585,7 +620,8 @@ static V mround_magic(vk *k, const nr_format *f, V v, int vexp)
 {
     LLVMBuilderRef B = k->B;
     const int F = lane_fb(k), Y = f->man_bits, bias = F == 23 ? 127 : 1023;
-    const int rne = k->L->prec.rounding == NR_RND_RNE;
+    const nr_rounding md = k->L->prec.rounding;
+    const int rne = md == NR_RND_RNE;
     const uint64_t absm = lane_abs(k), expm = absm & ~((1ull << F) - 1);
     V bits = LLVMBuildBitCast(B, v, k->ivt, "");
     V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "sign");
@@ -597,10 +633,10 @@ static V mround_magic(vk *k, const nr_format *f, V v, int vexp)
         e = gen_emit_intrinsic(k->g, "llvm.umin", k->ivt, b2, 2);
     }
     V cb = LLVMBuildAdd(B, e, ivec(k, ((uint64_t)(F - Y) << F) | (1ull << (F - 1))), "");
-    if (!rne)
+    if (md == NR_RND_RZ)
         cb = LLVMBuildOr(B, cb, sign, "");
     V cv = LLVMBuildBitCast(B, cb, k->vt, "C");
-    V t = rne ? LLVMBuildFAdd(B, v, cv, "") : add_rnd(k, v, cv, 11);
+    V t = rne ? LLVMBuildFAdd(B, v, cv, "") : add_rnd(k, v, cv, md == NR_RND_RZ ? 11 : md == NR_RND_RU ? 10 : 9);
     V r = LLVMBuildBitCast(B, LLVMBuildFSub(B, t, cv, ""), k->ivt, "");
     return LLVMBuildBitCast(B, LLVMBuildOr(B, r, sign, ""), k->vt, "r.m");
 }
@@ -610,7 +646,7 @@ static V fvec(vk *k, double d) /* a splat constant of the lanes' float type */
     return gen_splat_const(k->vt, 0, d);
 }
 
-/* Saturating fixed-point f (rz/rne) for lanes v that are exact values:
+/* Saturating fixed-point f (rz, rne, rna, ru, rd) for lanes v that are exact values:
  * t = v * 2^sh, clamped to f's integers [lo, hi] and, when rnd, rounded to
  * an integer by the mode; with v a value and sh = F, t is f's integer n
  * for v (as a lane value).  This is emit_mac.c's fixed_round: v * 2^sh is
@@ -633,7 +669,9 @@ static V fixed_units(vk *k, const nr_format *f, V v, int sh, int rnd)
     t = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLT, t, fvec(k, lo), ""), fvec(k, lo), t, "");
     if (!rnd)
         return t;
-    const char *fn = k->L->prec.rounding == NR_RND_RNE ? "llvm.roundeven" : "llvm.trunc";
+    nr_rounding md = k->L->prec.rounding;
+    const char *fn = md == NR_RND_RNE ? "llvm.roundeven" : md == NR_RND_RNA ? "llvm.round"
+                     : md == NR_RND_RU ? "llvm.ceil" : md == NR_RND_RD ? "llvm.floor" : "llvm.trunc";
     return gen_emit_intrinsic(k->g, fn, k->vt, &t, 1);
 }
 
@@ -795,12 +833,17 @@ static V sum_rz(vk *k, V acc, V p)
  * -1 when not; s != 0 as a nonzero error needs a nonzero sum), the odd
  * lane value between which and s a + b lies; an inf s (NaN e, unordered)
  * stays inf and fails the check. */
+static V rd_zero(vk *k, V a, V b, V s);
 static V sum_ro(vk *k, V a, V b)
 {
     LLVMBuilderRef B = k->B;
     V one = ivec(k, 1), zero = ivec(k, 0);
     if (k->g->avx512f) {
         V rd = add_rnd(k, a, b, 9), ru = add_rnd(k, a, b, 10);
+        if (k->L->prec.rounding == NR_RND_RD) { /* an exact zero: rd's ([rnd-4]) */
+            V odd = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, LLVMBuildBitCast(B, ru, k->ivt, ""), one, ""), zero, "");
+            return LLVMBuildSelect(B, odd, ru, rd, "s.ro");
+        }
         V odd = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, LLVMBuildBitCast(B, rd, k->ivt, ""), one, ""), zero, "");
         return LLVMBuildSelect(B, odd, rd, ru, "s.ro");
     }
@@ -811,14 +854,29 @@ static V sum_ro(vk *k, V a, V b)
     V same = LLVMBuildICmp(B, LLVMIntSGE, LLVMBuildXor(B, sb, eb, ""), zero, "");
     V nb = LLVMBuildSelect(B, same, LLVMBuildAdd(B, sb, one, ""), LLVMBuildSub(B, sb, one, ""), "");
     V r = LLVMBuildSelect(B, LLVMBuildAnd(B, even, inexact, ""), nb, sb, "");
-    return LLVMBuildBitCast(B, r, k->vt, "s.ro");
+    return rd_zero(k, a, b, LLVMBuildBitCast(B, r, k->vt, "s.ro"));
+}
+
+/* Under rd an exact zero sum is -0 unless both operands are +0 ([rnd-4]:
+ * x + (-x) = -0, +0 + -0 = -0), where the host's rne add gives +0: s
+ * (the host's a + b, or a value equal to it when zero) corrected. */
+static V rd_zero(vk *k, V a, V b, V s)
+{
+    LLVMBuilderRef B = k->B;
+    if (k->L->prec.rounding != NR_RND_RD)
+        return s;
+    V ab = LLVMBuildOr(B, LLVMBuildBitCast(B, a, k->ivt, ""), LLVMBuildBitCast(B, b, k->ivt, ""), "");
+    V nz = LLVMBuildICmp(B, LLVMIntNE, ab, ivec(k, 0), "");
+    V z = LLVMBuildFCmp(B, LLVMRealOEQ, s, LLVMConstNull(k->vt), "");
+    V neg0 = LLVMBuildBitCast(B, ivec(k, ~lane_abs(k)), k->vt, "");
+    return LLVMBuildSelect(B, LLVMBuildAnd(B, z, nz, ""), neg0, s, "s.rd0");
 }
 
 /* rne sums of a float S are rounded to odd first (sum_ro), unless exact. */
 static int ro_sums(const vk *k)
 {
     const nr_layer_prec *p = &k->L->prec;
-    return !k->v->host && !k->sexact && p->rounding == NR_RND_RNE && p->accumulator.kind == NR_FLOAT;
+    return !k->v->host && !k->sexact && p->rounding != NR_RND_RZ && p->accumulator.kind == NR_FLOAT;
 }
 
 /* TwoSum's error of s = fl(a + b) is zero: s is the exact sum. */
@@ -840,8 +898,9 @@ static int fbits_of(const nr_format *f) { return f->kind == NR_FIXED ? f->frac_b
  * else the TwoSum error tracked) when sums are not known exact. */
 static V checked_sum(vk *k, V acc, V p)
 {
-    if (k->sexact)
-        return LLVMBuildFAdd(k->B, acc, p, "s");
+    if (k->sexact) /* a float S's exact zero has rd's sign under rd */
+        return k->L->prec.accumulator.kind == NR_FLOAT ? rd_zero(k, acc, p, LLVMBuildFAdd(k->B, acc, p, "s"))
+                                                        : LLVMBuildFAdd(k->B, acc, p, "s");
     if (k->L->prec.rounding == NR_RND_RZ)
         return sum_rz(k, acc, p);
     if (ro_sums(k))
@@ -1053,7 +1112,7 @@ static V lane_mask(vk *k, int vi, V qv)
 
 /* [net-5] the outputs round_A(acc) of a good row block, as vectors when
  * whole vectors are output columns and A is fp32 holding every S value
- * (the conversion) or a format without subnormals rounded rz/rne (mround,
+ * (the conversion) or a format without subnormals rounded by a lane mode (mround,
  * then the fields moved, every lane being +-0 or in [2^emin, max]).  A
  * vector with any other lane is done element by element.  One loop over
  * the block's vectors (rowbuf: their values), so one copy of the IR.
@@ -1069,10 +1128,10 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     const int vl = k->v->vl, nv = k->v->nv, co = k->v->co;
     int f32out = k->v->f32 && gen_fmt_is(af, "fp32") && nr_format_fits_f32(&p->accumulator);
     int masked = mask_fmt(af) && !af->subnormals &&
-                 (p->rounding == NR_RND_RZ || p->rounding == NR_RND_RNE);
+                 lane_mode(p->rounding);
     /* saturating fixed point: fixed_int's n, its two's complement bits */
     int fixedout = af->kind == NR_FIXED && af->saturate && af->prec <= 53 &&
-                   (p->rounding == NR_RND_RZ || p->rounding == NR_RND_RNE);
+                   lane_mode(p->rounding);
     int flanes = k->v->f32 && (f32out || (fixedout ? af->prec <= 24 : float_lanes_ok(af)));
     if (nv * vl != G->OW * k->v->rpv || (!f32out && !masked && !fixedout) ||
         af->width > (flanes ? 32 : 64))
