@@ -27,7 +27,7 @@ static const char usage_text[] =
     "                     [--jobs N]\n"
     "                     [--engine jit|emulator] [--sample-engine E] [--limit N]\n"
     "                     [--first N] [--samples N]\n"
-    "                     [--grid both|float|fixed] [--exp A:B] [--man A:B] [--int A:B]\n"
+    "                     [--grid both|float|fixed|scaled|all] [--exp A:B] [--man A:B] [--int A:B]\n"
     "                     [--frac A:B] [--float-variant S] [--rounding MODE]\n"
     "                     [--predictor FILE] [--emit-precision FILE] [--json]\n"
     "                     [--no-progress]\n"
@@ -67,7 +67,11 @@ static const char usage_text[] =
     "  --first N          the slice starts after the first N samples (default 0)\n"
     "  --limit N          the slice's size (default: all the rest)\n"
     "  --samples N        inputs of the fast method's R^2 (default 10)\n"
-    "  --grid G           both (default), float or fixed\n"
+    "  --grid G           both (default), float or fixed; scaled: the scaled formats\n"
+    "                     (MX presets and blocks of 16/32/64, NVFP4, int8/int4 per\n"
+    "                     channel with dynamic or calibrated (+cal) activations,\n"
+    "                     int8/int4 blocks), each with its own rne and block mac,\n"
+    "                     run in the emulator; all: both and scaled\n"
     "  --exp A:B --man A:B  float exponent and mantissa bits (default 2:8, 1:23)\n"
     "  --int A:B --frac A:B fixed qI.F integer and fraction bits (default 1:12, 0:15)\n"
     "  --float-variant S  modifiers of the float formats (default -nosub-finite-sat)\n"
@@ -172,6 +176,11 @@ static char *precision_yaml(const char *net, const char *data, const nr_search_o
     if (!y)
         return NULL;
     const char *rnd = nr_rounding_name(o->rounding), *mac = nr_mac_name(o->mac);
+    char sf[128], sr[16], sm[16];
+    if (r->chosen.scaled.gran != NR_GRAN_NONE) { /* its own rounding and mac */
+        nr_search_scaled_key(&r->chosen, sf, sizeof sf, sr, sizeof sr, sm, sizeof sm);
+        rnd = sr, mac = sm;
+    }
     size_t k = (size_t)snprintf(y, cap,
                                 "# numrep search: %s on %s, budget %.4g %% loss (%s method):\n"
                                 "# normalized top-1 %.2f %%, speedup %.2fx at equal area\n"
@@ -182,6 +191,15 @@ static char *precision_yaml(const char *net, const char *data, const nr_search_o
                                 100 * (r->per_layer_done ? r->pl_norm_acc : r->norm_acc),
                                 r->per_layer_done ? r->pl_speedup : r->chosen.speedup,
                                 r->chosen.name, rnd, mac);
+    if (r->chosen.calibrated) { /* "int8@channel:fp32:amax+cal": the scales come next */
+        char *plus = strstr(y, "+cal, activations: same");
+        if (plus)
+            memmove(plus, plus + 4, strlen(plus + 4) + 1), k -= 4;
+        k += (size_t)snprintf(y + k, cap - k,
+                              "# calibrated activations: numrep calibrate %s -p THIS_FILE "
+                              "--data %s -o CAL.yaml writes their scales\n",
+                              net, data);
+    }
     if (r->per_layer_done && r->layers[0]) { /* "conv1=e4m3,fc1=e3m4" */
         k += (size_t)snprintf(y + k, cap - k, "layers:\n");
         for (const char *p = r->layers; *p && k < cap;) {
@@ -466,9 +484,10 @@ int cmd_search(int argc, char **argv)
                 else
                     o.sample_engine = strcmp(s, "jit") ? s : "jit-O0";
             } else if (!strcmp(a, "--grid")) {
-                if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed"))
-                    return cli_usage("search", "--grid: expected both, float or fixed, got "
-                                               "\"%s\"", s);
+                if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed") &&
+                    strcmp(s, "scaled") && strcmp(s, "all"))
+                    return cli_usage("search", "--grid: expected both, float, fixed, scaled or "
+                                               "all, got \"%s\"", s);
                 grid_kind = s;
             } else if (!strcmp(a, "--exp") || !strcmp(a, "--man") || !strcmp(a, "--int") ||
                        !strcmp(a, "--frac")) {
@@ -538,6 +557,10 @@ int cmd_search(int argc, char **argv)
     }
     g.floats = strcmp(grid_kind, "fixed") != 0;
     g.fixeds = strcmp(grid_kind, "float") != 0;
+    g.scaled = !strcmp(grid_kind, "scaled") ? 2 : !strcmp(grid_kind, "all") ? 1 : 0;
+    if (g.scaled && o.per_layer)
+        return cli_usage("search", "--per-layer lowers layers in plain formats only: use it "
+                                   "with --grid both, float or fixed");
 
     nr_err err = {0};
     nr_search_comm comm;
