@@ -42,4 +42,5 @@ else
     run "$build/bench_round" "${check[@]}"
     run "$build/bench_net" "${check[@]}" "${vgg[@]}"
 fi
+run "$here/bench/calibrate_speed.sh" "$build" "${check[@]}"
 exit $status

@@ -9,7 +9,8 @@
 # usage: bench/scaled_table.sh [BUILD_DIR]     (default: build)
 #   env: SHARED (default ../shared/data), OUT (default BUILD_DIR/scaled_table),
 #        JOBS (2), N_LENET N_RESNET20 N_RESNET56 N_MOBILENET N_SQUEEZENET
-#        N_GOOGLENET (samples evaluated per network), NETS (which, in order)
+#        N_GOOGLENET (samples evaluated per network), NETS (which, in order),
+#        TABLE_ONLY=1 (print the table of the cells measured, run nothing)
 # Each cell is one `numrep eval --json` (scaled formats run in the emulator,
 # which is slow on ImageNet networks: hence the small sample counts, stated
 # in the table); cells are appended to OUT/results.tsv as they finish and a
@@ -56,16 +57,16 @@ net_info() { # net -> spec data samples calib_first title
     case $1 in
     lenet5) echo "specs/lenet5/lenet5.yaml mnist ${N_LENET:-1000} 5000 LeNet-5" ;;
     resnet20) echo "specs/resnet20/resnet20.yaml @cifar10-1000 ${N_RESNET20:-100} 500 ResNet-20" ;;
-    resnet56) echo "specs/resnet56/resnet56.yaml @cifar10-1000 ${N_RESNET56:-50} 500 ResNet-56" ;;
+    resnet56) echo "specs/resnet56/resnet56.yaml @cifar10-1000 ${N_RESNET56:-20} 500 ResNet-56" ;;
     mobilenet_v1) echo "specs/mobilenet_v1/mobilenet_v1.yaml imagenet_samples ${N_MOBILENET:-50} 500 MobileNet-v1-0.25" ;;
-    squeezenet) echo "specs/squeezenet/squeezenet.yaml imagenet_samples ${N_SQUEEZENET:-10} 500 SqueezeNet-v1.0" ;;
-    googlenet) echo "specs/googlenet/googlenet.yaml imagenet_samples ${N_GOOGLENET:-10} 500 GoogLeNet" ;;
+    squeezenet) echo "specs/squeezenet/squeezenet.yaml imagenet_samples ${N_SQUEEZENET:-5} 500 SqueezeNet-v1.0" ;;
+    googlenet) echo "specs/googlenet/googlenet.yaml imagenet_samples ${N_GOOGLENET:-5} 500 GoogLeNet" ;;
     esac
 }
 
 have_cell() { awk -F'\t' -v n="$1" -v c="$2" -v s="$3" '$1==n && $2==c && $3==s {f=1} END {exit !f}' "$TSV"; }
 
-for net in $NETS; do
+for net in $( [ -n "${TABLE_ONLY:-}" ] || echo $NETS ); do
     read -r spec data n cfirst title <<<"$(net_info "$net")"
     spec=$ROOT/$spec
     csamples=1000

@@ -18,15 +18,7 @@
 
 static int model_try(const char *spec, const char *prec, nr_model **m, nr_err *e)
 {
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    int rc = nr_spec_parse_string(spec, "net.yaml", &s, e);
-    ck_assert_msg(rc == 0, "spec: %s", e->msg);
-    if ((rc = nr_precision_parse_string(prec, "p.yaml", &p, e))) {
-        nr_spec_free(s);
-        return rc;
-    }
-    return nr_model_build(s, p, NULL, 7, m, e);
+    return tu_model_try(spec, prec, 7, m, e); /* random weights, seed 7 */
 }
 
 /* prec must fail (parse or build) with want in the message, at line. */

@@ -477,7 +477,7 @@ START_TEST(prec_bad_inline)
     prec_bad("default: fp16\n", "prec.yaml:1:10: default: expected a mapping, got \"fp16\"");
     prec_bad("layers: {a: fp16}\n", "prec.yaml:1:13: layers.a: expected a mapping, got \"fp16\"");
     prec_bad("default: {weights: fp16}\nextra: 1\n",
-             "prec.yaml:2:1: extra: unknown field (expected one of: default layers seed ops)");
+             "prec.yaml:2:1: extra: unknown field (expected one of: default layers seed scales ops)");
     prec_bad("seed: 18446744073709551616\n",
              "prec.yaml:1:7: seed: expected an integer in [0, 2^64-1], got \"18446744073709551616\"");
     prec_bad("seed: 0x10\n", "prec.yaml:1:7: seed: expected an integer in [0, 2^64-1]");

@@ -157,3 +157,16 @@ float *tu_load_sample(const char *net, int *n, const nr_model *m)
         *n = (int)avail;
     return x;
 }
+
+int tu_model_try(const char *spec, const char *prec, uint64_t seed, nr_model **m, nr_err *e)
+{
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    int rc = nr_spec_parse_string(spec, "net.yaml", &s, e);
+    ck_assert_msg(rc == 0, "spec: %s", e->msg);
+    if ((rc = nr_precision_parse_string(prec, "p.yaml", &p, e))) {
+        nr_spec_free(s);
+        return rc;
+    }
+    return nr_model_build(s, p, NULL, seed, m, e);
+}

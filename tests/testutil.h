@@ -36,6 +36,11 @@ void tu_skip_part(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct nr_model;
 float *tu_load_sample(const char *net, int *n, const struct nr_model *m);
 /* Deterministic 64-bit random numbers (splitmix64). */
+/* A model from spec text and precision text (deterministic random weights
+ * from seed): the parse errors of the spec fail the test, the precision's
+ * and the build's are returned (-NR_E*, e filled). */
+int tu_model_try(const char *spec, const char *prec, uint64_t seed, struct nr_model **m,
+                 nr_err *e);
 uint64_t tu_rand(uint64_t *state);
 /* A double uniform in [0, 1) from the top 53 bits of tu_rand. */
 double tu_unif(uint64_t *state);

@@ -210,8 +210,9 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
             snprintf(j->sample_engine, sizeof j->sample_engine, "%s",
                      strcmp(s, "jit") ? s : "jit-O0");
     } else if (!strcmp(name, "grid")) {
-        if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed"))
-            return bad(err, name, "expected both, float or fixed, got \"%s\"", s);
+        if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed") &&
+            strcmp(s, "scaled") && strcmp(s, "all"))
+            return bad(err, name, "expected both, float, fixed, scaled or all, got \"%s\"", s);
         snprintf(j->grid_kind, sizeof j->grid_kind, "%s", s);
     } else if (!strcmp(name, "float-variant")) {
         return copy(j->grid.float_variant, sizeof j->grid.float_variant, name, s, err);
@@ -310,6 +311,11 @@ static char *precision_yaml(const char *net, const char *data, const nr_search_o
     if (!y)
         return NULL;
     const char *rnd = nr_rounding_name(o->rounding), *mac = nr_mac_name(o->mac);
+    char sf[128], sr[16], sm[16];
+    if (r->chosen.scaled.gran != NR_GRAN_NONE) { /* its own rounding and mac */
+        nr_search_scaled_key(&r->chosen, sf, sizeof sf, sr, sizeof sr, sm, sizeof sm);
+        rnd = sr, mac = sm;
+    }
     size_t k = (size_t)snprintf(y, cap,
                                 "# numrep search: %s on %s, budget %.4g %% loss (%s method):\n"
                                 "# normalized top-1 %.2f %%, speedup %.2fx at equal area\n"
@@ -320,6 +326,15 @@ static char *precision_yaml(const char *net, const char *data, const nr_search_o
                                 100 * (r->per_layer_done ? r->pl_norm_acc : r->norm_acc),
                                 r->per_layer_done ? r->pl_speedup : r->chosen.speedup,
                                 r->chosen.name, rnd, mac);
+    if (r->chosen.calibrated) { /* "int8@channel:fp32:amax+cal": the scales come next */
+        char *plus = strstr(y, "+cal, activations: same");
+        if (plus)
+            memmove(plus, plus + 4, strlen(plus + 4) + 1), k -= 4;
+        k += (size_t)snprintf(y + k, cap - k,
+                              "# calibrated activations: numrep calibrate %s -p THIS_FILE "
+                              "--data %s -o CAL.yaml writes their scales\n",
+                              net, data);
+    }
     if (r->per_layer_done && r->layers[0]) { /* "conv1=e4m3,fc1=e3m4" */
         k += (size_t)snprintf(y + k, cap - k, "layers:\n");
         for (const char *p = r->layers; *p && k < cap;) {
@@ -387,6 +402,11 @@ int gen_search_job_run(gen_search_job *j, gen_search_answer *a, nr_err *err)
     o->engine = j->engine, o->sample_engine = j->sample_engine;
     j->grid.floats = strcmp(j->grid_kind, "fixed") != 0;
     j->grid.fixeds = strcmp(j->grid_kind, "float") != 0;
+    j->grid.scaled = !strcmp(j->grid_kind, "scaled") ? 2 : !strcmp(j->grid_kind, "all") ? 1 : 0;
+    if (j->grid.scaled && o->per_layer)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--per-layer",
+                          "lowers layers in plain formats only: use it with --grid both, "
+                          "float or fixed");
     nr_spec *spec = NULL;
     nr_dataset *ds = NULL;
     nr_results *db = NULL;

@@ -16,7 +16,7 @@
 typedef struct gen_search_job {
     nr_search_opts opts;     /* engine "jit", sample engine "jit-O0"          */
     nr_search_grid grid;
-    char grid_kind[8];       /* both, float, fixed                            */
+    char grid_kind[8];       /* both, float, fixed, scaled, all               */
     char engine[16], sample_engine[16];
     char net[PATH_MAX], data[PATH_MAX], db[PATH_MAX], predictor[PATH_MAX];
     int have_loss;           /* max-loss was set (it is required)             */

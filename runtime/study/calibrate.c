@@ -261,6 +261,10 @@ static int run_workers(const nr_engine *eng, const nr_dataset *ds, const size_t 
         }
     for (int t = 0; !rc && t < nt; t++) {
         nr_cal_tensor *T = &c->t[t];
+        free(T->hist); /* a second run starts afresh */
+        T->hist = NULL;
+        T->amax = 0;
+        T->count = 0;
         if (hist && !(T->hist = calloc(NR_CAL_BINS, sizeof *T->hist))) {
             rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "calibrate", "out of memory");
             break;

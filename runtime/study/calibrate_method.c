@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define MSE_STEPS 80 /* candidates amax * 2^(-k/16), k < MSE_STEPS: down to amax/32 */
+#define MSE_STEPS 80 /* candidates amax * 2^(-k/16), k < MSE_STEPS: down to ~amax/31 */
 
 static double percentile_threshold(const nr_cal_tensor *t, double p)
 {
@@ -66,7 +66,7 @@ static int mse_choose(nr_cal_tensor *t, nr_err *err)
         }
     double best = INFINITY, prevX = 0;
     for (int k = 0; k < MSE_STEPS; k++) {
-        double T = ldexp(t->amax, 0) * exp2(-k / 16.0);
+        double T = t->amax * exp2(-k / 16.0);
         double X = nr_scaled_tensor_scale(&t->fmt, T);
         if (!(X > 0) || X == prevX)
             continue;

@@ -7,6 +7,7 @@
  * the page needs nothing from the network. */
 #include "report.h"
 
+#include "scaled.h"
 #include "search.h"
 
 #include <errno.h>
@@ -113,6 +114,29 @@ typedef struct emit_ctx {
     int nt;
 } emit_ctx;
 
+/* A scaled configuration ([scl-name], "+cal" for calibrated activations,
+ * search_grid_scaled.c): type "scaled", element width, bits per element
+ * with the scale amortised.  0, or -1 when formats is not one. */
+static int put_scaled_axes(FILE *f, const char *formats, int *first_p)
+{
+    int first = *first_p;
+    char name[128];
+    snprintf(name, sizeof name, "%s", formats);
+    char *cal = strstr(name, "+cal");
+    if (cal && !cal[4])
+        *cal = 0;
+    nr_scaled sc;
+    nr_err e = {0};
+    if (!nr_scaled_is_name(name) || nr_scaled_parse(name, &sc, &e))
+        return -1;
+    KS("t", "scaled");
+    KI("w", sc.elem.width);
+    KN("bpe", nr_scaled_bits(&sc));
+    KI("cal", cal != NULL);
+    *first_p = first;
+    return 0;
+}
+
 static void put_format_axes(FILE *f, const char *formats, int *first_p)
 {
     int first = *first_p;
@@ -124,7 +148,7 @@ static void put_format_axes(FILE *f, const char *formats, int *first_p)
         KI("a", fm.kind == NR_FLOAT ? fm.exp_bits : fm.int_bits);
         KI("b", fm.kind == NR_FLOAT ? fm.man_bits : fm.frac_bits);
         KI("w", fm.width);
-    } else
+    } else if (put_scaled_axes(f, formats, &first) != 0)
         KS("t", "other");
     *first_p = first;
 }

@@ -85,6 +85,10 @@ int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_
     if (!cm)
         cm = &nr_cost_default;
     int rc;
+    if (g->scaled == 2) /* --grid scaled */
+        return (rc = nr_search_space_add_scaled(cm, out, n, err))
+                   ? (free(*out), *out = NULL, *n = 0, rc)
+                   : (qsort(*out, (size_t)*n, sizeof **out, cfg_cmp), 0);
     if (g->floats && ((rc = check_range("--exp", g->exp_lo, g->exp_hi, 1, 11, err)) ||
                       (rc = check_range("--man", g->man_lo, g->man_hi, 0, 52, err))))
         return rc;
@@ -121,6 +125,8 @@ int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_
             if ((rc = add_cfg(&c[k++], name, cm, err)))
                 goto fail;
         }
+    if (g->scaled && (rc = nr_search_space_add_scaled(cm, &c, &k, err))) /* --grid all */
+        goto fail;
     qsort(c, (size_t)k, sizeof *c, cfg_cmp);
     *out = c;
     *n = k;
@@ -268,8 +274,15 @@ static int sum_all(ctx *c, int64_t *v, int n, nr_err *err)
  * in their own format (search rounding).  The spec is read again for each
  * model: nr_model_build takes ownership of it. */
 static int build(ctx *c, const nr_format *dflt, nr_rounding rnd, const lay *ls, int nls,
-                 nr_model **m, nr_err *err)
+                 const nr_search_cfg *cfg, nr_model **m, nr_err *err)
 {
+    if (cfg && cfg->scaled.gran != NR_GRAN_NONE) { /* search_grid_scaled.c */
+        nr_search_scaled_env env = {.ds = c->ds, .first = c->first, .count = c->count,
+                                    .engine_open = c->o->engine_open,
+                                    .engine_ctx = c->o->engine_ctx, .engine = c->o->engine,
+                                    .jobs = 1};
+        return nr_search_scaled_model(c->net, cfg, &env, m, err);
+    }
     nr_spec *s = NULL;
     nr_precision *p = NULL;
     int rc = nr_spec_load(c->net, &s, err);
@@ -315,12 +328,16 @@ static void layers_text(ctx *c, const lay *ls, int nls, char *buf, size_t size)
 }
 
 static int key_init(ctx *c, nr_results_key *k, const nr_format *dflt, nr_rounding rnd,
-                    const lay *ls, int nls, nr_results_kind kind, nr_err *err)
+                    const lay *ls, int nls, const nr_search_cfg *cfg, nr_results_kind kind,
+                    nr_err *err)
 {
     memset(k, 0, sizeof *k);
     nr_format_name(dflt, k->formats, sizeof k->formats);
     snprintf(k->rounding, sizeof k->rounding, "%s", nr_rounding_name(rnd));
     snprintf(k->mac, sizeof k->mac, "%s", nr_mac_name(c->o->mac));
+    if (cfg && cfg->scaled.gran != NR_GRAN_NONE) /* search_grid_scaled.c */
+        nr_search_scaled_key(cfg, k->formats, sizeof k->formats, k->rounding, sizeof k->rounding,
+                             k->mac, sizeof k->mac);
     layers_text(c, ls, nls, k->layers, sizeof k->layers);
     if (strlen(k->layers) >= sizeof k->layers - 1)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--per-layer",
@@ -383,7 +400,7 @@ static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_results_row *row, in
                        nr_err *err)
 {
     nr_results_key key;
-    int rc = key_init(c, &key, &cfg->fmt, c->o->rounding, NULL, 0, NR_RESULTS_SAMPLE, err);
+    int rc = key_init(c, &key, &cfg->fmt, c->o->rounding, NULL, 0, cfg, NR_RESULTS_SAMPLE, err);
     if (rc)
         return rc;
     *computed = 0;
@@ -394,7 +411,7 @@ static int sample_eval(ctx *c, const nr_search_cfg *cfg, nr_results_row *row, in
     if (!out)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "search", "out of memory");
     double secs = 0;
-    if ((rc = build(c, &cfg->fmt, c->o->rounding, NULL, 0, &m, err)) ||
+    if ((rc = build(c, &cfg->fmt, c->o->rounding, NULL, 0, cfg, &m, err)) ||
         (rc = run_samples(c, m, out, &secs, err)))
         goto done;
     nr_results_row_init(row);
@@ -478,7 +495,7 @@ static int eval_slice(ctx *c, const full_req *q, int64_t first, int64_t count,
     nr_model *m = NULL;
     nr_engine e = {0};
     int rc;
-    if ((rc = build(c, q->dflt, q->rnd, q->ls, q->nls, &m, err)) ||
+    if ((rc = build(c, q->dflt, q->rnd, q->ls, q->nls, q->cfg, &m, err)) ||
         (rc = open_engine(c, c->o->engine, m, &e, err)))
         goto done;
     nr_eval_opts eo;
@@ -534,7 +551,7 @@ static int full_eval_shared(ctx *c, const full_req *q, nr_results_row *row, int 
     nr_results_key key;
     int64_t found = 0;
     *computed = 0;
-    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_RESULTS_FULL, err);
+    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, q->cfg, NR_RESULTS_FULL, err);
     if (!rc && myrank(c) == 0) {
         rc = nr_results_find_eval(c->db, &key, row, err);
         found = rc == 1 && (row->n >= c->count || q->early);
@@ -570,7 +587,7 @@ static int full_eval(ctx *c, const full_req *q, nr_results_row *row, int *comput
     if (nprocs(c) > 1 && !q->alone)
         return full_eval_shared(c, q, row, computed, err);
     nr_results_key key;
-    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, NR_RESULTS_FULL, err);
+    int rc = key_init(c, &key, q->dflt, q->rnd, q->ls, q->nls, q->cfg, NR_RESULTS_FULL, err);
     if (rc)
         return rc;
     *computed = 0;
@@ -654,7 +671,7 @@ static int setup(ctx *c, nr_err *err)
     if (!(o->max_loss >= 0 && o->max_loss < 1))
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--max-loss",
                           "expected a loss in [0, 1), got %g", o->max_loss);
-    if ((rc = build(c, &c->f32, NR_RND_RNE, NULL, 0, &c->shape, err)))
+    if ((rc = build(c, &c->f32, NR_RND_RNE, NULL, 0, NULL, &c->shape, err)))
         return rc;
     nr_model *m = c->shape;
     snprintf(c->network, sizeof c->network, "%s", m->spec->name);
@@ -918,7 +935,7 @@ static int gather(ctx *c, const nr_search_cfg *cfg, int n, nr_results_kind kind,
     double secs = 0;
     for (int i = 0; i < n && !rc; i++) {
         nr_results_key key;
-        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, kind, err)))
+        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, &cfg[i], kind, err)))
             break;
         rc = nr_results_find_eval(c->db, &key, &rows[i], err);
         if (rc == 0)
@@ -960,7 +977,7 @@ static int sample_phase(ctx *c, const nr_search_cfg *cfg, int from, int n, nr_re
     }
     for (int i = from + (me - from % P + P) % P; i < n; i += P) {
         nr_results_key key;
-        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, NR_RESULTS_SAMPLE, err)))
+        if ((rc = key_init(c, &key, &cfg[i].fmt, c->o->rounding, NULL, 0, &cfg[i], NR_RESULTS_SAMPLE, err)))
             goto done;
         rc = nr_results_find_eval(c->db, &key, &rows[i], err);
         if (rc < 0)

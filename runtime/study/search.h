@@ -63,6 +63,8 @@ typedef struct nr_search_grid {
     int exp_lo, exp_hi, man_lo, man_hi;
     int int_lo, int_hi, frac_lo, frac_hi;
     char float_variant[48];          /* appended to "eXmY": "-nosub-finite-sat" */
+    int scaled;                      /* scaled formats (search_grid_scaled.c):
+                                        0 none, 1 also (--grid all), 2 only (--grid scaled) */
 } nr_search_grid;
 
 void nr_search_grid_init(nr_search_grid *g); /* the defaults above */
@@ -71,6 +73,9 @@ typedef struct nr_search_cfg {
     nr_format fmt;
     char name[64];                   /* canonical name (nr_format_name)       */
     double speedup, speedup_fixed_clock, energy_ratio;
+    nr_scaled scaled;                /* gran NR_GRAN_NONE: fmt alone; else a scaled
+                                        format (fmt = its element), -p NAME's precision */
+    int calibrated;                  /* scaled: static activation scales ([scl-cal-*]) */
 } nr_search_cfg;
 
 /* The grid's configurations in rank order (fastest first).  Formats that do
@@ -78,6 +83,27 @@ typedef struct nr_search_cfg {
  * *out is malloc'ed. */
 int nr_search_space(const nr_search_grid *g, const nr_cost_model *cm, nr_search_cfg **out,
                     int *n, nr_err *err);
+
+/* search_grid_scaled.c: append the scaled grid to cfg[*n] (realloc'ed). */
+int nr_search_space_add_scaled(const nr_cost_model *cm, nr_search_cfg **cfg, int *n, nr_err *err);
+/* What a calibrated configuration's calibration runs on: the search's
+ * data slice, and how it opens an engine for the fp32 network. */
+typedef struct nr_search_scaled_env {
+    const nr_dataset *ds;
+    int64_t first, count;
+    int (*engine_open)(void *ctx, const char *name, const nr_model *m, nr_engine *out,
+                       nr_err *err);
+    void *engine_ctx;
+    const char *engine;
+    int jobs;
+} nr_search_scaled_env;
+/* The model of a scaled configuration (cfg->scaled set). */
+int nr_search_scaled_model(const char *net, const nr_search_cfg *cfg,
+                           const nr_search_scaled_env *env, nr_model **m, nr_err *err);
+/* Its results-store key fields: formats (the configuration's name),
+ * rounding and mac (the preset's, [scl-dot-preset]). */
+void nr_search_scaled_key(const nr_search_cfg *cfg, char *formats, size_t nf, char *rounding,
+                          size_t nr, char *mac, size_t nm);
 
 /* ------------------------------------------------------------ predictor (predictor.c) */
 
