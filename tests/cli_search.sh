@@ -26,7 +26,7 @@ expect_fail 2 '--exp: expected A:B' search "$NET" --data x --max-loss 1% --exp 5
 expect_fail 2 '--man: expected A:B' search "$NET" --data x --max-loss 1% --man 3:x
 expect_fail 2 '--jobs: expected an integer from 1 to 256, got "0"' search "$NET" --data x --max-loss 1% --jobs 0
 expect_fail 2 '--engine: expected jit, jit-O0..jit-O3 or emulator' search "$NET" --data x --max-loss 1% --engine gpu
-expect_fail 2 '--grid: expected both, float or fixed' search "$NET" --data x --max-loss 1% --grid posit
+expect_fail 2 '--grid: expected both, float, fixed, scaled or all' search "$NET" --data x --max-loss 1% --grid posit
 expect_fail 2 'unknown option --bogus' search "$NET" --data x --max-loss 1% --bogus
 expect_fail 2 '--limit needs an argument' search "$NET" --max-loss 1% --limit
 expect_fail 1 'no-such.yaml' search "$tmp/no-such.yaml" --data x --max-loss 1%

@@ -389,29 +389,39 @@ static int open_store(const char *path, const nr_search_comm *c, nr_results **db
     return rc;
 }
 
-int gen_search_job_run(gen_search_job *j, gen_search_answer *a, nr_err *err)
+int gen_search_job_check(const gen_search_job *j, nr_err *err)
 {
-    memset(a, 0, sizeof *a);
-    nr_search_opts *o = &j->opts;
-    int lead = !o->comm || o->comm->rank == 0;
     if (!j->net[0])
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search", "missing NET.yaml");
     if (!j->have_loss)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search",
                           "missing --max-loss (the allowed accuracy loss, e.g. 1%%)");
+    int scaled = !strcmp(j->grid_kind, "scaled") || !strcmp(j->grid_kind, "all");
+    if (scaled && j->opts.per_layer)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search",
+                          "--per-layer lowers layers in plain formats only: use it with "
+                          "--grid both, float or fixed");
+    return 0;
+}
+
+int gen_search_job_run(gen_search_job *j, gen_search_answer *a, nr_err *err)
+{
+    memset(a, 0, sizeof *a);
+    nr_search_opts *o = &j->opts;
+    int lead = !o->comm || o->comm->rank == 0;
+    int rc = gen_search_job_check(j, err);
+    if (rc)
+        return rc;
     o->engine = j->engine, o->sample_engine = j->sample_engine;
     j->grid.floats = strcmp(j->grid_kind, "fixed") != 0;
     j->grid.fixeds = strcmp(j->grid_kind, "float") != 0;
     j->grid.scaled = !strcmp(j->grid_kind, "scaled") ? 2 : !strcmp(j->grid_kind, "all") ? 1 : 0;
-    if (j->grid.scaled && o->per_layer)
-        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "--per-layer",
-                          "lowers layers in plain formats only: use it with --grid both, "
-                          "float or fixed");
     nr_spec *spec = NULL;
     nr_dataset *ds = NULL;
     nr_results *db = NULL;
     nr_search_cfg *cfg = NULL;
-    int ncfg = 0, rc = nr_spec_load(j->net, &spec, err);
+    int ncfg = 0;
+    rc = nr_spec_load(j->net, &spec, err);
     if (rc)
         goto done;
     snprintf(a->network, sizeof a->network, "%s", spec->name);

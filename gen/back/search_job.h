@@ -35,6 +35,11 @@ int gen_search_job_takes(const char *name);
  * option ("--max-loss") and msg what was expected. */
 int gen_search_job_set(gen_search_job *j, const char *name, const char *value, nr_err *err);
 
+/* The checks that need no file: NET.yaml and --max-loss given, --per-layer
+ * only with a plain grid.  0, or -NR_ERANGE with err->msg saying what is
+ * missing (the command reports it as a usage error). */
+int gen_search_job_check(const gen_search_job *j, nr_err *err);
+
 typedef struct gen_search_answer {
     nr_search_result r;
     char network[128];       /* the spec's name                               */

@@ -297,12 +297,8 @@ int cmd_search(int argc, char **argv)
         }
         j.have_predictor = 1;
     }
-    if (!j.net[0]) {
-        status = cli_usage("search", "missing NET.yaml");
-        goto done;
-    }
-    if (!j.have_loss) {
-        status = cli_usage("search", "missing --max-loss (the allowed accuracy loss, e.g. 1%%)");
+    if (gen_search_job_check(&j, &err)) {
+        status = cli_usage("search", "%s", err.msg);
         goto done;
     }
     if (!j.data[0]) { /* a usage error when the spec names no data either */

@@ -119,7 +119,8 @@ def test_search_and_report_match_cli(tmp_path):
                           tmp_path / "cli.db", "--jobs", 2, "--json", "--no-progress",
                           "--grid", "float", "--exp", "4:5", "--man", "2:5", "--limit", 60,
                           "--samples", 4, ok=(0, 3)))
-    timing = ("full_seconds", "sample_seconds", "wall_seconds", "db")
+    timing = ("full_seconds", "sample_seconds", "wall_seconds", "db", "sample_cpu_seconds",
+              "full_cpu_seconds", "fp32_cpu_seconds")
     assert got.keys() == want.keys()
     for k in got.keys() - set(timing):
         assert got[k] == want[k], k
