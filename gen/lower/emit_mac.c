@@ -27,58 +27,7 @@
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
 
-typedef struct geom {
-    int C, H, W, O, OH, OW;
-    int kh, kw, sh, sw, dh, dw, pt, pl;
-    int cin_g, cout_g, K;
-} geom;
-
-/* Same geometry as emu_mac.c's geom_of. */
-static void geom_of(const nr_layer *L, geom *g)
-{
-    memset(g, 0, sizeof *g);
-    g->kh = g->kw = g->sh = g->sw = g->dh = g->dw = 1;
-    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
-    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
-    int groups = 1;
-    if (L->op == NR_OP_CONV) {
-        const nr_layer_spec *s = L->spec;
-        g->kh = s->kernel[0], g->kw = s->kernel[1];
-        g->sh = s->stride[0], g->sw = s->stride[1];
-        g->dh = s->dilation[0], g->dw = s->dilation[1];
-        g->pt = L->pad[0], g->pl = L->pad[1];
-        groups = s->groups;
-    } else if (L->op == NR_OP_DENSE) {
-        g->C = g->C * g->H * g->W;
-        g->H = g->W = 1;
-    } else {
-        groups = g->C;
-    }
-    if (groups < 1)
-        groups = 1;
-    g->cin_g = g->C / groups;
-    g->cout_g = groups ? g->O / groups : 0;
-    g->K = g->cin_g * g->kh * g->kw;
-}
-
-/* [net-13] check what we index, whoever built the model. */
-static int geom_check(const nr_layer *L, const geom *g, nr_err *err)
-{
-    int groups = g->cin_g ? g->C / g->cin_g : 0;
-    int ok = g->cin_g > 0 && g->cout_g > 0 && g->C == g->cin_g * groups &&
-             g->O == g->cout_g * groups && g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0 &&
-             g->dh > 0 && g->dw > 0 && g->OH > 0 && g->OW > 0 &&
-             L->nw == (size_t)g->O * (size_t)g->K && (!L->b || L->nb == (size_t)g->O);
-    if (L->op == NR_OP_DENSE)
-        ok = ok && g->OH == 1 && g->OW == 1;
-    if (L->op == NR_OP_BATCHNORM)
-        ok = ok && g->O == g->C && g->OH == g->H && g->OW == g->W;
-    if (!ok)
-        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
-                          "inconsistent model: %zu weights for %d outputs x %d terms, groups %d",
-                          L->nw, g->O, g->K, groups);
-    return 0;
-}
+typedef nr_mac_geom geom; /* geom.c */
 
 /* The state of one output element's MAC. */
 typedef struct mac {
@@ -841,8 +790,7 @@ static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_
     gen_ctx *g = c->g;
     const nr_layer *L = &c->m->layers[li];
     mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li};
-    geom_of(L, &s.g);
-    int rc = geom_check(L, &s.g, err);
+    int rc = nr_mac_geom_check(L, &s.g, err);
     if (rc)
         return rc;
     const geom *G = &s.g;

@@ -17,42 +17,7 @@
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
 
-/* The layer's loop geometry, as emit_mac.c's geom_of / emu_mac.c. */
-typedef struct igeom {
-    int C, H, W, O, OH, OW;
-    int kh, kw, sh, sw, dh, dw, pt, pl;
-    int cin_g, cout_g, K;
-} igeom;
-
-static int igeom_of(const nr_layer *L, igeom *g)
-{
-    *g = (igeom){.kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
-    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
-    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
-    int groups = 1;
-    if (L->op == NR_OP_CONV) {
-        const nr_layer_spec *s = L->spec;
-        g->kh = s->kernel[0], g->kw = s->kernel[1];
-        g->sh = s->stride[0], g->sw = s->stride[1];
-        g->dh = s->dilation[0], g->dw = s->dilation[1];
-        g->pt = L->pad[0], g->pl = L->pad[1];
-        groups = s->groups;
-    } else if (L->op == NR_OP_DENSE) {
-        g->C = g->C * g->H * g->W;
-        g->H = g->W = 1;
-    } else {
-        groups = g->C;
-    }
-    if (groups < 1)
-        groups = 1;
-    g->cin_g = g->C / groups;
-    g->cout_g = g->O / groups;
-    g->K = g->cin_g * g->kh * g->kw;
-    /* [net-13] what we index must be there, whoever built the model */
-    return g->cin_g > 0 && g->cout_g > 0 && g->C == g->cin_g * groups &&
-           g->O == g->cout_g * groups && g->OH > 0 && g->OW > 0 &&
-           L->nw == (size_t)g->O * (size_t)g->K && (!L->b || L->nb == (size_t)g->O);
-}
+typedef nr_mac_geom igeom; /* geom.c */
 
 int gen_mac_int_applies(const gen_lctx *c, int li)
 {
@@ -94,9 +59,9 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
     igeom G;
-    if (!igeom_of(L, &G))
-        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
-                          "inconsistent model: %zu weights for %d outputs", L->nw, G.O);
+    int grc = nr_mac_geom_check(L, &G, err);
+    if (grc)
+        return grc;
     const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
     const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
     nr_rounding mode = L->prec.rounding;

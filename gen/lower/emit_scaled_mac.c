@@ -23,38 +23,7 @@
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
 
-typedef struct sgeom {
-    int C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, cin_g, cout_g, K;
-} sgeom;
-
-/* The emulator's geometry (emu_geom_of): dense is a 1x1 conv over N
- * channels, batchnorm a depthwise 1x1 conv. */
-static void sgeom_of(const nr_layer *L, sgeom *g)
-{
-    memset(g, 0, sizeof *g);
-    g->kh = g->kw = g->sh = g->sw = g->dh = g->dw = 1;
-    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
-    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
-    int groups = 1;
-    if (L->op == NR_OP_CONV) {
-        const nr_layer_spec *s = L->spec;
-        g->kh = s->kernel[0], g->kw = s->kernel[1];
-        g->sh = s->stride[0], g->sw = s->stride[1];
-        g->dh = s->dilation[0], g->dw = s->dilation[1];
-        g->pt = L->pad[0], g->pl = L->pad[1];
-        groups = s->groups;
-    } else if (L->op == NR_OP_DENSE) {
-        g->C = g->C * g->H * g->W;
-        g->H = g->W = 1;
-    } else {
-        groups = g->C;
-    }
-    if (groups < 1)
-        groups = 1;
-    g->cin_g = g->C / groups;
-    g->cout_g = g->O / groups;
-    g->K = g->cin_g * g->kh * g->kw;
-}
+typedef nr_mac_geom sgeom; /* geom.c */
 
 /* Smallest and largest positive scale of a scaled operand (1, 1: none),
  * as emu_scaled.c's scale_range. */
@@ -381,7 +350,7 @@ static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
     const nr_layer *L = &m->layers[li];
     memset(s, 0, sizeof *s);
     s->c = c, s->L = L;
-    sgeom_of(L, &s->g);
+    nr_mac_geom_of(L, &s->g); /* checked by gen_emit_mac */
     const sgeom *G = &s->g;
     if (G->cin_g < 1 || G->cout_g < 1 || L->nw != (size_t)G->O * (size_t)G->K ||
         (L->b && L->nb != (size_t)G->O))

@@ -181,30 +181,7 @@ static int sums_exact_lanes(const nr_layer_prec *p, const nr_format *xf, int f32
     return e + 1 - m <= (f32 ? 24 : 53) && m >= (f32 ? -149 : -1074) && e + 1 <= (f32 ? 127 : 1023);
 }
 
-/* Geometry, as emit_mac.c's geom_of for conv. */
-typedef struct vgeo {
-    int C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, cin_g, cout_g, K;
-} vgeo;
-
-static int vgeo_of(const nr_layer *L, vgeo *g)
-{
-    const nr_layer_spec *s = L->spec;
-    memset(g, 0, sizeof *g);
-    g->O = L->out_shape[0], g->OH = L->out_shape[1], g->OW = L->out_shape[2];
-    g->C = L->in_shape[0][0], g->H = L->in_shape[0][1], g->W = L->in_shape[0][2];
-    g->kh = s->kernel[0], g->kw = s->kernel[1];
-    g->sh = s->stride[0], g->sw = s->stride[1];
-    g->dh = s->dilation[0], g->dw = s->dilation[1];
-    g->pt = L->pad[0], g->pl = L->pad[1];
-    int groups = s->groups < 1 ? 1 : s->groups;
-    g->cin_g = g->C / groups;
-    g->cout_g = g->O / groups;
-    g->K = g->cin_g * g->kh * g->kw;
-    return g->cin_g > 0 && g->cout_g > 0 && g->C == g->cin_g * groups &&
-           g->O == g->cout_g * groups && g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0 &&
-           g->dh > 0 && g->dw > 0 && g->OH > 0 && g->OW > 0 && g->pt >= 0 && g->pl >= 0 &&
-           L->nw == (size_t)g->O * (size_t)g->K;
-}
+typedef nr_mac_geom vgeo; /* geom.c */
 
 static uint64_t al64(uint64_t v) { return (v + 63) / 64 * 64; }
 
@@ -305,7 +282,7 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
     if (L->op != NR_OP_CONV || L->prec.mac == NR_MAC_EXACT || !L->spec)
         return;
     vgeo G;
-    if (!vgeo_of(L, &G))
+    if (nr_mac_geom_of(L, &G))
         return;
     const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
                                            : &m->layers[L->inputs[0]].prec.activations;
@@ -1216,7 +1193,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     vk k = {.c = c, .g = g, .B = B, .L = &c->m->layers[li], .v = v, .li = li};
-    vgeo_of(k.L, &k.G);
+    nr_mac_geom_of(k.L, &k.G); /* checked when the plan chose the kernel */
     const vgeo *G = &k.G;
     const nr_layer_prec *p = &k.L->prec;
     k.et = v->f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;

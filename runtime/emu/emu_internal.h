@@ -107,17 +107,7 @@ void emu_kacc_init(kacc *k, uint64_t *limbs, int n, int lsb);
 void emu_kacc_add(kacc *k, double a, double b);   /* += the exact a*b           */
 void emu_kacc_get(const kacc *k, nr_rounding mode, uint64_t *tmp, nr_exact *x);
 
-/* The loop bounds of a MAC layer ([net-4]); dense is a 1x1 conv over a
- * 1x1 map, batchnorm a depthwise 1x1 conv. */
-typedef struct geom {
-    int C, H, W;          /* input                                          */
-    int O, OH, OW;        /* output                                         */
-    int kh, kw, sh, sw, dh, dw, pt, pl;
-    int cin_g, cout_g;    /* channels per group                             */
-    int K;                /* canonical terms per output: cin_g * kh * kw     */
-} geom;
-
-void emu_geom_of(const nr_layer *L, geom *g);
+typedef nr_mac_geom geom; /* geom.c */
 
 /* emu_mac.c: conv, dense, batchnorm. */
 int emu_mac_prepare(emu *E, emu_layer *el, nr_err *err);

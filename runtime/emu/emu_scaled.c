@@ -121,7 +121,7 @@ int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err)
     el->sf = el->mac == NR_MAC_BLOCK_FP32 ? &el->f32 : el->cf;
     el->ppf = el->mac == NR_MAC_BLOCK_FP32 ? &el->f32 : el->pf;
     geom g;
-    emu_geom_of(L, &g);
+    nr_mac_geom_of(L, &g); /* checked by emu_mac_prepare */
     /* Weights: the model's element values (scaled) or rounded to W ([net-1]). */
     for (int o = 0; o < g.O; o++)
         for (int k = 0; k < g.K; k++) {

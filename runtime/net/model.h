@@ -333,4 +333,22 @@ int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *
  * suffixes and shapes. */
 int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3]);
 
+/* ---------------------------------------------------------------- geom.c */
+
+/* The loop bounds of a MAC layer (conv, dense, batchnorm; [net-4]): dense
+ * is a 1x1 conv over a 1x1 map, batchnorm a depthwise 1x1 conv. */
+typedef struct nr_mac_geom {
+    int C, H, W;          /* input                                          */
+    int O, OH, OW;        /* output                                         */
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+    int cin_g, cout_g;    /* channels per group                             */
+    int K;                /* canonical terms per output: cin_g * kh * kw     */
+} nr_mac_geom;
+
+/* Fill g; 0 when the layer's shapes, weights and bias agree with it
+ * ([net-13]), -1 when not. */
+int nr_mac_geom_of(const nr_layer *L, nr_mac_geom *g);
+/* The same, an NR_EINTERNAL error naming the layer when they disagree. */
+int nr_mac_geom_check(const nr_layer *L, nr_mac_geom *g, nr_err *err);
+
 #endif
