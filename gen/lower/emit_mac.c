@@ -617,17 +617,17 @@ static void emit_term(mac *s, V r, V col, int check_r, int check_c)
     }
 }
 
-/* exact mode: the accumulator's exact sum as a gen_exact (rt.h layout). */
-static void kacc_result(mac *s, gen_exact *x)
+/* exact mode: the exact sum of the Kulisch accumulator at kst (rt.h's
+ * nr_rt_kacc_get layout) as a gen_exact, read for rounding mode mode. */
+void gen_kacc_result(gen_lctx *c, V kst, nr_rounding mode, gen_exact *x)
 {
-    gen_lctx *c = s->c;
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     T arr = LLVMArrayType(g->i64, 6);
     V res = gen_alloca(c, arr, "kres");
     T gargs[3] = {c->ptr, g->i32, c->ptr};
     T gty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), gargs, 3, 0);
-    V args[3] = {s->kst, c32(g, s->mode == NR_RND_RD), res};
+    V args[3] = {kst, c32(g, mode == NR_RND_RD), res};
     LLVMBuildCall2(B, gty, gen_rt_fn(c, "nr_rt_kacc_get", gty), args, 3, "");
     V w[6];
     for (int i = 0; i < 6; i++) {
@@ -918,7 +918,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     V acc;
     if (s.mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once (term EXACT) */
         gen_exact x;
-        kacc_result(&s, &x);
+        gen_kacc_result(c, s.kst, s.mode, &x);
         V sr = gen_sr(c, s.mode, s.elem, c32(g, NR_EMU_TERM_EXACT));
         acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &x, sr));
     } else {

@@ -94,29 +94,9 @@ static void kacc_init_add(smac *s, V v)
 /* The accumulator's exact sum (rt.h's six words) rounded into f. */
 static V kacc_round(smac *s, const nr_format *f, V term)
 {
-    gen_lctx *c = s->c;
-    gen_ctx *g = c->g;
-    LLVMBuilderRef B = g->b;
-    T arr = LLVMArrayType(g->i64, 6);
-    V res = gen_alloca(c, arr, "kres");
-    T gargs[3] = {c->ptr, g->i32, c->ptr};
-    T gty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), gargs, 3, 0);
-    V args[3] = {c->scratch, c32(g, s->mode == NR_RND_RD), res};
-    LLVMBuildCall2(B, gty, gen_rt_fn(c, "nr_rt_kacc_get", gty), args, 3, "");
-    V w[6];
-    for (int i = 0; i < 6; i++)
-        w[i] = ld(g, g->i64, gep(g, g->i64, res, gen_i64(c, (uint64_t)i)));
+    gen_ctx *g = s->c->g;
     gen_exact x;
-    x.is_nan = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_NAN), "");
-    x.is_inf = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_INF), "");
-    x.is_zero = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_ZERO), "");
-    x.sign = LLVMBuildTrunc(B, w[1], g->i1, "");
-    x.exp = LLVMBuildTrunc(B, w[2], g->i32, "");
-    V lo = LLVMBuildZExt(B, w[3], g->i128, ""), hi = LLVMBuildZExt(B, w[4], g->i128, "");
-    V sig = LLVMBuildOr(B, lo, LLVMBuildShl(B, hi, LLVMConstInt(g->i128, 64, 0), ""), "");
-    V fin = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_FINITE), "");
-    x.sig = LLVMBuildSelect(B, fin, sig, LLVMConstInt(g->i128, 1, 0), "");
-    x.sticky = LLVMBuildICmp(B, LLVMIntNE, w[5], gen_i64(c, 0), "");
+    gen_kacc_result(s->c, s->c->scratch, s->mode, &x);
     return gen_num_decode(g, f, gen_num_round(g, f, s->mode, &x, sr(s, term)));
 }
 

@@ -124,6 +124,9 @@ LLVMValueRef gen_rt_fn(gen_lctx *c, const char *name, LLVMTypeRef fty);
 
 /* emit_mac.c: conv, dense, unfolded batchnorm.  emit_ops.c: the rest. */
 int gen_emit_mac(gen_lctx *c, int li, nr_err *err);
+/* The exact sum of the Kulisch accumulator at kst (nr_rt_kacc_get) as a
+ * gen_exact, for rounding mode mode (emit_mac.c; the scaled MAC too). */
+void gen_kacc_result(gen_lctx *c, LLVMValueRef kst, nr_rounding mode, gen_exact *x);
 int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
 /* Output row oh of channel o (i64 values) of MAC layer li by the scalar
  * row code: the vector kernel's fallback (emit_vmac.c). */
