@@ -8,11 +8,15 @@
  * one call of the shared step function of emit_num_int.c (unpack, integer
  * product, rounding by shifts and masks, sum in a 32- or 64-bit window):
  * one out-of-line copy per format combination, so the code does not grow
- * with the number of layers.  fp32 layers ([net-12] host float arithmetic)
+ * with the number of layers.  When gen_iacc_ok (float formats up to 12
+ * significand bits, rne/rna/rz/ru/rd) the accumulator stays unpacked in
+ * registers instead and each term is inline integer code (emit_iacc.c),
+ * with 32-bit loop counters (a Cortex-M has no 64-bit adds).  fp32 layers ([net-12] host float arithmetic)
  * keep emit_mac.c's code: the FPU (or libgcc's single-precision routines)
  * is the right tool for them. */
 #include "plan.h"
 #include "emulator.h"
+#include "iacc.h"
 
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
@@ -53,6 +57,112 @@ static V in_range(gen_ctx *g, V v, int n)
     return LLVMBuildAnd(g->b, lo, hi, "");
 }
 
+/* ------------------------------------------------------------ iacc path */
+
+typedef struct loop32 {
+    V var, i;
+    LLVMBasicBlockRef body, exit;
+} loop32;
+
+static V c32(gen_ctx *g, int64_t v) { return LLVMConstInt(g->i32, (uint64_t)v, 1); }
+static V zx64(gen_ctx *g, V v) { return LLVMBuildZExt(g->b, v, g->i64, ""); }
+
+/* for (i = 0; i < n; i++) with an i32 counter, n >= 1 (do-while) */
+static void l32_begin(gen_lctx *c, loop32 *l, int n, const char *name)
+{
+    gen_ctx *g = c->g;
+    (void)n;
+    l->var = gen_alloca(c, g->i32, name);
+    LLVMBuildStore(g->b, c32(g, 0), l->var);
+    l->body = LLVMAppendBasicBlockInContext(g->ctx, c->fn, name);
+    l->exit = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "exit");
+    LLVMBuildBr(g->b, l->body);
+    LLVMPositionBuilderAtEnd(g->b, l->body);
+    l->i = LLVMBuildLoad2(g->b, g->i32, l->var, name);
+}
+
+static void l32_end(gen_lctx *c, loop32 *l, int n)
+{
+    gen_ctx *g = c->g;
+    V i = LLVMBuildLoad2(g->b, g->i32, l->var, "");
+    V nx = LLVMBuildAdd(g->b, i, c32(g, 1), "");
+    LLVMBuildStore(g->b, nx, l->var);
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, nx, c32(g, n), ""), l->body, l->exit);
+    LLVMPositionBuilderAtEnd(g->b, l->exit);
+}
+
+/* In-range test of a padded coordinate: 0 <= v < n (i32, unsigned compare). */
+static V in_range32(gen_ctx *g, V v, int n)
+{
+    return LLVMBuildICmp(g->b, LLVMIntULT, v, c32(g, n), "");
+}
+
+/* The layer with the unpacked accumulator (emit_iacc.c): the same loop
+ * nest and term order as below, in i32. */
+static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int any_pad)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const int li = (int)(L - c->m->layers);
+    const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
+    const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
+    nr_rounding mode = L->prec.rounding;
+    gen_iacc ia;
+    gen_iacc_init(c, &ia, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
+    loop32 lo, lh, lw, lc, lr, lq;
+    l32_begin(c, &lo, G->O, "o");
+    V o = lo.i;
+    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, c32(g, G->cout_g), ""), c32(g, G->cin_g), "ci0");
+    /* [net-4] start: the bias (a W value) rounded to S, or +0 */
+    V start = c32(g, 0);
+    if (L->b)
+        start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_load_w(c, wf, c->b, zx64(g, o))),
+                               g->i32, "start");
+    V wrow = LLVMBuildMul(B, o, c32(g, G->K), "wrow");
+    l32_begin(c, &lh, G->OH, "oh");
+    V ih0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, c32(g, G->sh), ""), c32(g, G->pt), "ih0");
+    l32_begin(c, &lw, G->OW, "ow");
+    V iw0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, c32(g, G->sw), ""), c32(g, G->pl), "iw0");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, c32(g, G->OH), ""), lh.i, ""),
+                                          c32(g, G->OW), ""), lw.i, "elem");
+    gen_iacc_set(c, &ia, start);
+    l32_begin(c, &lc, G->cin_g, "ci");
+    V xch = LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), c32(g, (int64_t)G->H * G->W), "xch");
+    l32_begin(c, &lr, G->kh, "r");
+    V ih = LLVMBuildAdd(B, ih0, LLVMBuildMul(B, lr.i, c32(g, G->dh), ""), "ih");
+    l32_begin(c, &lq, G->kw, "q");
+    V iw = LLVMBuildAdd(B, iw0, LLVMBuildMul(B, lq.i, c32(g, G->dw), ""), "iw");
+    /* k = (ci*kh + r)*kw + q, counted over the full kernel */
+    V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, c32(g, G->kh), ""), lr.i, ""),
+                                       c32(g, G->kw), ""), lq.i, "k");
+    V wi = LLVMBuildAdd(B, wrow, k, "wi");
+    V xi = LLVMBuildAdd(B, xch, LLVMBuildAdd(B, LLVMBuildMul(B, ih, c32(g, G->W), ""), iw, ""), "xi");
+    LLVMBasicBlockRef next = NULL;
+    if (any_pad) { /* [net-4] a padding position is no term at all */
+        LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "term");
+        next = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "term.next");
+        LLVMBuildCondBr(B, LLVMBuildAnd(B, in_range32(g, ih, G->H), in_range32(g, iw, G->W), ""), yes, next);
+        LLVMPositionBuilderAtEnd(B, yes);
+    }
+    V w = LLVMBuildTrunc(B, gen_load_w(c, wf, c->w, zx64(g, wi)), g->i32, "");
+    V x = LLVMBuildTrunc(B, gen_load_enc(c, xf, c->in[0], zx64(g, xi)), g->i32, "");
+    gen_iacc_term(c, &ia, w, x);
+    if (next) {
+        LLVMBuildBr(B, next);
+        LLVMPositionBuilderAtEnd(B, next);
+    }
+    l32_end(c, &lq, G->kw);
+    l32_end(c, &lr, G->kh);
+    l32_end(c, &lc, G->cin_g);
+    /* [net-5] the output: round_A(acc), term OUT */
+    V acc = zx64(g, gen_iacc_get(c, &ia));
+    V y = nr_format_equal(sf, af) ? acc : gen_numi_round(g, sf, af, mode, acc);
+    gen_store_enc(c, af, c->out, zx64(g, elem), y);
+    l32_end(c, &lw, G->OW);
+    l32_end(c, &lh, G->OH);
+    l32_end(c, &lo, G->O);
+}
+
 int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
 {
     gen_ctx *g = c->g;
@@ -65,14 +175,18 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
     const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
     const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
     nr_rounding mode = L->prec.rounding;
-    V step = gen_numi_fn_fast_step(g, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
-    T sargs[3] = {g->i32, g->i32, g->i32};
-    T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
     int any_pad = 0; /* can some kernel position fall into the padding? */
     for (int r = 0; r < G.kh; r++)
         any_pad |= r * G.dh - G.pt < 0 || (long)(G.OH - 1) * G.sh + r * G.dh - G.pt >= G.H;
     for (int q = 0; q < G.kw; q++)
         any_pad |= q * G.dw - G.pl < 0 || (long)(G.OW - 1) * G.sw + q * G.dw - G.pl >= G.W;
+    if (gen_iacc_ok(wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED)) {
+        emit_iacc_layer(c, L, &G, any_pad);
+        return 0;
+    }
+    V step = gen_numi_fn_fast_step(g, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
+    T sargs[3] = {g->i32, g->i32, g->i32};
+    T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
 
     V accp = gen_alloca(c, g->i32, "iacc");
     gen_loop lo, lh, lw, lc, lr, lq;
