@@ -272,6 +272,26 @@ if [ $have_cm = 1 ] && edge_have arm-none-eabi-nm; then
             cm_run "lenet5 -p $p (integer MAC), $target $core" "$d" "$core" "$board" "$d/model.o" "int-$p"
         done
     done
+    # The unpacked accumulator (gen/lower/emit_iacc.c) in other rounding and
+    # MAC modes and on the grid / aligned / general paths: e4m3 (grid), e5m2
+    # and bf16 (aligned sum), e2m1 (tiny: overflow and saturation take the
+    # general step often), rto (not on the fast path: the step function).
+    for c in e4m3:rz:unfused e4m3:ru:fused e5m2:rd:unfused bf16:rna:fused e2m1:rne:unfused \
+        e6m7-finite-nosub-sat:rd:fused e4m3:rto:unfused; do
+        IFS=: read -r p rm mac <<<"$c"
+        d=$T/mode-$p-$rm-$mac opts=(-p "$p" --rounding "$rm" --mac "$mac")
+        mkdir -p "$d"
+        if "$NUMREP" emulate "$LENET" "${opts[@]}" --input "$SAMPLE" -o "$d/emu.npy" 2>"$d/err" &&
+            $NPY hex "$d/emu.npy" --limit 2 >"$T/emu-mode-$p-$rm-$mac.txt" &&
+            "$NUMREP" build "$LENET" "${opts[@]}" --target thumbv7em-none-eabi --emit obj -o "$d/model.o" 2>>"$d/err" &&
+            "$NUMREP" build "$LENET" "${opts[@]}" --target thumbv7em-none-eabi --emit header -o "$d/model.h" 2>>"$d/err" &&
+            $NPY c "$SAMPLE" "$d/edge_input.h" --limit 2; then
+            cm_run "lenet5 -p $p --rounding $rm --mac $mac (integer MAC), cortex-m4" "$d" cortex-m4 \
+                mps2-an386 "$d/model.o" "mode-$p-$rm-$mac"
+        else
+            fail "lenet5 -p $p --rounding $rm --mac $mac for the M4: $(head -c 400 "$d/err")"
+        fi
+    done
     if [ "${NUMREP_EXHAUSTIVE:-0}" = 1 ]; then
         R20=$SRC/specs/resnet20/resnet20.yaml R20X=$SRC/specs/resnet20/sample.npy d=$T/int-r20
         mkdir -p "$d"

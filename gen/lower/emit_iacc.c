@@ -15,6 +15,9 @@
  *     bits apart (exact: |sum| < 2^30); a product more than D bits below
  *     acc is less than a quarter of acc's spacing (far_keep), so under rne
  *     and rna acc + p rounds to acc; other far cases take the general step;
+ *   - when S's whole range fits 32 bits as multiples of its subnormal
+ *     quantum (e4m3) and products round to S, A counts those units and
+ *     the sum is one add (grid_sum);
  *   - round_S by round_fast; an exact zero sum ([rnd-4]: its sign), a
  *     result at or above 2^emax (overflow rules), below 2^emin in a format
  *     without subnormals, or a result that rounds to zero take the
@@ -48,16 +51,17 @@ static BB block(gen_lctx *c, const char *name)
 static uint64_t mag_mask(const nr_format *f) { return ((1ull << f->width) - 1) & ~f->sign_mask; }
 static uint64_t mag_lo(const nr_format *f) { return f->subnormals ? 1 : 1ull << f->man_bits; }
 
-/* Generation-time proof of operand_ok's range test: every magnitude in
- * [mag_lo, max_bits] is a finite nonzero value, and every magnitude below
- * mag_lo is a zero (or, fnuz, the NaN zero_fin excludes). */
+/* Generation-time proof of operand_ok's and zero_keep's range tests:
+ * every magnitude in [mag_lo, max_bits] is a finite nonzero value, and
+ * every encoding (either sign) with a magnitude below mag_lo is a zero
+ * (so fnuz, whose NaN is "-0", is not covered). */
 static int range_proved(const nr_format *f)
 {
     if (f->kind != NR_FLOAT || f->width > 16 || f->prec > 12 || f->emax > 200 || f->emin < -200)
         return 0;
     for (uint64_t m = 0; m <= f->max_bits; m++) {
         double v = nr_decode(f, m);
-        if (m >= mag_lo(f) ? !isfinite(v) || v == 0 : v != 0)
+        if (m >= mag_lo(f) ? !isfinite(v) || v == 0 : v != 0 || nr_decode(f, m | f->sign_mask) != 0)
             return 0;
     }
     return (f->max_bits & f->sign_mask) == 0;
@@ -89,15 +93,16 @@ static V operand_ok(gen_ctx *g, const nr_format *f, V b)
                 c32(g, (int64_t)(f->max_bits - mag_lo(f))));
 }
 
-/* i1: b is +-0 (not a NaN); *fin: b is finite (zero or not). */
-static V zero_fin(gen_ctx *g, const nr_format *f, V b, V *fin)
+/* i1: w * x is a zero product of finite operands: one magnitude below
+ * mag_lo (a zero, range_proved), the other <= max_bits (finite). */
+static V zero_keep(gen_ctx *g, const gen_iacc *ia, V w, V x)
 {
-    V z = icmp(g, LLVMIntULT, and_(g, b, c32(g, (int64_t)mag_mask(f))), c32(g, (int64_t)mag_lo(f)));
-    V nan = gen_num_is_nan(g, f, LLVMBuildZExt(g->b, b, g->i64, ""));
-    if (nan)
-        z = and_(g, z, LLVMBuildNot(g->b, nan, ""));
-    *fin = LLVMBuildOr(g->b, z, operand_ok(g, f, b), "");
-    return z;
+    V mw = and_(g, w, c32(g, (int64_t)mag_mask(ia->wf))), mx = and_(g, x, c32(g, (int64_t)mag_mask(ia->xf)));
+    V z = LLVMBuildOr(g->b, icmp(g, LLVMIntULT, mw, c32(g, (int64_t)mag_lo(ia->wf))),
+                      icmp(g, LLVMIntULT, mx, c32(g, (int64_t)mag_lo(ia->xf))), "");
+    V f = and_(g, icmp(g, LLVMIntULE, mw, c32(g, (int64_t)ia->wf->max_bits)),
+               icmp(g, LLVMIntULE, mx, c32(g, (int64_t)ia->xf->max_bits)));
+    return and_(g, z, f);
 }
 
 /* Significand and exponent of a finite nonzero encoding b of f. */
@@ -117,16 +122,39 @@ static void unpack_fin(gen_ctx *g, const nr_format *f, V b, V *sig, V *exp)
     *exp = sub(g, E, c32(g, f->bias + Y));
 }
 
+/* N (0 < N < 2^30, sign neg) rounded at sh (0..29) bits in mode: r =
+ * (2N + bias) >> (sh + 1), bias choosing the mode (rne: 2^sh - 1 + the
+ * kept lsb; with sh = 0 it is exact: (2N + 0 + odd) >> 1 = N). */
+static V rnd_bits(gen_lctx *c, nr_rounding mode, V N, V sh, V neg)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    V one = LLVMBuildShl(B, c32(g, 1), sh, "");
+    V two = sub(g, LLVMBuildShl(B, one, c32(g, 1), ""), c32(g, 1));
+    V bias;
+    switch (mode) {
+    case NR_RND_RNE:
+        bias = add(g, sub(g, one, c32(g, 1)), and_(g, LLVMBuildLShr(B, N, sh, ""), c32(g, 1)));
+        break;
+    case NR_RND_RNA: bias = one; break;
+    case NR_RND_RU: bias = sel(g, neg, c32(g, 0), two); break;
+    case NR_RND_RD: bias = sel(g, neg, two, c32(g, 0)); break;
+    default: bias = c32(g, 0); break; /* rz */
+    }
+    V t = add(g, LLVMBuildShl(B, N, c32(g, 1), ""), bias);
+    return LLVMBuildLShr(B, t, add(g, sh, c32(g, 1)), "r");
+}
+
 /* Round the exact value N * 2^e (0 < N < 2^30; neg: its sign) into f in
  * mode: returns the magnitude r (i32; the result is r * 2^*q, r <= 2^prec,
  * r == 0 when it rounds to zero).  Branches to bslow when N * 2^e >=
  * 2^emax (overflow rules), < 2^emin without subnormals, or the shift
- * exceeds 29 (only checked when shmax says it can).  Rounding at sh bits
- * below bit 0 ([rnd-2]: the quantum of the binade, or the subnormals'):
- * r = (2N + bias) >> (sh + 1), bias choosing the mode (rne: 2^sh - 1 +
- * the kept lsb; with sh = 0 it is exact: (2N + 0 + odd) >> 1 = N). */
+ * exceeds 29 (only checked when shmax says it can).  emin_q: the smallest
+ * e the caller can pass (from qmin(f) on, the subnormal bound is moot).
+ * Rounding at sh bits below bit 0 ([rnd-2]: the quantum of the binade, or
+ * the subnormals'), by rnd_bits. */
 static V round_fast(gen_lctx *c, const nr_format *f, nr_rounding mode, V N, V e, V neg, int shmax,
-                    BB bslow, V *q)
+                    int emin_q, BB bslow, V *q)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
@@ -136,9 +164,9 @@ static V round_fast(gen_lctx *c, const nr_format *f, nr_rounding mode, V N, V e,
     V E = add(g, e, msb);
     V bad = icmp(g, LLVMIntSGE, E, c32(g, f->emax));
     V sh = sub(g, msb, c32(g, Y));
-    if (f->subnormals)
+    if (f->subnormals && emin_q < qmin(f)) /* e may lie below the subnormals' quantum */
         sh = smax(g, sh, sub(g, c32(g, f->emin - Y), e));
-    else
+    else if (!f->subnormals)
         bad = LLVMBuildOr(B, bad, icmp(g, LLVMIntSLT, E, c32(g, f->emin)), "");
     sh = smax(g, sh, c32(g, 0));
     if (shmax > 29)
@@ -146,20 +174,8 @@ static V round_fast(gen_lctx *c, const nr_format *f, nr_rounding mode, V N, V e,
     BB ok = block(c, "rnd");
     LLVMBuildCondBr(B, bad, bslow, ok);
     LLVMPositionBuilderAtEnd(B, ok);
-    V one = LLVMBuildShl(B, c32(g, 1), sh, "");
-    V bias;
-    switch (mode) {
-    case NR_RND_RNE:
-        bias = add(g, sub(g, one, c32(g, 1)), and_(g, LLVMBuildLShr(B, N, sh, ""), c32(g, 1)));
-        break;
-    case NR_RND_RNA: bias = one; break;
-    case NR_RND_RU: bias = sel(g, neg, c32(g, 0), sub(g, LLVMBuildShl(B, one, c32(g, 1), ""), c32(g, 1))); break;
-    case NR_RND_RD: bias = sel(g, neg, sub(g, LLVMBuildShl(B, one, c32(g, 1), ""), c32(g, 1)), c32(g, 0)); break;
-    default: bias = c32(g, 0); break; /* rz */
-    }
-    V t = add(g, LLVMBuildShl(B, N, c32(g, 1), ""), bias);
     *q = add(g, e, sh);
-    return LLVMBuildLShr(B, t, add(g, sh, c32(g, 1)), "r");
+    return rnd_bits(c, mode, N, sh, neg);
 }
 
 /* ------------------------------------------------------------ out-of-line parts */
@@ -214,13 +230,21 @@ static V enc_of(gen_ctx *g, const nr_format *sf, V A, V Ae)
     return sel(g, icmp(g, LLVMIntEQ, A, c32(g, 0)), Ae, r);
 }
 
+/* state = st (i64 from the helpers); on the grid, a nonzero A is moved to
+ * Ae = qmin(S) (every S value is a multiple of 2^qmin(S)) */
 static void split(gen_lctx *c, gen_iacc *ia, V st)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    LLVMBuildStore(B, LLVMBuildTrunc(B, st, g->i32, ""), ia->A);
-    LLVMBuildStore(B, LLVMBuildTrunc(B, LLVMBuildLShr(B, st, LLVMConstInt(g->i64, 32, 0), ""), g->i32, ""),
-                   ia->Ae);
+    V A = LLVMBuildTrunc(B, st, g->i32, "");
+    V Ae = LLVMBuildTrunc(B, LLVMBuildLShr(B, st, LLVMConstInt(g->i64, 32, 0), ""), g->i32, "");
+    if (ia->grid) {
+        V nz = icmp(g, LLVMIntNE, A, c32(g, 0));
+        A = LLVMBuildShl(B, A, sel(g, nz, sub(g, Ae, c32(g, qmin(ia->sf))), c32(g, 0)), "");
+        Ae = sel(g, nz, c32(g, qmin(ia->sf)), Ae);
+    }
+    LLVMBuildStore(B, A, ia->A);
+    LLVMBuildStore(B, Ae, ia->Ae);
 }
 
 /* The helpers of one format combination, made once per module. */
@@ -282,6 +306,11 @@ void gen_iacc_init(gen_lctx *c, gen_iacc *ia, const nr_format *wf, const nr_form
     int pe = qmin(wf) + qmin(xf); /* the unrounded product's smallest exponent */
     int mp = 2 * (wf->prec > xf->prec ? wf->prec : xf->prec) - pf->man_bits;
     ia->shmax_p = mp > qmin(pf) - pe ? mp : qmin(pf) - pe;
+    /* the grid: S's whole range as multiples of 2^qmin(S) in 32 bits (|sum|
+     * < 2^(emax+2-qmin) <= 2^30), products rounded to S itself */
+    ia->grid = !fused && nr_format_equal(pf, sf) && sf->subnormals && sf->emax + 2 - qmin(sf) <= 30;
+    ia->eq_p = pe;
+    ia->eq_s = sq;
     int ms = 30 - sf->man_bits;
     ia->shmax_s = ms > qmin(sf) - sq ? ms : qmin(sf) - sq;
     ia->A = gen_alloca(c, g->i32, "iacc.a");
@@ -301,6 +330,33 @@ V gen_iacc_get(gen_lctx *c, gen_iacc *ia)
     return LLVMBuildCall2(B, ia->enc_ty, ia->enc, p, 2, "");
 }
 
+/* The sum on the grid (ia->grid): acc = A * 2^g, g = qmin(S), the
+ * product r * 2^q with q >= g (an S value), so the sum is the exact
+ * integer S = A + (+-r << (q - g)); round_S(S * 2^g) at sh = max(msb - Y,
+ * 0) bits (g is the subnormals' quantum: no other bound), the result
+ * stays on the grid.  A zero sum ([rnd-4]) or one reaching 2^emax goes to
+ * bslow. */
+static void grid_sum(gen_lctx *c, gen_iacc *ia, V A, V r, V q, V pneg, BB bslow)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const nr_format *f = ia->sf;
+    V Pg = LLVMBuildShl(B, r, sub(g, q, c32(g, qmin(f))), "");
+    V S = add(g, A, sel(g, pneg, LLVMBuildNeg(B, Pg, ""), Pg));
+    V sneg = icmp(g, LLVMIntSLT, S, c32(g, 0));
+    V M = sel(g, sneg, LLVMBuildNeg(B, S, ""), S);
+    V args[2] = {M, LLVMConstInt(g->i1, 0, 0)}; /* M == 0: ctlz 32, msb -1 */
+    V msb = sub(g, c32(g, 31), gen_emit_intrinsic(g, "llvm.ctlz", g->i32, args, 2));
+    V bad = LLVMBuildOr(B, icmp(g, LLVMIntEQ, S, c32(g, 0)),
+                        icmp(g, LLVMIntSGE, msb, c32(g, f->emax - qmin(f))), "");
+    BB ok = block(c, "t.grid");
+    LLVMBuildCondBr(B, bad, bslow, ok);
+    LLVMPositionBuilderAtEnd(B, ok);
+    V sh = smax(g, sub(g, msb, c32(g, f->man_bits)), c32(g, 0));
+    V r2 = LLVMBuildShl(B, rnd_bits(c, ia->mode, M, sh, sneg), sh, "");
+    LLVMBuildStore(B, sel(g, sneg, LLVMBuildNeg(B, r2, ""), r2), ia->A);
+}
+
 void gen_iacc_term(gen_lctx *c, gen_iacc *ia, V w, V x)
 {
     gen_ctx *g = c->g;
@@ -314,9 +370,7 @@ void gen_iacc_term(gen_lctx *c, gen_iacc *ia, V w, V x)
 
     /* a zero product of finite operands leaves a nonzero acc as it is */
     LLVMPositionBuilderAtEnd(B, bside);
-    V fw, fx, zw = zero_fin(g, ia->wf, w, &fw), zx = zero_fin(g, ia->xf, x, &fx);
-    V keep = LLVMBuildOr(B, and_(g, zw, fx), and_(g, zx, fw), "");
-    LLVMBuildCondBr(B, and_(g, keep, Anz), bnext, bslow);
+    LLVMBuildCondBr(B, and_(g, zero_keep(g, ia, w, x), Anz), bnext, bslow);
 
     LLVMPositionBuilderAtEnd(B, bnz);
     LLVMBuildCondBr(B, Anz, bmul, bslow);
@@ -331,13 +385,21 @@ void gen_iacc_term(gen_lctx *c, gen_iacc *ia, V w, V x)
     V pneg = LLVMBuildXor(B, negw, negx, "");
     V r = N, q = e;
     if (!ia->fused) { /* p = round_P(w*x); a product that rounds to +-0 keeps acc */
-        r = round_fast(c, ia->pf, ia->mode, N, e, pneg, ia->shmax_p, bslow, &q);
+        r = round_fast(c, ia->pf, ia->mode, N, e, pneg, ia->shmax_p, ia->eq_p, bslow, &q);
         LLVMBuildCondBr(B, icmp(g, LLVMIntEQ, r, c32(g, 0)), bnext, badd);
     } else {
         LLVMBuildBr(B, badd);
     }
 
     LLVMPositionBuilderAtEnd(B, badd);
+    if (ia->grid) {
+        grid_sum(c, ia, A, r, q, pneg, bslow);
+        LLVMBuildBr(B, bnext);
+        LLVMDeleteBasicBlock(bfar);
+        LLVMDeleteBasicBlock(balign);
+        LLVMDeleteBasicBlock(bsum);
+        goto slow;
+    }
     V P = sel(g, pneg, LLVMBuildNeg(B, r, ""), r);
     V d = sub(g, Ae, q);
     V far = icmp(g, LLVMIntUGT, add(g, d, c32(g, ia->D)), c32(g, 2 * ia->D));
@@ -359,7 +421,7 @@ void gen_iacc_term(gen_lctx *c, gen_iacc *ia, V w, V x)
     LLVMPositionBuilderAtEnd(B, bsum);
     V sneg = icmp(g, LLVMIntSLT, S, c32(g, 0));
     V M = sel(g, sneg, LLVMBuildNeg(B, S, ""), S), sq;
-    V r2 = round_fast(c, ia->sf, ia->mode, M, se, sneg, ia->shmax_s, bslow, &sq);
+    V r2 = round_fast(c, ia->sf, ia->mode, M, se, sneg, ia->shmax_s, ia->eq_s, bslow, &sq);
     BB bst = block(c, "t.store");
     LLVMBuildCondBr(B, icmp(g, LLVMIntEQ, r2, c32(g, 0)), bslow, bst);
     LLVMPositionBuilderAtEnd(B, bst);
@@ -367,6 +429,7 @@ void gen_iacc_term(gen_lctx *c, gen_iacc *ia, V w, V x)
     LLVMBuildStore(B, sq, ia->Ae);
     LLVMBuildBr(B, bnext);
 
+slow:
     LLVMPositionBuilderAtEnd(B, bslow);
     V a[4] = {A, Ae, w, x};
     split(c, ia, LLVMBuildCall2(B, ia->slow_ty, ia->slow, a, 4, ""));

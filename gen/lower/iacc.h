@@ -13,8 +13,10 @@ typedef struct gen_iacc {
     nr_rounding mode;
     int fused;
     int D;                 /* alignment window of the fast sum (bits) */
+    int grid;              /* A counts 2^qmin(S) units, Ae fixed (see grid_sum) */
     int far_keep;          /* acc + (product D bits below) is acc (rne/rna) */
     int shmax_p, shmax_s;  /* largest rounding shifts the fast roundings can meet */
+    int eq_p, eq_s;        /* smallest exponents (of bit 0) they are given */
     LLVMValueRef A, Ae;    /* allocas (i32) */
     LLVMValueRef slow, state, enc; /* out-of-line helpers */
     LLVMTypeRef slow_ty, state_ty, enc_ty;
