@@ -67,11 +67,11 @@ typedef struct loop32 {
 static V c32(gen_ctx *g, int64_t v) { return LLVMConstInt(g->i32, (uint64_t)v, 1); }
 static V zx64(gen_ctx *g, V v) { return LLVMBuildZExt(g->b, v, g->i64, ""); }
 
-/* for (i = 0; i < n; i++) with an i32 counter, n >= 1 (do-while) */
-static void l32_begin(gen_lctx *c, loop32 *l, int n, const char *name)
+/* for (i = 0; i < n; i++) with an i32 counter, n >= 1 (a do-while: n is
+ * given to l32_end) */
+static void l32_begin(gen_lctx *c, loop32 *l, const char *name)
 {
     gen_ctx *g = c->g;
-    (void)n;
     l->var = gen_alloca(c, g->i32, name);
     LLVMBuildStore(g->b, c32(g, 0), l->var);
     l->body = LLVMAppendBasicBlockInContext(g->ctx, c->fn, name);
@@ -110,7 +110,7 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     gen_iacc ia;
     gen_iacc_init(c, &ia, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
     loop32 lo, lh, lw, lc, lr, lq;
-    l32_begin(c, &lo, G->O, "o");
+    l32_begin(c, &lo, "o");
     V o = lo.i;
     V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, c32(g, G->cout_g), ""), c32(g, G->cin_g), "ci0");
     /* [net-4] start: the bias (a W value) rounded to S, or +0 */
@@ -119,18 +119,18 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
         start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_load_w(c, wf, c->b, zx64(g, o))),
                                g->i32, "start");
     V wrow = LLVMBuildMul(B, o, c32(g, G->K), "wrow");
-    l32_begin(c, &lh, G->OH, "oh");
+    l32_begin(c, &lh, "oh");
     V ih0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, c32(g, G->sh), ""), c32(g, G->pt), "ih0");
-    l32_begin(c, &lw, G->OW, "ow");
+    l32_begin(c, &lw, "ow");
     V iw0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, c32(g, G->sw), ""), c32(g, G->pl), "iw0");
     V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, c32(g, G->OH), ""), lh.i, ""),
                                           c32(g, G->OW), ""), lw.i, "elem");
     gen_iacc_set(c, &ia, start);
-    l32_begin(c, &lc, G->cin_g, "ci");
+    l32_begin(c, &lc, "ci");
     V xch = LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), c32(g, (int64_t)G->H * G->W), "xch");
-    l32_begin(c, &lr, G->kh, "r");
+    l32_begin(c, &lr, "r");
     V ih = LLVMBuildAdd(B, ih0, LLVMBuildMul(B, lr.i, c32(g, G->dh), ""), "ih");
-    l32_begin(c, &lq, G->kw, "q");
+    l32_begin(c, &lq, "q");
     V iw = LLVMBuildAdd(B, iw0, LLVMBuildMul(B, lq.i, c32(g, G->dw), ""), "iw");
     /* k = (ci*kh + r)*kw + q, counted over the full kernel */
     V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, c32(g, G->kh), ""), lr.i, ""),
