@@ -41,6 +41,12 @@ void gen_search_job_free(gen_search_job *j)
     free(j);
 }
 
+void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *ctx)
+{
+    j->opts.progress = fn;
+    j->opts.progress_ctx = ctx;
+}
+
 /* ---------------------------------------------------------------- options */
 
 static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep"};

@@ -64,6 +64,8 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
  * command's exit statuses). */
 gen_search_job *gen_search_job_new(void);
 void gen_search_job_free(gen_search_job *j);
+/* The search's progress (opts.progress): fn(ctx, phase, done, total). */
+void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *ctx);
 char *gen_search_job_json(gen_search_job *j, int *status, nr_err *err);
 
 /* Text helpers the commands share with their library forms: a decimal
