@@ -2,10 +2,11 @@
 Python: the C job calls back after each batch / evaluation; this turns the
 call into progress(phase, done, total), or, for progress=True, into the
 command line's log lines on stderr ("numrep: PHASE: D/T after S s wall",
-cli_progress.c's format) at most every `interval` seconds and at the end of
-a phase that printed one.  An exception raised by the callback is kept and
+cli_progress.c's format) at most every 10 s ($NUMREP_PROGRESS_SECONDS, as
+the command line) and at the end of a phase that printed one.  An exception raised by the callback is kept and
 raised once the C call returns (ctypes cannot carry it through C)."""
 import ctypes
+import os
 import sys
 import time
 
@@ -18,7 +19,13 @@ EVAL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64
 class StderrProgress:
     """progress=True: the command line's non-terminal lines on stderr."""
 
-    def __init__(self, interval=10.0, stream=None):
+    def __init__(self, interval=None, stream=None):
+        if interval is None:
+            try:
+                interval = float(os.environ.get("NUMREP_PROGRESS_SECONDS", "10"))
+            except ValueError:
+                interval = 10.0
+            interval = interval if 0 <= interval <= 86400 else 10.0
         self.interval, self.stream = interval, stream or sys.stderr
         self.phase, self.t0, self.last, self.lines = None, 0.0, 0.0, 0
 
@@ -43,13 +50,13 @@ class Callback:
     total)); .c is what to pass (NULL: no progress), .check() re-raises
     what the callable raised."""
 
-    def __init__(self, progress, phase=None, interval=10.0):
+    def __init__(self, progress, phase=None):
         self.error = None
         if progress is None or progress is False:  # a NULL function pointer
             self.fn, self.c = None, (SEARCH_FN if phase is None else EVAL_FN)()
             return
         if progress is True:
-            progress = StderrProgress(interval)
+            progress = StderrProgress()
         if not callable(progress):
             raise TypeError("progress must be None, True or a callable(phase, done, total), "
                             "got %r" % (progress,))

@@ -103,3 +103,13 @@ def test_bad_arguments(tmp_path, have_data):
     with pytest.raises(numrep.ParseError):
         numrep.calibrate(NET, "e4m99x", out, data=DATA)
     assert not out.exists()
+
+
+def test_progress_true_prints_the_command_lines_lines(tmp_path, have_data, monkeypatch, capsys):
+    monkeypatch.setenv("NUMREP_PROGRESS_SECONDS", "0")
+    numrep.calibrate(NET, "int8@channel", tmp_path / "t.yaml", data=DATA, samples=32,
+                     progress=True)  # batches of 16: a line at 16 and one at the end
+    err = capsys.readouterr().err
+    assert re.search(r"^numrep: calibrate: 16/32 after \d+ s wall, about 0:\d\d to go$", err,
+                     flags=re.M), err
+    assert re.search(r"^numrep: calibrate: 32/32 after \d+ s wall$", err, flags=re.M), err
