@@ -5,14 +5,13 @@
  * the precision file written and loaded back with the network, and the
  * answer as JSON.  Library code: never prints. */
 #include "calibrate_job.h"
-#include "search_job.h" /* gen_parse_count, gen_json_str */
+#include "search_job.h" /* gen_parse_count, gen_opt_*, gen_json_str */
 
 #include "jit_engine.h"
 #include "model.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,26 +57,6 @@ int gen_cal_job_takes(const char *name)
     return -1;
 }
 
-static int bad(nr_err *err, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(nr_err *err, const char *name, const char *fmt, ...)
-{
-    char where[64], msg[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(where, sizeof where, "--%s", name);
-    return nr_err_set(err, NR_ERANGE, NULL, 0, 0, where, "%s", msg);
-}
-
-static int copy(char *dst, size_t n, const char *name, const char *s, nr_err *err)
-{
-    if ((size_t)snprintf(dst, n, "%s", s) >= n)
-        return bad(err, name, "too long");
-    return 0;
-}
-
 /* samples, first, jobs, random-weights, max-memory */
 static int set_count(gen_cal_job *j, const char *name, const char *s, nr_err *err)
 {
@@ -85,18 +64,18 @@ static int set_count(gen_cal_job *j, const char *name, const char *s, nr_err *er
     if (!strcmp(name, "samples") || !strcmp(name, "first")) {
         long long lo = name[0] == 's';
         if (gen_parse_count(s, lo, 1ll << 40, &v))
-            return bad(err, name, "expected %s integer, got \"%s\"",
+            return gen_opt_bad(err, name, "expected %s integer, got \"%s\"",
                        lo ? "a positive" : "a non-negative", s);
         *(name[0] == 's' ? &j->samples : &j->first) = v;
     } else if (!strcmp(name, "jobs")) {
         if (gen_parse_count(s, 1, 256, &j->jobs))
-            return bad(err, name, "expected an integer from 1 to 256, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected an integer from 1 to 256, got \"%s\"", s);
     } else {
         char *end;
         errno = 0;
         unsigned long long u = strtoull(s, &end, 10);
         if (errno || end == s || *end || s[0] == '-')
-            return bad(err, name, "expected an unsigned integer, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected an unsigned integer, got \"%s\"", s);
         if (!strcmp(name, "max-memory"))
             j->mo.max_memory = u;
         else
@@ -110,34 +89,34 @@ int gen_cal_job_set(gen_cal_job *j, const char *name, const char *s, nr_err *err
     if (gen_cal_job_takes(name) < 0)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "calibrate", "unknown option %s", name);
     if (!s)
-        return bad(err, name, "needs a value");
+        return gen_opt_bad(err, name, "needs a value");
     if (!strcmp(name, "net"))
-        return copy(j->net, sizeof j->net, name, s, err);
+        return gen_opt_copy(j->net, sizeof j->net, name, s, err);
     if (!strcmp(name, "precision"))
-        return copy(j->prec, sizeof j->prec, name, s, err);
+        return gen_opt_copy(j->prec, sizeof j->prec, name, s, err);
     if (!strcmp(name, "data"))
-        return copy(j->data, sizeof j->data, name, s, err);
+        return gen_opt_copy(j->data, sizeof j->data, name, s, err);
     if (!strcmp(name, "out"))
-        return copy(j->out, sizeof j->out, name, s, err);
+        return gen_opt_copy(j->out, sizeof j->out, name, s, err);
     if (!strcmp(name, "engine")) {
         if (strcmp(s, "jit") && strcmp(s, "emulator"))
-            return bad(err, name, "expected jit or emulator, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected jit or emulator, got \"%s\"", s);
         snprintf(j->engine, sizeof j->engine, "%s", s);
     } else if (!strcmp(name, "method")) {
         nr_cal_method m;
         double p;
         nr_err e = {0};
         if (nr_cal_method_parse(s, &m, &p, &e))
-            return bad(err, name, "%s", e.msg);
+            return gen_opt_bad(err, name, "%s", e.msg);
         nr_cal_method_name(m, p, j->method, sizeof j->method);
     } else if (!strcmp(name, "rounding")) {
         nr_err e = {0};
         if (nr_rounding_parse(s, &j->mo.rounding, &e))
-            return bad(err, name, "expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"", s);
         j->mo.set_rounding = 1;
     } else if (!strcmp(name, "mac")) {
         if (nr_mac_parse(s, &j->mo.mac))
-            return bad(err, name, "expected unfused, fused, exact, block-fp32 or block-exact, "
+            return gen_opt_bad(err, name, "expected unfused, fused, exact, block-fp32 or block-exact, "
                                   "got \"%s\"", s);
         j->mo.set_mac = 1;
     } else
@@ -258,18 +237,12 @@ static void json_double(FILE *f, const char *key, double v, const char *sep)
 void gen_cal_answer_json(FILE *f, const gen_cal_job *j, const gen_cal_answer *a)
 {
     const nr_calibration *c = &a->cal;
-    fprintf(f, "{\"network\": ");
-    gen_json_str(f, j->net);
-    fprintf(f, ", \"precision\": ");
-    gen_json_str(f, j->prec);
-    fprintf(f, ", \"data\": ");
-    gen_json_str(f, a->data);
-    fprintf(f, ", \"out\": ");
-    gen_json_str(f, j->out);
-    fprintf(f, ", \"method\": ");
-    gen_json_str(f, a->method);
-    fprintf(f, ", \"engine\": ");
-    gen_json_str(f, c->engine);
+    const char *key[] = {"network", "precision", "data", "out", "method", "engine"};
+    const char *val[] = {j->net, j->prec, a->data, j->out, a->method, c->engine};
+    for (int i = 0; i < 6; i++) {
+        fprintf(f, "%s\"%s\": ", i ? ", " : "{", key[i]);
+        gen_json_str(f, val[i]);
+    }
     fprintf(f, ", \"first\": %lld, \"samples\": %lld, ", (long long)c->first,
             (long long)c->samples);
     json_double(f, "seconds", c->seconds, ",\n \"tensors\": [");
