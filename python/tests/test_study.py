@@ -138,6 +138,10 @@ def test_search_and_report_match_cli(tmp_path):
         assert got[k] == want[k], k
     page = numrep.report(tmp_path / "py.db", tmp_path / "r.html")
     assert open(page).read(200).lower().startswith("<!doctype html>")
+    cli("report", tmp_path / "py.db", "-o", tmp_path / "cli.html")  # the same page
+    assert open(page, "rb").read() == (tmp_path / "cli.html").read_bytes()
+    run = numrep.report(tmp_path / "py.db", tmp_path / "r1.html", run=got["run"])
+    assert open(run, "rb").read() == open(page, "rb").read()  # the newest is that run
     with pytest.raises(numrep.RangeError, match="--max-loss"):
         numrep.search(net, "1x", data=data, db=tmp_path / "x.db")
     with pytest.raises(TypeError, match="bogus"):
