@@ -91,3 +91,13 @@ def test_callback_types_match_the_typedef(typedef, fn):
             [_c_kind(p) for p in " ".join(m.group(2).split()).split(",")])
     t = getattr(_progress, fn)
     assert (_py_kind(t._restype_), [_py_kind(a) for a in t._argtypes_]) == want
+
+
+def test_foreign_calls_release_the_gil():
+    """ctypes releases the GIL around every call through a CDLL (a PyDLL
+    would hold it): round, run, emulate, eval, search and calibrate run
+    beside other Python threads.  test_models.py's four-thread test runs
+    models concurrently."""
+    for d in (_lib.lib(), _lib.genlib()):
+        assert isinstance(d, ctypes.CDLL) and not isinstance(d, ctypes.PyDLL)
+        assert not d._func_flags_ & ctypes._FUNCFLAG_PYTHONAPI
