@@ -5,7 +5,10 @@ each ratio measured in this one run against its C baseline (issue 17):
   1. numrep.round on 64 M float32 (e4m3, rne, normal-range data like
      bench_round's) vs the C bulk kernel nr_bulk_round_f32 on the same
      arrays (called directly, pre-faulted output), and vs bench_round (the C
-     program, run by this script on the same size): >= 0.9x;
+     program, run by this script on the same size): >= 0.9x; and
+     numrep.round returning a new array vs the C kernel writing a new
+     buffer (np.empty, the same allocator), both paying the fresh pages'
+     faults: >= 0.9x;
   2. Model.run of ResNet-20 (specs/resnet20/e6m7.yaml) at batch 100 vs the C
      API gen_compiled_run on the same compiled model and buffers: >= 0.95x.
 
@@ -87,6 +90,18 @@ def bench_round(args, np, numrep, rows):
     row("numrep.round(out=) vs nr_bulk_round_f32, same process", tc / tp, 0.9, rows)
     row("numrep.round(out=) vs nr_bulk_round_f32, CPU time", cpu[0] / cpu[1], 0.9, rows)
     row("numrep.round (new output array) vs nr_bulk_round_f32", tc / ta, None, rows)
+    # like for like: the C kernel writing a new buffer too, from the same
+    # allocator (np.empty: fresh pages the kernel's threads fault in; glibc
+    # malloc of 256 MB is an mmap without numpy's huge-page advice, ~10x
+    # slower to fault, so it would flatter numrep.round)
+    def c_kernel_new():
+        o = np.empty_like(x)
+        L.nr_bulk_round_f32(f._h, 0, 0, 0, px, ctypes.c_void_p(o.ctypes.data), x.size,
+                            args.threads)
+    tn, ta2 = best([c_kernel_new, lambda: numrep.round(x, f, threads=args.threads)], args.reps)
+    print("new output each call: C kernel into np.empty %.1f ms, numrep.round %.1f ms"
+          % (tn * 1e3, ta2 * 1e3))
+    row("numrep.round (new array) vs nr_bulk_round_f32 (new buffer)", tn / ta2, 0.9, rows)
     exe = os.path.join(args.build, "bench_round")
     if os.path.exists(exe):
         r = subprocess.run([exe, "--format", "e4m3", "--n", str(args.n), "--reps",

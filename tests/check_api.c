@@ -145,12 +145,18 @@ START_TEST(scaled_round_is_quantize_per_group)
         ck_assert_ptr_nonnull(s);
         size_t ng = nr_api_scaled_groups(s, ROWS, LEN);
         double *sc = malloc(ng * sizeof *sc);
-        uint64_t *sb = malloc(ng * sizeof *sb);
-        ck_assert_int_eq(nr_api_scaled_round(s, NR_RND_SR, 9, 0, x, ROWS, LEN, y, sc, sb, 1, &e),
-                         0);
+        uint64_t *sb = malloc(ng * sizeof *sb), *codes = malloc(ROWS * LEN * sizeof *codes);
+        ck_assert_int_eq(nr_api_scaled_round(s, NR_RND_SR, 9, 0, x, ROWS, LEN, y, sc, sb, codes,
+                                             1, &e), 0);
         ck_assert_int_eq(nr_api_scaled_round(s, NR_RND_SR, 9, 0, x, ROWS, LEN, y4, NULL, NULL,
-                                             4, &e), 0);
+                                             NULL, 4, &e), 0);
         ck_assert(memcmp(y, y4, ROWS * LEN * sizeof *y) == 0);
+        /* decode(codes, scale encodings) gives the values back */
+        double ts = s->scale == NR_SCALE_NV ? nr_scaled_tensor_scale(s, nr_scaled_amax(
+                                                  x, ROWS * LEN, 1)) : 0;
+        ck_assert_int_eq(nr_api_scaled_decode(s, ts, codes, sb, ROWS, LEN, y4, 3, &e), 0);
+        for (size_t i = 0; i < ROWS * LEN; i++)
+            ck_assert(isnan(y[i]) ? isnan(y4[i]) : memcmp(&y[i], &y4[i], sizeof *y) == 0);
         size_t glen = s->gran == NR_GRAN_BLOCK ? (size_t)s->block
                       : s->gran == NR_GRAN_CHANNEL ? LEN : (size_t)ROWS * LEN;
         size_t per_row = s->gran == NR_GRAN_TENSOR ? 1 : (LEN + glen - 1) / glen;
@@ -170,18 +176,27 @@ START_TEST(scaled_round_is_quantize_per_group)
             for (size_t i = 0; i < n; i++) {
                 double v = q[i] * grp.scale;
                 ck_assert(memcmp(&y[at + i], &v, sizeof v) == 0);
+                if (!grp.nan)
+                    ck_assert_uint_eq(codes[at + i], nr_encode(&s->elem, NR_RND_RNE, q[i], 0,
+                                                               NULL));
             }
         }
+        free(codes);
         free(sc);
         free(sb);
         nr_api_scaled_free(s);
     }
     nr_err e = {0};
     nr_scaled *st = nr_api_scaled_new("int8@tensor:fp32:static", &e);
-    ck_assert_int_lt(nr_api_scaled_round(st, NR_RND_RNE, 0, 0, x + 8, 1, 8, y, NULL, NULL, 1, &e),
+    ck_assert_int_lt(nr_api_scaled_round(st, NR_RND_RNE, 0, 0, x + 8, 1, 8, y, NULL, NULL, NULL, 1,
+                                         &e),
                      0); /* x + 8: finite (a NaN group needs no scale) */
     ck_assert_int_eq(e.code, NR_ERANGE);
     nr_api_scaled_free(st);
+    nr_scaled *nv = nr_api_scaled_new("nvfp4", &e); /* its tensor scale is required */
+    uint64_t c1 = 0, b1 = 0;
+    ck_assert_int_eq(nr_api_scaled_decode(nv, 0, &c1, &b1, 1, 1, y, 1, &e), -NR_ERANGE);
+    nr_api_scaled_free(nv);
     ck_assert_ptr_null(nr_api_scaled_new("e2m1@b0", &e));
     free(x), free(y), free(y4), free(p);
 }

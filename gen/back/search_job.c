@@ -41,6 +41,12 @@ void gen_search_job_free(gen_search_job *j)
     free(j);
 }
 
+void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *ctx)
+{
+    j->opts.progress = fn;
+    j->opts.progress_ctx = ctx;
+}
+
 /* ---------------------------------------------------------------- options */
 
 static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep"};
@@ -64,9 +70,7 @@ int gen_search_job_takes(const char *name)
     return find(name, flags, sizeof flags / sizeof *flags) ? 0 : -1;
 }
 
-static int bad(nr_err *err, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(nr_err *err, const char *name, const char *fmt, ...)
+int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
 {
     char where[64], msg[200];
     va_list ap;
@@ -128,10 +132,10 @@ int gen_parse_count(const char *s, long long lo, long long hi, long long *v)
     return 0;
 }
 
-static int copy(char *dst, size_t n, const char *name, const char *s, nr_err *err)
+int gen_opt_copy(char *dst, size_t n, const char *name, const char *s, nr_err *err)
 {
     if ((size_t)snprintf(dst, n, "%s", s) >= n)
-        return bad(err, name, "too long");
+        return gen_opt_bad(err, name, "too long");
     return 0;
 }
 
@@ -146,13 +150,13 @@ static int set_numeric(gen_search_job *j, const char *name, const char *s, nr_er
         int *hi = name[0] == 'e' ? &g->exp_hi : name[0] == 'm' ? &g->man_hi
                   : name[0] == 'i' ? &g->int_hi : &g->frac_hi;
         if (parse_range(s, lo, hi))
-            return bad(err, name, "expected A:B (0 <= A <= B <= 64) or A, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected A:B (0 <= A <= B <= 64) or A, got \"%s\"", s);
         return 0;
     }
     long long lo = !strcmp(name, "first") || !strcmp(name, "stop-after") ? 0 : 1;
     long long hi = !strcmp(name, "jobs") ? 256 : !strcmp(name, "steps") ? 64 : 1ll << 40, v;
     if (gen_parse_count(s, lo, hi, &v))
-        return bad(err, name, "expected an integer from %lld to %lld, got \"%s\"", lo, hi, s);
+        return gen_opt_bad(err, name, "expected an integer from %lld to %lld, got \"%s\"", lo, hi, s);
     if (!strcmp(name, "jobs"))
         o->jobs = (int)v;
     else if (!strcmp(name, "limit"))
@@ -175,7 +179,7 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
     if (takes < 0)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search", "unknown option %s", name);
     if (takes != (s != NULL))
-        return bad(err, name, takes ? "needs a value" : "is a flag: it takes no value");
+        return gen_opt_bad(err, name, takes ? "needs a value" : "is a flag: it takes no value");
     if (!strcmp(name, "per-layer"))
         o->per_layer = 1;
     else if (!strcmp(name, "early-stop"))
@@ -185,25 +189,25 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
     else if (!strcmp(name, "full-sweep"))
         o->full_sweep = 1;
     else if (!strcmp(name, "net"))
-        return copy(j->net, sizeof j->net, name, s, err);
+        return gen_opt_copy(j->net, sizeof j->net, name, s, err);
     else if (!strcmp(name, "data"))
-        return copy(j->data, sizeof j->data, name, s, err);
+        return gen_opt_copy(j->data, sizeof j->data, name, s, err);
     else if (!strcmp(name, "db"))
-        return copy(j->db, sizeof j->db, name, s, err);
+        return gen_opt_copy(j->db, sizeof j->db, name, s, err);
     else if (!strcmp(name, "predictor"))
-        return copy(j->predictor, sizeof j->predictor, name, s, err);
+        return gen_opt_copy(j->predictor, sizeof j->predictor, name, s, err);
     else if (!strcmp(name, "max-loss")) {
         if (parse_loss(s, &o->max_loss))
-            return bad(err, name, "expected a loss such as 1%% or 0.01, below 100%%, got "
+            return gen_opt_bad(err, name, "expected a loss such as 1%% or 0.01, below 100%%, got "
                                   "\"%s\"", s);
         j->have_loss = 1;
     } else if (!strcmp(name, "method")) {
         if (strcmp(s, "fast") && strcmp(s, "exhaustive"))
-            return bad(err, name, "expected fast or exhaustive, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected fast or exhaustive, got \"%s\"", s);
         o->method = strcmp(s, "fast") ? NR_SEARCH_EXHAUSTIVE : NR_SEARCH_FAST;
     } else if (!strcmp(name, "engine") || !strcmp(name, "sample-engine")) {
         if (strcmp(s, "emulator") && gen_engine_opt_level(s) < 0)
-            return bad(err, name, "expected jit, jit-O0..jit-O3 or emulator, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected jit, jit-O0..jit-O3 or emulator, got \"%s\"", s);
         if (!strcmp(name, "engine"))
             snprintf(j->engine, sizeof j->engine, "%s", s);
         else
@@ -212,14 +216,14 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
     } else if (!strcmp(name, "grid")) {
         if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed") &&
             strcmp(s, "scaled") && strcmp(s, "all"))
-            return bad(err, name, "expected both, float, fixed, scaled or all, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected both, float, fixed, scaled or all, got \"%s\"", s);
         snprintf(j->grid_kind, sizeof j->grid_kind, "%s", s);
     } else if (!strcmp(name, "float-variant")) {
-        return copy(j->grid.float_variant, sizeof j->grid.float_variant, name, s, err);
+        return gen_opt_copy(j->grid.float_variant, sizeof j->grid.float_variant, name, s, err);
     } else if (!strcmp(name, "rounding")) {
         nr_err e = {0};
         if (nr_rounding_parse(s, &o->rounding, &e))
-            return bad(err, name, "expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"", s);
+            return gen_opt_bad(err, name, "expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"", s);
     } else
         return set_numeric(j, name, s, err);
     return 0;

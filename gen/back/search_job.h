@@ -64,11 +64,18 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
  * command's exit statuses). */
 gen_search_job *gen_search_job_new(void);
 void gen_search_job_free(gen_search_job *j);
+/* The search's progress (opts.progress): fn(ctx, phase, done, total). */
+void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *ctx);
 char *gen_search_job_json(gen_search_job *j, int *status, nr_err *err);
 
 /* Text helpers the commands share with their library forms: a decimal
  * integer in [lo, hi] (0, or -1 leaving *v alone); */
 int gen_parse_count(const char *s, long long lo, long long hi, long long *v);
+/* a refused option value: -NR_ERANGE, err->where "--NAME", msg from fmt; */
+int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* s into dst[n] (too long: gen_opt_bad); */
+int gen_opt_copy(char *dst, size_t n, const char *name, const char *s, nr_err *err);
 /* a JSON string literal of s ('"' and '\\' escaped, control characters as
  * \u00XX). */
 void gen_json_str(FILE *f, const char *s);

@@ -36,6 +36,7 @@
 #include "onnx_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,9 +231,10 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
     return 0;
 }
 
-static int write_spec(ctx *c, const Onnx__ModelProto *m, const char *path, const char *name,
-                      const char *weights_file, int outl, char **out)
+static int write_spec(ctx *c, const Onnx__ModelProto *m, const char *path,
+                      const nr_onnx_import_opts *o, int outl, char **out)
 {
+    const char *name = o->name, *weights_file = o->weights_file;
     sbuf b = {0};
     char base[128], prod[64], pver[64];
     const char *slash = strrchr(path, '/');
@@ -248,7 +250,12 @@ static int write_spec(ctx *c, const Onnx__ModelProto *m, const char *path, const
     sb_printf(&b, "# Imported by `numrep import` from %s (producer: %s %s, ONNX opset %lld).\n",
               base, prod[0] ? prod : "unknown", pver, (long long)c->opset);
     sb_printf(&b, "name: '%s'\n", name);
-    sb_printf(&b, "input: {shape: [%d, %d, %d]}\n", in->shape[0], in->shape[1], in->shape[2]);
+    char input[1024 + 2 * PATH_MAX];
+    if (nr_onnx_input_yaml(&o->input, in->shape, input, sizeof input, c->err)) {
+        free(b.s);
+        return -NR_ERANGE;
+    }
+    sb_printf(&b, "%s", input);
     if (weights_file && c->nt)
         sb_printf(&b, "weights: '%s'\n", weights_file);
     sb_printf(&b, "layers:\n");
@@ -287,10 +294,14 @@ static int valid_spec_name(const char *s)
     return 1;
 }
 
-int nr_onnx_import_buffer(const void *buf, size_t len, const char *path, const char *name,
-                          const char *weights_file, nr_onnx_import *out, nr_err *err)
+int nr_onnx_import_buffer(const void *buf, size_t len, const char *path,
+                          const nr_onnx_import_opts *o, nr_onnx_import *out, nr_err *err)
 {
     memset(out, 0, sizeof *out);
+    const char *name = o->name, *weights_file = o->weights_file;
+    int rc = nr_onnx_input_check(&o->input, err);
+    if (rc)
+        return rc;
     if (!valid_spec_name(name))
         return nr_err_set(err, NR_ERANGE, "", 0, 0, "name", "\"%s\": expected letters, digits, "
                           "_ . - (at most %d bytes)", name, NR_NAME_MAX - 1);
@@ -302,14 +313,13 @@ int nr_onnx_import_buffer(const void *buf, size_t len, const char *path, const c
         return nr_err_set(err, NR_ECORRUPT, path, 0, 0, "", "not a valid ONNX model (the "
                           "protobuf data is truncated or corrupt)");
     ctx c = {.path = path, .err = err, .node = -1, .batch = -1};
-    int rc;
     if (!m->graph)
         rc = nr_err_set(err, NR_ECORRUPT, path, 0, 0, "", "the model has no graph");
     else
         rc = walk(&c, m);
     if (!rc) {
         int k = onnx_map_get(&c.vmap, m->graph->output[0]->name);
-        rc = write_spec(&c, m, path, name, weights_file, c.v[k].layer, &out->spec);
+        rc = write_spec(&c, m, path, o, c.v[k].layer, &out->spec);
     }
     if (!rc) {
         out->nlayers = c.nl;
@@ -341,8 +351,8 @@ int nr_onnx_import_buffer(const void *buf, size_t len, const char *path, const c
     return rc;
 }
 
-int nr_onnx_import_file(const char *path, const char *name, const char *weights_file,
-                        nr_onnx_import *out, nr_err *err)
+int nr_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_import *out,
+                        nr_err *err)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
@@ -372,7 +382,7 @@ int nr_onnx_import_file(const char *path, const char *name, const char *weights_
         free(buf);
         return nr_err_set(err, NR_EIO, path, 0, 0, "", "short read");
     }
-    int rc = nr_onnx_import_buffer(buf, (size_t)size, path, name, weights_file, out, err);
+    int rc = nr_onnx_import_buffer(buf, (size_t)size, path, o, out, err);
     free(buf);
     return rc;
 }

@@ -18,6 +18,38 @@
 #include "numrep.h"
 #include "tensorio.h"
 
+/* The spec's `input:` preprocessing fields (specs/README.md) and `dataset:`;
+ * a field left at its init value is not written (the spec's default). */
+typedef struct nr_onnx_input {
+    double divisor;          /* x = pixel / divisor; 0: not written            */
+    int nmean, nstd;         /* 0..3 values each (one, or one per channel)     */
+    double mean[3], std[3];
+    int resize;              /* bilinear resize of the shorter side; 0: none   */
+    int crop_h, crop_w;      /* centre crop; 0: none (resize needs a crop)     */
+    const char *dataset;     /* the spec's default data, made absolute; NULL   */
+} nr_onnx_input;
+/* onnx_input.c: */
+void nr_onnx_input_init(nr_onnx_input *in);
+/* The fields' own checks (divisor positive, at most 3 finite means/stds,
+ * resize/crop 1..65535, resize only with crop, dataset exists): 0 or
+ * -NR_ERANGE / -NR_EIO with the field named in err->where.  The spec parser
+ * checks the rest (counts against the channels) when the spec is read back. */
+int nr_onnx_input_check(const nr_onnx_input *in, nr_err *err);
+/* The spec's `input: {shape: [C, H, W], <fields>}` line and, when
+ * in->dataset is set, a `dataset: '...'` line (written as given), into buf
+ * (NUL-terminated): 0, or -NR_ERANGE when they do not fit in n bytes. */
+int nr_onnx_input_yaml(const nr_onnx_input *in, const int shape[3], char *buf, size_t n,
+                       nr_err *err);
+
+/* How the importer writes the spec (onnx_import.c). */
+typedef struct nr_onnx_import_opts {
+    const char *name;         /* the spec's `name:`                            */
+    const char *weights_file; /* its `weights:`, relative to the spec's dir    */
+    nr_onnx_input input;      /* its `input:` preprocessing and `dataset:`     */
+} nr_onnx_import_opts;
+void nr_onnx_import_opts_init(nr_onnx_import_opts *o, const char *name,
+                              const char *weights_file);
+
 typedef struct nr_onnx_import {
     char *spec;               /* the network spec, YAML text (malloc'ed)       */
     int nlayers;
@@ -29,13 +61,13 @@ typedef struct nr_onnx_import {
 } nr_onnx_import;
 
 /* Convert the ONNX model in buf[0..len).  path names the file in messages;
- * name is the spec's `name:`, weights_file its `weights:` (relative to the
- * spec's directory).  On failure *out is left empty. */
-int nr_onnx_import_buffer(const void *buf, size_t len, const char *path, const char *name,
-                          const char *weights_file, nr_onnx_import *out, nr_err *err);
+ * o says what the spec's header holds (name, weights file, input
+ * preprocessing: checked here).  On failure *out is left empty. */
+int nr_onnx_import_buffer(const void *buf, size_t len, const char *path,
+                          const nr_onnx_import_opts *o, nr_onnx_import *out, nr_err *err);
 /* Same, reading the file at path. */
-int nr_onnx_import_file(const char *path, const char *name, const char *weights_file,
-                        nr_onnx_import *out, nr_err *err);
+int nr_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_import *out,
+                        nr_err *err);
 void nr_onnx_import_free(nr_onnx_import *r);
 
 #endif

@@ -38,8 +38,9 @@ for e in (4, 5):
         model.close()
 
 # Scaled formats (a shared scale per block of elements: OCP MX, NVFP4) on the
-# same images: the emulator evaluates them (the JIT does not compile scaled
-# formats yet).  ScaledFormat.bits counts the block scale per element.
+# same images, evaluated by the reference emulator (engine="jit" compiles them
+# too, bit for bit the same).  ScaledFormat.bits counts the block scale per
+# element.
 scaled = []
 for name in ("mxfp8", "mxfp6e2m3", "mxfp4", "nvfp4"):
     fmt = numrep.Format(name)

@@ -12,7 +12,7 @@ readers, study) and libnumrep_gen.so (the LLVM JIT): the same C API the
 """
 from ._lib import (Error, ParseError, RangeError, ShapeError, FileError, OutOfMemory,  # noqa: F401
                    CorruptError, UnsupportedError, InternalError)
-from .formats import (Format, ScaledFormat, round, encode, decode, pack, unpack,  # noqa: F401
+from .formats import (Format, ScaledFormat, ScaledCodes, round, encode, decode, pack, unpack,  # noqa: F401
                       add, sub, mul, div, fma, sqrt,
                       threads_default)
 from .model import Model  # noqa: F401

@@ -168,7 +168,11 @@ _SIGS = {
     "nr_api_scaled_info": (c_int, [_P, POINTER(c_int64), POINTER(c_double)]),
     "nr_api_scaled_groups": (c_size_t, [_P, c_size_t, c_size_t]),
     "nr_api_scaled_round": (c_int, [_P, c_int, c_uint64, c_double, _P, c_size_t, c_size_t, _P,
-                                    _P, _P, c_int, POINTER(NrErr)]),
+                                    _P, _P, _P, c_int, POINTER(NrErr)]),
+    "nr_api_scaled_decode": (c_int, [_P, c_double, _P, _P, c_size_t, c_size_t, _P, c_int,
+                                     POINTER(NrErr)]),
+    "nr_scaled_amax": (c_double, [_P, c_size_t, c_size_t]),
+    "nr_scaled_tensor_scale": (c_double, [_P, c_double]),
     "nr_api_arith": (c_int, [_P, c_int, c_int, c_uint64, _P, _P, _P, _P, c_size_t,
                              POINTER(NrErr)]),
     "nr_api_model_info": (c_int, [_P, POINTER(c_int), POINTER(c_int)]),
@@ -187,6 +191,8 @@ _SIGS = {
     # cost.h
     "nr_cost_mac": (c_int, [_P, _P, _P, _P, _P, POINTER(NrErr)]),
 }
+from ._progress import SEARCH_FN as _SEARCH_FN, EVAL_FN as _EVAL_FN  # noqa: E402
+
 _GEN_SIGS = {
     # gen/lower/model_gen.h
     "gen_model_compile": (c_int, [_P, _P, POINTER(_P), POINTER(NrErr)]),
@@ -205,6 +211,14 @@ _GEN_SIGS = {
     "gen_search_job_takes": (c_int, [c_char_p]),
     "gen_search_job_set": (c_int, [_P, c_char_p, c_char_p, POINTER(NrErr)]),
     "gen_search_job_json": (_P, [_P, POINTER(c_int), POINTER(NrErr)]),
+    "gen_search_job_progress": (None, [_P, _SEARCH_FN, _P]),
+    # gen/back/calibrate_job.h
+    "gen_cal_job_new": (_P, []),
+    "gen_cal_job_free": (None, [_P]),
+    "gen_cal_job_takes": (c_int, [c_char_p]),
+    "gen_cal_job_set": (c_int, [_P, c_char_p, c_char_p, POINTER(NrErr)]),
+    "gen_cal_job_progress": (None, [_P, _EVAL_FN, _P]),
+    "gen_cal_job_json": (_P, [_P, POINTER(NrErr)]),
     # gen/back/report_page.h
     "gen_report_page": (c_int, [c_char_p, c_int64, c_char_p, _P, POINTER(NrErr)]),
     # gen/onnx/onnx_write.h

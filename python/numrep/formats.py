@@ -9,6 +9,7 @@ format is a double).  Element i of an array draws the stochastic-rounding
 bits nr_sr_bits(seed, 0, i, 0), as line i+1 of `numrep round --seed S`.
 Every C call is a ctypes foreign call, so the GIL is released while it
 runs."""
+import collections
 import ctypes
 
 import numpy as np
@@ -164,46 +165,114 @@ class ScaledFormat(Format):
         return hash(self._name)
 
 
-def _round_scaled(x, f, mode, seed, threads, axis, scale, return_scales):
-    """numrep.round for a ScaledFormat: groups as nr_api_scaled_round says,
-    along axis (moved last) for blocks, axis 0 = output channel for
-    channels, the whole array for a tensor scale."""
+ScaledCodes = collections.namedtuple("ScaledCodes", "codes scales tensor_scale")
+ScaledCodes.__doc__ = """numrep.encode of a scaled format: codes, the element
+encodings (the element format's container dtype, x's shape); scales, the
+scale encodings, one per group in group order (uint8 for e8m0/ue4m3/nv,
+uint32 for fp32); tensor_scale, NVFP4's fp32 tensor scale or a static
+scale (None otherwise).  numrep.decode(enc, fmt) gives the values back."""
+
+
+def _scaled_layout(x, f, axis, what):
+    """x (axis moved last for blocks) as C-contiguous float64 rows: (xm,
+    rows, length), in nr_api_scaled_round's layout: blocks along the last
+    axis, one channel per row of axis 0, one tensor."""
     if x.ndim == 0:
         x = x.reshape(1)
-    if scale is not None:
-        if f.rule != "static" and f.scale != "nv":
-            raise ValueError("numrep.round: scale= is for static scales and nv's tensor scale; "
-                             "%s computes its scales" % f)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)):
-            raise TypeError("numrep.round: scale must be a number")
-    elif f.rule == "static":
-        raise ValueError("numrep.round: %s has a static scale: give it with scale=" % f)
     if f.granularity == "block":
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
                 or not -x.ndim <= axis < x.ndim:
-            raise ValueError("numrep.round: axis %r out of range for a %d-d array"
-                             % (axis, x.ndim))
-        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1), dtype=np.float64)
+            raise ValueError("numrep.%s: axis %r out of range for a %d-d array"
+                             % (what, axis, x.ndim))
+        xm = np.ascontiguousarray(np.moveaxis(x, axis, -1))
     else:
-        xm = np.ascontiguousarray(x, dtype=np.float64)
+        xm = np.ascontiguousarray(x)
     rows = xm.shape[0] if f.granularity == "channel" else (
         int(np.prod(xm.shape[:-1])) if xm.ndim > 1 else 1)
-    length = xm.size // rows if rows else 0
+    return xm, rows, (xm.size // rows if rows else 0)
+
+
+def _restore(a, f, axis, shape):
+    """_scaled_layout's inverse for a result array."""
+    if f.granularity == "block" and a.ndim > 1:
+        a = np.moveaxis(a, -1, axis)
+    return np.ascontiguousarray(a.reshape(shape) if a.shape != tuple(shape) else a)
+
+
+def _check_scale(f, scale, what):
+    if scale is not None:
+        if f.rule != "static" and f.scale != "nv":
+            raise ValueError("numrep.%s: scale= is for static scales and nv's tensor scale; "
+                             "%s computes its scales" % (what, f))
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)):
+            raise TypeError("numrep.%s: scale must be a number" % what)
+    elif f.rule == "static":
+        raise ValueError("numrep.%s: %s has a static scale: give it with scale=" % (what, f))
+
+
+def _scale_dtype(f):
+    return np.uint32 if f.scale == "fp32" else np.uint8
+
+
+def _round_scaled(x, f, mode, seed, threads, axis, scale, return_scales, what="round"):
+    """numrep.round (what "round") / numrep.encode ("encode") for a
+    ScaledFormat: groups as nr_api_scaled_round says, along axis (moved
+    last) for blocks, axis 0 = output channel for channels, the whole array
+    for a tensor scale."""
+    _check_scale(f, scale, what)
+    xm, rows, length = _scaled_layout(x, f, axis, what)
+    xm = np.ascontiguousarray(xm, dtype=np.float64)
     L = _lib.lib()
+    if what == "encode" and scale is None and f.scale == "nv":  # returned with the codes
+        scale = L.nr_scaled_tensor_scale(f._h, L.nr_scaled_amax(ptr(xm), xm.size, 1))
     ng = L.nr_api_scaled_groups(f._h, rows, length)
     out = np.empty(xm.shape, dtype=np.float64)
     scales = np.empty(ng, dtype=np.float64)
     sbits = np.empty(ng, dtype=np.uint64)
+    codes = np.empty(xm.shape, dtype=np.uint64) if what == "encode" else None
     e = NrErr()
     check(L.nr_api_scaled_round(f._h, mode, seed, float(scale) if scale is not None else 0.0,
                                 ptr(xm), rows, length, ptr(out), ptr(scales), ptr(sbits),
-                                threads, ctypes.byref(e)), e)
-    if f.granularity == "block":
-        out = np.moveaxis(out, -1, axis)
-    out = out.reshape(x.shape) if out.shape != x.shape else out
+                                ptr(codes) if codes is not None else None, threads,
+                                ctypes.byref(e)), e)
+    shape = x.shape if x.ndim else (1,)
+    if what == "encode":
+        return ScaledCodes(_restore(codes, f, axis, shape).astype(f.element.dtype),
+                           sbits.astype(_scale_dtype(f)),
+                           float(scale) if scale is not None else None)
+    out = _restore(out, f, axis, shape)
     if not return_scales:
         return out
     return out, scales, sbits
+
+
+def _decode_scaled(codes, f, scales, tensor_scale, axis, threads):
+    """numrep.decode for a ScaledFormat: nr_api_scaled_decode."""
+    if isinstance(codes, ScaledCodes):
+        if scales is not None or tensor_scale is not None:
+            raise TypeError("numrep.decode: scales/tensor_scale come with the ScaledCodes")
+        codes, scales, tensor_scale = codes
+    if scales is None:
+        raise TypeError("numrep.decode: %s needs the scale encodings (scales=, or decode the "
+                        "ScaledCodes numrep.encode returned)" % f)
+    codes = as_input(codes, "decode", (f.element.dtype,))
+    scales = as_input(scales, "decode", (np.uint8, np.uint16, np.uint32, np.uint64))
+    if tensor_scale is not None and (isinstance(tensor_scale, bool) or not isinstance(
+            tensor_scale, (int, float, np.floating))):
+        raise TypeError("numrep.decode: tensor_scale must be a number")
+    xm, rows, length = _scaled_layout(codes, f, axis, "decode")
+    L = _lib.lib()
+    ng = L.nr_api_scaled_groups(f._h, rows, length)
+    if scales.size != ng:
+        raise _lib.ShapeError("numrep.decode: %d scale encodings for %d groups of %s"
+                              % (scales.size, ng, f), 3, where="scales")
+    cm = np.ascontiguousarray(xm, dtype=np.uint64)
+    sb = np.ascontiguousarray(scales.reshape(-1), dtype=np.uint64)
+    out = np.empty(xm.shape, dtype=np.float64)
+    e = NrErr()
+    check(L.nr_api_scaled_decode(f._h, float(tensor_scale or 0.0), ptr(cm), ptr(sb), rows,
+                                 length, ptr(out), threads, ctypes.byref(e)), e)
+    return _restore(out, f, axis, codes.shape if codes.ndim else (1,))
 
 
 def as_format(fmt):
@@ -320,17 +389,46 @@ def round(x, fmt, rounding="rne", seed=None, threads=0, out=None, axis=-1,  # no
                           "nr_api_round_f64", lambda f, x: x.dtype)
 
 
-def encode(x, fmt, rounding="rne", seed=None, threads=0, out=None):
+def encode(x, fmt, rounding="rne", seed=None, threads=0, out=None, axis=-1, scale=None):
     """The encodings of x rounded into fmt, in the format's container
-    (uint8/uint16/uint32/uint64, Format.dtype), x's shape."""
+    (uint8/uint16/uint32/uint64, Format.dtype), x's shape.
+
+    A scaled fmt returns a ScaledCodes (codes, scales, tensor_scale): the
+    element encodings of the values round(x, fmt, ...) gives (its groups,
+    axis and scale=, the same draws), the groups' scale encodings and the
+    tensor scale (NVFP4's: scale=, else from the whole array; a static
+    scale).  pack(enc.codes, fmt.element) packs the elements densely."""
+    f = as_format(fmt)
+    if isinstance(f, ScaledFormat):
+        if out is not None:
+            raise TypeError("numrep.encode: out= is not supported for scaled formats")
+        x = as_input(x, "encode", (np.float32, np.float64))
+        return _round_scaled(x, f, rounding_mode(rounding), _seed(seed), _threads(threads),
+                             axis, scale, False, what="encode")
+    if axis != -1 or scale is not None:
+        raise TypeError("numrep.encode: axis and scale are for scaled formats; %s is not one"
+                        % f)
     return _rounding_call("encode", x, fmt, rounding, seed, threads, out, "nr_bulk_encode_f32",
                           "nr_api_encode_f64", lambda f, x: f.dtype)
 
 
-def decode(bits, fmt, dtype=np.float64, threads=0, out=None):
+def decode(bits, fmt, dtype=np.float64, threads=0, out=None, scales=None, tensor_scale=None,
+           axis=-1):
     """The values of encodings (an array of exactly fmt's container dtype).
     dtype float64 (default) is exact for every float format; float32 uses the
-    bulk kernel (values that do not fit float32 are rounded to nearest)."""
+    bulk kernel (values that do not fit float32 are rounded to nearest).
+
+    A scaled fmt: bits is the ScaledCodes numrep.encode returned (or the
+    element codes, with scales= the scale encodings and, for NVFP4,
+    tensor_scale=); the float64 values P * X (exact), as round gives."""
+    f = as_format(fmt)
+    if isinstance(f, ScaledFormat):
+        if out is not None or np.dtype(dtype) != np.float64:
+            raise TypeError("numrep.decode: a scaled format decodes to a new float64 array")
+        return _decode_scaled(bits, f, scales, tensor_scale, axis, _threads(threads))
+    if scales is not None or tensor_scale is not None or axis != -1:
+        raise TypeError("numrep.decode: scales, tensor_scale and axis are for scaled formats; "
+                        "%s is not one" % f)
     f = _plain(fmt, "decode")
     t = _threads(threads)
     bits = as_input(bits, "decode", (f.dtype,))

@@ -11,6 +11,7 @@ import tempfile
 from . import _lib
 from ._lib import NrErr, check
 from .formats import as_format
+from ._progress import Callback
 
 _METRICS = ("area", "delay", "energy")
 
@@ -122,11 +123,18 @@ def import_onnx(path, out_dir, name=None, divisor=None, mean=None, std=None, res
     return w.yaml.decode()
 
 
-def from_torch(module, example_input, out_dir=None, name="model", precision=None, **model_args):
+_IMPORT_OPTIONS = ("divisor", "mean", "std", "resize", "crop", "dataset")
+
+
+def from_torch(module, example_input, out_dir=None, name="model", precision=None,
+               **options):
     """A torch.nn.Module as a numrep.Model: exported with torch.onnx.export
-    (eval mode, the example input's shape), imported as import_onnx does,
-    built with precision.  out_dir: where the spec and weights go (default
-    a temporary directory, kept for the Model's life)."""
+    (eval mode, the example input's shape), imported as import_onnx does
+    (its preprocessing options divisor, mean, std, resize, crop, dataset go
+    into the spec, as `numrep import`'s do), built with precision and the
+    other options (Model's: random_weights, opt_level, pack).  out_dir:
+    where the spec and weights go (default a temporary directory, kept for
+    the Model's life)."""
     try:
         import torch
     except ImportError as ex:
@@ -145,15 +153,16 @@ def from_torch(module, example_input, out_dir=None, name="model", precision=None
                               output_names=["output"], opset_version=13)
     finally:
         module.train(was_training)
-    spec = import_onnx(onnx_path, os.path.join(out_dir, name), name=name)
-    m = Model(spec, precision=precision, **model_args)
+    imp = {k: options.pop(k) for k in _IMPORT_OPTIONS if k in options}
+    spec = import_onnx(onnx_path, os.path.join(out_dir, name), name=name, **imp)
+    m = Model(spec, precision=precision, **options)
     m._tmpdir = tmp  # removed with the Model
     return m
 
 
 # ---------------------------------------------------------------- search, report
 
-def _option_value(v):
+def _option_value(v, cmd="search"):
     """A Python option value as the command line's text (None: a flag)."""
     if v is True:
         return None
@@ -165,11 +174,58 @@ def _option_value(v):
         return str(v)
     if isinstance(v, (tuple, list)) and len(v) == 2:  # exp=(3, 6) -> "3:6"
         return "%d:%d" % (int(v[0]), int(v[1]))
-    raise TypeError("numrep.search: option value %r: expected a str, number, path, True or "
-                    "(lo, hi)" % (v,))
+    raise TypeError("numrep.%s: option value %r: expected a str, number, path, True or "
+                    "(lo, hi)" % (cmd, v))
 
 
-def search(spec, max_loss, data=None, db="numrep-results.db", method="fast", jobs=1, **options):
+class _Job:
+    """A gen_search_job / gen_cal_job on the heap (gen/back/*_job.h), its
+    options set by long name ("max-loss"; Python's max_loss), freed on
+    exit.  The command line sets the same options through the same
+    parser."""
+
+    def __init__(self, G, cmd, options):
+        self.G, self.cmd, self.err = G, cmd, NrErr()
+        pre = "gen_search_job" if cmd == "search" else "gen_cal_job"
+        self.takes, self.set = getattr(G, pre + "_takes"), getattr(G, pre + "_set")
+        self.free = getattr(G, pre + "_free")
+        self.h = getattr(G, pre + "_new")()
+        if not self.h:
+            raise MemoryError("numrep.%s: out of memory" % cmd)
+        try:
+            for name, v in options:
+                self._set(name.replace("_", "-"), v)
+        except BaseException:
+            self.free(self.h)
+            raise
+
+    def _set(self, name, v):
+        if v is None or v is False:
+            return
+        if self.takes(name.encode()) < 0:
+            raise TypeError("numrep.%s: unknown option %r" % (self.cmd, name.replace("-", "_")))
+        val = _option_value(v, self.cmd)
+        check(self.set(self.h, name.encode(), None if val is None else val.encode(),
+                       ctypes.byref(self.err)), self.err)
+
+    def answer(self, text):
+        """The job's JSON answer (malloc'ed text, NULL: raise its error)."""
+        if not text:
+            _lib.raise_err(self.err)
+        try:
+            return json.loads(ctypes.string_at(text).decode())
+        finally:
+            _lib.libc_free(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.free(self.h)
+
+
+def search(spec, max_loss, data=None, db="numrep-results.db", method="fast", jobs=1,
+           progress=None, **options):
     """The fastest format whose normalized top-1 is within max_loss (a
     fraction 0.01, or "1%") on data, as `numrep search SPEC --max-loss L
     --json` (the same C function, gen_search_job_run): further options by
@@ -179,40 +235,27 @@ def search(spec, max_loss, data=None, db="numrep-results.db", method="fast", job
     goes to the results store db, and a rerun answers from it.  Returns the
     command's JSON answer as a dict: "found" False when no format meets the
     budget; "precision_yaml" the answer as a precision file.  A bad option
-    raises numrep.RangeError (a ValueError) naming it."""
+    raises numrep.RangeError (a ValueError) naming it.  progress: None,
+    True (the command line's progress lines on stderr) or a callable
+    progress(phase, done, total), called as the search goes (phase "R^2
+    sweep", "evaluate CONFIG", ...); what it raises is raised when the
+    search returns."""
     if isinstance(max_loss, bool) or not isinstance(max_loss, (str, int, float)):
         raise TypeError("numrep.search: max_loss must be a number or a str like '1%%', got %r"
                         % (max_loss,))
     G = _lib.genlib()
-    job = G.gen_search_job_new()
-    if not job:
-        raise MemoryError("numrep.search: out of memory")
-    e = NrErr()
-    try:
-        opts = [("net", spec), ("max-loss", max_loss), ("db", db), ("method", method),
-                ("jobs", jobs), ("data", data)]
-        opts += [(k.replace("_", "-"), v) for k, v in options.items()]
-        for name, v in opts:
-            if v is None or v is False:
-                continue
-            if G.gen_search_job_takes(name.encode()) < 0:
-                raise TypeError("numrep.search: unknown option %r" % name.replace("-", "_"))
-            val = _option_value(v)
-            check(G.gen_search_job_set(job, name.encode(), None if val is None else val.encode(),
-                                       ctypes.byref(e)), e)
+    cb = Callback(progress)
+    opts = [("net", spec), ("max-loss", max_loss), ("db", db), ("method", method),
+            ("jobs", jobs), ("data", data)]
+    with _Job(G, "search", opts + list(options.items())) as job:
+        G.gen_search_job_progress(job.h, cb.c, None)
         status = ctypes.c_int()
-        text = G.gen_search_job_json(job, ctypes.byref(status), ctypes.byref(e))
-        if not text:
-            _lib.raise_err(e)
-        try:
-            answer = json.loads(ctypes.string_at(text).decode())
-        finally:
-            _lib.libc_free(text)
-        if status.value == 4:
-            answer["stopped"] = True
-        return answer
-    finally:
-        G.gen_search_job_free(job)
+        answer = job.answer(G.gen_search_job_json(job.h, ctypes.byref(status),
+                                                  ctypes.byref(job.err)))
+    cb.check()
+    if status.value == 4:
+        answer["stopped"] = True
+    return answer
 
 
 def report(db, path, run=None):
@@ -228,18 +271,35 @@ def report(db, path, run=None):
 
 
 # ---------------------------------------------------------------- calibrate
-# TODO(lead, after merging branch calib): wire numrep.calibrate here.
-# `numrep calibrate` (static activation scales of scaled formats) is being
-# made a library function in runtime/study/calibrate*.c on another branch
-# (nr_calibrate_load / nr_calibrate_run / the writer in calibrate_write.c).
-# Wire it as search is wired above: a small C entry point taking the
-# command's options by name (or a plain-argument function in nr_api),
-# declared in _lib.py (test_api.py checks the declaration against the
-# header), returning the written precision file's path and the per-tensor
-# scales as a dict; then add a test against `numrep calibrate` output.
 
-def calibrate(*args, **kwargs):
-    """Not available yet: `numrep calibrate` as a library call lands with
-    the scaled-formats calibration branch (see the comment above)."""
-    raise NotImplementedError("numrep.calibrate is not wired into the Python package yet; "
-                              "use the `numrep calibrate` command")
+def calibrate(spec, precision, out, data=None, samples=None, first=None, method="amax",
+              engine="jit", jobs=1, progress=None, **options):
+    """Static activation scales of a scaled precision (docs/semantics.md
+    [scl-cal-*]), as `numrep calibrate SPEC -p PRECISION -o OUT [--data D]
+    [--samples N] [--first K] [--method M] [--engine E] [--jobs N]` (the
+    same C function, gen_cal_job_run): the fp32 network runs over the
+    calibration samples, and PRECISION (a YAML file or a format name such as
+    "int8@channel") is written to OUT with every per-tensor activation scale
+    static and filled in; OUT is loaded back with the network.  method:
+    "amax", "percentile:P" or "mse"; options: rounding, mac, random_weights,
+    max_memory (bytes).  progress: None, True (progress lines on stderr) or
+    progress("calibrate", done, total).  Returns a dict: out, data, method,
+    engine, first, samples, seconds, tensors (a list of {name, layer,
+    format, count, amax, threshold, scale}), scales ({name: scale}) and
+    precision_yaml (the file's text); give out to Model(precision=...)."""
+    if isinstance(precision, (dict,)) or precision is None:
+        raise TypeError("numrep.calibrate: precision must be a precision file or a format name")
+    from .formats import Format
+    if isinstance(precision, Format):
+        precision = str(precision)
+    G = _lib.genlib()
+    cb = Callback(progress, phase="calibrate")
+    opts = [("net", spec), ("precision", precision), ("out", out), ("data", data),
+            ("samples", samples), ("first", first), ("method", method), ("engine", engine),
+            ("jobs", jobs)]
+    with _Job(G, "calibrate", opts + list(options.items())) as job:
+        G.gen_cal_job_progress(job.h, cb.c, None)
+        answer = job.answer(G.gen_cal_job_json(job.h, ctypes.byref(job.err)))
+    cb.check()
+    answer["scales"] = {t["name"]: t["scale"] for t in answer["tensors"]}
+    return answer

@@ -16,7 +16,8 @@ from conftest import SRC
 
 # size_t and uint64_t are one type to ctypes on LP64 (both c_ulong)
 _C_KIND = [("*", "p"), ("[", "p"), ("double", "d"), ("size_t", "u64"), ("uint64_t", "u64"),
-           ("int64_t", "i64"), ("uint32_t", "u32"), ("nr_rounding", "int"), ("int", "int")]
+           ("int64_t", "i64"), ("uint32_t", "u32"), ("nr_rounding", "int"), ("_fn", "fn"),
+           ("int", "int")]
 
 
 def _c_kind(t):
@@ -30,6 +31,8 @@ def _c_kind(t):
 def _py_kind(t):
     if t is None:
         return "void"
+    if isinstance(t, type) and issubclass(t, ctypes._CFuncPtr):
+        return "fn"  # a CFUNCTYPE: a C function pointer type (nr_*_fn)
     if t in (ctypes.c_void_p, ctypes.c_char_p) or (isinstance(t, type) and
                                                    issubclass(t, ctypes._Pointer)):
         return "p"
@@ -73,3 +76,28 @@ def test_ctypes_signature_matches_the_header(name):
     want_res, want_args = protos[name]
     assert _py_kind(res) == want_res, (name, "result")
     assert [_py_kind(a) for a in args] == want_args, name
+
+
+@pytest.mark.parametrize("typedef,fn", [("nr_search_progress_fn", "SEARCH_FN"),
+                                        ("nr_eval_progress_fn", "EVAL_FN")])
+def test_callback_types_match_the_typedef(typedef, fn):
+    from numrep import _progress
+    text = ""
+    for h in glob.glob(os.path.join(SRC, "runtime", "*", "*.h")):
+        text += re.sub(r"/\*.*?\*/", " ", open(h).read(), flags=re.S)
+    m = re.search(r"typedef\s+(\w+)\s*\(\s*\*\s*%s\s*\)\s*\(([^;]*?)\)\s*;" % typedef, text)
+    assert m, typedef
+    want = ("void" if m.group(1) == "void" else _c_kind(m.group(1)),
+            [_c_kind(p) for p in " ".join(m.group(2).split()).split(",")])
+    t = getattr(_progress, fn)
+    assert (_py_kind(t._restype_), [_py_kind(a) for a in t._argtypes_]) == want
+
+
+def test_foreign_calls_release_the_gil():
+    """ctypes releases the GIL around every call through a CDLL (a PyDLL
+    would hold it): round, run, emulate, eval, search and calibrate run
+    beside other Python threads.  test_models.py's four-thread test runs
+    models concurrently."""
+    for d in (_lib.lib(), _lib.genlib()):
+        assert isinstance(d, ctypes.CDLL) and not isinstance(d, ctypes.PyDLL)
+        assert not d._func_flags_ & ctypes._FUNCFLAG_PYTHONAPI

@@ -73,3 +73,29 @@ def test_cmake_install_puts_the_package_in_site_packages(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     origin, path = out.stdout.strip().split("|")
     assert origin == "install prefix" and path.startswith(str(prefix)), out.stdout
+
+
+def test_setup_pth_makes_import_work_from_anywhere(tmp_path):
+    """./setup.sh's python_path writes `$PWD/python` into numrep-source.pth in
+    Debian python3's site-packages; a python3 that reads such a .pth (here
+    from a temporary site dir, not to touch the system's) imports numrep
+    from any directory with no NUMREP_* variables and finds this source
+    tree's build/ libraries."""
+    setup = open(os.path.join(SRC, "setup.sh")).read()
+    assert 'echo "$PWD/python" > "$site/numrep-source.pth"' in setup
+    if os.path.realpath(BUILD) != os.path.realpath(os.path.join(SRC, "build")):
+        pytest.skip("this build is not the source tree's build/ (the .pth form finds that one)")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "numrep-source.pth").write_text(os.path.join(SRC, "python") + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMREP_", "PYTHON"))}
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); import numpy as np, numrep; "
+            "print(numrep.__file__); print(numrep.round(np.float32([3.14159]), 'e4m3')[0]); "
+            "print(numrep._lib.lib()._name)")
+    out = subprocess.run([sys.executable, "-c", code, str(site)], capture_output=True,
+                         text=True, env=env, cwd="/")
+    assert out.returncode == 0, out.stderr[-3000:]
+    pkg, val, libpath = out.stdout.split()
+    assert pkg.startswith(os.path.join(SRC, "python")) and val == "3.25"
+    assert os.path.realpath(libpath) == os.path.realpath(os.path.join(SRC, "build",
+                                                                      "libnumrep.so"))

@@ -1,7 +1,8 @@
 """test_scaled.py -- scaled formats (numrep.ScaledFormat, numrep.round on a
 scaled format) against `numrep format --json` and `numrep round FMT` (one
 group per input line) on the same values: every group's scale encoding and
-every element value, bit for bit, in several rounding modes."""
+every element value, bit for bit, in several rounding modes; numrep.encode's
+element and scale encodings against the same lines, and numrep.decode back."""
 import json
 
 import numpy as np
@@ -14,8 +15,9 @@ SCALED = ["mxfp4", "mxfp8", "mxfp6e2m3", "mxint8", "nvfp4", "e4m3@b8:ue4m3:amax-
           "int8@b32:fp32", "e5m2@tensor:fp32", "e2m1@b16:e8m0:rceil"]
 
 
-def cli_groups(name, rows, rounding="rne", seed=0):
-    """`numrep round NAME` with one row a line: per group (scale bits, values)."""
+def cli_groups(name, rows, rounding="rne", seed=0, codes=False):
+    """`numrep round NAME` with one row a line: per group (scale bits, values)
+    (codes: (scale bits, element encodings))."""
     text = "".join(" ".join(float(v).hex() if np.isfinite(v) else repr(float(v)) for v in r)
                    + "\n" for r in rows)
     out = cli("round", name, "--rounding", rounding, "--seed", seed, stdin=text).splitlines()
@@ -25,7 +27,7 @@ def cli_groups(name, rows, rounding="rne", seed=0):
         if f[0] == "scale":
             groups.append([int(f[3], 16), []])
         elif f[0] != "tensor":
-            groups[-1][1].append(float(f[-1]))
+            groups[-1][1].append(int(f[2], 16) if codes else float(f[-1]))
     return groups
 
 
@@ -96,8 +98,63 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="axis"):
         numrep.round(np.ones(4), "mxfp4", axis=1)
     with pytest.raises(TypeError, match="scaled"):
-        numrep.encode(np.ones(4), "mxfp4")
+        numrep.pack(np.ones(4, dtype=np.uint8), "mxfp4")
+    with pytest.raises(TypeError, match="scale encodings"):
+        numrep.decode(np.ones(4, dtype=np.uint8), "mxfp4")
+    with pytest.raises(numrep.ShapeError, match="groups"):
+        numrep.decode(np.ones(40, dtype=np.uint8), "mxfp4", scales=np.ones(1, dtype=np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        numrep.decode(np.ones(4, dtype=np.uint16), "mxfp4", scales=np.ones(1, dtype=np.uint8))
+    with pytest.raises(numrep.RangeError, match="tensor scale"):
+        numrep.decode(np.ones(4, dtype=np.uint8), "nvfp4", scales=np.ones(1, dtype=np.uint8))
+    with pytest.raises(ValueError, match="static"):
+        numrep.encode(np.ones(4), "int8@tensor:fp32:static")
     with pytest.raises(TypeError, match="scaled formats"):
         numrep.round(np.ones(4), "e4m3", axis=0)
     with pytest.raises(TypeError):
         numrep.round(np.ones(4, dtype=np.int32), "mxfp4")
+
+
+@pytest.mark.parametrize("name", SCALED)
+def test_encode_matches_cli_and_decodes_back(name):
+    f = numrep.Format(name)
+    rng = np.random.default_rng(5)
+    width = f.block or 24
+    nrows = 1 if f.scale == "nv" or f.granularity == "tensor" else 5
+    rows = rng.standard_normal((nrows, width)) * np.exp(rng.uniform(-6, 6, (nrows, 1)))
+    if nrows > 1:
+        rows[2, :] = 0.0
+        rows[3, 0] = 1e30
+    enc = numrep.encode(rows, f, "sr", seed=4)
+    assert isinstance(enc, numrep.ScaledCodes)
+    assert enc.codes.dtype == f.element.dtype and enc.codes.shape == rows.shape
+    assert enc.scales.dtype == (np.uint32 if f.scale == "fp32" else np.uint8)
+    want = cli_groups(name, rows, "sr", 4, codes=True)
+    assert len(want) == enc.scales.size
+    for g, (wb, wc) in enumerate(want):
+        assert int(enc.scales[g]) == wb, g
+        got = enc.codes[g] if f.granularity != "tensor" else enc.codes.ravel()
+        assert [int(c) for c in got] == wc, g
+    assert (enc.tensor_scale is not None) == (f.scale == "nv")
+    same = numrep.round(rows, f, "sr", seed=4)
+    assert np.array_equal(numrep.decode(enc, f), same)
+    assert np.array_equal(numrep.decode(enc.codes, f, scales=enc.scales,
+                                        tensor_scale=enc.tensor_scale), same)
+    packed = numrep.pack(enc.codes, f.element)  # dense elements + scales: the storage
+    assert np.array_equal(numrep.unpack(packed, f.element, rows.size).reshape(rows.shape),
+                          enc.codes)
+
+
+def test_encode_along_an_axis_nan_groups_and_threads():
+    x = np.random.default_rng(3).standard_normal((3, 70, 5))
+    x[1, 40, 2] = np.nan
+    enc = numrep.encode(x, "mxfp8", axis=1)
+    y = numrep.round(x, "mxfp8", axis=1)
+    assert np.array_equal(numrep.decode(enc, "mxfp8", axis=1), y, equal_nan=True)
+    assert np.isnan(numrep.decode(enc, "mxfp8", axis=1)[1, 32:64, 2]).all()
+    big = np.random.default_rng(4).standard_normal(1 << 18)
+    e1 = numrep.encode(big, "nvfp4", "sr", seed=2, threads=1)
+    e4 = numrep.encode(big, "nvfp4", "sr", seed=2, threads=4)
+    assert np.array_equal(e1.codes, e4.codes) and np.array_equal(e1.scales, e4.scales)
+    assert np.array_equal(numrep.decode(e4, "nvfp4", threads=4), numrep.round(big, "nvfp4",
+                                                                              "sr", seed=2))

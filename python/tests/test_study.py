@@ -105,6 +105,14 @@ def test_from_torch_and_module_match_numrep_run(tmp_path):
     assert same_bits(y, np.load(tmp_path / "y.npy"))
     m32 = numrep.from_torch(net, x, precision="fp32")
     assert np.allclose(m32.run(x.numpy()), net(x).detach().numpy(), atol=1e-4)
+    # import's preprocessing options go into the spec (as `numrep import --mean ...`)
+    mp = numrep.from_torch(net, x, out_dir=tmp_path, name="tpp", precision="bf16", divisor=255,
+                           mean=0.5, std=0.25, crop=8, dataset=tmp_path, opt_level=1)
+    text = (tmp_path / "tpp" / "tpp.yaml").read_text()
+    assert "divisor: 255, mean: 0.5, std: 0.25" in text and "crop: [8, 8]" in text, text
+    assert same_bits(mp.run(x.numpy()), y)
+    with pytest.raises(numrep.ShapeError, match="crop"):  # not the input's H, W
+        numrep.from_torch(net, x, out_dir=tmp_path, name="tbad", crop=4)
     mod = nt.NumrepModule(m)
     assert same_bits(mod(x).numpy(), y)
     assert same_bits(nt.NumrepModule(m, engine="emulator")(x).numpy(), y)
@@ -114,7 +122,11 @@ def test_search_and_report_match_cli(tmp_path):
     data = shared_data("mnist")
     net = spec("lenet5", "lenet5.yaml")
     opts = dict(grid="float", exp="4:5", man="2:5", limit=60, samples=4)
-    got = numrep.search(net, "5%", data=data, db=tmp_path / "py.db", jobs=2, **opts)
+    seen = []
+    got = numrep.search(net, "5%", data=data, db=tmp_path / "py.db", jobs=2,
+                        progress=lambda *a: seen.append(a), **opts)
+    assert seen and all(isinstance(p, str) and 0 <= d <= t for p, d, t in seen)
+    assert any(d == t for _, d, t in seen)  # a phase ran to its end
     want = json.loads(cli("search", net, "--max-loss", "5%", "--data", data, "--db",
                           tmp_path / "cli.db", "--jobs", 2, "--json", "--no-progress",
                           "--grid", "float", "--exp", "4:5", "--man", "2:5", "--limit", 60,
@@ -126,6 +138,10 @@ def test_search_and_report_match_cli(tmp_path):
         assert got[k] == want[k], k
     page = numrep.report(tmp_path / "py.db", tmp_path / "r.html")
     assert open(page).read(200).lower().startswith("<!doctype html>")
+    cli("report", tmp_path / "py.db", "-o", tmp_path / "cli.html")  # the same page
+    assert open(page, "rb").read() == (tmp_path / "cli.html").read_bytes()
+    run = numrep.report(tmp_path / "py.db", tmp_path / "r1.html", run=got["run"])
+    assert open(run, "rb").read() == open(page, "rb").read()  # the newest is that run
     with pytest.raises(numrep.RangeError, match="--max-loss"):
         numrep.search(net, "1x", data=data, db=tmp_path / "x.db")
     with pytest.raises(TypeError, match="bogus"):

@@ -55,14 +55,20 @@ int nr_api_scaled_info(const nr_scaled *s, int64_t ints[NR_API_SCALED_INTS], dou
 size_t nr_api_scaled_groups(const nr_scaled *s, size_t rows, size_t len);
 /* Quantize x group by group (nr_scaled_quantize): out = P * X, exact
  * doubles; scales / scale_bits (may be NULL) one per group, in group order
- * (row-major).  tensor_scale: the static scale (rule static), or NVFP4's
+ * (row-major); codes (may be NULL) the element encodings of P, x's layout.  tensor_scale: the static scale (rule static), or NVFP4's
  * fp32 tensor scale (<= 0: computed from the whole array's amax).  Group g
  * draws as line g+1 of `numrep round`: nr_sr_bits(seed, g, i, 0).
  * threads as for the bulk kernels.  0 or the first failing group's error. */
 int nr_api_scaled_round(const nr_scaled *s, nr_rounding mode, uint64_t seed,
                         double tensor_scale, const double *x, size_t rows, size_t len,
-                        double *out, double *scales, uint64_t *scale_bits, int threads,
-                        nr_err *err);
+                        double *out, double *scales, uint64_t *scale_bits, uint64_t *codes,
+                        int threads, nr_err *err);
+/* The inverse: out = P * X from the element encodings codes (x's layout)
+ * and the groups' scale encodings; tensor_scale: NVFP4's fp32 tensor
+ * scale (required there; else unused).  A NaN scale gives NaN values. */
+int nr_api_scaled_decode(const nr_scaled *s, double tensor_scale, const uint64_t *codes,
+                         const uint64_t *scale_bits, size_t rows, size_t len, double *out,
+                         int threads, nr_err *err);
 
 /* ---------------------------------------------------------------- models
  * Input and output shapes (C, H, W); returns the number of layers. */
