@@ -99,8 +99,13 @@ static double pct(int64_t a, int64_t n)
 
 /* ---------------------------------------------------------------- command */
 
+int cmd_eval_lm(int argc, char **argv);        /* cmd_eval_lm.c: --metric perplexity */
+int cmd_eval_lm_wanted(int argc, char **argv); /* 1 when --metric names an LM metric */
+
 int cmd_eval(int argc, char **argv)
 {
+    if (cmd_eval_lm_wanted(argc, argv))
+        return cmd_eval_lm(argc, argv);
     const char *net = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
     int json = 0, use_cache = 1, progress = 1, engine_given = 0;
