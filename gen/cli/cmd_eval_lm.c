@@ -176,8 +176,9 @@ int cmd_eval_lm(int argc, char **argv)
         status = cli_usage("eval", "missing --data TOKENS.npy (the spec names no `dataset:`)");
         goto done;
     }
-    if (!data)
-        data = m->spec->dataset;
+    char dpath[sizeof m->spec->dataset];
+    snprintf(dpath, sizeof dpath, "%s", data ? data : m->spec->dataset);
+    data = dpath; /* m is rebuilt below */
     int V = (int)m->layers[m->output].out_shape[2];
     if (nr_tokens_load(data, V, &t, &err))
         goto fail;

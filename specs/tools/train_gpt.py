@@ -5,6 +5,10 @@ Penn Treebank validation text, evaluate it on the test text, and write it as a
 numrep spec (docs/semantics.md [op-*], the ops of [op-lm]).
 
 usage: /usr/bin/python3 specs/tools/train_gpt.py PTB_DIR OUT_DIR [--steps N]
+                        [--load W.safetensors]
+
+--load skips training: the weights are read from a gpt.safetensors this script
+wrote, and everything else is written again from them.
 
 PTB_DIR is ../shared/data/ptb (ptb.valid.txt, ptb.test.txt).  Writes into
 OUT_DIR (specs/gpt):
@@ -13,8 +17,11 @@ OUT_DIR (specs/gpt):
   vocab.txt         one line per token id: "ID CODEPOINT" (the characters)
   test.npy          int32 [N_SUB, T+1]: the first N_SUB non-overlapping windows
                     of the test text (window i = characters [i*T, i*T+T+1))
-  ref_logits.npy    float32 [N_REF, T, V]: PyTorch's logits of the first N_REF
-                    windows of test.npy (tests/cli_gpt.sh compares them)
+  sample.npy        float32 [N_REF, 1, 1, T]: the inputs (ids) of the first N_REF
+                    windows, for `numrep emulate`
+  ref_logits.f32    raw little-endian float32 [N_REF, T, V]: PyTorch's logits of
+                    those windows (tests/cli_gpt.sh compares them)
+  reference.txt     PyTorch's perplexity and accuracy on test.npy
 and prints PyTorch's perplexity and next-token accuracy on the whole test
 text and on the shipped subset.  Debian's python3-torch (CPU), fixed seeds,
 deterministic: the same files on every run on the same machine.
@@ -217,6 +224,21 @@ def spec_lines(vocab):
     return w
 
 
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, h in header.items():
+        if name == '__metadata__':
+            continue
+        b, e = h['data_offsets']
+        out[name] = torch.from_numpy(np.frombuffer(data[b:e], dtype='<f4').copy()).reshape(
+            h['shape'])
+    return out
+
+
 def write_npy(path, a):
     np.save(path, np.ascontiguousarray(a))
 
@@ -227,6 +249,7 @@ def main():
     ap.add_argument('out')
     ap.add_argument('--steps', type=int, default=350)
     ap.add_argument('--lr', type=float, default=5e-3)
+    ap.add_argument('--load', help='gpt.safetensors to read instead of training')
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
@@ -245,6 +268,19 @@ def main():
     model = GPT(V)
     print('vocabulary %d, parameters %d, train %d chars, test %d chars'
           % (V, sum(p.numel() for p in model.parameters()), len(train), len(test)))
+    if a.load:
+        t = {k: v for k, v in read_safetensors(a.load).items() if '_rope.' not in k}
+        missing, extra = model.load_state_dict(t, strict=False)
+        if extra or set(missing) - {'cos', 'sin', 'mask'}:
+            raise SystemExit('%s: missing %s, unexpected %s' % (a.load, missing, extra))
+    else:
+        train_model(model, train, a)
+    model.eval()
+    export(model, test, chars, a.out)
+
+
+def train_model(model, train, a):
+    V = model.lm_head.out_features
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.1)
     gen = torch.Generator().manual_seed(1)
     warm = 20
@@ -266,26 +302,37 @@ def main():
         if step % 25 == 0 or step == a.steps - 1:
             print('step %d loss %.4f lr %.2e %.0fs' % (step, loss.item(), lr, time.time() - t0),
                   flush=True)
-    model.eval()
+
+
+def export(model, test, chars, out):
+    V = len(chars)
     full = windows(test)
     sub = full[:N_SUB]
     ppl, acc, cnt = evaluate(model, full)
     print('PyTorch test (all %d windows, %d predictions): perplexity %.4f, accuracy %.4f'
           % (len(full), cnt, ppl, acc))
-    ppl, acc, cnt = evaluate(model, sub)
+    ppl2, acc2, cnt2 = evaluate(model, sub)
     print('PyTorch test.npy (first %d windows, %d predictions): perplexity %.6f, accuracy %.6f'
-          % (len(sub), cnt, ppl, acc))
-    os.makedirs(a.out, exist_ok=True)
-    write_safetensors(os.path.join(a.out, 'gpt.safetensors'), weights(model))
-    with open(os.path.join(a.out, 'gpt.yaml'), 'w') as f:
+          % (len(sub), cnt2, ppl2, acc2))
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, 'reference.txt'), 'w') as f:
+        f.write('# PyTorch 1.13 float32 (CPU), written by specs/tools/train_gpt.py\n')
+        f.write('test.npy windows %d predictions %d perplexity %.6f accuracy %.6f\n'
+                % (len(sub), cnt2, ppl2, acc2))
+        f.write('ptb.test.txt windows %d predictions %d perplexity %.6f accuracy %.6f\n'
+                % (len(full), cnt, ppl, acc))
+    write_safetensors(os.path.join(out, 'gpt.safetensors'), weights(model))
+    with open(os.path.join(out, 'gpt.yaml'), 'w') as f:
         f.write('\n'.join(spec_lines(V)) + '\n')
-    with open(os.path.join(a.out, 'vocab.txt'), 'w') as f:
+    with open(os.path.join(out, 'vocab.txt'), 'w') as f:
         for i, c in enumerate(chars):
             f.write('%d %d\n' % (i, ord(c)))
-    write_npy(os.path.join(a.out, 'test.npy'), sub.numpy().astype('<i4'))
+    write_npy(os.path.join(out, 'test.npy'), sub.numpy().astype('<i4'))
     with torch.no_grad():
         ref = model(sub[:N_REF, :-1]).numpy().astype('<f4')
-    write_npy(os.path.join(a.out, 'ref_logits.npy'), ref)
+    ref.tofile(os.path.join(out, 'ref_logits.f32'))
+    write_npy(os.path.join(out, 'sample.npy'),
+              sub[:N_REF, :-1].numpy().astype('<f4').reshape(N_REF, 1, 1, T))
 
 
 if __name__ == '__main__':
