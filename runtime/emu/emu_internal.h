@@ -139,6 +139,10 @@ void emu_seq_run(emu *E, int li);
 /* [op-nl] f(x) correctly rounded into el->nf (counted into c). */
 double emu_seq_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_format *xf,
                   double x, uint64_t elem, nr_emu_counts *c);
+/* src[0..n) rounded once to the layer's weight format into a malloc'ed
+ * *dst ([net-1], SR term term, counted as weights). */
+int emu_seq_round_tensor(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
+                         double **dst, nr_err *err);
 /* The exact a * b rounded once to f; one [op-softmax] line of n values at
  * stride s from base (for emu_seq_lm.c). */
 double emu_seq_mul(const emu *E, const emu_layer *el, const nr_format *f, double a, double b,

@@ -155,8 +155,8 @@ static double div_round(const emu *E, const emu_layer *el, const nr_format *f, d
 
 /* ---------------------------------------------------------------- prepare */
 
-static int round_tensor(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
-                        double **dst, nr_err *err)
+int emu_seq_round_tensor(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
+                         double **dst, nr_err *err)
 {
     nr_emu_layer_stats *st = emu_stats(E, el->L->index);
     *dst = malloc((n ? n : 1) * sizeof **dst);
@@ -225,17 +225,18 @@ int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "%s", why);
     int rc = 0;
     if (L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST)
-        rc = round_tensor(E, el, L->w, L->nw, NR_EMU_TERM_WEIGHT, &el->w, err);
+        rc = emu_seq_round_tensor(E, el, L->w, L->nw, NR_EMU_TERM_WEIGHT, &el->w, err);
     if (!rc && L->op == NR_OP_LAYERNORM) {
         double eps = L->spec->eps;
         if (!(el->wfast = malloc((size_t)L->in_shape[0][2] * sizeof(double))))
             return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, L->name, "out of memory");
-        if (!(rc = round_tensor(E, el, L->b, L->nb, NR_EMU_TERM_BIASLOAD, &el->b, err)))
-            rc = round_tensor(E, el, &eps, 1, NR_EMU_TERM_BIAS, &el->bacc, err);
+        if (!(rc = emu_seq_round_tensor(E, el, L->b, L->nb, NR_EMU_TERM_BIASLOAD, &el->b,
+                                        err)))
+            rc = emu_seq_round_tensor(E, el, &eps, 1, NR_EMU_TERM_BIAS, &el->bacc, err);
     }
     if (!rc && L->op == NR_OP_SCALE) { /* [op-scale] the constant, like a weight */
         double c = L->spec->scale_by;
-        rc = round_tensor(E, el, &c, 1, NR_EMU_TERM_WEIGHT, &el->w, err);
+        rc = emu_seq_round_tensor(E, el, &c, 1, NR_EMU_TERM_WEIGHT, &el->w, err);
     }
     if (!rc && emu_seq_fast_ok(el))
         el->fast = EMU_FAST_F32;

@@ -55,19 +55,6 @@ int emu_lm_input(emu *E, const float *in, int sample, nr_err *err)
 
 /* ---------------------------------------------------------------- prepare */
 
-static int round_into(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
-                      double **dst, nr_err *err)
-{
-    nr_emu_layer_stats *st = emu_stats(E, el->L->index);
-    *dst = malloc((n ? n : 1) * sizeof **dst);
-    if (!*dst)
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, el->L->name, "out of memory");
-    for (size_t i = 0; i < n; i++) /* [net-1] rounded once to the weight format */
-        (*dst)[i] = emu_round(E, el->wf, el->mode, src[i], (uint32_t)el->L->index, i, term,
-                              st ? &st->weights : NULL);
-    return 0;
-}
-
 /* The shapes and tensors the run loops index by ([net-13]: checked here). */
 static const char *check_lm(const emu *E, const nr_layer *L)
 {
@@ -112,12 +99,12 @@ int emu_lm_prepare(emu *E, emu_layer *el, nr_err *err)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "%s", why);
     int rc = 0;
     if (L->op == NR_OP_EMBEDDING || L->op == NR_OP_RMSNORM || L->op == NR_OP_ROPE)
-        rc = round_into(E, el, L->w, L->nw, NR_EMU_TERM_WEIGHT, &el->w, err);
+        rc = emu_seq_round_tensor(E, el, L->w, L->nw, NR_EMU_TERM_WEIGHT, &el->w, err);
     if (!rc && L->op == NR_OP_ROPE)
-        rc = round_into(E, el, L->b, L->nb, NR_EMU_TERM_BIASLOAD, &el->b, err);
+        rc = emu_seq_round_tensor(E, el, L->b, L->nb, NR_EMU_TERM_BIASLOAD, &el->b, err);
     if (!rc && L->op == NR_OP_RMSNORM) {
         double eps = L->spec->eps;
-        rc = round_into(E, el, &eps, 1, NR_EMU_TERM_BIAS, &el->bacc, err);
+        rc = emu_seq_round_tensor(E, el, &eps, 1, NR_EMU_TERM_BIAS, &el->bacc, err);
     }
     return rc;
 }
