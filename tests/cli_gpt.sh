@@ -90,7 +90,8 @@ expect_fail 1 "(file truncated?)" eval "$NET" --metric perplexity --no-progress 
 npy "$tmp/rank.npy" '<i4' "($((T + 1)),)"
 ids $(seqv 0 "$T") >>"$tmp/rank.npy"
 expect_fail 1 "expected 2 dimensions" eval "$NET" --metric perplexity --no-progress --data "$tmp/rank.npy"
-expect_fail 2 "--metric: expected top1, perplexity or accuracy" eval "$NET" --metric top5 --data "$tmp/rank.npy"
+expect_fail 2 "--metric: expected perplexity or accuracy" eval "$NET" --metric top5 --data "$tmp/rank.npy"
+expect_fail 2 "is a language model: use --metric perplexity" eval "$NET" --limit 2
 # a token id outside the embedding given straight to emulate (99.0 = 0x42c60000)
 npy "$tmp/x99.npy" '<f4' "(1, 1, 1, $T)"
 for _ in $(seq 1 "$T"); do printf '\x00\x00\xc6\x42'; done >>"$tmp/x99.npy"

@@ -100,7 +100,7 @@ static double pct(int64_t a, int64_t n)
 /* ---------------------------------------------------------------- command */
 
 int cmd_eval_lm(int argc, char **argv);        /* cmd_eval_lm.c: --metric perplexity */
-int cmd_eval_lm_wanted(int argc, char **argv); /* 1 when --metric names an LM metric */
+int cmd_eval_lm_wanted(int argc, char **argv); /* 1 when --metric is given */
 
 int cmd_eval(int argc, char **argv)
 {
@@ -169,6 +169,10 @@ int cmd_eval(int argc, char **argv)
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
+    if (nr_model_takes_ids(m)) { /* [op-embedding] a language model: cmd_eval_lm.c */
+        status = cli_usage("eval", "%s is a language model: use --metric perplexity", net);
+        goto done;
+    }
     nr_err gerr = {0};
     if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
         /* [scl-dot-engines] what the generator does not run yet */

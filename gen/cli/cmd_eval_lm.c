@@ -32,7 +32,7 @@ int cmd_eval_lm_wanted(int argc, char **argv)
 {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--metric"))
-            return strcmp(argv[i + 1], "top1") != 0;
+            return 1;
     return 0;
 }
 
@@ -144,8 +144,8 @@ int cmd_eval_lm(int argc, char **argv)
             if (!strcmp(a, "--data"))
                 data = v;
             else if (!strcmp(a, "--metric") && strcmp(v, "perplexity") && strcmp(v, "accuracy"))
-                return cli_usage("eval", "--metric: expected top1, perplexity or accuracy, got "
-                                 "\"%s\"", v);
+                return cli_usage("eval", "--metric: expected perplexity or accuracy (top-1 "
+                                 "is eval's metric without --metric), got \"%s\"", v);
             else if (!strcmp(a, "--limit") && cli_parse_count(v, 1, 1ll << 40, &limit))
                 return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"", v);
         } else if (!strcmp(a, "--json")) {
