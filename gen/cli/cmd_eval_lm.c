@@ -8,6 +8,7 @@
 #include "eval_lm.h"
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,16 @@ static int run_one(const cli_model_args *a, nr_model **m, const nr_tokens *t, lo
     return rc;
 }
 
+/* A JSON number, or null for +-inf and NaN (a perplexity is +inf when a
+ * logit is not finite, [lm-metric]). */
+static void json_num(double v, const char *fmt)
+{
+    if (isfinite(v))
+        printf(fmt, v);
+    else
+        fputs("null", stdout);
+}
+
 static void print_result(const nr_model *m, const char *pname, const char *data,
                          const nr_lm_result *r, const nr_lm_result *b, int self, int json)
 {
@@ -95,13 +106,16 @@ static void print_result(const nr_model *m, const char *pname, const char *data,
         printf(", \"data_kind\": \"tokens\", \"engine\": \"emulator\", \"jobs\": 1, "
                "\"samples\": %lld, \"tokens\": %lld,\n",
                (long long)r->windows, (long long)r->tokens);
-        printf(" \"perplexity\": %.6f, \"nll\": %.9f, \"accuracy\": %.6f, \"accuracy_correct\": "
-               "%lld, \"nonfinite\": %lld,\n",
-               r->perplexity, r->nll / (double)r->tokens, r->accuracy, (long long)r->correct,
-               (long long)r->nonfinite);
-        printf(" \"fp32_perplexity\": %.6f, \"fp32_accuracy\": %.6f, \"fp32_source\": \"%s\", "
-               "\"agreement\": %.6f,\n",
-               b->perplexity, b->accuracy, self ? "this run" : "computed", agr);
+        printf(" \"perplexity\": ");
+        json_num(r->perplexity, "%.6f");
+        printf(", \"nll\": ");
+        json_num(r->nll / (double)r->tokens, "%.9f");
+        printf(", \"accuracy\": %.6f, \"accuracy_correct\": %lld, \"nonfinite\": %lld,\n",
+               r->accuracy, (long long)r->correct, (long long)r->nonfinite);
+        printf(" \"fp32_perplexity\": ");
+        json_num(b->perplexity, "%.6f");
+        printf(", \"fp32_accuracy\": %.6f, \"fp32_source\": \"%s\", \"agreement\": %.6f,\n",
+               b->accuracy, self ? "this run" : "computed", agr);
         printf(" \"seconds\": %.3f, \"fp32_seconds\": %.3f}\n", r->seconds,
                self ? 0.0 : b->seconds);
         return;
