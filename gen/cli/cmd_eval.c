@@ -47,6 +47,8 @@ static const char usage_text[] =
     "                     `seconds`/`fp32_seconds` wall time of each run\n"
     "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
     "                     float32 [N,K] (the precision's values, in sample order)\n"
+    "  --metric perplexity  a language model: perplexity and next-token accuracy on\n"
+    "                     token ids (`numrep eval --metric perplexity --help`)\n"
     "  --no-cache         neither read nor write the fp32 cache\n"
     "  --no-progress      no progress on stderr (a bar on a terminal, else a line every 10 s)\n"
     "\n"
