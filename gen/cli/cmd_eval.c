@@ -47,6 +47,8 @@ static const char usage_text[] =
     "                     `seconds`/`fp32_seconds` wall time of each run\n"
     "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
     "                     float32 [N,K] (the precision's values, in sample order)\n"
+    "  --metric perplexity  a language model: perplexity and next-token accuracy on\n"
+    "                     token ids (`numrep eval --metric perplexity --help`)\n"
     "  --no-cache         neither read nor write the fp32 cache\n"
     "  --no-progress      no progress on stderr (a bar on a terminal, else a line every 10 s)\n"
     "\n"
@@ -99,8 +101,13 @@ static double pct(int64_t a, int64_t n)
 
 /* ---------------------------------------------------------------- command */
 
+int cmd_eval_lm(int argc, char **argv);        /* cmd_eval_lm.c: --metric perplexity */
+int cmd_eval_lm_wanted(int argc, char **argv); /* 1 when --metric is given */
+
 int cmd_eval(int argc, char **argv)
 {
+    if (cmd_eval_lm_wanted(argc, argv))
+        return cmd_eval_lm(argc, argv);
     const char *net = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
     long long limit = 0, jobs = 1;
     int json = 0, use_cache = 1, progress = 1, engine_given = 0;
@@ -164,6 +171,10 @@ int cmd_eval(int argc, char **argv)
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
+    if (nr_model_takes_ids(m)) { /* [op-embedding] a language model: cmd_eval_lm.c */
+        status = cli_usage("eval", "%s is a language model: use --metric perplexity", net);
+        goto done;
+    }
     nr_err gerr = {0};
     if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
         /* [scl-dot-engines] what the generator does not run yet */

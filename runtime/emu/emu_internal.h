@@ -139,6 +139,21 @@ void emu_seq_run(emu *E, int li);
 /* [op-nl] f(x) correctly rounded into el->nf (counted into c). */
 double emu_seq_nl(const emu *E, const emu_layer *el, nr_nlfn fn, const nr_format *xf,
                   double x, uint64_t elem, nr_emu_counts *c);
+/* src[0..n) rounded once to the layer's weight format into a malloc'ed
+ * *dst ([net-1], SR term term, counted as weights). */
+int emu_seq_round_tensor(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
+                         double **dst, nr_err *err);
+/* The exact a * b rounded once to f; one [op-softmax] line of n values at
+ * stride s from base (for emu_seq_lm.c). */
+double emu_seq_mul(const emu *E, const emu_layer *el, const nr_format *f, double a, double b,
+                   uint64_t elem, uint32_t term, nr_emu_counts *c);
+void emu_seq_softmax_line(emu *E, const emu_layer *el, const double *x, double *y, size_t base,
+                          size_t s, int n, nr_emu_layer_stats *st);
+/* emu_seq_lm.c: the causal language model ops ([op-lm]) and the token-id
+ * network input ([op-embedding]: exact, each id checked; 0 or NR_ERANGE). */
+int emu_lm_prepare(emu *E, emu_layer *el, nr_err *err);
+void emu_lm_run(emu *E, int li);
+int emu_lm_input(emu *E, const float *in, int sample, nr_err *err);
 /* emu_seq_fast.c: the fp32 rne fast path of the element-wise sequence ops. */
 int emu_seq_fast_ok(const emu_layer *el);
 int emu_seq_fast(emu *E, int li); /* 1 when it ran the layer */

@@ -155,8 +155,8 @@ static double div_round(const emu *E, const emu_layer *el, const nr_format *f, d
 
 /* ---------------------------------------------------------------- prepare */
 
-static int round_tensor(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
-                        double **dst, nr_err *err)
+int emu_seq_round_tensor(emu *E, emu_layer *el, const double *src, size_t n, uint32_t term,
+                         double **dst, nr_err *err)
 {
     nr_emu_layer_stats *st = emu_stats(E, el->L->index);
     *dst = malloc((n ? n : 1) * sizeof **dst);
@@ -218,22 +218,25 @@ int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err)
                           "most 53", el->nf->prec);
     if (L->op == NR_OP_LINEAR || L->op == NR_OP_MATMUL)
         return emu_attn_prepare(E, el, err);
+    if (nr_seq_lm_is(L->op)) /* [op-lm] emu_seq_lm.c */
+        return emu_lm_prepare(E, el, err);
     const char *why = check_shapes(L);
     if (why)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "%s", why);
     int rc = 0;
     if (L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST)
-        rc = round_tensor(E, el, L->w, L->nw, NR_EMU_TERM_WEIGHT, &el->w, err);
+        rc = emu_seq_round_tensor(E, el, L->w, L->nw, NR_EMU_TERM_WEIGHT, &el->w, err);
     if (!rc && L->op == NR_OP_LAYERNORM) {
         double eps = L->spec->eps;
         if (!(el->wfast = malloc((size_t)L->in_shape[0][2] * sizeof(double))))
             return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, L->name, "out of memory");
-        if (!(rc = round_tensor(E, el, L->b, L->nb, NR_EMU_TERM_BIASLOAD, &el->b, err)))
-            rc = round_tensor(E, el, &eps, 1, NR_EMU_TERM_BIAS, &el->bacc, err);
+        if (!(rc = emu_seq_round_tensor(E, el, L->b, L->nb, NR_EMU_TERM_BIASLOAD, &el->b,
+                                        err)))
+            rc = emu_seq_round_tensor(E, el, &eps, 1, NR_EMU_TERM_BIAS, &el->bacc, err);
     }
     if (!rc && L->op == NR_OP_SCALE) { /* [op-scale] the constant, like a weight */
         double c = L->spec->scale_by;
-        rc = round_tensor(E, el, &c, 1, NR_EMU_TERM_WEIGHT, &el->w, err);
+        rc = emu_seq_round_tensor(E, el, &c, 1, NR_EMU_TERM_WEIGHT, &el->w, err);
     }
     if (!rc && emu_seq_fast_ok(el))
         el->fast = EMU_FAST_F32;
@@ -353,6 +356,10 @@ void emu_seq_run(emu *E, int li)
         emu_attn_run(E, li);
         return;
     }
+    if (nr_seq_lm_is(L->op)) { /* [op-lm] emu_seq_lm.c */
+        emu_lm_run(E, li);
+        return;
+    }
     const double *x = emu_in(E, li, 0);
     double *y = E->act[li];
     nr_emu_layer_stats *st = emu_stats(E, li);
@@ -396,4 +403,18 @@ void emu_seq_run(emu *E, int li)
     default:
         break;
     }
+}
+
+/* For emu_seq_lm.c: the exact a * b rounded once to f; one softmax line. */
+double emu_seq_mul(const emu *E, const emu_layer *el, const nr_format *f, double a, double b,
+                   uint64_t elem, uint32_t term, nr_emu_counts *c)
+{
+    return mul_round(E, el, f, a, b, elem, term, c);
+}
+
+void emu_seq_softmax_line(emu *E, const emu_layer *el, const double *x, double *y, size_t base,
+                          size_t s, int n, nr_emu_layer_stats *st)
+{
+    softmax_line(E, el, x, y, base, s, n, st ? &st->prod : NULL, st ? &st->sum : NULL,
+                 st ? &st->out : NULL);
 }

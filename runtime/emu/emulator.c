@@ -362,12 +362,16 @@ static int run_sample(emu *E, const float *in, int sample, nr_err *err)
     const nr_model *m = E->m;
     size_t nin = nr_shape_count(m->in_shape);
     nr_emu_counts *ic = E->stats ? &E->stats->input : NULL;
-    /* [net-1] the network input is rounded to the input format. */
-    for (size_t i = 0; i < nin; i++)
-        E->input[i] = emu_round(E, &m->in_format, m->layers[0].prec.rounding, (double)in[i],
-                                NR_EMU_LAYER_INPUT, i, NR_EMU_TERM_OUT, ic);
-    const nr_scaled *is = &m->layers[0].prec.activations_scaled;
     int rc;
+    if (nr_model_takes_ids(m)) { /* [op-embedding] token ids, not rounded */
+        if ((rc = emu_lm_input(E, in, sample, err)))
+            return rc;
+    } else { /* [net-1] the network input is rounded to the input format. */
+        for (size_t i = 0; i < nin; i++)
+            E->input[i] = emu_round(E, &m->in_format, m->layers[0].prec.rounding,
+                                    (double)in[i], NR_EMU_LAYER_INPUT, i, NR_EMU_TERM_OUT, ic);
+    }
+    const nr_scaled *is = &m->layers[0].prec.activations_scaled;
     if (is->gran != NR_GRAN_NONE && /* [scl-dot-act] then quantized */
         (rc = emu_quantize_act(E, is, NR_EMU_LAYER_INPUT, m->in_shape, E->input, E->in_p,
                                E->in_sc, E->stats ? &E->stats->input_q : NULL, err)))

@@ -159,4 +159,17 @@ int nr_ds_images_open(const char *list, const char *dir, int num_classes, nr_ds_
  * CMYK converted as PIL does). */
 int nr_ds_images_decode(const char *path, nr_ds_image *img, nr_err *err);
 
+/* ---------------------------------------------------------------- token ids
+ * ds_tokens.c: language-model data ([lm-data]): .npy int32 [N, T+1], N
+ * windows of T+1 token ids (the model reads ids 0..T-1, predicts 1..T). */
+typedef struct nr_tokens {
+    int64_t n;       /* windows                                            */
+    int len;         /* ids per window (T + 1)                             */
+    int32_t *ids;    /* [n][len]                                           */
+    int vocab_used;  /* largest id + 1                                     */
+} nr_tokens;
+/* Read and check path; every id in [0, vocab) (vocab <= 0: any id >= 0). */
+int nr_tokens_load(const char *path, int vocab, nr_tokens **out, nr_err *err);
+void nr_tokens_free(nr_tokens *t);
+
 #endif

@@ -133,7 +133,7 @@ static int hbool(hp *p, int *v)
     return hfail(p, "fortran_order", "expected True or False");
 }
 
-static int parse_header(hp *p, int *itemsize, int64_t shape[4], int *ndim)
+static int parse_header(hp *p, int *itemsize, int64_t shape[4], int *ndim, int want_int)
 {
     char key[32], descr[32];
     int have_descr = 0, have_fortran = 0, have_shape = 0, fortran = 0;
@@ -176,7 +176,12 @@ static int parse_header(hp *p, int *itemsize, int64_t shape[4], int *ndim)
     if (missing)
         return nr_err_set(p->err, NR_ECORRUPT, p->path, 0, 0, missing, "missing key '%s'",
                           missing);
-    if (!strcmp(descr, "<f4"))
+    if (want_int) { /* nr_npy_read_i32: only <i4 */
+        if (strcmp(descr, "<i4"))
+            return nr_err_set(p->err, NR_EUNSUP, p->path, 0, 0, "descr",
+                              "dtype '%s' is not supported (expected '<i4', int32)", descr);
+        *itemsize = 4;
+    } else if (!strcmp(descr, "<f4"))
         *itemsize = 4;
     else if (!strcmp(descr, "<f8"))
         *itemsize = 8;
@@ -197,7 +202,10 @@ static int parse_header(hp *p, int *itemsize, int64_t shape[4], int *ndim)
     return 0;
 }
 
-int nr_npy_read_f32(const char *path, float **data, int64_t shape[4], int *ndim, nr_err *err)
+/* Read path, check its header (dtype <i4 when want_int, else <f4/<f8) and
+ * length; *data = malloc'ed 4-byte elements (float32, or int32 bits). */
+static int read_npy(const char *path, void **data, int64_t shape[4], int *ndim, int want_int,
+                    nr_err *err)
 {
     *data = NULL;
     *ndim = 0;
@@ -258,7 +266,7 @@ int nr_npy_read_f32(const char *path, float **data, int64_t shape[4], int *ndim,
     int itemsize = 0;
     int64_t sh[NPY_MAXDIM] = {0};
     int nd = 0;
-    if (parse_header(&p, &itemsize, sh, &nd)) {
+    if (parse_header(&p, &itemsize, sh, &nd, want_int)) {
         rc = -(err && err->code ? err->code : NR_ECORRUPT);
         goto out;
     }
@@ -279,7 +287,7 @@ int nr_npy_read_f32(const char *path, float **data, int64_t shape[4], int *ndim,
                    have < need ? " (file truncated?)" : "");
         goto out;
     }
-    float *d = malloc(count ? (size_t)count * sizeof *d : 1);
+    float *d = malloc(count ? (size_t)count * sizeof *d : 1); /* or int32 bits */
     if (!d) {
         rc = nr_err_set(err, NR_ENOMEM, path, 0, 0, NULL, "out of memory");
         goto out;
@@ -308,6 +316,16 @@ int nr_npy_read_f32(const char *path, float **data, int64_t shape[4], int *ndim,
 out:
     free(b);
     return rc;
+}
+
+int nr_npy_read_f32(const char *path, float **data, int64_t shape[4], int *ndim, nr_err *err)
+{
+    return read_npy(path, (void **)data, shape, ndim, 0, err);
+}
+
+int nr_npy_read_i32(const char *path, int32_t **data, int64_t shape[4], int *ndim, nr_err *err)
+{
+    return read_npy(path, (void **)data, shape, ndim, 1, err);
 }
 
 int nr_npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim,

@@ -52,6 +52,8 @@ int nr_safetensors_write_f32(const char *path, const nr_tensor_out *t, int n, nr
 /* Read a .npy of dtype <f4 (also <f8, converted) in C order, 1 to 4 dims.
  * *data is malloc'ed; the caller frees it. */
 int nr_npy_read_f32(const char *path, float **data, int64_t shape[4], int *ndim, nr_err *err);
+/* The same for dtype <i4 (int32) only (token ids, ds_tokens.c). */
+int nr_npy_read_i32(const char *path, int32_t **data, int64_t shape[4], int *ndim, nr_err *err);
 int nr_npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim,
                      nr_err *err);
 

@@ -613,7 +613,7 @@ static int bind_seq(build *b, int si, nr_layer *L)
         size_t cnt = 1;
         for (int d = 0; d < nd[k]; d++)
             cnt *= (size_t)sh[k][d]; /* bounded by the activation size */
-        double lo = L->op == NR_OP_LAYERNORM && !k ? 0.5 : -0.5;
+        double lo = (L->op == NR_OP_LAYERNORM || L->op == NR_OP_RMSNORM) && !k ? 0.5 : -0.5;
         int rc = bind(b, si, sfx[k], k, nd[k], sh[k], lo, lo + 1.0, 1, k ? &L->b : &L->w);
         if (rc)
             return rc;
@@ -667,7 +667,9 @@ static int open_weights(build *b, const char *weights_path)
     for (int i = 0; i < b->S; i++)
         need |= b->s->layers[i].op == NR_OP_CONV || b->s->layers[i].op == NR_OP_DENSE ||
                 b->s->layers[i].op == NR_OP_BATCHNORM || b->s->layers[i].op == NR_OP_LINEAR ||
-                b->s->layers[i].op == NR_OP_LAYERNORM || b->s->layers[i].op == NR_OP_ADD_CONST;
+                b->s->layers[i].op == NR_OP_LAYERNORM || b->s->layers[i].op == NR_OP_ADD_CONST ||
+                b->s->layers[i].op == NR_OP_EMBEDDING || b->s->layers[i].op == NR_OP_RMSNORM ||
+                b->s->layers[i].op == NR_OP_ROPE;
     b->wpath = weights_path && *weights_path ? weights_path : b->s->weights;
     if (b->seed)
         return 0;
@@ -716,6 +718,7 @@ static void model_memory(const build *b, uint64_t *weights, uint64_t *acts)
         a = sat_add(a, (uint64_t)nr_shape_count(L->out_shape) + 1);
         if (L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST)
             w = sat_add(w, sat_mul(2, (uint64_t)nr_shape_count(L->in_shape[0])));
+        w = sat_add(w, sat_mul(2, nr_seq_lm_weight_count(L)));
         if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_LINEAR) {
             int64_t ws[4];
             int nd = mac_weight_shape(P, L, ws);

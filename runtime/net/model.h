@@ -64,6 +64,7 @@ typedef struct nr_layer_spec {
     int sm_plain;                  /* softmax_axis form: 1 = plain (no max subtraction) */
     int gelu_tanh;                 /* gelu approximate: 1 = tanh form     */
     double scale_by;               /* scale: the constant factor          */
+    int vocab;                     /* embedding: number of token ids ([op-embedding]) */
 } nr_layer_spec;
 
 typedef struct nr_spec {
@@ -332,6 +333,21 @@ int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *
 /* The weight tensors of a layernorm / add_const layer: count (0..2),
  * suffixes and shapes. */
 int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3]);
+
+/* model_seq_lm.c: the causal language model ops ([op-lm]): embedding,
+ * rmsnorm, rope, silu, mul, causal_softmax. */
+int nr_seq_lm_is(nr_op op);
+/* nr_seq_infer's part for those ops (same contract). */
+int nr_seq_lm_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg,
+                    size_t n);
+/* nr_seq_tensors's part for those ops: count, suffixes and shapes. */
+int nr_seq_lm_tensors(const nr_layer *L, const char *suffix[2], int ndim[2],
+                      int64_t shape[2][3]);
+/* Values of the weight tensors of layer L of those ops (for the memory bound). */
+uint64_t nr_seq_lm_weight_count(const nr_layer *L);
+/* 1 when the network input of m holds token ids: it feeds an embedding
+ * layer ([op-embedding]); then it is not rounded ([net-1] does not apply). */
+int nr_model_takes_ids(const nr_model *m);
 
 /* ---------------------------------------------------------------- geom.c */
 

@@ -17,7 +17,7 @@ int nr_op_is_seq(nr_op op)
     case NR_OP_SCALE: case NR_OP_ADD_CONST:
         return 1;
     default:
-        return 0;
+        return nr_seq_lm_is(op);
     }
 }
 
@@ -89,7 +89,7 @@ int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *
         }
         return 0;
     default: /* layernorm softmax_axis gelu scale add_const: shape unchanged */
-        return 0;
+        return nr_seq_lm_infer(P, L, field, msg, n);
     }
 }
 
@@ -111,5 +111,5 @@ int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_
             shape[0][d] = in[d];
         return 1;
     }
-    return 0;
+    return nr_seq_lm_tensors(L, suffix, ndim, shape);
 }

@@ -35,7 +35,14 @@
     X(SOFTMAX_AXIS,   "softmax_axis",   1,  0, 0)      \
     X(GELU,           "gelu",           1,  0, 0)      \
     X(SCALE,          "scale",          1,  0, 0)      \
-    X(ADD_CONST,      "add_const",      1,  1, 0)
+    X(ADD_CONST,      "add_const",      1,  1, 0)      \
+    /* causal language models ([op-lm], model_seq_lm.c) */ \
+    X(EMBEDDING,      "embedding",      1,  1, 0)      \
+    X(RMSNORM,        "rmsnorm",        1,  1, 0)      \
+    X(ROPE,           "rope",           1,  1, 0)      \
+    X(SILU,           "silu",           1,  0, 0)      \
+    X(MUL,            "mul",            2,  0, 0)      \
+    X(CAUSAL_SOFTMAX, "causal_softmax", 1,  0, 0)
 
 typedef enum {
 #define X(e, name, nin, w, mac) NR_OP_##e,

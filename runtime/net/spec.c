@@ -58,6 +58,8 @@ static const char *op_fields(nr_op op)
     case NR_OP_SOFTMAX_AXIS: return "axis form";
     case NR_OP_GELU: return "approximate";
     case NR_OP_SCALE: return "by";
+    case NR_OP_EMBEDDING: return "vocab out";
+    case NR_OP_RMSNORM: return "eps";
     default: return "";
     }
 }
@@ -439,6 +441,13 @@ static int parse_params(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
         TRY(need(c, m, "heads"));
         TRY(get_int(c, m, "heads", 1, 1 << 16, &L->heads));
         break;
+    case NR_OP_EMBEDDING: /* [op-embedding] */
+        TRY(need(c, m, "vocab"));
+        TRY(get_int(c, m, "vocab", 1, BIG, &L->vocab));
+        TRY(need(c, m, "out"));
+        TRY(get_int(c, m, "out", 1, BIG, &L->out));
+        break;
+    case NR_OP_RMSNORM: /* [op-rmsnorm] */
     case NR_OP_LAYERNORM: { /* [op-layernorm] */
         if (HAS("eps"))
             TRY(get_double(c, m, "eps", &L->eps));

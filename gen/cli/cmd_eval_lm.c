@@ -1,0 +1,230 @@
+/* cmd_eval_lm.c -- `numrep eval --metric perplexity|accuracy`: perplexity and
+ * next-token accuracy of a causal language model on token-id windows
+ * ([lm-data], [lm-metric]), next to its fp32 values on the same windows.
+ * cmd_eval.c hands the whole command line over when --metric names one of
+ * these.  Runs the emulator (the generator does not compile the language
+ * model ops yet, [op-engines]). */
+#include "cli.h"
+#include "eval_lm.h"
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: numrep eval NET.yaml --metric perplexity|accuracy [-p PREC.yaml|FMT]\n"
+    "                   [--rounding M] [--mac M] [--data TOKENS.npy] [--limit N]\n"
+    "                   [--json] [--no-progress] [--random-weights SEED]\n"
+    "\n"
+    "Perplexity and next-token accuracy of a causal language model (input [1, 1, T]\n"
+    "token ids, output [1, T, V] logits) on windows of T+1 token ids, and the same\n"
+    "for fp32 on the same windows.  Both metrics are printed whichever is named.\n"
+    "\n" CLI_MODEL_OPTIONS_HELP
+    "  --data TOKENS.npy  int32 [N, T+1] token ids (default: the spec's `dataset:`)\n"
+    "  --limit N          only the first N windows\n"
+    "  --json             one JSON object on stdout\n"
+    "  --no-progress      no progress on stderr\n"
+    "\n"
+    "exit status: 0 ok, 1 error, 2 usage error\n";
+
+int cmd_eval_lm_wanted(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--metric"))
+            return 1;
+    return 0;
+}
+
+typedef struct lm_progress {
+    cli_progress p;
+    const char *phase;
+} lm_progress;
+
+static void progress_update(void *ctx, int64_t done, int64_t total)
+{
+    lm_progress *e = ctx;
+    cli_progress_update(&e->p, e->phase, done, total);
+}
+
+/* 1 when every layer is fp32 rne unfused in every role (nonlinear too). */
+static int all_fp32(const nr_model *m)
+{
+    nr_format f;
+    nr_err e = {0};
+    if (nr_format_parse("fp32", &f, &e))
+        return 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const nr_layer_prec *p = &m->layers[i].prec;
+        if (!nr_format_equal(&p->weights, &f) || !nr_format_equal(&p->activations, &f) ||
+            !nr_format_equal(&p->products, &f) || !nr_format_equal(&p->accumulator, &f) ||
+            !nr_format_equal(&p->nonlinear, &f) || p->rounding != NR_RND_RNE ||
+            p->mac != NR_MAC_UNFUSED || nr_prec_is_scaled(p))
+            return 0;
+    }
+    return 1;
+}
+
+static int run_one(const cli_model_args *a, nr_model **m, const nr_tokens *t, long long limit,
+                   lm_progress *prog, nr_lm_result *r, nr_err *err)
+{
+    nr_engine e = {0};
+    int rc = cli_load_model(a, m, err);
+    if (!rc)
+        rc = nr_engine_open("emulator", *m, &e, err);
+    if (!rc)
+        rc = nr_eval_lm(&e, *m, t, limit, progress_update, prog, r, err);
+    nr_engine_close(&e);
+    return rc;
+}
+
+/* A JSON number, or null for +-inf and NaN (a perplexity is +inf when a
+ * logit is not finite, [lm-metric]). */
+static void json_num(double v, const char *fmt)
+{
+    if (isfinite(v))
+        printf(fmt, v);
+    else
+        fputs("null", stdout);
+}
+
+static void print_result(const nr_model *m, const char *pname, const char *data,
+                         const nr_lm_result *r, const nr_lm_result *b, int self, int json)
+{
+    int64_t agree = nr_lm_agree(r, b);
+    double agr = r->tokens ? (double)agree / (double)r->tokens : 0;
+    if (json) {
+        printf("{\"network\": ");
+        cli_json_str(m->spec->name);
+        printf(", \"spec\": ");
+        cli_json_str(m->spec->path);
+        printf(", \"precision\": ");
+        cli_json_str(pname);
+        printf(", \"data\": ");
+        cli_json_str(data);
+        printf(", \"data_kind\": \"tokens\", \"engine\": \"emulator\", \"jobs\": 1, "
+               "\"samples\": %lld, \"tokens\": %lld,\n",
+               (long long)r->windows, (long long)r->tokens);
+        printf(" \"perplexity\": ");
+        json_num(r->perplexity, "%.6f");
+        printf(", \"nll\": ");
+        json_num(r->nll / (double)r->tokens, "%.9f");
+        printf(", \"accuracy\": %.6f, \"accuracy_correct\": %lld, \"nonfinite\": %lld,\n",
+               r->accuracy, (long long)r->correct, (long long)r->nonfinite);
+        printf(" \"fp32_perplexity\": ");
+        json_num(b->perplexity, "%.6f");
+        printf(", \"fp32_accuracy\": %.6f, \"fp32_source\": \"%s\", \"agreement\": %.6f,\n",
+               b->accuracy, self ? "this run" : "computed", agr);
+        printf(" \"seconds\": %.3f, \"fp32_seconds\": %.3f}\n", r->seconds,
+               self ? 0.0 : b->seconds);
+        return;
+    }
+    printf("network     %s (%s)\n", m->spec->name, m->spec->path);
+    printf("precision   %s\n", pname);
+    printf("data        %s (tokens, %lld windows, %lld predictions)\n", data,
+           (long long)r->windows, (long long)r->tokens);
+    printf("engine      emulator, 1 job\n");
+    printf("perplexity  %.4f  (nll %.6f nats/token%s)\n", r->perplexity,
+           r->nll / (double)r->tokens, r->nonfinite ? ", NaN/inf logits" : "");
+    printf("accuracy    %6.2f %%  next token (%lld/%lld)\n", 100 * r->accuracy,
+           (long long)r->correct, (long long)r->tokens);
+    printf("fp32        perplexity %.4f, accuracy %.2f %% (%s)\n", b->perplexity,
+           100 * b->accuracy, self ? "this run" : "computed");
+    printf("agreement   same next-token prediction as fp32 on %.2f %%\n", 100 * agr);
+    printf("time        %.2f s wall\n", r->seconds);
+}
+
+int cmd_eval_lm(int argc, char **argv)
+{
+    const char *net = NULL, *data = NULL;
+    long long limit = 0;
+    int json = 0, progress = 1;
+    cli_model_args ma = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int mo = cli_model_option("eval", argc, argv, &i, &ma);
+        if (mo == 1)
+            continue;
+        if (mo)
+            return mo;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "--data") || !strcmp(a, "--limit") || !strcmp(a, "--metric")) {
+            if (i + 1 >= argc)
+                return cli_usage("eval", "%s needs an argument", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--data"))
+                data = v;
+            else if (!strcmp(a, "--metric") && strcmp(v, "perplexity") && strcmp(v, "accuracy"))
+                return cli_usage("eval", "--metric: expected perplexity or accuracy (top-1 "
+                                 "is eval's metric without --metric), got \"%s\"", v);
+            else if (!strcmp(a, "--limit") && cli_parse_count(v, 1, 1ll << 40, &limit))
+                return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"", v);
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--no-progress")) {
+            progress = 0;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage("eval", "unknown option %s with --metric perplexity", a);
+        } else if (!net) {
+            net = a;
+        } else {
+            return cli_usage("eval", "unexpected argument \"%s\" (one NET.yaml only)", a);
+        }
+    }
+    if (!net)
+        return cli_usage("eval", "missing NET.yaml");
+    nr_err err = {0};
+    nr_model *m = NULL, *m32 = NULL;
+    nr_tokens *t = NULL;
+    nr_lm_result r = {0}, base = {0};
+    int status = 1, self = 0;
+    lm_progress prog = {.phase = "eval"};
+    cli_progress_init(&prog.p, progress, "win");
+    ma.net = net;
+    if (cli_load_model(&ma, &m, &err))
+        goto fail;
+    if (!data && !m->spec->dataset[0]) {
+        status = cli_usage("eval", "missing --data TOKENS.npy (the spec names no `dataset:`)");
+        goto done;
+    }
+    char dpath[sizeof m->spec->dataset];
+    snprintf(dpath, sizeof dpath, "%s", data ? data : m->spec->dataset);
+    data = dpath; /* m is rebuilt below */
+    int V = (int)m->layers[m->output].out_shape[2];
+    if (nr_tokens_load(data, V, &t, &err))
+        goto fail;
+    nr_model_free(m);
+    m = NULL;
+    if (run_one(&ma, &m, t, limit, &prog, &r, &err))
+        goto fail;
+    if ((self = all_fp32(m))) {
+        base = r;
+    } else {
+        cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
+                              .seed = ma.seed, .max_memory = ma.max_memory};
+        prog.phase = "fp32 baseline";
+        if (run_one(&a32, &m32, t, limit, &prog, &base, &err))
+            goto fail;
+    }
+    char pname[600];
+    snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
+             ma.have_rounding ? ", rounding " : "",
+             ma.have_rounding ? nr_rounding_name((nr_rounding)ma.rounding) : "",
+             ma.have_mac ? ", mac " : "", ma.have_mac ? nr_mac_name((nr_mac_mode)ma.mac) : "");
+    print_result(m, pname, data, &r, &base, self, json);
+    status = 0;
+    goto done;
+fail:
+    status = cli_error(&err);
+done:
+    if (!self)
+        nr_lm_result_free(&base);
+    nr_lm_result_free(&r);
+    nr_tokens_free(t);
+    nr_model_free(m32);
+    nr_model_free(m);
+    return status;
+}
