@@ -460,7 +460,10 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     V amax = gen_alloca(c, g->f64, "amax"), special = gen_alloca(c, g->i8, "special");
     V st = NULL;
     if (s->scale == NR_SCALE_NV) { /* [scl-nv] s_t from the whole tensor's amax */
-        group_amax(c, pbuf, gen_i64(c, 0), gen_i64(c, n), gen_i64(c, 1), amax, NULL);
+        if (gen_scaled_vquant_applies(c, s, mode))
+            gen_emit_scaled_vamax(c, pbuf, n, amax, NULL);
+        else
+            group_amax(c, pbuf, gen_i64(c, 0), gen_i64(c, n), gen_i64(c, 1), amax, NULL);
         st = scale_of_quot(g, nr_scaled_scale_format(NR_SCALE_FP32), s->rule,
                            LLVMBuildLoad2(B, g->f64, amax, ""),
                            cf(g, 448.0 * s->elem.max_finite));
@@ -487,7 +490,10 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     } else {
         first = gen_i64(c, 0), k = gen_i64(c, n), stride = gen_i64(c, 1);
     }
-    group_amax(c, pbuf, first, k, stride, amax, special);
+    if (vec && s->gran != NR_GRAN_BLOCK)
+        gen_emit_scaled_vamax(c, pbuf, n, amax, special);
+    else
+        group_amax(c, pbuf, first, k, stride, amax, special);
     V am = LLVMBuildLoad2(B, g->f64, amax, "");
     V isnan_ = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildLoad2(B, g->i8, special, ""),
                              LLVMConstInt(g->i8, 0, 0), "");

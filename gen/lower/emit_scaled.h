@@ -138,6 +138,10 @@ int gen_scaled_vquant_applies(const gen_lctx *c, const nr_scaled *s, nr_rounding
 uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, LLVMValueRef pbuf,
                                        LLVMValueRef buf, LLVMValueRef xbuf, LLVMValueRef st,
                                        const int sh[3]);
+/* amax of the finite values of the n floats at pbuf into the double
+ * alloca amax, special (i8 alloca or NULL) set when one is not finite. */
+void gen_emit_scaled_vamax(gen_lctx *c, LLVMValueRef pbuf, uint64_t n, LLVMValueRef amax,
+                           LLVMValueRef special);
 /* One group of n contiguous elements with scale X (finite) and bad (i1:
  * the group is NaN): elements [0, n - n % 8).  Returns how many. */
 uint64_t gen_emit_scaled_vquant_elems(gen_lctx *c, const nr_scaled *s, LLVMValueRef pbuf,

@@ -35,6 +35,7 @@
 #include "emit_scaled.h"
 #include "emulator.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef LLVMValueRef V;
@@ -61,6 +62,9 @@ typedef struct svk {
     V tap;              /* current tap (i64)                                   */
     V lp, lx, la;       /* allocas: block-exact's per-lane entry               */
     int vclose;         /* block-exact into fp32 in rne: entry as vector code  */
+    int pf;             /* partial sums in float lanes (block-fp32; block-exact
+                         * whose segment sums are exact in float)               */
+    T pt;               /* their vector type                                   */
 } svk;
 
 static V gep(gen_ctx *g, T t, V base, V i) { return LLVMBuildGEP2(g->b, t, base, &i, 1, ""); }
@@ -83,6 +87,20 @@ static V splat(svk *k, T vt, V s)
 
 static int block_of(const nr_scaled *s) { return s && s->gran == NR_GRAN_BLOCK ? s->block : 0; }
 
+/* block-exact: every product a multiple of 2^(lsa+lsb) below 2^top, and
+ * K of them summed, fit float's 24 bits and exponent range (as
+ * gen_scaled_vinfo_of's test for double) */
+static int sums_exact_float(const gen_scaled_vinfo *v, int K)
+{
+    const nr_format *a = v->wef, *b = v->xef;
+    int lsa = a->kind == NR_FIXED ? -a->frac_bits : a->emin - a->man_bits;
+    int lsb = b->kind == NR_FIXED ? -b->frac_bits : b->emin - b->man_bits;
+    int top = ilogb(a->max_finite) + ilogb(b->max_finite) + 2, kbits = 0;
+    while ((1L << kbits) <= (long)K + 1)
+        kbits++;
+    return v->fast_bexact && top + kbits - (lsa + lsb) <= 24 && lsa + lsb >= -149 && top + kbits <= 127;
+}
+
 int gen_scaled_vmac_applies(const nr_model *m, int li, int no_libm)
 {
     const nr_layer *L = &m->layers[li];
@@ -104,8 +122,10 @@ int gen_scaled_vmac_applies(const nr_model *m, int li, int no_libm)
 
 /* ------------------------------------------------------------ terms */
 
-/* Terms of input channels [from, to) at the current tap: part += w * pa. */
-static void chan_terms(svk *k, V from, V to)
+/* Terms of input channels [from, to) at the current tap: part += w * pa.
+ * masked: padded columns read 0 (the whole-product segment; a block
+ * segment's entry is discarded instead, so it needs no mask). */
+static void chan_terms_(svk *k, V from, V to, int masked)
 {
     gen_lctx *c = k->c;
     gen_ctx *g = c->g;
@@ -117,18 +137,44 @@ static void chan_terms(svk *k, V from, V to)
     V j = LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_i64(c, (uint64_t)k->G.cin_g), ""), l.i, "");
     V wv = vload(g, LLVMVectorType(f32, (unsigned)k->w),
                  gep(g, f32, k->wbase, LLVMBuildMul(B, j, gen_i64(c, (uint64_t)k->w), "")), 4);
-    if (!k->f32)
-        wv = LLVMBuildFPExt(B, wv, k->vt, "");
+    if (!k->pf)
+        wv = LLVMBuildFPExt(B, wv, k->pt, "");
     V chan = LLVMBuildMul(B, LLVMBuildAdd(B, k->ci0, l.i, ""), gen_i64(c, HW), "");
     for (int p = 0; p < NP; p++) {
         V pa = ld(g, f32, gep(g, f32, k->pb, LLVMBuildAdd(B, chan, k->pos[p], "")));
-        pa = LLVMBuildSelect(B, k->valid[p], pa, LLVMConstReal(f32, 0.0), "pa");
-        if (!k->f32)
+        if (masked)
+            pa = LLVMBuildSelect(B, k->valid[p], pa, LLVMConstReal(f32, 0.0), "pa");
+        if (!k->pf)
             pa = LLVMBuildFPExt(B, pa, g->f64, "");
-        V prod = LLVMBuildFMul(B, wv, splat(k, k->vt, pa), ""); /* fp32(Pw Pa) or exact */
-        LLVMBuildStore(B, LLVMBuildFAdd(B, ld(g, k->vt, k->part[p]), prod, ""), k->part[p]);
+        V prod = LLVMBuildFMul(B, wv, splat(k, k->pt, pa), ""); /* fp32(Pw Pa) or exact */
+        LLVMBuildStore(B, LLVMBuildFAdd(B, ld(g, k->pt, k->part[p]), prod, ""), k->part[p]);
     }
     gen_loop_end(c, &l);
+}
+
+/* ... masked only when some column of the group is padded at this tap */
+static void chan_terms(svk *k, V from, V to)
+{
+    if (k->seg) {
+        chan_terms_(k, from, to, 0);
+        return;
+    }
+    gen_lctx *c = k->c;
+    gen_ctx *g = c->g;
+    V all = LLVMConstInt(g->i1, 1, 0);
+    for (int p = 0; p < NP; p++)
+        all = LLVMBuildAnd(g->b, all, k->valid[p], "");
+    LLVMBasicBlockRef a = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "allin");
+    LLVMBasicBlockRef m = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "masked");
+    LLVMBasicBlockRef e = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "terms");
+    LLVMBuildCondBr(g->b, all, a, m);
+    LLVMPositionBuilderAtEnd(g->b, a);
+    chan_terms_(k, from, to, 0);
+    LLVMBuildBr(g->b, e);
+    LLVMPositionBuilderAtEnd(g->b, m);
+    chan_terms_(k, from, to, 1);
+    LLVMBuildBr(g->b, e);
+    LLVMPositionBuilderAtEnd(g->b, e);
 }
 
 /* ------------------------------------------------------------ entering a segment */
@@ -213,7 +259,9 @@ static void enter(svk *k, int p, V xw, V xa, V keep)
     gen_lctx *c = k->c;
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    V part = ld(g, k->vt, k->part[p]), acc = ld(g, k->vt, k->acc[p]), r;
+    V part = ld(g, k->pt, k->part[p]), acc = ld(g, k->vt, k->acc[p]), r;
+    if (!k->f32 && k->pf)
+        part = LLVMBuildFPExt(B, part, k->vd, ""); /* exact */
     V xav = splat(k, k->vd, xa);
     if (k->f32) {
         r = LLVMBuildFAdd(B, acc, bf32_scaled(k, part, xw, xav), "");
@@ -267,7 +315,7 @@ static void block_segment(svk *k, V b, uint64_t len)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     for (int p = 0; p < NP; p++)
-        LLVMBuildStore(B, LLVMConstNull(k->vt), k->part[p]);
+        LLVMBuildStore(B, LLVMConstNull(k->pt), k->part[p]);
     V from = LLVMBuildMul(B, b, gen_i64(c, (uint64_t)k->seg), "");
     chan_terms(k, from, LLVMBuildAdd(B, from, gen_i64(c, len), ""));
     V xw = wscales(k, LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_i64(c, k->wnb), ""), b, ""));
@@ -309,7 +357,7 @@ static void columns(svk *k, V oh, V ow0, V bias)
     const nr_mac_geom *G = &k->G;
     for (int p = 0; p < NP; p++) {
         LLVMBuildStore(B, bias, k->acc[p]);
-        LLVMBuildStore(B, LLVMConstNull(k->vt), k->part[p]);
+        LLVMBuildStore(B, LLVMConstNull(k->pt), k->part[p]);
         LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), k->any[p]);
     }
     gen_loop lr, lq;
@@ -377,11 +425,12 @@ static void channel_block(svk *k, V o0, int w)
     T f32 = LLVMFloatTypeInContext(g->ctx);
     k->w = w;
     k->vt = LLVMVectorType(k->lt, (unsigned)w);
+    k->pt = LLVMVectorType(k->pf ? LLVMFloatTypeInContext(g->ctx) : g->f64, (unsigned)w);
     k->vd = LLVMVectorType(g->f64, (unsigned)w);
     k->vi = LLVMVectorType(g->i64, (unsigned)w);
     for (int p = 0; p < NP; p++) {
         k->acc[p] = gen_alloca(c, k->vt, "acc");
-        k->part[p] = gen_alloca(c, k->vt, "part");
+        k->part[p] = gen_alloca(c, k->pt, "part");
         k->any[p] = gen_alloca(c, g->i1, "any");
     }
     k->lp = gen_alloca(c, k->vd, "lanep");
@@ -419,6 +468,7 @@ int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err 
     k.f32 = v->mac == NR_MAC_BLOCK_FP32;
     k.vclose = !k.f32 && v->mode == NR_RND_RNE && gen_fmt_is(v->of, "fp32");
     k.lt = k.f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
+    k.pf = k.f32 || sums_exact_float(v, G->K);
     int bw = block_of(v->ws), bx = block_of(v->xs);
     k.seg = bw ? bw : bx;
     k.wnb = bw ? ((uint64_t)G->cin_g + (uint64_t)bw - 1) / (uint64_t)bw : 1;

@@ -59,6 +59,7 @@ static V vsplat(vq *q, V s)
 }
 static V intr(vq *q, const char *name, V *a, unsigned n) { return gen_emit_intrinsic(q->c->g, name, q->vd, a, n); }
 static V vabs(vq *q, V x) { return intr(q, "llvm.fabs", &x, 1); }
+static V intr_abs_scalar(gen_ctx *g, V x) { return gen_emit_intrinsic(g, "llvm.fabs", g->f64, &x, 1); }
 static V bits(vq *q, V x) { return LLVMBuildBitCast(q->c->g->b, x, q->vi, ""); }
 static V unbits(vq *q, V x) { return LLVMBuildBitCast(q->c->g->b, x, q->vd, ""); }
 static V gep(gen_ctx *g, T t, V base, V i) { return LLVMBuildGEP2(g->b, t, base, &i, 1, ""); }
@@ -316,4 +317,53 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
     gen_loop_end(c, &lb);
     gen_loop_end(c, &lp);
     return HWv * nb; /* groups done: those of positions < HWv (group = hw nb + b) */
+}
+
+/* max |v| over the finite float values v of pbuf[0, n) into *amax (double
+ * alloca), *special (i8 alloca, or NULL) set when one is not finite: 8 at
+ * a time, then the rest; max is exact whatever the order. */
+void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
+{
+    vq q;
+    vq_init(&q, c, NULL);
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    T f32 = LLVMFloatTypeInContext(g->ctx), vb = LLVMVectorType(g->i1, QL);
+    const uint64_t nv = n - n % QL;
+    V va = gen_alloca(c, q.vd, "vam"), vs = gen_alloca(c, vb, "vsp");
+    LLVMBuildStore(B, dsplat(&q, 0.0), va);
+    LLVMBuildStore(B, LLVMConstNull(vb), vs);
+    if (nv) {
+        gen_loop l;
+        gen_loop_begin(c, &l, nv / QL, "vamax");
+        V a = vabs(&q, LLVMBuildFPExt(B, vload(g, q.vf, gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_i64(c, QL), ""))), q.vd, ""));
+        V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, dsplat(&q, INFINITY), "");
+        V m = LLVMBuildLoad2(B, q.vd, va, "");
+        LLVMBuildStore(B, LLVMBuildSelect(B, LLVMBuildAnd(B, fin, LLVMBuildFCmp(B, LLVMRealOGT, a, m, ""), ""), a, m, ""), va);
+        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, vb, vs, ""), LLVMBuildNot(B, fin, ""), ""), vs);
+        gen_loop_end(c, &l);
+    }
+    V m = LLVMBuildLoad2(B, q.vd, va, ""), sp = LLVMBuildLoad2(B, vb, vs, "");
+    V am = LLVMConstReal(g->f64, 0.0), any = LLVMConstInt(g->i1, 0, 0);
+    for (int i = 0; i < QL; i++) {
+        V li = LLVMConstInt(g->i32, (uint64_t)i, 0);
+        V x = LLVMBuildExtractElement(B, m, li, "");
+        am = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, x, am, ""), x, am, "");
+        any = LLVMBuildOr(B, any, LLVMBuildExtractElement(B, sp, li, ""), "");
+    }
+    LLVMBuildStore(B, am, amax);
+    if (special)
+        LLVMBuildStore(B, LLVMBuildZExt(B, any, g->i8, ""), special);
+    if (nv == n)
+        return;
+    gen_loop l;
+    gen_loop_range(c, &l, gen_i64(c, nv), gen_i64(c, n), "amaxt");
+    V a = intr_abs_scalar(g, LLVMBuildFPExt(B, LLVMBuildLoad2(B, f32, gep(g, f32, pbuf, l.i), ""), g->f64, ""));
+    V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, LLVMConstReal(g->f64, INFINITY), "");
+    V cur = LLVMBuildLoad2(B, g->f64, amax, "");
+    LLVMBuildStore(B, LLVMBuildSelect(B, LLVMBuildAnd(B, fin, LLVMBuildFCmp(B, LLVMRealOGT, a, cur, ""), ""), a, cur, ""), amax);
+    if (special)
+        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i8, special, ""), LLVMBuildZExt(B, LLVMBuildNot(B, fin, ""), g->i8, ""), ""),
+                       special);
+    gen_loop_end(c, &l);
 }
