@@ -335,6 +335,35 @@ START_TEST(test_lenet_presets)
 END_TEST
 
 
+/* The model of a spec and a precision given as text (assertions name what). */
+static nr_model *model_of(const char *spec, const char *prec, uint64_t seed, const char *what)
+{
+    nr_err err = {0};
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    ck_assert_msg(nr_spec_parse_string(spec, "spec.yaml", &sp, &err) == 0, "%s: %s", what, err.msg);
+    ck_assert_msg(nr_precision_parse_string(prec, "p.yaml", &pr, &err) == 0, "%s: %s", what, err.msg);
+    nr_model *m = NULL;
+    ck_assert_msg(nr_model_build(sp, pr, NULL, seed, &m, &err) == 0, "%s: %s", what, err.msg);
+    return m;
+}
+
+/* compare() on two samples of make_input's edge cases; frees m. */
+static int compare_edges(nr_model *m, uint64_t seed, const char *what)
+{
+    uint64_t s = seed;
+    int n = 2;
+    size_t nin = nr_shape_count(m->in_shape);
+    float *x = malloc((size_t)n * nin * sizeof *x);
+    ck_assert(x);
+    for (int k = 0; k < n; k++)
+        make_input(&s, x + (size_t)k * nin, m->in_shape[0], m->in_shape[1] * m->in_shape[2]);
+    int bad = compare(m, x, n, what);
+    free(x);
+    nr_model_free(m);
+    return bad;
+}
+
 /* The vector kernel (emit_scaled_vmac.c) and quantization
  * (emit_scaled_vquant.c): convs wide enough for full 16-channel blocks and
  * a narrower last one, input channels that leave a short last block (and
@@ -385,14 +414,7 @@ START_TEST(test_vector_kernel)
                      VCASES[v].w, VCASES[v].a, VCASES[v].rnd, VCASES[v].mac);
             snprintf(what, sizeof what, "vector W=%s A=%s %s %s shape %d", VCASES[v].w, VCASES[v].a,
                      VCASES[v].mac, VCASES[v].rnd, si);
-            nr_err err = {0};
-            nr_spec *sp = NULL;
-            nr_precision *pr = NULL;
-            ck_assert_msg(nr_spec_parse_string(spec, "v.yaml", &sp, &err) == 0, "%s: %s", what, err.msg);
-            ck_assert_msg(nr_precision_parse_string(prec, "p.yaml", &pr, &err) == 0, "%s: %s", what,
-                          err.msg);
-            nr_model *m = NULL;
-            ck_assert_msg(nr_model_build(sp, pr, NULL, 7, &m, &err) == 0, "%s: %s", what, err.msg);
+            nr_model *m = model_of(spec, prec, 7, what);
             /* with two groups an input block must divide the group's 32 channels */
             int bx = m->layers[0].prec.activations_scaled.gran == NR_GRAN_BLOCK
                          ? m->layers[0].prec.activations_scaled.block
@@ -400,19 +422,10 @@ START_TEST(test_vector_kernel)
             if (h[7] == 1 || 32 % bx == 0)
                 ck_assert_msg(gen_scaled_vmac_applies(m, 1, 0), "%s: the vector kernel does not apply",
                               what);
-            uint64_t s = 99 + (uint64_t)(v * 31 + si);
-            int n = 2;
-            size_t nin = nr_shape_count(m->in_shape);
-            float *x = malloc((size_t)n * nin * sizeof *x);
-            ck_assert(x);
-            for (int k = 0; k < n; k++)
-                make_input(&s, x + (size_t)k * nin, m->in_shape[0], m->in_shape[1] * m->in_shape[2]);
-            int bad = compare(m, x, n, what);
+            int bad = compare_edges(m, 99 + (uint64_t)(v * 31 + si), what);
             cases++;
             if (bad)
                 failed++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
-            free(x);
-            nr_model_free(m);
         }
     printf("scaled vector kernel: %d cases, %d failed\n", cases, failed);
     ck_assert_int_eq(failed, 0);
@@ -445,25 +458,9 @@ START_TEST(test_static_scales)
                      cs[i].w, cs[i].a, cs[i].rnd, cs[i].mac, cs[i].sc);
             snprintf(what, sizeof what, "static W=%s A=%s %s %s %s", cs[i].w, cs[i].a, cs[i].mac,
                      cs[i].rnd, d ? "dense" : "conv");
-            nr_err err = {0};
-            nr_spec *sp = NULL;
-            nr_precision *pr = NULL;
-            ck_assert_msg(nr_spec_parse_string(spec, "st.yaml", &sp, &err) == 0, "%s: %s", what, err.msg);
-            ck_assert_msg(nr_precision_parse_string(prec, "p.yaml", &pr, &err) == 0, "%s: %s", what,
-                          err.msg);
-            nr_model *m = NULL;
-            ck_assert_msg(nr_model_build(sp, pr, NULL, 3, &m, &err) == 0, "%s: %s", what, err.msg);
+            nr_model *m = model_of(spec, prec, 3, what);
             ck_assert(m->in_scale > 0 && m->layers[1].act_scale > 0);
-            uint64_t s = 1234 + i;
-            int n = 2;
-            size_t nin = nr_shape_count(m->in_shape);
-            float *x = malloc((size_t)n * nin * sizeof *x);
-            ck_assert(x);
-            for (int k = 0; k < n; k++)
-                make_input(&s, x + (size_t)k * nin, m->in_shape[0], m->in_shape[1] * m->in_shape[2]);
-            ck_assert_int_eq(compare(m, x, n, what), 0);
-            free(x);
-            nr_model_free(m);
+            ck_assert_int_eq(compare_edges(m, 1234 + i, what), 0);
         }
 }
 END_TEST
