@@ -11,9 +11,9 @@
 #        JOBS (2), N_LENET N_RESNET20 N_RESNET56 N_MOBILENET N_SQUEEZENET
 #        N_GOOGLENET (samples evaluated per network), NETS (which, in order),
 #        TABLE_ONLY=1 (print the table of the cells measured, run nothing)
-# Each cell is one `numrep eval --json` (scaled formats run in the emulator,
-# which is slow on ImageNet networks: hence the small sample counts, stated
-# in the table); cells are appended to OUT/results.tsv as they finish and a
+# Each cell is one `numrep eval --json` (scaled formats run in the JIT
+# since the generator runs them; the first table was measured in the
+# emulator, hence its small sample counts, stated in the table); cells are appended to OUT/results.tsv as they finish and a
 # rerun skips the cells already there, so the script can be stopped and
 # resumed.  Data: MNIST test (official order) from SHARED; CIFAR-10: the
 # shipped specs/resnet20/cifar10-1000 (the first 1000 of the official

@@ -334,11 +334,147 @@ START_TEST(test_lenet_presets)
 }
 END_TEST
 
+
+/* The model of a spec and a precision given as text (assertions name what). */
+static nr_model *model_of(const char *spec, const char *prec, uint64_t seed, const char *what)
+{
+    nr_err err = {0};
+    nr_spec *sp = NULL;
+    nr_precision *pr = NULL;
+    ck_assert_msg(nr_spec_parse_string(spec, "spec.yaml", &sp, &err) == 0, "%s: %s", what, err.msg);
+    ck_assert_msg(nr_precision_parse_string(prec, "p.yaml", &pr, &err) == 0, "%s: %s", what, err.msg);
+    nr_model *m = NULL;
+    ck_assert_msg(nr_model_build(sp, pr, NULL, seed, &m, &err) == 0, "%s: %s", what, err.msg);
+    return m;
+}
+
+/* compare() on two samples of make_input's edge cases; frees m. */
+static int compare_edges(nr_model *m, uint64_t seed, const char *what)
+{
+    uint64_t s = seed;
+    int n = 2;
+    size_t nin = nr_shape_count(m->in_shape);
+    float *x = malloc((size_t)n * nin * sizeof *x);
+    ck_assert(x);
+    for (int k = 0; k < n; k++)
+        make_input(&s, x + (size_t)k * nin, m->in_shape[0], m->in_shape[1] * m->in_shape[2]);
+    int bad = compare(m, x, n, what);
+    free(x);
+    nr_model_free(m);
+    return bad;
+}
+
+/* The vector kernel (emit_scaled_vmac.c) and quantization
+ * (emit_scaled_vquant.c): convs wide enough for full 16-channel blocks and
+ * a narrower last one, input channels that leave a short last block (and
+ * blocks of one), odd output widths (a partial group of columns) and
+ * position counts (the scalar quantization's tail), stride, padding, two
+ * groups of 16; block-fp32 (power-of-two
+ * and fp32/nv scales, the round-to-odd entry), block-exact per channel (one
+ * segment) and per block, in rne and rz.  Each case asserts that the
+ * kernel applies, then compares with the emulator bit for bit. */
+typedef struct vcase { const char *w, *a, *mac, *rnd; } vcase;
+static const vcase VCASES[] = {
+    {"mxfp8", "mxfp8", "block-fp32", "rne"},
+    {"nvfp4", "nvfp4", "block-fp32", "rne"},
+    {"mxfp4", "mxfp4", "block-fp32", "rne"},
+    {"mxfp6e2m3", "e2m3@b32:e8m0:rceil", "block-fp32", "rne"},
+    {"e4m3@b16:ue4m3:amax-up", "e4m3@b16:ue4m3", "block-fp32", "rne"},
+    {"e2m1@b5:nv:amax-up", "e2m1@b5:nv", "block-fp32", "rne"},
+    {"e4m3@tensor:fp32", "e4m3@tensor:fp32", "block-fp32", "rne"},
+    {"e4m3@channel:fp32", "e5m2@b1:e8m0", "block-fp32", "rne"},
+    {"e4m3@b1:e8m0", "e4m3@tensor:e8m0", "block-fp32", "rne"},
+    {"int8@channel", "int8@tensor:fp32", "block-exact", "rne"},
+    {"int8@channel", "int8@tensor:fp32", "block-exact", "rz"},
+    {"int4@b16:fp32", "int4@b16:fp32", "block-exact", "rne"},
+    {"int4@b3:fp32", "int4@b3:fp32", "block-exact", "ru"},
+};
+#define NVC (sizeof VCASES / sizeof *VCASES)
+
+START_TEST(test_vector_kernel)
+{
+    static const int shapes[][9] = {
+        /* C, H, W, out, k, stride, pad, groups, bias */
+        {17, 5, 6, 20, 3, 1, 1, 1, 1}, {40, 6, 5, 32, 3, 2, 1, 1, 0}, {64, 5, 5, 32, 3, 1, 0, 2, 1},
+    };
+    const int nsh = (int)(sizeof shapes / sizeof *shapes);
+    int cases = 0, failed = 0;
+    for (int v = 0; v < (int)NVC; v++)
+        for (int si = 0; si < nsh; si++) {
+            const int *h = shapes[si];
+            char spec[1024], prec[512], what[256];
+            snprintf(spec, sizeof spec,
+                     "name: v\ninput: {shape: [%d, %d, %d]}\nlayers:\n  - {name: pre, op: dropout}\n"
+                     "  - {name: t, op: conv, out: %d, kernel: [%d, %d], stride: %d, pad: %d, groups: %d%s}\n"
+                     "  - {name: post, op: relu}\n",
+                     h[0], h[1], h[2], h[3], h[4], h[4], h[5], h[6], h[7], h[8] ? "" : ", bias: false");
+            snprintf(prec, sizeof prec,
+                     "default: {weights: %s, activations: %s, products: fp32, accumulator: fp32, "
+                     "rounding: %s, mac: %s}\n",
+                     VCASES[v].w, VCASES[v].a, VCASES[v].rnd, VCASES[v].mac);
+            snprintf(what, sizeof what, "vector W=%s A=%s %s %s shape %d", VCASES[v].w, VCASES[v].a,
+                     VCASES[v].mac, VCASES[v].rnd, si);
+            nr_model *m = model_of(spec, prec, 7, what);
+            /* with two groups an input block must divide the group's 32 channels */
+            int bx = m->layers[0].prec.activations_scaled.gran == NR_GRAN_BLOCK
+                         ? m->layers[0].prec.activations_scaled.block
+                         : 1;
+            if (h[7] == 1 || 32 % bx == 0)
+                ck_assert_msg(gen_scaled_vmac_applies(m, 1, 0), "%s: the vector kernel does not apply",
+                              what);
+            int bad = compare_edges(m, 99 + (uint64_t)(v * 31 + si), what);
+            cases++;
+            if (bad)
+                failed++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
+        }
+    printf("scaled vector kernel: %d cases, %d failed\n", cases, failed);
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
+/* Static (calibrated) activation scales ([scl-cal-use]) in the generator:
+ * fp32, e8m0 and ue4m3 tensor scales from the precision file's scales:,
+ * on a conv (the vector kernel where it applies, the scalar one in rz) and
+ * a dense layer, against the emulator. */
+START_TEST(test_static_scales)
+{
+    static const struct { const char *w, *a, *mac, *rnd, *sc; } cs[] = {
+        {"int8@channel", "int8@tensor:fp32:static", "block-exact", "rne", "0.0123, pre: 0.0123, t: 0.07, post: 0.07"},
+        {"int8@channel", "int8@tensor:fp32:static", "block-exact", "rz", "0.3, pre: 0.3, t: 1.5e-3, post: 2.5"},
+        {"mxfp8", "e4m3@tensor:e8m0:static", "block-fp32", "rne", "0.015625, pre: 0.015625, t: 0.0625, post: 0.0625"},
+        {"e4m3@b16:ue4m3", "e4m3@tensor:ue4m3:static", "block-fp32", "rne", "0.1015625, pre: 0.0625, t: 0.001953125, post: 448"},
+    };
+    static const char *const layer[] = {
+        "{name: t, op: conv, out: 20, kernel: [3, 3], pad: 1}", "{name: t, op: dense, out: 7}"};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++)
+        for (int d = 0; d < 2; d++) {
+            char spec[512], prec[512], what[256];
+            snprintf(spec, sizeof spec,
+                     "name: st\ninput: {shape: [20, 5, 5]}\nlayers:\n  - {name: pre, op: dropout}\n"
+                     "  - %s\n  - {name: post, op: relu}\n", layer[d]);
+            snprintf(prec, sizeof prec,
+                     "default: {weights: %s, activations: %s, products: fp32, accumulator: fp32, "
+                     "rounding: %s, mac: %s}\nscales: {input: %s}\n",
+                     cs[i].w, cs[i].a, cs[i].rnd, cs[i].mac, cs[i].sc);
+            snprintf(what, sizeof what, "static W=%s A=%s %s %s %s", cs[i].w, cs[i].a, cs[i].mac,
+                     cs[i].rnd, d ? "dense" : "conv");
+            nr_model *m = model_of(spec, prec, 3, what);
+            ck_assert(m->in_scale > 0 && m->layers[1].act_scale > 0);
+            ck_assert_int_eq(compare_edges(m, 1234 + i, what), 0);
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gen_scaled");
     TCase *tc = tcase_create("diff");
     tcase_set_timeout(tc, 600);
+    TCase *tv = tcase_create("vector");
+    tcase_set_timeout(tv, 1200);
+    tcase_add_test(tv, test_vector_kernel);
+    tcase_add_test(tv, test_static_scales);
+    suite_add_tcase(s, tv);
     tcase_add_test(tc, test_random_cases);
     tcase_add_test(tc, test_lenet_presets);
     suite_add_tcase(s, tc);

@@ -79,9 +79,16 @@ START_TEST(test_models)
         ck_assert_int_eq(nr_scaled_parse("int8@channel", &cfg[i].scaled, &e), 0);
         cfg[i].calibrated = i;
     }
+    /* the whole data set evaluated: nothing left to calibrate on, an error */
     nr_search_scaled_env env = {.ds = ds, .first = 0, .count = nr_dataset_count(ds),
                                 .engine = "emulator", .jobs = 1};
     nr_model *m[2] = {0};
+    ck_assert_int_ne(nr_search_scaled_model(net, &cfg[1], &env, &m[1], &e), 0);
+    ck_assert_msg(strstr(e.msg, "whole data set") != NULL, "%s", e.msg);
+    ck_assert(m[1] == NULL);
+    nr_err_clear(&e);
+    ck_assert(nr_dataset_count(ds) >= 2);
+    env.count = nr_dataset_count(ds) / 2; /* calibrates on the second half */
     for (int i = 0; i < 2; i++)
         ck_assert_msg(nr_search_scaled_model(net, &cfg[i], &env, &m[i], &e) == 0, "%s", e.msg);
     for (int li = 0; li < m[0]->nlayers; li++) {
@@ -100,6 +107,34 @@ START_TEST(test_models)
 }
 END_TEST
 
+/* The +cal calibration slice never overlaps the evaluated one. */
+START_TEST(test_calib_slice)
+{
+    int64_t f = -1, n = -1;
+    ck_assert_int_eq(nr_search_calib_slice(10000, 0, 1000, 256, &f, &n), 0); /* after */
+    ck_assert(f == 1000 && n == 256);
+    ck_assert_int_eq(nr_search_calib_slice(10000, 9000, 1000, 256, &f, &n), 0); /* before */
+    ck_assert(f == 8744 && n == 256);
+    ck_assert_int_eq(nr_search_calib_slice(1100, 0, 1000, 256, &f, &n), 0); /* what is left */
+    ck_assert(f == 1000 && n == 100);
+    ck_assert_int_eq(nr_search_calib_slice(1100, 50, 1000, 256, &f, &n), 0); /* more after */
+    ck_assert(f == 1050 && n == 50);
+    ck_assert_int_eq(nr_search_calib_slice(1100, 80, 1000, 256, &f, &n), 0); /* more before */
+    ck_assert(f == 0 && n == 80);
+    ck_assert_int_eq(nr_search_calib_slice(1000, 0, 1000, 256, &f, &n), -1); /* none */
+    for (int64_t total = 1; total < 40; total++) /* exhaustively small: disjoint, inside */
+        for (int64_t first = 0; first < total; first++)
+            for (int64_t count = 1; first + count <= total; count++) {
+                int rc = nr_search_calib_slice(total, first, count, 5, &f, &n);
+                ck_assert_int_eq(rc, count == total ? -1 : 0);
+                if (rc)
+                    continue;
+                ck_assert(n >= 1 && n <= 5 && f >= 0 && f + n <= total);
+                ck_assert(f + n <= first || f >= first + count);
+            }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("search_scaled");
@@ -107,6 +142,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_grid);
     tcase_add_test(tc, test_models);
+    tcase_add_test(tc, test_calib_slice);
     suite_add_tcase(s, tc);
     return s;
 }

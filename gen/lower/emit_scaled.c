@@ -118,8 +118,8 @@ int gen_scaled_check(const nr_model *m, nr_err *err)
     for (int i = 0; i < m->nlayers; i++) {
         const nr_layer *L = &m->layers[i];
         const nr_scaled *a = gen_scaled_act(m, i), *w = &L->prec.weights_scaled;
-        if (a && a->rule == NR_RULE_STATIC)
-            return unsup(err, L, "static (calibrated) activation scales");
+        if (a && a->rule == NR_RULE_STATIC && !(nr_model_act_scale(m, i) > 0))
+            return unsup(err, L, "a static activation scale without its value");
         if (a && (L->prec.activations.kind != NR_FLOAT || L->prec.activations.width != 32 ||
                   !nr_format_fits_f32(&L->prec.activations)))
             return unsup(err, L, "scaled activations with a carrier other than fp32");
@@ -140,7 +140,11 @@ int gen_scaled_check(const nr_model *m, nr_err *err)
             return unsup(err, L, "a partial-sum format this wide with two non-power-of-two "
                                  "scales");
     }
-    if (gen_scaled_act(m, -1) && (m->in_format.width != 32 || m->in_format.kind != NR_FLOAT))
+    const nr_scaled *in = gen_scaled_act(m, -1);
+    if (in && in->rule == NR_RULE_STATIC && !(m->in_scale > 0))
+        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "input",
+                          "a static input scale without its value");
+    if (in && (m->in_format.width != 32 || m->in_format.kind != NR_FLOAT))
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "input",
                           "scaled input with a carrier other than fp32: use --engine emulator");
     return 0;
@@ -198,16 +202,45 @@ void gen_scaled_sizes(const nr_model *m, uint64_t *blob_scales, uint64_t *elem_b
     }
 }
 
+uint64_t gen_scaled_wblk(uint64_t O, uint64_t M, uint64_t o, uint64_t j)
+{
+    uint64_t o0 = o - o % GEN_SCALED_VL, w = O - o0 < GEN_SCALED_VL ? O - o0 : GEN_SCALED_VL;
+    return o0 * M + j * w + (o - o0);
+}
+
+LLVMValueRef gen_scaled_wblk_ir(gen_lctx *c, uint64_t O, uint64_t M, LLVMValueRef o,
+                                LLVMValueRef j)
+{
+    LLVMBuilderRef B = c->g->b;
+    const uint64_t VL = GEN_SCALED_VL, full = O - O % VL;
+    LLVMValueRef lane = LLVMBuildAnd(B, o, gen_i64(c, VL - 1), "lane");
+    LLVMValueRef o0 = LLVMBuildSub(B, o, lane, "o0");
+    LLVMValueRef w = gen_i64(c, VL);
+    if (O % VL)
+        w = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, o, gen_i64(c, full), ""), w,
+                            gen_i64(c, O % VL), "w");
+    return LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, o0, gen_i64(c, M), ""),
+                                        LLVMBuildMul(B, j, w, ""), ""),
+                        lane, "wblk");
+}
+
 void gen_scaled_pack(const nr_model *m, int li, uint8_t *w, uint8_t *b)
 {
     const nr_layer *L = &m->layers[li];
-    for (size_t k = 0; k < L->nw; k++) {
-        float f = (float)L->wq[k]; /* exact: gen_scaled_check */
-        memcpy(w + 4 * k, &f, 4);
-    }
+    nr_mac_geom G;
+    nr_mac_geom_of(L, &G); /* checked by plan.c before packing */
+    const uint64_t O = (uint64_t)G.O, T = (uint64_t)G.kh * (uint64_t)G.kw, cg = (uint64_t)G.cin_g;
+    for (uint64_t o = 0; o < O; o++) /* emit_scaled.h: o-blocked, taps outer */
+        for (uint64_t ci = 0; ci < cg; ci++)
+            for (uint64_t t = 0; t < T; t++) {
+                float f = (float)L->wq[o * cg * T + ci * T + t]; /* exact: gen_scaled_check */
+                memcpy(w + 4 * gen_scaled_wblk(O, cg * T, o, t * cg + ci), &f, 4);
+            }
     uint8_t *sc = w + ALIGN8((uint64_t)L->nw * 4);
-    for (size_t g = 0; g < L->nwscale; g++)
-        memcpy(sc + 8 * g, &L->wscale[g], 8);
+    const int per_o = L->prec.weights_scaled.gran != NR_GRAN_TENSOR;
+    const uint64_t M = per_o ? L->nwscale / O : 1;
+    for (size_t g = 0; g < L->nwscale; g++) /* per channel/block: o-blocked; tensor: one */
+        memcpy(sc + 8 * (per_o ? gen_scaled_wblk(O, M, g / M, g % M) : g), &L->wscale[g], 8);
     const nr_format *of = gen_scaled_outer_fmt(L);
     const nr_rounding mode = L->prec.rounding;
     for (size_t k = 0; L->b && k < L->nb; k++) { /* [scl-dot-bias] */
@@ -399,6 +432,20 @@ static void group_amax(gen_lctx *c, V car, V first, V k, V stride, V amax, V spe
     gen_loop_end(c, &l);
 }
 
+/* [scl-cal-use] The calibrated scale of the tensor gen_emit_scaled_quant
+ * was called for: the network input's when sh is the model's input shape
+ * (its call passes m->in_shape), else that of the layer whose activations
+ * role s is. */
+static double static_scale(const nr_model *m, const nr_scaled *s, const int sh[3])
+{
+    if (sh == m->in_shape)
+        return m->in_scale;
+    for (int i = 0; i < m->nlayers; i++)
+        if (s == &m->layers[i].prec.activations_scaled)
+            return m->layers[i].act_scale;
+    return 0; /* not reached: gen_scaled_act hands out those */
+}
+
 void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V buf,
                            const int sh[3])
 {
@@ -413,15 +460,24 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     V amax = gen_alloca(c, g->f64, "amax"), special = gen_alloca(c, g->i8, "special");
     V st = NULL;
     if (s->scale == NR_SCALE_NV) { /* [scl-nv] s_t from the whole tensor's amax */
-        group_amax(c, pbuf, gen_i64(c, 0), gen_i64(c, n), gen_i64(c, 1), amax, NULL);
+        if (gen_scaled_vquant_applies(c, s, mode))
+            gen_emit_scaled_vamax(c, pbuf, n, amax, NULL);
+        else
+            group_amax(c, pbuf, gen_i64(c, 0), gen_i64(c, n), gen_i64(c, 1), amax, NULL);
         st = scale_of_quot(g, nr_scaled_scale_format(NR_SCALE_FP32), s->rule,
                            LLVMBuildLoad2(B, g->f64, amax, ""),
                            cf(g, 448.0 * s->elem.max_finite));
     }
     const uint64_t Bk = s->gran == NR_GRAN_BLOCK ? (uint64_t)s->block : n;
     const uint64_t nb = s->gran == NR_GRAN_BLOCK ? (C + Bk - 1) / Bk : 1;
+    const int vec = gen_scaled_vquant_applies(c, s, mode); /* emit_scaled_vquant.c */
+    const uint64_t g0 = vec && s->gran == NR_GRAN_BLOCK
+                            ? gen_emit_scaled_vquant_blocks(c, s, pbuf, buf, xbuf, st, sh)
+                            : 0;
+    if (g0 == lay.groups)
+        return;
     gen_loop lg;
-    gen_loop_begin(c, &lg, lay.groups, "grp");
+    gen_loop_range(c, &lg, gen_i64(c, g0), gen_i64(c, lay.groups), "grp");
     V first, k, stride;
     if (s->gran == NR_GRAN_BLOCK) { /* group hw*nb + b: channels b*B.., at (h, w) = hw */
         V hw = LLVMBuildUDiv(B, lg.i, gen_i64(c, nb), "hw");
@@ -434,15 +490,24 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     } else {
         first = gen_i64(c, 0), k = gen_i64(c, n), stride = gen_i64(c, 1);
     }
-    group_amax(c, pbuf, first, k, stride, amax, special);
+    if (vec && s->gran != NR_GRAN_BLOCK)
+        gen_emit_scaled_vamax(c, pbuf, n, amax, special);
+    else
+        group_amax(c, pbuf, first, k, stride, amax, special);
     V am = LLVMBuildLoad2(B, g->f64, amax, "");
     V isnan_ = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildLoad2(B, g->i8, special, ""),
                              LLVMConstInt(g->i8, 0, 0), "");
     /* [scl-special] a NaN or infinity: NaN scale, every element NaN */
-    V X = LLVMBuildSelect(B, isnan_, cf(g, NAN), group_scale(g, s, am, st), "X");
+    V X0 = s->rule == NR_RULE_STATIC ? cf(g, static_scale(c->m, s, sh)) /* gen_scaled_check: > 0 */
+                                      : group_scale(g, s, am, st);
+    V X = LLVMBuildSelect(B, isnan_, cf(g, NAN), X0, "X");
     LLVMBuildStore(B, X, gep(g, g->f64, xbuf, lg.i));
+    uint64_t e0 = 0; /* a tensor scale: the bulk in vector code */
+    if (vec && s->gran != NR_GRAN_BLOCK)
+        e0 = gen_emit_scaled_vquant_elems(c, s, pbuf, buf, LLVMBuildSelect(B, isnan_, cf(g, 1.0), X, ""),
+                                          isnan_, n);
     gen_loop l;
-    gen_loop_range(c, &l, gen_i64(c, 0), k, "el");
+    gen_loop_range(c, &l, gen_i64(c, e0), k, "el");
     V idx = LLVMBuildAdd(B, first, LLVMBuildMul(B, l.i, stride, ""), "idx");
     V pp = gep(g, f32, pbuf, idx);
     V v = LLVMBuildFPExt(B, LLVMBuildLoad2(B, f32, pp, ""), g->f64, "v");

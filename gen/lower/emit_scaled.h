@@ -77,10 +77,75 @@ const nr_format *gen_scaled_f32(void);
 /* Significant bits of a scale: e8m0 1, ue4m3 4, fp32 24, nv 28; NULL 1. */
 int gen_scaled_scale_bits(const nr_scaled *s);
 
+/* Blob layout of a scaled weight tensor (element values and block
+ * scales): output channels in blocks of GEN_SCALED_VL (the last block
+ * narrower, w = min(VL, O - o0)), each block holding its M entries per
+ * channel entry-major: entry j of channel o is at
+ *   o0*M + j*w + (o - o0),   o0 = o - o % VL,
+ * so the w channels of one entry are adjacent (one vector load for the
+ * vector kernel, emit_scaled_vmac.c).  Element entries are ordered taps
+ * outer, input channel inner (j = (ky*kw + kx)*cin_g + ci, the order
+ * [scl-dot-order] visits them); block scales j = tap*nblocks + b (as
+ * nr_layer_wgroup); channel scales are the identity; a tensor scale is
+ * one double. */
+enum { GEN_SCALED_VL = 16 };
+uint64_t gen_scaled_wblk(uint64_t O, uint64_t M, uint64_t o, uint64_t j);
+LLVMValueRef gen_scaled_wblk_ir(gen_lctx *c, uint64_t O, uint64_t M, LLVMValueRef o,
+                                LLVMValueRef j);
+
 /* ------------------------------------------------------------ emit_scaled_mac.c */
+
+/* What the scaled dot product of layer li may take as shortcuts (the
+ * [net-12] host-arithmetic paths of emit_scaled_mac.c; no_libm: a
+ * bare-metal target). */
+typedef struct gen_scaled_vinfo {
+    const nr_scaled *ws, *xs;   /* scaled weights, input (NULL: plain)      */
+    const nr_format *wef, *xef; /* their element (or plain) formats         */
+    const nr_format *of;        /* the outer sum's format                   */
+    nr_rounding mode;
+    nr_mac_mode mac;
+    int promote;
+    int wfirst;      /* part * Xw is exact in double (else part * Xa)        */
+    int fast_bf32;   /* block-fp32 rne, products exact: host float sums      */
+    int fast_pow2;   /* ... and both scales powers of two                    */
+    int fast_bexact; /* block-exact with segment sums exact in double        */
+} gen_scaled_vinfo;
+void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinfo *v);
 
 /* Arena scratch bytes of scaled MAC layer li (the exact accumulator). */
 uint64_t gen_scaled_mac_scratch(const nr_model *m, int li);
 int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err);
+
+/* ------------------------------------------------------------ emit_scaled_vmac.c */
+
+/* The vector kernel runs conv layer li: block-fp32 (fast_bf32) or
+ * block-exact (fast_bexact) without promote or SR, both operands scaled,
+ * segments that are whole blocks of the input channels at each tap (or
+ * the whole dot product), output-channel blocks within one group, a
+ * target with libm. */
+int gen_scaled_vmac_applies(const nr_model *m, int li, int no_libm);
+int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err *err);
+
+/* ------------------------------------------------------------ emit_scaled_vquant.c */
+
+/* The vector quantization applies to format s in mode (rne; e8m0 rules,
+ * fp32/ue4m3/nv amax, static; signed fixed point or floats with
+ * subnormals as elements; a target with libm). */
+int gen_scaled_vquant_applies(const gen_lctx *c, const nr_scaled *s, nr_rounding mode);
+/* Block granularity: every group of the positions below HW - HW % 8
+ * (st: nv's tensor scale or NULL).  Returns the groups done, which are
+ * the first ones (group = hw * nblocks + b). */
+uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, LLVMValueRef pbuf,
+                                       LLVMValueRef buf, LLVMValueRef xbuf, LLVMValueRef st,
+                                       const int sh[3]);
+/* amax of the finite values of the n floats at pbuf into the double
+ * alloca amax, special (i8 alloca or NULL) set when one is not finite. */
+void gen_emit_scaled_vamax(gen_lctx *c, LLVMValueRef pbuf, uint64_t n, LLVMValueRef amax,
+                           LLVMValueRef special);
+/* One group of n contiguous elements with scale X (finite) and bad (i1:
+ * the group is NaN): elements [0, n - n % 8).  Returns how many. */
+uint64_t gen_emit_scaled_vquant_elems(gen_lctx *c, const nr_scaled *s, LLVMValueRef pbuf,
+                                      LLVMValueRef buf, LLVMValueRef X, LLVMValueRef bad,
+                                      uint64_t n);
 
 #endif

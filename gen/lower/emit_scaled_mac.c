@@ -250,7 +250,10 @@ static void tap(smac *s, V o, V ci0, V r, V q, V ih, V iw)
     V ci = lc.i;
     V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ci, gen_i64(c, (uint64_t)G->kh), ""), r, ""),
                                        gen_i64(c, (uint64_t)G->kw), ""), q, "k");
-    V wi = LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->K), ""), k, "wi");
+    V tapn = LLVMBuildAdd(B, LLVMBuildMul(B, r, gen_i64(c, (uint64_t)G->kw), ""), q, "tapn");
+    V wi = s->ws ? gen_scaled_wblk_ir(c, (uint64_t)G->O, (uint64_t)G->K, o,
+                                      LLVMBuildAdd(B, LLVMBuildMul(B, tapn, gen_i64(c, (uint64_t)G->cin_g), ""), ci, ""))
+                 : LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->K), ""), k, "wi");
     V cin = LLVMBuildAdd(B, ci0, ci, "");
     V xi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, cin, gen_i64(c, (uint64_t)G->H), ""), ih, ""),
                                         gen_i64(c, (uint64_t)G->W), ""), iw, "xi");
@@ -262,9 +265,15 @@ static void tap(smac *s, V o, V ci0, V r, V q, V ih, V iw)
         else if (s->ws->gran == NR_GRAN_BLOCK)
             gw = LLVMBuildAdd(B, LLVMBuildMul(B, tapi, gen_i64(c, wnb), ""),
                               LLVMBuildUDiv(B, ci, gen_i64(c, (uint64_t)s->ws->block), ""), "gw");
+        /* the blob's o-blocked scales (emit_scaled.h); gw stays the group id */
+        V gwi = gw;
+        if (s->ws->gran == NR_GRAN_BLOCK)
+            gwi = gen_scaled_wblk_ir(c, (uint64_t)G->O, (uint64_t)G->kh * (uint64_t)G->kw * wnb, o,
+                                     LLVMBuildAdd(B, LLVMBuildMul(B, tapn, gen_i64(c, wnb), ""),
+                                                  LLVMBuildUDiv(B, ci, gen_i64(c, (uint64_t)s->ws->block), ""), ""));
         pw = LLVMBuildFPExt(B, ld(g, f32, gep(g, f32, c->w, wi)), g->f64, "pw");
         V sc = gep(g, g->i8, c->w, gen_i64(c, (L->nw * 4 + 7) / 8 * 8));
-        xw = ld(g, g->f64, gep(g, g->f64, sc, gw));
+        xw = ld(g, g->f64, gep(g, g->f64, sc, gwi));
     } else {
         pw = gen_decode(c, s->wef, gen_load_w(c, s->wef, c->w, wi));
     }
@@ -324,6 +333,43 @@ static void ksize(const nr_model *m, const nr_layer *L, int *lsb, int *limbs)
     *limbs = ((mw + mx > mc ? mw + mx : mc) + 34 - *lsb) / 64 + 4;
 }
 
+void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinfo *v)
+{
+    const nr_layer *L = &m->layers[li];
+    nr_mac_geom G;
+    nr_mac_geom_of(L, &G);
+    memset(v, 0, sizeof *v);
+    v->ws = L->prec.weights_scaled.gran != NR_GRAN_NONE ? &L->prec.weights_scaled : NULL;
+    v->xs = gen_scaled_act(m, L->inputs[0]);
+    v->wef = v->ws ? &v->ws->elem : &L->prec.weights;
+    v->xef = v->xs ? &v->xs->elem : gen_scaled_carrier(m, L->inputs[0]);
+    v->mode = L->prec.rounding;
+    v->mac = L->prec.mac;
+    v->promote = L->prec.promote;
+    v->of = gen_scaled_outer_fmt(L);
+    int bw = gen_scaled_scale_bits(v->ws), ba = gen_scaled_scale_bits(v->xs);
+    v->wfirst = bw <= ba;
+    /* exact products: emit_num.c's prod_exact_in_double test */
+    const nr_format *a = v->wef, *b = v->xef;
+    int lsa = a->kind == NR_FIXED ? -a->frac_bits : a->emin - a->man_bits;
+    int lsb2 = b->kind == NR_FIXED ? -b->frac_bits : b->emin - b->man_bits;
+    int topsum = ilogb(a->max_finite) + ilogb(b->max_finite) + 2;
+    int prod_exact = a->prec + b->prec <= 53 && lsa + lsb2 >= -1074 && topsum <= 1024;
+    v->fast_bf32 = v->mac == NR_MAC_BLOCK_FP32 && v->mode == NR_RND_RNE && prod_exact && !no_libm;
+    v->fast_pow2 = v->fast_bf32 && bw == 1 && ba == 1;
+    /* block-exact: with both operands scaled (elements finite or NaN), every
+     * product a multiple of 2^(lsa+lsb2) below 2^topsum, a segment of at
+     * most K terms sums exactly in double when the span, K's bits included,
+     * fits 53 bits; Xw Xa is exact when the scales' bits fit too.  Not rd
+     * (an exact zero sum's sign), not wrapping fixed point. */
+    int kbits = 0;
+    while ((1L << kbits) <= (long)G.K + 1)
+        kbits++;
+    v->fast_bexact = v->mac == NR_MAC_BLOCK_EXACT && v->ws && v->xs && v->mode != NR_RND_RD &&
+                     topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
+                     !(v->of->kind == NR_FIXED && !v->of->saturate);
+}
+
 static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
 {
     const nr_model *m = c->m;
@@ -335,39 +381,15 @@ static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
     if (G->cin_g < 1 || G->cout_g < 1 || L->nw != (size_t)G->O * (size_t)G->K ||
         (L->b && L->nb != (size_t)G->O))
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "inconsistent scaled MAC layer");
-    s->ws = L->prec.weights_scaled.gran != NR_GRAN_NONE ? &L->prec.weights_scaled : NULL;
-    s->xs = gen_scaled_act(m, L->inputs[0]);
-    s->wef = s->ws ? &s->ws->elem : &L->prec.weights;
-    s->xef = s->xs ? &s->xs->elem : gen_in_fmt(c, li, 0);
-    s->mode = L->prec.rounding;
-    s->mac = L->prec.mac;
-    s->promote = L->prec.promote;
-    s->of = gen_scaled_outer_fmt(L);
+    gen_scaled_vinfo v;
+    gen_scaled_vinfo_of(m, li, c->g->no_libm, &v);
+    s->ws = v.ws, s->xs = v.xs, s->wef = v.wef, s->xef = v.xef;
+    s->mode = v.mode, s->mac = v.mac, s->promote = v.promote, s->of = v.of;
     s->f32 = gen_scaled_f32();
     s->sf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.accumulator;
     s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
-    int bw = gen_scaled_scale_bits(s->ws), ba = gen_scaled_scale_bits(s->xs);
-    s->wfirst = bw <= ba;
-    /* exact products: emit_num.c's prod_exact_in_double test */
-    const nr_format *a = s->wef, *b = s->xef;
-    int lsa = a->kind == NR_FIXED ? -a->frac_bits : a->emin - a->man_bits;
-    int lsb2 = b->kind == NR_FIXED ? -b->frac_bits : b->emin - b->man_bits;
-    int topsum = ilogb(a->max_finite) + ilogb(b->max_finite) + 2;
-    int prod_exact = a->prec + b->prec <= 53 && lsa + lsb2 >= -1074 && topsum <= 1024;
-    s->fast_bf32 = s->mac == NR_MAC_BLOCK_FP32 && s->mode == NR_RND_RNE && prod_exact &&
-                   !c->g->no_libm;
-    s->fast_pow2 = s->fast_bf32 && bw == 1 && ba == 1;
-    /* block-exact: with both operands scaled (elements finite or NaN), every
-     * product a multiple of 2^(lsa+lsb2) below 2^topsum, a segment of at
-     * most K terms sums exactly in double when the span, K's bits included,
-     * fits 53 bits; Xw Xa is exact when the scales' bits fit too.  Not rd
-     * (an exact zero sum's sign), not wrapping fixed point. */
-    int kbits = 0;
-    while ((1L << kbits) <= (long)G->K + 1)
-        kbits++;
-    s->fast_bexact = s->mac == NR_MAC_BLOCK_EXACT && s->ws && s->xs && s->mode != NR_RND_RD &&
-                     topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
-                     !(s->of->kind == NR_FIXED && !s->of->saturate);
+    s->wfirst = v.wfirst;
+    s->fast_bf32 = v.fast_bf32, s->fast_pow2 = v.fast_pow2, s->fast_bexact = v.fast_bexact;
     ksize(m, L, &s->klsb, &s->klimbs);
     gen_ctx *g = c->g;
     T aargs[3] = {c->ptr, g->f64, g->f64};
@@ -393,6 +415,11 @@ int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err)
     int rc = setup(c, li, &s, err);
     if (rc)
         return rc;
+    if (gen_scaled_vmac_applies(c->m, li, g->no_libm)) { /* emit_scaled_vmac.c */
+        gen_scaled_vinfo v;
+        gen_scaled_vinfo_of(c->m, li, g->no_libm, &v);
+        return gen_emit_scaled_vmac(c, li, &v, err);
+    }
     const nr_layer *L = s.L;
     const sgeom *G = &s.g;
     s.acc = gen_alloca(c, g->f64, "acc");

@@ -97,6 +97,13 @@ typedef struct nr_search_scaled_env {
     const char *engine;
     int jobs;
 } nr_search_scaled_env;
+/* The samples a calibrated (+cal) configuration calibrates on: up to want
+ * samples of a data set of total outside the evaluated [first,
+ * first+count): right after it when there are at least want there (or
+ * more than before it), else right before it.  -1 when there are none. */
+enum { NR_SEARCH_CALIB_SAMPLES = 256 };
+int nr_search_calib_slice(int64_t total, int64_t first, int64_t count, int64_t want,
+                          int64_t *cfirst, int64_t *ccount);
 /* The model of a scaled configuration (cfg->scaled set). */
 int nr_search_scaled_model(const char *net, const nr_search_cfg *cfg,
                            const nr_search_scaled_env *env, nr_model **m, nr_err *err);

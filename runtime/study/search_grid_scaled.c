@@ -6,7 +6,9 @@
  * priced by the scaled cost model (cost_scaled.c), and the model of one:
  * the -p NAME precision ([scl-dot-preset]: rne, block-fp32, channel
  * granularity block-exact), calibrated ones with static activation scales
- * from the fp32 network on the search's slice ([scl-cal-*], amax).  Scaled
+ * from the fp32 network ([scl-cal-*], amax) on up to 256 samples outside
+ * the search's slice (after it, else before it: never the samples the
+ * configuration is evaluated on).  Scaled
  * configurations ignore --rounding/--mac: they keep the hardware's own. */
 #include "calibrate.h"
 #include "search.h"
@@ -59,16 +61,34 @@ int nr_search_space_add_scaled(const nr_cost_model *cm, nr_search_cfg **cfg, int
     return 0;
 }
 
+int nr_search_calib_slice(int64_t total, int64_t first, int64_t count, int64_t want,
+                          int64_t *cfirst, int64_t *ccount)
+{
+    int64_t end = first + count, after = total > end ? total - end : 0;
+    int64_t before = first < total ? first : total;
+    if (after >= want || after >= before) /* the samples right after the slice */
+        *cfirst = end, *ccount = after < want ? after : want;
+    else /* the samples right before it */
+        *ccount = before < want ? before : want, *cfirst = first - *ccount;
+    return *ccount > 0 ? 0 : -1;
+}
+
 /* A calibrated configuration's precision: the dynamic one's, with the
- * activation scales from the fp32 network on the slice. */
+ * activation scales from the fp32 network on samples outside the slice
+ * ([scl-search]: out of sample, nr_search_calib_slice). */
 static int calibrated_prec(const nr_model *target, const nr_search_scaled_env *env,
                            nr_precision **out, nr_err *err)
 {
     nr_calibration cal;
     nr_cal_opts o;
     nr_cal_opts_init(&o);
-    o.first = env->first;
-    o.samples = env->count < 256 ? env->count : 256;
+    if (nr_search_calib_slice(nr_dataset_count(env->ds), env->first, env->count,
+                              NR_SEARCH_CALIB_SAMPLES, &o.first, &o.samples))
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search",
+                          "calibrated (+cal) configurations calibrate on samples outside the "
+                          "evaluated ones, and the evaluated samples [%lld, %lld) are the whole "
+                          "data set: evaluate fewer samples",
+                          (long long)env->first, (long long)(env->first + env->count));
     o.engine_open = env->engine_open;
     o.engine_ctx = env->engine_ctx;
     o.engine = env->engine;
