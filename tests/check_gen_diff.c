@@ -830,7 +830,8 @@ END_TEST
  * cases rarely get there (their edge values make a call's max|x| hit X's
  * overflow, which the products' own bound already sends to the scalar
  * code). */
-static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t seed)
+static int rz_sum_case(const char *fmt, const char *mac, nr_rounding mode, double xscale,
+                       uint64_t seed, int tiny)
 {
     char spec[512], prec[512], what[256];
     snprintf(spec, sizeof spec,
@@ -839,8 +840,9 @@ static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t
              "  - {name: t, op: conv, out: 4, kernel: [3, 3], stride: 1, pad: [1, 1, 1, 1]}\n");
     snprintf(prec, sizeof prec,
              "default: {weights: %s, activations: same, products: same, accumulator: same, "
-             "rounding: rz, mac: %s}\n", fmt, mac);
-    snprintf(what, sizeof what, "rz sums %s %s max|x| ~ 2^%d", fmt, mac, ilogb(xscale));
+             "rounding: %s, mac: %s}\n", fmt, nr_rounding_name(mode), mac);
+    snprintf(what, sizeof what, "%s sums %s %s max|x| ~ 2^%d%s", nr_rounding_name(mode), fmt, mac,
+             ilogb(xscale), tiny ? " tiny" : "");
     nr_err err = {0};
     nr_spec *sp = NULL;
     nr_precision *pr = NULL;
@@ -851,8 +853,9 @@ static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 5;
     for (int i = 0; i < m->nlayers; i++) {
         nr_layer *L = &m->layers[i];
-        for (size_t k = 0; k < L->nw; k++) /* mostly positive, in [0.25, 2) */
-            L->w[k] = (rnd(&s, 8) ? 1 : -1) * (0.25 + 1.75 * tu_unif(&s));
+        for (size_t k = 0; k < L->nw; k++) /* mostly positive, in [0.25, 2); tiny: see test_ftz */
+            L->w[k] = tiny ? (rnd(&s, 2) ? 1 : -1) * (1 + rnd(&s, 8) / 8.0) * ldexp(xscale, -rnd(&s, 5))
+                           : (rnd(&s, 8) ? 1 : -1) * (0.25 + 1.75 * tu_unif(&s));
         for (size_t k = 0; L->b && k < L->nb; k++)
             L->b[k] = 2 * tu_unif(&s) - 1;
         gen_vmac v;
@@ -865,7 +868,8 @@ static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t
     float *x = malloc((size_t)n * nin * sizeof *x);
     ck_assert(x);
     for (size_t i = 0; i < (size_t)n * nin; i++) /* mostly positive, up to xscale */
-        x[i] = (float)((rnd(&s, 8) ? 1 : -1) * xscale * tu_unif(&s));
+        x[i] = (float)(tiny ? (rnd(&s, 2) ? 1 : -1) * (1 + rnd(&s, 8) / 8.0) * ldexp(xscale, -rnd(&s, 5))
+                            : (rnd(&s, 8) ? 1 : -1) * xscale * tu_unif(&s));
     int bad = compare_model(m, x, n, 2, what, NULL);
     free(x);
     nr_model_free(m);
@@ -874,9 +878,12 @@ static int rz_sum_case(const char *fmt, const char *mac, double xscale, uint64_t
 
 START_TEST(test_rz_sums)
 {
-    static const char *const fmts[] = {"e6m7-finite-nosub-sat", "e5m7-finite-nosub-sat", "bf16"};
+    /* and fp16 rne: sums rounded by F16C with no per-term key, an
+     * overflow caught from the accumulator's inf at the block's end
+     * (emit_vmac.c, vk.sfin) */
+    static const char *const fmts[] = {"e6m7-finite-nosub-sat", "e5m7-finite-nosub-sat", "bf16", "fp16"};
     int failed = 0, ncases = 0;
-    for (int f = 0; f < 3; f++) {
+    for (int f = 0; f < 4; f++) {
         nr_format F;
         nr_err err = {0};
         ck_assert(nr_format_parse(fmts[f], &F, &err) == 0);
@@ -884,11 +891,34 @@ START_TEST(test_rz_sums)
         double edge = F.max_finite / 72;
         for (int mac = 0; mac < 2; mac++)
             for (int e = -12; e <= 3; e += 3) {
-                failed += rz_sum_case(fmts[f], MACS[mac], ldexp(edge, e), (uint64_t)(ncases + 1)) != 0;
+                failed += rz_sum_case(fmts[f], MACS[mac], f == 3 ? NR_RND_RNE : NR_RND_RZ,
+                                      ldexp(edge, e), (uint64_t)(ncases + 1), 0) != 0;
                 ncases++;
             }
     }
-    printf("gen diff (rz sums): %d cases, %d failed\n", ncases, failed);
+    printf("gen diff (rz sums, fp16 rne sums): %d cases, %d failed\n", ncases, failed);
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
+/* rz to formats without subnormals by flushing (emit_vmac.c, ftz_ok):
+ * weights and inputs of either sign near 2^(emin/2), few significant
+ * bits, so that products fall below 2^emin (flushed to a zero of their
+ * sign) or just above it, and sums cancel to below it. */
+START_TEST(test_ftz)
+{
+    static const char *const fmts[] = {"e6m7-finite-nosub-sat", "e5m7-finite-nosub-sat",
+                                       "e3m4-nosub-finite-sat"};
+    int failed = 0, ncases = 0;
+    for (int f = 0; f < 3; f++) {
+        nr_format F;
+        nr_err err = {0};
+        ck_assert(nr_format_parse(fmts[f], &F, &err) == 0);
+        for (int r = 0; r < 4; r++, ncases++)
+            failed += rz_sum_case(fmts[f], "unfused", NR_RND_RZ, ldexp(1.0, F.emin / 2 + 2),
+                                  (uint64_t)(100 + ncases), 1) != 0;
+    }
+    printf("gen diff (rz flushed to zero): %d cases, %d failed\n", ncases, failed);
     ck_assert_int_eq(failed, 0);
 }
 END_TEST
@@ -1261,6 +1291,10 @@ static Suite *suite(void)
     t = tcase_create("fixed");
     tcase_set_timeout(t, 600);
     tcase_add_test(t, test_fixed_mac);
+    suite_add_tcase(s, t);
+    t = tcase_create("ftz");
+    tcase_set_timeout(t, 600);
+    tcase_add_test(t, test_ftz);
     suite_add_tcase(s, t);
     t = tcase_create("wrap");
     tcase_set_timeout(t, 600);

@@ -333,14 +333,6 @@ static int is_mac(const nr_layer *L)
     return L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM;
 }
 
-/* The vector conv kernel of layer li, if it has one (v->ok). */
-static void vmac_of(const gen_lctx *c, int li, gen_vmac *v)
-{
-    gen_vmac_plan(c->m, li, !c->g->no_libm, v); /* as gen_emit_mac asks */
-    if (gen_scaled_mac(c->m, li)) /* emit_scaled_mac.c has no vector kernel */
-        v->ok = 0;
-}
-
 static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
 {
     const nr_layer *L = &c->m->layers[li];
@@ -356,10 +348,9 @@ static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
         a[n++] = (layer_arg){ARG_W, 0, 0};
         if (pl->has_bias)
             a[n++] = (layer_arg){ARG_B, 0, 0};
-        gen_vmac v;
-        vmac_of(c, li, &v);
-        if (v.ok && (v.pbound || v.sbound))
-            a[n++] = (layer_arg){ARG_XLIM, v.f32 ? 32 : 64, v.xlim};
+        const gen_vmac *v = &pl->vmac; /* the plan's decision */
+        if (v->ok && (v->pbound || v->sbound))
+            a[n++] = (layer_arg){ARG_XLIM, v->f32 ? 32 : 64, v->xlim};
     }
     if (L->prec.rounding == NR_RND_SR)
         a[n++] = (layer_arg){ARG_LAYER, 0, 0};

@@ -172,6 +172,33 @@ static V div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, 
     return LLVMBuildSelect(B, special, plain, divided, "avg");
 }
 
+/* [net-12] the layer's sums (and an average's division) are the host's
+ * float arithmetic: rne, S and A fp32 and every input an fp32 value.  One
+ * IEEE float add (divide) of two fp32 values is their exact sum (quotient)
+ * rounded once to fp32 by rne, signs of zeros and overflow included, which
+ * is the rounding the emulator does; NaNs are made canonical when encoded
+ * (gen_encode_val). */
+static int host_f32(gen_lctx *c, int li)
+{
+    const nr_layer *L = &c->m->layers[li];
+    if (L->prec.rounding != NR_RND_RNE || !gen_fmt_is(&L->prec.activations, "fp32") ||
+        !gen_fmt_is(&L->prec.accumulator, "fp32"))
+        return 0;
+    for (int i = 0; i < L->ninputs; i++)
+        if (!nr_format_fits_f32(gen_in_fmt(c, li, i)))
+            return 0;
+    return 1;
+}
+
+/* The float op (LLVMBuildFAdd, LLVMBuildFDiv) of the fp32 values a and b
+ * (doubles, exact in float), as an exact double. */
+static V host_f32_op(gen_ctx *g, LLVMValueRef (*op)(LLVMBuilderRef, V, V, const char *), V a, V b)
+{
+    T ft = LLVMFloatTypeInContext(g->ctx);
+    V r = op(g->b, LLVMBuildFPTrunc(g->b, a, ft, ""), LLVMBuildFPTrunc(g->b, b, ft, ""), "f32");
+    return LLVMBuildFPExt(g->b, r, g->f64, "");
+}
+
 static void pool_op(gen_lctx *c, int li, nr_err *err)
 {
     gen_ctx *g = c->g;
@@ -187,6 +214,8 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
     const nr_format *xf = gen_in_fmt(c, li, 0), *sf = &L->prec.accumulator;
     const nr_format *af = &L->prec.activations;
     const nr_rounding mode = L->prec.rounding;
+    /* host float sums and division (a count below 2^24 is a float) */
+    const int host = avg && host_f32(c, li) && (uint64_t)kh * (uint64_t)kw < (1u << 24);
     (void)err;
     V acc = gen_alloca(c, g->f64, "acc.slot");
     V have = gen_alloca(c, g->i1, "have.slot"), nan = gen_alloca(c, g->i1, "nan.slot");
@@ -228,7 +257,9 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
             V xi = LLVMBuildAdd(B, cbase, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)in[2]), ""), iw, ""), "xi");
             V x = gen_load_dec(c, xf, c->in[0], xi);
             V a = LLVMBuildLoad2(B, g->f64, acc, "");
-            if (avg) { /* acc = round_S(acc + x), term SUM(k), k = r*kw + q */
+            if (host) { /* [net-12] */
+                LLVMBuildStore(B, host_f32_op(g, LLVMBuildFAdd, a, x), acc);
+            } else if (avg) { /* acc = round_S(acc + x), term SUM(k), k = r*kw + q */
                 V k = LLVMBuildAdd(B, LLVMBuildMul(B, rr, gen_i64(c, (uint64_t)kw), ""), qq, "");
                 V term = LLVMBuildAdd(B, LLVMBuildShl(B, LLVMBuildTrunc(B, k, g->i32, ""), LLVMConstInt(g->i32, 1, 0), ""),
                                       LLVMConstInt(g->i32, 2, 0), "");
@@ -264,7 +295,8 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
         else
             cnt = LLVMBuildMul(B, win_cover(c, h0, kh, in[1], pb), win_cover(c, w0, kw, in[2], pr), "");
         cnt = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, cnt, gen_i64(c, 1), ""), gen_i64(c, 1), cnt, "n");
-        y = div_count(c, af, mode, a, cnt, elem);
+        y = host ? gen_encode_val(c, af, host_f32_op(g, LLVMBuildFDiv, a, LLVMBuildUIToFP(B, cnt, g->f64, "")))
+                 : div_count(c, af, mode, a, cnt, elem);
     } else {
         y = out1(c, li, 0, a, elem);
     }
@@ -285,8 +317,14 @@ static void add_op(gen_lctx *c, int li)
     gen_loop_begin(c, &l, c->p->ly[li].count, "i");
     V a = gen_load_dec(c, gen_in_fmt(c, li, 0), c->in[0], l.i);
     V b = gen_load_dec(c, gen_in_fmt(c, li, 1), c->in[1], l.i);
-    V sr = gen_sr(c, L->prec.rounding, l.i, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
-    gen_store_enc(c, af, c->out, l.i, gen_num_round_sum(g, af, L->prec.rounding, a, b, sr));
+    V y;
+    if (host_f32(c, li)) { /* [net-12] one float add */
+        y = gen_encode_val(c, af, host_f32_op(g, LLVMBuildFAdd, a, b));
+    } else {
+        V sr = gen_sr(c, L->prec.rounding, l.i, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
+        y = gen_num_round_sum(g, af, L->prec.rounding, a, b, sr);
+    }
+    gen_store_enc(c, af, c->out, l.i, y);
     gen_loop_end(c, &l);
 }
 

@@ -38,7 +38,11 @@
  * format's rounding (overflow, NaN, inf, an inexact rne sum into a
  * fixed-point S) marks the row block "bad", and a bad block is
  * recomputed by the scalar row code (emit_mac.c), which handles every
- * case.  Why r < 2^emin can be rejected but r >= 2^emin is right even for
+ * case.  Two shortcuts: fp16 under rne on AVX-512 targets rounds by the
+ * hardware's conversion to half (mround_f16c), its sums with no per-term
+ * key (an overflow leaves inf in the accumulator: vk.sfin); and products
+ * that a per-call check keeps out of P's tiny range (ptiny, vk.pnormal:
+ * bf16) skip the tiny case and the key.  Why r < 2^emin can be rejected but r >= 2^emin is right even for
  * v < 2^emin: rz never rounds up across a binade, and rne reaches 2^emin
  * from below only for v >= 2^emin - 2^(emin-Y-2), which the format's own
  * rne (quantum at least 2^(emin-Y) there) also rounds to 2^emin.
@@ -386,7 +390,17 @@ typedef struct vk {
     int sexact;            /* every sum is exact (sums_exact_lanes)         */
     int units;             /* W, X, P (unfused) and S fixed point: step_units */
     int pbound;            /* products checked per call from max|x| (below) */
+    int pnormal;           /* ... and from min|w|, min|x| (ptiny): no product is
+                            * tiny in P (P's emin <= -126), so mround needs
+                            * neither its tiny case nor a key for products */
+    int sfin;              /* S is fp16 rounded by f16c (mround_f16c) with no key:
+                            * an overflow (or NaN) leaves inf or NaN in the
+                            * accumulator (inf + finite is inf, rounding keeps
+                            * inf and NaN), checked once at the block's end */
     int sbound;            /* sums' overflow too (sum_xlim)                 */
+    int ftz;               /* rz to formats without subnormals by flushing (ftz_ok):
+                            * lanes hold values times 2^ftz_sh */
+    int ftz_sh;
     V xmax;                /* alloca: the largest |x| encoding (lane int)   */
     V wmin, xmin;          /* allocas: the smallest nonzero |w|, |x| (ptiny) */
     int vexp[2];           /* |v| < 2^vexp for every v that mround rounds to P, to S,
@@ -455,10 +469,17 @@ static V mround_magic(vk *k, const nr_format *f, V v, int vexp);
 static int magic_ok(vk *k, const nr_format *f);
 static V add_rnd(vk *k, V a, V b, unsigned imm);
 static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *ok);
+static int f16c_ok(vk *k, const nr_format *f);
+static V mround_f16c(vk *k, V v);
 static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
 {
     LLVMBuilderRef B = k->B;
-    if (magic_ok(k, f)) { /* subnormal formats: one grid, no tiny case (below) */
+    /* products never tiny (vk.pnormal): no tiny case, no key (pbound) */
+    const int normal = (k->pnormal && f == &k->L->prec.products) ||
+                       (k->ftz && (f == &k->L->prec.products || f == &k->L->prec.accumulator));
+    if (f16c_ok(k, f)) /* IEEE half: the hardware conversion; sums keyless (vk.sfin) */
+        return mround_key(k, which == 1 && k->sfin ? -1 : which, f, v, mround_f16c(k, v), NULL, ok);
+    if (magic_ok(k, f) && !normal) { /* subnormal formats: one grid, no tiny case (below) */
         const nr_layer_prec *p = &k->L->prec;
         int vexp = f == &p->products ? k->vexp[0] : f == &p->accumulator ? k->vexp[1] : f->emax + 1;
         return mround_key(k, which, f, v, mround_magic(k, f, v, vexp), NULL, ok);
@@ -484,6 +505,8 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
         r = LLVMBuildAdd(B, r, LLVMBuildSelect(B, away, ivec(k, low), ivec(k, 0), ""), "");
     }
     r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
+    if (normal)
+        return mround_key(k, -1, f, v, LLVMBuildBitCast(B, r, k->vt, ""), NULL, ok);
     V tiny = LLVMBuildICmp(B, LLVMIntULT, av, ivec(k, lo), "tiny");
     V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "");
     V t, rare = NULL;
@@ -558,6 +581,24 @@ static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *
     return LLVMBuildBitCast(B, r, k->vt, "");
 }
 
+/* IEEE binary16 (fp16) from float lanes under rne, on AVX-512 targets
+ * (their F16C converts 16 floats at once): the conversion to half is the
+ * IEEE rne rounding of the exact lane value to binary16, subnormals,
+ * signs of zeros and overflow to inf included ([rnd-1], [rnd-2]; the MXCSR
+ * is at its default, rne without DAZ/FTZ), which is fp16's own rounding
+ * in numrep; converting back is exact.  An inf or NaN result fails the
+ * key as in mround. */
+static int f16c_ok(vk *k, const nr_format *f)
+{
+    return lane_f32(k) && k->g->avx512f && k->L->prec.rounding == NR_RND_RNE && gen_fmt_is(f, "fp16");
+}
+
+static V mround_f16c(vk *k, V v)
+{
+    T ht = LLVMVectorType(LLVMHalfTypeInContext(k->g->ctx), (unsigned)k->v->vl);
+    return LLVMBuildFPExt(k->B, LLVMBuildFPTrunc(k->B, v, ht, "h"), k->vt, "r.h");
+}
+
 /* Rounding by a magic constant (mround_magic), for formats with
  * subnormals whose tiny range the lanes reach (not tiny_rare): rne on any
  * target, rz with AVX-512's rz add; Y <= F-2 fraction bits, and f's
@@ -616,6 +657,46 @@ static V mround_magic(vk *k, const nr_format *f, V v, int vexp)
     V t = rne ? LLVMBuildFAdd(B, v, cv, "") : add_rnd(k, v, cv, md == NR_RND_RZ ? 11 : md == NR_RND_RU ? 10 : 9);
     V r = LLVMBuildBitCast(B, LLVMBuildFSub(B, t, cv, ""), k->ivt, "");
     return LLVMBuildBitCast(B, LLVMBuildOr(B, r, sign, ""), k->vt, "r.m");
+}
+
+/* rz to formats without subnormals by the hardware's flush to zero
+ * (MXCSR.FTZ, on AVX-512 targets, float lanes, unfused): the tiny case of
+ * mround is the flush, so products and sums round by one mask.  The lanes
+ * hold every value times 2^sh, sh = -126 - emin_S, which maps S's (and P's,
+ * the same emin) smallest normal 2^emin to float's, 2^-126: input values
+ * (no subnormals, emin_X >= emin_S) and the bias are scaled when decoded,
+ * the row block's results scaled back (all exact: normal floats, the top
+ * of W, X, P, S times 2^sh still below 2^128).  A product w*x (<= 24
+ * significant bits, exact unless tiny) or an rz add whose exact result is
+ * below 2^-126 in magnitude is flushed to a zero of its sign (x86 detects
+ * tininess after rounding with an unbounded exponent: for an exact product,
+ * and for rz, the exact result's magnitude decides), which is rz's tiny
+ * rule for P and S ([rnd-2] without subnormals, [rnd-4] the sign); every
+ * other lane value is a normal float, rounded by mround's mask as before.
+ * The per-term keys are not needed (pbound, and sbound for the sums: the
+ * bounds are on the unscaled values, and max|x| is taken before the
+ * scaling).  FTZ is set around each row block's loop only (the scalar
+ * redo and every other operation run in the caller's MXCSR). */
+static int ftz_ok(vk *k)
+{
+    const nr_layer_prec *p = &k->L->prec;
+    const nr_format *xf = gen_in_fmt(k->c, k->li, 0), *sf = &p->accumulator, *pf = &p->products;
+    if (!lane_f32(k) || !k->g->avx512f || p->rounding != NR_RND_RZ || p->mac != NR_MAC_UNFUSED ||
+        k->units || !k->track || !k->pbound || !k->sbound)
+        return 0;
+    if (sf->kind != NR_FLOAT || sf->subnormals || pf->kind != NR_FLOAT || pf->subnormals ||
+        pf->emin != sf->emin || xf->kind != NR_FLOAT || xf->subnormals || xf->emin < sf->emin)
+        return 0;
+    int sh = -126 - sf->emin;
+    return sh >= -126 && sh <= 127 && sf->emax + 1 + sh <= 127 && pf->emax + 1 + sh <= 127 && xf->emax + 1 + sh <= 127;
+}
+
+/* MXCSR: stmxcsr (store) or ldmxcsr of the i32 at ptr. */
+static void mxcsr(vk *k, const char *name, V ptr)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMBuildCall2(k->B, LLVMIntrinsicGetType(k->g->ctx, id, NULL, 0),
+                   LLVMGetIntrinsicDeclaration(k->g->mod, id, NULL, 0), &ptr, 1, "");
 }
 
 static V fvec(vk *k, double d) /* a splat constant of the lanes' float type */
@@ -1037,6 +1118,8 @@ static void emit_decode(vk *k)
     if (G->sw > 1)
         cell = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, col, gen_i64(c, (uint64_t)G->sw), ""), gen_i64(c, (uint64_t)k->v->wp), ""),
                             LLVMBuildUDiv(B, col, gen_i64(c, (uint64_t)G->sw), ""), "cell");
+    if (k->ftz) /* max|x| was taken unscaled (ftz_ok) */
+        x = LLVMBuildFMul(B, x, LLVMConstReal(k->et, ldexp(1.0, k->ftz_sh)), "x.sc");
     LLVMBuildStore(B, x, ptr_at(k, k->xdec, LLVMBuildAdd(B, drow, cell, "")));
     gen_loop_end(c, &li);
     gen_loop_end(c, &lr);
@@ -1209,6 +1292,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     k.wdec = v->wdirect ? c->w : LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o0, 1, "wdec");
     k.xdec = LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o1, 1, "xdec");
     k.pbound = v->pbound, k.sbound = v->sbound;
+    k.pnormal = v->ptiny && v->pbound && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT &&
+                p->products.emin <= -126;
     if (k.pbound || k.sbound) {
         k.xmax = gen_alloca(c, LLVMGetElementType(k.ivt), "xmax");
         LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
@@ -1220,6 +1305,15 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.xmin);
     }
     vexp_of(&k);
+    k.ftz = ftz_ok(&k), k.ftz_sh = -126 - p->accumulator.emin;
+    V csr = NULL, csr_ftz = NULL; /* the caller's MXCSR, and with FTZ */
+    if (k.ftz) {
+        csr = gen_alloca(c, g->i32, "mxcsr"), csr_ftz = gen_alloca(c, g->i32, "mxcsr.ftz");
+        mxcsr(&k, "llvm.x86.sse.stmxcsr", csr);
+        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i32, csr, ""), LLVMConstInt(g->i32, 0x8000, 0), ""),
+                       csr_ftz);
+    }
+    k.sfin = k.track && f16c_ok(&k, &p->accumulator);
     emit_decode(&k);
     V xbig = NULL; /* this call's max|x| is above xlim (the argument c->xlim) */
     if (k.pbound || k.sbound)
@@ -1264,6 +1358,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
                                              NR_EMU_TERM_BIAS));
         if (k.units)
             s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, p->accumulator.frac_bits)), "");
+        if (k.ftz)
+            s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, k.ftz_sh)), "");
         if (v->f32)
             s = LLVMBuildFPTrunc(B, s, k.et, "");
         V idx[2] = {gen_i64(c, 0), lj.i};
@@ -1288,6 +1384,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     LLVMBuildStore(B, LLVMConstNull(k.mt), bad);
     for (int i = 0; i < 3; i++)
         LLVMBuildStore(B, LLVMConstNull(k.ivt), trk[i]);
+    if (k.ftz)
+        mxcsr(&k, "llvm.x86.sse.ldmxcsr", csr_ftz);
     gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
     gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
     /* input row of each row of the vector (one unless rpv > 1) */
@@ -1422,6 +1520,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     LLVMPositionBuilderAtEnd(B, skip);
     gen_loop_end(c, &lr);
     gen_loop_end(c, &lc);
+    if (k.ftz)
+        mxcsr(&k, "llvm.x86.sse.ldmxcsr", csr);
 
     /* results: the fast rows, or the scalar row code for a bad row */
     LLVMBasicBlockRef good = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.fast");
@@ -1438,6 +1538,12 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         if (p->rounding != NR_RND_RZ && !k.sexact && !ro_sums(&k)) /* rz and ro take inexact sums too (rz_sum, sum_ro) */
             badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(&k, lane_abs(&k)), ""),
                                                       ivec(&k, 0), ""), "");
+        if (k.sfin) /* an inf or NaN accumulator lane (vk.sfin) */
+            for (int a = 0; a < na; a++) {
+                V ab = LLVMBuildAnd(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, k.vt, acc[a], ""), k.ivt, ""),
+                                    ivec(&k, lane_abs(&k)), "");
+                badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGE, ab, ivec(&k, 0x7f800000u), ""), "");
+            }
         if (p->accumulator.kind == NR_FIXED) /* a NaN reached S (fixed_int) */
             for (int a = 0; a < na; a++) {
                 V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
@@ -1454,6 +1560,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     for (int a = 0; a < na; a++) {
         V idx[2] = {gen_i64(c, 0), gen_i64(c, (uint64_t)(a * vl))};
         V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
+        if (k.ftz) /* back to values (exact, ftz_ok) */
+            av = LLVMBuildFMul(B, av, fvec(&k, ldexp(1.0, -k.ftz_sh)), "");
         if (k.units) /* back to values, +0 for -0 (exact, see step_units) */
             av = LLVMBuildFAdd(B, LLVMBuildFMul(B, av, fvec(&k, ldexp(1.0, -p->accumulator.frac_bits)), ""),
                                LLVMConstNull(k.vt), "");

@@ -225,10 +225,12 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             kacc_size(&pr->weights, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
             if (pr->mac == NR_MAC_EXACT) /* header (8 words) + limbs + scratch limbs */
                 scratch = (8 + 2 * (uint64_t)pl->klimbs) * 8;
-            gen_vmac v; /* the vector kernel's decoded weights and input */
-            gen_vmac_plan(m, i, vector, &v);
-            if (v.ok)
-                scratch = v.scratch;
+            /* the one decision whether the layer takes the vector kernel
+             * (emit_layer.c and gen_emit_mac read pl->vmac): its decoded
+             * weights and input; emit_scaled_mac.c has no vector kernel */
+            gen_vmac_plan(m, i, vector && !gen_scaled_mac(m, i), &pl->vmac);
+            if (pl->vmac.ok)
+                scratch = pl->vmac.scratch;
             if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */
                 scratch = gen_scaled_mac_scratch(m, i);
             if (!L->w || L->nw == 0) {

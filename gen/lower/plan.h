@@ -19,6 +19,29 @@
 
 #include "model_gen.h"
 
+/* emit_vmac.c: conv layers as explicit vector code (see there).  Whether
+ * a layer takes the kernel, and how: decided once by gen_plan_build
+ * (gen_vmac_plan, refused for scaled MACs) and stored on the planned
+ * layer (gen_plan_layer.vmac), which the emitters read. */
+typedef struct gen_vmac {
+    int ok;            /* the vector kernel applies                        */
+    int host;          /* [net-12] fp32 rne: host float arithmetic, no checks */
+    int f32;           /* lanes are float, else double                      */
+    int wdirect;       /* fp32 weights: read from the blob, not decoded     */
+    int vl, nv, co;    /* lanes per vector, vectors per row, channels per block */
+    int rpv;           /* output rows per vector (short rows), else 1       */
+    int wp, padl;      /* decoded input: row length per stride phase, left pad */
+    uint64_t wdec_off, xdec_off; /* scratch offsets of decoded weights, input */
+    uint64_t scratch;  /* bytes                                              */
+    int pbound, sbound; /* overflow checked once per call from max|x|: of the
+                        * products, of the rz sums (emit_vmac.c)            */
+    uint64_t xlim;     /* then the bound on |x|, a lane value's bits; it comes
+                        * from the weights, so the layer function takes it
+                        * as an argument (gen_lctx.xlim)                    */
+    int ptiny;         /* float lanes whose products are exact unless tiny:
+                        * checked per call from min|w|, min|x| (emit_vmac.c) */
+} gen_vmac;
+
 /* One layer's placement. */
 typedef struct gen_plan_layer {
     uint64_t out_off;       /* arena offset of the output (encodings in containers) */
@@ -30,6 +53,7 @@ typedef struct gen_plan_layer {
     int has_bias;
     int last_use;           /* index of the last layer that reads this output     */
     int klsb, klimbs;       /* exact MAC mode: accumulator bit 0 weight, limbs     */
+    gen_vmac vmac;          /* the vector conv kernel (vmac.ok: the layer takes it) */
 } gen_plan_layer;
 
 typedef struct gen_plan {
@@ -145,28 +169,9 @@ void gen_emit_maxpool_int(gen_lctx *c, int li);
 int gen_add_int_applies(const gen_lctx *c, int li);
 void gen_emit_add_int(gen_lctx *c, int li);
 
-/* emit_vmac.c: conv layers as explicit vector code (see there).  The plan
- * says whether the kernel applies and how much arena scratch it needs;
- * plan.c and gen_emit_mac both ask it, so they agree. */
-typedef struct gen_vmac {
-    int ok;            /* the vector kernel applies                        */
-    int host;          /* [net-12] fp32 rne: host float arithmetic, no checks */
-    int f32;           /* lanes are float, else double                      */
-    int wdirect;       /* fp32 weights: read from the blob, not decoded     */
-    int vl, nv, co;    /* lanes per vector, vectors per row, channels per block */
-    int rpv;           /* output rows per vector (short rows), else 1       */
-    int wp, padl;      /* decoded input: row length per stride phase, left pad */
-    uint64_t wdec_off, xdec_off; /* scratch offsets of decoded weights, input */
-    uint64_t scratch;  /* bytes                                              */
-    int pbound, sbound; /* overflow checked once per call from max|x|: of the
-                        * products, of the rz sums (emit_vmac.c)            */
-    uint64_t xlim;     /* then the bound on |x|, a lane value's bits; it comes
-                        * from the weights, so the layer function takes it
-                        * as an argument (gen_lctx.xlim)                    */
-    int ptiny;         /* float lanes whose products are exact unless tiny:
-                        * checked per call from min|w|, min|x| (emit_vmac.c) */
-} gen_vmac;
-/* allowed 0: never (bare-metal targets keep the compact scalar code: the
+/* emit_vmac.c: the vector kernel's plan for layer li (gen_plan_build
+ * stores it on the planned layer; emitters read gen_plan_layer.vmac).
+ * allowed 0: never (bare-metal targets keep the compact scalar code: the
  * kernel's decoded copies would multiply a microcontroller's arena). */
 void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v);
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
