@@ -78,8 +78,29 @@ static int gelu_approx(double x, double *y, double *rel)
 }
 
 /* The screen: 1 with *res when y (1 +- m) rounds to one value. */
+static int is_f32(const nr_format *f)
+{
+    return f->kind == NR_FLOAT && f->exp_bits == 8 && f->man_bits == 23 && f->bias == 127 &&
+           f->subnormals && f->specials == NR_SPECIALS_IEEE;
+}
+
+/* round_out(v) for finite v; fp32 in rne is the host's conversion. */
+static double round_to(double v, const nr_format *out, nr_rounding mode, unsigned *fl)
+{
+    if (mode == NR_RND_RNE && is_f32(out))
+        return (float)v;
+    return nr_round(out, mode, v, 0, fl);
+}
+
 static int screen(double y, double m, const nr_format *out, nr_rounding mode, double *res)
 {
+    if (mode == NR_RND_RNE && is_f32(out)) { /* no flags to look at: finite, nonzero */
+        float a = (float)(y * (1 - m)), b = (float)(y * (1 + m));
+        if (a != b || a == 0 || a - a != 0)
+            return 0;
+        *res = a;
+        return 1;
+    }
     unsigned f1 = 0, f2 = 0;
     double a = nr_round(out, mode, y * (1 - m), 0, &f1);
     double b = nr_round(out, mode, y * (1 + m), 0, &f2);
@@ -141,7 +162,7 @@ static int div_fast(double a, double b, const nr_format *out, nr_rounding mode, 
     two_prod(q, b, &hi, &lo);
     double rem = (a - hi) - lo;
     unsigned f1 = 0, f2 = 0;
-    double r1 = nr_round(out, mode, q, 0, &f1);
+    double r1 = round_to(q, out, mode, &f1);
     if (rem != 0) {
         uint64_t bits;
         memcpy(&bits, &q, sizeof bits);
@@ -149,7 +170,7 @@ static int div_fast(double a, double b, const nr_format *out, nr_rounding mode, 
         bits = up == (q > 0) ? bits + 1 : bits - 1; /* away from or toward zero */
         double q2;
         memcpy(&q2, &bits, sizeof q2);
-        if (nr_round(out, mode, q2, 0, &f2) != r1 || f1 != f2)
+        if (round_to(q2, out, mode, &f2) != r1 || f1 != f2)
             return 0;
     }
     *res = r1;
