@@ -809,32 +809,42 @@ static void fast_flags(mac *s)
                   (s->mac == NR_MAC_FUSED && s->fast_fma);
 }
 
+/* The layer's roles, mode, MAC mode, input buffer and accumulator slot
+ * (and the exact mode's state) into s (s->c, s->L set); wf: the format
+ * of the weight operand. */
+static void mac_roles(mac *s, const nr_format *wf)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    const nr_layer *L = s->L;
+    s->wf = wf;
+    s->xf = gen_in_fmt(c, (int)s->li, 0);
+    s->pf = &L->prec.products;
+    s->sf = &L->prec.accumulator;
+    s->mode = L->prec.rounding;
+    s->mac = L->prec.mac;
+    s->xbuf = c->in[0];
+    s->acc = gen_alloca(c, g->f64, "acc.slot");
+    if (s->mac == NR_MAC_EXACT) {
+        s->kst = c->scratch;
+        T aargs[3] = {c->ptr, g->f64, g->f64};
+        s->kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
+        s->kadd = gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty);
+    }
+}
+
 /* The layer's formats, modes, geometry and fast-path flags; *any_r /
  * *any_c: can some kernel row/column fall into the padding (for any
  * output)? */
 static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_err *err)
 {
-    gen_ctx *g = c->g;
     const nr_layer *L = &c->m->layers[li];
     mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li};
     int rc = nr_mac_geom_check(L, &s.g, err);
     if (rc)
         return rc;
     const geom *G = &s.g;
-    s.wf = &L->prec.weights;
-    s.xf = gen_in_fmt(c, li, 0);
-    s.pf = &L->prec.products;
-    s.sf = &L->prec.accumulator;
-    s.mode = L->prec.rounding;
-    s.mac = L->prec.mac;
-    s.xbuf = c->in[0];
-    s.acc = gen_alloca(c, g->f64, "acc.slot");
-    if (s.mac == NR_MAC_EXACT) {
-        s.kst = c->scratch;
-        T aargs[3] = {c->ptr, g->f64, g->f64};
-        s.kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
-        s.kadd = gen_rt_fn(c, "nr_rt_kacc_add", s.kadd_ty);
-    }
+    mac_roles(&s, &L->prec.weights);
     int kh = G->kh, kw = G->kw, any_r = 0, any_c = 0;
     for (int r = 0; r < kh; r++) {
         long lo = (long)r * G->dh - G->pt, hi = (long)(G->OH - 1) * G->sh + lo;
@@ -970,26 +980,13 @@ int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
     const int K = lin ? a[2] : L->spec->trans_a ? a[1] : a[2];
     const int ta = !lin && L->spec->trans_a, tb = !lin && L->spec->trans_b;
     mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li, .seq = 1};
-    s.wf = lin ? &L->prec.weights : gen_in_fmt(c, li, 1);
-    s.xf = gen_in_fmt(c, li, 0);
-    s.pf = &L->prec.products;
-    s.sf = &L->prec.accumulator;
-    s.mode = L->prec.rounding;
-    s.mac = L->prec.mac;
-    s.xbuf = c->in[0];
+    if (L->prec.mac != NR_MAC_UNFUSED && L->prec.mac != NR_MAC_FUSED && L->prec.mac != NR_MAC_EXACT)
+        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name, "%s: mac %s is not supported for "
+                          "sequence ops", nr_op_name(L->op), nr_mac_name(L->prec.mac));
+    mac_roles(&s, lin ? &L->prec.weights : gen_in_fmt(c, li, 1));
     s.wact = lin ? NULL : c->in[1];
     s.wsn = lin || !tb ? 1 : (uint64_t)K;
     s.wsk = lin || !tb ? (uint64_t)N : 1;
-    s.acc = gen_alloca(c, g->f64, "acc.slot");
-    if (s.mac != NR_MAC_UNFUSED && s.mac != NR_MAC_FUSED && s.mac != NR_MAC_EXACT)
-        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name, "%s: mac %s is not supported for "
-                          "sequence ops", nr_op_name(L->op), nr_mac_name(s.mac));
-    if (s.mac == NR_MAC_EXACT) {
-        s.kst = c->scratch;
-        T aargs[3] = {c->ptr, g->f64, g->f64};
-        s.kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
-        s.kadd = gen_rt_fn(c, "nr_rt_kacc_add", s.kadd_ty);
-    }
     s.fast32 = !lin ? gen_fmt_is(s.pf, "fp32") && gen_fmt_is(s.sf, "fp32") &&
                           s.mode == NR_RND_RNE && nr_format_fits_f32(s.wf) &&
                           nr_format_fits_f32(s.xf)
