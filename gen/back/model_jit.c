@@ -6,6 +6,7 @@
  * from the process. */
 #include "plan.h"
 #include "rt.h"
+#include "nlrt.h"
 #include "target.h"
 
 #include <llvm-c/Error.h>
@@ -43,6 +44,8 @@ static int define_symbols(gen_compiled *c, nr_err *err)
         {"nr_rt_kacc_init", (void *)nr_rt_kacc_init},
         {"nr_rt_kacc_add", (void *)nr_rt_kacc_add},
         {"nr_rt_kacc_get", (void *)nr_rt_kacc_get},
+        {"nr_nlrt_gen", (void *)nr_nlrt_gen},
+        {"nr_nlrt_gen_div", (void *)nr_nlrt_gen_div},
     };
     enum { N = sizeof syms / sizeof syms[0] };
     LLVMOrcCSymbolMapPair pairs[N];

@@ -344,6 +344,11 @@ static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
         a[n++] = (layer_arg){ARG_IN, k, 0};
     if (pl->scratch_size)
         a[n++] = (layer_arg){ARG_SCRATCH, 0, 0};
+    if (nr_op_is_seq(L->op) && gen_seq_has_w(L)) { /* emit_seq.c */
+        a[n++] = (layer_arg){ARG_W, 0, 0};
+        if (pl->has_bias)
+            a[n++] = (layer_arg){ARG_B, 0, 0};
+    }
     if (is_mac(L)) {
         a[n++] = (layer_arg){ARG_W, 0, 0};
         if (pl->has_bias)
@@ -422,6 +427,7 @@ static int emit_layer_fn(gen_lctx *c, int li, const layer_sig *sig, const char *
         c->out = LLVMBuildGEP2(g->b, g->i8, base, &off, 1, "out.p");
     }
     int rc = gen_scaled_mac(c->m, li) ? gen_emit_scaled_mac(c, li, err)
+             : nr_op_is_seq(L->op)      ? gen_emit_seq(c, li, err)
              : is_mac(L)                ? gen_emit_mac(c, li, err)
                                         : gen_emit_ops(c, li, err);
     if (rc)

@@ -52,6 +52,12 @@ typedef struct mac {
     int slow_only; /* every term by the shared general functions: the vector
                     * kernel's rare fallback, in the least code */
     V wconst, xconst, xbase, kcur;
+    /* the sequence ops (gen_emit_mac_seq): term k of output i reads its
+     * weight at wbase + i*wsn + k*wsk, of the blob or (wact) of an
+     * activation buffer (matmul's second operand) */
+    int seq;
+    V wact, wbase;
+    uint64_t wsn, wsk;
 } mac;
 
 static V c32(gen_ctx *g, uint64_t v) { return LLVMConstInt(g->i32, v, 0); }
@@ -514,7 +520,13 @@ static void term_operands(mac *s, V i, V *w, V *x)
 {
     gen_lctx *c = s->c;
     LLVMBuilderRef B = c->g->b;
-    if (s->dense) {
+    if (s->seq) {
+        *x = s->xconst;
+        V wi = LLVMBuildAdd(B, s->wbase, LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_i64(c, s->wsn), ""),
+                                                      LLVMBuildMul(B, s->kcur, gen_i64(c, s->wsk), ""), ""), "wi");
+        *w = s->wact ? gen_load_dec(c, s->wf, s->wact, wi)
+                     : gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
+    } else if (s->dense) {
         *x = s->xconst;
         V wi = LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_i64(c, (uint64_t)s->g.K), ""), s->kcur, "wi");
         *w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
@@ -782,32 +794,57 @@ static void emit_dense(mac *s)
     gen_loop_end(c, &lo);
 }
 
+/* The fast-path flags of s (formats, mode and fast32 set). */
+static void fast_flags(mac *s)
+{
+    /* w*x exact in double: same test as emit_num.c's prod_exact_in_double */
+    int lsw = s->wf->kind == NR_FIXED ? -s->wf->frac_bits : s->wf->emin - s->wf->man_bits;
+    int lsx = s->xf->kind == NR_FIXED ? -s->xf->frac_bits : s->xf->emin - s->xf->man_bits;
+    int prod_exact = s->wf->prec + s->xf->prec <= 53 && lsw + lsx >= -1074 &&
+                     ilogb(s->wf->max_finite) + ilogb(s->xf->max_finite) + 2 <= 1024;
+    s->fast_p = prod_exact && fast_fmt(s->pf);
+    s->fast_s = fast_fmt(s->sf);
+    s->fast_fma = prod_exact && fast_fmt(s->sf);
+    s->all_fast = s->fast32 || (s->mac == NR_MAC_UNFUSED && s->fast_p && s->fast_s) ||
+                  (s->mac == NR_MAC_FUSED && s->fast_fma);
+}
+
+/* The layer's roles, mode, MAC mode, input buffer and accumulator slot
+ * (and the exact mode's state) into s (s->c, s->L set); wf: the format
+ * of the weight operand. */
+static void mac_roles(mac *s, const nr_format *wf)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    const nr_layer *L = s->L;
+    s->wf = wf;
+    s->xf = gen_in_fmt(c, (int)s->li, 0);
+    s->pf = &L->prec.products;
+    s->sf = &L->prec.accumulator;
+    s->mode = L->prec.rounding;
+    s->mac = L->prec.mac;
+    s->xbuf = c->in[0];
+    s->acc = gen_alloca(c, g->f64, "acc.slot");
+    if (s->mac == NR_MAC_EXACT) {
+        s->kst = c->scratch;
+        T aargs[3] = {c->ptr, g->f64, g->f64};
+        s->kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
+        s->kadd = gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty);
+    }
+}
+
 /* The layer's formats, modes, geometry and fast-path flags; *any_r /
  * *any_c: can some kernel row/column fall into the padding (for any
  * output)? */
 static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_err *err)
 {
-    gen_ctx *g = c->g;
     const nr_layer *L = &c->m->layers[li];
     mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li};
     int rc = nr_mac_geom_check(L, &s.g, err);
     if (rc)
         return rc;
     const geom *G = &s.g;
-    s.wf = &L->prec.weights;
-    s.xf = gen_in_fmt(c, li, 0);
-    s.pf = &L->prec.products;
-    s.sf = &L->prec.accumulator;
-    s.mode = L->prec.rounding;
-    s.mac = L->prec.mac;
-    s.xbuf = c->in[0];
-    s.acc = gen_alloca(c, g->f64, "acc.slot");
-    if (s.mac == NR_MAC_EXACT) {
-        s.kst = c->scratch;
-        T aargs[3] = {c->ptr, g->f64, g->f64};
-        s.kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
-        s.kadd = gen_rt_fn(c, "nr_rt_kacc_add", s.kadd_ty);
-    }
+    mac_roles(&s, &L->prec.weights);
     int kh = G->kh, kw = G->kw, any_r = 0, any_c = 0;
     for (int r = 0; r < kh; r++) {
         long lo = (long)r * G->dh - G->pt, hi = (long)(G->OH - 1) * G->sh + lo;
@@ -818,16 +855,7 @@ static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_
         any_c |= lo < 0 || hi >= G->W;
     }
     s.fast32 = gen_mac_fast32(L, s.xf);
-    /* w*x exact in double: same test as emit_num.c's prod_exact_in_double */
-    int lsw = s.wf->kind == NR_FIXED ? -s.wf->frac_bits : s.wf->emin - s.wf->man_bits;
-    int lsx = s.xf->kind == NR_FIXED ? -s.xf->frac_bits : s.xf->emin - s.xf->man_bits;
-    int prod_exact = s.wf->prec + s.xf->prec <= 53 && lsw + lsx >= -1074 &&
-                     ilogb(s.wf->max_finite) + ilogb(s.xf->max_finite) + 2 <= 1024;
-    s.fast_p = prod_exact && fast_fmt(s.pf);
-    s.fast_s = fast_fmt(s.sf);
-    s.fast_fma = prod_exact && fast_fmt(s.sf);
-    s.all_fast = s.fast32 || (s.mac == NR_MAC_UNFUSED && s.fast_p && s.fast_s) ||
-                 (s.mac == NR_MAC_FUSED && s.fast_fma);
+    fast_flags(&s);
     *sp = s;
     *any_r_ = any_r, *any_c_ = any_c;
     return 0;
@@ -926,5 +954,100 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     gen_loop_end(c, &lw);
     gen_loop_end(c, &lh);
     gen_loop_end(c, &lo);
+    return 0;
+}
+
+/* ------------------------------------------------------------ sequence ops
+ * linear ([op-linear]) and matmul ([op-matmul]): for each row (b, m) the N
+ * outputs y[b, m, n] = start + sum_k x(k) w(n, k), terms k ascending, by
+ * the same mac_step/term_range as dense (the row's N accumulators advance
+ * together), or element by element in the exact mode.  x(k) = a[b, m, k]
+ * (stored transposed with transpose_a); w(n, k) = the weight [n, k], which
+ * plan.c packs transposed ([k, n], gen_seq_wpos), or b[b, k, n] (stored
+ * transposed with transpose_b).  Operands of batch 1 broadcast. */
+int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    const nr_layer *L = &c->m->layers[li];
+    const int lin = L->op == NR_OP_LINEAR;
+    const int *a = L->in_shape[0], *bs = L->in_shape[1], *o = L->out_shape;
+    const int Bn = o[0], M = o[1], N = o[2];
+    const int K = lin ? a[2] : L->spec->trans_a ? a[1] : a[2];
+    const int ta = !lin && L->spec->trans_a, tb = !lin && L->spec->trans_b;
+    mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li, .seq = 1};
+    if (L->prec.mac != NR_MAC_UNFUSED && L->prec.mac != NR_MAC_FUSED && L->prec.mac != NR_MAC_EXACT)
+        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name, "%s: mac %s is not supported for "
+                          "sequence ops", nr_op_name(L->op), nr_mac_name(L->prec.mac));
+    mac_roles(&s, lin ? &L->prec.weights : gen_in_fmt(c, li, 1));
+    s.wact = lin ? NULL : c->in[1];
+    s.wsn = lin || !tb ? 1 : (uint64_t)K;
+    s.wsk = lin || !tb ? (uint64_t)N : 1;
+    s.fast32 = !lin ? gen_fmt_is(s.pf, "fp32") && gen_fmt_is(s.sf, "fp32") &&
+                          s.mode == NR_RND_RNE && nr_format_fits_f32(s.wf) &&
+                          nr_format_fits_f32(s.xf)
+                    : gen_mac_fast32(L, s.xf);
+    fast_flags(&s);
+    const int rowwise = s.mac != NR_MAC_EXACT && N <= 65536;
+    T at = LLVMArrayType(g->f64, (unsigned)(rowwise ? N : 1));
+    V buf = rowwise ? gen_alloca(c, at, "acc") : NULL, tmp = rowwise ? gen_alloca(c, at, "acc.new") : NULL;
+    gen_loop lb, lm, ln, lk;
+    gen_loop_begin(c, &lb, (uint64_t)Bn, "b");
+    V ba = lin || a[0] > 1 ? lb.i : gen_i64(c, 0);
+    V A0 = LLVMBuildMul(B, ba, gen_i64(c, (uint64_t)a[1] * a[2]), "");
+    s.wbase = lin || bs[0] == 1 ? gen_i64(c, 0) : LLVMBuildMul(B, lb.i, gen_i64(c, (uint64_t)K * N), "");
+    gen_loop_begin(c, &lm, (uint64_t)M, "m");
+    V xbase = LLVMBuildAdd(B, A0, ta ? lm.i : LLVMBuildMul(B, lm.i, gen_i64(c, (uint64_t)K), ""), "xbase");
+    V xsk = gen_i64(c, ta ? (uint64_t)M : 1);
+    V elem0 = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lb.i, gen_i64(c, (uint64_t)M), ""), lm.i, ""),
+                           gen_i64(c, (uint64_t)N), "elem0");
+    if (rowwise) {
+        gen_loop_begin(c, &ln, (uint64_t)N, "n0");
+        V bias = lin && L->b ? gen_decode(c, s.wf, gen_load_w(c, s.wf, c->b, ln.i)) : NULL;
+        LLVMBuildStore(B, start_value(&s, bias, LLVMBuildAdd(B, elem0, ln.i, "")), slot(&s, buf, at, ln.i));
+        gen_loop_end(c, &ln);
+        gen_loop_begin(c, &lk, (uint64_t)K, "k");
+        s.xconst = gen_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
+        s.kcur = lk.i;
+        term_range(&s, buf, tmp, at, gen_i64(c, 0), gen_i64(c, (uint64_t)N), elem0);
+        gen_loop_end(c, &lk);
+        gen_loop_begin(c, &ln, (uint64_t)N, "n1");
+        store_out(&s, LLVMBuildLoad2(B, g->f64, slot(&s, buf, at, ln.i), "acc"), LLVMBuildAdd(B, elem0, ln.i, ""));
+        gen_loop_end(c, &ln);
+    } else { /* element by element (exact mode, huge rows) */
+        gen_loop_begin(c, &ln, (uint64_t)N, "n");
+        V elem = LLVMBuildAdd(B, elem0, ln.i, "elem");
+        V bias = lin && L->b ? gen_decode(c, s.wf, gen_load_w(c, s.wf, c->b, ln.i)) : NULL;
+        V start = start_value(&s, bias, elem);
+        LLVMBuildStore(B, start, s.acc);
+        if (s.mac == NR_MAC_EXACT) {
+            T iargs[3] = {c->ptr, g->i32, g->i32};
+            T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
+            V ia[3] = {s.kst, c32(g, (uint64_t)s.pl->klimbs), LLVMConstInt(g->i32, (uint64_t)(int64_t)s.pl->klsb, 1)};
+            LLVMBuildCall2(B, ity, gen_rt_fn(c, "nr_rt_kacc_init", ity), ia, 3, "");
+            V ka[3] = {s.kst, start, LLVMConstReal(g->f64, 1.0)};
+            LLVMBuildCall2(B, s.kadd_ty, s.kadd, ka, 3, "");
+        }
+        gen_loop_begin(c, &lk, (uint64_t)K, "k");
+        s.xconst = gen_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
+        s.kcur = lk.i;
+        V w, x;
+        term_operands(&s, ln.i, &w, &x);
+        mac_step(&s, s.acc, w, x, lk.i, elem);
+        gen_loop_end(c, &lk);
+        V acc;
+        if (s.mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once (term EXACT) */
+            gen_exact ex;
+            gen_kacc_result(c, s.kst, s.mode, &ex);
+            V sr = gen_sr(c, s.mode, elem, c32(g, NR_EMU_TERM_EXACT));
+            acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &ex, sr));
+        } else {
+            acc = LLVMBuildLoad2(B, g->f64, s.acc, "acc");
+        }
+        store_out(&s, acc, elem);
+        gen_loop_end(c, &ln);
+    }
+    gen_loop_end(c, &lm);
+    gen_loop_end(c, &lb);
     return 0;
 }

@@ -137,11 +137,11 @@ static V win_cover(gen_lctx *c, V start, int k, int n, int pad_hi)
  * (M*2^64/n has >= 86 significant bits: enough for any mode, sr's 32 extra
  * bits included).  The 117-bit division is done in 64-bit steps: M = qh*n
  * + r, then two 32-bit digits (r < n < 2^32, so r << 32 fits). */
-static V div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, V elem)
+V gen_div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, V elem, uint32_t term)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    V plain = gen_round_val(c, f, mode, a, elem, NR_EMU_TERM_OUT);
+    V plain = gen_round_val(c, f, mode, a, elem, term);
     gen_exact x;
     gen_num_exact_f64(g, a, &x);
     V lzargs[2] = {x.sig, LLVMConstInt(g->i1, 0, 0)};
@@ -165,7 +165,7 @@ static V div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, V a, V n, 
                    .sig = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, sig, LLVMConstInt(g->i128, 0, 0), ""),
                                           LLVMConstInt(g->i128, 1, 0), sig, ""),
                    .sticky = LLVMBuildICmp(B, LLVMIntNE, r0, gen_i64(c, 0), "")};
-    V sr = gen_sr(c, mode, elem, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
+    V sr = gen_sr(c, mode, elem, LLVMConstInt(g->i32, term, 0));
     V divided = gen_num_round(g, f, mode, &q, sr);
     V special = LLVMBuildOr(B, LLVMBuildOr(B, x.is_nan, x.is_inf, ""),
                             LLVMBuildOr(B, x.is_zero, LLVMBuildICmp(B, LLVMIntEQ, n, gen_i64(c, 1), ""), ""), "");
@@ -296,7 +296,7 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
             cnt = LLVMBuildMul(B, win_cover(c, h0, kh, in[1], pb), win_cover(c, w0, kw, in[2], pr), "");
         cnt = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, cnt, gen_i64(c, 1), ""), gen_i64(c, 1), cnt, "n");
         y = host ? gen_encode_val(c, af, host_f32_op(g, LLVMBuildFDiv, a, LLVMBuildUIToFP(B, cnt, g->f64, "")))
-                 : div_count(c, af, mode, a, cnt, elem);
+                 : gen_div_count(c, af, mode, a, cnt, elem, NR_EMU_TERM_OUT);
     } else {
         y = out1(c, li, 0, a, elem);
     }

@@ -17,6 +17,8 @@
 static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 static int is_mac(nr_op op) { return op == NR_OP_CONV || op == NR_OP_DENSE || op == NR_OP_BATCHNORM; }
+/* the layer has weight/bias tensors in the blob (emit_seq.c for the sequence ops) */
+static int has_w(const nr_layer *L) { return is_mac(L->op) || (nr_op_is_seq(L->op) && gen_seq_has_w(L)); }
 
 /* [scl-dot-wq] the layer's weights are scaled: emit_scaled.h's blob layout */
 static int wscaled(const nr_layer *L)
@@ -116,7 +118,7 @@ static uint64_t place_weights(const nr_model *m, gen_plan *p)
         for (int i = 0; i < m->nlayers; i++) {
             const nr_layer *L = &m->layers[i];
             const nr_format *f = &L->prec.weights;
-            if (!is_mac(L->op) || (p->dense && (wscaled(L) ? 8u : dense_align(f)) != a))
+            if (!has_w(L) || (p->dense && (wscaled(L) ? 8u : dense_align(f)) != a))
                 continue;
             gen_plan_layer *pl = &p->ly[i];
             uint64_t wb = tensor_bytes(f, L->nw, p->dense), bb = L->b ? tensor_bytes(f, L->nb, p->dense) : 0;
@@ -151,18 +153,16 @@ static void kacc_size(const nr_format *wf, const nr_format *xf, const nr_format 
 }
 
 /* What the generator does not run yet (model_gen.h): scaled formats it
- * refuses ([scl-dot-engines]) and sequence ops ([op-engines]). */
+ * refuses ([scl-dot-engines]) and the sequence ops emit_seq.c does not
+ * support ([op-engines]). */
 int gen_model_check(const nr_model *m, nr_err *err)
 {
     int rc = gen_scaled_check(m, err);
     if (rc)
         return rc;
     for (int i = 0; i < m->nlayers; i++)
-        if (nr_op_is_seq(m->layers[i].op))
-            return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, m->layers[i].name,
-                              "op %s is not in the generator yet (emulator only: numrep "
-                              "emulate, or eval/search --engine emulator)",
-                              nr_op_name(m->layers[i].op));
+        if (nr_op_is_seq(m->layers[i].op) && (rc = gen_seq_check(m, i, err)))
+            return rc;
     return 0;
 }
 
@@ -239,6 +239,16 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             }
             pl->has_bias = L->b != NULL;
         }
+        if (nr_op_is_seq(L->op)) { /* emit_seq.c: weights, the exact accumulator, lines */
+            const int in1 = L->op == NR_OP_MATMUL && L->ninputs > 1 ? L->inputs[1] : -2;
+            const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
+                                                   : &m->layers[L->inputs[0]].prec.activations;
+            const nr_format *wf = in1 == -2 ? &pr->weights
+                                  : in1 < 0 ? &m->in_format : &m->layers[in1].prec.activations;
+            kacc_size(wf, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
+            scratch = gen_seq_scratch(L, pl);
+            pl->has_bias = L->b != NULL;
+        }
         b[1 + n + i] = (buf){align_up(scratch), 0, i, i};
     }
     p->out_count = p->ly[m->output].count;
@@ -281,7 +291,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     uint64_t wsize = place_weights(m, p);
     int anybits = 0;
     for (int i = 0; i < n; i++)
-        anybits |= is_mac(m->layers[i].op) && gen_plan_bitpacked(p, &m->layers[i].prec.weights);
+        anybits |= has_w(&m->layers[i]) && gen_plan_bitpacked(p, &m->layers[i].prec.weights);
     w->values = p->weight_bytes;
     w->size = p->dense ? wsize + (anybits ? GEN_DENSE_PAD : 0) : align_up(wsize ? wsize : 1);
     w->data = aligned_alloc(ALIGN, align_up(w->size ? w->size : 1));
@@ -293,7 +303,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     memset(w->data, 0, align_up(w->size ? w->size : 1));
     for (int i = 0; i < n; i++) {
         const nr_layer *L = &m->layers[i];
-        if (!is_mac(L->op))
+        if (!has_w(L))
             continue;
         if (wscaled(L)) {
             gen_scaled_pack(m, i, w->data + p->ly[i].w_off, w->data + p->ly[i].b_off);
@@ -304,7 +314,8 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         const int bits = gen_plan_bitpacked(p, wf);
         for (size_t k = 0; k < L->nw; k++) {
             uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_WEIGHT) : 0;
-            put_value(w->data + p->ly[i].w_off, wf, bits, k, nr_encode(wf, mode, L->w[k], r, NULL));
+            put_value(w->data + p->ly[i].w_off, wf, bits, nr_op_is_seq(L->op) ? gen_seq_wpos(L, k) : k,
+                      nr_encode(wf, mode, L->w[k], r, NULL));
         }
         for (size_t k = 0; L->b && k < L->nb; k++) {
             uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_BIASLOAD) : 0;

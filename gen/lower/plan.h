@@ -156,6 +156,23 @@ int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
  * row code: the vector kernel's fallback (emit_vmac.c). */
 int gen_emit_mac_row(gen_lctx *c, int li, LLVMValueRef o, LLVMValueRef oh, nr_err *err);
 
+/* emit_seq.c: the sequence ops ([op-seq]).  check: 0 when the generator
+ * runs layer li (a sequence op), else NR_EUNSUP naming it; has_w: the
+ * layer has blob tensors (linear, layernorm, add_const); wpos: where
+ * weight k goes in its blob tensor (linear's is packed transposed);
+ * scratch: arena bytes the layer needs (pl's klimbs set). */
+int gen_seq_check(const nr_model *m, int li, nr_err *err);
+int gen_seq_has_w(const nr_layer *L);
+uint64_t gen_seq_wpos(const nr_layer *L, uint64_t k);
+uint64_t gen_seq_scratch(const nr_layer *L, const gen_plan_layer *pl);
+int gen_emit_seq(gen_lctx *c, int li, nr_err *err);
+/* emit_mac.c: linear and matmul, as MACs (emit_seq.c calls it). */
+int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err);
+/* emit_ops.c: [net-6] the exact a / n (i64 n >= 1) rounded once to f, SR
+ * term term: the encoding. */
+LLVMValueRef gen_div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, LLVMValueRef a,
+                           LLVMValueRef n, LLVMValueRef elem, uint32_t term);
+
 /* emit_mac_int.c: the same layers in integer instructions only, for
  * targets without double hardware (gen_ctx.int_narrow); gen_emit_mac
  * hands a layer over when gen_mac_int_applies. */

@@ -39,4 +39,10 @@ uint64_t nr_nltab_get(const nr_nltab *t, uint64_t x, unsigned *flags);
 /* n packed encodings of `in` (its container, little-endian) -> n of `out`. */
 void nr_nltab_apply(const nr_nltab *t, const void *in, void *out, size_t n);
 
+/* ---- nlrt_gen.c: called by generated code (emit_seq.c): f (an nr_nlfn,
+ * no pow) of the value x correctly rounded into out, or the exact a / b
+ * rounded once into out; the result as its double value. */
+double nr_nlrt_gen(int fn, double x, const nr_format *out, int mode, uint32_t sr_bits);
+double nr_nlrt_gen_div(double a, double b, const nr_format *out, int mode, uint32_t sr_bits);
+
 #endif
