@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # cli_cct.sh -- the CCT-4/3x1 transformer of specs/cct from the command line:
 # the shipped weights' checksum, `numrep emulate` on the 8 shipped samples
-# (logits within 1e-4 of PyTorch's when ../shared/data is present), the
-# generator's refusal of the sequence ops (run), `eval` falling back to the
-# emulator, a mixed precision (e4m3 matmuls, bf16 softmax/norms/nonlinear)
+# (logits within 1e-4 of PyTorch's when ../shared/data is present), `run`
+# (the JIT) bit-identical to the emulator, `eval` in both engines, a mixed precision (e4m3 matmuls, bf16 softmax/norms/nonlinear)
 # and bad precision files.
 # usage: bash tests/cli_cct.sh path/to/numrep
 set -u
@@ -38,16 +37,26 @@ else
     skip_part "no $REF: logits not compared with PyTorch"
 fi
 
-# 3. the generator refuses the sequence ops, naming layer and op
-expect_fail 1 "tokenizer.tokens: op tokens is not in the generator yet" run "$NET" --input "$X"
-expect_fail 1 "tokenizer.tokens: op tokens is not in the generator yet" \
-    eval "$NET" --limit 2 --engine jit
+# 3. the generator runs the sequence ops bit-identically to the emulator
+# ([op-engines]): fp32 and the mixed precision, outputs compared as .npy bytes
+for p in "" "$DIR/e4m3_bf16.yaml"; do
+    popt=(); [ -n "$p" ] && popt=(-p "$p")
+    run emulate "$NET" --input "$X" "${popt[@]}" -o "$tmp/emu.npy"
+    [ "$rc" -eq 0 ] || bad "emulate ${p##*/}: exit $rc: $(cat "$tmp/err")"
+    run run "$NET" --input "$X" "${popt[@]}" -o "$tmp/jit.npy"
+    [ "$rc" -eq 0 ] || bad "run ${p##*/}: exit $rc: $(cat "$tmp/err")"
+    cmp -s "$tmp/emu.npy" "$tmp/jit.npy" && ok || bad "run ${p:-fp32}: JIT differs from the emulator"
+done
 
-# 4. eval picks the emulator by itself (the shipped 1000 CIFAR-10 images)
-run eval "$NET" --limit 8 --no-progress
-[ "$rc" -eq 0 ] && ok || bad "eval: exit $rc: $(cat "$tmp/err")"
-grep -q "using --engine emulator" "$tmp/err" && ok || bad "eval: no note: $(cat "$tmp/err")"
-grep -qE "^top-1 +[0-9.]+ %  \([0-9]+/8\)" "$tmp/out" && ok || bad "eval: $(cat "$tmp/out")"
+# 4. eval in the JIT and in the emulator: the same counts (the shipped 1000 CIFAR-10 images)
+run eval "$NET" --limit 8 --no-progress --engine jit
+[ "$rc" -eq 0 ] && ok || bad "eval jit: exit $rc: $(cat "$tmp/err")"
+grep -E "^top-1" "$tmp/out" >"$tmp/jit_top1.txt"
+grep -qE "^top-1 +[0-9.]+ %  \([0-9]+/8\)" "$tmp/out" && ok || bad "eval jit: $(cat "$tmp/out")"
+run eval "$NET" --limit 8 --no-progress --engine emulator
+[ "$rc" -eq 0 ] && ok || bad "eval emulator: exit $rc: $(cat "$tmp/err")"
+grep -E "^top-1" "$tmp/out" | cmp -s - "$tmp/jit_top1.txt" && ok ||
+    bad "eval: JIT and emulator top-1 differ: $(cat "$tmp/jit_top1.txt") vs $(grep -E '^top-1' "$tmp/out")"
 
 # 5. mixed precision: e4m3 matmuls, bf16 softmax, layernorm and nonlinear
 run emulate "$NET" --input "$X" -p "$DIR/e4m3_bf16.yaml"
