@@ -17,6 +17,22 @@
 #ifndef NUMREP_GEN_PLAN_H
 #define NUMREP_GEN_PLAN_H
 
+/* Table of contents of gen/lower/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   emit_layer.c       the module driver: one function per distinct layer, numrep_sample,
+ *                      entry points [model_gen.h]
+ *   emit_mac.c         conv, dense, unfolded batchnorm as scalar IR loops [plan.h]
+ *   emit_mac_int.c     the same in integer instructions only [plan.h]
+ *   emit_ops.c         every other op [plan.h]
+ *   emit_ops_int.c     max pooling and the elementwise add in integer code [plan.h]
+ *   emit_scaled.c      scaled formats in generated code (quantization, layouts) [emit_scaled.h]
+ *   emit_scaled_mac.c  the dot product of a MAC layer with scaled operands [emit_scaled.h]
+ *   emit_vmac.c        conv layers as explicit vector code [plan.h]
+ *   ir_tools.c         the IR toolbox the emitters share (a leaf: calls only gen/ir) [plan.h]
+ *   plan.c             the compile plan: arena, blob, vector-kernel choice;
+ *                      gen_model_check [plan.h, model_gen.h]
+ */
+
 #include "model_gen.h"
 
 /* One layer's placement. */
