@@ -127,7 +127,7 @@ void cli_opts_help(const cli_cmd *c, FILE *f);
  * at its offset in the command's options struct). */
 extern const gen_opt cli_model_opts[];
 /* cli_cmd.extra of the commands that take one NET.yaml. */
-int cli_extra_net(const char *cmd, const char *first, const char *arg);
+int cli_opts_extra_net(const char *cmd, const char *first, const char *arg);
 /* If argv[*i] is one of the model options, take it (and its value, moving
  * *i): 1.  Not one: 0.  A bad value: the usage error's exit status (2),
  * already printed.  (For commands not yet on cli_opts_parse.) */

@@ -75,7 +75,7 @@ int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_a
     return 1;
 }
 
-int cli_extra_net(const char *cmd, const char *first, const char *arg)
+int cli_opts_extra_net(const char *cmd, const char *first, const char *arg)
 {
     (void)first;
     return cli_usage(cmd, "unexpected argument \"%s\" (one NET.yaml only)", arg);

@@ -68,7 +68,7 @@ static const cli_cmd build_cmd = {
     .name = "build",
     .opts = build_table,
     .npos = 1,
-    .extra = cli_extra_net,
+    .extra = cli_opts_extra_net,
     .usage = "usage: numrep build NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
              "                    -o OUT [--emit KIND]\n"
              "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"

@@ -37,7 +37,7 @@ static const cli_cmd emulate_cmd = {
     .name = "emulate",
     .opts = emulate_table,
     .npos = 1,
-    .extra = cli_extra_net,
+    .extra = cli_opts_extra_net,
     .usage = "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
              "                      --input X.npy [-o Y.npy]\n"
              "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"

@@ -64,7 +64,7 @@ static const cli_cmd eval_cmd = {
     .name = "eval",
     .opts = eval_table,
     .npos = 1,
-    .extra = cli_extra_net,
+    .extra = cli_opts_extra_net,
     .usage = "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
              "                   [--data DATASET] [--limit N]\n"
              "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"

@@ -40,7 +40,7 @@ static const cli_cmd run_cmd = {
     .name = "run",
     .opts = run_table,
     .npos = 1,
-    .extra = cli_extra_net,
+    .extra = cli_opts_extra_net,
     .usage = "usage: numrep run NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
              "                  --input X.npy [-o Y.npy]\n"
              "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
