@@ -103,6 +103,14 @@ void cli_print_rows(const float *y, int n, size_t k);
 void cli_json_str(const char *s);
 
 /* cli_opts.c -- a subcommand's command line from its option table. */
+/* The rows of --input X.npy and -o Y.npy (emulate, run), for a struct T
+ * with const char *input, *output. */
+#define CLI_INPUT_OUTPUT_ROWS(T)                                                         \
+    {.name = "input", .kind = GEN_OPT_STR, .off = offsetof(T, input), .arg = "X.npy",   \
+     .help = "float32 (or float64) [N,C,H,W] or [C,H,W]"},                               \
+    {.shrt = 'o', .kind = GEN_OPT_STR, .off = offsetof(T, output), .arg = "Y.npy",      \
+     .help = "write the output layer as float32 [N,K] (dense) or\n"                     \
+             "[N,C,H,W]; without -o, print one sample per line"}
 typedef struct cli_cmd {
     const char *name;       /* "emulate": usage errors say "numrep emulate: ..."   */
     const gen_opt *opts;    /* its options (a GEN_OPT_TABLE row: cli_model_opts)    */

@@ -19,11 +19,7 @@ typedef struct emulate_opts {
 
 static const gen_opt emulate_table[] = {
     {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(emulate_opts, model)},
-    {.name = "input", .kind = GEN_OPT_STR, .off = offsetof(emulate_opts, input), .arg = "X.npy",
-     .help = "float32 (or float64) [N,C,H,W] or [C,H,W]"},
-    {.shrt = 'o', .kind = GEN_OPT_STR, .off = offsetof(emulate_opts, output), .arg = "Y.npy",
-     .help = "write the output layer as float32 [N,K] (dense) or\n"
-             "[N,C,H,W]; without -o, print one sample per line"},
+    CLI_INPUT_OUTPUT_ROWS(emulate_opts),
     {.name = "stats", .kind = GEN_OPT_FLAG, .off = offsetof(emulate_opts, stats),
      .help = "per-layer counts of overflowed/saturated, flushed-to-zero\n"
              "and NaN results (stderr)"},

@@ -19,11 +19,7 @@ typedef struct run_opts {
 
 static const gen_opt run_table[] = {
     {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(run_opts, model)},
-    {.name = "input", .kind = GEN_OPT_STR, .off = offsetof(run_opts, input), .arg = "X.npy",
-     .help = "float32 (or float64) [N,C,H,W] or [C,H,W]"},
-    {.shrt = 'o', .kind = GEN_OPT_STR, .off = offsetof(run_opts, output), .arg = "Y.npy",
-     .help = "write the output layer as float32 [N,K] (dense) or\n"
-             "[N,C,H,W]; without -o, print one sample per line"},
+    CLI_INPUT_OUTPUT_ROWS(run_opts),
     {.shrt = 'O', .attached = 1, .kind = GEN_OPT_CHOICE, .choices = "0|1|2|3",
      .off = offsetof(run_opts, opt), .label = "-O0..-O3",
      .help = "LLVM optimisation level (default -O2)"},
