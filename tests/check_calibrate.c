@@ -16,22 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Random weights, seed 7. */
 static int model_try(const char *spec, const char *prec, nr_model **m, nr_err *e)
 {
-    return tu_model_try(spec, prec, 7, m, e); /* random weights, seed 7 */
+    return tu_model_try(spec, prec, 7, m, e);
 }
 
-/* prec must fail (parse or build) with want in the message, at line. */
 static void model_bad(const char *spec, const char *prec, const char *want, int line)
 {
-    nr_model *m = NULL;
-    nr_err e = {0};
-    int rc = model_try(spec, prec, &m, &e);
-    ck_assert_msg(rc < 0, "accepted: %s", prec);
-    ck_assert_msg(strstr(e.msg, want) || strstr(e.where, want), "%s: \"%s\" (%s) lacks \"%s\"",
-                  prec, e.msg, e.where, want);
-    ck_assert_msg(!line || e.line == line, "%s: line %d, want %d", prec, e.line, line);
-    ck_assert_ptr_null(m);
+    tu_model_bad(spec, prec, 7, want, line);
 }
 
 /* ---------------------------------------------------------------- static scales */

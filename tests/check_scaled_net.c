@@ -19,40 +19,15 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static nr_precision *prec_ok(const char *yaml)
-{
-    nr_precision *p = NULL;
-    nr_err e = {0};
-    int rc = nr_precision_parse_string(yaml, "p.yaml", &p, &e);
-    ck_assert_msg(rc == 0, "%s: %s", yaml, e.msg);
-    return p;
-}
-
-/* yaml must fail with a message containing want, at line (0: any). */
-static void prec_bad(const char *yaml, const char *want, int line)
-{
-    nr_precision *p = NULL;
-    nr_err e = {0};
-    int rc = nr_precision_parse_string(yaml, "p.yaml", &p, &e);
-    ck_assert_msg(rc < 0, "accepted: %s", yaml);
-    ck_assert_msg(strstr(e.msg, want), "%s: message \"%s\" lacks \"%s\"", yaml, e.msg, want);
-    ck_assert_msg(!line || e.line == line, "%s: line %d, want %d", yaml, e.line, line);
-    ck_assert_ptr_null(p);
-}
-
 /* A model from spec text and precision text (random weights, seed 7). */
 static int model_try(const char *spec, const char *prec, nr_model **m, nr_err *e)
 {
-    return tu_model_try(spec, prec, 7, m, e); /* random weights, seed 7 */
+    return tu_model_try(spec, prec, 7, m, e);
 }
 
 static nr_model *model_ok(const char *spec, const char *prec)
 {
-    nr_model *m = NULL;
-    nr_err e = {0};
-    int rc = model_try(spec, prec, &m, &e);
-    ck_assert_msg(rc == 0, "model: %s (%s:%d:%d %s)", e.msg, e.file, e.line, e.col, e.where);
-    return m;
+    return tu_model_ok(spec, prec, 7);
 }
 
 /* Replace layer li's weights (and bias, or none) and quantize them again. */
@@ -218,7 +193,7 @@ END_TEST
 START_TEST(test_parse_yaml)
 {
     /* the long form means the same as the name */
-    nr_precision *a = prec_ok("default: {weights: {element: e2m1, block: 32, scale: e8m0, "
+    nr_precision *a = tu_prec_ok("default: {weights: {element: e2m1, block: 32, scale: e8m0, "
                               "rule: floor}, activations: {element: e2m1, block: 32}, "
                               "mac: block-fp32}\n");
     nr_precision *b = NULL;
@@ -229,12 +204,12 @@ START_TEST(test_parse_yaml)
     ck_assert_int_eq(a->dflt.mac, NR_MAC_BLOCK_FP32);
     nr_precision_free(a);
     nr_precision_free(b);
-    a = prec_ok("default: {weights: {element: int8}}\n"); /* granularity tensor by default */
+    a = tu_prec_ok("default: {weights: {element: int8}}\n"); /* granularity tensor by default */
     ck_assert_int_eq(a->dflt.weights_scaled.gran, NR_GRAN_TENSOR);
     nr_precision_free(a);
 
     /* granularity, promote, overrides merged per layer */
-    a = prec_ok("default: {weights: {element: int8, granularity: channel}, mac: unfused, "
+    a = tu_prec_ok("default: {weights: {element: int8, granularity: channel}, mac: unfused, "
                 "promote: 128}\n"
                 "layers:\n  fc: {weights: fp32, activations: mxfp8, mac: block-exact, "
                 "promote: 0}\n");
@@ -254,27 +229,27 @@ END_TEST
 
 START_TEST(test_parse_bad)
 {
-    prec_bad("default: {activations: int8@channel}\n", "per channel", 1);
-    prec_bad("default: {activations: {element: int8, granularity: channel}}\n", "per channel",
+    tu_prec_bad("default: {activations: int8@channel}\n", "per channel", 1);
+    tu_prec_bad("default: {activations: {element: int8, granularity: channel}}\n", "per channel",
              1);
-    prec_bad("default:\n  products: mxfp8\n", "cannot be a scaled format", 2);
-    prec_bad("default: {accumulator: nvfp4}\n", "cannot be a scaled format", 1);
-    prec_bad("default: {mac: block-fp32}\n", "needs scaled weights or activations", 1);
-    prec_bad("default: {mac: blocky}\n", "block-fp32 or block-exact", 1);
-    prec_bad("default: {weights: mxfp8, mac: block-fp32, accumulator: e5m10}\n",
+    tu_prec_bad("default:\n  products: mxfp8\n", "cannot be a scaled format", 2);
+    tu_prec_bad("default: {accumulator: nvfp4}\n", "cannot be a scaled format", 1);
+    tu_prec_bad("default: {mac: block-fp32}\n", "needs scaled weights or activations", 1);
+    tu_prec_bad("default: {mac: blocky}\n", "block-fp32 or block-exact", 1);
+    tu_prec_bad("default: {weights: mxfp8, mac: block-fp32, accumulator: e5m10}\n",
              "must be fp32", 1);
-    prec_bad("default: {weights: mxfp8, mac: exact, promote: 4}\n", "promote", 1);
-    prec_bad("default: {promote: -3}\n", "products per chunk", 1);
-    prec_bad("default: {promote: many}\n", "products per chunk", 1);
-    prec_bad("default: {weights: {element: e2m1, block: 0}}\n", "block", 1);
-    prec_bad("default: {weights: {element: e2m1, block: 32, granularity: tensor}}\n",
+    tu_prec_bad("default: {weights: mxfp8, mac: exact, promote: 4}\n", "promote", 1);
+    tu_prec_bad("default: {promote: -3}\n", "products per chunk", 1);
+    tu_prec_bad("default: {promote: many}\n", "products per chunk", 1);
+    tu_prec_bad("default: {weights: {element: e2m1, block: 0}}\n", "block", 1);
+    tu_prec_bad("default: {weights: {element: e2m1, block: 32, granularity: tensor}}\n",
              "contradicts", 1);
-    prec_bad("default: {weights: {element: e2m1, block: 32, colour: red}}\n", "unknown key", 1);
-    prec_bad("default: {weights: {element: [e2m1], block: 32}}\n", "single name", 1);
-    prec_bad("\n\ndefault: {weights: {element: e9m9x, block: 32}}\n", "", 3);
-    prec_bad("default: {weights: e2m1@b32:fp32:floor}\n", "", 1);
-    prec_bad("default: {weights: int8@tensor:fp32:static}\n", "static", 1);
-    prec_bad("default: {weights: mxfp9}\n", "", 1);
+    tu_prec_bad("default: {weights: {element: e2m1, block: 32, colour: red}}\n", "unknown key", 1);
+    tu_prec_bad("default: {weights: {element: [e2m1], block: 32}}\n", "single name", 1);
+    tu_prec_bad("\n\ndefault: {weights: {element: e9m9x, block: 32}}\n", "", 3);
+    tu_prec_bad("default: {weights: e2m1@b32:fp32:floor}\n", "", 1);
+    tu_prec_bad("default: {weights: int8@tensor:fp32:static}\n", "static", 1);
+    tu_prec_bad("default: {weights: mxfp9}\n", "", 1);
 }
 END_TEST
 

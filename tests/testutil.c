@@ -170,3 +170,44 @@ int tu_model_try(const char *spec, const char *prec, uint64_t seed, nr_model **m
     }
     return nr_model_build(s, p, NULL, seed, m, e);
 }
+
+nr_model *tu_model_ok(const char *spec, const char *prec, uint64_t seed)
+{
+    nr_model *m = NULL;
+    nr_err e = {0};
+    int rc = tu_model_try(spec, prec, seed, &m, &e);
+    ck_assert_msg(rc == 0, "model: %s (%s:%d:%d %s)", e.msg, e.file, e.line, e.col, e.where);
+    return m;
+}
+
+void tu_model_bad(const char *spec, const char *prec, uint64_t seed, const char *want, int line)
+{
+    nr_model *m = NULL;
+    nr_err e = {0};
+    int rc = tu_model_try(spec, prec, seed, &m, &e);
+    ck_assert_msg(rc < 0, "accepted: %s", prec);
+    ck_assert_msg(strstr(e.msg, want) || strstr(e.where, want), "%s: \"%s\" (%s) lacks \"%s\"",
+                  prec, e.msg, e.where, want);
+    ck_assert_msg(!line || e.line == line, "%s: line %d, want %d", prec, e.line, line);
+    ck_assert_ptr_null(m);
+}
+
+nr_precision *tu_prec_ok(const char *yaml)
+{
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    int rc = nr_precision_parse_string(yaml, "p.yaml", &p, &e);
+    ck_assert_msg(rc == 0, "%s: %s", yaml, e.msg);
+    return p;
+}
+
+void tu_prec_bad(const char *yaml, const char *want, int line)
+{
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    int rc = nr_precision_parse_string(yaml, "p.yaml", &p, &e);
+    ck_assert_msg(rc < 0, "accepted: %s", yaml);
+    ck_assert_msg(strstr(e.msg, want), "%s: message \"%s\" lacks \"%s\"", yaml, e.msg, want);
+    ck_assert_msg(!line || e.line == line, "%s: line %d, want %d", yaml, e.line, line);
+    ck_assert_ptr_null(p);
+}

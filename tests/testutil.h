@@ -41,6 +41,16 @@ float *tu_load_sample(const char *net, int *n, const struct nr_model *m);
  * and the build's are returned (-NR_E*, e filled). */
 int tu_model_try(const char *spec, const char *prec, uint64_t seed, struct nr_model **m,
                  nr_err *e);
+/* The same, every error failing the test. */
+struct nr_model *tu_model_ok(const char *spec, const char *prec, uint64_t seed);
+/* The model must fail (the precision's parse or the build) with want in
+ * the message or the field, at line (0: any). */
+void tu_model_bad(const char *spec, const char *prec, uint64_t seed, const char *want, int line);
+struct nr_precision;
+/* Precision text that must parse; precision text that must fail with want
+ * in the message, at line (0: any). */
+struct nr_precision *tu_prec_ok(const char *yaml);
+void tu_prec_bad(const char *yaml, const char *want, int line);
 uint64_t tu_rand(uint64_t *state);
 /* A double uniform in [0, 1) from the top 53 bits of tu_rand. */
 double tu_unif(uint64_t *state);

@@ -5,6 +5,21 @@
 #ifndef NUMREP_TARGET_H
 #define NUMREP_TARGET_H
 
+/* Table of contents of gen/back/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   aot.c          a finished module to files: object, assembly, bitcode, IR, header, exe
+ *                  [aot.h]
+ *   jit.c          ORC LLJIT: add modules, look up symbols [gen/ir/gen.h]
+ *   jit_engine.c   a compiled model as an nr_engine (eval, search, Python) [jit_engine.h]
+ *   model_jit.c    compile once, run many: a model JIT-compiled [gen/lower/model_gen.h]
+ *   opts.c         options as a table: find by name, set with checked values [opts.h]
+ *   paths.c        where run-time resources (templates, runtime) are found [paths.h]
+ *   report_page.c  `numrep report` as a library call [report_page.h]
+ *   search_job.c   `numrep search` as a library call [search_job.h]
+ *   target.c       the supported targets (one table) and their TargetMachine [target.h]
+ *   tmpl.c         fill the templates/ files [aot.h]
+ */
+
 #include "gen.h"
 
 typedef struct gen_target {

@@ -4,8 +4,22 @@
 #ifndef NUMREP_CLI_H
 #define NUMREP_CLI_H
 
+/* Table of contents of gen/cli/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   main.c          the numrep command: dispatch; cli_error, cli_usage [cli.h]
+ *   cli_opts.c      the command line of every subcommand from its option table [cli.h]
+ *   cli_progress.c  the one progress reporter [cli.h]
+ *   cli_util.c      shared helpers: loading a model, printing outputs [cli.h]
+ *   cmd_<name>.c    one file a subcommand (CLI_COMMANDS); cmd_round.c and cmd_scaled.c
+ *                   also export the helpers below [cli.h]
+ *   mpi_comm.c      nr_search_comm on MPI (the only file with <mpi.h>) [mpi_comm.h]
+ */
+
 #include "numrep.h"
+#include "opts.h"
 #include "paths.h"
+
+#include <stdio.h>
 
 /* The numrep release (`numrep version`): project(VERSION) in CMakeLists.txt. */
 #ifndef NUMREP_VERSION
@@ -62,7 +76,8 @@ typedef struct cli_model_args {
     const int64_t *input_shape;
     int input_ndim;
 } cli_model_args;
-/* The help lines of those options, for usage texts. */
+/* The help lines of those options, for usage texts not yet generated from
+ * a table (cmd_calibrate.c). */
 #define CLI_MODEL_OPTIONS_HELP                                                         \
     "  -p PREC            precision: a YAML file, or one format for every role\n"     \
     "                     (rounding rne, unfused MACs unless told otherwise)\n"       \
@@ -73,10 +88,6 @@ typedef struct cli_model_args {
     "                     spec's weights file\n"                                       \
     "  --max-memory B     refuse a model whose weights and activations need more\n"   \
     "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
-/* If argv[*i] is one of the model options, take it (and its value, moving
- * *i): 1.  Not one: 0.  A bad value: the usage error's exit status (2),
- * already printed. */
-int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
 /* a->net in the precision, weights and limits the options say. */
 int cli_load_model(const cli_model_args *a, struct nr_model **m, nr_err *err);
 /* emulate, run: the .npy a->input first (float32 [N,C,H,W] or [C,H,W] into
@@ -90,6 +101,45 @@ int cli_load_with_input(cli_model_args *a, float **x, int64_t *n, struct nr_mode
 void cli_print_rows(const float *y, int n, size_t k);
 /* s as a JSON string literal on stdout (quotes, escapes). */
 void cli_json_str(const char *s);
+
+/* cli_opts.c -- a subcommand's command line from its option table. */
+/* The rows of --input X.npy and -o Y.npy (emulate, run), for a struct T
+ * with const char *input, *output. */
+#define CLI_INPUT_OUTPUT_ROWS(T)                                                         \
+    {.name = "input", .kind = GEN_OPT_STR, .off = offsetof(T, input), .arg = "X.npy",   \
+     .help = "float32 (or float64) [N,C,H,W] or [C,H,W]"},                               \
+    {.shrt = 'o', .kind = GEN_OPT_STR, .off = offsetof(T, output), .arg = "Y.npy",      \
+     .help = "write the output layer as float32 [N,K] (dense) or\n"                     \
+             "[N,C,H,W]; without -o, print one sample per line"}
+typedef struct cli_cmd {
+    const char *name;       /* "emulate": usage errors say "numrep emulate: ..."   */
+    const gen_opt *opts;    /* its options (a GEN_OPT_TABLE row: cli_model_opts)    */
+    const char *usage;      /* --help before the options: synopsis, description     */
+    const char *usage_end;  /* --help after them ("\nexit status: ...")             */
+    int col;                /* --help: the column option help starts at; 0: 21     */
+    int list_help;          /* --help lists "--help  this text" last               */
+    char quote;             /* "unknown option 'X'": the quote around X, or 0      */
+    const char *need;       /* "X needs <need>" when no row says; NULL: "an argument" */
+    int npos;               /* positional arguments taken, in order, into pos[]    */
+    /* one positional argument too many (first: pos[0]): the usage error's
+     * status; NULL: "unexpected argument" */
+    int (*extra)(const char *cmd, const char *first, const char *arg);
+} cli_cmd;
+/* argv (argv[0] the command) into the options struct at base and pos[]:
+ * 0; -1 after printing --help (exit 0); a usage error's status (2),
+ * printed. */
+int cli_opts_parse(const cli_cmd *c, int argc, char **argv, void *base, const char **pos);
+/* The usage with the options listed from the table. */
+void cli_opts_help(const cli_cmd *c, FILE *f);
+/* The rows of the model options, for a cli_model_args (a GEN_OPT_TABLE row
+ * at its offset in the command's options struct). */
+extern const gen_opt cli_model_opts[];
+/* cli_cmd.extra of the commands that take one NET.yaml. */
+int cli_opts_extra_net(const char *cmd, const char *first, const char *arg);
+/* If argv[*i] is one of the model options, take it (and its value, moving
+ * *i): 1.  Not one: 0.  A bad value: the usage error's exit status (2),
+ * already printed.  (For commands not yet on cli_opts_parse.) */
+int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
 
 /* cli_progress.c -- progress on stderr: a bar on a terminal, else a line
  * every 10 s of a phase that runs longer than that (and at its end). */

@@ -6,20 +6,13 @@
 #include "search_job.h"
 #include "tensorio.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cli_parse_u64(const char *s, uint64_t *v)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || end == s || *end || *s == '-')
-        return -1;
-    *v = x;
-    return 0;
+    return gen_opts_parse_u64(s, v);
 }
 
 int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
@@ -29,59 +22,7 @@ int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
 
 int cli_parse_bytes(const char *s, uint64_t *v)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        return -1;
-    static const char units[] = "KMGT";
-    const char *u = *end ? strchr(units, *end) : NULL;
-    if (*end && (!u || end[1]))
-        return -1;
-    for (int k = u ? (int)(u - units) + 1 : 0; k > 0; k--) {
-        if (x > UINT64_MAX / 1024)
-            return -1;
-        x *= 1024;
-    }
-    *v = x;
-    return 0;
-}
-
-int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a)
-{
-    const char *o = argv[*i];
-    if (strcmp(o, "-p") && strcmp(o, "--rounding") && strcmp(o, "--mac") &&
-        strcmp(o, "--random-weights") && strcmp(o, "--max-memory"))
-        return 0;
-    if (*i + 1 >= argc)
-        return cli_usage(cmd, "%s needs an argument", o);
-    const char *v = argv[++*i];
-    if (!strcmp(o, "-p")) {
-        a->prec = v;
-    } else if (!strcmp(o, "--rounding")) {
-        nr_rounding r;
-        nr_err e = {0};
-        if (nr_rounding_parse(v, &r, &e))
-            return cli_usage(cmd, "--rounding: %s", e.msg);
-        a->rounding = (int)r;
-        a->have_rounding = 1;
-    } else if (!strcmp(o, "--mac")) {
-        nr_mac_mode mm;
-        if (nr_mac_parse(v, &mm))
-            return cli_usage(cmd, "--mac: expected unfused, fused, exact, block-fp32 or "
-                             "block-exact, got \"%s\"", v);
-        a->mac = (int)mm;
-        a->have_mac = 1;
-    } else if (!strcmp(o, "--max-memory")) {
-        if (cli_parse_bytes(v, &a->max_memory))
-            return cli_usage(cmd, "--max-memory: expected BYTES (suffix K, M, G or T), got \"%s\"",
-                             v);
-    } else if (cli_parse_u64(v, &a->seed)) {
-        return cli_usage(cmd, "--random-weights: expected an unsigned integer, got \"%s\"", v);
-    } else {
-        a->have_seed = 1;
-    }
-    return 1;
+    return gen_opts_parse_bytes(s, v);
 }
 
 int cli_load_model(const cli_model_args *a, nr_model **m, nr_err *err)

@@ -13,43 +13,73 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: numrep build NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
-    "                    -o OUT [--emit KIND]\n"
-    "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"
-    "                    [--pack dense|container] [--random-weights SEED]\n"
-    "                    [--size-report] [--max-memory BYTES]\n"
-    "\n"
-    "Compile the network ahead of time.  The generated code computes exactly\n"
-    "what `numrep emulate` and `numrep run` compute (docs/semantics.md).\n"
-    "\n"
-    CLI_MODEL_OPTIONS_HELP
-    "  -o OUT             the output file\n"
-    "  --emit KIND        exe     standalone program (default): OUT [--raw] X -o Y\n"
-    "                             reads .npy (or raw float32) inputs, writes outputs\n"
-    "                     obj     object file with the code and the packed weights\n"
-    "                     header  model.h for that object: entry points and sizes\n"
-    "                     asm     assembly; llvm: LLVM IR text; bc: LLVM bitcode\n"
-    "                             (these three .incbin the weights from\n"
-    "                             OUT.weights.bin, written next to OUT)\n"
-    "  --target TRIPLE    host (default), x86_64-linux-gnu, aarch64-linux-gnu,\n"
-    "                     thumbv7em-none-eabi (Cortex-M4), thumbv6m-none-eabi\n"
-    "                     (Cortex-M0; objects and headers only)\n"
-    "  --cpu CPU          CPU to tune for (default: the host's, or the target's)\n"
-    "  -O0..-O3           optimisation level (default -O2)\n"
-    "  --pack KIND        container (default): each weight in the narrowest of\n"
-    "                     8/16/32/64 bits; dense: odd widths bit-packed back to\n"
-    "                     back (a tensor takes ceil(count x bits / 8) bytes)\n"
-    "  --size-report      print weight, code and arena bytes, and the same for an\n"
-    "                     fp32 build of the network, on stdout\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
-
 typedef struct build_opts {
     const char *net, *out, *target, *cpu;
     int kind, opt, dense, size_report;
     cli_model_args model;
 } build_opts;
+
+static int set_kind(void *dst, const char *v, nr_err *err)
+{
+    (void)err;
+    int k = gen_aot_kind_parse(v);
+    if (k < 0)
+        return -1;
+    *(int *)dst = k;
+    return 0;
+}
+
+static const gen_opt build_table[] = {
+    {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(build_opts, model)},
+    {.shrt = 'o', .kind = GEN_OPT_STR, .off = offsetof(build_opts, out), .arg = "OUT",
+     .help = "the output file"},
+    {.name = "emit", .kind = GEN_OPT_FN, .fn = set_kind, .off = offsetof(build_opts, kind),
+     .arg = "KIND",
+     .bad = "%s: unknown kind \"%s\"; expected exe, obj, asm, bc, llvm or header",
+     .help = "exe     standalone program (default): OUT [--raw] X -o Y\n"
+             "        reads .npy (or raw float32) inputs, writes outputs\n"
+             "obj     object file with the code and the packed weights\n"
+             "header  model.h for that object: entry points and sizes\n"
+             "asm     assembly; llvm: LLVM IR text; bc: LLVM bitcode\n"
+             "        (these three .incbin the weights from\n"
+             "        OUT.weights.bin, written next to OUT)"},
+    {.name = "target", .kind = GEN_OPT_STR, .off = offsetof(build_opts, target), .arg = "TRIPLE",
+     .help = "host (default), x86_64-linux-gnu, aarch64-linux-gnu,\n"
+             "thumbv7em-none-eabi (Cortex-M4), thumbv6m-none-eabi\n"
+             "(Cortex-M0; objects and headers only)"},
+    {.name = "cpu", .kind = GEN_OPT_STR, .off = offsetof(build_opts, cpu), .arg = "CPU",
+     .help = "CPU to tune for (default: the host's, or the target's)"},
+    {.shrt = 'O', .attached = 1, .kind = GEN_OPT_CHOICE, .choices = "0|1|2|3",
+     .off = offsetof(build_opts, opt), .label = "-O0..-O3",
+     .bad = "bad optimisation level \"%s%s\"; expected -O0, -O1, -O2 or -O3",
+     .help = "optimisation level (default -O2)"},
+    {.name = "pack", .kind = GEN_OPT_CHOICE, .choices = "container|dense",
+     .off = offsetof(build_opts, dense), .arg = "KIND",
+     .bad = "%s: expected dense or container, got \"%s\"",
+     .help = "container (default): each weight in the narrowest of\n"
+             "8/16/32/64 bits; dense: odd widths bit-packed back to\n"
+             "back (a tensor takes ceil(count x bits / 8) bytes)"},
+    {.name = "size-report", .kind = GEN_OPT_FLAG, .off = offsetof(build_opts, size_report),
+     .help = "print weight, code and arena bytes, and the same for an\n"
+             "fp32 build of the network, on stdout"},
+    {0}};
+
+static const cli_cmd build_cmd = {
+    .name = "build",
+    .opts = build_table,
+    .npos = 1,
+    .extra = cli_opts_extra_net,
+    .usage = "usage: numrep build NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+             "                    -o OUT [--emit KIND]\n"
+             "                    [--target TRIPLE] [--cpu CPU] [-O0|-O1|-O2|-O3]\n"
+             "                    [--pack dense|container] [--random-weights SEED]\n"
+             "                    [--size-report] [--max-memory BYTES]\n"
+             "\n"
+             "Compile the network ahead of time.  The generated code computes exactly\n"
+             "what `numrep emulate` and `numrep run` compute (docs/semantics.md).\n"
+             "\n",
+    .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 /* Filled by one build: the figures --size-report prints. */
 typedef struct build_sizes {
@@ -64,51 +94,9 @@ static int parse_args(int argc, char **argv, build_opts *o)
     memset(o, 0, sizeof *o);
     o->kind = GEN_OUT_EXE;
     o->opt = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int mo = cli_model_option("build", argc, argv, &i, &o->model);
-        if (mo == 1)
-            continue;
-        if (mo)
-            return mo;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return -1;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--emit") || !strcmp(a, "--target") ||
-                   !strcmp(a, "--cpu") || !strcmp(a, "--pack")) {
-            if (i + 1 >= argc)
-                return cli_usage("build", "%s needs an argument", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "-o"))
-                o->out = v;
-            else if (!strcmp(a, "--target"))
-                o->target = v;
-            else if (!strcmp(a, "--cpu"))
-                o->cpu = v;
-            else if (!strcmp(a, "--emit")) {
-                if ((o->kind = gen_aot_kind_parse(v)) < 0)
-                    return cli_usage("build",
-                                     "--emit: unknown kind \"%s\"; expected exe, obj, asm, "
-                                     "bc, llvm or header", v);
-            } else {
-                if (strcmp(v, "dense") && strcmp(v, "container"))
-                    return cli_usage("build", "--pack: expected dense or container, got \"%s\"", v);
-                o->dense = !strcmp(v, "dense");
-            }
-        } else if (!strncmp(a, "-O", 2)) {
-            if (a[2] < '0' || a[2] > '3' || a[3])
-                return cli_usage("build", "bad optimisation level \"%s\"; expected -O0, -O1, -O2 or -O3", a);
-            o->opt = a[2] - '0';
-        } else if (!strcmp(a, "--size-report")) {
-            o->size_report = 1;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("build", "unknown option %s", a);
-        } else if (!o->net) {
-            o->net = a;
-        } else {
-            return cli_usage("build", "unexpected argument \"%s\" (one NET.yaml only)", a);
-        }
-    }
+    int rc = cli_opts_parse(&build_cmd, argc, argv, o, &o->net);
+    if (rc)
+        return rc;
     if (!o->net)
         return cli_usage("build", "missing NET.yaml");
     if (!o->out)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: numrep cost FMT [--products FMT] [--accumulator FMT]\n"
     "                       [--calibration FILE.yaml] [--json]\n"
     "\n"
@@ -31,68 +31,51 @@ static const char usage_text[] =
     "float or all fixed point.  The default model is a fit of published 45 nm\n"
     "figures (docs/cost-model.md); absolute units are um^2, ns and pJ.\n"
     "\n"
-    "options:\n"
-    "  --products FMT      format the multiplier rounds its products to\n"
-    "  --accumulator FMT   format of the adder and the running sum\n"
-    "  --calibration FILE  refit the model on your own synthesis results:\n"
-    "                      points: [{unit: mult|add, format: FMT, area: A,\n"
-    "                      delay: D, energy: E}, ...] (any of the three;\n"
-    "                      mult points may give products: FMT)\n"
-    "  --json              print one JSON object instead of text\n"
-    "  --help              this text\n"
-    "\n"
-    "exit status: 0 ok, 1 bad format or calibration file, 2 usage error\n";
-
+    "options:\n";
 typedef struct opts {
     const char *fmt, *products, *acc, *calib;
     int json;
 } opts;
 
-/* "--name VALUE" or "--name=VALUE"; returns 1 if argv[*i] was this option. */
-static int optval(int argc, char **argv, int *i, const char *name, const char **out, int *bad)
+static int extra(const char *cmd, const char *first, const char *arg)
 {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n))
-        return 0;
-    if (argv[*i][n] == '=') {
-        *out = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n])
-        return 0;
-    if (*i + 1 >= argc) {
-        *bad = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
+    return cli_usage(cmd, "one format expected, got \"%s\" and \"%s\"", first, arg);
 }
+
+static const gen_opt cost_table[] = {
+    {.name = "products", .kind = GEN_OPT_STR, .off = offsetof(opts, products), .arg = "FMT",
+     .help = "format the multiplier rounds its products to"},
+    {.name = "accumulator", .kind = GEN_OPT_STR, .off = offsetof(opts, acc), .arg = "FMT",
+     .help = "format of the adder and the running sum"},
+    {.name = "calibration", .kind = GEN_OPT_STR, .off = offsetof(opts, calib), .arg = "FILE",
+     .help = "refit the model on your own synthesis results:\n"
+             "points: [{unit: mult|add, format: FMT, area: A,\n"
+             "delay: D, energy: E}, ...] (any of the three;\n"
+             "mult points may give products: FMT)"},
+    {.name = "json", .kind = GEN_OPT_FLAG, .off = offsetof(opts, json),
+     .help = "print one JSON object instead of text"},
+    {0}};
+
+static const cli_cmd cost_cmd = {
+    .name = "cost",
+    .opts = cost_table,
+    .usage = usage_head,
+    .usage_end = "\nexit status: 0 ok, 1 bad format or calibration file, 2 usage error\n",
+    .col = 22,
+    .list_help = 1,
+    .quote = '"',
+    .need = "a value",
+    .npos = 1,
+    .extra = extra,
+};
 
 /* 0 ok, 1 --help printed, 2 usage error printed */
 static int parse_opts(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        int bad = 0;
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 1;
-        }
-        if (!strcmp(a, "--json"))
-            o->json = 1;
-        else if (optval(argc, argv, &i, "--products", &o->products, &bad) ||
-                 optval(argc, argv, &i, "--accumulator", &o->acc, &bad) ||
-                 optval(argc, argv, &i, "--calibration", &o->calib, &bad)) {
-            if (bad)
-                return cli_usage("cost", "option %s needs a value", a);
-        } else if (a[0] == '-' && a[1])
-            return cli_usage("cost", "unknown option \"%s\"", a);
-        else if (o->fmt)
-            return cli_usage("cost", "one format expected, got \"%s\" and \"%s\"", o->fmt, a);
-        else
-            o->fmt = a;
-    }
+    int rc = cli_opts_parse(&cost_cmd, argc, argv, o, &o->fmt);
+    if (rc)
+        return rc < 0 ? 1 : rc;
     if (!o->fmt)
         return cli_usage("cost", "missing FMT (a format name such as e6m7, fp16, q3.4)");
     return 0;

@@ -11,25 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
-    "                      --input X.npy [-o Y.npy]\n"
-    "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"
-    "                      [--max-memory BYTES]\n"
-    "\n"
-    "Run the network with the reference emulator, under the arithmetic of\n"
-    "docs/semantics.md ([net-*]).\n"
-    "\n"
-    CLI_MODEL_OPTIONS_HELP
-    "  --input X.npy      float32 (or float64) [N,C,H,W] or [C,H,W]\n"
-    "  -o Y.npy           write the output layer as float32 [N,K] (dense) or\n"
-    "                     [N,C,H,W]; without -o, print one sample per line\n"
-    "  --stats            per-layer counts of overflowed/saturated, flushed-to-zero\n"
-    "                     and NaN results (stderr)\n"
-    "  --trace LAYER:I    print the running sum of output element I (flat index, or\n"
-    "                     C,H,W) of LAYER term by term, for every sample (stderr)\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
+typedef struct emulate_opts {
+    const char *input, *output, *trace;
+    int stats;
+    cli_model_args model;
+} emulate_opts;
+
+static const gen_opt emulate_table[] = {
+    {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(emulate_opts, model)},
+    CLI_INPUT_OUTPUT_ROWS(emulate_opts),
+    {.name = "stats", .kind = GEN_OPT_FLAG, .off = offsetof(emulate_opts, stats),
+     .help = "per-layer counts of overflowed/saturated, flushed-to-zero\n"
+             "and NaN results (stderr)"},
+    {.name = "trace", .kind = GEN_OPT_STR, .off = offsetof(emulate_opts, trace),
+     .arg = "LAYER:I",
+     .help = "print the running sum of output element I (flat index, or\n"
+             "C,H,W) of LAYER term by term, for every sample (stderr)"},
+    {0}};
+
+static const cli_cmd emulate_cmd = {
+    .name = "emulate",
+    .opts = emulate_table,
+    .npos = 1,
+    .extra = cli_opts_extra_net,
+    .usage = "usage: numrep emulate NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+             "                      --input X.npy [-o Y.npy]\n"
+             "                      [--stats] [--trace LAYER:INDEX] [--random-weights SEED]\n"
+             "                      [--max-memory BYTES]\n"
+             "\n"
+             "Run the network with the reference emulator, under the arithmetic of\n"
+             "docs/semantics.md ([net-*]).\n"
+             "\n",
+    .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 /* LAYER:INDEX, INDEX flat or C,H,W.  The layer name may itself hold ':'
  * (not in our specs, but names are free text), so split at the last one. */
@@ -76,43 +90,18 @@ static int parse_trace(const nr_model *m, const char *arg, nr_emu_opts *o)
 
 int cmd_emulate(int argc, char **argv)
 {
-    const char *net = NULL, *input = NULL, *output = NULL, *trace = NULL;
-    int stats_on = 0;
-    cli_model_args ma = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc, mo = cli_model_option("emulate", argc, argv, &i, &ma);
-        if (mo == 1)
-            continue;
-        if (mo)
-            return mo;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--input") || !strcmp(a, "-o") || !strcmp(a, "--trace")) {
-            if (!more)
-                return cli_usage("emulate", "%s needs an argument", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--input"))
-                input = v;
-            else if (!strcmp(a, "-o"))
-                output = v;
-            else
-                trace = v;
-        } else if (!strcmp(a, "--stats")) {
-            stats_on = 1;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("emulate", "unknown option %s", a);
-        } else if (!net) {
-            net = a;
-        } else {
-            return cli_usage("emulate", "unexpected argument \"%s\" (one NET.yaml only)", a);
-        }
-    }
+    const char *net = NULL;
+    emulate_opts o = {0};
+    int rc = cli_opts_parse(&emulate_cmd, argc, argv, &o, &net);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (!net)
         return cli_usage("emulate", "missing NET.yaml");
-    if (!input)
+    if (!o.input)
         return cli_usage("emulate", "missing --input X.npy");
+    cli_model_args ma = o.model;
+    const char *output = o.output, *trace = o.trace;
+    int stats_on = o.stats;
 
     nr_err err = {0};
     nr_model *m = NULL;
@@ -121,7 +110,7 @@ int cmd_emulate(int argc, char **argv)
     int status = 1;
     int64_t n = 0;
     ma.net = net;
-    ma.input = input;
+    ma.input = o.input;
     if (cli_load_with_input(&ma, &x, &n, &m, &err))
         goto fail;
     nr_emu_opts opts = {.trace = NULL, .trace_layer = -1};

@@ -18,41 +18,69 @@
 /* The engine used without --engine.  Becomes "jit" when the JIT lands. */
 #define DEFAULT_ENGINE "jit"
 
-static const char usage_text[] =
-    "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
-    "                   [--data DATASET] [--limit N]\n"
-    "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"
-    "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
-    "                   [--max-memory BYTES]\n"
-    "\n"
-    "Accuracy of the network in a precision on a labeled data set: top-1, top-5,\n"
-    "and normalized to the fp32 result on the same samples (fp32 is computed once\n"
-    "and cached in $XDG_CACHE_HOME/numrep or ~/.cache/numrep).\n"
-    "\n"
-    CLI_MODEL_OPTIONS_HELP
-    "  --data DATASET     a CIFAR-10 directory (test_images.u8 + test_labels.u8, or\n"
-    "                     test_batch.bin) or .bin file, an MNIST directory or\n"
-    "                     *-images-idx3-ubyte[.gz] file, or a folder of JPEG/PNG\n"
-    "                     images with labels.txt (`file label` lines); default: the\n"
-    "                     spec's `dataset:`.  Images are preprocessed as the spec's\n"
-    "                     `input:` section declares\n"
-    "  --limit N          only the first N samples\n"
-    "  --engine E         emulator (the reference) or jit (compiled with LLVM, the\n"
-    "                     same results bit for bit); default " DEFAULT_ENGINE ", or the\n"
-    "                     emulator for scaled formats (mxfp8, nvfp4, int8@channel, ...),\n"
-    "                     which only it runs for now\n"
-    "  --jobs N           threads, each running its own batches (default 1)\n"
-    "  --json             one JSON object on stdout instead of text: accuracies as\n"
-    "                     fractions (0.9173), `samples` the samples evaluated,\n"
-    "                     `seconds`/`fp32_seconds` wall time of each run\n"
-    "  --logits Y.npy     also write the output layer of every sample evaluated as\n"
-    "                     float32 [N,K] (the precision's values, in sample order)\n"
-    "  --metric perplexity  a language model: perplexity and next-token accuracy on\n"
-    "                     token ids (`numrep eval --metric perplexity --help`)\n"
-    "  --no-cache         neither read nor write the fp32 cache\n"
-    "  --no-progress      no progress on stderr (a bar on a terminal, else a line every 10 s)\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
+typedef struct eval_opts {
+    const char *data, *engine, *logits;
+    long long limit, jobs;
+    const char *metric; /* read by cmd_eval_lm.c, which takes over when it is given */
+    int json, no_cache, no_progress, engine_given;
+    cli_model_args model;
+} eval_opts;
+
+static const gen_opt eval_table[] = {
+    {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(eval_opts, model)},
+    {.name = "data", .kind = GEN_OPT_STR, .off = offsetof(eval_opts, data), .arg = "DATASET",
+     .help = "a CIFAR-10 directory (test_images.u8 + test_labels.u8, or\n"
+             "test_batch.bin) or .bin file, an MNIST directory or\n"
+             "*-images-idx3-ubyte[.gz] file, or a folder of JPEG/PNG\n"
+             "images with labels.txt (`file label` lines); default: the\n"
+             "spec's `dataset:`.  Images are preprocessed as the spec's\n"
+             "`input:` section declares"},
+    {.name = "limit", .kind = GEN_OPT_COUNT, .lo = 1, .hi = 1ll << 40,
+     .off = offsetof(eval_opts, limit), .arg = "N",
+     .bad = "%s: expected a positive integer, got \"%s\"",
+     .help = "only the first N samples"},
+    {.name = "engine", .kind = GEN_OPT_STR, .off = offsetof(eval_opts, engine),
+     .have = GEN_OPT_HAVE(eval_opts, engine_given), .arg = "E",
+     .help = "emulator (the reference) or jit (compiled with LLVM, the\n"
+             "same results bit for bit); default " DEFAULT_ENGINE ", or the\n"
+             "emulator for scaled formats (mxfp8, nvfp4, int8@channel, ...),\n"
+             "which only it runs for now"},
+    {.name = "jobs", .kind = GEN_OPT_COUNT, .lo = 1, .hi = 256, .off = offsetof(eval_opts, jobs),
+     .arg = "N", .bad = "%s: expected an integer from 1 to 256, got \"%s\"",
+     .help = "threads, each running its own batches (default 1)"},
+    {.name = "json", .kind = GEN_OPT_FLAG, .off = offsetof(eval_opts, json),
+     .help = "one JSON object on stdout instead of text: accuracies as\n"
+             "fractions (0.9173), `samples` the samples evaluated,\n"
+             "`seconds`/`fp32_seconds` wall time of each run"},
+    {.name = "logits", .kind = GEN_OPT_STR, .off = offsetof(eval_opts, logits), .arg = "Y.npy",
+     .help = "also write the output layer of every sample evaluated as\n"
+             "float32 [N,K] (the precision's values, in sample order)"},
+    {.name = "metric", .kind = GEN_OPT_STR, .off = offsetof(eval_opts, metric), .arg = "perplexity",
+     .help = "a language model: perplexity and next-token accuracy on\n"
+             "token ids (`numrep eval --metric perplexity --help`)"},
+    {.name = "no-cache", .kind = GEN_OPT_FLAG, .off = offsetof(eval_opts, no_cache),
+     .help = "neither read nor write the fp32 cache"},
+    {.name = "no-progress", .kind = GEN_OPT_FLAG, .off = offsetof(eval_opts, no_progress),
+     .help = "no progress on stderr (a bar on a terminal, else a line every 10 s)"},
+    {0}};
+
+static const cli_cmd eval_cmd = {
+    .name = "eval",
+    .opts = eval_table,
+    .npos = 1,
+    .extra = cli_opts_extra_net,
+    .usage = "usage: numrep eval NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+             "                   [--data DATASET] [--limit N]\n"
+             "                   [--engine jit|emulator] [--jobs N] [--json] [--logits Y.npy]\n"
+             "                   [--random-weights SEED] [--no-cache] [--no-progress]\n"
+             "                   [--max-memory BYTES]\n"
+             "\n"
+             "Accuracy of the network in a precision on a labeled data set: top-1, top-5,\n"
+             "and normalized to the fp32 result on the same samples (fp32 is computed once\n"
+             "and cached in $XDG_CACHE_HOME/numrep or ~/.cache/numrep).\n"
+             "\n",
+    .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 /* ---------------------------------------------------------------- progress */
 
@@ -108,53 +136,16 @@ int cmd_eval(int argc, char **argv)
 {
     if (cmd_eval_lm_wanted(argc, argv))
         return cmd_eval_lm(argc, argv);
-    const char *net = NULL, *data = NULL, *engine = DEFAULT_ENGINE, *logits = NULL;
-    long long limit = 0, jobs = 1;
-    int json = 0, use_cache = 1, progress = 1, engine_given = 0;
-    cli_model_args ma = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int mo = cli_model_option("eval", argc, argv, &i, &ma);
-        if (mo == 1)
-            continue;
-        if (mo)
-            return mo;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--data") || !strcmp(a, "--limit") || !strcmp(a, "--engine") ||
-                   !strcmp(a, "--jobs") || !strcmp(a, "--logits")) {
-            if (i + 1 >= argc)
-                return cli_usage("eval", "%s needs an argument", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--data"))
-                data = v;
-            else if (!strcmp(a, "--engine"))
-                engine = v, engine_given = 1;
-            else if (!strcmp(a, "--logits"))
-                logits = v;
-            else if (!strcmp(a, "--limit")) {
-                if (cli_parse_count(v, 1, 1ll << 40, &limit))
-                    return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"",
-                                     v);
-            } else if (cli_parse_count(v, 1, 256, &jobs)) {
-                return cli_usage("eval", "--jobs: expected an integer from 1 to 256, got \"%s\"",
-                                 v);
-            }
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--no-cache")) {
-            use_cache = 0;
-        } else if (!strcmp(a, "--no-progress")) {
-            progress = 0;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("eval", "unknown option %s", a);
-        } else if (!net) {
-            net = a;
-        } else {
-            return cli_usage("eval", "unexpected argument \"%s\" (one NET.yaml only)", a);
-        }
-    }
+    const char *net = NULL;
+    eval_opts o = {.engine = DEFAULT_ENGINE, .jobs = 1};
+    int rc = cli_opts_parse(&eval_cmd, argc, argv, &o, &net);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    const char *data = o.data, *engine = o.engine, *logits = o.logits;
+    long long limit = o.limit, jobs = o.jobs;
+    int json = o.json, use_cache = !o.no_cache, progress = !o.no_progress,
+        engine_given = o.engine_given;
+    cli_model_args ma = o.model;
     if (!net)
         return cli_usage("eval", "missing NET.yaml");
     if (strcmp(engine, "emulator") && strcmp(engine, "jit"))

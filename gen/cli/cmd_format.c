@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: numrep format [--json] FMT\n"
     "\n"
     "Describe the number format FMT: width, exponent and bias, range, smallest\n"
@@ -36,11 +36,33 @@ static const char usage_text[] =
     "      (e8m0) or amax amax-up (fp32 ue4m3 nv) or static; e.g.\n"
     "      e2m1@b32:e8m0:floor (= mxfp4), int8@channel, int4@b32:fp32\n"
     "\n"
-    "options:\n"
-    "  --json   print one JSON object instead of text\n"
-    "  --help   this text\n"
-    "\n"
-    "exit status: 0 ok, 1 bad FMT, 2 usage error\n";
+    "options:\n";
+
+static int extra(const char *cmd, const char *first, const char *arg)
+{
+    return cli_usage(cmd, "one FMT expected, got '%s' and '%s'", first, arg);
+}
+
+typedef struct format_opts {
+    int json;
+} format_opts;
+
+static const gen_opt format_table[] = {
+    {.name = "json", .kind = GEN_OPT_FLAG, .off = offsetof(format_opts, json),
+     .help = "print one JSON object instead of text"},
+    {0}};
+
+static const cli_cmd format_cmd = {
+    .name = "format",
+    .opts = format_table,
+    .usage = usage_head,
+    .usage_end = "\nexit status: 0 ok, 1 bad FMT, 2 usage error\n",
+    .col = 11,
+    .list_help = 1,
+    .quote = '\'',
+    .npos = 1,
+    .extra = extra,
+};
 
 /* Shortest %.*g that reads back as exactly x; integers below 2^53 are
  * printed in full (240, not 2.4e+02), which also reads back exactly. */
@@ -232,26 +254,12 @@ static int describe_fixed(const nr_format *f, line *L, int k, int json)
 
 int cmd_format(int argc, char **argv)
 {
-    int json = 0;
     const char *name = NULL;
-    int opts = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (opts && (!strcmp(s, "--help") || !strcmp(s, "-h"))) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (opts && !strcmp(s, "--json"))
-            json = 1;
-        else if (opts && !strcmp(s, "--"))
-            opts = 0;
-        else if (opts && s[0] == '-' && s[1])
-            return cli_usage("format", "unknown option '%s'", s);
-        else if (name)
-            return cli_usage("format", "one FMT expected, got '%s' and '%s'", name, s);
-        else
-            name = s;
-    }
+    format_opts o = {0};
+    int rc = cli_opts_parse(&format_cmd, argc, argv, &o, &name);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    int json = o.json;
     if (!name)
         return cli_usage("format", "missing FMT (e.g. 'numrep format e4m3')");
 

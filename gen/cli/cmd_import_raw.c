@@ -221,37 +221,42 @@ static int read_manifest(const char *dir, manifest *m, nr_err *err)
     return rc;
 }
 
-static void help(void)
+typedef struct import_raw_opts {
+    const char *out;
+} import_raw_opts;
+
+static int extra(const char *cmd, const char *first, const char *arg)
 {
-    printf("usage: numrep import-raw DIR -o FILE.safetensors\n\n"
-           "Convert DIR/manifest.txt and the raw little-endian float32 files it lists\n"
-           "into one safetensors file (tensors in manifest order, dtype F32).\n"
-           "manifest.txt: one line per tensor, `name f32 shape file`, shape as AxBxC;\n"
-           "blank lines and lines starting with '#' are ignored.\n");
+    return cli_usage(cmd, "more than one directory ('%s' and '%s')", first, arg);
 }
+
+static const gen_opt import_raw_table[] = {
+    {.shrt = 'o', .kind = GEN_OPT_STR, .once = 1, .off = offsetof(import_raw_opts, out),
+     .need = "a file name"},
+    {0}};
+
+static const cli_cmd import_raw_cmd = {
+    .name = "import-raw",
+    .opts = import_raw_table,
+    .usage = "usage: numrep import-raw DIR -o FILE.safetensors\n\n"
+             "Convert DIR/manifest.txt and the raw little-endian float32 files it lists\n"
+             "into one safetensors file (tensors in manifest order, dtype F32).\n"
+             "manifest.txt: one line per tensor, `name f32 shape file`, shape as AxBxC;\n"
+             "blank lines and lines starting with '#' are ignored.\n",
+    .usage_end = "",
+    .quote = '\'',
+    .npos = 1,
+    .extra = extra,
+};
 
 int cmd_import_raw(int argc, char **argv)
 {
-    const char *dir = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            help();
-            return 0;
-        }
-        if (!strcmp(argv[i], "-o")) {
-            if (i + 1 >= argc)
-                return cli_usage("import-raw", "-o needs a file name");
-            if (out)
-                return cli_usage("import-raw", "-o given twice");
-            out = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage("import-raw", "unknown option '%s'", argv[i]);
-        else if (dir)
-            return cli_usage("import-raw", "more than one directory ('%s' and '%s')", dir,
-                             argv[i]);
-        else
-            dir = argv[i];
-    }
+    const char *dir = NULL;
+    import_raw_opts o = {0};
+    int rc = cli_opts_parse(&import_raw_cmd, argc, argv, &o, &dir);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    const char *out = o.out;
     if (!dir)
         return cli_usage("import-raw", "missing the input directory");
     if (!out)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: numrep report DB -o REPORT.html [--run ID]\n"
     "\n"
     "Write one self-contained HTML report (no network needed to view it) from\n"
@@ -19,12 +19,9 @@ static const char usage_text[] =
     "against speedup and energy; R^2 against accuracy with the predictor's\n"
     "line; per-layer sensitivity; evaluation counts and times per method.\n"
     "\n"
-    "options:\n"
-    "  -o, --output FILE   where to write the report (required)\n"
-    "  --run ID            report this run (default: the newest finished run,\n"
-    "                      else the newest); other runs of the same network\n"
-    "                      are compared with it\n"
-    "  --help              this text\n"
+    "options:\n";
+
+static const char usage_end[] =
     "\n"
     "The page is templates/report.html.in: NUMREP_TEMPLATES (or the older\n"
     "NUMREP_TEMPLATE_DIR) overrides the directory, else the install's\n"
@@ -37,37 +34,40 @@ typedef struct opts {
     long long run;
 } opts;
 
+static int extra(const char *cmd, const char *first, const char *arg)
+{
+    return cli_usage(cmd, "one database expected, got \"%s\" and \"%s\"", first, arg);
+}
+
+static const gen_opt report_table[] = {
+    {.name = "output", .shrt = 'o', .kind = GEN_OPT_STR, .off = offsetof(opts, out),
+     .label = "-o, --output FILE", .help = "where to write the report (required)"},
+    {.name = "run", .kind = GEN_OPT_COUNT, .lo = 1, .hi = INT64_MAX, .off = offsetof(opts, run),
+     .arg = "ID", .bad = "%s: \"%s\" is not a run id (a positive integer)",
+     .help = "report this run (default: the newest finished run,\n"
+             "else the newest); other runs of the same network\n"
+             "are compared with it"},
+    {0}};
+
+static const cli_cmd report_cmd = {
+    .name = "report",
+    .opts = report_table,
+    .usage = usage_head,
+    .usage_end = usage_end,
+    .col = 22,
+    .list_help = 1,
+    .quote = '"',
+    .need = "a value",
+    .npos = 1,
+    .extra = extra,
+};
+
 static int parse_opts(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 1;
-        }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--run")) {
-            if (i + 1 >= argc)
-                return cli_usage("report", "option %s needs a value", a);
-            const char *v = argv[++i];
-            if (a[1] == '-' && a[2] == 'r') {
-                char *end;
-                errno = 0;
-                o->run = strtoll(v, &end, 10);
-                if (!*v || *end || errno || o->run <= 0)
-                    return cli_usage("report", "--run: \"%s\" is not a run id (a positive integer)",
-                                     v);
-            } else
-                o->out = v;
-        } else if (!strncmp(a, "--output=", 9))
-            o->out = a + 9;
-        else if (a[0] == '-' && a[1])
-            return cli_usage("report", "unknown option \"%s\"", a);
-        else if (o->db)
-            return cli_usage("report", "one database expected, got \"%s\" and \"%s\"", o->db, a);
-        else
-            o->db = a;
-    }
+    int rc = cli_opts_parse(&report_cmd, argc, argv, o, &o->db);
+    if (rc)
+        return rc < 0 ? 1 : rc;
     if (!o->db)
         return cli_usage("report", "missing DB (a results database written by numrep search)");
     if (!o->out)

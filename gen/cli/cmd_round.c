@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: numrep round FMT [--rounding MODE] [--seed S] [--op OP] [--scale X]\n"
     "\n"
     "Read numbers from stdin, one per line (or the operands of --op, separated\n"
@@ -27,17 +27,9 @@ static const char usage_text[] =
     "Blank lines are skipped (but counted in line numbers).\n"
     "\n"
     "options:\n"
-    "  --rounding MODE  rne (default), rna, rz, ru, rd, rto, sr\n"
-    "  --seed S         seed for sr (default 0); line k draws\n"
-    "                   nr_sr_bits(S, 0, k-1, 0) for its result and term j for\n"
-    "                   its j-th operand\n"
-    "  --op OP          add, sub, mul, div (2 operands), fma (3: a*b+c), sqrt (1).\n"
-    "                   The operands are first rounded into FMT with the same\n"
-    "                   mode, then the operation is applied to those format\n"
-    "                   values and rounded once.\n"
-    "  --scale X        scaled FMT: the static scale, or nv's fp32 tensor scale\n"
-    "                   (default: from the line's own amax)\n"
-    "  --help           this text\n"
+;
+
+static const char usage_end[] =
     "\n"
     "A scaled FMT (mxfp4, nvfp4, e2m1@b32:e8m0:floor, int8@channel, ...; see\n"
     "'numrep format --help') reads each line of whitespace-separated values as\n"
@@ -296,89 +288,95 @@ int cli_round_lines(int (*fn)(char *line, long lineno, void *ctx), void *ctx)
 
 /* ---------------------------------------------------------------- arguments */
 
-static int parse_seed(const char *s, uint64_t *out)
+/* The command line: round_opts' mode, seed and op, and the scale. */
+typedef struct round_args {
+    round_opts o;
+    int have_scale;
+    double scale;
+} round_args;
+
+static int set_rounding(void *dst, const char *v, nr_err *err)
 {
-    char *end;
-    if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end)
-        return -1;
-    *out = v;
+    nr_err e = {0};
+    if (nr_rounding_parse(v, dst, &e) != 0)
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "", "%s", e.msg);
     return 0;
 }
 
-/* --name VALUE or --name=VALUE: the value, advancing *i; NULL if absent. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
+static int set_scale(void *dst, const char *v, nr_err *err)
 {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    *matched = 0;
-    if (strncmp(a, name, n))
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
-    }
-    if (a[n])
-        return NULL;
-    *matched = 1;
-    return *i + 1 < argc ? argv[++*i] : NULL;
+    nr_exact x;
+    (void)err;
+    if (nr_exact_parse(v, &x, NULL) != 0 || x.cls != NR_CLS_FINITE || x.sign)
+        return -1;
+    *(double *)dst = nr_exact_to_double(&x);
+    return 0;
 }
+
+static int set_op(void *dst, const char *v, nr_err *err)
+{
+    (void)err;
+    for (int k = 1; k < ROP_COUNT; k++)
+        if (!strcmp(v, rops[k].name)) {
+            *(int *)dst = k;
+            return 0;
+        }
+    return -1;
+}
+
+static int extra(const char *cmd, const char *first, const char *arg)
+{
+    return cli_usage(cmd, "one FMT expected, got '%s' and '%s'", first, arg);
+}
+
+static const gen_opt round_table[] = {
+    {.name = "rounding", .kind = GEN_OPT_FN, .fn = set_rounding,
+     .off = offsetof(round_args, o.mode), .arg = "MODE",
+     .need = "a mode (rne rna rz ru rd rto sr)",
+     .help = "rne (default), rna, rz, ru, rd, rto, sr"},
+    {.name = "seed", .kind = GEN_OPT_U64, .off = offsetof(round_args, o.seed), .arg = "S",
+     .need = "a number",
+     .bad = "%s: expected an unsigned 64-bit integer (decimal or 0x hex), got '%s'",
+     .help = "seed for sr (default 0); line k draws\n"
+             "nr_sr_bits(S, 0, k-1, 0) for its result and term j for\n"
+             "its j-th operand"},
+    {.name = "op", .kind = GEN_OPT_FN, .fn = set_op, .off = offsetof(round_args, o.op),
+     .arg = "OP", .need = "an operation (add sub mul fma div sqrt)",
+     .bad = "%s: unknown operation '%s'; expected add, sub, mul, fma, div or sqrt",
+     .help = "add, sub, mul, div (2 operands), fma (3: a*b+c), sqrt (1).\n"
+             "The operands are first rounded into FMT with the same\n"
+             "mode, then the operation is applied to those format\n"
+             "values and rounded once."},
+    {.name = "scale", .kind = GEN_OPT_FN, .fn = set_scale, .off = offsetof(round_args, scale),
+     .have = GEN_OPT_HAVE(round_args, have_scale), .arg = "X",
+     .need = "a positive finite number, got ''",
+     .bad = "%s needs a positive finite number, got '%s'",
+     .help = "scaled FMT: the static scale, or nv's fp32 tensor scale\n"
+             "(default: from the line's own amax)"},
+    {0}};
+
+static const cli_cmd round_cmd = {
+    .name = "round",
+    .opts = round_table,
+    .usage = usage_head,
+    .usage_end = usage_end,
+    .col = 19,
+    .list_help = 1,
+    .quote = '\'',
+    .npos = 1,
+    .extra = extra,
+};
 
 int cmd_round(int argc, char **argv)
 {
-    round_opts o = {.mode = NR_RND_RNE, .seed = 0, .op = ROP_NONE};
+    round_args ra = {.o = {.mode = NR_RND_RNE, .seed = 0, .op = ROP_NONE}};
     const char *fmt_name = NULL;
-    int have_scale = 0;
-    double scale = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val;
-        int matched;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if ((val = opt_value(argc, argv, &i, "--rounding", &matched)), matched) {
-            nr_err e = {0};
-            if (!val)
-                return cli_usage("round", "--rounding needs a mode (rne rna rz ru rd rto sr)");
-            if (nr_rounding_parse(val, &o.mode, &e) != 0)
-                return cli_usage("round", "--rounding: %s", e.msg);
-        } else if ((val = opt_value(argc, argv, &i, "--seed", &matched)), matched) {
-            if (!val)
-                return cli_usage("round", "--seed needs a number");
-            if (parse_seed(val, &o.seed) != 0)
-                return cli_usage("round", "--seed: expected an unsigned 64-bit integer "
-                                 "(decimal or 0x hex), got '%s'", val);
-        } else if ((val = opt_value(argc, argv, &i, "--scale", &matched)), matched) {
-            nr_exact x;
-            if (!val || nr_exact_parse(val, &x, NULL) != 0 || x.cls != NR_CLS_FINITE ||
-                x.sign)
-                return cli_usage("round", "--scale needs a positive finite number, got '%s'",
-                                 val ? val : "");
-            scale = nr_exact_to_double(&x);
-            have_scale = 1;
-        } else if ((val = opt_value(argc, argv, &i, "--op", &matched)), matched) {
-            if (!val)
-                return cli_usage("round", "--op needs an operation (add sub mul fma div sqrt)");
-            int k;
-            for (k = 1; k < ROP_COUNT; k++)
-                if (!strcmp(val, rops[k].name))
-                    break;
-            if (k == ROP_COUNT)
-                return cli_usage("round", "--op: unknown operation '%s'; expected add, sub, "
-                                 "mul, fma, div or sqrt", val);
-            o.op = k;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("round", "unknown option '%s'", a);
-        } else if (fmt_name) {
-            return cli_usage("round", "one FMT expected, got '%s' and '%s'", fmt_name, a);
-        } else {
-            fmt_name = a;
-        }
-    }
+    int rc = cli_opts_parse(&round_cmd, argc, argv, &ra, &fmt_name);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    round_opts o = ra.o;
+    int have_scale = ra.have_scale;
+    double scale = ra.scale;
     if (!fmt_name)
         return cli_usage("round", "missing FMT (e.g. 'echo 0.1 | numrep round e4m3')");
     if (nr_scaled_is_name(fmt_name)) {

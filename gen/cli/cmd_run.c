@@ -11,26 +11,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: numrep run NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
-    "                  --input X.npy [-o Y.npy]\n"
-    "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
-    "                  [--max-memory BYTES]\n"
-    "                  [--pack dense|container]\n"
-    "\n"
-    "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
-    "for bit those of 'numrep emulate' (docs/semantics.md, [net-*]).\n"
-    "\n"
-    CLI_MODEL_OPTIONS_HELP
-    "  --input X.npy      float32 (or float64) [N,C,H,W] or [C,H,W]\n"
-    "  -o Y.npy           write the output layer as float32 [N,K] (dense) or\n"
-    "                     [N,C,H,W]; without -o, print one sample per line\n"
-    "  -O0..-O3           LLVM optimisation level (default -O2)\n"
-    "  --emit-ir FILE     also write the optimised LLVM IR to FILE\n"
-    "  --pack KIND        weights in containers (default) or dense: odd widths\n"
-    "                     bit-packed, as `numrep build --pack dense` stores them\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
+typedef struct run_opts {
+    const char *input, *output, *ir;
+    int pack, opt;
+    cli_model_args model;
+} run_opts;
+
+static const gen_opt run_table[] = {
+    {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(run_opts, model)},
+    CLI_INPUT_OUTPUT_ROWS(run_opts),
+    {.shrt = 'O', .attached = 1, .kind = GEN_OPT_CHOICE, .choices = "0|1|2|3",
+     .off = offsetof(run_opts, opt), .label = "-O0..-O3",
+     .help = "LLVM optimisation level (default -O2)"},
+    {.name = "emit-ir", .kind = GEN_OPT_STR, .off = offsetof(run_opts, ir), .arg = "FILE",
+     .help = "also write the optimised LLVM IR to FILE"},
+    {.name = "pack", .kind = GEN_OPT_CHOICE, .choices = "container|dense",
+     .off = offsetof(run_opts, pack), .arg = "KIND",
+     .bad = "%s: expected dense or container, got \"%s\"",
+     .help = "weights in containers (default) or dense: odd widths\n"
+             "bit-packed, as `numrep build --pack dense` stores them"},
+    {0}};
+
+static const cli_cmd run_cmd = {
+    .name = "run",
+    .opts = run_table,
+    .npos = 1,
+    .extra = cli_opts_extra_net,
+    .usage = "usage: numrep run NET.yaml [-p PREC.yaml|FMT] [--rounding M] [--mac M]\n"
+             "                  --input X.npy [-o Y.npy]\n"
+             "                  [--random-weights SEED] [-O0|-O1|-O2|-O3] [--emit-ir FILE]\n"
+             "                  [--max-memory BYTES]\n"
+             "                  [--pack dense|container]\n"
+             "\n"
+             "Compile the network to native code (LLVM JIT) and run it.  Results are bit\n"
+             "for bit those of 'numrep emulate' (docs/semantics.md, [net-*]).\n"
+             "\n",
+    .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 /* --emit-ir: the same module, emitted separately (the JIT consumes its own). */
 static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path, nr_err *err)
@@ -56,49 +73,18 @@ static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path
 
 int cmd_run(int argc, char **argv)
 {
-    const char *net = NULL, *input = NULL, *output = NULL, *ir = NULL;
-    cli_model_args ma = {0};
-    gen_model_opts opts = {.opt_level = 2};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc, mo = cli_model_option("run", argc, argv, &i, &ma);
-        if (mo == 1)
-            continue;
-        if (mo)
-            return mo;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--input") || !strcmp(a, "-o") || !strcmp(a, "--emit-ir") ||
-                   !strcmp(a, "--pack")) {
-            if (!more)
-                return cli_usage("run", "%s needs an argument", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--input"))
-                input = v;
-            else if (!strcmp(a, "-o"))
-                output = v;
-            else if (!strcmp(a, "--emit-ir"))
-                ir = v;
-            else {
-                if (strcmp(v, "dense") && strcmp(v, "container"))
-                    return cli_usage("run", "--pack: expected dense or container, got \"%s\"", v);
-                opts.pack_dense = !strcmp(v, "dense");
-            }
-        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
-            opts.opt_level = a[2] - '0';
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("run", "unknown option %s", a);
-        } else if (!net) {
-            net = a;
-        } else {
-            return cli_usage("run", "unexpected argument \"%s\" (one NET.yaml only)", a);
-        }
-    }
+    const char *net = NULL;
+    run_opts o = {.opt = 2};
+    int rc = cli_opts_parse(&run_cmd, argc, argv, &o, &net);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (!net)
         return cli_usage("run", "missing NET.yaml");
-    if (!input)
+    if (!o.input)
         return cli_usage("run", "missing --input X.npy");
+    gen_model_opts opts = {.opt_level = o.opt, .pack_dense = o.pack};
+    cli_model_args ma = o.model;
+    const char *output = o.output, *ir = o.ir;
 
     nr_err err = {0};
     nr_model *m = NULL;
@@ -107,7 +93,7 @@ int cmd_run(int argc, char **argv)
     int status = 1;
     int64_t n = 0;
     ma.net = net;
-    ma.input = input;
+    ma.input = o.input;
     if (cli_load_with_input(&ma, &x, &n, &m, &err))
         goto fail;
     if (ir && write_ir(m, &opts, ir, &err))

@@ -4,6 +4,15 @@
 #ifndef NUMREP_GEN_H
 #define NUMREP_GEN_H
 
+/* Table of contents of gen/ir/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   emit.c          gen_ctx: context, module, builder, host target machine; optimise,
+ *                   print [gen.h]
+ *   emit_num.c      narrow-number arithmetic as IR: decode, round, exact sums and products
+ *                   [gen.h]
+ *   emit_num_int.c  the same in integer instructions only (no double hardware) [gen.h]
+ */
+
 #include "numrep.h"
 
 #include <llvm-c/Core.h>

@@ -73,21 +73,6 @@
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
 
-int gen_fmt_is(const nr_format *f, const char *name)
-{
-    nr_format p;
-    nr_err e = {0};
-    return nr_format_parse(name, &p, &e) == 0 && nr_format_equal(f, &p);
-}
-
-int gen_mac_fast32(const nr_layer *L, const nr_format *xf)
-{
-    const nr_layer_prec *p = &L->prec;
-    return p->rounding == NR_RND_RNE && gen_fmt_is(&p->products, "fp32") &&
-           gen_fmt_is(&p->accumulator, "fp32") && nr_format_fits_f32(&p->weights) &&
-           nr_format_fits_f32(xf);
-}
-
 /* A rounding target of the double-lane path: a float format whose normal
  * values are doubles with at least one dropped fraction bit, with -0. */
 static int mask_fmt(const nr_format *f)

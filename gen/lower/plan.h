@@ -17,6 +17,22 @@
 #ifndef NUMREP_GEN_PLAN_H
 #define NUMREP_GEN_PLAN_H
 
+/* Table of contents of gen/lower/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   emit_layer.c       the module driver: one function per distinct layer, numrep_sample,
+ *                      entry points [model_gen.h]
+ *   emit_mac.c         conv, dense, unfolded batchnorm as scalar IR loops [plan.h]
+ *   emit_mac_int.c     the same in integer instructions only [plan.h]
+ *   emit_ops.c         every other op [plan.h]
+ *   emit_ops_int.c     max pooling and the elementwise add in integer code [plan.h]
+ *   emit_scaled.c      scaled formats in generated code (quantization, layouts) [emit_scaled.h]
+ *   emit_scaled_mac.c  the dot product of a MAC layer with scaled operands [emit_scaled.h]
+ *   emit_vmac.c        conv layers as explicit vector code [plan.h]
+ *   ir_tools.c         the IR toolbox the emitters share (a leaf: calls only gen/ir) [plan.h]
+ *   plan.c             the compile plan: arena, blob, vector-kernel choice;
+ *                      gen_model_check [plan.h, model_gen.h]
+ */
+
 #include "model_gen.h"
 
 /* emit_vmac.c: conv layers as explicit vector code (see there).  Whether
@@ -82,7 +98,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
 void gen_plan_free(gen_plan *p);
 
 /* ------------------------------------------------------------ IR helpers
- * (emit_layer.c)  Loops use an alloca'd counter (mem2reg makes it a phi). */
+ * (ir_tools.c, a leaf the emitters share)  Loops use an alloca'd counter (mem2reg makes it a phi). */
 typedef struct gen_loop {
     LLVMValueRef var;           /* alloca i64 */
     LLVMValueRef i;             /* current index (i64) inside the body */
@@ -192,11 +208,13 @@ void gen_emit_add_int(gen_lctx *c, int li);
  * kernel's decoded copies would multiply a microcontroller's arena). */
 void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v);
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
-/* P = S = fp32, rne, W and A values all fp32 values: host float arithmetic
- * is the layer's arithmetic ([net-12]). */
+/* ir_tools.c: P = S = fp32, rne, W and A values all fp32 values: host
+ * float arithmetic is the layer's arithmetic ([net-12]). */
 int gen_mac_fast32(const nr_layer *L, const nr_format *xf);
-/* f equals the preset named name. */
+/* ir_tools.c: f equals the preset named name. */
 int gen_fmt_is(const nr_format *f, const char *name);
+/* f is exactly IEEE binary32 (e8m23, bias 127, subnormals, inf/NaN). */
+int gen_fmt_ieee32(const nr_format *f);
 /* Format of input i of layer li. */
 const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i);
 

@@ -12,6 +12,17 @@
 #ifndef NUMREP_ONNX_INTERNAL_H
 #define NUMREP_ONNX_INTERNAL_H
 
+/* Table of contents of gen/onnx/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   onnx_const.c   operators evaluated at import time [onnx_internal.h]
+ *   onnx_import.c  ONNX graph -> spec text + float32 weights [onnx_import.h]
+ *   onnx_layer.c   building spec layers: names, fields, weights [onnx_internal.h]
+ *   onnx_node.c    reading one node: inputs and attributes, checked [onnx_internal.h]
+ *   onnx_ops.c     one converter per operator on activations [onnx_internal.h]
+ *   onnx_value.c   the importer's values: activations and known tensors [onnx_internal.h]
+ *   onnx_write.c   an ONNX model into DIR/NAME.yaml + .safetensors [onnx_write.h]
+ */
+
 #include <stddef.h>
 #include <stdint.h>
 #include "model.h"

@@ -5,6 +5,12 @@
 #ifndef NUMREP_API_H
 #define NUMREP_API_H
 
+/* Table of contents of runtime/api/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   nr_api.c         the stable-ABI layer for foreign callers (Python, ctypes) [nr_api.h]
+ *   nr_api_scaled.c  scaled formats for foreign callers [nr_api.h]
+ */
+
 #include "eval.h"
 #include "model.h"
 #include "scaled.h"

@@ -14,6 +14,19 @@
 #ifndef NUMREP_EMULATOR_H
 #define NUMREP_EMULATOR_H
 
+/* Table of contents of runtime/emu/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   emu_attn.c      the dot products of the sequence ops (linear, matmul) [emu_internal.h]
+ *   emu_mac.c       conv, dense, unfolded batchnorm in the three MAC modes [emu_internal.h]
+ *   emu_math.c      LRN and softmax in double precision [emulator.h]
+ *   emu_ops.c       every other layer op [emu_internal.h]
+ *   emu_scaled.c    scaled formats in the reference emulator [emu_internal.h]
+ *   emu_seq.c       the sequence ops other than the dot products [emu_internal.h]
+ *   emu_seq_fast.c  the host-float fast paths of the sequence ops [emu_internal.h]
+ *   emulator.c      the driver: layer by layer, sample by sample; statistics [emulator.h,
+ *                   emu_internal.h]
+ */
+
 #include <stdint.h>
 #include <stdio.h>
 #include "model.h"

@@ -5,6 +5,18 @@
 #ifndef NUMREP_TENSORIO_H
 #define NUMREP_TENSORIO_H
 
+/* Table of contents of runtime/io/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   dataset.c      the dataset handle: picks a reader, batches, labels [dataset.h]
+ *   ds_cifar.c     CIFAR-10 (raw images + labels, or the .bin batches) [dataset.h]
+ *   ds_idx.c       IDX files (MNIST, Fashion-MNIST) [dataset.h]
+ *   ds_images.c    a folder of JPEG/PNG images with a `file label` list [dataset.h]
+ *   npy.c          NumPy .npy files in and out [tensorio.h]
+ *   preprocess.c   declared input preprocessing: uint8 image -> float32 tensor [dataset.h]
+ *   safetensors.c  safetensors weight files in and out [tensorio.h]
+ *   yaml.c         YAML -> a tree that keeps line:col, and typed readers [yaml_doc.h]
+ */
+
 #include <stddef.h>
 #include <stdint.h>
 #include "numrep.h"

@@ -17,6 +17,19 @@
 #ifndef NUMREP_MODEL_H
 #define NUMREP_MODEL_H
 
+/* Table of contents of runtime/net/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   geom.c              the loop geometry of a MAC layer, once for every engine [model.h]
+ *   model.c             spec + precision + weights -> the immutable nr_model [model.h]
+ *   model_scaled.c      scaled weights quantized once at build, static activation scales
+ *                       [model.h]
+ *   model_seq.c         shapes and weight tensors of the sequence ops [model.h]
+ *   precision.c         precision YAML (or -p FMT) -> nr_precision [model.h]
+ *   precision_scales.c  the `scales:` section of a precision file [model.h]
+ *   precision_seq.c     the precision roles and overrides of the sequence ops [model.h]
+ *   spec.c              network YAML -> nr_spec [model.h]
+ */
+
 #include "dataset.h"
 #include "numrep.h"
 #include "ops.h"

@@ -9,6 +9,32 @@
 #ifndef NUMREP_H
 #define NUMREP_H
 
+/* Table of contents of runtime/num/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   arith.c         correctly rounded add sub mul div fma sqrt, conversion, exact add/mul
+ *                   [numrep.h]
+ *   bulk.c          array kernels: float32 arrays rounded, encoded, decoded in bulk [numrep.h]
+ *   codec.c         encodings <-> exact values: decode, classify, encode [numrep.h]
+ *   err.c           nr_err: where an error came from and what was expected [numrep.h]
+ *   format.c        the format descriptor: validation, derived constants, presets, names
+ *                   [numrep.h, format_internal.h]
+ *   format_parse.c  text -> nr_format: format names, the YAML long form, rounding modes
+ *                   [numrep.h]
+ *   hash.c          the hashes, one definition each (splitmix64 mix, bytes, FNV-1a 128)
+ *                   [numrep.h]
+ *   nlfn.c          the nonlinear functions' names and the checks both implementations
+ *                   share [nlfn.h]
+ *   nlfn_mpfr.c     the nonlinear functions' MPFR oracle [nlfn.h]
+ *   pack.c          dense bit-packing of encodings [numrep.h]
+ *   pool.c          the thread pool behind the bulk kernels, the default thread count [pool.h]
+ *   round.c         the one round-and-pack: an exact value -> an encoding [numrep.h]
+ *   scaled.c        scaled formats: presets, names, validation [scaled.h]
+ *   scaled_quant.c  one group of a scaled format: its scale and its elements [scaled.h]
+ *   sr.c            random bits for stochastic rounding [numrep.h]
+ *   strbuf.c        nr_strbuf: a bounded string builder for messages [numrep.h]
+ *   value.c         number text -> exact value [numrep.h]
+ */
+
 #include <stddef.h>
 #include <stdint.h>
 

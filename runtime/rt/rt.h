@@ -7,6 +7,17 @@
 #ifndef NUMREP_RT_H
 #define NUMREP_RT_H
 
+/* Table of contents of runtime/rt/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   nlrt.c        numrep's own nonlinear functions: special values, dispatch [nlrt.h]
+ *   nlrt_alg.c    sqrt, rsqrt, reciprocal, pow by exact integer arithmetic [nlrt_internal.h]
+ *   nlrt_erf.c    enclosures of erf and gelu in double-double [nlrt_internal.h]
+ *   nlrt_exp.c    enclosures of exp, log, tanh, sigmoid, silu, gelu_tanh [nlrt_internal.h]
+ *   nlrt_table.c  a nonlinear function of a <= 16-bit format as a lookup table [nlrt.h]
+ *   nlrt_test.c   the rounding test of an enclosure [nlrt_internal.h]
+ *   rt.c          what generated model code calls at run time [rt.h]
+ */
+
 #include <stdint.h>
 
 /* A run context: a pool of `threads` threads and one arena of arena_size

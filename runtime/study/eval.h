@@ -15,6 +15,24 @@
 #ifndef NUMREP_EVAL_H
 #define NUMREP_EVAL_H
 
+/* Table of contents of runtime/study/: each file, its job, and (in brackets) the
+ * header that declares its exports.
+ *   calibrate.c           calibration runs: which tensors get a static scale, statistics
+ *                         [calibrate.h]
+ *   calibrate_method.c    a tensor's threshold and scale from its statistics [calibrate.h]
+ *   calibrate_taps.c      the fp32 "tap" model of calibration [calibrate.h]
+ *   calibrate_write.c     the calibrated precision file [calibrate.h]
+ *   cost.c                the MAC hardware cost model [cost.h]
+ *   cost_scaled.c         the cost of a scaled format's dot-product unit [cost.h]
+ *   eval.c                the evaluation loop: engines, scoring, the threaded run [eval.h]
+ *   eval_cache.c          the file cache of fp32 baselines [eval.h]
+ *   predictor.c           the fast search's accuracy predictor [search.h]
+ *   report.c              the HTML report of a results store [report.h]
+ *   results.c             the search's results store in SQLite [results.h]
+ *   search.c              the precision search [search.h]
+ *   search_grid_scaled.c  scaled formats in the search grid [search.h]
+ */
+
 #include <stdint.h>
 #include "dataset.h"
 #include "model.h"
