@@ -43,7 +43,8 @@ void gen_search_job_free(gen_search_job *j)
 
 /* ---------------------------------------------------------------- options */
 
-static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep"};
+static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep",
+                                     "raw-r2"};
 static const char *const with_value[] = {
     "net", "data", "max-loss", "method", "db", "jobs", "engine", "sample-engine", "limit",
     "first", "samples", "grid", "exp", "man", "int", "frac", "float-variant", "rounding",
@@ -184,6 +185,8 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
         o->no_r2 = 1;
     else if (!strcmp(name, "full-sweep"))
         o->full_sweep = 1;
+    else if (!strcmp(name, "raw-r2"))
+        o->raw_r2 = 1;
     else if (!strcmp(name, "net"))
         return copy(j->net, sizeof j->net, name, s, err);
     else if (!strcmp(name, "data"))
