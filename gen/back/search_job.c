@@ -524,6 +524,8 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     json_num(f, "r2", r->r2);
     json_num(f, "predicted", r->predicted);
     fprintf(f, "\"predictor\": \"%s\", ", nr_pred_model_name(o->predictor.model));
+    fprintf(f, "\"score\": \"%s\", ",
+            o->raw_r2 || o->predictor.model == NR_PRED_R2 ? "r2" : "clip");
     json_num(f, "speedup", r->found ? r->chosen.speedup : NAN);
     json_num(f, "speedup_fixed_clock", r->found ? r->chosen.speedup_fixed_clock : NAN);
     json_num(f, "energy_ratio", r->found ? r->chosen.energy_ratio : NAN);

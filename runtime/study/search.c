@@ -1031,14 +1031,33 @@ static int measure(ctx *c, const nr_search_cfg *cfg, const nr_results_row *smp, 
     return 0;
 }
 
+/* The R^2 sweep runs before the scan, except with early stop and one
+ * process: the scan ends at the answer, so the sweep follows it in chunks
+ * (2 x jobs configurations) and covers only the configurations it measures. */
+static int lazy_sweep(const ctx *c)
+{
+    return !c->o->no_r2 && c->o->early_stop && nprocs(c) == 1;
+}
+
 /* Several processes: process p measures configurations i with i % size ==
  * p, each on the whole slice, then all gather. */
-static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_results_row *smp,
+static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *smp,
                       nr_results_row *full, int *chosen, nr_err *err)
 {
     int P = nprocs(c), me = myrank(c), mine = 0, total = (n - me + P - 1) / P, rc = 0;
+    int swept = 0, chunk = 2 * (c->o->jobs > 1 ? c->o->jobs : 1);
     *chosen = -1;
     for (int i = me; i < n && !want_stop(c); i += P) {
+        if (lazy_sweep(c) && i >= swept) {
+            double t = cpu();
+            swept = i + chunk < n ? i + chunk : n;
+            rc = sample_phase(c, cfg, i, swept, smp, err);
+            double dt = cpu() - t;
+            c->r->sample_cpu += dt;
+            c->r->full_cpu -= dt; /* the caller counts the whole scan as full */
+            if (rc || want_stop(c))
+                break;
+        }
         if ((rc = measure(c, cfg, smp, i, 1, c->o->early_stop, &full[i], err)))
             break;
         if (*chosen < 0 && passes(c, &full[i]))
@@ -1488,7 +1507,7 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
         goto done;
     double t2 = cpu();
     r->fp32_cpu = t2 - t1;
-    if (!o->no_r2 && o->method == NR_SEARCH_EXHAUSTIVE &&
+    if (!o->no_r2 && o->method == NR_SEARCH_EXHAUSTIVE && !lazy_sweep(&c) &&
         (rc = sample_phase(&c, cfg, 0, n, smp, err)))
         goto done;
     r->sample_cpu += cpu() - t2;
@@ -1510,7 +1529,7 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
         r->norm_acc = full[chosen].norm_acc;
         r->r2 = smp[chosen].r2;
         r->predicted = nr_predictor_apply(&o->predictor, c.have_nm ? &c.nm : NULL,
-                                          smp[chosen].r2);
+                                          score_of(&c, &cfg[chosen], smp[chosen].r2));
         run.chosen_eval = full[chosen].id;
     }
     run.finished = wall();
