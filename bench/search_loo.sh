@@ -81,16 +81,17 @@ args_of() {
     esac
 }
 # NET -> its grids, separated by '|': the default grid where the time allows
-# (LeNet-5, ResNet-20; FULL_GRID=1 for all); the others on grids around their
-# answers: GoogLeNet and SqueezeNet (about 1 s of CPU per image in a narrow
-# format) on those of specs/googlenet/README.md, MobileNet v1 and ResNet-56
-# on the fixed-point formats around their 1000-image answers (q8.11, q6.9)
+# (LeNet-5; FULL_GRID=1 for all); the others on grids around their answers:
+# GoogLeNet and SqueezeNet (about 1 s of CPU per image in a narrow format) on
+# those of specs/googlenet/README.md, ResNet-20, ResNet-56 and MobileNet v1
+# on the fixed-point formats around their 1000-image answers (q7.9, q6.9,
+# q8.11)
 grids_of() {
     case $1${FULL_GRID:-} in
         googlenet|squeezenet)
             echo "--grid float --exp 5:6 --man 7:11|--grid fixed --int 11:12 --frac 6:8" ;;
         mobilenet_v1) echo "--grid fixed --int 6:9 --frac 8:13" ;;
-        resnet56) echo "--grid fixed --int 5:8 --frac 6:11" ;;
+        resnet20|resnet56) echo "--grid fixed --int 5:8 --frac 6:11" ;;
         *) echo "${grid_extra:- }" ;;
     esac
 }
@@ -112,9 +113,12 @@ for net in $nets; do
     for g in "${grids[@]}"; do
         gt=$(tag_of "$g")
         for b in $(echo "$budgets" | tr ' ' '\n' | sort -t% -k1 -gr); do
+            ex=$runs/$net-$gt-$b-exhaustive.json
+            # an answer already there is kept (REDO=1 asks the store again)
+            [ -s "$ex" ] && [ -z "${REDO:-}" ] && continue
             echo "search_loo: exhaustive $net $b $g ($(date -u +%T))" >&2
             # shellcheck disable=SC2086
-            search "$net" "$runs/$net-$gt-$b-exhaustive.json" --max-loss "$b" \
+            search "$net" "$ex" --max-loss "$b" \
                 --method exhaustive --early-stop --engine "${TRUTH_ENGINE:-jit}" $g || true
         done
     done
