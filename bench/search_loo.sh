@@ -49,13 +49,9 @@ for a in "$@"; do
         *) echo "search_loo: unknown option $a" >&2; exit 2 ;;
     esac
 done
-bin=$build/numrep
-[ -x "$bin" ] || { echo "search_loo: no $bin (cmake --build $build)" >&2; exit 2; }
-shared=${NUMREP_SHARED_DATA:-$here/../shared/data}
-if [ ! -f "$shared/README.md" ]; then
-    echo "search_loo: $shared absent; skipped"
-    exit 0
-fi
+name=search_loo
+# shellcheck source=bench/search_common.sh
+. "$here/bench/search_common.sh"
 runs=${RUNS:-$build/search-loo}
 mkdir -p "$runs"
 db=$runs/loo.db
@@ -65,8 +61,6 @@ budgets=${BUDGETS:-0.5% 1% 2%}
 modes=${MODES:-clip margin r2 noise}
 jobs=${JOBS:-2}
 grid_extra=${GRID:-}
-py=/usr/bin/python3
-[ -x "$py" ] || py=python3
 
 # NET -> data slice and R^2 inputs; the ImageNet networks on small slices
 args_of() {
@@ -102,7 +96,6 @@ search() { # NET JSON [args...]
     nice "$bin" search "$here/specs/$net/$net.yaml" $(args_of "$net") --jobs "$jobs" \
         --no-progress --json --db "$db" "$@" >"$json" 2>>"$runs/log.txt"
 }
-field() { "$py" -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v)' "$1" "$2"; }
 secs() { "$py" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%.0f" % ((j["sample_seconds"] or 0) * (sys.argv[2] == "1") + (j["full_seconds"] or 0)))' "$1" "$2"; }
 tag_of() { echo "$1" | tr -c 'a-z0-9.\n' '_' | sed 's/_*$//'; }
 
