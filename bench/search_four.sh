@@ -29,13 +29,9 @@ for a in "$@"; do
         *) echo "search_four: unknown option $a" >&2; exit 2 ;;
     esac
 done
-bin=$build/numrep
-[ -x "$bin" ] || { echo "search_four: no $bin (cmake --build $build)" >&2; exit 2; }
-shared=${NUMREP_SHARED_DATA:-$here/../shared/data}
-if [ ! -f "$shared/README.md" ]; then
-    echo "search_four: $shared absent; skipped"
-    exit 0
-fi
+name=search_four
+# shellcheck source=bench/search_common.sh
+. "$here/bench/search_common.sh"
 out=$build/search-four
 mkdir -p "$out"
 ref=${REF_DB:-$out/ref.db}
@@ -56,7 +52,6 @@ search() { # NET DB JSON [args...]
     "$bin" search "$here/specs/$net/$net.yaml" --data "$(data_of "$net")" --max-loss 1% \
         --jobs "$(nproc)" --no-progress --json --db "$db" "$@" >"$json"
 }
-field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v)' "$1" "$2"; }
 
 # every network's exhaustive run: the leave-one-out lines need the others'
 for net in $all; do

@@ -1045,6 +1045,41 @@ START_TEST(test_lenet_default_grid)
 }
 END_TEST
 
+/* search_strategy.c: what clamping fp32's outputs to a format's range does
+ * to R^2, and the score with that part taken out. */
+START_TEST(test_clip_score)
+{
+    nr_format q2, wide, wrap;
+    OK(nr_format_parse("q2.5", &q2, &e_));   /* saturating, [-4, 4 - 1/32] */
+    OK(nr_format_parse("q8.5", &wide, &e_));
+    wrap = q2;
+    wrap.saturate = 0;
+    /* winners well ahead: clamped, each keeps a strict lead */
+    const float y[6] = {10.0f, 0.5f, -0.3f, 0.2f, 8.0f, 1.0f};
+    float c[6];
+    for (int i = 0; i < 6; i++)
+        c[i] = y[i] > 3.96875f ? 3.96875f : y[i];
+    ck_assert(q2.max_finite == 3.96875 && q2.lowest == -4.0);
+    double rc = nr_search_clip_r2(&q2, y, 2, 3);
+    ck_assert(rc > 0 && rc < 1);
+    ck_assert(fabs(rc - nr_predictor_r2(c, y, 6)) < 1e-12);
+    ck_assert(nr_search_clip_r2(&wide, y, 2, 3) == 1.0);  /* nothing out of range */
+    ck_assert(nr_search_clip_r2(&wrap, y, 2, 3) == 1.0);  /* wraps: not a clamp */
+    /* the runner-up clamped too: a tie, the clamp is a real error */
+    const float t[3] = {10.0f, 5.0f, 0.0f};
+    ck_assert(isnan(nr_search_clip_r2(&q2, t, 1, 3)));
+    /* the score: 1/(1/r2 - 1/rc + 1), capped at 1; raw without a clamp */
+    ck_assert(nr_search_score(0.7, 1.0) == 0.7);
+    ck_assert(nr_search_score(0.7, NAN) == 0.7);
+    ck_assert(nr_search_score(NR_R2_FLOOR, 0.5) == NR_R2_FLOOR);
+    ck_assert(nr_search_score(0.5, 0.5) == 1.0);
+    ck_assert(fabs(nr_search_score(0.4, 0.5) - 1.0 / 1.5) < 1e-12);
+    ck_assert(nr_search_score(0.6, 0.5) == 1.0);
+    /* monotone in r2 at a fixed clamp */
+    ck_assert(nr_search_score(0.3, 0.5) < nr_search_score(0.4, 0.5));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("search");
@@ -1057,6 +1092,7 @@ int main(void)
     tcase_add_test(t, test_space);
     tcase_add_test(t, test_records_stepping);
     tcase_add_test(t, test_prefix_sweep);
+    tcase_add_test(t, test_clip_score);
     suite_add_tcase(s, t);
     TCase *n = tcase_create("lenet");
     tcase_set_timeout(n, 3600);

@@ -111,6 +111,14 @@ else
         # a search with it predicts through the noise model
         run "${common[@]}" --json --predictor "$tmp/fit.yaml"
         [ "$(jget 'j["predictor"]')" = margin-linear ] && ok || bad "margin-linear search: $(cat "$tmp/out")"
+        # it ranks by R^2 without the clamp's part unless --raw-r2 (docs/search.md);
+        # the run's settings say which
+        [ "$(jget 'j["score"]')" = clip ] && ok || bad "default score: $(cat "$tmp/out")"
+        run "${common[@]}" --json --predictor "$tmp/fit.yaml" --raw-r2
+        [ "$rc" -eq 0 ] && [ "$(jget 'j["score"]')" = r2 ] && [ "$(jget 'j["full_evals"] <= 3')" = True ] \
+            && sqlite3 "$DB" 'select settings from runs' | grep -q 'score=r2' \
+            && sqlite3 "$DB" 'select settings from runs' | grep -q 'score=clip' \
+            && ok || bad "--raw-r2: exit $rc: $(cat "$tmp/out" "$tmp/err")"
         run search --fit-predictor "$DB" --model r2-linear -o "$tmp/fit2.yaml"
         [ "$rc" -eq 0 ] && grep -q "^model: r2-linear" "$tmp/fit2.yaml" \
             && ok || bad "--fit-predictor --model r2-linear: exit $rc: $(cat "$tmp/err")"

@@ -49,7 +49,8 @@ void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *
 
 /* ---------------------------------------------------------------- options */
 
-static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep"};
+static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep",
+                                     "raw-r2"};
 static const char *const with_value[] = {
     "net", "data", "max-loss", "method", "db", "jobs", "engine", "sample-engine", "limit",
     "first", "samples", "grid", "exp", "man", "int", "frac", "float-variant", "rounding",
@@ -188,6 +189,8 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
         o->no_r2 = 1;
     else if (!strcmp(name, "full-sweep"))
         o->full_sweep = 1;
+    else if (!strcmp(name, "raw-r2"))
+        o->raw_r2 = 1;
     else if (!strcmp(name, "net"))
         return gen_opt_copy(j->net, sizeof j->net, name, s, err);
     else if (!strcmp(name, "data"))
@@ -525,6 +528,8 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     json_num(f, "r2", r->r2);
     json_num(f, "predicted", r->predicted);
     fprintf(f, "\"predictor\": \"%s\", ", nr_pred_model_name(o->predictor.model));
+    fprintf(f, "\"score\": \"%s\", ",
+            o->raw_r2 || o->predictor.model == NR_PRED_R2 ? "r2" : "clip");
     json_num(f, "speedup", r->found ? r->chosen.speedup : NAN);
     json_num(f, "speedup_fixed_clock", r->found ? r->chosen.speedup_fixed_clock : NAN);
     json_num(f, "energy_ratio", r->found ? r->chosen.energy_ratio : NAN);

@@ -20,8 +20,8 @@
 
 static const char usage_text[] =
     "usage: numrep search NET.yaml --max-loss L [--data DATASET] [--method fast|exhaustive]\n"
-    "                     [--early-stop] [--no-r2] [--full-sweep] [--per-layer] [--steps N] [--db FILE]\n"
-    "                     [--jobs N]\n"
+    "                     [--early-stop] [--no-r2] [--full-sweep] [--raw-r2] [--per-layer] [--steps N]\n"
+    "                     [--db FILE] [--jobs N]\n"
     "                     [--engine jit|emulator] [--sample-engine E] [--limit N]\n"
     "                     [--first N] [--samples N]\n"
     "                     [--grid both|float|fixed|scaled|all] [--exp A:B] [--man A:B] [--int A:B]\n"
@@ -53,6 +53,10 @@ static const char usage_text[] =
     "  --full-sweep       fast: run the R^2 sweep over the whole grid (default:\n"
     "                     only the configurations in rank order up to a few R^2\n"
     "                     records past the first one predicted to pass)\n"
+    "  --raw-r2           fast: rank by the raw R^2; by default a margin-linear\n"
+    "                     predictor ranks by R^2 without the part that clamping\n"
+    "                     fp32's outputs to the format's range explains\n"
+    "                     (docs/search.md, clipped logits)\n"
     "  --per-layer        then lower single MAC layers from the uniform answer,\n"
     "                     guided by per-layer sensitivity; --steps narrower formats\n"
     "                     tried per layer (default 4)\n"

@@ -853,11 +853,12 @@ static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
     run->started = wall();
     snprintf(run->settings, sizeof run->settings,
              "engine=%s rounding=%s mac=%s samples=%d jobs=%d per_layer=%d steps=%d "
-             "predictor=%s:%.6g+%.6g*x",
+             "predictor=%s:%.6g+%.6g*x score=%s",
              c->o->engine, nr_rounding_name(c->o->rounding), nr_mac_name(c->o->mac),
              c->samples, c->o->jobs, c->o->per_layer, c->o->per_layer_steps,
              nr_pred_model_name(c->o->predictor.model), c->o->predictor.c0,
-             c->o->predictor.c1);
+             c->o->predictor.c1,
+             c->o->raw_r2 || c->o->predictor.model == NR_PRED_R2 ? "r2" : "clip");
     return nr_results_put_run(c->db, run, err);
 }
 
@@ -1030,14 +1031,33 @@ static int measure(ctx *c, const nr_search_cfg *cfg, const nr_results_row *smp, 
     return 0;
 }
 
+/* The R^2 sweep runs before the scan, except with early stop and one
+ * process: the scan ends at the answer, so the sweep follows it in chunks
+ * (2 x jobs configurations) and covers only the configurations it measures. */
+static int lazy_sweep(const ctx *c)
+{
+    return !c->o->no_r2 && c->o->early_stop && nprocs(c) == 1;
+}
+
 /* Several processes: process p measures configurations i with i % size ==
  * p, each on the whole slice, then all gather. */
-static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, const nr_results_row *smp,
+static int exhaustive(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *smp,
                       nr_results_row *full, int *chosen, nr_err *err)
 {
     int P = nprocs(c), me = myrank(c), mine = 0, total = (n - me + P - 1) / P, rc = 0;
+    int swept = 0, chunk = 2 * (c->o->jobs > 1 ? c->o->jobs : 1);
     *chosen = -1;
     for (int i = me; i < n && !want_stop(c); i += P) {
+        if (lazy_sweep(c) && i >= swept) {
+            double t = cpu();
+            swept = i + chunk < n ? i + chunk : n;
+            rc = sample_phase(c, cfg, i, swept, smp, err);
+            double dt = cpu() - t;
+            c->r->sample_cpu += dt;
+            c->r->full_cpu -= dt; /* the caller counts the whole scan as full */
+            if (rc || want_stop(c))
+                break;
+        }
         if ((rc = measure(c, cfg, smp, i, 1, c->o->early_stop, &full[i], err)))
             break;
         if (*chosen < 0 && passes(c, &full[i]))
@@ -1163,8 +1183,20 @@ static int fast_verdict(void *p, int i, nr_err *err)
     return f->verdict[i] = (signed char)passes(f->c, &f->full[i]);
 }
 
-/* Predicted normalized accuracy of configurations [from, n) (pred[i]). */
-static int predict_all(ctx *c, const nr_results_row *smp, int from, int n, double *pred,
+/* The score the stepping ranks by (search_strategy.c): R^2 without the
+ * clamping of the outputs for margin-linear, raw R^2 for r2-linear (the
+ * paper's), --raw-r2 and scaled formats. */
+static double score_of(const ctx *c, const nr_search_cfg *cfg, double r2)
+{
+    if (c->o->raw_r2 || c->o->predictor.model == NR_PRED_R2 ||
+        cfg->scaled.gran != NR_GRAN_NONE)
+        return r2;
+    return nr_search_score(r2, nr_search_clip_r2(&cfg->fmt, c->sref, c->samples, c->k));
+}
+
+/* Predicted normalized accuracy of configurations [from, n) (pred[i]) from
+ * their scores. */
+static int predict_all(ctx *c, const double *score, int from, int n, double *pred,
                        nr_err *err)
 {
     const nr_predictor *p = &c->o->predictor;
@@ -1174,7 +1206,7 @@ static int predict_all(ctx *c, const nr_results_row *smp, int from, int n, doubl
                           "(fp32 top-1 %g %%): %s",
                           100.0 * c->base.top1, c->nm_err.msg);
     for (int i = from; i < n; i++)
-        pred[i] = nr_predictor_apply(p, c->have_nm ? &c->nm : NULL, smp[i].r2);
+        pred[i] = nr_predictor_apply(p, c->have_nm ? &c->nm : NULL, score[i]);
     return 0;
 }
 
@@ -1197,11 +1229,11 @@ static int grow_sweep(ctx *c, const nr_search_cfg *cfg, int n, nr_results_row *s
             to = n;
         if ((rc = sample_phase(c, cfg, from, to, smp, err)) || want_stop(c))
             return rc;
-        rc = predict_all(c, smp, from, to, pred, err);
+        for (int i = from; i < to; i++)
+            r2[i] = score_of(c, &cfg[i], smp[i].r2);
+        rc = predict_all(c, r2, from, to, pred, err);
         if ((rc = agree(c, rc, err)))
             return rc;
-        for (int i = from; i < to; i++)
-            r2[i] = smp[i].r2;
         *npre = to;
         int ok = nr_search_prefix_enough(r2, pred, to, n, target, FAST_AFTER);
         if (ok < 0)
@@ -1475,7 +1507,7 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
         goto done;
     double t2 = cpu();
     r->fp32_cpu = t2 - t1;
-    if (!o->no_r2 && o->method == NR_SEARCH_EXHAUSTIVE &&
+    if (!o->no_r2 && o->method == NR_SEARCH_EXHAUSTIVE && !lazy_sweep(&c) &&
         (rc = sample_phase(&c, cfg, 0, n, smp, err)))
         goto done;
     r->sample_cpu += cpu() - t2;
@@ -1497,7 +1529,7 @@ int nr_search_run(const char *net_path, const nr_dataset *ds, nr_results *db,
         r->norm_acc = full[chosen].norm_acc;
         r->r2 = smp[chosen].r2;
         r->predicted = nr_predictor_apply(&o->predictor, c.have_nm ? &c.nm : NULL,
-                                          smp[chosen].r2);
+                                          score_of(&c, &cfg[chosen], smp[chosen].r2));
         run.chosen_eval = full[chosen].id;
     }
     run.finished = wall();

@@ -184,6 +184,17 @@ int nr_predictor_save(const char *path, const nr_predictor *p, nr_err *err);
 /* The same YAML (with its comment) to an open stream. */
 void nr_predictor_write(FILE *f, const nr_predictor *p);
 
+/* ------------------------------------------------------------ the score (search_strategy.c) */
+
+/* What clamping fp32's outputs on the R^2 inputs (yref: samples x k) to f's
+ * range does to R^2: 1 when f wraps or nothing is out of range, NAN when
+ * the clamp takes some input's winner's strict lead (or out of memory). */
+double nr_search_clip_r2(const nr_format *f, const float *yref, int samples, int k);
+/* The fast method's score of a configuration with R^2 r2: the R^2 left
+ * once the clamp's noise (r2_clip, above) is taken out, 1/(1/r2 - 1/r2_clip
+ * + 1) capped at 1; r2 itself when r2_clip is 1, NAN or not positive. */
+double nr_search_score(double r2, double r2_clip);
+
 /* ------------------------------------------------------------ several processes */
 
 /* The processes of one search (MPI ranks, gen/cli/mpi_comm.c; libnumrep does not
@@ -247,6 +258,10 @@ typedef struct nr_search_opts {
                                         measures every configuration on
                                         `samples` inputs first, for the report
                                         and later predictor fits)              */
+    int raw_r2;                      /* fast, margin-linear: rank by the raw
+                                        R^2, without taking out what clamping
+                                        the outputs explains (nr_search_score;
+                                        r2-linear always ranks by raw R^2)    */
     int full_sweep;                  /* fast: the R^2 sweep over the whole
                                         grid (default: only the prefix in rank
                                         order that the stepping needs)        */
