@@ -14,33 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *errstr(const nr_err *e)
-{
-    static char buf[1024];
-    nr_err_format(e, buf, sizeof buf);
-    return buf;
-}
-
-static int build(const char *net, const char *prec, uint64_t seed, nr_model **m, char *msg)
-{
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    nr_err e = {0};
-    *m = NULL;
-    msg[0] = 0;
-    int rc = nr_spec_parse_string(net, "net.yaml", &s, &e);
-    if (!rc && prec)
-        rc = strchr(prec, ':') ? nr_precision_parse_string(prec, "p.yaml", &p, &e)
-                               : nr_precision_from_arg(prec, &p, &e);
-    if (rc)
-        nr_spec_free(s);
-    else
-        rc = nr_model_build(s, p, NULL, seed, m, &e);
-    if (rc)
-        nr_err_format(&e, msg, 1024);
-    return rc;
-}
-
 /* The ops of a GPT block on 8 positions, 2 heads of 4, vocabulary 10. */
 static const char *tiny =
     "input: {shape: [1, 1, 8]}\nlayers:\n"
@@ -67,7 +40,7 @@ static nr_model *build_ok(const char *net, const char *prec, uint64_t seed)
 {
     nr_model *m;
     char msg[1024];
-    ck_assert_msg(build(net, prec, seed, &m, msg) == 0, "build failed: %s", msg);
+    ck_assert_msg(tu_model_msg(net, prec, seed, &m, msg) == 0, "build failed: %s", msg);
     return m;
 }
 
@@ -79,7 +52,7 @@ static double **run_layers(const nr_model *m, const float *in, int no_fast)
         L[i] = malloc(nr_shape_count(m->layers[i].out_shape) * sizeof **L);
     float *out = malloc(nr_shape_count(m->layers[m->output].out_shape) * sizeof *out);
     nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
-    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", tu_errstr(&e));
     free(out);
     return L;
 }
@@ -121,7 +94,7 @@ START_TEST(bad_specs)
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         nr_model *m;
         char msg[1024];
-        int rc = build(c[i].net, NULL, 1, &m, msg);
+        int rc = tu_model_msg(c[i].net, NULL, 1, &m, msg);
         nr_model_free(m);
         ck_assert_msg(rc != 0, "accepted: %s", c[i].net);
         ck_assert_msg(strstr(msg, c[i].want), "got: %s\nwant: %s", msg, c[i].want);
@@ -137,7 +110,7 @@ static void emu_refuses(const char *net, const char *want)
     float in[8] = {0}, out[256];
     nr_err e = {0};
     ck_assert_int_ne(nr_emulate(m, in, 1, out, NULL, NULL, &e), 0);
-    ck_assert_msg(strstr(errstr(&e), want), "got: %s\nwant: %s", errstr(&e), want);
+    ck_assert_msg(strstr(tu_errstr(&e), want), "got: %s\nwant: %s", tu_errstr(&e), want);
     nr_model_free(m);
 }
 
@@ -160,7 +133,7 @@ START_TEST(bad_models)
     for (int i = 0; i < 3; i++) {
         nr_err e = {0};
         ck_assert_int_eq(nr_emulate(m, bad[i], 1, out, NULL, NULL, &e), -NR_ERANGE);
-        ck_assert_msg(strstr(errstr(&e), want[i]), "%s", errstr(&e));
+        ck_assert_msg(strstr(tu_errstr(&e), want[i]), "%s", tu_errstr(&e));
     }
     nr_model_free(m);
 }

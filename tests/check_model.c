@@ -14,13 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *errstr(const nr_err *e)
-{
-    static char buf[1024];
-    nr_err_format(e, buf, sizeof buf);
-    return buf;
-}
-
 /* ---------------------------------------------------------------- safetensors by hand */
 
 typedef struct {
@@ -542,7 +535,7 @@ START_TEST(load_files)
     nr_model *m = NULL;
     nr_err e = {0};
     int rc = nr_model_load(spec, "bf16", &m, &e);
-    ck_assert_msg(rc == 0, "%s", errstr(&e));
+    ck_assert_msg(rc == 0, "%s", tu_errstr(&e));
     ck_assert(m->layers[0].w[4] == 5.0 && m->layers[0].b[1] == -0.5);
     nr_format bf = tu_fmt("bf16");
     ck_assert(nr_format_equal(&m->layers[0].prec.accumulator, &bf));
@@ -574,7 +567,7 @@ START_TEST(shipped_specs)
         nr_model *m = NULL;
         nr_err e = {0};
         int rc = nr_model_load(path, NULL, &m, &e);
-        ck_assert_msg(rc == 0, "%s", errstr(&e));
+        ck_assert_msg(rc == 0, "%s", tu_errstr(&e));
         int folded = 0;
         long long macs = 0;
         for (int k = 0; k < m->nlayers; k++) {

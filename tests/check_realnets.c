@@ -26,13 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *errstr(const nr_err *e)
-{
-    static char buf[1024];
-    nr_err_format(e, buf, sizeof buf);
-    return buf;
-}
-
 /* float32 operations as torchvision does them: each one correctly rounded
  * (double then float is one correct rounding for - and /, 53 >= 2*24+2). */
 static float prep(unsigned pixel, float mean, float std)
@@ -92,7 +85,7 @@ static void check_samples(const char *net, const float *x, size_t per)
     int nd;
     nr_err e = {0};
     if (nr_npy_read_f32(path, &s, shape, &nd, &e)) {
-        tu_skip_part("%s not readable (%s); preprocessing not cross-checked", path, errstr(&e));
+        tu_skip_part("%s not readable (%s); preprocessing not cross-checked", path, tu_errstr(&e));
         return;
     }
     ck_assert_int_eq(nd, 4);
@@ -119,7 +112,7 @@ static nr_model *load_real(const char *net, const char **data)
         return NULL;
     nr_model *m = NULL;
     nr_err e = {0};
-    ck_assert_msg(nr_model_load(path, NULL, &m, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_model_load(path, NULL, &m, &e) == 0, "%s", tu_errstr(&e));
     return m;
 }
 
@@ -169,7 +162,7 @@ static void run_net(const char *net, const char *refname, float *(*inputs)(const
     check_samples(net, x, per);
     float *y = malloc((size_t)n * 10 * sizeof *y);
     ck_assert_uint_eq(nr_shape_count(m->layers[m->output].out_shape), 10);
-    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", tu_errstr(&e));
     against_reference(net, "emulator", data, refname, y, n, 10);
     free(x);
     free(y);
@@ -198,11 +191,11 @@ static float *spec_inputs(const char *data, const nr_spec *spec, int n)
     o.pp = spec->pp;
     nr_dataset *ds = NULL;
     nr_err e = {0};
-    ck_assert_msg(nr_dataset_open(dir, &o, &ds, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_dataset_open(dir, &o, &ds, &e) == 0, "%s", tu_errstr(&e));
     ck_assert_int_eq((int)nr_dataset_sample_size(ds), (int)nr_shape_count(spec->in_shape));
     float *x = malloc((size_t)n * nr_dataset_sample_size(ds) * sizeof *x);
     ck_assert(x);
-    ck_assert_msg(nr_dataset_get(ds, 0, n, x, NULL, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_dataset_get(ds, 0, n, x, NULL, &e) == 0, "%s", tu_errstr(&e));
     nr_dataset_close(ds);
     return x;
 }
@@ -211,7 +204,7 @@ static gen_compiled *jit(const nr_model *m)
 {
     gen_compiled *c = NULL;
     nr_err e = {0};
-    ck_assert_msg(gen_model_compile(m, NULL, &c, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(gen_model_compile(m, NULL, &c, &e) == 0, "%s", tu_errstr(&e));
     return c;
 }
 
@@ -227,7 +220,7 @@ static void caffe_fp32(const char *net, const char *refname, int n)
     float *x = spec_inputs(data, m->spec, n);
     float *y = malloc((size_t)n * 1000 * sizeof *y);
     gen_compiled *c = jit(m);
-    ck_assert_msg(gen_compiled_run(c, x, y, n, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(gen_compiled_run(c, x, y, n, &e) == 0, "%s", tu_errstr(&e));
     against_reference(net, "JIT fp32", data, refname, y, n, 1000);
     gen_compiled_free(c);
     free(x);
@@ -246,11 +239,11 @@ static void caffe_emu_vs_jit(const char *net, int side, int n)
     nr_spec *spec = NULL;
     nr_precision *prec = NULL;
     nr_err e = {0};
-    ck_assert_msg(nr_spec_load(path, &spec, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_spec_load(path, &spec, &e) == 0, "%s", tu_errstr(&e));
     ck_assert_msg(nr_precision_parse_string(
                       "default: {weights: e6m7-finite-nosub-sat, rounding: rz, mac: unfused}\n",
                       "e6m7.yaml", &prec, &e) == 0,
-                  "%s", errstr(&e));
+                  "%s", tu_errstr(&e));
     float *full = spec_inputs(data, spec, n);
     const int C = spec->in_shape[0], H = spec->in_shape[1], W = spec->in_shape[2];
     float *x = malloc((size_t)n * C * side * side * sizeof *x);
@@ -262,13 +255,13 @@ static void caffe_emu_vs_jit(const char *net, int side, int n)
                        (size_t)side * sizeof *x);
     spec->in_shape[1] = spec->in_shape[2] = side;
     nr_model *m = NULL;
-    ck_assert_msg(nr_model_build(spec, prec, NULL, 0, &m, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_model_build(spec, prec, NULL, 0, &m, &e) == 0, "%s", tu_errstr(&e));
     size_t k = nr_shape_count(m->layers[m->output].out_shape);
     ck_assert_uint_eq(k, 1000);
     float *ye = malloc((size_t)n * k * sizeof *ye), *yj = malloc((size_t)n * k * sizeof *yj);
-    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &e) == 0, "%s", tu_errstr(&e));
     gen_compiled *c = jit(m);
-    ck_assert_msg(gen_compiled_run(c, x, yj, n, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(gen_compiled_run(c, x, yj, n, &e) == 0, "%s", tu_errstr(&e));
     size_t nonzero = 0;
     for (size_t i = 0; i < (size_t)n * k; i++) {
         ck_assert_msg(!memcmp(&ye[i], &yj[i], sizeof(float)),

@@ -13,19 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *errstr(const nr_err *e)
-{
-    static char buf[1024];
-    nr_err_format(e, buf, sizeof buf);
-    return buf;
-}
-
 static nr_spec *spec_ok(const char *text)
 {
     nr_spec *s = NULL;
     nr_err e = {0};
     int rc = nr_spec_parse_string(text, "net.yaml", &s, &e);
-    ck_assert_msg(rc == 0, "spec failed: %s", errstr(&e));
+    ck_assert_msg(rc == 0, "spec failed: %s", tu_errstr(&e));
     return s;
 }
 
@@ -37,7 +30,7 @@ static void spec_bad(const char *text, const char *expect)
     int rc = nr_spec_parse_string(text, "net.yaml", &s, &e);
     ck_assert_msg(rc < 0 && s == NULL, "accepted: %s", text);
     ck_assert_int_eq(-rc, e.code);
-    const char *got = errstr(&e);
+    const char *got = tu_errstr(&e);
     ck_assert_msg(!strncmp(got, expect, strlen(expect)), "\n got: %s\nwant: %s", got, expect);
 }
 
@@ -74,7 +67,7 @@ START_TEST(yaml_positions)
     ck_assert_int_eq(nr_yaml_int(d, nr_yaml_get(d->root, "a"), "a", 0, 10, &v, &e), 0);
     ck_assert_int_eq(v, 1);
     ck_assert_int_eq(nr_yaml_int(d, nr_yaml_get(d->root, "a"), "a", 2, 10, &v, &e), -NR_ERANGE);
-    ck_assert_str_eq(errstr(&e), "f.yaml:1:4: a: expected an integer in [2, 10], got 1");
+    ck_assert_str_eq(tu_errstr(&e), "f.yaml:1:4: a: expected an integer in [2, 10], got 1");
     nr_yaml_free(d);
 }
 END_TEST
@@ -85,7 +78,7 @@ static void yaml_bad(const char *text, const char *expect)
     nr_err e = {0};
     int rc = nr_yaml_parse(text, strlen(text), "y.yaml", &d, &e);
     ck_assert_msg(rc < 0 && d == NULL, "accepted: %s", text);
-    const char *got = errstr(&e);
+    const char *got = tu_errstr(&e);
     ck_assert_msg(!strncmp(got, expect, strlen(expect)), "\n got: %s\nwant: %s", got, expect);
 }
 
@@ -127,7 +120,7 @@ START_TEST(yaml_typed)
     int v;
     double x;
     ck_assert_int_lt(nr_yaml_int(d, nr_yaml_get(d->root, "i"), "i", 0, 9, &v, &e), 0);
-    ck_assert_str_eq(errstr(&e), "t.yaml:1:4: i: expected an integer, got \"two\"");
+    ck_assert_str_eq(tu_errstr(&e), "t.yaml:1:4: i: expected an integer, got \"two\"");
     nr_err_clear(&e);
     ck_assert_int_eq(nr_yaml_int(d, nr_yaml_get(d->root, "j"), "j", 0, 9, &v, &e), -NR_ERANGE);
     nr_err_clear(&e);
@@ -140,7 +133,7 @@ START_TEST(yaml_typed)
     ck_assert_int_eq(nr_yaml_bool(d, nr_yaml_get(d->root, "b"), "b", &v, &e), 0);
     ck_assert_int_eq(v, 1);
     ck_assert_int_lt(nr_yaml_bool(d, nr_yaml_get(d->root, "q"), "q", &v, &e), 0);
-    ck_assert_str_eq(errstr(&e), "t.yaml:7:4: q: expected true or false, got \"maybe\"");
+    ck_assert_str_eq(tu_errstr(&e), "t.yaml:7:4: q: expected true or false, got \"maybe\"");
     nr_yaml_free(d);
 }
 END_TEST
@@ -357,7 +350,7 @@ static nr_precision *prec_ok(const char *text)
     nr_precision *p = NULL;
     nr_err e = {0};
     int rc = nr_precision_parse_string(text, "prec.yaml", &p, &e);
-    ck_assert_msg(rc == 0, "precision failed: %s", errstr(&e));
+    ck_assert_msg(rc == 0, "precision failed: %s", tu_errstr(&e));
     return p;
 }
 
@@ -462,7 +455,7 @@ static void prec_bad(const char *text, const char *expect)
     nr_err e = {0};
     int rc = nr_precision_parse_string(text, "prec.yaml", &p, &e);
     ck_assert_msg(rc < 0 && p == NULL, "accepted: %s", text);
-    const char *got = errstr(&e);
+    const char *got = tu_errstr(&e);
     ck_assert_msg(!strncmp(got, expect, strlen(expect)), "\n got: %s\nwant: %s", got, expect);
 }
 

@@ -17,38 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *errstr(const nr_err *e)
-{
-    static char buf[1024];
-    nr_err_format(e, buf, sizeof buf);
-    return buf;
-}
-
-/* Parse + build with random weights (seed) or none; msg gets the error. */
-static int build(const char *net, const char *prec, uint64_t seed, nr_model **m, char *msg)
-{
-    nr_spec *s = NULL;
-    nr_precision *p = NULL;
-    nr_err e = {0};
-    *m = NULL;
-    msg[0] = 0;
-    int rc = nr_spec_parse_string(net, "net.yaml", &s, &e);
-    if (!rc && prec)
-        rc = nr_precision_from_arg(prec, &p, &e);
-    if (rc)
-        nr_spec_free(s);
-    else
-        rc = nr_model_build(s, p, NULL, seed, m, &e);
-    if (rc)
-        nr_err_format(&e, msg, 1024);
-    return rc;
-}
-
 static void expect_error(const char *net, const char *want)
 {
     nr_model *m;
     char msg[1024];
-    int rc = build(net, NULL, 1, &m, msg);
+    int rc = tu_model_msg(net, NULL, 1, &m, msg);
     nr_model_free(m);
     ck_assert_msg(rc != 0, "accepted: %s", net);
     ck_assert_msg(strstr(msg, want), "got: %s\nwant: %s", msg, want);
@@ -99,7 +72,7 @@ START_TEST(bad_weights)
                       "layers:\n  - {name: n, op: layernorm}\n";
     nr_model *m;
     char msg[1024];
-    ck_assert_int_ne(build(net, NULL, 0, &m, msg), 0);
+    ck_assert_int_ne(tu_model_msg(net, NULL, 0, &m, msg), 0);
     ck_assert_msg(strstr(msg, "/nonexistent/w.safetensors"), "%s", msg);
 }
 END_TEST
@@ -110,7 +83,7 @@ static nr_model *build_ok(const char *net, const char *prec, uint64_t seed)
 {
     nr_model *m;
     char msg[1024];
-    ck_assert_msg(build(net, prec, seed, &m, msg) == 0, "build failed: %s", msg);
+    ck_assert_msg(tu_model_msg(net, prec, seed, &m, msg) == 0, "build failed: %s", msg);
     return m;
 }
 
@@ -123,7 +96,7 @@ static double *run_layers(const nr_model *m, const float *in, double ***lay, int
     size_t no = nr_shape_count(m->layers[m->output].out_shape);
     float *out = malloc(no * sizeof *out);
     nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
-    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", tu_errstr(&e));
     free(out);
     *lay = L;
     return L[m->output];
@@ -289,7 +262,7 @@ static nr_precision *prec_ok(const char *text)
 {
     nr_precision *p = NULL;
     nr_err e = {0};
-    ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) == 0, "%s", tu_errstr(&e));
     return p;
 }
 
@@ -299,7 +272,7 @@ static void prec_bad(const char *text, const char *want)
     nr_err e = {0};
     ck_assert_msg(nr_precision_parse_string(text, "prec.yaml", &p, &e) != 0, "accepted: %s",
                   text);
-    ck_assert_msg(strstr(errstr(&e), want), "got: %s\nwant: %s", errstr(&e), want);
+    ck_assert_msg(strstr(tu_errstr(&e), want), "got: %s\nwant: %s", tu_errstr(&e), want);
 }
 
 static int fmt_is(const nr_format *f, const char *name)
@@ -358,7 +331,7 @@ START_TEST(nonlinear_role_used)
     ck_assert(nr_spec_parse_string("input: {shape: [1, 1, 4]}\nlayers:\n"
                                    "  - {name: s, op: softmax_axis, axis: 2, form: plain}\n",
                                    "net.yaml", &s, &e) == 0);
-    ck_assert_msg(nr_model_build(s, p, NULL, 1, &m, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_model_build(s, p, NULL, 1, &m, &e) == 0, "%s", tu_errstr(&e));
     float in[4] = {0.1f, -1.3f, 2.2f, 0.7f};
     double **L;
     run_layers(m, in, &L, 0);
@@ -386,7 +359,7 @@ static nr_model *load_cct(const char *prec)
     snprintf(path, sizeof path, "%s/specs/cct/cct.yaml", tu_source_dir());
     nr_model *m = NULL;
     nr_err e = {0};
-    ck_assert_msg(nr_model_load(path, prec, &m, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_model_load(path, prec, &m, &e) == 0, "%s", tu_errstr(&e));
     return m;
 }
 
@@ -464,8 +437,8 @@ START_TEST(mini_fast_exact)
         ck_assert(nr_spec_parse_string(mini, "mini.yaml", &s, &e) == 0);
         int rc = strchr(precs[i], ':') ? nr_precision_parse_string(precs[i], "p.yaml", &p, &e)
                                        : nr_precision_from_arg(precs[i], &p, &e);
-        ck_assert_msg(rc == 0, "%s", errstr(&e));
-        ck_assert_msg(nr_model_build(s, p, NULL, 11 + i, &m, &e) == 0, "%s", errstr(&e));
+        ck_assert_msg(rc == 0, "%s", tu_errstr(&e));
+        ck_assert_msg(nr_model_build(s, p, NULL, 11 + i, &m, &e) == 0, "%s", tu_errstr(&e));
         uint64_t st = 5 + i;
         for (int rep = 0; rep < 4; rep++) {
             float x[32];
@@ -525,11 +498,11 @@ START_TEST(cct_reference)
     o.pp = m->spec->pp;
     nr_dataset *ds = NULL;
     snprintf(path, sizeof path, "%s/cifar10", data);
-    ck_assert_msg(nr_dataset_open(path, &o, &ds, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_dataset_open(path, &o, &ds, &e) == 0, "%s", tu_errstr(&e));
     float *x = malloc((size_t)n * 3072 * sizeof *x), *y = malloc((size_t)n * K * sizeof *y);
     int *lab = malloc((size_t)n * sizeof *lab);
-    ck_assert_msg(nr_dataset_get(ds, 0, n, x, lab, &e) == 0, "%s", errstr(&e));
-    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", errstr(&e));
+    ck_assert_msg(nr_dataset_get(ds, 0, n, x, lab, &e) == 0, "%s", tu_errstr(&e));
+    ck_assert_msg(nr_emulate(m, x, n, y, NULL, NULL, &e) == 0, "%s", tu_errstr(&e));
     double worst = 0;
     int correct = 0, ref_correct = 0;
     for (int s = 0; s < n; s++) {

@@ -85,11 +85,11 @@ db=
 if [ -d "$DATA" ]; then
     db=$tmp/s.db
     run search "$NET" --data "$DATA" --limit 20 --max-loss 5% --grid float --exp 4 --man 3:5 \
-        --db "$db" --no-progress
+        --db "$db" --no-progress --json
     [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] && ok || bad "search: exit $rc: $(cat "$tmp/err")"
-    # the shipped predictor is fit on LeNet-5, and search says which file it used
-    grep -qF "predictor ($P/share/numrep/specs/predictor.yaml)" "$tmp/err" && ok \
-        || bad "search did not use the installed predictor: $(cat "$tmp/err")"
+    # search says which predictor file it used (--json's predictor_source)
+    grep -qF "\"predictor_source\": \"$P/share/numrep/specs/predictor.yaml\"" "$tmp/out" && ok \
+        || bad "search did not use the installed predictor: $(cat "$tmp/out")"
 elif [ -x "$BUILD/check_results" ]; then
     echo "cli_install: $DATA absent; report of check_results --demo"
     db=$tmp/demo.db

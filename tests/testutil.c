@@ -171,6 +171,34 @@ int tu_model_try(const char *spec, const char *prec, uint64_t seed, nr_model **m
     return nr_model_build(s, p, NULL, seed, m, e);
 }
 
+int tu_model_msg(const char *spec, const char *prec, uint64_t seed, nr_model **m, char *msg)
+{
+    nr_spec *s = NULL;
+    nr_precision *p = NULL;
+    nr_err e = {0};
+    *m = NULL;
+    msg[0] = 0;
+    int rc = nr_spec_parse_string(spec, "net.yaml", &s, &e);
+    if (!rc && prec)
+        rc = strstr(prec, ": ") || strchr(prec, '\n')
+                 ? nr_precision_parse_string(prec, "p.yaml", &p, &e)
+                 : nr_precision_from_arg(prec, &p, &e);
+    if (rc)
+        nr_spec_free(s);
+    else
+        rc = nr_model_build(s, p, NULL, seed, m, &e);
+    if (rc)
+        nr_err_format(&e, msg, 1024);
+    return rc;
+}
+
+const char *tu_errstr(const nr_err *e)
+{
+    static char buf[1024];
+    nr_err_format(e, buf, sizeof buf);
+    return buf;
+}
+
 nr_model *tu_model_ok(const char *spec, const char *prec, uint64_t seed)
 {
     nr_model *m = NULL;

@@ -46,6 +46,13 @@ struct nr_model *tu_model_ok(const char *spec, const char *prec, uint64_t seed);
 /* The model must fail (the precision's parse or the build) with want in
  * the message or the field, at line (0: any). */
 void tu_model_bad(const char *spec, const char *prec, uint64_t seed, const char *want, int line);
+/* A model from spec text and a precision (NULL: fp32; YAML text, told by a
+ * ": " or a newline in it; else a format name or file as -p takes it), random
+ * weights from seed; every error returned, its text in msg[1024]. */
+int tu_model_msg(const char *spec, const char *prec, uint64_t seed, struct nr_model **m,
+                 char *msg);
+/* e's text (file:line:col: where: message) in a static buffer. */
+const char *tu_errstr(const nr_err *e);
 struct nr_precision;
 /* Precision text that must parse; precision text that must fail with want
  * in the message, at line (0: any). */

@@ -444,6 +444,7 @@ int gen_search_job_run(gen_search_job *j, gen_search_answer *a, nr_err *err)
         goto done;
     if (!j->have_predictor && (rc = choose_predictor(j, db, a, src, sizeof src, err)))
         goto done;
+    snprintf(a->predictor, sizeof a->predictor, "%s", j->have_predictor ? "--predictor" : src);
     if (!j->have_predictor && lead && o->method == NR_SEARCH_FAST && o->predictor.networks[0]) {
         const char *nets = o->predictor.networks, *name = spec->name;
         size_t len = strlen(name);
@@ -527,7 +528,9 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     json_num(f, "normalized", r->norm_acc);
     json_num(f, "r2", r->r2);
     json_num(f, "predicted", r->predicted);
-    fprintf(f, "\"predictor\": \"%s\", ", nr_pred_model_name(o->predictor.model));
+    fprintf(f, "\"predictor\": \"%s\", \"predictor_source\": ", nr_pred_model_name(o->predictor.model));
+    gen_json_str(f, a->predictor);
+    fprintf(f, ", ");
     fprintf(f, "\"score\": \"%s\", ",
             o->raw_r2 || o->predictor.model == NR_PRED_R2 ? "r2" : "clip");
     json_num(f, "speedup", r->found ? r->chosen.speedup : NAN);

@@ -48,6 +48,9 @@ typedef struct gen_search_answer {
                                 NULL when none was found                      */
     char notes[2048];        /* "note: ..." / "warning: ..." lines for people
                                 (process 0 only)                              */
+    char predictor[PATH_MAX + 64]; /* where the fast method's predictor came from:
+                                a file, "the database's fit N", "--predictor" or
+                                "none (accuracy = R^2)"; "" when not chosen   */
 } gen_search_answer;
 
 /* Run the search (progress and comm as in j->opts): 0 finished (a.r.found

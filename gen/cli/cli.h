@@ -150,9 +150,12 @@ typedef struct cli_progress {
     double t0, last;
     int lines;             /* log lines printed in this phase            */
     double interval;       /* seconds between log lines: 10, or NUMREP_PROGRESS_SECONDS */
+    const char *at;        /* the phase cli_progress_cb reports (the caller sets it) */
 } cli_progress;
 void cli_progress_init(cli_progress *p, int on, const char *unit);
 void cli_progress_update(cli_progress *p, const char *phase, int64_t done, int64_t total);
+/* The library's progress callback (ctx a cli_progress): phase p->at. */
+void cli_progress_cb(void *ctx, int64_t done, int64_t total);
 
 /* cmd_round.c -- a format value (bits, decoded into x) as a C99 hex float,
  * and as the shortest decimal that reads back (rne) to the same bits. */

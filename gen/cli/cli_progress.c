@@ -80,3 +80,9 @@ void cli_progress_update(cli_progress *p, const char *phase, int64_t done, int64
     }
     fflush(stderr);
 }
+
+void cli_progress_cb(void *ctx, int64_t done, int64_t total)
+{
+    cli_progress *p = ctx;
+    cli_progress_update(p, p->at, done, total);
+}

@@ -39,15 +39,6 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error\n";
 
-typedef struct cal_progress {
-    cli_progress p;
-} cal_progress;
-
-static void progress_update(void *ctx, int64_t done, int64_t total)
-{
-    cli_progress_update(&((cal_progress *)ctx)->p, "calibrate", done, total);
-}
-
 /* A refused option of the job as a usage error (exit status 2). */
 static int usage_error(const nr_err *e)
 {
@@ -71,9 +62,10 @@ static void take_model_args(const cli_model_args *ma, gen_cal_job *j)
 static int run(gen_cal_job *j, int progress)
 {
     nr_err err = {0};
-    cal_progress prog;
-    cli_progress_init(&prog.p, progress, "img");
-    gen_cal_job_progress(j, progress_update, &prog);
+    cli_progress prog;
+    cli_progress_init(&prog, progress, "img");
+    prog.at = "calibrate";
+    gen_cal_job_progress(j, cli_progress_cb, &prog);
     gen_cal_answer a;
     int status = 0;
     if (gen_cal_job_run(j, &a, &err))

@@ -82,19 +82,6 @@ static const cli_cmd eval_cmd = {
     .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
 };
 
-/* ---------------------------------------------------------------- progress */
-
-typedef struct eval_progress {
-    cli_progress p;
-    const char *phase;
-} eval_progress;
-
-static void progress_update(void *ctx, int64_t done, int64_t total)
-{
-    eval_progress *e = ctx;
-    cli_progress_update(&e->p, e->phase, done, total);
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 /* 1 when every value of m is fp32 with rne: the run is its own baseline.
@@ -204,9 +191,10 @@ int cmd_eval(int argc, char **argv)
     eo.limit = limit;
     eo.jobs = (int)jobs;
     eo.keep_scores = logits != NULL;
-    eval_progress prog = {.phase = "eval"};
-    cli_progress_init(&prog.p, progress, "img");
-    eo.progress = progress_update;
+    cli_progress prog;
+    cli_progress_init(&prog, progress, "img");
+    prog.at = "eval";
+    eo.progress = cli_progress_cb;
     eo.progress_ctx = &prog;
     if (nr_eval_run(&eng, m, ds, &eo, &r, &err))
         goto fail;
@@ -235,7 +223,7 @@ int cmd_eval(int argc, char **argv)
         if (cli_load_model(&a32, &m32, &err) ||
             gen_engine_open(engine, m32, &eng32, &err))
             goto fail;
-        prog.phase = "fp32 baseline";
+        prog.at = "fp32 baseline";
         if (nr_eval_run(&eng32, m32, ds, &eo, &base, &err))
             goto fail;
         base_seconds = base.seconds;

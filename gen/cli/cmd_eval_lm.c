@@ -13,21 +13,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: numrep eval NET.yaml --metric perplexity|accuracy [-p PREC.yaml|FMT]\n"
-    "                   [--rounding M] [--mac M] [--data TOKENS.npy] [--limit N]\n"
-    "                   [--json] [--no-progress] [--random-weights SEED]\n"
-    "\n"
-    "Perplexity and next-token accuracy of a causal language model (input [1, 1, T]\n"
-    "token ids, output [1, T, V] logits) on windows of T+1 token ids, and the same\n"
-    "for fp32 on the same windows.  Both metrics are printed whichever is named.\n"
-    "\n" CLI_MODEL_OPTIONS_HELP
-    "  --data TOKENS.npy  int32 [N, T+1] token ids (default: the spec's `dataset:`)\n"
-    "  --limit N          only the first N windows\n"
-    "  --json             one JSON object on stdout\n"
-    "  --no-progress      no progress on stderr\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
+typedef struct lm_opts {
+    const char *data;
+    long long limit;
+    int metric, json, no_progress;
+    cli_model_args model;
+} lm_opts;
+
+static const gen_opt lm_table[] = {
+    {.kind = GEN_OPT_TABLE, .sub = cli_model_opts, .off = offsetof(lm_opts, model)},
+    {.name = "metric", .kind = GEN_OPT_CHOICE, .choices = "perplexity|accuracy",
+     .off = offsetof(lm_opts, metric), .arg = "M",
+     .bad = "%s: expected perplexity or accuracy (top-1 is eval's metric without --metric), "
+            "got \"%s\"",
+     .help = "perplexity or accuracy (both are printed whichever is named)"},
+    {.name = "data", .kind = GEN_OPT_STR, .off = offsetof(lm_opts, data), .arg = "TOKENS.npy",
+     .help = "int32 [N, T+1] token ids (default: the spec's `dataset:`)"},
+    {.name = "limit", .kind = GEN_OPT_COUNT, .lo = 1, .hi = 1ll << 40,
+     .off = offsetof(lm_opts, limit), .arg = "N",
+     .bad = "%s: expected a positive integer, got \"%s\"", .help = "only the first N windows"},
+    {.name = "json", .kind = GEN_OPT_FLAG, .off = offsetof(lm_opts, json),
+     .help = "one JSON object on stdout"},
+    {.name = "no-progress", .kind = GEN_OPT_FLAG, .off = offsetof(lm_opts, no_progress),
+     .help = "no progress on stderr"},
+    {0}};
+
+static const cli_cmd lm_cmd = {
+    .name = "eval",
+    .opts = lm_table,
+    .npos = 1,
+    .extra = cli_opts_extra_net,
+    .usage = "usage: numrep eval NET.yaml --metric perplexity|accuracy [-p PREC.yaml|FMT]\n"
+             "                   [--rounding M] [--mac M] [--data TOKENS.npy] [--limit N]\n"
+             "                   [--json] [--no-progress] [--random-weights SEED]\n"
+             "\n"
+             "Perplexity and next-token accuracy of a causal language model (input [1, 1, T]\n"
+             "token ids, output [1, T, V] logits) on windows of T+1 token ids, and the same\n"
+             "for fp32 on the same windows.\n"
+             "\n",
+    .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 int cmd_eval_lm_wanted(int argc, char **argv)
 {
@@ -35,17 +60,6 @@ int cmd_eval_lm_wanted(int argc, char **argv)
         if (!strcmp(argv[i], "--metric"))
             return 1;
     return 0;
-}
-
-typedef struct lm_progress {
-    cli_progress p;
-    const char *phase;
-} lm_progress;
-
-static void progress_update(void *ctx, int64_t done, int64_t total)
-{
-    lm_progress *e = ctx;
-    cli_progress_update(&e->p, e->phase, done, total);
 }
 
 /* 1 when every layer is fp32 rne unfused in every role (nonlinear too). */
@@ -67,14 +81,14 @@ static int all_fp32(const nr_model *m)
 }
 
 static int run_one(const cli_model_args *a, nr_model **m, const nr_tokens *t, long long limit,
-                   lm_progress *prog, nr_lm_result *r, nr_err *err)
+                   cli_progress *prog, nr_lm_result *r, nr_err *err)
 {
     nr_engine e = {0};
     int rc = cli_load_model(a, m, err);
     if (!rc)
         rc = nr_engine_open("emulator", *m, &e, err);
     if (!rc)
-        rc = nr_eval_lm(&e, *m, t, limit, progress_update, prog, r, err);
+        rc = nr_eval_lm(&e, *m, t, limit, cli_progress_cb, prog, r, err);
     nr_engine_close(&e);
     return rc;
 }
@@ -137,43 +151,15 @@ static void print_result(const nr_model *m, const char *pname, const char *data,
 
 int cmd_eval_lm(int argc, char **argv)
 {
-    const char *net = NULL, *data = NULL;
-    long long limit = 0;
-    int json = 0, progress = 1;
-    cli_model_args ma = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int mo = cli_model_option("eval", argc, argv, &i, &ma);
-        if (mo == 1)
-            continue;
-        if (mo)
-            return mo;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--data") || !strcmp(a, "--limit") || !strcmp(a, "--metric")) {
-            if (i + 1 >= argc)
-                return cli_usage("eval", "%s needs an argument", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--data"))
-                data = v;
-            else if (!strcmp(a, "--metric") && strcmp(v, "perplexity") && strcmp(v, "accuracy"))
-                return cli_usage("eval", "--metric: expected perplexity or accuracy (top-1 "
-                                 "is eval's metric without --metric), got \"%s\"", v);
-            else if (!strcmp(a, "--limit") && cli_parse_count(v, 1, 1ll << 40, &limit))
-                return cli_usage("eval", "--limit: expected a positive integer, got \"%s\"", v);
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--no-progress")) {
-            progress = 0;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("eval", "unknown option %s with --metric perplexity", a);
-        } else if (!net) {
-            net = a;
-        } else {
-            return cli_usage("eval", "unexpected argument \"%s\" (one NET.yaml only)", a);
-        }
-    }
+    const char *net = NULL;
+    lm_opts o = {0};
+    int rc = cli_opts_parse(&lm_cmd, argc, argv, &o, &net);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    const char *data = o.data;
+    long long limit = o.limit;
+    int json = o.json, progress = !o.no_progress;
+    cli_model_args ma = o.model;
     if (!net)
         return cli_usage("eval", "missing NET.yaml");
     nr_err err = {0};
@@ -181,8 +167,9 @@ int cmd_eval_lm(int argc, char **argv)
     nr_tokens *t = NULL;
     nr_lm_result r = {0}, base = {0};
     int status = 1, self = 0;
-    lm_progress prog = {.phase = "eval"};
-    cli_progress_init(&prog.p, progress, "win");
+    cli_progress prog;
+    cli_progress_init(&prog, progress, "win");
+    prog.at = "eval";
     ma.net = net;
     if (cli_load_model(&ma, &m, &err))
         goto fail;
@@ -205,7 +192,7 @@ int cmd_eval_lm(int argc, char **argv)
     } else {
         cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
                               .seed = ma.seed, .max_memory = ma.max_memory};
-        prog.phase = "fp32 baseline";
+        prog.at = "fp32 baseline";
         if (run_one(&a32, &m32, t, limit, &prog, &base, &err))
             goto fail;
     }
