@@ -18,13 +18,11 @@ arithmetic (as make_samples.py does for the ResNets).  Standard library only
 (the tensors are copied as bytes, never converted).
 """
 import hashlib
-import json
 import math
 import os
-import struct
 import sys
 
-from make_samples import N, cifar_samples, write_npy
+from make_samples import N, cifar_samples, write_npy, write_safetensors
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
@@ -57,22 +55,6 @@ def load(model_dir):
             name = 'positional_embeddings.weight'
         tensors[name] = (shape, b)
     return tensors
-
-
-def write_safetensors(path, tensors):
-    header, off, blobs = {}, 0, []
-    for name in sorted(tensors):
-        shape, b = tensors[name]
-        header[name] = {'dtype': 'F32', 'shape': shape, 'data_offsets': [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(',', ':')).encode()
-    h += b' ' * (-len(h) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def spec_lines():

@@ -10,6 +10,7 @@ float32 operation is computed in double and rounded once to float32; for
 has more than 2*24+2 significand bits.  Standard library only (no numpy).
 """
 import gzip
+import json
 import os
 import struct
 import sys
@@ -30,6 +31,24 @@ def write_npy(path, shape, values):
     with open(path, 'wb') as f:
         f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(header)) + header.encode('ascii'))
         f.write(struct.pack('<%df' % len(values), *values))
+
+
+def write_safetensors(path, tensors):
+    """tensors: name -> (shape, little-endian float32 bytes); names sorted,
+    header padded with blanks to a multiple of 8 (as numrep's reader expects)."""
+    header, off, blobs = {}, 0, []
+    for name in sorted(tensors):
+        shape, b = tensors[name]
+        header[name] = {'dtype': 'F32', 'shape': list(shape), 'data_offsets': [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(',', ':')).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
 
 
 def mnist(data, out):

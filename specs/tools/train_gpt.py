@@ -35,12 +35,16 @@ import json
 import math
 import os
 import struct
+import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_samples import write_safetensors  # noqa: E402
 
 T = 64           # context (positions per window)
 DIM = 64
@@ -144,22 +148,13 @@ def evaluate(model, win):
     return math.exp(nll / cnt), hits / cnt, cnt
 
 
-def write_safetensors(path, tensors):
-    header, off, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name].detach().numpy().astype('<f4'))
-        b = a.tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(a.shape),
-                        'data_offsets': [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(',', ':')).encode()
-    h += b' ' * (-len(h) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+def as_f32(tensors):
+    """name -> torch tensor as name -> (shape, float32 bytes) for write_safetensors."""
+    out = {}
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t.detach().numpy().astype('<f4'))
+        out[name] = (list(a.shape), a.tobytes())
+    return out
 
 
 def weights(model):
@@ -321,7 +316,7 @@ def export(model, test, chars, out):
                 % (len(sub), cnt2, ppl2, acc2))
         f.write('ptb.test.txt windows %d predictions %d perplexity %.6f accuracy %.6f\n'
                 % (len(full), cnt, ppl, acc))
-    write_safetensors(os.path.join(out, 'gpt.safetensors'), weights(model))
+    write_safetensors(os.path.join(out, 'gpt.safetensors'), as_f32(weights(model)))
     with open(os.path.join(out, 'gpt.yaml'), 'w') as f:
         f.write('\n'.join(spec_lines(V)) + '\n')
     with open(os.path.join(out, 'vocab.txt'), 'w') as f:
