@@ -40,7 +40,11 @@ typedef struct mac {
     nr_mac_mode mac;
     uint32_t li;
     V xbuf;       /* the input buffer */
-    V acc;        /* alloca double: the accumulator's value */
+    V acc;        /* alloca of acct: the accumulator's value */
+    T acct;       /* the accumulators' memory type: double, or float where
+                   * fast32 holds on a target without double hardware
+                   * (the value is an fp32 value either way: same bits, no
+                   * double conversions per term; acc_load/acc_store) */
     V kst;        /* exact: accumulator state (arena scratch) */
     V o, oh, ow, elem, ci0, ci;
     V kadd;
@@ -395,6 +399,20 @@ static V slow_call(mac *s, int kind, V a, V b, V c3, V sr)
     return LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, kind == 2 ? 4 : 3, "");
 }
 
+/* The accumulator at p as a double value, and v (a double value) into it. */
+static V acc_load(mac *s, V p)
+{
+    gen_ctx *g = s->c->g;
+    V v = LLVMBuildLoad2(g->b, s->acct, p, "acc");
+    return s->acct == g->f64 ? v : LLVMBuildFPExt(g->b, v, g->f64, "");
+}
+
+static void acc_store(mac *s, V v, V p)
+{
+    gen_ctx *g = s->c->g;
+    LLVMBuildStore(g->b, s->acct == g->f64 ? v : LLVMBuildFPTrunc(g->b, v, s->acct, ""), p);
+}
+
 /* [net-5] one term w*x (term number k, i64) into the accumulator at accp
  * (a double slot) of output element elem. */
 static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
@@ -404,7 +422,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
     LLVMBuilderRef B = g->b;
     V k32 = LLVMBuildTrunc(B, k, g->i32, "");
     V two_k = LLVMBuildShl(B, k32, c32(g, 1), "");
-    V acc = LLVMBuildLoad2(B, g->f64, accp, "acc");
+    V acc = acc_load(s, accp);
     if (s->fast32 && s->mac != NR_MAC_EXACT) {
         /* [net-12] P = S = fp32, rne, operands fp32 values: one IEEE float
          * operation is exactly one rne rounding to fp32 (NaN payloads differ,
@@ -418,7 +436,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         } else {
             r = LLVMBuildFAdd(B, af, LLVMBuildFMul(B, wf, xf, ""), "");
         }
-        LLVMBuildStore(B, LLVMBuildFPExt(B, r, g->f64, ""), accp);
+        acc_store(s, LLVMBuildFPExt(B, r, g->f64, ""), accp);
         return;
     }
     switch (s->mac) {
@@ -445,7 +463,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         } else {
             r = slow_call(s, 1, acc, p, NULL, srs);
         }
-        LLVMBuildStore(B, r, accp);
+        acc_store(s, r, accp);
         break;
     }
     case NR_MAC_FUSED: { /* acc = round_S(w*x + acc), one rounding (SUM(k)) */
@@ -461,7 +479,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         } else {
             r = slow_call(s, 2, w, x, acc, srs);
         }
-        LLVMBuildStore(B, r, accp);
+        acc_store(s, r, accp);
         break;
     }
     case NR_MAC_EXACT: {
@@ -561,9 +579,9 @@ static void term_range(mac *s, V buf, V tmp, T at, V from, V to, V elem0)
     gen_loop_range(c, &l, from, to, "ow");
     term_operands(s, l.i, &w, &x);
     V ok;
-    V r = mac_fast(s, LLVMBuildLoad2(B, g->f64, slot(s, buf, at, l.i), "acc"), w, x, s->kcur,
+    V r = mac_fast(s, acc_load(s, slot(s, buf, at, l.i)), w, x, s->kcur,
                    LLVMBuildAdd(B, elem0, l.i, "elem"), &ok);
-    LLVMBuildStore(B, r, slot(s, tmp, at, l.i));
+    acc_store(s, r, slot(s, tmp, at, l.i));
     LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i1, flag, ""), LLVMBuildNot(B, ok, ""), ""), flag);
     gen_loop_end(c, &l);
     LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "allfast");
@@ -572,7 +590,7 @@ static void term_range(mac *s, V buf, V tmp, T at, V from, V to, V elem0)
     LLVMBuildCondBr(B, LLVMBuildLoad2(B, g->i1, flag, ""), redo, copy);
     LLVMPositionBuilderAtEnd(B, copy);
     gen_loop_range(c, &l, from, to, "cp");
-    LLVMBuildStore(B, LLVMBuildLoad2(B, g->f64, slot(s, tmp, at, l.i), ""), slot(s, buf, at, l.i));
+    LLVMBuildStore(B, LLVMBuildLoad2(B, s->acct, slot(s, tmp, at, l.i), ""), slot(s, buf, at, l.i));
     gen_loop_end(c, &l);
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, redo);
@@ -706,7 +724,7 @@ static void row_body(mac *s, V o, V oh, int any_r, int any_c, V buf, V tmp, T at
     V rowbase = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
                              gen_i64(c, (uint64_t)G->OW), "rowbase");
     gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow0");
-    LLVMBuildStore(B, start_value(s, bias, LLVMBuildAdd(B, rowbase, lw.i, "")), slot(s, buf, at, lw.i));
+    acc_store(s, start_value(s, bias, LLVMBuildAdd(B, rowbase, lw.i, "")), slot(s, buf, at, lw.i));
     gen_loop_end(c, &lw);
     gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
     gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
@@ -749,16 +767,15 @@ static void row_body(mac *s, V o, V oh, int any_r, int any_c, V buf, V tmp, T at
     gen_loop_end(c, &lr);
     gen_loop_end(c, &lc);
     gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow1");
-    store_out(s, LLVMBuildLoad2(B, g->f64, slot(s, buf, at, lw.i), "acc"), LLVMBuildAdd(B, rowbase, lw.i, ""));
+    store_out(s, acc_load(s, slot(s, buf, at, lw.i)), LLVMBuildAdd(B, rowbase, lw.i, ""));
     gen_loop_end(c, &lw);
 }
 
 static void emit_rows(mac *s, int any_r, int any_c)
 {
     gen_lctx *c = s->c;
-    gen_ctx *g = c->g;
     const geom *G = &s->g;
-    T at = LLVMArrayType(g->f64, (unsigned)G->OW);
+    T at = LLVMArrayType(s->acct, (unsigned)G->OW);
     V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
     gen_loop lo, lh;
     gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
@@ -774,15 +791,13 @@ static void emit_rows(mac *s, int any_r, int any_c)
 static void emit_dense(mac *s)
 {
     gen_lctx *c = s->c;
-    gen_ctx *g = c->g;
-    LLVMBuilderRef B = g->b;
     const geom *G = &s->g;
-    T at = LLVMArrayType(g->f64, (unsigned)G->O);
+    T at = LLVMArrayType(s->acct, (unsigned)G->O);
     V buf = gen_alloca(c, at, "acc"), tmp = gen_alloca(c, at, "acc.new");
     gen_loop lo, lk;
     gen_loop_begin(c, &lo, (uint64_t)G->O, "o0");
     V bias = s->L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, c->b, lo.i)) : NULL;
-    LLVMBuildStore(B, start_value(s, bias, lo.i), slot(s, buf, at, lo.i));
+    acc_store(s, start_value(s, bias, lo.i), slot(s, buf, at, lo.i));
     gen_loop_end(c, &lo);
     gen_loop_begin(c, &lk, (uint64_t)G->K, "k");
     V x = gen_load_dec(c, s->xf, s->xbuf, lk.i);
@@ -790,7 +805,7 @@ static void emit_dense(mac *s)
     term_range(s, buf, tmp, at, gen_i64(c, 0), gen_i64(c, (uint64_t)G->O), gen_i64(c, 0));
     gen_loop_end(c, &lk);
     gen_loop_begin(c, &lo, (uint64_t)G->O, "o1");
-    store_out(s, LLVMBuildLoad2(B, g->f64, slot(s, buf, at, lo.i), "acc"), lo.i);
+    store_out(s, acc_load(s, slot(s, buf, at, lo.i)), lo.i);
     gen_loop_end(c, &lo);
 }
 
@@ -807,6 +822,10 @@ static void fast_flags(mac *s)
     s->fast_fma = prod_exact && fast_fmt(s->sf);
     s->all_fast = s->fast32 || (s->mac == NR_MAC_UNFUSED && s->fast_p && s->fast_s) ||
                   (s->mac == NR_MAC_FUSED && s->fast_fma);
+    gen_ctx *g = s->c->g;
+    s->acct = s->fast32 && s->mac != NR_MAC_EXACT && g->int_narrow ? LLVMFloatTypeInContext(g->ctx)
+                                                                   : g->f64;
+    s->acc = gen_alloca(s->c, s->acct, "acc.slot");
 }
 
 /* The layer's roles, mode, MAC mode, input buffer and accumulator slot
@@ -824,7 +843,6 @@ static void mac_roles(mac *s, const nr_format *wf)
     s->mode = L->prec.rounding;
     s->mac = L->prec.mac;
     s->xbuf = c->in[0];
-    s->acc = gen_alloca(c, g->f64, "acc.slot");
     if (s->mac == NR_MAC_EXACT) {
         s->kst = c->scratch;
         T aargs[3] = {c->ptr, g->f64, g->f64};
@@ -863,13 +881,12 @@ static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_
 
 int gen_emit_mac_row(gen_lctx *c, int li, V o, V oh, nr_err *err)
 {
-    gen_ctx *g = c->g;
     mac s;
     int any_r, any_c, rc = mac_setup(c, li, &s, &any_r, &any_c, err);
     if (rc)
         return rc;
     s.slow_only = 1, s.all_fast = 0;
-    T at = LLVMArrayType(g->f64, (unsigned)s.g.OW);
+    T at = LLVMArrayType(s.acct, (unsigned)s.g.OW);
     V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
     row_body(&s, o, oh, any_r, any_c, buf, tmp, at);
     return 0;
@@ -920,7 +937,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     if (bias)
         start = gen_num_decode(g, s.sf, gen_round_val(c, s.sf, s.mode, bias, s.elem,
                                                        NR_EMU_TERM_BIAS));
-    LLVMBuildStore(B, start, s.acc);
+    acc_store(&s, start, s.acc);
     T iargs[3] = {c->ptr, g->i32, g->i32};
     T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
     if (s.mac == NR_MAC_EXACT) {
@@ -946,7 +963,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
         V sr = gen_sr(c, s.mode, s.elem, c32(g, NR_EMU_TERM_EXACT));
         acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &x, sr));
     } else {
-        acc = LLVMBuildLoad2(B, g->f64, s.acc, "acc");
+        acc = acc_load(&s, s.acc);
     }
     /* [net-5] the output: round_A(acc), term OUT */
     V y = gen_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT);
@@ -989,7 +1006,7 @@ int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
                     : gen_mac_fast32(L, s.xf);
     fast_flags(&s);
     const int rowwise = s.mac != NR_MAC_EXACT && N <= 65536;
-    T at = LLVMArrayType(g->f64, (unsigned)(rowwise ? N : 1));
+    T at = LLVMArrayType(s.acct, (unsigned)(rowwise ? N : 1));
     V buf = rowwise ? gen_alloca(c, at, "acc") : NULL, tmp = rowwise ? gen_alloca(c, at, "acc.new") : NULL;
     gen_loop lb, lm, ln, lk;
     gen_loop_begin(c, &lb, (uint64_t)Bn, "b");
@@ -1004,7 +1021,7 @@ int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
     if (rowwise) {
         gen_loop_begin(c, &ln, (uint64_t)N, "n0");
         V bias = lin && L->b ? gen_decode(c, s.wf, gen_load_w(c, s.wf, c->b, ln.i)) : NULL;
-        LLVMBuildStore(B, start_value(&s, bias, LLVMBuildAdd(B, elem0, ln.i, "")), slot(&s, buf, at, ln.i));
+        acc_store(&s, start_value(&s, bias, LLVMBuildAdd(B, elem0, ln.i, "")), slot(&s, buf, at, ln.i));
         gen_loop_end(c, &ln);
         gen_loop_begin(c, &lk, (uint64_t)K, "k");
         s.xconst = gen_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
@@ -1012,14 +1029,14 @@ int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
         term_range(&s, buf, tmp, at, gen_i64(c, 0), gen_i64(c, (uint64_t)N), elem0);
         gen_loop_end(c, &lk);
         gen_loop_begin(c, &ln, (uint64_t)N, "n1");
-        store_out(&s, LLVMBuildLoad2(B, g->f64, slot(&s, buf, at, ln.i), "acc"), LLVMBuildAdd(B, elem0, ln.i, ""));
+        store_out(&s, acc_load(&s, slot(&s, buf, at, ln.i)), LLVMBuildAdd(B, elem0, ln.i, ""));
         gen_loop_end(c, &ln);
     } else { /* element by element (exact mode, huge rows) */
         gen_loop_begin(c, &ln, (uint64_t)N, "n");
         V elem = LLVMBuildAdd(B, elem0, ln.i, "elem");
         V bias = lin && L->b ? gen_decode(c, s.wf, gen_load_w(c, s.wf, c->b, ln.i)) : NULL;
         V start = start_value(&s, bias, elem);
-        LLVMBuildStore(B, start, s.acc);
+        acc_store(&s, start, s.acc);
         if (s.mac == NR_MAC_EXACT) {
             T iargs[3] = {c->ptr, g->i32, g->i32};
             T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
@@ -1042,7 +1059,7 @@ int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
             V sr = gen_sr(c, s.mode, elem, c32(g, NR_EMU_TERM_EXACT));
             acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &ex, sr));
         } else {
-            acc = LLVMBuildLoad2(B, g->f64, s.acc, "acc");
+            acc = acc_load(&s, s.acc);
         }
         store_out(&s, acc, elem);
         gen_loop_end(c, &ln);
