@@ -58,6 +58,12 @@ run eval "$NET" --limit 8 --no-progress --engine emulator
 grep -E "^top-1" "$tmp/out" | cmp -s - "$tmp/jit_top1.txt" && ok ||
     bad "eval: JIT and emulator top-1 differ: $(cat "$tmp/jit_top1.txt") vs $(grep -E '^top-1' "$tmp/out")"
 
+# 4b. only the nonlinear role narrow: not its own fp32 baseline
+printf 'default:\n  nonlinear: bf16\n' >"$tmp/nl.yaml"
+run eval "$NET" --limit 2 --no-progress --json -p "$tmp/nl.yaml"
+[ "$rc" -eq 0 ] && ! grep -q '"fp32_source": "this run"' "$tmp/out" && ok ||
+    bad "eval nonlinear bf16 took itself as the fp32 baseline: $(cat "$tmp/out")"
+
 # 5. mixed precision: e4m3 matmuls, bf16 softmax, layernorm and nonlinear
 run emulate "$NET" --input "$X" -p "$DIR/e4m3_bf16.yaml"
 [ "$rc" -eq 0 ] && [ "$(wc -l <"$tmp/out")" -eq 8 ] && ok || bad "mix: exit $rc: $(cat "$tmp/err")"

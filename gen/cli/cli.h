@@ -52,7 +52,12 @@ int cli_error(const nr_err *e);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* cli_util.c -- what several subcommands share. */
+/* 1 when every value of m is fp32 with rne and unfused MACs, in every role
+ * (the nonlinear one too) and at the input: a run of m is its own fp32
+ * baseline.  A scaled role keeps fp32 as its carrier format ([scl-dot-act]),
+ * so the formats alone do not say it. */
 struct nr_model;
+int cli_model_is_fp32(const struct nr_model *m);
 /* A non-negative integer (decimal, 0x hex, 0 octal) that fits uint64; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *v);
 /* A decimal integer in [lo, hi]; 0 or -1. */

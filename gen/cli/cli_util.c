@@ -71,3 +71,21 @@ void cli_json_str(const char *s)
 {
     gen_json_str(stdout, s);
 }
+
+int cli_model_is_fp32(const nr_model *m)
+{
+    nr_format f32;
+    nr_err e = {0};
+    if (nr_model_is_scaled(m) || nr_format_parse("fp32", &f32, &e) ||
+        !nr_format_equal(&m->in_format, &f32))
+        return 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const nr_layer_prec *p = &m->layers[i].prec;
+        if (!nr_format_equal(&p->weights, &f32) || !nr_format_equal(&p->activations, &f32) ||
+            !nr_format_equal(&p->products, &f32) || !nr_format_equal(&p->accumulator, &f32) ||
+            !nr_format_equal(&p->nonlinear, &f32) || p->rounding != NR_RND_RNE ||
+            p->mac != NR_MAC_UNFUSED)
+            return 0;
+    }
+    return 1;
+}

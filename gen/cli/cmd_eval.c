@@ -84,26 +84,6 @@ static const cli_cmd eval_cmd = {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* 1 when every value of m is fp32 with rne: the run is its own baseline.
- * A scaled role keeps fp32 as its carrier format ([scl-dot-act]), so the
- * formats alone do not say it. */
-static int is_fp32(const nr_model *m)
-{
-    nr_format f32;
-    nr_err e = {0};
-    if (nr_model_is_scaled(m) || nr_format_parse("fp32", &f32, &e) ||
-        !nr_format_equal(&m->in_format, &f32))
-        return 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        const nr_layer_prec *p = &m->layers[i].prec;
-        if (!nr_format_equal(&p->weights, &f32) || !nr_format_equal(&p->activations, &f32) ||
-            !nr_format_equal(&p->products, &f32) || !nr_format_equal(&p->accumulator, &f32) ||
-            p->rounding != NR_RND_RNE || p->mac != NR_MAC_UNFUSED)
-            return 0;
-    }
-    return 1;
-}
-
 static double frac(int64_t a, int64_t n)
 {
     return n ? (double)a / (double)n : 0.0;
@@ -212,7 +192,7 @@ int cmd_eval(int argc, char **argv)
                                                    r.data_hash, 0, r.n, &key, &kerr);
     if (have_key)
         nr_eval_cache_dir(cache_dir, sizeof cache_dir);
-    if (is_fp32(m)) {
+    if (cli_model_is_fp32(m)) {
         self_base = 1;
         base = r;
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {

@@ -62,24 +62,6 @@ int cmd_eval_lm_wanted(int argc, char **argv)
     return 0;
 }
 
-/* 1 when every layer is fp32 rne unfused in every role (nonlinear too). */
-static int all_fp32(const nr_model *m)
-{
-    nr_format f;
-    nr_err e = {0};
-    if (nr_format_parse("fp32", &f, &e))
-        return 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        const nr_layer_prec *p = &m->layers[i].prec;
-        if (!nr_format_equal(&p->weights, &f) || !nr_format_equal(&p->activations, &f) ||
-            !nr_format_equal(&p->products, &f) || !nr_format_equal(&p->accumulator, &f) ||
-            !nr_format_equal(&p->nonlinear, &f) || p->rounding != NR_RND_RNE ||
-            p->mac != NR_MAC_UNFUSED || nr_prec_is_scaled(p))
-            return 0;
-    }
-    return 1;
-}
-
 static int run_one(const cli_model_args *a, nr_model **m, const nr_tokens *t, long long limit,
                    cli_progress *prog, nr_lm_result *r, nr_err *err)
 {
@@ -187,7 +169,7 @@ int cmd_eval_lm(int argc, char **argv)
     m = NULL;
     if (run_one(&ma, &m, t, limit, &prog, &r, &err))
         goto fail;
-    if ((self = all_fp32(m))) {
+    if ((self = cli_model_is_fp32(m))) {
         base = r;
     } else {
         cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
