@@ -101,8 +101,8 @@ static int graph_input(ctx *c, const Onnx__ValueInfoProto *in)
     if (tt->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return onnx_err(c, NR_EUNSUP, "element type %s, expected FLOAT", onnx_dtype_name(tt->elem_type));
     const Onnx__TensorShapeProto *s = tt->shape;
-    if (!s || (s->n_dim != 4 && s->n_dim != 2))
-        return onnx_err(c, NR_EUNSUP, "expected shape [N, C, H, W] or [N, F], got rank %d",
+    if (!s || (s->n_dim != 4 && s->n_dim != 3 && s->n_dim != 2))
+        return onnx_err(c, NR_EUNSUP, "expected shape [N, C, H, W], [N, T, F] or [N, F], got rank %d",
                         s ? (int)s->n_dim : -1);
     int sh[3] = {1, 1, 1};
     for (size_t i = 0; i < s->n_dim; i++) {
@@ -120,6 +120,8 @@ static int graph_input(ctx *c, const Onnx__ValueInfoProto *in)
     val a = {.kind = V_ACT, .layer = -1, .rank = (int)s->n_dim, .shape = {sh[0], sh[1], sh[2]}};
     if ((int64_t)sh[0] * sh[1] * sh[2] > MAX_ACT)
         return onnx_err(c, NR_ESHAPE, "too large");
+    if (s->n_dim == 3) /* a sequence [N, T, F] (onnx_seq.c) */
+        return onnx_seq_input(c, in->name, sh[0], sh[1]);
     return onnx_def_val(c, in->name, &a);
 }
 
@@ -194,12 +196,21 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
     c->where[0] = 0;
     if (!ninputs)
         return onnx_err(c, NR_ECORRUPT, "the graph has no input (besides initializers)");
+    if ((rc = onnx_fuse_scan(c)))
+        return rc;
     for (size_t i = 0; i < g->n_node; i++) {
         node *n = g->node[i];
         c->node = (int)i;
         if (!n->op_type)
             return onnx_err(c, NR_ECORRUPT, "node %zu has no op_type", i);
         set_where(c, "node", (int)i, n->name ? n->name : "");
+        if (onnx_fuse_skip(c, (int)i))
+            continue; /* inside a recognised pattern, converted at its head */
+        if ((rc = onnx_fuse_emit(c, (int)i)) <= 0) {
+            if (rc)
+                return rc;
+            continue;
+        }
         const char *d = n->domain;
         char op[64];
         onnx_printable(op, sizeof op, n->op_type);
@@ -207,6 +218,13 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
             char dp[64];
             onnx_printable(dp, sizeof dp, d);
             return onnx_err(c, NR_EUNSUP, "unsupported operator %s (domain %s)", op, dp);
+        }
+        if (onnx_seq_wants(c, n)) {
+            if (n->n_output < 1 || !n->output[0][0])
+                return onnx_err(c, NR_ECORRUPT, "the node has no output");
+            if ((rc = onnx_seq_convert(c, n)))
+                return rc;
+            continue;
         }
         onnx_op_fn fn = onnx_ops_find(n->op_type);
         if (!fn)
@@ -228,7 +246,7 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
     if (c->v[k].kind != V_ACT || c->v[k].layer < 0)
         return onnx_err(c, NR_EUNSUP, "the output must be computed by at least one layer from the "
                         "network input");
-    return 0;
+    return onnx_seq_finish(c, &c->v[k]);
 }
 
 static int write_spec(ctx *c, const Onnx__ModelProto *m, const char *path,
@@ -347,6 +365,8 @@ int nr_onnx_import_buffer(const void *buf, size_t len, const char *path,
     onnx_map_free(&c.uses);
     onnx_map_free(&c.vinfo);
     onnx_map_free(&c.lnames);
+    onnx_map_free(&c.prod);
+    onnx_fuse_free(&c);
     onnx__model_proto__free_unpacked(m, NULL);
     return rc;
 }

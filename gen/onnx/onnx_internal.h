@@ -21,6 +21,9 @@
  *   onnx_ops.c     one converter per operator on activations [onnx_internal.h]
  *   onnx_value.c   the importer's values: activations and known tensors [onnx_internal.h]
  *   onnx_write.c   an ONNX model into DIR/NAME.yaml + .safetensors [onnx_write.h]
+ *   onnx_seq.c     sequence activations: N-d views over [B, T, F] layers [onnx_internal.h]
+ *   onnx_seq_ops.c operators on sequence activations (transformers) [onnx_internal.h]
+ *   onnx_seq_fuse.c recognised multi-node patterns (GELU, LayerNorm, ...) [onnx_internal.h]
  */
 
 #include <stddef.h>
@@ -48,6 +51,11 @@ typedef struct val {
     double *f;
     int64_t *i;
     int uses;                    /* node inputs and graph outputs naming it      */
+    /* ACT with seq set (onnx_seq.c): the ONNX tensor is the view dims d[nd]
+     * (batch included), element strides st[nd] and offset off into the
+     * C-order storage shape[3] = [B, T, F] of layer `layer`; rank is 3 */
+    int seq, nd;
+    int64_t d[NR_TENSOR_MAXDIM], st[NR_TENSOR_MAXDIM], off;
 } val;
 
 typedef struct layer {
@@ -83,6 +91,8 @@ typedef struct ctx {
     uint64_t nvalues;
     char where[96];
     int node;                    /* index of the node being converted, -1 none   */
+    struct onnx_fused *fz;       /* per node: a recognised pattern (onnx_seq_fuse.c) */
+    strmap prod;                 /* value name -> index of the node producing it */
 } ctx;
 
 typedef const Onnx__NodeProto node;
@@ -174,5 +184,55 @@ int onnx_const_reshape(ctx *c, node *n, const val *x, const val *s, int allowzer
 int onnx_const_arith(ctx *c, node *n, const val *a, const val *b);
 int onnx_const_slice(ctx *c, const val *x, const int64_t *st, const int64_t *en,
                      const int64_t *axes, const int64_t *steps, int ns, const char *out);
+
+/* -------------------------------------------------------------- onnx_ops.c */
+
+/* W[m][k] = alpha * B[k][m] (or B[m][k] when transB), float32, malloc'ed. */
+int onnx_dense_weight(ctx *c, const val *B, int transB, double alpha, int K, int M, float **out);
+
+/* -------------------------------------------------------------- onnx_seq.c */
+
+/* A graph input of rank 3 [N, T, F]: a sequence activation [1, T, F]. */
+int onnx_seq_input(ctx *c, const char *name, int T, int F);
+/* 1 when node n reads a sequence activation (or turns an NCHW one into one). */
+int onnx_seq_wants(ctx *c, node *n);
+/* A sequence activation's value after every node: made a layer's plain
+ * storage (the graph output). */
+int onnx_seq_finish(ctx *c, val *v);
+/* The view of any activation (an NCHW or NF one: its C-order view). */
+void onnx_seq_view(const val *v, val *out);
+/* *out = v as a value whose view is its storage in C order, adding layers
+ * (slice, heads, merge_heads, tokens) as needed; else an error. */
+int onnx_seq_canon(ctx *c, node *n, const val *v, val *out);
+/* Define name as a C-order view of dims[nd] over layer li of storage sh. */
+int onnx_seq_def(ctx *c, const char *name, int li, const int sh[3], int nd, const int64_t *dims);
+/* Define name as the view of v over layer li (same storage shape). */
+int onnx_seq_def_like(ctx *c, const char *name, int li, const val *v);
+/* Product of dims. */
+int64_t onnx_seq_count(int nd, const int64_t *d);
+const char *onnx_seq_str(char *buf, size_t n, const val *v);
+/* Declared shape check (value_info) of a sequence value. */
+int onnx_seq_check_declared(ctx *c, const val *v, const char *name);
+
+/* ---------------------------------------------------------- onnx_seq_ops.c */
+
+/* Convert node n, one of whose inputs is a sequence activation. */
+int onnx_seq_convert(ctx *c, node *n);
+/* A unary layer op (fields appended by the caller) on v: its output view is v's. */
+int onnx_seq_unary(ctx *c, node *n, const char *op, const val *v, const char *out, int *li);
+/* layernorm (gamma g, beta b) or rmsnorm (g) over v's last axis, named out;
+ * g, b NULL: ones, zeros. */
+int onnx_seq_norm(ctx *c, node *n, const val *v, const char *op, const val *g, const val *b,
+                  double eps, const char *out);
+
+/* --------------------------------------------------------- onnx_seq_fuse.c */
+
+/* Find the recognised patterns (c->fz) before the walk. */
+int onnx_fuse_scan(ctx *c);
+/* 1 when node i is inside a recognised pattern, not its head. */
+int onnx_fuse_skip(const ctx *c, int i);
+/* Node i heads a pattern: emit its layer (0 or an error); 1 when it heads none. */
+int onnx_fuse_emit(ctx *c, int i);
+void onnx_fuse_free(ctx *c);
 
 #endif

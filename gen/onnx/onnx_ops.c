@@ -101,8 +101,8 @@ static int make_dense(ctx *c, node *n, val *x, int M, float *wt, float *bias)
     return onnx_def_act(c, n->output[0], li, 2, M, 1, 1);
 }
 
-/* W[m][k] = alpha * B[k][m] (or B[m][k] when transB) */
-static int dense_weight(ctx *c, const val *B, int transB, double alpha, int K, int M, float **out)
+/* W[m][k] = alpha * B[k][m] (or B[m][k] when transB) (onnx_internal.h) */
+int onnx_dense_weight(ctx *c, const val *B, int transB, double alpha, int K, int M, float **out)
 {
     float *wt = malloc((size_t)M * K * sizeof *wt + 1);
     if (!wt)
@@ -156,7 +156,7 @@ static int op_gemm(ctx *c, node *n)
         for (int m = 0; m < M; m++)
             bias[m] = (float)(beta * C->f[vec ? m : 0]);
     }
-    if ((rc = dense_weight(c, B, tb, alpha, K, M, &wt))) {
+    if ((rc = onnx_dense_weight(c, B, tb, alpha, K, M, &wt))) {
         free(bias);
         return rc;
     }
@@ -177,7 +177,7 @@ static int op_matmul(ctx *c, node *n)
         return onnx_err(c, NR_ESHAPE, "input B has shape %s, expected [%d, M]",
                         onnx_dims_str(d, sizeof d, B->dims, B->ndim), a->shape[0]);
     float *wt;
-    if ((rc = dense_weight(c, B, 0, 1, a->shape[0], (int)B->dims[1], &wt)))
+    if ((rc = onnx_dense_weight(c, B, 0, 1, a->shape[0], (int)B->dims[1], &wt)))
         return rc;
     return make_dense(c, n, a, (int)B->dims[1], wt, NULL);
 }

@@ -358,6 +358,6 @@ int onnx_alias(ctx *c, const char *name, const val *src)
         }
         return rc;
     }
-    int rc = check_declared(c, &a, name);
+    int rc = src->seq ? onnx_seq_check_declared(c, &a, name) : check_declared(c, &a, name);
     return rc ? rc : onnx_def_val(c, name, &a);
 }
