@@ -469,3 +469,116 @@ int onnx_op_transpose(ctx *c, node *n)
     }
     return const_def(c, n->output[0], &r);
 }
+
+/* ---------------------------------------------------------------- broadcasting (Equal, Where, Expand) */
+
+/* NumPy broadcast of the shapes of a[0..n) into out/nd: 0 or an error. */
+static int bshape(ctx *c, const val *const *a, int n, int *nd, int64_t *out)
+{
+    *nd = 0;
+    for (int k = 0; k < n; k++)
+        if (a[k]->ndim > *nd)
+            *nd = a[k]->ndim;
+    for (int i = 0; i < *nd; i++) {
+        out[i] = 1;
+        for (int k = 0; k < n; k++) {
+            int j = i - (*nd - a[k]->ndim);
+            int64_t d = j < 0 ? 1 : a[k]->dims[j];
+            if (d != 1 && out[i] != 1 && d != out[i])
+                return onnx_err(c, NR_ESHAPE, "constant shapes do not broadcast");
+            if (d != 1)
+                out[i] = d;
+        }
+    }
+    return 0;
+}
+
+/* Index into a of the broadcast multi-index idx over nd dims. */
+static size_t bindex(const val *a, int nd, const int64_t *idx)
+{
+    size_t k = 0;
+    for (int j = 0; j < a->ndim; j++) {
+        int64_t d = a->dims[j];
+        k = k * (size_t)d + (size_t)(d == 1 ? 0 : idx[j + nd - a->ndim]);
+    }
+    return k;
+}
+
+static double num(const val *v, size_t k)
+{
+    return v->isint ? (double)v->i[k] : v->f[k];
+}
+
+int onnx_op_equal(ctx *c, node *n)
+{
+    val *a, *b, r;
+    int nd;
+    int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
+    int rc = onnx_check_attrs(c, n, "");
+    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
+    if (!rc) rc = onnx_in_const(c, n, 0, "input A (Equal is supported on constants)", -1, &a);
+    if (!rc) rc = onnx_in_const(c, n, 1, "input B (Equal is supported on constants)", -1, &b);
+    const val *ab[2] = {a, b};
+    if (!rc) rc = bshape(c, ab, 2, &nd, od);
+    if (!rc) rc = const_alloc(c, &r, 1, nd, od);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < r.count; k++) {
+        unflat(k, nd, od, idx);
+        r.i[k] = num(a, bindex(a, nd, idx)) == num(b, bindex(b, nd, idx));
+    }
+    return const_def(c, n->output[0], &r);
+}
+
+int onnx_op_where(ctx *c, node *n)
+{
+    val *v[3], r;
+    int nd;
+    int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
+    int rc = onnx_check_attrs(c, n, "");
+    if (!rc) rc = onnx_check_inputs(c, n, 3, 3);
+    for (int k = 0; !rc && k < 3; k++)
+        rc = onnx_in_const(c, n, (size_t)k, "every input (Where is supported on constants)", -1, &v[k]);
+    if (!rc && (!v[0]->isint || v[1]->isint != v[2]->isint))
+        rc = onnx_err(c, NR_EUNSUP, "Where needs a boolean condition and two values of one type");
+    const val *vs[3] = {v[0], v[1], v[2]};
+    if (!rc) rc = bshape(c, vs, 3, &nd, od);
+    if (!rc) rc = const_alloc(c, &r, v[1]->isint, nd, od);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < r.count; k++) {
+        unflat(k, nd, od, idx);
+        const val *s = v[0]->i[bindex(v[0], nd, idx)] ? v[1] : v[2];
+        const_copy(&r, k, s, bindex(s, nd, idx));
+    }
+    return const_def(c, n->output[0], &r);
+}
+
+int onnx_op_expand(ctx *c, node *n)
+{
+    val *x, *s, r;
+    int nd;
+    int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
+    int rc = onnx_check_attrs(c, n, "");
+    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
+    if (!rc) rc = onnx_in_const(c, n, 0, "input (Expand is supported on constants)", -1, &x);
+    if (!rc) rc = onnx_in_const(c, n, 1, "shape", 1, &s);
+    if (rc)
+        return rc;
+    if (s->ndim != 1 || s->count > NR_TENSOR_MAXDIM)
+        return onnx_err(c, NR_EUNSUP, "shape must be a 1-D list of at most %d values", NR_TENSOR_MAXDIM);
+    val sh = {.kind = V_CONST, .ndim = (int)s->count};
+    for (size_t k = 0; k < s->count; k++) {
+        if (s->i[k] < 1 || s->i[k] > MAX_DIM)
+            return onnx_err(c, NR_ESHAPE, "shape entry %lld", (long long)s->i[k]);
+        sh.dims[k] = s->i[k];
+    }
+    const val *xs[2] = {x, &sh};
+    if ((rc = bshape(c, xs, 2, &nd, od)) || (rc = const_alloc(c, &r, x->isint, nd, od)))
+        return rc;
+    for (size_t k = 0; k < r.count; k++) {
+        unflat(k, nd, od, idx);
+        const_copy(&r, k, x, bindex(x, nd, idx));
+    }
+    return const_def(c, n->output[0], &r);
+}

@@ -206,11 +206,14 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
         set_where(c, "node", (int)i, n->name ? n->name : "");
         if (onnx_fuse_skip(c, (int)i))
             continue; /* inside a recognised pattern, converted at its head */
+        c->optag = n->op_type; /* the sequence converters name the operator */
         if ((rc = onnx_fuse_emit(c, (int)i)) <= 0) {
             if (rc)
                 return rc;
+            c->optag = NULL;
             continue;
         }
+        c->optag = NULL;
         const char *d = n->domain;
         char op[64];
         onnx_printable(op, sizeof op, n->op_type);
@@ -222,8 +225,10 @@ static int walk(ctx *c, const Onnx__ModelProto *m)
         if (onnx_seq_wants(c, n)) {
             if (n->n_output < 1 || !n->output[0][0])
                 return onnx_err(c, NR_ECORRUPT, "the node has no output");
+            c->optag = n->op_type;
             if ((rc = onnx_seq_convert(c, n)))
                 return rc;
+            c->optag = NULL;
             continue;
         }
         onnx_op_fn fn = onnx_ops_find(n->op_type);

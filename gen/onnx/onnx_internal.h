@@ -93,6 +93,7 @@ typedef struct ctx {
     int node;                    /* index of the node being converted, -1 none   */
     struct onnx_fused *fz;       /* per node: a recognised pattern (onnx_seq_fuse.c) */
     strmap prod;                 /* value name -> index of the node producing it */
+    const char *optag;           /* set: errors start "OP: " (transformer nodes) */
 } ctx;
 
 typedef const Onnx__NodeProto node;
@@ -178,6 +179,9 @@ int onnx_op_squeeze(ctx *c, node *n);
 int onnx_op_cast(ctx *c, node *n);
 int onnx_op_transpose(ctx *c, node *n);
 int onnx_op_arith(ctx *c, node *n);                       /* Sub, Mul, Div        */
+int onnx_op_equal(ctx *c, node *n);                       /* NumPy broadcasting:  */
+int onnx_op_where(ctx *c, node *n);
+int onnx_op_expand(ctx *c, node *n);
 /* The constant cases of operators that are layers on activations. */
 int onnx_const_concat(ctx *c, node *n);
 int onnx_const_reshape(ctx *c, node *n, const val *x, const val *s, int allowzero);

@@ -789,6 +789,9 @@ static const struct {
     {"Mul", onnx_op_arith},
     {"Div", onnx_op_arith},
     {"ConstantOfShape", onnx_op_constant_of_shape},
+    {"Equal", onnx_op_equal},
+    {"Where", onnx_op_where},
+    {"Expand", onnx_op_expand},
 };
 
 onnx_op_fn onnx_ops_find(const char *op_type)

@@ -695,6 +695,92 @@ static int op_relu(ctx *c, node *n)
     return rc ? rc : onnx_seq_unary(c, n, "relu", x, n->output[0], NULL);
 }
 
+/* Concat of one activation with constants along its token axis (a class
+ * token): pad (zeros) then add_const of the constants in the new rows. */
+static int op_concat(ctx *c, node *n)
+{
+    int64_t axis;
+    int rc = onnx_check_attrs(c, n, "axis");
+    if (!rc) rc = onnx_attr_int(c, n, "axis", 0, &axis);
+    if (rc)
+        return rc;
+    int act = -1;
+    val *in[8];
+    if (n->n_input < 2 || n->n_input > 8)
+        return onnx_err(c, NR_EUNSUP, "Concat of %zu inputs on a sequence (2 .. 8 supported)",
+                        n->n_input);
+    for (size_t i = 0; i < n->n_input; i++) {
+        if ((rc = onnx_get_in(c, n, i, &in[i])))
+            return rc;
+        if (in[i]->kind == V_ACT) {
+            if (act >= 0)
+                return onnx_err(c, NR_EUNSUP, "Concat of two activations along a sequence axis "
+                                "is not supported");
+            act = (int)i;
+        } else if (in[i]->isint)
+            return onnx_err(c, NR_EUNSUP, "Concat of an integer constant with an activation");
+    }
+    val x;
+    int ax;
+    if ((rc = onnx_seq_canon(c, n, in[act], &x)) || (rc = onnx_norm_axis(c, axis, x.nd, &ax)))
+        return rc;
+    char a[96];
+    if (x.shape[0] != onnx_seq_count(ax, x.d) || x.shape[1] != x.d[ax])
+        return onnx_err(c, NR_EUNSUP, "Concat along axis %d of %s: only along the tokens T of "
+                        "[1, T, F]", ax, onnx_seq_str(a, sizeof a, &x));
+    int64_t before = 0, after = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        if ((int)i == act)
+            continue;
+        const val *k = in[i];
+        int ok = k->ndim == x.nd;
+        for (int j = 0; ok && j < x.nd; j++)
+            ok = j == ax || k->dims[j] == x.d[j];
+        if (!ok)
+            return onnx_err(c, NR_ESHAPE, "constant %s does not concatenate with %s on axis %d",
+                            onnx_dims_str(a, sizeof a, k->dims, k->ndim), onnx_seq_str(a + 48, 48, &x), ax);
+        *((int)i < act ? &before : &after) += k->dims[ax];
+    }
+    if (x.d[ax] + before + after > MAX_DIM)
+        return onnx_err(c, NR_ESHAPE, "too many tokens");
+    val *ins[1] = {&x};
+    int li = onnx_new_layer(c, n, "pad", ins, 1);
+    if (li < 0)
+        return li;
+    if ((rc = onnx_lfield(c, &c->L[li], ", h: [%d, %d]", (int)before, (int)after)))
+        return rc;
+    int T = (int)(x.d[ax] + before + after), F = x.shape[2];
+    float *w = calloc((size_t)T * (size_t)F, sizeof *w);
+    if (!w)
+        return onnx_err(c, NR_ENOMEM, "out of memory");
+    int64_t row = 0; /* rows of the output: each constant's, in order */
+    for (size_t i = 0; i < n->n_input; i++) {
+        int64_t rows = (int)i == act ? x.d[ax] : in[i]->dims[ax];
+        for (int64_t r = 0; (int)i != act && r < rows; r++)
+            for (int f = 0; f < F; f++) {
+                w[(row + r) * F + f] = (float)in[i]->f[r * F + f];
+                if (isfinite(in[i]->f[r * F + f]) && !isfinite(w[(row + r) * F + f])) {
+                    free(w);
+                    return onnx_err(c, NR_ERANGE, "constant does not fit float32");
+                }
+            }
+        row += rows;
+    }
+    val p = x; /* the padded tensor, plain */
+    p.layer = li;
+    p.shape[1] = T;
+    p.d[ax] = T;
+    for (int j = x.nd - 1, s = 1; j >= 0; s *= (int)p.d[j--])
+        p.st[j] = s;
+    int lk;
+    if ((rc = onnx_seq_unary(c, n, "add_const", &p, n->output[0], &lk))) {
+        free(w);
+        return rc;
+    }
+    int64_t ws[3] = {1, T, F};
+    return onnx_add_tensor(c, &c->L[lk], "weight", 3, ws, w);
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static const struct {
@@ -705,7 +791,7 @@ static const struct {
     {"Shape", op_shape},         {"Identity", op_identity}, {"Dropout", op_identity},
     {"MatMul", op_matmul},       {"Gemm", op_gemm},         {"Add", op_add},
     {"Mul", op_muldiv},          {"Div", op_muldiv},        {"Softmax", op_softmax},
-    {"LayerNormalization", op_layernorm}, {"Relu", op_relu},
+    {"LayerNormalization", op_layernorm}, {"Relu", op_relu}, {"Concat", op_concat},
 };
 
 int onnx_seq_convert(ctx *c, node *n)

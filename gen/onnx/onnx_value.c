@@ -29,6 +29,11 @@ int onnx_err(ctx *c, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->optag) {
+        char op[48];
+        onnx_printable(op, sizeof op, c->optag);
+        return nr_err_set(c->err, code, c->path, 0, 0, c->where, "%s: %s", op, msg);
+    }
     return nr_err_set(c->err, code, c->path, 0, 0, c->where, "%s", msg);
 }
 
@@ -186,12 +191,14 @@ int onnx_tensor_decode(ctx *c, const Onnx__TensorProto *t, val *out)
         esz = 8; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
         esz = 2; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: /* masks: integers 0/1 */
+        esz = 1; break;
     default:
         return onnx_err(c, NR_EUNSUP, "data type %s (%d) is not supported (expected FLOAT, DOUBLE, "
-                        "FLOAT16, BFLOAT16, INT32 or INT64)", onnx_dtype_name(dt), dt);
+                        "FLOAT16, BFLOAT16, INT32, INT64 or BOOL)", onnx_dtype_name(dt), dt);
     }
     out->isint = dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
-                 dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+                 dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || dt == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
     size_t have;
     const char *field;
     if (t->has_raw_data) {
@@ -249,6 +256,9 @@ int onnx_tensor_decode(ctx *c, const Onnx__TensorProto *t, val *out)
             break;
         case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
             out->i[k] = raw ? (int32_t)(uint32_t)le(raw + 4 * k, 4) : t->int32_data[k];
+            break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+            out->i[k] = (raw ? raw[k] : t->int32_data[k]) != 0;
             break;
         default:
             out->i[k] = raw ? (int64_t)le(raw + 8 * k, 8) : t->int64_data[k];
