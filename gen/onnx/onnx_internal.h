@@ -228,6 +228,12 @@ int onnx_seq_unary(ctx *c, node *n, const char *op, const val *v, const char *ou
  * g, b NULL: ones, zeros. */
 int onnx_seq_norm(ctx *c, node *n, const val *v, const char *op, const val *g, const val *b,
                   double eps, const char *out);
+/* rope on v [.., T, d] (d = 2 half, the second slice ending at end >= d)
+ * with the tables cos, sin [.., T, d] whose halves agree. */
+int onnx_seq_rope(ctx *c, node *n, const val *v, const val *cos, const val *sin, int64_t half,
+                  int64_t end, const char *out);
+/* causal_softmax of scores v [.., T, T] under the boolean mask (j > t). */
+int onnx_seq_causal(ctx *c, node *n, const val *v, const val *mask, const char *out);
 
 /* --------------------------------------------------------- onnx_seq_fuse.c */
 

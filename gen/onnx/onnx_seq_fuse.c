@@ -9,6 +9,10 @@
  *   RMSNorm     Pow(x, 2) -> ReduceMean -> Add eps -> Sqrt -> Reciprocal -> Mul x
  *               [-> Mul g]                                                  rmsnorm
  *   SiLU        Sigmoid(x) -> Mul x                                         silu
+ *   rotary      Mul(x, cos) + Mul(Concat(Neg(Slice(x, h:)), Slice(x, :h)), sin)
+ *               with cos, sin constants whose two halves agree              rope
+ *   causal      Where(mask, -inf, s) -> Softmax(last axis), mask[t][j] = j > t
+ *                                                                           causal_softmax
  *
  * A pattern matches only when every intermediate value is read by the next
  * node of the pattern alone (not by any other node or graph output), the
@@ -18,10 +22,11 @@
 #include "onnx_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { FZ_NONE, FZ_GELU, FZ_LN, FZ_RMS, FZ_SILU };
+enum { FZ_NONE, FZ_GELU, FZ_LN, FZ_RMS, FZ_SILU, FZ_ROPE, FZ_CAUSAL };
 
 struct onnx_fused {
     int kind;                 /* at the head node; FZ_NONE elsewhere             */
@@ -30,6 +35,9 @@ struct onnx_fused {
     double eps;
     const char *x, *out;      /* names in the graph (owned by the model)         */
     const char *g, *b;        /* the gamma / beta inputs, NULL when absent       */
+                              /* rope: cos, sin; causal: the mask               */
+    int64_t half, end;        /* rope: the split point h, the 2nd slice's end    */
+    int s1, s2;               /* rope: the two Slice nodes                       */
 };
 
 #define WINDOW 64 /* consumers are searched this many nodes ahead */
@@ -231,6 +239,12 @@ static int match_rms(ctx *c, int h)
     if (a < 0 || reduce_axis(c, r, &f.axis) || scalar(c, other(c, a, G(c)->node[r]->output[0]), &f.eps))
         return 0;
     int sq = next(c, a, "Sqrt"), rc = sq < 0 ? -1 : next(c, sq, "Reciprocal");
+    if (sq >= 0 && rc < 0) { /* 1 / sqrt as Div(1, s) */
+        rc = next(c, sq, "Div");
+        if (rc >= 0 && (strcmp(G(c)->node[rc]->input[1], G(c)->node[sq]->output[0]) ||
+                        !is_scalar(c, G(c)->node[rc]->input[0], 1)))
+            rc = -1;
+    }
     int m = rc < 0 ? -1 : next(c, rc, "Mul");
     const char *o = m < 0 ? NULL : other(c, m, G(c)->node[rc]->output[0]);
     if (!o || strcmp(o, f.x))
@@ -252,6 +266,72 @@ static int match_silu(ctx *c, int h)
         return 0;
     c->fz[m].skip = 1;
     c->fz[h] = (struct onnx_fused){.kind = FZ_SILU, .x = n->input[0], .out = G(c)->node[m]->output[0]};
+    return 1;
+}
+
+/* Slice node j of x's axis *axis, [lo, hi) (the axis checked at the
+ * emission, when x's rank is known): 0, or -1 when it is not one. */
+static int last_slice(ctx *c, int j, const char *x, int64_t *lo, int64_t *hi, int *axis)
+{
+    node *n = G(c)->node[j];
+    double a, b, ax, st = 1;
+    if (!is_op(c, j, "Slice") || n->n_input < 4 || strcmp(n->input[0], x) ||
+        scalar(c, n->input[1], &a) || scalar(c, n->input[2], &b) || scalar(c, n->input[3], &ax) ||
+        ax < -1 || ax >= NR_TENSOR_MAXDIM || (n->n_input > 4 && scalar(c, n->input[4], &st)) ||
+        st != 1)
+        return -1;
+    *axis = (int)ax;
+    *lo = a < 0 ? -1 : (int64_t)a;
+    *hi = b > 1e15 ? INT64_MAX : (int64_t)b;
+    return *lo < 0 || *hi < 0 ? -1 : 0;
+}
+
+/* Anchored at the Neg; the pattern's first node is its head. */
+static int match_rope(ctx *c, int ng)
+{
+    node *n = G(c)->node[ng];
+    int p2 = onnx_map_get(&c->prod, n->input[0]);
+    if (n->n_input != 1 || p2 < 0 || !is_op(c, p2, "Slice"))
+        return 0;
+    const char *x = G(c)->node[p2]->input[0];
+    int64_t lo2, hi2, lo1, hi1;
+    int ax1, ax2;
+    int cc = next(c, ng, "Concat");
+    if (last_slice(c, p2, x, &lo2, &hi2, &ax2) || uses(c, G(c)->node[p2]->output[0]) != 1 || cc < 0 ||
+        G(c)->node[cc]->n_input != 2 || strcmp(G(c)->node[cc]->input[0], n->output[0]))
+        return 0;
+    const Onnx__AttributeProto *ax = onnx_attr(G(c)->node[cc], "axis");
+    int p1 = onnx_map_get(&c->prod, G(c)->node[cc]->input[1]);
+    if (!ax || ax->i != -1 || p1 < 0 || last_slice(c, p1, x, &lo1, &hi1, &ax1) || ax1 != ax2 || lo1 != 0 ||
+        hi1 != lo2 || uses(c, G(c)->node[p1]->output[0]) != 1)
+        return 0;
+    int m2 = next(c, cc, "Mul"), ad = m2 < 0 ? -1 : next(c, m2, "Add");
+    const char *sin = m2 < 0 ? NULL : other(c, m2, G(c)->node[cc]->output[0]);
+    const char *mo = ad < 0 ? NULL : other(c, ad, G(c)->node[m2]->output[0]);
+    int m1 = mo ? onnx_map_get(&c->prod, mo) : -1;
+    if (!sin || m1 < 0 || !is_op(c, m1, "Mul") || uses(c, mo) != 1 || !other(c, m1, x))
+        return 0;
+    int js[7] = {p1, p2, m1, ng, cc, m2, ad}, h = p1;
+    for (int k = 0; k < 7; k++)
+        h = js[k] < h ? js[k] : h;
+    mark(c->fz, js, 7);
+    c->fz[h] = (struct onnx_fused){.kind = FZ_ROPE, .x = x, .out = G(c)->node[ad]->output[0],
+                                   .g = other(c, m1, x), .b = sin, .half = lo2, .end = hi2, .axis = ax1, .s1 = p1,
+                                   .s2 = p2};
+    c->fz[h].skip = 0;
+    return 1;
+}
+
+static int match_causal(ctx *c, int w)
+{
+    node *n = G(c)->node[w];
+    double v;
+    int sm = next(c, w, "Softmax");
+    if (n->n_input != 3 || sm < 0 || scalar(c, n->input[1], &v) || !(isinf(v) && v < 0))
+        return 0;
+    c->fz[sm].skip = 1;
+    c->fz[w] = (struct onnx_fused){.kind = FZ_CAUSAL, .x = n->input[2], .g = n->input[0],
+                                   .out = G(c)->node[sm]->output[0], .s1 = sm};
     return 1;
 }
 
@@ -279,6 +359,10 @@ int onnx_fuse_scan(ctx *c)
             match_rms(c, h);
         else if (is_op(c, h, "Sigmoid"))
             match_silu(c, h);
+        else if (is_op(c, h, "Neg"))
+            match_rope(c, h);
+        else if (is_op(c, h, "Where"))
+            match_causal(c, h);
     }
     return 0;
 }
@@ -311,6 +395,19 @@ int onnx_fuse_emit(ctx *c, int i)
         return rc;
     if (x->kind != V_ACT)
         return onnx_err(c, NR_EUNSUP, "a %s pattern on a constant", n->op_type);
+    if (f->kind == FZ_ROPE && f->axis != -1 && (!x->seq || f->axis != x->nd - 1))
+        return onnx_err(c, NR_EUNSUP, "a rotary pattern slicing axis %d, not the last", f->axis);
+    if (f->kind == FZ_ROPE)
+        return onnx_seq_rope(c, n, x, g, b, f->half, f->end, f->out);
+    if (f->kind == FZ_CAUSAL) {
+        int64_t axis;
+        node *sm = G(c)->node[f->s1];
+        int rc2 = onnx_attr_int(c, sm, "axis", c->opset < 13 ? 1 : -1, &axis);
+        if (!rc2 && (sm->n_attribute > 1 || (axis != -1 && axis != x->nd - 1)))
+            rc2 = onnx_err(c, NR_EUNSUP, "a causal mask before a Softmax that is not along the "
+                           "last axis");
+        return rc2 ? rc2 : onnx_seq_causal(c, n, x, g, f->out);
+    }
     if (f->kind == FZ_GELU || f->kind == FZ_SILU)
         return onnx_seq_unary(c, n, f->kind == FZ_GELU ? "gelu" : "silu", x, f->out, NULL);
     val v;

@@ -695,6 +695,136 @@ static int op_relu(ctx *c, node *n)
     return rc ? rc : onnx_seq_unary(c, n, "relu", x, n->output[0], NULL);
 }
 
+/* The [T, half] first half of a rotary table k broadcast as [.., T, 2 half]. */
+static int rope_table(ctx *c, const val *k, int64_t T, int64_t half, const char *what, float **out)
+{
+    char a[96];
+    int ok = k && k->kind == V_CONST && !k->isint && k->ndim >= 2 && k->dims[k->ndim - 2] == T &&
+             k->dims[k->ndim - 1] == 2 * half && k->count == (size_t)(T * 2 * half);
+    if (!ok)
+        return k && k->kind == V_CONST && !k->isint
+                   ? onnx_err(c, NR_ESHAPE, "rotary %s table has shape %s, expected [%lld, %lld]",
+                              what, onnx_dims_str(a, sizeof a, k->dims, k->ndim), (long long)T,
+                              (long long)(2 * half))
+                   : onnx_err(c, NR_EUNSUP, "rotary %s table is not a float constant", what);
+    float *f = malloc((size_t)(T * half) * sizeof *f);
+    if (!f)
+        return onnx_err(c, NR_ENOMEM, "out of memory");
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < half; i++) {
+            double lo = k->f[t * 2 * half + i], hi = k->f[t * 2 * half + half + i];
+            if (lo != hi || (float)lo != lo) {
+                free(f);
+                return onnx_err(c, NR_EUNSUP, "rotary %s table: position %lld, feature %lld: "
+                                "the halves differ (%g, %g) or are not float32; numrep's rope "
+                                "pairs features i and i + d/2 with one angle", what, (long long)t,
+                                (long long)i, lo, hi);
+            }
+            f[t * half + i] = (float)lo;
+        }
+    *out = f;
+    return 0;
+}
+
+int onnx_seq_rope(ctx *c, node *n, const val *v, const val *cos, const val *sin, int64_t half,
+                  int64_t end, const char *out)
+{
+    val x;
+    float *cf = NULL, *sf = NULL;
+    int rc = last_axis(c, n, v, "a rotary embedding", &x), li;
+    if (rc)
+        return rc;
+    int64_t T = x.shape[1], d = x.shape[2];
+    if (d != 2 * half || end < d || x.d[x.nd - 2] != T)
+        return onnx_err(c, NR_EUNSUP, "a rotary pattern splitting %lld features at %lld (numrep's "
+                        "rope splits [.., T, d] at d/2)", (long long)d, (long long)half);
+    if (!(rc = rope_table(c, cos, T, half, "cos", &cf)) && !(rc = rope_table(c, sin, T, half, "sin", &sf)))
+        rc = onnx_seq_unary(c, n, "rope", &x, out, &li);
+    int64_t sh[2] = {T, half};
+    if (!rc) {
+        rc = onnx_add_tensor(c, &c->L[li], "cos", 2, sh, cf);
+        cf = NULL;
+    }
+    if (!rc) {
+        rc = onnx_add_tensor(c, &c->L[li], "sin", 2, sh, sf);
+        sf = NULL;
+    }
+    free(cf);
+    free(sf);
+    return rc;
+}
+
+int onnx_seq_causal(ctx *c, node *n, const val *v, const val *mask, const char *out)
+{
+    val x;
+    int rc = last_axis(c, n, v, "a causal softmax", &x);
+    if (rc)
+        return rc;
+    int64_t T = x.shape[2];
+    if (x.shape[1] != T || x.d[x.nd - 2] != T)
+        return onnx_err(c, NR_EUNSUP, "a causal mask on scores that are not [.., T, T]");
+    if (mask->kind != V_CONST || !mask->isint || mask->count != (size_t)(T * T) || mask->ndim < 2 ||
+        mask->dims[mask->ndim - 1] != T)
+        return onnx_err(c, NR_EUNSUP, "the Where condition is not a constant [%lld, %lld] boolean "
+                        "mask", (long long)T, (long long)T);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < T; j++)
+            if ((mask->i[t * T + j] != 0) != (j > t))
+                return onnx_err(c, NR_EUNSUP, "the mask is not causal at [%lld, %lld] (numrep's "
+                                "causal_softmax masks exactly the keys j > t)", (long long)t,
+                                (long long)j);
+    return onnx_seq_unary(c, n, "causal_softmax", &x, out, NULL);
+}
+
+/* Split of the last axis into views. */
+static int op_split(ctx *c, node *n)
+{
+    val x;
+    int64_t axis, sz[8];
+    int ns = -1;
+    int rc = onnx_check_attrs(c, n, "axis split num_outputs");
+    if (!rc) rc = seq_in(c, n, 0, &x);
+    if (!rc) rc = onnx_attr_int(c, n, "axis", 0, &axis);
+    if (!rc && c->opset < 13) rc = onnx_attr_ints(c, n, "split", sz, 8, &ns);
+    if (!rc && c->opset >= 13) rc = const_list(c, n, 1, "split", sz, &ns);
+    if (rc)
+        return rc;
+    int ax;
+    if ((rc = onnx_norm_axis(c, axis, x.nd, &ax)))
+        return rc;
+    if (n->n_output < 1 || n->n_output > 8)
+        return onnx_err(c, NR_EUNSUP, "Split into %zu outputs (1 .. 8 supported)", n->n_output);
+    int k = (int)n->n_output;
+    if (ns < 0) { /* equal parts */
+        if (x.d[ax] % k)
+            return onnx_err(c, NR_EUNSUP, "Split of %lld into %d unequal parts", (long long)x.d[ax], k);
+        for (int i = 0; i < k; i++)
+            sz[i] = x.d[ax] / k;
+    } else if (ns != k)
+        return onnx_err(c, NR_ESHAPE, "split has %d sizes for %d outputs", ns, k);
+    int64_t off = 0;
+    for (int i = 0; i < k; i++) {
+        if (sz[i] < 1 || off + sz[i] > x.d[ax])
+            return onnx_err(c, NR_ESHAPE, "split sizes do not fit axis %d (%lld)", ax, (long long)x.d[ax]);
+        off += sz[i];
+    }
+    if (off != x.d[ax])
+        return onnx_err(c, NR_ESHAPE, "split sizes sum to %lld, axis %d has %lld", (long long)off, ax,
+                        (long long)x.d[ax]);
+    off = 0;
+    for (int i = 0; i < k; i++) {
+        val r = x;
+        r.off = x.off + off * x.st[ax];
+        r.d[ax] = sz[i];
+        off += sz[i];
+        if (!n->output[i][0])
+            continue;
+        if ((rc = onnx_seq_def_like(c, n->output[i], x.layer, &r)))
+            return rc;
+    }
+    return 0;
+}
+
 /* Concat of one activation with constants along its token axis (a class
  * token): pad (zeros) then add_const of the constants in the new rows. */
 static int op_concat(ctx *c, node *n)
@@ -792,6 +922,7 @@ static const struct {
     {"MatMul", op_matmul},       {"Gemm", op_gemm},         {"Add", op_add},
     {"Mul", op_muldiv},          {"Div", op_muldiv},        {"Softmax", op_softmax},
     {"LayerNormalization", op_layernorm}, {"Relu", op_relu}, {"Concat", op_concat},
+    {"Split", op_split},
 };
 
 int onnx_seq_convert(ctx *c, node *n)
