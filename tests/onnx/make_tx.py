@@ -13,7 +13,9 @@ embeddings); a GPT-style causal block (RMSNorm, rotary embeddings, SwiGLU);
 and bad_headdim8, an encoder whose 1/sqrt(8) attention scaling numrep's
 scale cannot express exactly (the importer must refuse it, naming the node).
 The generated files are committed, so tests never need torch.
-usage: /usr/bin/python3 tests/onnx/make_tx.py [OUTDIR]"""
+With --fuzz DIR it writes tiny versions (d_model 8, 4 tokens, no inputs)
+as seeds of tests/fuzz/corpus/onnx.
+usage: /usr/bin/python3 tests/onnx/make_tx.py [OUTDIR | --fuzz DIR]"""
 import math
 import os
 import sys
@@ -111,7 +113,22 @@ def export(name, m, shape, opset):
     print(name, os.path.getsize(path), "bytes")
 
 
+def fuzz_seeds(out):
+    global T, D
+    T, D = 4, 8
+    x = torch.randn(1, T, D)
+    for name, m, opset in (("tx_enc_pre_gelu", encoder(True, "gelu"), 17),
+                           ("tx_enc_post_relu", encoder(False, "relu"), 13),
+                           ("tx_gpt_block", GptBlock().eval(), 17)):
+        torch.onnx.export(m, (x,), os.path.join(out, name + ".onnx"), opset_version=opset)
+    torch.onnx.export(VitStem().eval(), (torch.randn(1, 3, 16, 16),),
+                      os.path.join(out, "tx_vit_stem.onnx"), opset_version=17)
+
+
 def main():
+    if sys.argv[1:2] == ["--fuzz"]:
+        fuzz_seeds(sys.argv[2])
+        return
     os.makedirs(OUT, exist_ok=True)
     export("enc_pre_gelu_17", encoder(True, "gelu"), (T, D), 17)
     export("enc_post_relu_13", encoder(False, "relu"), (T, D), 13)
