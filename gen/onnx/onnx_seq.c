@@ -200,7 +200,8 @@ int onnx_seq_check_declared(ctx *c, const val *v, const char *name)
                     "give %s", p, s->n_dim, onnx_seq_str(a, sizeof a, v));
 }
 
-static int def_view(ctx *c, const char *name, val *a)
+/* direct: a's layer made it (its bias may be folded in, [onnx-seq]) */
+static int def_view(ctx *c, const char *name, val *a, int direct)
 {
     a->kind = V_ACT;
     a->seq = 1;
@@ -210,8 +211,10 @@ static int def_view(ctx *c, const char *name, val *a)
     int rc = onnx_seq_check_declared(c, a, name);
     if (rc)
         return rc;
-    if (a->layer >= 0)
+    if (a->layer >= 0 && direct)
         c->L[a->layer].out_val = c->nv;
+    else if (a->layer >= 0 && c->L[a->layer].out_val >= 0)
+        c->L[a->layer].out_val = -2; /* read through a view: no folding */
     return onnx_def_val(c, name, a);
 }
 
@@ -227,7 +230,7 @@ int onnx_seq_def(ctx *c, const char *name, int li, const int sh[3], int nd, cons
     set_plain(&a, li, sh);
     if (onnx_seq_count(nd, dims) != (int64_t)sh[0] * sh[1] * sh[2])
         return onnx_err(c, NR_EINTERNAL, "view and storage sizes differ");
-    return def_view(c, name, &a);
+    return def_view(c, name, &a, 1);
 }
 
 int onnx_seq_def_like(ctx *c, const char *name, int li, const val *v)
@@ -237,7 +240,7 @@ int onnx_seq_def_like(ctx *c, const char *name, int li, const val *v)
     a.name = NULL;
     a.uses = 0;
     a.layer = li;
-    return def_view(c, name, &a);
+    return def_view(c, name, &a, 0);
 }
 
 int onnx_seq_input(ctx *c, const char *name, int T, int F)

@@ -241,7 +241,8 @@ static int match_rms(ctx *c, int h)
     int sq = next(c, a, "Sqrt"), rc = sq < 0 ? -1 : next(c, sq, "Reciprocal");
     if (sq >= 0 && rc < 0) { /* 1 / sqrt as Div(1, s) */
         rc = next(c, sq, "Div");
-        if (rc >= 0 && (strcmp(G(c)->node[rc]->input[1], G(c)->node[sq]->output[0]) ||
+        if (rc >= 0 && (G(c)->node[rc]->n_input != 2 ||
+                        strcmp(G(c)->node[rc]->input[1], G(c)->node[sq]->output[0]) ||
                         !is_scalar(c, G(c)->node[rc]->input[0], 1)))
             rc = -1;
     }
@@ -291,7 +292,7 @@ static int match_rope(ctx *c, int ng)
 {
     node *n = G(c)->node[ng];
     int p2 = onnx_map_get(&c->prod, n->input[0]);
-    if (n->n_input != 1 || p2 < 0 || !is_op(c, p2, "Slice"))
+    if (n->n_input != 1 || p2 < 0 || !is_op(c, p2, "Slice") || G(c)->node[p2]->n_input < 1)
         return 0;
     const char *x = G(c)->node[p2]->input[0];
     int64_t lo2, hi2, lo1, hi1;

@@ -855,7 +855,7 @@ static int op_concat(ctx *c, node *n)
     if ((rc = onnx_seq_canon(c, n, in[act], &x)) || (rc = onnx_norm_axis(c, axis, x.nd, &ax)))
         return rc;
     char a[96];
-    if (x.shape[0] != onnx_seq_count(ax, x.d) || x.shape[1] != x.d[ax])
+    if (x.shape[0] != 1 || x.shape[0] != onnx_seq_count(ax, x.d) || x.shape[1] != x.d[ax])
         return onnx_err(c, NR_EUNSUP, "Concat along axis %d of %s: only along the tokens T of "
                         "[1, T, F]", ax, onnx_seq_str(a, sizeof a, &x));
     int64_t before = 0, after = 0;
@@ -866,9 +866,10 @@ static int op_concat(ctx *c, node *n)
         int ok = k->ndim == x.nd;
         for (int j = 0; ok && j < x.nd; j++)
             ok = j == ax || k->dims[j] == x.d[j];
+        char b[96];
         if (!ok)
             return onnx_err(c, NR_ESHAPE, "constant %s does not concatenate with %s on axis %d",
-                            onnx_dims_str(a, sizeof a, k->dims, k->ndim), onnx_seq_str(a + 48, 48, &x), ax);
+                            onnx_dims_str(a, sizeof a, k->dims, k->ndim), onnx_seq_str(b, sizeof b, &x), ax);
         *((int)i < act ? &before : &after) += k->dims[ax];
     }
     if (x.d[ax] + before + after > MAX_DIM)
