@@ -24,6 +24,8 @@
  *   Pad (constant 0)           pad;   Slice (step >= 1) slice, bounds resolved
  *   LRN (odd size)             lrn;   Softmax over channels  softmax
  *   Dropout, Identity          nothing: the output names the input
+ *   a rank-3 input [N, T, F] and everything computed from it (transformers):
+ *                              onnx_seq*.c, docs/semantics.md [onnx-seq], [onnx-fuse]
  *
  * ONNX pads [x1_begin, x2_begin, x1_end, x2_end] are the spec's [top, left,
  * bottom, right]; SAME_UPPER is the spec's `same`, SAME_LOWER becomes

@@ -486,7 +486,6 @@ bad:
 
 static int add_const(ctx *c, node *n, val *xv, const val *k)
 {
-    char a[96];
     if (k->isint)
         return onnx_err(c, NR_EUNSUP, "adding an integer constant to an activation");
     /* the bias of a linear that has none and whose output only this reads */
@@ -512,7 +511,6 @@ static int add_const(ctx *c, node *n, val *xv, const val *k)
         return rc;
     }
     int64_t sh[3] = {x.shape[0], x.shape[1], x.shape[2]};
-    (void)a;
     return onnx_add_tensor(c, &c->L[li], "weight", 3, sh, f);
 }
 
