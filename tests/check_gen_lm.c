@@ -29,9 +29,11 @@ static int compare(const nr_model *m, const float *x, int n, const char *what)
 {
     nr_err err = {0};
     size_t nout = nr_shape_count(m->layers[m->output].out_shape);
-    float *ye = malloc((size_t)n * nout * sizeof *ye), *yj = malloc((size_t)n * nout * sizeof *yj);
+    float *ye = malloc((size_t)n * nout * sizeof *ye);
+    float *yj = malloc((size_t)n * nout * sizeof *yj);
     ck_assert(ye && yj);
-    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &err) == 0, "%s: emulator: %s", what, err.msg);
+    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &err) == 0, "%s: emulator: %s", what,
+                  err.msg);
     gen_model_opts o = {.opt_level = 2};
     gen_compiled *c = NULL;
     ck_assert_msg(gen_model_compile(m, &o, &c, &err) == 0, "%s: compile: %s (%s)", what, err.msg,

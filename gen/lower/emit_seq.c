@@ -119,7 +119,7 @@ V gen_seq_add_r(gen_lctx *c, const nr_format *f, nr_rounding md, V a, V b, V ele
 }
 
 V gen_seq_mul_r(gen_lctx *c, const nr_format *f, nr_rounding md, const nr_format *fa,
-               const nr_format *fb, V a, V b, V elem, uint32_t term)
+                const nr_format *fb, V a, V b, V elem, uint32_t term)
 {
     return gen_num_decode(c->g, f, gen_num_round_prod(c->g, f, md, fa, fb, a, b,
                                                       gen_seq_draw(c, md, elem, term)));
@@ -151,7 +151,8 @@ V gen_seq_nl(gen_lctx *c, const nr_layer *L, nr_nlfn fn, V x, V elem)
     T args[5] = {g->i32, g->f64, c->ptr, g->i32, g->i32};
     T fty = LLVMFunctionType(g->f64, args, 5, 0);
     V a[5] = {c32(g, (uint64_t)fn), x, fmt_ptr(c, &L->prec.nonlinear),
-              c32(g, (uint64_t)L->prec.rounding), gen_seq_draw(c, L->prec.rounding, elem, T_NL)};
+              c32(g, (uint64_t)L->prec.rounding),
+              gen_seq_draw(c, L->prec.rounding, elem, T_NL)};
     return LLVMBuildCall2(g->b, fty, gen_rt_fn(c, "nr_nlrt_gen", fty), a, 5, "nl");
 }
 
@@ -161,7 +162,8 @@ static V div_r(gen_lctx *c, const nr_format *f, nr_rounding md, V a, V b, V elem
     gen_ctx *g = c->g;
     T args[5] = {g->f64, g->f64, c->ptr, g->i32, g->i32};
     T fty = LLVMFunctionType(g->f64, args, 5, 0);
-    V v[5] = {a, b, fmt_ptr(c, f), c32(g, (uint64_t)md), gen_seq_draw(c, md, elem, NR_EMU_TERM_OUT)};
+    V v[5] = {a, b, fmt_ptr(c, f), c32(g, (uint64_t)md),
+              gen_seq_draw(c, md, elem, NR_EMU_TERM_OUT)};
     return LLVMBuildCall2(g->b, fty, gen_rt_fn(c, "nr_nlrt_gen_div", fty), v, 5, "q");
 }
 
@@ -230,12 +232,14 @@ static void emit_elementwise(gen_lctx *c, int li)
     const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations,
                     *wf = &L->prec.weights, *nf = &L->prec.nonlinear;
     const nr_rounding md = L->prec.rounding;
-    V cw = L->op == NR_OP_SCALE ? gen_seq_const_w(c, li, L->spec->scale_by, NR_EMU_TERM_WEIGHT) : NULL;
+    V cw = L->op == NR_OP_SCALE
+               ? gen_seq_const_w(c, li, L->spec->scale_by, NR_EMU_TERM_WEIGHT) : NULL;
     gen_loop l;
     gen_loop_begin(c, &l, nr_shape_count(L->out_shape), "i");
     V x = gen_load_dec(c, xf, c->in[0], l.i), y;
     if (L->op == NR_OP_SCALE) {
-        y = gen_num_round_prod(g, af, md, xf, wf, x, cw, gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
+        y = gen_num_round_prod(g, af, md, xf, wf, x, cw,
+                               gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
     } else if (L->op == NR_OP_ADD_CONST) {
         V w = gen_decode(c, wf, gen_load_w(c, wf, c->w, l.i));
         y = gen_num_round_sum(g, af, md, x, w, gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
@@ -347,7 +351,8 @@ static void emit_layernorm(gen_lctx *c, int li)
     V d = gen_seq_add_r(c, sf, md, gen_load_dec(c, xf, c->in[0], e), negmean, e, T_DEV);
     LLVMBuildStore(B, d, slot(c, lf.i));
     V p = gen_seq_mul_r(c, pf, md, sf, sf, d, d, e, T_SQ);
-    LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""), p, e, T_VSUM), acc);
+    LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""), p, e, T_VSUM),
+                   acc);
     gen_loop_end(c, &lf);
     V var = gen_num_decode(g, sf, gen_div_count(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
                                                 Fv, base, T_VAR));
@@ -355,7 +360,8 @@ static void emit_layernorm(gen_lctx *c, int li)
     V r = gen_seq_nl(c, L, NR_NL_RSQRT, v, base);
     gen_loop_begin(c, &lf, (uint64_t)F, "f");
     e = LLVMBuildAdd(B, base, lf.i, "e");
-    V u = gen_seq_mul_r(c, pf, md, sf, nf, LLVMBuildLoad2(B, g->f64, slot(c, lf.i), "d"), r, e, T_NORM);
+    V u = gen_seq_mul_r(c, pf, md, sf, nf, LLVMBuildLoad2(B, g->f64, slot(c, lf.i), "d"), r, e,
+                        T_NORM);
     V gam = gen_decode(c, wf, gen_load_w(c, wf, c->w, lf.i));
     V z = gen_seq_mul_r(c, pf, md, pf, wf, u, gam, e, T_GAIN);
     V bet = gen_decode(c, wf, gen_load_w(c, wf, c->b, lf.i));

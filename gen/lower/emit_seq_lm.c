@@ -80,10 +80,9 @@ static void emit_embedding(gen_lctx *c, int li)
     gen_loop_begin(c, &lf, (uint64_t)D, "f");
     V j = LLVMBuildAdd(B, LLVMBuildMul(B, lt.i, gen_i64(c, (uint64_t)D), ""), lf.i, "j");
     V w = gen_load_w(c, wf, c->w, LLVMBuildAdd(B, row, lf.i, ""));
-    gen_store_enc(c, af, c->out, j,
-                  nr_format_equal(wf, af) ? w
-                                          : gen_round_val(c, af, L->prec.rounding,
-                                                          gen_decode(c, wf, w), j, NR_EMU_TERM_OUT));
+    if (!nr_format_equal(wf, af)) /* the emulator's event only when the formats differ */
+        w = gen_round_val(c, af, L->prec.rounding, gen_decode(c, wf, w), j, NR_EMU_TERM_OUT);
+    gen_store_enc(c, af, c->out, j, w);
     gen_loop_end(c, &lf);
     gen_loop_end(c, &lt);
 }
