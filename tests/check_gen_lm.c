@@ -16,43 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t fbits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    return b;
-}
-
-/* Emulate and JIT-compile m on n samples x; the number of differing
- * float32 outputs (the first few printed). */
-static int compare(const nr_model *m, const float *x, int n, const char *what)
-{
-    nr_err err = {0};
-    size_t nout = nr_shape_count(m->layers[m->output].out_shape);
-    float *ye = malloc((size_t)n * nout * sizeof *ye);
-    float *yj = malloc((size_t)n * nout * sizeof *yj);
-    ck_assert(ye && yj);
-    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &err) == 0, "%s: emulator: %s", what,
-                  err.msg);
-    gen_model_opts o = {.opt_level = 2};
-    gen_compiled *c = NULL;
-    ck_assert_msg(gen_model_compile(m, &o, &c, &err) == 0, "%s: compile: %s (%s)", what, err.msg,
-                  err.where);
-    memset(yj, 0xAB, (size_t)n * nout * sizeof *yj);
-    ck_assert_msg(gen_compiled_run(c, x, yj, n, &err) == 0, "%s: run: %s", what, err.msg);
-    int bad = 0;
-    for (size_t i = 0; i < (size_t)n * nout; i++)
-        if (fbits(ye[i]) != fbits(yj[i])) {
-            if (bad++ < 4)
-                fprintf(stderr, "%s: output %zu: emulator %a (0x%08x), jit %a (0x%08x)\n", what, i,
-                        (double)ye[i], fbits(ye[i]), (double)yj[i], fbits(yj[i]));
-        }
-    gen_compiled_free(c);
-    free(ye);
-    free(yj);
-    return bad;
-}
-
 /* Inputs of m: token ids in [0, vocab) when it reads ids, else uniform in
  * [-scale, scale] with some zeros and large values. */
 static float *inputs(const nr_model *m, uint64_t *s, int samples, double scale)
@@ -156,7 +119,7 @@ static int run_net(const char *net, const char *prec, uint64_t seed, int samples
     ck_assert_msg(tu_model_try(net, prec, seed, &m, &e) == 0, "%s: %s", what, e.msg);
     uint64_t s = seed * 7919 + 1;
     float *x = inputs(m, &s, samples, 3.0);
-    int bad = compare(m, x, samples, what);
+    int bad = tu_gen_vs_emu(m, x, samples, what);
     free(x);
     nr_model_free(m);
     return bad;
@@ -236,7 +199,7 @@ START_TEST(gpt)
         ck_assert(x && n > 0);
         char what[64];
         snprintf(what, sizeof what, "gpt %s", p == 1 ? "e4m3_bf16" : precs[p]);
-        ck_assert_int_eq(compare(m, x, n, what), 0);
+        ck_assert_int_eq(tu_gen_vs_emu(m, x, n, what), 0);
         free(x);
         nr_model_free(m);
     }
