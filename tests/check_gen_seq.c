@@ -17,41 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t fbits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    return b;
-}
-
-/* Emulate and JIT-compile m on n samples x; the number of differing
- * float32 outputs (the first few printed). */
-static int compare(const nr_model *m, const float *x, int n, const char *what)
-{
-    nr_err err = {0};
-    size_t nout = nr_shape_count(m->layers[m->output].out_shape);
-    float *ye = malloc((size_t)n * nout * sizeof *ye), *yj = malloc((size_t)n * nout * sizeof *yj);
-    ck_assert(ye && yj);
-    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &err) == 0, "%s: emulator: %s", what, err.msg);
-    gen_model_opts o = {.opt_level = 2};
-    gen_compiled *c = NULL;
-    ck_assert_msg(gen_model_compile(m, &o, &c, &err) == 0, "%s: compile: %s (%s)", what, err.msg,
-                  err.where);
-    memset(yj, 0xAB, (size_t)n * nout * sizeof *yj);
-    ck_assert_msg(gen_compiled_run(c, x, yj, n, &err) == 0, "%s: run: %s", what, err.msg);
-    int bad = 0;
-    for (size_t i = 0; i < (size_t)n * nout; i++)
-        if (fbits(ye[i]) != fbits(yj[i])) {
-            if (bad++ < 4)
-                fprintf(stderr, "%s: output %zu: emulator %a (0x%08x), jit %a (0x%08x)\n", what, i,
-                        (double)ye[i], fbits(ye[i]), (double)yj[i], fbits(yj[i]));
-        }
-    gen_compiled_free(c);
-    free(ye);
-    free(yj);
-    return bad;
-}
-
 /* Inputs: uniform in [-scale, scale], with some zeros, large values and
  * (special) one NaN. */
 static float *inputs(uint64_t *s, size_t count, double scale, int special)
@@ -138,7 +103,7 @@ static int run_net(const char *net, const char *prec, uint64_t seed, int samples
     uint64_t s = seed * 7919 + 1;
     size_t nin = nr_shape_count(m->in_shape);
     float *x = inputs(&s, nin * (size_t)samples, 3.0, 0);
-    int bad = compare(m, x, samples, what);
+    int bad = tu_gen_vs_emu(m, x, samples, what);
     free(x);
     nr_model_free(m);
     return bad;
@@ -181,7 +146,7 @@ START_TEST(specials)
         float *x = inputs(&s, nin * 2, 1e3, 1);
         x[nin + 5] = INFINITY;
         x[nin + 9] = -3e38f;
-        ck_assert_int_eq(compare(m, x, 2, p ? "specials bf16" : "specials fp32"), 0);
+        ck_assert_int_eq(tu_gen_vs_emu(m, x, 2, p ? "specials bf16" : "specials fp32"), 0);
         free(x);
         nr_model_free(m);
     }
@@ -259,7 +224,7 @@ START_TEST(cct)
         float *x = tu_load_sample("cct", &n, m);
         ck_assert(x && n > 0);
         const char *what = p ? "cct e4m3_bf16" : "cct fp32";
-        ck_assert_int_eq(compare(m, x, n, what), 0);
+        ck_assert_int_eq(tu_gen_vs_emu(m, x, n, what), 0);
         free(x);
         nr_model_free(m);
     }

@@ -3,8 +3,9 @@
 # rotary embeddings, SwiGLU, causal attention; [op-lm]) from the command line:
 # `numrep emulate` of the first windows against PyTorch's logits (written by
 # specs/tools/train_gpt.py), `eval --metric perplexity` at fp32 against
-# PyTorch's perplexity, a narrow mixed precision, the generator's refusal of
-# the new ops, and bad token data ([lm-data]) refused with clear errors.
+# PyTorch's perplexity, a narrow mixed precision, the generator (`run` and
+# `eval --engine jit`) bit for bit with the emulator, and bad token data
+# ([lm-data]) refused with clear errors.
 # usage: bash tests/cli_gpt.sh path/to/numrep
 set -u
 BIN=${1:?usage: cli_gpt.sh path/to/numrep}
@@ -58,8 +59,21 @@ awk -v a="$p8" -v b="$p32" 'BEGIN { exit !(a > 1 && b > 1 && a != b && a < 2 * b
 run emulate "$NET" --input "$X" -p "$DIR/e4m3_bf16.yaml"
 [ "$rc" -eq 0 ] && ! cmp -s "$tmp/out" "$tmp/fp32.txt" && ok || bad "e4m3_bf16: same logits as fp32"
 
-# 4. the generator refuses the language model ops, naming layer and op
-expect_fail 1 "embed: op embedding is not in the generator yet" run "$NET" --input "$X"
+# 4. the generator (emit_seq_lm.c): `run` gives emulate's bytes, fp32 and mixed;
+# eval's perplexity and accuracy are the same in both engines
+run run "$NET" --input "$X"
+[ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/fp32.txt" && ok || bad "run (jit) differs from emulate at fp32"
+run emulate "$NET" --input "$X" -p "$DIR/e4m3_bf16.yaml"
+cp "$tmp/out" "$tmp/mixed.txt"
+run run "$NET" --input "$X" -p "$DIR/e4m3_bf16.yaml"
+[ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/mixed.txt" && ok || bad "run (jit) differs from emulate at e4m3_bf16"
+for eng in jit emulator; do
+    run eval "$NET" --metric perplexity --json --no-progress --limit 16 -p e4m3 --engine $eng
+    [ "$rc" -eq 0 ] && grep -q "\"engine\": \"$eng\"" "$tmp/out" && ok || bad "eval --engine $eng: $(cat "$tmp/out" "$tmp/err")"
+    sed -n 's/.*\("perplexity": [0-9.]*\).*/\1/p; s/.*\("accuracy": [0-9.]*\).*/\1/p' "$tmp/out" >"$tmp/ppl_$eng.txt"
+done
+[ -s "$tmp/ppl_jit.txt" ] && cmp -s "$tmp/ppl_jit.txt" "$tmp/ppl_emulator.txt" && ok ||
+    bad "eval e4m3: jit $(cat "$tmp/ppl_jit.txt") vs emulator $(cat "$tmp/ppl_emulator.txt")"
 
 # 5. bad token data: named file, window/position, what was expected
 npy() { # npy FILE DESCR SHAPE: a .npy header (version 1.0) with no data
@@ -96,5 +110,6 @@ expect_fail 2 "is a language model: use --metric perplexity" eval "$NET" --limit
 npy "$tmp/x99.npy" '<f4' "(1, 1, 1, $T)"
 for _ in $(seq 1 "$T"); do printf '\x00\x00\xc6\x42'; done >>"$tmp/x99.npy"
 expect_fail 1 "position 0: token id 99 is not an integer in [0, $V)" emulate "$NET" --input "$tmp/x99.npy"
+expect_fail 1 "position 0: token id 99 is not an integer in [0, $V)" run "$NET" --input "$tmp/x99.npy"
 
 finish

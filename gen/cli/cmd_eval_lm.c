@@ -2,10 +2,13 @@
  * next-token accuracy of a causal language model on token-id windows
  * ([lm-data], [lm-metric]), next to its fp32 values on the same windows.
  * cmd_eval.c hands the whole command line over when --metric names one of
- * these.  Runs the emulator (the generator does not compile the language
- * model ops yet, [op-engines]). */
+ * these.  Runs the JIT by default (emit_seq_lm.c, bit for bit the
+ * emulator's results), the emulator with --engine emulator or where the
+ * generator refuses the model ([op-engines]). */
 #include "cli.h"
 #include "eval_lm.h"
+#include "jit_engine.h"
+#include "model_gen.h"
 #include "model.h"
 
 #include <math.h>
@@ -14,9 +17,9 @@
 #include <string.h>
 
 typedef struct lm_opts {
-    const char *data;
+    const char *data, *engine;
     long long limit;
-    int metric, json, no_progress;
+    int metric, json, no_progress, engine_given;
     cli_model_args model;
 } lm_opts;
 
@@ -32,6 +35,10 @@ static const gen_opt lm_table[] = {
     {.name = "limit", .kind = GEN_OPT_COUNT, .lo = 1, .hi = 1ll << 40,
      .off = offsetof(lm_opts, limit), .arg = "N",
      .bad = "%s: expected a positive integer, got \"%s\"", .help = "only the first N windows"},
+    {.name = "engine", .kind = GEN_OPT_STR, .off = offsetof(lm_opts, engine),
+     .have = GEN_OPT_HAVE(lm_opts, engine_given), .arg = "E",
+     .help = "jit (default; the emulator where the generator refuses the\n"
+             "model) or emulator: the same results bit for bit"},
     {.name = "json", .kind = GEN_OPT_FLAG, .off = offsetof(lm_opts, json),
      .help = "one JSON object on stdout"},
     {.name = "no-progress", .kind = GEN_OPT_FLAG, .off = offsetof(lm_opts, no_progress),
@@ -45,6 +52,7 @@ static const cli_cmd lm_cmd = {
     .extra = cli_opts_extra_net,
     .usage = "usage: numrep eval NET.yaml --metric perplexity|accuracy [-p PREC.yaml|FMT]\n"
              "                   [--rounding M] [--mac M] [--data TOKENS.npy] [--limit N]\n"
+             "                   [--engine jit|emulator]\n"
              "                   [--json] [--no-progress] [--random-weights SEED]\n"
              "\n"
              "Perplexity and next-token accuracy of a causal language model (input [1, 1, T]\n"
@@ -62,13 +70,34 @@ int cmd_eval_lm_wanted(int argc, char **argv)
     return 0;
 }
 
-static int run_one(const cli_model_args *a, nr_model **m, const nr_tokens *t, long long limit,
-                   cli_progress *prog, nr_lm_result *r, nr_err *err)
+/* Open engine (given: named on the command line) for m: the emulator when
+ * the generator refuses m and the engine was not given (a note on stderr);
+ * *used names the one opened. */
+static int open_engine(const char *engine, int given, const nr_model *m, nr_engine *e,
+                       const char **used, nr_err *err)
+{
+    nr_err gerr = {0};
+    if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
+        if (given) {
+            *err = gerr;
+            return -gerr.code;
+        }
+        engine = "emulator";
+        fprintf(stderr, "numrep eval: note: %s: %s; using --engine emulator\n", gerr.where,
+                gerr.msg);
+    }
+    *used = strcmp(engine, "emulator") ? "jit" : "emulator";
+    return gen_engine_open(engine, m, e, err);
+}
+
+static int run_one(const cli_model_args *a, const char *engine, int given, const char **used,
+                   nr_model **m, const nr_tokens *t, long long limit, cli_progress *prog,
+                   nr_lm_result *r, nr_err *err)
 {
     nr_engine e = {0};
     int rc = cli_load_model(a, m, err);
     if (!rc)
-        rc = nr_engine_open("emulator", *m, &e, err);
+        rc = open_engine(engine, given, *m, &e, used, err);
     if (!rc)
         rc = nr_eval_lm(&e, *m, t, limit, cli_progress_cb, prog, r, err);
     nr_engine_close(&e);
@@ -86,7 +115,8 @@ static void json_num(double v, const char *fmt)
 }
 
 static void print_result(const nr_model *m, const char *pname, const char *data,
-                         const nr_lm_result *r, const nr_lm_result *b, int self, int json)
+                         const char *engine, const nr_lm_result *r, const nr_lm_result *b,
+                         int self, int json)
 {
     int64_t agree = nr_lm_agree(r, b);
     double agr = r->tokens ? (double)agree / (double)r->tokens : 0;
@@ -99,9 +129,9 @@ static void print_result(const nr_model *m, const char *pname, const char *data,
         cli_json_str(pname);
         printf(", \"data\": ");
         cli_json_str(data);
-        printf(", \"data_kind\": \"tokens\", \"engine\": \"emulator\", \"jobs\": 1, "
+        printf(", \"data_kind\": \"tokens\", \"engine\": \"%s\", \"jobs\": 1, "
                "\"samples\": %lld, \"tokens\": %lld,\n",
-               (long long)r->windows, (long long)r->tokens);
+               engine, (long long)r->windows, (long long)r->tokens);
         printf(" \"perplexity\": ");
         json_num(r->perplexity, "%.6f");
         printf(", \"nll\": ");
@@ -120,7 +150,7 @@ static void print_result(const nr_model *m, const char *pname, const char *data,
     printf("precision   %s\n", pname);
     printf("data        %s (tokens, %lld windows, %lld predictions)\n", data,
            (long long)r->windows, (long long)r->tokens);
-    printf("engine      emulator, 1 job\n");
+    printf("engine      %s, 1 job\n", engine);
     printf("perplexity  %.4f  (nll %.6f nats/token%s)\n", r->perplexity,
            r->nll / (double)r->tokens, r->nonfinite ? ", NaN/inf logits" : "");
     printf("accuracy    %6.2f %%  next token (%lld/%lld)\n", 100 * r->accuracy,
@@ -134,7 +164,7 @@ static void print_result(const nr_model *m, const char *pname, const char *data,
 int cmd_eval_lm(int argc, char **argv)
 {
     const char *net = NULL;
-    lm_opts o = {0};
+    lm_opts o = {.engine = "jit"};
     int rc = cli_opts_parse(&lm_cmd, argc, argv, &o, &net);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -167,7 +197,13 @@ int cmd_eval_lm(int argc, char **argv)
         goto fail;
     nr_model_free(m);
     m = NULL;
-    if (run_one(&ma, &m, t, limit, &prog, &r, &err))
+    if (strcmp(o.engine, "emulator") && strcmp(o.engine, "jit") &&
+        gen_engine_opt_level(o.engine) < 0) {
+        status = cli_usage("eval", "--engine: expected jit or emulator, got \"%s\"", o.engine);
+        goto done;
+    }
+    const char *used = "emulator", *used32 = "emulator";
+    if (run_one(&ma, o.engine, o.engine_given, &used, &m, t, limit, &prog, &r, &err))
         goto fail;
     if ((self = cli_model_is_fp32(m))) {
         base = r;
@@ -175,7 +211,8 @@ int cmd_eval_lm(int argc, char **argv)
         cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
                               .seed = ma.seed, .max_memory = ma.max_memory};
         prog.at = "fp32 baseline";
-        if (run_one(&a32, &m32, t, limit, &prog, &base, &err))
+        if (run_one(&a32, o.engine, o.engine_given, &used32, &m32, t, limit, &prog, &base,
+                    &err))
             goto fail;
     }
     char pname[600];
@@ -183,7 +220,7 @@ int cmd_eval_lm(int argc, char **argv)
              ma.have_rounding ? ", rounding " : "",
              ma.have_rounding ? nr_rounding_name((nr_rounding)ma.rounding) : "",
              ma.have_mac ? ", mac " : "", ma.have_mac ? nr_mac_name((nr_mac_mode)ma.mac) : "");
-    print_result(m, pname, data, &r, &base, self, json);
+    print_result(m, pname, data, used, &r, &base, self, json);
     status = 0;
     goto done;
 fail:

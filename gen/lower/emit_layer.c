@@ -270,7 +270,9 @@ static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err 
     T f32 = LLVMFloatTypeInContext(g->ctx);
     c->layer = LLVMConstInt(g->i32, NR_EMU_LAYER_INPUT, 0);
     gen_loop l;
-    gen_loop_begin(c, &l, c->p->in_count, "in");
+    if (nr_model_takes_ids(m)) /* [op-embedding] embeddings read the ids as given */
+        input = in;
+    gen_loop_begin(c, &l, nr_model_takes_ids(m) ? 0 : c->p->in_count, "in");
     V x = LLVMBuildLoad2(g->b, f32, LLVMBuildGEP2(g->b, f32, in, &l.i, 1, ""), "x");
     nr_rounding imode = m->layers[0].prec.rounding;
     V r;

@@ -8,6 +8,7 @@
  * (runtime/rt/nlrt_gen.c, [nl-impl]: no libm), as does softmax's exact
  * quotient; everything else is inline IR of emit_num.c. */
 #include "plan.h"
+#include "emit_seq.h"
 #include "emulator.h"
 #include "nlrt.h"
 
@@ -16,13 +17,6 @@
 
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
-
-/* SR terms of the rounding steps, as emu_seq.c numbers them ([op-nl],
- * [op-softmax], [op-layernorm]). */
-enum {
-    T_NL = 1, T_SUB = 2, T_SUM = 3, T_MEAN = 4, T_DEV = 5, T_SQ = 6, T_VSUM = 7, T_VAR = 8,
-    T_EPS = 9, T_NORM = 10, T_GAIN = 11
-};
 
 static const nr_format *in_fmt(const nr_model *m, const nr_layer *L, int k)
 {
@@ -33,7 +27,8 @@ static const nr_format *in_fmt(const nr_model *m, const nr_layer *L, int k)
 
 int gen_seq_has_w(const nr_layer *L)
 {
-    return L->op == NR_OP_LINEAR || L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST;
+    return L->op == NR_OP_LINEAR || L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST ||
+           gen_lm_has_w(L);
 }
 
 uint64_t gen_seq_wpos(const nr_layer *L, uint64_t k)
@@ -55,13 +50,13 @@ uint64_t gen_seq_scratch(const nr_layer *L, const gen_plan_layer *pl)
     case NR_OP_SOFTMAX_AXIS:
         return (uint64_t)s[L->spec->axis] * sizeof(double);
     default:
-        return 0;
+        return gen_lm_scratch(L); /* emit_seq_lm.c */
     }
 }
 
 /* A nonlinear function from a value of xf into the nonlinear format:
  * numrep's own implementation takes formats of at most 32 bits. */
-static int nl_ok(const nr_layer *L, const nr_format *xf, nr_err *err)
+int gen_seq_nl_ok(const nr_layer *L, const nr_format *xf, nr_err *err)
 {
     const nr_format *nf = &L->prec.nonlinear;
     if (xf->width <= 32 && nf->width <= 32 && !(nf->kind == NR_FIXED && nf->prec > 53))
@@ -91,12 +86,14 @@ int gen_seq_check(const nr_model *m, int li, nr_err *err)
                           "%s: mac %s is not supported for sequence ops (unfused, fused or "
                           "exact)", nr_op_name(L->op), nr_mac_name(L->prec.mac));
     case NR_OP_GELU:
-        return nl_ok(L, in_fmt(m, L, 0), err);
+        return gen_seq_nl_ok(L, in_fmt(m, L, 0), err);
     case NR_OP_SOFTMAX_AXIS:
-        return nl_ok(L, L->spec->sm_plain ? in_fmt(m, L, 0) : &L->prec.nonlinear, err);
+        return gen_seq_nl_ok(L, L->spec->sm_plain ? in_fmt(m, L, 0) : &L->prec.nonlinear, err);
     case NR_OP_LAYERNORM:
-        return nl_ok(L, &L->prec.accumulator, err);
+        return gen_seq_nl_ok(L, &L->prec.accumulator, err);
     default:
+        if (nr_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
+            return gen_lm_check(m, li, err);
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "op %s is not in the generator yet (emulator only: numrep "
                           "emulate, or eval/search --engine emulator)", nr_op_name(L->op));
@@ -108,22 +105,24 @@ int gen_seq_check(const nr_model *m, int li, nr_err *err)
 static V c32(gen_ctx *g, uint64_t v) { return LLVMConstInt(g->i32, v, 0); }
 
 /* The layer's SR draw (0 outside sr). */
-static V draw(gen_lctx *c, nr_rounding mode, V elem, uint32_t term)
+V gen_seq_draw(gen_lctx *c, nr_rounding mode, V elem, uint32_t term)
 {
     return gen_sr(c, mode, elem, c32(c->g, term));
 }
 
 /* round_f(a + b), round_f(a * b) (a, b values of fa, fb), as doubles. */
-static V add_r(gen_lctx *c, const nr_format *f, nr_rounding md, V a, V b, V elem, uint32_t term)
+V gen_seq_add_r(gen_lctx *c, const nr_format *f, nr_rounding md, V a, V b, V elem,
+                uint32_t term)
 {
-    return gen_num_decode(c->g, f, gen_num_round_sum(c->g, f, md, a, b, draw(c, md, elem, term)));
+    return gen_num_decode(c->g, f, gen_num_round_sum(c->g, f, md, a, b,
+                                                     gen_seq_draw(c, md, elem, term)));
 }
 
-static V mul_r(gen_lctx *c, const nr_format *f, nr_rounding md, const nr_format *fa,
-               const nr_format *fb, V a, V b, V elem, uint32_t term)
+V gen_seq_mul_r(gen_lctx *c, const nr_format *f, nr_rounding md, const nr_format *fa,
+                const nr_format *fb, V a, V b, V elem, uint32_t term)
 {
     return gen_num_decode(c->g, f, gen_num_round_prod(c->g, f, md, fa, fb, a, b,
-                                                      draw(c, md, elem, term)));
+                                                      gen_seq_draw(c, md, elem, term)));
 }
 
 /* A constant copy of f in the module (what nlrt_gen.c reads). */
@@ -146,13 +145,14 @@ static V fmt_ptr(gen_lctx *c, const nr_format *f)
 }
 
 /* [op-nl] fn(x) correctly rounded into the layer's nonlinear format. */
-static V nl_call(gen_lctx *c, const nr_layer *L, nr_nlfn fn, V x, V elem)
+V gen_seq_nl(gen_lctx *c, const nr_layer *L, nr_nlfn fn, V x, V elem)
 {
     gen_ctx *g = c->g;
     T args[5] = {g->i32, g->f64, c->ptr, g->i32, g->i32};
     T fty = LLVMFunctionType(g->f64, args, 5, 0);
     V a[5] = {c32(g, (uint64_t)fn), x, fmt_ptr(c, &L->prec.nonlinear),
-              c32(g, (uint64_t)L->prec.rounding), draw(c, L->prec.rounding, elem, T_NL)};
+              c32(g, (uint64_t)L->prec.rounding),
+              gen_seq_draw(c, L->prec.rounding, elem, T_NL)};
     return LLVMBuildCall2(g->b, fty, gen_rt_fn(c, "nr_nlrt_gen", fty), a, 5, "nl");
 }
 
@@ -162,12 +162,13 @@ static V div_r(gen_lctx *c, const nr_format *f, nr_rounding md, V a, V b, V elem
     gen_ctx *g = c->g;
     T args[5] = {g->f64, g->f64, c->ptr, g->i32, g->i32};
     T fty = LLVMFunctionType(g->f64, args, 5, 0);
-    V v[5] = {a, b, fmt_ptr(c, f), c32(g, (uint64_t)md), draw(c, md, elem, NR_EMU_TERM_OUT)};
+    V v[5] = {a, b, fmt_ptr(c, f), c32(g, (uint64_t)md),
+              gen_seq_draw(c, md, elem, NR_EMU_TERM_OUT)};
     return LLVMBuildCall2(g->b, fty, gen_rt_fn(c, "nr_nlrt_gen_div", fty), v, 5, "q");
 }
 
 /* A constant rounded to W at load, as the emulator rounds it. */
-static V const_w(gen_lctx *c, int li, double v, uint32_t term)
+V gen_seq_const_w(gen_lctx *c, int li, double v, uint32_t term)
 {
     const nr_layer *L = &c->m->layers[li];
     nr_rounding md = L->prec.rounding;
@@ -231,17 +232,19 @@ static void emit_elementwise(gen_lctx *c, int li)
     const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations,
                     *wf = &L->prec.weights, *nf = &L->prec.nonlinear;
     const nr_rounding md = L->prec.rounding;
-    V cw = L->op == NR_OP_SCALE ? const_w(c, li, L->spec->scale_by, NR_EMU_TERM_WEIGHT) : NULL;
+    V cw = L->op == NR_OP_SCALE
+               ? gen_seq_const_w(c, li, L->spec->scale_by, NR_EMU_TERM_WEIGHT) : NULL;
     gen_loop l;
     gen_loop_begin(c, &l, nr_shape_count(L->out_shape), "i");
     V x = gen_load_dec(c, xf, c->in[0], l.i), y;
     if (L->op == NR_OP_SCALE) {
-        y = gen_num_round_prod(g, af, md, xf, wf, x, cw, draw(c, md, l.i, NR_EMU_TERM_OUT));
+        y = gen_num_round_prod(g, af, md, xf, wf, x, cw,
+                               gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
     } else if (L->op == NR_OP_ADD_CONST) {
         V w = gen_decode(c, wf, gen_load_w(c, wf, c->w, l.i));
-        y = gen_num_round_sum(g, af, md, x, w, draw(c, md, l.i, NR_EMU_TERM_OUT));
+        y = gen_num_round_sum(g, af, md, x, w, gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
     } else {
-        V r = nl_call(c, L, L->spec->gelu_tanh ? NR_NL_GELU_TANH : NR_NL_GELU, x, l.i);
+        V r = gen_seq_nl(c, L, L->spec->gelu_tanh ? NR_NL_GELU_TANH : NR_NL_GELU, x, l.i);
         y = nr_format_equal(nf, af) ? gen_encode_val(c, af, r)
                                     : gen_round_val(c, af, md, r, l.i, NR_EMU_TERM_OUT);
     }
@@ -249,31 +252,24 @@ static void emit_elementwise(gen_lctx *c, int li)
     gen_loop_end(c, &l);
 }
 
-/* [op-softmax] every line along the axis: lines start at o*n*stride + r. */
-static void emit_softmax(gen_lctx *c, int li)
+/* [op-softmax] one line: the n (i64) values at base + i*stride, i
+ * ascending; the layer's scratch holds the line's exponentials. */
+void gen_seq_softmax_line(gen_lctx *c, int li, V base, uint64_t stride, V n)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
-    const int *sh = L->out_shape, ax = L->spec->axis, plain = L->spec->sm_plain;
+    const int plain = L->spec->sm_plain;
     const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations,
                     *nf = &L->prec.nonlinear, *sf = &L->prec.accumulator;
     const nr_rounding md = L->prec.rounding;
-    const uint64_t n = (uint64_t)sh[ax];
-    uint64_t stride = 1, outer = 1;
-    for (int d = ax + 1; d < 3; d++)
-        stride *= (uint64_t)sh[d];
-    for (int d = 0; d < ax; d++)
-        outer *= (uint64_t)sh[d];
+    V zero = gen_i64(c, 0);
     V mslot = gen_alloca(c, g->f64, "max"), sslot = gen_alloca(c, g->f64, "sum");
-    gen_loop lo, lr, li_;
-    gen_loop_begin(c, &lo, outer, "o");
-    gen_loop_begin(c, &lr, stride, "r");
-    V base = LLVMBuildAdd(B, LLVMBuildMul(B, lo.i, gen_i64(c, n * stride), ""), lr.i, "base");
+    gen_loop li_;
 #define ELEM(i) LLVMBuildAdd(B, base, LLVMBuildMul(B, (i), gen_i64(c, stride), ""), "k")
     if (!plain) { /* the maximum, exact; a NaN stays */
         LLVMBuildStore(B, LLVMConstReal(g->f64, -1.0 / 0.0), mslot);
-        gen_loop_begin(c, &li_, n, "i");
+        gen_loop_range(c, &li_, zero, n, "i");
         V v = gen_load_dec(c, xf, c->in[0], ELEM(li_.i));
         V m = LLVMBuildLoad2(B, g->f64, mslot, "m");
         V take = LLVMBuildOr(B, LLVMBuildFCmp(B, LLVMRealUNO, v, v, ""),
@@ -284,21 +280,41 @@ static void emit_softmax(gen_lctx *c, int li)
     }
     V negm = plain ? NULL : LLVMBuildFNeg(B, LLVMBuildLoad2(B, g->f64, mslot, ""), "negm");
     LLVMBuildStore(B, LLVMConstReal(g->f64, 0.0), sslot);
-    gen_loop_begin(c, &li_, n, "i");
+    gen_loop_range(c, &li_, zero, n, "i");
     V k = ELEM(li_.i);
     V d = gen_load_dec(c, xf, c->in[0], k);
     if (!plain)
-        d = add_r(c, nf, md, d, negm, k, T_SUB);
-    V e = nl_call(c, L, NR_NL_EXP, d, k);
+        d = gen_seq_add_r(c, nf, md, d, negm, k, T_SUB);
+    V e = gen_seq_nl(c, L, NR_NL_EXP, d, k);
     LLVMBuildStore(B, e, slot(c, li_.i));
-    LLVMBuildStore(B, add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, sslot, ""), e, k, T_SUM), sslot);
+    LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, sslot, ""), e, k, T_SUM),
+                   sslot);
     gen_loop_end(c, &li_);
     V s = LLVMBuildLoad2(B, g->f64, sslot, "s");
-    gen_loop_begin(c, &li_, n, "i");
+    gen_loop_range(c, &li_, zero, n, "i");
     k = ELEM(li_.i);
     put(c, af, k, div_r(c, af, md, LLVMBuildLoad2(B, g->f64, slot(c, li_.i), "e"), s, k));
     gen_loop_end(c, &li_);
 #undef ELEM
+}
+
+/* [op-softmax] every line along the axis: lines start at o*n*stride + r. */
+static void emit_softmax(gen_lctx *c, int li)
+{
+    LLVMBuilderRef B = c->g->b;
+    const nr_layer *L = &c->m->layers[li];
+    const int *sh = L->out_shape, ax = L->spec->axis;
+    const uint64_t n = (uint64_t)sh[ax];
+    uint64_t stride = 1, outer = 1;
+    for (int d = ax + 1; d < 3; d++)
+        stride *= (uint64_t)sh[d];
+    for (int d = 0; d < ax; d++)
+        outer *= (uint64_t)sh[d];
+    gen_loop lo, lr;
+    gen_loop_begin(c, &lo, outer, "o");
+    gen_loop_begin(c, &lr, stride, "r");
+    V base = LLVMBuildAdd(B, LLVMBuildMul(B, lo.i, gen_i64(c, n * stride), ""), lr.i, "base");
+    gen_seq_softmax_line(c, li, base, stride, gen_i64(c, n));
     gen_loop_end(c, &lr);
     gen_loop_end(c, &lo);
 }
@@ -314,7 +330,7 @@ static void emit_layernorm(gen_lctx *c, int li)
                     *wf = &L->prec.weights, *sf = &L->prec.accumulator, *pf = &L->prec.products,
                     *nf = &L->prec.nonlinear;
     const nr_rounding md = L->prec.rounding;
-    V eps = const_w(c, li, L->spec->eps, NR_EMU_TERM_BIAS);
+    V eps = gen_seq_const_w(c, li, L->spec->eps, NR_EMU_TERM_BIAS);
     V acc = gen_alloca(c, g->f64, "s");
     gen_loop lt, lf;
     gen_loop_begin(c, &lt, nr_shape_count(L->out_shape) / (uint64_t)F, "t");
@@ -322,7 +338,7 @@ static void emit_layernorm(gen_lctx *c, int li)
     LLVMBuildStore(B, LLVMConstReal(g->f64, 0.0), acc);
     gen_loop_begin(c, &lf, (uint64_t)F, "f");
     V e = LLVMBuildAdd(B, base, lf.i, "e");
-    LLVMBuildStore(B, add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
+    LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
                             gen_load_dec(c, xf, c->in[0], e), e, T_SUM), acc);
     gen_loop_end(c, &lf);
     V Fv = gen_i64(c, (uint64_t)F);
@@ -332,23 +348,25 @@ static void emit_layernorm(gen_lctx *c, int li)
     LLVMBuildStore(B, LLVMConstReal(g->f64, 0.0), acc);
     gen_loop_begin(c, &lf, (uint64_t)F, "f");
     e = LLVMBuildAdd(B, base, lf.i, "e");
-    V d = add_r(c, sf, md, gen_load_dec(c, xf, c->in[0], e), negmean, e, T_DEV);
+    V d = gen_seq_add_r(c, sf, md, gen_load_dec(c, xf, c->in[0], e), negmean, e, T_DEV);
     LLVMBuildStore(B, d, slot(c, lf.i));
-    V p = mul_r(c, pf, md, sf, sf, d, d, e, T_SQ);
-    LLVMBuildStore(B, add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""), p, e, T_VSUM), acc);
+    V p = gen_seq_mul_r(c, pf, md, sf, sf, d, d, e, T_SQ);
+    LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""), p, e, T_VSUM),
+                   acc);
     gen_loop_end(c, &lf);
     V var = gen_num_decode(g, sf, gen_div_count(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
                                                 Fv, base, T_VAR));
-    V v = add_r(c, sf, md, var, eps, base, T_EPS);
-    V r = nl_call(c, L, NR_NL_RSQRT, v, base);
+    V v = gen_seq_add_r(c, sf, md, var, eps, base, T_EPS);
+    V r = gen_seq_nl(c, L, NR_NL_RSQRT, v, base);
     gen_loop_begin(c, &lf, (uint64_t)F, "f");
     e = LLVMBuildAdd(B, base, lf.i, "e");
-    V u = mul_r(c, pf, md, sf, nf, LLVMBuildLoad2(B, g->f64, slot(c, lf.i), "d"), r, e, T_NORM);
+    V u = gen_seq_mul_r(c, pf, md, sf, nf, LLVMBuildLoad2(B, g->f64, slot(c, lf.i), "d"), r, e,
+                        T_NORM);
     V gam = gen_decode(c, wf, gen_load_w(c, wf, c->w, lf.i));
-    V z = mul_r(c, pf, md, pf, wf, u, gam, e, T_GAIN);
+    V z = gen_seq_mul_r(c, pf, md, pf, wf, u, gam, e, T_GAIN);
     V bet = gen_decode(c, wf, gen_load_w(c, wf, c->b, lf.i));
     gen_store_enc(c, af, c->out, e, gen_num_round_sum(g, af, md, z, bet,
-                                                      draw(c, md, e, NR_EMU_TERM_OUT)));
+                                                      gen_seq_draw(c, md, e, NR_EMU_TERM_OUT)));
     gen_loop_end(c, &lf);
     gen_loop_end(c, &lt);
 }
@@ -372,6 +390,8 @@ int gen_emit_seq(gen_lctx *c, int li, nr_err *err)
         emit_layernorm(c, li);
         return 0;
     default:
+        if (nr_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
+            return gen_lm_emit(c, li, err);
         emit_elementwise(c, li);
         return 0;
     }

@@ -18,39 +18,13 @@ enum { T_NL = 1, T_SQ = 6, T_VSUM = 7, T_VAR = 8, T_EPS = 9, T_NORM = 10, T_ROT_
 
 /* ---------------------------------------------------------------- input */
 
-/* The smallest vocabulary of the embeddings that read the network input;
- * 0 when a layer other than an embedding reads it too. */
-static int ids_vocab(const nr_model *m)
-{
-    int v = -1;
-    for (int li = 0; li < m->nlayers; li++) {
-        const nr_layer *L = &m->layers[li];
-        for (int i = 0; i < L->ninputs; i++) {
-            if (L->inputs[i] >= 0)
-                continue;
-            if (L->op != NR_OP_EMBEDDING)
-                return 0;
-            if (v < 0 || L->spec->vocab < v)
-                v = L->spec->vocab;
-        }
-    }
-    return v < 0 ? 0 : v;
-}
-
 int emu_lm_input(emu *E, const float *in, int sample, nr_err *err)
 {
-    const nr_model *m = E->m;
-    size_t n = nr_shape_count(m->in_shape);
-    int vocab = ids_vocab(m);
-    for (size_t i = 0; i < n; i++) { /* [op-embedding] ids, exact, checked */
-        double v = (double)in[i];
-        if (!(v >= 0 && v < vocab && v == floor(v)))
-            return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "input",
-                              "sample %d position %zu: token id %g is not an integer in "
-                              "[0, %d)", sample, i, v, vocab);
-        E->input[i] = v;
-    }
-    return 0;
+    size_t n = nr_shape_count(E->m->in_shape);
+    int rc = nr_lm_check_ids(E->m, in, 1, sample, err); /* [op-embedding] ids, exact */
+    for (size_t i = 0; !rc && i < n; i++)
+        E->input[i] = (double)in[i];
+    return rc;
 }
 
 /* ---------------------------------------------------------------- prepare */
@@ -61,7 +35,7 @@ static const char *check_lm(const emu *E, const nr_layer *L)
     const int *in = L->in_shape[0], *out = L->out_shape;
     switch (L->op) {
     case NR_OP_EMBEDDING:
-        if (L->ninputs != 1 || L->inputs[0] >= 0 || !ids_vocab(E->m))
+        if (L->ninputs != 1 || L->inputs[0] >= 0 || !nr_lm_ids_vocab(E->m))
             return "embedding: must read the network input, and only embeddings may";
         if (in[0] != 1 || in[1] != 1 || out[0] != 1 || out[1] != in[2] ||
             out[2] != L->spec->out || L->nw != (size_t)L->spec->vocab * (size_t)out[2])

@@ -5,6 +5,7 @@
  * for the ops it does not know. */
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -114,5 +115,37 @@ int nr_model_takes_ids(const nr_model *m)
         for (int i = 0; i < m->layers[li].ninputs; i++)
             if (m->layers[li].inputs[i] < 0 && m->layers[li].op == NR_OP_EMBEDDING)
                 return 1;
+    return 0;
+}
+
+int nr_lm_ids_vocab(const nr_model *m)
+{
+    int v = -1;
+    for (int li = 0; li < m->nlayers; li++) {
+        const nr_layer *L = &m->layers[li];
+        for (int i = 0; i < L->ninputs; i++) {
+            if (L->inputs[i] >= 0)
+                continue;
+            if (L->op != NR_OP_EMBEDDING)
+                return 0;
+            if (v < 0 || L->spec->vocab < v)
+                v = L->spec->vocab;
+        }
+    }
+    return v < 0 ? 0 : v;
+}
+
+int nr_lm_check_ids(const nr_model *m, const float *in, int n, int first, nr_err *err)
+{
+    size_t k = nr_shape_count(m->in_shape);
+    int vocab = nr_lm_ids_vocab(m);
+    for (int s = 0; s < n; s++)
+        for (size_t i = 0; i < k; i++) { /* [op-embedding] ids, exact, checked */
+            double v = (double)in[(size_t)s * k + i];
+            if (!(v >= 0 && v < vocab && v == floor(v)))
+                return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "input",
+                                  "sample %d position %zu: token id %g is not an integer in "
+                                  "[0, %d)", first + s, i, v, vocab);
+        }
     return 0;
 }
