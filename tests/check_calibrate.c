@@ -304,7 +304,8 @@ static nr_model *build(const char *prec_text)
     return m;
 }
 
-START_TEST(test_run_and_write)
+/* The shipped CIFAR-10 test file of tests/data. */
+static nr_dataset *cifar_open(void)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/data/dataset/cifar/test_batch.bin", tu_source_dir());
@@ -313,6 +314,13 @@ START_TEST(test_run_and_write)
     nr_dataset_opts dopt;
     nr_dataset_opts_init(&dopt);
     ck_assert_msg(nr_dataset_open(path, &dopt, &ds, &e) == 0, "%s", e.msg);
+    return ds;
+}
+
+START_TEST(test_run_and_write)
+{
+    nr_dataset *ds = cifar_open();
+    nr_err e = {0};
     const int64_t n = nr_dataset_count(ds);
     ck_assert_int_ge(n, 2);
     /* the target: int8 per channel, activations per tensor (c1 holds bn) */
@@ -396,13 +404,8 @@ END_TEST
  * those scales and runs; mse is refused before the run. */
 START_TEST(test_nv_calibrate)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/dataset/cifar/test_batch.bin", tu_source_dir());
-    nr_dataset *ds = NULL;
+    nr_dataset *ds = cifar_open();
     nr_err e = {0};
-    nr_dataset_opts dopt;
-    nr_dataset_opts_init(&dopt);
-    ck_assert_msg(nr_dataset_open(path, &dopt, &ds, &e) == 0, "%s", e.msg);
     nr_model *t = build("default: {weights: nvfp4}\n");
     nr_calibration c;
     ck_assert_int_eq(nr_calibrate_tensors(t, &c, &e), 0);
