@@ -72,6 +72,85 @@ START_TEST(test_static_use)
 }
 END_TEST
 
+/* [scl-nv-static]: NVFP4 over a [4, 2, 2] tensor (blocks of 16 along c:
+ * one short block of 4 per position) with the given tensor scale S, each
+ * block converted by nr_scaled_quantize (checked against the oracle in
+ * check_scaled); returns the elements that clipped. */
+static int nv_static_ref(double *v, double S)
+{
+    nr_scaled s;
+    ck_assert_int_eq(nr_scaled_parse("e2m1@b16:nv:static", &s, NULL), 0);
+    int clipped = 0;
+    for (int hw = 0; hw < 4; hw++) {
+        double p[4];
+        nr_scaled_group g;
+        nr_scaled_ctx ctx = {.mode = NR_RND_RNE, .tensor_scale = S, .element_step = 1};
+        ck_assert_int_eq(nr_scaled_quantize(&s, v + hw, 4, 4, &ctx, p, &g, NULL), 0);
+        for (int c = 0; c < 4; c++)
+            v[c * 4 + hw] = p[c] * g.scale;
+        clipped += g.clipped;
+    }
+    return clipped;
+}
+
+START_TEST(test_nv_static_use)
+{
+    /* power-of-two tensor scales keep every product and sum exact, so the
+     * network is q(relu(q(3 q(x, S0), S1)), S2); S0 is so small that the
+     * input's blocks exceed 448 * 6 * S0 = 2.625: s_b clamps to 448, clips */
+    nr_model *m = NULL, *dyn = NULL;
+    nr_err e = {0};
+    int rc = model_try(conv_spec,
+                       "default: {activations: {element: e2m1, block: 16, scale: nv, rule: static}}\n"
+                       "scales: {input: 0x1p-10, c: 0x1p-6, r: 1}\n",
+                       &m, &e);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert(m->in_scale == 0x1p-10 && m->layers[0].act_scale == 0x1p-6);
+    ck_assert_int_eq(model_try(conv_spec, "default: {activations: nvfp4}\n", &dyn, &e), 0);
+    double w[16] = {0};
+    for (int i = 0; i < 4; i++)
+        w[i * 4 + i] = 3;
+    memcpy(m->layers[0].w, w, sizeof w);
+    memcpy(dyn->layers[0].w, w, sizeof w);
+    float in[16], out[16], out_dyn[16];
+    double v[16];
+    uint64_t st = 9;
+    for (int i = 0; i < 16; i++)
+        v[i] = in[i] = (float)(tu_unif(&st) * 9 - 4.5);
+    ck_assert_int_gt(nv_static_ref(v, 0x1p-10), 0);
+    for (int i = 0; i < 16; i++)
+        v[i] *= 3;
+    nv_static_ref(v, 0x1p-6);
+    for (int i = 0; i < 16; i++)
+        v[i] = v[i] > 0 ? v[i] : 0;
+    nv_static_ref(v, 1);
+    ck_assert_int_eq(nr_emulate(m, in, 1, out, NULL, NULL, &e), 0);
+    ck_assert_int_eq(nr_emulate(dyn, in, 1, out_dyn, NULL, NULL, &e), 0);
+    int differ = 0;
+    for (int i = 0; i < 16; i++) {
+        ck_assert_msg(out[i] == (float)v[i], "element %d: %a want %a", i, (double)out[i], v[i]);
+        differ += out[i] != out_dyn[i];
+    }
+    ck_assert_int_gt(differ, 0); /* the static scales are used, not the dynamic ones */
+    nr_model_free(m);
+    nr_model_free(dyn);
+    /* bad input: a missing scale; the value is an fp32 (nearest), not a ue4m3 */
+    model_bad(conv_spec, "default: {activations: e2m1@b16:nv:static}\nscales: {input: 1, c: 1}\n",
+              "no scale for r", 1);
+    model_bad(conv_spec,
+              "default: {activations: e2m1@b16:nv:static}\nscales: {input: 1, c: 0, r: 1}\n",
+              "positive and finite", 2);
+    model_bad(conv_spec, "default: {weights: e2m1@b16:nv:static}\n", "static", 1);
+    ck_assert_int_eq(model_try(conv_spec,
+                               "default: {activations: e2m1@b16:nv:static}\n"
+                               "scales: {input: 0.1, c: 1e-30, r: 1000}\n",
+                               &m, &e),
+                     0);
+    ck_assert(m->in_scale == (double)0.1f && m->layers[1].act_scale == 1000);
+    nr_model_free(m);
+}
+END_TEST
+
 START_TEST(test_static_bad)
 {
     const char *d = "default: {activations: int8@tensor:fp32:static}\n";
@@ -225,7 +304,8 @@ static nr_model *build(const char *prec_text)
     return m;
 }
 
-START_TEST(test_run_and_write)
+/* The shipped CIFAR-10 test file of tests/data. */
+static nr_dataset *cifar_open(void)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/data/dataset/cifar/test_batch.bin", tu_source_dir());
@@ -234,6 +314,13 @@ START_TEST(test_run_and_write)
     nr_dataset_opts dopt;
     nr_dataset_opts_init(&dopt);
     ck_assert_msg(nr_dataset_open(path, &dopt, &ds, &e) == 0, "%s", e.msg);
+    return ds;
+}
+
+START_TEST(test_run_and_write)
+{
+    nr_dataset *ds = cifar_open();
+    nr_err e = {0};
     const int64_t n = nr_dataset_count(ds);
     ck_assert_int_ge(n, 2);
     /* the target: int8 per channel, activations per tensor (c1 holds bn) */
@@ -312,12 +399,66 @@ START_TEST(test_run_and_write)
 }
 END_TEST
 
+/* [scl-nv-static] nvfp4 activations calibrate to a static fp32 tensor
+ * scale amax / (448 * 6): the file reads back as e2m1@b16:nv:static with
+ * those scales and runs; mse is refused before the run. */
+START_TEST(test_nv_calibrate)
+{
+    nr_dataset *ds = cifar_open();
+    nr_err e = {0};
+    nr_model *t = build("default: {weights: nvfp4}\n");
+    nr_calibration c;
+    ck_assert_int_eq(nr_calibrate_tensors(t, &c, &e), 0);
+    ck_assert_int_eq(c.ntensors, 6); /* input c1 r1 p f fc */
+    nr_cal_opts o;
+    int rc;
+    nr_cal_opts_init(&o);
+    o.random_seed = 7;
+    o.method = NR_CAL_MSE;
+    ck_assert_int_eq(nr_calibrate_run(t, ds, &o, &c, &e), -NR_EUNSUP);
+    ck_assert_ptr_nonnull(strstr(e.msg, "mse"));
+    o.method = NR_CAL_AMAX;
+    e = (nr_err){0};
+    rc = nr_calibrate_run(t, ds, &o, &c, &e);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, e.msg);
+    for (int ti = 0; ti < c.ntensors; ti++) {
+        ck_assert(c.t[ti].amax > 0);
+        ck_assert_msg(c.t[ti].scale == (double)(float)(c.t[ti].amax / 2688) ||
+                          fabs(c.t[ti].scale - c.t[ti].amax / 2688) <= 0x1p-24 * c.t[ti].scale,
+                      "%s: s_t %a for amax %a", c.t[ti].name, c.t[ti].scale, c.t[ti].amax);
+        ck_assert(c.t[ti].scale == nr_scaled_tensor_scale(&c.t[ti].fmt, c.t[ti].amax));
+    }
+    char *text = nr_calibrate_yaml(t, &c, NULL, &e);
+    ck_assert_msg(text != NULL, "%s", e.msg);
+    ck_assert_ptr_nonnull(strstr(text, "e2m1@b16:nv:static"));
+    nr_model *back = build(text);
+    ck_assert(back->in_scale == c.t[0].scale);
+    for (int ti = 1; ti < c.ntensors; ti++) {
+        int li = nr_model_find(back, c.t[ti].name);
+        const nr_scaled *a = &back->layers[li].prec.activations_scaled;
+        ck_assert(a->scale == NR_SCALE_NV && a->rule == NR_RULE_STATIC && a->block == 16);
+        ck_assert(back->layers[li].act_scale == c.t[ti].scale);
+    }
+    float *x = malloc((size_t)nr_dataset_sample_size(ds) * sizeof *x), y[10];
+    ck_assert_int_eq(nr_dataset_get(ds, 0, 1, x, NULL, &e), 0);
+    ck_assert_int_eq(nr_emulate(back, x, 1, y, NULL, NULL, &e), 0);
+    for (int k = 0; k < 10; k++)
+        ck_assert(isfinite(y[k]));
+    free(x);
+    free(text);
+    nr_model_free(back);
+    nr_model_free(t);
+    nr_calibration_free(&c);
+    nr_dataset_close(ds);
+}
+END_TEST
+
 START_TEST(test_nothing_to_calibrate)
 {
     nr_err e = {0};
     nr_calibration c;
     const char *precs[] = {"default: {weights: fp32}\n", "default: {weights: mxfp8}\n",
-                           "default: {weights: nvfp4}\n"};
+                           "default: {weights: int4@b32:fp32}\n"};
     for (int i = 0; i < 3; i++) {
         nr_model *t = build(precs[i]);
         ck_assert_int_eq(nr_calibrate_tensors(t, &c, &e), -NR_EUNSUP);
@@ -345,6 +486,8 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_static_use);
     tcase_add_test(tc, test_static_bad);
+    tcase_add_test(tc, test_nv_static_use);
+    tcase_add_test(tc, test_nv_calibrate);
     tcase_add_test(tc, test_bins);
     tcase_add_test(tc, test_methods);
     tcase_add_test(tc, test_run_and_write);

@@ -433,7 +433,8 @@ START_TEST(test_vector_kernel)
 END_TEST
 
 /* Static (calibrated) activation scales ([scl-cal-use]) in the generator:
- * fp32, e8m0 and ue4m3 tensor scales from the precision file's scales:,
+ * fp32, e8m0 and ue4m3 tensor scales and nv's static fp32 tensor scale
+ * ([scl-nv-static]) from the precision file's scales:,
  * on a conv (the vector kernel where it applies, the scalar one in rz) and
  * a dense layer, against the emulator. */
 START_TEST(test_static_scales)
@@ -443,6 +444,11 @@ START_TEST(test_static_scales)
         {"int8@channel", "int8@tensor:fp32:static", "block-exact", "rz", "0.3, pre: 0.3, t: 1.5e-3, post: 2.5"},
         {"mxfp8", "e4m3@tensor:e8m0:static", "block-fp32", "rne", "0.015625, pre: 0.015625, t: 0.0625, post: 0.0625"},
         {"e4m3@b16:ue4m3", "e4m3@tensor:ue4m3:static", "block-fp32", "rne", "0.1015625, pre: 0.0625, t: 0.001953125, post: 448"},
+        /* [scl-nv-static]: static fp32 tensor scales, dynamic ue4m3 block scales
+         * (small ones clamp s_b at 448 and clip, large ones at 2^-9) */
+        {"nvfp4", "e2m1@b16:nv:static", "block-fp32", "rne", "0.001, pre: 0.001, t: 2e-5, post: 0.003"},
+        {"nvfp4", "e2m1@b16:nv:static", "block-fp32", "rz", "0.01, pre: 1e-4, t: 0.5, post: 3e-6"},
+        {"int8@channel", "int4@b8:nv:static", "block-exact", "rne", "3e-4, pre: 0.02, t: 1e-3, post: 10"},
     };
     static const char *const layer[] = {
         "{name: t, op: conv, out: 20, kernel: [3, 3], pad: 1}", "{name: t, op: dense, out: 7}"};

@@ -110,6 +110,8 @@ START_TEST(test_general_names)
         {"q1.6@b32", "mxint8", 8.25},
         {"int8@channel", "int8@channel:fp32:amax", 8},
         {"int8@tensor:fp32:static", "int8@tensor:fp32:static", 8},
+        {"e2m1@b16:nv:static", "e2m1@b16:nv:static", 4.5},
+        {"E2M1@B32:NV:STATIC", "e2m1@b32:nv:static", 4.25},
         {"int4@b32:fp32", "int4@b32:fp32:amax", 5},
         {"int4@b32", "int4@b32:e8m0:floor", 4.25},
         {"e4m3@tensor:fp32", "e4m3@tensor:fp32:amax", 8},
@@ -164,7 +166,10 @@ START_TEST(test_bad_names)
         {"e2m1@b32:e8m0:amax", NR_ERANGE, "allowed floor, rceil, ceil, even"},
         {"int8@channel:fp32:floor", NR_ERANGE, "allowed amax, amax-up"},
         {"e2m1@b32:nv:rceil", NR_ERANGE, "allowed amax, amax-up"},
-        {"e2m1@b32:nv:static", NR_ERANGE, "allowed amax, amax-up"},
+        {"e2m1@b32:nv:floor", NR_ERANGE, "allowed amax, amax-up, static"},
+        {"e2m1@tensor:nv:static", NR_ERANGE, "needs a block"},
+        {"e2m1@b16:nv:static:x", NR_ESYNTAX, "too many"},
+        {"e2m1@b16:ue4m3:static", NR_ERANGE, "or scale nv"},
         {"e2m1@b32:e8m0:round", NR_ESYNTAX, "unknown scale rule"},
         {"e2m1@b32:e8m0:", NR_ESYNTAX, "empty scale rule"},
         {"e2m1@channel:nv", NR_ERANGE, "needs a block"},
@@ -336,6 +341,14 @@ START_TEST(test_groups)
         {"static fp32", "int8@tensor:fp32:static", RNE, 0.5, 2, {1, -100}, 0.5, 0x3f000000, 1, 0,
          0, {2, -127}},
         {"static e8m0", "e2m1@tensor:e8m0:static", RNE, 4, 1, {10}, 4, 0x81, 0, 0, 0, {2}},
+        /* [scl-nv-static]: the given s_t is the calibrated one; the block scale
+         * is still computed from the block, relative to it */
+        {"NVFP4 static s_t, block within range", "e2m1@b16:nv:static", RNE, ts7, 4,
+         {7, 1, 0.3, -2}, 0x1.2aaaab4p+0, 0x7e, 0, 0, 0, {6, 1, 0.5, -1.5}},
+        {"NVFP4 static s_t, block above the calibrated range: s_b 448, clips", "e2m1@b16:nv:static",
+         RNE, 0x1p-10, 3, {4, -1, 0.5}, 448 * 0x1p-10, 0x7e, 1, 0, 0, {6, -2, 1}},
+        {"NVFP4 static s_t, tiny block: s_b clamps to 2^-9", "e2m1@b16:nv:static", RNE, 1, 2,
+         {0x1p-12, 0x3p-10}, 0x1p-9, 1, 0, 0, 0, {0, 1.5}},
         /* every rounding mode on midpoints and quarter points (X = 1) */
         {"rne", "mxfp4", NR_RND_RNE, 0, 5, {2.5, -2.5, 0.25, 5, 4.5}, 1, 0x7f, 0, 0, 0,
          {2, -2, 0, 4, 4}},
@@ -507,6 +520,7 @@ static const char *const oracle_elems[] = {"e4m3", "e5m2", "e3m2", "e2m3", "e2m1
 static const char *const oracle_scales[] = {
     "b32:e8m0:floor", "b32:e8m0:rceil", "b16:e8m0:ceil", "b32:e8m0:even", "b3:fp32:amax",
     "b32:fp32:amax-up", "b16:ue4m3:amax", "b1:ue4m3:amax-up", "b16:nv:amax", "b32:nv:amax-up",
+    "b16:nv:static",
     "tensor:fp32:static", "tensor:e8m0:static", "channel:fp32:amax"};
 
 /* A random group for s: magnitudes over a few binades around 2^base, with
@@ -546,7 +560,9 @@ static double given_scale(const nr_scaled *s, const double *x, size_t n, uint64_
                           oc_stats *st, const char *name)
 {
     if (s->scale == NR_SCALE_NV) {
-        double amax = nr_scaled_amax(x, n, 1) * ldexp(1 + tu_unif(rng), (int)(tu_rand(rng) % 9));
+        /* static: the calibrated s_t may also be too small for the block (s_b clamps) */
+        int lo = s->rule == NR_RULE_STATIC ? -6 : 0;
+        double amax = nr_scaled_amax(x, n, 1) * ldexp(1 + tu_unif(rng), lo + (int)(tu_rand(rng) % 9));
         double ts = nr_scaled_tensor_scale(s, amax), ots = or_scaled_tensor_scale(s, amax);
         st->checks++;
         if (!same(ts, ots))

@@ -4,7 +4,7 @@
 # file for ResNet-20 on the shipped CIFAR-10 slice, the same scales from the
 # JIT and the emulator, each method (percentile and mse thresholds never
 # above amax), the file used by eval and emulate, a broken file's error
-# with its line, and bad arguments.
+# with its line, bad arguments, and nvfp4 with static tensor scales.
 # usage: bash tests/cli_calibrate.sh path/to/numrep
 set -u
 BIN=${1:?usage: cli_calibrate.sh path/to/numrep}
@@ -80,4 +80,23 @@ expect_fail 1 "nothing to calibrate" calibrate "$NET" -p fp32 --data "$DATA" -o 
 expect_fail 1 "nothing to calibrate" calibrate "$NET" -p mxfp8 --data "$DATA" -o "$tmp/x.yaml"
 expect_fail 1 "cannot write" calibrate "$NET" -p int8@channel --data "$DATA" --samples 2 -o "$tmp/no/such/dir.yaml" --no-progress
 [ ! -e "$tmp/x.yaml" ] && ok || bad "a failed calibrate wrote its output"
+
+# 7. nvfp4 with static tensor scales ([scl-nv-static]): calibrate writes
+# e2m1@b16:nv:static with 54 fp32 tensor scales; the JIT and the emulator
+# give the same logits bit for bit with it, and they differ from dynamic nvfp4
+run calibrate "$NET" -p nvfp4 --data "$DATA" --samples 8 -o "$tmp/nv.yaml" --no-progress
+[ "$rc" -eq 0 ] && ok || bad "calibrate -p nvfp4: exit $rc: $(cat "$tmp/err")"
+grep -q 'activations: e2m1@b16:nv:static' "$tmp/nv.yaml" && ok || bad "no nv static activations: $(head -5 "$tmp/nv.yaml")"
+[ "$(scales "$tmp/nv.yaml" | wc -l)" -eq 54 ] && ok || bad "nvfp4: expected 54 scales"
+for e in jit emulator; do
+    run eval "$NET" -p "$tmp/nv.yaml" --data "$DATA" --limit 2 --engine $e --no-progress --json --logits "$tmp/nv_$e.npy"
+    [ "$rc" -eq 0 ] && ok || bad "eval nv static --engine $e: $(cat "$tmp/err")"
+done
+cmp -s "$tmp/nv_jit.npy" "$tmp/nv_emulator.npy" && ok || bad "nv static: jit and emulator logits differ"
+run eval "$NET" -p nvfp4 --data "$DATA" --limit 2 --no-progress --json --logits "$tmp/nv_dyn.npy"
+[ "$rc" -eq 0 ] && ! cmp -s "$tmp/nv_jit.npy" "$tmp/nv_dyn.npy" && ok || bad "nv static gave dynamic nvfp4's logits"
+run emulate "$NET" --input "$X" -p "$tmp/nv.yaml"
+[ "$rc" -eq 0 ] && ok || bad "emulate nv static: $(cat "$tmp/err")"
+expect_fail 1 "mse" calibrate "$NET" -p nvfp4 --data "$DATA" --samples 2 --method mse -o "$tmp/x.yaml" --no-progress
+expect_fail 1 "weights cannot have rule static" emulate "$NET" --input "$X" -p e2m1@b16:nv:static
 finish

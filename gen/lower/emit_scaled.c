@@ -459,7 +459,9 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     V xbuf = gep(g, g->i8, buf, gen_i64(c, lay.x_off));
     V amax = gen_alloca(c, g->f64, "amax"), special = gen_alloca(c, g->i8, "special");
     V st = NULL;
-    if (s->scale == NR_SCALE_NV) { /* [scl-nv] s_t from the whole tensor's amax */
+    if (s->scale == NR_SCALE_NV && s->rule == NR_RULE_STATIC) /* [scl-nv-static] */
+        st = cf(g, static_scale(c->m, s, sh));
+    else if (s->scale == NR_SCALE_NV) { /* [scl-nv] s_t from the whole tensor's amax */
         if (gen_scaled_vquant_applies(c, s, mode))
             gen_emit_scaled_vamax(c, pbuf, n, amax, NULL);
         else
@@ -498,8 +500,9 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     V isnan_ = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildLoad2(B, g->i8, special, ""),
                              LLVMConstInt(g->i8, 0, 0), "");
     /* [scl-special] a NaN or infinity: NaN scale, every element NaN */
-    V X0 = s->rule == NR_RULE_STATIC ? cf(g, static_scale(c->m, s, sh)) /* gen_scaled_check: > 0 */
-                                      : group_scale(g, s, am, st);
+    V X0 = s->rule == NR_RULE_STATIC && s->scale != NR_SCALE_NV
+               ? cf(g, static_scale(c->m, s, sh)) /* gen_scaled_check: > 0 */
+               : group_scale(g, s, am, st);
     V X = LLVMBuildSelect(B, isnan_, cf(g, NAN), X0, "X");
     LLVMBuildStore(B, X, gep(g, g->f64, xbuf, lg.i));
     uint64_t e0 = 0; /* a tensor scale: the bulk in vector code */

@@ -49,12 +49,11 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
     nr_scaled_ctx ctx = {.mode = E->m->layers[layer == NR_EMU_LAYER_INPUT ? 0 : layer].prec.rounding,
                          .seed = E->m->seed, .layer = layer, .element_step = 1,
                          .term = NR_EMU_TERM_QUANT, .tensor_scale = 1.0};
-    if (s->scale == NR_SCALE_NV) { /* [scl-nv] the tensor scale of this tensor */
-        ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(v, n, 1));
-    }
-    if (s->rule == NR_RULE_STATIC) /* [scl-cal-use] the calibrated scale */
+    if (s->rule == NR_RULE_STATIC) /* [scl-cal-use] the calibrated scale ([scl-nv-static]: s_t) */
         ctx.tensor_scale =
             nr_model_act_scale(E->m, layer == NR_EMU_LAYER_INPUT ? -1 : (int)layer);
+    else if (s->scale == NR_SCALE_NV) /* [scl-nv] the tensor scale of this tensor */
+        ctx.tensor_scale = nr_scaled_tensor_scale(s, nr_scaled_amax(v, n, 1));
     nr_scaled_group g;
     int rc;
     if (s->gran != NR_GRAN_BLOCK) { /* tensor: one group, C, H, W order */

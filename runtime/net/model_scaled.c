@@ -148,6 +148,8 @@ double nr_model_act_scale(const nr_model *m, int li)
  * e8m0 and ue4m3 ones must be exact values). */
 static double scale_value(const struct nr_prec_scale *w, nr_scale_fmt f)
 {
+    if (f == NR_SCALE_NV) /* [scl-nv-static] the calibrated value is nvfp4's fp32 tensor scale */
+        f = NR_SCALE_FP32;
     double v = f == NR_SCALE_FP32 ? (double)w->value_f32 : w->value;
     if (!(v > 0) || !isfinite(v))
         return 0;
@@ -206,6 +208,8 @@ static int bind_one(nr_model *m, const struct nr_prec_scale *w, nr_err *err)
                           s->scale == NR_SCALE_E8M0 ? " (a power of two 2^-127 .. 2^127)"
                           : s->scale == NR_SCALE_UE4M3
                               ? " (an unsigned e4m3 value, 2^-9 .. 448, e.g. 0.25 or 1.125)"
+                          : s->scale == NR_SCALE_NV
+                              ? " (nv: its fp32 tensor scale, a normal or subnormal fp32 number)"
                               : " (a normal or subnormal fp32 number)");
     *dst = v;
     return 0;

@@ -10,7 +10,8 @@
  *   SCALE := "fp32" | "e8m0" | "ue4m3" | "nv"      (nv: NVFP4's ue4m3 x fp32)
  *   RULE  := "floor" | "rceil" | "ceil" | "even"   (e8m0)
  *          | "amax" | "amax-up"                    (fp32, ue4m3, nv)
- *          | "static"                              (fp32, e8m0, ue4m3; tensor only)
+ *          | "static"                              (fp32, e8m0, ue4m3 per tensor; nv:
+ *                                                   its fp32 tensor scale calibrated)
  * SCALE defaults to e8m0 for blocks and fp32 otherwise; RULE to floor for
  * e8m0 and amax for the others. */
 #include "scaled.h"
@@ -116,8 +117,6 @@ static int rule_allowed(nr_scale_fmt f, nr_scale_rule r)
     if (f == NR_SCALE_E8M0)
         return r == NR_RULE_FLOOR || r == NR_RULE_RCEIL || r == NR_RULE_CEIL ||
                r == NR_RULE_EVEN || r == NR_RULE_STATIC;
-    if (f == NR_SCALE_NV)
-        return r == NR_RULE_AMAX || r == NR_RULE_AMAX_UP;
     return r == NR_RULE_AMAX || r == NR_RULE_AMAX_UP || r == NR_RULE_STATIC;
 }
 
@@ -125,7 +124,6 @@ static const char *rules_for(nr_scale_fmt f)
 {
     switch (f) {
     case NR_SCALE_E8M0: return "floor, rceil, ceil, even, static";
-    case NR_SCALE_NV: return "amax, amax-up";
     default: return "amax, amax-up, static";
     }
 }
@@ -154,10 +152,11 @@ int nr_scaled_check(const nr_scaled *s, const char *where, nr_err *err)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, where,
                           "scale nv (ue4m3 per block x fp32 per tensor) needs a block "
                           "granularity bN, not %s", nr_scaled_gran_name(s->gran));
-    if (s->rule == NR_RULE_STATIC && s->gran != NR_GRAN_TENSOR)
+    if (s->rule == NR_RULE_STATIC && s->gran != NR_GRAN_TENSOR && s->scale != NR_SCALE_NV)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, where,
-                          "rule static (a calibrated scale) needs granularity tensor, not %s",
-                          nr_scaled_gran_name(s->gran));
+                          "rule static (a calibrated scale) needs granularity tensor, or "
+                          "scale nv (a calibrated fp32 tensor scale), not %s with %s",
+                          nr_scaled_gran_name(s->gran), nr_scaled_scale_name(s->scale));
     if (s->elem.width > MAX_ELEM_BITS) {
         nr_format_name(&s->elem, en, sizeof en);
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, where,

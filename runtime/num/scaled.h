@@ -42,7 +42,7 @@ typedef enum nr_scale_rule {
     NR_RULE_EVEN,      /* e8m0: amax rounded to the element's precision first */
     NR_RULE_AMAX,      /* fp32/ue4m3/nv: amax / elem_max rounded (rne)    */
     NR_RULE_AMAX_UP,   /* fp32/ue4m3/nv: amax / elem_max rounded up: nothing clips */
-    NR_RULE_STATIC     /* activations: the scale comes from calibration   */
+    NR_RULE_STATIC     /* activations: the scale (nv: the tensor scale) from calibration */
 } nr_scale_rule;
 
 typedef struct nr_scaled {
@@ -75,7 +75,8 @@ int nr_scaled_is_name(const char *name);
  * general form with every part spelled out.  snprintf semantics. */
 int nr_scaled_name(const nr_scaled *s, char *buf, size_t n);
 /* The constraints on a combination ([scl-name]): granularity, block 1..4096,
- * a rule of the scale format, nv only with blocks, static only per tensor,
+ * a rule of the scale format, nv only with blocks, static only per tensor
+ * (or nv, whose static form calibrates the fp32 tensor scale [scl-nv-static]),
  * an element of at most 16 bits with a positive max.  nr_scaled_parse
  * applies it; so must anyone filling the struct by hand.  where: for err. */
 int nr_scaled_check(const nr_scaled *s, const char *where, nr_err *err);
@@ -112,7 +113,8 @@ typedef struct nr_scaled_ctx {
     uint32_t layer;        /*   element0 + i * element_step, term)         */
     uint64_t element0, element_step;
     uint32_t term;
-    double tensor_scale;   /* NR_SCALE_NV: the fp32 tensor scale; RULE_STATIC: the scale */
+    double tensor_scale;   /* NR_SCALE_NV: the fp32 tensor scale (dynamic or static);
+                            * RULE_STATIC of another scale format: the scale */
 } nr_scaled_ctx;
 
 /* One group after conversion. */

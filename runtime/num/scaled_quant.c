@@ -147,7 +147,7 @@ static int group_scale(const nr_scaled *s, double amax, const nr_scaled_ctx *ctx
                        uint64_t *bits, nr_err *err)
 {
     double ts = ctx ? ctx->tensor_scale : 0;
-    if (s->rule == NR_RULE_STATIC) {
+    if (s->rule == NR_RULE_STATIC && s->scale != NR_SCALE_NV) { /* nv: ts is the static s_t */
         if (!scale_valid(s->scale, ts, bits))
             return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "static scale",
                               "%g is not a positive finite %s value", ts,

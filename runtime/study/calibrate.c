@@ -116,7 +116,7 @@ int nr_calibrate_tensors(const nr_model *target, nr_calibration *c, nr_err *err)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "calibrate", "out of memory");
     for (int li = -1; li < target->nlayers; li++) {
         const nr_scaled *s = nr_model_act_scaled(target, li);
-        if (!s || s->gran != NR_GRAN_TENSOR || s->scale == NR_SCALE_NV)
+        if (!s || !(s->gran == NR_GRAN_TENSOR || s->scale == NR_SCALE_NV)) /* [scl-nv-static] */
             continue;
         nr_cal_tensor *t = &c->t[c->ntensors++];
         t->layer = li;
@@ -126,9 +126,10 @@ int nr_calibrate_tensors(const nr_model *target, nr_calibration *c, nr_err *err)
     if (c->ntensors == 0)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "calibrate",
                           "the precision quantizes no activations per tensor with an fp32, "
-                          "e8m0 or ue4m3 scale, so there is nothing to calibrate (block and "
-                          "nvfp4 activations are always dynamic); e.g. -p int8@channel, or "
-                          "activations: int8@tensor:fp32");
+                          "e8m0 or ue4m3 scale, nor with nvfp4's nv scale, so there is nothing "
+                          "to calibrate (e8m0/ue4m3/fp32 block activations are always "
+                          "dynamic); e.g. -p int8@channel, -p nvfp4, or activations: "
+                          "int8@tensor:fp32");
     return 0;
 }
 
@@ -315,6 +316,11 @@ int nr_calibrate_run(const nr_model *target, const nr_dataset *ds, const nr_cal_
                           (long long)c->samples, (long long)o->first, (long long)total);
     c->method = o->method;
     c->percentile = o->percentile;
+    for (int t = 0; t < c->ntensors; t++) { /* before the run, not after it */
+        int rc = nr_calibrate_method_check(&c->t[t], c->method, err);
+        if (rc)
+            return rc;
+    }
     nr_model *tap = NULL;
     size_t *off = NULL;
     nr_engine eng = {0};

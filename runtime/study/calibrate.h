@@ -107,6 +107,9 @@ int nr_calibrate_tap_model(const nr_model *target, const nr_calibration *c,
 
 /* T and X of one tensor from its statistics ([scl-cal-method]). */
 int nr_calibrate_choose(nr_cal_tensor *t, nr_cal_method m, double percentile, nr_err *err);
+/* 0 when method m applies to the tensor's format, else the error (mse is
+ * not defined for nv tensor scales, [scl-nv-static]). */
+int nr_calibrate_method_check(const nr_cal_tensor *t, nr_cal_method m, nr_err *err);
 
 /* ---------------------------------------------------------------- calibrate_write.c */
 

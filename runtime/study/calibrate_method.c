@@ -2,7 +2,8 @@
  * calibration statistics ([scl-cal-method]): amax, percentile:P, or the
  * scale among amax * 2^(-k/16), k = 0..79, that minimizes the histogram's
  * quantization error.  X = nr_scaled_tensor_scale of the tensor's format
- * for T (its dynamic rule; static: fp32/ue4m3 amax, e8m0 floor). */
+ * for T (its dynamic rule; static: fp32/ue4m3 amax, e8m0 floor; nv: the
+ * fp32 tensor scale T / (448 * elem_max), [scl-nv-static]; no mse). */
 #include "calibrate.h"
 
 #include <math.h>
@@ -83,15 +84,27 @@ static int mse_choose(nr_cal_tensor *t, nr_err *err)
     return 0;
 }
 
+int nr_calibrate_method_check(const nr_cal_tensor *t, nr_cal_method m, nr_err *err)
+{
+    if (m == NR_CAL_MSE && t->fmt.scale == NR_SCALE_NV) /* [scl-nv-static] */
+        return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, t->name,
+                          "--method mse: not defined for nv (nvfp4) activations, whose "
+                          "ue4m3 block scales stay dynamic, so the tensor's error does not "
+                          "follow from its histogram; use amax or percentile:P");
+    return 0;
+}
+
 int nr_calibrate_choose(nr_cal_tensor *t, nr_cal_method m, double percentile, nr_err *err)
 {
     t->threshold = t->amax;
     if (m == NR_CAL_PERCENTILE && t->hist)
         t->threshold = percentile_threshold(t, percentile);
     t->scale = nr_scaled_tensor_scale(&t->fmt, t->threshold);
+    int rc = nr_calibrate_method_check(t, m, err);
+    if (rc)
+        return rc;
     if (m == NR_CAL_MSE && t->hist && t->amax > 0) {
-        int rc = mse_choose(t, err);
-        if (rc)
+        if ((rc = mse_choose(t, err)))
             return rc;
     }
     if (!(t->scale > 0) || !isfinite(t->scale))

@@ -22,7 +22,7 @@ static const nr_format *role_fmt(const nr_layer_prec *p, int r)
 static nr_scaled static_of(const nr_scaled *s)
 {
     nr_scaled t = *s;
-    if (t.gran == NR_GRAN_TENSOR && t.scale != NR_SCALE_NV)
+    if (t.gran == NR_GRAN_TENSOR || t.scale == NR_SCALE_NV) /* nv: [scl-nv-static] */
         t.rule = NR_RULE_STATIC;
     return t;
 }
@@ -109,8 +109,8 @@ static void put_file(FILE *b, const nr_model *m, const nr_calibration *c, const 
                   mn, (long long)c->first, (long long)(c->first + c->samples - 1));
     for (int t = 0; t < c->ntensors; t++) {
         const nr_cal_tensor *T = &c->t[t];
-        fprintf(b, T->fmt.scale == NR_SCALE_FP32 ? "  %s: %.9g" : "  %s: %.17g", T->name,
-                      T->scale);
+        int f32 = T->fmt.scale == NR_SCALE_FP32 || T->fmt.scale == NR_SCALE_NV; /* nv: s_t */
+        fprintf(b, f32 ? "  %s: %.9g" : "  %s: %.17g", T->name, T->scale);
         fprintf(b, "  # %.6g, %.6g\n", T->amax, T->threshold);
     }
 }

@@ -175,7 +175,7 @@ double or_scaled_tensor_scale(const nr_scaled *s, double amax)
 static int group_scale(const nr_scaled *s, const or_fmt *oe, double amax, double ts,
                        double *X, uint64_t *bits)
 {
-    if (s->rule == NR_RULE_STATIC) {
+    if (s->rule == NR_RULE_STATIC && s->scale != NR_SCALE_NV) { /* nv: ts is the static s_t */
         if (!scale_value(s->scale, ts, bits))
             return -1;
         *X = ts;
