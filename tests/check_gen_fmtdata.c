@@ -12,6 +12,7 @@
 #include "emit_num_rt.h"
 #include "emulator.h"
 #include "fmtdata.h"
+#include "fmtdata_engine.h"
 #include "model.h"
 
 #include <float.h>
@@ -388,6 +389,105 @@ START_TEST(mac_layers)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- networks */
+
+/* Whole networks on the format-as-data engine, compiled once per network
+ * and run under every precision, against the emulator (float outputs and
+ * bits): a LeNet-like net (conv, maxpool, flatten, dense) and a ResNet-like
+ * one (folded batchnorm, add, slice, pad, global average pool). */
+static const char *const NETS[] = {
+    "name: l\ninput: {shape: [1, 12, 12]}\nlayers:\n"
+    "  - {name: c1, op: conv, out: 4, kernel: 3}\n"
+    "  - {name: r1, op: relu}\n"
+    "  - {name: p1, op: maxpool, kernel: 2, stride: 2}\n"
+    "  - {name: c2, op: conv, out: 6, kernel: 3, pad: 1}\n"
+    "  - {name: r2, op: relu}\n"
+    "  - {name: p2, op: maxpool, kernel: 3, stride: 2, pad: 1}\n"
+    "  - {name: f, op: flatten}\n"
+    "  - {name: d1, op: dense, out: 12}\n"
+    "  - {name: r3, op: relu}\n"
+    "  - {name: d2, op: dense, out: 10}\n",
+    "name: r\ninput: {shape: [3, 8, 8]}\nlayers:\n"
+    "  - {name: c0, op: conv, out: 4, kernel: 3, pad: 1}\n"
+    "  - {name: b0, op: batchnorm, eps: 1.0e-5}\n"
+    "  - {name: r0, op: relu}\n"
+    "  - {name: c1, op: conv, out: 8, kernel: 3, stride: 2, pad: 1}\n"
+    "  - {name: b1, op: batchnorm, eps: 1.0e-5}\n"
+    "  - {name: s, op: slice, input: r0, h: [0, end, 2], w: [0, end, 2]}\n"
+    "  - {name: p, op: pad, c: [2, 2]}\n"
+    "  - {name: a, op: add, inputs: [b1, p]}\n"
+    "  - {name: r1, op: relu}\n"
+    "  - {name: g, op: global_avgpool}\n"
+    "  - {name: fc, op: dense, out: 10}\n",
+};
+
+START_TEST(networks)
+{
+    uint64_t st = 99;
+    long n = 0, fails = 0, nonzero = 0;
+    for (int ni = 0; ni < 2; ni++) {
+        gen_fdnet *fd = NULL;
+        nr_err err = {0};
+        for (int pi = 0; pi < NPREC; pi++) {
+            char prec[512];
+            snprintf(prec, sizeof prec,
+                     "default: {weights: %s, activations: %s, products: %s, accumulator: %s, "
+                     "rounding: rz, mac: unfused}\n",
+                     PRECS[pi][0], PRECS[pi][1], PRECS[pi][2], PRECS[pi][3]);
+            nr_model *m = tu_model_ok(NETS[ni], prec, 5 + (uint64_t)ni);
+            ck_assert_msg(gen_fdnet_check(m, &err) == 0, "%s", err.msg);
+            if (!fd)
+                ck_assert_msg(gen_fdnet_new(m, &fd, &err) == 0, "%s", err.msg);
+            ck_assert(gen_fdnet_fits(fd, m));
+            const int ns = 3, nin = (int)nr_shape_count(m->in_shape), k = 10;
+            float *in = tu_uniform_floats(&st, (size_t)(ns * nin), -3.0, 3.0);
+            for (int i = 0; i < ns * nin; i++)
+                in[i] = i % 13 == 0 ? in[i] * 1e3f : i % 13 == 1 ? in[i] * 1e-5f : in[i];
+            float ref[30], got[30];
+            ck_assert_msg(nr_emulate(m, in, ns, ref, NULL, NULL, &err) == 0, "%s", err.msg);
+            nr_engine e;
+            ck_assert(gen_fdnet_engine(fd, m, &e, &err) == 0);
+            ck_assert_msg(e.run(e.impl, in, ns, got, &err) == 0, "%s", err.msg);
+            nr_engine_close(&e);
+            for (int i = 0; i < ns * k; i++) {
+                n++;
+                nonzero += got[i] != 0;
+                if (memcmp(&ref[i], &got[i], sizeof(float)) && fails++ < 12)
+                    fprintf(stderr, "MISMATCH net %d %s [%d]: expected %a got %a\n", ni, prec, i,
+                            ref[i], got[i]);
+            }
+            free(in);
+            nr_model_free(m);
+        }
+        gen_fdnet_free(fd);
+    }
+    fprintf(stderr, "format-as-data networks: %ld outputs (%ld non-zero), %ld mismatches\n", n,
+            nonzero, fails);
+    ck_assert_msg(fails == 0, "%ld of %ld differ", fails, n);
+    ck_assert_msg(nonzero > n / 2, "only %ld of %ld outputs are non-zero", nonzero, n);
+}
+END_TEST
+
+/* Models outside the scope are refused with a reason (the search then
+ * compiles them as before). */
+START_TEST(networks_refused)
+{
+    const char *const prec[] = {
+        "default: {weights: e4m3, rounding: rne, mac: unfused}\n",
+        "default: {weights: e4m3, rounding: rz, mac: fused}\n",
+        "default: {weights: q15.16-wrap, rounding: rz, mac: unfused}\n",
+        "default: {weights: fp64, rounding: rz, mac: unfused}\n",
+    };
+    for (int i = 0; i < 4; i++) {
+        nr_model *m = tu_model_ok(NETS[0], prec[i], 5);
+        nr_err err = {0};
+        ck_assert_msg(gen_fdnet_check(m, &err) == -NR_EUNSUP, "%s accepted", prec[i]);
+        ck_assert(err.msg[0]);
+        nr_model_free(m);
+    }
+}
+END_TEST
+
 START_TEST(refuses_out_of_scope)
 {
     gen_rtfmt p;
@@ -414,6 +514,8 @@ int main(void)
     tcase_add_test(tc, grid_and_variants);
     tcase_add_test(tc, unoptimised);
     tcase_add_test(tc, mac_layers);
+    tcase_add_test(tc, networks);
+    tcase_add_test(tc, networks_refused);
     tcase_add_test(tc, refuses_out_of_scope);
     suite_add_tcase(s, tc);
     return tu_run(s);

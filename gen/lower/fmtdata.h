@@ -42,4 +42,14 @@ int gen_fd_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err);
  * output [O, OH, OW].  Vectorised over 8 output columns. */
 LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias);
 
+/* Emit the array helpers (names fixed), for the ops between MAC layers:
+ *   void fd_round_arr(const double *a, const double *unused, double *out,
+ *                     int64_t n, const gen_rtfmt *f)   out[i] = rz(a[i])
+ *   void fd_sum_arr(const double *a, const double *b, double *out,
+ *                   int64_t n, const gen_rtfmt *f)     out[i] = rz(a[i] + b[i])
+ * into f, in place allowed (out == a). */
+void gen_fd_emit_helpers(gen_ctx *g);
+typedef void (*gen_fd_arr_fn)(const double *, const double *, double *, int64_t,
+                              const gen_rtfmt *);
+
 #endif

@@ -230,3 +230,39 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
     LLVMDisposeBuilder(lc.ab);
     return fn;
 }
+
+/* ---------------------------------------------------------------- helpers */
+
+/* void name(const double *a, const double *b, double *out, i64 n, fmt *f):
+ * out[i] = rz(a[i]) (b unused) or rz(a[i] + b[i]) into f. */
+static void emit_array(gen_ctx *g, const char *name, int sum)
+{
+    T ptr = LLVMPointerTypeInContext(g->ctx, 0);
+    T args[5] = {ptr, ptr, ptr, g->i64, ptr};
+    V fn = gen_emit_function(g, name, LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), args, 5, 0), 0);
+    gen_lctx lc = {.g = g, .fn = fn, .ptr = ptr};
+    lc.ab = LLVMCreateBuilderInContext(g->ctx);
+    gen_numrt p;
+    gen_numrt_load(g, LLVMGetParam(fn, 4), &p);
+    LLVMPositionBuilderBefore(lc.ab, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(fn)));
+    gen_loop l;
+    gen_loop_range(&lc, &l, ci64(g, 0), LLVMGetParam(fn, 3), "i");
+    V a = LLVMBuildLoad2(g->b, g->f64, LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 0), (V[]){l.i}, 1, ""), "");
+    V r;
+    if (sum) {
+        V b = LLVMBuildLoad2(g->b, g->f64, LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 1), (V[]){l.i}, 1, ""), "");
+        r = gen_numrt_round_sum(g, &p, a, b);
+    } else {
+        r = gen_numrt_round(g, &p, a);
+    }
+    LLVMBuildStore(g->b, r, LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 2), (V[]){l.i}, 1, ""));
+    gen_loop_end(&lc, &l);
+    LLVMBuildRetVoid(g->b);
+    LLVMDisposeBuilder(lc.ab);
+}
+
+void gen_fd_emit_helpers(gen_ctx *g)
+{
+    emit_array(g, "fd_round_arr", 0);
+    emit_array(g, "fd_sum_arr", 1);
+}
