@@ -30,6 +30,9 @@ typedef struct {
     double (*rnd)(double, const gen_rtfmt *);
     double (*sum)(double, double, const gen_rtfmt *);
     void (*vrnd)(const double *, double *, const gen_rtfmt *); /* 8 lanes */
+    /* the shortcuts by kind: scalar round, 8-lane sum */
+    double (*rndk[GEN_RT_KINDS])(double, const gen_rtfmt *);
+    void (*vsumk[GEN_RT_KINDS])(const double *, const double *, double *, const gen_rtfmt *);
 } jfns;
 
 static void *look(gen_jit *j, const char *name)
@@ -56,6 +59,32 @@ static void emit_vector(gen_ctx *g)
     LLVMBuildRetVoid(g->b);
 }
 
+/* rndk<K>(x, p) and vsumk<K>(a, b, out, p) */
+static void emit_kinds(gen_ctx *g)
+{
+    LLVMTypeRef ptr = LLVMPointerTypeInContext(g->ctx, 0), vt = LLVMVectorType(g->f64, 8);
+    char nm[32];
+    for (int k = 0; k < GEN_RT_KINDS; k++) {
+        LLVMTypeRef a1[2] = {g->f64, ptr};
+        snprintf(nm, sizeof nm, "rndk%d", k);
+        LLVMValueRef fn = gen_emit_function(g, nm, LLVMFunctionType(g->f64, a1, 2, 0), 0);
+        gen_numrt p;
+        gen_numrt_load(g, LLVMGetParam(fn, 1), &p);
+        LLVMBuildRet(g->b, gen_numrt_round_kind(g, &p, LLVMGetParam(fn, 0), k));
+        LLVMTypeRef a2[4] = {ptr, ptr, ptr, ptr};
+        snprintf(nm, sizeof nm, "vsumk%d", k);
+        fn = gen_emit_function(g, nm, LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), a2, 4, 0), 0);
+        gen_numrt_load(g, LLVMGetParam(fn, 3), &p);
+        LLVMValueRef a = LLVMBuildLoad2(g->b, vt, LLVMGetParam(fn, 0), "");
+        LLVMValueRef b = LLVMBuildLoad2(g->b, vt, LLVMGetParam(fn, 1), "");
+        LLVMSetAlignment(a, 8), LLVMSetAlignment(b, 8);
+        LLVMValueRef st = LLVMBuildStore(g->b, gen_numrt_round_sum_kind(g, &p, a, b, k),
+                                         LLVMGetParam(fn, 2));
+        LLVMSetAlignment(st, 8);
+        LLVMBuildRetVoid(g->b);
+    }
+}
+
 static void build(jfns *J, int opt)
 {
     nr_err err = {0};
@@ -66,6 +95,7 @@ static void build(jfns *J, int opt)
     LLVMRemoveEnumAttributeAtIndex(r, LLVMAttributeFunctionIndex, g->kind_alwaysinline);
     LLVMRemoveEnumAttributeAtIndex(s, LLVMAttributeFunctionIndex, g->kind_alwaysinline);
     emit_vector(g);
+    emit_kinds(g);
     ck_assert_msg(gen_emit_verify(g, &err) == 0, "%s", err.msg);
     ck_assert_msg(gen_emit_optimize(g, opt, &err) == 0, "%s", err.msg);
     ck_assert_msg(gen_jit_new(&J->jit, &err) == 0, "%s", err.msg);
@@ -74,6 +104,13 @@ static void build(jfns *J, int opt)
     J->rnd = (double (*)(double, const gen_rtfmt *))look(J->jit, "rnd");
     J->sum = (double (*)(double, double, const gen_rtfmt *))look(J->jit, "sum");
     J->vrnd = (void (*)(const double *, double *, const gen_rtfmt *))look(J->jit, "vrnd");
+    char nm[32];
+    for (int k = 0; k < GEN_RT_KINDS; k++) {
+        snprintf(nm, sizeof nm, "rndk%d", k);
+        J->rndk[k] = (double (*)(double, const gen_rtfmt *))look(J->jit, nm);
+        snprintf(nm, sizeof nm, "vsumk%d", k);
+        J->vsumk[k] = (void (*)(const double *, const double *, double *, const gen_rtfmt *))look(J->jit, nm);
+    }
 }
 
 /* ---------------------------------------------------------------- references */
@@ -183,6 +220,12 @@ static void check_format(const jfns *J, const char *name, const char *other, int
         t->n++;
         if (!same(e, g))
             report(t, "round", name, x, 0, e, g);
+        if (isfinite(x)) { /* the shortcut: finite operands */
+            g = J->rndk[p.kind](x, &p);
+            t->n++;
+            if (!same(e, g))
+                report(t, "round-kind", name, x, 0, e, g);
+        }
     }
     for (int i = 0; i + 8 <= nb + nrand; i += 8) {
         double in[8], out[8];
@@ -200,6 +243,8 @@ static void check_format(const jfns *J, const char *name, const char *other, int
     double edge[] = {0.0, -0.0, f.max_finite, -f.max_finite, f.min_subnormal, -f.min_subnormal,
                      f.lowest, o.max_finite, -o.max_finite, o.min_subnormal, -o.min_subnormal};
     const int ne = (int)(sizeof edge / sizeof edge[0]);
+    double sa[8], sb[8], se[8];
+    int ns = 0;
     for (int i = 0; i < ne * ne + nrand; i++) {
         double a, b;
         if (i < ne * ne)
@@ -211,6 +256,16 @@ static void check_format(const jfns *J, const char *name, const char *other, int
         t->n++;
         if (!same(e, g))
             report(t, "sum", name, a, b, e, g);
+        sa[ns % 8] = a, sb[ns % 8] = b, se[ns % 8] = e;
+        if (++ns % 8 == 0) { /* 8 lanes at once: AVX-512's rz add where there is one */
+            double got[8];
+            J->vsumk[p.kind](sa, sb, got, &p);
+            for (int l = 0; l < 8; l++) {
+                t->n++;
+                if (!same(se[l], got[l]))
+                    report(t, "vsum-kind", name, sa[l], sb[l], se[l], got[l]);
+            }
+        }
     }
 }
 
@@ -317,8 +372,10 @@ START_TEST(mac_layers)
         if (L->op != NR_OP_CONV && L->op != NR_OP_DENSE && L->op != NR_OP_BATCHNORM)
             continue;
         ck_assert_msg(nr_mac_geom_check(L, &gm, &err) == 0, "%s", err.msg);
-        snprintf(nm, sizeof nm, "mac%d", li);
-        gen_fd_emit_mac(g, nm, &gm, L->b != NULL);
+        for (int k = 0; k < GEN_RT_KINDS; k++) {
+            snprintf(nm, sizeof nm, "mac%d_%d", li, k);
+            gen_fd_emit_mac(g, nm, &gm, L->b != NULL, k);
+        }
     }
     ck_assert_msg(gen_emit_verify(g, &err) == 0, "%s", err.msg);
     ck_assert_msg(gen_emit_optimize(g, 2, &err) == 0, "%s", err.msg);
@@ -365,14 +422,17 @@ START_TEST(mac_layers)
                 b[i] = nr_round(&L->prec.weights, NR_RND_RZ, L->b[i], 0, NULL);
             size_t no = (size_t)L->out_shape[0] * (size_t)L->out_shape[1] * (size_t)L->out_shape[2];
             double *got = malloc(no * sizeof *got);
-            snprintf(nm, sizeof nm, "mac%d", li);
+            /* the shortcut the formats admit, and the generic code */
+            for (int k = gen_fd_kind(&f); k >= 0; k = k ? 0 : -1) {
+            snprintf(nm, sizeof nm, "mac%d_%d", li, k);
             ((mac_fn)look(j, nm))(lo[L->inputs[0]], w, b, got, &f);
             for (size_t i = 0; i < no; i++) {
                 n++;
                 interior += got[i] != 0 && fabs(got[i]) < L->prec.activations.max_finite;
                 if (!same(lo[li][i], got[i]) && fails++ < 12)
-                    fprintf(stderr, "MISMATCH mac %s layer %s [%zu]: expected %a got %a\n",
-                            prec, L->name, i, lo[li][i], got[i]);
+                    fprintf(stderr, "MISMATCH mac %s layer %s kind %d [%zu]: expected %a got %a\n",
+                            prec, L->name, k, i, lo[li][i], got[i]);
+            }
             }
             free(w), free(b), free(got);
         }

@@ -8,9 +8,9 @@
  * scope (gen_fdnet_check); tests/check_gen_fmtdata.c compares them. */
 #include "fmtdata_engine.h"
 #include "fmtdata.h"
-#include "jit_engine.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@ struct gen_fdnet {
     int nlayers;
     int (*shapes)[4];            /* per layer: op, C, H, W of the output */
     int in_shape[3];
-    void **mac;                  /* per layer: its MAC function or NULL */
+    void *(*mac)[GEN_RT_KINDS];  /* per layer and kind: its MAC function or NULL */
     gen_fd_arr_fn round_arr, sum_arr;
 };
 
@@ -94,7 +94,7 @@ int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m)
         const nr_layer *L = &m->layers[li];
         const int *s = fd->shapes[li];
         if (s[0] != (int)L->op || s[1] != L->out_shape[0] || s[2] != L->out_shape[1] ||
-            s[3] != L->out_shape[2] || (is_mac(L->op) && !fd->mac[li]))
+            s[3] != L->out_shape[2] || (is_mac(L->op) && !fd->mac[li][0]))
             return 0;
     }
     return 1;
@@ -131,9 +131,9 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
         nr_mac_geom gm;
         if (!is_mac(L->op))
             continue;
-        if (!(rc = nr_mac_geom_check(L, &gm, err))) {
-            snprintf(nm, sizeof nm, "fd_mac%d", li);
-            gen_fd_emit_mac(g, nm, &gm, L->b != NULL);
+        for (int k = 0; k < GEN_RT_KINDS && !(rc = nr_mac_geom_check(L, &gm, err)); k++) {
+            snprintf(nm, sizeof nm, "fd_mac%d_%d", li, k);
+            gen_fd_emit_mac(g, nm, &gm, L->b != NULL, k);
         }
     }
     if (!rc)
@@ -146,8 +146,10 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
     for (int li = 0; !rc && li < m->nlayers; li++) {
         if (!is_mac(m->layers[li].op))
             continue;
-        snprintf(nm, sizeof nm, "fd_mac%d", li);
-        rc = gen_jit_lookup(fd->jit, nm, &fd->mac[li], err);
+        for (int k = 0; k < GEN_RT_KINDS && !rc; k++) {
+            snprintf(nm, sizeof nm, "fd_mac%d_%d", li, k);
+            rc = gen_jit_lookup(fd->jit, nm, &fd->mac[li][k], err);
+        }
     }
     if (!rc && !(rc = gen_jit_lookup(fd->jit, "fd_round_arr", &p, err))) {
         fd->round_arr = (gen_fd_arr_fn)p;
@@ -327,7 +329,7 @@ static void run_layer(const gen_fdnet *fd, const nr_model *m, const bound *B, in
                            const gen_fd_fmts *);
     switch (L->op) {
     case NR_OP_CONV: case NR_OP_DENSE: case NR_OP_BATCHNORM:
-        ((mac_fn)fd->mac[li])(x, B->w[li], B->b[li], y, &B->macf[li]);
+        ((mac_fn)fd->mac[li][gen_fd_kind(&B->macf[li])])(x, B->w[li], B->b[li], y, &B->macf[li]);
         return;
     case NR_OP_ADD: /* [net-3] one rounding of the exact sum */
         fd->sum_arr(x, L->inputs[1] < 0 ? B->x : B->y[L->inputs[1]], y, (int64_t)n, &B->act[li]);
@@ -385,18 +387,44 @@ int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *e
     return 0;
 }
 
-int gen_fdnet_engine_cached(gen_fdnet **cache, const char *fallback, const nr_model *m,
-                            nr_engine *out, nr_err *err)
+/* ---------------------------------------------------------------- the cache */
+
+struct gen_fdcache {
+    pthread_mutex_t mu;
+    gen_fdnet *fd;   /* never replaced while the cache lives: engines use it */
+    int failed;      /* compiling failed once: do not retry                  */
+};
+
+gen_fdcache *gen_fdcache_new(void)
+{
+    gen_fdcache *c = calloc(1, sizeof *c);
+    if (c && pthread_mutex_init(&c->mu, NULL)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gen_fdcache_free(gen_fdcache *c)
+{
+    if (!c)
+        return;
+    gen_fdnet_free(c->fd);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int gen_fdcache_open(gen_fdcache *c, const nr_model *m, nr_engine *out, nr_err *err)
 {
     nr_err e2 = {0};
-    if (gen_fdnet_check(m, &e2))
-        return gen_engine_open(fallback, m, out, err);
-    if (!gen_fdnet_fits(*cache, m)) {
-        gen_fdnet_free(*cache);
-        *cache = NULL;
-        int rc = gen_fdnet_new(m, cache, err);
-        if (rc)
-            return rc;
-    }
-    return gen_fdnet_engine(*cache, m, out, err);
+    if (!c || gen_fdnet_check(m, &e2))
+        return 1;
+    pthread_mutex_lock(&c->mu);
+    if (!c->fd && !c->failed && gen_fdnet_new(m, &c->fd, &e2))
+        c->failed = 1;
+    gen_fdnet *fd = gen_fdnet_fits(c->fd, m) ? c->fd : NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (!fd)
+        return 1;
+    return gen_fdnet_engine(fd, m, out, err);
 }

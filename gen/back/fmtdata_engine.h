@@ -28,11 +28,15 @@ void gen_fdnet_free(gen_fdnet *fd);
  * gen_fdnet_fits(fd, m)) on fd's compiled code; closing it frees neither. */
 int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *err);
 
-/* The search's sample engine: the format-as-data engine, compiled on first
- * use and kept in *cache for the next configurations of the same network
- * (recompiled when the network differs); models outside its scope go to
- * fallback ("jit-O0" etc., gen_engine_open). */
-int gen_fdnet_engine_cached(gen_fdnet **cache, const char *fallback, const nr_model *m,
-                            nr_engine *out, nr_err *err);
+/* The search's sample engine: a cache holding the format-as-data engine
+ * of one network, compiled on the first model in scope and shared by the
+ * next configurations (threads may open engines at once: the compile is
+ * under a lock, the compiled code is read-only).  gen_fdcache_open returns
+ * 0 with *out open, 1 when the model is outside the engine's scope or of
+ * another network (the caller opens another engine), or -NR_E*. */
+typedef struct gen_fdcache gen_fdcache;
+gen_fdcache *gen_fdcache_new(void); /* NULL: out of memory */
+void gen_fdcache_free(gen_fdcache *c);
+int gen_fdcache_open(gen_fdcache *c, const nr_model *m, nr_engine *out, nr_err *err);
 
 #endif

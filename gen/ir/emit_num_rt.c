@@ -36,6 +36,8 @@ int gen_rtfmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err 
         out->cap = f->man_bits;
         out->qmin = f->emin - f->man_bits;
         out->ftz = f->subnormals ? 0.0 : f->min_normal;
+        out->kind = f->subnormals ? GEN_RT_GENERIC : GEN_RT_FLOAT_NOSUB;
+        out->mask = (int64_t)~((1ull << (52 - f->man_bits)) - 1);
     } else {
         if (!f->saturate || f->prec > 53)
             return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "format as data",
@@ -44,6 +46,10 @@ int gen_rtfmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err 
         out->cap = 52;
         out->qmin = -f->frac_bits;
         out->ftz = 0.0;
+        out->kind = GEN_RT_FIXED;
+        out->mask = -1;
+        out->scale = ldexp(1.0, f->frac_bits);
+        out->quantum = ldexp(1.0, -f->frac_bits);
     }
     out->hi = f->max_finite;
     out->lo = f->lowest;
@@ -57,21 +63,23 @@ int gen_rtfmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err 
 
 LLVMTypeRef gen_numrt_type(gen_ctx *g)
 {
-    T el[9] = {g->i64, g->i64, g->f64, g->f64, g->f64, g->f64, g->f64, g->f64, g->i64};
-    return LLVMStructTypeInContext(g->ctx, el, 9, 0);
+    T el[13] = {g->i64, g->i64, g->f64, g->f64, g->f64, g->f64, g->f64,
+                g->f64, g->i64, g->i64, g->i64, g->f64, g->f64};
+    return LLVMStructTypeInContext(g->ctx, el, 13, 0);
 }
 
 void gen_numrt_load(gen_ctx *g, LLVMValueRef ptr, gen_numrt *out)
 {
     T st = gen_numrt_type(g);
-    V f[9];
-    for (unsigned i = 0; i < 9; i++) {
+    V f[13];
+    for (unsigned i = 0; i < 13; i++) {
         V a = LLVMBuildStructGEP2(g->b, st, ptr, i, "");
         f[i] = LLVMBuildLoad2(g->b, LLVMStructGetTypeAtIndex(st, i), a, "");
     }
     out->cap = f[0], out->qmin = f[1], out->ftz = f[2], out->hi = f[3], out->lo = f[4];
     out->pinf = f[5], out->ninf = f[6], out->nan = f[7];
     out->negzero = LLVMBuildICmp(g->b, LLVMIntNE, f[8], LLVMConstInt(g->i64, 0, 0), "");
+    out->mask = f[10], out->scale = f[11], out->quantum = f[12];
 }
 
 /* ---------------------------------------------------------------- IR helpers */
@@ -110,6 +118,8 @@ static T ity(gen_ctx *g, V x)
 static V sel(gen_ctx *g, V c, V a, V b) { return LLVMBuildSelect(g->b, c, a, b, ""); }
 
 /* ---------------------------------------------------------------- rounding */
+
+static V rz_double_sum(gen_ctx *g, V a, V b);
 
 LLVMValueRef gen_numrt_round(gen_ctx *g, const gen_numrt *p, LLVMValueRef x)
 {
@@ -153,8 +163,66 @@ LLVMValueRef gen_numrt_round(gen_ctx *g, const gen_numrt *p, LLVMValueRef x)
     return sel(g, LLVMBuildFCmp(g->b, LLVMRealUNO, x, x, ""), shape(g, p->nan, x), r);
 }
 
+/* clamp to [lo, hi], then -0 to +0 for formats without -0 */
+static V clamp_zero(gen_ctx *g, const gen_numrt *p, V r)
+{
+    r = sel(g, LLVMBuildFCmp(g->b, LLVMRealOGT, r, shape(g, p->hi, r), ""), shape(g, p->hi, r), r);
+    r = sel(g, LLVMBuildFCmp(g->b, LLVMRealOLT, r, shape(g, p->lo, r), ""), shape(g, p->lo, r), r);
+    V z = LLVMBuildFCmp(g->b, LLVMRealOEQ, r, kst(g, g->f64, 0, 0.0, r), "");
+    V dropz = LLVMBuildAnd(g->b, z, LLVMBuildNot(g->b, shape(g, p->negzero, r), ""), "");
+    return sel(g, dropz, kst(g, g->f64, 0, 0.0, r), r);
+}
+
+LLVMValueRef gen_numrt_round_kind(gen_ctx *g, const gen_numrt *p, LLVMValueRef x, int kind)
+{
+    if (kind == GEN_RT_FIXED) { /* trunc(x * 2^F) * 2^-F, exact steps */
+        V t = LLVMBuildFMul(g->b, x, shape(g, p->scale, x), "");
+        t = gen_emit_intrinsic(g, "llvm.trunc", LLVMTypeOf(t), &t, 1);
+        return clamp_zero(g, p, LLVMBuildFMul(g->b, t, shape(g, p->quantum, x), ""));
+    }
+    if (kind != GEN_RT_FLOAT_NOSUB)
+        return gen_numrt_round(g, p, x);
+    T it = ity(g, x);
+    V bits = LLVMBuildBitCast(g->b, x, it, "");
+    V sgn = LLVMBuildAnd(g->b, bits, kst(g, g->i64, 1ull << 63, 0, x), "");
+    V kept = LLVMBuildAnd(g->b, bits, shape(g, p->mask, x), "");
+    V ax = LLVMBuildBitCast(g->b, LLVMBuildAnd(g->b, bits, kst(g, g->i64, ~(1ull << 63), 0, x), ""),
+                            LLVMTypeOf(x), "");
+    V tiny = LLVMBuildFCmp(g->b, LLVMRealOLT, ax, shape(g, p->ftz, x), "");
+    V r = LLVMBuildBitCast(g->b, sel(g, tiny, sgn, kept), LLVMTypeOf(x), "");
+    return clamp_zero(g, p, r);
+}
+
+LLVMValueRef gen_numrt_round_sum_kind(gen_ctx *g, const gen_numrt *p, LLVMValueRef a,
+                                      LLVMValueRef b, int kind)
+{
+    T t = LLVMTypeOf(a);
+    if (kind == GEN_RT_GENERIC || !g->avx512f || LLVMGetTypeKind(t) != LLVMVectorTypeKind ||
+        LLVMGetVectorSize(t) != 8) {
+        if (kind == GEN_RT_GENERIC)
+            return gen_numrt_round_sum(g, p, a, b);
+        /* TwoSum's double rz, then the shortcut */
+        V s = rz_double_sum(g, a, b);
+        return gen_numrt_round_kind(g, p, s, kind);
+    }
+    /* _mm512_add_round_pd(a, b, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC) */
+    T ty[3] = {t, t, g->i32};
+    V fn = LLVMGetNamedFunction(g->mod, "llvm.x86.avx512.add.pd.512");
+    T fty = LLVMFunctionType(t, ty, 3, 0);
+    if (!fn)
+        fn = LLVMAddFunction(g->mod, "llvm.x86.avx512.add.pd.512", fty);
+    V args[3] = {a, b, LLVMConstInt(g->i32, 11, 0)};
+    return gen_numrt_round_kind(g, p, LLVMBuildCall2(g->b, fty, fn, args, 3, ""), kind);
+}
+
 LLVMValueRef gen_numrt_round_sum(gen_ctx *g, const gen_numrt *p, LLVMValueRef a,
                                  LLVMValueRef b)
+{
+    return gen_numrt_round(g, p, rz_double_sum(g, a, b));
+}
+
+/* a + b rounded toward zero in double, exactly (TwoSum) */
+static V rz_double_sum(gen_ctx *g, V a, V b)
 {
     /* TwoSum (Knuth): s + e = a + b exactly */
     V s = LLVMBuildFAdd(g->b, a, b, "");
@@ -171,7 +239,7 @@ LLVMValueRef gen_numrt_round_sum(gen_ctx *g, const gen_numrt *p, LLVMValueRef a,
     V back = sel(g, s_pos, e_neg, e_pos);
     V sb = LLVMBuildBitCast(g->b, s, it, "");
     V dec = LLVMBuildSub(g->b, sb, LLVMBuildZExt(g->b, back, it, ""), "");
-    return gen_numrt_round(g, p, LLVMBuildBitCast(g->b, dec, LLVMTypeOf(s), ""));
+    return LLVMBuildBitCast(g->b, dec, LLVMTypeOf(s), "");
 }
 
 /* ---------------------------------------------------------------- functions */

@@ -40,7 +40,13 @@ int gen_fd_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err);
  * for geometry gm: x the input [C, H, W], w the weights [O, K] and b the
  * bias [O] (ignored when !has_bias), all values of their formats; out the
  * output [O, OH, OW].  Vectorised over 8 output columns. */
-LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias);
+LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias,
+                             int kind);
+/* kind (emit_num_rt.h's GEN_RT_*) for products and sums: the shortcut
+ * both formats admit, else GEN_RT_GENERIC.  A layer is emitted for each
+ * kind (GEN_RT_KINDS) and run with the one its formats admit. */
+int gen_fd_kind(const gen_fd_fmts *f);
+#define GEN_RT_KINDS 3
 
 /* Emit the array helpers (names fixed), for the ops between MAC layers:
  *   void fd_round_arr(const double *a, const double *unused, double *out,

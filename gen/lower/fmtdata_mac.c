@@ -153,7 +153,13 @@ static V load_x(fd *d, V ci_abs, V oh, V ow, V r, V c, V colok, V *ok)
     return intrinsic2(g, "llvm.masked.gather", d->vd, LLVMVectorType(d->ptr, LANES), args, 4);
 }
 
-LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias)
+int gen_fd_kind(const gen_fd_fmts *f)
+{
+    return f->prod.kind == f->acc.kind ? (int)f->prod.kind : GEN_RT_GENERIC;
+}
+
+LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias,
+                             int kind)
 {
     T ptr = LLVMPointerTypeInContext(g->ctx, 0);
     T args[5] = {ptr, ptr, ptr, ptr, ptr};
@@ -201,9 +207,9 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
         V wi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, lo.i, ci64(g, gm->K), ""), k, "");
         V wv = LLVMBuildLoad2(g->b, g->f64, LLVMBuildGEP2(g->b, g->f64, d.w, (V[]){wi}, 1, ""), "");
         /* [net-5] unfused: the product rounded to P, the sum to S */
-        V p = gen_numrt_round(g, &d.P, LLVMBuildFMul(g->b, splat_f64(g, wv), xv, ""));
+        V p = gen_numrt_round_kind(g, &d.P, LLVMBuildFMul(g->b, splat_f64(g, wv), xv, ""), kind);
         V acc = LLVMBuildLoad2(g->b, d.vd, accp, "");
-        V s = gen_numrt_round_sum(g, &d.S, acc, p);
+        V s = gen_numrt_round_sum_kind(g, &d.S, acc, p, kind);
         LLVMBuildStore(g->b, LLVMBuildSelect(g->b, ok, s, acc, ""), accp);
     }
     gen_loop_end(&lc, &lcc);
