@@ -8,6 +8,7 @@
 #include "model_gen.h"
 
 #include "jit_engine.h"
+#include "fmtdata_engine.h"
 #include "model.h"
 #include "paths.h"
 
@@ -24,7 +25,9 @@ void gen_search_job_init(gen_search_job *j)
     nr_search_grid_init(&j->grid);
     snprintf(j->grid_kind, sizeof j->grid_kind, "both");
     snprintf(j->engine, sizeof j->engine, "jit");
-    snprintf(j->sample_engine, sizeof j->sample_engine, "jit-O0"); /* quicker to compile */
+    /* formats as data: one compile per network for the whole sweep (else
+     * jit-O0, quicker to compile, per configuration) */
+    snprintf(j->sample_engine, sizeof j->sample_engine, "fmtdata");
     snprintf(j->db, sizeof j->db, "%s", GEN_SEARCH_DEFAULT_DB);
 }
 
@@ -209,8 +212,10 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
             return gen_opt_bad(err, name, "expected fast or exhaustive, got \"%s\"", s);
         o->method = strcmp(s, "fast") ? NR_SEARCH_EXHAUSTIVE : NR_SEARCH_FAST;
     } else if (!strcmp(name, "engine") || !strcmp(name, "sample-engine")) {
-        if (strcmp(s, "emulator") && gen_engine_opt_level(s) < 0)
-            return gen_opt_bad(err, name, "expected jit, jit-O0..jit-O3 or emulator, got \"%s\"", s);
+        if (strcmp(s, "emulator") && strcmp(s, "fmtdata") && gen_engine_opt_level(s) < 0)
+            return gen_opt_bad(err, name,
+                               "expected jit, jit-O0..jit-O3 or emulator (or fmtdata), got \"%s\"",
+                               s);
         if (!strcmp(name, "engine"))
             snprintf(j->engine, sizeof j->engine, "%s", s);
         else
@@ -295,8 +300,13 @@ static int choose_predictor(gen_search_job *j, nr_results *db, gen_search_answer
 static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine *out,
                        nr_err *err)
 {
-    (void)ctx;
     nr_err gerr = {0};
+    if (!strcmp(name, "fmtdata")) { /* formats as data: one compile per network */
+        int rc = gen_fdcache_open(ctx, m, out, err);
+        if (rc <= 0)
+            return rc;
+        name = "jit-O0"; /* outside its scope: compiled per configuration */
+    }
     if (strncmp(name, "jit", 3) == 0 && gen_model_check(m, &gerr)) /* not in the generator */
         return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines], [op-engines] */
     return gen_engine_open(name, m, out, err);
@@ -456,7 +466,11 @@ int gen_search_job_run(gen_search_job *j, gen_search_answer *a, nr_err *err)
             }
     }
     o->engine_open = open_engine;
+    gen_fdcache *fdc = gen_fdcache_new();
+    o->engine_ctx = fdc;
     rc = nr_search_run(j->net, ds, db, cfg, ncfg, o, &a->r, err);
+    gen_fdcache_free(fdc);
+    o->engine_ctx = NULL;
     if (lead && a->r.slice_labels == 1 && a->r.n > 1)
         note(a, "warning: every sample of the slice has the same label, so accuracy on it says "
                 "little (is the data sorted by class? take a slice of a shuffled copy)");
