@@ -548,6 +548,20 @@ START_TEST(networks_refused)
         ck_assert(err.msg[0]);
         nr_model_free(m);
     }
+    /* an input that stays infinite (e4m3-ieee has infinities) is refused at run time */
+    nr_model *m = tu_model_ok(NETS[0], "default: {weights: e4m3-ieee, rounding: rz, mac: unfused}\n", 5);
+    nr_err err = {0};
+    gen_fdnet *fd = NULL;
+    ck_assert_msg(gen_fdnet_check(m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gen_fdnet_new(m, &fd, &err) == 0, "%s", err.msg);
+    float in[144] = {0}, out[10];
+    in[7] = INFINITY;
+    nr_engine e;
+    ck_assert(gen_fdnet_engine(fd, m, &e, &err) == 0);
+    ck_assert_int_eq(e.run(e.impl, in, 1, out, &err), -NR_EUNSUP);
+    nr_engine_close(&e);
+    gen_fdnet_free(fd);
+    nr_model_free(m);
 }
 END_TEST
 

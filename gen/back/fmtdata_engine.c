@@ -19,7 +19,8 @@
 struct gen_fdnet {
     gen_jit *jit;
     int nlayers;
-    int (*shapes)[4];            /* per layer: op, C, H, W of the output */
+    int (*shapes)[7];            /* per layer: op, C, H, W of the output, weights,
+                                  * first input, kernel height */
     int in_shape[3];
     void *(*mac)[GEN_RT_KINDS];  /* per layer and kind: its MAC function or NULL */
     gen_fd_arr_fn round_arr, sum_arr;
@@ -95,7 +96,8 @@ int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m)
         const nr_layer *L = &m->layers[li];
         const int *s = fd->shapes[li];
         if (s[0] != (int)L->op || s[1] != L->out_shape[0] || s[2] != L->out_shape[1] ||
-            s[3] != L->out_shape[2] || (is_mac(L->op) && !fd->mac[li][0]))
+            s[3] != L->out_shape[2] || s[4] != (int)L->nw || s[5] != L->inputs[0] ||
+            s[6] != (L->spec ? L->spec->kernel[0] : 0) || (is_mac(L->op) && !fd->mac[li][0]))
             return 0;
     }
     return 1;
@@ -129,6 +131,8 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
         const nr_layer *L = &m->layers[li];
         fd->shapes[li][0] = (int)L->op;
         memcpy(&fd->shapes[li][1], L->out_shape, sizeof L->out_shape);
+        fd->shapes[li][4] = (int)L->nw, fd->shapes[li][5] = L->inputs[0];
+        fd->shapes[li][6] = L->spec ? L->spec->kernel[0] : 0;
         nr_mac_geom gm;
         if (!is_mac(L->op))
             continue;
@@ -193,6 +197,15 @@ static void unbind(bound *B)
     free(B->act), free(B->accf), free(B->macf), free(B->w), free(B->b), free(B->y), free(B->x);
 }
 
+/* The engine's kernels take finite operands (fmtdata.h). */
+static int all_finite(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
 /* [net-1] weights and biases rounded once to the weights' format. */
 static int bind(const gen_fdnet *fd, const nr_model *m, bound *B, nr_err *err)
 {
@@ -228,6 +241,8 @@ static int bind(const gen_fdnet *fd, const nr_model *m, bound *B, nr_err *err)
         fd->round_arr(L->w, NULL, B->w[li], (int64_t)L->nw, &wf);
         if (L->b)
             fd->round_arr(L->b, NULL, B->b[li], (int64_t)L->nb, &wf);
+        if (!all_finite(B->w[li], L->nw) || (L->b && !all_finite(B->b[li], L->nb)))
+            return unsup(err, L, "weights that round to infinity or NaN");
     }
     return rc;
 }
@@ -371,6 +386,10 @@ static int fd_run(void *impl, const float *in, int n, float *out, nr_err *err)
         for (size_t i = 0; i < nin; i++) /* [net-1] the input rounded to its format */
             B.x[i] = (double)in[(size_t)s * nin + i];
         r->fd->round_arr(B.x, NULL, B.x, (int64_t)nin, &B.in_f);
+        if (!all_finite(B.x, nin)) {
+            rc = unsup(err, NULL, "an input that rounds to infinity or NaN");
+            break;
+        }
         for (int li = 0; li < m->nlayers; li++)
             run_layer(r->fd, m, &B, li);
         for (size_t i = 0; i < nout; i++)

@@ -25,7 +25,9 @@ int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m);
 void gen_fdnet_free(gen_fdnet *fd);
 
 /* An engine running m (which must outlive it, gen_fdnet_check(m) == 0 and
- * gen_fdnet_fits(fd, m)) on fd's compiled code; closing it frees neither. */
+ * gen_fdnet_fits(fd, m)) on fd's compiled code; closing it frees neither.
+ * Its run refuses (NR_EUNSUP) an input or weight that rounds to infinity
+ * or NaN: the kernels take finite operands (rz keeps them finite after). */
 int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *err);
 
 /* The search's sample engine: a cache holding the format-as-data engine
