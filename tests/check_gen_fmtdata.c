@@ -355,6 +355,15 @@ static const char *const PRECS[][4] = {
 };
 #define NPREC (int)(sizeof PRECS / sizeof PRECS[0])
 
+/* precision pi of PRECS as YAML, rz and unfused */
+static void prec_text(int pi, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "default: {weights: %s, activations: %s, products: %s, accumulator: %s, "
+             "rounding: rz, mac: unfused}\n",
+             PRECS[pi][0], PRECS[pi][1], PRECS[pi][2], PRECS[pi][3]);
+}
+
 typedef void (*mac_fn)(const double *, const double *, const double *, double *,
                        const gen_fd_fmts *);
 
@@ -389,10 +398,7 @@ START_TEST(mac_layers)
     long n = 0, fails = 0, interior = 0;
     for (int pi = 0; pi < NPREC; pi++) {
         char prec[512];
-        snprintf(prec, sizeof prec,
-                 "default: {weights: %s, activations: %s, products: %s, accumulator: %s, "
-                 "rounding: rz, mac: unfused}\n",
-                 PRECS[pi][0], PRECS[pi][1], PRECS[pi][2], PRECS[pi][3]);
+        prec_text(pi, prec, sizeof prec);
         nr_model *m = tu_model_ok(NET, prec, 11);
         const int nin = 3 * 11 * 9;
         float *in = tu_uniform_floats(&st, (size_t)nin, -4.0, 4.0);
@@ -490,10 +496,7 @@ START_TEST(networks)
         nr_err err = {0};
         for (int pi = 0; pi < NPREC; pi++) {
             char prec[512];
-            snprintf(prec, sizeof prec,
-                     "default: {weights: %s, activations: %s, products: %s, accumulator: %s, "
-                     "rounding: rz, mac: unfused}\n",
-                     PRECS[pi][0], PRECS[pi][1], PRECS[pi][2], PRECS[pi][3]);
+            prec_text(pi, prec, sizeof prec);
             nr_model *m = tu_model_ok(NETS[ni], prec, 5 + (uint64_t)ni);
             ck_assert_msg(gen_fdnet_check(m, &err) == 0, "%s", err.msg);
             if (!fd)
@@ -545,6 +548,20 @@ START_TEST(networks_refused)
         ck_assert(err.msg[0]);
         nr_model_free(m);
     }
+    /* an input that stays infinite (e4m3-ieee has infinities) is refused at run time */
+    nr_model *m = tu_model_ok(NETS[0], "default: {weights: e4m3-ieee, rounding: rz, mac: unfused}\n", 5);
+    nr_err err = {0};
+    gen_fdnet *fd = NULL;
+    ck_assert_msg(gen_fdnet_check(m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gen_fdnet_new(m, &fd, &err) == 0, "%s", err.msg);
+    float in[144] = {0}, out[10];
+    in[7] = INFINITY;
+    nr_engine e;
+    ck_assert(gen_fdnet_engine(fd, m, &e, &err) == 0);
+    ck_assert_int_eq(e.run(e.impl, in, 1, out, &err), -NR_EUNSUP);
+    nr_engine_close(&e);
+    gen_fdnet_free(fd);
+    nr_model_free(m);
 }
 END_TEST
 

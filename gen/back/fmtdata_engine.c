@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct gen_fdnet {
     gen_jit *jit;
     int nlayers;
-    int (*shapes)[4];            /* per layer: op, C, H, W of the output */
+    int (*shapes)[7];            /* per layer: op, C, H, W of the output, weights,
+                                  * first input, kernel height */
     int in_shape[3];
     void *(*mac)[GEN_RT_KINDS];  /* per layer and kind: its MAC function or NULL */
     gen_fd_arr_fn round_arr, sum_arr;
@@ -94,7 +96,8 @@ int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m)
         const nr_layer *L = &m->layers[li];
         const int *s = fd->shapes[li];
         if (s[0] != (int)L->op || s[1] != L->out_shape[0] || s[2] != L->out_shape[1] ||
-            s[3] != L->out_shape[2] || (is_mac(L->op) && !fd->mac[li][0]))
+            s[3] != L->out_shape[2] || s[4] != (int)L->nw || s[5] != L->inputs[0] ||
+            s[6] != (L->spec ? L->spec->kernel[0] : 0) || (is_mac(L->op) && !fd->mac[li][0]))
             return 0;
     }
     return 1;
@@ -128,6 +131,8 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
         const nr_layer *L = &m->layers[li];
         fd->shapes[li][0] = (int)L->op;
         memcpy(&fd->shapes[li][1], L->out_shape, sizeof L->out_shape);
+        fd->shapes[li][4] = (int)L->nw, fd->shapes[li][5] = L->inputs[0];
+        fd->shapes[li][6] = L->spec ? L->spec->kernel[0] : 0;
         nr_mac_geom gm;
         if (!is_mac(L->op))
             continue;
@@ -169,7 +174,10 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
 typedef struct fdrun {
     gen_fdnet *fd;
     const nr_model *m;
+    gen_fdcache *cache;          /* NULL, or where the run's CPU is counted */
 } fdrun;
+
+static void count_run(gen_fdcache *c, int fmtdata, double secs);
 
 /* One run's bound configuration: formats, rounded weights, buffers. */
 typedef struct bound {
@@ -187,6 +195,15 @@ static void unbind(bound *B)
         if (B->y) free(B->y[li]);
     }
     free(B->act), free(B->accf), free(B->macf), free(B->w), free(B->b), free(B->y), free(B->x);
+}
+
+/* The engine's kernels take finite operands (fmtdata.h). */
+static int all_finite(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
 }
 
 /* [net-1] weights and biases rounded once to the weights' format. */
@@ -224,6 +241,8 @@ static int bind(const gen_fdnet *fd, const nr_model *m, bound *B, nr_err *err)
         fd->round_arr(L->w, NULL, B->w[li], (int64_t)L->nw, &wf);
         if (L->b)
             fd->round_arr(L->b, NULL, B->b[li], (int64_t)L->nb, &wf);
+        if (!all_finite(B->w[li], L->nw) || (L->b && !all_finite(B->b[li], L->nb)))
+            return unsup(err, L, "weights that round to infinity or NaN");
     }
     return rc;
 }
@@ -358,6 +377,7 @@ static int fd_run(void *impl, const float *in, int n, float *out, nr_err *err)
 {
     const fdrun *r = impl;
     const nr_model *m = r->m;
+    double t0 = gen_fdcache_cpu();
     bound B;
     int rc = bind(r->fd, m, &B, err);
     const size_t nin = nr_shape_count(m->in_shape);
@@ -366,12 +386,18 @@ static int fd_run(void *impl, const float *in, int n, float *out, nr_err *err)
         for (size_t i = 0; i < nin; i++) /* [net-1] the input rounded to its format */
             B.x[i] = (double)in[(size_t)s * nin + i];
         r->fd->round_arr(B.x, NULL, B.x, (int64_t)nin, &B.in_f);
+        if (!all_finite(B.x, nin)) {
+            rc = unsup(err, NULL, "an input that rounds to infinity or NaN");
+            break;
+        }
         for (int li = 0; li < m->nlayers; li++)
             run_layer(r->fd, m, &B, li);
         for (size_t i = 0; i < nout; i++)
             out[(size_t)s * nout + i] = (float)B.y[m->output][i];
     }
     unbind(&B);
+    if (r->cache)
+        count_run(r->cache, 1, gen_fdcache_cpu() - t0);
     return rc;
 }
 
@@ -382,7 +408,7 @@ int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *e
     fdrun *r = malloc(sizeof *r);
     if (!r)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "fmtdata", "out of memory");
-    *r = (fdrun){.fd = fd, .m = m};
+    *r = (fdrun){.fd = fd, .m = m, .cache = NULL};
     *out = (nr_engine){.name = "fmtdata", .impl = r, .run = fd_run, .free = fd_close};
     return 0;
 }
@@ -393,7 +419,72 @@ struct gen_fdcache {
     pthread_mutex_t mu;
     gen_fdnet *fd;   /* never replaced while the cache lives: engines use it */
     int failed;      /* compiling failed once: do not retry                  */
+    /* CPU seconds per configuration: runs here / compiled per configuration */
+    double fd_secs, jit_secs;
+    int fd_n, jit_n, jit_pending;
 };
+
+double gen_fdcache_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void count_run(gen_fdcache *c, int fmtdata, double secs)
+{
+    pthread_mutex_lock(&c->mu);
+    if (fmtdata)
+        c->fd_secs += secs, c->fd_n++;
+    else
+        c->jit_secs += secs, c->jit_n++, c->jit_pending--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Under c->mu: 1 when the next configuration should be compiled. */
+static int prefer_jit(gen_fdcache *c)
+{
+    if (c->fd_n < 2) /* the first run pays for nothing but its own */
+        return 0;
+    if (c->jit_n == 0) { /* measure the other one once */
+        if (c->jit_pending)
+            return 0;
+        c->jit_pending++;
+        return 1;
+    }
+    return c->jit_secs / c->jit_n < c->fd_secs / c->fd_n;
+}
+
+typedef struct timed { nr_engine in; gen_fdcache *c; double open_cpu; } timed;
+
+static int timed_run(void *impl, const float *in, int n, float *out, nr_err *err)
+{
+    timed *t = impl;
+    double t0 = gen_fdcache_cpu();
+    int rc = t->in.run(t->in.impl, in, n, out, err);
+    count_run(t->c, 0, t->open_cpu + gen_fdcache_cpu() - t0);
+    t->open_cpu = 0; /* counted once */
+    return rc;
+}
+
+static void timed_free(void *impl)
+{
+    timed *t = impl;
+    nr_engine_close(&t->in);
+    free(t);
+}
+
+int gen_fdcache_wrap(gen_fdcache *c, nr_engine *e, double open_cpu, nr_engine *out, nr_err *err)
+{
+    timed *t = malloc(sizeof *t);
+    if (!t) {
+        nr_engine_close(e);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "fmtdata", "out of memory");
+    }
+    *t = (timed){.in = *e, .c = c, .open_cpu = open_cpu};
+    *out = (nr_engine){.name = e->name, .impl = t, .run = timed_run, .free = timed_free};
+    return 0;
+}
 
 gen_fdcache *gen_fdcache_new(void)
 {
@@ -422,9 +513,12 @@ int gen_fdcache_open(gen_fdcache *c, const nr_model *m, nr_engine *out, nr_err *
     pthread_mutex_lock(&c->mu);
     if (!c->fd && !c->failed && gen_fdnet_new(m, &c->fd, &e2))
         c->failed = 1;
-    gen_fdnet *fd = gen_fdnet_fits(c->fd, m) ? c->fd : NULL;
+    gen_fdnet *fd = gen_fdnet_fits(c->fd, m) && !prefer_jit(c) ? c->fd : NULL;
     pthread_mutex_unlock(&c->mu);
     if (!fd)
         return 1;
-    return gen_fdnet_engine(fd, m, out, err);
+    int rc = gen_fdnet_engine(fd, m, out, err);
+    if (!rc)
+        ((fdrun *)out->impl)->cache = c;
+    return rc;
 }

@@ -25,7 +25,9 @@ int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m);
 void gen_fdnet_free(gen_fdnet *fd);
 
 /* An engine running m (which must outlive it, gen_fdnet_check(m) == 0 and
- * gen_fdnet_fits(fd, m)) on fd's compiled code; closing it frees neither. */
+ * gen_fdnet_fits(fd, m)) on fd's compiled code; closing it frees neither.
+ * Its run refuses (NR_EUNSUP) an input or weight that rounds to infinity
+ * or NaN: the kernels take finite operands (rz keeps them finite after). */
 int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *err);
 
 /* The search's sample engine: a cache holding the format-as-data engine
@@ -33,10 +35,21 @@ int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *e
  * next configurations (threads may open engines at once: the compile is
  * under a lock, the compiled code is read-only).  gen_fdcache_open returns
  * 0 with *out open, 1 when the model is outside the engine's scope or of
- * another network (the caller opens another engine), or -NR_E*. */
+ * another network, or when compiling each configuration has measured
+ * cheaper (the caller then opens the per-configuration engine and hands it
+ * to gen_fdcache_wrap), or -NR_E*.
+ * Which is cheaper is measured, in CPU seconds of the thread per
+ * configuration: the first configurations run on this engine, the next one
+ * compiled (open + run), then each goes to the cheaper on average so far. */
 typedef struct gen_fdcache gen_fdcache;
 gen_fdcache *gen_fdcache_new(void); /* NULL: out of memory */
 void gen_fdcache_free(gen_fdcache *c);
 int gen_fdcache_open(gen_fdcache *c, const nr_model *m, nr_engine *out, nr_err *err);
+/* The per-configuration engine e (opened after a 1 from gen_fdcache_open,
+ * open_cpu seconds of thread CPU to open) wrapped so that its run is
+ * measured for the choice; *e is moved into *out. */
+int gen_fdcache_wrap(gen_fdcache *c, nr_engine *e, double open_cpu, nr_engine *out, nr_err *err);
+/* Thread CPU seconds (the clock of those measurements). */
+double gen_fdcache_cpu(void);
 
 #endif
