@@ -55,7 +55,7 @@ static uint64_t mag_lo(const nr_format *f) { return f->subnormals ? 1 : 1ull << 
  * every magnitude in [mag_lo, max_bits] is a finite nonzero value, and
  * every encoding (either sign) with a magnitude below mag_lo is a zero
  * (so fnuz, whose NaN is "-0", is not covered). */
-static int range_proved(const nr_format *f)
+int gen_iacc_range_proved(const nr_format *f)
 {
     if (f->kind != NR_FLOAT || f->width > 16 || f->prec > 12 || f->emax > 200 || f->emin < -200)
         return 0;
@@ -76,7 +76,8 @@ int gen_iacc_ok(const nr_format *wf, const nr_format *xf, const nr_format *pf,
     if (mode != NR_RND_RNE && mode != NR_RND_RNA && mode != NR_RND_RZ && mode != NR_RND_RU &&
         mode != NR_RND_RD)
         return 0;
-    if (!range_proved(wf) || !range_proved(xf) || !range_proved(sf) || (!fused && !range_proved(pf)))
+    if (!gen_iacc_range_proved(wf) || !gen_iacc_range_proved(xf) || !gen_iacc_range_proved(sf) ||
+        (!fused && !gen_iacc_range_proved(pf)))
         return 0;
     int pb = fused ? wf->prec + xf->prec : pf->prec + 1;
     int mb = pb > sf->prec + 1 ? pb : sf->prec + 1;
