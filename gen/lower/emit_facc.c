@@ -207,15 +207,6 @@ static V in_range(gen_ctx *g, V b, uint32_t lo, uint32_t hi)
     return icmp(g, LLVMIntULE, LLVMBuildSub(g->b, m, c32(g, lo), ""), c32(g, (int64_t)(hi - lo)));
 }
 
-static V new_fn(gen_ctx *g, const char *name, T fty)
-{
-    V fn = gen_emit_function(g, name, fty, 0);
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
-    return fn;
-}
-
 /* The body of fn(bits) = the S encoding of float32 bits that are an S
  * value: a normal of S by moving fields, anything else (zeros, subnormals,
  * NaN, inf) by emit_num_int.c's general conversion (exact either way). */
@@ -252,18 +243,18 @@ static void helpers(gen_ctx *g, gen_facc *fa)
     BB saved = LLVMGetInsertBlock(g->b);
     snprintf(name, sizeof name, "numi.facc.tof32.%s", s[3]);
     if (!(fa->tof = LLVMGetNamedFunction(g->mod, name))) {
-        fa->tof = new_fn(g, name, fa->conv_ty);
+        fa->tof = gen_iacc_new_fn(g, name, fa->conv_ty);
         LLVMBuildRet(g->b, gen_numi_to_f32(g, fa->sf, LLVMGetParam(fa->tof, 0)));
     }
     snprintf(name, sizeof name, "numi.facc.fromf32.%s", s[3]);
     if (!(fa->fromf = LLVMGetNamedFunction(g->mod, name))) {
-        fa->fromf = new_fn(g, name, fa->conv_ty);
+        fa->fromf = gen_iacc_new_fn(g, name, fa->conv_ty);
         from_f32_body(g, fa->sf, fa->fromf);
     }
     snprintf(name, sizeof name, "numi.facc.slow.%s.%s.%s.%s", s[0], s[1], s[2], s[3]);
     if (!(fa->slow = LLVMGetNamedFunction(g->mod, name))) {
         V step = gen_numi_fn_step(g, fa->wf, fa->xf, fa->pf, fa->sf, NR_RND_RNE, 0);
-        fa->slow = new_fn(g, name, fa->slow_ty);
+        fa->slow = gen_iacc_new_fn(g, name, fa->slow_ty);
         V a = LLVMGetParam(fa->slow, 0);
         V enc = LLVMBuildCall2(g->b, fa->conv_ty, fa->fromf, &a, 1, "");
         V sa[3] = {enc, LLVMGetParam(fa->slow, 1), LLVMGetParam(fa->slow, 2)};

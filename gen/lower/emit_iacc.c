@@ -193,7 +193,7 @@ static void fmt_names(const gen_iacc *ia, char *buf, size_t n)
 }
 
 /* A new internal noinline function; the builder is left in its entry. */
-static V new_fn(gen_ctx *g, const char *name, T fty)
+V gen_iacc_new_fn(gen_ctx *g, const char *name, T fty)
 {
     V fn = gen_emit_function(g, name, fty, 0);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -262,12 +262,12 @@ static void helpers(gen_ctx *g, gen_iacc *ia)
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
     snprintf(name, sizeof name, "numi.iacc.state.%s", sn);
     if (!(ia->state = LLVMGetNamedFunction(g->mod, name))) {
-        ia->state = new_fn(g, name, ia->state_ty);
+        ia->state = gen_iacc_new_fn(g, name, ia->state_ty);
         LLVMBuildRet(g->b, state_of(g, ia->sf, LLVMGetParam(ia->state, 0)));
     }
     snprintf(name, sizeof name, "numi.iacc.enc.%s", sn);
     if (!(ia->enc = LLVMGetNamedFunction(g->mod, name))) {
-        ia->enc = new_fn(g, name, ia->enc_ty);
+        ia->enc = gen_iacc_new_fn(g, name, ia->enc_ty);
         LLVMBuildRet(g->b, enc_of(g, ia->sf, LLVMGetParam(ia->enc, 0), LLVMGetParam(ia->enc, 1)));
     }
     snprintf(name, sizeof name, "numi.iacc.slow.%s", fm);
@@ -275,7 +275,7 @@ static void helpers(gen_ctx *g, gen_iacc *ia)
         V step = gen_numi_fn_step(g, ia->wf, ia->xf, ia->pf, ia->sf, ia->mode, ia->fused);
         T sargs[3] = {g->i32, g->i32, g->i32};
         T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
-        ia->slow = new_fn(g, name, ia->slow_ty);
+        ia->slow = gen_iacc_new_fn(g, name, ia->slow_ty);
         V p[2] = {LLVMGetParam(ia->slow, 0), LLVMGetParam(ia->slow, 1)};
         V acc = LLVMBuildCall2(g->b, ia->enc_ty, ia->enc, p, 2, "");
         V s[3] = {acc, LLVMGetParam(ia->slow, 2), LLVMGetParam(ia->slow, 3)};

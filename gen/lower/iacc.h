@@ -40,6 +40,9 @@ typedef struct gen_facc {
  * is finite nonzero and whose smaller magnitudes are zeros (checked over
  * every encoding). */
 int gen_iacc_range_proved(const nr_format *f);
+/* A new internal noinline function (the out-of-line helpers); the builder
+ * is left in its entry. */
+LLVMValueRef gen_iacc_new_fn(gen_ctx *g, const char *name, LLVMTypeRef fty);
 int gen_iacc_ok(const nr_format *wf, const nr_format *xf, const nr_format *pf,
                 const nr_format *sf, nr_rounding mode, int fused);
 void gen_iacc_init(gen_lctx *c, gen_iacc *ia, const nr_format *wf, const nr_format *xf,
