@@ -16,7 +16,8 @@
 # compared bit for bit with `numrep emulate` (a row whose bits differ is
 # FAIL: a fast wrong answer is no answer).
 #
-# Sizes, per object: code = the model's .text* plus the libgcc routines the
+# Sizes, per object: code = the model's .text* and constant tables (.rodata*
+# other than the weights) plus the libgcc routines the
 # linked image pulls in for it (soft-float helpers: these are part of what
 # a narrow format costs in flash; measured from the link map), weights =
 # .rodata.numrep_weights, arena = NUMREP_MODEL_ARENA_SIZE.
@@ -112,11 +113,12 @@ libgcc_bytes() {
         END { print s + 0 }' "$1"
 }
 
-# obj_sizes OBJ: "code weights" of a model object (sums of .text* and the
+# obj_sizes OBJ: "code weights" of a model object (code: .text* and the
+# constant tables in .rodata* (emit_facc.c's decode tables), weights: the
 # .rodata.numrep_weights section).
 obj_sizes() {
     arm-none-eabi-size -A "$1" | awk '
-        $1 ~ /^\.text/ { c += $2 }
+        $1 ~ /^\.text/ || ($1 ~ /^\.rodata/ && $1 != ".rodata.numrep_weights") { c += $2 }
         $1 == ".rodata.numrep_weights" { w += $2 }
         END { print c + 0, w + 0 }'
 }

@@ -290,3 +290,18 @@ int gen_target_int_narrow(const char *triple)
     nr_err e = {0};
     return !gen_target_find(triple, &t, &e) && !t->fp64;
 }
+
+int gen_target_f32_hw(const char *triple, const char *cpu, const char *features)
+{
+    const gen_target *t = NULL;
+    nr_err e = {0};
+    if (!triple || gen_target_find(triple, &t, &e) || t->fp64 || !t->triple ||
+        strncmp(t->triple, "thumbv7em", 9))
+        return 0;
+    if (features && (strstr(features, "-fpregs") || strstr(features, "-vfp") ||
+                     strstr(features, "+soft-float")))
+        return 0;
+    if (!cpu)
+        cpu = t->cpu;
+    return !strcmp(cpu, "cortex-m4") || !strcmp(cpu, "cortex-m7");
+}

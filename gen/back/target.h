@@ -68,6 +68,11 @@ int gen_target_avx512f(const char *triple, const char *cpu, const char *features
  * values as doubles would mean libgcc's soft-float routines. */
 int gen_target_int_narrow(const char *triple);
 
+/* 1 when such a target (int_narrow) still has a single-precision FPU that
+ * generated code may use for float32 arithmetic: ARMv7E-M on a Cortex-M4
+ * or M7 (their default FPU), unless features turn the FPU off. */
+int gen_target_f32_hw(const char *triple, const char *cpu, const char *features);
+
 /* Point m at tm: its triple and data layout. */
 void gen_target_apply(LLVMModuleRef m, LLVMTargetMachineRef tm);
 

@@ -38,6 +38,8 @@ typedef struct gen_ctx {
                                       * mode of their own (emit_vmac.c); host's by default */
     int int_narrow;                  /* no double-precision hardware: narrow formats in
                                       * integer instructions (emit_num_int.c) */
+    int f32_hw;                      /* ... but a single-precision FPU (Cortex-M4/M7):
+                                      * emit_facc.c */
 } gen_ctx;
 
 /* Create a context with an empty module named `name` for the host target

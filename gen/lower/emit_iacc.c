@@ -55,7 +55,7 @@ static uint64_t mag_lo(const nr_format *f) { return f->subnormals ? 1 : 1ull << 
  * every magnitude in [mag_lo, max_bits] is a finite nonzero value, and
  * every encoding (either sign) with a magnitude below mag_lo is a zero
  * (so fnuz, whose NaN is "-0", is not covered). */
-static int range_proved(const nr_format *f)
+int gen_iacc_range_proved(const nr_format *f)
 {
     if (f->kind != NR_FLOAT || f->width > 16 || f->prec > 12 || f->emax > 200 || f->emin < -200)
         return 0;
@@ -76,7 +76,8 @@ int gen_iacc_ok(const nr_format *wf, const nr_format *xf, const nr_format *pf,
     if (mode != NR_RND_RNE && mode != NR_RND_RNA && mode != NR_RND_RZ && mode != NR_RND_RU &&
         mode != NR_RND_RD)
         return 0;
-    if (!range_proved(wf) || !range_proved(xf) || !range_proved(sf) || (!fused && !range_proved(pf)))
+    if (!gen_iacc_range_proved(wf) || !gen_iacc_range_proved(xf) || !gen_iacc_range_proved(sf) ||
+        (!fused && !gen_iacc_range_proved(pf)))
         return 0;
     int pb = fused ? wf->prec + xf->prec : pf->prec + 1;
     int mb = pb > sf->prec + 1 ? pb : sf->prec + 1;
@@ -192,7 +193,7 @@ static void fmt_names(const gen_iacc *ia, char *buf, size_t n)
 }
 
 /* A new internal noinline function; the builder is left in its entry. */
-static V new_fn(gen_ctx *g, const char *name, T fty)
+V gen_iacc_new_fn(gen_ctx *g, const char *name, T fty)
 {
     V fn = gen_emit_function(g, name, fty, 0);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -261,12 +262,12 @@ static void helpers(gen_ctx *g, gen_iacc *ia)
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
     snprintf(name, sizeof name, "numi.iacc.state.%s", sn);
     if (!(ia->state = LLVMGetNamedFunction(g->mod, name))) {
-        ia->state = new_fn(g, name, ia->state_ty);
+        ia->state = gen_iacc_new_fn(g, name, ia->state_ty);
         LLVMBuildRet(g->b, state_of(g, ia->sf, LLVMGetParam(ia->state, 0)));
     }
     snprintf(name, sizeof name, "numi.iacc.enc.%s", sn);
     if (!(ia->enc = LLVMGetNamedFunction(g->mod, name))) {
-        ia->enc = new_fn(g, name, ia->enc_ty);
+        ia->enc = gen_iacc_new_fn(g, name, ia->enc_ty);
         LLVMBuildRet(g->b, enc_of(g, ia->sf, LLVMGetParam(ia->enc, 0), LLVMGetParam(ia->enc, 1)));
     }
     snprintf(name, sizeof name, "numi.iacc.slow.%s", fm);
@@ -274,7 +275,7 @@ static void helpers(gen_ctx *g, gen_iacc *ia)
         V step = gen_numi_fn_step(g, ia->wf, ia->xf, ia->pf, ia->sf, ia->mode, ia->fused);
         T sargs[3] = {g->i32, g->i32, g->i32};
         T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
-        ia->slow = new_fn(g, name, ia->slow_ty);
+        ia->slow = gen_iacc_new_fn(g, name, ia->slow_ty);
         V p[2] = {LLVMGetParam(ia->slow, 0), LLVMGetParam(ia->slow, 1)};
         V acc = LLVMBuildCall2(g->b, ia->enc_ty, ia->enc, p, 2, "");
         V s[3] = {acc, LLVMGetParam(ia->slow, 2), LLVMGetParam(ia->slow, 3)};

@@ -478,6 +478,7 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
         goto fail;
     g->no_libm = bare;
     g->int_narrow = o && gen_target_int_narrow(o->triple);
+    g->f32_hw = g->int_narrow && gen_target_f32_hw(o->triple, o->cpu, o->features);
     /* the target's own AVX-512F (the JIT's: the host's), for rz adds */
     g->avx512f = !bare && gen_target_avx512f(o ? o->triple : NULL, o ? o->cpu : NULL,
                                              o ? o->features : NULL);

@@ -11,12 +11,16 @@
  * with the number of layers.  When gen_iacc_ok (float formats up to 12
  * significand bits, rne/rna/rz/ru/rd) the accumulator stays unpacked in
  * registers instead and each term is inline integer code (emit_iacc.c),
- * with 32-bit loop counters (a Cortex-M has no 64-bit adds).  fp32 layers ([net-12] host float arithmetic)
+ * with 32-bit loop counters (a Cortex-M has no 64-bit adds); on a core
+ * with a single-precision FPU (gen_facc_ok: rne, products exact in float32)
+ * the terms use its multiplies and adds (emit_facc.c).  fp32 layers ([net-12] host float arithmetic)
  * keep emit_mac.c's code: the FPU (or libgcc's single-precision routines)
  * is the right tool for them. */
 #include "plan.h"
 #include "emulator.h"
 #include "iacc.h"
+
+#include <math.h>
 
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
@@ -97,6 +101,18 @@ static V in_range32(gen_ctx *g, V v, int n)
     return LLVMBuildICmp(g->b, LLVMIntULT, v, c32(g, n), "");
 }
 
+/* 1 when every weight of L is a finite W value (the weights are part of
+ * the object: what gen_plan packs, nr_encode in the layer's mode). */
+static int weights_finite(const nr_layer *L, const nr_format *wf, nr_rounding mode)
+{
+    if (!L->w)
+        return 0;
+    for (size_t k = 0; k < L->nw; k++)
+        if (!isfinite(nr_decode(wf, nr_encode(wf, mode, L->w[k], 0, NULL))))
+            return 0;
+    return 1;
+}
+
 /* The layer with the unpacked accumulator (emit_iacc.c): the same loop
  * nest and term order as below, in i32. */
 static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int any_pad)
@@ -107,8 +123,16 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
     const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
     nr_rounding mode = L->prec.rounding;
+    const int fused = L->prec.mac == NR_MAC_FUSED;
+    /* the FPU's float32 arithmetic where it is exact (emit_facc.c), else
+     * the unpacked integer accumulator (emit_iacc.c) */
+    const int fpu = gen_facc_ok(g, wf, xf, &L->prec.products, sf, mode, fused);
     gen_iacc ia;
-    gen_iacc_init(c, &ia, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED);
+    gen_facc fa;
+    if (fpu)
+        gen_facc_init(c, &fa, wf, xf, &L->prec.products, sf, weights_finite(L, wf, mode));
+    else
+        gen_iacc_init(c, &ia, wf, xf, &L->prec.products, sf, mode, fused);
     loop32 lo, lh, lw, lc, lr, lq;
     l32_begin(c, &lo, "o");
     V o = lo.i;
@@ -125,7 +149,10 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     V iw0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, c32(g, G->sw), ""), c32(g, G->pl), "iw0");
     V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, c32(g, G->OH), ""), lh.i, ""),
                                           c32(g, G->OW), ""), lw.i, "elem");
-    gen_iacc_set(c, &ia, start);
+    if (fpu)
+        gen_facc_set(c, &fa, start);
+    else
+        gen_iacc_set(c, &ia, start);
     l32_begin(c, &lc, "ci");
     V xch = LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), c32(g, (int64_t)G->H * G->W), "xch");
     l32_begin(c, &lr, "r");
@@ -146,7 +173,10 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     }
     V w = LLVMBuildTrunc(B, gen_load_w(c, wf, c->w, zx64(g, wi)), g->i32, "");
     V x = LLVMBuildTrunc(B, gen_load_enc(c, xf, c->in[0], zx64(g, xi)), g->i32, "");
-    gen_iacc_term(c, &ia, w, x);
+    if (fpu)
+        gen_facc_term(c, &fa, w, x);
+    else
+        gen_iacc_term(c, &ia, w, x);
     if (next) {
         LLVMBuildBr(B, next);
         LLVMPositionBuilderAtEnd(B, next);
@@ -155,7 +185,7 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     l32_end(c, &lr, G->kh);
     l32_end(c, &lc, G->cin_g);
     /* [net-5] the output: round_A(acc), term OUT */
-    V acc = zx64(g, gen_iacc_get(c, &ia));
+    V acc = zx64(g, fpu ? gen_facc_get(c, &fa) : gen_iacc_get(c, &ia));
     V y = nr_format_equal(sf, af) ? acc : gen_numi_round(g, sf, af, mode, acc);
     gen_store_enc(c, af, c->out, zx64(g, elem), y);
     l32_end(c, &lw, G->OW);
@@ -180,7 +210,8 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
         any_pad |= r * G.dh - G.pt < 0 || (long)(G.OH - 1) * G.sh + r * G.dh - G.pt >= G.H;
     for (int q = 0; q < G.kw; q++)
         any_pad |= q * G.dw - G.pl < 0 || (long)(G.OW - 1) * G.sw + q * G.dw - G.pl >= G.W;
-    if (gen_iacc_ok(wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED)) {
+    if (gen_facc_ok(g, wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED) ||
+        gen_iacc_ok(wf, xf, &L->prec.products, sf, mode, L->prec.mac == NR_MAC_FUSED)) {
         emit_iacc_layer(c, L, &G, any_pad);
         return 0;
     }
