@@ -188,7 +188,7 @@ int cmd_eval(int argc, char **argv)
     /* the fp32 baseline on the same samples */
     uint64_t key = 0;
     nr_err kerr = {0};
-    int have_key = use_cache && !nr_eval_cache_key(m, ma.have_seed ? (ma.seed ? ma.seed : 1) : 0,
+    int have_key = use_cache && !nr_eval_cache_key(m, ma.mo.random_seed,
                                                    r.data_hash, 0, r.n, &key, &kerr);
     if (have_key)
         nr_eval_cache_dir(cache_dir, sizeof cache_dir);
@@ -198,8 +198,9 @@ int cmd_eval(int argc, char **argv)
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
         cached = 1;
     } else {
-        cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
-                              .seed = ma.seed, .max_memory = ma.max_memory};
+        cli_model_args a32 = {.net = net, .prec = "fp32",
+                              .mo = {.random_seed = ma.mo.random_seed,
+                                     .max_memory = ma.mo.max_memory}};
         if (cli_load_model(&a32, &m32, &err) ||
             gen_engine_open(engine, m32, &eng32, &err))
             goto fail;
@@ -227,9 +228,9 @@ int cmd_eval(int argc, char **argv)
     double ips = r.seconds > 0 ? (double)r.n / r.seconds : 0.0;
     char pname[600];
     snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
-             ma.have_rounding ? ", rounding " : "",
-             ma.have_rounding ? nr_rounding_name((nr_rounding)ma.rounding) : "",
-             ma.have_mac ? ", mac " : "", ma.have_mac ? nr_mac_name((nr_mac_mode)ma.mac) : "");
+             ma.mo.set_rounding ? ", rounding " : "",
+             ma.mo.set_rounding ? nr_rounding_name(ma.mo.rounding) : "",
+             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_mac_name(ma.mo.mac) : "");
     const char *bsrc = self_base ? "this run" : cached ? "cached" : "computed";
     if (json) {
         printf("{\"network\": ");
