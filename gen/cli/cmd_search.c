@@ -209,22 +209,69 @@ done:
 
 /* ---------------------------------------------------------------- command */
 
+/* --fit-predictor DB: refit the predictor, store it and write it out, into
+ * the job's options (a search may follow with it). */
+static int refit(search_opts *so, nr_err *err)
+{
+    nr_spec *spec = NULL;
+    const char *exclude = so->exclude;
+    if (!exclude && so->j.net[0]) {
+        int rc = nr_spec_load(so->j.net, &spec, err);
+        if (rc)
+            return rc;
+        exclude = spec->name;
+    }
+    nr_predictor *p = &so->j.opts.predictor;
+    p->model = so->fit_model;
+    p->fit_min = !isnan(so->fit_min) ? so->fit_min : so->fit_model == NR_PRED_MARGIN ? 0.9 : 0.0;
+    int rc = fit_predictor(so->fit_db, exclude, so->fit_out, p, err);
+    nr_spec_free(spec);
+    return rc;
+}
+
+/* 1 when neither --data nor the spec's `dataset:` names the data; 0; <0 an
+ * error reading the spec. */
+static int no_data(const gen_search_job *j, nr_err *err)
+{
+    if (j->data[0])
+        return 0;
+    nr_spec *spec = NULL;
+    int rc = nr_spec_load(j->net, &spec, err);
+    if (rc)
+        return rc;
+    int none = !spec->dataset[0];
+    nr_spec_free(spec);
+    return none;
+}
+
+/* Rank 0's answer: --emit-precision's file, then text or --json on stdout. */
+static int answer(const search_opts *so, const gen_search_answer *ans, nr_err *err)
+{
+    const char *prec = ans->precision, *emit = so->emit_prec;
+    FILE *pf = emit && prec ? fopen(emit, "w") : NULL;
+    if (pf && (fputs(prec, pf) == EOF) + fclose(pf))
+        pf = NULL;
+    if (emit && prec && !pf)
+        return nr_err_set(err, NR_EIO, emit, 0, 0, "--emit-precision", "cannot write: %s",
+                          strerror(errno));
+    if (so->json)
+        gen_search_answer_json(stdout, &so->j, ans);
+    else
+        print_text(ans->network, ans->data, &so->j.opts, &ans->r, so->j.db, prec);
+    return 0;
+}
+
 int cmd_search(int argc, char **argv)
 {
     search_opts so = {.fit_model = NR_PRED_MARGIN, .fit_min = NAN};
     gen_search_job_init(&so.j);
     const char *net = NULL;
     nr_err err = {0};
-    int rc0 = cli_opts_parse(&search_cmd, argc, argv, &so, &net);
-    if (rc0)
-        return rc0 < 0 ? 0 : rc0;
+    int rc = cli_opts_parse(&search_cmd, argc, argv, &so, &net);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (net && gen_search_job_set(&so.j, "net", net, &err))
         return cli_error(&err);
-    const char *emit_prec = so.emit_prec, *fit_db = so.fit_db, *exclude = so.exclude,
-               *fit_out = so.fit_out;
-    int json = so.json, show_progress = !so.no_progress;
-    nr_pred_model fit_model = so.fit_model;
-    double fit_min = so.fit_min;
     nr_search_comm comm;
     if (gen_mpi_comm_start(&comm, &err))
         return cli_error(&err);
@@ -232,19 +279,8 @@ int cmd_search(int argc, char **argv)
     int status = 1;
     gen_search_answer ans;
     memset(&ans, 0, sizeof ans);
-    if (fit_db) {
-        nr_spec *spec = NULL;
-        if (!exclude && so.j.net[0]) {
-            if (nr_spec_load(so.j.net, &spec, &err))
-                goto fail;
-            exclude = spec->name;
-        }
-        nr_search_opts *o = &so.j.opts;
-        o->predictor.model = fit_model;
-        o->predictor.fit_min = !isnan(fit_min) ? fit_min : fit_model == NR_PRED_MARGIN ? 0.9 : 0.0;
-        int rc = fit_predictor(fit_db, exclude, fit_out, &o->predictor, &err);
-        nr_spec_free(spec);
-        if (rc)
+    if (so.fit_db) {
+        if (refit(&so, &err))
             goto fail;
         if (!so.j.net[0] || !so.j.have_loss) {
             status = 0;
@@ -256,23 +292,18 @@ int cmd_search(int argc, char **argv)
         status = cli_usage("search", "%s", err.msg);
         goto done;
     }
-    if (!so.j.data[0]) { /* a usage error when the spec names no data either */
-        nr_spec *spec = NULL;
-        if (nr_spec_load(so.j.net, &spec, &err))
-            goto fail;
-        int none = !spec->dataset[0];
-        nr_spec_free(spec);
-        if (none) {
-            status = cli_usage("search", "missing --data DATASET (the spec names no `dataset:`)");
-            goto done;
-        }
+    if ((rc = no_data(&so.j, &err)) < 0)
+        goto fail;
+    if (rc) {
+        status = cli_usage("search", "missing --data DATASET (the spec names no `dataset:`)");
+        goto done;
     }
     cli_progress prog;
-    cli_progress_init(&prog, show_progress && lead, NULL);
+    cli_progress_init(&prog, !so.no_progress && lead, NULL);
     so.j.opts.progress = progress_update;
     so.j.opts.progress_ctx = &prog;
     so.j.opts.comm = &comm;
-    int rc = gen_search_job_run(&so.j, &ans, &err);
+    rc = gen_search_job_run(&so.j, &ans, &err);
     for (const char *p = ans.notes; *p;) {
         const char *nl = strchr(p, '\n');
         int len = nl ? (int)(nl - p) : (int)strlen(p);
@@ -295,21 +326,8 @@ int cmd_search(int argc, char **argv)
         goto done;
     }
     status = r->found ? 0 : 3;
-    if (!lead)
-        goto done;
-    const char *prec = ans.precision;
-    FILE *pf = emit_prec && prec ? fopen(emit_prec, "w") : NULL;
-    if (pf && (fputs(prec, pf) == EOF) + fclose(pf))
-        pf = NULL;
-    if (emit_prec && prec && !pf) {
-        nr_err_set(&err, NR_EIO, emit_prec, 0, 0, "--emit-precision", "cannot write: %s",
-                   strerror(errno));
+    if (lead && answer(&so, &ans, &err))
         goto fail;
-    }
-    if (json)
-        gen_search_answer_json(stdout, &so.j, &ans);
-    else
-        print_text(ans.network, ans.data, &so.j.opts, r, so.j.db, prec);
     goto done;
 fail:
     status = cli_error(&err);
