@@ -4,7 +4,6 @@
  * gen/cli/cli_opts.c turns argv and the errors into a command line. */
 #include "opts.h"
 #include "model.h"
-#include "search_job.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -18,6 +17,17 @@ int gen_opts_parse_u64(const char *s, uint64_t *v)
     errno = 0;
     unsigned long long x = strtoull(s, &end, 0);
     if (errno || end == s || *end || *s == '-' || *s == ' ' || (*s >= '\t' && *s <= '\r'))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int gen_opts_parse_count(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
         return -1;
     *v = x;
     return 0;
@@ -85,11 +95,11 @@ static int parse(const gen_opt *o, void *dst, const char *v, nr_err *err)
         memcpy(dst, v, strlen(v) + 1);
         return 0;
     case GEN_OPT_COUNT:
-        return gen_parse_count(v, o->lo, o->hi, dst);
+        return gen_opts_parse_count(v, o->lo, o->hi, dst);
     case GEN_OPT_INT:
     case GEN_OPT_I64: {
         long long x;
-        if (gen_parse_count(v, o->lo, o->hi, &x))
+        if (gen_opts_parse_count(v, o->lo, o->hi, &x))
             return -1;
         if (o->kind == GEN_OPT_INT)
             *(int *)dst = (int)x;

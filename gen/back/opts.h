@@ -74,10 +74,10 @@ int gen_opts_set_named(const gen_opt *t, void *base, const char *name, const cha
                       nr_err *err);
 
 /* Value parsers the kinds use (0, or -1 leaving *v alone): a non-negative
- * integer (decimal, 0x hex, 0 octal) that fits uint64; a count with a K,
- * M, G or T suffix.  (A decimal integer in [lo, hi]: search_job.h's
- * gen_parse_count.) */
+ * integer (decimal, 0x hex, 0 octal) that fits uint64; a decimal integer
+ * in [lo, hi]; a count with a K, M, G or T suffix. */
 int gen_opts_parse_u64(const char *s, uint64_t *v);
+int gen_opts_parse_count(const char *s, long long lo, long long hi, long long *v);
 int gen_opts_parse_bytes(const char *s, uint64_t *v);
 
 /* The options of how a model is built, for an nr_model_opts (model.h):

@@ -100,17 +100,6 @@ static int parse_range(const char *s, int *lo, int *hi)
     return 0;
 }
 
-int gen_parse_count(const char *s, long long lo, long long hi, long long *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 /* The option rows' own parsers (GEN_OPT_FN: 0, or -1 for a bad value,
  * the row's .bad then saying what was expected). */
 static int set_loss(void *dst, const char *s, nr_err *err)
@@ -131,7 +120,7 @@ static int set_samples(void *dst, const char *s, nr_err *err)
 {
     long long v;
     (void)err;
-    if (gen_parse_count(s, 1, 1ll << 40, &v))
+    if (gen_opts_parse_count(s, 1, 1ll << 40, &v))
         return -1;
     *(int *)dst = v > 100000 ? 100000 : (int)v;
     return 0;

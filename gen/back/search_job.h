@@ -75,9 +75,8 @@ void gen_search_job_free(gen_search_job *j);
 void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *ctx);
 char *gen_search_job_json(gen_search_job *j, int *status, nr_err *err);
 
-/* Text helpers the commands share with their library forms: a decimal
- * integer in [lo, hi] (0, or -1 leaving *v alone); */
-int gen_parse_count(const char *s, long long lo, long long hi, long long *v);
+/* Text helpers the commands share with their library forms (a decimal
+ * integer in [lo, hi]: opts.h's gen_opts_parse_count): */
 /* a refused option value: -NR_ERANGE, err->where "--NAME", msg from fmt; */
 int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

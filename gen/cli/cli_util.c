@@ -17,7 +17,7 @@ int cli_parse_u64(const char *s, uint64_t *v)
 
 int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
 {
-    return gen_parse_count(s, lo, hi, v);
+    return gen_opts_parse_count(s, lo, hi, v);
 }
 
 int cli_parse_bytes(const char *s, uint64_t *v)
