@@ -15,6 +15,7 @@
  * each with its own data, SR stream and weight-derived bounds.
  * Speed figures (compile time, JIT vs emulator) are printed, not asserted. */
 #include "testutil.h"
+#include "testutil_gen.h"
 #include "emulator.h"
 #include "plan.h"
 #include "tensorio.h"
@@ -46,13 +47,6 @@ static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -212,24 +206,11 @@ static void describe(const tcase *tc, int id, char *buf, size_t cap)
              nr_rounding_name(tc->mode), MACS[tc->mac], (unsigned long long)tc->seed);
 }
 
-static uint32_t fbits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
-static uint64_t dbits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
-
-/* Read little-endian container bytes. */
-static uint64_t get_le(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* Emulator vs JIT on n samples of m: float outputs, and the last sample's
  * output-layer values (JIT arena encodings decoded vs emulator doubles).
  * Returns the number of mismatches (first few printed). */
-typedef struct timing {
-    double emu, emu_cpu, compile, compile_cpu, jit, jit_cpu; /* wall and process CPU seconds */
-} timing;
+typedef struct tu_gen_times timing; /* wall and process CPU seconds (testutil_gen.h) */
 
 /* 1: compile with gen_model_opts.portable (the bare-metal rounding path) */
 static int portable_rounding;
@@ -243,80 +224,11 @@ static const char *jit_features;
 static int compare_model(nr_model *m, const float *x, int n, int opt, const char *what,
                          timing *tm)
 {
-    nr_err err = {0};
-    size_t nin = nr_shape_count(m->in_shape), nout = nr_shape_count(m->layers[m->output].out_shape);
-    float *ye = malloc((size_t)n * nout * sizeof *ye), *yj = malloc((size_t)n * nout * sizeof *yj);
-    double **lo = calloc((size_t)m->nlayers, sizeof *lo);
-    ck_assert(ye && yj && lo);
-    lo[m->output] = malloc(nout * sizeof(double));
-    double t0 = now(), c0 = cpu_now();
-    int rc = nr_emulate_layers(m, x, n, ye, lo, NULL, NULL, &err);
-    double t1 = now(), c1 = cpu_now();
-    ck_assert_msg(rc == 0, "%s: emulator: %s", what, err.msg);
     gen_model_opts o = {.opt_level = opt, .portable = portable_rounding, .pack_dense = pack_dense,
                         .features = jit_features};
-    gen_compiled *c = NULL;
-    rc = gen_model_compile(m, &o, &c, &err);
-    double t2 = now(), c2 = cpu_now();
-    ck_assert_msg(rc == 0, "%s: compile: %s (%s)", what, err.msg, err.where);
-    memset(yj, 0xAB, (size_t)n * nout * sizeof *yj);
-    rc = gen_compiled_run(c, x, yj, n, &err);
-    double t3 = now(), c3 = cpu_now();
-    ck_assert_msg(rc == 0, "%s: run: %s", what, err.msg);
-    int bad = 0;
     const char *one = getenv("NUMREP_DIFF_CASE");
-    for (size_t i = 0; one && *one && i < (size_t)n * nout && i < 12; i++)
-        printf("  out[%zu] = %a\n", i, (double)ye[i]);
-    for (size_t i = 0; i < (size_t)n * nout; i++)
-        if (fbits(ye[i]) != fbits(yj[i])) {
-            if (bad < 5)
-                fprintf(stderr, "%s: output %zu (sample %zu, element %zu): emulator %a (0x%08x), "
-                                "jit %a (0x%08x)\n",
-                        what, i, i / nout, i % nout, (double)ye[i], fbits(ye[i]), (double)yj[i],
-                        fbits(yj[i]));
-            bad++;
-        }
-    /* the output layer's values themselves, through the single-threaded
-     * entry point and the plan's offsets */
-    gen_plan p;
-    gen_weights w;
-    rc = gen_plan_build(m, 0, !portable_rounding, &p, &w, &err); /* as gen_model_emit plans */
-    ck_assert_msg(rc == 0, "%s: plan: %s", what, err.msg);
-    ck_assert(p.arena_size == gen_compiled_arena_size(c));
-    uint8_t *arena = aligned_alloc(64, (p.arena_size + 63) / 64 * 64);
-    ck_assert(arena);
-    float *y1 = malloc(nout * sizeof *y1);
-    ck_assert(y1);
-    gen_compiled_run_arena(c, x + (size_t)(n - 1) * nin, y1, 1, arena);
-    const nr_format *af = &m->layers[m->output].prec.activations;
-    for (size_t i = 0; i < nout; i++) {
-        uint64_t e = get_le(arena + p.ly[m->output].out_off + i * af->container, af->container);
-        double v = nr_decode(af, e), ev = lo[m->output][i];
-        int same = dbits(v) == dbits(ev) || (isnan(v) && isnan(ev));
-        if (!same) {
-            if (bad < 5)
-                fprintf(stderr, "%s: last sample value %zu: emulator %a, jit %a (0x%llx)\n", what, i,
-                        ev, v, (unsigned long long)e);
-            bad++;
-        }
-        if (fbits(y1[i]) != fbits(yj[(size_t)(n - 1) * nout + i])) {
-            if (bad < 5)
-                fprintf(stderr, "%s: run_arena differs from run at %zu\n", what, i);
-            bad++;
-        }
-    }
-    if (tm)
-        *tm = (timing){t1 - t0, c1 - c0, t2 - t1, c2 - c1, t3 - t2, c3 - c2};
-    free(y1);
-    free(arena);
-    gen_plan_free(&p);
-    gen_weights_free(&w);
-    gen_compiled_free(c);
-    free(lo[m->output]);
-    free(lo);
-    free(ye);
-    free(yj);
-    return bad;
+    tu_gen_cmp c = {.opts = &o, .check_arena = 1, .print_out = one && *one, .times = tm};
+    return tu_gen_compare(m, x, n, &c, what);
 }
 
 /* compare_model at -O2, the case's spec and precision printed when it

@@ -8,6 +8,7 @@
  * overrides, the three MAC modes); the ids checks; and the real GPT
  * (specs/gpt) on its shipped sample windows. */
 #include "testutil.h"
+#include "testutil_gen.h"
 #include "emulator.h"
 #include "plan.h"
 
@@ -119,7 +120,7 @@ static int run_net(const char *net, const char *prec, uint64_t seed, int samples
     ck_assert_msg(tu_model_try(net, prec, seed, &m, &e) == 0, "%s: %s", what, e.msg);
     uint64_t s = seed * 7919 + 1;
     float *x = inputs(m, &s, samples, 3.0);
-    int bad = tu_gen_vs_emu(m, x, samples, what);
+    int bad = tu_gen_compare(m, x, samples, &(tu_gen_cmp){0}, what);
     free(x);
     nr_model_free(m);
     return bad;
@@ -199,7 +200,7 @@ START_TEST(gpt)
         ck_assert(x && n > 0);
         char what[64];
         snprintf(what, sizeof what, "gpt %s", p == 1 ? "e4m3_bf16" : precs[p]);
-        ck_assert_int_eq(tu_gen_vs_emu(m, x, n, what), 0);
+        ck_assert_int_eq(tu_gen_compare(m, x, n, &(tu_gen_cmp){0}, what), 0);
         free(x);
         nr_model_free(m);
     }

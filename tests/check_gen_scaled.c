@@ -17,6 +17,7 @@
  * NUMREP_EXHAUSTIVE=1 runs 4800 cases (default 200).  Whole networks: LeNet-5 under
  * every preset. */
 #include "testutil.h"
+#include "testutil_gen.h"
 #include "emulator.h"
 #include "plan.h"
 #include "emit_scaled.h"
@@ -160,65 +161,12 @@ static void make_input(uint64_t *s, float *x, int C, int HW)
     }
 }
 
-static uint32_t fbits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
-static uint64_t dbits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 
 /* Emulator vs JIT on n samples: float outputs and the output layer's
  * values in the arena.  Returns the mismatches (first few printed). */
 static int compare(nr_model *m, const float *x, int n, const char *what)
 {
-    nr_err err = {0};
-    size_t nout = nr_shape_count(m->layers[m->output].out_shape);
-    size_t nin = nr_shape_count(m->in_shape);
-    float *ye = malloc((size_t)n * nout * 4), *yj = malloc((size_t)n * nout * 4);
-    double **lo = calloc((size_t)m->nlayers, sizeof *lo);
-    ck_assert(ye && yj && lo);
-    lo[m->output] = malloc(nout * sizeof(double));
-    ck_assert(lo[m->output]);
-    int rc = nr_emulate_layers(m, x, n, ye, lo, NULL, NULL, &err);
-    ck_assert_msg(rc == 0, "%s: emulator: %s", what, err.msg);
-    gen_compiled *c = NULL;
-    rc = gen_model_compile(m, NULL, &c, &err);
-    ck_assert_msg(rc == 0, "%s: compile: %s (%s)", what, err.msg, err.where);
-    rc = gen_compiled_run(c, x, yj, n, &err);
-    ck_assert_msg(rc == 0, "%s: run: %s", what, err.msg);
-    int bad = 0;
-    for (size_t i = 0; i < (size_t)n * nout; i++)
-        if (fbits(ye[i]) != fbits(yj[i]) && !(isnan(ye[i]) && isnan(yj[i]))) {
-            if (bad < 4)
-                fprintf(stderr, "%s: output %zu: emulator %a, jit %a\n", what, i, (double)ye[i],
-                        (double)yj[i]);
-            bad++;
-        }
-    /* the last sample's output-layer values in the arena */
-    gen_plan p;
-    gen_weights w;
-    ck_assert(gen_plan_build(m, 0, 1, &p, &w, &err) == 0);
-    uint8_t *arena = aligned_alloc(64, (p.arena_size + 63) / 64 * 64);
-    float *y1 = malloc(nout * 4);
-    ck_assert(arena && y1);
-    gen_compiled_run_arena(c, x + (size_t)(n - 1) * nin, y1, 1, arena);
-    const nr_format *af = gen_scaled_carrier(m, m->output); /* doubles when scaled */
-    for (size_t i = 0; i < nout; i++) {
-        uint64_t e = 0;
-        memcpy(&e, arena + p.ly[m->output].out_off + i * (size_t)af->container, (size_t)af->container);
-        double v = nr_decode(af, e), ev = lo[m->output][i];
-        if (dbits(v) != dbits(ev) && !(isnan(v) && isnan(ev))) {
-            if (bad < 4)
-                fprintf(stderr, "%s: value %zu: emulator %a, jit %a\n", what, i, ev, v);
-            bad++;
-        }
-    }
-    free(y1);
-    free(arena);
-    gen_plan_free(&p);
-    gen_weights_free(&w);
-    gen_compiled_free(c);
-    free(lo[m->output]);
-    free(lo);
-    free(ye);
-    free(yj);
-    return bad;
+    return tu_gen_compare(m, x, n, &(tu_gen_cmp){.nan_equal = 1, .check_arena = 1}, what);
 }
 
 /* Build case id (its spec and precision), compare; returns mismatches, or

@@ -7,17 +7,12 @@
 # --pack dense sum(ceil(count x bits / 8)) (and dense executables agree bit
 # for bit too), and bad options fail with clear messages.
 # usage: bash tests/cli_build.sh path/to/numrep
-set -u
 NUMREP=${1:?usage: cli_build.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+BIN=$NUMREP
+. "$(dirname "$0")/lib/cli.sh"
 LENET=$SRC/specs/lenet5/lenet5.yaml
 LSAMPLE=$SRC/specs/lenet5/sample.npy
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+T=$tmp
 
 # expect_err STATUS PATTERN CMD...: CMD exits with STATUS and stderr matches PATTERN.
 expect_err() {
@@ -26,11 +21,11 @@ expect_err() {
     "$@" >"$T/out" 2>"$T/err"
     local st=$?
     if [ $st -ne "$want" ]; then
-        fail "$* exited $st, expected $want; stderr: $(cat "$T/err")"
+        bad "$* exited $st, expected $want; stderr: $(cat "$T/err")"
     elif ! grep -q -- "$pat" "$T/err"; then
-        fail "$*: stderr does not mention '$pat': $(cat "$T/err")"
+        bad "$*: stderr does not mention '$pat': $(cat "$T/err")"
     elif [ -s "$T/out" ]; then
-        fail "$*: printed on stdout on error"
+        bad "$*: printed on stdout on error"
     else
         ok "$* -> $pat"
     fi
@@ -48,32 +43,32 @@ have_run=1
 check_net() {
     local name=$1 net=$2 sample=$3 prec=$4 emu=$5 pack=${6:-container} exe="$T/$1" ref
     if ! "$NUMREP" build "$net" -p "$prec" --pack "$pack" -o "$exe" 2>"$T/err"; then
-        fail "build $name -p $prec: $(cat "$T/err")"
+        bad "build $name -p $prec: $(cat "$T/err")"
         return
     fi
     if ! "$exe" "$sample" -o "$T/$name.aot.npy" 2>"$T/err"; then
-        fail "$name -p $prec: executable failed: $(cat "$T/err")"
+        bad "$name -p $prec: executable failed: $(cat "$T/err")"
         return
     fi
     if [ "$emu" = 1 ] || [ $have_run = 0 ]; then
         "$NUMREP" emulate "$net" -p "$prec" --input "$sample" -o "$T/$name.emu.npy" 2>"$T/err" ||
-            { fail "emulate $name: $(cat "$T/err")"; return; }
+            { bad "emulate $name: $(cat "$T/err")"; return; }
         cmp -s "$T/$name.aot.npy" "$T/$name.emu.npy" && ok "$name -p $prec: executable == emulator" ||
-            fail "$name -p $prec: executable output differs from the emulator's"
+            bad "$name -p $prec: executable output differs from the emulator's"
     fi
     ref=emulate
     if [ $have_run = 1 ]; then
         ref=run
         "$NUMREP" run "$net" -p "$prec" --pack "$pack" --input "$sample" -o "$T/$name.jit.npy" 2>"$T/err" ||
-            { fail "run $name: $(cat "$T/err")"; return; }
+            { bad "run $name: $(cat "$T/err")"; return; }
         cmp -s "$T/$name.aot.npy" "$T/$name.jit.npy" && ok "$name -p $prec: executable == JIT" ||
-            fail "$name -p $prec: executable output differs from the JIT's"
+            bad "$name -p $prec: executable output differs from the JIT's"
     fi
     # Text output (no -o) is the reference's text, line for line.
-    "$exe" "$sample" >"$T/$name.aot.txt" 2>"$T/err" || fail "$name text run: $(cat "$T/err")"
+    "$exe" "$sample" >"$T/$name.aot.txt" 2>"$T/err" || bad "$name text run: $(cat "$T/err")"
     "$NUMREP" $ref "$net" -p "$prec" --input "$sample" >"$T/$name.ref.txt" 2>/dev/null
     cmp -s "$T/$name.aot.txt" "$T/$name.ref.txt" && ok "$name -p $prec: text output == numrep $ref" ||
-        fail "$name -p $prec: text output differs from numrep $ref's"
+        bad "$name -p $prec: text output differs from numrep $ref's"
 }
 
 # ---------------------------------------------------------------- bad options
@@ -122,29 +117,29 @@ if [ -x "$E" ]; then
     if "$E" --raw "$T/in.bin" -o "$T/out.bin" 2>"$T/err" && cmp -s "$T/out.bin" "$T/ref.bin"; then
         ok "--raw input/output == .npy run"
     else
-        fail "--raw run: $(cat "$T/err")"
+        bad "--raw run: $(cat "$T/err")"
     fi
 fi
 
 # ---------------------------------------------------------------- --emit kinds
 P=e6m7-finite-nosub-sat
-emit() { "$NUMREP" build "$LENET" -p $P --emit "$1" -o "$2" 2>"$T/err" || fail "--emit $1: $(cat "$T/err")"; }
+emit() { "$NUMREP" build "$LENET" -p $P --emit "$1" -o "$2" 2>"$T/err" || bad "--emit $1: $(cat "$T/err")"; }
 emit llvm "$T/m.ll"
 emit bc "$T/m.bc"
 emit asm "$T/m.s"
 emit obj "$T/m.o"
 emit header "$T/model.h"
-command -v llvm-as-16 >/dev/null && { llvm-as-16 "$T/m.ll" -o /dev/null 2>"$T/err" && ok "--emit llvm parses" || fail "--emit llvm: llvm-as: $(cat "$T/err")"; }
-command -v llvm-dis-16 >/dev/null && { llvm-dis-16 "$T/m.bc" -o /dev/null 2>"$T/err" && ok "--emit bc reads back" || fail "--emit bc: llvm-dis: $(cat "$T/err")"; }
+command -v llvm-as-16 >/dev/null && { llvm-as-16 "$T/m.ll" -o /dev/null 2>"$T/err" && ok "--emit llvm parses" || bad "--emit llvm: llvm-as: $(cat "$T/err")"; }
+command -v llvm-dis-16 >/dev/null && { llvm-dis-16 "$T/m.bc" -o /dev/null 2>"$T/err" && ok "--emit bc reads back" || bad "--emit bc: llvm-dis: $(cat "$T/err")"; }
 for f in m.ll m.bc m.s; do
     cmp -s "$T/$f.weights.bin" "$T/m.ll.weights.bin" && [ -s "$T/$f.weights.bin" ] &&
-        ok "--emit writes $f.weights.bin" || fail "no $T/$f.weights.bin"
+        ok "--emit writes $f.weights.bin" || bad "no $T/$f.weights.bin"
 done
 grep -qF ".incbin \\22$T/m.ll.weights.bin\\22" "$T/m.ll" && ok "the IR's module asm .incbins it" ||
-    fail "$T/m.ll does not .incbin its weights file"
-cc -c "$T/m.s" -o "$T/m_from_s.o" 2>"$T/err" && ok "--emit asm assembles" || fail "--emit asm: cc: $(cat "$T/err")"
-file "$T/m.o" | grep -q "ELF 64-bit LSB relocatable" && ok "--emit obj is an ELF object" || fail "--emit obj: $(file "$T/m.o")"
-grep -q "NUMREP_MODEL_ARENA_SIZE" "$T/model.h" && ok "--emit header" || fail "--emit header: no ARENA_SIZE"
+    bad "$T/m.ll does not .incbin its weights file"
+cc -c "$T/m.s" -o "$T/m_from_s.o" 2>"$T/err" && ok "--emit asm assembles" || bad "--emit asm: cc: $(cat "$T/err")"
+file "$T/m.o" | grep -q "ELF 64-bit LSB relocatable" && ok "--emit obj is an ELF object" || bad "--emit obj: $(file "$T/m.o")"
+grep -q "NUMREP_MODEL_ARENA_SIZE" "$T/model.h" && ok "--emit header" || bad "--emit header: no ARENA_SIZE"
 
 # Embedding: the heap-free entry point with a caller-supplied arena, linked
 # from object + header alone (no libnumrep: --gc-sections drops the threaded
@@ -174,9 +169,9 @@ if [ -f "$T/in.bin" ] && cc -O1 -I"$T" "$T/embed.c" "$T/m.o" -Wl,--gc-sections -
     "$T/embed" "$T/in.bin" >"$T/embed.txt" 2>"$T/err"
     "$NUMREP" emulate "$LENET" -p $P --input "$LSAMPLE" >"$T/embed.ref" 2>/dev/null
     cmp -s "$T/embed.txt" "$T/embed.ref" && ok "object + header, run_arena == emulator" ||
-        fail "embedded run differs from the emulator: $(cat "$T/err")"
+        bad "embedded run differs from the emulator: $(cat "$T/err")"
 else
-    fail "embedding link: $(cat "$T/err")"
+    bad "embedding link: $(cat "$T/err")"
 fi
 
 # Cross objects (issue 7): the object and the header, no toolchain needed.
@@ -184,9 +179,9 @@ for tc in "aarch64-linux-gnu:ARM aarch64" "thumbv7em-none-eabi:ARM, EABI5" "thum
     tgt=${tc%%:*} want=${tc#*:}
     if "$NUMREP" build "$LENET" -p e4m3 --target "$tgt" --emit obj -o "$T/x.$tgt.o" 2>"$T/err"; then
         file "$T/x.$tgt.o" | grep -q "$want" && ok "--target $tgt --emit obj" ||
-            fail "--target $tgt: $(file "$T/x.$tgt.o")"
+            bad "--target $tgt: $(file "$T/x.$tgt.o")"
     else
-        fail "--target $tgt --emit obj: $(cat "$T/err")"
+        bad "--target $tgt --emit obj: $(cat "$T/err")"
     fi
 done
 
@@ -199,7 +194,7 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
         cmp -s "$T/a64.npy" "$T/a64.ref.npy"; then
         ok "aarch64 executable under qemu == emulator"
     else
-        fail "aarch64 executable: $(cat "$T/err")"
+        bad "aarch64 executable: $(cat "$T/err")"
     fi
 else
     echo "note: no aarch64-linux-gnu-gcc/qemu-aarch64; cross executable not tested"
@@ -220,17 +215,17 @@ field() { grep "^$2" "$1" | awk '{print $(NF-1), $NF}'; }
 if "$NUMREP" build "$LENET" -p $P -o "$T/sr" --size-report >"$T/rep" 2>"$T/err"; then
     read a f <<<"$(field "$T/rep" "weights (packed bytes)")"
     [ "$a $f" = "$(packed 14 2 0) $(packed 32 4 0)" ] && ok "size report: packed weights $a / fp32 $f" ||
-        fail "size report weights '$a $f', expected $(packed 14 2 0) $(packed 32 4 0)"
+        bad "size report weights '$a $f', expected $(packed 14 2 0) $(packed 32 4 0)"
     read a f <<<"$(field "$T/rep" "weights blob")"
     [ "$a" -ge "$(packed 14 2 0)" ] && [ "$a" -lt $(($(packed 14 2 0) + 64 * 11)) ] &&
-        ok "blob $a holds the packed weights" || fail "blob size $a"
+        ok "blob $a holds the packed weights" || bad "blob size $a"
     read a f <<<"$(field "$T/rep" "code")"
-    [ "${a:-0}" -gt 0 ] && [ "${f:-0}" -gt 0 ] && ok "code bytes $a / fp32 $f" || fail "code sizes '$a $f'"
+    [ "${a:-0}" -gt 0 ] && [ "${f:-0}" -gt 0 ] && ok "code bytes $a / fp32 $f" || bad "code sizes '$a $f'"
     read a f <<<"$(field "$T/rep" "arena")"
-    [ "${a:-0}" -gt 0 ] && [ "${a:-0}" -lt "${f:-0}" ] && ok "arena $a < fp32 $f" || fail "arena sizes '$a $f'"
-    [ -x "$T/sr" ] || fail "--size-report did not also build the executable"
+    [ "${a:-0}" -gt 0 ] && [ "${a:-0}" -lt "${f:-0}" ] && ok "arena $a < fp32 $f" || bad "arena sizes '$a $f'"
+    [ -x "$T/sr" ] || bad "--size-report did not also build the executable"
 else
-    fail "--size-report: $(cat "$T/err")"
+    bad "--size-report: $(cat "$T/err")"
 fi
 # Dense packing: the packed weight bytes are exactly sum(ceil(count x bits
 # / 8)) over the tensors (a layer's weights and its biases separately),
@@ -256,19 +251,19 @@ fmt_bits() { "$NUMREP" format "$1" | awk '$1 == "width" {print $2}'; }
 dense_check() { # NAME NET PREC
     local name=$1 net=$2 p=$3 bits want pad cnts
     bits=$(fmt_bits "$p")
-    cnts=$(st_counts "${net%.yaml}.safetensors") || { fail "$name: cannot read the safetensors header"; return; }
+    cnts=$(st_counts "${net%.yaml}.safetensors") || { bad "$name: cannot read the safetensors header"; return; }
     want=0
     for c in $cnts; do want=$((want + (c * bits + 7) / 8)); done
     case $bits in 8|16|32|64) pad=0 ;; *) pad=8 ;; esac
     if "$NUMREP" build "$net" -p "$p" --pack dense --emit obj -o "$T/d.o" --size-report >"$T/rep" 2>"$T/err"; then
         read a f <<<"$(field "$T/rep" "weights (packed bytes)")"
         [ "$a" = "$want" ] && ok "$name -p $p dense: packed weights $a = sum ceil(count x $bits / 8)" ||
-            fail "$name -p $p dense: packed weights $a, expected $want"
+            bad "$name -p $p dense: packed weights $a, expected $want"
         read b f <<<"$(field "$T/rep" "weights blob")"
         [ "$b" = $((want + pad)) ] && ok "$name -p $p dense: blob $b = $want + $pad pad bytes" ||
-            fail "$name -p $p dense: blob $b, expected $want + $pad"
+            bad "$name -p $p dense: blob $b, expected $want + $pad"
     else
-        fail "$name --pack dense: $(cat "$T/err")"
+        bad "$name --pack dense: $(cat "$T/err")"
     fi
 }
 if command -v python3 >/dev/null; then
@@ -283,5 +278,4 @@ else
     echo "note: no python3 to read safetensors headers; dense size report not checked"
 fi
 
-echo "$fails failure(s)"
-[ $fails = 0 ]
+finish

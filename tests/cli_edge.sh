@@ -33,9 +33,9 @@
 # "skipped:" line, as are cross targets `numrep build` does not offer yet
 # ("waiting for numrep build --target ...").  The last line is the count.
 # usage: bash tests/cli_edge.sh path/to/numrep
-set -u
 NUMREP=${1:?usage: cli_edge.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+BIN=$NUMREP
+. "$(dirname "$0")/lib/cli.sh" # SRC, tmp; its own ok/fail/skip/finish below
 EDGE_SRC=$SRC
 # shellcheck source=edge/edge.sh
 . "$SRC/tests/edge/edge.sh"
@@ -43,8 +43,7 @@ NPY="python3 $SRC/tests/edge/npy.py"
 FAKE=$SRC/tests/edge/fake_model.c
 LENET=$SRC/specs/lenet5/lenet5.yaml
 SAMPLE=$SRC/specs/lenet5/sample.npy
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+T=$tmp
 passed=0 failed=0 skipped=0
 
 ok() { echo "ok: $*"; passed=$((passed + 1)); }

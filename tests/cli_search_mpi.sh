@@ -8,32 +8,13 @@
 # Skipped (exit 77, ctest: Skipped) when the shared MNIST data or mpirun is
 # absent; a numrep built without MPI must refuse mpirun with a clear error.
 # usage: bash tests/cli_search_mpi.sh path/to/numrep
-set -u
 BIN=${1:?usage: cli_search_mpi.sh path/to/numrep}
-SRC=${NUMREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$(dirname "$0")/lib/cli.sh"
 NET=$SRC/specs/lenet5/lenet5.yaml
-DATA=${NUMREP_SHARED_DATA:-$SRC/../shared/data}/mnist
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+DATA=$SHARED/mnist
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-finish() {
-    echo "cli_search_mpi: $pass passed, $fail failed${1:+ ($1)}"
-    [ "$fail" -eq 0 ]
-    exit
-}
-
-if [ ! -d "$DATA" ]; then
-    echo "skipped: cli_search_mpi: $DATA absent"
-    exit 77
-fi
-if ! command -v mpirun >/dev/null 2>&1; then
-    echo "skipped: cli_search_mpi: mpirun not installed (Debian openmpi-bin)"
-    exit 77
-fi
+[ -d "$DATA" ] || skip_all "cli_search_mpi: $DATA absent"
+command -v mpirun >/dev/null 2>&1 || skip_all "cli_search_mpi: mpirun not installed (Debian openmpi-bin)"
 
 # Under ASan+UBSan, LeakSanitizer reports Open MPI's own allocations that
 # outlive MPI_Finalize; full stacks (the fast unwinder stops in libraries

@@ -248,29 +248,3 @@ static uint32_t fbits(float f)
     memcpy(&b, &f, 4);
     return b;
 }
-
-int tu_gen_vs_emu(const nr_model *m, const float *x, int n, const char *what)
-{
-    nr_err err = {0};
-    size_t nout = nr_shape_count(m->layers[m->output].out_shape);
-    float *ye = malloc((size_t)n * nout * sizeof *ye), *yj = malloc((size_t)n * nout * sizeof *yj);
-    ck_assert(ye && yj);
-    ck_assert_msg(nr_emulate(m, x, n, ye, NULL, NULL, &err) == 0, "%s: emulator: %s", what, err.msg);
-    gen_model_opts o = {.opt_level = 2};
-    gen_compiled *c = NULL;
-    ck_assert_msg(gen_model_compile(m, &o, &c, &err) == 0, "%s: compile: %s (%s)", what, err.msg,
-                  err.where);
-    memset(yj, 0xAB, (size_t)n * nout * sizeof *yj);
-    ck_assert_msg(gen_compiled_run(c, x, yj, n, &err) == 0, "%s: run: %s", what, err.msg);
-    int bad = 0;
-    for (size_t i = 0; i < (size_t)n * nout; i++)
-        if (fbits(ye[i]) != fbits(yj[i])) {
-            if (bad++ < 4)
-                fprintf(stderr, "%s: output %zu: emulator %a (0x%08x), jit %a (0x%08x)\n", what, i,
-                        (double)ye[i], fbits(ye[i]), (double)yj[i], fbits(yj[i]));
-        }
-    gen_compiled_free(c);
-    free(ye);
-    free(yj);
-    return bad;
-}

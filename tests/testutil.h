@@ -63,8 +63,5 @@ uint64_t tu_rand(uint64_t *state);
 double tu_unif(uint64_t *state);
 /* count floats lo + (hi - lo) tu_unif(state), malloc'ed (checked). */
 float *tu_uniform_floats(uint64_t *state, size_t count, double lo, double hi);
-/* Emulate and JIT-compile m (-O2) on n samples x: the number of float32
- * outputs whose bits differ (the first few printed, prefixed by what). */
-int tu_gen_vs_emu(const struct nr_model *m, const float *x, int n, const char *what);
 
 #endif

@@ -5,12 +5,11 @@
  * the precision file written and loaded back with the network, and the
  * answer as JSON.  Library code: never prints. */
 #include "calibrate_job.h"
-#include "search_job.h" /* gen_parse_count, gen_opt_*, gen_json_str */
+#include "search_job.h" /* gen_opt_bad, gen_json_str */
 
 #include "jit_engine.h"
 #include "model.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,43 +44,63 @@ void gen_cal_job_progress(gen_cal_job *j, nr_eval_progress_fn fn, void *ctx)
 
 /* ---------------------------------------------------------------- options */
 
-static const char *const names[] = {"net", "precision", "data", "samples", "first", "method",
-                                    "out", "engine", "jobs", "rounding", "mac",
-                                    "random-weights", "max-memory"};
+/* method: nr_cal_method_parse's check, the canonical name into char[64]. */
+static int set_method(void *dst, const char *s, nr_err *err)
+{
+    nr_cal_method m;
+    double p;
+    nr_err e = {0};
+    if (nr_cal_method_parse(s, &m, &p, &e))
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "", "%s", e.msg);
+    nr_cal_method_name(m, p, dst, sizeof ((gen_cal_job *)0)->method);
+    return 0;
+}
+
+static int set_engine(void *dst, const char *s, nr_err *err)
+{
+    (void)err;
+    if (strcmp(s, "jit") && strcmp(s, "emulator"))
+        return -1;
+    snprintf(dst, sizeof ((gen_cal_job *)0)->engine, "%s", s);
+    return 0;
+}
+
+#define PATH_ROW(field) .kind = GEN_OPT_CHARS, .hi = PATH_MAX, .off = offsetof(gen_cal_job, field)
+const gen_opt gen_cal_job_opts[] = {
+    {.name = "net", PATH_ROW(net)}, /* the positional NET.yaml */
+    {.name = "precision", .shrt = 'p', PATH_ROW(prec), .label = "-p PREC",
+     .help = "the precision to calibrate (a YAML file or a format name)"},
+    {.name = "data", PATH_ROW(data), .arg = "DATASET",
+     .help = "as numrep eval (default: the spec's `dataset:`)"},
+    {.name = "samples", .kind = GEN_OPT_COUNT, .lo = 1, .hi = 1ll << 40,
+     .off = offsetof(gen_cal_job, samples), .arg = "N",
+     .bad = "%s: expected a positive integer, got \"%s\"",
+     .help = "calibration samples (default 1000, or all when fewer)"},
+    {.name = "first", .kind = GEN_OPT_COUNT, .lo = 0, .hi = 1ll << 40,
+     .off = offsetof(gen_cal_job, first), .arg = "K",
+     .bad = "%s: expected a non-negative integer, got \"%s\"",
+     .help = "the first sample used (default 0)"},
+    {.name = "method", .kind = GEN_OPT_FN, .fn = set_method, .off = offsetof(gen_cal_job, method),
+     .arg = "M",
+     .help = "amax (default): the largest |v| seen; percentile:P (e.g.\n"
+             "percentile:99.99): the P-th percentile of |v|; mse: the scale\n"
+             "minimizing the quantization error of the values seen"},
+    {.name = "out", .shrt = 'o', PATH_ROW(out), .label = "-o CAL.yaml",
+     .help = "the calibrated precision file to write"},
+    {.name = "engine", .kind = GEN_OPT_FN, .fn = set_engine, .off = offsetof(gen_cal_job, engine),
+     .arg = "E", .bad = "%s: expected jit or emulator, got \"%s\"",
+     .help = "jit (default) or emulator: runs the fp32 network (same values)"},
+    {.name = "jobs", .kind = GEN_OPT_COUNT, .lo = 1, .hi = 256, .off = offsetof(gen_cal_job, jobs),
+     .arg = "N", .bad = "%s: expected an integer from 1 to 256, got \"%s\"",
+     .help = "threads (default 1)"},
+    {.kind = GEN_OPT_TABLE, .sub = gen_opts_model, .off = offsetof(gen_cal_job, mo),
+     .label = "--rounding, --mac, --random-weights, --max-memory: as numrep eval", .help = ""},
+    {0}};
+#undef PATH_ROW
 
 int gen_cal_job_takes(const char *name)
 {
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(name, names[i]))
-            return 1;
-    return -1;
-}
-
-/* samples, first, jobs, random-weights, max-memory */
-static int set_count(gen_cal_job *j, const char *name, const char *s, nr_err *err)
-{
-    long long v;
-    if (!strcmp(name, "samples") || !strcmp(name, "first")) {
-        long long lo = name[0] == 's';
-        if (gen_parse_count(s, lo, 1ll << 40, &v))
-            return gen_opt_bad(err, name, "expected %s integer, got \"%s\"",
-                       lo ? "a positive" : "a non-negative", s);
-        *(name[0] == 's' ? &j->samples : &j->first) = v;
-    } else if (!strcmp(name, "jobs")) {
-        if (gen_parse_count(s, 1, 256, &j->jobs))
-            return gen_opt_bad(err, name, "expected an integer from 1 to 256, got \"%s\"", s);
-    } else {
-        char *end;
-        errno = 0;
-        unsigned long long u = strtoull(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-')
-            return gen_opt_bad(err, name, "expected an unsigned integer, got \"%s\"", s);
-        if (!strcmp(name, "max-memory"))
-            j->mo.max_memory = u;
-        else
-            j->mo.random_seed = u ? u : 1; /* as the command line: 0 counts as 1 */
-    }
-    return 0;
+    return gen_opts_takes(gen_cal_job_opts, name);
 }
 
 int gen_cal_job_set(gen_cal_job *j, const char *name, const char *s, nr_err *err)
@@ -90,38 +109,7 @@ int gen_cal_job_set(gen_cal_job *j, const char *name, const char *s, nr_err *err
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "calibrate", "unknown option %s", name);
     if (!s)
         return gen_opt_bad(err, name, "needs a value");
-    if (!strcmp(name, "net"))
-        return gen_opt_copy(j->net, sizeof j->net, name, s, err);
-    if (!strcmp(name, "precision"))
-        return gen_opt_copy(j->prec, sizeof j->prec, name, s, err);
-    if (!strcmp(name, "data"))
-        return gen_opt_copy(j->data, sizeof j->data, name, s, err);
-    if (!strcmp(name, "out"))
-        return gen_opt_copy(j->out, sizeof j->out, name, s, err);
-    if (!strcmp(name, "engine")) {
-        if (strcmp(s, "jit") && strcmp(s, "emulator"))
-            return gen_opt_bad(err, name, "expected jit or emulator, got \"%s\"", s);
-        snprintf(j->engine, sizeof j->engine, "%s", s);
-    } else if (!strcmp(name, "method")) {
-        nr_cal_method m;
-        double p;
-        nr_err e = {0};
-        if (nr_cal_method_parse(s, &m, &p, &e))
-            return gen_opt_bad(err, name, "%s", e.msg);
-        nr_cal_method_name(m, p, j->method, sizeof j->method);
-    } else if (!strcmp(name, "rounding")) {
-        nr_err e = {0};
-        if (nr_rounding_parse(s, &j->mo.rounding, &e))
-            return gen_opt_bad(err, name, "expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"", s);
-        j->mo.set_rounding = 1;
-    } else if (!strcmp(name, "mac")) {
-        if (nr_mac_parse(s, &j->mo.mac))
-            return gen_opt_bad(err, name, "expected unfused, fused, exact, block-fp32 or block-exact, "
-                                  "got \"%s\"", s);
-        j->mo.set_mac = 1;
-    } else
-        return set_count(j, name, s, err);
-    return 0;
+    return gen_opts_set_named(gen_cal_job_opts, j, name, s, err);
 }
 
 int gen_cal_job_check(const gen_cal_job *j, nr_err *err)

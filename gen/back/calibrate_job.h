@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "calibrate.h"
+#include "opts.h"
 
 typedef struct gen_cal_job {
     char net[PATH_MAX], prec[PATH_MAX], data[PATH_MAX], out[PATH_MAX];
@@ -25,13 +26,16 @@ typedef struct gen_cal_job {
 
 /* The defaults of `numrep calibrate`. */
 void gen_cal_job_init(gen_cal_job *j);
+/* The options, as a table (opts.h; the command line's too, with --help
+ * from it): net, precision (-p), data, samples, first, method, out (-o),
+ * engine, jobs, and gen_opts_model's rounding, mac, random-weights,
+ * max-memory (bytes, K/M/G/T suffix). */
+extern const gen_opt gen_cal_job_opts[];
 /* Whether option name ("samples", no leading dashes) takes a value: 1, or
  * is not a calibrate option: -1 (calibrate has no flags). */
 int gen_cal_job_takes(const char *name);
-/* Set option name to value: net, precision, data, samples, first, method,
- * out, engine, jobs, rounding, mac, random-weights, max-memory (bytes, an
- * integer).  A bad value: -NR_ERANGE, err->where the option ("--samples")
- * and msg what was expected. */
+/* Set option name to value.  A bad value: -NR_ERANGE and err saying which
+ * option ("--samples: ...") and what was expected. */
 int gen_cal_job_set(gen_cal_job *j, const char *name, const char *value, nr_err *err);
 /* The checks that need no file: net, precision and out given.  0, or
  * -NR_ERANGE with err->msg saying what is missing (a usage error). */

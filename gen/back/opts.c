@@ -3,7 +3,7 @@
  * struct, with the error a user reads when the value is bad.  No printing:
  * gen/cli/cli_opts.c turns argv and the errors into a command line. */
 #include "opts.h"
-#include "search_job.h"
+#include "model.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -17,6 +17,17 @@ int gen_opts_parse_u64(const char *s, uint64_t *v)
     errno = 0;
     unsigned long long x = strtoull(s, &end, 0);
     if (errno || end == s || *end || *s == '-' || *s == ' ' || (*s >= '\t' && *s <= '\r'))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int gen_opts_parse_count(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
         return -1;
     *v = x;
     return 0;
@@ -84,7 +95,18 @@ static int parse(const gen_opt *o, void *dst, const char *v, nr_err *err)
         memcpy(dst, v, strlen(v) + 1);
         return 0;
     case GEN_OPT_COUNT:
-        return gen_parse_count(v, o->lo, o->hi, dst);
+        return gen_opts_parse_count(v, o->lo, o->hi, dst);
+    case GEN_OPT_INT:
+    case GEN_OPT_I64: {
+        long long x;
+        if (gen_opts_parse_count(v, o->lo, o->hi, &x))
+            return -1;
+        if (o->kind == GEN_OPT_INT)
+            *(int *)dst = (int)x;
+        else
+            *(int64_t *)dst = x;
+        return 0;
+    }
     case GEN_OPT_U64:
         return gen_opts_parse_u64(v, dst);
     case GEN_OPT_BYTES:
@@ -152,3 +174,50 @@ int gen_opts_set_named(const gen_opt *t, void *base, const char *name, const cha
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, as, "unknown option");
     return gen_opts_set(o, (char *)base + b, as, value, err);
 }
+
+/* ------------------------------------------------------------ model options */
+
+int gen_opts_rounding(void *dst, const char *v, nr_err *err)
+{
+    nr_err e = {0};
+    if (nr_rounding_parse(v, dst, &e))
+        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "", "%s", e.msg);
+    return 0;
+}
+
+static int set_mac(void *dst, const char *v, nr_err *err)
+{
+    (void)err;
+    return nr_mac_parse(v, dst) ? -1 : 0;
+}
+
+static int set_seed(void *dst, const char *v, nr_err *err)
+{
+    (void)err;
+    if (gen_opts_parse_u64(v, dst))
+        return -1;
+    if (!*(uint64_t *)dst) /* 0 counts as 1: random_seed 0 means no random weights */
+        *(uint64_t *)dst = 1;
+    return 0;
+}
+
+const gen_opt gen_opts_model[] = {
+    {.name = "rounding", .kind = GEN_OPT_FN, .fn = gen_opts_rounding,
+     .off = offsetof(nr_model_opts, rounding),
+     .have = GEN_OPT_HAVE(nr_model_opts, set_rounding), .arg = "M",
+     .help = "rounding mode of every layer: rne rna rz ru rd rto sr"},
+    {.name = "mac", .kind = GEN_OPT_FN, .fn = set_mac, .off = offsetof(nr_model_opts, mac),
+     .have = GEN_OPT_HAVE(nr_model_opts, set_mac), .arg = "M",
+     .bad = "%s: expected unfused, fused, exact, block-fp32 or block-exact, got \"%s\"",
+     .help = "MAC mode of every layer: unfused fused exact (block-fp32\n"
+             "block-exact for scaled formats)"},
+    {.name = "random-weights", .kind = GEN_OPT_FN, .fn = set_seed,
+     .off = offsetof(nr_model_opts, random_seed), .arg = "S",
+     .bad = "%s: expected an unsigned integer, got \"%s\"",
+     .help = "deterministic random weights from seed S instead of the\n"
+             "spec's weights file"},
+    {.name = "max-memory", .kind = GEN_OPT_BYTES, .off = offsetof(nr_model_opts, max_memory),
+     .arg = "B", .bad = "%s: expected BYTES (suffix K, M, G or T), got \"%s\"",
+     .help = "refuse a model whose weights and activations need more\n"
+             "than B bytes (suffix K, M, G, T; default half the RAM)"},
+    {0}};

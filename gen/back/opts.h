@@ -17,6 +17,8 @@ typedef enum gen_opt_kind {
     GEN_OPT_STR,     /* const char * at off: the value as given (not copied)    */
     GEN_OPT_CHARS,   /* char[hi] at off: a copy of the value (hi > its length)  */
     GEN_OPT_COUNT,   /* long long at off: a decimal integer in [lo, hi]         */
+    GEN_OPT_INT,     /* int at off: a decimal integer in [lo, hi]               */
+    GEN_OPT_I64,     /* int64_t at off: a decimal integer in [lo, hi]           */
     GEN_OPT_U64,     /* uint64_t at off: decimal, 0x hex or 0 octal             */
     GEN_OPT_BYTES,   /* uint64_t at off: a count with an optional K, M, G or T
                       * suffix (powers of 1024)                                 */
@@ -33,7 +35,7 @@ typedef struct gen_opt {
     unsigned char once;    /* GEN_OPT_STR: a second one is an error             */
     size_t off;            /* offsetof(the options struct, destination)         */
     size_t have;           /* GEN_OPT_HAVE: an int set to 1 when given; 0: none */
-    long long lo, hi;      /* GEN_OPT_COUNT's range                             */
+    long long lo, hi;      /* GEN_OPT_COUNT, _INT, _I64's range; _CHARS' size   */
     const char *choices;   /* GEN_OPT_CHOICE: "dense|container"                 */
     /* GEN_OPT_FN: 0, or nonzero with err->msg saying what was expected */
     int (*fn)(void *dst, const char *value, nr_err *err);
@@ -46,7 +48,9 @@ typedef struct gen_opt {
                             * command's word (cli_cmd.need) or "an argument"   */
     const char *arg;       /* the value's name in --help ("X.npy")              */
     const char *label;     /* --help's whole left column, when not "--name ARG" */
-    const char *help;      /* --help text, lines separated by '\n'; NULL: hidden */
+    const char *help;      /* --help text, lines separated by '\n'; NULL: hidden;
+                            * "": the label alone.  On a GEN_OPT_TABLE row:
+                            * the row (label, help) shown instead of sub's  */
 } gen_opt;
 
 /* For gen_opt.have: offsetof + 1, so 0 stays "none". */
@@ -70,10 +74,18 @@ int gen_opts_set_named(const gen_opt *t, void *base, const char *name, const cha
                       nr_err *err);
 
 /* Value parsers the kinds use (0, or -1 leaving *v alone): a non-negative
- * integer (decimal, 0x hex, 0 octal) that fits uint64; a count with a K,
- * M, G or T suffix.  (A decimal integer in [lo, hi]: search_job.h's
- * gen_parse_count.) */
+ * integer (decimal, 0x hex, 0 octal) that fits uint64; a decimal integer
+ * in [lo, hi]; a count with a K, M, G or T suffix. */
 int gen_opts_parse_u64(const char *s, uint64_t *v);
+int gen_opts_parse_count(const char *s, long long lo, long long hi, long long *v);
 int gen_opts_parse_bytes(const char *s, uint64_t *v);
+
+/* The options of how a model is built, for an nr_model_opts (model.h):
+ * --rounding M, --mac M (every layer's), --random-weights S (0 counts as
+ * 1), --max-memory B.  Every command and job that builds a model includes
+ * them (a GEN_OPT_TABLE row at the nr_model_opts' offset). */
+extern const gen_opt gen_opts_model[];
+/* A GEN_OPT_FN for an nr_rounding: nr_rounding_parse's error as the message. */
+int gen_opts_rounding(void *dst, const char *value, nr_err *err);
 
 #endif

@@ -52,28 +52,6 @@ void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *
 
 /* ---------------------------------------------------------------- options */
 
-static const char *const flags[] = {"per-layer", "early-stop", "no-r2", "full-sweep",
-                                     "raw-r2"};
-static const char *const with_value[] = {
-    "net", "data", "max-loss", "method", "db", "jobs", "engine", "sample-engine", "limit",
-    "first", "samples", "grid", "exp", "man", "int", "frac", "float-variant", "rounding",
-    "predictor", "steps", "stop-after"};
-
-static int find(const char *name, const char *const *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(name, v[i]))
-            return 1;
-    return 0;
-}
-
-int gen_search_job_takes(const char *name)
-{
-    if (find(name, with_value, sizeof with_value / sizeof *with_value))
-        return 1;
-    return find(name, flags, sizeof flags / sizeof *flags) ? 0 : -1;
-}
-
 int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
 {
     char where[64], msg[200];
@@ -125,116 +103,178 @@ static int parse_range(const char *s, int *lo, int *hi)
     return 0;
 }
 
-int gen_parse_count(const char *s, long long lo, long long hi, long long *v)
+/* The option rows' own parsers (GEN_OPT_FN: 0, or -1 for a bad value,
+ * the row's .bad then saying what was expected). */
+static int set_loss(void *dst, const char *s, nr_err *err)
 {
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
+    (void)err;
+    return parse_loss(s, dst);
+}
+
+/* exp, man, int, frac: the grid's adjacent int pair lo, hi at dst. */
+static int set_range(void *dst, const char *s, nr_err *err)
+{
+    (void)err;
+    int *lohi = dst;
+    return parse_range(s, &lohi[0], &lohi[1]);
+}
+
+static int set_samples(void *dst, const char *s, nr_err *err)
+{
+    long long v;
+    (void)err;
+    if (gen_opts_parse_count(s, 1, 1ll << 40, &v))
         return -1;
-    *v = x;
+    *(int *)dst = v > 100000 ? 100000 : (int)v;
     return 0;
 }
 
-int gen_opt_copy(char *dst, size_t n, const char *name, const char *s, nr_err *err)
+static int set_method(void *dst, const char *s, nr_err *err)
 {
-    if ((size_t)snprintf(dst, n, "%s", s) >= n)
-        return gen_opt_bad(err, name, "too long");
+    (void)err;
+    if (strcmp(s, "fast") && strcmp(s, "exhaustive"))
+        return -1;
+    *(nr_search_method *)dst = strcmp(s, "fast") ? NR_SEARCH_EXHAUSTIVE : NR_SEARCH_FAST;
     return 0;
 }
 
-static int set_numeric(gen_search_job *j, const char *name, const char *s, nr_err *err)
+static int set_engine(void *dst, const char *s, nr_err *err)
 {
-    nr_search_opts *o = &j->opts;
-    if (!strcmp(name, "exp") || !strcmp(name, "man") || !strcmp(name, "int") ||
-        !strcmp(name, "frac")) {
-        nr_search_grid *g = &j->grid;
-        int *lo = name[0] == 'e' ? &g->exp_lo : name[0] == 'm' ? &g->man_lo
-                  : name[0] == 'i' ? &g->int_lo : &g->frac_lo;
-        int *hi = name[0] == 'e' ? &g->exp_hi : name[0] == 'm' ? &g->man_hi
-                  : name[0] == 'i' ? &g->int_hi : &g->frac_hi;
-        if (parse_range(s, lo, hi))
-            return gen_opt_bad(err, name, "expected A:B (0 <= A <= B <= 64) or A, got \"%s\"", s);
-        return 0;
-    }
-    long long lo = !strcmp(name, "first") || !strcmp(name, "stop-after") ? 0 : 1;
-    long long hi = !strcmp(name, "jobs") ? 256 : !strcmp(name, "steps") ? 64 : 1ll << 40, v;
-    if (gen_parse_count(s, lo, hi, &v))
-        return gen_opt_bad(err, name, "expected an integer from %lld to %lld, got \"%s\"", lo, hi, s);
-    if (!strcmp(name, "jobs"))
-        o->jobs = (int)v;
-    else if (!strcmp(name, "limit"))
-        o->limit = v;
-    else if (!strcmp(name, "first"))
-        o->first = v;
-    else if (!strcmp(name, "samples"))
-        o->samples = v > 100000 ? 100000 : (int)v;
-    else if (!strcmp(name, "steps"))
-        o->per_layer_steps = (int)v;
-    else
-        o->stop_after = v; /* test hook, undocumented */
+    (void)err;
+    if (strcmp(s, "emulator") && strcmp(s, "fmtdata") && gen_engine_opt_level(s) < 0)
+        return -1;
+    snprintf(dst, sizeof ((gen_search_job *)0)->engine, "%s", s);
     return 0;
+}
+
+static int set_sample_engine(void *dst, const char *s, nr_err *err)
+{
+    return set_engine(dst, strcmp(s, "jit") ? s : "jit-O0", err);
+}
+
+static int set_grid(void *dst, const char *s, nr_err *err)
+{
+    (void)err;
+    if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed") && strcmp(s, "scaled") &&
+        strcmp(s, "all"))
+        return -1;
+    snprintf(dst, sizeof ((gen_search_job *)0)->grid_kind, "%s", s);
+    return 0;
+}
+
+#define DEFAULT_PREDICTOR "$NUMREP_PREDICTOR or specs/predictor.yaml"
+#define JOB(field) offsetof(gen_search_job, field)
+#define FLAG(nm, field) .name = nm, .kind = GEN_OPT_FLAG, .off = JOB(opts.field)
+#define PATH_ROW(field) .kind = GEN_OPT_CHARS, .hi = PATH_MAX, .off = JOB(field)
+#define RANGE(nm, field) .name = nm, .kind = GEN_OPT_FN, .fn = set_range, .off = JOB(grid.field), \
+                         .bad = "%s: expected A:B (0 <= A <= B <= 64) or A, got \"%s\""
+#define COUNT(k, l, h) .kind = k, .lo = l, .hi = h, \
+                       .bad = "%s: expected an integer from " #l " to " #h ", got \"%s\""
+const gen_opt gen_search_job_opts[] = {
+    {.name = "net", PATH_ROW(net)}, /* the positional NET.yaml */
+    {.name = "max-loss", .kind = GEN_OPT_FN, .fn = set_loss, .off = JOB(opts.max_loss),
+     .have = GEN_OPT_HAVE(gen_search_job, have_loss), .arg = "L",
+     .bad = "%s: expected a loss such as 1%% or 0.01, below 100%%, got \"%s\"",
+     .help = "allowed loss: \"1%\" or a fraction \"0.01\""},
+    {.name = "data", PATH_ROW(data), .arg = "DATASET",
+     .help = "as for `numrep eval`; default the spec's `dataset:`"},
+    {.name = "method", .kind = GEN_OPT_FN, .fn = set_method, .off = JOB(opts.method), .arg = "M",
+     .bad = "%s: expected fast or exhaustive, got \"%s\"",
+     .help = "fast (default): R^2 of the last layer against fp32 on\n"
+             "--samples inputs predicts accuracy, then only a few\n"
+             "configurations are measured; exhaustive: all measured"},
+    {FLAG("early-stop", early_stop),
+     .help = "exhaustive: stop measuring a configuration as soon as\n"
+             "it provably fails (more wrong answers than the budget\n"
+             "allows); its accuracy is then that of the prefix run\n"
+             "(the fast method's failed steps always stop early);\n"
+             "with one process the scan also ends at the first\n"
+             "configuration that passes (the slower ones cannot be\n"
+             "the answer)"},
+    {FLAG("no-r2", no_r2),
+     .help = "exhaustive: skip the R^2 sweep it runs first (every\n"
+             "configuration on --samples inputs: the report's R^2\n"
+             "column and later --fit-predictor use it)"},
+    {FLAG("full-sweep", full_sweep),
+     .help = "fast: run the R^2 sweep over the whole grid (default:\n"
+             "only the configurations in rank order up to a few R^2\n"
+             "records past the first one predicted to pass)"},
+    {FLAG("raw-r2", raw_r2),
+     .help = "fast: rank by the raw R^2; by default a margin-linear\n"
+             "predictor ranks by R^2 without the part that clamping\n"
+             "fp32's outputs to the format's range explains\n"
+             "(docs/search.md, clipped logits)"},
+    {FLAG("per-layer", per_layer),
+     .help = "then lower single MAC layers from the uniform answer,\n"
+             "guided by per-layer sensitivity; --steps narrower formats\n"
+             "tried per layer (default 4)"},
+    {.name = "steps", COUNT(GEN_OPT_INT, 1, 64), .off = JOB(opts.per_layer_steps)},
+    {.name = "db", PATH_ROW(db), .arg = "FILE",
+     .help = "results store (default " GEN_SEARCH_DEFAULT_DB "): every evaluation\n"
+             "is saved as it finishes; a rerun resumes / answers from it"},
+    {.name = "jobs", COUNT(GEN_OPT_INT, 1, 256), .off = JOB(opts.jobs), .arg = "N",
+     .help = "threads (default 1)"},
+    {.name = "engine", .kind = GEN_OPT_FN, .fn = set_engine, .off = JOB(engine), .arg = "E",
+     .bad = "%s: expected jit, jit-O0..jit-O3 or emulator (or fmtdata), got \"%s\"",
+     .help = "full evaluations: jit (default, -O2), jit-O0..jit-O3\n"
+             "or emulator"},
+    {.name = "sample-engine", .kind = GEN_OPT_FN, .fn = set_sample_engine,
+     .off = JOB(sample_engine), .arg = "E",
+     .bad = "%s: expected fmtdata, jit, jit-O0..jit-O3 or emulator, got \"%s\"",
+     .help = "the R^2 runs: fmtdata (default: formats as run-time\n"
+             "data, compiled once per network; configurations outside\n"
+             "its scope take jit), jit (compiled per configuration at\n"
+             "-O0), jit-O1..3 or emulator; the engines agree bit for bit"},
+    {.name = "first", COUNT(GEN_OPT_I64, 0, 1099511627776), .off = JOB(opts.first), .arg = "N",
+     .help = "the slice starts after the first N samples (default 0)"},
+    {.name = "limit", COUNT(GEN_OPT_I64, 1, 1099511627776), .off = JOB(opts.limit), .arg = "N",
+     .help = "the slice's size (default: all the rest)"},
+    {.name = "samples", .kind = GEN_OPT_FN, .fn = set_samples, .off = JOB(opts.samples),
+     .arg = "N", .bad = "%s: expected an integer from 1 to 1099511627776, got \"%s\"",
+     .help = "inputs of the fast method's R^2 (default 10)"},
+    {.name = "grid", .kind = GEN_OPT_FN, .fn = set_grid, .off = JOB(grid_kind), .arg = "G",
+     .bad = "%s: expected both, float, fixed, scaled or all, got \"%s\"",
+     .help = "both (default), float or fixed; scaled: the scaled formats\n"
+             "(MX presets and blocks of 16/32/64, NVFP4, int8/int4 per\n"
+             "channel with dynamic or calibrated (+cal) activations,\n"
+             "int8/int4 blocks), each with its own rne and block mac\n"
+             "(calibrated ones run in the emulator); all: both and scaled"},
+    {RANGE("exp", exp_lo), .label = "--exp A:B --man A:B ",
+     .help = "float exponent and mantissa bits (default 2:8, 1:23)"},
+    {RANGE("man", man_lo)},
+    {RANGE("int", int_lo), .label = "--int A:B --frac A:B",
+     .help = "fixed qI.F integer and fraction bits (default 1:12, 0:15)"},
+    {RANGE("frac", frac_lo)},
+    {.name = "float-variant", .kind = GEN_OPT_CHARS, .hi = sizeof ((nr_search_grid *)0)->float_variant,
+     .off = JOB(grid.float_variant), .arg = "S",
+     .help = "modifiers of the float formats (default -nosub-finite-sat)"},
+    {.name = "rounding", .kind = GEN_OPT_FN, .fn = gen_opts_rounding, .off = JOB(opts.rounding),
+     .arg = "MODE", .bad = "%s: expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"",
+     .help = "rounding of every operation (default rz)"},
+    {.name = "predictor", PATH_ROW(predictor), .arg = "FILE",
+     .help = "R^2 -> accuracy model (default: the latest fit in the\n"
+             "database, else " DEFAULT_PREDICTOR ")"},
+    {.name = "stop-after", COUNT(GEN_OPT_I64, 0, 1099511627776), .off = JOB(opts.stop_after)},
+    {0}}; /* stop-after: a test hook, undocumented */
+#undef JOB
+#undef FLAG
+#undef PATH_ROW
+#undef RANGE
+#undef COUNT
+
+int gen_search_job_takes(const char *name)
+{
+    return gen_opts_takes(gen_search_job_opts, name);
 }
 
 int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_err *err)
 {
-    nr_search_opts *o = &j->opts;
     int takes = gen_search_job_takes(name);
     if (takes < 0)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search", "unknown option %s", name);
     if (takes != (s != NULL))
         return gen_opt_bad(err, name, takes ? "needs a value" : "is a flag: it takes no value");
-    if (!strcmp(name, "per-layer"))
-        o->per_layer = 1;
-    else if (!strcmp(name, "early-stop"))
-        o->early_stop = 1;
-    else if (!strcmp(name, "no-r2"))
-        o->no_r2 = 1;
-    else if (!strcmp(name, "full-sweep"))
-        o->full_sweep = 1;
-    else if (!strcmp(name, "raw-r2"))
-        o->raw_r2 = 1;
-    else if (!strcmp(name, "net"))
-        return gen_opt_copy(j->net, sizeof j->net, name, s, err);
-    else if (!strcmp(name, "data"))
-        return gen_opt_copy(j->data, sizeof j->data, name, s, err);
-    else if (!strcmp(name, "db"))
-        return gen_opt_copy(j->db, sizeof j->db, name, s, err);
-    else if (!strcmp(name, "predictor"))
-        return gen_opt_copy(j->predictor, sizeof j->predictor, name, s, err);
-    else if (!strcmp(name, "max-loss")) {
-        if (parse_loss(s, &o->max_loss))
-            return gen_opt_bad(err, name, "expected a loss such as 1%% or 0.01, below 100%%, got "
-                                  "\"%s\"", s);
-        j->have_loss = 1;
-    } else if (!strcmp(name, "method")) {
-        if (strcmp(s, "fast") && strcmp(s, "exhaustive"))
-            return gen_opt_bad(err, name, "expected fast or exhaustive, got \"%s\"", s);
-        o->method = strcmp(s, "fast") ? NR_SEARCH_EXHAUSTIVE : NR_SEARCH_FAST;
-    } else if (!strcmp(name, "engine") || !strcmp(name, "sample-engine")) {
-        if (strcmp(s, "emulator") && strcmp(s, "fmtdata") && gen_engine_opt_level(s) < 0)
-            return gen_opt_bad(err, name,
-                               "expected jit, jit-O0..jit-O3 or emulator (or fmtdata), got \"%s\"",
-                               s);
-        if (!strcmp(name, "engine"))
-            snprintf(j->engine, sizeof j->engine, "%s", s);
-        else
-            snprintf(j->sample_engine, sizeof j->sample_engine, "%s",
-                     strcmp(s, "jit") ? s : "jit-O0");
-    } else if (!strcmp(name, "grid")) {
-        if (strcmp(s, "both") && strcmp(s, "float") && strcmp(s, "fixed") &&
-            strcmp(s, "scaled") && strcmp(s, "all"))
-            return gen_opt_bad(err, name, "expected both, float, fixed, scaled or all, got \"%s\"", s);
-        snprintf(j->grid_kind, sizeof j->grid_kind, "%s", s);
-    } else if (!strcmp(name, "float-variant")) {
-        return gen_opt_copy(j->grid.float_variant, sizeof j->grid.float_variant, name, s, err);
-    } else if (!strcmp(name, "rounding")) {
-        nr_err e = {0};
-        if (nr_rounding_parse(s, &o->rounding, &e))
-            return gen_opt_bad(err, name, "expected rne, rna, rz, ru, rd, rto or sr, got \"%s\"", s);
-    } else
-        return set_numeric(j, name, s, err);
-    return 0;
+    return gen_opts_set_named(gen_search_job_opts, j, name, s, err);
 }
 
 /* ---------------------------------------------------------------- notes */

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "opts.h"
 #include "search.h"
 
 #define GEN_SEARCH_DEFAULT_DB "numrep-results.db"
@@ -25,14 +26,17 @@ typedef struct gen_search_job {
 
 /* The defaults of `numrep search` (db GEN_SEARCH_DEFAULT_DB). */
 void gen_search_job_init(gen_search_job *j);
+/* The options, as a table (opts.h; the command line's too, with --help
+ * from it): net, data, max-loss, method, db, jobs, engine, sample-engine,
+ * limit, first, samples, grid, exp, man, int, frac, float-variant,
+ * rounding, predictor, steps, stop-after; the flags per-layer, early-stop,
+ * no-r2, full-sweep, raw-r2.  A new option is a new row. */
+extern const gen_opt gen_search_job_opts[];
 /* Whether option name ("max-loss", no leading dashes) takes a value: 1,
  * is a flag: 0, is not a search option: -1. */
 int gen_search_job_takes(const char *name);
-/* Set option name to value (NULL for a flag): net, data, max-loss, method,
- * db, jobs, engine, sample-engine, limit, first, samples, grid, exp, man,
- * int, frac, float-variant, rounding, predictor, steps, stop-after;
- * per-layer, early-stop, no-r2.  A bad value: -NR_ERANGE, err->where the
- * option ("--max-loss") and msg what was expected. */
+/* Set option name to value (NULL for a flag).  A bad value: -NR_ERANGE
+ * and err saying which option ("--max-loss: ...") and what was expected. */
 int gen_search_job_set(gen_search_job *j, const char *name, const char *value, nr_err *err);
 
 /* The checks that need no file: NET.yaml and --max-loss given, --per-layer
@@ -71,14 +75,11 @@ void gen_search_job_free(gen_search_job *j);
 void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *ctx);
 char *gen_search_job_json(gen_search_job *j, int *status, nr_err *err);
 
-/* Text helpers the commands share with their library forms: a decimal
- * integer in [lo, hi] (0, or -1 leaving *v alone); */
-int gen_parse_count(const char *s, long long lo, long long hi, long long *v);
+/* Text helpers the commands share with their library forms (a decimal
+ * integer in [lo, hi]: opts.h's gen_opts_parse_count): */
 /* a refused option value: -NR_ERANGE, err->where "--NAME", msg from fmt; */
 int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* s into dst[n] (too long: gen_opt_bad); */
-int gen_opt_copy(char *dst, size_t n, const char *name, const char *s, nr_err *err);
 /* a JSON string literal of s ('"' and '\\' escaped, control characters as
  * \u00XX). */
 void gen_json_str(FILE *f, const char *s);

@@ -15,6 +15,7 @@
  *   mpi_comm.c      nr_search_comm on MPI (the only file with <mpi.h>) [mpi_comm.h]
  */
 
+#include "model.h"
 #include "numrep.h"
 #include "opts.h"
 #include "paths.h"
@@ -71,28 +72,16 @@ int cli_parse_bytes(const char *s, uint64_t *v);
 typedef struct cli_model_args {
     const char *net;         /* NET.yaml                                        */
     const char *prec;        /* -p: a precision file or one format; NULL: fp32  */
-    int have_rounding, have_mac, have_seed;
-    int rounding, mac;       /* nr_rounding, nr_mac_mode: set every layer's     */
-    uint64_t seed;           /* deterministic random weights (0 counts as 1)    */
-    uint64_t max_memory;     /* --max-memory; 0: half the physical memory       */
+    /* --rounding, --mac (set_rounding, set_mac: every layer's), --random-weights
+     * (random_seed; 0: the spec's weights file), --max-memory (0: half the
+     * physical memory): gen_opts_model's rows */
+    nr_model_opts mo;
     /* when input is set: the data's shape, checked against the spec's
      * input before the model is built (nr_model_opts.input_shape) */
     const char *input;
     const int64_t *input_shape;
     int input_ndim;
 } cli_model_args;
-/* The help lines of those options, for usage texts not yet generated from
- * a table (cmd_calibrate.c). */
-#define CLI_MODEL_OPTIONS_HELP                                                         \
-    "  -p PREC            precision: a YAML file, or one format for every role\n"     \
-    "                     (rounding rne, unfused MACs unless told otherwise)\n"       \
-    "  --rounding M       rounding mode of every layer: rne rna rz ru rd rto sr\n"     \
-    "  --mac M            MAC mode of every layer: unfused fused exact (block-fp32\n" \
-    "                     block-exact for scaled formats)\n"                          \
-    "  --random-weights S deterministic random weights from seed S instead of the\n"  \
-    "                     spec's weights file\n"                                       \
-    "  --max-memory B     refuse a model whose weights and activations need more\n"   \
-    "                     than B bytes (suffix K, M, G, T; default half the RAM)\n"
 /* a->net in the precision, weights and limits the options say. */
 int cli_load_model(const cli_model_args *a, struct nr_model **m, nr_err *err);
 /* emulate, run: the .npy a->input first (float32 [N,C,H,W] or [C,H,W] into
@@ -141,11 +130,6 @@ void cli_opts_help(const cli_cmd *c, FILE *f);
 extern const gen_opt cli_model_opts[];
 /* cli_cmd.extra of the commands that take one NET.yaml. */
 int cli_opts_extra_net(const char *cmd, const char *first, const char *arg);
-/* If argv[*i] is one of the model options, take it (and its value, moving
- * *i): 1.  Not one: 0.  A bad value: the usage error's exit status (2),
- * already printed.  (For commands not yet on cli_opts_parse.) */
-int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a);
-
 /* cli_progress.c -- progress on stderr: a bar on a terminal, else a line
  * every 10 s of a phase that runs longer than that (and at its end). */
 typedef struct cli_progress {

@@ -3,7 +3,8 @@
  * `--name VALUE`, `--name=VALUE`, `-o VALUE`, glued short values (-O2),
  * `--` ending the options, -h/--help printing the usage with the options
  * listed from the table; the usage errors name the option.  And the model
- * options every command that loads a network shares (cli_model_opts). */
+ * options every command that loads a network shares (cli_model_opts: -p
+ * and gen/back/opts.c's gen_opts_model). */
 #include "cli.h"
 #include "model.h"
 
@@ -12,68 +13,12 @@
 
 /* ------------------------------------------------------------ model options */
 
-static int set_rounding(void *dst, const char *v, nr_err *err)
-{
-    nr_rounding r;
-    nr_err e = {0};
-    if (nr_rounding_parse(v, &r, &e))
-        return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "", "%s", e.msg);
-    *(int *)dst = (int)r;
-    return 0;
-}
-
-static int set_mac(void *dst, const char *v, nr_err *err)
-{
-    nr_mac_mode mm;
-    (void)err;
-    if (nr_mac_parse(v, &mm))
-        return -1;
-    *(int *)dst = (int)mm;
-    return 0;
-}
-
 const gen_opt cli_model_opts[] = {
     {.shrt = 'p', .kind = GEN_OPT_STR, .off = offsetof(cli_model_args, prec), .arg = "PREC",
      .help = "precision: a YAML file, or one format for every role\n"
              "(rounding rne, unfused MACs unless told otherwise)"},
-    {.name = "rounding", .kind = GEN_OPT_FN, .fn = set_rounding,
-     .off = offsetof(cli_model_args, rounding),
-     .have = GEN_OPT_HAVE(cli_model_args, have_rounding), .arg = "M",
-     .help = "rounding mode of every layer: rne rna rz ru rd rto sr"},
-    {.name = "mac", .kind = GEN_OPT_FN, .fn = set_mac, .off = offsetof(cli_model_args, mac),
-     .have = GEN_OPT_HAVE(cli_model_args, have_mac), .arg = "M",
-     .bad = "%s: expected unfused, fused, exact, block-fp32 or block-exact, got \"%s\"",
-     .help = "MAC mode of every layer: unfused fused exact (block-fp32\n"
-             "block-exact for scaled formats)"},
-    {.name = "random-weights", .kind = GEN_OPT_U64, .off = offsetof(cli_model_args, seed),
-     .have = GEN_OPT_HAVE(cli_model_args, have_seed), .arg = "S",
-     .bad = "%s: expected an unsigned integer, got \"%s\"",
-     .help = "deterministic random weights from seed S instead of the\n"
-             "spec's weights file"},
-    {.name = "max-memory", .kind = GEN_OPT_BYTES, .off = offsetof(cli_model_args, max_memory),
-     .arg = "B", .bad = "%s: expected BYTES (suffix K, M, G or T), got \"%s\"",
-     .help = "refuse a model whose weights and activations need more\n"
-             "than B bytes (suffix K, M, G, T; default half the RAM)"},
+    {.kind = GEN_OPT_TABLE, .sub = gen_opts_model, .off = offsetof(cli_model_args, mo)},
     {0}};
-
-int cli_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_args *a)
-{
-    const char *o = argv[*i];
-    size_t base = 0;
-    const gen_opt *r = o[0] == '-' && o[1] == '-' ? gen_opts_find(cli_model_opts, o + 2, 0, &base)
-                       : o[0] == '-' && o[1] && !o[2] ? gen_opts_find(cli_model_opts, NULL, o[1], &base)
-                                                      : NULL;
-    if (!r)
-        return 0;
-    const char *v = *i + 1 < argc ? argv[++*i] : NULL;
-    nr_err e = {0};
-    if (gen_opts_set(r, a, o, v, &e)) {
-        char msg[sizeof e.msg + sizeof e.where + 4];
-        nr_err_format(&e, msg, sizeof msg);
-        return cli_usage(cmd, "%s", msg);
-    }
-    return 1;
-}
 
 int cli_opts_extra_net(const char *cmd, const char *first, const char *arg)
 {
@@ -87,12 +32,16 @@ static void help_rows(const cli_cmd *c, const gen_opt *t, FILE *f)
 {
     int col = c->col ? c->col : 21;
     for (; t->kind != GEN_OPT_END; t++) {
-        if (t->kind == GEN_OPT_TABLE) {
+        if (t->kind == GEN_OPT_TABLE && !t->help) {
             help_rows(c, t->sub, f);
             continue;
         }
         if (!t->help)
             continue;
+        if (!*t->help) { /* a label alone */
+            fprintf(f, "  %s\n", t->label);
+            continue;
+        }
         char label[64];
         if (t->label)
             snprintf(label, sizeof label, "%s", t->label);

@@ -17,7 +17,7 @@ int cli_parse_u64(const char *s, uint64_t *v)
 
 int cli_parse_count(const char *s, long long lo, long long hi, long long *v)
 {
-    return gen_parse_count(s, lo, hi, v);
+    return gen_opts_parse_count(s, lo, hi, v);
 }
 
 int cli_parse_bytes(const char *s, uint64_t *v)
@@ -27,14 +27,7 @@ int cli_parse_bytes(const char *s, uint64_t *v)
 
 int cli_load_model(const cli_model_args *a, nr_model **m, nr_err *err)
 {
-    nr_model_opts o;
-    nr_model_opts_init(&o);
-    o.random_seed = a->have_seed ? (a->seed ? a->seed : 1) : 0;
-    o.max_memory = a->max_memory;
-    o.set_rounding = a->have_rounding;
-    o.rounding = (nr_rounding)a->rounding;
-    o.set_mac = a->have_mac;
-    o.mac = (nr_mac_mode)a->mac;
+    nr_model_opts o = a->mo;
     if (a->input) {
         o.input_shape = a->input_shape;
         o.input_ndim = a->input_ndim;

@@ -109,8 +109,8 @@ static int load_model(const build_opts *o, int fp32, nr_model **m, nr_err *err)
 {
     cli_model_args a = o->model;
     if (fp32)
-        a = (cli_model_args){.prec = "fp32", .have_seed = a.have_seed, .seed = a.seed,
-                             .max_memory = a.max_memory};
+        a = (cli_model_args){.prec = "fp32", .mo = {.random_seed = a.mo.random_seed,
+                                                    .max_memory = a.mo.max_memory}};
     a.net = o->net;
     return cli_load_model(&a, m, err);
 }

@@ -11,35 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: numrep calibrate NET.yaml -p PREC.yaml|FMT [--data DATASET] [--samples N]\n"
-    "                        [--first K] [--method amax|percentile:P|mse] -o CAL.yaml\n"
-    "                        [--engine jit|emulator] [--jobs N] [--rounding M] [--mac M]\n"
-    "                        [--random-weights SEED] [--max-memory BYTES] [--no-progress]\n"
-    "\n"
-    "Static activation scales (docs/semantics.md [scl-cal-*]): runs the fp32 network\n"
-    "over calibration samples, collects per-tensor statistics of every activation\n"
-    "that PREC quantizes per tensor (e.g. -p int8@channel: int8 per-channel weights,\n"
-    "int8 per-tensor activations), and writes PREC with those activations made\n"
-    "static (rule static) and every scale filled in under `scales:`.  nvfp4\n"
-    "activations get a static fp32 tensor scale (their ue4m3 block scales stay\n"
-    "dynamic; no mse); other block activations stay dynamic.  `-p CAL.yaml` then\n"
-    "uses the scales.\n"
-    "\n"
-    "  -p PREC            the precision to calibrate (a YAML file or a format name)\n"
-    "  --data DATASET     as numrep eval (default: the spec's `dataset:`)\n"
-    "  --samples N        calibration samples (default 1000, or all when fewer)\n"
-    "  --first K          the first sample used (default 0)\n"
-    "  --method M         amax (default): the largest |v| seen; percentile:P (e.g.\n"
-    "                     percentile:99.99): the P-th percentile of |v|; mse: the scale\n"
-    "                     minimizing the quantization error of the values seen\n"
-    "  -o CAL.yaml        the calibrated precision file to write\n"
-    "  --engine E         jit (default) or emulator: runs the fp32 network (same values)\n"
-    "  --jobs N           threads (default 1)\n"
-    "  --rounding, --mac, --random-weights, --max-memory: as numrep eval\n"
-    "  --no-progress      no progress on stderr\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
+typedef struct cal_opts {
+    gen_cal_job j;
+    int no_progress;
+} cal_opts;
+
+static const gen_opt cal_table[] = {
+    {.kind = GEN_OPT_TABLE, .sub = gen_cal_job_opts, .off = offsetof(cal_opts, j)},
+    {.name = "no-progress", .kind = GEN_OPT_FLAG, .off = offsetof(cal_opts, no_progress),
+     .help = "no progress on stderr"},
+    {0}};
+
+static const cli_cmd cal_cmd = {
+    .name = "calibrate",
+    .opts = cal_table,
+    .npos = 1,
+    .extra = cli_opts_extra_net,
+    .usage =
+        "usage: numrep calibrate NET.yaml -p PREC.yaml|FMT [--data DATASET] [--samples N]\n"
+        "                        [--first K] [--method amax|percentile:P|mse] -o CAL.yaml\n"
+        "                        [--engine jit|emulator] [--jobs N] [--rounding M] [--mac M]\n"
+        "                        [--random-weights SEED] [--max-memory BYTES] [--no-progress]\n"
+        "\n"
+        "Static activation scales (docs/semantics.md [scl-cal-*]): runs the fp32 network\n"
+        "over calibration samples, collects per-tensor statistics of every activation\n"
+        "that PREC quantizes per tensor (e.g. -p int8@channel: int8 per-channel weights,\n"
+        "int8 per-tensor activations), and writes PREC with those activations made\n"
+        "static (rule static) and every scale filled in under `scales:`.  nvfp4\n"
+        "activations get a static fp32 tensor scale (their ue4m3 block scales stay\n"
+        "dynamic; no mse); other block activations stay dynamic.  `-p CAL.yaml` then\n"
+        "uses the scales.\n"
+        "\n",
+    .usage_end = "\nexit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 /* A refused option of the job as a usage error (exit status 2). */
 static int usage_error(const nr_err *e)
@@ -47,18 +51,6 @@ static int usage_error(const nr_err *e)
     if (e->where[0] == '-')
         return cli_usage("calibrate", "%s: %s", e->where, e->msg);
     return cli_usage("calibrate", "%s", e->msg);
-}
-
-/* The model options (-p, --rounding, --mac, --random-weights, --max-memory,
- * parsed as every command does) into the job. */
-static void take_model_args(const cli_model_args *ma, gen_cal_job *j)
-{
-    if (ma->prec)
-        snprintf(j->prec, sizeof j->prec, "%s", ma->prec);
-    j->mo.random_seed = ma->have_seed ? (ma->seed ? ma->seed : 1) : 0;
-    j->mo.max_memory = ma->max_memory;
-    j->mo.set_rounding = ma->have_rounding, j->mo.rounding = (nr_rounding)ma->rounding;
-    j->mo.set_mac = ma->have_mac, j->mo.mac = (nr_mac_mode)ma->mac;
 }
 
 static int run(gen_cal_job *j, int progress)
@@ -84,40 +76,16 @@ static int run(gen_cal_job *j, int progress)
 
 int cmd_calibrate(int argc, char **argv)
 {
-    gen_cal_job j;
-    gen_cal_job_init(&j);
-    cli_model_args ma = {0};
-    int progress = 1;
+    cal_opts o = {0};
+    gen_cal_job_init(&o.j);
+    const char *net = NULL;
     nr_err e = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int mo = cli_model_option("calibrate", argc, argv, &i, &ma);
-        if (mo == 1)
-            continue;
-        if (mo)
-            return mo;
-        const char *name = !strcmp(a, "-o") ? "out" : !strncmp(a, "--", 2) ? a + 2 : "";
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--no-progress")) {
-            progress = 0;
-        } else if (gen_cal_job_takes(name) == 1 && strcmp(name, "net")) {
-            if (i + 1 >= argc)
-                return cli_usage("calibrate", "%s needs an argument", a);
-            if (gen_cal_job_set(&j, name, argv[++i], &e))
-                return usage_error(&e);
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("calibrate", "unknown option %s", a);
-        } else if (!j.net[0]) {
-            if (gen_cal_job_set(&j, "net", a, &e))
-                return usage_error(&e);
-        } else {
-            return cli_usage("calibrate", "unexpected argument \"%s\" (one NET.yaml only)", a);
-        }
-    }
-    take_model_args(&ma, &j);
-    if (gen_cal_job_check(&j, &e))
+    int rc = cli_opts_parse(&cal_cmd, argc, argv, &o, &net);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (net && gen_cal_job_set(&o.j, "net", net, &e))
         return usage_error(&e);
-    return run(&j, progress);
+    if (gen_cal_job_check(&o.j, &e))
+        return usage_error(&e);
+    return run(&o.j, !o.no_progress);
 }

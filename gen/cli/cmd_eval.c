@@ -94,6 +94,75 @@ static double pct(int64_t a, int64_t n)
     return 100.0 * frac(a, n);
 }
 
+/* ---------------------------------------------------------------- output */
+
+/* What a run measured, for its report on stdout. */
+typedef struct eval_report {
+    const nr_spec *spec;
+    const char *pname, *data, *engine, *bsrc; /* bsrc: where the fp32 result came from */
+    const nr_dataset *ds;
+    long long jobs;
+    int k;
+    const nr_eval_result *r, *base;
+    double base_seconds;
+} eval_report;
+
+static void print_json(const eval_report *e)
+{
+    const nr_eval_result *r = e->r, *base = e->base;
+    int64_t agree = nr_eval_agree(r, base);
+    double norm = base->top1 ? 100.0 * (double)r->top1 / (double)base->top1 : 0.0;
+    double ips = r->seconds > 0 ? (double)r->n / r->seconds : 0.0;
+    printf("{\"network\": ");
+    cli_json_str(e->spec->name);
+    printf(", \"spec\": ");
+    cli_json_str(e->spec->path);
+    printf(", \"precision\": ");
+    cli_json_str(e->pname);
+    printf(", \"data\": ");
+    cli_json_str(e->data);
+    printf(", \"data_kind\": \"%s\", \"engine\": \"%s\", \"jobs\": %lld, \"samples\": %lld, "
+           "\"classes\": %d,\n",
+           nr_dataset_kind_name(nr_dataset_kind(e->ds)), e->engine, e->jobs, (long long)r->n,
+           e->k);
+    /* JSON accuracies are fractions, as in `numrep search --json` */
+    printf(" \"top1\": %.6f, \"top5\": %.6f, \"top1_correct\": %lld, \"top5_correct\": %lld,\n",
+           frac(r->top1, r->n), frac(r->top5, r->n), (long long)r->top1, (long long)r->top5);
+    printf(" \"fp32_top1\": %.6f, \"fp32_top5\": %.6f, \"fp32_source\": \"%s\", "
+           "\"normalized_top1\": %.6f, \"agreement\": %.6f,\n",
+           frac(base->top1, base->n), frac(base->top5, base->n), e->bsrc, norm / 100,
+           frac(agree, r->n));
+    printf(" \"seconds\": %.3f, \"images_per_second\": %.2f, \"fp32_seconds\": %.3f, "
+           "\"preprocessing_declared\": %s}\n",
+           r->seconds, ips, e->base_seconds, e->spec->has_pp ? "true" : "false");
+}
+
+static void print_text(const eval_report *e)
+{
+    const nr_eval_result *r = e->r, *base = e->base;
+    int64_t agree = nr_eval_agree(r, base);
+    double norm = base->top1 ? 100.0 * (double)r->top1 / (double)base->top1 : 0.0;
+    double ips = r->seconds > 0 ? (double)r->n / r->seconds : 0.0;
+    printf("network     %s (%s)\n", e->spec->name, e->spec->path);
+    printf("precision   %s\n", e->pname);
+    printf("data        %s (%s, %lld of %lld samples)\n", e->data,
+           nr_dataset_kind_name(nr_dataset_kind(e->ds)), (long long)r->n,
+           (long long)nr_dataset_count(e->ds));
+    if (!e->spec->has_pp)
+        printf("input       WARNING: no preprocessing declared in the spec; fed pixel/255 "
+               "(the accuracy below is probably meaningless)\n");
+    printf("engine      %s, %lld job%s\n", e->engine, e->jobs, e->jobs == 1 ? "" : "s");
+    printf("top-1       %6.2f %%  (%lld/%lld)\n", pct(r->top1, r->n), (long long)r->top1,
+           (long long)r->n);
+    printf("top-5       %6.2f %%  (%lld/%lld)\n", pct(r->top5, r->n), (long long)r->top5,
+           (long long)r->n);
+    printf("fp32 top-1  %6.2f %%  (top-5 %.2f %%; %s)\n", pct(base->top1, base->n),
+           pct(base->top5, base->n), e->bsrc);
+    printf("normalized  %6.2f %%  of the fp32 top-1; same prediction as fp32 on %.2f %%\n",
+           norm, pct(agree, r->n));
+    printf("time        %.2f s wall, %.1f images/s\n", r->seconds, ips);
+}
+
 /* ---------------------------------------------------------------- command */
 
 int cmd_eval_lm(int argc, char **argv);        /* cmd_eval_lm.c: --metric perplexity */
@@ -188,7 +257,7 @@ int cmd_eval(int argc, char **argv)
     /* the fp32 baseline on the same samples */
     uint64_t key = 0;
     nr_err kerr = {0};
-    int have_key = use_cache && !nr_eval_cache_key(m, ma.have_seed ? (ma.seed ? ma.seed : 1) : 0,
+    int have_key = use_cache && !nr_eval_cache_key(m, ma.mo.random_seed,
                                                    r.data_hash, 0, r.n, &key, &kerr);
     if (have_key)
         nr_eval_cache_dir(cache_dir, sizeof cache_dir);
@@ -198,8 +267,9 @@ int cmd_eval(int argc, char **argv)
     } else if (have_key && nr_eval_cache_get(cache_dir, key, r.n, k, &base)) {
         cached = 1;
     } else {
-        cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
-                              .seed = ma.seed, .max_memory = ma.max_memory};
+        cli_model_args a32 = {.net = net, .prec = "fp32",
+                              .mo = {.random_seed = ma.mo.random_seed,
+                                     .max_memory = ma.mo.max_memory}};
         if (cli_load_model(&a32, &m32, &err) ||
             gen_engine_open(engine, m32, &eng32, &err))
             goto fail;
@@ -222,57 +292,19 @@ int cmd_eval(int argc, char **argv)
         }
     }
 
-    int64_t agree = nr_eval_agree(&r, &base);
-    double norm = base.top1 ? 100.0 * (double)r.top1 / (double)base.top1 : 0.0;
-    double ips = r.seconds > 0 ? (double)r.n / r.seconds : 0.0;
     char pname[600];
     snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
-             ma.have_rounding ? ", rounding " : "",
-             ma.have_rounding ? nr_rounding_name((nr_rounding)ma.rounding) : "",
-             ma.have_mac ? ", mac " : "", ma.have_mac ? nr_mac_name((nr_mac_mode)ma.mac) : "");
-    const char *bsrc = self_base ? "this run" : cached ? "cached" : "computed";
-    if (json) {
-        printf("{\"network\": ");
-        cli_json_str(spec->name);
-        printf(", \"spec\": ");
-        cli_json_str(spec->path);
-        printf(", \"precision\": ");
-        cli_json_str(pname);
-        printf(", \"data\": ");
-        cli_json_str(data);
-        printf(", \"data_kind\": \"%s\", \"engine\": \"%s\", \"jobs\": %lld, \"samples\": %lld, "
-               "\"classes\": %d,\n",
-               nr_dataset_kind_name(nr_dataset_kind(ds)), eng.name, jobs, (long long)r.n, k);
-        /* JSON accuracies are fractions, as in `numrep search --json` */
-        printf(" \"top1\": %.6f, \"top5\": %.6f, \"top1_correct\": %lld, \"top5_correct\": %lld,\n",
-               frac(r.top1, r.n), frac(r.top5, r.n), (long long)r.top1, (long long)r.top5);
-        printf(" \"fp32_top1\": %.6f, \"fp32_top5\": %.6f, \"fp32_source\": \"%s\", "
-               "\"normalized_top1\": %.6f, \"agreement\": %.6f,\n",
-               frac(base.top1, base.n), frac(base.top5, base.n), bsrc, norm / 100,
-               frac(agree, r.n));
-        printf(" \"seconds\": %.3f, \"images_per_second\": %.2f, \"fp32_seconds\": %.3f, "
-               "\"preprocessing_declared\": %s}\n",
-               r.seconds, ips, base_seconds, spec->has_pp ? "true" : "false");
-    } else {
-        printf("network     %s (%s)\n", spec->name, spec->path);
-        printf("precision   %s\n", pname);
-        printf("data        %s (%s, %lld of %lld samples)\n", data,
-               nr_dataset_kind_name(nr_dataset_kind(ds)), (long long)r.n,
-               (long long)nr_dataset_count(ds));
-        if (!spec->has_pp)
-            printf("input       WARNING: no preprocessing declared in the spec; fed pixel/255 "
-                   "(the accuracy below is probably meaningless)\n");
-        printf("engine      %s, %lld job%s\n", eng.name, jobs, jobs == 1 ? "" : "s");
-        printf("top-1       %6.2f %%  (%lld/%lld)\n", pct(r.top1, r.n), (long long)r.top1,
-               (long long)r.n);
-        printf("top-5       %6.2f %%  (%lld/%lld)\n", pct(r.top5, r.n), (long long)r.top5,
-               (long long)r.n);
-        printf("fp32 top-1  %6.2f %%  (top-5 %.2f %%; %s)\n", pct(base.top1, base.n),
-               pct(base.top5, base.n), bsrc);
-        printf("normalized  %6.2f %%  of the fp32 top-1; same prediction as fp32 on %.2f %%\n",
-               norm, pct(agree, r.n));
-        printf("time        %.2f s wall, %.1f images/s\n", r.seconds, ips);
-    }
+             ma.mo.set_rounding ? ", rounding " : "",
+             ma.mo.set_rounding ? nr_rounding_name(ma.mo.rounding) : "",
+             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_mac_name(ma.mo.mac) : "");
+    eval_report rep = {.spec = spec, .pname = pname, .data = data, .engine = eng.name,
+                       .bsrc = self_base ? "this run" : cached ? "cached" : "computed",
+                       .ds = ds, .jobs = jobs, .k = k, .r = &r, .base = &base,
+                       .base_seconds = base_seconds};
+    if (json)
+        print_json(&rep);
+    else
+        print_text(&rep);
     status = 0;
     goto done;
 fail:

@@ -208,8 +208,9 @@ int cmd_eval_lm(int argc, char **argv)
     if ((self = cli_model_is_fp32(m))) {
         base = r;
     } else {
-        cli_model_args a32 = {.net = net, .prec = "fp32", .have_seed = ma.have_seed,
-                              .seed = ma.seed, .max_memory = ma.max_memory};
+        cli_model_args a32 = {.net = net, .prec = "fp32",
+                              .mo = {.random_seed = ma.mo.random_seed,
+                                     .max_memory = ma.mo.max_memory}};
         prog.at = "fp32 baseline";
         if (run_one(&a32, o.engine, o.engine_given, &used32, &m32, t, limit, &prog, &base,
                     &err))
@@ -217,9 +218,9 @@ int cmd_eval_lm(int argc, char **argv)
     }
     char pname[600];
     snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
-             ma.have_rounding ? ", rounding " : "",
-             ma.have_rounding ? nr_rounding_name((nr_rounding)ma.rounding) : "",
-             ma.have_mac ? ", mac " : "", ma.have_mac ? nr_mac_name((nr_mac_mode)ma.mac) : "");
+             ma.mo.set_rounding ? ", rounding " : "",
+             ma.mo.set_rounding ? nr_rounding_name(ma.mo.rounding) : "",
+             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_mac_name(ma.mo.mac) : "");
     print_result(m, pname, data, used, &r, &base, self, json);
     status = 0;
     goto done;

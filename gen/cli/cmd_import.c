@@ -13,27 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: numrep import MODEL.onnx -o DIR [--name NAME] [--divisor D] [--mean M]\n"
-    "                     [--std S] [--resize N] [--crop N|HxW] [--dataset PATH]\n"
-    "\n"
-    "Convert an ONNX model into a network spec DIR/NAME.yaml and its weights\n"
-    "DIR/NAME.safetensors (NAME defaults to the last component of DIR).\n"
-    "\n"
-    "The input preprocessing `numrep eval` applies (specs/README.md, `input:`);\n"
-    "an ONNX file does not record it, and without it eval feeds pixel/255:\n"
-    "  --divisor D        x = pixel / D (default 255)\n"
-    "  --mean M, --std S  x = (x - M[c]) / S[c]: one number or C numbers\n"
-    "                     separated by commas (0.485,0.456,0.406)\n"
-    "  --resize N         bilinear resize of the shorter side to N (needs --crop)\n"
-    "  --crop N|HxW       centre crop; must equal the input's H, W\n"
-    "  --dataset PATH     the spec's default data for `numrep eval`\n"
-    "Operators: Conv, Gemm, MatMul, Add, Relu, Clip, MaxPool, AveragePool,\n"
-    "GlobalAveragePool, BatchNormalization, Concat, Flatten, Reshape (as flatten),\n"
-    "Pad, Slice, LRN, Softmax, Dropout, Identity, and constant shape arithmetic.\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
-
 /* "0.5" or "0.485,0.456,0.406" -> v[0..*n), each a finite number (at most
  * 3; nr_onnx_input_check and the spec parser check the rest). */
 static int number_list(const char *opt, const char *s, double *v, int *n)
@@ -59,6 +38,57 @@ static int number_list(const char *opt, const char *s, double *v, int *n)
 typedef struct pp_args {
     const char *divisor, *mean, *std, *resize, *crop, *dataset;
 } pp_args;
+
+typedef struct import_opts {
+    const char *dir, *name;
+    pp_args pp;
+} import_opts;
+
+#define OPT(field) .kind = GEN_OPT_STR, .off = offsetof(import_opts, field)
+static const gen_opt import_table[] = {
+    {.shrt = 'o', OPT(dir)},
+    {.name = "name", OPT(name)},
+    {.name = "divisor", OPT(pp.divisor), .arg = "D", .help = "x = pixel / D (default 255)"},
+    {.name = "mean", OPT(pp.mean), .label = "--mean M, --std S",
+     .help = "x = (x - M[c]) / S[c]: one number or C numbers\n"
+             "separated by commas (0.485,0.456,0.406)"},
+    {.name = "std", OPT(pp.std)},
+    {.name = "resize", OPT(pp.resize), .arg = "N",
+     .help = "bilinear resize of the shorter side to N (needs --crop)"},
+    {.name = "crop", OPT(pp.crop), .arg = "N|HxW", .help = "centre crop; must equal the input's H, W"},
+    {.name = "dataset", OPT(pp.dataset), .arg = "PATH",
+     .help = "the spec's default data for `numrep eval`"},
+    {0}};
+#undef OPT
+
+/* A second model file: the usage error. */
+static int extra_model(const char *cmd, const char *first, const char *arg)
+{
+    (void)first, (void)arg;
+    return cli_usage(cmd, "more than one model file");
+}
+
+static const cli_cmd import_cmd = {
+    .name = "import",
+    .opts = import_table,
+    .quote = '\'',
+    .npos = 1,
+    .extra = extra_model,
+    .usage = "usage: numrep import MODEL.onnx -o DIR [--name NAME] [--divisor D] [--mean M]\n"
+             "                     [--std S] [--resize N] [--crop N|HxW] [--dataset PATH]\n"
+             "\n"
+             "Convert an ONNX model into a network spec DIR/NAME.yaml and its weights\n"
+             "DIR/NAME.safetensors (NAME defaults to the last component of DIR).\n"
+             "\n"
+             "The input preprocessing `numrep eval` applies (specs/README.md, `input:`);\n"
+             "an ONNX file does not record it, and without it eval feeds pixel/255:\n",
+    .usage_end =
+        "Operators: Conv, Gemm, MatMul, Add, Relu, Clip, MaxPool, AveragePool,\n"
+        "GlobalAveragePool, BatchNormalization, Concat, Flatten, Reshape (as flatten),\n"
+        "Pad, Slice, LRN, Softmax, Dropout, Identity, and constant shape arithmetic.\n"
+        "\n"
+        "exit status: 0 ok, 1 error, 2 usage error\n",
+};
 
 static int pp_parse(const pp_args *a, nr_onnx_input *in)
 {
@@ -102,37 +132,19 @@ static int pp_parse(const pp_args *a, nr_onnx_input *in)
 
 int cmd_import(int argc, char **argv)
 {
-    const char *model = NULL, *dir = NULL, *name_arg = NULL;
-    pp_args pp = {0};
-    struct { const char *opt; const char **dst; } opts[] = {
-        {"-o", &dir}, {"--name", &name_arg}, {"--divisor", &pp.divisor}, {"--mean", &pp.mean},
-        {"--std", &pp.std}, {"--resize", &pp.resize}, {"--crop", &pp.crop},
-        {"--dataset", &pp.dataset}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        size_t o = 0, nopts = sizeof opts / sizeof opts[0];
-        while (o < nopts && strcmp(a, opts[o].opt))
-            o++;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (o < nopts) {
-            if (i + 1 >= argc)
-                return cli_usage("import", "%s needs an argument", a);
-            *opts[o].dst = argv[++i];
-        } else if (a[0] == '-' && a[1])
-            return cli_usage("import", "unknown option '%s'", a);
-        else if (model)
-            return cli_usage("import", "more than one model file");
-        else
-            model = a;
-    }
+    const char *model = NULL;
+    import_opts o = {0};
+    int rc = cli_opts_parse(&import_cmd, argc, argv, &o, &model);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    const char *dir = o.dir, *name_arg = o.name;
+    pp_args pp = o.pp;
     if (!model)
         return cli_usage("import", "missing the ONNX model file");
     if (!dir || !*dir)
         return cli_usage("import", "missing -o DIR");
     nr_onnx_input in;
-    int rc = pp_parse(&pp, &in);
+    rc = pp_parse(&pp, &in);
     if (rc)
         return rc;
     nr_err err = {0};

@@ -87,6 +87,19 @@ static int is_mac(const nr_layer *L)
     return L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_BATCHNORM;
 }
 
+/* A MAC layer: the vector kernel when the plan chose it for this layer
+ * (gen_plan_build, pl->vmac), else the scalar loops of emit_mac.c (integer
+ * code on targets without double hardware).  Deciding here keeps
+ * emit_mac.c and emit_vmac.c out of a cycle: the vector kernel calls the
+ * scalar row code for its edges, never the other way round. */
+static int emit_mac(gen_lctx *c, int li, nr_err *err)
+{
+    const gen_vmac *v = &c->p->ly[li].vmac;
+    if (v->ok && !gen_mac_int_applies(c, li))
+        return gen_emit_vmac(c, li, v, err);
+    return gen_emit_mac(c, li, err);
+}
+
 static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
 {
     const nr_layer *L = &c->m->layers[li];
@@ -182,7 +195,7 @@ static int emit_layer_fn(gen_lctx *c, int li, const layer_sig *sig, const char *
     }
     int rc = gen_scaled_mac(c->m, li) ? gen_emit_scaled_mac(c, li, err)
              : nr_op_is_seq(L->op)      ? gen_emit_seq(c, li, err)
-             : is_mac(L)                ? gen_emit_mac(c, li, err)
+             : is_mac(L)                ? emit_mac(c, li, err)
                                         : gen_emit_ops(c, li, err);
     if (rc)
         return rc;

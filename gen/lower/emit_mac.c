@@ -903,8 +903,6 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     int any_r, any_c, rc = mac_setup(c, li, &s, &any_r, &any_c, err);
     if (rc)
         return rc;
-    if (c->p->ly[li].vmac.ok) /* the plan's decision (gen_plan_build) */
-        return gen_emit_vmac(c, li, &c->p->ly[li].vmac, err);
     const geom *G = &s.g;
     const nr_format *af = &L->prec.activations;
     int kh = G->kh, kw = G->kw;

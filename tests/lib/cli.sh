@@ -80,6 +80,18 @@ finish() {
     exit 0
 }
 
+# find_python MODULE...: the python that imports every MODULE (Debian's
+# python3-onnx/-torch live in /usr/bin/python3, which a pyenv or venv
+# python3 on PATH does not see; NUMREP_PYTHON first); prints it, or fails
+find_python() {
+    local py
+    for py in ${NUMREP_PYTHON:-} python3 /usr/bin/python3; do
+        command -v "$py" >/dev/null 2>&1 || continue
+        "$py" -c "import $(IFS=,; echo "$*")" >/dev/null 2>&1 && { echo "$py"; return 0; }
+    done
+    return 1
+}
+
 # ---- `numrep round` (cli_round.sh, cli_scaled.sh)
 
 # round_in INPUT ARGS...: `numrep round ARGS` reading INPUT (printf %b);
