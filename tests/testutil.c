@@ -1,8 +1,6 @@
 /* testutil.c -- helpers shared by the check_* tests. */
 #include "testutil.h"
-#include "emulator.h"
 #include "model.h"
-#include "model_gen.h"
 #include "tensorio.h"
 
 #include <stdarg.h>
@@ -240,11 +238,4 @@ void tu_prec_bad(const char *yaml, const char *want, int line)
     ck_assert_msg(strstr(e.msg, want), "%s: message \"%s\" lacks \"%s\"", yaml, e.msg, want);
     ck_assert_msg(!line || e.line == line, "%s: line %d, want %d", yaml, e.line, line);
     ck_assert_ptr_null(p);
-}
-
-static uint32_t fbits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, 4);
-    return b;
 }
