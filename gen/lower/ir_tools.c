@@ -177,6 +177,11 @@ V gen_sr(gen_lctx *c, nr_rounding mode, V elem, V term)
 
 V gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, V elem, uint32_t term)
 {
+    /* rne into IEEE binary32 is the hardware double->float conversion
+     * (subnormals, overflow to inf; gen_encode_val makes NaN canonical) */
+    if (mode == NR_RND_RNE && gen_fmt_ieee32(f) && !f->saturate && !c->g->no_libm &&
+        !c->g->int_narrow)
+        return gen_encode_val(c, f, v);
     gen_exact x;
     gen_num_exact_f64(c->g, v, &x);
     V sr = gen_sr(c, mode, elem, LLVMConstInt(c->g->i32, term, 0));
