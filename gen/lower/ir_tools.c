@@ -159,6 +159,9 @@ V gen_decode(gen_lctx *c, const nr_format *f, V bits)
         V fl = LLVMBuildBitCast(g->b, b32, LLVMFloatTypeInContext(g->ctx), "");
         return LLVMBuildFPExt(g->b, fl, g->f64, "");
     }
+    if (f->kind == NR_FLOAT && f->exp_bits == 11 && f->man_bits == 52 && f->bias == 1023 &&
+        f->subnormals && f->specials == NR_SPECIALS_IEEE) /* fp64 (scaled tensors' P*X) */
+        return LLVMBuildBitCast(g->b, bits, g->f64, "");
     return gen_num_decode(g, f, bits);
 }
 
