@@ -374,6 +374,14 @@ static int compare_edges(nr_model *m, uint64_t seed, const char *what)
  * segment) and per block, in rne and rz.  Each case asserts that the
  * kernel applies, then compares with the emulator bit for bit. */
 typedef struct vcase { const char *w, *a, *mac, *rnd; } vcase;
+
+/* Count one compared case (bad: its mismatches) and print a failing one. */
+static void tally(int bad, const char *what, int *cases, int *failed)
+{
+    (*cases)++;
+    if (bad)
+        (*failed)++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
+}
 static const vcase VCASES[] = {
     {"mxfp8", "mxfp8", "block-fp32", "rne"},
     {"nvfp4", "nvfp4", "block-fp32", "rne"},
@@ -422,10 +430,7 @@ START_TEST(test_vector_kernel)
             if (h[7] == 1 || 32 % bx == 0)
                 ck_assert_msg(gen_scaled_vmac_applies(m, 1, 0), "%s: the vector kernel does not apply",
                               what);
-            int bad = compare_edges(m, 99 + (uint64_t)(v * 31 + si), what);
-            cases++;
-            if (bad)
-                failed++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
+            tally(compare_edges(m, 99 + (uint64_t)(v * 31 + si), what), what, &cases, &failed);
         }
     printf("scaled vector kernel: %d cases, %d failed\n", cases, failed);
     ck_assert_int_eq(failed, 0);
@@ -505,10 +510,7 @@ START_TEST(test_residual_ops)
                      r ? "rz" : "rne");
             snprintf(what, sizeof what, "residual ops -p %s %s", fmts[f], r ? "rz" : "rne");
             nr_model *m = model_of(spec, prec, 11 + (uint64_t)f, what);
-            int bad = compare_edges(m, 555 + (uint64_t)(f * 2 + r), what);
-            cases++;
-            if (bad)
-                failed++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
+            tally(compare_edges(m, 555 + (uint64_t)(f * 2 + r), what), what, &cases, &failed);
         }
     printf("scaled residual ops: %d cases, %d failed\n", cases, failed);
     ck_assert_int_eq(failed, 0);
