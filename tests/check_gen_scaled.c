@@ -322,6 +322,14 @@ static int compare_edges(nr_model *m, uint64_t seed, const char *what)
  * segment) and per block, in rne and rz.  Each case asserts that the
  * kernel applies, then compares with the emulator bit for bit. */
 typedef struct vcase { const char *w, *a, *mac, *rnd; } vcase;
+
+/* Count one compared case (bad: its mismatches) and print a failing one. */
+static void tally(int bad, const char *what, int *cases, int *failed)
+{
+    (*cases)++;
+    if (bad)
+        (*failed)++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
+}
 static const vcase VCASES[] = {
     {"mxfp8", "mxfp8", "block-fp32", "rne"},
     {"nvfp4", "nvfp4", "block-fp32", "rne"},
@@ -370,10 +378,7 @@ START_TEST(test_vector_kernel)
             if (h[7] == 1 || 32 % bx == 0)
                 ck_assert_msg(gen_scaled_vmac_applies(m, 1, 0), "%s: the vector kernel does not apply",
                               what);
-            int bad = compare_edges(m, 99 + (uint64_t)(v * 31 + si), what);
-            cases++;
-            if (bad)
-                failed++, fprintf(stderr, "%s: %d mismatches\n", what, bad);
+            tally(compare_edges(m, 99 + (uint64_t)(v * 31 + si), what), what, &cases, &failed);
         }
     printf("scaled vector kernel: %d cases, %d failed\n", cases, failed);
     ck_assert_int_eq(failed, 0);
@@ -419,6 +424,53 @@ START_TEST(test_static_scales)
 }
 END_TEST
 
+/* The ops between MAC layers on scaled tensors (they read the exact
+ * doubles P*X and round to the fp32 carrier, then their output is
+ * quantized): a residual block as in ResNet-20 (conv, relu, conv, add of
+ * two scaled tensors, relu, a strided slice and a channel pad as the
+ * shortcut, then a second add), max and global average pooling and a
+ * dense layer, with random weights, under every preset, int8 per channel
+ * and a few general forms, in rne (the host-arithmetic paths) and rz;
+ * inputs with make_input's edge cases. */
+START_TEST(test_residual_ops)
+{
+    static const char *const spec =
+        "name: res\ninput: {shape: [16, 8, 8]}\nlayers:\n"
+        "  - {name: c1, op: conv, out: 16, kernel: 3, pad: 1}\n"
+        "  - {name: r1, op: relu}\n"
+        "  - {name: c2, op: conv, out: 16, kernel: 3, pad: 1}\n"
+        "  - {name: a1, op: add, inputs: [c2, input]}\n"
+        "  - {name: r2, op: relu}\n"
+        "  - {name: c3, op: conv, out: 32, kernel: 3, stride: 2, pad: 1}\n"
+        "  - {name: sl, op: slice, input: r2, h: [0, end, 2], w: [0, end, 2]}\n"
+        "  - {name: pd, op: pad, c: [8, 8]}\n"
+        "  - {name: a2, op: add, inputs: [c3, pd]}\n"
+        "  - {name: mp, op: maxpool, kernel: 2, stride: 1}\n"
+        "  - {name: gp, op: global_avgpool}\n"
+        "  - {name: fc, op: dense, out: 10}\n"
+        "output: fc\n";
+    const char *fmts[16];
+    int nf = 0;
+    for (int i = 0; i < nr_scaled_preset_count() && nf < 12; i++)
+        fmts[nf++] = nr_scaled_preset_name(i);
+    fmts[nf++] = "int8@channel";
+    fmts[nf++] = "int4@b32:fp32";
+    fmts[nf++] = "e4m3@b16:ue4m3:amax-up";
+    int failed = 0, cases = 0;
+    for (int f = 0; f < nf; f++)
+        for (int r = 0; r < 2; r++) {
+            char prec[256], what[128];
+            snprintf(prec, sizeof prec, "default: {weights: %s, rounding: %s}\n", fmts[f],
+                     r ? "rz" : "rne");
+            snprintf(what, sizeof what, "residual ops -p %s %s", fmts[f], r ? "rz" : "rne");
+            nr_model *m = model_of(spec, prec, 11 + (uint64_t)f, what);
+            tally(compare_edges(m, 555 + (uint64_t)(f * 2 + r), what), what, &cases, &failed);
+        }
+    printf("scaled residual ops: %d cases, %d failed\n", cases, failed);
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gen_scaled");
@@ -429,6 +481,10 @@ int main(void)
     tcase_add_test(tv, test_vector_kernel);
     tcase_add_test(tv, test_static_scales);
     suite_add_tcase(s, tv);
+    TCase *to = tcase_create("ops");
+    tcase_set_timeout(to, 600);
+    tcase_add_test(to, test_residual_ops);
+    suite_add_tcase(s, to);
     tcase_add_test(tc, test_random_cases);
     tcase_add_test(tc, test_lenet_presets);
     suite_add_tcase(s, tc);

@@ -199,6 +199,36 @@ static V host_f32_op(gen_ctx *g, LLVMValueRef (*op)(LLVMBuilderRef, V, V, const 
     return LLVMBuildFPExt(g->b, r, g->f64, "");
 }
 
+/* The layer rounds to fp32 in rne on a target with double hardware:
+ * sum_f32_rne applies to its sums of any doubles. */
+static int f32_rne_doubles(gen_lctx *c, int li)
+{
+    const nr_layer *L = &c->m->layers[li];
+    return L->prec.rounding == NR_RND_RNE && gen_fmt_ieee32(&L->prec.activations) &&
+           !L->prec.activations.saturate && !c->g->no_libm && !c->g->int_narrow;
+}
+
+/* The exact sum of doubles a and b rounded once to fp32 in rne (for
+ * inputs that are not fp32 values: scaled tensors' exact P*X): s = fl(a+b)
+ * and its error e (TwoSum, exact) give a + b = s + e; s moved one ulp
+ * towards e when e != 0 and s is even (round to odd: 53 bits > 24 + 1)
+ * then converted once.  Infinities and NaNs leave e NaN: no move. */
+static V sum_f32_rne(gen_ctx *g, V a, V b)
+{
+    LLVMBuilderRef B = g->b;
+    V s = LLVMBuildFAdd(B, a, b, "s");
+    V bb = LLVMBuildFSub(B, s, a, ""), ab = LLVMBuildFSub(B, s, bb, "");
+    V e = LLVMBuildFAdd(B, LLVMBuildFSub(B, a, ab, ""), LLVMBuildFSub(B, b, bb, ""), "e");
+    V sb = LLVMBuildBitCast(B, s, g->i64, ""), eb = LLVMBuildBitCast(B, e, g->i64, "");
+    V even = LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildAnd(B, sb, LLVMConstInt(g->i64, 1, 0), ""),
+                           LLVMConstInt(g->i64, 0, 0), "");
+    V move = LLVMBuildAnd(B, even, LLVMBuildFCmp(B, LLVMRealONE, e, f64c(g, 0.0), ""), "");
+    V up = LLVMBuildICmp(B, LLVMIntSGE, LLVMBuildXor(B, sb, eb, ""), LLVMConstInt(g->i64, 0, 0), "");
+    V step = LLVMBuildSelect(B, up, LLVMConstInt(g->i64, 1, 0), LLVMConstInt(g->i64, (uint64_t)-1, 1), "");
+    sb = LLVMBuildAdd(B, sb, LLVMBuildSelect(B, move, step, LLVMConstInt(g->i64, 0, 0), ""), "");
+    return LLVMBuildBitCast(B, sb, g->f64, "odd");
+}
+
 static void pool_op(gen_lctx *c, int li, nr_err *err)
 {
     gen_ctx *g = c->g;
@@ -216,6 +246,10 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
     const nr_rounding mode = L->prec.rounding;
     /* host float sums and division (a count below 2^24 is a float) */
     const int host = avg && host_f32(c, li) && (uint64_t)kh * (uint64_t)kw < (1u << 24);
+    /* ... the same with double inputs (scaled tensors' P*X): each sum
+     * rounded once to fp32 by sum_f32_rne, then the fp32 sum divided */
+    const int hostd = avg && !host && f32_rne_doubles(c, li) && gen_fmt_ieee32(sf) && !sf->saturate &&
+                      (uint64_t)kh * (uint64_t)kw < (1u << 24);
     (void)err;
     V acc = gen_alloca(c, g->f64, "acc.slot");
     V have = gen_alloca(c, g->i1, "have.slot"), nan = gen_alloca(c, g->i1, "nan.slot");
@@ -259,6 +293,10 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
             V a = LLVMBuildLoad2(B, g->f64, acc, "");
             if (host) { /* [net-12] */
                 LLVMBuildStore(B, host_f32_op(g, LLVMBuildFAdd, a, x), acc);
+            } else if (hostd) {
+                T ft = LLVMFloatTypeInContext(g->ctx);
+                V r = LLVMBuildFPTrunc(B, sum_f32_rne(g, a, x), ft, "");
+                LLVMBuildStore(B, LLVMBuildFPExt(B, r, g->f64, ""), acc);
             } else if (avg) { /* acc = round_S(acc + x), term SUM(k), k = r*kw + q */
                 V k = LLVMBuildAdd(B, LLVMBuildMul(B, rr, gen_i64(c, (uint64_t)kw), ""), qq, "");
                 V term = LLVMBuildAdd(B, LLVMBuildShl(B, LLVMBuildTrunc(B, k, g->i32, ""), LLVMConstInt(g->i32, 1, 0), ""),
@@ -295,7 +333,7 @@ static void pool_op(gen_lctx *c, int li, nr_err *err)
         else
             cnt = LLVMBuildMul(B, win_cover(c, h0, kh, in[1], pb), win_cover(c, w0, kw, in[2], pr), "");
         cnt = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, cnt, gen_i64(c, 1), ""), gen_i64(c, 1), cnt, "n");
-        y = host ? gen_encode_val(c, af, host_f32_op(g, LLVMBuildFDiv, a, LLVMBuildUIToFP(B, cnt, g->f64, "")))
+        y = host || hostd ? gen_encode_val(c, af, host_f32_op(g, LLVMBuildFDiv, a, LLVMBuildUIToFP(B, cnt, g->f64, "")))
                  : gen_div_count(c, af, mode, a, cnt, elem, NR_EMU_TERM_OUT);
     } else {
         y = out1(c, li, 0, a, elem);
@@ -320,6 +358,8 @@ static void add_op(gen_lctx *c, int li)
     V y;
     if (host_f32(c, li)) { /* [net-12] one float add */
         y = gen_encode_val(c, af, host_f32_op(g, LLVMBuildFAdd, a, b));
+    } else if (f32_rne_doubles(c, li)) { /* [net-12] doubles (scaled inputs) */
+        y = gen_encode_val(c, af, sum_f32_rne(g, a, b));
     } else {
         V sr = gen_sr(c, L->prec.rounding, l.i, LLVMConstInt(g->i32, NR_EMU_TERM_OUT, 0));
         y = gen_num_round_sum(g, af, L->prec.rounding, a, b, sr);

@@ -112,8 +112,10 @@ typedef struct gen_scaled_vinfo {
 } gen_scaled_vinfo;
 void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinfo *v);
 
-/* Arena scratch bytes of scaled MAC layer li (the exact accumulator). */
-uint64_t gen_scaled_mac_scratch(const nr_model *m, int li);
+/* Arena scratch bytes of scaled MAC layer li (the exact accumulator, or
+ * the vector kernel's input copy; vector: the target takes vector kernels,
+ * i.e. has libm, as plan.c's `vector`). */
+uint64_t gen_scaled_mac_scratch(const nr_model *m, int li, int vector);
 int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err);
 
 /* ------------------------------------------------------------ emit_scaled_vmac.c */
@@ -125,6 +127,9 @@ int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err);
  * target with libm. */
 int gen_scaled_vmac_applies(const nr_model *m, int li, int no_libm);
 int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err *err);
+/* Its scratch: the input's element values P copied channels-last (float
+ * [H][W][C]), so that the channels of a tap are adjacent in memory. */
+uint64_t gen_scaled_vmac_scratch(const nr_model *m, int li);
 
 /* ------------------------------------------------------------ emit_scaled_vquant.c */
 

@@ -397,9 +397,11 @@ static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
     return 0;
 }
 
-uint64_t gen_scaled_mac_scratch(const nr_model *m, int li)
+uint64_t gen_scaled_mac_scratch(const nr_model *m, int li, int vector)
 {
     const nr_layer *L = &m->layers[li];
+    if (vector && gen_scaled_vmac_applies(m, li, 0)) /* its channels-last input */
+        return gen_scaled_vmac_scratch(m, li);
     if (L->prec.mac != NR_MAC_EXACT && L->prec.mac != NR_MAC_BLOCK_EXACT)
         return 0;
     int lsb, limbs;

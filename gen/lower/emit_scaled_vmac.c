@@ -41,7 +41,7 @@
 typedef LLVMValueRef V;
 typedef LLVMTypeRef T;
 
-enum { NP = 4 }; /* output columns per step */
+enum { NP = 8 }; /* output columns per step: independent chains fill both FMA ports */
 
 typedef struct svk {
     gen_lctx *c;
@@ -56,14 +56,17 @@ typedef struct svk {
     int w;              /* lanes of the current channel block                 */
     T lt, vt, vd, vi;   /* lane scalar type; vectors of it, of double, of i64  */
     V o0, ci0, wbase, sbase; /* current channel block; its weights, scales     */
-    V pb, xb;           /* input P (float) and X (double)                      */
+    V pb, xb;           /* input P (float, channels-last copy) and X (double)  */
     V acc[NP], part[NP], any[NP]; /* allocas                                   */
     V valid[NP], pos[NP]; /* per column at the current tap                     */
+    V cpos[NP];         /* pos * C: the column's channels in the copy          */
     V tap;              /* current tap (i64)                                   */
     V lp, lx, la;       /* allocas: block-exact's per-lane entry               */
     int vclose;         /* block-exact into fp32 in rne: entry as vector code  */
     int pf;             /* partial sums in float lanes (block-fp32; block-exact
                          * whose segment sums are exact in float)               */
+    int fuse;           /* every element product exact in the lanes: the
+                         * product and the add may be one fma (fmuladd)        */
     T pt;               /* their vector type                                   */
 } svk;
 
@@ -101,6 +104,18 @@ static int sums_exact_float(const gen_scaled_vinfo *v, int K)
     return v->fast_bexact && top + kbits - (lsa + lsb) <= 24 && lsa + lsb >= -149 && top + kbits <= 127;
 }
 
+/* Every element product P_w P_a is exact in a float (float lanes) or a
+ * double: significands and exponent range fit. */
+static int prods_exact(const gen_scaled_vinfo *v, int in_float)
+{
+    const nr_format *a = v->wef, *b = v->xef;
+    int lsa = a->kind == NR_FIXED ? -a->frac_bits : a->emin - a->man_bits;
+    int lsb = b->kind == NR_FIXED ? -b->frac_bits : b->emin - b->man_bits;
+    int top = ilogb(a->max_finite) + ilogb(b->max_finite) + 2;
+    return in_float ? a->prec + b->prec <= 24 && lsa + lsb >= -149 && top <= 127
+                    : a->prec + b->prec <= 53 && lsa + lsb >= -1074 && top <= 1023;
+}
+
 int gen_scaled_vmac_applies(const nr_model *m, int li, int no_libm)
 {
     const nr_layer *L = &m->layers[li];
@@ -131,7 +146,6 @@ static void chan_terms_(svk *k, V from, V to, int masked)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     T f32 = LLVMFloatTypeInContext(g->ctx);
-    const uint64_t HW = (uint64_t)k->G.H * (uint64_t)k->G.W;
     gen_loop l;
     gen_loop_range(c, &l, from, to, "ci");
     V j = LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_i64(c, (uint64_t)k->G.cin_g), ""), l.i, "");
@@ -139,15 +153,21 @@ static void chan_terms_(svk *k, V from, V to, int masked)
                  gep(g, f32, k->wbase, LLVMBuildMul(B, j, gen_i64(c, (uint64_t)k->w), "")), 4);
     if (!k->pf)
         wv = LLVMBuildFPExt(B, wv, k->pt, "");
-    V chan = LLVMBuildMul(B, LLVMBuildAdd(B, k->ci0, l.i, ""), gen_i64(c, HW), "");
+    V chan = LLVMBuildAdd(B, k->ci0, l.i, ""); /* channels-last copy: pos * C + chan */
     for (int p = 0; p < NP; p++) {
-        V pa = ld(g, f32, gep(g, f32, k->pb, LLVMBuildAdd(B, chan, k->pos[p], "")));
+        V pa = ld(g, f32, gep(g, f32, k->pb, LLVMBuildAdd(B, chan, k->cpos[p], "")));
         if (masked)
             pa = LLVMBuildSelect(B, k->valid[p], pa, LLVMConstReal(f32, 0.0), "pa");
         if (!k->pf)
             pa = LLVMBuildFPExt(B, pa, g->f64, "");
-        V prod = LLVMBuildFMul(B, wv, splat(k, k->pt, pa), ""); /* fp32(Pw Pa) or exact */
-        LLVMBuildStore(B, LLVMBuildFAdd(B, ld(g, k->pt, k->part[p]), prod, ""), k->part[p]);
+        V part = ld(g, k->pt, k->part[p]), pav = splat(k, k->pt, pa), sum;
+        if (k->fuse) { /* round(w pa + part) = round(round(w pa) + part): w pa exact */
+            V a3[3] = {wv, pav, part};
+            sum = gen_emit_intrinsic(g, "llvm.fmuladd", k->pt, a3, 3);
+        } else {
+            sum = LLVMBuildFAdd(B, part, LLVMBuildFMul(B, wv, pav, ""), ""); /* fp32(Pw Pa) */
+        }
+        LLVMBuildStore(B, sum, k->part[p]);
     }
     gen_loop_end(c, &l);
 }
@@ -376,6 +396,7 @@ static void columns(svk *k, V oh, V ow0, V bias)
         k->valid[p] = ok;
         V at = LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)G->W), ""), iw, "");
         k->pos[p] = LLVMBuildSelect(B, ok, at, gen_i64(c, 0), "pos");
+        k->cpos[p] = LLVMBuildMul(B, k->pos[p], gen_i64(c, (uint64_t)G->C), "cpos");
         anyv = LLVMBuildOr(B, anyv, ok, "");
     }
     k->tap = LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->kw), ""), lq.i, "tap");
@@ -455,6 +476,37 @@ static void channel_block(svk *k, V o0, int w)
     gen_loop_end(c, &lh);
 }
 
+uint64_t gen_scaled_vmac_scratch(const nr_model *m, int li)
+{
+    return (nr_shape_count(m->layers[li].in_shape[0]) * 4 + 63) / 64 * 64;
+}
+
+/* The input's P (float [C][H][W] at src) channels-last into the scratch:
+ * 16 positions at a time, so that reads and writes stay within a few
+ * cache lines (the channel stride H*W*4 bytes is often a multiple of 4 KiB,
+ * whose lines share an L1 set). */
+static void copy_hwc(svk *k, V src)
+{
+    gen_lctx *c = k->c;
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    T f32 = LLVMFloatTypeInContext(g->ctx);
+    const uint64_t C = (uint64_t)k->G.C, HW = (uint64_t)k->G.H * (uint64_t)k->G.W, TL = 16;
+    gen_loop lt, lc, lp;
+    gen_loop_begin(c, &lt, (HW + TL - 1) / TL, "hwt");
+    V hw0 = LLVMBuildMul(B, lt.i, gen_i64(c, TL), "");
+    V n = LLVMBuildSub(B, gen_i64(c, HW), hw0, "");
+    n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, n, gen_i64(c, TL), ""), n, gen_i64(c, TL), "");
+    gen_loop_begin(c, &lc, C, "cc");
+    gen_loop_range(c, &lp, gen_i64(c, 0), n, "cp");
+    V hw = LLVMBuildAdd(B, hw0, lp.i, "");
+    V v = ld(g, f32, gep(g, f32, src, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, HW), ""), hw, "")));
+    LLVMBuildStore(B, v, gep(g, f32, c->scratch, LLVMBuildAdd(B, LLVMBuildMul(B, hw, gen_i64(c, C), ""), lc.i, "")));
+    gen_loop_end(c, &lp);
+    gen_loop_end(c, &lc);
+    gen_loop_end(c, &lt);
+}
+
 int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err *err)
 {
     gen_ctx *g = c->g;
@@ -469,12 +521,14 @@ int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err 
     k.vclose = !k.f32 && v->mode == NR_RND_RNE && gen_fmt_is(v->of, "fp32");
     k.lt = k.f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
     k.pf = k.f32 || sums_exact_float(v, G->K);
+    k.fuse = prods_exact(v, k.pf);
     int bw = block_of(v->ws), bx = block_of(v->xs);
     k.seg = bw ? bw : bx;
     k.wnb = bw ? ((uint64_t)G->cin_g + (uint64_t)bw - 1) / (uint64_t)bw : 1;
     k.xnb = bx ? ((uint64_t)G->C + (uint64_t)bx - 1) / (uint64_t)bx : 1;
     gen_scaled_act_layout(v->xs, k.L->in_shape[0], &k.xl);
-    k.pb = gep(g, g->i8, c->in[0], gen_i64(c, k.xl.p_off));
+    k.pb = c->scratch;
+    copy_hwc(&k, gep(g, g->i8, c->in[0], gen_i64(c, k.xl.p_off)));
     k.xb = gep(g, g->i8, c->in[0], gen_i64(c, k.xl.x_off));
     k.sbase = gep(g, g->i8, c->w, gen_i64(c, (k.L->nw * 4 + 7) / 8 * 8));
     const uint64_t VL = GEN_SCALED_VL, full = (uint64_t)G->O / VL, rest = (uint64_t)G->O % VL;

@@ -159,6 +159,9 @@ V gen_decode(gen_lctx *c, const nr_format *f, V bits)
         V fl = LLVMBuildBitCast(g->b, b32, LLVMFloatTypeInContext(g->ctx), "");
         return LLVMBuildFPExt(g->b, fl, g->f64, "");
     }
+    if (f->kind == NR_FLOAT && f->exp_bits == 11 && f->man_bits == 52 && f->bias == 1023 &&
+        f->subnormals && f->specials == NR_SPECIALS_IEEE) /* fp64 (scaled tensors' P*X) */
+        return LLVMBuildBitCast(g->b, bits, g->f64, "");
     return gen_num_decode(g, f, bits);
 }
 
@@ -177,6 +180,11 @@ V gen_sr(gen_lctx *c, nr_rounding mode, V elem, V term)
 
 V gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, V elem, uint32_t term)
 {
+    /* rne into IEEE binary32 is the hardware double->float conversion
+     * (subnormals, overflow to inf; gen_encode_val makes NaN canonical) */
+    if (mode == NR_RND_RNE && gen_fmt_ieee32(f) && !f->saturate && !c->g->no_libm &&
+        !c->g->int_narrow)
+        return gen_encode_val(c, f, v);
     gen_exact x;
     gen_num_exact_f64(c->g, v, &x);
     V sr = gen_sr(c, mode, elem, LLVMConstInt(c->g->i32, term, 0));

@@ -232,7 +232,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             if (pl->vmac.ok)
                 scratch = pl->vmac.scratch;
             if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */
-                scratch = gen_scaled_mac_scratch(m, i);
+                scratch = gen_scaled_mac_scratch(m, i, vector);
             if (!L->w || L->nw == 0) {
                 rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
                 goto fail;
