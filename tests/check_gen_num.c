@@ -570,6 +570,30 @@ START_TEST(compile_time)
 }
 END_TEST
 
+/* emit_vmac.c's split_rne (Veltkamp's splitting in float lanes) is rne to
+ * p bits: c = fl(v * (2^(24-p) + 1)), r = fl(c - fl(c - v)), for every float
+ * in [1/2, 1) (every normal binade: the operations commute with scaling by
+ * powers of two while nothing is subnormal or infinite) and p = 2..12, ties
+ * to even included; the reference is rint (the default rne mode) of v
+ * scaled to a p-bit integer. */
+START_TEST(split_rne)
+{
+    long bad = 0;
+    for (int p = 2; p <= 12; p++) {
+        volatile float K = (float)(ldexp(1.0, 24 - p) + 1);
+        for (uint32_t b = 0x3f000000u; b < 0x3f800000u; b++) {
+            float v;
+            memcpy(&v, &b, sizeof v);
+            volatile float c = v * K, d = c - v;
+            float r = c - d;
+            double ref = ldexp(rint(ldexp((double)v, p)), -p);
+            bad += (double)r != ref;
+        }
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gen_num");
@@ -580,6 +604,7 @@ static Suite *suite(void)
     tcase_add_test(t, sr_bits);
     tcase_add_test(t, jit_errors);
     tcase_add_test(t, compile_time);
+    tcase_add_test(t, split_rne);
     suite_add_tcase(s, t);
     return s;
 }

@@ -51,8 +51,13 @@
  * range); rz takes inexact sums acc + p as they are (rz_sum; on AVX-512
  * targets the add itself rounds toward zero instead, add_rz,
  * gen_ctx.avx512f), rne to a float S takes them rounded to odd (sum_ro:
- * AVX-512 rd and ru adds, or TwoSum), and other sums must be exact
- * (TwoSum's error 0).  Overflow is
+ * AVX-512 rd and ru adds, or TwoSum), or straight from the lanes' add
+ * where that is as good (sums_direct: unfused rne / rna with q >= 2p+1,
+ * the double rounding being innocuous; ru / rd by the AVX-512 add in that
+ * direction), and other sums must be exact (TwoSum's error 0).  Sums whose
+ * addends are on S's subnormal grid need no tiny case (sums_ongrid), and
+ * rne without a tiny case rounds by Veltkamp's splitting, three float
+ * operations (split_rne).  Overflow is
  * checked once per row block from the largest |value| seen (track), not
  * per term, or once per call from max|x| (pbound for products, sbound for
  * rz sums: sum_xlim).
@@ -323,8 +328,10 @@ static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, i
     const vgeo G = *Gp;
     const nr_format *wf = &L->prec.weights;
     memset(v, 0, sizeof *v);
-    /* accumulator vectors a block keeps in registers (of 32 on AVX-512) */
-    int budget = host ? 16 : 4, vmax = f32 ? 16 : 8, vl = vmax, rpv = 1;
+    /* accumulator vectors a block keeps in registers (of 32 on AVX-512):
+     * 16 with float lanes (16 and 8 measured 1.2-1.5x faster than 4 on the
+     * rounded kernels: more independent rounding chains in flight) */
+    int budget = host || f32 ? 16 : 4, vmax = f32 ? 16 : 8, vl = vmax, rpv = 1;
     if (G.OW >= 2 && G.OW <= vmax / 2 && (G.OW & (G.OW - 1)) == 0 && G.OH % (vmax / G.OW) == 0)
         rpv = vmax / G.OW; /* short rows: one vector holds rpv whole rows */
     else
@@ -452,6 +459,10 @@ static int tiny_rare(const nr_format *f)
  * so only overflow is left to reject. */
 static V mround_magic(vk *k, const nr_format *f, V v, int vexp);
 static int magic_ok(vk *k, const nr_format *f);
+static int sums_ongrid(vk *k);
+static int split_ok(vk *k, const nr_format *f);
+static V split_rne(vk *k, const nr_format *f, V v);
+static V fvec(vk *k, double d);
 static V add_rnd(vk *k, V a, V b, unsigned imm);
 static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *ok);
 static int f16c_ok(vk *k, const nr_format *f);
@@ -462,9 +473,11 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
     /* products never tiny (vk.pnormal): no tiny case, no key (pbound) */
     const int normal = (k->pnormal && f == &k->L->prec.products) ||
                        (k->ftz && (f == &k->L->prec.products || f == &k->L->prec.accumulator));
+    /* sums whose tiny values are S values (sums_ongrid): no tiny case */
+    const int grid = f == &k->L->prec.accumulator && sums_ongrid(k);
     if (f16c_ok(k, f)) /* IEEE half: the hardware conversion; sums keyless (vk.sfin) */
         return mround_key(k, which == 1 && k->sfin ? -1 : which, f, v, mround_f16c(k, v), NULL, ok);
-    if (magic_ok(k, f) && !normal) { /* subnormal formats: one grid, no tiny case (below) */
+    if (magic_ok(k, f) && !normal && !grid) { /* subnormal formats: one grid, no tiny case (below) */
         const nr_layer_prec *p = &k->L->prec;
         int vexp = f == &p->products ? k->vexp[0] : f == &p->accumulator ? k->vexp[1] : f->emax + 1;
         return mround_key(k, which, f, v, mround_magic(k, f, v, vexp), NULL, ok);
@@ -481,7 +494,10 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
      * any nonzero dropped bit carries), rz nothing */
     V neg = LLVMBuildICmp(B, LLVMIntSLT, bits, ivec(k, 0), "neg");
     V away = md == NR_RND_RU ? LLVMBuildNot(B, neg, "") : md == NR_RND_RD ? neg : NULL;
-    if (rne) {
+    if (rne && (normal || grid) && split_ok(k, f)) { /* no tiny case: Veltkamp's split */
+        r = LLVMBuildBitCast(B, split_rne(k, f, v), k->ivt, "");
+        low = 0;
+    } else if (rne) {
         V lsb = LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ivec(k, (uint64_t)sh), ""), ivec(k, 1), "");
         r = LLVMBuildAdd(B, LLVMBuildAdd(B, r, ivec(k, low >> 1), ""), lsb, "");
     } else if (md == NR_RND_RNA) {
@@ -489,9 +505,12 @@ static V mround(vk *k, int which, const nr_format *f, V v, V *ok)
     } else if (away) {
         r = LLVMBuildAdd(B, r, LLVMBuildSelect(B, away, ivec(k, low), ivec(k, 0), ""), "");
     }
-    r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
+    if (low)
+        r = LLVMBuildAnd(B, r, ivec(k, ~low), "r");
     if (normal)
         return mround_key(k, -1, f, v, LLVMBuildBitCast(B, r, k->vt, ""), NULL, ok);
+    if (grid) /* keyless when an overflow leaves inf or NaN (vk.sfin) */
+        return mround_key(k, which == 1 && k->sfin ? -1 : which, f, v, LLVMBuildBitCast(B, r, k->vt, ""), NULL, ok);
     V tiny = LLVMBuildICmp(B, LLVMIntULT, av, ivec(k, lo), "tiny");
     V sign = LLVMBuildAnd(B, bits, ivec(k, ~absm), "");
     V t, rare = NULL;
@@ -582,6 +601,75 @@ static V mround_f16c(vk *k, V v)
 {
     T ht = LLVMVectorType(LLVMHalfTypeInContext(k->g->ctx), (unsigned)k->v->vl);
     return LLVMBuildFPExt(k->B, LLVMBuildFPTrunc(k->B, v, ht, "h"), k->vt, "r.h");
+}
+
+/* Sums of S need no tiny case in mround (sums_ongrid): S is a float
+ * format with subnormals, and every addend is a multiple of S's quantum
+ * 2^lsb_S (the accumulator is an S value; the term a P value or the
+ * exact w*x with that lowest bit at least: lsb_exp), which is at least the
+ * lanes' smallest subnormal.  Then a sum s below 2^emin_S in magnitude is
+ * n * 2^lsb_S with |n| < 2^Y: an S value (a subnormal), and a lane value,
+ * so every sum path gives s itself (an exact sum: add_rz, sum_rz,
+ * sum_ro, sums_direct, TwoSum all leave it).  S's rounding of s is s in
+ * every mode, and so is mround's normal-range rule: s's lane encoding has
+ * zeros in the dropped bits (its lowest bit 2^lsb_S = 2^(emin-Y) is at or
+ * above the lane quantum times 2^(F-Y) both in the lanes' normal range
+ * (binade e < emin: quantum 2^(e-F)) and their subnormals (2^-149 /
+ * 2^-1074, emin >= -126 / -1022)), so no mode carries, and split_rne
+ * returns s (below).  A -0 is kept by both. */
+static int sums_ongrid(vk *k)
+{
+    const nr_layer_prec *p = &k->L->prec;
+    const nr_format *sf = &p->accumulator;
+    if (k->v->host || k->units || sf->kind != NR_FLOAT || !sf->subnormals)
+        return 0;
+    int lt = p->mac == NR_MAC_UNFUSED ? lsb_exp(&p->products)
+                                      : lsb_exp(&p->weights) + lsb_exp(gen_in_fmt(k->c, k->li, 0));
+    return lt >= lsb_exp(sf) && lsb_exp(sf) >= (lane_f32(k) ? -149 : -1074) &&
+           sf->emin >= (lane_f32(k) ? -126 : -1022);
+}
+
+/* Sums keyless as with fp16's conversion (vk.sfin): sums_ongrid (mround
+ * rounds every sum by its normal-range rule) in float lanes under rne or
+ * rna, and S's largest value the largest p-bit float (bf16): then any
+ * rounded sum above max_S is 2^128 = inf (a carry out of the top binade),
+ * or NaN (split_rne's c overflowing), and inf or NaN stays in the lane
+ * (inf + finite = inf, inf - inf = NaN, NaN rounds to NaN, masked lanes
+ * keep it), so the check of the accumulators at the block's end finds
+ * every lane that overflowed. */
+static int sums_inf(vk *k)
+{
+    const nr_layer_prec *p = &k->L->prec;
+    const nr_format *sf = &p->accumulator;
+    return sums_ongrid(k) && lane_f32(k) && (p->rounding == NR_RND_RNE || p->rounding == NR_RND_RNA) &&
+           sf->max_finite == ldexp(2 - ldexp(1.0, 1 - sf->prec), 127);
+}
+
+/* rne to f's p = Y+1 significand bits by Veltkamp's splitting (three
+ * float operations instead of mround's five integer ones): c = fl(v * K),
+ * K = 2^(24-p) + 1, r = fl(c - fl(c - v)) is v rounded to nearest p-bit
+ * float, ties to even, for every float v whose v, c and c - v are normal
+ * and c finite.  Checked exhaustively: every float in [1/2, 1) for every
+ * p in 2..12 (tests/check_gen_num's split test), which is every normal
+ * binade, as the three operations commute with scaling by powers of two
+ * while nothing is subnormal or infinite; and -v gives -r.  So for v in
+ * f's normal range (f's rne there is rne to p bits: mround's callers
+ * without a tiny case, vk.pnormal products and sums_ongrid sums, whose
+ * tiny values are f values: c = v * (2^(24-p) + 1) has <= 24 bits and is
+ * exact, and so are c - v and c - (c - v) = v).  An overflow of c gives
+ * inf - inf = NaN, or r = inf, which fails the key (or vk.sfin's check),
+ * as any |r| above max_finite does.  Float lanes and p <= 12 only (what
+ * was checked); fp16 (vk f16c) keeps the conversion. */
+static int split_ok(vk *k, const nr_format *f)
+{
+    return lane_f32(k) && f->kind == NR_FLOAT && f->prec >= 2 && f->prec <= 12;
+}
+
+static V split_rne(vk *k, const nr_format *f, V v)
+{
+    LLVMBuilderRef B = k->B;
+    V c = LLVMBuildFMul(B, v, fvec(k, ldexp(1.0, 24 - f->prec) + 1), "sp.c");
+    return LLVMBuildFSub(B, c, LLVMBuildFSub(B, c, v, ""), "sp.r");
 }
 
 /* Rounding by a magic constant (mround_magic), for formats with
@@ -922,6 +1010,72 @@ static int ro_sums(const vk *k)
     return !k->v->host && !k->sexact && p->rounding != NR_RND_RZ && p->accumulator.kind == NR_FLOAT;
 }
 
+/* Sums of a float S that need no rounding to odd (sum_ro), one lane add
+ * each (sum_direct):
+ *
+ * ru, rd (AVX-512): the add rounding the same way (add_rnd), as add_rz
+ * does for rz and by the same argument: S's values are lane values
+ * (lane_target), so the smallest S value >= the smallest lane value >=
+ * a + b is the smallest S value >= a + b (directed roundings compose), and
+ * mround's checks see the same results; an exact zero sum gets the
+ * direction's sign from the add itself (IEEE: -0 under rd for x + (-x),
+ * +0 under ru), as sum_ro's choice of rd or ru gives; beyond the lane's
+ * range it gives what sum_ro gives (inf or the largest lane value).
+ *
+ * rne, rna: the host's rne add s' = fl(a + b) (q = 24 / 53 significand
+ * bits), when the layer is unfused, both addends have at most p bits (the
+ * S value acc and the P value: prec_P <= prec_S = p) and q >= 2p + 1
+ * (bf16, e6m7: p = 8; e4m3 4; fp16 11 <= (24-1)/2), and small sums are
+ * exact in the lanes (below).  Then S's rounding of s' is S's rounding of
+ * the exact s = a + b (double rounding is innocuous, Figueroa 1995):
+ * Let G be S's values and the midpoints of neighbours; S's rne and rna are
+ * constant between consecutive points of G, and G's points are lane
+ * values (p + 1 <= q bits).  If s' = s, nothing to show.  Else s is not a
+ * lane value, and no lane value, so no point of G, lies strictly between
+ * s and s' (s' is the nearest).  If s' is an S value v, s is nearer to v
+ * than to any midpoint and rounds to v as s' does.  Left: s' = M a
+ * midpoint, impossible: s, M in binade e (|s - M| <= 2^(e-q), half a lane
+ * ulp, and M an odd multiple of 2^(e-p) in [2^e, 2^(e+1)), not at its
+ * ends); say |a| >= |b|, b's lowest bit 2^(eb-p+1) (eb = ilogb b) is s's
+ * lowest at most, and s is no lane value, so eb-p+1 < e-q+1: eb < e-q+p
+ * <= e-p-1 and |b| < 2^(e-p-1).  Then |a - M| < 2^(e-p-1) + 2^(e-q) <=
+ * 2^(e-p), and |a| > 2^e - 2^(e-p-1) makes ilogb a >= e-1, so a is a
+ * multiple of 2^(e-p) like M: a = M, an odd multiple of 2^(e-p), which no
+ * p-bit a >= 2^e is (a multiple of 2^(e-p+1)), contradiction.  S's tiny
+ * range and the lanes' subnormals: a and b are multiples of 2^m (m the
+ * smaller of S's and P's lsb_exp), so every |s| < 2^(emin_S+1) is a lane
+ * value when m is at least the lanes' lowest exponent and emin_S+1-m <= q;
+ * an inexact s is thus above S's tiny range and above the lanes'
+ * subnormals (emin_S >= -126 / -1022 in lanes that round to S), where
+ * the argument above holds with S's p-bit grid; mround's comparisons
+ * with 2^emin, 2^(emin-1) see s' on the same side as s.  Overflow: S's
+ * rounding of s' is S's p-bit rounding of s, checked by the same key; a
+ * lane overflow gives inf, which fails it.  The zero sums are rne's
+ * ([rnd-4]: +0 for x + (-x), -0 + -0 = -0), the sign rna takes too. */
+static int sums_direct(vk *k)
+{
+    const nr_layer_prec *p = &k->L->prec;
+    const nr_format *sf = &p->accumulator, *pf = &p->products;
+    if (!ro_sums(k))
+        return 0;
+    if (p->rounding == NR_RND_RU || p->rounding == NR_RND_RD)
+        return k->g->avx512f;
+    if (p->rounding != NR_RND_RNE && p->rounding != NR_RND_RNA)
+        return 0;
+    const int q = lane_fb(k) + 1, lmin = lane_f32(k) ? -149 : -1074;
+    int m = lsb_exp(sf) < lsb_exp(pf) ? lsb_exp(sf) : lsb_exp(pf);
+    return p->mac == NR_MAC_UNFUSED && pf->prec <= sf->prec && 2 * sf->prec + 1 <= q &&
+           m >= lmin && sf->emin + 1 - m <= q;
+}
+
+static V sum_direct(vk *k, V a, V b)
+{
+    nr_rounding md = k->L->prec.rounding;
+    if (md == NR_RND_RU || md == NR_RND_RD)
+        return add_rnd(k, a, b, md == NR_RND_RU ? 10 : 9);
+    return LLVMBuildFAdd(k->B, a, b, "s");
+}
+
 /* TwoSum's error of s = fl(a + b) is zero: s is the exact sum. */
 static V sum_exact(vk *k, V a, V b, V s)
 {
@@ -947,7 +1101,7 @@ static V checked_sum(vk *k, V acc, V p)
     if (k->L->prec.rounding == NR_RND_RZ)
         return sum_rz(k, acc, p);
     if (ro_sums(k))
-        return sum_ro(k, acc, p);
+        return sums_direct(k) ? sum_direct(k, acc, p) : sum_ro(k, acc, p);
     V sd = LLVMBuildFAdd(k->B, acc, p, "s");
     k->err = LLVMBuildOr(k->B, k->err, LLVMBuildBitCast(k->B, two_sum_err(k, acc, p, sd), k->ivt, ""), "");
     return sd;
@@ -1298,7 +1452,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i32, csr, ""), LLVMConstInt(g->i32, 0x8000, 0), ""),
                        csr_ftz);
     }
-    k.sfin = k.track && f16c_ok(&k, &p->accumulator);
+    k.sfin = k.track && (f16c_ok(&k, &p->accumulator) || sums_inf(&k));
     emit_decode(&k);
     V xbig = NULL; /* this call's max|x| is above xlim (the argument c->xlim) */
     if (k.pbound || k.sbound)
