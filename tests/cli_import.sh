@@ -20,16 +20,6 @@ set -u
 BIN=${1:?usage: cli_import.sh path/to/numrep}
 . "$(dirname "$0")/lib/cli.sh"
 
-# The python that has the modules (Debian's python3-onnx/-torch live in
-# /usr/bin/python3, which a pyenv or venv python3 on PATH does not see).
-find_python() { # find_python MODULE...
-    local py
-    for py in ${NUMREP_PYTHON:-} python3 /usr/bin/python3; do
-        command -v "$py" >/dev/null 2>&1 || continue
-        "$py" -c "import $(IFS=,; echo "$*")" >/dev/null 2>&1 && { echo "$py"; return 0; }
-    done
-    return 1
-}
 
 expect_err() { # expect_err LABEL WANT ARGS...  (exit 1, message contains WANT, nothing written)
     local label=$1 want=$2; shift 2

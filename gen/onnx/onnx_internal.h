@@ -191,6 +191,8 @@ int onnx_const_slice(ctx *c, const val *x, const int64_t *st, const int64_t *en,
 
 /* -------------------------------------------------------------- onnx_ops.c */
 
+/* Constant int64 list (at most 8) from input i: *cnt = -1 when absent. */
+int onnx_int_list(ctx *c, node *n, size_t i, const char *what, int64_t *out, int *cnt);
 /* W[m][k] = alpha * B[k][m] (or B[m][k] when transB), float32, malloc'ed. */
 int onnx_dense_weight(ctx *c, const val *B, int transB, double alpha, int K, int M, float **out);
 
