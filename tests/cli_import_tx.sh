@@ -6,7 +6,7 @@
 #    TransformerEncoderLayer pre-/post-norm, GELU/ReLU, opset 17 with
 #    LayerNormalization and opset 13 with the decomposed LayerNorm; a ViT
 #    stem; a GPT-style causal block with RMSNorm, rotary embeddings and
-#    SwiGLU): imported, the spec's ops checked, `numrep emulate` at fp32
+#    SwiGLU; an MLP with the tanh GELU): imported, the spec's ops checked, `numrep emulate` at fp32
 #    compared with PyTorch's outputs (tolerance of float summation), and
 #    `numrep run` (the JIT) compared with the emulator bit for bit at fp32,
 #    e4m3 and bf16 wherever the generator compiles the model's ops (a model
@@ -81,6 +81,8 @@ check_model enc_pre_relu_13 layernorm relu matmul
 check_model enc_post_relu_13 layernorm relu matmul softmax_axis
 check_model vit_stem conv tokens pad add_const
 check_model gpt_block rmsnorm rope causal_softmax silu mul matmul merge_heads
+check_model mlp_gelu_tanh linear gelu
+grep -q "approximate: tanh" "$tmp/mlp_gelu_tanh/mlp_gelu_tanh.yaml" && ok || bad "tanh GELU not recognised"
 grep -q "transpose_b: true" "$tmp/enc_pre_gelu_17/enc_pre_gelu_17.yaml" && ok || bad "Q K^T is not transpose_b"
 
 # ---- refusals, each naming the node
