@@ -317,10 +317,7 @@ int onnx_const_arith(ctx *c, node *n, const val *a, const val *b)
 int onnx_op_arith(ctx *c, node *n)
 {
     val *a, *b;
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     return rc ? rc : onnx_const_arith(c, n, a, b);
 }
 

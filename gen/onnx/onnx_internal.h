@@ -125,6 +125,7 @@ int onnx_alias(ctx *c, const char *name, const val *src);
 val *onnx_opt_in(ctx *c, node *n, size_t i);              /* NULL when not named  */
 int onnx_get_in(ctx *c, node *n, size_t i, val **out);
 int onnx_check_inputs(ctx *c, node *n, size_t lo, size_t hi);
+int onnx_two_inputs(ctx *c, node *n, val **a, val **b);   /* binary, no attributes */
 int onnx_only_first_output(ctx *c, node *n);
 int onnx_need_act(ctx *c, const val *v, const char *what, int rank);
 int onnx_need_const(ctx *c, const val *v, const char *what, int isint);

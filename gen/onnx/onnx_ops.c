@@ -185,10 +185,7 @@ static int op_matmul(ctx *c, node *n)
 static int op_add(ctx *c, node *n)
 {
     val *a, *b;
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     if (rc)
         return rc;
     char s1[64], s2[64];

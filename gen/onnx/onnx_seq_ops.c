@@ -518,10 +518,7 @@ static int two_acts(ctx *c, node *n, const char *op, const val *av, const val *b
 static int op_add(ctx *c, node *n)
 {
     val *a, *b;
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     if (rc)
         return rc;
     if (a->kind == V_ACT && b->kind == V_ACT)
@@ -548,10 +545,7 @@ static int op_muldiv(ctx *c, node *n)
 {
     val *a, *b;
     int div = n->op_type[0] == 'D';
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     if (rc)
         return rc;
     if (a->kind == V_ACT && b->kind == V_ACT) {
