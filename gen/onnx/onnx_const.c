@@ -508,7 +508,7 @@ static double num(const val *v, size_t k)
 
 int onnx_op_equal(ctx *c, node *n)
 {
-    val *a, *b, r;
+    val *a = NULL, *b = NULL, r;
     int nd;
     int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
     int rc = onnx_check_attrs(c, n, "");
@@ -529,7 +529,7 @@ int onnx_op_equal(ctx *c, node *n)
 
 int onnx_op_where(ctx *c, node *n)
 {
-    val *v[3], r;
+    val *v[3] = {NULL, NULL, NULL}, r;
     int nd;
     int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
     int rc = onnx_check_attrs(c, n, "");

@@ -244,6 +244,8 @@ static void affine(ctx *c, int j, struct onnx_fused *f, int *js, int bias)
 static int match_ln(ctx *c, int h)
 {
     node *n = G(c)->node[h];
+    if (n->n_input != 1)
+        return 0;
     struct onnx_fused f = {.kind = FZ_LN, .x = n->input[0]};
     int ax2, s = next(c, h, "Sub");
     if (s < 0 || reduce_axis(c, h, &f.axis) || G(c)->node[s]->n_input != 2 ||
@@ -272,9 +274,9 @@ static int match_ln(ctx *c, int h)
 static int match_rms(ctx *c, int h)
 {
     node *n = G(c)->node[h];
-    struct onnx_fused f = {.kind = FZ_RMS, .x = n->input[0]};
     if (n->n_input != 2 || !is_scalar(c, n->input[1], 2))
         return 0;
+    struct onnx_fused f = {.kind = FZ_RMS, .x = n->input[0]};
     int r = next(c, h, "ReduceMean"), a = r < 0 ? -1 : next(c, r, "Add");
     if (a < 0 || reduce_axis(c, r, &f.axis) || scalar(c, other(c, a, G(c)->node[r]->output[0]), &f.eps))
         return 0;
@@ -318,13 +320,13 @@ static int last_slice(ctx *c, int j, const char *x, int64_t *lo, int64_t *hi, in
     double a, b, ax, st = 1;
     if (!is_op(c, j, "Slice") || n->n_input < 4 || strcmp(n->input[0], x) ||
         scalar(c, n->input[1], &a) || scalar(c, n->input[2], &b) || scalar(c, n->input[3], &ax) ||
-        ax < -1 || ax >= NR_TENSOR_MAXDIM || (n->n_input > 4 && scalar(c, n->input[4], &st)) ||
-        st != 1)
+        !(ax >= -1 && ax < NR_TENSOR_MAXDIM) || (n->n_input > 4 && scalar(c, n->input[4], &st)) ||
+        st != 1 || !(a >= 0 && a <= 1e15) || !(b >= 0))
         return -1;
     *axis = (int)ax;
-    *lo = a < 0 ? -1 : (int64_t)a;
+    *lo = (int64_t)a;
     *hi = b > 1e15 ? INT64_MAX : (int64_t)b;
-    return *lo < 0 || *hi < 0 ? -1 : 0;
+    return 0;
 }
 
 /* Anchored at the Neg; the pattern's first node is its head. */
