@@ -487,6 +487,11 @@ static int bshape(ctx *c, const val *const *a, int n, int *nd, int64_t *out)
                 out[i] = d;
         }
     }
+    /* masks and expanded tokens, not weights: a cheap bound before the work */
+    int64_t total = 1;
+    for (int i = 0; i < *nd; i++)
+        if ((total *= out[i]) > ((int64_t)1 << 22))
+            return onnx_err(c, NR_ERANGE, "a broadcast constant of more than 2^22 values");
     return 0;
 }
 
