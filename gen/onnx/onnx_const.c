@@ -317,10 +317,7 @@ int onnx_const_arith(ctx *c, node *n, const val *a, const val *b)
 int onnx_op_arith(ctx *c, node *n)
 {
     val *a, *b;
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     return rc ? rc : onnx_const_arith(c, n, a, b);
 }
 
@@ -490,6 +487,11 @@ static int bshape(ctx *c, const val *const *a, int n, int *nd, int64_t *out)
                 out[i] = d;
         }
     }
+    /* masks and expanded tokens, not weights: a cheap bound before the work */
+    int64_t total = 1;
+    for (int i = 0; i < *nd; i++)
+        if ((total *= out[i]) > ((int64_t)1 << 22))
+            return onnx_err(c, NR_ERANGE, "a broadcast constant of more than 2^22 values");
     return 0;
 }
 
@@ -511,7 +513,7 @@ static double num(const val *v, size_t k)
 
 int onnx_op_equal(ctx *c, node *n)
 {
-    val *a, *b, r;
+    val *a = NULL, *b = NULL, r;
     int nd;
     int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
     int rc = onnx_check_attrs(c, n, "");
@@ -532,7 +534,7 @@ int onnx_op_equal(ctx *c, node *n)
 
 int onnx_op_where(ctx *c, node *n)
 {
-    val *v[3], r;
+    val *v[3] = {NULL, NULL, NULL}, r;
     int nd;
     int64_t od[NR_TENSOR_MAXDIM], idx[NR_TENSOR_MAXDIM];
     int rc = onnx_check_attrs(c, n, "");

@@ -125,6 +125,7 @@ int onnx_alias(ctx *c, const char *name, const val *src);
 val *onnx_opt_in(ctx *c, node *n, size_t i);              /* NULL when not named  */
 int onnx_get_in(ctx *c, node *n, size_t i, val **out);
 int onnx_check_inputs(ctx *c, node *n, size_t lo, size_t hi);
+int onnx_two_inputs(ctx *c, node *n, val **a, val **b);   /* binary, no attributes */
 int onnx_only_first_output(ctx *c, node *n);
 int onnx_need_act(ctx *c, const val *v, const char *what, int rank);
 int onnx_need_const(ctx *c, const val *v, const char *what, int isint);
@@ -191,6 +192,8 @@ int onnx_const_slice(ctx *c, const val *x, const int64_t *st, const int64_t *en,
 
 /* -------------------------------------------------------------- onnx_ops.c */
 
+/* Constant int64 list (at most 8) from input i: *cnt = -1 when absent. */
+int onnx_int_list(ctx *c, node *n, size_t i, const char *what, int64_t *out, int *cnt);
 /* W[m][k] = alpha * B[k][m] (or B[m][k] when transB), float32, malloc'ed. */
 int onnx_dense_weight(ctx *c, const val *B, int transB, double alpha, int K, int M, float **out);
 

@@ -226,3 +226,13 @@ int onnx_norm_axis(ctx *c, int64_t axis, int rank, int *out)
     return 0;
 }
 
+
+/* A binary elementwise node without attributes: its two inputs. */
+int onnx_two_inputs(ctx *c, node *n, val **a, val **b)
+{
+    int rc = onnx_check_attrs(c, n, "");
+    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
+    if (!rc) rc = onnx_get_in(c, n, 0, a);
+    if (!rc) rc = onnx_get_in(c, n, 1, b);
+    return rc;
+}

@@ -185,10 +185,7 @@ static int op_matmul(ctx *c, node *n)
 static int op_add(ctx *c, node *n)
 {
     val *a, *b;
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     if (rc)
         return rc;
     char s1[64], s2[64];
@@ -567,8 +564,8 @@ static int op_pad(ctx *c, node *n)
                         (int64_t)x->shape[1] + b[1] + a[1], (int64_t)x->shape[2] + b[2] + a[2]);
 }
 
-/* Constant int64 list from input i (opset >= 10) */
-static int int_list(ctx *c, node *n, size_t i, const char *what, int64_t *out, int *cnt)
+/* Constant int64 list from input i (opset >= 10) (onnx_internal.h) */
+int onnx_int_list(ctx *c, node *n, size_t i, const char *what, int64_t *out, int *cnt)
 {
     val *v = onnx_opt_in(c, n, i);
     *cnt = -1;
@@ -600,10 +597,10 @@ static int op_slice(ctx *c, node *n)
     } else {
         rc = onnx_check_attrs(c, n, "");
         if (!rc) rc = onnx_check_inputs(c, n, 3, 5);
-        if (!rc) rc = int_list(c, n, 1, "starts", st, &ns);
-        if (!rc) rc = int_list(c, n, 2, "ends", en, &ne);
-        if (!rc) rc = int_list(c, n, 3, "axes", ax, &na);
-        if (!rc) rc = int_list(c, n, 4, "steps", sp, &nsp);
+        if (!rc) rc = onnx_int_list(c, n, 1, "starts", st, &ns);
+        if (!rc) rc = onnx_int_list(c, n, 2, "ends", en, &ne);
+        if (!rc) rc = onnx_int_list(c, n, 3, "axes", ax, &na);
+        if (!rc) rc = onnx_int_list(c, n, 4, "steps", sp, &nsp);
     }
     if (!rc) rc = onnx_get_in(c, n, 0, &x);
     if (!rc && ns >= 0 && ns == ne && (na < 0 || na == ns) && (nsp < 0 || nsp == ns) &&

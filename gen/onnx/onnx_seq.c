@@ -177,7 +177,7 @@ int onnx_seq_canon(ctx *c, node *n, const val *v, val *out)
 
 int onnx_seq_check_declared(ctx *c, const val *v, const char *name)
 {
-    int vi = onnx_map_get(&c->vinfo, name);
+    int vi = name ? onnx_map_get(&c->vinfo, name) : -1; /* (def_val refuses no name) */
     if (vi < 0)
         return 0;
     const Onnx__ValueInfoProto *info = vi < (int)c->g->n_value_info

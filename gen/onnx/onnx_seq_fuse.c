@@ -4,6 +4,8 @@
  * docs/semantics.md):
  *
  *   GELU (erf)  Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5   gelu
+ *   GELU (tanh) Mul(x, x) -> Mul x -> Mul 0.044715 -> Add x -> Mul sqrt(2/pi) -> Tanh
+ *               -> Add 1 -> Mul x -> Mul 0.5                    gelu, approximate: tanh
  *   LayerNorm   ReduceMean(x) -> Sub -> Pow 2 -> ReduceMean -> Add eps -> Sqrt -> Div
  *               [-> Mul gamma [-> Add beta]]                                layernorm
  *   RMSNorm     Pow(x, 2) -> ReduceMean -> Add eps -> Sqrt -> Reciprocal -> Mul x
@@ -26,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FZ_NONE, FZ_GELU, FZ_LN, FZ_RMS, FZ_SILU, FZ_ROPE, FZ_CAUSAL };
+enum { FZ_NONE, FZ_GELU_TANH, FZ_GELU, FZ_LN, FZ_RMS, FZ_SILU, FZ_ROPE, FZ_CAUSAL };
 
 struct onnx_fused {
     int kind;                 /* at the head node; FZ_NONE elsewhere             */
@@ -183,6 +185,44 @@ static int match_gelu(ctx *c, int h)
     return 1;
 }
 
+/* The only reader of node j's output, a Mul or Add whose other input is
+ * the constant want (float32), or -1. */
+static int next_const(ctx *c, int j, const char *op, double want)
+{
+    int k = next(c, j, op);
+    return k >= 0 && is_scalar(c, other(c, k, G(c)->node[j]->output[0]), (float)want) ? k : -1;
+}
+
+/* The only reader of node j's output, op(x, that output) in either order, or -1. */
+static int next_x(ctx *c, int j, const char *op, const char *x)
+{
+    int k = next(c, j, op);
+    const char *o = k < 0 ? NULL : other(c, k, G(c)->node[j]->output[0]);
+    return o && !strcmp(o, x) ? k : -1;
+}
+
+static int match_gelu_tanh(ctx *c, int h)
+{
+    node *n = G(c)->node[h];
+    if (n->n_input != 2 || strcmp(n->input[0], n->input[1]))
+        return 0;
+    const char *x = n->input[0];
+    int js[8];
+    js[0] = next_x(c, h, "Mul", x);
+    js[1] = js[0] < 0 ? -1 : next_const(c, js[0], "Mul", 0.044715);
+    js[2] = js[1] < 0 ? -1 : next_x(c, js[1], "Add", x);
+    js[3] = js[2] < 0 ? -1 : next_const(c, js[2], "Mul", sqrt(2 / M_PI));
+    js[4] = js[3] < 0 ? -1 : next(c, js[3], "Tanh");
+    js[5] = js[4] < 0 ? -1 : next_const(c, js[4], "Add", 1);
+    js[6] = js[5] < 0 ? -1 : next_x(c, js[5], "Mul", x);
+    js[7] = js[6] < 0 ? -1 : next_const(c, js[6], "Mul", 0.5);
+    if (js[7] < 0)
+        return 0;
+    mark(c->fz, js, 8);
+    c->fz[h] = (struct onnx_fused){.kind = FZ_GELU_TANH, .x = x, .out = G(c)->node[js[7]]->output[0]};
+    return 1;
+}
+
 /* The optional Mul gamma [, Add beta] after node j; updates *last. */
 static void affine(ctx *c, int j, struct onnx_fused *f, int *js, int bias)
 {
@@ -204,6 +244,8 @@ static void affine(ctx *c, int j, struct onnx_fused *f, int *js, int bias)
 static int match_ln(ctx *c, int h)
 {
     node *n = G(c)->node[h];
+    if (n->n_input != 1)
+        return 0;
     struct onnx_fused f = {.kind = FZ_LN, .x = n->input[0]};
     int ax2, s = next(c, h, "Sub");
     if (s < 0 || reduce_axis(c, h, &f.axis) || G(c)->node[s]->n_input != 2 ||
@@ -232,9 +274,9 @@ static int match_ln(ctx *c, int h)
 static int match_rms(ctx *c, int h)
 {
     node *n = G(c)->node[h];
-    struct onnx_fused f = {.kind = FZ_RMS, .x = n->input[0]};
     if (n->n_input != 2 || !is_scalar(c, n->input[1], 2))
         return 0;
+    struct onnx_fused f = {.kind = FZ_RMS, .x = n->input[0]};
     int r = next(c, h, "ReduceMean"), a = r < 0 ? -1 : next(c, r, "Add");
     if (a < 0 || reduce_axis(c, r, &f.axis) || scalar(c, other(c, a, G(c)->node[r]->output[0]), &f.eps))
         return 0;
@@ -278,13 +320,13 @@ static int last_slice(ctx *c, int j, const char *x, int64_t *lo, int64_t *hi, in
     double a, b, ax, st = 1;
     if (!is_op(c, j, "Slice") || n->n_input < 4 || strcmp(n->input[0], x) ||
         scalar(c, n->input[1], &a) || scalar(c, n->input[2], &b) || scalar(c, n->input[3], &ax) ||
-        ax < -1 || ax >= NR_TENSOR_MAXDIM || (n->n_input > 4 && scalar(c, n->input[4], &st)) ||
-        st != 1)
+        !(ax >= -1 && ax < NR_TENSOR_MAXDIM) || (n->n_input > 4 && scalar(c, n->input[4], &st)) ||
+        st != 1 || !(a >= 0 && a <= 1e15) || !(b >= 0))
         return -1;
     *axis = (int)ax;
-    *lo = a < 0 ? -1 : (int64_t)a;
+    *lo = (int64_t)a;
     *hi = b > 1e15 ? INT64_MAX : (int64_t)b;
-    return *lo < 0 || *hi < 0 ? -1 : 0;
+    return 0;
 }
 
 /* Anchored at the Neg; the pattern's first node is its head. */
@@ -353,7 +395,7 @@ int onnx_fuse_scan(ctx *c)
         if (!n->op_type || c->fz[i].skip || n->n_output != 1 || (n->domain && *n->domain))
             continue;
         if (is_op(c, h, "Div") || is_op(c, h, "Mul"))
-            match_gelu(c, h);
+            (void)(match_gelu(c, h) || match_gelu_tanh(c, h));
         else if (is_op(c, h, "ReduceMean"))
             match_ln(c, h);
         else if (is_op(c, h, "Pow"))
@@ -408,6 +450,10 @@ int onnx_fuse_emit(ctx *c, int i)
             rc2 = onnx_err(c, NR_EUNSUP, "a causal mask before a Softmax that is not along the "
                            "last axis");
         return rc2 ? rc2 : onnx_seq_causal(c, n, x, g, f->out);
+    }
+    if (f->kind == FZ_GELU_TANH) {
+        int li, rc2 = onnx_seq_unary(c, n, "gelu", x, f->out, &li);
+        return rc2 ? rc2 : onnx_lfield(c, &c->L[li], ", approximate: tanh");
     }
     if (f->kind == FZ_GELU || f->kind == FZ_SILU)
         return onnx_seq_unary(c, n, f->kind == FZ_GELU ? "gelu" : "silu", x, f->out, NULL);

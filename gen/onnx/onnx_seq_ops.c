@@ -148,24 +148,6 @@ static int op_reshape(ctx *c, node *n)
     return onnx_seq_def_like(c, n->output[0], r.layer, &r);
 }
 
-static int const_list(ctx *c, node *n, size_t i, const char *what, int64_t *out, int *cnt)
-{
-    val *v = onnx_opt_in(c, n, i);
-    *cnt = -1;
-    if (!v)
-        return 0;
-    int rc = onnx_need_const(c, v, what, 1);
-    if (rc)
-        return rc;
-    if (v->ndim != 1 || v->count > NR_TENSOR_MAXDIM)
-        return onnx_err(c, NR_EUNSUP, "%s must be a 1-D list of at most %d values", what,
-                        NR_TENSOR_MAXDIM);
-    if (v->count)
-        memcpy(out, v->i, v->count * sizeof *out);
-    *cnt = (int)v->count;
-    return 0;
-}
-
 static int op_slice(ctx *c, node *n)
 {
     val x, r;
@@ -176,10 +158,10 @@ static int op_slice(ctx *c, node *n)
         rc = onnx_err(c, NR_EUNSUP, "Slice of a sequence needs opset >= 10");
     if (!rc) rc = onnx_check_inputs(c, n, 3, 5);
     if (!rc) rc = seq_in(c, n, 0, &x);
-    if (!rc) rc = const_list(c, n, 1, "starts", st, &ns);
-    if (!rc) rc = const_list(c, n, 2, "ends", en, &ne);
-    if (!rc) rc = const_list(c, n, 3, "axes", ax, &na);
-    if (!rc) rc = const_list(c, n, 4, "steps", sp, &nsp);
+    if (!rc) rc = onnx_int_list(c, n, 1, "starts", st, &ns);
+    if (!rc) rc = onnx_int_list(c, n, 2, "ends", en, &ne);
+    if (!rc) rc = onnx_int_list(c, n, 3, "axes", ax, &na);
+    if (!rc) rc = onnx_int_list(c, n, 4, "steps", sp, &nsp);
     if (rc)
         return rc;
     if (ns != ne || (na >= 0 && na != ns) || (nsp >= 0 && nsp != ns))
@@ -536,10 +518,7 @@ static int two_acts(ctx *c, node *n, const char *op, const val *av, const val *b
 static int op_add(ctx *c, node *n)
 {
     val *a, *b;
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     if (rc)
         return rc;
     if (a->kind == V_ACT && b->kind == V_ACT)
@@ -566,10 +545,7 @@ static int op_muldiv(ctx *c, node *n)
 {
     val *a, *b;
     int div = n->op_type[0] == 'D';
-    int rc = onnx_check_attrs(c, n, "");
-    if (!rc) rc = onnx_check_inputs(c, n, 2, 2);
-    if (!rc) rc = onnx_get_in(c, n, 0, &a);
-    if (!rc) rc = onnx_get_in(c, n, 1, &b);
+    int rc = onnx_two_inputs(c, n, &a, &b);
     if (rc)
         return rc;
     if (a->kind == V_ACT && b->kind == V_ACT) {
@@ -589,6 +565,16 @@ static int op_muldiv(ctx *c, node *n)
 
 /* ---------------------------------------------------------------- rows */
 
+/* The node's axis attribute must name the last axis of rank nd. */
+static int need_last(ctx *c, int64_t axis, int nd)
+{
+    int ax, rc = onnx_norm_axis(c, axis, nd, &ax);
+    if (!rc && ax != nd - 1)
+        rc = onnx_err(c, NR_EUNSUP, "along axis %lld of rank %d; only the last axis is supported",
+                      (long long)axis, nd);
+    return rc;
+}
+
 static int op_softmax(ctx *c, node *n)
 {
     val v, x;
@@ -599,12 +585,8 @@ static int op_softmax(ctx *c, node *n)
     if (!rc) rc = onnx_attr_int(c, n, "axis", c->opset < 13 ? 1 : -1, &axis);
     if (rc)
         return rc;
-    int ax;
-    if ((rc = onnx_norm_axis(c, axis, v.nd, &ax)))
+    if ((rc = need_last(c, axis, v.nd)))
         return rc;
-    if (ax != v.nd - 1)
-        return onnx_err(c, NR_EUNSUP, "Softmax along axis %lld of rank %d; only the last axis is "
-                        "supported", (long long)axis, v.nd);
     if ((rc = last_axis(c, n, &v, "Softmax", &x)))
         return rc;
     int li;
@@ -674,12 +656,8 @@ static int op_layernorm(ctx *c, node *n)
     if (!rc) rc = onnx_attr_float(c, n, "epsilon", 1e-5, &eps);
     if (rc)
         return rc;
-    int ax;
-    if ((rc = onnx_norm_axis(c, axis, v.nd, &ax)))
+    if ((rc = need_last(c, axis, v.nd)))
         return rc;
-    if (ax != v.nd - 1)
-        return onnx_err(c, NR_EUNSUP, "LayerNormalization over axes %lld..%d; only the last axis "
-                        "is supported", (long long)axis, v.nd - 1);
     return onnx_seq_norm(c, n, &v, "layernorm", onnx_opt_in(c, n, 1), onnx_opt_in(c, n, 2), eps,
                          n->output[0]);
 }
@@ -784,7 +762,7 @@ static int op_split(ctx *c, node *n)
     if (!rc) rc = seq_in(c, n, 0, &x);
     if (!rc) rc = onnx_attr_int(c, n, "axis", 0, &axis);
     if (!rc && c->opset < 13) rc = onnx_attr_ints(c, n, "split", sz, 8, &ns);
-    if (!rc && c->opset >= 13) rc = const_list(c, n, 1, "split", sz, &ns);
+    if (!rc && c->opset >= 13) rc = onnx_int_list(c, n, 1, "split", sz, &ns);
     if (rc)
         return rc;
     int ax;

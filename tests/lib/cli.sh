@@ -63,6 +63,18 @@ skip_all() {
     exit 77
 }
 
+# find_python MODULE...: the python3 that imports them (Debian's python3-onnx/
+# -torch live in /usr/bin/python3, which a pyenv or venv python3 on PATH does
+# not see; NUMREP_PYTHON first), printed; status 1 when none does
+find_python() {
+    local py
+    for py in ${NUMREP_PYTHON:-} python3 /usr/bin/python3; do
+        command -v "$py" >/dev/null 2>&1 || continue
+        "$py" -c "import $(IFS=,; echo "$*")" >/dev/null 2>&1 && { echo "$py"; return 0; }
+    done
+    return 1
+}
+
 # skip_part WHAT: this part did not run (the rest does); finish lists it
 skip_part() {
     echo "skipped: $*"
@@ -78,18 +90,6 @@ finish() {
     [ -z "$skipped" ] || printf 'skipped parts:\n%s' "$skipped"
     [ "$fail" -eq 0 ] || exit 1
     exit 0
-}
-
-# find_python MODULE...: the python that imports every MODULE (Debian's
-# python3-onnx/-torch live in /usr/bin/python3, which a pyenv or venv
-# python3 on PATH does not see; NUMREP_PYTHON first); prints it, or fails
-find_python() {
-    local py
-    for py in ${NUMREP_PYTHON:-} python3 /usr/bin/python3; do
-        command -v "$py" >/dev/null 2>&1 || continue
-        "$py" -c "import $(IFS=,; echo "$*")" >/dev/null 2>&1 && { echo "$py"; return 0; }
-    done
-    return 1
 }
 
 # ---- `numrep round` (cli_round.sh, cli_scaled.sh)

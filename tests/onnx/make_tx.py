@@ -9,7 +9,7 @@ writes, per model NAME into OUTDIR (default tests/onnx/tx):
 The models: torch.nn.TransformerEncoderLayer pre-/post-norm, GELU/ReLU,
 opset 17 (LayerNormalization) and 13 (decomposed LayerNorm); a ViT stem
 (linear patch embedding as a strided Conv, class token, position
-embeddings); a GPT-style causal block (RMSNorm, rotary embeddings, SwiGLU);
+embeddings); an MLP with the tanh-approximated GELU; a GPT-style causal block (RMSNorm, rotary embeddings, SwiGLU);
 and bad_headdim8, an encoder whose 1/sqrt(8) attention scaling numrep's
 scale cannot express exactly (the importer must refuse it, naming the node).
 The generated files are committed, so tests never need torch.
@@ -51,6 +51,17 @@ class VitStem(torch.nn.Module):
         t = self.proj(x).flatten(2).transpose(1, 2)
         t = torch.cat([self.cls.expand(x.shape[0], -1, -1), t], dim=1)
         return t + self.pos
+
+
+class MlpTanh(torch.nn.Module):
+    """Linear -> GELU (tanh approximation) -> Linear."""
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.a, self.b = torch.nn.Linear(D, 2 * D), torch.nn.Linear(2 * D, D)
+
+    def forward(self, x):
+        return self.b(torch.nn.functional.gelu(self.a(x), approximate="tanh"))
 
 
 class RMSNorm(torch.nn.Module):
@@ -136,6 +147,7 @@ def main():
     export("enc_post_gelu_17", encoder(False, "gelu"), (T, D), 17)
     export("vit_stem", VitStem().eval(), (3, 16, 16), 17)
     export("gpt_block", GptBlock().eval(), (T, D), 17)
+    export("mlp_gelu_tanh", MlpTanh().eval(), (T, D), 17)
     export("bad_headdim8", encoder(True, "gelu", heads=4), (T, D), 17)
 
 
