@@ -225,13 +225,13 @@ int main(int argc, char **argv)
                     fails += !pass;
                     cfails += cratio < TARGET;
                     printf("%-20s %-3s %-6s %3d %9.3f %9.3f %9.3f %7.2f %7.2f  %s\n", name,
-                           nr_rounding_name(modes[mi]), d ? "wide" : "normal", threads[t],
+                           nr_format_rounding_name(modes[mi]), d ? "wide" : "normal", threads[t],
                            tm.wall_round * 1e3, (double)n / tm.wall_round * 1e-9,
                            (double)n / tm.wall_copy * 1e-9, ratio, cratio, pass ? "PASS" : "FAIL");
                     if (ratio < worst) {
                         worst = ratio;
                         snprintf(worst_row, sizeof worst_row, "%s %s %s threads=%d", name,
-                                 nr_rounding_name(modes[mi]), d ? "wide" : "normal", threads[t]);
+                                 nr_format_rounding_name(modes[mi]), d ? "wide" : "normal", threads[t]);
                     }
                     fflush(stdout);
                 }

@@ -247,7 +247,7 @@ static int op_results(nr_err *err)
     if (rc)
         return rc;
     nr_run run;
-    nr_run_init(&run);
+    nr_results_run_init(&run);
     snprintf(run.network, sizeof run.network, "n");
     snprintf(run.method, sizeof run.method, "fast");
     nr_results_row row, back;

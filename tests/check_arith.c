@@ -59,11 +59,11 @@ static void hand(const char *fmt, nr_rounding m, int op, uint64_t a, uint64_t b,
     unsigned fl = 0;
     uint64_t got = do_op(&f, m, op, a, b, c, 0, &fl);
     ck_assert_msg(got == want, "%s %s %s(0x%llx, 0x%llx, 0x%llx) = 0x%llx, want 0x%llx", fmt,
-                  nr_rounding_name(m), opname[op], (unsigned long long)a, (unsigned long long)b,
+                  nr_format_rounding_name(m), opname[op], (unsigned long long)a, (unsigned long long)b,
                   (unsigned long long)c, (unsigned long long)got, (unsigned long long)want);
     if (want_fl != ~0u)
         ck_assert_msg(fl == want_fl, "%s %s %s(0x%llx, 0x%llx, 0x%llx): flags 0x%x, want 0x%x",
-                      fmt, nr_rounding_name(m), opname[op], (unsigned long long)a,
+                      fmt, nr_format_rounding_name(m), opname[op], (unsigned long long)a,
                       (unsigned long long)b, (unsigned long long)c, fl, want_fl);
 }
 
@@ -350,7 +350,7 @@ START_TEST(fixed_vs_integer)
                     uint64_t got = do_op(&f, m, op, a, b, c, 0, NULL);
                     ck_assert_msg(got == want[op],
                                   "%s %s %s(0x%04llx, 0x%04llx, 0x%04llx) = 0x%04llx, want 0x%04llx",
-                                  wrap ? "q7.8-wrap" : "q7.8", nr_rounding_name(m), opname[op],
+                                  wrap ? "q7.8-wrap" : "q7.8", nr_format_rounding_name(m), opname[op],
                                   (unsigned long long)a, (unsigned long long)b,
                                   (unsigned long long)c, (unsigned long long)got,
                                   (unsigned long long)want[op]);
@@ -570,12 +570,12 @@ START_TEST(convert_vs_host)
             vr = (float)va;
             fesetround(FE_TONEAREST);
             uint32_t want = isnan(vr) ? 0x7fc00000 : f2u(vr);
-            uint64_t got = nr_convert(&f32, ieee_modes[mi].m, &f64, a, 0, NULL);
+            uint64_t got = nr_arith_convert(&f32, ieee_modes[mi].m, &f64, a, 0, NULL);
             ck_assert_msg(got == want, "fp64->fp32 %s 0x%016llx = 0x%08llx, want 0x%08x",
                           ieee_modes[mi].name, (unsigned long long)a, (unsigned long long)got,
                           want);
             /* widening back is exact */
-            uint64_t back = nr_convert(&f64, ieee_modes[mi].m, &f32, got, 0, NULL);
+            uint64_t back = nr_arith_convert(&f64, ieee_modes[mi].m, &f32, got, 0, NULL);
             double dv = (double)u2f((uint32_t)got);
             ck_assert(isnan(dv) ? back == 0x7ff8000000000000ull : back == d2u(dv));
             /* fp32 -> fp16 (rne) against the compiler's conversion */
@@ -585,7 +585,7 @@ START_TEST(convert_vs_host)
                 memcpy(&hw, &h, 2);
                 if (isnan(u2f(want)))
                     hw = 0x7e00;
-                uint64_t g16 = nr_convert(&f16, NR_RND_RNE, &f32, want, 0, NULL);
+                uint64_t g16 = nr_arith_convert(&f16, NR_RND_RNE, &f32, want, 0, NULL);
                 ck_assert_msg(g16 == hw, "fp32->fp16 0x%08x = 0x%04llx, want 0x%04x", want,
                               (unsigned long long)g16, hw);
             }
@@ -600,29 +600,29 @@ START_TEST(convert_hand)
     nr_format q63w = tu_fmt("q63.0-wrap");
     unsigned fl = 0;
     /* fp32 1/3 -> e4m3: 11/32 (0x2b) rne, 10/32 (0x2a) rz */
-    ck_assert_uint_eq(nr_convert(&e4m3, NR_RND_RNE, &f32, 0x3eaaaaab, 0, NULL), 0x2b);
-    ck_assert_uint_eq(nr_convert(&e4m3, NR_RND_RZ, &f32, 0x3eaaaaab, 0, NULL), 0x2a);
-    ck_assert_uint_eq(nr_convert(&f32, NR_RND_RNE, &i8, 0x80, 0, NULL), 0xc3000000); /* -128 */
+    ck_assert_uint_eq(nr_arith_convert(&e4m3, NR_RND_RNE, &f32, 0x3eaaaaab, 0, NULL), 0x2b);
+    ck_assert_uint_eq(nr_arith_convert(&e4m3, NR_RND_RZ, &f32, 0x3eaaaaab, 0, NULL), 0x2a);
+    ck_assert_uint_eq(nr_arith_convert(&f32, NR_RND_RNE, &i8, 0x80, 0, NULL), 0xc3000000); /* -128 */
     /* 300.5: int8 saturates; int16 ties to even 300 (0x12c), rna 301 */
-    ck_assert_uint_eq(nr_convert(&i8, NR_RND_RNE, &f32, 0x43964000, 0, NULL), 0x7f);
-    ck_assert_uint_eq(nr_convert(&i16, NR_RND_RNE, &f32, 0x43964000, 0, NULL), 0x12c);
-    ck_assert_uint_eq(nr_convert(&i16, NR_RND_RNA, &f32, 0x43964000, 0, NULL), 0x12d);
-    ck_assert_uint_eq(nr_convert(&i8, NR_RND_RNE, &f32, 0x7f800000, 0, NULL), 0x7f);
-    ck_assert_uint_eq(nr_convert(&i8, NR_RND_RNE, &f32, 0xff800000, 0, NULL), 0x80);
-    ck_assert_uint_eq(nr_convert(&i8, NR_RND_RNE, &f32, 0x7fc00000, 0, &fl), 0);
+    ck_assert_uint_eq(nr_arith_convert(&i8, NR_RND_RNE, &f32, 0x43964000, 0, NULL), 0x7f);
+    ck_assert_uint_eq(nr_arith_convert(&i16, NR_RND_RNE, &f32, 0x43964000, 0, NULL), 0x12c);
+    ck_assert_uint_eq(nr_arith_convert(&i16, NR_RND_RNA, &f32, 0x43964000, 0, NULL), 0x12d);
+    ck_assert_uint_eq(nr_arith_convert(&i8, NR_RND_RNE, &f32, 0x7f800000, 0, NULL), 0x7f);
+    ck_assert_uint_eq(nr_arith_convert(&i8, NR_RND_RNE, &f32, 0xff800000, 0, NULL), 0x80);
+    ck_assert_uint_eq(nr_arith_convert(&i8, NR_RND_RNE, &f32, 0x7fc00000, 0, &fl), 0);
     ck_assert(fl & NR_FLAG_INVALID);
     /* 1e30 (0x7149f2ca) is a multiple of 2^76: 0 modulo 256 */
     fl = 0;
-    ck_assert_uint_eq(nr_convert(&i8w, NR_RND_RNE, &f32, 0x7149f2ca, 0, &fl), 0);
+    ck_assert_uint_eq(nr_arith_convert(&i8w, NR_RND_RNE, &f32, 0x7149f2ca, 0, &fl), 0);
     ck_assert(fl & NR_FLAG_WRAPPED);
     /* -(2^7 + 3) mod 256 = 125 */
-    ck_assert_uint_eq(nr_convert(&i8w, NR_RND_RNE, &f32, 0xc3030000, 0, NULL), 125);
+    ck_assert_uint_eq(nr_arith_convert(&i8w, NR_RND_RNE, &f32, 0xc3030000, 0, NULL), 125);
     /* 2^64 + 2^12 modulo 2^64 */
-    ck_assert_uint_eq(nr_convert(&q63w, NR_RND_RNE, &f64, d2u(0x1p64 + 0x1p12), 0, NULL), 4096);
-    ck_assert_uint_eq(nr_convert(&q63w, NR_RND_RNE, &f64, d2u(0x1p200), 0, NULL), 0);
-    ck_assert_uint_eq(nr_convert(&q63w, NR_RND_RNE, &f64, d2u(-0x1p63), 0, NULL), 1ull << 63);
+    ck_assert_uint_eq(nr_arith_convert(&q63w, NR_RND_RNE, &f64, d2u(0x1p64 + 0x1p12), 0, NULL), 4096);
+    ck_assert_uint_eq(nr_arith_convert(&q63w, NR_RND_RNE, &f64, d2u(0x1p200), 0, NULL), 0);
+    ck_assert_uint_eq(nr_arith_convert(&q63w, NR_RND_RNE, &f64, d2u(-0x1p63), 0, NULL), 1ull << 63);
     /* 2^51 + 1/2: a tie, to even */
-    ck_assert_uint_eq(nr_convert(&q63w, NR_RND_RNE, &f64, d2u(0x1p51 + 0.5), 0, NULL),
+    ck_assert_uint_eq(nr_arith_convert(&q63w, NR_RND_RNE, &f64, d2u(0x1p51 + 0.5), 0, NULL),
                       1ull << 51);
 }
 END_TEST
@@ -655,52 +655,52 @@ START_TEST(exact_ops)
 {
     nr_format f64 = tu_fmt("fp64");
     nr_exact a = ex(0, 1, 300), b = ex(0, 1, -300), nb = ex(1, 1, -300), r;
-    nr_exact_add(&a, &b, NR_RND_RNE, &r); /* 2^300 + 2^-300 */
+    nr_arith_exact_add(&a, &b, NR_RND_RNE, &r); /* 2^300 + 2^-300 */
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RU, &r, 0, NULL), 0x52b0000000000001ull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RD, &r, 0, NULL), 0x52b0000000000000ull);
-    nr_exact_add(&a, &nb, NR_RND_RNE, &r); /* 2^300 - 2^-300 */
+    nr_arith_exact_add(&a, &nb, NR_RND_RNE, &r); /* 2^300 - 2^-300 */
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RD, &r, 0, NULL), 0x52afffffffffffffull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RNE, &r, 0, NULL), 0x52b0000000000000ull);
-    nr_exact_add(&nb, &a, NR_RND_RNE, &r); /* operand order does not matter */
+    nr_arith_exact_add(&nb, &a, NR_RND_RNE, &r); /* operand order does not matter */
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RZ, &r, 0, NULL), 0x52afffffffffffffull);
     /* (2^64-1)^2 = 2^128 - 2^65 + 1: rz keeps 53 ones below 2^128 */
     nr_exact m = ex(0, ~0ull, 0);
-    nr_exact_mul(&m, &m, &r);
+    nr_arith_exact_mul(&m, &m, &r);
     ck_assert(r.cls == NR_CLS_FINITE && !r.sticky);
     ck_assert(r.sig == (u128)~0ull * ~0ull && r.exp == 0);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RZ, &r, 0, NULL), 0x47efffffffffffffull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RU, &r, 0, NULL), 0x47f0000000000000ull);
     /* (2^127 + 1) + (2^127 + 1) = 2^128 + 2: needs a carry past 128 bits */
     nr_exact big = ex(0, ((u128)1 << 127) + 1, 0);
-    nr_exact_add(&big, &big, NR_RND_RNE, &r);
+    nr_arith_exact_add(&big, &big, NR_RND_RNE, &r);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RU, &r, 0, NULL), 0x47f0000000000001ull);
     ck_assert_uint_eq(nr_round_exact(&f64, NR_RND_RD, &r, 0, NULL), 0x47f0000000000000ull);
     /* cancellation to exact zero is +0; -0 + -0 = -0; 0 * inf = NaN */
     nr_exact p = ex(0, 5, 3), q = ex(1, 5, 3), z = ex(1, 0, 0), inf = {.cls = NR_CLS_INF};
-    nr_exact_add(&p, &q, NR_RND_RNE, &r);
+    nr_arith_exact_add(&p, &q, NR_RND_RNE, &r);
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 0);
-    nr_exact_add(&z, &z, NR_RND_RNE, &r);
+    nr_arith_exact_add(&z, &z, NR_RND_RNE, &r);
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 1);
-    nr_exact_add(&p, &q, NR_RND_RD, &r); /* [rnd-4] cancellation under rd is -0 */
+    nr_arith_exact_add(&p, &q, NR_RND_RD, &r); /* [rnd-4] cancellation under rd is -0 */
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 1);
     nr_exact zp = ex(0, 0, 0);
-    nr_exact_add(&zp, &z, NR_RND_RD, &r); /* (+0) + (-0) under rd is -0 */
+    nr_arith_exact_add(&zp, &z, NR_RND_RD, &r); /* (+0) + (-0) under rd is -0 */
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 1);
-    nr_exact_add(&zp, &z, NR_RND_RU, &r);
+    nr_arith_exact_add(&zp, &z, NR_RND_RU, &r);
     ck_assert(r.cls == NR_CLS_ZERO && r.sign == 0);
-    nr_exact_mul(&z, &inf, &r);
+    nr_arith_exact_mul(&z, &inf, &r);
     ck_assert(r.cls == NR_CLS_NAN);
-    nr_exact_mul(&q, &q, &r);
+    nr_arith_exact_mul(&q, &q, &r);
     ck_assert(r.cls == NR_CLS_FINITE && r.sign == 0 && r.sig == 25 && r.exp == 6);
     /* a sticky operand below the other's unit: 4 + (0.5..0.75) */
     nr_exact s = {.cls = NR_CLS_FINITE, .sig = 2, .exp = -2, .sticky = 1};
     nr_exact four = ex(0, 1, 2);
-    nr_exact_add(&four, &s, NR_RND_RNE, &r);
+    nr_arith_exact_add(&four, &s, NR_RND_RNE, &r);
     nr_format e4 = tu_fmt("e5m2"); /* values 4, 5: 4.5..4.75 -> rne 5 (0x45) */
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RNE, &r, 0, NULL), 0x45);
     nr_exact ns = s;
     ns.sign = 1;
-    nr_exact_add(&four, &ns, NR_RND_RNE, &r); /* 4 - (0.5..0.75) = 3.25..3.5: e5m2 3 or 3.5, above the midpoint */
+    nr_arith_exact_add(&four, &ns, NR_RND_RNE, &r); /* 4 - (0.5..0.75) = 3.25..3.5: e5m2 3 or 3.5, above the midpoint */
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RNE, &r, 0, NULL), 0x43);
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RU, &r, 0, NULL), 0x43);
     ck_assert_uint_eq(nr_round_exact(&e4, NR_RND_RD, &r, 0, NULL), 0x42);
@@ -714,7 +714,7 @@ static uint64_t parse_round(const char *fmt, nr_rounding m, const char *text)
     nr_format f = tu_fmt(fmt);
     nr_exact x;
     nr_err e = {0};
-    int rc = nr_exact_parse(text, &x, &e);
+    int rc = nr_value_exact_parse(text, &x, &e);
     ck_assert_msg(rc == 0, "parse \"%s\": %s", text, e.msg);
     return nr_round_exact(&f, m, &x, 0, NULL);
 }
@@ -723,7 +723,7 @@ static void pr(const char *fmt, nr_rounding m, const char *text, uint64_t want)
 {
     uint64_t got = parse_round(fmt, m, text);
     ck_assert_msg(got == want, "\"%s\" -> %s %s = 0x%llx, want 0x%llx", text, fmt,
-                  nr_rounding_name(m), (unsigned long long)got, (unsigned long long)want);
+                  nr_format_rounding_name(m), (unsigned long long)got, (unsigned long long)want);
 }
 
 START_TEST(parse_values)
@@ -803,7 +803,7 @@ static void parse_bad(const char *text, const char *sub)
     nr_exact x;
     memset(&x, 0x5a, sizeof x);
     nr_err e = {0};
-    int rc = nr_exact_parse(text, &x, &e);
+    int rc = nr_value_exact_parse(text, &x, &e);
     ck_assert_msg(rc == -NR_ESYNTAX && e.code == NR_ESYNTAX, "\"%s\": rc %d, want syntax error",
                   text, rc);
     ck_assert_msg(strstr(e.msg, sub), "\"%s\": message \"%s\" lacks \"%s\"", text, e.msg, sub);

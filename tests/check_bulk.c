@@ -128,7 +128,7 @@ static uint32_t ref_value(const nr_format *f, uint64_t enc)
     /* wide fixed point: nr_decode may already have rounded; go exact */
     nr_format fp32 = tu_fmt("fp32");
     nr_exact x;
-    nr_decode_exact(f, enc, &x);
+    nr_codec_decode_exact(f, enc, &x);
     return (uint32_t)nr_round_exact(&fp32, NR_RND_RNE, &x, 0, NULL);
 }
 
@@ -158,7 +158,7 @@ static void check_array(const char *name, const nr_format *f, nr_rounding m, con
     char msg[512] = "";
     for (size_t i = 0; i < n; i++) {
         uint32_t sr = m == NR_RND_SR ? nr_sr_bits(seed, 0, first + i, 0) : 0;
-        uint64_t e_ref = nr_encode_f32(f, m, v[i], sr, NULL);
+        uint64_t e_ref = nr_codec_encode_f32(f, m, v[i], sr, NULL);
         uint64_t e_got = load_le(enc1 + (size_t)C * i, C);
         uint32_t r_ref = ref_value(f, e_ref);
         uint32_t r_got = f2u(out[i]), d_got = f2u(dec[i]);
@@ -167,7 +167,7 @@ static void check_array(const char *name, const nr_format *f, nr_rounding m, con
                 snprintf(msg, sizeof msg,
                          "%s %s threads=%d x=0x%08x (%a) [i=%zu of %zu]: encode ref 0x%llx got "
                          "0x%llx; round ref 0x%08x got 0x%08x; decode got 0x%08x",
-                         name, nr_rounding_name(m), threads, f2u(v[i]), (double)v[i], i, n,
+                         name, nr_format_rounding_name(m), threads, f2u(v[i]), (double)v[i], i, n,
                          (unsigned long long)e_ref, (unsigned long long)e_got, r_ref, r_got,
                          d_got);
         }
@@ -177,7 +177,7 @@ static void check_array(const char *name, const nr_format *f, nr_rounding m, con
             uint32_t want = isnan(d) ? 0x7fc00000u : f2u((float)d);
             if (want != r_got && !bad++)
                 snprintf(msg, sizeof msg, "%s %s x=0x%08x: nr_round 0x%08x, bulk 0x%08x", name,
-                         nr_rounding_name(m), f2u(v[i]), want, r_got);
+                         nr_format_rounding_name(m), f2u(v[i]), want, r_got);
         }
     }
     free(out);
@@ -304,7 +304,7 @@ static void check_split(const char *name, nr_rounding m, size_t n, size_t off)
         ck_assert_msg(bad == 0,
                       "%s %s n=%zu threads=%d: %zu differ; first i=%zu x=0x%08x: split 0x%08x "
                       "whole 0x%08x",
-                      name, nr_rounding_name(m), n, t, bad, i0, f2u(v[i0]), f2u(b[i0]),
+                      name, nr_format_rounding_name(m), n, t, bad, i0, f2u(v[i0]), f2u(b[i0]),
                       f2u(out[i0]));
     }
     free(buf);

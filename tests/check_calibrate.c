@@ -393,8 +393,8 @@ START_TEST(test_run_and_write)
     nr_model_free(back);
     nr_model_free(f);
     nr_model_free(t);
-    nr_calibration_free(&c1);
-    nr_calibration_free(&c2);
+    nr_cal_calibration_free(&c1);
+    nr_cal_calibration_free(&c2);
     nr_dataset_close(ds);
 }
 END_TEST
@@ -448,7 +448,7 @@ START_TEST(test_nv_calibrate)
     free(text);
     nr_model_free(back);
     nr_model_free(t);
-    nr_calibration_free(&c);
+    nr_cal_calibration_free(&c);
     nr_dataset_close(ds);
 }
 END_TEST
@@ -463,7 +463,7 @@ START_TEST(test_nothing_to_calibrate)
         nr_model *t = build(precs[i]);
         ck_assert_int_eq(nr_calibrate_tensors(t, &c, &e), -NR_EUNSUP);
         ck_assert_ptr_nonnull(strstr(e.msg, "nothing to calibrate"));
-        nr_calibration_free(&c);
+        nr_cal_calibration_free(&c);
         nr_model_free(t);
     }
     /* a calibrated file calibrates again: static turned dynamic, scales dropped */

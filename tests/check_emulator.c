@@ -102,7 +102,7 @@ static nr_layer *tn_add(tnet *t, nr_op op, int src, nr_layer_prec p)
     int i = t->m.nlayers++;
     nr_layer *L = &t->L[i];
     nr_layer_spec *S = &t->S[i];
-    snprintf(L->name, sizeof L->name, "l%d_%s", i, nr_op_name(op));
+    snprintf(L->name, sizeof L->name, "l%d_%s", i, nr_spec_op_name(op));
     memcpy(S->name, L->name, sizeof S->name);
     L->op = S->op = op;
     L->spec = S;

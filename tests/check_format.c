@@ -673,7 +673,7 @@ START_TEST(rounding_names)
     static const char *const want[] = {"rne", "rna", "rz", "ru", "rd", "rto", "sr"};
     ck_assert_int_eq(NR_RND_COUNT, 7);
     for (int i = 0; i < NR_RND_COUNT; i++) {
-        ck_assert_str_eq(nr_rounding_name((nr_rounding)i), want[i]);
+        ck_assert_str_eq(nr_format_rounding_name((nr_rounding)i), want[i]);
         nr_rounding r = NR_RND_COUNT;
         nr_err e = {0};
         ck_assert_int_eq(nr_rounding_parse(want[i], &r, &e), 0);
@@ -687,8 +687,8 @@ START_TEST(rounding_names)
     }
     ck_assert_int_eq(NR_RND_RNE, 0);
     ck_assert_int_eq(NR_RND_SR, 6);
-    ck_assert_str_eq(nr_rounding_name(NR_RND_COUNT), "?");
-    ck_assert_str_eq(nr_rounding_name((nr_rounding)-1), "?");
+    ck_assert_str_eq(nr_format_rounding_name(NR_RND_COUNT), "?");
+    ck_assert_str_eq(nr_format_rounding_name((nr_rounding)-1), "?");
 
     static const char *const bad[] = {"", "nearest", "rne ", "r", "rnee", "rn"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

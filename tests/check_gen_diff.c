@@ -187,7 +187,7 @@ static void make_spec(const tcase *tc, uint64_t *s, char *buf, size_t cap)
 static void make_prec(const tcase *tc, char *buf, size_t cap)
 {
     size_t n = 0;
-    const char *mode = nr_rounding_name(tc->mode);
+    const char *mode = nr_format_rounding_name(tc->mode);
     appendf(buf, cap, &n,
             "default: {weights: %s, activations: same, products: same, accumulator: same, "
             "rounding: %s, mac: %s}\n",
@@ -203,7 +203,7 @@ static void describe(const tcase *tc, int id, char *buf, size_t cap)
 {
     snprintf(buf, cap, "case %d (NUMREP_DIFF_CASE=%d): %s W=%s A=%s P=%s S=%s default=%s %s %s seed=%llu",
              id, id, KIND[tc->kind], tc->fmt[0], tc->fmt[1], tc->fmt[2], tc->fmt[3], tc->dflt,
-             nr_rounding_name(tc->mode), MACS[tc->mac], (unsigned long long)tc->seed);
+             nr_format_rounding_name(tc->mode), MACS[tc->mac], (unsigned long long)tc->seed);
 }
 
 
@@ -279,7 +279,7 @@ static int run_case(const tcase *tc, int id)
     }
     for (int i = 0; i < m->nlayers; i++) {
         gen_vmac v;
-        gen_vmac_plan(m, i, !portable_rounding, &v);
+        gen_emit_vmac_plan(m, i, !portable_rounding, &v);
         if (!strcmp(m->layers[i].name, "t") && v.ok && !v.host)
             vec_cases++, vec_f32_cases += v.f32;
     }
@@ -473,7 +473,7 @@ END_TEST
 /* -wrap accumulators with huge terms.  A wrapped sum keeps the exact
  * sum's low integer bits, so adding a term of 2^100 or more to an
  * accumulator with bits down to 2^-F needs 128 and more significant bits:
- * the emulator (nr_exact_add) keeps the top 128 bits of the exact sum and
+ * the emulator (nr_arith_exact_add) keeps the top 128 bits of the exact sum and
  * jams the rest into sticky; the generated code must keep the same window
  * (the 2^111 + 2^-16 kind of sum, and 2^111 - 2^-16, used to lose a bit).
  * Terms: products (fp64, exact: fp32 x fp32) of weights and inputs that
@@ -532,11 +532,11 @@ static int run_wrap_case(int id)
              "rounding: %s, mac: %s}\n"
              "layers:\n  t: {weights: fp32, activations: %s, products: fp64, accumulator: %s, "
              "rounding: %s, mac: %s}\nseed: %d\n",
-             nr_rounding_name(mode), MACS[mac], kind == W_ADD ? sf : "fp64", sf,
-             nr_rounding_name(mode), MACS[mac], id + 1);
+             nr_format_rounding_name(mode), MACS[mac], kind == W_ADD ? sf : "fp64", sf,
+             nr_format_rounding_name(mode), MACS[mac], id + 1);
     snprintf(what, sizeof what, "wrap case %d (NUMREP_WRAP_CASE=%d): %s S=%s %s %s", id, id,
              kind == W_DENSE ? "dense" : kind == W_CONV ? "conv" : kind == W_AVGPOOL ? "avgpool"
-             : kind == W_GAP ? "global_avgpool" : "add", sf, nr_rounding_name(mode), MACS[mac]);
+             : kind == W_GAP ? "global_avgpool" : "add", sf, nr_format_rounding_name(mode), MACS[mac]);
     nr_err err = {0};
     nr_spec *sp = NULL;
     nr_precision *pr = NULL;
@@ -752,8 +752,8 @@ static int rz_sum_case(const char *fmt, const char *mac, nr_rounding mode, doubl
              "  - {name: t, op: conv, out: 4, kernel: [3, 3], stride: 1, pad: [1, 1, 1, 1]}\n");
     snprintf(prec, sizeof prec,
              "default: {weights: %s, activations: same, products: same, accumulator: same, "
-             "rounding: %s, mac: %s}\n", fmt, nr_rounding_name(mode), mac);
-    snprintf(what, sizeof what, "%s sums %s %s max|x| ~ 2^%d%s", nr_rounding_name(mode), fmt, mac,
+             "rounding: %s, mac: %s}\n", fmt, nr_format_rounding_name(mode), mac);
+    snprintf(what, sizeof what, "%s sums %s %s max|x| ~ 2^%d%s", nr_format_rounding_name(mode), fmt, mac,
              ilogb(xscale), tiny ? " tiny" : "");
     nr_err err = {0};
     nr_spec *sp = NULL;
@@ -771,7 +771,7 @@ static int rz_sum_case(const char *fmt, const char *mac, nr_rounding mode, doubl
         for (size_t k = 0; L->b && k < L->nb; k++)
             L->b[k] = 2 * tu_unif(&s) - 1;
         gen_vmac v;
-        gen_vmac_plan(m, i, 1, &v);
+        gen_emit_vmac_plan(m, i, 1, &v);
         if (!strcmp(L->name, "t"))
             ck_assert_msg(v.ok && !v.host, "%s: not the vector kernel's checked lanes", what);
     }
@@ -912,7 +912,7 @@ static int vround_case(const vround_fmt *F, int mac, nr_rounding mode, uint64_t 
         for (size_t k = 0; L->b && k < L->nb; k++)
             L->b[k] = zsign == 1 ? -0.0 : vround_value(&s, spread);
         gen_vmac v;
-        gen_vmac_plan(m, i, 1, &v);
+        gen_emit_vmac_plan(m, i, 1, &v);
         if (!strcmp(L->name, "t"))
             *vec = v.ok && !v.host, *f32 = *vec && v.f32;
     }
@@ -957,7 +957,7 @@ START_TEST(test_vround)
                         fvec += vec, ff32 += f32;
                     }
                 }
-            const char *fmt = VROUND_FMTS[f].fmt, *mode = nr_rounding_name(modes[mi]);
+            const char *fmt = VROUND_FMTS[f].fmt, *mode = nr_format_rounding_name(modes[mi]);
             ck_assert_msg(!VROUND_FMTS[f].vec || fvec, "%s %s: no case in the vector kernel", fmt, mode);
             ck_assert_msg(!VROUND_FMTS[f].f32 || ff32, "%s %s: no case in float lanes", fmt, mode);
             ck_assert_msg(VROUND_FMTS[f].vec || !fvec, "%s %s: in the vector kernel", fmt, mode);
@@ -1027,7 +1027,7 @@ static int check_sharing(const nr_model *m, const char *what, int *fn_of)
     gen_ctx *g = NULL;
     gen_weights w;
     nr_err err = {0};
-    ck_assert_msg(gen_model_emit(m, &o, &g, &w, &err) == 0, "%s: emit: %s", what, err.msg);
+    ck_assert_msg(gen_emit_model(m, &o, &g, &w, &err) == 0, "%s: emit: %s", what, err.msg);
     const int n = m->nlayers;
     LLVMValueRef *fn = calloc((size_t)n + 1, sizeof *fn);
     int *first = calloc((size_t)n, sizeof *first);
@@ -1068,7 +1068,7 @@ static int check_sharing(const nr_model *m, const char *what, int *fn_of)
     free(first);
     free(fn);
     gen_emit_free(g);
-    gen_weights_free(&w);
+    gen_plan_weights_free(&w);
     return distinct;
 }
 

@@ -1,7 +1,7 @@
 /* check_gen_fmtdata.c -- the differential harness of the format-as-data
  * rounding (gen/ir/emit_num_rt.c): ONE JIT-compiled function per operation,
  * its format a run-time parameter block, against the library's rounding
- * (nr_round; nr_exact_add + nr_round_exact for sums), bit for bit, for the
+ * (nr_round; nr_arith_exact_add + nr_round_exact for sums), bit for bit, for the
  * search's whole default grid (eXmY-nosub-finite-sat, e2..e8 x m1..m23, and
  * qI.F, I 1..12, F 0..15) and other float variants and fixed formats, on
  * boundary values (overflow, the subnormal range, saturation, signed zeros,
@@ -122,7 +122,7 @@ static double ref_sum(const nr_format *f, double a, double b)
     nr_exact x, y, s;
     nr_exact_from_double(a, &x);
     nr_exact_from_double(b, &y);
-    nr_exact_add(&x, &y, NR_RND_RZ, &s);
+    nr_arith_exact_add(&x, &y, NR_RND_RZ, &s);
     return nr_decode(f, nr_round_exact(f, NR_RND_RZ, &s, 0, NULL));
 }
 

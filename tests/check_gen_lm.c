@@ -172,7 +172,7 @@ START_TEST(ids)
                            "  - {name: bad, op: rmsnorm, input: input}\n",
                            PRECS[0], 3, &m, &e) == 0);
     e = (nr_err){0};
-    ck_assert_int_eq(gen_model_check(m, &e), -NR_EUNSUP);
+    ck_assert_int_eq(gen_plan_model_check(m, &e), -NR_EUNSUP);
     ck_assert_msg(strstr(e.where, "bad") && strstr(e.msg, "token ids"), "%s: %s", e.where, e.msg);
     nr_model_free(m);
 }

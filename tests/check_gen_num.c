@@ -1,6 +1,6 @@
 /* check_gen_num.c -- differential tests of gen/ir/emit_num.c: JIT-compiled
  * decode / round / sum / product / fma IR against the runtime (nr_decode,
- * nr_encode, nr_exact_add + nr_round_exact, nr_mul, nr_fma, nr_sr_bits),
+ * nr_encode, nr_arith_exact_add + nr_round_exact, nr_mul, nr_fma, nr_sr_bits),
  * bit for bit, for many formats x all rounding modes. */
 #include "testutil.h"
 #include "gen.h"
@@ -118,7 +118,7 @@ static uint64_t ref_sum(const nr_format *f, nr_rounding m, double a, double b, u
     nr_exact x, y, s;
     nr_exact_from_double(a, &x);
     nr_exact_from_double(b, &y);
-    nr_exact_add(&x, &y, m, &s);
+    nr_arith_exact_add(&x, &y, m, &s);
     return nr_round_exact(f, m, &s, sr, NULL);
 }
 
@@ -194,7 +194,7 @@ static void report(rep *r, int m, const char *in, uint64_t exp, uint64_t got)
 {
     if (r->fails++ < 12)
         fprintf(stderr, "MISMATCH %s %s %s: %s -> expected 0x%llx got 0x%llx\n", r->what,
-                r->J->name, nr_rounding_name((nr_rounding)m), in, (unsigned long long)exp,
+                r->J->name, nr_format_rounding_name((nr_rounding)m), in, (unsigned long long)exp,
                 (unsigned long long)got);
 }
 
@@ -288,7 +288,7 @@ static void one_sum(rep *r, const jfmt *J, int m, double a, double b, uint32_t s
 
 /* A huge term plus a value with fine bits: the sum has 128 and more
  * significant bits, and -wrap keeps its low integer bits.  The runtime
- * keeps the exact sum's top 128 bits (nr_exact_add); 2^111 + 2^-16 and
+ * keeps the exact sum's top 128 bits (nr_arith_exact_add); 2^111 + 2^-16 and
  * 2^111 - 2^-16 into q15.16-wrap are the kind of sum that lost a bit.
  * Huge exponents from 2^90 to 2^1023 (the 128-bit boundary for every F in
  * the list near its middle), the small one a value of f or a double with
@@ -461,17 +461,17 @@ START_TEST(mixed_formats)
                 uint64_t a = rand_enc(&fa, &st), b = rand_enc(&fb, &st), cc = rand_enc(&fp, &st);
                 uint32_t sr = (uint32_t)tu_rand(&st);
                 nr_exact x, y, p, z, s;
-                nr_decode_exact(&fa, a, &x);
-                nr_decode_exact(&fb, b, &y);
-                nr_exact_mul(&x, &y, &p);
+                nr_codec_decode_exact(&fa, a, &x);
+                nr_codec_decode_exact(&fb, b, &y);
+                nr_arith_exact_mul(&x, &y, &p);
                 uint64_t e = nr_round_exact(&fp, (nr_rounding)m, &p, sr, NULL), got = mul(a, b, sr);
-                nr_decode_exact(&fp, cc, &z);
-                nr_exact_add(&p, &z, (nr_rounding)m, &s);
+                nr_codec_decode_exact(&fp, cc, &z);
+                nr_arith_exact_add(&p, &z, (nr_rounding)m, &s);
                 uint64_t ef = nr_round_exact(&fp, (nr_rounding)m, &s, sr, NULL), gf = fma(a, b, cc, sr);
                 if ((e != got || ef != gf) && fails++ < 12)
                     fprintf(stderr, "MISMATCH mixed %s*%s->%s %s: a=0x%llx b=0x%llx c=0x%llx sr=0x%08x: "
                             "mul expected 0x%llx got 0x%llx, fma expected 0x%llx got 0x%llx\n",
-                            combos[c][0], combos[c][1], combos[c][2], nr_rounding_name((nr_rounding)m),
+                            combos[c][0], combos[c][1], combos[c][2], nr_format_rounding_name((nr_rounding)m),
                             (unsigned long long)a, (unsigned long long)b, (unsigned long long)cc, sr,
                             (unsigned long long)e, (unsigned long long)got, (unsigned long long)ef,
                             (unsigned long long)gf);

@@ -106,8 +106,8 @@ static void check_layout(const nr_model *m, const char *what)
     free(r);
     gen_plan_free(&pd);
     gen_plan_free(&pc);
-    gen_weights_free(&wd);
-    gen_weights_free(&wc);
+    gen_plan_weights_free(&wd);
+    gen_plan_weights_free(&wc);
 }
 
 /* Emulator vs dense JIT vs container JIT on n samples; returns mismatches. */

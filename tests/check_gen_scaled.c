@@ -126,7 +126,7 @@ static void make_prec(const scase *c, char *buf, size_t cap)
     size_t n = 0;
     const macv *mv = &MACV[c->mac];
     const char *w = SFMTS[c->fmt], *a = SFMTS[c->afmt];
-    const char *mode = nr_rounding_name(MODES[c->mode]);
+    const char *mode = nr_format_rounding_name(MODES[c->mode]);
     appendf(buf, cap, &n,
             "default: {weights: %s, activations: %s, products: %s, accumulator: %s, "
             "rounding: %s, mac: %s%s",
@@ -180,7 +180,7 @@ static int run_case(int id)
     make_spec(&c, &s, spec, sizeof spec);
     make_prec(&c, prec, sizeof prec);
     snprintf(what, sizeof what, "case %d (NUMREP_SCALED_CASE=%d) %s W=%s A=%s %s %s/%s promote %d",
-             id, id, KIND[c.kind], SFMTS[c.fmt], SFMTS[c.afmt], nr_rounding_name(MODES[c.mode]),
+             id, id, KIND[c.kind], SFMTS[c.fmt], SFMTS[c.afmt], nr_format_rounding_name(MODES[c.mode]),
              MACV[c.mac].mac, MACV[c.mac].ps, MACV[c.mac].promote);
     nr_err err = {0};
     nr_spec *sp = NULL;

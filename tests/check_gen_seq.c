@@ -208,7 +208,7 @@ START_TEST(refusals)
     nr_err e = {0};
     ck_assert(tu_model_try("input: {shape: [1, 2, 4]}\nlayers:\n  - {name: gg, op: gelu}\n",
                            "default: {weights: fp32, activations: fp32, products: fp32, accumulator: fp32, nonlinear: fp64}\n", 1, &m, &e) == 0);
-    ck_assert_int_eq(gen_model_check(m, &e), -NR_EUNSUP);
+    ck_assert_int_eq(gen_plan_model_check(m, &e), -NR_EUNSUP);
     ck_assert_msg(strstr(e.where, "gg") && strstr(e.msg, "at most 32"), "%s: %s", e.where, e.msg);
     nr_model_free(m);
 }

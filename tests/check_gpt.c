@@ -221,17 +221,17 @@ START_TEST(metric)
 {
     float l[3] = {0.0f, (float)log(2.0), 0.0f};
     int hit;
-    ck_assert_double_eq_tol(nr_lm_nll(l, 3, 1, &hit), log(4.0 / 2.0), 1e-7);
+    ck_assert_double_eq_tol(nr_eval_lm_nll(l, 3, 1, &hit), log(4.0 / 2.0), 1e-7);
     ck_assert_int_eq(hit, 1);
-    ck_assert_double_eq_tol(nr_lm_nll(l, 3, 2, &hit), log(4.0), 1e-7);
+    ck_assert_double_eq_tol(nr_eval_lm_nll(l, 3, 2, &hit), log(4.0), 1e-7);
     ck_assert_int_eq(hit, 0);
     float big[2] = {1000.0f, 0.0f}; /* the max subtraction: no overflow */
-    ck_assert_double_eq_tol(nr_lm_nll(big, 2, 0, &hit), 0.0, 1e-12);
+    ck_assert_double_eq_tol(nr_eval_lm_nll(big, 2, 0, &hit), 0.0, 1e-12);
     float bad[2] = {NAN, 1.0f};
-    ck_assert(isinf(nr_lm_nll(bad, 2, 1, &hit)));
+    ck_assert(isinf(nr_eval_lm_nll(bad, 2, 1, &hit)));
     ck_assert_int_eq(hit, 1); /* NaN never wins the argmax */
     float inf[2] = {INFINITY, 1.0f};
-    ck_assert(isinf(nr_lm_nll(inf, 2, 0, &hit)));
+    ck_assert(isinf(nr_eval_lm_nll(inf, 2, 0, &hit)));
 }
 END_TEST
 

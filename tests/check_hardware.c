@@ -83,12 +83,12 @@ static void f16_block(hstats *h, const nr_format *fp16, const float *x)
         uint16_t hw[8];
         hw_f32_to_f16(x, hw, k);
         for (int i = 0; i < 8; i++) {
-            uint64_t lib = nr_encode_f32(fp16, f16modes[k].m, x[i], 0, NULL);
+            uint64_t lib = nr_codec_encode_f32(fp16, f16modes[k].m, x[i], 0, NULL);
             h->checks++;
-            int ok = is_nan16(hw[i]) ? nr_classify(fp16, lib) == NR_CLS_NAN : lib == hw[i];
+            int ok = is_nan16(hw[i]) ? nr_codec_classify(fp16, lib) == NR_CLS_NAN : lib == hw[i];
             if (!ok)
                 hfail(h, "fp16 encode_f32 mode %s input 0x%08x (%a): cpu 0x%04x, lib 0x%04llx",
-                      nr_rounding_name(f16modes[k].m), f2u(x[i]), (double)x[i], hw[i],
+                      nr_format_rounding_name(f16modes[k].m), f2u(x[i]), (double)x[i], hw[i],
                       (unsigned long long)lib);
         }
     }
@@ -199,8 +199,8 @@ START_TEST(test_bf16_avx512)
                     hfail(&h, "bf16 cpu 0x%08x: expected DAZ signed zero, cpu 0x%04x", xb, out[i]);
                 continue;
             }
-            uint64_t lib = nr_encode_f32(&bf16, NR_RND_RNE, in[i], 0, NULL);
-            int ok = isnan(in[i]) ? nr_classify(&bf16, lib) == NR_CLS_NAN &&
+            uint64_t lib = nr_codec_encode_f32(&bf16, NR_RND_RNE, in[i], 0, NULL);
+            int ok = isnan(in[i]) ? nr_codec_classify(&bf16, lib) == NR_CLS_NAN &&
                                         (out[i] & 0x7f80) == 0x7f80 && (out[i] & 0x7f)
                                   : lib == out[i];
             if (!ok)
@@ -297,7 +297,7 @@ START_TEST(test_fp32_arith)
             unsigned fl = 0;
             uint64_t lib = lib_op(&fp32, op, fe_modes[k].m, f2u(a), f2u(b), f2u(c), &fl);
             h.checks++;
-            int ok = isnan(r) ? nr_classify(&fp32, lib) == NR_CLS_NAN : lib == f2u(r);
+            int ok = isnan(r) ? nr_codec_classify(&fp32, lib) == NR_CLS_NAN : lib == f2u(r);
             /* flags: INEXACT and OVERFLOW mean the same in both (x86 detects
              * underflow after rounding, numrep before: not compared) */
             int fl_ok = !!(ex & FE_INEXACT) == !!(fl & NR_FLAG_INEXACT) &&
@@ -306,7 +306,7 @@ START_TEST(test_fp32_arith)
             if (!ok || !fl_ok)
                 hfail(&h, "fp32 %s mode %s a=0x%08x b=0x%08x c=0x%08x: cpu 0x%08x (inexact %d "
                           "overflow %d), lib 0x%08llx (flags 0x%x)",
-                      opn[op], nr_rounding_name(fe_modes[k].m), f2u(a), f2u(b), f2u(c), f2u(r),
+                      opn[op], nr_format_rounding_name(fe_modes[k].m), f2u(a), f2u(b), f2u(c), f2u(r),
                       !!(ex & FE_INEXACT), !!(ex & FE_OVERFLOW), (unsigned long long)lib, fl);
         }
     }

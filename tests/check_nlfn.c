@@ -46,7 +46,7 @@ static void compare_one(const nr_nl *f, const nr_format *in, uint64_t x, const n
 {
     nr_exact xe, ye;
     nr_err e = {0};
-    nr_decode_exact(in, x, &xe);
+    nr_codec_decode_exact(in, x, &xe);
     if (nr_nl_exact_mpfr(f, &xe, &ye, &e) < 0) {
         st->bad++;
         fprintf(stderr, "oracle failed: %s\n", e.msg);
@@ -69,7 +69,7 @@ static void compare_one(const nr_nl *f, const nr_format *in, uint64_t x, const n
                 nr_format_name(out, fo, sizeof fo);
                 fprintf(stderr, "%s(p=%g) %s x=%a -> %s %s: oracle 0x%llx flags %x, nlrt 0x%llx "
                         "flags %x\n", nr_nl_name(f->fn), f->p, fi, xd, fo,
-                        nr_rounding_name((nr_rounding)m), (unsigned long long)a, fa,
+                        nr_format_rounding_name((nr_rounding)m), (unsigned long long)a, fa,
                         (unsigned long long)b, fb);
             }
             st->bad++;
@@ -217,7 +217,7 @@ START_TEST(t_random_fp32)
         memcpy(&bits, &xf, sizeof bits);
         nr_exact xe, ye, be;
         nr_err e = {0};
-        nr_decode_exact(&fp32, bits, &xe);
+        nr_codec_decode_exact(&fp32, bits, &xe);
         ck_assert_int_eq(nr_nl_exact_mpfr(f, &xe, &ye, &e), 0);
         nr_rounding m = i % 8 == 7 ? NR_RND_SR : NR_RND_RNE; /* rne, with some sr */
         uint32_t sr = nr_sr_bits(7, 0, (uint64_t)i, 0);
@@ -226,13 +226,13 @@ START_TEST(t_random_fp32)
         int u = nr_nlrt_exact(f, (double)xf, &fp32, m, &be);
         if (u && unres < 8)
             fprintf(stderr, "%s(p=%g) fp32 x=%a %s: undecided\n", nr_nl_name(f->fn), f->p,
-                    (double)xf, nr_rounding_name(m));
+                    (double)xf, nr_format_rounding_name(m));
         unres += u;
         uint64_t b = nr_nl_round(xf != xf, &be, &fp32, m, sr, &fb);
         if (a != b || fa != fb) {
             if (bad < 8)
                 fprintf(stderr, "%s(p=%g) fp32 x=%a %s: oracle 0x%llx, nlrt 0x%llx\n",
-                        nr_nl_name(f->fn), f->p, (double)xf, nr_rounding_name(m),
+                        nr_nl_name(f->fn), f->p, (double)xf, nr_format_rounding_name(m),
                         (unsigned long long)a, (unsigned long long)b);
             bad++;
         }
@@ -371,17 +371,17 @@ START_TEST(t_specials)
     nr_nl f = {c->fn, c->p};
     nr_exact xv;
     nr_err e = {0};
-    ck_assert_int_eq(nr_exact_parse(c->x, &xv, &e), 0);
+    ck_assert_int_eq(nr_value_exact_parse(c->x, &xv, &e), 0);
     uint64_t x = nr_round_exact(&in, NR_RND_RNE, &xv, 0, NULL); /* the input encoding */
     unsigned fa = 0, fb = 0;
     uint64_t a = nr_nl_mpfr(&f, &in, x, &out, c->mode, 0, &fa);
     uint64_t b = nr_nlrt(&f, &in, x, &out, c->mode, 0, &fb);
     ck_assert_msg(a == c->want && (fa & c->flags_must) == c->flags_must,
                   "oracle %s(%s) -> %s %s: 0x%llx flags %x, want 0x%llx flags %x",
-                  nr_nl_name(c->fn), c->x, c->out, nr_rounding_name(c->mode),
+                  nr_nl_name(c->fn), c->x, c->out, nr_format_rounding_name(c->mode),
                   (unsigned long long)a, fa, (unsigned long long)c->want, c->flags_must);
     ck_assert_msg(b == a && fb == fa, "nlrt %s(%s) -> %s %s: 0x%llx flags %x, oracle 0x%llx %x",
-                  nr_nl_name(c->fn), c->x, c->out, nr_rounding_name(c->mode),
+                  nr_nl_name(c->fn), c->x, c->out, nr_format_rounding_name(c->mode),
                   (unsigned long long)b, fb, (unsigned long long)a, fa);
 }
 END_TEST

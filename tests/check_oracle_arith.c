@@ -158,7 +158,7 @@ static void random_ops(actx *c, const nr_format *f, long count)
     or_fmt_clear(&o);
 }
 
-/* nr_convert from every encoding of `from` into `to`, every mode. */
+/* nr_arith_convert from every encoding of `from` into `to`, every mode. */
 static void convert_all(actx *c, const nr_format *to, const nr_format *from, long samples)
 {
     or_fmt ot, of;
@@ -188,7 +188,7 @@ static void convert_all(actx *c, const nr_format *to, const nr_format *from, lon
                 or_res e;
                 or_plan_pick(&ot, &c->plan, (nr_rounding)m, draws[d], &e);
                 unsigned fl = 0;
-                uint64_t got = nr_convert(to, (nr_rounding)m, from, a, draws[d], &fl);
+                uint64_t got = nr_arith_convert(to, (nr_rounding)m, from, a, draws[d], &fl);
                 char in[40];
                 snprintf(in, sizeof in, "a=0x%llx", (unsigned long long)a);
                 oc_cmp(&c->st, name, "convert", (nr_rounding)m, draws[d], in, &e, got, fl);
@@ -318,7 +318,7 @@ static void rand_exact(actx *c, nr_exact *x)
     x->sticky = (r >> 40 & 7) == 0;
 }
 
-/* nr_exact_add / nr_exact_mul: the result must be the exact value, or, when
+/* nr_arith_exact_add / nr_arith_exact_mul: the result must be the exact value, or, when
  * it carries sticky, a lower bound in magnitude with the true value strictly
  * inside (out, out + 2^exp). */
 START_TEST(test_exact_ops)
@@ -341,9 +341,9 @@ START_TEST(test_exact_ops)
         x.sticky = y.sticky = 0; /* exact inputs: the reference is then exact */
         int mul = (int)(i & 1);
         if (mul)
-            nr_exact_mul(&x, &y, &z);
+            nr_arith_exact_mul(&x, &y, &z);
         else
-            nr_exact_add(&x, &y, NR_RND_RNE, &z);
+            nr_arith_exact_add(&x, &y, NR_RND_RNE, &z);
         c.st.checks++;
         or_val_from_exact(&a, &x);
         or_val_from_exact(&b, &y);

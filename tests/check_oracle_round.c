@@ -76,13 +76,13 @@ static void check_decode(rctx *c, const nr_format *f, const or_fmt *o, const cha
     char vs[160];
     oc_val_str(v, vs, sizeof vs);
     c->st.checks += 4;
-    nr_class k = nr_classify(f, bits);
+    nr_class k = nr_codec_classify(f, bits);
     if (k != v->cls)
         oc_fail(&c->st, "%s classify 0x%llx: expected class %d (%s), got %d", name,
                 (unsigned long long)bits, (int)v->cls, vs, (int)k);
     nr_exact x;
     memset(&x, 0x5a, sizeof x);
-    nr_decode_exact(f, bits, &x);
+    nr_codec_decode_exact(f, bits, &x);
     /* fnuz has no -0, so the sign of a zero (only the -nosub non-canonical
      * encodings 1 00..0 M) is open there */
     int sign_ok = x.sign == v->sign || v->cls == NR_CLS_NAN ||

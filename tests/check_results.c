@@ -316,7 +316,7 @@ START_TEST(runs_sens_fits)
     path_in(p, sizeof p, "r.db");
     nr_results *db = open_ok(p);
     nr_run a, b, got;
-    nr_run_init(&a);
+    nr_results_run_init(&a);
     strcpy(a.network, "resnet20");
     strcpy(a.spec_hash, "00112233445566778899aabbccddeeff");
     strcpy(a.weights_hash, "ffeeddccbbaa99887766554433221100");
@@ -367,7 +367,7 @@ START_TEST(runs_sens_fits)
     /* sensitivity: upsert on (run, layer, formats), ordered by layer_index */
     for (int i = 0; i < 6; i++) {
         nr_sens s;
-        nr_sens_init(&s);
+        nr_results_sens_init(&s);
         s.run_id = a.id;
         snprintf(s.layer, sizeof s.layer, "layer%d", 5 - i);
         s.layer_index = 5 - i;
@@ -381,7 +381,7 @@ START_TEST(runs_sens_fits)
         OK(nr_results_put_sens(db, &s, &e_));
     }
     nr_sens again;
-    nr_sens_init(&again);
+    nr_results_sens_init(&again);
     again.run_id = a.id;
     strcpy(again.layer, "layer5");
     strcpy(again.formats, "e5m2");
@@ -825,7 +825,7 @@ START_TEST(upgrade_v2)
     OK(nr_results_put_baseline(db, &b, &e_));
     { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e1), 1); }
     ck_assert(got.margin.n == 3 && !memcmp(got.margin.v, m, sizeof m));
-    nr_baseline_free(&got);
+    nr_results_baseline_free(&got);
     nr_results_close(db);
     rm_tmpdir();
 }
@@ -851,7 +851,7 @@ START_TEST(baselines)
     ck_assert(got.data_first == 7 && got.data_count == 5 && got.samples == 10 &&
               got.sample_var == 2.5 && got.correct == 2 && got.margin.n == 5);
     ck_assert(!memcmp(got.margin.v, m, sizeof m));
-    nr_baseline_free(&got);
+    nr_results_baseline_free(&got);
     ck_assert(got.margin.v == NULL && got.margin.n == 0);
     /* another slice is another row; the same slice is replaced */
     other = b;
@@ -863,7 +863,7 @@ START_TEST(baselines)
     OK(nr_results_put_baseline(db, &b, &e_));
     { nr_err e1 = {0}; ck_assert_int_eq(nr_results_find_baseline(db, &b, &got, &e1), 1); }
     ck_assert(got.samples == 20 && got.margin.v[0] == 0.75f);
-    nr_baseline_free(&got);
+    nr_results_baseline_free(&got);
     /* a count that does not match the slice is refused on write */
     nr_err e = {0};
     b.margin.n = 4;
@@ -964,7 +964,7 @@ static int64_t demo_run(demo *d, const char *method, double start, const char *s
                         int64_t count)
 {
     nr_run run;
-    nr_run_init(&run);
+    nr_results_run_init(&run);
     strcpy(run.network, "resnet20");
     strcpy(run.spec_hash, d->spec);
     strcpy(run.weights_hash, d->weights);
@@ -1051,7 +1051,7 @@ static int make_demo(const char *path, uint64_t seed)
     for (int l = 0; l < nl; l++)
         for (int k = 0; k < 2; k++) {
             nr_sens s;
-            nr_sens_init(&s);
+            nr_results_sens_init(&s);
             s.run_id = pl;
             snprintf(s.layer, sizeof s.layer, "%s", layers[l]);
             s.layer_index = l;

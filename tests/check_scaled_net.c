@@ -321,7 +321,7 @@ START_TEST(test_weight_blocks_conv)
         for (int ci = 0; ci < 5; ci++)
             for (int r = 0; r < 2; r++)
                 for (int c = 0; c < 2; c++) {
-                    size_t g = nr_layer_wgroup(L, o, ci, r, c), i = (size_t)((o * 5 + ci) * 2 + r) * 2 + c;
+                    size_t g = nr_model_layer_wgroup(L, o, ci, r, c), i = (size_t)((o * 5 + ci) * 2 + r) * 2 + c;
                     ck_assert_uint_eq(g, (size_t)((o * 2 + r) * 2 + c) * 3 + (size_t)(ci / 2));
                     ck_assert_msg(L->wscale[g] == X[g], "group %zu scale %a want %a", g,
                                   L->wscale[g], X[g]);

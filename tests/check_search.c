@@ -126,29 +126,29 @@ START_TEST(test_noise_model)
      * sqrt 2, and the sample stays right with probability Phi(1 / s) */
     float one[] = {1.0f};
     nr_noise_model nm;
-    OK(nr_noise_model_init(&nm, 1.0, one, 1, 1, &e_));
+    OK(nr_pred_noise_model_init(&nm, 1.0, one, 1, 1, &e_));
     double want = 0.5 * erfc(-1.0 / (sqrt(2.0) * sqrt(2.0)));
-    ck_assert_msg(fabs(nr_noise_model_accuracy(&nm, 0.5) - want) < 1e-12, "%.17g vs %.17g",
-                  nr_noise_model_accuracy(&nm, 0.5), want);
-    ck_assert(nr_noise_model_accuracy(&nm, 1.0) == 1.0);
-    ck_assert(nr_noise_model_accuracy(&nm, 0.0) == 0.5);       /* a coin */
-    ck_assert(nr_noise_model_accuracy(&nm, NR_R2_FLOOR) == 0.5);
-    ck_assert(nr_noise_model_accuracy(&nm, NAN) == 0.5);
+    ck_assert_msg(fabs(nr_pred_noise_model_accuracy(&nm, 0.5) - want) < 1e-12, "%.17g vs %.17g",
+                  nr_pred_noise_model_accuracy(&nm, 0.5), want);
+    ck_assert(nr_pred_noise_model_accuracy(&nm, 1.0) == 1.0);
+    ck_assert(nr_pred_noise_model_accuracy(&nm, 0.0) == 0.5);       /* a coin */
+    ck_assert(nr_pred_noise_model_accuracy(&nm, NR_R2_FLOOR) == 0.5);
+    ck_assert(nr_pred_noise_model_accuracy(&nm, NAN) == 0.5);
 
     /* 9 of 10 right; a wrong sample can turn right: at R^2 = 1 exactly fp32 */
     float m10[10];
     for (int i = 0; i < 10; i++)
         m10[i] = i < 9 ? 0.5f * (float)(i + 1) : -0.25f;
-    OK(nr_noise_model_init(&nm, 3.0, m10, 10, 9, &e_));
-    ck_assert(nr_noise_model_accuracy(&nm, 1.0) == 1.0);
+    OK(nr_pred_noise_model_init(&nm, 3.0, m10, 10, 9, &e_));
+    ck_assert(nr_pred_noise_model_accuracy(&nm, 1.0) == 1.0);
     double r = 0.9, s = sqrt(2 * 3.0 * (1 - r) / r), sum = 0;
     for (int i = 0; i < 10; i++)
         sum += 0.5 * erfc(-(double)m10[i] / (s * sqrt(2.0)));
-    ck_assert(fabs(nr_noise_model_accuracy(&nm, r) - sum / 9) < 1e-12);
+    ck_assert(fabs(nr_pred_noise_model_accuracy(&nm, r) - sum / 9) < 1e-12);
     /* non-decreasing in R^2 on a fine sweep (the raw model is, here) */
     double prev = -1;
     for (int i = 0; i <= 2000; i++) {
-        double x = nr_noise_model_accuracy(&nm, i / 2000.0);
+        double x = nr_pred_noise_model_accuracy(&nm, i / 2000.0);
         ck_assert_msg(x >= prev - 1e-15, "R^2 %g: %.17g after %.17g", i / 2000.0, x, prev);
         prev = x;
     }
@@ -159,32 +159,32 @@ START_TEST(test_noise_model)
     float m3[10];
     for (int i = 0; i < 10; i++)
         m3[i] = i < 3 ? 1.0f : -0.1f * (float)i;
-    OK(nr_noise_model_init(&nm, 1.0, m3, 10, 3, &e_));
-    double top = nr_noise_model_accuracy(&nm, 1.0);
+    OK(nr_pred_noise_model_init(&nm, 1.0, m3, 10, 3, &e_));
+    double top = nr_pred_noise_model_accuracy(&nm, 1.0);
     ck_assert(top == 1.0);
     prev = -1;
     for (int j = 0; j <= NR_NOISE_GRID; j++) {
-        double g = 1.0 - pow(10.0, -j / 8.0), x = nr_noise_model_accuracy(&nm, g);
+        double g = 1.0 - pow(10.0, -j / 8.0), x = nr_pred_noise_model_accuracy(&nm, g);
         ck_assert_msg(x >= prev - 1e-15 && x <= top, "grid %d: %.17g after %.17g", j, x, prev);
         prev = x;
     }
-    ck_assert(nr_noise_model_accuracy(&nm, 0.0) <= 1.0);
+    ck_assert(nr_pred_noise_model_accuracy(&nm, 0.0) <= 1.0);
 
     /* infinite margins (a NaN label score is -inf: never right) */
     float inf[] = {INFINITY, -INFINITY};
-    OK(nr_noise_model_init(&nm, 1.0, inf, 2, 1, &e_));
-    ck_assert(nr_noise_model_accuracy(&nm, 0.5) == 1.0);
+    OK(nr_pred_noise_model_init(&nm, 1.0, inf, 2, 1, &e_));
+    ck_assert(nr_pred_noise_model_accuracy(&nm, 0.5) == 1.0);
 
     /* what cannot make a model */
     nr_err e = {0};
-    ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, one, 1, 0, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_pred_noise_model_init(&nm, 1.0, one, 1, 0, &e), -NR_ERANGE);
     nr_err_clear(&e);
-    ck_assert_int_eq(nr_noise_model_init(&nm, NAN, one, 1, 1, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_pred_noise_model_init(&nm, NAN, one, 1, 1, &e), -NR_ERANGE);
     nr_err_clear(&e);
-    ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, one, 0, 0, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_pred_noise_model_init(&nm, 1.0, one, 0, 0, &e), -NR_ERANGE);
     float withnan[] = {1.0f, NAN};
     nr_err_clear(&e);
-    ck_assert_int_eq(nr_noise_model_init(&nm, 1.0, withnan, 2, 1, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_pred_noise_model_init(&nm, 1.0, withnan, 2, 1, &e), -NR_ERANGE);
     ck_assert_msg(strstr(e.msg, "sample 1 is NaN"), "%s", e.msg);
 }
 END_TEST
@@ -228,7 +228,7 @@ static void put_point(nr_results *db, const char *spec_hash, const char *fmt, do
 static void put_run(nr_results *db, const char *net, const char *spec_hash)
 {
     nr_run run;
-    nr_run_init(&run);
+    nr_results_run_init(&run);
     snprintf(run.network, sizeof run.network, "%s", net);
     snprintf(run.spec_hash, NR_HASH_HEX, "%s", spec_hash);
     snprintf(run.weights_hash, NR_HASH_HEX, "w");
@@ -300,10 +300,10 @@ START_TEST(test_fit_db)
     b.margin = (nr_f32s){margin, 100};
     OK(nr_results_put_baseline(db, &b, &e_));
     nr_noise_model nm;
-    OK(nr_noise_model_init(&nm, 2.0, margin, 100, 90, &e_));
+    OK(nr_pred_noise_model_init(&nm, 2.0, margin, 100, 90, &e_));
     double bx[4], by[4];
     for (int i = 0; i < 4; i++) {
-        bx[i] = nr_noise_model_accuracy(&nm, xs[i]);
+        bx[i] = nr_pred_noise_model_accuracy(&nm, xs[i]);
         by[i] = 0.5 + 0.5 * xs[i];
     }
     nr_predictor want = {.model = NR_PRED_MARGIN};
@@ -704,7 +704,7 @@ START_TEST(test_lenet_margin)
     ck_assert_int_eq(nr_search_settings_predictor(run_row.settings, &used), 0);
     ck_assert(used.model == NR_PRED_MARGIN && used.c0 == -0.5 && used.c1 == 1.5);
     nr_baseline key, b;
-    nr_baseline_key(&key, run_row.spec_hash, run_row.weights_hash, run_row.data_hash, o.first,
+    nr_results_baseline_key(&key, run_row.spec_hash, run_row.weights_hash, run_row.data_hash, o.first,
                     o.limit);
     ck_assert_int_eq(nr_results_find_baseline(db, &key, &b, &e1), 1);
     ck_assert_int_eq(b.margin.n, o.limit);
@@ -758,12 +758,12 @@ START_TEST(test_lenet_margin)
     ck_assert(b2.margin.n == b.margin.n && b2.correct == b.correct &&
               b2.sample_var == b.sample_var &&
               !memcmp(b2.margin.v, b.margin.v, (size_t)b.margin.n * sizeof *b.margin.v));
-    nr_baseline_free(&b2);
+    nr_results_baseline_free(&b2);
 
     /* the prediction for the chosen configuration */
     nr_noise_model nm;
-    OK(nr_noise_model_init(&nm, b.sample_var, b.margin.v, b.margin.n, b.correct, &e_));
-    double want = -0.5 + 1.5 * nr_noise_model_accuracy(&nm, r.r2);
+    OK(nr_pred_noise_model_init(&nm, b.sample_var, b.margin.v, b.margin.n, b.correct, &e_));
+    double want = -0.5 + 1.5 * nr_pred_noise_model_accuracy(&nm, r.r2);
     ck_assert_msg(r.predicted == want, "predicted %.17g, want %.17g", r.predicted, want);
 
     /* a second search finds the row: nothing recomputed, same answer */
@@ -786,7 +786,7 @@ START_TEST(test_lenet_margin)
     free(out);
     free(lab);
     nr_model_free(m);
-    nr_baseline_free(&b);
+    nr_results_baseline_free(&b);
     nr_results_close(db);
     lenet_close(&L);
     rm_tmpdir();

@@ -5,7 +5,7 @@
  * the precision file written and loaded back with the network, and the
  * answer as JSON.  Library code: never prints. */
 #include "calibrate_job.h"
-#include "search_job.h" /* gen_opt_bad, gen_json_str */
+#include "search_job.h" /* gen_search_opt_bad, gen_search_json_str */
 
 #include "jit_engine.h"
 #include "model.h"
@@ -108,7 +108,7 @@ int gen_cal_job_set(gen_cal_job *j, const char *name, const char *s, nr_err *err
     if (gen_cal_job_takes(name) < 0)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "calibrate", "unknown option %s", name);
     if (!s)
-        return gen_opt_bad(err, name, "needs a value");
+        return gen_search_opt_bad(err, name, "needs a value");
     return gen_opts_set_named(gen_cal_job_opts, j, name, s, err);
 }
 
@@ -207,7 +207,7 @@ void gen_cal_answer_free(gen_cal_answer *a)
 {
     free(a->yaml);
     a->yaml = NULL;
-    nr_calibration_free(&a->cal);
+    nr_cal_calibration_free(&a->cal);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -229,7 +229,7 @@ void gen_cal_answer_json(FILE *f, const gen_cal_job *j, const gen_cal_answer *a)
     const char *val[] = {j->net, j->prec, a->data, j->out, a->method, c->engine};
     for (int i = 0; i < 6; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "{", key[i]);
-        gen_json_str(f, val[i]);
+        gen_search_json_str(f, val[i]);
     }
     fprintf(f, ", \"first\": %lld, \"samples\": %lld, ", (long long)c->first,
             (long long)c->samples);
@@ -239,16 +239,16 @@ void gen_cal_answer_json(FILE *f, const gen_cal_job *j, const gen_cal_answer *a)
         char fmt[128] = "";
         nr_scaled_name(&t->fmt, fmt, sizeof fmt);
         fprintf(f, "%s{\"name\": ", i ? ",\n  " : "\n  ");
-        gen_json_str(f, t->name);
+        gen_search_json_str(f, t->name);
         fprintf(f, ", \"layer\": %d, \"format\": ", t->layer);
-        gen_json_str(f, fmt);
+        gen_search_json_str(f, fmt);
         fprintf(f, ", \"count\": %llu, ", (unsigned long long)t->count);
         json_double(f, "amax", t->amax, ", ");
         json_double(f, "threshold", t->threshold, ", ");
         json_double(f, "scale", t->scale, "}");
     }
     fprintf(f, "],\n \"precision_yaml\": ");
-    gen_json_str(f, a->yaml ? a->yaml : "");
+    gen_search_json_str(f, a->yaml ? a->yaml : "");
     fprintf(f, "}\n");
 }
 

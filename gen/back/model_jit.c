@@ -116,7 +116,7 @@ int gen_model_compile(const nr_model *m, const gen_model_opts *o, gen_compiled *
     if (!c)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit", "out of memory");
     gen_ctx *g = NULL;
-    int rc = gen_model_emit(m, o, &g, &c->w, err);
+    int rc = gen_emit_model(m, o, &g, &c->w, err);
     if (rc)
         goto fail;
     if ((rc = create_jit(c, o->opt_level, err)))
@@ -207,6 +207,6 @@ void gen_compiled_free(gen_compiled *c)
             LLVMConsumeError(e);
     }
     nr_rt_free(c->rt);
-    gen_weights_free(&c->w);
+    gen_plan_weights_free(&c->w);
     free(c);
 }

@@ -188,7 +188,7 @@ int gen_opts_rounding(void *dst, const char *v, nr_err *err)
 static int set_mac(void *dst, const char *v, nr_err *err)
 {
     (void)err;
-    return nr_mac_parse(v, dst) ? -1 : 0;
+    return nr_prec_mac_parse(v, dst) ? -1 : 0;
 }
 
 static int set_seed(void *dst, const char *v, nr_err *err)

@@ -84,7 +84,7 @@ static void prefix_of(const char *path, const char *dir, char *buf, size_t n)
         buf[0] = 0;
 }
 
-void gen_install_prefix(char *buf, size_t n)
+void gen_res_install_prefix(char *buf, size_t n)
 {
     buf[0] = 0;
     /* This code in a shared library, PREFIX/lib/libnumrep_gen.so (python
@@ -92,7 +92,7 @@ void gen_install_prefix(char *buf, size_t n)
      * numrep executable it is linked in statically: dladdr names the
      * executable, not in a lib/ directory.) */
     Dl_info info;
-    if (dladdr((void *)gen_install_prefix, &info) && info.dli_fname &&
+    if (dladdr((void *)gen_res_install_prefix, &info) && info.dli_fname &&
         strchr(info.dli_fname, '/'))
         prefix_of(info.dli_fname, "lib", buf, n);
     if (buf[0])
@@ -115,7 +115,7 @@ int gen_res_find(gen_res r, char *buf, size_t n, const char **origin, nr_err *er
     if (s) {
         how = var;
     } else {
-        gen_install_prefix(prefix, sizeof prefix);
+        gen_res_install_prefix(prefix, sizeof prefix);
         if (prefix[0] &&
             (size_t)snprintf(inst, sizeof inst, "%s/%s", strcmp(prefix, "/") ? prefix : "",
                              resources[r].rel) < sizeof inst &&

@@ -53,6 +53,6 @@ int gen_res_find(gen_res r, char *buf, size_t n, const char **origin, nr_err *er
 /* The install prefix: of the shared library this code is in when that is
  * PREFIX/lib/libnumrep_gen.so (python), else of the running binary
  * (PREFIX of PREFIX/bin/numrep), else "". */
-void gen_install_prefix(char *buf, size_t n);
+void gen_res_install_prefix(char *buf, size_t n);
 
 #endif

@@ -52,7 +52,7 @@ void gen_search_job_progress(gen_search_job *j, nr_search_progress_fn fn, void *
 
 /* ---------------------------------------------------------------- options */
 
-int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
+int gen_search_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
 {
     char where[64], msg[200];
     va_list ap;
@@ -273,7 +273,7 @@ int gen_search_job_set(gen_search_job *j, const char *name, const char *s, nr_er
     if (takes < 0)
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "search", "unknown option %s", name);
     if (takes != (s != NULL))
-        return gen_opt_bad(err, name, takes ? "needs a value" : "is a flag: it takes no value");
+        return gen_search_opt_bad(err, name, takes ? "needs a value" : "is a flag: it takes no value");
     return gen_opts_set_named(gen_search_job_opts, j, name, s, err);
 }
 
@@ -354,7 +354,7 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
             return rc;
         return gen_fdcache_wrap(ctx, &e, gen_fdcache_cpu() - t0, out, err);
     }
-    if (strncmp(name, "jit", 3) == 0 && gen_model_check(m, &gerr)) /* not in the generator */
+    if (strncmp(name, "jit", 3) == 0 && gen_plan_model_check(m, &gerr)) /* not in the generator */
         return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines], [op-engines] */
     return gen_engine_open(name, m, out, err);
 }
@@ -374,7 +374,7 @@ static char *precision_yaml(const char *net, const char *data, const nr_search_o
     char *y = malloc(cap);
     if (!y)
         return NULL;
-    const char *rnd = nr_rounding_name(o->rounding), *mac = nr_mac_name(o->mac);
+    const char *rnd = nr_format_rounding_name(o->rounding), *mac = nr_prec_mac_name(o->mac);
     char sf[128], sr[16], sm[16];
     if (r->chosen.scaled.gran != NR_GRAN_NONE) { /* its own rounding and mac */
         nr_search_scaled_key(&r->chosen, sf, sizeof sf, sr, sizeof sr, sm, sizeof sm);
@@ -540,7 +540,7 @@ void gen_search_answer_free(gen_search_answer *a)
 
 /* ---------------------------------------------------------------- JSON */
 
-void gen_json_str(FILE *f, const char *s)
+void gen_search_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -569,19 +569,19 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     const nr_search_opts *o = &j->opts;
     const nr_search_result *r = &a->r;
     fprintf(f, "{\"network\": ");
-    gen_json_str(f, a->network);
+    gen_search_json_str(f, a->network);
     fprintf(f, ", \"data\": ");
-    gen_json_str(f, a->data);
+    gen_search_json_str(f, a->data);
     fprintf(f, ", \"method\": \"%s\", \"engine\": ",
             o->method == NR_SEARCH_EXHAUSTIVE ? "exhaustive" : "fast");
-    gen_json_str(f, j->engine);
+    gen_search_json_str(f, j->engine);
     fprintf(f, ", \"samples\": %lld, \"r2_inputs\": %d, \"configurations\": %d, ",
             (long long)r->n, o->no_r2 ? 0 : o->samples, r->nconfigs);
     json_num(f, "max_loss", o->max_loss);
     json_num(f, "fp32_top1", r->fp32_top1);
     fprintf(f, "\n \"found\": %s, \"chosen\": ", r->found ? "true" : "false");
     if (r->found)
-        gen_json_str(f, r->chosen.name);
+        gen_search_json_str(f, r->chosen.name);
     else
         fprintf(f, "null");
     fprintf(f, ", ");
@@ -590,7 +590,7 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     json_num(f, "r2", r->r2);
     json_num(f, "predicted", r->predicted);
     fprintf(f, "\"predictor\": \"%s\", \"predictor_source\": ", nr_pred_model_name(o->predictor.model));
-    gen_json_str(f, a->predictor);
+    gen_search_json_str(f, a->predictor);
     fprintf(f, ", ");
     fprintf(f, "\"score\": \"%s\", ",
             o->raw_r2 || o->predictor.model == NR_PRED_R2 ? "r2" : "clip");
@@ -607,10 +607,10 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     json_num(f, "full_cpu_seconds", r->full_cpu);
     json_num(f, "fp32_cpu_seconds", r->fp32_cpu);
     fprintf(f, "\"ranks\": %d, \"run\": %lld, \"db\": ", r->nranks, (long long)r->run_id);
-    gen_json_str(f, j->db);
+    gen_search_json_str(f, j->db);
     if (r->per_layer_done) {
         fprintf(f, ",\n \"per_layer\": {\"layers\": ");
-        gen_json_str(f, r->layers);
+        gen_search_json_str(f, r->layers);
         fprintf(f, ", ");
         json_num(f, "normalized", r->pl_norm_acc);
         json_num(f, "speedup", r->pl_speedup);
@@ -619,7 +619,7 @@ void gen_search_answer_json(FILE *f, const gen_search_job *j, const gen_search_a
     }
     fprintf(f, ",\n \"precision_yaml\": ");
     if (a->precision)
-        gen_json_str(f, a->precision);
+        gen_search_json_str(f, a->precision);
     else
         fprintf(f, "null");
     fprintf(f, "}\n");

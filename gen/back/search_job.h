@@ -78,10 +78,10 @@ char *gen_search_job_json(gen_search_job *j, int *status, nr_err *err);
 /* Text helpers the commands share with their library forms (a decimal
  * integer in [lo, hi]: opts.h's gen_opts_parse_count): */
 /* a refused option value: -NR_ERANGE, err->where "--NAME", msg from fmt; */
-int gen_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
+int gen_search_opt_bad(nr_err *err, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* a JSON string literal of s ('"' and '\\' escaped, control characters as
  * \u00XX). */
-void gen_json_str(FILE *f, const char *s);
+void gen_search_json_str(FILE *f, const char *s);
 
 #endif

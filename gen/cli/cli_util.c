@@ -62,7 +62,7 @@ void cli_print_rows(const float *y, int n, size_t k)
 
 void cli_json_str(const char *s)
 {
-    gen_json_str(stdout, s);
+    gen_search_json_str(stdout, s);
 }
 
 int cli_model_is_fp32(const nr_model *m)

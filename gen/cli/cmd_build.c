@@ -175,7 +175,7 @@ static int make_module(const nr_model *m, const build_opts *o, const gen_target 
     int rc = gen_target_machine(t, o->cpu, NULL, o->opt, &mine, err);
     if (rc)
         return rc;
-    if ((rc = gen_model_emit(m, &mo, g, w, err))) {
+    if ((rc = gen_emit_model(m, &mo, g, w, err))) {
         LLVMDisposeTargetMachine(mine);
         return rc;
     }
@@ -307,7 +307,7 @@ done:
     if (buf)
         LLVMDisposeMemoryBuffer(buf);
     gen_emit_free(g); /* and tm, which g owns */
-    gen_weights_free(&w);
+    gen_plan_weights_free(&w);
     return rc;
 }
 

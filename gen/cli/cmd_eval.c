@@ -203,7 +203,7 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     nr_err gerr = {0};
-    if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
+    if (strcmp(engine, "emulator") && gen_plan_model_check(m, &gerr)) {
         /* [scl-dot-engines] what the generator does not run yet */
         if (engine_given) {
             err = gerr;
@@ -295,8 +295,8 @@ int cmd_eval(int argc, char **argv)
     char pname[600];
     snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
              ma.mo.set_rounding ? ", rounding " : "",
-             ma.mo.set_rounding ? nr_rounding_name(ma.mo.rounding) : "",
-             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_mac_name(ma.mo.mac) : "");
+             ma.mo.set_rounding ? nr_format_rounding_name(ma.mo.rounding) : "",
+             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_prec_mac_name(ma.mo.mac) : "");
     eval_report rep = {.spec = spec, .pname = pname, .data = data, .engine = eng.name,
                        .bsrc = self_base ? "this run" : cached ? "cached" : "computed",
                        .ds = ds, .jobs = jobs, .k = k, .r = &r, .base = &base,

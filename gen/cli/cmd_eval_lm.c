@@ -77,7 +77,7 @@ static int open_engine(const char *engine, int given, const nr_model *m, nr_engi
                        const char **used, nr_err *err)
 {
     nr_err gerr = {0};
-    if (strcmp(engine, "emulator") && gen_model_check(m, &gerr)) {
+    if (strcmp(engine, "emulator") && gen_plan_model_check(m, &gerr)) {
         if (given) {
             *err = gerr;
             return -gerr.code;
@@ -118,7 +118,7 @@ static void print_result(const nr_model *m, const char *pname, const char *data,
                          const char *engine, const nr_lm_result *r, const nr_lm_result *b,
                          int self, int json)
 {
-    int64_t agree = nr_lm_agree(r, b);
+    int64_t agree = nr_eval_lm_agree(r, b);
     double agr = r->tokens ? (double)agree / (double)r->tokens : 0;
     if (json) {
         printf("{\"network\": ");
@@ -193,7 +193,7 @@ int cmd_eval_lm(int argc, char **argv)
     snprintf(dpath, sizeof dpath, "%s", data ? data : m->spec->dataset);
     data = dpath; /* m is rebuilt below */
     int V = (int)m->layers[m->output].out_shape[2];
-    if (nr_tokens_load(data, V, &t, &err))
+    if (nr_ds_tokens_load(data, V, &t, &err))
         goto fail;
     nr_model_free(m);
     m = NULL;
@@ -219,8 +219,8 @@ int cmd_eval_lm(int argc, char **argv)
     char pname[600];
     snprintf(pname, sizeof pname, "%s%s%s%s%s", ma.prec ? ma.prec : "fp32",
              ma.mo.set_rounding ? ", rounding " : "",
-             ma.mo.set_rounding ? nr_rounding_name(ma.mo.rounding) : "",
-             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_mac_name(ma.mo.mac) : "");
+             ma.mo.set_rounding ? nr_format_rounding_name(ma.mo.rounding) : "",
+             ma.mo.set_mac ? ", mac " : "", ma.mo.set_mac ? nr_prec_mac_name(ma.mo.mac) : "");
     print_result(m, pname, data, used, &r, &base, self, json);
     status = 0;
     goto done;
@@ -228,9 +228,9 @@ fail:
     status = cli_error(&err);
 done:
     if (!self)
-        nr_lm_result_free(&base);
-    nr_lm_result_free(&r);
-    nr_tokens_free(t);
+        nr_eval_lm_result_free(&base);
+    nr_eval_lm_result_free(&r);
+    nr_ds_tokens_free(t);
     nr_model_free(m32);
     nr_model_free(m);
     return status;

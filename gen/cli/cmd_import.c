@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* "0.5" or "0.485,0.456,0.406" -> v[0..*n), each a finite number (at most
- * 3; nr_onnx_input_check and the spec parser check the rest). */
+ * 3; gen_onnx_input_check and the spec parser check the rest). */
 static int number_list(const char *opt, const char *s, double *v, int *n)
 {
     const char *p = s;
@@ -92,7 +92,7 @@ static const cli_cmd import_cmd = {
 
 static int pp_parse(const pp_args *a, nr_onnx_input *in)
 {
-    nr_onnx_input_init(in);
+    gen_onnx_input_init(in);
     int rc = 0;
     if (a->divisor) {
         char *end;
@@ -122,7 +122,7 @@ static int pp_parse(const pp_args *a, nr_onnx_input *in)
     }
     in->dataset = a->dataset;
     nr_err e = {0};
-    if (nr_onnx_input_check(in, &e)) {
+    if (gen_onnx_input_check(in, &e)) {
         char msg[1024];
         nr_err_format(&e, msg, sizeof msg);
         return cli_usage("import", "--%s", msg);

@@ -1,7 +1,7 @@
 /* cmd_round.c -- `numrep round FMT`: round numbers from stdin into a format,
  * or apply one operation to them, and show the result as a hex float, the
  * shortest decimal that reads back to it, its bits and its flags.  The
- * numbers come from nr_exact_parse and the arithmetic from libnumrep; this
+ * numbers come from nr_value_exact_parse and the arithmetic from libnumrep; this
  * file reads lines and lays results out. */
 #define _GNU_SOURCE /* getline, strfromf128 */
 #include "cli.h"
@@ -141,7 +141,7 @@ void cli_show_decimal(const nr_format *f, uint64_t bits, const nr_exact *x, char
         snprintf(fmt, sizeof fmt, "%%.%dg", digits);
         strfromf128(buf, n, fmt, v);
         /* a decimal beyond max that saturates back onto max does not count */
-        if (nr_exact_parse(buf, &back, NULL) == 0 &&
+        if (nr_value_exact_parse(buf, &back, NULL) == 0 &&
             nr_round_exact(f, NR_RND_RNE, &back, 0, &fl) == bits && !(fl & NR_FLAG_OVERFLOW))
             return;
     }
@@ -207,7 +207,7 @@ static int do_line(const round_opts *o, char *line, long lineno)
     nr_exact xs[3];
     for (int j = 0; j < arity; j++) {
         nr_err e = {0};
-        if (nr_exact_parse(tok[j], &xs[j], &e) != 0) {
+        if (nr_value_exact_parse(tok[j], &xs[j], &e) != 0) {
             if (arity > 1)
                 fprintf(stderr, "numrep round: stdin:%ld: operand %d: %s\n", lineno, j + 1,
                         e.msg);
@@ -234,7 +234,7 @@ static int do_line(const round_opts *o, char *line, long lineno)
     default: r = nr_round_exact(f, o->mode, &xs[0], sr, &fl); break;
     }
     nr_exact rx;
-    nr_decode_exact(f, r, &rx);
+    nr_codec_decode_exact(f, r, &rx);
     char hex[80], dec[80], flags[96];
     cli_show_hex(f, r, &rx, hex, sizeof hex);
     cli_show_decimal(f, r, &rx, dec, sizeof dec);
@@ -307,9 +307,9 @@ static int set_scale(void *dst, const char *v, nr_err *err)
 {
     nr_exact x;
     (void)err;
-    if (nr_exact_parse(v, &x, NULL) != 0 || x.cls != NR_CLS_FINITE || x.sign)
+    if (nr_value_exact_parse(v, &x, NULL) != 0 || x.cls != NR_CLS_FINITE || x.sign)
         return -1;
-    *(double *)dst = nr_exact_to_double(&x);
+    *(double *)dst = nr_codec_exact_to_double(&x);
     return 0;
 }
 

@@ -54,7 +54,7 @@ static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path
 {
     gen_ctx *g = NULL;
     gen_weights w;
-    int rc = gen_model_emit(m, o, &g, &w, err);
+    int rc = gen_emit_model(m, o, &g, &w, err);
     if (rc)
         return rc;
     char *text = gen_emit_print(g);
@@ -66,7 +66,7 @@ static int write_ir(const nr_model *m, const gen_model_opts *o, const char *path
     }
     if (text)
         LLVMDisposeMessage(text);
-    gen_weights_free(&w);
+    gen_plan_weights_free(&w);
     gen_emit_free(g);
     return rc;
 }

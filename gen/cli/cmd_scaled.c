@@ -108,7 +108,7 @@ static void show_scale(nr_scale_fmt f, double X, uint64_t bits)
         return;
     }
     nr_exact x;
-    nr_decode_exact(sf, bits, &x);
+    nr_codec_decode_exact(sf, bits, &x);
     cli_show_hex(sf, bits, &x, hex, sizeof hex);
     cli_show_decimal(sf, bits, &x, dec, sizeof dec);
     printf("%s  %s  0x%0*llx", hex, dec, (sf->width + 3) / 4, (unsigned long long)bits);
@@ -127,7 +127,7 @@ static long parse_values(char *line, long lineno, double **vals, size_t *cap)
         }
         nr_exact x;
         nr_err e = {0};
-        if (nr_exact_parse(start, &x, &e)) {
+        if (nr_value_exact_parse(start, &x, &e)) {
             fprintf(stderr, "numrep round: stdin:%ld: value %ld: %s\n", lineno, n + 1, e.msg);
             return -1;
         }
@@ -141,7 +141,7 @@ static long parse_values(char *line, long lineno, double **vals, size_t *cap)
             *vals = nv;
             *cap = nc;
         }
-        (*vals)[n++] = nr_exact_to_double(&x);
+        (*vals)[n++] = nr_codec_exact_to_double(&x);
     }
     return n;
 }
@@ -184,7 +184,7 @@ static int round_group(const nr_scaled *s, nr_scaled_ctx *ctx, int have_scale, c
         uint64_t b = isnan(p[i]) ? (ef->has_nan ? ef->nan_bits : 0)
                                  : nr_encode(ef, NR_RND_RNE, p[i], 0, NULL);
         nr_exact x;
-        nr_decode_exact(ef, b, &x);
+        nr_codec_decode_exact(ef, b, &x);
         if (isnan(p[i]))
             x.cls = NR_CLS_NAN;
         cli_show_hex(ef, b, &x, hex, sizeof hex);

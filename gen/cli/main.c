@@ -57,7 +57,7 @@ int cmd_version(int argc, char **argv)
     if (argc > 1)
         return cli_usage("version", "unexpected argument '%s'", argv[1]);
     char prefix[4096];
-    gen_install_prefix(prefix, sizeof prefix);
+    gen_res_install_prefix(prefix, sizeof prefix);
     printf("numrep %s\n", NUMREP_VERSION);
     printf("%-12s %s\n", "prefix", prefix[0] ? prefix : "(not installed: no bin/ directory)");
     for (int r = 0; r < GEN_RES_COUNT; r++) {

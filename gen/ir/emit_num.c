@@ -281,7 +281,7 @@ void gen_num_exact_f64(gen_ctx *g, V x, gen_exact *o)
 }
 
 #define GEN_MAX_SPLAT 64
-V gen_splat_const(T t, uint64_t iv, double fv)
+V gen_num_splat_const(T t, uint64_t iv, double fv)
 {
     int vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
     T et = vec ? LLVMGetElementType(t) : t;
@@ -300,7 +300,7 @@ V gen_splat_const(T t, uint64_t iv, double fv)
 V gen_num_is_nan(gen_ctx *g, const nr_format *f, V bits)
 {
     T t = LLVMTypeOf(bits);
-#define K(v) gen_splat_const(t, (uint64_t)(v), 0)
+#define K(v) gen_num_splat_const(t, (uint64_t)(v), 0)
     V r = NULL;
     if (f->kind == NR_FLOAT)
         switch (f->specials) { /* [fmt-3] */
@@ -346,7 +346,7 @@ V gen_num_decode_f32(gen_ctx *g, const nr_format *f, V bits)
     unsigned bw = LLVMGetIntTypeWidth(vec ? LLVMGetElementType(bt) : bt);
     if (bw != 32)
         bits = bw < 32 ? LLVMBuildZExt(B, bits, it, "") : LLVMBuildTrunc(B, bits, it, "");
-#define K(v) gen_splat_const(it, (uint64_t)(v), 0)
+#define K(v) gen_num_splat_const(it, (uint64_t)(v), 0)
     const int Y = f->man_bits;
     /* the exponent and fraction fields at a float's: exponent field E read
      * as a float's (bias 127, a subnormal for E = 0), then scaled by
@@ -355,7 +355,7 @@ V gen_num_decode_f32(gen_ctx *g, const nr_format *f, V bits)
     V mag = and_(g, bits, K(f->exp_mask | f->man_mask));
     V v = LLVMBuildBitCast(B, shl(g, mag, K(23 - Y)), ft, "");
     if (f->bias != 127)
-        v = LLVMBuildFMul(B, v, gen_splat_const(ft, 0, ldexp(1.0, 127 - f->bias)), "");
+        v = LLVMBuildFMul(B, v, gen_num_splat_const(ft, 0, ldexp(1.0, 127 - f->bias)), "");
     V vb = LLVMBuildBitCast(B, v, it, "");
     if (!f->subnormals) /* [fmt-2] exponent field 0 is +-0 */
         vb = sel(g, icmp(g, LLVMIntEQ, ef, K(0)), K(0), vb);
@@ -648,7 +648,7 @@ static V round_sum_masked(gen_ctx *g, const nr_format *f, nr_rounding mode, V a,
 /* -wrap fixed point: the sum exactly as the emulator rounds it.  A
  * wrapped result keeps the low integer bits of the exact value, so no
  * window narrower than the exact sum is "enough" the way it is for
- * saturating formats; the oracle (runtime/num/arith.c nr_exact_add) computes
+ * saturating formats; the oracle (runtime/num/arith.c nr_arith_exact_add) computes
  * the exact sum (255-bit window), then keeps its top 128 significant bits
  * and jams the rest into sticky (wide_to).  Mirrored here:
  *  - the adder at W = 256 gives floor(|x+y| / 2^u) exactly with

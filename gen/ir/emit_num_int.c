@@ -177,7 +177,7 @@ V gen_numi_fn_step(gen_ctx *g, const nr_format *wf, const nr_format *xf, const n
     nr_format_name(pf, n[2], sizeof n[2]);
     nr_format_name(sf, n[3], sizeof n[3]);
     snprintf(name, sizeof name, "numi.step.%s.%s.%s.%s.%s.%s", n[0], n[1], n[2], n[3],
-             nr_rounding_name(mode), fused ? "fused" : "unfused");
+             nr_format_rounding_name(mode), fused ? "fused" : "unfused");
     V fn = LLVMGetNamedFunction(g->mod, name);
     if (fn)
         return fn;

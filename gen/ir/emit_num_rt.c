@@ -28,7 +28,7 @@ int gen_rtfmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err 
     if (mode != NR_RND_RZ)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "format as data",
                           "rounding %s: run-time formats round toward zero (rz) only",
-                          nr_rounding_name(mode));
+                          nr_format_rounding_name(mode));
     if (f->kind == NR_FLOAT) {
         if (f->emin - f->man_bits < -1000 || f->emax > 1000)
             return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, "format as data",
@@ -103,7 +103,7 @@ static V kst(gen_ctx *g, T t, uint64_t iv, double fv, V like)
     T lt = LLVMTypeOf(like);
     if (LLVMGetTypeKind(lt) == LLVMVectorTypeKind)
         t = LLVMVectorType(t, LLVMGetVectorSize(lt));
-    return gen_splat_const(t, iv, fv);
+    return gen_num_splat_const(t, iv, fv);
 }
 
 /* The integer type shaped like x (i64 or <n x i64>). */

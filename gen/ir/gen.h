@@ -95,7 +95,7 @@ LLVMValueRef gen_num_decode(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 LLVMValueRef gen_num_is_nan(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* A constant of integer or float type t (iv or fv, whichever t takes), or
  * its splat when t is a vector (of at most 64 lanes). */
-LLVMValueRef gen_splat_const(LLVMTypeRef t, uint64_t iv, double fv);
+LLVMValueRef gen_num_splat_const(LLVMTypeRef t, uint64_t iv, double fv);
 int gen_num_decode_f32_ok(const nr_format *f);
 LLVMValueRef gen_num_decode_f32(gen_ctx *g, const nr_format *f, LLVMValueRef bits);
 /* Exact a*b of two doubles (sig i128). */

@@ -283,7 +283,7 @@ void gen_facc_init(gen_lctx *c, gen_facc *fa, const nr_format *wf, const nr_form
         fa->lo_s = sf->subnormals && qmin(pf) >= qmin(sf) ? 0 : f32_bits(ldexp(1.0, sf->emin));
     else
         fa->lo_s = f32_bits(ldexp(1.0, sf->emin)) + 1;
-    fa->acc = gen_alloca(c, g->i32, "facc");
+    fa->acc = gen_ir_alloca(c, g->i32, "facc");
     helpers(g, fa);
 }
 

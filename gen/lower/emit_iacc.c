@@ -188,7 +188,7 @@ static void fmt_names(const gen_iacc *ia, char *buf, size_t n)
     nr_format_name(ia->xf, s[1], sizeof s[1]);
     nr_format_name(ia->pf, s[2], sizeof s[2]);
     nr_format_name(ia->sf, s[3], sizeof s[3]);
-    snprintf(buf, n, "%s.%s.%s.%s.%s.%s", s[0], s[1], s[2], s[3], nr_rounding_name(ia->mode),
+    snprintf(buf, n, "%s.%s.%s.%s.%s.%s", s[0], s[1], s[2], s[3], nr_format_rounding_name(ia->mode),
              ia->fused ? "fused" : "unfused");
 }
 
@@ -314,8 +314,8 @@ void gen_iacc_init(gen_lctx *c, gen_iacc *ia, const nr_format *wf, const nr_form
     ia->eq_s = sq;
     int ms = 30 - sf->man_bits;
     ia->shmax_s = ms > qmin(sf) - sq ? ms : qmin(sf) - sq;
-    ia->A = gen_alloca(c, g->i32, "iacc.a");
-    ia->Ae = gen_alloca(c, g->i32, "iacc.e");
+    ia->A = gen_ir_alloca(c, g->i32, "iacc.a");
+    ia->Ae = gen_ir_alloca(c, g->i32, "iacc.e");
     helpers(g, ia);
 }
 

@@ -44,7 +44,7 @@ static void const_fn(gen_lctx *c, const char *name, uint64_t v)
 {
     gen_ctx *g = c->g;
     fn_start(c, name, LLVMFunctionType(g->i64, NULL, 0, 0), 0);
-    LLVMBuildRet(g->b, gen_i64(c, v));
+    LLVMBuildRet(g->b, gen_ir_i64(c, v));
     fn_finish(c);
 }
 
@@ -55,7 +55,7 @@ static void shape_fn(gen_lctx *c, const char *name, const int sh[3])
     fn_start(c, name, LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), args, 1, 0), 0);
     V p = LLVMGetParam(c->fn, 0);
     for (int i = 0; i < 3; i++) {
-        V idx = gen_i64(c, (uint64_t)i);
+        V idx = gen_ir_i64(c, (uint64_t)i);
         LLVMBuildStore(g->b, LLVMConstInt(g->i32, (uint64_t)sh[i], 0),
                        LLVMBuildGEP2(g->b, g->i32, p, &idx, 1, ""));
     }
@@ -95,7 +95,7 @@ static int is_mac(const nr_layer *L)
 static int emit_mac(gen_lctx *c, int li, nr_err *err)
 {
     const gen_vmac *v = &c->p->ly[li].vmac;
-    if (v->ok && !gen_mac_int_applies(c, li))
+    if (v->ok && !gen_emit_mac_int_applies(c, li))
         return gen_emit_vmac(c, li, v, err);
     return gen_emit_mac(c, li, err);
 }
@@ -111,7 +111,7 @@ static void layer_args(const gen_lctx *c, int li, layer_sig *sig)
         a[n++] = (layer_arg){ARG_IN, k, 0};
     if (pl->scratch_size)
         a[n++] = (layer_arg){ARG_SCRATCH, 0, 0};
-    if (nr_op_is_seq(L->op) && gen_seq_has_w(L)) { /* emit_seq.c */
+    if (nr_model_op_is_seq(L->op) && gen_seq_has_w(L)) { /* emit_seq.c */
         a[n++] = (layer_arg){ARG_W, 0, 0};
         if (pl->has_bias)
             a[n++] = (layer_arg){ARG_B, 0, 0};
@@ -190,11 +190,11 @@ static int emit_layer_fn(gen_lctx *c, int li, const layer_sig *sig, const char *
     if (os) { /* the body writes the fp32 carrier into the P region (emit_scaled.h) */
         gen_scaled_layout lay;
         gen_scaled_act_layout(os, L->out_shape, &lay);
-        V off = gen_i64(c, lay.p_off);
+        V off = gen_ir_i64(c, lay.p_off);
         c->out = LLVMBuildGEP2(g->b, g->i8, base, &off, 1, "out.p");
     }
     int rc = gen_scaled_mac(c->m, li) ? gen_emit_scaled_mac(c, li, err)
-             : nr_op_is_seq(L->op)      ? gen_emit_seq(c, li, err)
+             : nr_model_op_is_seq(L->op)      ? gen_emit_seq(c, li, err)
              : is_mac(L)                ? emit_mac(c, li, err)
                                         : gen_emit_ops(c, li, err);
     if (rc)
@@ -212,7 +212,7 @@ static V arena_at(gen_lctx *c, V arena, uint64_t off)
 {
     char nm[32];
     snprintf(nm, sizeof nm, "arena.%llu", (unsigned long long)off);
-    V o = gen_i64(c, off);
+    V o = gen_ir_i64(c, off);
     return LLVMBuildInBoundsGEP2(c->g->b, c->g->i8, arena, &o, 1, nm);
 }
 
@@ -236,7 +236,7 @@ static void call_layer(gen_lctx *c, int li, const layer_sig *sig, V fn, V arena,
         case ARG_SCRATCH: v[i] = arena_at(c, arena, pl->scratch_off); break;
         case ARG_W:
         case ARG_B:
-            off = gen_i64(c, a[i].kind == ARG_W ? pl->w_off : pl->b_off);
+            off = gen_ir_i64(c, a[i].kind == ARG_W ? pl->w_off : pl->b_off);
             v[i] = LLVMConstInBoundsGEP2(g->i8, c->weights, &off, 1);
             break;
         case ARG_XLIM: v[i] = LLVMConstInt(gen_emit_int_type(g, a[i].k), a[i].xlim, 0); break;
@@ -254,7 +254,7 @@ static void call_layer(gen_lctx *c, int li, const layer_sig *sig, V fn, V arena,
  * single-precision routines, moves as it is). */
 static int numi_io(const gen_ctx *g, const nr_format *f)
 {
-    return g->int_narrow && gen_numi_fmt_ok(f) && !gen_fmt_ieee32(f);
+    return g->int_narrow && gen_numi_fmt_ok(f) && !gen_ir_fmt_ieee32(f);
 }
 
 /* numrep_sample(in, out, arena): [net-1] round the input, run the layers,
@@ -277,7 +277,7 @@ static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err 
     if (gen_scaled_act(m, -1)) { /* rounded into the P region, then quantized */
         gen_scaled_layout lay;
         gen_scaled_act_layout(gen_scaled_act(m, -1), m->in_shape, &lay);
-        V off = gen_i64(c, lay.p_off);
+        V off = gen_ir_i64(c, lay.p_off);
         in_store = LLVMBuildGEP2(g->b, g->i8, input, &off, 1, "input.p");
     }
     T f32 = LLVMFloatTypeInContext(g->ctx);
@@ -285,33 +285,33 @@ static int emit_sample(gen_lctx *c, V *layer_fns, const layer_sig *sigs, nr_err 
     gen_loop l;
     if (nr_model_takes_ids(m)) /* [op-embedding] embeddings read the ids as given */
         input = in;
-    gen_loop_begin(c, &l, nr_model_takes_ids(m) ? 0 : c->p->in_count, "in");
+    gen_ir_loop_begin(c, &l, nr_model_takes_ids(m) ? 0 : c->p->in_count, "in");
     V x = LLVMBuildLoad2(g->b, f32, LLVMBuildGEP2(g->b, f32, in, &l.i, 1, ""), "x");
     nr_rounding imode = m->layers[0].prec.rounding;
     V r;
     if (numi_io(g, &m->in_format) && imode != NR_RND_SR) /* integer code (emit_num_int.c) */
         r = gen_numi_from_f32(g, &m->in_format, imode, LLVMBuildBitCast(g->b, x, g->i32, ""));
     else
-        r = gen_round_val(c, &m->in_format, imode, LLVMBuildFPExt(g->b, x, g->f64, ""), l.i,
+        r = gen_ir_round_val(c, &m->in_format, imode, LLVMBuildFPExt(g->b, x, g->f64, ""), l.i,
                           NR_EMU_TERM_OUT);
-    gen_store_enc(c, &m->in_format, in_store, l.i, r);
-    gen_loop_end(c, &l);
+    gen_ir_store_enc(c, &m->in_format, in_store, l.i, r);
+    gen_ir_loop_end(c, &l);
     if (gen_scaled_act(m, -1)) /* [scl-dot-act] the input quantized too */
         gen_emit_scaled_quant(c, gen_scaled_act(m, -1), m->layers[0].prec.rounding, input,
                               m->in_shape);
     for (int i = 0; i < m->nlayers; i++)
         call_layer(c, i, &sigs[i], layer_fns[i], arena, input, buf);
     const nr_format *of = gen_scaled_carrier(m, m->output);
-    gen_loop_begin(c, &l, c->p->out_count, "out");
+    gen_ir_loop_begin(c, &l, c->p->out_count, "out");
     if (numi_io(g, of) && gen_numi_to_f32_ok(of)) { /* exact, in integer code */
-        V e = gen_load_enc(c, of, buf[m->output], l.i);
+        V e = gen_ir_load_enc(c, of, buf[m->output], l.i);
         LLVMBuildStore(g->b, gen_numi_to_f32(g, of, e), LLVMBuildGEP2(g->b, g->i32, out, &l.i, 1, ""));
     } else {
-        V v = gen_load_dec(c, of, buf[m->output], l.i);
+        V v = gen_ir_load_dec(c, of, buf[m->output], l.i);
         LLVMBuildStore(g->b, LLVMBuildFPTrunc(g->b, v, f32, ""),
                        LLVMBuildGEP2(g->b, f32, out, &l.i, 1, ""));
     }
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
     LLVMBuildRetVoid(g->b);
     fn_finish(c);
     free(buf);
@@ -333,8 +333,8 @@ static void emit_entry_points(gen_lctx *c, V sample)
     fn_start(c, "numrep_model_run_arena", LLVMFunctionType(g->i32, a4, 4, 0), 0);
     V in = LLVMGetParam(c->fn, 0), out = LLVMGetParam(c->fn, 1), n = LLVMGetParam(c->fn, 2),
       arena = LLVMGetParam(c->fn, 3);
-    V cnt = gen_alloca(c, g->i64, "s");
-    LLVMBuildStore(g->b, gen_i64(c, 0), cnt);
+    V cnt = gen_ir_alloca(c, g->i64, "s");
+    LLVMBuildStore(g->b, gen_ir_i64(c, 0), cnt);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "head");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "body");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "done");
@@ -345,11 +345,11 @@ static void emit_entry_points(gen_lctx *c, V sample)
     LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, s, n64, ""), body, done);
     LLVMPositionBuilderAtEnd(g->b, body);
     T f32 = LLVMFloatTypeInContext(g->ctx);
-    V io = LLVMBuildMul(g->b, s, gen_i64(c, nin), ""), oo = LLVMBuildMul(g->b, s, gen_i64(c, nout), "");
+    V io = LLVMBuildMul(g->b, s, gen_ir_i64(c, nin), ""), oo = LLVMBuildMul(g->b, s, gen_ir_i64(c, nout), "");
     V cargs[3] = {LLVMBuildGEP2(g->b, f32, in, &io, 1, ""), LLVMBuildGEP2(g->b, f32, out, &oo, 1, ""),
                   arena};
     LLVMBuildCall2(g->b, sty, sample, cargs, 3, "");
-    LLVMBuildStore(g->b, LLVMBuildAdd(g->b, s, gen_i64(c, 1), ""), cnt);
+    LLVMBuildStore(g->b, LLVMBuildAdd(g->b, s, gen_ir_i64(c, 1), ""), cnt);
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, done);
     LLVMBuildRet(g->b, LLVMConstInt(g->i32, 0, 0));
@@ -358,13 +358,13 @@ static void emit_entry_points(gen_lctx *c, V sample)
     /* int nr_rt_run(nr_rt *, fn, in, out, n, in_size, out_size) */
     T rargs[7] = {c->ptr, c->ptr, c->ptr, c->ptr, g->i32, g->i64, g->i64};
     T rty = LLVMFunctionType(g->i32, rargs, 7, 0);
-    V rt_run = gen_rt_fn(c, "nr_rt_run", rty);
+    V rt_run = gen_ir_rt_fn(c, "nr_rt_run", rty);
     V rtg = LLVMGetNamedGlobal(g->mod, "numrep_rt");
     T a3[3] = {c->ptr, c->ptr, g->i32};
     fn_start(c, "numrep_model_run", LLVMFunctionType(g->i32, a3, 3, 0), 0);
     V rt = LLVMBuildLoad2(g->b, c->ptr, rtg, "rt");
     V args[7] = {rt, sample, LLVMGetParam(c->fn, 0), LLVMGetParam(c->fn, 1), LLVMGetParam(c->fn, 2),
-                 gen_i64(c, nin), gen_i64(c, nout)};
+                 gen_ir_i64(c, nin), gen_ir_i64(c, nout)};
     LLVMBuildRet(g->b, LLVMBuildCall2(g->b, rty, rt_run, args, 7, ""));
     fn_finish(c);
 
@@ -472,7 +472,7 @@ static int emit_module(const nr_model *m, const gen_plan *p, int unaligned_ok, g
     return rc;
 }
 
-int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, gen_weights *w,
+int gen_emit_model(const nr_model *m, const gen_model_opts *o, gen_ctx **out, gen_weights *w,
                    nr_err *err)
 {
     *out = NULL;
@@ -507,6 +507,6 @@ int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
 fail:
     gen_emit_free(g);
     gen_plan_free(&p);
-    gen_weights_free(w);
+    gen_plan_weights_free(w);
     return rc;
 }

@@ -347,9 +347,9 @@ static V slow_fn(mac *s, int kind)
     nr_format_name(s->wf, n2, sizeof n2);
     nr_format_name(s->xf, n3, sizeof n3);
     if (kind == 0)
-        snprintf(name, sizeof name, "num.mul.%s.%s.%s.%s", n1, nr_rounding_name(s->mode), n2, n3);
+        snprintf(name, sizeof name, "num.mul.%s.%s.%s.%s", n1, nr_format_rounding_name(s->mode), n2, n3);
     else
-        snprintf(name, sizeof name, "num.%s.%s.%s", kind == 1 ? "add" : "fma", n1, nr_rounding_name(s->mode));
+        snprintf(name, sizeof name, "num.%s.%s.%s", kind == 1 ? "add" : "fma", n1, nr_format_rounding_name(s->mode));
     V fn = LLVMGetNamedFunction(g->mod, name);
     if (fn)
         return fn;
@@ -441,7 +441,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
     }
     switch (s->mac) {
     case NR_MAC_UNFUSED: { /* p = round_P(w*x) (PRODUCT(k)); acc = round_S(acc + p) (SUM(k)) */
-        V srp = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
+        V srp = gen_ir_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
         V p;
         if (s->fast_p && !s->slow_only) { /* w*x is exact in double */
             V pd = LLVMBuildFMul(B, w, x, "wx");
@@ -452,7 +452,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         } else {
             p = slow_call(s, 0, w, x, NULL, srp);
         }
-        V srs = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
+        V srs = gen_ir_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
         V r;
         if (s->fast_s && !s->slow_only) {
             V sd = LLVMBuildFAdd(B, acc, p, "s");
@@ -467,7 +467,7 @@ static void mac_step(mac *s, V accp, V w, V x, V k, V elem)
         break;
     }
     case NR_MAC_FUSED: { /* acc = round_S(w*x + acc), one rounding (SUM(k)) */
-        V srs = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
+        V srs = gen_ir_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
         V r;
         if (s->fast_fma && !s->slow_only) { /* w*x exact in double; then one exact sum */
             V pd = LLVMBuildFMul(B, w, x, "wx");
@@ -516,14 +516,14 @@ static V mac_fast(mac *s, V acc, V w, V x, V k, V elem, V *ok)
         *ok = LLVMConstInt(g->i1, 1, 0);
         return LLVMBuildFPExt(B, r, g->f64, "");
     }
-    V srs = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
+    V srs = gen_ir_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 2), ""));
     V pd = LLVMBuildFMul(B, w, x, "wx");
     if (s->mac == NR_MAC_FUSED) {
         V sd = LLVMBuildFAdd(B, acc, pd, "s");
         *ok = LLVMBuildAnd(B, sum_ok(s, sd), sum_exact(g, acc, pd, sd), "ok");
         return fast_round(g, s->sf, s->mode, sd, srs);
     }
-    V srp = gen_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
+    V srp = gen_ir_sr(c, s->mode, elem, LLVMBuildAdd(B, two_k, c32(g, 1), ""));
     V okp = in_domain(g, s->pf, pd);
     V p = fast_round(g, s->pf, s->mode, pd, srp);
     V sd = LLVMBuildFAdd(B, acc, p, "s");
@@ -540,18 +540,18 @@ static void term_operands(mac *s, V i, V *w, V *x)
     LLVMBuilderRef B = c->g->b;
     if (s->seq) {
         *x = s->xconst;
-        V wi = LLVMBuildAdd(B, s->wbase, LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_i64(c, s->wsn), ""),
-                                                      LLVMBuildMul(B, s->kcur, gen_i64(c, s->wsk), ""), ""), "wi");
-        *w = s->wact ? gen_load_dec(c, s->wf, s->wact, wi)
-                     : gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
+        V wi = LLVMBuildAdd(B, s->wbase, LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_ir_i64(c, s->wsn), ""),
+                                                      LLVMBuildMul(B, s->kcur, gen_ir_i64(c, s->wsk), ""), ""), "wi");
+        *w = s->wact ? gen_ir_load_dec(c, s->wf, s->wact, wi)
+                     : gen_ir_decode(c, s->wf, gen_ir_load_w(c, s->wf, c->w, wi));
     } else if (s->dense) {
         *x = s->xconst;
-        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_i64(c, (uint64_t)s->g.K), ""), s->kcur, "wi");
-        *w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
+        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, i, gen_ir_i64(c, (uint64_t)s->g.K), ""), s->kcur, "wi");
+        *w = gen_ir_decode(c, s->wf, gen_ir_load_w(c, s->wf, c->w, wi));
     } else {
         *w = s->wconst;
-        V xi = LLVMBuildAdd(B, s->xbase, LLVMBuildMul(B, i, gen_i64(c, (uint64_t)s->g.sw), ""), "xi");
-        *x = gen_load_dec(c, s->xf, s->xbuf, xi);
+        V xi = LLVMBuildAdd(B, s->xbase, LLVMBuildMul(B, i, gen_ir_i64(c, (uint64_t)s->g.sw), ""), "xi");
+        *x = gen_ir_load_dec(c, s->xf, s->xbuf, xi);
     }
 }
 
@@ -568,36 +568,36 @@ static void term_range(mac *s, V buf, V tmp, T at, V from, V to, V elem0)
     gen_loop l;
     V w, x;
     if (!s->all_fast) {
-        gen_loop_range(c, &l, from, to, "ow");
+        gen_ir_loop_range(c, &l, from, to, "ow");
         term_operands(s, l.i, &w, &x);
         mac_step(s, slot(s, buf, at, l.i), w, x, s->kcur, LLVMBuildAdd(B, elem0, l.i, "elem"));
-        gen_loop_end(c, &l);
+        gen_ir_loop_end(c, &l);
         return;
     }
-    V flag = gen_alloca(c, g->i1, "slow.any");
+    V flag = gen_ir_alloca(c, g->i1, "slow.any");
     LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), flag);
-    gen_loop_range(c, &l, from, to, "ow");
+    gen_ir_loop_range(c, &l, from, to, "ow");
     term_operands(s, l.i, &w, &x);
     V ok;
     V r = mac_fast(s, acc_load(s, slot(s, buf, at, l.i)), w, x, s->kcur,
                    LLVMBuildAdd(B, elem0, l.i, "elem"), &ok);
     acc_store(s, r, slot(s, tmp, at, l.i));
     LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i1, flag, ""), LLVMBuildNot(B, ok, ""), ""), flag);
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
     LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "allfast");
     LLVMBasicBlockRef redo = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "redo");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "termdone");
     LLVMBuildCondBr(B, LLVMBuildLoad2(B, g->i1, flag, ""), redo, copy);
     LLVMPositionBuilderAtEnd(B, copy);
-    gen_loop_range(c, &l, from, to, "cp");
+    gen_ir_loop_range(c, &l, from, to, "cp");
     LLVMBuildStore(B, LLVMBuildLoad2(B, s->acct, slot(s, tmp, at, l.i), ""), slot(s, buf, at, l.i));
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, redo);
-    gen_loop_range(c, &l, from, to, "ow.slow");
+    gen_ir_loop_range(c, &l, from, to, "ow.slow");
     term_operands(s, l.i, &w, &x);
     mac_step(s, slot(s, buf, at, l.i), w, x, s->kcur, LLVMBuildAdd(B, elem0, l.i, "elem"));
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, done);
 }
@@ -609,19 +609,19 @@ static void emit_term(mac *s, V r, V col, int check_r, int check_c)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     const geom *G = &s->g;
-    V ih = LLVMBuildAdd(B, LLVMBuildMul(B, s->oh, gen_i64(c, (uint64_t)G->sh), ""),
-                        LLVMBuildSub(B, LLVMBuildMul(B, r, gen_i64(c, (uint64_t)G->dh), ""),
-                                     gen_i64(c, (uint64_t)G->pt), ""), "ih");
-    V iw = LLVMBuildAdd(B, LLVMBuildMul(B, s->ow, gen_i64(c, (uint64_t)G->sw), ""),
-                        LLVMBuildSub(B, LLVMBuildMul(B, col, gen_i64(c, (uint64_t)G->dw), ""),
-                                     gen_i64(c, (uint64_t)G->pl), ""), "iw");
+    V ih = LLVMBuildAdd(B, LLVMBuildMul(B, s->oh, gen_ir_i64(c, (uint64_t)G->sh), ""),
+                        LLVMBuildSub(B, LLVMBuildMul(B, r, gen_ir_i64(c, (uint64_t)G->dh), ""),
+                                     gen_ir_i64(c, (uint64_t)G->pt), ""), "ih");
+    V iw = LLVMBuildAdd(B, LLVMBuildMul(B, s->ow, gen_ir_i64(c, (uint64_t)G->sw), ""),
+                        LLVMBuildSub(B, LLVMBuildMul(B, col, gen_ir_i64(c, (uint64_t)G->dw), ""),
+                                     gen_ir_i64(c, (uint64_t)G->pl), ""), "iw");
     LLVMBasicBlockRef next = NULL;
     if (check_r || check_c) { /* [net-4] a padding position is skipped: no term at all */
         V ok = NULL;
         if (check_r)
-            ok = LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), "");
+            ok = LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)G->H), "");
         if (check_c) {
-            V okc = LLVMBuildICmp(B, LLVMIntULT, iw, gen_i64(c, (uint64_t)G->W), "");
+            V okc = LLVMBuildICmp(B, LLVMIntULT, iw, gen_ir_i64(c, (uint64_t)G->W), "");
             ok = ok ? LLVMBuildAnd(B, ok, okc, "") : okc;
         }
         LLVMBasicBlockRef t = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "term");
@@ -630,16 +630,16 @@ static void emit_term(mac *s, V r, V col, int check_r, int check_c)
         LLVMPositionBuilderAtEnd(B, t);
     }
     V ch = LLVMBuildAdd(B, s->ci0, s->ci, "");
-    V xi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ch, gen_i64(c, (uint64_t)G->H), ""), ih, ""),
-                                        gen_i64(c, (uint64_t)G->W), ""),
+    V xi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ch, gen_ir_i64(c, (uint64_t)G->H), ""), ih, ""),
+                                        gen_ir_i64(c, (uint64_t)G->W), ""),
                         iw, "xi");
     /* k = (ci*kh + r)*kw + col, counted over the full kernel */
-    V k = LLVMBuildAdd(B, LLVMBuildMul(B, s->ci, gen_i64(c, (uint64_t)G->kh * G->kw), ""),
-                       LLVMBuildAdd(B, LLVMBuildMul(B, r, gen_i64(c, (uint64_t)G->kw), ""), col, ""),
+    V k = LLVMBuildAdd(B, LLVMBuildMul(B, s->ci, gen_ir_i64(c, (uint64_t)G->kh * G->kw), ""),
+                       LLVMBuildAdd(B, LLVMBuildMul(B, r, gen_ir_i64(c, (uint64_t)G->kw), ""), col, ""),
                        "k");
-    V wi = LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->K), ""), k, "wi");
-    V x = gen_load_dec(c, s->xf, s->xbuf, xi);
-    V w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w, wi));
+    V wi = LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_ir_i64(c, (uint64_t)G->K), ""), k, "wi");
+    V x = gen_ir_load_dec(c, s->xf, s->xbuf, xi);
+    V w = gen_ir_decode(c, s->wf, gen_ir_load_w(c, s->wf, c->w, wi));
     mac_step(s, s->acc, w, x, k, s->elem);
     if (next) {
         LLVMBuildBr(B, next);
@@ -649,38 +649,38 @@ static void emit_term(mac *s, V r, V col, int check_r, int check_c)
 
 /* exact mode: the exact sum of the Kulisch accumulator at kst (rt.h's
  * nr_rt_kacc_get layout) as a gen_exact, read for rounding mode mode. */
-void gen_kacc_result(gen_lctx *c, V kst, nr_rounding mode, gen_exact *x)
+void gen_emit_kacc_result(gen_lctx *c, V kst, nr_rounding mode, gen_exact *x)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     T arr = LLVMArrayType(g->i64, 6);
-    V res = gen_alloca(c, arr, "kres");
+    V res = gen_ir_alloca(c, arr, "kres");
     T gargs[3] = {c->ptr, g->i32, c->ptr};
     T gty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), gargs, 3, 0);
     V args[3] = {kst, c32(g, mode == NR_RND_RD), res};
-    LLVMBuildCall2(B, gty, gen_rt_fn(c, "nr_rt_kacc_get", gty), args, 3, "");
+    LLVMBuildCall2(B, gty, gen_ir_rt_fn(c, "nr_rt_kacc_get", gty), args, 3, "");
     V w[6];
     for (int i = 0; i < 6; i++) {
-        V idx = gen_i64(c, (uint64_t)i);
+        V idx = gen_ir_i64(c, (uint64_t)i);
         w[i] = LLVMBuildLoad2(B, g->i64, LLVMBuildGEP2(B, g->i64, res, &idx, 1, ""), "");
     }
-    x->is_nan = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_NAN), "");
-    x->is_inf = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_INF), "");
-    x->is_zero = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_ZERO), "");
+    x->is_nan = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_ir_i64(c, NR_CLS_NAN), "");
+    x->is_inf = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_ir_i64(c, NR_CLS_INF), "");
+    x->is_zero = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_ir_i64(c, NR_CLS_ZERO), "");
     x->sign = LLVMBuildTrunc(B, w[1], g->i1, "");
     x->exp = LLVMBuildTrunc(B, w[2], g->i32, "");
     V lo = LLVMBuildZExt(B, w[3], g->i128, ""), hi = LLVMBuildZExt(B, w[4], g->i128, "");
     V sig = LLVMBuildOr(B, lo, LLVMBuildShl(B, hi, LLVMConstInt(g->i128, 64, 0), ""), "");
     /* a finite sum's sig is nonzero; elsewhere give gen_num_round a harmless 1 */
-    V fin = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_i64(c, NR_CLS_FINITE), "");
+    V fin = LLVMBuildICmp(B, LLVMIntEQ, w[0], gen_ir_i64(c, NR_CLS_FINITE), "");
     x->sig = LLVMBuildSelect(B, fin, sig, LLVMConstInt(g->i128, 1, 0), "");
-    x->sticky = LLVMBuildICmp(B, LLVMIntNE, w[5], gen_i64(c, 0), "");
+    x->sticky = LLVMBuildICmp(B, LLVMIntNE, w[5], gen_ir_i64(c, 0), "");
 }
 
 static V slot(mac *s, V buf, T at, V i)
 {
     gen_ctx *g = s->c->g;
-    V idx[2] = {gen_i64(s->c, 0), i};
+    V idx[2] = {gen_ir_i64(s->c, 0), i};
     return LLVMBuildGEP2(g->b, at, buf, idx, 2, "");
 }
 
@@ -691,14 +691,14 @@ static V start_value(mac *s, V bias, V elem)
     gen_ctx *g = s->c->g;
     if (!bias)
         return LLVMConstReal(g->f64, 0.0);
-    return gen_num_decode(g, s->sf, gen_round_val(s->c, s->sf, s->mode, bias, elem,
+    return gen_num_decode(g, s->sf, gen_ir_round_val(s->c, s->sf, s->mode, bias, elem,
                                                   NR_EMU_TERM_BIAS));
 }
 
 /* [net-5] the output: round_A(acc), term OUT. */
 static void store_out(mac *s, V acc, V elem)
 {
-    gen_store_out(s->c, s->li, acc, elem);
+    gen_ir_store_out(s->c, s->li, acc, elem);
 }
 
 /* Row order (conv, batchnorm; unfused/fused): for each output row the OW
@@ -718,57 +718,57 @@ static void row_body(mac *s, V o, V oh, int any_r, int any_c, V buf, V tmp, T at
     const nr_layer *L = s->L;
     gen_loop lw, lc, lr, lq;
     s->o = o;
-    s->ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, s->o, gen_i64(c, (uint64_t)G->cout_g), ""),
-                          gen_i64(c, (uint64_t)G->cin_g), "ci0");
-    V bias = L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, c->b, s->o)) : NULL;
-    V rowbase = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
-                             gen_i64(c, (uint64_t)G->OW), "rowbase");
-    gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow0");
+    s->ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, s->o, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
+                          gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
+    V bias = L->b ? gen_ir_decode(c, s->wf, gen_ir_load_w(c, s->wf, c->b, s->o)) : NULL;
+    V rowbase = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_ir_i64(c, (uint64_t)G->OH), ""), oh, ""),
+                             gen_ir_i64(c, (uint64_t)G->OW), "rowbase");
+    gen_ir_loop_begin(c, &lw, (uint64_t)G->OW, "ow0");
     acc_store(s, start_value(s, bias, LLVMBuildAdd(B, rowbase, lw.i, "")), slot(s, buf, at, lw.i));
-    gen_loop_end(c, &lw);
-    gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
-    gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
-    V ih = LLVMBuildAdd(B, LLVMBuildMul(B, oh, gen_i64(c, (uint64_t)G->sh), ""),
-                        LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""),
-                                     gen_i64(c, (uint64_t)G->pt), ""), "ih");
+    gen_ir_loop_end(c, &lw);
+    gen_ir_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    gen_ir_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    V ih = LLVMBuildAdd(B, LLVMBuildMul(B, oh, gen_ir_i64(c, (uint64_t)G->sh), ""),
+                        LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->dh), ""),
+                                     gen_ir_i64(c, (uint64_t)G->pt), ""), "ih");
     LLVMBasicBlockRef skip = NULL;
     if (any_r) { /* [net-4] a padding row: no terms */
         LLVMBasicBlockRef t = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "row");
         skip = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rowskip");
-        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), ""), t, skip);
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)G->H), ""), t, skip);
         LLVMPositionBuilderAtEnd(B, t);
     }
-    V xrow = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, s->ci0, lc.i, ""), gen_i64(c, (uint64_t)G->H), ""), ih, ""),
-                          gen_i64(c, (uint64_t)G->W), "xrow");
-    gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
-    V k = LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)G->kh * G->kw), ""),
-                       LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->kw), ""), lq.i, ""), "k");
-    V w = gen_decode(c, s->wf, gen_load_w(c, s->wf, c->w,
-                                              LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_i64(c, (uint64_t)G->K), ""), k, "")));
-    V off = LLVMBuildSub(B, LLVMBuildMul(B, lq.i, gen_i64(c, (uint64_t)G->dw), ""), gen_i64(c, (uint64_t)G->pl), "off");
-    V from = gen_i64(c, 0), to = gen_i64(c, (uint64_t)G->OW);
+    V xrow = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, s->ci0, lc.i, ""), gen_ir_i64(c, (uint64_t)G->H), ""), ih, ""),
+                          gen_ir_i64(c, (uint64_t)G->W), "xrow");
+    gen_ir_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+    V k = LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_ir_i64(c, (uint64_t)G->kh * G->kw), ""),
+                       LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->kw), ""), lq.i, ""), "k");
+    V w = gen_ir_decode(c, s->wf, gen_ir_load_w(c, s->wf, c->w,
+                                              LLVMBuildAdd(B, LLVMBuildMul(B, s->o, gen_ir_i64(c, (uint64_t)G->K), ""), k, "")));
+    V off = LLVMBuildSub(B, LLVMBuildMul(B, lq.i, gen_ir_i64(c, (uint64_t)G->dw), ""), gen_ir_i64(c, (uint64_t)G->pl), "off");
+    V from = gen_ir_i64(c, 0), to = gen_ir_i64(c, (uint64_t)G->OW);
     if (any_c) {
-        V zero = gen_i64(c, 0), sw = gen_i64(c, (uint64_t)G->sw);
+        V zero = gen_ir_i64(c, 0), sw = gen_ir_i64(c, (uint64_t)G->sw);
         V neg = LLVMBuildSub(B, zero, off, "");
         V negc = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, neg, zero, ""), neg, zero, "");
-        from = LLVMBuildUDiv(B, LLVMBuildAdd(B, negc, gen_i64(c, (uint64_t)G->sw - 1), ""), sw, "from");
-        V t = LLVMBuildSub(B, gen_i64(c, (uint64_t)G->W - 1), off, "");
+        from = LLVMBuildUDiv(B, LLVMBuildAdd(B, negc, gen_ir_i64(c, (uint64_t)G->sw - 1), ""), sw, "from");
+        V t = LLVMBuildSub(B, gen_ir_i64(c, (uint64_t)G->W - 1), off, "");
         V tc = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, t, zero, ""), zero,
-                               LLVMBuildAdd(B, LLVMBuildUDiv(B, t, sw, ""), gen_i64(c, 1), ""), "");
+                               LLVMBuildAdd(B, LLVMBuildUDiv(B, t, sw, ""), gen_ir_i64(c, 1), ""), "");
         to = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, tc, to, ""), tc, to, "to");
     }
     s->wconst = w, s->kcur = k, s->xbase = LLVMBuildAdd(B, xrow, off, "xbase");
     term_range(s, buf, tmp, at, from, to, rowbase);
-    gen_loop_end(c, &lq);
+    gen_ir_loop_end(c, &lq);
     if (skip) {
         LLVMBuildBr(B, skip);
         LLVMPositionBuilderAtEnd(B, skip);
     }
-    gen_loop_end(c, &lr);
-    gen_loop_end(c, &lc);
-    gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow1");
+    gen_ir_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lc);
+    gen_ir_loop_begin(c, &lw, (uint64_t)G->OW, "ow1");
     store_out(s, acc_load(s, slot(s, buf, at, lw.i)), LLVMBuildAdd(B, rowbase, lw.i, ""));
-    gen_loop_end(c, &lw);
+    gen_ir_loop_end(c, &lw);
 }
 
 static void emit_rows(mac *s, int any_r, int any_c)
@@ -776,13 +776,13 @@ static void emit_rows(mac *s, int any_r, int any_c)
     gen_lctx *c = s->c;
     const geom *G = &s->g;
     T at = LLVMArrayType(s->acct, (unsigned)G->OW);
-    V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
+    V buf = gen_ir_alloca(c, at, "row.acc"), tmp = gen_ir_alloca(c, at, "row.new");
     gen_loop lo, lh;
-    gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
-    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
+    gen_ir_loop_begin(c, &lo, (uint64_t)G->O, "o");
+    gen_ir_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
     row_body(s, lo.i, lh.i, any_r, any_c, buf, tmp, at);
-    gen_loop_end(c, &lh);
-    gen_loop_end(c, &lo);
+    gen_ir_loop_end(c, &lh);
+    gen_ir_loop_end(c, &lo);
 }
 
 /* Dense (unfused/fused): the O accumulators in a stack array, terms in
@@ -793,20 +793,20 @@ static void emit_dense(mac *s)
     gen_lctx *c = s->c;
     const geom *G = &s->g;
     T at = LLVMArrayType(s->acct, (unsigned)G->O);
-    V buf = gen_alloca(c, at, "acc"), tmp = gen_alloca(c, at, "acc.new");
+    V buf = gen_ir_alloca(c, at, "acc"), tmp = gen_ir_alloca(c, at, "acc.new");
     gen_loop lo, lk;
-    gen_loop_begin(c, &lo, (uint64_t)G->O, "o0");
-    V bias = s->L->b ? gen_decode(c, s->wf, gen_load_w(c, s->wf, c->b, lo.i)) : NULL;
+    gen_ir_loop_begin(c, &lo, (uint64_t)G->O, "o0");
+    V bias = s->L->b ? gen_ir_decode(c, s->wf, gen_ir_load_w(c, s->wf, c->b, lo.i)) : NULL;
     acc_store(s, start_value(s, bias, lo.i), slot(s, buf, at, lo.i));
-    gen_loop_end(c, &lo);
-    gen_loop_begin(c, &lk, (uint64_t)G->K, "k");
-    V x = gen_load_dec(c, s->xf, s->xbuf, lk.i);
+    gen_ir_loop_end(c, &lo);
+    gen_ir_loop_begin(c, &lk, (uint64_t)G->K, "k");
+    V x = gen_ir_load_dec(c, s->xf, s->xbuf, lk.i);
     s->dense = 1, s->xconst = x, s->kcur = lk.i;
-    term_range(s, buf, tmp, at, gen_i64(c, 0), gen_i64(c, (uint64_t)G->O), gen_i64(c, 0));
-    gen_loop_end(c, &lk);
-    gen_loop_begin(c, &lo, (uint64_t)G->O, "o1");
+    term_range(s, buf, tmp, at, gen_ir_i64(c, 0), gen_ir_i64(c, (uint64_t)G->O), gen_ir_i64(c, 0));
+    gen_ir_loop_end(c, &lk);
+    gen_ir_loop_begin(c, &lo, (uint64_t)G->O, "o1");
     store_out(s, acc_load(s, slot(s, buf, at, lo.i)), lo.i);
-    gen_loop_end(c, &lo);
+    gen_ir_loop_end(c, &lo);
 }
 
 /* The fast-path flags of s (formats, mode and fast32 set). */
@@ -825,7 +825,7 @@ static void fast_flags(mac *s)
     gen_ctx *g = s->c->g;
     s->acct = s->fast32 && s->mac != NR_MAC_EXACT && g->int_narrow ? LLVMFloatTypeInContext(g->ctx)
                                                                    : g->f64;
-    s->acc = gen_alloca(s->c, s->acct, "acc.slot");
+    s->acc = gen_ir_alloca(s->c, s->acct, "acc.slot");
 }
 
 /* The layer's roles, mode, MAC mode, input buffer and accumulator slot
@@ -837,7 +837,7 @@ static void mac_roles(mac *s, const nr_format *wf)
     gen_ctx *g = c->g;
     const nr_layer *L = s->L;
     s->wf = wf;
-    s->xf = gen_in_fmt(c, (int)s->li, 0);
+    s->xf = gen_ir_in_fmt(c, (int)s->li, 0);
     s->pf = &L->prec.products;
     s->sf = &L->prec.accumulator;
     s->mode = L->prec.rounding;
@@ -847,7 +847,7 @@ static void mac_roles(mac *s, const nr_format *wf)
         s->kst = c->scratch;
         T aargs[3] = {c->ptr, g->f64, g->f64};
         s->kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
-        s->kadd = gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty);
+        s->kadd = gen_ir_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty);
     }
 }
 
@@ -872,7 +872,7 @@ static int mac_setup(gen_lctx *c, int li, mac *sp, int *any_r_, int *any_c_, nr_
         long lo = (long)q * G->dw - G->pl, hi = (long)(G->OW - 1) * G->sw + lo;
         any_c |= lo < 0 || hi >= G->W;
     }
-    s.fast32 = gen_mac_fast32(L, s.xf);
+    s.fast32 = gen_ir_mac_fast32(L, s.xf);
     fast_flags(&s);
     *sp = s;
     *any_r_ = any_r, *any_c_ = any_c;
@@ -887,7 +887,7 @@ int gen_emit_mac_row(gen_lctx *c, int li, V o, V oh, nr_err *err)
         return rc;
     s.slow_only = 1, s.all_fast = 0;
     T at = LLVMArrayType(s.acct, (unsigned)s.g.OW);
-    V buf = gen_alloca(c, at, "row.acc"), tmp = gen_alloca(c, at, "row.new");
+    V buf = gen_ir_alloca(c, at, "row.acc"), tmp = gen_ir_alloca(c, at, "row.new");
     row_body(&s, o, oh, any_r, any_c, buf, tmp, at);
     return 0;
 }
@@ -897,7 +897,7 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
-    if (gen_mac_int_applies(c, li)) /* no double hardware: integer code */
+    if (gen_emit_mac_int_applies(c, li)) /* no double hardware: integer code */
         return gen_emit_mac_int(c, li, err);
     mac s;
     int any_r, any_c, rc = mac_setup(c, li, &s, &any_r, &any_c, err);
@@ -916,59 +916,59 @@ int gen_emit_mac(gen_lctx *c, int li, nr_err *err)
     }
     /* exact mode (and huge rows): element by element */
     gen_loop lo, lh, lw, lc;
-    gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
+    gen_ir_loop_begin(c, &lo, (uint64_t)G->O, "o");
     s.o = lo.i;
-    s.ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, s.o, gen_i64(c, (uint64_t)G->cout_g), ""),
-                         gen_i64(c, (uint64_t)G->cin_g), "ci0");
+    s.ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, s.o, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
+                         gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
     V bias = NULL;
     if (L->b) /* a W value; rounded to S per element below (SR term BIAS) */
-        bias = gen_num_decode(g, s.wf, gen_load_w(c, s.wf, c->b, s.o));
-    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
+        bias = gen_num_decode(g, s.wf, gen_ir_load_w(c, s.wf, c->b, s.o));
+    gen_ir_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
     s.oh = lh.i;
-    gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow");
+    gen_ir_loop_begin(c, &lw, (uint64_t)G->OW, "ow");
     s.ow = lw.i;
-    s.elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s.o, gen_i64(c, (uint64_t)G->OH), ""), s.oh, ""),
-                                          gen_i64(c, (uint64_t)G->OW), ""),
+    s.elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, s.o, gen_ir_i64(c, (uint64_t)G->OH), ""), s.oh, ""),
+                                          gen_ir_i64(c, (uint64_t)G->OW), ""),
                           s.ow, "elem");
     /* [net-4] start: the bias rounded to S, or +0 */
     V start = LLVMConstReal(g->f64, 0.0);
     if (bias)
-        start = gen_num_decode(g, s.sf, gen_round_val(c, s.sf, s.mode, bias, s.elem,
+        start = gen_num_decode(g, s.sf, gen_ir_round_val(c, s.sf, s.mode, bias, s.elem,
                                                        NR_EMU_TERM_BIAS));
     acc_store(&s, start, s.acc);
     T iargs[3] = {c->ptr, g->i32, g->i32};
     T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
     if (s.mac == NR_MAC_EXACT) {
         V a[3] = {s.kst, c32(g, (uint64_t)s.pl->klimbs), LLVMConstInt(g->i32, (uint64_t)(int64_t)s.pl->klsb, 1)};
-        LLVMBuildCall2(B, ity, gen_rt_fn(c, "nr_rt_kacc_init", ity), a, 3, "");
+        LLVMBuildCall2(B, ity, gen_ir_rt_fn(c, "nr_rt_kacc_init", ity), a, 3, "");
         V b[3] = {s.kst, start, LLVMConstReal(g->f64, 1.0)};
         LLVMBuildCall2(B, s.kadd_ty, s.kadd, b, 3, "");
     }
-    gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    gen_ir_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
     s.ci = lc.i;
     /* the padding test only when some row/column can reach the padding */
     gen_loop lr, lq;
-    gen_loop_begin(c, &lr, (uint64_t)kh, "r");
-    gen_loop_begin(c, &lq, (uint64_t)kw, "q");
+    gen_ir_loop_begin(c, &lr, (uint64_t)kh, "r");
+    gen_ir_loop_begin(c, &lq, (uint64_t)kw, "q");
     emit_term(&s, lr.i, lq.i, any_r, any_c);
-    gen_loop_end(c, &lq);
-    gen_loop_end(c, &lr);
-    gen_loop_end(c, &lc);
+    gen_ir_loop_end(c, &lq);
+    gen_ir_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lc);
     V acc;
     if (s.mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once (term EXACT) */
         gen_exact x;
-        gen_kacc_result(c, s.kst, s.mode, &x);
-        V sr = gen_sr(c, s.mode, s.elem, c32(g, NR_EMU_TERM_EXACT));
+        gen_emit_kacc_result(c, s.kst, s.mode, &x);
+        V sr = gen_ir_sr(c, s.mode, s.elem, c32(g, NR_EMU_TERM_EXACT));
         acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &x, sr));
     } else {
         acc = acc_load(&s, s.acc);
     }
     /* [net-5] the output: round_A(acc), term OUT */
-    V y = gen_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT);
-    gen_store_enc(c, af, c->out, s.elem, y);
-    gen_loop_end(c, &lw);
-    gen_loop_end(c, &lh);
-    gen_loop_end(c, &lo);
+    V y = gen_ir_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT);
+    gen_ir_store_enc(c, af, c->out, s.elem, y);
+    gen_ir_loop_end(c, &lw);
+    gen_ir_loop_end(c, &lh);
+    gen_ir_loop_end(c, &lo);
     return 0;
 }
 
@@ -993,76 +993,76 @@ int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err)
     mac s = {.c = c, .L = L, .pl = &c->p->ly[li], .li = (uint32_t)li, .seq = 1};
     if (L->prec.mac != NR_MAC_UNFUSED && L->prec.mac != NR_MAC_FUSED && L->prec.mac != NR_MAC_EXACT)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name, "%s: mac %s is not supported for "
-                          "sequence ops", nr_op_name(L->op), nr_mac_name(L->prec.mac));
-    mac_roles(&s, lin ? &L->prec.weights : gen_in_fmt(c, li, 1));
+                          "sequence ops", nr_spec_op_name(L->op), nr_prec_mac_name(L->prec.mac));
+    mac_roles(&s, lin ? &L->prec.weights : gen_ir_in_fmt(c, li, 1));
     s.wact = lin ? NULL : c->in[1];
     s.wsn = lin || !tb ? 1 : (uint64_t)K;
     s.wsk = lin || !tb ? (uint64_t)N : 1;
-    s.fast32 = !lin ? gen_fmt_is(s.pf, "fp32") && gen_fmt_is(s.sf, "fp32") &&
+    s.fast32 = !lin ? gen_ir_fmt_is(s.pf, "fp32") && gen_ir_fmt_is(s.sf, "fp32") &&
                           s.mode == NR_RND_RNE && nr_format_fits_f32(s.wf) &&
                           nr_format_fits_f32(s.xf)
-                    : gen_mac_fast32(L, s.xf);
+                    : gen_ir_mac_fast32(L, s.xf);
     fast_flags(&s);
     const int rowwise = s.mac != NR_MAC_EXACT && N <= 65536;
     T at = LLVMArrayType(s.acct, (unsigned)(rowwise ? N : 1));
-    V buf = rowwise ? gen_alloca(c, at, "acc") : NULL, tmp = rowwise ? gen_alloca(c, at, "acc.new") : NULL;
+    V buf = rowwise ? gen_ir_alloca(c, at, "acc") : NULL, tmp = rowwise ? gen_ir_alloca(c, at, "acc.new") : NULL;
     gen_loop lb, lm, ln, lk;
-    gen_loop_begin(c, &lb, (uint64_t)Bn, "b");
-    V ba = lin || a[0] > 1 ? lb.i : gen_i64(c, 0);
-    V A0 = LLVMBuildMul(B, ba, gen_i64(c, (uint64_t)a[1] * a[2]), "");
-    s.wbase = lin || bs[0] == 1 ? gen_i64(c, 0) : LLVMBuildMul(B, lb.i, gen_i64(c, (uint64_t)K * N), "");
-    gen_loop_begin(c, &lm, (uint64_t)M, "m");
-    V xbase = LLVMBuildAdd(B, A0, ta ? lm.i : LLVMBuildMul(B, lm.i, gen_i64(c, (uint64_t)K), ""), "xbase");
-    V xsk = gen_i64(c, ta ? (uint64_t)M : 1);
-    V elem0 = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lb.i, gen_i64(c, (uint64_t)M), ""), lm.i, ""),
-                           gen_i64(c, (uint64_t)N), "elem0");
+    gen_ir_loop_begin(c, &lb, (uint64_t)Bn, "b");
+    V ba = lin || a[0] > 1 ? lb.i : gen_ir_i64(c, 0);
+    V A0 = LLVMBuildMul(B, ba, gen_ir_i64(c, (uint64_t)a[1] * a[2]), "");
+    s.wbase = lin || bs[0] == 1 ? gen_ir_i64(c, 0) : LLVMBuildMul(B, lb.i, gen_ir_i64(c, (uint64_t)K * N), "");
+    gen_ir_loop_begin(c, &lm, (uint64_t)M, "m");
+    V xbase = LLVMBuildAdd(B, A0, ta ? lm.i : LLVMBuildMul(B, lm.i, gen_ir_i64(c, (uint64_t)K), ""), "xbase");
+    V xsk = gen_ir_i64(c, ta ? (uint64_t)M : 1);
+    V elem0 = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lb.i, gen_ir_i64(c, (uint64_t)M), ""), lm.i, ""),
+                           gen_ir_i64(c, (uint64_t)N), "elem0");
     if (rowwise) {
-        gen_loop_begin(c, &ln, (uint64_t)N, "n0");
-        V bias = lin && L->b ? gen_decode(c, s.wf, gen_load_w(c, s.wf, c->b, ln.i)) : NULL;
+        gen_ir_loop_begin(c, &ln, (uint64_t)N, "n0");
+        V bias = lin && L->b ? gen_ir_decode(c, s.wf, gen_ir_load_w(c, s.wf, c->b, ln.i)) : NULL;
         acc_store(&s, start_value(&s, bias, LLVMBuildAdd(B, elem0, ln.i, "")), slot(&s, buf, at, ln.i));
-        gen_loop_end(c, &ln);
-        gen_loop_begin(c, &lk, (uint64_t)K, "k");
-        s.xconst = gen_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
+        gen_ir_loop_end(c, &ln);
+        gen_ir_loop_begin(c, &lk, (uint64_t)K, "k");
+        s.xconst = gen_ir_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
         s.kcur = lk.i;
-        term_range(&s, buf, tmp, at, gen_i64(c, 0), gen_i64(c, (uint64_t)N), elem0);
-        gen_loop_end(c, &lk);
-        gen_loop_begin(c, &ln, (uint64_t)N, "n1");
+        term_range(&s, buf, tmp, at, gen_ir_i64(c, 0), gen_ir_i64(c, (uint64_t)N), elem0);
+        gen_ir_loop_end(c, &lk);
+        gen_ir_loop_begin(c, &ln, (uint64_t)N, "n1");
         store_out(&s, acc_load(&s, slot(&s, buf, at, ln.i)), LLVMBuildAdd(B, elem0, ln.i, ""));
-        gen_loop_end(c, &ln);
+        gen_ir_loop_end(c, &ln);
     } else { /* element by element (exact mode, huge rows) */
-        gen_loop_begin(c, &ln, (uint64_t)N, "n");
+        gen_ir_loop_begin(c, &ln, (uint64_t)N, "n");
         V elem = LLVMBuildAdd(B, elem0, ln.i, "elem");
-        V bias = lin && L->b ? gen_decode(c, s.wf, gen_load_w(c, s.wf, c->b, ln.i)) : NULL;
+        V bias = lin && L->b ? gen_ir_decode(c, s.wf, gen_ir_load_w(c, s.wf, c->b, ln.i)) : NULL;
         V start = start_value(&s, bias, elem);
         acc_store(&s, start, s.acc);
         if (s.mac == NR_MAC_EXACT) {
             T iargs[3] = {c->ptr, g->i32, g->i32};
             T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
             V ia[3] = {s.kst, c32(g, (uint64_t)s.pl->klimbs), LLVMConstInt(g->i32, (uint64_t)(int64_t)s.pl->klsb, 1)};
-            LLVMBuildCall2(B, ity, gen_rt_fn(c, "nr_rt_kacc_init", ity), ia, 3, "");
+            LLVMBuildCall2(B, ity, gen_ir_rt_fn(c, "nr_rt_kacc_init", ity), ia, 3, "");
             V ka[3] = {s.kst, start, LLVMConstReal(g->f64, 1.0)};
             LLVMBuildCall2(B, s.kadd_ty, s.kadd, ka, 3, "");
         }
-        gen_loop_begin(c, &lk, (uint64_t)K, "k");
-        s.xconst = gen_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
+        gen_ir_loop_begin(c, &lk, (uint64_t)K, "k");
+        s.xconst = gen_ir_load_dec(c, s.xf, s.xbuf, LLVMBuildAdd(B, xbase, LLVMBuildMul(B, lk.i, xsk, ""), ""));
         s.kcur = lk.i;
         V w, x;
         term_operands(&s, ln.i, &w, &x);
         mac_step(&s, s.acc, w, x, lk.i, elem);
-        gen_loop_end(c, &lk);
+        gen_ir_loop_end(c, &lk);
         V acc;
         if (s.mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once (term EXACT) */
             gen_exact ex;
-            gen_kacc_result(c, s.kst, s.mode, &ex);
-            V sr = gen_sr(c, s.mode, elem, c32(g, NR_EMU_TERM_EXACT));
+            gen_emit_kacc_result(c, s.kst, s.mode, &ex);
+            V sr = gen_ir_sr(c, s.mode, elem, c32(g, NR_EMU_TERM_EXACT));
             acc = gen_num_decode(g, s.sf, gen_num_round(g, s.sf, s.mode, &ex, sr));
         } else {
             acc = acc_load(&s, s.acc);
         }
         store_out(&s, acc, elem);
-        gen_loop_end(c, &ln);
+        gen_ir_loop_end(c, &ln);
     }
-    gen_loop_end(c, &lm);
-    gen_loop_end(c, &lb);
+    gen_ir_loop_end(c, &lm);
+    gen_ir_loop_end(c, &lb);
     return 0;
 }

@@ -27,11 +27,11 @@ typedef LLVMTypeRef T;
 
 typedef nr_mac_geom igeom; /* geom.c */
 
-int gen_mac_int_applies(const gen_lctx *c, int li)
+int gen_emit_mac_int_applies(const gen_lctx *c, int li)
 {
     const nr_layer *L = &c->m->layers[li];
-    const nr_format *xf = gen_in_fmt(c, li, 0);
-    if (!c->g->int_narrow || gen_mac_fast32(L, xf) ||
+    const nr_format *xf = gen_ir_in_fmt(c, li, 0);
+    if (!c->g->int_narrow || gen_ir_mac_fast32(L, xf) ||
         (L->prec.mac != NR_MAC_UNFUSED && L->prec.mac != NR_MAC_FUSED))
         return 0;
     return gen_numi_ok(&L->prec.weights, xf, &L->prec.products, &L->prec.accumulator,
@@ -39,15 +39,15 @@ int gen_mac_int_applies(const gen_lctx *c, int li)
            gen_numi_fmt_ok(&L->prec.activations);
 }
 
-static V i64c(gen_lctx *c, int64_t v) { return gen_i64(c, (uint64_t)v); }
+static V i64c(gen_lctx *c, int64_t v) { return gen_ir_i64(c, (uint64_t)v); }
 
 /* acc = step(acc, w[wi], x[xi]) for one term. */
 static void term(gen_lctx *c, const nr_layer *L, V step, T sty, V accp, V wi, V xi)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    V w = LLVMBuildTrunc(B, gen_load_w(c, &L->prec.weights, c->w, wi), g->i32, "");
-    V x = LLVMBuildTrunc(B, gen_load_enc(c, gen_in_fmt(c, (int)(L - c->m->layers), 0), c->in[0], xi),
+    V w = LLVMBuildTrunc(B, gen_ir_load_w(c, &L->prec.weights, c->w, wi), g->i32, "");
+    V x = LLVMBuildTrunc(B, gen_ir_load_enc(c, gen_ir_in_fmt(c, (int)(L - c->m->layers), 0), c->in[0], xi),
                          g->i32, "");
     V args[3] = {LLVMBuildLoad2(B, g->i32, accp, "acc"), w, x};
     LLVMBuildStore(B, LLVMBuildCall2(B, sty, step, args, 3, ""), accp);
@@ -76,7 +76,7 @@ static V zx64(gen_ctx *g, V v) { return LLVMBuildZExt(g->b, v, g->i64, ""); }
 static void l32_begin(gen_lctx *c, loop32 *l, const char *name)
 {
     gen_ctx *g = c->g;
-    l->var = gen_alloca(c, g->i32, name);
+    l->var = gen_ir_alloca(c, g->i32, name);
     LLVMBuildStore(g->b, c32(g, 0), l->var);
     l->body = LLVMAppendBasicBlockInContext(g->ctx, c->fn, name);
     l->exit = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "exit");
@@ -120,7 +120,7 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     const int li = (int)(L - c->m->layers);
-    const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
+    const nr_format *wf = &L->prec.weights, *xf = gen_ir_in_fmt(c, li, 0);
     const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
     nr_rounding mode = L->prec.rounding;
     const int fused = L->prec.mac == NR_MAC_FUSED;
@@ -140,7 +140,7 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     /* [net-4] start: the bias (a W value) rounded to S, or +0 */
     V start = c32(g, 0);
     if (L->b)
-        start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_load_w(c, wf, c->b, zx64(g, o))),
+        start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_ir_load_w(c, wf, c->b, zx64(g, o))),
                                g->i32, "start");
     V wrow = LLVMBuildMul(B, o, c32(g, G->K), "wrow");
     l32_begin(c, &lh, "oh");
@@ -171,8 +171,8 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
         LLVMBuildCondBr(B, LLVMBuildAnd(B, in_range32(g, ih, G->H), in_range32(g, iw, G->W), ""), yes, next);
         LLVMPositionBuilderAtEnd(B, yes);
     }
-    V w = LLVMBuildTrunc(B, gen_load_w(c, wf, c->w, zx64(g, wi)), g->i32, "");
-    V x = LLVMBuildTrunc(B, gen_load_enc(c, xf, c->in[0], zx64(g, xi)), g->i32, "");
+    V w = LLVMBuildTrunc(B, gen_ir_load_w(c, wf, c->w, zx64(g, wi)), g->i32, "");
+    V x = LLVMBuildTrunc(B, gen_ir_load_enc(c, xf, c->in[0], zx64(g, xi)), g->i32, "");
     if (fpu)
         gen_facc_term(c, &fa, w, x);
     else
@@ -187,7 +187,7 @@ static void emit_iacc_layer(gen_lctx *c, const nr_layer *L, const igeom *G, int 
     /* [net-5] the output: round_A(acc), term OUT */
     V acc = zx64(g, fpu ? gen_facc_get(c, &fa) : gen_iacc_get(c, &ia));
     V y = nr_format_equal(sf, af) ? acc : gen_numi_round(g, sf, af, mode, acc);
-    gen_store_enc(c, af, c->out, zx64(g, elem), y);
+    gen_ir_store_enc(c, af, c->out, zx64(g, elem), y);
     l32_end(c, &lw, G->OW);
     l32_end(c, &lh, G->OH);
     l32_end(c, &lo, G->O);
@@ -202,7 +202,7 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
     int grc = nr_mac_geom_check(L, &G, err);
     if (grc)
         return grc;
-    const nr_format *wf = &L->prec.weights, *xf = gen_in_fmt(c, li, 0);
+    const nr_format *wf = &L->prec.weights, *xf = gen_ir_in_fmt(c, li, 0);
     const nr_format *sf = &L->prec.accumulator, *af = &L->prec.activations;
     nr_rounding mode = L->prec.rounding;
     int any_pad = 0; /* can some kernel position fall into the padding? */
@@ -219,29 +219,29 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
     T sargs[3] = {g->i32, g->i32, g->i32};
     T sty = LLVMFunctionType(g->i32, sargs, 3, 0);
 
-    V accp = gen_alloca(c, g->i32, "iacc");
+    V accp = gen_ir_alloca(c, g->i32, "iacc");
     gen_loop lo, lh, lw, lc, lr, lq;
-    gen_loop_begin(c, &lo, (uint64_t)G.O, "o");
+    gen_ir_loop_begin(c, &lo, (uint64_t)G.O, "o");
     V o = lo.i;
     V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, i64c(c, G.cout_g), ""), i64c(c, G.cin_g), "ci0");
     /* [net-4] start: the bias (a W value) rounded to S, or +0 */
     V start = LLVMConstInt(g->i32, 0, 0);
     if (L->b)
-        start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_load_w(c, wf, c->b, o)),
+        start = LLVMBuildTrunc(B, gen_numi_round(g, wf, sf, mode, gen_ir_load_w(c, wf, c->b, o)),
                                g->i32, "start");
     V wrow = LLVMBuildMul(B, o, i64c(c, G.K), "wrow");
-    gen_loop_begin(c, &lh, (uint64_t)G.OH, "oh");
+    gen_ir_loop_begin(c, &lh, (uint64_t)G.OH, "oh");
     V ih0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, i64c(c, G.sh), ""), i64c(c, G.pt), "ih0");
-    gen_loop_begin(c, &lw, (uint64_t)G.OW, "ow");
+    gen_ir_loop_begin(c, &lw, (uint64_t)G.OW, "ow");
     V iw0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, i64c(c, G.sw), ""), i64c(c, G.pl), "iw0");
     V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, i64c(c, G.OH), ""), lh.i, ""),
                                           i64c(c, G.OW), ""), lw.i, "elem");
     LLVMBuildStore(B, start, accp);
-    gen_loop_begin(c, &lc, (uint64_t)G.cin_g, "ci");
+    gen_ir_loop_begin(c, &lc, (uint64_t)G.cin_g, "ci");
     V xch = LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), i64c(c, (int64_t)G.H * G.W), "xch");
-    gen_loop_begin(c, &lr, (uint64_t)G.kh, "r");
+    gen_ir_loop_begin(c, &lr, (uint64_t)G.kh, "r");
     V ih = LLVMBuildAdd(B, ih0, LLVMBuildMul(B, lr.i, i64c(c, G.dh), ""), "ih");
-    gen_loop_begin(c, &lq, (uint64_t)G.kw, "q");
+    gen_ir_loop_begin(c, &lq, (uint64_t)G.kw, "q");
     V iw = LLVMBuildAdd(B, iw0, LLVMBuildMul(B, lq.i, i64c(c, G.dw), ""), "iw");
     /* k = (ci*kh + r)*kw + q, counted over the full kernel */
     V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, i64c(c, G.kh), ""), lr.i, ""),
@@ -259,16 +259,16 @@ int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err)
     } else {
         term(c, L, step, sty, accp, wi, xi);
     }
-    gen_loop_end(c, &lq);
-    gen_loop_end(c, &lr);
-    gen_loop_end(c, &lc);
+    gen_ir_loop_end(c, &lq);
+    gen_ir_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lc);
     /* [net-5] the output: round_A(acc), term OUT (an S encoding is already
      * the A encoding when the formats are equal) */
     V acc = LLVMBuildZExt(B, LLVMBuildLoad2(B, g->i32, accp, "acc"), g->i64, "");
     V y = nr_format_equal(sf, af) ? acc : gen_numi_round(g, sf, af, mode, acc);
-    gen_store_enc(c, af, c->out, elem, y);
-    gen_loop_end(c, &lw);
-    gen_loop_end(c, &lh);
-    gen_loop_end(c, &lo);
+    gen_ir_store_enc(c, af, c->out, elem, y);
+    gen_ir_loop_end(c, &lw);
+    gen_ir_loop_end(c, &lh);
+    gen_ir_loop_end(c, &lo);
     return 0;
 }

@@ -14,13 +14,13 @@
 
 typedef LLVMValueRef V;
 
-int gen_maxpool_int_applies(const gen_lctx *c, int li)
+int gen_emit_maxpool_int_applies(const gen_lctx *c, int li)
 {
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
     return c->g->int_narrow && L->op == NR_OP_MAXPOOL &&
            (af->kind == NR_FLOAT || af->kind == NR_FIXED) && af->width <= 32 &&
-           nr_format_equal(gen_in_fmt(c, li, 0), af);
+           nr_format_equal(gen_ir_in_fmt(c, li, 0), af);
 }
 
 static V key(gen_ctx *g, const nr_format *f, V e)
@@ -46,33 +46,33 @@ void gen_emit_maxpool_int(gen_lctx *c, int li)
     const nr_layer_spec *s = L->spec;
     const int *in = L->in_shape[0], *out = L->out_shape;
     const nr_format *f = &L->prec.activations;
-    V acc = gen_alloca(c, g->i64, "macc"), have = gen_alloca(c, g->i1, "mhave");
-    V nan = gen_alloca(c, g->i1, "mnan");
+    V acc = gen_ir_alloca(c, g->i64, "macc"), have = gen_ir_alloca(c, g->i1, "mhave");
+    V nan = gen_ir_alloca(c, g->i1, "mnan");
     gen_loop lc, lh, lw, lr, lq;
-    gen_loop_begin(c, &lc, (uint64_t)out[0], "c");
-    gen_loop_begin(c, &lh, (uint64_t)out[1], "oh");
-    V h0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, gen_i64(c, (uint64_t)s->stride[0]), ""),
-                        gen_i64(c, (uint64_t)L->pad[0]), "");
-    gen_loop_begin(c, &lw, (uint64_t)out[2], "ow");
-    V w0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, gen_i64(c, (uint64_t)s->stride[1]), ""),
-                        gen_i64(c, (uint64_t)L->pad[1]), "");
-    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)out[1]), ""), lh.i, ""),
-                                          gen_i64(c, (uint64_t)out[2]), ""), lw.i, "elem");
-    LLVMBuildStore(B, gen_i64(c, 0), acc); /* +0: every numrep encoding of +0 is 0 */
+    gen_ir_loop_begin(c, &lc, (uint64_t)out[0], "c");
+    gen_ir_loop_begin(c, &lh, (uint64_t)out[1], "oh");
+    V h0 = LLVMBuildSub(B, LLVMBuildMul(B, lh.i, gen_ir_i64(c, (uint64_t)s->stride[0]), ""),
+                        gen_ir_i64(c, (uint64_t)L->pad[0]), "");
+    gen_ir_loop_begin(c, &lw, (uint64_t)out[2], "ow");
+    V w0 = LLVMBuildSub(B, LLVMBuildMul(B, lw.i, gen_ir_i64(c, (uint64_t)s->stride[1]), ""),
+                        gen_ir_i64(c, (uint64_t)L->pad[1]), "");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_ir_i64(c, (uint64_t)out[1]), ""), lh.i, ""),
+                                          gen_ir_i64(c, (uint64_t)out[2]), ""), lw.i, "elem");
+    LLVMBuildStore(B, gen_ir_i64(c, 0), acc); /* +0: every numrep encoding of +0 is 0 */
     LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), have);
     LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), nan);
-    V cbase = LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)in[1] * in[2]), "");
-    gen_loop_begin(c, &lr, (uint64_t)s->kernel[0], "r");
-    gen_loop_begin(c, &lq, (uint64_t)s->kernel[1], "q");
+    V cbase = LLVMBuildMul(B, lc.i, gen_ir_i64(c, (uint64_t)in[1] * in[2]), "");
+    gen_ir_loop_begin(c, &lr, (uint64_t)s->kernel[0], "r");
+    gen_ir_loop_begin(c, &lq, (uint64_t)s->kernel[1], "q");
     V ih = LLVMBuildAdd(B, h0, lr.i, "ih"), iw = LLVMBuildAdd(B, w0, lq.i, "iw");
-    V ok = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)in[1]), ""),
-                        LLVMBuildICmp(B, LLVMIntULT, iw, gen_i64(c, (uint64_t)in[2]), ""), "");
+    V ok = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)in[1]), ""),
+                        LLVMBuildICmp(B, LLVMIntULT, iw, gen_ir_i64(c, (uint64_t)in[2]), ""), "");
     LLVMBasicBlockRef t = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "mpos");
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "mnext");
     LLVMBuildCondBr(B, ok, t, next);
     LLVMPositionBuilderAtEnd(B, t);
-    V xi = LLVMBuildAdd(B, cbase, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)in[2]), ""), iw, ""), "xi");
-    V x = gen_load_enc(c, f, c->in[0], xi);
+    V xi = LLVMBuildAdd(B, cbase, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_ir_i64(c, (uint64_t)in[2]), ""), iw, ""), "xi");
+    V x = gen_ir_load_enc(c, f, c->in[0], xi);
     V a = LLVMBuildLoad2(B, g->i64, acc, "");
     V hv = LLVMBuildLoad2(B, g->i1, have, ""), nv = LLVMBuildLoad2(B, g->i1, nan, "");
     V xn = gen_num_is_nan(g, f, x);
@@ -85,12 +85,12 @@ void gen_emit_maxpool_int(gen_lctx *c, int li)
     LLVMBuildStore(B, LLVMConstInt(g->i1, 1, 0), have);
     LLVMBuildBr(B, next);
     LLVMPositionBuilderAtEnd(B, next);
-    gen_loop_end(c, &lq);
-    gen_loop_end(c, &lr);
-    gen_store_enc(c, f, c->out, elem, LLVMBuildLoad2(B, g->i64, acc, "m"));
-    gen_loop_end(c, &lw);
-    gen_loop_end(c, &lh);
-    gen_loop_end(c, &lc);
+    gen_ir_loop_end(c, &lq);
+    gen_ir_loop_end(c, &lr);
+    gen_ir_store_enc(c, f, c->out, elem, LLVMBuildLoad2(B, g->i64, acc, "m"));
+    gen_ir_loop_end(c, &lw);
+    gen_ir_loop_end(c, &lh);
+    gen_ir_loop_end(c, &lc);
 }
 
 /* ------------------------------------------------------------ add
@@ -102,15 +102,15 @@ void gen_emit_maxpool_int(gen_lctx *c, int li)
  * emit_ops.c). */
 static int sig_width(const nr_format *f) { return f->kind == NR_FIXED ? f->width : f->prec; }
 
-int gen_add_int_applies(const gen_lctx *c, int li)
+int gen_emit_add_int_applies(const gen_lctx *c, int li)
 {
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations;
     if (!c->g->int_narrow || L->op != NR_OP_ADD || L->ninputs != 2 ||
-        L->prec.rounding == NR_RND_SR || !gen_numi_fmt_ok(af) || gen_fmt_is(af, "fp32"))
+        L->prec.rounding == NR_RND_SR || !gen_numi_fmt_ok(af) || gen_ir_fmt_is(af, "fp32"))
         return 0; /* fp32 keeps the float unit (or libgcc's float routines) */
     for (int i = 0; i < 2; i++)
-        if (!gen_numi_fmt_ok(gen_in_fmt(c, li, i)))
+        if (!gen_numi_fmt_ok(gen_ir_in_fmt(c, li, i)))
             return 0;
     return 1;
 }
@@ -119,17 +119,17 @@ void gen_emit_add_int(gen_lctx *c, int li)
 {
     gen_ctx *g = c->g;
     const nr_layer *L = &c->m->layers[li];
-    const nr_format *f0 = gen_in_fmt(c, li, 0), *f1 = gen_in_fmt(c, li, 1);
+    const nr_format *f0 = gen_ir_in_fmt(c, li, 0), *f1 = gen_ir_in_fmt(c, li, 1);
     const nr_format *af = &L->prec.activations;
     int wbits = sig_width(f0) > sig_width(f1) ? sig_width(f0) : sig_width(f1);
     int W = wbits <= 30 && sig_width(af) <= 29 ? 32 : 64;
     gen_loop l;
-    gen_loop_begin(c, &l, c->p->ly[li].count, "i");
+    gen_ir_loop_begin(c, &l, c->p->ly[li].count, "i");
     gen_exact a, b, s;
-    gen_numi_unpack(g, f0, gen_load_enc(c, f0, c->in[0], l.i), &a);
-    gen_numi_unpack(g, f1, gen_load_enc(c, f1, c->in[1], l.i), &b);
+    gen_numi_unpack(g, f0, gen_ir_load_enc(c, f0, c->in[0], l.i), &a);
+    gen_numi_unpack(g, f1, gen_ir_load_enc(c, f1, c->in[1], l.i), &b);
     gen_num_exact_add(g, &a, &b, W, L->prec.rounding == NR_RND_RD, &s);
-    gen_store_enc(c, af, c->out, l.i,
+    gen_ir_store_enc(c, af, c->out, l.i,
                   gen_num_round(g, af, L->prec.rounding, &s, LLVMConstInt(g->i32, 0, 0)));
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
 }

@@ -213,13 +213,13 @@ LLVMValueRef gen_scaled_wblk_ir(gen_lctx *c, uint64_t O, uint64_t M, LLVMValueRe
 {
     LLVMBuilderRef B = c->g->b;
     const uint64_t VL = GEN_SCALED_VL, full = O - O % VL;
-    LLVMValueRef lane = LLVMBuildAnd(B, o, gen_i64(c, VL - 1), "lane");
+    LLVMValueRef lane = LLVMBuildAnd(B, o, gen_ir_i64(c, VL - 1), "lane");
     LLVMValueRef o0 = LLVMBuildSub(B, o, lane, "o0");
-    LLVMValueRef w = gen_i64(c, VL);
+    LLVMValueRef w = gen_ir_i64(c, VL);
     if (O % VL)
-        w = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, o, gen_i64(c, full), ""), w,
-                            gen_i64(c, O % VL), "w");
-    return LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, o0, gen_i64(c, M), ""),
+        w = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, o, gen_ir_i64(c, full), ""), w,
+                            gen_ir_i64(c, O % VL), "w");
+    return LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, o0, gen_ir_i64(c, M), ""),
                                         LLVMBuildMul(B, j, w, ""), ""),
                         lane, "wblk");
 }
@@ -388,7 +388,7 @@ static V convert_elem(gen_lctx *c, const nr_format *ef, nr_rounding mode, V v, V
     gen_exact q;
     V dt;
     quot_exact(g, v, X, &q, &dt);
-    V sr = gen_sr(c, mode, elem, LLVMConstInt(g->i32, NR_EMU_TERM_QUANT, 0));
+    V sr = gen_ir_sr(c, mode, elem, LLVMConstInt(g->i32, NR_EMU_TERM_QUANT, 0));
     V r = gen_num_decode(g, ef, gen_num_round(g, ef, mode, &q, sr));
     V a = fabs_(g, dt), mx = cf(g, ef->max_finite);
     V over = LLVMBuildOr(B, LLVMBuildFCmp(B, LLVMRealOGT, a, mx, ""),
@@ -417,7 +417,7 @@ static void group_amax(gen_lctx *c, V car, V first, V k, V stride, V amax, V spe
     if (special)
         LLVMBuildStore(B, LLVMConstInt(g->i8, 0, 0), special);
     gen_loop l;
-    gen_loop_range(c, &l, gen_i64(c, 0), k, "amax");
+    gen_ir_loop_range(c, &l, gen_ir_i64(c, 0), k, "amax");
     V idx = LLVMBuildAdd(B, first, LLVMBuildMul(B, l.i, stride, ""), "");
     V a = fabs_(g, LLVMBuildFPExt(B, LLVMBuildLoad2(B, f32, gep(g, f32, car, idx), ""), g->f64, ""));
     V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, cf(g, INFINITY), "");
@@ -429,7 +429,7 @@ static void group_amax(gen_lctx *c, V car, V first, V k, V stride, V amax, V spe
         LLVMBuildStore(B, LLVMBuildOr(B, sp, LLVMBuildZExt(B, LLVMBuildNot(B, fin, ""), g->i8, ""), ""),
                        special);
     }
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
 }
 
 /* [scl-cal-use] The calibrated scale of the tensor gen_emit_scaled_quant
@@ -455,9 +455,9 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     const uint64_t C = (uint64_t)sh[0], HW = (uint64_t)sh[1] * (uint64_t)sh[2], n = C * HW;
     gen_scaled_layout lay;
     gen_scaled_act_layout(s, sh, &lay);
-    V pbuf = gep(g, g->i8, buf, gen_i64(c, lay.p_off));
-    V xbuf = gep(g, g->i8, buf, gen_i64(c, lay.x_off));
-    V amax = gen_alloca(c, g->f64, "amax"), special = gen_alloca(c, g->i8, "special");
+    V pbuf = gep(g, g->i8, buf, gen_ir_i64(c, lay.p_off));
+    V xbuf = gep(g, g->i8, buf, gen_ir_i64(c, lay.x_off));
+    V amax = gen_ir_alloca(c, g->f64, "amax"), special = gen_ir_alloca(c, g->i8, "special");
     V st = NULL;
     if (s->scale == NR_SCALE_NV && s->rule == NR_RULE_STATIC) /* [scl-nv-static] */
         st = cf(g, static_scale(c->m, s, sh));
@@ -465,7 +465,7 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
         if (gen_scaled_vquant_applies(c, s, mode))
             gen_emit_scaled_vamax(c, pbuf, n, amax, NULL);
         else
-            group_amax(c, pbuf, gen_i64(c, 0), gen_i64(c, n), gen_i64(c, 1), amax, NULL);
+            group_amax(c, pbuf, gen_ir_i64(c, 0), gen_ir_i64(c, n), gen_ir_i64(c, 1), amax, NULL);
         st = scale_of_quot(g, nr_scaled_scale_format(NR_SCALE_FP32), s->rule,
                            LLVMBuildLoad2(B, g->f64, amax, ""),
                            cf(g, 448.0 * s->elem.max_finite));
@@ -479,18 +479,18 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     if (g0 == lay.groups)
         return;
     gen_loop lg;
-    gen_loop_range(c, &lg, gen_i64(c, g0), gen_i64(c, lay.groups), "grp");
+    gen_ir_loop_range(c, &lg, gen_ir_i64(c, g0), gen_ir_i64(c, lay.groups), "grp");
     V first, k, stride;
     if (s->gran == NR_GRAN_BLOCK) { /* group hw*nb + b: channels b*B.., at (h, w) = hw */
-        V hw = LLVMBuildUDiv(B, lg.i, gen_i64(c, nb), "hw");
-        V c0 = LLVMBuildMul(B, LLVMBuildURem(B, lg.i, gen_i64(c, nb), ""), gen_i64(c, Bk), "c0");
-        V left = LLVMBuildSub(B, gen_i64(c, C), c0, "");
-        k = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, left, gen_i64(c, Bk), ""), left,
-                            gen_i64(c, Bk), "k");
-        first = LLVMBuildAdd(B, LLVMBuildMul(B, c0, gen_i64(c, HW), ""), hw, "first");
-        stride = gen_i64(c, HW);
+        V hw = LLVMBuildUDiv(B, lg.i, gen_ir_i64(c, nb), "hw");
+        V c0 = LLVMBuildMul(B, LLVMBuildURem(B, lg.i, gen_ir_i64(c, nb), ""), gen_ir_i64(c, Bk), "c0");
+        V left = LLVMBuildSub(B, gen_ir_i64(c, C), c0, "");
+        k = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, left, gen_ir_i64(c, Bk), ""), left,
+                            gen_ir_i64(c, Bk), "k");
+        first = LLVMBuildAdd(B, LLVMBuildMul(B, c0, gen_ir_i64(c, HW), ""), hw, "first");
+        stride = gen_ir_i64(c, HW);
     } else {
-        first = gen_i64(c, 0), k = gen_i64(c, n), stride = gen_i64(c, 1);
+        first = gen_ir_i64(c, 0), k = gen_ir_i64(c, n), stride = gen_ir_i64(c, 1);
     }
     if (vec && s->gran != NR_GRAN_BLOCK)
         gen_emit_scaled_vamax(c, pbuf, n, amax, special);
@@ -510,7 +510,7 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
         e0 = gen_emit_scaled_vquant_elems(c, s, pbuf, buf, LLVMBuildSelect(B, isnan_, cf(g, 1.0), X, ""),
                                           isnan_, n);
     gen_loop l;
-    gen_loop_range(c, &l, gen_i64(c, e0), k, "el");
+    gen_ir_loop_range(c, &l, gen_ir_i64(c, e0), k, "el");
     V idx = LLVMBuildAdd(B, first, LLVMBuildMul(B, l.i, stride, ""), "idx");
     V pp = gep(g, f32, pbuf, idx);
     V v = LLVMBuildFPExt(B, LLVMBuildLoad2(B, f32, pp, ""), g->f64, "v");
@@ -521,6 +521,6 @@ void gen_emit_scaled_quant(gen_lctx *c, const nr_scaled *s, nr_rounding mode, V 
     p = LLVMBuildSelect(B, isnan_, cf(g, NAN), p, "P");
     LLVMBuildStore(B, LLVMBuildFPTrunc(B, p, f32, ""), pp);
     LLVMBuildStore(B, LLVMBuildFMul(B, p, X, "v"), gep(g, g->f64, buf, idx)); /* exact */
-    gen_loop_end(c, &l);
-    gen_loop_end(c, &lg);
+    gen_ir_loop_end(c, &l);
+    gen_ir_loop_end(c, &lg);
 }

@@ -86,7 +86,7 @@ int gen_scaled_scale_bits(const nr_scaled *s);
  * vector kernel, emit_scaled_vmac.c).  Element entries are ordered taps
  * outer, input channel inner (j = (ky*kw + kx)*cin_g + ci, the order
  * [scl-dot-order] visits them); block scales j = tap*nblocks + b (as
- * nr_layer_wgroup); channel scales are the identity; a tensor scale is
+ * nr_model_layer_wgroup); channel scales are the identity; a tensor scale is
  * one double. */
 enum { GEN_SCALED_VL = 16 };
 uint64_t gen_scaled_wblk(uint64_t O, uint64_t M, uint64_t o, uint64_t j);

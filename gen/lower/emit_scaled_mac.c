@@ -77,7 +77,7 @@ static V seg_term(smac *s, V last, uint32_t plus)
     return LLVMBuildAdd(g->b, LLVMBuildShl(g->b, k32, c32(g, 1), ""), c32(g, 0x80000000u + plus), "");
 }
 
-static V sr(smac *s, V term) { return gen_sr(s->c, s->mode, s->elem, term); }
+static V sr(smac *s, V term) { return gen_ir_sr(s->c, s->mode, s->elem, term); }
 
 static void kacc_init_add(smac *s, V v)
 {
@@ -86,9 +86,9 @@ static void kacc_init_add(smac *s, V v)
     T iargs[3] = {c->ptr, g->i32, g->i32};
     T ity = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), iargs, 3, 0);
     V a[3] = {c->scratch, c32(g, (uint64_t)s->klimbs), LLVMConstInt(g->i32, (uint64_t)(int64_t)s->klsb, 1)};
-    LLVMBuildCall2(g->b, ity, gen_rt_fn(c, "nr_rt_kacc_init", ity), a, 3, "");
+    LLVMBuildCall2(g->b, ity, gen_ir_rt_fn(c, "nr_rt_kacc_init", ity), a, 3, "");
     V b[3] = {c->scratch, v, cf(g, 1.0)};
-    LLVMBuildCall2(g->b, s->kadd_ty, gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty), b, 3, "");
+    LLVMBuildCall2(g->b, s->kadd_ty, gen_ir_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty), b, 3, "");
 }
 
 /* The accumulator's exact sum (rt.h's six words) rounded into f. */
@@ -96,7 +96,7 @@ static V kacc_round(smac *s, const nr_format *f, V term)
 {
     gen_ctx *g = s->c->g;
     gen_exact x;
-    gen_kacc_result(s->c, s->c->scratch, s->mode, &x);
+    gen_emit_kacc_result(s->c, s->c->scratch, s->mode, &x);
     return gen_num_decode(g, f, gen_num_round(g, f, s->mode, &x, sr(s, term)));
 }
 
@@ -153,7 +153,7 @@ static void seg_open(smac *s, V xw, V xa, V gw, V ga)
     LLVMBuildStore(B, cf(g, 0.0), s->part);
     LLVMBuildStore(B, xw, s->xw);
     LLVMBuildStore(B, xa, s->xa);
-    LLVMBuildStore(B, gen_i64(s->c, 0), s->n);
+    LLVMBuildStore(B, gen_ir_i64(s->c, 0), s->n);
     LLVMBuildStore(B, gw, s->pgw);
     LLVMBuildStore(B, ga, s->pga);
     LLVMBuildStore(B, LLVMConstInt(g->i1, 1, 0), s->open);
@@ -196,12 +196,12 @@ static void term(smac *s, V k, V pw, V xw, V pa, V xa)
     }
     default: { /* exact, block-exact: dequantized values, exact in double */
         V a[3] = {c->scratch, LLVMBuildFMul(B, pw, xw, ""), LLVMBuildFMul(B, pa, xa, "")};
-        LLVMBuildCall2(B, s->kadd_ty, gen_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty), a, 3, "");
+        LLVMBuildCall2(B, s->kadd_ty, gen_ir_rt_fn(c, "nr_rt_kacc_add", s->kadd_ty), a, 3, "");
         break;
     }
     }
 counted:
-    LLVMBuildStore(B, LLVMBuildAdd(B, ld(g, g->i64, s->n), gen_i64(c, 1), ""), s->n);
+    LLVMBuildStore(B, LLVMBuildAdd(B, ld(g, g->i64, s->n), gen_ir_i64(c, 1), ""), s->n);
     LLVMBuildStore(B, k, s->last);
 }
 
@@ -243,57 +243,57 @@ static void tap(smac *s, V o, V ci0, V r, V q, V ih, V iw)
     gen_scaled_layout xl = {0};
     if (s->xs)
         gen_scaled_act_layout(s->xs, xsh, &xl);
-    V tapi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->kh), ""), r, ""),
-                                          gen_i64(c, (uint64_t)G->kw), ""), q, "tap");
+    V tapi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->kh), ""), r, ""),
+                                          gen_ir_i64(c, (uint64_t)G->kw), ""), q, "tap");
     gen_loop lc;
-    gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    gen_ir_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
     V ci = lc.i;
-    V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ci, gen_i64(c, (uint64_t)G->kh), ""), r, ""),
-                                       gen_i64(c, (uint64_t)G->kw), ""), q, "k");
-    V tapn = LLVMBuildAdd(B, LLVMBuildMul(B, r, gen_i64(c, (uint64_t)G->kw), ""), q, "tapn");
+    V k = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ci, gen_ir_i64(c, (uint64_t)G->kh), ""), r, ""),
+                                       gen_ir_i64(c, (uint64_t)G->kw), ""), q, "k");
+    V tapn = LLVMBuildAdd(B, LLVMBuildMul(B, r, gen_ir_i64(c, (uint64_t)G->kw), ""), q, "tapn");
     V wi = s->ws ? gen_scaled_wblk_ir(c, (uint64_t)G->O, (uint64_t)G->K, o,
-                                      LLVMBuildAdd(B, LLVMBuildMul(B, tapn, gen_i64(c, (uint64_t)G->cin_g), ""), ci, ""))
-                 : LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->K), ""), k, "wi");
+                                      LLVMBuildAdd(B, LLVMBuildMul(B, tapn, gen_ir_i64(c, (uint64_t)G->cin_g), ""), ci, ""))
+                 : LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->K), ""), k, "wi");
     V cin = LLVMBuildAdd(B, ci0, ci, "");
-    V xi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, cin, gen_i64(c, (uint64_t)G->H), ""), ih, ""),
-                                        gen_i64(c, (uint64_t)G->W), ""), iw, "xi");
+    V xi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, cin, gen_ir_i64(c, (uint64_t)G->H), ""), ih, ""),
+                                        gen_ir_i64(c, (uint64_t)G->W), ""), iw, "xi");
     /* groups ([scl-dot-wq], [scl-dot-act]) and operands */
-    V gw = gen_i64(c, 0), ga = gen_i64(c, 0), pw, xw = cf(g, 1.0), pa, xa = cf(g, 1.0);
+    V gw = gen_ir_i64(c, 0), ga = gen_ir_i64(c, 0), pw, xw = cf(g, 1.0), pa, xa = cf(g, 1.0);
     if (s->ws) {
         if (s->ws->gran == NR_GRAN_CHANNEL)
             gw = o;
         else if (s->ws->gran == NR_GRAN_BLOCK)
-            gw = LLVMBuildAdd(B, LLVMBuildMul(B, tapi, gen_i64(c, wnb), ""),
-                              LLVMBuildUDiv(B, ci, gen_i64(c, (uint64_t)s->ws->block), ""), "gw");
+            gw = LLVMBuildAdd(B, LLVMBuildMul(B, tapi, gen_ir_i64(c, wnb), ""),
+                              LLVMBuildUDiv(B, ci, gen_ir_i64(c, (uint64_t)s->ws->block), ""), "gw");
         /* the blob's o-blocked scales (emit_scaled.h); gw stays the group id */
         V gwi = gw;
         if (s->ws->gran == NR_GRAN_BLOCK)
             gwi = gen_scaled_wblk_ir(c, (uint64_t)G->O, (uint64_t)G->kh * (uint64_t)G->kw * wnb, o,
-                                     LLVMBuildAdd(B, LLVMBuildMul(B, tapn, gen_i64(c, wnb), ""),
-                                                  LLVMBuildUDiv(B, ci, gen_i64(c, (uint64_t)s->ws->block), ""), ""));
+                                     LLVMBuildAdd(B, LLVMBuildMul(B, tapn, gen_ir_i64(c, wnb), ""),
+                                                  LLVMBuildUDiv(B, ci, gen_ir_i64(c, (uint64_t)s->ws->block), ""), ""));
         pw = LLVMBuildFPExt(B, ld(g, f32, gep(g, f32, c->w, wi)), g->f64, "pw");
-        V sc = gep(g, g->i8, c->w, gen_i64(c, (L->nw * 4 + 7) / 8 * 8));
+        V sc = gep(g, g->i8, c->w, gen_ir_i64(c, (L->nw * 4 + 7) / 8 * 8));
         xw = ld(g, g->f64, gep(g, g->f64, sc, gwi));
     } else {
-        pw = gen_decode(c, s->wef, gen_load_w(c, s->wef, c->w, wi));
+        pw = gen_ir_decode(c, s->wef, gen_ir_load_w(c, s->wef, c->w, wi));
     }
     if (s->xs) {
         if (s->xs->gran == NR_GRAN_BLOCK) {
-            V B_ = gen_i64(c, (uint64_t)s->xs->block);
+            V B_ = gen_ir_i64(c, (uint64_t)s->xs->block);
             if (dense)
-                ga = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, xi, gen_i64(c, xhw), ""), gen_i64(c, xnb), ""),
-                                  LLVMBuildUDiv(B, LLVMBuildUDiv(B, xi, gen_i64(c, xhw), ""), B_, ""), "ga");
+                ga = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, xi, gen_ir_i64(c, xhw), ""), gen_ir_i64(c, xnb), ""),
+                                  LLVMBuildUDiv(B, LLVMBuildUDiv(B, xi, gen_ir_i64(c, xhw), ""), B_, ""), "ga");
             else
-                ga = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)G->W), ""), iw, ""),
-                                                  gen_i64(c, xnb), ""),
+                ga = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_ir_i64(c, (uint64_t)G->W), ""), iw, ""),
+                                                  gen_ir_i64(c, xnb), ""),
                                   LLVMBuildUDiv(B, cin, B_, ""), "ga");
         }
-        V pb = gep(g, g->i8, c->in[0], gen_i64(c, xl.p_off));
-        V xb = gep(g, g->i8, c->in[0], gen_i64(c, xl.x_off));
+        V pb = gep(g, g->i8, c->in[0], gen_ir_i64(c, xl.p_off));
+        V xb = gep(g, g->i8, c->in[0], gen_ir_i64(c, xl.x_off));
         pa = LLVMBuildFPExt(B, ld(g, f32, gep(g, f32, pb, xi)), g->f64, "pa");
         xa = ld(g, g->f64, gep(g, g->f64, xb, ga));
     } else {
-        pa = gen_load_dec(c, s->xef, c->in[0], xi);
+        pa = gen_ir_load_dec(c, s->xef, c->in[0], xi);
     }
     /* close the open segment when a group changes or promote's K is full */
     V open = ld(g, g->i1, s->open);
@@ -301,7 +301,7 @@ static void tap(smac *s, V o, V ci0, V r, V q, V ih, V iw)
                         LLVMBuildICmp(B, LLVMIntNE, ga, ld(g, g->i64, s->pga), ""), "");
     if (s->promote > 0)
         chg = LLVMBuildOr(B, chg, LLVMBuildICmp(B, LLVMIntEQ, ld(g, g->i64, s->n),
-                                                gen_i64(c, (uint64_t)s->promote), ""), "");
+                                                gen_ir_i64(c, (uint64_t)s->promote), ""), "");
     LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(B, open, chg, ""), "close");
     seg_close(s);
     if_end(c, after);
@@ -309,7 +309,7 @@ static void tap(smac *s, V o, V ci0, V r, V q, V ih, V iw)
     seg_open(s, xw, xa, gw, ga);
     if_end(c, after);
     term(s, k, pw, xw, pa, xa);
-    gen_loop_end(c, &lc);
+    gen_ir_loop_end(c, &lc);
 }
 
 /* The exact accumulator of layer L, sized as emu_mac_size does (operands
@@ -424,56 +424,56 @@ int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err)
     }
     const nr_layer *L = s.L;
     const sgeom *G = &s.g;
-    s.acc = gen_alloca(c, g->f64, "acc");
-    s.part = gen_alloca(c, g->f64, "part");
-    s.xw = gen_alloca(c, g->f64, "xw");
-    s.xa = gen_alloca(c, g->f64, "xa");
-    s.n = gen_alloca(c, g->i64, "n");
-    s.last = gen_alloca(c, g->i64, "last");
-    s.pgw = gen_alloca(c, g->i64, "pgw");
-    s.pga = gen_alloca(c, g->i64, "pga");
-    s.open = gen_alloca(c, g->i1, "open");
+    s.acc = gen_ir_alloca(c, g->f64, "acc");
+    s.part = gen_ir_alloca(c, g->f64, "part");
+    s.xw = gen_ir_alloca(c, g->f64, "xw");
+    s.xa = gen_ir_alloca(c, g->f64, "xa");
+    s.n = gen_ir_alloca(c, g->i64, "n");
+    s.last = gen_ir_alloca(c, g->i64, "last");
+    s.pgw = gen_ir_alloca(c, g->i64, "pgw");
+    s.pga = gen_ir_alloca(c, g->i64, "pga");
+    s.open = gen_ir_alloca(c, g->i1, "open");
     gen_loop lo, lh, lw, lr, lq;
-    gen_loop_begin(c, &lo, (uint64_t)G->O, "o");
+    gen_ir_loop_begin(c, &lo, (uint64_t)G->O, "o");
     V o = lo.i;
-    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, gen_i64(c, (uint64_t)G->cout_g), ""),
-                         gen_i64(c, (uint64_t)G->cin_g), "ci0");
+    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
+                         gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
     V bias = NULL;
     if (L->b)
         bias = s.ws ? ld(g, g->f64, gep(g, g->f64, c->b, o))
-                    : gen_decode(c, &L->prec.weights, gen_load_w(c, &L->prec.weights, c->b, o));
-    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
-    gen_loop_begin(c, &lw, (uint64_t)G->OW, "ow");
+                    : gen_ir_decode(c, &L->prec.weights, gen_ir_load_w(c, &L->prec.weights, c->b, o));
+    gen_ir_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
+    gen_ir_loop_begin(c, &lw, (uint64_t)G->OW, "ow");
     V oh = lh.i, ow = lw.i;
-    s.elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
-                                          gen_i64(c, (uint64_t)G->OW), ""), ow, "elem");
+    s.elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->OH), ""), oh, ""),
+                                          gen_ir_i64(c, (uint64_t)G->OW), ""), ow, "elem");
     /* [net-4] / [scl-dot-bias] the outer sum starts at the bias */
     V start = cf(g, 0.0);
     if (bias)
-        start = gen_num_decode(g, s.of, gen_round_val(c, s.of, s.mode, bias, s.elem, NR_EMU_TERM_BIAS));
+        start = gen_num_decode(g, s.of, gen_ir_round_val(c, s.of, s.mode, bias, s.elem, NR_EMU_TERM_BIAS));
     LLVMBuildStore(B, start, s.acc);
     LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), s.open);
-    LLVMBuildStore(B, gen_i64(c, 0), s.n);
-    LLVMBuildStore(B, gen_i64(c, 0), s.pgw);
-    LLVMBuildStore(B, gen_i64(c, 0), s.pga);
-    LLVMBuildStore(B, gen_i64(c, 0), s.last);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s.n);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s.pgw);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s.pga);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s.last);
     if (s.mac == NR_MAC_EXACT)
         kacc_init_add(&s, start);
-    gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
-    V ih = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, oh, gen_i64(c, (uint64_t)G->sh), ""), gen_i64(c, (uint64_t)G->pt), ""),
-                        LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""), "ih");
-    V rin = LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), ""); /* unsigned: <0 too */
+    gen_ir_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    V ih = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, oh, gen_ir_i64(c, (uint64_t)G->sh), ""), gen_ir_i64(c, (uint64_t)G->pt), ""),
+                        LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->dh), ""), "ih");
+    V rin = LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)G->H), ""); /* unsigned: <0 too */
     LLVMBasicBlockRef rafter = if_begin(c, rin, "rin");
-    gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
-    V iw = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, ow, gen_i64(c, (uint64_t)G->sw), ""), gen_i64(c, (uint64_t)G->pl), ""),
-                        LLVMBuildMul(B, lq.i, gen_i64(c, (uint64_t)G->dw), ""), "iw");
-    V qin = LLVMBuildICmp(B, LLVMIntULT, iw, gen_i64(c, (uint64_t)G->W), "");
+    gen_ir_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+    V iw = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, ow, gen_ir_i64(c, (uint64_t)G->sw), ""), gen_ir_i64(c, (uint64_t)G->pl), ""),
+                        LLVMBuildMul(B, lq.i, gen_ir_i64(c, (uint64_t)G->dw), ""), "iw");
+    V qin = LLVMBuildICmp(B, LLVMIntULT, iw, gen_ir_i64(c, (uint64_t)G->W), "");
     LLVMBasicBlockRef qafter = if_begin(c, qin, "qin");
     tap(&s, o, ci0, lr.i, lq.i, ih, iw);
     if_end(c, qafter);
-    gen_loop_end(c, &lq);
+    gen_ir_loop_end(c, &lq);
     if_end(c, rafter);
-    gen_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lr);
     LLVMBasicBlockRef after = if_begin(c, ld(g, g->i1, s.open), "last");
     seg_close(&s);
     if_end(c, after);
@@ -481,9 +481,9 @@ int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err)
                                   : ld(g, g->f64, s.acc);
     /* [net-5] the output: round_A(acc), term OUT */
     const nr_format *af = &L->prec.activations;
-    gen_store_enc(c, af, c->out, s.elem, gen_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT));
-    gen_loop_end(c, &lw);
-    gen_loop_end(c, &lh);
-    gen_loop_end(c, &lo);
+    gen_ir_store_enc(c, af, c->out, s.elem, gen_ir_round_val(c, af, s.mode, acc, s.elem, NR_EMU_TERM_OUT));
+    gen_ir_loop_end(c, &lw);
+    gen_ir_loop_end(c, &lh);
+    gen_ir_loop_end(c, &lo);
     return 0;
 }

@@ -147,10 +147,10 @@ static void chan_terms_(svk *k, V from, V to, int masked)
     LLVMBuilderRef B = g->b;
     T f32 = LLVMFloatTypeInContext(g->ctx);
     gen_loop l;
-    gen_loop_range(c, &l, from, to, "ci");
-    V j = LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_i64(c, (uint64_t)k->G.cin_g), ""), l.i, "");
+    gen_ir_loop_range(c, &l, from, to, "ci");
+    V j = LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_ir_i64(c, (uint64_t)k->G.cin_g), ""), l.i, "");
     V wv = vload(g, LLVMVectorType(f32, (unsigned)k->w),
-                 gep(g, f32, k->wbase, LLVMBuildMul(B, j, gen_i64(c, (uint64_t)k->w), "")), 4);
+                 gep(g, f32, k->wbase, LLVMBuildMul(B, j, gen_ir_i64(c, (uint64_t)k->w), "")), 4);
     if (!k->pf)
         wv = LLVMBuildFPExt(B, wv, k->pt, "");
     V chan = LLVMBuildAdd(B, k->ci0, l.i, ""); /* channels-last copy: pos * C + chan */
@@ -169,7 +169,7 @@ static void chan_terms_(svk *k, V from, V to, int masked)
         }
         LLVMBuildStore(B, sum, k->part[p]);
     }
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
 }
 
 /* ... masked only when some column of the group is padded at this tap */
@@ -293,12 +293,12 @@ static void enter(svk *k, int p, V xw, V xa, V keep)
         LLVMBuildStore(B, xwa, k->lx);
         LLVMBuildStore(B, acc, k->la);
         gen_loop l;
-        gen_loop_begin(c, &l, (uint64_t)k->w, "lane");
+        gen_ir_loop_begin(c, &l, (uint64_t)k->w, "lane");
         V pp = gep(g, g->f64, k->lp, l.i), px = gep(g, g->f64, k->lx, l.i), pa = gep(g, g->f64, k->la, l.i);
         V x = gen_num_round_fma(g, k->v->of, k->v->mode, ld(g, g->f64, pp), ld(g, g->f64, px),
                                 ld(g, g->f64, pa), LLVMConstInt(g->i32, 0, 0));
         LLVMBuildStore(B, gen_num_decode(g, k->v->of, x), pa);
-        gen_loop_end(c, &l);
+        gen_ir_loop_end(c, &l);
         r = ld(g, k->vt, k->la);
     }
     LLVMBuildStore(B, LLVMBuildSelect(B, keep, r, acc, ""), k->acc[p]);
@@ -312,8 +312,8 @@ static V wscales(svk *k, V j)
         return splat(k, k->vd, ld(g, g->f64, k->sbase));
     if (k->v->ws->gran == NR_GRAN_CHANNEL)
         return vload(g, k->vd, gep(g, g->f64, k->sbase, k->o0), 8);
-    V off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, k->o0, gen_i64(k->c, k->G.kh * k->G.kw * k->wnb), ""),
-                         LLVMBuildMul(g->b, j, gen_i64(k->c, (uint64_t)k->w), ""), "");
+    V off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, k->o0, gen_ir_i64(k->c, k->G.kh * k->G.kw * k->wnb), ""),
+                         LLVMBuildMul(g->b, j, gen_ir_i64(k->c, (uint64_t)k->w), ""), "");
     return vload(g, k->vd, gep(g, g->f64, k->sbase, off), 8);
 }
 
@@ -323,8 +323,8 @@ static V xscale(svk *k, int p, V b)
     gen_ctx *g = k->c->g;
     if (k->v->xs->gran != NR_GRAN_BLOCK)
         return ld(g, g->f64, k->xb);
-    V blk = LLVMBuildAdd(g->b, LLVMBuildUDiv(g->b, k->ci0, gen_i64(k->c, (uint64_t)k->seg), ""), b, "");
-    V gi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, k->pos[p], gen_i64(k->c, k->xnb), ""), blk, "ga");
+    V blk = LLVMBuildAdd(g->b, LLVMBuildUDiv(g->b, k->ci0, gen_ir_i64(k->c, (uint64_t)k->seg), ""), b, "");
+    V gi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, k->pos[p], gen_ir_i64(k->c, k->xnb), ""), blk, "ga");
     return ld(g, g->f64, gep(g, g->f64, k->xb, gi));
 }
 
@@ -336,9 +336,9 @@ static void block_segment(svk *k, V b, uint64_t len)
     LLVMBuilderRef B = g->b;
     for (int p = 0; p < NP; p++)
         LLVMBuildStore(B, LLVMConstNull(k->pt), k->part[p]);
-    V from = LLVMBuildMul(B, b, gen_i64(c, (uint64_t)k->seg), "");
-    chan_terms(k, from, LLVMBuildAdd(B, from, gen_i64(c, len), ""));
-    V xw = wscales(k, LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_i64(c, k->wnb), ""), b, ""));
+    V from = LLVMBuildMul(B, b, gen_ir_i64(c, (uint64_t)k->seg), "");
+    chan_terms(k, from, LLVMBuildAdd(B, from, gen_ir_i64(c, len), ""));
+    V xw = wscales(k, LLVMBuildAdd(B, LLVMBuildMul(B, k->tap, gen_ir_i64(c, k->wnb), ""), b, ""));
     for (int p = 0; p < NP; p++)
         enter(k, p, xw, xscale(k, p, b), k->valid[p]);
 }
@@ -354,18 +354,18 @@ static void tap_body(svk *k)
     if (!k->seg) {
         for (int p = 0; p < NP; p++)
             LLVMBuildStore(B, LLVMBuildOr(B, ld(g, g->i1, k->any[p]), k->valid[p], ""), k->any[p]);
-        chan_terms(k, gen_i64(c, 0), gen_i64(c, cg));
+        chan_terms(k, gen_ir_i64(c, 0), gen_ir_i64(c, cg));
         return;
     }
     const uint64_t full = cg / (uint64_t)k->seg, rest = cg % (uint64_t)k->seg;
     if (full) {
         gen_loop lb;
-        gen_loop_begin(c, &lb, full, "blk");
+        gen_ir_loop_begin(c, &lb, full, "blk");
         block_segment(k, lb.i, (uint64_t)k->seg);
-        gen_loop_end(c, &lb);
+        gen_ir_loop_end(c, &lb);
     }
     if (rest) /* [scl-group] the short last block */
-        block_segment(k, gen_i64(c, full), rest);
+        block_segment(k, gen_ir_i64(c, full), rest);
 }
 
 /* Output columns ow0 .. ow0+NP-1 of row oh for the current channel block. */
@@ -381,25 +381,25 @@ static void columns(svk *k, V oh, V ow0, V bias)
         LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), k->any[p]);
     }
     gen_loop lr, lq;
-    gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
-    V ih = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, oh, gen_i64(c, (uint64_t)G->sh), ""), gen_i64(c, (uint64_t)G->pt), ""),
-                        LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""), "ih");
-    V rin = LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), ""); /* unsigned: < 0 too */
-    gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+    gen_ir_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    V ih = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, oh, gen_ir_i64(c, (uint64_t)G->sh), ""), gen_ir_i64(c, (uint64_t)G->pt), ""),
+                        LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->dh), ""), "ih");
+    V rin = LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)G->H), ""); /* unsigned: < 0 too */
+    gen_ir_loop_begin(c, &lq, (uint64_t)G->kw, "q");
     V anyv = LLVMConstInt(g->i1, 0, 0);
     for (int p = 0; p < NP; p++) {
-        V ow = LLVMBuildAdd(B, ow0, gen_i64(c, (uint64_t)p), "");
-        V iw = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, ow, gen_i64(c, (uint64_t)G->sw), ""), gen_i64(c, (uint64_t)G->pl), ""),
-                            LLVMBuildMul(B, lq.i, gen_i64(c, (uint64_t)G->dw), ""), "iw");
-        V ok = LLVMBuildAnd(B, rin, LLVMBuildICmp(B, LLVMIntULT, iw, gen_i64(c, (uint64_t)G->W), ""), "");
-        ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntULT, ow, gen_i64(c, (uint64_t)G->OW), ""), "valid");
+        V ow = LLVMBuildAdd(B, ow0, gen_ir_i64(c, (uint64_t)p), "");
+        V iw = LLVMBuildAdd(B, LLVMBuildSub(B, LLVMBuildMul(B, ow, gen_ir_i64(c, (uint64_t)G->sw), ""), gen_ir_i64(c, (uint64_t)G->pl), ""),
+                            LLVMBuildMul(B, lq.i, gen_ir_i64(c, (uint64_t)G->dw), ""), "iw");
+        V ok = LLVMBuildAnd(B, rin, LLVMBuildICmp(B, LLVMIntULT, iw, gen_ir_i64(c, (uint64_t)G->W), ""), "");
+        ok = LLVMBuildAnd(B, ok, LLVMBuildICmp(B, LLVMIntULT, ow, gen_ir_i64(c, (uint64_t)G->OW), ""), "valid");
         k->valid[p] = ok;
-        V at = LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_i64(c, (uint64_t)G->W), ""), iw, "");
-        k->pos[p] = LLVMBuildSelect(B, ok, at, gen_i64(c, 0), "pos");
-        k->cpos[p] = LLVMBuildMul(B, k->pos[p], gen_i64(c, (uint64_t)G->C), "cpos");
+        V at = LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_ir_i64(c, (uint64_t)G->W), ""), iw, "");
+        k->pos[p] = LLVMBuildSelect(B, ok, at, gen_ir_i64(c, 0), "pos");
+        k->cpos[p] = LLVMBuildMul(B, k->pos[p], gen_ir_i64(c, (uint64_t)G->C), "cpos");
         anyv = LLVMBuildOr(B, anyv, ok, "");
     }
-    k->tap = LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->kw), ""), lq.i, "tap");
+    k->tap = LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->kw), ""), lq.i, "tap");
     LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "tapin");
     LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "tapend");
     LLVMBuildCondBr(B, anyv, then, after);
@@ -407,29 +407,29 @@ static void columns(svk *k, V oh, V ow0, V bias)
     tap_body(k);
     LLVMBuildBr(B, after);
     LLVMPositionBuilderAtEnd(B, after);
-    gen_loop_end(c, &lq);
-    gen_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lq);
+    gen_ir_loop_end(c, &lr);
     if (!k->seg) { /* the one segment enters at the end, if it has a term */
-        V xw = wscales(k, gen_i64(c, 0));
+        V xw = wscales(k, gen_ir_i64(c, 0));
         for (int p = 0; p < NP; p++)
             enter(k, p, xw, ld(g, g->f64, k->xb), ld(g, g->i1, k->any[p]));
     }
     /* [net-5] round_A(acc), term OUT, per output element */
     for (int p = 0; p < NP; p++) {
-        V ow = LLVMBuildAdd(B, ow0, gen_i64(c, (uint64_t)p), "");
+        V ow = LLVMBuildAdd(B, ow0, gen_ir_i64(c, (uint64_t)p), "");
         LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "store");
         LLVMBasicBlockRef nx = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "stored");
-        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, ow, gen_i64(c, (uint64_t)G->OW), ""), st, nx);
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntULT, ow, gen_ir_i64(c, (uint64_t)G->OW), ""), st, nx);
         LLVMPositionBuilderAtEnd(B, st);
         V acc = ld(g, k->vt, k->acc[p]);
         for (int l = 0; l < k->w; l++) {
-            V o = LLVMBuildAdd(B, k->o0, gen_i64(c, (uint64_t)l), "");
-            V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
-                                                  gen_i64(c, (uint64_t)G->OW), ""), ow, "elem");
+            V o = LLVMBuildAdd(B, k->o0, gen_ir_i64(c, (uint64_t)l), "");
+            V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->OH), ""), oh, ""),
+                                                  gen_ir_i64(c, (uint64_t)G->OW), ""), ow, "elem");
             V val = LLVMBuildExtractElement(B, acc, LLVMConstInt(g->i32, (uint64_t)l, 0), "");
             if (k->f32)
                 val = LLVMBuildFPExt(B, val, g->f64, "");
-            gen_store_out(c, k->li, val, elem);
+            gen_ir_store_out(c, k->li, val, elem);
         }
         LLVMBuildBr(B, nx);
         LLVMPositionBuilderAtEnd(B, nx);
@@ -450,17 +450,17 @@ static void channel_block(svk *k, V o0, int w)
     k->vd = LLVMVectorType(g->f64, (unsigned)w);
     k->vi = LLVMVectorType(g->i64, (unsigned)w);
     for (int p = 0; p < NP; p++) {
-        k->acc[p] = gen_alloca(c, k->vt, "acc");
-        k->part[p] = gen_alloca(c, k->pt, "part");
-        k->any[p] = gen_alloca(c, g->i1, "any");
+        k->acc[p] = gen_ir_alloca(c, k->vt, "acc");
+        k->part[p] = gen_ir_alloca(c, k->pt, "part");
+        k->any[p] = gen_ir_alloca(c, g->i1, "any");
     }
-    k->lp = gen_alloca(c, k->vd, "lanep");
-    k->lx = gen_alloca(c, k->vd, "lanex");
-    k->la = gen_alloca(c, k->vd, "lanea");
+    k->lp = gen_ir_alloca(c, k->vd, "lanep");
+    k->lx = gen_ir_alloca(c, k->vd, "lanex");
+    k->la = gen_ir_alloca(c, k->vd, "lanea");
     k->o0 = o0;
-    k->ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o0, gen_i64(c, (uint64_t)G->cout_g), ""),
-                          gen_i64(c, (uint64_t)G->cin_g), "ci0");
-    k->wbase = gep(g, f32, c->w, LLVMBuildMul(B, o0, gen_i64(c, (uint64_t)G->K), "")); /* o0*K */
+    k->ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, o0, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
+                          gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
+    k->wbase = gep(g, f32, c->w, LLVMBuildMul(B, o0, gen_ir_i64(c, (uint64_t)G->K), "")); /* o0*K */
     /* [scl-dot-bias] the outer sum starts at the bias, already in its format */
     V bias = LLVMConstNull(k->vt);
     if (k->L->b) {
@@ -469,11 +469,11 @@ static void channel_block(svk *k, V o0, int w)
             bias = LLVMBuildFPTrunc(B, bias, k->vt, ""); /* exact: an fp32 value */
     }
     gen_loop lh, lw;
-    gen_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
-    gen_loop_begin(c, &lw, ((uint64_t)G->OW + NP - 1) / NP, "owb");
-    columns(k, lh.i, LLVMBuildMul(B, lw.i, gen_i64(c, NP), "ow0"), bias);
-    gen_loop_end(c, &lw);
-    gen_loop_end(c, &lh);
+    gen_ir_loop_begin(c, &lh, (uint64_t)G->OH, "oh");
+    gen_ir_loop_begin(c, &lw, ((uint64_t)G->OW + NP - 1) / NP, "owb");
+    columns(k, lh.i, LLVMBuildMul(B, lw.i, gen_ir_i64(c, NP), "ow0"), bias);
+    gen_ir_loop_end(c, &lw);
+    gen_ir_loop_end(c, &lh);
 }
 
 uint64_t gen_scaled_vmac_scratch(const nr_model *m, int li)
@@ -493,18 +493,18 @@ static void copy_hwc(svk *k, V src)
     T f32 = LLVMFloatTypeInContext(g->ctx);
     const uint64_t C = (uint64_t)k->G.C, HW = (uint64_t)k->G.H * (uint64_t)k->G.W, TL = 16;
     gen_loop lt, lc, lp;
-    gen_loop_begin(c, &lt, (HW + TL - 1) / TL, "hwt");
-    V hw0 = LLVMBuildMul(B, lt.i, gen_i64(c, TL), "");
-    V n = LLVMBuildSub(B, gen_i64(c, HW), hw0, "");
-    n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, n, gen_i64(c, TL), ""), n, gen_i64(c, TL), "");
-    gen_loop_begin(c, &lc, C, "cc");
-    gen_loop_range(c, &lp, gen_i64(c, 0), n, "cp");
+    gen_ir_loop_begin(c, &lt, (HW + TL - 1) / TL, "hwt");
+    V hw0 = LLVMBuildMul(B, lt.i, gen_ir_i64(c, TL), "");
+    V n = LLVMBuildSub(B, gen_ir_i64(c, HW), hw0, "");
+    n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, n, gen_ir_i64(c, TL), ""), n, gen_ir_i64(c, TL), "");
+    gen_ir_loop_begin(c, &lc, C, "cc");
+    gen_ir_loop_range(c, &lp, gen_ir_i64(c, 0), n, "cp");
     V hw = LLVMBuildAdd(B, hw0, lp.i, "");
-    V v = ld(g, f32, gep(g, f32, src, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, HW), ""), hw, "")));
-    LLVMBuildStore(B, v, gep(g, f32, c->scratch, LLVMBuildAdd(B, LLVMBuildMul(B, hw, gen_i64(c, C), ""), lc.i, "")));
-    gen_loop_end(c, &lp);
-    gen_loop_end(c, &lc);
-    gen_loop_end(c, &lt);
+    V v = ld(g, f32, gep(g, f32, src, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_ir_i64(c, HW), ""), hw, "")));
+    LLVMBuildStore(B, v, gep(g, f32, c->scratch, LLVMBuildAdd(B, LLVMBuildMul(B, hw, gen_ir_i64(c, C), ""), lc.i, "")));
+    gen_ir_loop_end(c, &lp);
+    gen_ir_loop_end(c, &lc);
+    gen_ir_loop_end(c, &lt);
 }
 
 int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err *err)
@@ -518,7 +518,7 @@ int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err 
         return NR_EINTERNAL;
     const nr_mac_geom *G = &k.G;
     k.f32 = v->mac == NR_MAC_BLOCK_FP32;
-    k.vclose = !k.f32 && v->mode == NR_RND_RNE && gen_fmt_is(v->of, "fp32");
+    k.vclose = !k.f32 && v->mode == NR_RND_RNE && gen_ir_fmt_is(v->of, "fp32");
     k.lt = k.f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
     k.pf = k.f32 || sums_exact_float(v, G->K);
     k.fuse = prods_exact(v, k.pf);
@@ -528,17 +528,17 @@ int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err 
     k.xnb = bx ? ((uint64_t)G->C + (uint64_t)bx - 1) / (uint64_t)bx : 1;
     gen_scaled_act_layout(v->xs, k.L->in_shape[0], &k.xl);
     k.pb = c->scratch;
-    copy_hwc(&k, gep(g, g->i8, c->in[0], gen_i64(c, k.xl.p_off)));
-    k.xb = gep(g, g->i8, c->in[0], gen_i64(c, k.xl.x_off));
-    k.sbase = gep(g, g->i8, c->w, gen_i64(c, (k.L->nw * 4 + 7) / 8 * 8));
+    copy_hwc(&k, gep(g, g->i8, c->in[0], gen_ir_i64(c, k.xl.p_off)));
+    k.xb = gep(g, g->i8, c->in[0], gen_ir_i64(c, k.xl.x_off));
+    k.sbase = gep(g, g->i8, c->w, gen_ir_i64(c, (k.L->nw * 4 + 7) / 8 * 8));
     const uint64_t VL = GEN_SCALED_VL, full = (uint64_t)G->O / VL, rest = (uint64_t)G->O % VL;
     if (full) {
         gen_loop lb;
-        gen_loop_begin(c, &lb, full, "ob");
-        channel_block(&k, LLVMBuildMul(B, lb.i, gen_i64(c, VL), "o0"), (int)VL);
-        gen_loop_end(c, &lb);
+        gen_ir_loop_begin(c, &lb, full, "ob");
+        channel_block(&k, LLVMBuildMul(B, lb.i, gen_ir_i64(c, VL), "o0"), (int)VL);
+        gen_ir_loop_end(c, &lb);
     }
     if (rest)
-        channel_block(&k, gen_i64(c, full * VL), (int)rest);
+        channel_block(&k, gen_ir_i64(c, full * VL), (int)rest);
     return 0;
 }

@@ -260,9 +260,9 @@ uint64_t gen_emit_scaled_vquant_elems(gen_lctx *c, const nr_scaled *s, V pbuf, V
     V b1 = LLVMBuildInsertElement(g->b, u, bad, LLVMConstInt(g->i32, 0, 0), "");
     V bsplat = LLVMBuildShuffleVector(g->b, b1, u, LLVMConstNull(LLVMVectorType(g->i32, QL)), "");
     gen_loop l;
-    gen_loop_begin(c, &l, nv / QL, "qv");
-    store_elems(&q, pbuf, buf, LLVMBuildMul(g->b, l.i, gen_i64(c, QL), ""), Xv, recip(&q, Xv), bsplat);
-    gen_loop_end(c, &l);
+    gen_ir_loop_begin(c, &l, nv / QL, "qv");
+    store_elems(&q, pbuf, buf, LLVMBuildMul(g->b, l.i, gen_ir_i64(c, QL), ""), Xv, recip(&q, Xv), bsplat);
+    gen_ir_loop_end(c, &l);
     return nv;
 }
 
@@ -278,20 +278,20 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
     const uint64_t N = (uint64_t)s->block, nb = (C + N - 1) / N, HWv = HW - HW % QL;
     if (!HWv)
         return 0;
-    V amax = gen_alloca(c, q.vd, "vamax"), bad = gen_alloca(c, LLVMVectorType(g->i1, QL), "vbad");
+    V amax = gen_ir_alloca(c, q.vd, "vamax"), bad = gen_ir_alloca(c, LLVMVectorType(g->i1, QL), "vbad");
     V stv = st ? vsplat(&q, st) : NULL;
     gen_loop lp, lb, la, le;
-    gen_loop_begin(c, &lp, HWv / QL, "qpos");
-    V hw0 = LLVMBuildMul(B, lp.i, gen_i64(c, QL), "hw0");
-    gen_loop_begin(c, &lb, nb, "qblk");
-    V c0 = LLVMBuildMul(B, lb.i, gen_i64(c, N), "c0");
-    V left = LLVMBuildSub(B, gen_i64(c, C), c0, "");
-    V k = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, left, gen_i64(c, N), ""), left, gen_i64(c, N), "k");
+    gen_ir_loop_begin(c, &lp, HWv / QL, "qpos");
+    V hw0 = LLVMBuildMul(B, lp.i, gen_ir_i64(c, QL), "hw0");
+    gen_ir_loop_begin(c, &lb, nb, "qblk");
+    V c0 = LLVMBuildMul(B, lb.i, gen_ir_i64(c, N), "c0");
+    V left = LLVMBuildSub(B, gen_ir_i64(c, C), c0, "");
+    V k = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, left, gen_ir_i64(c, N), ""), left, gen_ir_i64(c, N), "k");
     LLVMBuildStore(B, dsplat(&q, 0.0), amax);
     LLVMBuildStore(B, LLVMConstNull(LLVMVectorType(g->i1, QL)), bad);
     /* amax of the finite |v|; a NaN or infinity marks the group */
-    gen_loop_range(c, &la, gen_i64(c, 0), k, "qamax");
-    V idx = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, c0, la.i, ""), gen_i64(c, HW), ""), hw0, "");
+    gen_ir_loop_range(c, &la, gen_ir_i64(c, 0), k, "qamax");
+    V idx = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, c0, la.i, ""), gen_ir_i64(c, HW), ""), hw0, "");
     V a = vabs(&q, LLVMBuildFPExt(B, vload(g, q.vf, gep(g, f32, pbuf, idx)), q.vd, ""));
     V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, dsplat(&q, INFINITY), "");
     V m = LLVMBuildLoad2(B, q.vd, amax, "");
@@ -299,23 +299,23 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
     LLVMBuildStore(B, LLVMBuildSelect(B, bigger, a, m, ""), amax);
     LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, LLVMVectorType(g->i1, QL), bad, ""),
                                   LLVMBuildNot(B, fin, ""), ""), bad);
-    gen_loop_end(c, &la);
+    gen_ir_loop_end(c, &la);
     V bd = LLVMBuildLoad2(B, LLVMVectorType(g->i1, QL), bad, "");
     V X = LLVMBuildSelect(B, bd, dsplat(&q, NAN), scales(&q, LLVMBuildLoad2(B, q.vd, amax, ""), stv), "X");
     for (int l = 0; l < QL; l++) { /* group (hw0 + l) nb + b */
-        V gi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, hw0, gen_i64(c, (uint64_t)l), ""), gen_i64(c, nb), ""),
+        V gi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, hw0, gen_ir_i64(c, (uint64_t)l), ""), gen_ir_i64(c, nb), ""),
                             lb.i, "");
         LLVMBuildStore(B, LLVMBuildExtractElement(B, X, LLVMConstInt(g->i32, (uint64_t)l, 0), ""),
                        gep(g, g->f64, xbuf, gi));
     }
     V Xs = LLVMBuildSelect(B, bd, dsplat(&q, 1.0), X, ""); /* keep it finite */
     V rX = recip(&q, Xs);
-    gen_loop_range(c, &le, gen_i64(c, 0), k, "qel");
-    V ei = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, c0, le.i, ""), gen_i64(c, HW), ""), hw0, "");
+    gen_ir_loop_range(c, &le, gen_ir_i64(c, 0), k, "qel");
+    V ei = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, c0, le.i, ""), gen_ir_i64(c, HW), ""), hw0, "");
     store_elems(&q, pbuf, buf, ei, Xs, rX, bd);
-    gen_loop_end(c, &le);
-    gen_loop_end(c, &lb);
-    gen_loop_end(c, &lp);
+    gen_ir_loop_end(c, &le);
+    gen_ir_loop_end(c, &lb);
+    gen_ir_loop_end(c, &lp);
     return HWv * nb; /* groups done: those of positions < HWv (group = hw nb + b) */
 }
 
@@ -330,18 +330,18 @@ void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
     LLVMBuilderRef B = g->b;
     T f32 = LLVMFloatTypeInContext(g->ctx), vb = LLVMVectorType(g->i1, QL);
     const uint64_t nv = n - n % QL;
-    V va = gen_alloca(c, q.vd, "vam"), vs = gen_alloca(c, vb, "vsp");
+    V va = gen_ir_alloca(c, q.vd, "vam"), vs = gen_ir_alloca(c, vb, "vsp");
     LLVMBuildStore(B, dsplat(&q, 0.0), va);
     LLVMBuildStore(B, LLVMConstNull(vb), vs);
     if (nv) {
         gen_loop l;
-        gen_loop_begin(c, &l, nv / QL, "vamax");
-        V a = vabs(&q, LLVMBuildFPExt(B, vload(g, q.vf, gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_i64(c, QL), ""))), q.vd, ""));
+        gen_ir_loop_begin(c, &l, nv / QL, "vamax");
+        V a = vabs(&q, LLVMBuildFPExt(B, vload(g, q.vf, gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_ir_i64(c, QL), ""))), q.vd, ""));
         V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, dsplat(&q, INFINITY), "");
         V m = LLVMBuildLoad2(B, q.vd, va, "");
         LLVMBuildStore(B, LLVMBuildSelect(B, LLVMBuildAnd(B, fin, LLVMBuildFCmp(B, LLVMRealOGT, a, m, ""), ""), a, m, ""), va);
         LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, vb, vs, ""), LLVMBuildNot(B, fin, ""), ""), vs);
-        gen_loop_end(c, &l);
+        gen_ir_loop_end(c, &l);
     }
     V m = LLVMBuildLoad2(B, q.vd, va, ""), sp = LLVMBuildLoad2(B, vb, vs, "");
     V am = LLVMConstReal(g->f64, 0.0), any = LLVMConstInt(g->i1, 0, 0);
@@ -357,7 +357,7 @@ void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
     if (nv == n)
         return;
     gen_loop l;
-    gen_loop_range(c, &l, gen_i64(c, nv), gen_i64(c, n), "amaxt");
+    gen_ir_loop_range(c, &l, gen_ir_i64(c, nv), gen_ir_i64(c, n), "amaxt");
     V a = intr_abs_scalar(g, LLVMBuildFPExt(B, LLVMBuildLoad2(B, f32, gep(g, f32, pbuf, l.i), ""), g->f64, ""));
     V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, LLVMConstReal(g->f64, INFINITY), "");
     V cur = LLVMBuildLoad2(B, g->f64, amax, "");
@@ -365,5 +365,5 @@ void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
     if (special)
         LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i8, special, ""), LLVMBuildZExt(B, LLVMBuildNot(B, fin, ""), g->i8, ""), ""),
                        special);
-    gen_loop_end(c, &l);
+    gen_ir_loop_end(c, &l);
 }

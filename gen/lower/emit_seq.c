@@ -64,7 +64,7 @@ int gen_seq_nl_ok(const nr_layer *L, const nr_format *xf, nr_err *err)
     return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                       "%s: the generator's nonlinear functions take formats of at most 32 "
                       "bits (input %d, nonlinear %d); use the emulator",
-                      nr_op_name(L->op), xf->width, nf->width);
+                      nr_spec_op_name(L->op), xf->width, nf->width);
 }
 
 int gen_seq_check(const nr_model *m, int li, nr_err *err)
@@ -73,7 +73,7 @@ int gen_seq_check(const nr_model *m, int li, nr_err *err)
     if (nr_prec_is_scaled(&L->prec))
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "%s: scaled formats are not supported for sequence ops",
-                          nr_op_name(L->op));
+                          nr_spec_op_name(L->op));
     switch (L->op) {
     case NR_OP_TOKENS: case NR_OP_HEADS: case NR_OP_MERGE_HEADS: case NR_OP_SCALE:
     case NR_OP_ADD_CONST:
@@ -84,7 +84,7 @@ int gen_seq_check(const nr_model *m, int li, nr_err *err)
             return 0;
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "%s: mac %s is not supported for sequence ops (unfused, fused or "
-                          "exact)", nr_op_name(L->op), nr_mac_name(L->prec.mac));
+                          "exact)", nr_spec_op_name(L->op), nr_prec_mac_name(L->prec.mac));
     case NR_OP_GELU:
         return gen_seq_nl_ok(L, in_fmt(m, L, 0), err);
     case NR_OP_SOFTMAX_AXIS:
@@ -92,11 +92,11 @@ int gen_seq_check(const nr_model *m, int li, nr_err *err)
     case NR_OP_LAYERNORM:
         return gen_seq_nl_ok(L, &L->prec.accumulator, err);
     default:
-        if (nr_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
+        if (nr_model_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
             return gen_lm_check(m, li, err);
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "op %s is not in the generator yet (emulator only: numrep "
-                          "emulate, or eval/search --engine emulator)", nr_op_name(L->op));
+                          "emulate, or eval/search --engine emulator)", nr_spec_op_name(L->op));
     }
 }
 
@@ -107,7 +107,7 @@ static V c32(gen_ctx *g, uint64_t v) { return LLVMConstInt(g->i32, v, 0); }
 /* The layer's SR draw (0 outside sr). */
 V gen_seq_draw(gen_lctx *c, nr_rounding mode, V elem, uint32_t term)
 {
-    return gen_sr(c, mode, elem, c32(c->g, term));
+    return gen_ir_sr(c, mode, elem, c32(c->g, term));
 }
 
 /* round_f(a + b), round_f(a * b) (a, b values of fa, fb), as doubles. */
@@ -153,7 +153,7 @@ V gen_seq_nl(gen_lctx *c, const nr_layer *L, nr_nlfn fn, V x, V elem)
     V a[5] = {c32(g, (uint64_t)fn), x, fmt_ptr(c, &L->prec.nonlinear),
               c32(g, (uint64_t)L->prec.rounding),
               gen_seq_draw(c, L->prec.rounding, elem, T_NL)};
-    return LLVMBuildCall2(g->b, fty, gen_rt_fn(c, "nr_nlrt_gen", fty), a, 5, "nl");
+    return LLVMBuildCall2(g->b, fty, gen_ir_rt_fn(c, "nr_nlrt_gen", fty), a, 5, "nl");
 }
 
 /* The exact a / b rounded once into f (term OUT), as a double. */
@@ -164,7 +164,7 @@ static V div_r(gen_lctx *c, const nr_format *f, nr_rounding md, V a, V b, V elem
     T fty = LLVMFunctionType(g->f64, args, 5, 0);
     V v[5] = {a, b, fmt_ptr(c, f), c32(g, (uint64_t)md),
               gen_seq_draw(c, md, elem, NR_EMU_TERM_OUT)};
-    return LLVMBuildCall2(g->b, fty, gen_rt_fn(c, "nr_nlrt_gen_div", fty), v, 5, "q");
+    return LLVMBuildCall2(g->b, fty, gen_ir_rt_fn(c, "nr_nlrt_gen_div", fty), v, 5, "q");
 }
 
 /* A constant rounded to W at load, as the emulator rounds it. */
@@ -179,7 +179,7 @@ V gen_seq_const_w(gen_lctx *c, int li, double v, uint32_t term)
 /* Store the value v (a value of A) as y[i]. */
 static void put(gen_lctx *c, const nr_format *af, V i, V v)
 {
-    gen_store_enc(c, af, c->out, i, gen_encode_val(c, af, v));
+    gen_ir_store_enc(c, af, c->out, i, gen_ir_encode_val(c, af, v));
 }
 
 static V slot(gen_lctx *c, V i)
@@ -195,33 +195,33 @@ static void emit_move(gen_lctx *c, int li)
     LLVMBuilderRef B = c->g->b;
     const nr_layer *L = &c->m->layers[li];
     const int *in = L->in_shape[0], *out = L->out_shape;
-    const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations;
+    const nr_format *xf = gen_ir_in_fmt(c, li, 0), *af = &L->prec.activations;
     gen_loop l0, l1, l2;
-    gen_loop_begin(c, &l0, (uint64_t)out[0], "a0");
-    gen_loop_begin(c, &l1, (uint64_t)out[1], "a1");
-    gen_loop_begin(c, &l2, (uint64_t)out[2], "a2");
-    V j = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, l0.i, gen_i64(c, (uint64_t)out[1]), ""), l1.i, ""),
-                                       gen_i64(c, (uint64_t)out[2]), ""), l2.i, "j");
+    gen_ir_loop_begin(c, &l0, (uint64_t)out[0], "a0");
+    gen_ir_loop_begin(c, &l1, (uint64_t)out[1], "a1");
+    gen_ir_loop_begin(c, &l2, (uint64_t)out[2], "a2");
+    V j = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, l0.i, gen_ir_i64(c, (uint64_t)out[1]), ""), l1.i, ""),
+                                       gen_ir_i64(c, (uint64_t)out[2]), ""), l2.i, "j");
     V i;
     if (L->op == NR_OP_TOKENS) /* y[0, h*W + w, c] = x[c, h, w] */
-        i = LLVMBuildAdd(B, LLVMBuildMul(B, l2.i, gen_i64(c, (uint64_t)in[1] * in[2]), ""), l1.i, "");
+        i = LLVMBuildAdd(B, LLVMBuildMul(B, l2.i, gen_ir_i64(c, (uint64_t)in[1] * in[2]), ""), l1.i, "");
     else if (L->op == NR_OP_HEADS) /* y[h, t, j] = x[0, t, h*d + j] */
-        i = LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, l1.i, gen_i64(c, (uint64_t)in[2]), ""),
-                                         LLVMBuildMul(B, l0.i, gen_i64(c, (uint64_t)out[2]), ""), ""), l2.i, "");
+        i = LLVMBuildAdd(B, LLVMBuildAdd(B, LLVMBuildMul(B, l1.i, gen_ir_i64(c, (uint64_t)in[2]), ""),
+                                         LLVMBuildMul(B, l0.i, gen_ir_i64(c, (uint64_t)out[2]), ""), ""), l2.i, "");
     else { /* merge_heads: y[0, t, h*d + j] = x[h, t, j] */
-        V d = gen_i64(c, (uint64_t)in[2]);
+        V d = gen_ir_i64(c, (uint64_t)in[2]);
         V h = LLVMBuildUDiv(B, l2.i, d, ""), r = LLVMBuildURem(B, l2.i, d, "");
-        i = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, h, gen_i64(c, (uint64_t)in[1]), ""), l1.i, ""), d, ""), r, "");
+        i = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, h, gen_ir_i64(c, (uint64_t)in[1]), ""), l1.i, ""), d, ""), r, "");
     }
     if (nr_format_equal(xf, af))
-        gen_store_enc(c, af, c->out, j, gen_load_enc(c, xf, c->in[0], i));
+        gen_ir_store_enc(c, af, c->out, j, gen_ir_load_enc(c, xf, c->in[0], i));
     else
-        gen_store_enc(c, af, c->out, j, gen_round_val(c, af, L->prec.rounding,
-                                                      gen_load_dec(c, xf, c->in[0], i), j,
+        gen_ir_store_enc(c, af, c->out, j, gen_ir_round_val(c, af, L->prec.rounding,
+                                                      gen_ir_load_dec(c, xf, c->in[0], i), j,
                                                       NR_EMU_TERM_OUT));
-    gen_loop_end(c, &l2);
-    gen_loop_end(c, &l1);
-    gen_loop_end(c, &l0);
+    gen_ir_loop_end(c, &l2);
+    gen_ir_loop_end(c, &l1);
+    gen_ir_loop_end(c, &l0);
 }
 
 /* [op-scale], [op-add-const], [op-gelu]: one value at a time. */
@@ -229,27 +229,27 @@ static void emit_elementwise(gen_lctx *c, int li)
 {
     gen_ctx *g = c->g;
     const nr_layer *L = &c->m->layers[li];
-    const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations,
+    const nr_format *xf = gen_ir_in_fmt(c, li, 0), *af = &L->prec.activations,
                     *wf = &L->prec.weights, *nf = &L->prec.nonlinear;
     const nr_rounding md = L->prec.rounding;
     V cw = L->op == NR_OP_SCALE
                ? gen_seq_const_w(c, li, L->spec->scale_by, NR_EMU_TERM_WEIGHT) : NULL;
     gen_loop l;
-    gen_loop_begin(c, &l, nr_shape_count(L->out_shape), "i");
-    V x = gen_load_dec(c, xf, c->in[0], l.i), y;
+    gen_ir_loop_begin(c, &l, nr_shape_count(L->out_shape), "i");
+    V x = gen_ir_load_dec(c, xf, c->in[0], l.i), y;
     if (L->op == NR_OP_SCALE) {
         y = gen_num_round_prod(g, af, md, xf, wf, x, cw,
                                gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
     } else if (L->op == NR_OP_ADD_CONST) {
-        V w = gen_decode(c, wf, gen_load_w(c, wf, c->w, l.i));
+        V w = gen_ir_decode(c, wf, gen_ir_load_w(c, wf, c->w, l.i));
         y = gen_num_round_sum(g, af, md, x, w, gen_seq_draw(c, md, l.i, NR_EMU_TERM_OUT));
     } else {
         V r = gen_seq_nl(c, L, L->spec->gelu_tanh ? NR_NL_GELU_TANH : NR_NL_GELU, x, l.i);
-        y = nr_format_equal(nf, af) ? gen_encode_val(c, af, r)
-                                    : gen_round_val(c, af, md, r, l.i, NR_EMU_TERM_OUT);
+        y = nr_format_equal(nf, af) ? gen_ir_encode_val(c, af, r)
+                                    : gen_ir_round_val(c, af, md, r, l.i, NR_EMU_TERM_OUT);
     }
-    gen_store_enc(c, af, c->out, l.i, y);
-    gen_loop_end(c, &l);
+    gen_ir_store_enc(c, af, c->out, l.i, y);
+    gen_ir_loop_end(c, &l);
 }
 
 /* [op-softmax] one line: the n (i64) values at base + i*stride, i
@@ -260,41 +260,41 @@ void gen_seq_softmax_line(gen_lctx *c, int li, V base, uint64_t stride, V n)
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
     const int plain = L->spec->sm_plain;
-    const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations,
+    const nr_format *xf = gen_ir_in_fmt(c, li, 0), *af = &L->prec.activations,
                     *nf = &L->prec.nonlinear, *sf = &L->prec.accumulator;
     const nr_rounding md = L->prec.rounding;
-    V zero = gen_i64(c, 0);
-    V mslot = gen_alloca(c, g->f64, "max"), sslot = gen_alloca(c, g->f64, "sum");
+    V zero = gen_ir_i64(c, 0);
+    V mslot = gen_ir_alloca(c, g->f64, "max"), sslot = gen_ir_alloca(c, g->f64, "sum");
     gen_loop li_;
-#define ELEM(i) LLVMBuildAdd(B, base, LLVMBuildMul(B, (i), gen_i64(c, stride), ""), "k")
+#define ELEM(i) LLVMBuildAdd(B, base, LLVMBuildMul(B, (i), gen_ir_i64(c, stride), ""), "k")
     if (!plain) { /* the maximum, exact; a NaN stays */
         LLVMBuildStore(B, LLVMConstReal(g->f64, -1.0 / 0.0), mslot);
-        gen_loop_range(c, &li_, zero, n, "i");
-        V v = gen_load_dec(c, xf, c->in[0], ELEM(li_.i));
+        gen_ir_loop_range(c, &li_, zero, n, "i");
+        V v = gen_ir_load_dec(c, xf, c->in[0], ELEM(li_.i));
         V m = LLVMBuildLoad2(B, g->f64, mslot, "m");
         V take = LLVMBuildOr(B, LLVMBuildFCmp(B, LLVMRealUNO, v, v, ""),
                              LLVMBuildFCmp(B, LLVMRealOGT, v, m, ""), "");
         take = LLVMBuildAnd(B, take, LLVMBuildFCmp(B, LLVMRealORD, m, m, ""), "");
         LLVMBuildStore(B, LLVMBuildSelect(B, take, v, m, ""), mslot);
-        gen_loop_end(c, &li_);
+        gen_ir_loop_end(c, &li_);
     }
     V negm = plain ? NULL : LLVMBuildFNeg(B, LLVMBuildLoad2(B, g->f64, mslot, ""), "negm");
     LLVMBuildStore(B, LLVMConstReal(g->f64, 0.0), sslot);
-    gen_loop_range(c, &li_, zero, n, "i");
+    gen_ir_loop_range(c, &li_, zero, n, "i");
     V k = ELEM(li_.i);
-    V d = gen_load_dec(c, xf, c->in[0], k);
+    V d = gen_ir_load_dec(c, xf, c->in[0], k);
     if (!plain)
         d = gen_seq_add_r(c, nf, md, d, negm, k, T_SUB);
     V e = gen_seq_nl(c, L, NR_NL_EXP, d, k);
     LLVMBuildStore(B, e, slot(c, li_.i));
     LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, sslot, ""), e, k, T_SUM),
                    sslot);
-    gen_loop_end(c, &li_);
+    gen_ir_loop_end(c, &li_);
     V s = LLVMBuildLoad2(B, g->f64, sslot, "s");
-    gen_loop_range(c, &li_, zero, n, "i");
+    gen_ir_loop_range(c, &li_, zero, n, "i");
     k = ELEM(li_.i);
     put(c, af, k, div_r(c, af, md, LLVMBuildLoad2(B, g->f64, slot(c, li_.i), "e"), s, k));
-    gen_loop_end(c, &li_);
+    gen_ir_loop_end(c, &li_);
 #undef ELEM
 }
 
@@ -311,12 +311,12 @@ static void emit_softmax(gen_lctx *c, int li)
     for (int d = 0; d < ax; d++)
         outer *= (uint64_t)sh[d];
     gen_loop lo, lr;
-    gen_loop_begin(c, &lo, outer, "o");
-    gen_loop_begin(c, &lr, stride, "r");
-    V base = LLVMBuildAdd(B, LLVMBuildMul(B, lo.i, gen_i64(c, n * stride), ""), lr.i, "base");
-    gen_seq_softmax_line(c, li, base, stride, gen_i64(c, n));
-    gen_loop_end(c, &lr);
-    gen_loop_end(c, &lo);
+    gen_ir_loop_begin(c, &lo, outer, "o");
+    gen_ir_loop_begin(c, &lr, stride, "r");
+    V base = LLVMBuildAdd(B, LLVMBuildMul(B, lo.i, gen_ir_i64(c, n * stride), ""), lr.i, "base");
+    gen_seq_softmax_line(c, li, base, stride, gen_ir_i64(c, n));
+    gen_ir_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lo);
 }
 
 /* [op-layernorm] over the F features of each token. */
@@ -326,49 +326,49 @@ static void emit_layernorm(gen_lctx *c, int li)
     LLVMBuilderRef B = g->b;
     const nr_layer *L = &c->m->layers[li];
     const int F = L->out_shape[2];
-    const nr_format *xf = gen_in_fmt(c, li, 0), *af = &L->prec.activations,
+    const nr_format *xf = gen_ir_in_fmt(c, li, 0), *af = &L->prec.activations,
                     *wf = &L->prec.weights, *sf = &L->prec.accumulator, *pf = &L->prec.products,
                     *nf = &L->prec.nonlinear;
     const nr_rounding md = L->prec.rounding;
     V eps = gen_seq_const_w(c, li, L->spec->eps, NR_EMU_TERM_BIAS);
-    V acc = gen_alloca(c, g->f64, "s");
+    V acc = gen_ir_alloca(c, g->f64, "s");
     gen_loop lt, lf;
-    gen_loop_begin(c, &lt, nr_shape_count(L->out_shape) / (uint64_t)F, "t");
-    V base = LLVMBuildMul(B, lt.i, gen_i64(c, (uint64_t)F), "base");
+    gen_ir_loop_begin(c, &lt, nr_shape_count(L->out_shape) / (uint64_t)F, "t");
+    V base = LLVMBuildMul(B, lt.i, gen_ir_i64(c, (uint64_t)F), "base");
     LLVMBuildStore(B, LLVMConstReal(g->f64, 0.0), acc);
-    gen_loop_begin(c, &lf, (uint64_t)F, "f");
+    gen_ir_loop_begin(c, &lf, (uint64_t)F, "f");
     V e = LLVMBuildAdd(B, base, lf.i, "e");
     LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
-                            gen_load_dec(c, xf, c->in[0], e), e, T_SUM), acc);
-    gen_loop_end(c, &lf);
-    V Fv = gen_i64(c, (uint64_t)F);
-    V mean = gen_num_decode(g, sf, gen_div_count(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
+                            gen_ir_load_dec(c, xf, c->in[0], e), e, T_SUM), acc);
+    gen_ir_loop_end(c, &lf);
+    V Fv = gen_ir_i64(c, (uint64_t)F);
+    V mean = gen_num_decode(g, sf, gen_emit_div_count(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
                                                  Fv, base, T_MEAN));
     V negmean = LLVMBuildFNeg(B, mean, "");
     LLVMBuildStore(B, LLVMConstReal(g->f64, 0.0), acc);
-    gen_loop_begin(c, &lf, (uint64_t)F, "f");
+    gen_ir_loop_begin(c, &lf, (uint64_t)F, "f");
     e = LLVMBuildAdd(B, base, lf.i, "e");
-    V d = gen_seq_add_r(c, sf, md, gen_load_dec(c, xf, c->in[0], e), negmean, e, T_DEV);
+    V d = gen_seq_add_r(c, sf, md, gen_ir_load_dec(c, xf, c->in[0], e), negmean, e, T_DEV);
     LLVMBuildStore(B, d, slot(c, lf.i));
     V p = gen_seq_mul_r(c, pf, md, sf, sf, d, d, e, T_SQ);
     LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""), p, e, T_VSUM),
                    acc);
-    gen_loop_end(c, &lf);
-    V var = gen_num_decode(g, sf, gen_div_count(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
+    gen_ir_loop_end(c, &lf);
+    V var = gen_num_decode(g, sf, gen_emit_div_count(c, sf, md, LLVMBuildLoad2(B, g->f64, acc, ""),
                                                 Fv, base, T_VAR));
     V v = gen_seq_add_r(c, sf, md, var, eps, base, T_EPS);
     V r = gen_seq_nl(c, L, NR_NL_RSQRT, v, base);
-    gen_loop_begin(c, &lf, (uint64_t)F, "f");
+    gen_ir_loop_begin(c, &lf, (uint64_t)F, "f");
     e = LLVMBuildAdd(B, base, lf.i, "e");
     V u = gen_seq_mul_r(c, pf, md, sf, nf, LLVMBuildLoad2(B, g->f64, slot(c, lf.i), "d"), r, e,
                         T_NORM);
-    V gam = gen_decode(c, wf, gen_load_w(c, wf, c->w, lf.i));
+    V gam = gen_ir_decode(c, wf, gen_ir_load_w(c, wf, c->w, lf.i));
     V z = gen_seq_mul_r(c, pf, md, pf, wf, u, gam, e, T_GAIN);
-    V bet = gen_decode(c, wf, gen_load_w(c, wf, c->b, lf.i));
-    gen_store_enc(c, af, c->out, e, gen_num_round_sum(g, af, md, z, bet,
+    V bet = gen_ir_decode(c, wf, gen_ir_load_w(c, wf, c->b, lf.i));
+    gen_ir_store_enc(c, af, c->out, e, gen_num_round_sum(g, af, md, z, bet,
                                                       gen_seq_draw(c, md, e, NR_EMU_TERM_OUT)));
-    gen_loop_end(c, &lf);
-    gen_loop_end(c, &lt);
+    gen_ir_loop_end(c, &lf);
+    gen_ir_loop_end(c, &lt);
 }
 
 int gen_emit_seq(gen_lctx *c, int li, nr_err *err)
@@ -390,7 +390,7 @@ int gen_emit_seq(gen_lctx *c, int li, nr_err *err)
         emit_layernorm(c, li);
         return 0;
     default:
-        if (nr_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
+        if (nr_model_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
             return gen_lm_emit(c, li, err);
         emit_elementwise(c, li);
         return 0;

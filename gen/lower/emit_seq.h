@@ -39,7 +39,7 @@ LLVMValueRef gen_seq_const_w(gen_lctx *c, int li, double v, uint32_t term);
 void gen_seq_softmax_line(gen_lctx *c, int li, LLVMValueRef base, uint64_t stride,
                           LLVMValueRef n);
 
-/* emit_seq_lm.c ([op-lm]): for an op nr_seq_lm_is names. */
+/* emit_seq_lm.c ([op-lm]): for an op nr_model_seq_lm_is names. */
 int gen_lm_check(const nr_model *m, int li, nr_err *err);
 int gen_lm_has_w(const nr_layer *L);
 uint64_t gen_lm_scratch(const nr_layer *L);

@@ -267,7 +267,7 @@ static void plan_xbound(const nr_layer *L, const vgeo *G, const nr_format *xf, g
 static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, int host, int f32,
                        gen_vmac *v);
 
-void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
+void gen_emit_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
 {
     memset(v, 0, sizeof *v);
     if (!allowed)
@@ -282,7 +282,7 @@ void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
                                            : &m->layers[L->inputs[0]].prec.activations;
     const nr_layer_prec *p = &L->prec;
     const nr_format *wf = &p->weights;
-    int host = gen_mac_fast32(L, xf), f32 = host;
+    int host = gen_ir_mac_fast32(L, xf), f32 = host;
     if (!host) {
         nr_rounding mode = p->rounding;
         int unf = p->mac == NR_MAC_UNFUSED;
@@ -354,7 +354,7 @@ static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, i
     }
     int esz = f32 ? 4 : 8;
     /* fp32 weights are read from the blob as they are */
-    int wdirect = f32 && gen_fmt_is(wf, "fp32");
+    int wdirect = f32 && gen_ir_fmt_is(wf, "fp32");
     uint64_t wbytes = wdirect ? 0 : (uint64_t)G.O * (uint64_t)G.K * (uint64_t)esz;
     uint64_t xbytes = (uint64_t)G.C * (uint64_t)G.H * (uint64_t)G.sw * (uint64_t)wp * (uint64_t)esz;
     *v = (gen_vmac){.ok = 1, .host = host, .f32 = f32, .wdirect = wdirect, .vl = vl, .nv = nv, .co = co, .rpv = rpv, .wp = wp, .padl = padl,
@@ -413,12 +413,12 @@ static V splat(vk *k, V s)
  * for float lanes: c is truncated). */
 static V ivec(vk *k, uint64_t c)
 {
-    return gen_splat_const(k->ivt, c, 0);
+    return gen_num_splat_const(k->ivt, c, 0);
 }
 
 static V lvec(vk *k, uint64_t c) /* i64 lanes */
 {
-    return gen_splat_const(LLVMVectorType(k->g->i64, (unsigned)k->v->vl), c, 0);
+    return gen_num_splat_const(LLVMVectorType(k->g->i64, (unsigned)k->v->vl), c, 0);
 }
 
 /* The lanes' float type: fraction bits, exponent bias, encoding of d. */
@@ -594,7 +594,7 @@ static V mround_key(vk *k, int which, const nr_format *f, V v, V rv, V rare, V *
  * key as in mround. */
 static int f16c_ok(vk *k, const nr_format *f)
 {
-    return lane_f32(k) && k->g->avx512f && k->L->prec.rounding == NR_RND_RNE && gen_fmt_is(f, "fp16");
+    return lane_f32(k) && k->g->avx512f && k->L->prec.rounding == NR_RND_RNE && gen_ir_fmt_is(f, "fp16");
 }
 
 static V mround_f16c(vk *k, V v)
@@ -624,7 +624,7 @@ static int sums_ongrid(vk *k)
     if (k->v->host || k->units || sf->kind != NR_FLOAT || !sf->subnormals)
         return 0;
     int lt = p->mac == NR_MAC_UNFUSED ? lsb_exp(&p->products)
-                                      : lsb_exp(&p->weights) + lsb_exp(gen_in_fmt(k->c, k->li, 0));
+                                      : lsb_exp(&p->weights) + lsb_exp(gen_ir_in_fmt(k->c, k->li, 0));
     return lt >= lsb_exp(sf) && lsb_exp(sf) >= (lane_f32(k) ? -149 : -1074) &&
            sf->emin >= (lane_f32(k) ? -126 : -1022);
 }
@@ -753,7 +753,7 @@ static V mround_magic(vk *k, const nr_format *f, V v, int vexp)
 static int ftz_ok(vk *k)
 {
     const nr_layer_prec *p = &k->L->prec;
-    const nr_format *xf = gen_in_fmt(k->c, k->li, 0), *sf = &p->accumulator, *pf = &p->products;
+    const nr_format *xf = gen_ir_in_fmt(k->c, k->li, 0), *sf = &p->accumulator, *pf = &p->products;
     if (!lane_f32(k) || !k->g->avx512f || p->rounding != NR_RND_RZ || p->mac != NR_MAC_UNFUSED ||
         k->units || !k->track || !k->pbound || !k->sbound)
         return 0;
@@ -774,7 +774,7 @@ static void mxcsr(vk *k, const char *name, V ptr)
 
 static V fvec(vk *k, double d) /* a splat constant of the lanes' float type */
 {
-    return gen_splat_const(k->vt, 0, d);
+    return gen_num_splat_const(k->vt, 0, d);
 }
 
 /* Saturating fixed-point f (rz, rne, rna, ru, rd) for lanes v that are exact values:
@@ -1123,7 +1123,7 @@ static V step_units(vk *k, V acc, V w, V x)
 {
     LLVMBuilderRef B = k->B;
     const nr_layer_prec *p = &k->L->prec;
-    int u = fbits_of(&p->weights) + fbits_of(gen_in_fmt(k->c, k->li, 0)), fs = p->accumulator.frac_bits;
+    int u = fbits_of(&p->weights) + fbits_of(gen_ir_in_fmt(k->c, k->li, 0)), fs = p->accumulator.frac_bits;
     V pd = LLVMBuildFMul(B, w, x, "wx");
     if (p->mac == NR_MAC_UNFUSED) {
         int fp = p->products.frac_bits;
@@ -1203,7 +1203,7 @@ static void track_min(vk *k, V slot, V x)
 static void vexp_of(vk *k)
 {
     const nr_layer_prec *p = &k->L->prec;
-    const nr_format *xf = gen_in_fmt(k->c, k->li, 0);
+    const nr_format *xf = gen_ir_in_fmt(k->c, k->li, 0);
     int e = ilogb(p->weights.max_finite) + ilogb(xf->max_finite) + 2;
     if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && p->products.emax + 1 > e)
         e = p->products.emax + 1;
@@ -1217,11 +1217,11 @@ static void emit_decode(vk *k)
     gen_lctx *c = k->c;
     LLVMBuilderRef B = k->B;
     const vgeo *G = &k->G;
-    const nr_format *wf = &k->L->prec.weights, *xf = gen_in_fmt(c, k->li, 0);
+    const nr_format *wf = &k->L->prec.weights, *xf = gen_ir_in_fmt(c, k->li, 0);
     gen_loop l, lr, li;
     if (!k->v->wdirect) {
-        gen_loop_begin(c, &l, (uint64_t)G->O * (uint64_t)G->K, "wdec");
-        V w = gen_decode(c, wf, gen_load_w(c, wf, c->w, l.i));
+        gen_ir_loop_begin(c, &l, (uint64_t)G->O * (uint64_t)G->K, "wdec");
+        V w = gen_ir_decode(c, wf, gen_ir_load_w(c, wf, c->w, l.i));
         if (k->units) /* integers in units of 2^-F (exact) */
             w = LLVMBuildFMul(B, w, LLVMConstReal(k->g->f64, ldexp(1.0, wf->frac_bits)), "");
         if (k->v->f32)
@@ -1229,17 +1229,17 @@ static void emit_decode(vk *k)
         if (k->v->ptiny)
             track_min(k, k->wmin, w);
         LLVMBuildStore(B, w, ptr_at(k, k->wdec, l.i));
-        gen_loop_end(c, &l);
+        gen_ir_loop_end(c, &l);
     }
     /* pad cells +0 (one memset), then every input column to its cell:
      * contiguous for stride 1, so the loop vectorises */
     uint64_t esz = k->v->f32 ? 4 : 8;
     LLVMBuildMemSet(B, k->xdec, LLVMConstInt(k->g->i8, 0, 0),
-                    gen_i64(c, (uint64_t)G->C * (uint64_t)G->H * (uint64_t)G->sw * (uint64_t)k->v->wp * esz), 8);
-    gen_loop_begin(c, &lr, (uint64_t)G->C * (uint64_t)G->H, "xrow");
-    V drow = LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->sw * (uint64_t)k->v->wp), "");
-    gen_loop_begin(c, &li, (uint64_t)G->W, "xi");
-    V x = gen_load_dec(c, xf, c->in[0], LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->W), ""), li.i, ""));
+                    gen_ir_i64(c, (uint64_t)G->C * (uint64_t)G->H * (uint64_t)G->sw * (uint64_t)k->v->wp * esz), 8);
+    gen_ir_loop_begin(c, &lr, (uint64_t)G->C * (uint64_t)G->H, "xrow");
+    V drow = LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->sw * (uint64_t)k->v->wp), "");
+    gen_ir_loop_begin(c, &li, (uint64_t)G->W, "xi");
+    V x = gen_ir_load_dec(c, xf, c->in[0], LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->W), ""), li.i, ""));
     if (k->units)
         x = LLVMBuildFMul(B, x, LLVMConstReal(k->g->f64, ldexp(1.0, xf->frac_bits)), "");
     if (k->v->f32)
@@ -1252,16 +1252,16 @@ static void emit_decode(vk *k)
     }
     if (k->v->ptiny)
         track_min(k, k->xmin, x);
-    V col = LLVMBuildAdd(B, li.i, gen_i64(c, (uint64_t)k->v->padl), "col");
+    V col = LLVMBuildAdd(B, li.i, gen_ir_i64(c, (uint64_t)k->v->padl), "col");
     V cell = col;
     if (G->sw > 1)
-        cell = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, col, gen_i64(c, (uint64_t)G->sw), ""), gen_i64(c, (uint64_t)k->v->wp), ""),
-                            LLVMBuildUDiv(B, col, gen_i64(c, (uint64_t)G->sw), ""), "cell");
+        cell = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildURem(B, col, gen_ir_i64(c, (uint64_t)G->sw), ""), gen_ir_i64(c, (uint64_t)k->v->wp), ""),
+                            LLVMBuildUDiv(B, col, gen_ir_i64(c, (uint64_t)G->sw), ""), "cell");
     if (k->ftz) /* max|x| was taken unscaled (ftz_ok) */
         x = LLVMBuildFMul(B, x, LLVMConstReal(k->et, ldexp(1.0, k->ftz_sh)), "x.sc");
     LLVMBuildStore(B, x, ptr_at(k, k->xdec, LLVMBuildAdd(B, drow, cell, "")));
-    gen_loop_end(c, &li);
-    gen_loop_end(c, &lr);
+    gen_ir_loop_end(c, &li);
+    gen_ir_loop_end(c, &lr);
 }
 
 /* Is every lane of vector vi at kernel column q a term: an output column
@@ -1325,7 +1325,7 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     const nr_layer_prec *p = &k->L->prec;
     const nr_format *af = &p->activations;
     const int vl = k->v->vl, nv = k->v->nv, co = k->v->co;
-    int f32out = k->v->f32 && gen_fmt_is(af, "fp32") && nr_format_fits_f32(&p->accumulator);
+    int f32out = k->v->f32 && gen_ir_fmt_is(af, "fp32") && nr_format_fits_f32(&p->accumulator);
     int masked = mask_fmt(af) && !af->subnormals &&
                  lane_mode(p->rounding);
     /* saturating fixed point: fixed_int's n, its two's complement bits */
@@ -1341,16 +1341,16 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     if (!flanes) /* round the doubles */
         k->vt = LLVMVectorType(g->f64, (unsigned)vl), k->ivt = LLVMVectorType(g->i64, (unsigned)vl);
     gen_loop la;
-    gen_loop_begin(c, &la, (uint64_t)(co * nv), "outv");
-    V first = LLVMBuildMul(B, la.i, gen_i64(c, (uint64_t)vl), "");
-    V idx[2] = {gen_i64(c, 0), first};
+    gen_ir_loop_begin(c, &la, (uint64_t)(co * nv), "outv");
+    V first = LLVMBuildMul(B, la.i, gen_ir_i64(c, (uint64_t)vl), "");
+    V idx[2] = {gen_ir_i64(c, 0), first};
     V xp = LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, "");
     V x = LLVMBuildLoad2(B, vt, xp, "acc");
     LLVMSetAlignment(x, k->v->f32 ? 4 : 8);
-    V o = LLVMBuildAdd(B, ob, LLVMBuildUDiv(B, la.i, gen_i64(c, (uint64_t)nv), ""), "o");
-    V col = LLVMBuildMul(B, LLVMBuildURem(B, la.i, gen_i64(c, (uint64_t)nv), ""), gen_i64(c, (uint64_t)vl), "");
-    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh, ""),
-                                          gen_i64(c, (uint64_t)G->OW), ""), col, "elem");
+    V o = LLVMBuildAdd(B, ob, LLVMBuildUDiv(B, la.i, gen_ir_i64(c, (uint64_t)nv), ""), "o");
+    V col = LLVMBuildMul(B, LLVMBuildURem(B, la.i, gen_ir_i64(c, (uint64_t)nv), ""), gen_ir_i64(c, (uint64_t)vl), "");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->OH), ""), oh, ""),
+                                          gen_ir_i64(c, (uint64_t)G->OW), ""), col, "elem");
     V enc, fail = NULL;
     if (f32out) { /* an fp32 value: its bits; a NaN becomes the canonical one */
         V b = LLVMBuildBitCast(B, x, k->ivt, "");
@@ -1396,16 +1396,16 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     LLVMBuildBr(B, nx);
     LLVMPositionBuilderAtEnd(B, sc);
     gen_loop ll;
-    gen_loop_begin(c, &ll, (uint64_t)vl, "outv.l");
-    V i2[2] = {gen_i64(c, 0), LLVMBuildAdd(B, first, ll.i, "")};
+    gen_ir_loop_begin(c, &ll, (uint64_t)vl, "outv.l");
+    V i2[2] = {gen_ir_i64(c, 0), LLVMBuildAdd(B, first, ll.i, "")};
     V a = LLVMBuildLoad2(B, LLVMGetElementType(vt), LLVMBuildGEP2(B, rowt, rowbuf, i2, 2, ""), "acc");
     if (k->v->f32)
         a = LLVMBuildFPExt(B, a, g->f64, "");
-    gen_store_out(c, k->li, a, LLVMBuildAdd(B, elem, ll.i, ""));
-    gen_loop_end(c, &ll);
+    gen_ir_store_out(c, k->li, a, LLVMBuildAdd(B, elem, ll.i, ""));
+    gen_ir_loop_end(c, &ll);
     LLVMBuildBr(B, nx);
     LLVMPositionBuilderAtEnd(B, nx);
-    gen_loop_end(c, &la);
+    gen_ir_loop_end(c, &la);
     k->vt = vt, k->ivt = ivt, k->track = track;
     return 1;
 }
@@ -1423,23 +1423,23 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     k.ivt = LLVMVectorType(v->f32 ? g->i32 : g->i64, (unsigned)v->vl);
     k.mt = LLVMVectorType(g->i1, (unsigned)v->vl);
     k.track = !v->host;
-    k.sexact = !v->host && sums_exact_lanes(p, gen_in_fmt(c, li, 0), v->f32);
-    k.units = !v->host && p->weights.kind == NR_FIXED && gen_in_fmt(c, li, 0)->kind == NR_FIXED &&
+    k.sexact = !v->host && sums_exact_lanes(p, gen_ir_in_fmt(c, li, 0), v->f32);
+    k.units = !v->host && p->weights.kind == NR_FIXED && gen_ir_in_fmt(c, li, 0)->kind == NR_FIXED &&
               p->accumulator.kind == NR_FIXED &&
               (p->mac != NR_MAC_UNFUSED || p->products.kind == NR_FIXED);
-    V o0 = gen_i64(c, v->wdec_off), o1 = gen_i64(c, v->xdec_off);
+    V o0 = gen_ir_i64(c, v->wdec_off), o1 = gen_ir_i64(c, v->xdec_off);
     k.wdec = v->wdirect ? c->w : LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o0, 1, "wdec");
     k.xdec = LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o1, 1, "xdec");
     k.pbound = v->pbound, k.sbound = v->sbound;
     k.pnormal = v->ptiny && v->pbound && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT &&
                 p->products.emin <= -126;
     if (k.pbound || k.sbound) {
-        k.xmax = gen_alloca(c, LLVMGetElementType(k.ivt), "xmax");
+        k.xmax = gen_ir_alloca(c, LLVMGetElementType(k.ivt), "xmax");
         LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
     }
     if (v->ptiny) {
         T it = LLVMGetElementType(k.ivt);
-        k.wmin = gen_alloca(c, it, "wmin"), k.xmin = gen_alloca(c, it, "xmin");
+        k.wmin = gen_ir_alloca(c, it, "wmin"), k.xmin = gen_ir_alloca(c, it, "xmin");
         LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.wmin);
         LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.xmin);
     }
@@ -1447,7 +1447,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     k.ftz = ftz_ok(&k), k.ftz_sh = -126 - p->accumulator.emin;
     V csr = NULL, csr_ftz = NULL; /* the caller's MXCSR, and with FTZ */
     if (k.ftz) {
-        csr = gen_alloca(c, g->i32, "mxcsr"), csr_ftz = gen_alloca(c, g->i32, "mxcsr.ftz");
+        csr = gen_ir_alloca(c, g->i32, "mxcsr"), csr_ftz = gen_ir_alloca(c, g->i32, "mxcsr.ftz");
         mxcsr(&k, "llvm.x86.sse.stmxcsr", csr);
         LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i32, csr, ""), LLVMConstInt(g->i32, 0x8000, 0), ""),
                        csr_ftz);
@@ -1469,31 +1469,31 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     const int co = v->co, nv = v->nv, vl = v->vl, na = co * nv;
     V acc[256], bias[64];
     for (int a = 0; a < na; a++)
-        acc[a] = gen_alloca(c, k.vt, "acc");
-    V bad = gen_alloca(c, k.mt, "bad");
+        acc[a] = gen_ir_alloca(c, k.vt, "acc");
+    V bad = gen_ir_alloca(c, k.mt, "bad");
     V trk[3];
     for (int i = 0; i < 3; i++)
-        trk[i] = gen_alloca(c, k.ivt, "check");
+        trk[i] = gen_ir_alloca(c, k.ivt, "check");
     T rowt = LLVMArrayType(k.et, (unsigned)(na * vl));
-    V rowbuf = gen_alloca(c, rowt, "row.out");
+    V rowbuf = gen_ir_alloca(c, rowt, "row.out");
     T biast = LLVMArrayType(k.et, (unsigned)co);
-    V biasbuf = gen_alloca(c, biast, "bias");
+    V biasbuf = gen_ir_alloca(c, biast, "bias");
 
     gen_loop lb, lh, lc, lr, lw;
-    gen_loop_begin(c, &lb, (uint64_t)(G->O / co), "oblk");
-    V ob = LLVMBuildMul(B, lb.i, gen_i64(c, (uint64_t)co), "o0");
-    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, ob, gen_i64(c, (uint64_t)G->cout_g), ""),
-                         gen_i64(c, (uint64_t)G->cin_g), "ci0");
+    gen_ir_loop_begin(c, &lb, (uint64_t)(G->O / co), "oblk");
+    V ob = LLVMBuildMul(B, lb.i, gen_ir_i64(c, (uint64_t)co), "o0");
+    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, ob, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
+                         gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
     /* [net-4] start values: the bias rounded to S (no SR here, so one per
      * channel), computed in a loop: one copy of the rounding IR */
     if (k.L->b) {
         gen_loop lj;
-        gen_loop_begin(c, &lj, (uint64_t)co, "bias");
+        gen_ir_loop_begin(c, &lj, (uint64_t)co, "bias");
         V o = LLVMBuildAdd(B, ob, lj.i, "");
-        V s = gen_decode(c, &p->weights, gen_load_w(c, &p->weights, c->b, o));
+        V s = gen_ir_decode(c, &p->weights, gen_ir_load_w(c, &p->weights, c->b, o));
         if (!nr_format_equal(&p->weights, &p->accumulator))
             s = gen_num_decode(g, &p->accumulator,
-                               gen_round_val(c, &p->accumulator, p->rounding, s, o,
+                               gen_ir_round_val(c, &p->accumulator, p->rounding, s, o,
                                              NR_EMU_TERM_BIAS));
         if (k.units)
             s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, p->accumulator.frac_bits)), "");
@@ -1501,12 +1501,12 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
             s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, k.ftz_sh)), "");
         if (v->f32)
             s = LLVMBuildFPTrunc(B, s, k.et, "");
-        V idx[2] = {gen_i64(c, 0), lj.i};
+        V idx[2] = {gen_ir_i64(c, 0), lj.i};
         LLVMBuildStore(B, s, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""));
-        gen_loop_end(c, &lj);
+        gen_ir_loop_end(c, &lj);
     }
     for (int j = 0; j < co; j++) {
-        V idx[2] = {gen_i64(c, 0), gen_i64(c, (uint64_t)j)};
+        V idx[2] = {gen_ir_i64(c, 0), gen_ir_i64(c, (uint64_t)j)};
         bias[j] = splat(&k, k.L->b ? LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""), "b")
                                    : LLVMConstNull(k.et));
     }
@@ -1516,8 +1516,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         long lo = (long)r * G->dh - G->pt, hi = (long)(G->OH - 1) * G->sh + lo;
         any_r |= lo < 0 || hi >= G->H;
     }
-    gen_loop_begin(c, &lh, (uint64_t)(G->OH / rpv), "oh");
-    V oh0 = rpv > 1 ? LLVMBuildMul(B, lh.i, gen_i64(c, (uint64_t)rpv), "oh0") : lh.i;
+    gen_ir_loop_begin(c, &lh, (uint64_t)(G->OH / rpv), "oh");
+    V oh0 = rpv > 1 ? LLVMBuildMul(B, lh.i, gen_ir_i64(c, (uint64_t)rpv), "oh0") : lh.i;
     for (int a = 0; a < na; a++)
         LLVMBuildStore(B, bias[a / nv], acc[a]);
     LLVMBuildStore(B, LLVMConstNull(k.mt), bad);
@@ -1525,23 +1525,23 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         LLVMBuildStore(B, LLVMConstNull(k.ivt), trk[i]);
     if (k.ftz)
         mxcsr(&k, "llvm.x86.sse.ldmxcsr", csr_ftz);
-    gen_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
-    gen_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    gen_ir_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    gen_ir_loop_begin(c, &lr, (uint64_t)G->kh, "r");
     /* input row of each row of the vector (one unless rpv > 1) */
     V xrows[16], rowm = NULL;
     LLVMBasicBlockRef rowb = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "row");
     LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rowskip");
     V okr[16];
     for (int gi = 0; gi < rpv; gi++) {
-        V ohg = LLVMBuildAdd(B, oh0, gen_i64(c, (uint64_t)gi), "");
-        V ih = LLVMBuildAdd(B, LLVMBuildMul(B, ohg, gen_i64(c, (uint64_t)G->sh), ""),
-                            LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_i64(c, (uint64_t)G->dh), ""),
-                                         gen_i64(c, (uint64_t)G->pt), ""), "ih");
-        okr[gi] = LLVMBuildICmp(B, LLVMIntULT, ih, gen_i64(c, (uint64_t)G->H), "");
+        V ohg = LLVMBuildAdd(B, oh0, gen_ir_i64(c, (uint64_t)gi), "");
+        V ih = LLVMBuildAdd(B, LLVMBuildMul(B, ohg, gen_ir_i64(c, (uint64_t)G->sh), ""),
+                            LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->dh), ""),
+                                         gen_ir_i64(c, (uint64_t)G->pt), ""), "ih");
+        okr[gi] = LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)G->H), "");
         if (rpv > 1) /* a padding row's lanes are masked; read row 0 instead */
-            ih = LLVMBuildSelect(B, okr[gi], ih, gen_i64(c, 0), "");
-        xrows[gi] = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), gen_i64(c, (uint64_t)G->H), ""), ih, ""),
-                                 gen_i64(c, (uint64_t)G->sw * (uint64_t)v->wp), "xrow");
+            ih = LLVMBuildSelect(B, okr[gi], ih, gen_ir_i64(c, 0), "");
+        xrows[gi] = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), gen_ir_i64(c, (uint64_t)G->H), ""), ih, ""),
+                                 gen_ir_i64(c, (uint64_t)G->sw * (uint64_t)v->wp), "xrow");
     }
     if (rpv == 1) { /* [net-4] a padding row: no terms */
         LLVMBuildCondBr(B, okr[0], rowb, skip);
@@ -1559,8 +1559,8 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         LLVMBuildBr(B, rowb);
     }
     LLVMPositionBuilderAtEnd(B, rowb);
-    V kb = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_i64(c, (uint64_t)G->kh), ""), lr.i, ""),
-                        gen_i64(c, (uint64_t)G->kw), "kb");
+    V kb = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_ir_i64(c, (uint64_t)G->kh), ""), lr.i, ""),
+                        gen_ir_i64(c, (uint64_t)G->kw), "kb");
     /* kernel columns: a loop (one copy of the step IR keeps LLVM's compile
      * time down), lane masks computed from q; unrolled when kw = 1 */
     int qloop = G->kw > 1, allq = 1;
@@ -1568,9 +1568,9 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         for (int vi = 0; vi < nv; vi++)
             allq &= lanes_all(G, vl, rpv, q, vi);
     gen_loop lq;
-    V qv = gen_i64(c, 0);
+    V qv = gen_ir_i64(c, 0);
     if (qloop) {
-        gen_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+        gen_ir_loop_begin(c, &lq, (uint64_t)G->kw, "q");
         qv = lq.i;
     }
     V cur[256];
@@ -1580,18 +1580,18 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     k.key[0] = LLVMBuildLoad2(B, k.ivt, trk[0], "");
     k.key[1] = LLVMBuildLoad2(B, k.ivt, trk[1], "");
     k.err = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-    V c0 = LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_i64(c, (uint64_t)G->dw), ""),
-                        gen_i64(c, (uint64_t)(G->pl - v->padl)), "c0"); /* >= 0 */
-    V ph = LLVMBuildURem(B, c0, gen_i64(c, (uint64_t)G->sw), "ph");
-    V colb = LLVMBuildAdd(B, LLVMBuildMul(B, ph, gen_i64(c, (uint64_t)v->wp), ""),
-                          LLVMBuildUDiv(B, c0, gen_i64(c, (uint64_t)G->sw), ""), "xcol");
+    V c0 = LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_ir_i64(c, (uint64_t)G->dw), ""),
+                        gen_ir_i64(c, (uint64_t)(G->pl - v->padl)), "c0"); /* >= 0 */
+    V ph = LLVMBuildURem(B, c0, gen_ir_i64(c, (uint64_t)G->sw), "ph");
+    V colb = LLVMBuildAdd(B, LLVMBuildMul(B, ph, gen_ir_i64(c, (uint64_t)v->wp), ""),
+                          LLVMBuildUDiv(B, c0, gen_ir_i64(c, (uint64_t)G->sw), ""), "xcol");
     /* input column of each lane: ow*sw + q*dw - pl, valid in [0, W) */
-    V iwq = splat(&k, LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_i64(c, (uint64_t)G->dw), ""),
-                                   gen_i64(c, (uint64_t)G->pl), ""));
+    V iwq = splat(&k, LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_ir_i64(c, (uint64_t)G->dw), ""),
+                                   gen_ir_i64(c, (uint64_t)G->pl), ""));
     V xv[16], wsp[64], mk[16];
     for (int vi = 0; vi < nv; vi++) {
         if (rpv == 1) {
-            V idx = LLVMBuildAdd(B, LLVMBuildAdd(B, xrows[0], colb, ""), gen_i64(c, (uint64_t)(vi * vl)), "");
+            V idx = LLVMBuildAdd(B, LLVMBuildAdd(B, xrows[0], colb, ""), gen_ir_i64(c, (uint64_t)(vi * vl)), "");
             V ld = LLVMBuildLoad2(B, k.vt, ptr_at(&k, k.xdec, idx), "x");
             LLVMSetAlignment(ld, (unsigned)(v->f32 ? 4 : 8));
             xv[vi] = ld;
@@ -1632,7 +1632,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     }
     V kq = LLVMBuildAdd(B, kb, qv, "k");
     for (int j = 0; j < co; j++) {
-        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ob, gen_i64(c, (uint64_t)j), ""), gen_i64(c, (uint64_t)G->K), ""), kq, "");
+        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ob, gen_ir_i64(c, (uint64_t)j), ""), gen_ir_i64(c, (uint64_t)G->K), ""), kq, "");
         wsp[j] = splat(&k, LLVMBuildLoad2(B, k.et, ptr_at(&k, k.wdec, wi), "w"));
     }
     for (int vi = 0; vi < nv; vi++)
@@ -1654,11 +1654,11 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     LLVMBuildStore(B, k.key[1], trk[1]);
     LLVMBuildStore(B, k.err, trk[2]);
     if (qloop)
-        gen_loop_end(c, &lq);
+        gen_ir_loop_end(c, &lq);
     LLVMBuildBr(B, skip);
     LLVMPositionBuilderAtEnd(B, skip);
-    gen_loop_end(c, &lr);
-    gen_loop_end(c, &lc);
+    gen_ir_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lc);
     if (k.ftz)
         mxcsr(&k, "llvm.x86.sse.ldmxcsr", csr);
 
@@ -1697,7 +1697,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
     LLVMBuildCondBr(B, anybad, redo, good);
     LLVMPositionBuilderAtEnd(B, good);
     for (int a = 0; a < na; a++) {
-        V idx[2] = {gen_i64(c, 0), gen_i64(c, (uint64_t)(a * vl))};
+        V idx[2] = {gen_ir_i64(c, 0), gen_ir_i64(c, (uint64_t)(a * vl))};
         V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
         if (k.ftz) /* back to values (exact, ftz_ok) */
             av = LLVMBuildFMul(B, av, fvec(&k, ldexp(1.0, -k.ftz_sh)), "");
@@ -1711,34 +1711,34 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         /* one loop over the block's outputs: one copy of the rounding IR;
          * rpv rows of OW are contiguous, in the row buffer and the output */
         uint64_t per = (uint64_t)G->OW * (uint64_t)rpv;
-        gen_loop_begin(c, &lw, (uint64_t)co * per, "out");
-        V j = LLVMBuildUDiv(B, lw.i, gen_i64(c, per), "j");
-        V ow = LLVMBuildURem(B, lw.i, gen_i64(c, per), "ow");
+        gen_ir_loop_begin(c, &lw, (uint64_t)co * per, "out");
+        V j = LLVMBuildUDiv(B, lw.i, gen_ir_i64(c, per), "j");
+        V ow = LLVMBuildURem(B, lw.i, gen_ir_i64(c, per), "ow");
         V o = LLVMBuildAdd(B, ob, j, "o");
-        V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_i64(c, (uint64_t)G->OH), ""), oh0, ""),
-                                              gen_i64(c, (uint64_t)G->OW), ""), ow, "elem");
-        V idx[2] = {gen_i64(c, 0), LLVMBuildAdd(B, LLVMBuildMul(B, j, gen_i64(c, (uint64_t)(nv * vl)), ""), ow, "")};
+        V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->OH), ""), oh0, ""),
+                                              gen_ir_i64(c, (uint64_t)G->OW), ""), ow, "elem");
+        V idx[2] = {gen_ir_i64(c, 0), LLVMBuildAdd(B, LLVMBuildMul(B, j, gen_ir_i64(c, (uint64_t)(nv * vl)), ""), ow, "")};
         V a = LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""), "acc");
         if (v->f32)
             a = LLVMBuildFPExt(B, a, g->f64, "");
-        gen_store_out(c, li, a, elem);
-        gen_loop_end(c, &lw);
+        gen_ir_store_out(c, li, a, elem);
+        gen_ir_loop_end(c, &lw);
     }
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, redo);
     if (!v->host) { /* never bad: host arithmetic is exact on every lane */
         gen_loop lj, lg;
-        gen_loop_begin(c, &lj, (uint64_t)co, "redo.o");
-        gen_loop_begin(c, &lg, (uint64_t)rpv, "redo.oh");
+        gen_ir_loop_begin(c, &lj, (uint64_t)co, "redo.o");
+        gen_ir_loop_begin(c, &lg, (uint64_t)rpv, "redo.oh");
         int rc = gen_emit_mac_row(c, li, LLVMBuildAdd(B, ob, lj.i, ""), LLVMBuildAdd(B, oh0, lg.i, ""), err);
         if (rc)
             return rc;
-        gen_loop_end(c, &lg);
-        gen_loop_end(c, &lj);
+        gen_ir_loop_end(c, &lg);
+        gen_ir_loop_end(c, &lj);
     }
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, done);
-    gen_loop_end(c, &lh);
-    gen_loop_end(c, &lb);
+    gen_ir_loop_end(c, &lh);
+    gen_ir_loop_end(c, &lb);
     return 0;
 }

@@ -44,7 +44,7 @@ int gen_fd_mac_ok(const nr_layer *L, const nr_format *wf, const nr_format *xf, n
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name, "not a MAC layer");
     if (p->mac != NR_MAC_UNFUSED)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
-                          "format as data runs unfused MACs only (not %s)", nr_mac_name(p->mac));
+                          "format as data runs unfused MACs only (not %s)", nr_prec_mac_name(p->mac));
     if (p->weights_scaled.gran != NR_GRAN_NONE || p->activations_scaled.gran != NR_GRAN_NONE)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "format as data does not run scaled formats");
@@ -174,13 +174,13 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
     gen_numrt_load(g, LLVMBuildGEP2(g->b, ft, fm, (V[]){ci64(g, 0)}, 1, ""), &d.P);
     gen_numrt_load(g, LLVMBuildGEP2(g->b, ft, fm, (V[]){ci64(g, 1)}, 1, ""), &d.S);
     gen_numrt_load(g, LLVMBuildGEP2(g->b, ft, fm, (V[]){ci64(g, 2)}, 1, ""), &d.A);
-    V accp = gen_alloca(&lc, d.vd, "acc");
+    V accp = gen_ir_alloca(&lc, d.vd, "acc");
     /* allocas must precede the loops: move ab's insertion before the first
      * instruction of the entry block from now on */
     LLVMPositionBuilderBefore(lc.ab, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(fn)));
     const int nvec = (gm->OW + LANES - 1) / LANES;
     gen_loop lo, loh, lv, lci, lr, lcc;
-    gen_loop_begin(&lc, &lo, (uint64_t)gm->O, "o");
+    gen_ir_loop_begin(&lc, &lo, (uint64_t)gm->O, "o");
     V acc0 = LLVMConstNull(d.vd); /* +0 without bias */
     if (has_bias) {
         V bp = LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 2), (V[]){lo.i}, 1, "");
@@ -188,15 +188,15 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
     }
     V ci0 = LLVMBuildMul(g->b, LLVMBuildSDiv(g->b, lo.i, ci64(g, gm->cout_g), ""),
                          ci64(g, gm->cin_g), "");
-    gen_loop_begin(&lc, &loh, (uint64_t)gm->OH, "oh");
-    gen_loop_begin(&lc, &lv, (uint64_t)nvec, "ov");
+    gen_ir_loop_begin(&lc, &loh, (uint64_t)gm->OH, "oh");
+    gen_ir_loop_begin(&lc, &lv, (uint64_t)nvec, "ov");
     V ow = LLVMBuildAdd(g->b, splat_i64(g, LLVMBuildMul(g->b, lv.i, ci64(g, LANES), "")),
                         lane_ids(g), "");
     V colok = LLVMBuildICmp(g->b, LLVMIntSLT, ow, splat_i64(g, ci64(g, gm->OW)), "");
     LLVMBuildStore(g->b, acc0, accp);
-    gen_loop_begin(&lc, &lci, (uint64_t)gm->cin_g, "ci");
-    gen_loop_begin(&lc, &lr, (uint64_t)gm->kh, "r");
-    gen_loop_begin(&lc, &lcc, (uint64_t)gm->kw, "c");
+    gen_ir_loop_begin(&lc, &lci, (uint64_t)gm->cin_g, "ci");
+    gen_ir_loop_begin(&lc, &lr, (uint64_t)gm->kh, "r");
+    gen_ir_loop_begin(&lc, &lcc, (uint64_t)gm->kw, "c");
     {
         V ok;
         V xv = load_x(&d, LLVMBuildAdd(g->b, ci0, lci.i, ""), loh.i, ow, lr.i, lcc.i, colok, &ok);
@@ -212,9 +212,9 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
         V s = gen_numrt_round_sum_kind(g, &d.S, acc, p, kind);
         LLVMBuildStore(g->b, LLVMBuildSelect(g->b, ok, s, acc, ""), accp);
     }
-    gen_loop_end(&lc, &lcc);
-    gen_loop_end(&lc, &lr);
-    gen_loop_end(&lc, &lci);
+    gen_ir_loop_end(&lc, &lcc);
+    gen_ir_loop_end(&lc, &lr);
+    gen_ir_loop_end(&lc, &lci);
     {
         /* [net-5] the accumulator's value rounded to the activations */
         V r = gen_numrt_round(g, &d.A, LLVMBuildLoad2(g->b, d.vd, accp, ""));
@@ -229,9 +229,9 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
         LLVMBuildCall2(g->b, LLVMIntrinsicGetType(g->ctx, id, ov, 2),
                        LLVMGetIntrinsicDeclaration(g->mod, id, ov, 2), args, 4, "");
     }
-    gen_loop_end(&lc, &lv);
-    gen_loop_end(&lc, &loh);
-    gen_loop_end(&lc, &lo);
+    gen_ir_loop_end(&lc, &lv);
+    gen_ir_loop_end(&lc, &loh);
+    gen_ir_loop_end(&lc, &lo);
     LLVMBuildRetVoid(g->b);
     LLVMDisposeBuilder(lc.ab);
     return fn;
@@ -252,7 +252,7 @@ static void emit_array(gen_ctx *g, const char *name, int sum)
     gen_numrt_load(g, LLVMGetParam(fn, 4), &p);
     LLVMPositionBuilderBefore(lc.ab, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(fn)));
     gen_loop l;
-    gen_loop_range(&lc, &l, ci64(g, 0), LLVMGetParam(fn, 3), "i");
+    gen_ir_loop_range(&lc, &l, ci64(g, 0), LLVMGetParam(fn, 3), "i");
     V a = LLVMBuildLoad2(g->b, g->f64, LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 0), (V[]){l.i}, 1, ""), "");
     V r;
     if (sum) {
@@ -262,7 +262,7 @@ static void emit_array(gen_ctx *g, const char *name, int sum)
         r = gen_numrt_round(g, &p, a);
     }
     LLVMBuildStore(g->b, r, LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 2), (V[]){l.i}, 1, ""));
-    gen_loop_end(&lc, &l);
+    gen_ir_loop_end(&lc, &l);
     LLVMBuildRetVoid(g->b);
     LLVMDisposeBuilder(lc.ab);
 }

@@ -17,19 +17,19 @@ typedef LLVMTypeRef T;
 
 /* ---------------------------------------------------------------- helpers */
 
-V gen_i64(gen_lctx *c, uint64_t v) { return LLVMConstInt(c->g->i64, v, 0); }
+V gen_ir_i64(gen_lctx *c, uint64_t v) { return LLVMConstInt(c->g->i64, v, 0); }
 
-V gen_alloca(gen_lctx *c, T t, const char *name)
+V gen_ir_alloca(gen_lctx *c, T t, const char *name)
 {
     return LLVMBuildAlloca(c->ab, t, name);
 }
 
-void gen_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name)
+void gen_ir_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name)
 {
     gen_ctx *g = c->g;
     char nm[64];
-    l->var = gen_alloca(c, g->i64, name);
-    LLVMBuildStore(g->b, gen_i64(c, 0), l->var);
+    l->var = gen_ir_alloca(c, g->i64, name);
+    LLVMBuildStore(g->b, gen_ir_i64(c, 0), l->var);
     snprintf(nm, sizeof nm, "%s.head", name);
     l->head = LLVMAppendBasicBlockInContext(g->ctx, c->fn, nm);
     snprintf(nm, sizeof nm, "%s.body", name);
@@ -39,16 +39,16 @@ void gen_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name)
     LLVMBuildBr(g->b, l->head);
     LLVMPositionBuilderAtEnd(g->b, l->head);
     l->i = LLVMBuildLoad2(g->b, g->i64, l->var, name);
-    V more = LLVMBuildICmp(g->b, LLVMIntULT, l->i, gen_i64(c, n), "");
+    V more = LLVMBuildICmp(g->b, LLVMIntULT, l->i, gen_ir_i64(c, n), "");
     LLVMBuildCondBr(g->b, more, l->body, l->exit);
     LLVMPositionBuilderAtEnd(g->b, l->body);
 }
 
-void gen_loop_range(gen_lctx *c, gen_loop *l, V from, V to, const char *name)
+void gen_ir_loop_range(gen_lctx *c, gen_loop *l, V from, V to, const char *name)
 {
     gen_ctx *g = c->g;
     char nm[64];
-    l->var = gen_alloca(c, g->i64, name);
+    l->var = gen_ir_alloca(c, g->i64, name);
     LLVMBuildStore(g->b, from, l->var);
     snprintf(nm, sizeof nm, "%s.head", name);
     l->head = LLVMAppendBasicBlockInContext(g->ctx, c->fn, nm);
@@ -63,15 +63,15 @@ void gen_loop_range(gen_lctx *c, gen_loop *l, V from, V to, const char *name)
     LLVMPositionBuilderAtEnd(g->b, l->body);
 }
 
-void gen_loop_end(gen_lctx *c, gen_loop *l)
+void gen_ir_loop_end(gen_lctx *c, gen_loop *l)
 {
     gen_ctx *g = c->g;
-    LLVMBuildStore(g->b, LLVMBuildAdd(g->b, l->i, gen_i64(c, 1), ""), l->var);
+    LLVMBuildStore(g->b, LLVMBuildAdd(g->b, l->i, gen_ir_i64(c, 1), ""), l->var);
     LLVMBuildBr(g->b, l->head);
     LLVMPositionBuilderAtEnd(g->b, l->exit);
 }
 
-V gen_load_enc(gen_lctx *c, const nr_format *f, V buf, V i)
+V gen_ir_load_enc(gen_lctx *c, const nr_format *f, V buf, V i)
 {
     gen_ctx *g = c->g;
     T et = gen_emit_container_type(g, f);
@@ -80,7 +80,7 @@ V gen_load_enc(gen_lctx *c, const nr_format *f, V buf, V i)
     return f->container == 8 ? ld : LLVMBuildZExt(g->b, ld, g->i64, "");
 }
 
-void gen_store_enc(gen_lctx *c, const nr_format *f, V buf, V i, V bits)
+void gen_ir_store_enc(gen_lctx *c, const nr_format *f, V buf, V i, V bits)
 {
     gen_ctx *g = c->g;
     T et = gen_emit_container_type(g, f);
@@ -115,9 +115,9 @@ static V load_bits(gen_lctx *c, const nr_format *f, V t, V i)
     if (c->unaligned_ok && nb <= 8)
         nb = nb <= 1 ? 1 : nb <= 2 ? 2 : nb <= 4 ? 4 : 8;
     T it = LLVMIntTypeInContext(g->ctx, 8 * nb);
-    V bit = LLVMBuildMul(B, i, gen_i64(c, width), "wbit");
-    V byte = LLVMBuildLShr(B, bit, gen_i64(c, 3), "");
-    V sh = LLVMBuildAnd(B, bit, gen_i64(c, 7), "");
+    V bit = LLVMBuildMul(B, i, gen_ir_i64(c, width), "wbit");
+    V byte = LLVMBuildLShr(B, bit, gen_ir_i64(c, 3), "");
+    V sh = LLVMBuildAnd(B, bit, gen_ir_i64(c, 7), "");
     V ld = LLVMBuildLoad2(B, it, LLVMBuildGEP2(B, g->i8, t, &byte, 1, ""), "");
     LLVMSetAlignment(ld, 1);
     mark_invariant(c, ld);
@@ -126,7 +126,7 @@ static V load_bits(gen_lctx *c, const nr_format *f, V t, V i)
     return nb < 8 ? LLVMBuildZExt(B, v, g->i64, "") : nb > 8 ? LLVMBuildTrunc(B, v, g->i64, "") : v;
 }
 
-V gen_load_w(gen_lctx *c, const nr_format *f, V t, V i)
+V gen_ir_load_w(gen_lctx *c, const nr_format *f, V t, V i)
 {
     gen_ctx *g = c->g;
     if (gen_plan_bitpacked(c->p, f))
@@ -139,19 +139,19 @@ V gen_load_w(gen_lctx *c, const nr_format *f, V t, V i)
 }
 
 /* Is f exactly IEEE binary32 (e8m23, bias 127, subnormals, inf/NaN)? */
-int gen_fmt_ieee32(const nr_format *f)
+int gen_ir_fmt_ieee32(const nr_format *f)
 {
     return f->kind == NR_FLOAT && f->exp_bits == 8 && f->man_bits == 23 && f->bias == 127 &&
            f->subnormals && f->specials == NR_SPECIALS_IEEE;
 }
 
-V gen_decode(gen_lctx *c, const nr_format *f, V bits)
+V gen_ir_decode(gen_lctx *c, const nr_format *f, V bits)
 {
     gen_ctx *g = c->g;
     /* fp32 (and bf16, its top half): the hardware conversion is exact, and
      * NaN encodings in the arena and the blob are the canonical ones (made
      * by rounding), which float->double turns into nr_decode's NaN */
-    if (gen_fmt_ieee32(f) || (f->kind == NR_FLOAT && f->exp_bits == 8 && f->man_bits == 7 &&
+    if (gen_ir_fmt_ieee32(f) || (f->kind == NR_FLOAT && f->exp_bits == 8 && f->man_bits == 7 &&
                          f->bias == 127 && f->subnormals && f->specials == NR_SPECIALS_IEEE)) {
         V b32 = LLVMBuildTrunc(g->b, bits, g->i32, "");
         if (f->man_bits == 7)
@@ -165,36 +165,36 @@ V gen_decode(gen_lctx *c, const nr_format *f, V bits)
     return gen_num_decode(g, f, bits);
 }
 
-V gen_load_dec(gen_lctx *c, const nr_format *f, V buf, V i)
+V gen_ir_load_dec(gen_lctx *c, const nr_format *f, V buf, V i)
 {
-    return gen_decode(c, f, gen_load_enc(c, f, buf, i));
+    return gen_ir_decode(c, f, gen_ir_load_enc(c, f, buf, i));
 }
 
-V gen_sr(gen_lctx *c, nr_rounding mode, V elem, V term)
+V gen_ir_sr(gen_lctx *c, nr_rounding mode, V elem, V term)
 {
     gen_ctx *g = c->g;
     if (mode != NR_RND_SR)
         return LLVMConstInt(g->i32, 0, 0);
-    return gen_num_sr_bits(g, gen_i64(c, c->m->seed), c->layer, elem, term);
+    return gen_num_sr_bits(g, gen_ir_i64(c, c->m->seed), c->layer, elem, term);
 }
 
-V gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, V elem, uint32_t term)
+V gen_ir_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode, V v, V elem, uint32_t term)
 {
     /* rne into IEEE binary32 is the hardware double->float conversion
-     * (subnormals, overflow to inf; gen_encode_val makes NaN canonical) */
-    if (mode == NR_RND_RNE && gen_fmt_ieee32(f) && !f->saturate && !c->g->no_libm &&
+     * (subnormals, overflow to inf; gen_ir_encode_val makes NaN canonical) */
+    if (mode == NR_RND_RNE && gen_ir_fmt_ieee32(f) && !f->saturate && !c->g->no_libm &&
         !c->g->int_narrow)
-        return gen_encode_val(c, f, v);
+        return gen_ir_encode_val(c, f, v);
     gen_exact x;
     gen_num_exact_f64(c->g, v, &x);
-    V sr = gen_sr(c, mode, elem, LLVMConstInt(c->g->i32, term, 0));
+    V sr = gen_ir_sr(c, mode, elem, LLVMConstInt(c->g->i32, term, 0));
     return gen_num_round(c->g, f, mode, &x, sr);
 }
 
-V gen_encode_val(gen_lctx *c, const nr_format *f, V v)
+V gen_ir_encode_val(gen_lctx *c, const nr_format *f, V v)
 {
     gen_ctx *g = c->g;
-    if (gen_fmt_ieee32(f)) { /* exact conversion; a NaN becomes the canonical one */
+    if (gen_ir_fmt_ieee32(f)) { /* exact conversion; a NaN becomes the canonical one */
         V b = LLVMBuildBitCast(g->b, LLVMBuildFPTrunc(g->b, v, LLVMFloatTypeInContext(g->ctx), ""),
                                g->i32, "");
         V nan = LLVMBuildFCmp(g->b, LLVMRealUNO, v, v, "");
@@ -206,35 +206,35 @@ V gen_encode_val(gen_lctx *c, const nr_format *f, V v)
         LLVMBuilderRef B = g->b;
         const int Y = f->man_bits;
         V bits = LLVMBuildBitCast(B, v, g->i64, "");
-        V av = LLVMBuildAnd(B, bits, gen_i64(c, 0x7fffffffffffffffull), "");
-        V ed = LLVMBuildLShr(B, av, gen_i64(c, 52), "");
-        V fr = LLVMBuildAnd(B, av, gen_i64(c, (1ull << 52) - 1), "");
+        V av = LLVMBuildAnd(B, bits, gen_ir_i64(c, 0x7fffffffffffffffull), "");
+        V ed = LLVMBuildLShr(B, av, gen_ir_i64(c, 52), "");
+        V fr = LLVMBuildAnd(B, av, gen_ir_i64(c, (1ull << 52) - 1), "");
         /* normal: exponent rebiased, fraction's top Y bits */
-        V mag = LLVMBuildOr(B, LLVMBuildShl(B, LLVMBuildAdd(B, ed, gen_i64(c, (uint64_t)(int64_t)(f->bias - 1023)), ""),
-                                            gen_i64(c, (uint64_t)Y), ""),
-                            LLVMBuildLShr(B, fr, gen_i64(c, (uint64_t)(52 - Y)), ""), "");
+        V mag = LLVMBuildOr(B, LLVMBuildShl(B, LLVMBuildAdd(B, ed, gen_ir_i64(c, (uint64_t)(int64_t)(f->bias - 1023)), ""),
+                                            gen_ir_i64(c, (uint64_t)Y), ""),
+                            LLVMBuildLShr(B, fr, gen_ir_i64(c, (uint64_t)(52 - Y)), ""), "");
         uint64_t lo;
         double mn = ldexp(1.0, f->emin);
         memcpy(&lo, &mn, sizeof lo);
-        V small = LLVMBuildICmp(B, LLVMIntULT, av, gen_i64(c, lo), "");
-        V sub = gen_i64(c, 0);
+        V small = LLVMBuildICmp(B, LLVMIntULT, av, gen_ir_i64(c, lo), "");
+        V sub = gen_ir_i64(c, 0);
         if (f->subnormals) { /* significand >> (52 - Y + emin - E), at most 52 for values of f */
-            V n = LLVMBuildSub(B, gen_i64(c, (uint64_t)(int64_t)(52 - Y + f->emin + 1023)), ed, "");
-            n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, n, gen_i64(c, 64), ""), n, gen_i64(c, 63), "");
-            sub = LLVMBuildLShr(B, LLVMBuildOr(B, fr, gen_i64(c, 1ull << 52), ""), n, "");
-            sub = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, av, gen_i64(c, 0), ""), gen_i64(c, 0), sub, "");
+            V n = LLVMBuildSub(B, gen_ir_i64(c, (uint64_t)(int64_t)(52 - Y + f->emin + 1023)), ed, "");
+            n = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, n, gen_ir_i64(c, 64), ""), n, gen_ir_i64(c, 63), "");
+            sub = LLVMBuildLShr(B, LLVMBuildOr(B, fr, gen_ir_i64(c, 1ull << 52), ""), n, "");
+            sub = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, av, gen_ir_i64(c, 0), ""), gen_ir_i64(c, 0), sub, "");
         }
         mag = LLVMBuildSelect(B, small, sub, mag, "");
-        V neg = LLVMBuildICmp(B, LLVMIntSLT, bits, gen_i64(c, 0), "");
+        V neg = LLVMBuildICmp(B, LLVMIntSLT, bits, gen_ir_i64(c, 0), "");
         if (!f->has_negzero) /* a -0 is +0 there */
-            neg = LLVMBuildAnd(B, neg, LLVMBuildICmp(B, LLVMIntNE, mag, gen_i64(c, 0), ""), "");
-        V e = LLVMBuildOr(B, mag, LLVMBuildSelect(B, neg, gen_i64(c, f->sign_mask), gen_i64(c, 0), ""), "");
-        V special = LLVMBuildICmp(B, LLVMIntEQ, ed, gen_i64(c, 0x7ff), "");
+            neg = LLVMBuildAnd(B, neg, LLVMBuildICmp(B, LLVMIntNE, mag, gen_ir_i64(c, 0), ""), "");
+        V e = LLVMBuildOr(B, mag, LLVMBuildSelect(B, neg, gen_ir_i64(c, f->sign_mask), gen_ir_i64(c, 0), ""), "");
+        V special = LLVMBuildICmp(B, LLVMIntEQ, ed, gen_ir_i64(c, 0x7ff), "");
         V isnan = LLVMBuildFCmp(B, LLVMRealUNO, v, v, "");
-        V inf = f->has_inf ? LLVMBuildOr(B, gen_i64(c, f->inf_bits),
-                                         LLVMBuildSelect(B, neg, gen_i64(c, f->sign_mask), gen_i64(c, 0), ""), "")
+        V inf = f->has_inf ? LLVMBuildOr(B, gen_ir_i64(c, f->inf_bits),
+                                         LLVMBuildSelect(B, neg, gen_ir_i64(c, f->sign_mask), gen_ir_i64(c, 0), ""), "")
                            : e;
-        e = LLVMBuildSelect(B, special, LLVMBuildSelect(B, isnan, gen_i64(c, f->nan_bits), inf, ""), e, "");
+        e = LLVMBuildSelect(B, special, LLVMBuildSelect(B, isnan, gen_ir_i64(c, f->nan_bits), inf, ""), e, "");
         return e;
     }
     /* v is a value of f: every mode gives its own encoding */
@@ -243,19 +243,19 @@ V gen_encode_val(gen_lctx *c, const nr_format *f, V v)
     return gen_num_round(g, f, NR_RND_RNE, &x, LLVMConstInt(g->i32, 0, 0));
 }
 
-void gen_store_out(gen_lctx *c, int li, V acc, V elem)
+void gen_ir_store_out(gen_lctx *c, int li, V acc, V elem)
 {
     const nr_layer *L = &c->m->layers[li];
     const nr_format *af = &L->prec.activations, *sf = &L->prec.accumulator;
     V e;
-    if (nr_format_equal(sf, af) || (gen_fmt_ieee32(af) && nr_format_fits_f32(sf)))
-        e = gen_encode_val(c, af, acc); /* every S value is an A value */
+    if (nr_format_equal(sf, af) || (gen_ir_fmt_ieee32(af) && nr_format_fits_f32(sf)))
+        e = gen_ir_encode_val(c, af, acc); /* every S value is an A value */
     else
-        e = gen_round_val(c, af, L->prec.rounding, acc, elem, NR_EMU_TERM_OUT);
-    gen_store_enc(c, af, c->out, elem, e);
+        e = gen_ir_round_val(c, af, L->prec.rounding, acc, elem, NR_EMU_TERM_OUT);
+    gen_ir_store_enc(c, af, c->out, elem, e);
 }
 
-V gen_rt_fn(gen_lctx *c, const char *name, T fty)
+V gen_ir_rt_fn(gen_lctx *c, const char *name, T fty)
 {
     V fn = LLVMGetNamedFunction(c->g->mod, name);
     if (!fn)
@@ -263,7 +263,7 @@ V gen_rt_fn(gen_lctx *c, const char *name, T fty)
     return fn;
 }
 
-const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i)
+const nr_format *gen_ir_in_fmt(const gen_lctx *c, int li, int i)
 {
     int src = c->m->layers[li].inputs[i];
     return gen_scaled_carrier(c->m, src); /* a scaled tensor: its exact doubles */
@@ -271,17 +271,17 @@ const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i)
 
 /* ---------------------------------------------------------------- formats */
 
-int gen_fmt_is(const nr_format *f, const char *name)
+int gen_ir_fmt_is(const nr_format *f, const char *name)
 {
     nr_format p;
     nr_err e = {0};
     return nr_format_parse(name, &p, &e) == 0 && nr_format_equal(f, &p);
 }
 
-int gen_mac_fast32(const nr_layer *L, const nr_format *xf)
+int gen_ir_mac_fast32(const nr_layer *L, const nr_format *xf)
 {
     const nr_layer_prec *p = &L->prec;
-    return p->rounding == NR_RND_RNE && gen_fmt_is(&p->products, "fp32") &&
-           gen_fmt_is(&p->accumulator, "fp32") && nr_format_fits_f32(&p->weights) &&
+    return p->rounding == NR_RND_RNE && gen_ir_fmt_is(&p->products, "fp32") &&
+           gen_ir_fmt_is(&p->accumulator, "fp32") && nr_format_fits_f32(&p->weights) &&
            nr_format_fits_f32(xf);
 }

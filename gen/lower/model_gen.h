@@ -44,13 +44,13 @@ typedef struct gen_weights {
 } gen_weights;
 
 /* Build (and verify) the module for m. On success *out owns the module. */
-int gen_model_emit(const nr_model *m, const gen_model_opts *o, gen_ctx **out,
+int gen_emit_model(const nr_model *m, const gen_model_opts *o, gen_ctx **out,
                    gen_weights *w, nr_err *err);
-void gen_weights_free(gen_weights *w);
+void gen_plan_weights_free(gen_weights *w);
 
 /* 0 when the generator can compile m, else NR_EUNSUP naming the layer and
  * what it does not do yet (scaled formats' limits, emit_scaled.c). */
-int gen_model_check(const nr_model *m, nr_err *err);
+int gen_plan_model_check(const nr_model *m, nr_err *err);
 
 /* Compile once, run many (model_jit.c): what eval and search use. */
 typedef struct gen_compiled gen_compiled;

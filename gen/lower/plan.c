@@ -18,7 +18,7 @@ static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
 static int is_mac(nr_op op) { return op == NR_OP_CONV || op == NR_OP_DENSE || op == NR_OP_BATCHNORM; }
 /* the layer has weight/bias tensors in the blob (emit_seq.c for the sequence ops) */
-static int has_w(const nr_layer *L) { return is_mac(L->op) || (nr_op_is_seq(L->op) && gen_seq_has_w(L)); }
+static int has_w(const nr_layer *L) { return is_mac(L->op) || (nr_model_op_is_seq(L->op) && gen_seq_has_w(L)); }
 
 /* [scl-dot-wq] the layer's weights are scaled: emit_scaled.h's blob layout */
 static int wscaled(const nr_layer *L)
@@ -155,13 +155,13 @@ static void kacc_size(const nr_format *wf, const nr_format *xf, const nr_format 
 /* What the generator does not run yet (model_gen.h): scaled formats it
  * refuses ([scl-dot-engines]) and the sequence ops emit_seq.c does not
  * support ([op-engines]). */
-int gen_model_check(const nr_model *m, nr_err *err)
+int gen_plan_model_check(const nr_model *m, nr_err *err)
 {
     int rc = gen_scaled_check(m, err);
     if (rc)
         return rc;
     for (int i = 0; i < m->nlayers; i++)
-        if (nr_op_is_seq(m->layers[i].op) && (rc = gen_seq_check(m, i, err)))
+        if (nr_model_op_is_seq(m->layers[i].op) && (rc = gen_seq_check(m, i, err)))
             return rc;
     return 0;
 }
@@ -177,7 +177,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
     int rc = check_fmt(&m->layers[0], "input", &m->in_format, err);
     if (rc)
         return rc;
-    if ((rc = gen_model_check(m, err)))
+    if ((rc = gen_plan_model_check(m, err)))
         return rc;
     p->nlayers = n;
     p->dense = pack_dense != 0;
@@ -228,7 +228,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             /* the one decision whether the layer takes the vector kernel
              * (emit_layer.c and gen_emit_mac read pl->vmac): its decoded
              * weights and input; emit_scaled_mac.c has no vector kernel */
-            gen_vmac_plan(m, i, vector && !gen_scaled_mac(m, i), &pl->vmac);
+            gen_emit_vmac_plan(m, i, vector && !gen_scaled_mac(m, i), &pl->vmac);
             if (pl->vmac.ok)
                 scratch = pl->vmac.scratch;
             if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */
@@ -239,7 +239,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             }
             pl->has_bias = L->b != NULL;
         }
-        if (nr_op_is_seq(L->op)) { /* emit_seq.c: weights, the exact accumulator, lines */
+        if (nr_model_op_is_seq(L->op)) { /* emit_seq.c: weights, the exact accumulator, lines */
             const int in1 = L->op == NR_OP_MATMUL && L->ninputs > 1 ? L->inputs[1] : -2;
             const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
                                                    : &m->layers[L->inputs[0]].prec.activations;
@@ -314,7 +314,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         const int bits = gen_plan_bitpacked(p, wf);
         for (size_t k = 0; k < L->nw; k++) {
             uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_WEIGHT) : 0;
-            put_value(w->data + p->ly[i].w_off, wf, bits, nr_op_is_seq(L->op) ? gen_seq_wpos(L, k) : k,
+            put_value(w->data + p->ly[i].w_off, wf, bits, nr_model_op_is_seq(L->op) ? gen_seq_wpos(L, k) : k,
                       nr_encode(wf, mode, L->w[k], r, NULL));
         }
         for (size_t k = 0; L->b && k < L->nb; k++) {
@@ -326,7 +326,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
 fail:
     free(b);
     gen_plan_free(p);
-    gen_weights_free(w);
+    gen_plan_weights_free(w);
     return rc;
 }
 
@@ -337,7 +337,7 @@ void gen_plan_free(gen_plan *p)
     p->nlayers = 0;
 }
 
-void gen_weights_free(gen_weights *w)
+void gen_plan_weights_free(gen_weights *w)
 {
     if (!w)
         return;

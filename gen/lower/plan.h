@@ -12,7 +12,7 @@
  * width fills a container (8/16/32/64 bits: plain little-endian arrays,
  * read as in container mode) come first, widest first, so each is
  * naturally aligned; the bit-packed ones follow.  The blob ends with
- * GEN_DENSE_PAD zero bytes (not counted as weight bytes) so gen_load_w may
+ * GEN_DENSE_PAD zero bytes (not counted as weight bytes) so gen_ir_load_w may
  * read 8 bytes at any value's first byte. */
 #ifndef NUMREP_GEN_PLAN_H
 #define NUMREP_GEN_PLAN_H
@@ -30,14 +30,14 @@
  *   emit_vmac.c        conv layers as explicit vector code [plan.h]
  *   ir_tools.c         the IR toolbox the emitters share (a leaf: calls only gen/ir) [plan.h]
  *   plan.c             the compile plan: arena, blob, vector-kernel choice;
- *                      gen_model_check [plan.h, model_gen.h]
+ *                      gen_plan_model_check [plan.h, model_gen.h]
  */
 
 #include "model_gen.h"
 
 /* emit_vmac.c: conv layers as explicit vector code (see there).  Whether
  * a layer takes the kernel, and how: decided once by gen_plan_build
- * (gen_vmac_plan, refused for scaled MACs) and stored on the planned
+ * (gen_emit_vmac_plan, refused for scaled MACs) and stored on the planned
  * layer (gen_plan_layer.vmac), which the emitters read. */
 typedef struct gen_vmac {
     int ok;            /* the vector kernel applies                        */
@@ -130,43 +130,43 @@ typedef struct gen_lctx {
     LLVMValueRef xlim;          /* the vector conv kernel's gen_vmac.xlim */
 } gen_lctx;
 
-void gen_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name);
+void gen_ir_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name);
 /* for (i = from; i < to; i++), signed i64 bounds */
-void gen_loop_range(gen_lctx *c, gen_loop *l, LLVMValueRef from, LLVMValueRef to, const char *name);
-void gen_loop_end(gen_lctx *c, gen_loop *l);
-LLVMValueRef gen_alloca(gen_lctx *c, LLVMTypeRef t, const char *name);
-LLVMValueRef gen_i64(gen_lctx *c, uint64_t v);
+void gen_ir_loop_range(gen_lctx *c, gen_loop *l, LLVMValueRef from, LLVMValueRef to, const char *name);
+void gen_ir_loop_end(gen_lctx *c, gen_loop *l);
+LLVMValueRef gen_ir_alloca(gen_lctx *c, LLVMTypeRef t, const char *name);
+LLVMValueRef gen_ir_i64(gen_lctx *c, uint64_t v);
 /* Encoding i of the arena buffer buf (a pointer), as i64 (zero-extended). */
-LLVMValueRef gen_load_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
-void gen_store_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i,
+LLVMValueRef gen_ir_load_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
+void gen_ir_store_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i,
                    LLVMValueRef bits);
 /* Weight/bias encoding i of the blob tensor t (c->w or c->b): a container
  * load, or a bit extraction when the plan bit-packs f. */
-LLVMValueRef gen_load_w(gen_lctx *c, const nr_format *f, LLVMValueRef t, LLVMValueRef i);
+LLVMValueRef gen_ir_load_w(gen_lctx *c, const nr_format *f, LLVMValueRef t, LLVMValueRef i);
 /* Encoding (i64) -> exact double; fp32/bf16 by the hardware conversion. */
-LLVMValueRef gen_decode(gen_lctx *c, const nr_format *f, LLVMValueRef bits);
-LLVMValueRef gen_load_dec(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
+LLVMValueRef gen_ir_decode(gen_lctx *c, const nr_format *f, LLVMValueRef bits);
+LLVMValueRef gen_ir_load_dec(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
 /* Round the double v (exact value) to f: SR draw (c->layer, elem, term)
  * when mode is sr.  Returns the encoding (i64). */
-LLVMValueRef gen_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode,
+LLVMValueRef gen_ir_round_val(gen_lctx *c, const nr_format *f, nr_rounding mode,
                            LLVMValueRef v, LLVMValueRef elem, uint32_t term);
-LLVMValueRef gen_sr(gen_lctx *c, nr_rounding mode, LLVMValueRef elem, LLVMValueRef term);
+LLVMValueRef gen_ir_sr(gen_lctx *c, nr_rounding mode, LLVMValueRef elem, LLVMValueRef term);
 /* [net-5] store the MAC/op result acc (an exact S value, double) of layer
  * li as round_A(acc) (term OUT) into its output c->out, element elem.
  * When every S value is an A value the rounding is the identity and only
  * the encoding is built (fp32: the hardware conversion). */
-void gen_store_out(gen_lctx *c, int li, LLVMValueRef acc, LLVMValueRef elem);
+void gen_ir_store_out(gen_lctx *c, int li, LLVMValueRef acc, LLVMValueRef elem);
 /* The encoding of v, a value of f (exactly): no rounding happens, so no
  * mode and no SR draw. */
-LLVMValueRef gen_encode_val(gen_lctx *c, const nr_format *f, LLVMValueRef v);
+LLVMValueRef gen_ir_encode_val(gen_lctx *c, const nr_format *f, LLVMValueRef v);
 /* Declared runtime helper (runtime/rt/rt.h) by name and type. */
-LLVMValueRef gen_rt_fn(gen_lctx *c, const char *name, LLVMTypeRef fty);
+LLVMValueRef gen_ir_rt_fn(gen_lctx *c, const char *name, LLVMTypeRef fty);
 
 /* emit_mac.c: conv, dense, unfolded batchnorm.  emit_ops.c: the rest. */
 int gen_emit_mac(gen_lctx *c, int li, nr_err *err);
 /* The exact sum of the Kulisch accumulator at kst (nr_rt_kacc_get) as a
  * gen_exact, for rounding mode mode (emit_mac.c; the scaled MAC too). */
-void gen_kacc_result(gen_lctx *c, LLVMValueRef kst, nr_rounding mode, gen_exact *x);
+void gen_emit_kacc_result(gen_lctx *c, LLVMValueRef kst, nr_rounding mode, gen_exact *x);
 int gen_emit_ops(gen_lctx *c, int li, nr_err *err);
 /* Output row oh of channel o (i64 values) of MAC layer li by the scalar
  * row code: the vector kernel's fallback (emit_vmac.c). */
@@ -186,36 +186,36 @@ int gen_emit_seq(gen_lctx *c, int li, nr_err *err);
 int gen_emit_mac_seq(gen_lctx *c, int li, nr_err *err);
 /* emit_ops.c: [net-6] the exact a / n (i64 n >= 1) rounded once to f, SR
  * term term: the encoding. */
-LLVMValueRef gen_div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, LLVMValueRef a,
+LLVMValueRef gen_emit_div_count(gen_lctx *c, const nr_format *f, nr_rounding mode, LLVMValueRef a,
                            LLVMValueRef n, LLVMValueRef elem, uint32_t term);
 
 /* emit_mac_int.c: the same layers in integer instructions only, for
  * targets without double hardware (gen_ctx.int_narrow); gen_emit_mac
- * hands a layer over when gen_mac_int_applies. */
-int gen_mac_int_applies(const gen_lctx *c, int li);
+ * hands a layer over when gen_emit_mac_int_applies. */
+int gen_emit_mac_int_applies(const gen_lctx *c, int li);
 int gen_emit_mac_int(gen_lctx *c, int li, nr_err *err);
 /* emit_ops_int.c: max pooling on encodings in integer code (the same
- * targets); gen_emit_ops hands a layer over when gen_maxpool_int_applies. */
-int gen_maxpool_int_applies(const gen_lctx *c, int li);
+ * targets); gen_emit_ops hands a layer over when gen_emit_maxpool_int_applies. */
+int gen_emit_maxpool_int_applies(const gen_lctx *c, int li);
 void gen_emit_maxpool_int(gen_lctx *c, int li);
 /* ... and the elementwise add of two tensors (residual connections). */
-int gen_add_int_applies(const gen_lctx *c, int li);
+int gen_emit_add_int_applies(const gen_lctx *c, int li);
 void gen_emit_add_int(gen_lctx *c, int li);
 
 /* emit_vmac.c: the vector kernel's plan for layer li (gen_plan_build
  * stores it on the planned layer; emitters read gen_plan_layer.vmac).
  * allowed 0: never (bare-metal targets keep the compact scalar code: the
  * kernel's decoded copies would multiply a microcontroller's arena). */
-void gen_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v);
+void gen_emit_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v);
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
 /* ir_tools.c: P = S = fp32, rne, W and A values all fp32 values: host
  * float arithmetic is the layer's arithmetic ([net-12]). */
-int gen_mac_fast32(const nr_layer *L, const nr_format *xf);
+int gen_ir_mac_fast32(const nr_layer *L, const nr_format *xf);
 /* ir_tools.c: f equals the preset named name. */
-int gen_fmt_is(const nr_format *f, const char *name);
+int gen_ir_fmt_is(const nr_format *f, const char *name);
 /* f is exactly IEEE binary32 (e8m23, bias 127, subnormals, inf/NaN). */
-int gen_fmt_ieee32(const nr_format *f);
+int gen_ir_fmt_ieee32(const nr_format *f);
 /* Format of input i of layer li. */
-const nr_format *gen_in_fmt(const gen_lctx *c, int li, int i);
+const nr_format *gen_ir_in_fmt(const gen_lctx *c, int li, int i);
 
 #endif

@@ -276,7 +276,7 @@ static int write_spec(ctx *c, const Onnx__ModelProto *m, const char *path,
               base, prod[0] ? prod : "unknown", pver, (long long)c->opset);
     sb_printf(&b, "name: '%s'\n", name);
     char input[1024 + 2 * PATH_MAX];
-    if (nr_onnx_input_yaml(&o->input, in->shape, input, sizeof input, c->err)) {
+    if (gen_onnx_input_yaml(&o->input, in->shape, input, sizeof input, c->err)) {
         free(b.s);
         return -NR_ERANGE;
     }
@@ -319,12 +319,12 @@ static int valid_spec_name(const char *s)
     return 1;
 }
 
-int nr_onnx_import_buffer(const void *buf, size_t len, const char *path,
+int gen_onnx_import_buffer(const void *buf, size_t len, const char *path,
                           const nr_onnx_import_opts *o, nr_onnx_import *out, nr_err *err)
 {
     memset(out, 0, sizeof *out);
     const char *name = o->name, *weights_file = o->weights_file;
-    int rc = nr_onnx_input_check(&o->input, err);
+    int rc = gen_onnx_input_check(&o->input, err);
     if (rc)
         return rc;
     if (!valid_spec_name(name))
@@ -378,7 +378,7 @@ int nr_onnx_import_buffer(const void *buf, size_t len, const char *path,
     return rc;
 }
 
-int nr_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_import *out,
+int gen_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_import *out,
                         nr_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -409,12 +409,12 @@ int nr_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_
         free(buf);
         return nr_err_set(err, NR_EIO, path, 0, 0, "", "short read");
     }
-    int rc = nr_onnx_import_buffer(buf, (size_t)size, path, o, out, err);
+    int rc = gen_onnx_import_buffer(buf, (size_t)size, path, o, out, err);
     free(buf);
     return rc;
 }
 
-void nr_onnx_import_free(nr_onnx_import *r)
+void gen_onnx_import_free(nr_onnx_import *r)
 {
     for (int i = 0; i < r->ntensors; i++) {
         free((void *)r->tensors[i].name);

@@ -29,16 +29,16 @@ typedef struct nr_onnx_input {
     const char *dataset;     /* the spec's default data, made absolute; NULL   */
 } nr_onnx_input;
 /* onnx_input.c: */
-void nr_onnx_input_init(nr_onnx_input *in);
+void gen_onnx_input_init(nr_onnx_input *in);
 /* The fields' own checks (divisor positive, at most 3 finite means/stds,
  * resize/crop 1..65535, resize only with crop, dataset exists): 0 or
  * -NR_ERANGE / -NR_EIO with the field named in err->where.  The spec parser
  * checks the rest (counts against the channels) when the spec is read back. */
-int nr_onnx_input_check(const nr_onnx_input *in, nr_err *err);
+int gen_onnx_input_check(const nr_onnx_input *in, nr_err *err);
 /* The spec's `input: {shape: [C, H, W], <fields>}` line and, when
  * in->dataset is set, a `dataset: '...'` line (written as given), into buf
  * (NUL-terminated): 0, or -NR_ERANGE when they do not fit in n bytes. */
-int nr_onnx_input_yaml(const nr_onnx_input *in, const int shape[3], char *buf, size_t n,
+int gen_onnx_input_yaml(const nr_onnx_input *in, const int shape[3], char *buf, size_t n,
                        nr_err *err);
 
 /* How the importer writes the spec (onnx_import.c). */
@@ -47,7 +47,7 @@ typedef struct nr_onnx_import_opts {
     const char *weights_file; /* its `weights:`, relative to the spec's dir    */
     nr_onnx_input input;      /* its `input:` preprocessing and `dataset:`     */
 } nr_onnx_import_opts;
-void nr_onnx_import_opts_init(nr_onnx_import_opts *o, const char *name,
+void gen_onnx_import_opts_init(nr_onnx_import_opts *o, const char *name,
                               const char *weights_file);
 
 typedef struct nr_onnx_import {
@@ -63,11 +63,11 @@ typedef struct nr_onnx_import {
 /* Convert the ONNX model in buf[0..len).  path names the file in messages;
  * o says what the spec's header holds (name, weights file, input
  * preprocessing: checked here).  On failure *out is left empty. */
-int nr_onnx_import_buffer(const void *buf, size_t len, const char *path,
+int gen_onnx_import_buffer(const void *buf, size_t len, const char *path,
                           const nr_onnx_import_opts *o, nr_onnx_import *out, nr_err *err);
 /* Same, reading the file at path. */
-int nr_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_import *out,
+int gen_onnx_import_file(const char *path, const nr_onnx_import_opts *o, nr_onnx_import *out,
                         nr_err *err);
-void nr_onnx_import_free(nr_onnx_import *r);
+void gen_onnx_import_free(nr_onnx_import *r);
 
 #endif

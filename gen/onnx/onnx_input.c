@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void nr_onnx_input_init(nr_onnx_input *in)
+void gen_onnx_input_init(nr_onnx_input *in)
 {
     memset(in, 0, sizeof *in);
 }
@@ -27,7 +27,7 @@ static int list_check(const char *field, int n, const double *v, int positive, n
     return 0;
 }
 
-int nr_onnx_input_check(const nr_onnx_input *in, nr_err *err)
+int gen_onnx_input_check(const nr_onnx_input *in, nr_err *err)
 {
     if (in->divisor && !(isfinite(in->divisor) && in->divisor > 0))
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "divisor",
@@ -65,7 +65,7 @@ static void put_list(nr_strbuf *sb, const char *field, int n, const double *v)
 }
 
 /* The spec's input line (fields as above) and the dataset line. */
-int nr_onnx_input_yaml(const nr_onnx_input *in, const int shape[3], char *buf, size_t n,
+int gen_onnx_input_yaml(const nr_onnx_input *in, const int shape[3], char *buf, size_t n,
                        nr_err *err)
 {
     nr_strbuf out = nr_strbuf_on(buf, n);
@@ -94,11 +94,11 @@ int nr_onnx_input_yaml(const nr_onnx_input *in, const int shape[3], char *buf, s
     return 0;
 }
 
-void nr_onnx_import_opts_init(nr_onnx_import_opts *o, const char *name,
+void gen_onnx_import_opts_init(nr_onnx_import_opts *o, const char *name,
                               const char *weights_file)
 {
     memset(o, 0, sizeof *o);
     o->name = name;
     o->weights_file = weights_file;
-    nr_onnx_input_init(&o->input);
+    gen_onnx_input_init(&o->input);
 }

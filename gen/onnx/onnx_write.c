@@ -1,5 +1,5 @@
 /* onnx_write.c -- an ONNX model into DIR/NAME.yaml + DIR/NAME.safetensors:
- * nr_onnx_import_file with the preprocessing in its options (the importer
+ * gen_onnx_import_file with the preprocessing in its options (the importer
  * writes it into the spec's `input:`), the files written, and the spec
  * loaded back so that what was written is known to build.  `numrep import` and
  * numrep.import_onnx (python/) both call nr_onnx_import_dir. */
@@ -69,7 +69,7 @@ int nr_onnx_import_dir(const char *model, const char *dir, const char *name,
         return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "name",
                           "cannot take a spec name from \"%s\"; give a name", dir);
     nr_onnx_import_opts o;
-    nr_onnx_import_opts_init(&o, nm, NULL);
+    gen_onnx_import_opts_init(&o, nm, NULL);
     if (in)
         o.input = *in;
     if (o.input.dataset && !realpath(o.input.dataset, dataset))
@@ -82,7 +82,7 @@ int nr_onnx_import_dir(const char *model, const char *dir, const char *name,
         return nr_err_set(err, NR_ERANGE, dir, 0, 0, "", "path too long");
     o.weights_file = strrchr(out->weights, '/') + 1;
     nr_onnx_import r;
-    int rc = nr_onnx_import_file(model, &o, &r, err);
+    int rc = gen_onnx_import_file(model, &o, &r, err);
     if (rc)
         return rc;
     if ((rc = write_files(&r, dir, out, err))) {
@@ -91,6 +91,6 @@ int nr_onnx_import_dir(const char *model, const char *dir, const char *name,
     }
     out->nlayers = r.nlayers, out->ntensors = r.ntensors;
     out->nvalues = r.nvalues, out->opset = r.opset;
-    nr_onnx_import_free(&r);
+    gen_onnx_import_free(&r);
     return rc;
 }

@@ -68,11 +68,11 @@ int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err)
     }
     if (!ok || d.K < 1)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
-                          "%s: operand shapes do not match the output", nr_op_name(L->op));
+                          "%s: operand shapes do not match the output", nr_spec_op_name(L->op));
     if (el->mac != NR_MAC_UNFUSED && el->mac != NR_MAC_FUSED && el->mac != NR_MAC_EXACT)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "%s: mac %s is not supported for sequence ops (unfused, fused or "
-                          "exact)", nr_op_name(L->op), nr_mac_name(el->mac));
+                          "exact)", nr_spec_op_name(L->op), nr_prec_mac_name(el->mac));
     const nr_format *wf = el->wf;
     if (L->op == NR_OP_LINEAR) {
         nr_emu_layer_stats *st = emu_stats(E, L->index);
@@ -123,7 +123,7 @@ static double dot(emu *E, const emu_layer *el, double s0, const double *a, size_
         if (!dbl && el->mac != NR_MAC_EXACT) {
             nr_exact_from_double(xv, &ex);
             nr_exact_from_double(wv, &ey);
-            nr_exact_mul(&ex, &ey, &ep);
+            nr_arith_exact_mul(&ex, &ey, &ep);
         }
         if (el->mac == NR_MAC_UNFUSED) {
             double p = dbl ? emu_round(E, el->pf, mode, xv * wv, lay, elem,
@@ -137,7 +137,7 @@ static double dot(emu *E, const emu_layer *el, double s0, const double *a, size_
             } else {
                 nr_exact ea, es;
                 nr_exact_from_double(acc, &ea);
-                nr_exact_add(&ep, &ea, mode, &es);
+                nr_arith_exact_add(&ep, &ea, mode, &es);
                 acc = emu_round_exact(E, el->cf, mode, &es, lay, elem, NR_EMU_TERM_SUM(k), sc);
             }
         } else {

@@ -303,7 +303,7 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
                 if (!dbl || (tr && el->mac == NR_MAC_EXACT)) {
                     nr_exact_from_double(wv, &ex);
                     nr_exact_from_double(xv, &ey);
-                    nr_exact_mul(&ex, &ey, &ep);
+                    nr_arith_exact_mul(&ex, &ey, &ep);
                 }
                 if (tr)
                     trace_term(tr, el, k, xv, wv);
@@ -331,11 +331,11 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
                     }
                     nr_exact ea, es;
                     nr_exact_from_double(acc, &ea);
-                    nr_exact_add(&ep, &ea, mode, &es);
+                    nr_arith_exact_add(&ep, &ea, mode, &es);
                     acc = emu_round_exact(E, el->cf, mode, &es, lay, elem, NR_EMU_TERM_SUM(k),
                                           sc);
                     if (tr)
-                        fprintf(tr, " p=%a (exact)", nr_exact_to_double(&ep));
+                        fprintf(tr, " p=%a (exact)", nr_codec_exact_to_double(&ep));
                     break;
                 }
                 case NR_MAC_EXACT:
@@ -344,7 +344,7 @@ static double mac_element(emu *E, const emu_layer *el, const geom *g, const doub
                         nr_exact run;
                         emu_kacc_get(&K, mode, E->klimbs + el->klimbs, &run);
                         fprintf(tr, " p=%a (exact) sum~%.17g (exact, unrounded)\n",
-                                nr_exact_to_double(&ep), nr_exact_to_double(&run));
+                                nr_codec_exact_to_double(&ep), nr_codec_exact_to_double(&run));
                     }
                     break;
                 default: /* block macs run emu_scaled.c's loop */
@@ -381,9 +381,9 @@ static void count_fused_zero_f64(nr_emu_counts *sc, double w, double x, double a
     nr_exact a, b, p, c, s;
     nr_exact_from_double(w, &a);
     nr_exact_from_double(x, &b);
-    nr_exact_mul(&a, &b, &p);
+    nr_arith_exact_mul(&a, &b, &p);
     nr_exact_from_double(acc, &c);
-    nr_exact_add(&p, &c, NR_RND_RNE, &s); /* only the class is used */
+    nr_arith_exact_add(&p, &c, NR_RND_RNE, &s); /* only the class is used */
     if (s.cls == NR_CLS_FINITE)
         sc->flushed++;
 }
@@ -510,11 +510,11 @@ void emu_mac_run(emu *E, int li)
         out[i] = emu_round(E, el->af, el->mode, out[i], (uint32_t)li, i, NR_EMU_TERM_OUT, oc);
     if (E->opts && E->opts->trace && E->opts->trace_layer == li && el->scaled) {
         fprintf(E->opts->trace, "  %s mac with scaled operands: no per-term trace yet\n",
-                nr_mac_name(el->mac));
+                nr_prec_mac_name(el->mac));
     } else if (E->opts && E->opts->trace && E->opts->trace_layer == li) {
         int64_t t = E->opts->trace_index;
         int o = (int)(t / ((int64_t)g.OH * g.OW)), rem = (int)(t % ((int64_t)g.OH * g.OW));
-        fprintf(E->opts->trace, "  %s mac, output [%d,%d,%d]\n", nr_mac_name(el->mac), o,
+        fprintf(E->opts->trace, "  %s mac, output [%d,%d,%d]\n", nr_prec_mac_name(el->mac), o,
                 rem / g.OW, rem % g.OW);
         double acc = mac_element(E, el, &g, x, o, rem / g.OW, rem % g.OW, NULL, E->opts->trace);
         fprintf(E->opts->trace, "  final acc=");

@@ -126,7 +126,7 @@ int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err)
         for (int k = 0; k < g.K; k++) {
             size_t i = (size_t)o * (size_t)g.K + (size_t)k;
             int ci = k / (g.kh * g.kw), r = k / g.kw % g.kh, c = k % g.kw;
-            el->w[i] = el->ws ? L->wq[i] * L->wscale[nr_layer_wgroup(L, o, ci, r, c)]
+            el->w[i] = el->ws ? L->wq[i] * L->wscale[nr_model_layer_wgroup(L, o, ci, r, c)]
                               : emu_round(E, el->wf, el->mode, L->w[i], (uint32_t)L->index, i,
                                           NR_EMU_TERM_WEIGHT, st ? &st->weights : NULL);
         }
@@ -179,9 +179,9 @@ static void scaled_part(const dot *d, nr_exact *x)
     nr_exact a, b, t;
     nr_exact_from_double(d->part, &a);
     nr_exact_from_double(d->xw, &b);
-    nr_exact_mul(&a, &b, &t);
+    nr_arith_exact_mul(&a, &b, &t);
     nr_exact_from_double(d->xa, &b);
-    nr_exact_mul(&t, &b, x);
+    nr_arith_exact_mul(&t, &b, x);
 }
 
 /* [net-12] round_fp32(part * xw * xa) in rne with host arithmetic, when
@@ -239,7 +239,7 @@ static void seg_close(dot *d)
     default: /* unfused, fused, promote: round_O(acc + part x scales), one rounding */
         scaled_part(d, &x);
         nr_exact_from_double(d->acc, &a);
-        nr_exact_add(&a, &x, el->mode, &s);
+        nr_arith_exact_add(&a, &x, el->mode, &s);
         dot_round_exact(d, el->of, &s, NR_EMU_TERM_ENTER(k), &d->acc);
         break;
     }
@@ -267,7 +267,7 @@ static void dot_term(dot *d, int k, double pw, double xw, double pa, double xa)
     if (!dbl && el->mac != NR_MAC_EXACT && el->mac != NR_MAC_BLOCK_EXACT) {
         nr_exact_from_double(pw, &ew);
         nr_exact_from_double(pa, &ex);
-        nr_exact_mul(&ew, &ex, &ep);
+        nr_arith_exact_mul(&ew, &ex, &ep);
     }
     switch (el->mac) {
     case NR_MAC_BLOCK_FP32:
@@ -293,7 +293,7 @@ static void dot_term(dot *d, int k, double pw, double xw, double pa, double xa)
                               NR_EMU_TERM_SUM(k), d->sc);
         } else {
             nr_exact_from_double(d->part, &ea);
-            nr_exact_add(&ep, &ea, mode, &es);
+            nr_arith_exact_add(&ep, &ea, mode, &es);
             d->part = emu_round_exact(d->E, el->sf, mode, &es, d->lay, d->elem,
                                       NR_EMU_TERM_SUM(k), d->sc);
         }

@@ -130,7 +130,7 @@ static double mul_round(const emu *E, const emu_layer *el, const nr_format *f, d
     nr_exact ea, eb, ep;
     nr_exact_from_double(a, &ea);
     nr_exact_from_double(b, &eb);
-    nr_exact_mul(&ea, &eb, &ep);
+    nr_arith_exact_mul(&ea, &eb, &ep);
     return emu_round_exact(E, f, el->mode, &ep, (uint32_t)el->L->index, elem, term, c);
 }
 
@@ -211,14 +211,14 @@ int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err)
     if (nr_prec_is_scaled(&L->prec) || el->xs || el->os || el->ws)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "%s: scaled formats are not supported for sequence ops yet",
-                          nr_op_name(L->op));
+                          nr_spec_op_name(L->op));
     if (el->nf->kind == NR_FIXED && el->nf->prec > 53)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "nonlinear format has %d magnitude bits; the emulator supports at "
                           "most 53", el->nf->prec);
     if (L->op == NR_OP_LINEAR || L->op == NR_OP_MATMUL)
         return emu_attn_prepare(E, el, err);
-    if (nr_seq_lm_is(L->op)) /* [op-lm] emu_seq_lm.c */
+    if (nr_model_seq_lm_is(L->op)) /* [op-lm] emu_seq_lm.c */
         return emu_lm_prepare(E, el, err);
     const char *why = check_shapes(L);
     if (why)
@@ -356,7 +356,7 @@ void emu_seq_run(emu *E, int li)
         emu_attn_run(E, li);
         return;
     }
-    if (nr_seq_lm_is(L->op)) { /* [op-lm] emu_seq_lm.c */
+    if (nr_model_seq_lm_is(L->op)) { /* [op-lm] emu_seq_lm.c */
         emu_lm_run(E, li);
         return;
     }

@@ -47,7 +47,7 @@ double emu_round_exact(const emu *E, const nr_format *f, nr_rounding mode, const
 
 /* [net-3] a + b exactly, rounded once.  When the double sum is exact
  * (TwoSum error zero) and not zero, rounding the double is rounding the exact
- * value; a zero or inexact sum goes through nr_exact_add so that the sign of
+ * value; a zero or inexact sum goes through nr_arith_exact_add so that the sign of
  * zero ([rnd-4]) and the sticky bits come from the one library rule. */
 double emu_add(const emu *E, const nr_format *f, nr_rounding mode, double a, double b,
                uint32_t layer, uint64_t elem, uint32_t term, nr_emu_counts *c)
@@ -62,7 +62,7 @@ double emu_add(const emu *E, const nr_format *f, nr_rounding mode, double a, dou
     nr_exact xa, xb, xs;
     nr_exact_from_double(a, &xa);
     nr_exact_from_double(b, &xb);
-    nr_exact_add(&xa, &xb, mode, &xs);
+    nr_arith_exact_add(&xa, &xb, mode, &xs);
     return emu_round_exact(E, f, mode, &xs, layer, elem, term, c);
 }
 
@@ -162,7 +162,7 @@ void nr_emu_stats_print(const nr_emu_stats *s, const nr_model *m, FILE *to, int 
             !counts_any(&L->sum) && !counts_any(&L->out) && !scaled_any(&L->wq) &&
             !scaled_any(&L->aq))
             continue;
-        fprintf(to, "%-16s %-14s", m->layers[i].name, nr_op_name(m->layers[i].op));
+        fprintf(to, "%-16s %-14s", m->layers[i].name, nr_spec_op_name(m->layers[i].op));
         print_counts(to, "weights", &L->weights);
         print_counts(to, "products", &L->prod);
         print_counts(to, "sums", &L->sum);
@@ -239,7 +239,7 @@ static int prepare_layer(emu *E, int li, nr_err *err)
                               "scaled weights were not quantized at build");
         return emu_mac_prepare(E, el, err);
     }
-    if (nr_op_is_seq(L->op))
+    if (nr_model_op_is_seq(L->op))
         return emu_seq_prepare(E, el, err);
     return emu_ops_check(L, err);
 }
@@ -383,7 +383,7 @@ static int run_sample(emu *E, const float *in, int sample, nr_err *err)
         int traced = E->opts && E->opts->trace && E->opts->trace_layer == li;
         if (traced)
             fprintf(E->opts->trace, "trace sample %d layer %s (%s) element %lld\n", sample,
-                    L->name, nr_op_name(L->op), (long long)E->opts->trace_index);
+                    L->name, nr_spec_op_name(L->op), (long long)E->opts->trace_index);
         switch (L->op) {
         case NR_OP_CONV:
         case NR_OP_DENSE:
@@ -391,7 +391,7 @@ static int run_sample(emu *E, const float *in, int sample, nr_err *err)
             emu_mac_run(E, li);
             break;
         default:
-            if (nr_op_is_seq(L->op))
+            if (nr_model_op_is_seq(L->op))
                 emu_seq_run(E, li);
             else
                 emu_ops_run(E, li);

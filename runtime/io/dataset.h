@@ -169,7 +169,7 @@ typedef struct nr_tokens {
     int vocab_used;  /* largest id + 1                                     */
 } nr_tokens;
 /* Read and check path; every id in [0, vocab) (vocab <= 0: any id >= 0). */
-int nr_tokens_load(const char *path, int vocab, nr_tokens **out, nr_err *err);
-void nr_tokens_free(nr_tokens *t);
+int nr_ds_tokens_load(const char *path, int vocab, nr_tokens **out, nr_err *err);
+void nr_ds_tokens_free(nr_tokens *t);
 
 #endif

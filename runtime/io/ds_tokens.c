@@ -20,7 +20,7 @@ static int fail(nr_tokens *t, int32_t *ids, int rc)
     return rc;
 }
 
-int nr_tokens_load(const char *path, int vocab, nr_tokens **out, nr_err *err)
+int nr_ds_tokens_load(const char *path, int vocab, nr_tokens **out, nr_err *err)
 {
     *out = NULL;
     int32_t *ids = NULL;
@@ -59,7 +59,7 @@ int nr_tokens_load(const char *path, int vocab, nr_tokens **out, nr_err *err)
     return 0;
 }
 
-void nr_tokens_free(nr_tokens *t)
+void nr_ds_tokens_free(nr_tokens *t)
 {
     if (!t)
         return;

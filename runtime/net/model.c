@@ -351,11 +351,11 @@ static int infer(build *b, int si, nr_layer *L)
         L->out_shape[1] = L->out_shape[2] = 1;
         break;
     default: { /* relu relu6 clip lrn softmax dropout: shape unchanged */
-        if (!nr_op_is_seq(P->op))
+        if (!nr_model_op_is_seq(P->op))
             break;
         const char *field;
         char msg[200];
-        int rc = nr_seq_infer(P, L, &field, msg, sizeof msg);
+        int rc = nr_model_seq_infer(P, L, &field, msg, sizeof msg);
         if (rc)
             return layer_err(b, si, rc, field, "%s", msg);
         break;
@@ -449,7 +449,7 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
                 return 0;
             return nr_err_set(b->err, NR_ESHAPE, b->wpath, 0, 0, where,
                               "missing: layer %s (%s:%d:%d) needs %s %s", P->name, b->s->path,
-                              P->line, P->col, nr_op_name(P->op), want);
+                              P->line, P->col, nr_spec_op_name(P->op), want);
         }
         const nr_tensor_info *ti = nr_safetensors_info(b->st, i);
         int ok = ti->ndim == ndim;
@@ -464,7 +464,7 @@ static int bind(build *b, int si, const char *suffix, int tensor_id, int ndim,
             nr_strbuf_add(&gs, "]");
             return nr_err_set(b->err, NR_ESHAPE, b->wpath, 0, 0, where,
                               "expected shape %s for %s layer %s, got %s", want,
-                              nr_op_name(P->op), P->name, got);
+                              nr_spec_op_name(P->op), P->name, got);
         }
     }
     double *x = malloc((count ? count : 1) * sizeof *x);
@@ -608,7 +608,7 @@ static int bind_seq(build *b, int si, nr_layer *L)
     const char *sfx[2];
     int nd[2];
     int64_t sh[2][3];
-    int n = nr_seq_tensors(L, sfx, nd, sh);
+    int n = nr_model_seq_tensors(L, sfx, nd, sh);
     for (int k = 0; k < n; k++) {
         size_t cnt = 1;
         for (int d = 0; d < nd[k]; d++)
@@ -718,7 +718,7 @@ static void model_memory(const build *b, uint64_t *weights, uint64_t *acts)
         a = sat_add(a, (uint64_t)nr_shape_count(L->out_shape) + 1);
         if (L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST)
             w = sat_add(w, sat_mul(2, (uint64_t)nr_shape_count(L->in_shape[0])));
-        w = sat_add(w, sat_mul(2, nr_seq_lm_weight_count(L)));
+        w = sat_add(w, sat_mul(2, nr_model_seq_lm_weight_count(L)));
         if (L->op == NR_OP_CONV || L->op == NR_OP_DENSE || L->op == NR_OP_LINEAR) {
             int64_t ws[4];
             int nd = mac_weight_shape(P, L, ws);
@@ -841,7 +841,7 @@ static int bind_precision(build *b)
                               "layer %s: mac %s needs scaled weights or scaled input "
                               "activations (its input %s is not scaled); use unfused, fused "
                               "or exact",
-                              L->name, nr_mac_name(L->prec.mac),
+                              L->name, nr_prec_mac_name(L->prec.mac),
                               L->inputs[0] < 0 ? "input" : m->layers[L->inputs[0]].name);
         }
     }

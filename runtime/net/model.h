@@ -37,8 +37,8 @@
 
 #define NR_NAME_MAX 96
 
-const char *nr_op_name(nr_op op);
-int nr_op_parse(const char *s, nr_op *out); /* 0 or -1 */
+const char *nr_spec_op_name(nr_op op);
+int nr_spec_op_parse(const char *s, nr_op *out); /* 0 or -1 */
 
 /* ---------------------------------------------------------------- spec */
 
@@ -119,8 +119,8 @@ enum { /* (not an nr_mac_mode: switches need not name it) */
     NR_MAC_COUNT = 0 NR_MAC_MODES(X)
 #undef X
 };
-const char *nr_mac_name(nr_mac_mode m);
-int nr_mac_parse(const char *s, nr_mac_mode *out); /* 0, or -1 for an unknown name */
+const char *nr_prec_mac_name(nr_mac_mode m);
+int nr_prec_mac_parse(const char *s, nr_mac_mode *out); /* 0, or -1 for an unknown name */
 
 /* Precision of one layer: a format for each role.  A scaled weights or
  * activations role ([scl-*]) has its scaled format in weights_scaled /
@@ -230,7 +230,7 @@ int nr_prec_is_scaled(const nr_layer_prec *p);
 /* The combination rules of [scl-dot-check]: 0, or -NR_ESYNTAX with msg
  * saying what is wrong and what is allowed. */
 int nr_prec_check(const nr_layer_prec *p, char *msg, size_t n);
-const char *nr_mac_name(nr_mac_mode m);
+const char *nr_prec_mac_name(nr_mac_mode m);
 
 /* ---------------------------------------------------------------- model */
 
@@ -253,7 +253,7 @@ typedef struct nr_layer {
     nr_layer_prec prec;            /* resolved precision                   */
     /* Scaled weights ([scl-dot-wq]), quantized once at build when
      * prec.weights_scaled is set (else NULL): wq[i] the element value of
-     * w[i] (same layout), wscale[g] the scale of group g (nr_layer_wgroup). */
+     * w[i] (same layout), wscale[g] the scale of group g (nr_model_layer_wgroup). */
     double *wq, *wscale;
     size_t nwscale;
     uint64_t wq_clipped, wq_zero, wq_nan; /* over the weight groups       */
@@ -333,31 +333,31 @@ int nr_model_is_scaled(const nr_model *m);
 /* The scale group of weight (o, ci, r, c) ([scl-group], [scl-dot-wq]): ci
  * within the output channel's group; dense: r = c = 0, ci the input index;
  * batchnorm: ci = 0. */
-size_t nr_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c);
+size_t nr_model_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c);
 size_t nr_shape_count(const int shape[3]);
 
 /* model_seq.c: the sequence ops ([op-seq]). */
 /* 1 for tokens, linear, matmul, heads, merge_heads, layernorm,
  * softmax_axis, gelu, scale, add_const. */
-int nr_op_is_seq(nr_op op);
+int nr_model_op_is_seq(nr_op op);
 /* Output shape and MACs of a sequence op L (spec P) from L->in_shape;
  * 0, or an NR_E* code with the offending field and a message. */
-int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg, size_t n);
+int nr_model_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg, size_t n);
 /* The weight tensors of a layernorm / add_const layer: count (0..2),
  * suffixes and shapes. */
-int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3]);
+int nr_model_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3]);
 
 /* model_seq_lm.c: the causal language model ops ([op-lm]): embedding,
  * rmsnorm, rope, silu, mul, causal_softmax. */
-int nr_seq_lm_is(nr_op op);
-/* nr_seq_infer's part for those ops (same contract). */
-int nr_seq_lm_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg,
+int nr_model_seq_lm_is(nr_op op);
+/* nr_model_seq_infer's part for those ops (same contract). */
+int nr_model_seq_lm_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg,
                     size_t n);
-/* nr_seq_tensors's part for those ops: count, suffixes and shapes. */
-int nr_seq_lm_tensors(const nr_layer *L, const char *suffix[2], int ndim[2],
+/* nr_model_seq_tensors's part for those ops: count, suffixes and shapes. */
+int nr_model_seq_lm_tensors(const nr_layer *L, const char *suffix[2], int ndim[2],
                       int64_t shape[2][3]);
 /* Values of the weight tensors of layer L of those ops (for the memory bound). */
-uint64_t nr_seq_lm_weight_count(const nr_layer *L);
+uint64_t nr_model_seq_lm_weight_count(const nr_layer *L);
 /* 1 when the network input of m holds token ids: it feeds an embedding
  * layer ([op-embedding]); then it is not rounded ([net-1] does not apply). */
 int nr_model_takes_ids(const nr_model *m);

@@ -31,7 +31,7 @@ static void wdims(const nr_layer *L, int *O, int *cin, int *kh, int *kw)
     }
 }
 
-size_t nr_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c)
+size_t nr_model_layer_wgroup(const nr_layer *L, int o, int ci, int r, int c)
 {
     const nr_scaled *s = &L->prec.weights_scaled;
     int O, cin, kh, kw;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int nr_op_is_seq(nr_op op)
+int nr_model_op_is_seq(nr_op op)
 {
     switch (op) {
     case NR_OP_TOKENS: case NR_OP_LINEAR: case NR_OP_MATMUL: case NR_OP_HEADS:
@@ -17,7 +17,7 @@ int nr_op_is_seq(nr_op op)
     case NR_OP_SCALE: case NR_OP_ADD_CONST:
         return 1;
     default:
-        return nr_seq_lm_is(op);
+        return nr_model_seq_lm_is(op);
     }
 }
 
@@ -48,7 +48,7 @@ static int infer_matmul(const nr_layer_spec *P, nr_layer *L, const char **field,
     return 0;
 }
 
-int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg, size_t n)
+int nr_model_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg, size_t n)
 {
     const int *in = L->in_shape[0];
     int *out = L->out_shape;
@@ -89,11 +89,11 @@ int nr_seq_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *
         }
         return 0;
     default: /* layernorm softmax_axis gelu scale add_const: shape unchanged */
-        return nr_seq_lm_infer(P, L, field, msg, n);
+        return nr_model_seq_lm_infer(P, L, field, msg, n);
     }
 }
 
-int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3])
+int nr_model_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_t shape[2][3])
 {
     const int *in = L->in_shape[0];
     if (L->op == NR_OP_LAYERNORM) { /* [op-layernorm] weight, bias over F */
@@ -111,5 +111,5 @@ int nr_seq_tensors(const nr_layer *L, const char *suffix[2], int ndim[2], int64_
             shape[0][d] = in[d];
         return 1;
     }
-    return nr_seq_lm_tensors(L, suffix, ndim, shape);
+    return nr_model_seq_lm_tensors(L, suffix, ndim, shape);
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int nr_seq_lm_is(nr_op op)
+int nr_model_seq_lm_is(nr_op op)
 {
     switch (op) {
     case NR_OP_EMBEDDING: case NR_OP_RMSNORM: case NR_OP_ROPE: case NR_OP_SILU: case NR_OP_MUL:
@@ -26,7 +26,7 @@ static int shape_err(char *msg, size_t n, const char *what, const int *s)
     return NR_ESHAPE;
 }
 
-int nr_seq_lm_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg,
+int nr_model_seq_lm_infer(const nr_layer_spec *P, nr_layer *L, const char **field, char *msg,
                     size_t n)
 {
     const int *in = L->in_shape[0];
@@ -62,7 +62,7 @@ int nr_seq_lm_infer(const nr_layer_spec *P, nr_layer *L, const char **field, cha
     }
 }
 
-int nr_seq_lm_tensors(const nr_layer *L, const char *suffix[2], int ndim[2],
+int nr_model_seq_lm_tensors(const nr_layer *L, const char *suffix[2], int ndim[2],
                       int64_t shape[2][3])
 {
     const int *in = L->in_shape[0];
@@ -91,15 +91,15 @@ int nr_seq_lm_tensors(const nr_layer *L, const char *suffix[2], int ndim[2],
     }
 }
 
-uint64_t nr_seq_lm_weight_count(const nr_layer *L)
+uint64_t nr_model_seq_lm_weight_count(const nr_layer *L)
 {
     const char *sfx[2];
     int nd[2];
     int64_t sh[2][3];
     uint64_t total = 0;
-    if (!nr_seq_lm_is(L->op))
+    if (!nr_model_seq_lm_is(L->op))
         return 0;
-    int k = nr_seq_lm_tensors(L, sfx, nd, sh);
+    int k = nr_model_seq_lm_tensors(L, sfx, nd, sh);
     for (int i = 0; i < k; i++) {
         uint64_t c = 1;
         for (int d = 0; d < nd[i]; d++)

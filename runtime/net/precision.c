@@ -191,7 +191,7 @@ static int parse_roles(const nr_yaml_doc *d, const nr_yaml_node *m, const char *
     }
     if ((n = nr_yaml_get(m, "mac"))) {
         snprintf(w, sizeof w, "%.80s.mac", where);
-        if (n->kind != NR_YAML_SCALAR || nr_mac_parse(n->text, &p->mac)) {
+        if (n->kind != NR_YAML_SCALAR || nr_prec_mac_parse(n->text, &p->mac)) {
             char got[64];
             nr_yaml_describe(n, got, sizeof got);
             return nr_yaml_err(d, n, NR_ESYNTAX, w, err,
@@ -481,12 +481,12 @@ static const char *const mac_names[NR_MAC_COUNT] = {
 #undef X
 };
 
-const char *nr_mac_name(nr_mac_mode m)
+const char *nr_prec_mac_name(nr_mac_mode m)
 {
     return (unsigned)m < NR_MAC_COUNT ? mac_names[m] : "?";
 }
 
-int nr_mac_parse(const char *s, nr_mac_mode *out)
+int nr_prec_mac_parse(const char *s, nr_mac_mode *out)
 {
     for (int i = 0; i < NR_MAC_COUNT; i++)
         if (!strcmp(s, mac_names[i])) {
@@ -530,7 +530,7 @@ int nr_prec_check(const nr_layer_prec *p, char *msg, size_t n)
     else if (block && !any)
         snprintf(msg, n, "mac %s needs scaled weights or activations (e.g. mxfp8); with "
                          "plain formats use unfused, fused or exact",
-                 nr_mac_name(p->mac));
+                 nr_prec_mac_name(p->mac));
     else if (w->gran != NR_GRAN_NONE && w->rule == NR_RULE_STATIC)
         snprintf(msg, n, "weights cannot have rule static: their scales are computed when "
                          "the model is built; static is for calibrated activations");
@@ -542,7 +542,7 @@ int nr_prec_check(const nr_layer_prec *p, char *msg, size_t n)
     else if (p->promote > 0 && p->mac != NR_MAC_UNFUSED && p->mac != NR_MAC_FUSED)
         snprintf(msg, n, "promote: K chunks the sum of an unfused or fused mac; mac %s "
                          "already fixes how sums are formed",
-                 nr_mac_name(p->mac));
+                 nr_prec_mac_name(p->mac));
     else
         return 0;
     return -NR_ESYNTAX;

@@ -81,11 +81,11 @@ int nr_precision_parse_ops(const nr_yaml_doc *d, const nr_yaml_node *ops, nr_pre
         char w[128];
         snprintf(w, sizeof w, "ops.%.80s", key->text);
         nr_op op;
-        if (key->kind != NR_YAML_SCALAR || nr_op_parse(key->text, &op)) {
+        if (key->kind != NR_YAML_SCALAR || nr_spec_op_parse(key->text, &op)) {
             char list[512];
             nr_strbuf ls = nr_strbuf_on(list, sizeof list);
             for (int k = 0; k < NR_OP_COUNT; k++)
-                nr_strbuf_add(&ls, "%s%s", k ? " " : "", nr_op_name((nr_op)k));
+                nr_strbuf_add(&ls, "%s%s", k ? " " : "", nr_spec_op_name((nr_op)k));
             return nr_yaml_err(d, key, NR_ESYNTAX, w, err, "unknown op (expected one of: %s)",
                                list);
         }
@@ -105,7 +105,7 @@ void nr_precision_layer_op(const nr_precision *p, const char *name, const char *
 {
     nr_precision q = *p; /* shallow: only the default differs */
     for (int i = 0; i < p->nops; i++)
-        if (!strcmp(p->ops[i].layer, nr_op_name(op)))
+        if (!strcmp(p->ops[i].layer, nr_spec_op_name(op)))
             nr_precision_apply(&p->ops[i], &q.dflt);
     nr_precision_layer(&q, name, alias, out);
     if (!out->nl_set) /* [op-prec] the nonlinear role follows the activations */

@@ -23,12 +23,12 @@ static const int op_nin[] = {
 #undef X
 };
 
-const char *nr_op_name(nr_op op)
+const char *nr_spec_op_name(nr_op op)
 {
     return (unsigned)op < NR_OP_COUNT ? op_names[op] : "?";
 }
 
-int nr_op_parse(const char *s, nr_op *out)
+int nr_spec_op_parse(const char *s, nr_op *out)
 {
     for (int i = 0; i < NR_OP_COUNT; i++)
         if (!strcmp(s, op_names[i])) {
@@ -278,7 +278,7 @@ static int get_axes(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
     }
     if (!any)
         return nr_yaml_err(c->d, m, NR_ESYNTAX, c->where, c->err,
-                           "%s needs at least one of the fields c, h, w", nr_op_name(L->op));
+                           "%s needs at least one of the fields c, h, w", nr_spec_op_name(L->op));
     return 0;
 }
 
@@ -332,7 +332,7 @@ static int parse_inputs(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
     if ((nin > 0 && have != nin) || (nin < 0 && have < 2)) {
         const nr_yaml_node *at = many ? many : one ? one : m;
         return nr_yaml_err(c->d, at, NR_ESYNTAX, fld(c, many ? "inputs" : "input", w), c->err,
-                           "%s takes %s input%s, got %d", nr_op_name(L->op),
+                           "%s takes %s input%s, got %d", nr_spec_op_name(L->op),
                            nin == 1 ? "1" : nin == 2 ? "2" : "2 or more", nin == 1 ? "" : "s",
                            have);
     }
@@ -527,7 +527,7 @@ static int parse_layer(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
         return nr_yaml_err(c->d, nr_yaml_get(m, "name"), NR_ESYNTAX, w, c->err,
                            "'input' is reserved for the network input");
     const nr_yaml_node *op = nr_yaml_get(m, "op");
-    if (op->kind != NR_YAML_SCALAR || nr_op_parse(op->text, &L->op)) {
+    if (op->kind != NR_YAML_SCALAR || nr_spec_op_parse(op->text, &L->op)) {
         char got[64], list[256];
         nr_strbuf ls = nr_strbuf_on(list, sizeof list);
         nr_yaml_describe(op, got, sizeof got);

@@ -356,7 +356,7 @@ static int zero_sum_sign(nr_rounding m) { return m == NR_RND_RD; }
 
 /* Exact sum.  Exact cancellation and (+0) + (-0) give zero_sum_sign(m);
  * inf - inf is NaN (the caller flags INVALID). */
-void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding m, nr_exact *out)
+void nr_arith_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding m, nr_exact *out)
 {
     if (a->cls == NR_CLS_NAN || b->cls == NR_CLS_NAN) {
         exact_nan(out);
@@ -389,7 +389,7 @@ void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding m, nr_exact 
 
 /* Exact product (128 significant bits suffice for operands of up to 64
  * bits each; wider significands are jammed first).  0 * inf is NaN. */
-void nr_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out)
+void nr_arith_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out)
 {
     int sign = a->sign ^ b->sign;
     if (a->cls == NR_CLS_NAN || b->cls == NR_CLS_NAN) {
@@ -465,8 +465,8 @@ static uint64_t add_core(const nr_format *f, nr_rounding m, uint64_t a, uint64_t
                          uint32_t sr, unsigned *fl)
 {
     nr_exact x, y;
-    nr_decode_exact(f, a, &x);
-    nr_decode_exact(f, b, &y);
+    nr_codec_decode_exact(f, a, &x);
+    nr_codec_decode_exact(f, b, &y);
     if (y.cls != NR_CLS_NAN)
         y.sign ^= negb;
     if (x.cls == NR_CLS_NAN || y.cls == NR_CLS_NAN)
@@ -511,8 +511,8 @@ uint64_t nr_mul(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint3
     if (!fl)
         fl = &dummy;
     nr_exact x, y;
-    nr_decode_exact(f, a, &x);
-    nr_decode_exact(f, b, &y);
+    nr_codec_decode_exact(f, a, &x);
+    nr_codec_decode_exact(f, b, &y);
     int sign = x.sign ^ y.sign;
     if (x.cls == NR_CLS_NAN || y.cls == NR_CLS_NAN)
         return special(f, NR_CLS_NAN, 0, sr, fl);
@@ -541,8 +541,8 @@ uint64_t nr_div(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint3
     if (!fl)
         fl = &dummy;
     nr_exact x, y;
-    nr_decode_exact(f, a, &x);
-    nr_decode_exact(f, b, &y);
+    nr_codec_decode_exact(f, a, &x);
+    nr_codec_decode_exact(f, b, &y);
     int sign = x.sign ^ y.sign;
     if (x.cls == NR_CLS_NAN || y.cls == NR_CLS_NAN)
         return special(f, NR_CLS_NAN, 0, sr, fl);
@@ -568,9 +568,9 @@ uint64_t nr_fma(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint6
     if (!fl)
         fl = &dummy;
     nr_exact x, y, z;
-    nr_decode_exact(f, a, &x);
-    nr_decode_exact(f, b, &y);
-    nr_decode_exact(f, c, &z);
+    nr_codec_decode_exact(f, a, &x);
+    nr_codec_decode_exact(f, b, &y);
+    nr_codec_decode_exact(f, c, &z);
     int psign = x.sign ^ y.sign;
     if (x.cls == NR_CLS_NAN || y.cls == NR_CLS_NAN || z.cls == NR_CLS_NAN)
         return special(f, NR_CLS_NAN, 0, sr, fl);
@@ -614,7 +614,7 @@ uint64_t nr_sqrt(const nr_format *f, nr_rounding m, uint64_t a, uint32_t sr, uns
     if (!fl)
         fl = &dummy;
     nr_exact x;
-    nr_decode_exact(f, a, &x);
+    nr_codec_decode_exact(f, a, &x);
     switch (x.cls) {
     case NR_CLS_NAN: return special(f, NR_CLS_NAN, 0, sr, fl);
     case NR_CLS_ZERO: return special(f, NR_CLS_ZERO, x.sign, sr, fl); /* sqrt(-0) = -0 */
@@ -636,12 +636,12 @@ uint64_t nr_sqrt(const nr_format *f, nr_rounding m, uint64_t a, uint32_t sr, uns
     return finish(f, m, &r, sr, fl);
 }
 
-uint64_t nr_convert(const nr_format *to, nr_rounding m, const nr_format *from, uint64_t a,
+uint64_t nr_arith_convert(const nr_format *to, nr_rounding m, const nr_format *from, uint64_t a,
                     uint32_t sr, unsigned *fl)
 {
     nr_exact x;
     wide w;
-    nr_decode_exact(from, a, &x);
+    nr_codec_decode_exact(from, a, &x);
     if (x.cls != NR_CLS_FINITE)
         return nr_round_exact(to, m, &x, sr, fl);
     wide_from(&x, &w);

@@ -1,7 +1,7 @@
 /* bulk.c -- array kernels: float32 arrays rounded into a format, encoded
  * into packed containers, and decoded back; split over threads (pool.c)
  * and vectorised.  Every result is bit-identical to the scalar codec
- * (nr_encode_f32 / nr_decode in codec.c + round.c), which the tests check.
+ * (nr_codec_encode_f32 / nr_decode in codec.c + round.c), which the tests check.
  *
  * Two paths:
  *  - generic: one scalar call per element; every format and every mode
@@ -314,7 +314,7 @@ lane(const kconst *c, const nr_rounding mode, const int var, uint32_t u, uint32_
 }
 
 /* One encoding (container-sized, width <= 32) -> float32 pattern, as
- * codec.c's nr_decode_exact: bits above the width are ignored. */
+ * codec.c's nr_codec_decode_exact: bits above the width are ignored. */
 static inline __attribute__((always_inline)) KERNEL_ATTR uint32_t dlane(const kconst *c, uint32_t enc)
 {
     enc &= c->width_mask;
@@ -687,7 +687,7 @@ static uint32_t sr_draw(const job *j, uint64_t idx)
 static uint32_t to_f32(const job *j, uint64_t enc)
 {
     nr_exact x;
-    nr_decode_exact(j->f, enc, &x);
+    nr_codec_decode_exact(j->f, enc, &x);
     return (uint32_t)nr_round_exact(&j->fp32, NR_RND_RNE, &x, 0, NULL);
 }
 
@@ -697,7 +697,7 @@ static void gen_round(const job *j, uint64_t idx, const unsigned char *in,
     for (size_t i = 0; i < n; i++) {
         float x;
         memcpy(&x, in + 4 * i, 4);
-        uint32_t u = to_f32(j, nr_encode_f32(j->f, j->mode, x, sr_draw(j, idx + i), NULL));
+        uint32_t u = to_f32(j, nr_codec_encode_f32(j->f, j->mode, x, sr_draw(j, idx + i), NULL));
         memcpy(out + 4 * i, &u, 4);
     }
 }
@@ -708,12 +708,12 @@ static void gen_encode(const job *j, uint64_t idx, const unsigned char *in,
     for (size_t i = 0; i < n; i++) {
         float x;
         memcpy(&x, in + 4 * i, 4);
-        store_le(out + j->osz * i, nr_encode_f32(j->f, j->mode, x, sr_draw(j, idx + i), NULL),
+        store_le(out + j->osz * i, nr_codec_encode_f32(j->f, j->mode, x, sr_draw(j, idx + i), NULL),
                  j->osz);
     }
 }
 
-static void gen_decode(const job *j, uint64_t idx, const unsigned char *in,
+static void gen_ir_decode(const job *j, uint64_t idx, const unsigned char *in,
                        unsigned char *out, size_t n)
 {
     (void)idx;
@@ -879,7 +879,7 @@ void nr_bulk_decode_f32(const nr_format *f, const void *in, float *out, size_t n
     job j;
     job_init(&j, f, NR_RND_RNE, 0, 0);
     int fast = kconst_init(f, &j.c) && little_endian();
-    j.kfn = !fast ? gen_decode : f->container == 1 ? dec_uint8_t
+    j.kfn = !fast ? gen_ir_decode : f->container == 1 ? dec_uint8_t
                              : f->container == 2 ? dec_uint16_t : dec_uint32_t;
     j.in = in;
     j.out = (unsigned char *)out;

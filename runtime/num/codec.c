@@ -36,7 +36,7 @@ void nr_exact_from_double(double x, nr_exact *o)
     }
 }
 
-void nr_decode_exact(const nr_format *f, uint64_t bits, nr_exact *o)
+void nr_codec_decode_exact(const nr_format *f, uint64_t bits, nr_exact *o)
 {
     o->sticky = 0;
     o->exp = 0;
@@ -101,7 +101,7 @@ void nr_decode_exact(const nr_format *f, uint64_t bits, nr_exact *o)
     o->exp = (int32_t)((int64_t)E - f->bias - Y);
 }
 
-double nr_exact_to_double(const nr_exact *x)
+double nr_codec_exact_to_double(const nr_exact *x)
 {
     switch (x->cls) {
     case NR_CLS_NAN: return NAN;
@@ -128,16 +128,16 @@ double nr_exact_to_double(const nr_exact *x)
 double nr_decode(const nr_format *f, uint64_t bits)
 {
     nr_exact x;
-    nr_decode_exact(f, bits, &x);
+    nr_codec_decode_exact(f, bits, &x);
     if (x.cls == NR_CLS_FINITE && x.sig < (1ull << 53))
         return ldexp((double)(uint64_t)x.sig * (x.sign ? -1.0 : 1.0), x.exp); /* exact */
-    return nr_exact_to_double(&x);
+    return nr_codec_exact_to_double(&x);
 }
 
-nr_class nr_classify(const nr_format *f, uint64_t bits)
+nr_class nr_codec_classify(const nr_format *f, uint64_t bits)
 {
     nr_exact x;
-    nr_decode_exact(f, bits, &x);
+    nr_codec_decode_exact(f, bits, &x);
     return x.cls;
 }
 
@@ -148,7 +148,7 @@ int nr_is_canonical(const nr_format *f, uint64_t bits)
     if (f->kind == NR_FIXED)
         return 1;
     nr_exact x;
-    nr_decode_exact(f, bits, &x);
+    nr_codec_decode_exact(f, bits, &x);
     if (x.cls == NR_CLS_NAN)
         return bits == f->nan_bits;
     if (x.cls == NR_CLS_ZERO)
@@ -164,7 +164,7 @@ uint64_t nr_encode(const nr_format *f, nr_rounding mode, double x, uint32_t sr_b
     return nr_round_exact(f, mode, &e, sr_bits, flags);
 }
 
-uint64_t nr_encode_f32(const nr_format *f, nr_rounding mode, float x, uint32_t sr_bits,
+uint64_t nr_codec_encode_f32(const nr_format *f, nr_rounding mode, float x, uint32_t sr_bits,
                        unsigned *flags)
 {
     return nr_encode(f, mode, (double)x, sr_bits, flags); /* float -> double is exact */

@@ -601,7 +601,7 @@ static const char *const rounding_names[] = {
 #undef X
 };
 
-const char *nr_rounding_name(nr_rounding r)
+const char *nr_format_rounding_name(nr_rounding r)
 {
     if ((unsigned)r >= NR_RND_COUNT)
         return "?";

@@ -308,7 +308,7 @@ uint64_t nr_nl_mpfr(const nr_nl *f, const nr_format *in, uint64_t x, const nr_fo
                     nr_rounding mode, uint32_t sr_bits, unsigned *flags)
 {
     nr_exact xe, ye;
-    nr_decode_exact(in, x, &xe);
+    nr_codec_decode_exact(in, x, &xe);
     nr_err e = {0};
     unsigned dummy = 0, *fl = flags ? flags : &dummy;
     if (nr_nl_exact_mpfr(f, &xe, &ye, &e) < 0) {

@@ -183,7 +183,7 @@ typedef enum {
     NR_RND_COUNT
 } nr_rounding;
 
-const char *nr_rounding_name(nr_rounding r);
+const char *nr_format_rounding_name(nr_rounding r);
 int nr_rounding_parse(const char *s, nr_rounding *out, nr_err *err);
 
 /* Exception flags, or-ed into *flags by every rounding function (pass NULL
@@ -244,9 +244,9 @@ void nr_exact_from_double(double x, nr_exact *out);
  * rounding into any format (value or value-plus-sticky, through binary128:
  * every format value and every midpoint between two is a binary128 number).
  * Grammar and edge cases: runtime/num/value.c. */
-int nr_exact_parse(const char *s, nr_exact *out, nr_err *err);
+int nr_value_exact_parse(const char *s, nr_exact *out, nr_err *err);
 /* Value of an exact number rounded to nearest double (exact when it fits). */
-double nr_exact_to_double(const nr_exact *x);
+double nr_codec_exact_to_double(const nr_exact *x);
 
 /* The one round-and-pack: exact value -> encoding of f. sr_bits is used
  * only by NR_RND_SR. [rnd-*] */
@@ -257,13 +257,13 @@ uint64_t nr_round_exact(const nr_format *f, nr_rounding mode, const nr_exact *x,
 
 uint64_t nr_encode(const nr_format *f, nr_rounding mode, double x, uint32_t sr_bits,
                    unsigned *flags);
-uint64_t nr_encode_f32(const nr_format *f, nr_rounding mode, float x, uint32_t sr_bits,
+uint64_t nr_codec_encode_f32(const nr_format *f, nr_rounding mode, float x, uint32_t sr_bits,
                        unsigned *flags);
-void nr_decode_exact(const nr_format *f, uint64_t bits, nr_exact *out);
+void nr_codec_decode_exact(const nr_format *f, uint64_t bits, nr_exact *out);
 /* Exact for every float format (all values are doubles, [fmt-range]) and
  * for fixed formats of up to 53 magnitude bits; otherwise nearest double. */
 double nr_decode(const nr_format *f, uint64_t bits);
-nr_class nr_classify(const nr_format *f, uint64_t bits);
+nr_class nr_codec_classify(const nr_format *f, uint64_t bits);
 int nr_is_canonical(const nr_format *f, uint64_t bits); /* 0 for e.g. -nosub exp-0 nonzero mantissa */
 /* Value result: decode(encode(x)). */
 double nr_round(const nr_format *f, nr_rounding mode, double x, uint32_t sr_bits,
@@ -279,15 +279,15 @@ uint64_t nr_div(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint3
 uint64_t nr_fma(const nr_format *f, nr_rounding m, uint64_t a, uint64_t b, uint64_t c, uint32_t sr,
                 unsigned *fl); /* a*b + c */
 uint64_t nr_sqrt(const nr_format *f, nr_rounding m, uint64_t a, uint32_t sr, unsigned *fl);
-uint64_t nr_convert(const nr_format *to, nr_rounding m, const nr_format *from, uint64_t a,
+uint64_t nr_arith_convert(const nr_format *to, nr_rounding m, const nr_format *from, uint64_t a,
                     uint32_t sr, unsigned *fl);
 /* Exact operations on exact values (used by the above and by the emulator
  * for MAC modes that round once).  Exact when neither operand carries a
  * sticky bit (format values, or one add of an exact product); summing many
  * sticky values needs a long accumulator instead.  The mode only decides the
  * sign of an exact zero sum ([rnd-4]: +0, or -0 under rd; -0 + -0 = -0). */
-void nr_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding mode, nr_exact *out);
-void nr_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out);
+void nr_arith_exact_add(const nr_exact *a, const nr_exact *b, nr_rounding mode, nr_exact *out);
+void nr_arith_exact_mul(const nr_exact *a, const nr_exact *b, nr_exact *out);
 /* Exact quotient a / b, plus sticky when inexact (the divisor's
  * significand must fit 64 bits to be exact: true of every format value and
  * double).  Used by scaled formats' V / X [scl-elem]. */

@@ -1,4 +1,4 @@
-/* value.c -- number text -> exact value (nr_exact_parse).
+/* value.c -- number text -> exact value (nr_value_exact_parse).
  *
  * Accepted (case-insensitive, optional surrounding whitespace, optional
  * sign):  decimal  "12", "0.1", ".5", "5.", "-3e-7", "1E+400";
@@ -118,7 +118,7 @@ static void from_f128(nr_f128 t, nr_exact *o)
     o->exp = (E ? E : 1) - 16383 - 112;
 }
 
-int nr_exact_parse(const char *s, nr_exact *out, nr_err *err)
+int nr_value_exact_parse(const char *s, nr_exact *out, nr_err *err)
 {
     char shown[48];
     const char *p = s, *end = s + strlen(s);

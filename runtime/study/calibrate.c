@@ -133,7 +133,7 @@ int nr_calibrate_tensors(const nr_model *target, nr_calibration *c, nr_err *err)
     return 0;
 }
 
-void nr_calibration_free(nr_calibration *c)
+void nr_cal_calibration_free(nr_calibration *c)
 {
     for (int i = 0; c->t && i < c->ntensors; i++)
         free(c->t[i].hist);

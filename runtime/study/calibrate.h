@@ -93,7 +93,7 @@ int nr_calibrate_tensors(const nr_model *target, nr_calibration *c, nr_err *err)
  * shape.  c from nr_calibrate_tensors. */
 int nr_calibrate_run(const nr_model *target, const nr_dataset *ds, const nr_cal_opts *o,
                      nr_calibration *c, nr_err *err);
-void nr_calibration_free(nr_calibration *c);
+void nr_cal_calibration_free(nr_calibration *c);
 
 /* ---------------------------------------------------------------- calibrate_taps.c */
 

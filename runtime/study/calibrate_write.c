@@ -49,9 +49,9 @@ static void put_roles(FILE *b, const nr_layer_prec *p, unsigned mask, int all)
         sep = ", ";
     }
     if (mask & NR_ROLE_ROUNDING)
-        fprintf(b, "%srounding: %s", sep, nr_rounding_name(p->rounding)), sep = ", ";
+        fprintf(b, "%srounding: %s", sep, nr_format_rounding_name(p->rounding)), sep = ", ";
     if (mask & NR_ROLE_MAC)
-        fprintf(b, "%smac: %s", sep, nr_mac_name(p->mac)), sep = ", ";
+        fprintf(b, "%smac: %s", sep, nr_prec_mac_name(p->mac)), sep = ", ";
     if (mask & NR_ROLE_PROMOTE)
         fprintf(b, "%spromote: %d", sep, p->promote);
     fprintf(b, "}");

@@ -16,7 +16,7 @@
 #include <time.h>
 
 /* The nll of one position (V logits) and whether its argmax is target. */
-double nr_lm_nll(const float *l, int V, int target, int *hit)
+double nr_eval_lm_nll(const float *l, int V, int target, int *hit)
 {
     double m = -INFINITY;
     int finite = 1;
@@ -71,7 +71,7 @@ int nr_eval_lm(const nr_engine *e, const nr_model *m, const nr_tokens *t, int64_
     if (!in || !out || !r->argmax) {
         free(in);
         free(out);
-        nr_lm_result_free(r);
+        nr_eval_lm_result_free(r);
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "eval", "out of memory");
     }
     struct timespec t0, t1;
@@ -87,7 +87,7 @@ int nr_eval_lm(const nr_engine *e, const nr_model *m, const nr_tokens *t, int64_
             for (int i = 0; i < T; i++) {
                 const float *l = out + ((size_t)b * T + i) * V;
                 int target = t->ids[(w0 + b) * t->len + i + 1], hit;
-                double nll = nr_lm_nll(l, V, target, &hit);
+                double nll = nr_eval_lm_nll(l, V, target, &hit);
                 r->nonfinite += isinf(nll);
                 r->nll += nll;
                 r->correct += hit;
@@ -101,7 +101,7 @@ int nr_eval_lm(const nr_engine *e, const nr_model *m, const nr_tokens *t, int64_
     free(in);
     free(out);
     if (rc) {
-        nr_lm_result_free(r);
+        nr_eval_lm_result_free(r);
         return rc;
     }
     r->tokens = r->windows * T;
@@ -111,7 +111,7 @@ int nr_eval_lm(const nr_engine *e, const nr_model *m, const nr_tokens *t, int64_
     return 0;
 }
 
-int64_t nr_lm_agree(const nr_lm_result *a, const nr_lm_result *b)
+int64_t nr_eval_lm_agree(const nr_lm_result *a, const nr_lm_result *b)
 {
     int64_t k = 0;
     if (a->tokens != b->tokens || !a->argmax || !b->argmax)
@@ -121,7 +121,7 @@ int64_t nr_lm_agree(const nr_lm_result *a, const nr_lm_result *b)
     return k;
 }
 
-void nr_lm_result_free(nr_lm_result *r)
+void nr_eval_lm_result_free(nr_lm_result *r)
 {
     free(r->argmax);
     r->argmax = NULL;

@@ -26,9 +26,9 @@ int nr_eval_lm(const nr_engine *e, const nr_model *m, const nr_tokens *t, int64_
                nr_eval_progress_fn progress, void *pctx, nr_lm_result *r, nr_err *err);
 /* nll of one position's V logits for target (+inf when a logit is not
  * finite); *hit = 1 when the first-index argmax is target. */
-double nr_lm_nll(const float *l, int V, int target, int *hit);
+double nr_eval_lm_nll(const float *l, int V, int target, int *hit);
 /* Positions where a and b predict the same id. */
-int64_t nr_lm_agree(const nr_lm_result *a, const nr_lm_result *b);
-void nr_lm_result_free(nr_lm_result *r);
+int64_t nr_eval_lm_agree(const nr_lm_result *a, const nr_lm_result *b);
+void nr_eval_lm_result_free(nr_lm_result *r);
 
 #endif

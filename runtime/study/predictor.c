@@ -82,7 +82,7 @@ static double grid_r2(int j)
     return j > NR_NOISE_GRID ? 1.0 : 1.0 - pow(10.0, -(double)j / 8.0);
 }
 
-int nr_noise_model_init(nr_noise_model *nm, double var, const float *margin, int64_t n,
+int nr_pred_noise_model_init(nr_noise_model *nm, double var, const float *margin, int64_t n,
                         int64_t correct, nr_err *err)
 {
     memset(nm, 0, sizeof *nm);
@@ -112,7 +112,7 @@ int nr_noise_model_init(nr_noise_model *nm, double var, const float *margin, int
  * fp32 gets when fewer than half the slice is right.  Capping it by its
  * minimum over higher R^2 keeps "more agreement never predicts less
  * accuracy" (exactly at the grid points, nearly between them). */
-double nr_noise_model_accuracy(const nr_noise_model *nm, double r2)
+double nr_pred_noise_model_accuracy(const nr_noise_model *nm, double r2)
 {
     if (!(r2 > 0))
         r2 = 0;
@@ -152,7 +152,7 @@ double nr_predictor_x(const nr_predictor *p, const nr_noise_model *nm, double r2
 {
     if (p->model == NR_PRED_R2)
         return clamp01(r2);
-    return nm ? nr_noise_model_accuracy(nm, r2) : NAN;
+    return nm ? nr_pred_noise_model_accuracy(nm, r2) : NAN;
 }
 
 double nr_predictor_apply(const nr_predictor *p, const nr_noise_model *nm, double r2)
@@ -290,7 +290,7 @@ static const nr_noise_model *slice_of(points *p, const nr_results_row *row)
     slice_model *m = &sl[p->nsl];
     memset(m, 0, sizeof *m);
     nr_baseline key;
-    nr_baseline_key(&key, k->spec_hash, k->weights_hash, k->data_hash, k->data_first,
+    nr_results_baseline_key(&key, k->spec_hash, k->weights_hash, k->data_hash, k->data_first,
                     k->data_count);
     int rc = nr_results_find_baseline(p->db, &key, &m->b, &p->err);
     if (rc < 0)
@@ -298,7 +298,7 @@ static const nr_noise_model *slice_of(points *p, const nr_results_row *row)
     if (rc == 0)
         m->b = key; /* remembered as absent */
     nr_err ignore = {0};
-    m->ok = rc == 1 && nr_noise_model_init(&m->nm, m->b.sample_var, m->b.margin.v,
+    m->ok = rc == 1 && nr_pred_noise_model_init(&m->nm, m->b.sample_var, m->b.margin.v,
                                            m->b.margin.n, m->b.correct, &ignore) == 0;
     p->nsl++;
     return m->ok ? &m->nm : NULL;
@@ -390,7 +390,7 @@ int nr_predictor_fit_db(nr_results *db, const char *exclude, nr_predictor *out, 
         snprintf(out->networks, sizeof out->networks, "%s", pts.networks);
 done:
     for (int i = 0; i < pts.nsl; i++)
-        nr_baseline_free(&pts.sl[i].b);
+        nr_results_baseline_free(&pts.sl[i].b);
     free(pts.sl);
     free(nets.e);
     free(pts.x);

@@ -287,16 +287,16 @@ static int run_predictor(const nr_run *run, nr_fit *fit)
 static int put_noise(FILE *f, nr_results *db, const nr_run *run, nr_err *err)
 {
     nr_baseline key, b;
-    nr_baseline_key(&key, run->spec_hash, run->weights_hash, run->data_hash, run->data_first,
+    nr_results_baseline_key(&key, run->spec_hash, run->weights_hash, run->data_hash, run->data_first,
                     run->data_count);
     int got = nr_results_find_baseline(db, &key, &b, err);
     if (got < 0)
         return got;
     nr_noise_model nm;
     nr_err ignore = {0};
-    if (!got || nr_noise_model_init(&nm, b.sample_var, b.margin.v, b.margin.n, b.correct,
+    if (!got || nr_pred_noise_model_init(&nm, b.sample_var, b.margin.v, b.margin.n, b.correct,
                                     &ignore)) {
-        nr_baseline_free(&b);
+        nr_results_baseline_free(&b);
         fputs("null", f);
         return 0;
     }
@@ -311,14 +311,14 @@ static int put_noise(FILE *f, nr_results *db, const nr_run *run, nr_err *err)
     int k = 0;
     for (int i = 0; i <= 90; i++, k++) {
         double r = i / 100.0;
-        fprintf(f, "%s[%.17g,%.17g]", k ? "," : "", r, nr_noise_model_accuracy(&nm, r));
+        fprintf(f, "%s[%.17g,%.17g]", k ? "," : "", r, nr_pred_noise_model_accuracy(&nm, r));
     }
     for (int j = 17; j <= 128; j++) {
         double r = 1.0 - pow(10.0, -j / 16.0);
-        fprintf(f, ",[%.17g,%.17g]", r, nr_noise_model_accuracy(&nm, r));
+        fprintf(f, ",[%.17g,%.17g]", r, nr_pred_noise_model_accuracy(&nm, r));
     }
-    fprintf(f, ",[1,%.17g]]}", nr_noise_model_accuracy(&nm, 1.0));
-    nr_baseline_free(&b);
+    fprintf(f, ",[1,%.17g]]}", nr_pred_noise_model_accuracy(&nm, 1.0));
+    nr_results_baseline_free(&b);
     return 0;
 }
 

@@ -996,7 +996,7 @@ int nr_results_each_eval(nr_results *r, const nr_eval_filter *f, nr_eval_fn fn, 
 
 /* ------------------------------------------------------------ runs */
 
-void nr_run_init(nr_run *run)
+void nr_results_run_init(nr_run *run)
 {
     memset(run, 0, sizeof *run);
     run->budget = run->fp32_top1 = run->fp32_top5 = run->finished = NAN;
@@ -1062,7 +1062,7 @@ int nr_results_each_run(nr_results *r, nr_run_fn fn, void *ctx, nr_err *err)
 
 /* ------------------------------------------------------------ sensitivity */
 
-void nr_sens_init(nr_sens *s)
+void nr_results_sens_init(nr_sens *s)
 {
     memset(s, 0, sizeof *s);
     s->top1 = s->norm_acc = s->r2 = s->seconds = NAN;
@@ -1119,7 +1119,7 @@ int nr_results_put_baseline(nr_results *r, nr_baseline *b, nr_err *err)
     return insert_row(r, S_BASE_PUT, &tables[T_BASE], b, err);
 }
 
-void nr_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_hash,
+void nr_results_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_hash,
                      const char *data_hash, int64_t data_first, int64_t data_count)
 {
     memset(b, 0, sizeof *b);
@@ -1134,7 +1134,7 @@ int nr_results_find_baseline(nr_results *r, const nr_baseline *key, nr_baseline 
                              nr_err *err)
 {
     nr_baseline probe;
-    nr_baseline_key(&probe, key->spec_hash, key->weights_hash, key->data_hash, key->data_first,
+    nr_results_baseline_key(&probe, key->spec_hash, key->weights_hash, key->data_hash, key->data_first,
                     key->data_count);
     memset(out, 0, sizeof *out);
     int rc = find_by_key(r, S_BASE_FIND, &tables[T_BASE], &probe, out, "looking up a baseline",
@@ -1145,11 +1145,11 @@ int nr_results_find_baseline(nr_results *r, const nr_baseline *key, nr_baseline 
                         (long long)out->margin.n, (long long)out->data_count);
     }
     if (rc != 1)
-        nr_baseline_free(out);
+        nr_results_baseline_free(out);
     return rc;
 }
 
-void nr_baseline_free(nr_baseline *b)
+void nr_results_baseline_free(nr_baseline *b)
 {
     if (!b)
         return;

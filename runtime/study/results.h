@@ -73,7 +73,7 @@ typedef struct nr_results_key {
     char formats[128];   /* canonical format name ("e6m7", "q3.4") when one
                             format covers every role; else role=fmt pairs
                             ("weight=e4m3,act=e5m2"), as the search writes them */
-    char rounding[16];   /* nr_rounding_name(): "rz"                          */
+    char rounding[16];   /* nr_format_rounding_name(): "rz"                          */
     char mac[16];        /* MAC mode: "unfused", ...                          */
     char layers[2048];   /* per-layer assignment ("conv1=e5m4,fc=e4m3"), ""
                             when one format covers the network                */
@@ -140,7 +140,7 @@ typedef struct nr_run {
     char settings[512];      /* the options, for people reading the report    */
 } nr_run;
 
-void nr_run_init(nr_run *run); /* zeros, NAN for unmeasured numbers, started = now */
+void nr_results_run_init(nr_run *run); /* zeros, NAN for unmeasured numbers, started = now */
 /* Insert (id 0: sets run->id) or update (id > 0, must exist) and commit. */
 int nr_results_put_run(nr_results *db, nr_run *run, nr_err *err);
 int nr_results_get_run(nr_results *db, int64_t id, nr_run *run, nr_err *err); /* 1/0/<0 */
@@ -165,7 +165,7 @@ typedef struct nr_sens {
     double seconds;
 } nr_sens;
 
-void nr_sens_init(nr_sens *row);
+void nr_results_sens_init(nr_sens *row);
 int nr_results_put_sens(nr_results *db, nr_sens *row, nr_err *err);
 typedef int (*nr_sens_fn)(const nr_sens *row, void *ctx);
 int nr_results_each_sens(nr_results *db, int64_t run_id, nr_sens_fn fn, void *ctx,
@@ -213,14 +213,14 @@ typedef struct nr_baseline {
 } nr_baseline;
 
 /* *b := the key of one slice (every other field zero). */
-void nr_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_hash,
+void nr_results_baseline_key(nr_baseline *b, const char *spec_hash, const char *weights_hash,
                      const char *data_hash, int64_t data_first, int64_t data_count);
 /* Insert or replace the slice's row (margin.n must equal data_count). */
 int nr_results_put_baseline(nr_results *db, nr_baseline *b, nr_err *err);
 /* The row of key's slice (its hashes, data_first, data_count): 1 found
- * (out->margin malloc'ed: nr_baseline_free), 0 none, <0 error. */
+ * (out->margin malloc'ed: nr_results_baseline_free), 0 none, <0 error. */
 int nr_results_find_baseline(nr_results *db, const nr_baseline *key, nr_baseline *out,
                              nr_err *err);
-void nr_baseline_free(nr_baseline *b);
+void nr_results_baseline_free(nr_baseline *b);
 
 #endif

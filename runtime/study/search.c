@@ -333,8 +333,8 @@ static int key_init(ctx *c, nr_results_key *k, const nr_format *dflt, nr_roundin
 {
     memset(k, 0, sizeof *k);
     nr_format_name(dflt, k->formats, sizeof k->formats);
-    snprintf(k->rounding, sizeof k->rounding, "%s", nr_rounding_name(rnd));
-    snprintf(k->mac, sizeof k->mac, "%s", nr_mac_name(c->o->mac));
+    snprintf(k->rounding, sizeof k->rounding, "%s", nr_format_rounding_name(rnd));
+    snprintf(k->mac, sizeof k->mac, "%s", nr_prec_mac_name(c->o->mac));
     if (cfg && cfg->scaled.gran != NR_GRAN_NONE) /* search_grid_scaled.c */
         nr_search_scaled_key(cfg, k->formats, sizeof k->formats, k->rounding, sizeof k->rounding,
                              k->mac, sizeof k->mac);
@@ -724,12 +724,12 @@ static double sample_var(const ctx *c)
 static int baseline_margins(ctx *c, float *fresh, nr_err *err)
 {
     nr_baseline key;
-    nr_baseline_key(&key, c->spec_hash, c->weights_hash, c->data_hash, c->first, c->count);
+    nr_results_baseline_key(&key, c->spec_hash, c->weights_hash, c->data_hash, c->first, c->count);
     int rc = 0;
     if (myrank(c) == 0) {
         rc = nr_results_find_baseline(c->db, &key, &c->nb, err);
         if (rc == 1 && c->nb.samples != c->samples)
-            nr_baseline_free(&c->nb), rc = 0; /* another sample count: redo */
+            nr_results_baseline_free(&c->nb), rc = 0; /* another sample count: redo */
         if (rc == 0) {
             nr_eval_result er = {0};
             if (fresh) { /* c->base is that run's row */
@@ -768,7 +768,7 @@ static int baseline_margins(ctx *c, float *fresh, nr_err *err)
     }
     if ((rc = agree(c, rc, err)))
         return rc;
-    c->have_nm = nr_noise_model_init(&c->nm, c->nb.sample_var, c->nb.margin.v, c->nb.margin.n,
+    c->have_nm = nr_pred_noise_model_init(&c->nm, c->nb.sample_var, c->nb.margin.v, c->nb.margin.n,
                                      c->nb.correct, &c->nm_err) == 0;
     return 0;
 }
@@ -833,7 +833,7 @@ int nr_search_settings_predictor(const char *settings, nr_predictor *out)
 
 static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
 {
-    nr_run_init(run);
+    nr_results_run_init(run);
     snprintf(run->network, sizeof run->network, "%s", c->network);
     memcpy(run->spec_hash, c->spec_hash, NR_HASH_HEX);
     memcpy(run->weights_hash, c->weights_hash, NR_HASH_HEX);
@@ -854,7 +854,7 @@ static int open_run_here(ctx *c, const char *method, nr_run *run, nr_err *err)
     snprintf(run->settings, sizeof run->settings,
              "engine=%s rounding=%s mac=%s samples=%d jobs=%d per_layer=%d steps=%d "
              "predictor=%s:%.6g+%.6g*x score=%s",
-             c->o->engine, nr_rounding_name(c->o->rounding), nr_mac_name(c->o->mac),
+             c->o->engine, nr_format_rounding_name(c->o->rounding), nr_prec_mac_name(c->o->mac),
              c->samples, c->o->jobs, c->o->per_layer, c->o->per_layer_steps,
              nr_pred_model_name(c->o->predictor.model), c->o->predictor.c0,
              c->o->predictor.c1,
@@ -1380,7 +1380,7 @@ static int per_layer(ctx *c, const nr_search_cfg *cfg, int chosen, const nr_resu
             r->pl_computed += comp;
             s.sens[j * s.ncand + t] = row.norm_acc;
             nr_sens sr;
-            nr_sens_init(&sr);
+            nr_results_sens_init(&sr);
             sr.run_id = run.id;
             snprintf(sr.layer, sizeof sr.layer, "%s", m->layers[one.layer].name);
             sr.layer_index = one.layer;
@@ -1552,7 +1552,7 @@ done:
     free(c.sin);
     free(c.slab);
     free(c.sref);
-    nr_baseline_free(&c.nb);
+    nr_results_baseline_free(&c.nb);
     nr_model_free(c.shape);
     pthread_mutex_destroy(&c.mu);
     if (rc)

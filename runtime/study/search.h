@@ -131,7 +131,7 @@ double nr_predictor_r2(const float *y, const float *yref, size_t n);
  * R^2 implies, sigma^2 = var (1 - R^2) / R^2 with var the variance of the
  * fp32 outputs on the R^2 samples; a sample keeps (or gains) the right
  * answer with probability Phi(margin / (sigma sqrt 2)), margin being its
- * fp32 nr_eval_margin.  nr_noise_model_accuracy is the expected number of
+ * fp32 nr_eval_margin.  nr_pred_noise_model_accuracy is the expected number of
  * right answers over fp32's, made non-decreasing in R^2 (docs/search.md). */
 #define NR_NOISE_GRID 64
 typedef struct nr_noise_model {
@@ -142,9 +142,9 @@ typedef struct nr_noise_model {
 } nr_noise_model;
 
 /* margin must outlive nm.  correct 0 or n 0: NR_ERANGE. */
-int nr_noise_model_init(nr_noise_model *nm, double var, const float *margin, int64_t n,
+int nr_pred_noise_model_init(nr_noise_model *nm, double var, const float *margin, int64_t n,
                         int64_t correct, nr_err *err);
-double nr_noise_model_accuracy(const nr_noise_model *nm, double r2);
+double nr_pred_noise_model_accuracy(const nr_noise_model *nm, double r2);
 
 /* The linear model: norm_acc ~ c0 + c1 * x, where x is clamp(R^2, 0, 1)
  * (r2-linear, the paper's) or the noise model's accuracy (margin-linear). */

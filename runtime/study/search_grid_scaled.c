@@ -102,7 +102,7 @@ static int calibrated_prec(const nr_model *target, const nr_search_scaled_env *e
     if (!rc)
         rc = nr_precision_parse_string(text, "calibrated search configuration", out, err);
     free(text);
-    nr_calibration_free(&cal);
+    nr_cal_calibration_free(&cal);
     return rc;
 }
 

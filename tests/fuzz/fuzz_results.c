@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nr_results_get_eval(db, 1, &row, &e);
     nr_err_clear(&e);
     nr_run run;
-    nr_run_init(&run);
+    nr_results_run_init(&run);
     nr_results_put_run(db, &run, &e);
     nr_results_close(db);
     return 0;

@@ -1,4 +1,4 @@
-/* fuzz_round.c -- `numrep round` values: nr_exact_parse (runtime/num/value.c),
+/* fuzz_round.c -- `numrep round` values: nr_value_exact_parse (runtime/num/value.c),
  * then the value rounded into a few formats with every rounding mode. */
 #include "fuzz.h"
 #include "numrep.h"
@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = fuzz_cstr(data, size);
     nr_exact x;
     nr_err e = {0};
-    if (nr_exact_parse(s, &x, &e) == 0) {
-        (void)nr_exact_to_double(&x);
+    if (nr_value_exact_parse(s, &x, &e) == 0) {
+        (void)nr_codec_exact_to_double(&x);
         for (int k = 0; k < 3; k++)
             for (int m = 0; m < NR_RND_COUNT; m++) {
                 unsigned fl = 0;

@@ -14,13 +14,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int vocab = 50;
     if (!path)
         return 0;
-    if (nr_tokens_load(path, vocab, &t, &e) == 0) {
+    if (nr_ds_tokens_load(path, vocab, &t, &e) == 0) {
         if (t->n < 1 || t->len < 2 || t->vocab_used > vocab)
             abort();
         for (int64_t i = 0; i < t->n * t->len; i++)
             if (t->ids[i] < 0 || t->ids[i] >= vocab)
                 abort();
-        nr_tokens_free(t);
+        nr_ds_tokens_free(t);
     } else if (!e.code || t) {
         abort();
     }
