@@ -9,6 +9,7 @@
  * what is out of scope (other modes, wrapping or wide fixed point, fp64's
  * range) is refused. */
 #include "testutil.h"
+#include "testutil_gen.h"
 #include "emit_num_rt.h"
 #include "emulator.h"
 #include "fmtdata.h"
@@ -34,15 +35,6 @@ typedef struct {
     double (*rndk[GEN_RT_KINDS])(double, const gen_rtfmt *);
     void (*vsumk[GEN_RT_KINDS])(const double *, const double *, double *, const gen_rtfmt *);
 } jfns;
-
-static void *look(gen_jit *j, const char *name)
-{
-    nr_err err = {0};
-    void *p = NULL;
-    int rc = gen_jit_lookup(j, name, &p, &err);
-    ck_assert_msg(rc == 0 && p, "lookup %s: %s", name, err.msg);
-    return p;
-}
 
 /* vrnd(in, out, p): out[0..8) = round(in[0..8)) as one <8 x double>. */
 static void emit_vector(gen_ctx *g)
@@ -101,15 +93,15 @@ static void build(jfns *J, int opt)
     ck_assert_msg(gen_jit_new(&J->jit, &err) == 0, "%s", err.msg);
     ck_assert_msg(gen_jit_add(J->jit, g, &err) == 0, "%s", err.msg);
     gen_emit_free(g);
-    J->rnd = (double (*)(double, const gen_rtfmt *))look(J->jit, "rnd");
-    J->sum = (double (*)(double, double, const gen_rtfmt *))look(J->jit, "sum");
-    J->vrnd = (void (*)(const double *, double *, const gen_rtfmt *))look(J->jit, "vrnd");
+    J->rnd = (double (*)(double, const gen_rtfmt *))tu_jit_look(J->jit, "rnd");
+    J->sum = (double (*)(double, double, const gen_rtfmt *))tu_jit_look(J->jit, "sum");
+    J->vrnd = (void (*)(const double *, double *, const gen_rtfmt *))tu_jit_look(J->jit, "vrnd");
     char nm[32];
     for (int k = 0; k < GEN_RT_KINDS; k++) {
         snprintf(nm, sizeof nm, "rndk%d", k);
-        J->rndk[k] = (double (*)(double, const gen_rtfmt *))look(J->jit, nm);
+        J->rndk[k] = (double (*)(double, const gen_rtfmt *))tu_jit_look(J->jit, nm);
         snprintf(nm, sizeof nm, "vsumk%d", k);
-        J->vsumk[k] = (void (*)(const double *, const double *, double *, const gen_rtfmt *))look(J->jit, nm);
+        J->vsumk[k] = (void (*)(const double *, const double *, double *, const gen_rtfmt *))tu_jit_look(J->jit, nm);
     }
 }
 
@@ -431,7 +423,7 @@ START_TEST(mac_layers)
             /* the shortcut the formats admit, and the generic code */
             for (int k = gen_fd_kind(&f); k >= 0; k = k ? 0 : -1) {
             snprintf(nm, sizeof nm, "mac%d_%d", li, k);
-            ((mac_fn)look(j, nm))(lo[L->inputs[0]], w, b, got, &f);
+            ((mac_fn)tu_jit_look(j, nm))(lo[L->inputs[0]], w, b, got, &f);
             for (size_t i = 0; i < no; i++) {
                 n++;
                 interior += got[i] != 0 && fabs(got[i]) < L->prec.activations.max_finite;

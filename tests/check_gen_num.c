@@ -3,6 +3,7 @@
  * nr_encode, nr_arith_exact_add + nr_round_exact, nr_mul, nr_fma, nr_sr_bits),
  * bit for bit, for many formats x all rounding modes. */
 #include "testutil.h"
+#include "testutil_gen.h"
 #include "gen.h"
 
 #include <float.h>
@@ -61,15 +62,6 @@ static void thunk(gen_ctx *g, const char *name, LLVMValueRef fn)
     LLVMBuildRet(g->b, rint ? LLVMBuildZExt(g->b, r, g->i64, "") : r);
 }
 
-static void *look(gen_jit *j, const char *name)
-{
-    nr_err err = {0};
-    void *p = NULL;
-    int rc = gen_jit_lookup(j, name, &p, &err);
-    ck_assert_msg(rc == 0 && p, "lookup %s: %s", name, err.msg);
-    return p;
-}
-
 /* Build, verify, optimise at O2 and JIT all functions of one format. */
 static void build(jfmt *J, const char *name, int opt)
 {
@@ -97,16 +89,16 @@ static void build(jfmt *J, const char *name, int opt)
     ck_assert_msg(gen_jit_new(&J->jit, &err) == 0, "%s", err.msg);
     ck_assert_msg(gen_jit_add(J->jit, g, &err) == 0, "%s", err.msg);
     gen_emit_free(g);
-    J->dec = (double (*)(uint64_t))look(J->jit, "t_dec");
+    J->dec = (double (*)(uint64_t))tu_jit_look(J->jit, "t_dec");
     for (int m = 0; m < NMODES; m++) {
         snprintf(t, sizeof t, "t_rnd_%d", m);
-        J->rnd[m] = (uint64_t(*)(double, uint64_t))look(J->jit, t);
+        J->rnd[m] = (uint64_t(*)(double, uint64_t))tu_jit_look(J->jit, t);
         snprintf(t, sizeof t, "t_sum_%d", m);
-        J->sum[m] = (uint64_t(*)(double, double, uint64_t))look(J->jit, t);
+        J->sum[m] = (uint64_t(*)(double, double, uint64_t))tu_jit_look(J->jit, t);
         snprintf(t, sizeof t, "t_mul_%d", m);
-        J->mul[m] = (uint64_t(*)(uint64_t, uint64_t, uint64_t))look(J->jit, t);
+        J->mul[m] = (uint64_t(*)(uint64_t, uint64_t, uint64_t))tu_jit_look(J->jit, t);
         snprintf(t, sizeof t, "t_fma_%d", m);
-        J->fma[m] = (uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t))look(J->jit, t);
+        J->fma[m] = (uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t))tu_jit_look(J->jit, t);
     }
 }
 
@@ -452,10 +444,10 @@ START_TEST(mixed_formats)
         long fails = 0;
         for (int m = 0; m < NMODES; m++) {
             snprintf(t, sizeof t, "t_mul_%d", m);
-            uint64_t (*mul)(uint64_t, uint64_t, uint64_t) = (uint64_t(*)(uint64_t, uint64_t, uint64_t))look(j, t);
+            uint64_t (*mul)(uint64_t, uint64_t, uint64_t) = (uint64_t(*)(uint64_t, uint64_t, uint64_t))tu_jit_look(j, t);
             snprintf(t, sizeof t, "t_fma_%d", m);
             uint64_t (*fma)(uint64_t, uint64_t, uint64_t, uint64_t) =
-                (uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t))look(j, t);
+                (uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t))tu_jit_look(j, t);
             long n = scale(30000);
             for (long i = 0; i < n; i++) {
                 uint64_t a = rand_enc(&fa, &st), b = rand_enc(&fb, &st), cc = rand_enc(&fp, &st);
@@ -496,7 +488,7 @@ START_TEST(sr_bits)
     ck_assert_msg(gen_jit_add(j, g, &err) == 0, "%s", err.msg);
     gen_emit_free(g);
     uint32_t (*fn)(uint64_t, uint32_t, uint64_t, uint32_t) =
-        (uint32_t(*)(uint64_t, uint32_t, uint64_t, uint32_t))look(j, "sr_bits");
+        (uint32_t(*)(uint64_t, uint32_t, uint64_t, uint32_t))tu_jit_look(j, "sr_bits");
     uint64_t st = 5;
     long fails = 0;
     for (int i = 0; i < 100000; i++) {

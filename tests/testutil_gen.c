@@ -133,3 +133,12 @@ int tu_gen_compare(const nr_model *m, const float *x, int n, const tu_gen_cmp *o
     free(yj);
     return bad;
 }
+
+void *tu_jit_look(gen_jit *j, const char *name)
+{
+    nr_err err = {0};
+    void *p = NULL;
+    int rc = gen_jit_lookup(j, name, &p, &err);
+    ck_assert_msg(rc == 0 && p, "lookup %s: %s", name, err.msg);
+    return p;
+}

@@ -5,6 +5,7 @@
 #define NUMREP_TESTUTIL_GEN_H
 
 #include "model.h"
+#include "gen.h"
 #include "model_gen.h"
 
 typedef struct tu_gen_cmp {
@@ -26,5 +27,8 @@ typedef struct tu_gen_cmp {
  * what).  An emulator, compile or run error fails the test. */
 int tu_gen_compare(const nr_model *m, const float *x, int n, const tu_gen_cmp *o,
                    const char *what);
+
+/* The address of the JIT's symbol name (a failed lookup fails the test). */
+void *tu_jit_look(gen_jit *j, const char *name);
 
 #endif
