@@ -156,6 +156,10 @@ int onnx_lfield(ctx *c, layer *l, const char *fmt, ...) __attribute__((format(pr
 int onnx_new_layer(ctx *c, node *n, const char *op, val *const *ins, int nin);
 int onnx_add_tensor(ctx *c, const layer *l, const char *suffix, int ndim, const int64_t *shape,
                     float *data);
+/* A layer op reading ins with M outputs, weight wt [M, K] and bias (or NULL),
+ * both taken over: its index or a negative error (onnx_ops.c). */
+int onnx_weighted_layer(ctx *c, node *n, const char *op, val *const *ins, int mac, int M, int K,
+                        float *wt, float *bias);
 int onnx_to_f32(ctx *c, const val *v, double s, const char *what, float **out);
 int onnx_add_vec(ctx *c, const layer *l, const char *suffix, const val *v, double scale);
 int onnx_check_vec(ctx *c, const val *v, int C, const char *what);

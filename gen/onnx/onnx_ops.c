@@ -69,27 +69,22 @@ static int op_conv(ctx *c, node *n)
     return onnx_def_act(c, n->output[0], li, 4, M, wi.out[0], wi.out[1]);
 }
 
-/* dense from a [M, K] row-major weight (already transposed), bias or NULL */
-static int make_dense(ctx *c, node *n, val *x, int M, float *wt, float *bias)
+/* A layer op (mac kind mac) reading ins with M outputs, weight wt [M, K] and
+ * bias (or NULL), both taken over (onnx_internal.h) */
+int onnx_weighted_layer(ctx *c, node *n, const char *op, val *const *ins, int mac, int M, int K,
+                        float *wt, float *bias)
 {
-    int li = onnx_new_layer(c, n, "dense", &x, 1);
-    if (li < 0) {
-        free(wt);
-        free(bias);
-        return li;
-    }
-    layer *l = &c->L[li];
-    l->mac = 2;
-    l->out = M;
-    int64_t ws[2] = {M, x->shape[0]}, bs = M;
-    int rc = onnx_lfield(c, l, ", out: %d", M);
+    int li = onnx_new_layer(c, n, op, ins, 1);
+    int rc = li < 0 ? li : onnx_lfield(c, &c->L[li], ", out: %d", M);
     if (rc) {
         free(wt);
         free(bias);
         return rc;
     }
-    rc = onnx_add_tensor(c, &c->L[li], "weight", 2, ws, wt);
-    if (rc) {
+    c->L[li].mac = mac;
+    c->L[li].out = M;
+    int64_t ws[2] = {M, K}, bs = M;
+    if ((rc = onnx_add_tensor(c, &c->L[li], "weight", 2, ws, wt))) {
         free(bias);
         return rc;
     }
@@ -98,7 +93,14 @@ static int make_dense(ctx *c, node *n, val *x, int M, float *wt, float *bias)
             return rc;
         c->L[li].has_bias = 1;
     }
-    return onnx_def_act(c, n->output[0], li, 2, M, 1, 1);
+    return li;
+}
+
+/* dense from a [M, K] row-major weight (already transposed), bias or NULL */
+static int make_dense(ctx *c, node *n, val *x, int M, float *wt, float *bias)
+{
+    int li = onnx_weighted_layer(c, n, "dense", &x, 2, M, (int)x->shape[0], wt, bias);
+    return li < 0 ? li : onnx_def_act(c, n->output[0], li, 2, M, 1, 1);
 }
 
 /* W[m][k] = alpha * B[k][m] (or B[m][k] when transB) (onnx_internal.h) */

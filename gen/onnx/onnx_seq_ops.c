@@ -262,31 +262,15 @@ static int make_linear(ctx *c, node *n, const val *v, int M, float *wt, float *b
 {
     val x;
     int rc = last_axis(c, n, v, "a MatMul with a weight", &x);
+    if (rc) {
+        free(wt);
+        free(bias);
+        return rc;
+    }
     val *ins[1] = {&x};
-    int li = rc ? rc : onnx_new_layer(c, n, "linear", ins, 1);
-    if (li < 0) {
-        free(wt);
-        free(bias);
+    int li = onnx_weighted_layer(c, n, "linear", ins, 3, M, (int)x.shape[2], wt, bias);
+    if (li < 0)
         return li;
-    }
-    layer *l = &c->L[li];
-    l->mac = 3;
-    l->out = M;
-    int64_t ws[2] = {M, x.shape[2]}, bs = M;
-    if ((rc = onnx_lfield(c, l, ", out: %d", M))) {
-        free(wt);
-        free(bias);
-        return rc;
-    }
-    if ((rc = onnx_add_tensor(c, l, "weight", 2, ws, wt))) {
-        free(bias);
-        return rc;
-    }
-    if (bias) {
-        if ((rc = onnx_add_tensor(c, &c->L[li], "bias", 1, &bs, bias)))
-            return rc;
-        c->L[li].has_bias = 1;
-    }
     int sh[3] = {x.shape[0], x.shape[1], M};
     x.d[x.nd - 1] = M;
     return onnx_seq_def(c, n->output[0], li, sh, x.nd, x.d);
