@@ -1,22 +1,56 @@
 /* jit_engine.c -- a compiled model (model_jit.c) behind the nr_engine
  * interface that nr_eval_run and the precision search call, one arena per
- * call so that eval's --jobs threads may run it at once. */
+ * concurrent call so that eval's --jobs threads may run it at once.  The
+ * arenas are kept for the next call (a pool of at most POOL): a big
+ * network's arena (hundreds of MB for calibration's tap model) allocated
+ * per call cost more in page faults than the run itself. */
 #include "jit_engine.h"
 #include "model_gen.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define POOL 16 /* arenas kept; more concurrent calls allocate and free theirs */
+
+typedef struct jit_impl {
+    gen_compiled *c;
+    size_t size; /* bytes per arena, a multiple of 64 */
+    pthread_mutex_t lock;
+    void *free[POOL];
+    int nfree;
+} jit_impl;
+
+static void *arena_take(jit_impl *j)
+{
+    void *a = NULL;
+    pthread_mutex_lock(&j->lock);
+    if (j->nfree > 0)
+        a = j->free[--j->nfree];
+    pthread_mutex_unlock(&j->lock);
+    return a ? a : aligned_alloc(64, j->size);
+}
+
+static void arena_give(jit_impl *j, void *a)
+{
+    pthread_mutex_lock(&j->lock);
+    if (j->nfree < POOL) {
+        j->free[j->nfree++] = a;
+        a = NULL;
+    }
+    pthread_mutex_unlock(&j->lock);
+    free(a);
+}
+
 static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
 {
-    gen_compiled *c = impl;
-    size_t size = ((size_t)gen_compiled_arena_size(c) + 63) / 64 * 64;
-    void *arena = aligned_alloc(64, size ? size : 64);
+    jit_impl *j = impl;
+    void *arena = arena_take(j);
     if (!arena)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit",
-                          "out of memory for an arena of %zu bytes", size);
-    int rc = gen_compiled_run_arena(c, in, out, n, arena);
-    free(arena);
+                          "out of memory for an arena of %zu bytes", j->size);
+    int rc = gen_compiled_run_arena(j->c, in, out, n, arena);
+    arena_give(j, arena);
     if (rc)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "jit", "compiled model returned %d", rc);
     return 0;
@@ -24,7 +58,14 @@ static int jit_run(void *impl, const float *in, int n, float *out, nr_err *err)
 
 static void jit_free(void *impl)
 {
-    gen_compiled_free(impl);
+    jit_impl *j = impl;
+    if (!j)
+        return;
+    for (int i = 0; i < j->nfree; i++)
+        free(j->free[i]);
+    pthread_mutex_destroy(&j->lock);
+    gen_compiled_free(j->c);
+    free(j);
 }
 
 int gen_engine_opt_level(const char *name)
@@ -47,6 +88,15 @@ int gen_engine_open(const char *name, const nr_model *m, nr_engine *out, nr_err 
     int rc = gen_model_compile(m, &go, &c, err);
     if (rc)
         return rc;
-    *out = (nr_engine){.name = "jit", .impl = c, .run = jit_run, .free = jit_free};
+    jit_impl *j = calloc(1, sizeof *j);
+    if (!j) {
+        gen_compiled_free(c);
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "jit", "out of memory");
+    }
+    j->c = c;
+    j->size = ((size_t)gen_compiled_arena_size(c) + 63) / 64 * 64;
+    j->size = j->size ? j->size : 64;
+    pthread_mutex_init(&j->lock, NULL);
+    *out = (nr_engine){.name = "jit", .impl = j, .run = jit_run, .free = jit_free};
     return 0;
 }
