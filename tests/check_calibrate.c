@@ -399,6 +399,97 @@ START_TEST(test_run_and_write)
 }
 END_TEST
 
+/* The statistics skip NaN and infinities and count -0, subnormals, values
+ * beyond the bins and everything else ([scl-cal-stats]): a stand-in engine
+ * writes a known pattern as the tap model's outputs, the expected amax,
+ * count and histogram are worked out here with isfinite/fabs/nr_cal_bin. */
+static const float SPECIAL[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1.5f, -7.0f,
+                                0x1p-140f, 0x1p70f, -3e38f, 0x1.8p-3f, -0.0f, 0.0f};
+#define NSPECIAL (int)(sizeof SPECIAL / sizeof *SPECIAL)
+
+static float special_value(int64_t k) /* k: sample * size + i */
+{
+    return k % 7 == 3 ? SPECIAL[(k / 7) % NSPECIAL] : (float)(k % 1000) * 0.001f - 0.3f;
+}
+
+static int special_run(void *impl, const float *in, int n, float *out, nr_err *err)
+{
+    (void)err;
+    size_t size = *(const size_t *)impl;
+    for (int s = 0; s < n; s++) { /* the sample's index from its first pixel */
+        int64_t k0 = (int64_t)lrintf(in[(size_t)s * 3 * 32 * 32] * 255.0f) * (int64_t)size;
+        for (size_t i = 0; i < size; i++)
+            out[(size_t)s * size + i] = special_value(k0 + (int64_t)i);
+    }
+    return 0;
+}
+
+static size_t special_size;
+static int special_open(void *ctx, const char *name, const nr_model *m, nr_engine *out,
+                        nr_err *err)
+{
+    (void)ctx, (void)name, (void)err;
+    special_size = nr_shape_count(m->layers[m->output].out_shape);
+    *out = (nr_engine){.name = "special", .impl = &special_size, .run = special_run};
+    return 0;
+}
+
+START_TEST(test_stats_special_values)
+{
+    nr_dataset *ds = cifar_open();
+    nr_err e = {0};
+    const int64_t n = nr_dataset_count(ds);
+    nr_model *t = build("default: {weights: int8@channel}\n");
+    nr_calibration c;
+    ck_assert_int_eq(nr_calibrate_tensors(t, &c, &e), 0);
+    nr_cal_opts o;
+    nr_cal_opts_init(&o);
+    o.method = NR_CAL_PERCENTILE, o.percentile = 99;
+    o.random_seed = 7;
+    o.engine_open = special_open;
+    o.jobs = 2;
+    ck_assert_msg(nr_calibrate_run(t, ds, &o, &c, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(c.engine, "special");
+    /* the first pixel of every sample: its index, as special_run reads it */
+    float *x = malloc((size_t)nr_dataset_sample_size(ds) * sizeof *x);
+    int64_t *first = malloc((size_t)n * sizeof *first);
+    for (int64_t s = 0; s < n; s++) {
+        ck_assert_int_eq(nr_dataset_get(ds, s, 1, x, NULL, &e), 0);
+        first[s] = (int64_t)lrintf(x[0] * 255.0f);
+    }
+    uint64_t *h = calloc(NR_CAL_BINS, sizeof *h);
+    size_t off = 0;
+    for (int ti = 0; ti < c.ntensors; ti++) {
+        const int li = c.t[ti].layer;
+        const size_t len = nr_shape_count(li < 0 ? t->in_shape : t->layers[li].out_shape);
+        double amax = 0;
+        uint64_t count = 0;
+        memset(h, 0, NR_CAL_BINS * sizeof *h);
+        for (int64_t s = 0; s < n; s++)
+            for (size_t i = 0; i < len; i++) {
+                float v = special_value(first[s] * (int64_t)special_size + (int64_t)(off + i));
+                if (!isfinite(v))
+                    continue;
+                amax = fmax(amax, fabs((double)v));
+                count++;
+                h[nr_cal_bin(v)]++;
+            }
+        ck_assert_msg(c.t[ti].amax == amax, "%s: amax %a want %a", c.t[ti].name, c.t[ti].amax,
+                      amax);
+        ck_assert_uint_eq(c.t[ti].count, count);
+        ck_assert(memcmp(c.t[ti].hist, h, NR_CAL_BINS * sizeof *h) == 0);
+        off += len;
+    }
+    ck_assert_uint_eq(off, special_size);
+    free(h);
+    free(first);
+    free(x);
+    nr_model_free(t);
+    nr_cal_calibration_free(&c);
+    nr_dataset_close(ds);
+}
+END_TEST
+
 /* [scl-nv-static] nvfp4 activations calibrate to a static fp32 tensor
  * scale amax / (448 * 6): the file reads back as e2m1@b16:nv:static with
  * those scales and runs; mse is refused before the run. */
@@ -491,6 +582,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bins);
     tcase_add_test(tc, test_methods);
     tcase_add_test(tc, test_run_and_write);
+    tcase_add_test(tc, test_stats_special_values);
     tcase_add_test(tc, test_nothing_to_calibrate);
     suite_add_tcase(s, tc);
     return s;

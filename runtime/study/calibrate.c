@@ -53,11 +53,9 @@ int nr_cal_method_name(nr_cal_method m, double percentile, char *buf, size_t n)
 
 #define BIN_E0 63 /* biased fp32 exponent of 2^-64 */
 
-int nr_cal_bin(float v)
+/* The bin of a finite |v| given as its bits u (sign cleared). */
+static inline int bin_of_bits(uint32_t u)
 {
-    uint32_t u;
-    v = fabsf(v);
-    memcpy(&u, &v, sizeof u);
     int e = (int)(u >> 23);
     if (u == 0)
         return 0;
@@ -66,6 +64,19 @@ int nr_cal_bin(float v)
     if (e >= BIN_E0 + 128)
         return NR_CAL_BINS - 1;
     return 2 + (e - BIN_E0) * 256 + (int)((u >> 15) & 255);
+}
+
+/* |v|'s bits: ordered as |v| is for finite v; >= 0x7f800000 when not finite. */
+static inline uint32_t abs_bits(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u & 0x7fffffffu;
+}
+
+int nr_cal_bin(float v)
+{
+    return bin_of_bits(abs_bits(v));
 }
 
 double nr_cal_bin_lo(int b)
@@ -159,6 +170,9 @@ typedef struct worker {
     const nr_cal_opts *o;
 } worker;
 
+/* The statistics of the finite values: amax and count, on the bits of |v|
+ * (ordered as |v| for finite values, so the largest bits are amax exactly;
+ * a loop the compiler vectorizes), and the histogram when one is kept. */
 static void collect(worker *w, const float *y, int nb)
 {
     const size_t per = w->off[w->c->ntensors];
@@ -167,18 +181,28 @@ static void collect(worker *w, const float *y, int nb)
             const float *v = y + (size_t)s * per + w->off[t];
             const size_t n = w->off[t + 1] - w->off[t];
             uint64_t *h = w->hist_data ? w->hist_data + (size_t)t * NR_CAL_BINS : NULL;
-            double m = w->amax[t];
+            uint32_t m = 0;
             uint64_t cnt = 0;
             for (size_t i = 0; i < n; i++) {
-                if (!isfinite(v[i]))
-                    continue;
-                double a = fabs((double)v[i]);
-                m = a > m ? a : m;
-                cnt++;
-                if (h)
-                    h[nr_cal_bin(v[i])]++;
+                uint32_t u = abs_bits(v[i]), fin = u < 0x7f800000u;
+                u = fin ? u : 0;
+                m = u > m ? u : m;
+                cnt += fin;
             }
-            w->amax[t] = m;
+            uint64_t zeros = 0; /* counted apart: after a relu, runs of zeros would
+                                   make every increment wait for the last one */
+            for (size_t i = 0; h && i < n; i++) {
+                uint32_t u = abs_bits(v[i]);
+                if (u == 0)
+                    zeros++;
+                else if (u < 0x7f800000u)
+                    h[bin_of_bits(u)]++;
+            }
+            if (h)
+                h[0] += zeros;
+            float mf;
+            memcpy(&mf, &m, sizeof mf);
+            w->amax[t] = (double)mf > w->amax[t] ? (double)mf : w->amax[t];
             w->count[t] += cnt;
         }
 }
