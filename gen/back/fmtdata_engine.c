@@ -126,7 +126,7 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
     memcpy(fd->in_shape, m->in_shape, sizeof fd->in_shape);
     gen_ctx *g = NULL;
     /* one set of kernels per layer shape: owner[li] is the first layer of
-     * li's geometry and bias (ResNet-20: 6 shapes for 20 MAC layers) */
+     * li's geometry and bias (ResNet-20: 39 MAC layers, about ten shapes) */
     nr_mac_geom *geo = calloc((size_t)m->nlayers, sizeof *geo);
     int *owner = calloc((size_t)m->nlayers, sizeof *owner);
     int rc = geo && owner ? gen_emit_new("fmtdata", &g, err)
