@@ -66,7 +66,12 @@ grid_extra=${GRID:-}
 args_of() {
     case $1 in
         lenet5) echo "--data $shared/mnist --limit 2000" ;;
-        resnet20) echo "--data $here/specs/resnet20/cifar10-1000" ;;
+        resnet20) # calibrated (+cal) scaled configurations calibrate on
+            # samples outside the slice: not the whole 1000
+            case $grid_extra in
+                *scaled*|*all*) echo "--data $here/specs/resnet20/cifar10-1000 --limit 500" ;;
+                *) echo "--data $here/specs/resnet20/cifar10-1000" ;;
+            esac ;;
         resnet56) echo "--data $here/specs/resnet20/cifar10-1000 --limit 500" ;;
         mobilenet_v1) echo "--data $shared/imagenet_samples --limit 100" ;;
         googlenet) echo "--data $shared/imagenet_samples --limit 100 --samples 4" ;;

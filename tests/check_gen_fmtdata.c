@@ -15,6 +15,7 @@
 #include "fmtdata.h"
 #include "fmtdata_engine.h"
 #include "model.h"
+#include "plan.h"
 
 #include <float.h>
 #include <math.h>
@@ -523,6 +524,49 @@ START_TEST(networks)
 }
 END_TEST
 
+/* The sweep's other engine, code compiled per configuration at -O0, plans
+ * the compact vector kernel (GEN_VMAC_COMPACT: at most 4 accumulator
+ * vectors a block, the same rows and scratch; ResNet-20's -O0 modules were
+ * 40 % larger with 16, and compiling them is the sweep's cost), and it
+ * computes the emulator's bits. */
+START_TEST(compact_at_O0)
+{
+    const char *spec = "name: c\ninput: {shape: [16, 32, 32]}\nlayers:\n"
+                       "  - {name: t, op: conv, out: 16, kernel: 3, pad: 1}\n"
+                       "  - {name: r, op: relu}\n"
+                       "  - {name: u, op: conv, out: 8, kernel: 3, stride: 2, pad: 1}\n";
+    const char *const precs[] = {
+        "default: {weights: e5m7-nosub-finite-sat, rounding: rz, mac: unfused}\n",
+        "default: {weights: q4.4, rounding: rz, mac: unfused}\n"};
+    for (int pi = 0; pi < 2; pi++) {
+        nr_model *m = tu_model_ok(spec, precs[pi], 3);
+        for (int li = 0; li < m->nlayers; li++) {
+            if (m->layers[li].op != NR_OP_CONV)
+                continue;
+            gen_vmac full, compact;
+            gen_emit_vmac_plan(m, li, 1, &full);
+            gen_emit_vmac_plan(m, li, GEN_VMAC_COMPACT, &compact);
+            ck_assert_msg(full.ok && full.f32 && compact.ok, "%s layer %d: no float-lane kernel",
+                          precs[pi], li);
+            ck_assert_msg(full.co * full.nv > 4, "%s layer %d: %d x %d vectors", precs[pi], li,
+                          full.co, full.nv);
+            ck_assert_msg(compact.co * compact.nv <= 4, "%s layer %d: compact %d x %d vectors",
+                          precs[pi], li, compact.co, compact.nv);
+            ck_assert(compact.nv == full.nv && compact.vl == full.vl && compact.rpv == full.rpv &&
+                      compact.scratch == full.scratch && compact.f32 == full.f32);
+        }
+        uint64_t st = 17;
+        const int n = 2, nin = (int)nr_shape_count(m->in_shape);
+        float *x = tu_uniform_floats(&st, (size_t)(n * nin), -4.0, 4.0);
+        gen_model_opts o0 = {.opt_level = 0};
+        tu_gen_cmp cmp = {.opts = &o0, .check_arena = 1};
+        ck_assert_int_eq(tu_gen_compare(m, x, n, &cmp, precs[pi]), 0);
+        free(x);
+        nr_model_free(m);
+    }
+}
+END_TEST
+
 /* Models outside the scope are refused with a reason (the search then
  * compiles them as before). */
 START_TEST(networks_refused)
@@ -585,6 +629,7 @@ int main(void)
     tcase_add_test(tc, mac_layers);
     tcase_add_test(tc, networks);
     tcase_add_test(tc, networks_refused);
+    tcase_add_test(tc, compact_at_O0);
     tcase_add_test(tc, refuses_out_of_scope);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -60,7 +60,8 @@ static int arena_values(const nr_model *m, gen_compiled *c, const float *x, int 
     size_t nin = nr_shape_count(m->in_shape), nout = nr_shape_count(m->layers[m->output].out_shape);
     gen_plan p;
     gen_weights w;
-    int vector = !(o->opts && o->opts->portable); /* as gen_emit_model plans */
+    int vector = o->opts && o->opts->portable ? 0 /* as gen_emit_model plans */
+                 : o->opts && o->opts->opt_level == 0 ? GEN_VMAC_COMPACT : 1;
     ck_assert_msg(gen_plan_build(m, 0, vector, &p, &w, &err) == 0, "%s: plan: %s", what, err.msg);
     ck_assert(p.arena_size == gen_compiled_arena_size(c));
     uint8_t *arena = aligned_alloc(64, (p.arena_size + 63) / 64 * 64);

@@ -125,7 +125,12 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
     fd->nlayers = m->nlayers;
     memcpy(fd->in_shape, m->in_shape, sizeof fd->in_shape);
     gen_ctx *g = NULL;
-    int rc = gen_emit_new("fmtdata", &g, err);
+    /* one set of kernels per layer shape: owner[li] is the first layer of
+     * li's geometry and bias (ResNet-20: 39 MAC layers, about ten shapes) */
+    nr_mac_geom *geo = calloc((size_t)m->nlayers, sizeof *geo);
+    int *owner = calloc((size_t)m->nlayers, sizeof *owner);
+    int rc = geo && owner ? gen_emit_new("fmtdata", &g, err)
+                          : nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "fmtdata", "out of memory");
     char nm[32];
     for (int li = 0; !rc && li < m->nlayers; li++) {
         const nr_layer *L = &m->layers[li];
@@ -133,12 +138,18 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
         memcpy(&fd->shapes[li][1], L->out_shape, sizeof L->out_shape);
         fd->shapes[li][4] = (int)L->nw, fd->shapes[li][5] = L->inputs[0];
         fd->shapes[li][6] = L->spec ? L->spec->kernel[0] : 0;
-        nr_mac_geom gm;
-        if (!is_mac(L->op))
+        if (!is_mac(L->op) || (rc = nr_mac_geom_check(L, &geo[li], err)))
             continue;
-        for (int k = 0; k < GEN_RT_KINDS && !(rc = nr_mac_geom_check(L, &gm, err)); k++) {
+        owner[li] = li;
+        for (int lj = 0; lj < li; lj++)
+            if (is_mac(m->layers[lj].op) && owner[lj] == lj && (m->layers[lj].b != NULL) == (L->b != NULL) &&
+                !memcmp(&geo[lj], &geo[li], sizeof geo[li])) {
+                owner[li] = lj;
+                break;
+            }
+        for (int k = 0; k < GEN_RT_KINDS && owner[li] == li; k++) {
             snprintf(nm, sizeof nm, "fd_mac%d_%d", li, k);
-            gen_fd_emit_mac(g, nm, &gm, L->b != NULL, k);
+            gen_fd_emit_mac(g, nm, &geo[li], L->b != NULL, k);
         }
     }
     if (!rc)
@@ -152,10 +163,12 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
         if (!is_mac(m->layers[li].op))
             continue;
         for (int k = 0; k < GEN_RT_KINDS && !rc; k++) {
-            snprintf(nm, sizeof nm, "fd_mac%d_%d", li, k);
+            snprintf(nm, sizeof nm, "fd_mac%d_%d", owner[li], k);
             rc = gen_jit_lookup(fd->jit, nm, &fd->mac[li][k], err);
         }
     }
+    free(geo);
+    free(owner);
     if (!rc && !(rc = gen_jit_lookup(fd->jit, "fd_round_arr", &p, err))) {
         fd->round_arr = (gen_fd_arr_fn)p;
         if (!(rc = gen_jit_lookup(fd->jit, "fd_sum_arr", &p, err)))

@@ -481,7 +481,11 @@ int gen_emit_model(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
      * conversions instead of llvm.roundeven/floor/..., and no vector kernel */
     int bare = o && (o->portable || (o->triple && strstr(o->triple, "-none") != NULL));
     gen_plan p;
-    int rc = gen_plan_build(m, o ? o->pack_dense : 0, !bare, &p, w, err);
+    /* at -O0 (the search's R^2 runs) the compact vector kernel: compiling
+     * dominates there, and its 16 accumulator vectors would not stay in
+     * registers anyway */
+    int vector = bare ? 0 : o && o->opt_level == 0 ? GEN_VMAC_COMPACT : 1;
+    int rc = gen_plan_build(m, o ? o->pack_dense : 0, vector, &p, w, err);
     if (rc)
         return rc;
     gen_ctx *g = NULL;

@@ -265,7 +265,7 @@ static void plan_xbound(const nr_layer *L, const vgeo *G, const nr_format *xf, g
 }
 
 static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, int host, int f32,
-                       gen_vmac *v);
+                       int compact, gen_vmac *v);
 
 void gen_emit_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
 {
@@ -306,7 +306,7 @@ void gen_emit_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
         f32 = (prod_exact_lanes(wf, xf, 1) || pt) && nr_format_fits_f32(wf) && nr_format_fits_f32(xf) &&
               lane_target(&p->accumulator, 1, mode) && (!unf || lane_target(&p->products, 1, mode)) &&
               (mode == NR_RND_RZ || p->accumulator.kind == NR_FLOAT || sums_exact_lanes(p, xf, 1));
-        if (f32 && pt && !plan_layout(L, &G, xf, 0, 1, v)) /* pbound, ptiny (prod_tiny_lanes) */
+        if (f32 && pt && !plan_layout(L, &G, xf, 0, 1, allowed == GEN_VMAC_COMPACT, v)) /* pbound, ptiny (prod_tiny_lanes) */
             f32 = 0;
         if (f32 && pt) {
             if (v->pbound) {
@@ -316,14 +316,14 @@ void gen_emit_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v)
             f32 = 0;
         }
     }
-    plan_layout(L, &G, xf, host, f32, v);
+    plan_layout(L, &G, xf, host, f32, allowed == GEN_VMAC_COMPACT, v);
 }
 
 /* The layout of kernel v for layer L (geometry G, input format xf) with
  * float (f32) or double lanes, and its per-call bounds; 0 when the rows
  * do not fit the registers. */
 static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, int host, int f32,
-                       gen_vmac *v)
+                       int compact, gen_vmac *v)
 {
     const vgeo G = *Gp;
     const nr_format *wf = &L->prec.weights;
@@ -340,6 +340,9 @@ static int plan_layout(const nr_layer *L, const vgeo *Gp, const nr_format *xf, i
     int nv = rpv > 1 ? 1 : (G.OW + vl - 1) / vl;
     if (nv > budget)
         return 0;
+    /* compact: fewer output channels per block (as many rows as before) */
+    if (compact && budget > 4)
+        budget = nv > 4 ? nv : 4;
     int co = 1;
     for (int d = 1; d <= G.cout_g && d * nv <= budget; d++)
         if (G.cout_g % d == 0)

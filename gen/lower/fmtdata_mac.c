@@ -174,26 +174,38 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
     gen_numrt_load(g, LLVMBuildGEP2(g->b, ft, fm, (V[]){ci64(g, 0)}, 1, ""), &d.P);
     gen_numrt_load(g, LLVMBuildGEP2(g->b, ft, fm, (V[]){ci64(g, 1)}, 1, ""), &d.S);
     gen_numrt_load(g, LLVMBuildGEP2(g->b, ft, fm, (V[]){ci64(g, 2)}, 1, ""), &d.A);
-    V accp = gen_ir_alloca(&lc, d.vd, "acc");
+    /* CO output channels of one group at a time: their terms share the
+     * input load, and CO independent rounding chains are in flight (one
+     * accumulator's chain of two run-time roundings per term is the
+     * kernel's latency) */
+    const int CO = gm->cout_g % 4 == 0 ? 4 : gm->cout_g % 2 == 0 ? 2 : 1;
+    V accp[4];
+    for (int j = 0; j < CO; j++)
+        accp[j] = gen_ir_alloca(&lc, d.vd, "acc");
     /* allocas must precede the loops: move ab's insertion before the first
      * instruction of the entry block from now on */
     LLVMPositionBuilderBefore(lc.ab, LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(fn)));
     const int nvec = (gm->OW + LANES - 1) / LANES;
     gen_loop lo, loh, lv, lci, lr, lcc;
-    gen_ir_loop_begin(&lc, &lo, (uint64_t)gm->O, "o");
-    V acc0 = LLVMConstNull(d.vd); /* +0 without bias */
-    if (has_bias) {
-        V bp = LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 2), (V[]){lo.i}, 1, "");
-        acc0 = gen_numrt_round(g, &d.S, splat_f64(g, LLVMBuildLoad2(g->b, g->f64, bp, "")));
+    gen_ir_loop_begin(&lc, &lo, (uint64_t)(gm->O / CO), "o");
+    V ob = LLVMBuildMul(g->b, lo.i, ci64(g, CO), ""), oj[4], acc0[4];
+    for (int j = 0; j < CO; j++) {
+        oj[j] = LLVMBuildAdd(g->b, ob, ci64(g, j), "");
+        acc0[j] = LLVMConstNull(d.vd); /* +0 without bias */
+        if (has_bias) {
+            V bp = LLVMBuildGEP2(g->b, g->f64, LLVMGetParam(fn, 2), (V[]){oj[j]}, 1, "");
+            acc0[j] = gen_numrt_round(g, &d.S, splat_f64(g, LLVMBuildLoad2(g->b, g->f64, bp, "")));
+        }
     }
-    V ci0 = LLVMBuildMul(g->b, LLVMBuildSDiv(g->b, lo.i, ci64(g, gm->cout_g), ""),
+    V ci0 = LLVMBuildMul(g->b, LLVMBuildSDiv(g->b, ob, ci64(g, gm->cout_g), ""),
                          ci64(g, gm->cin_g), "");
     gen_ir_loop_begin(&lc, &loh, (uint64_t)gm->OH, "oh");
     gen_ir_loop_begin(&lc, &lv, (uint64_t)nvec, "ov");
     V ow = LLVMBuildAdd(g->b, splat_i64(g, LLVMBuildMul(g->b, lv.i, ci64(g, LANES), "")),
                         lane_ids(g), "");
     V colok = LLVMBuildICmp(g->b, LLVMIntSLT, ow, splat_i64(g, ci64(g, gm->OW)), "");
-    LLVMBuildStore(g->b, acc0, accp);
+    for (int j = 0; j < CO; j++)
+        LLVMBuildStore(g->b, acc0[j], accp[j]);
     gen_ir_loop_begin(&lc, &lci, (uint64_t)gm->cin_g, "ci");
     gen_ir_loop_begin(&lc, &lr, (uint64_t)gm->kh, "r");
     gen_ir_loop_begin(&lc, &lcc, (uint64_t)gm->kw, "c");
@@ -204,21 +216,23 @@ LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm
                                                                  lr.i, ""),
                                               ci64(g, gm->kw), ""),
                            lcc.i, "");
-        V wi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, lo.i, ci64(g, gm->K), ""), k, "");
-        V wv = LLVMBuildLoad2(g->b, g->f64, LLVMBuildGEP2(g->b, g->f64, d.w, (V[]){wi}, 1, ""), "");
-        /* [net-5] unfused: the product rounded to P, the sum to S */
-        V p = gen_numrt_round_kind(g, &d.P, LLVMBuildFMul(g->b, splat_f64(g, wv), xv, ""), kind);
-        V acc = LLVMBuildLoad2(g->b, d.vd, accp, "");
-        V s = gen_numrt_round_sum_kind(g, &d.S, acc, p, kind);
-        LLVMBuildStore(g->b, LLVMBuildSelect(g->b, ok, s, acc, ""), accp);
+        for (int j = 0; j < CO; j++) {
+            V wi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, oj[j], ci64(g, gm->K), ""), k, "");
+            V wv = LLVMBuildLoad2(g->b, g->f64, LLVMBuildGEP2(g->b, g->f64, d.w, (V[]){wi}, 1, ""), "");
+            /* [net-5] unfused: the product rounded to P, the sum to S */
+            V p = gen_numrt_round_kind(g, &d.P, LLVMBuildFMul(g->b, splat_f64(g, wv), xv, ""), kind);
+            V acc = LLVMBuildLoad2(g->b, d.vd, accp[j], "");
+            V s = gen_numrt_round_sum_kind(g, &d.S, acc, p, kind);
+            LLVMBuildStore(g->b, LLVMBuildSelect(g->b, ok, s, acc, ""), accp[j]);
+        }
     }
     gen_ir_loop_end(&lc, &lcc);
     gen_ir_loop_end(&lc, &lr);
     gen_ir_loop_end(&lc, &lci);
-    {
+    for (int j = 0; j < CO; j++) {
         /* [net-5] the accumulator's value rounded to the activations */
-        V r = gen_numrt_round(g, &d.A, LLVMBuildLoad2(g->b, d.vd, accp, ""));
-        V oi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, lo.i, ci64(g, gm->OH), ""),
+        V r = gen_numrt_round(g, &d.A, LLVMBuildLoad2(g->b, d.vd, accp[j], ""));
+        V oi = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, oj[j], ci64(g, gm->OH), ""),
                                                                   loh.i, ""),
                                                ci64(g, gm->OW), ""),
                             LLVMBuildMul(g->b, lv.i, ci64(g, LANES), ""), "");

@@ -228,7 +228,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
             /* the one decision whether the layer takes the vector kernel
              * (emit_layer.c and gen_emit_mac read pl->vmac): its decoded
              * weights and input; emit_scaled_mac.c has no vector kernel */
-            gen_emit_vmac_plan(m, i, vector && !gen_scaled_mac(m, i), &pl->vmac);
+            gen_emit_vmac_plan(m, i, gen_scaled_mac(m, i) ? 0 : vector, &pl->vmac);
             if (pl->vmac.ok)
                 scratch = pl->vmac.scratch;
             if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */

@@ -91,7 +91,8 @@ int gen_plan_bitpacked(const gen_plan *p, const nr_format *f);
 unsigned gen_plan_w_align(const gen_plan *p, const nr_format *f);
 
 /* Plan buffers and pack the weights (rounded to each layer's W format,
- * [net-1]) into w (w->size: the blob with its alignment or pad).  Fails with NR_EUNSUP for formats wider than a double
+ * [net-1]) into w; vector: 0 no vector kernels, 1 yes, GEN_VMAC_COMPACT
+ * the compact one (gen_emit_vmac_plan) (w->size: the blob with its alignment or pad).  Fails with NR_EUNSUP for formats wider than a double
  * holds exactly (the emulator refuses them too, [net-2]). */
 int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
                    nr_err *err);
@@ -205,7 +206,10 @@ void gen_emit_add_int(gen_lctx *c, int li);
 /* emit_vmac.c: the vector kernel's plan for layer li (gen_plan_build
  * stores it on the planned layer; emitters read gen_plan_layer.vmac).
  * allowed 0: never (bare-metal targets keep the compact scalar code: the
- * kernel's decoded copies would multiply a microcontroller's arena). */
+ * kernel's decoded copies would multiply a microcontroller's arena);
+ * GEN_VMAC_COMPACT: the kernel with at most 4 accumulator vectors per
+ * block (code at -O0, where compiling dominates: the search's R^2 runs). */
+#define GEN_VMAC_COMPACT 2
 void gen_emit_vmac_plan(const nr_model *m, int li, int allowed, gen_vmac *v);
 int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err);
 /* ir_tools.c: P = S = fp32, rne, W and A values all fp32 values: host
