@@ -1413,138 +1413,153 @@ static int vector_out(vk *k, V rowbuf, T rowt, V ob, V oh)
     return 1;
 }
 
-int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
+/* The state of one call's loop nest that the steps below share: allocas
+ * that live across the loops, and the block's loop values. */
+typedef struct vblk {
+    V acc[256], bias[64]; /* the co x nv accumulators, the start values */
+    V bad, trk[3];        /* lanes marked bad; key[0], key[1], err (vk)  */
+    T rowt;
+    V rowbuf;             /* the block's results, row by row            */
+    V csr, csr_ftz;       /* the caller's MXCSR, and with FTZ (vk.ftz)  */
+    V xbig;               /* this call's max|x| is above xlim (c->xlim) */
+    V ob, ci0, oh0;       /* first output channel, input channel, row   */
+    V kb, xrows[16], rowm;/* kernel row's base; input rows; row mask    */
+} vblk;
+
+/* The kernel's flags and types for layer li (vk above), its checks'
+ * allocas, and MXCSR with FTZ (vk.ftz). */
+static void vk_init(vk *k, vblk *b, gen_lctx *c, int li, const gen_vmac *v)
 {
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    vk k = {.c = c, .g = g, .B = B, .L = &c->m->layers[li], .v = v, .li = li};
-    nr_mac_geom_of(k.L, &k.G); /* checked when the plan chose the kernel */
-    const vgeo *G = &k.G;
-    const nr_layer_prec *p = &k.L->prec;
-    k.et = v->f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
-    k.vt = LLVMVectorType(k.et, (unsigned)v->vl);
-    k.ivt = LLVMVectorType(v->f32 ? g->i32 : g->i64, (unsigned)v->vl);
-    k.mt = LLVMVectorType(g->i1, (unsigned)v->vl);
-    k.track = !v->host;
-    k.sexact = !v->host && sums_exact_lanes(p, gen_ir_in_fmt(c, li, 0), v->f32);
-    k.units = !v->host && p->weights.kind == NR_FIXED && gen_ir_in_fmt(c, li, 0)->kind == NR_FIXED &&
-              p->accumulator.kind == NR_FIXED &&
-              (p->mac != NR_MAC_UNFUSED || p->products.kind == NR_FIXED);
+    *k = (vk){.c = c, .g = g, .B = B, .L = &c->m->layers[li], .v = v, .li = li};
+    nr_mac_geom_of(k->L, &k->G); /* checked when the plan chose the kernel */
+    const nr_layer_prec *p = &k->L->prec;
+    k->et = v->f32 ? LLVMFloatTypeInContext(g->ctx) : g->f64;
+    k->vt = LLVMVectorType(k->et, (unsigned)v->vl);
+    k->ivt = LLVMVectorType(v->f32 ? g->i32 : g->i64, (unsigned)v->vl);
+    k->mt = LLVMVectorType(g->i1, (unsigned)v->vl);
+    k->track = !v->host;
+    k->sexact = !v->host && sums_exact_lanes(p, gen_ir_in_fmt(c, li, 0), v->f32);
+    k->units = !v->host && p->weights.kind == NR_FIXED && gen_ir_in_fmt(c, li, 0)->kind == NR_FIXED &&
+               p->accumulator.kind == NR_FIXED &&
+               (p->mac != NR_MAC_UNFUSED || p->products.kind == NR_FIXED);
     V o0 = gen_ir_i64(c, v->wdec_off), o1 = gen_ir_i64(c, v->xdec_off);
-    k.wdec = v->wdirect ? c->w : LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o0, 1, "wdec");
-    k.xdec = LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o1, 1, "xdec");
-    k.pbound = v->pbound, k.sbound = v->sbound;
-    k.pnormal = v->ptiny && v->pbound && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT &&
-                p->products.emin <= -126;
-    if (k.pbound || k.sbound) {
-        k.xmax = gen_ir_alloca(c, LLVMGetElementType(k.ivt), "xmax");
-        LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k.ivt), 0, 0), k.xmax);
+    k->wdec = v->wdirect ? c->w : LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o0, 1, "wdec");
+    k->xdec = LLVMBuildInBoundsGEP2(B, g->i8, c->scratch, &o1, 1, "xdec");
+    k->pbound = v->pbound, k->sbound = v->sbound;
+    k->pnormal = v->ptiny && v->pbound && p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT &&
+                 p->products.emin <= -126;
+    if (k->pbound || k->sbound) {
+        k->xmax = gen_ir_alloca(c, LLVMGetElementType(k->ivt), "xmax");
+        LLVMBuildStore(B, LLVMConstInt(LLVMGetElementType(k->ivt), 0, 0), k->xmax);
     }
     if (v->ptiny) {
-        T it = LLVMGetElementType(k.ivt);
-        k.wmin = gen_ir_alloca(c, it, "wmin"), k.xmin = gen_ir_alloca(c, it, "xmin");
-        LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.wmin);
-        LLVMBuildStore(B, LLVMConstInt(it, lane_abs(&k), 0), k.xmin);
+        T it = LLVMGetElementType(k->ivt);
+        k->wmin = gen_ir_alloca(c, it, "wmin"), k->xmin = gen_ir_alloca(c, it, "xmin");
+        LLVMBuildStore(B, LLVMConstInt(it, lane_abs(k), 0), k->wmin);
+        LLVMBuildStore(B, LLVMConstInt(it, lane_abs(k), 0), k->xmin);
     }
-    vexp_of(&k);
-    k.ftz = ftz_ok(&k), k.ftz_sh = -126 - p->accumulator.emin;
-    V csr = NULL, csr_ftz = NULL; /* the caller's MXCSR, and with FTZ */
-    if (k.ftz) {
-        csr = gen_ir_alloca(c, g->i32, "mxcsr"), csr_ftz = gen_ir_alloca(c, g->i32, "mxcsr.ftz");
-        mxcsr(&k, "llvm.x86.sse.stmxcsr", csr);
-        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i32, csr, ""), LLVMConstInt(g->i32, 0x8000, 0), ""),
-                       csr_ftz);
+    vexp_of(k);
+    k->ftz = ftz_ok(k), k->ftz_sh = -126 - p->accumulator.emin;
+    b->csr = b->csr_ftz = NULL;
+    if (k->ftz) {
+        b->csr = gen_ir_alloca(c, g->i32, "mxcsr"), b->csr_ftz = gen_ir_alloca(c, g->i32, "mxcsr.ftz");
+        mxcsr(k, "llvm.x86.sse.stmxcsr", b->csr);
+        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, g->i32, b->csr, ""), LLVMConstInt(g->i32, 0x8000, 0), ""),
+                       b->csr_ftz);
     }
-    k.sfin = k.track && (f16c_ok(&k, &p->accumulator) || sums_inf(&k));
-    emit_decode(&k);
-    V xbig = NULL; /* this call's max|x| is above xlim (the argument c->xlim) */
-    if (k.pbound || k.sbound)
-        xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, LLVMGetElementType(k.ivt), k.xmax, ""),
-                             c->xlim, "xbig");
-    if (v->ptiny) { /* min|w| * min|x| < 2^-126 (exact in double; NaN: no nonzero) */
-        T it = LLVMGetElementType(k.ivt);
-        V wm = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, it, k.wmin, ""), k.et, ""), g->f64, "");
-        V xm = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, it, k.xmin, ""), k.et, ""), g->f64, "");
-        V tiny = LLVMBuildFCmp(B, LLVMRealOLT, LLVMBuildFMul(B, wm, xm, ""), LLVMConstReal(g->f64, 0x1p-126), "ptiny");
+    k->sfin = k->track && (f16c_ok(k, &p->accumulator) || sums_inf(k));
+}
+
+/* After the decode: whether this call needs the scalar rows from the
+ * start (max|x| above xlim, or a product that may be tiny: ptiny). */
+static V xbig_of(vk *k)
+{
+    LLVMBuilderRef B = k->B;
+    V xbig = NULL;
+    if (k->pbound || k->sbound)
+        xbig = LLVMBuildICmp(B, LLVMIntUGT, LLVMBuildLoad2(B, LLVMGetElementType(k->ivt), k->xmax, ""),
+                             k->c->xlim, "xbig");
+    if (k->v->ptiny) { /* min|w| * min|x| < 2^-126 (exact in double; NaN: no nonzero) */
+        T it = LLVMGetElementType(k->ivt);
+        V wm = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, it, k->wmin, ""), k->et, ""), k->g->f64, "");
+        V xm = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, it, k->xmin, ""), k->et, ""), k->g->f64, "");
+        V tiny = LLVMBuildFCmp(B, LLVMRealOLT, LLVMBuildFMul(B, wm, xm, ""), LLVMConstReal(k->g->f64, 0x1p-126), "ptiny");
         xbig = xbig ? LLVMBuildOr(B, xbig, tiny, "") : tiny;
     }
+    return xbig;
+}
 
-    const int co = v->co, nv = v->nv, vl = v->vl, na = co * nv;
-    V acc[256], bias[64];
-    for (int a = 0; a < na; a++)
-        acc[a] = gen_ir_alloca(c, k.vt, "acc");
-    V bad = gen_ir_alloca(c, k.mt, "bad");
-    V trk[3];
-    for (int i = 0; i < 3; i++)
-        trk[i] = gen_ir_alloca(c, k.ivt, "check");
-    T rowt = LLVMArrayType(k.et, (unsigned)(na * vl));
-    V rowbuf = gen_ir_alloca(c, rowt, "row.out");
-    T biast = LLVMArrayType(k.et, (unsigned)co);
-    V biasbuf = gen_ir_alloca(c, biast, "bias");
-
-    gen_loop lb, lh, lc, lr, lw;
-    gen_ir_loop_begin(c, &lb, (uint64_t)(G->O / co), "oblk");
-    V ob = LLVMBuildMul(B, lb.i, gen_ir_i64(c, (uint64_t)co), "o0");
-    V ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, ob, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
-                         gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
-    /* [net-4] start values: the bias rounded to S (no SR here, so one per
-     * channel), computed in a loop: one copy of the rounding IR */
-    if (k.L->b) {
+/* [net-4] start values of the block from ob: the bias rounded to S (no SR
+ * here, so one per channel), computed in a loop (one copy of the rounding
+ * IR) into the buffer biasbuf, then splat into b->bias. */
+static void bias_start(vk *k, vblk *b, V biasbuf, T biast)
+{
+    gen_lctx *c = k->c;
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    const nr_layer_prec *p = &k->L->prec;
+    if (k->L->b) {
         gen_loop lj;
-        gen_ir_loop_begin(c, &lj, (uint64_t)co, "bias");
-        V o = LLVMBuildAdd(B, ob, lj.i, "");
+        gen_ir_loop_begin(c, &lj, (uint64_t)k->v->co, "bias");
+        V o = LLVMBuildAdd(B, b->ob, lj.i, "");
         V s = gen_ir_decode(c, &p->weights, gen_ir_load_w(c, &p->weights, c->b, o));
         if (!nr_format_equal(&p->weights, &p->accumulator))
             s = gen_num_decode(g, &p->accumulator,
                                gen_ir_round_val(c, &p->accumulator, p->rounding, s, o,
                                              NR_EMU_TERM_BIAS));
-        if (k.units)
+        if (k->units)
             s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, p->accumulator.frac_bits)), "");
-        if (k.ftz)
-            s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, k.ftz_sh)), "");
-        if (v->f32)
-            s = LLVMBuildFPTrunc(B, s, k.et, "");
+        if (k->ftz)
+            s = LLVMBuildFMul(B, s, LLVMConstReal(g->f64, ldexp(1.0, k->ftz_sh)), "");
+        if (k->v->f32)
+            s = LLVMBuildFPTrunc(B, s, k->et, "");
         V idx[2] = {gen_ir_i64(c, 0), lj.i};
         LLVMBuildStore(B, s, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""));
         gen_ir_loop_end(c, &lj);
     }
-    for (int j = 0; j < co; j++) {
+    for (int j = 0; j < k->v->co; j++) {
         V idx[2] = {gen_ir_i64(c, 0), gen_ir_i64(c, (uint64_t)j)};
-        bias[j] = splat(&k, k.L->b ? LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""), "b")
-                                   : LLVMConstNull(k.et));
+        b->bias[j] = splat(k, k->L->b ? LLVMBuildLoad2(B, k->et, LLVMBuildGEP2(B, biast, biasbuf, idx, 2, ""), "b")
+                                      : LLVMConstNull(k->et));
     }
-    const int rpv = v->rpv;
-    int any_r = 0; /* can a kernel row fall into the padding (for any output)? */
+}
+
+/* Can a kernel row fall into the padding (for any output)? */
+static int any_pad_row(const vgeo *G)
+{
+    int any_r = 0;
     for (int r = 0; r < G->kh; r++) {
         long lo = (long)r * G->dh - G->pt, hi = (long)(G->OH - 1) * G->sh + lo;
         any_r |= lo < 0 || hi >= G->H;
     }
-    gen_ir_loop_begin(c, &lh, (uint64_t)(G->OH / rpv), "oh");
-    V oh0 = rpv > 1 ? LLVMBuildMul(B, lh.i, gen_ir_i64(c, (uint64_t)rpv), "oh0") : lh.i;
-    for (int a = 0; a < na; a++)
-        LLVMBuildStore(B, bias[a / nv], acc[a]);
-    LLVMBuildStore(B, LLVMConstNull(k.mt), bad);
-    for (int i = 0; i < 3; i++)
-        LLVMBuildStore(B, LLVMConstNull(k.ivt), trk[i]);
-    if (k.ftz)
-        mxcsr(&k, "llvm.x86.sse.ldmxcsr", csr_ftz);
-    gen_ir_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
-    gen_ir_loop_begin(c, &lr, (uint64_t)G->kh, "r");
-    /* input row of each row of the vector (one unless rpv > 1) */
-    V xrows[16], rowm = NULL;
-    LLVMBasicBlockRef rowb = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "row");
-    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rowskip");
+    return any_r;
+}
+
+/* Input channel ci0 + ci, kernel row r: the input row of each row of the
+ * vector (b->xrows; one unless rpv > 1), then a branch to rowb, or to
+ * skip for a padding row ([net-4]: no terms; with rpv > 1 a lane mask,
+ * b->rowm), and the kernel row's base b->kb. */
+static void row_begin(vk *k, vblk *b, V ci, V r, LLVMBasicBlockRef rowb, LLVMBasicBlockRef skip, int any_r)
+{
+    gen_lctx *c = k->c;
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    const vgeo *G = &k->G;
+    const int rpv = k->v->rpv, vl = k->v->vl;
     V okr[16];
+    b->rowm = NULL;
     for (int gi = 0; gi < rpv; gi++) {
-        V ohg = LLVMBuildAdd(B, oh0, gen_ir_i64(c, (uint64_t)gi), "");
+        V ohg = LLVMBuildAdd(B, b->oh0, gen_ir_i64(c, (uint64_t)gi), "");
         V ih = LLVMBuildAdd(B, LLVMBuildMul(B, ohg, gen_ir_i64(c, (uint64_t)G->sh), ""),
-                            LLVMBuildSub(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->dh), ""),
+                            LLVMBuildSub(B, LLVMBuildMul(B, r, gen_ir_i64(c, (uint64_t)G->dh), ""),
                                          gen_ir_i64(c, (uint64_t)G->pt), ""), "ih");
         okr[gi] = LLVMBuildICmp(B, LLVMIntULT, ih, gen_ir_i64(c, (uint64_t)G->H), "");
         if (rpv > 1) /* a padding row's lanes are masked; read row 0 instead */
             ih = LLVMBuildSelect(B, okr[gi], ih, gen_ir_i64(c, 0), "");
-        xrows[gi] = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ci0, lc.i, ""), gen_ir_i64(c, (uint64_t)G->H), ""), ih, ""),
-                                 gen_ir_i64(c, (uint64_t)G->sw * (uint64_t)v->wp), "xrow");
+        b->xrows[gi] = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, b->ci0, ci, ""), gen_ir_i64(c, (uint64_t)G->H), ""), ih, ""),
+                                    gen_ir_i64(c, (uint64_t)G->sw * (uint64_t)k->v->wp), "xrow");
     }
     if (rpv == 1) { /* [net-4] a padding row: no terms */
         LLVMBuildCondBr(B, okr[0], rowb, skip);
@@ -1557,53 +1572,37 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
             V sm[16];
             for (int l = 0; l < vl; l++)
                 sm[l] = LLVMConstInt(g->i32, (uint64_t)(l / G->OW), 0);
-            rowm = LLVMBuildShuffleVector(B, rv, LLVMGetUndef(rt), LLVMConstVector(sm, (unsigned)vl), "rowmask");
+            b->rowm = LLVMBuildShuffleVector(B, rv, LLVMGetUndef(rt), LLVMConstVector(sm, (unsigned)vl), "rowmask");
         }
         LLVMBuildBr(B, rowb);
     }
     LLVMPositionBuilderAtEnd(B, rowb);
-    V kb = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_ir_i64(c, (uint64_t)G->kh), ""), lr.i, ""),
-                        gen_ir_i64(c, (uint64_t)G->kw), "kb");
-    /* kernel columns: a loop (one copy of the step IR keeps LLVM's compile
-     * time down), lane masks computed from q; unrolled when kw = 1 */
-    int qloop = G->kw > 1, allq = 1;
-    for (int q = 0; q < G->kw; q++)
-        for (int vi = 0; vi < nv; vi++)
-            allq &= lanes_all(G, vl, rpv, q, vi);
-    gen_loop lq;
-    V qv = gen_ir_i64(c, 0);
-    if (qloop) {
-        gen_ir_loop_begin(c, &lq, (uint64_t)G->kw, "q");
-        qv = lq.i;
-    }
-    V cur[256];
-    for (int a = 0; a < na; a++)
-        cur[a] = LLVMBuildLoad2(B, k.vt, acc[a], "");
-    V badv = LLVMBuildLoad2(B, k.mt, bad, "");
-    k.key[0] = LLVMBuildLoad2(B, k.ivt, trk[0], "");
-    k.key[1] = LLVMBuildLoad2(B, k.ivt, trk[1], "");
-    k.err = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-    V c0 = LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_ir_i64(c, (uint64_t)G->dw), ""),
-                        gen_ir_i64(c, (uint64_t)(G->pl - v->padl)), "c0"); /* >= 0 */
-    V ph = LLVMBuildURem(B, c0, gen_ir_i64(c, (uint64_t)G->sw), "ph");
-    V colb = LLVMBuildAdd(B, LLVMBuildMul(B, ph, gen_ir_i64(c, (uint64_t)v->wp), ""),
-                          LLVMBuildUDiv(B, c0, gen_ir_i64(c, (uint64_t)G->sw), ""), "xcol");
-    /* input column of each lane: ow*sw + q*dw - pl, valid in [0, W) */
-    V iwq = splat(&k, LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_ir_i64(c, (uint64_t)G->dw), ""),
-                                   gen_ir_i64(c, (uint64_t)G->pl), ""));
-    V xv[16], wsp[64], mk[16];
+    b->kb = LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, ci, gen_ir_i64(c, (uint64_t)G->kh), ""), r, ""),
+                         gen_ir_i64(c, (uint64_t)G->kw), "kb");
+}
+
+/* Kernel column qv: the input vectors xv[nv] (rpv rows of OW lanes
+ * concatenated when rpv > 1) from the input column colb, and their lane
+ * masks mk[nv] (NULL: every lane is a term). */
+static void load_x(vk *k, vblk *b, V qv, V colb, V iwq, int allq, int qloop, V xv[], V mk[])
+{
+    gen_lctx *c = k->c;
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    const vgeo *G = &k->G;
+    const int rpv = k->v->rpv, vl = k->v->vl, nv = k->v->nv;
     for (int vi = 0; vi < nv; vi++) {
         if (rpv == 1) {
-            V idx = LLVMBuildAdd(B, LLVMBuildAdd(B, xrows[0], colb, ""), gen_ir_i64(c, (uint64_t)(vi * vl)), "");
-            V ld = LLVMBuildLoad2(B, k.vt, ptr_at(&k, k.xdec, idx), "x");
-            LLVMSetAlignment(ld, (unsigned)(v->f32 ? 4 : 8));
+            V idx = LLVMBuildAdd(B, LLVMBuildAdd(B, b->xrows[0], colb, ""), gen_ir_i64(c, (uint64_t)(vi * vl)), "");
+            V ld = LLVMBuildLoad2(B, k->vt, ptr_at(k, k->xdec, idx), "x");
+            LLVMSetAlignment(ld, (unsigned)(k->v->f32 ? 4 : 8));
             xv[vi] = ld;
         } else { /* rpv rows of OW lanes, concatenated */
-            T st = LLVMVectorType(k.et, (unsigned)G->OW);
+            T st = LLVMVectorType(k->et, (unsigned)G->OW);
             V part[16];
             for (int gi = 0; gi < rpv; gi++) {
-                V ld = LLVMBuildLoad2(B, st, ptr_at(&k, k.xdec, LLVMBuildAdd(B, xrows[gi], colb, "")), "x");
-                LLVMSetAlignment(ld, (unsigned)(v->f32 ? 4 : 8));
+                V ld = LLVMBuildLoad2(B, st, ptr_at(k, k->xdec, LLVMBuildAdd(B, b->xrows[gi], colb, "")), "x");
+                LLVMSetAlignment(ld, (unsigned)(k->v->f32 ? 4 : 8));
                 part[gi] = ld;
             }
             for (int n = rpv, w = G->OW; n > 1; n /= 2, w *= 2)
@@ -1618,7 +1617,7 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
         }
         mk[vi] = NULL;
         if (!allq && qloop && G->kw * vl <= 128) {
-            mk[vi] = lane_mask(&k, vi, qv);
+            mk[vi] = lane_mask(k, vi, qv);
         } else if (!allq) {
             V e[16], on[16];
             for (int l = 0; l < vl; l++) {
@@ -1627,21 +1626,61 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
                 on[l] = LLVMConstInt(g->i1, ow < G->OW, 0);
             }
             V iw = LLVMBuildAdd(B, LLVMConstVector(e, (unsigned)vl), iwq, "iw");
-            mk[vi] = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, iw, lvec(&k, (uint64_t)G->W), ""),
+            mk[vi] = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, iw, lvec(k, (uint64_t)G->W), ""),
                                   LLVMConstVector(on, (unsigned)vl), "lanes");
         }
-        if (rowm)
-            mk[vi] = mk[vi] ? LLVMBuildAnd(B, mk[vi], rowm, "") : rowm;
+        if (b->rowm)
+            mk[vi] = mk[vi] ? LLVMBuildAnd(B, mk[vi], b->rowm, "") : b->rowm;
     }
-    V kq = LLVMBuildAdd(B, kb, qv, "k");
+}
+
+/* The terms of kernel row b->kb: kernel columns as a loop (one copy of the
+ * step IR keeps LLVM's compile time down), lane masks computed from q;
+ * unrolled when kw = 1.  The accumulators and checks are loaded from
+ * their allocas, stepped (step) and stored back. */
+static void row_terms(vk *k, vblk *b)
+{
+    gen_lctx *c = k->c;
+    LLVMBuilderRef B = k->B;
+    const vgeo *G = &k->G;
+    const gen_vmac *v = k->v;
+    const int co = v->co, nv = v->nv, vl = v->vl, na = co * nv;
+    int qloop = G->kw > 1, allq = 1;
+    for (int q = 0; q < G->kw; q++)
+        for (int vi = 0; vi < nv; vi++)
+            allq &= lanes_all(G, vl, v->rpv, q, vi);
+    gen_loop lq;
+    V qv = gen_ir_i64(c, 0);
+    if (qloop) {
+        gen_ir_loop_begin(c, &lq, (uint64_t)G->kw, "q");
+        qv = lq.i;
+    }
+    V cur[256];
+    for (int a = 0; a < na; a++)
+        cur[a] = LLVMBuildLoad2(B, k->vt, b->acc[a], "");
+    V badv = LLVMBuildLoad2(B, k->mt, b->bad, "");
+    k->key[0] = LLVMBuildLoad2(B, k->ivt, b->trk[0], "");
+    k->key[1] = LLVMBuildLoad2(B, k->ivt, b->trk[1], "");
+    k->err = LLVMBuildLoad2(B, k->ivt, b->trk[2], "");
+    V c0 = LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_ir_i64(c, (uint64_t)G->dw), ""),
+                        gen_ir_i64(c, (uint64_t)(G->pl - v->padl)), "c0"); /* >= 0 */
+    V ph = LLVMBuildURem(B, c0, gen_ir_i64(c, (uint64_t)G->sw), "ph");
+    V colb = LLVMBuildAdd(B, LLVMBuildMul(B, ph, gen_ir_i64(c, (uint64_t)v->wp), ""),
+                          LLVMBuildUDiv(B, c0, gen_ir_i64(c, (uint64_t)G->sw), ""), "xcol");
+    /* input column of each lane: ow*sw + q*dw - pl, valid in [0, W) */
+    V iwq = splat(k, LLVMBuildSub(B, LLVMBuildMul(B, qv, gen_ir_i64(c, (uint64_t)G->dw), ""),
+                                  gen_ir_i64(c, (uint64_t)G->pl), ""));
+    V xv[16], wsp[64], mk[16];
+    load_x(k, b, qv, colb, iwq, allq, qloop, xv, mk);
+    V kq = LLVMBuildAdd(B, b->kb, qv, "k");
     for (int j = 0; j < co; j++) {
-        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ob, gen_ir_i64(c, (uint64_t)j), ""), gen_ir_i64(c, (uint64_t)G->K), ""), kq, "");
-        wsp[j] = splat(&k, LLVMBuildLoad2(B, k.et, ptr_at(&k, k.wdec, wi), "w"));
+        V wi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, b->ob, gen_ir_i64(c, (uint64_t)j), ""), gen_ir_i64(c, (uint64_t)G->K), ""), kq, "");
+        wsp[j] = splat(k, LLVMBuildLoad2(B, k->et, ptr_at(k, k->wdec, wi), "w"));
     }
     for (int vi = 0; vi < nv; vi++)
         for (int j = 0; j < co; j++) {
             int a = j * nv + vi;
-            V ok, r = step(&k, cur[a], wsp[j], xv[vi], &ok);
+            V ok, r = step(k, cur[a], wsp[j], xv[vi], &ok);
             cur[a] = mk[vi] ? LLVMBuildSelect(B, mk[vi], r, cur[a], "") : r;
             if (ok) {
                 V nb = LLVMBuildNot(B, ok, "");
@@ -1651,96 +1690,207 @@ int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
             }
         }
     for (int a = 0; a < na; a++)
-        LLVMBuildStore(B, cur[a], acc[a]);
-    LLVMBuildStore(B, badv, bad);
-    LLVMBuildStore(B, k.key[0], trk[0]);
-    LLVMBuildStore(B, k.key[1], trk[1]);
-    LLVMBuildStore(B, k.err, trk[2]);
+        LLVMBuildStore(B, cur[a], b->acc[a]);
+    LLVMBuildStore(B, badv, b->bad);
+    LLVMBuildStore(B, k->key[0], b->trk[0]);
+    LLVMBuildStore(B, k->key[1], b->trk[1]);
+    LLVMBuildStore(B, k->err, b->trk[2]);
     if (qloop)
         gen_ir_loop_end(c, &lq);
-    LLVMBuildBr(B, skip);
-    LLVMPositionBuilderAtEnd(B, skip);
-    gen_ir_loop_end(c, &lr);
-    gen_ir_loop_end(c, &lc);
-    if (k.ftz)
-        mxcsr(&k, "llvm.x86.sse.ldmxcsr", csr);
+}
 
-    /* results: the fast rows, or the scalar row code for a bad row */
-    LLVMBasicBlockRef good = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.fast");
-    LLVMBasicBlockRef redo = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.redo");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rows.done");
-    V badm = LLVMBuildLoad2(B, k.mt, bad, "");
-    if (k.track) {
-        V kp = LLVMBuildLoad2(B, k.ivt, trk[0], ""), ks = LLVMBuildLoad2(B, k.ivt, trk[1], "");
-        V er = LLVMBuildLoad2(B, k.ivt, trk[2], "");
-        if (p->accumulator.kind == NR_FLOAT && (!k.sbound || tiny_rare(&p->accumulator)))
-            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(&k, k.lim[1]), ""), "");
-        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && (!k.pbound || tiny_rare(&p->products)))
-            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(&k, k.lim[0]), ""), "");
-        if (p->rounding != NR_RND_RZ && !k.sexact && !ro_sums(&k)) /* rz and ro take inexact sums too (rz_sum, sum_ro) */
-            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(&k, lane_abs(&k)), ""),
-                                                      ivec(&k, 0), ""), "");
-        if (k.sfin) /* an inf or NaN accumulator lane (vk.sfin) */
+/* After the block's terms: is any lane of it bad (the running checks of
+ * vk, an inf/NaN accumulator, a NaN in a fixed-point S) or the call's
+ * input too large (b->xbig)?  An i1. */
+static V any_bad(vk *k, vblk *b)
+{
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    const nr_layer_prec *p = &k->L->prec;
+    const int na = k->v->co * k->v->nv, vl = k->v->vl;
+    V badm = LLVMBuildLoad2(B, k->mt, b->bad, "");
+    if (k->track) {
+        V kp = LLVMBuildLoad2(B, k->ivt, b->trk[0], ""), ks = LLVMBuildLoad2(B, k->ivt, b->trk[1], "");
+        V er = LLVMBuildLoad2(B, k->ivt, b->trk[2], "");
+        if (p->accumulator.kind == NR_FLOAT && (!k->sbound || tiny_rare(&p->accumulator)))
+            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, ks, ivec(k, k->lim[1]), ""), "");
+        if (p->mac == NR_MAC_UNFUSED && p->products.kind == NR_FLOAT && (!k->pbound || tiny_rare(&p->products)))
+            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGT, kp, ivec(k, k->lim[0]), ""), "");
+        if (p->rounding != NR_RND_RZ && !k->sexact && !ro_sums(k)) /* rz and ro take inexact sums too (rz_sum, sum_ro) */
+            badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, er, ivec(k, lane_abs(k)), ""),
+                                                      ivec(k, 0), ""), "");
+        if (k->sfin) /* an inf or NaN accumulator lane (vk.sfin) */
             for (int a = 0; a < na; a++) {
-                V ab = LLVMBuildAnd(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, k.vt, acc[a], ""), k.ivt, ""),
-                                    ivec(&k, lane_abs(&k)), "");
-                badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGE, ab, ivec(&k, 0x7f800000u), ""), "");
+                V ab = LLVMBuildAnd(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, k->vt, b->acc[a], ""), k->ivt, ""),
+                                    ivec(k, lane_abs(k)), "");
+                badm = LLVMBuildOr(B, badm, LLVMBuildICmp(B, LLVMIntUGE, ab, ivec(k, 0x7f800000u), ""), "");
             }
         if (p->accumulator.kind == NR_FIXED) /* a NaN reached S (fixed_int) */
             for (int a = 0; a < na; a++) {
-                V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
+                V av = LLVMBuildLoad2(B, k->vt, b->acc[a], "");
                 badm = LLVMBuildOr(B, badm, LLVMBuildFCmp(B, LLVMRealUNO, av, av, ""), "");
             }
     }
     V anybad = LLVMBuildICmp(B, LLVMIntNE,
                              LLVMBuildBitCast(B, badm, LLVMIntTypeInContext(g->ctx, (unsigned)vl), ""),
                              LLVMConstInt(LLVMIntTypeInContext(g->ctx, (unsigned)vl), 0, 0), "anybad");
-    if (xbig)
-        anybad = LLVMBuildOr(B, anybad, xbig, "");
-    LLVMBuildCondBr(B, anybad, redo, good);
-    LLVMPositionBuilderAtEnd(B, good);
+    if (b->xbig)
+        anybad = LLVMBuildOr(B, anybad, b->xbig, "");
+    return anybad;
+}
+
+/* A good block: the accumulators (back to values) into the row buffer,
+ * then to the outputs, rounded to the layer's output format. */
+static void store_block(vk *k, vblk *b)
+{
+    gen_lctx *c = k->c;
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    const vgeo *G = &k->G;
+    const nr_layer_prec *p = &k->L->prec;
+    const int co = k->v->co, nv = k->v->nv, vl = k->v->vl, na = co * nv;
     for (int a = 0; a < na; a++) {
         V idx[2] = {gen_ir_i64(c, 0), gen_ir_i64(c, (uint64_t)(a * vl))};
-        V av = LLVMBuildLoad2(B, k.vt, acc[a], "");
-        if (k.ftz) /* back to values (exact, ftz_ok) */
-            av = LLVMBuildFMul(B, av, fvec(&k, ldexp(1.0, -k.ftz_sh)), "");
-        if (k.units) /* back to values, +0 for -0 (exact, see step_units) */
-            av = LLVMBuildFAdd(B, LLVMBuildFMul(B, av, fvec(&k, ldexp(1.0, -p->accumulator.frac_bits)), ""),
-                               LLVMConstNull(k.vt), "");
-        V st = LLVMBuildStore(B, av, LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""));
-        LLVMSetAlignment(st, (unsigned)(v->f32 ? 4 : 8));
+        V av = LLVMBuildLoad2(B, k->vt, b->acc[a], "");
+        if (k->ftz) /* back to values (exact, ftz_ok) */
+            av = LLVMBuildFMul(B, av, fvec(k, ldexp(1.0, -k->ftz_sh)), "");
+        if (k->units) /* back to values, +0 for -0 (exact, see step_units) */
+            av = LLVMBuildFAdd(B, LLVMBuildFMul(B, av, fvec(k, ldexp(1.0, -p->accumulator.frac_bits)), ""),
+                               LLVMConstNull(k->vt), "");
+        V st = LLVMBuildStore(B, av, LLVMBuildGEP2(B, b->rowt, b->rowbuf, idx, 2, ""));
+        LLVMSetAlignment(st, (unsigned)(k->v->f32 ? 4 : 8));
     }
-    if (!vector_out(&k, rowbuf, rowt, ob, oh0)) {
-        /* one loop over the block's outputs: one copy of the rounding IR;
-         * rpv rows of OW are contiguous, in the row buffer and the output */
-        uint64_t per = (uint64_t)G->OW * (uint64_t)rpv;
-        gen_ir_loop_begin(c, &lw, (uint64_t)co * per, "out");
-        V j = LLVMBuildUDiv(B, lw.i, gen_ir_i64(c, per), "j");
-        V ow = LLVMBuildURem(B, lw.i, gen_ir_i64(c, per), "ow");
-        V o = LLVMBuildAdd(B, ob, j, "o");
-        V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->OH), ""), oh0, ""),
-                                              gen_ir_i64(c, (uint64_t)G->OW), ""), ow, "elem");
-        V idx[2] = {gen_ir_i64(c, 0), LLVMBuildAdd(B, LLVMBuildMul(B, j, gen_ir_i64(c, (uint64_t)(nv * vl)), ""), ow, "")};
-        V a = LLVMBuildLoad2(B, k.et, LLVMBuildGEP2(B, rowt, rowbuf, idx, 2, ""), "acc");
-        if (v->f32)
-            a = LLVMBuildFPExt(B, a, g->f64, "");
-        gen_ir_store_out(c, li, a, elem);
-        gen_ir_loop_end(c, &lw);
-    }
+    if (vector_out(k, b->rowbuf, b->rowt, b->ob, b->oh0))
+        return;
+    /* one loop over the block's outputs: one copy of the rounding IR;
+     * rpv rows of OW are contiguous, in the row buffer and the output */
+    gen_loop lw;
+    uint64_t per = (uint64_t)G->OW * (uint64_t)k->v->rpv;
+    gen_ir_loop_begin(c, &lw, (uint64_t)co * per, "out");
+    V j = LLVMBuildUDiv(B, lw.i, gen_ir_i64(c, per), "j");
+    V ow = LLVMBuildURem(B, lw.i, gen_ir_i64(c, per), "ow");
+    V o = LLVMBuildAdd(B, b->ob, j, "o");
+    V elem = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, LLVMBuildMul(B, o, gen_ir_i64(c, (uint64_t)G->OH), ""), b->oh0, ""),
+                                          gen_ir_i64(c, (uint64_t)G->OW), ""), ow, "elem");
+    V idx[2] = {gen_ir_i64(c, 0), LLVMBuildAdd(B, LLVMBuildMul(B, j, gen_ir_i64(c, (uint64_t)(nv * vl)), ""), ow, "")};
+    V a = LLVMBuildLoad2(B, k->et, LLVMBuildGEP2(B, b->rowt, b->rowbuf, idx, 2, ""), "acc");
+    if (k->v->f32)
+        a = LLVMBuildFPExt(B, a, g->f64, "");
+    gen_ir_store_out(c, k->li, a, elem);
+    gen_ir_loop_end(c, &lw);
+}
+
+/* A bad block: its co x rpv rows again by the scalar row code (never
+ * bad on the host: host arithmetic is exact on every lane). */
+static int redo_block(vk *k, vblk *b, nr_err *err)
+{
+    gen_lctx *c = k->c;
+    LLVMBuilderRef B = k->B;
+    if (k->v->host)
+        return 0;
+    gen_loop lj, lg;
+    gen_ir_loop_begin(c, &lj, (uint64_t)k->v->co, "redo.o");
+    gen_ir_loop_begin(c, &lg, (uint64_t)k->v->rpv, "redo.oh");
+    int rc = gen_emit_mac_row(c, k->li, LLVMBuildAdd(B, b->ob, lj.i, ""), LLVMBuildAdd(B, b->oh0, lg.i, ""), err);
+    if (rc)
+        return rc;
+    gen_ir_loop_end(c, &lg);
+    gen_ir_loop_end(c, &lj);
+    return 0;
+}
+
+/* The block's results: the fast rows, or the scalar row code for a bad
+ * block. */
+static int block_end(vk *k, vblk *b, nr_err *err)
+{
+    gen_ctx *g = k->g;
+    LLVMBuilderRef B = k->B;
+    LLVMBasicBlockRef good = LLVMAppendBasicBlockInContext(g->ctx, k->c->fn, "rows.fast");
+    LLVMBasicBlockRef redo = LLVMAppendBasicBlockInContext(g->ctx, k->c->fn, "rows.redo");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, k->c->fn, "rows.done");
+    LLVMBuildCondBr(B, any_bad(k, b), redo, good);
+    LLVMPositionBuilderAtEnd(B, good);
+    store_block(k, b);
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, redo);
-    if (!v->host) { /* never bad: host arithmetic is exact on every lane */
-        gen_loop lj, lg;
-        gen_ir_loop_begin(c, &lj, (uint64_t)co, "redo.o");
-        gen_ir_loop_begin(c, &lg, (uint64_t)rpv, "redo.oh");
-        int rc = gen_emit_mac_row(c, li, LLVMBuildAdd(B, ob, lj.i, ""), LLVMBuildAdd(B, oh0, lg.i, ""), err);
-        if (rc)
-            return rc;
-        gen_ir_loop_end(c, &lg);
-        gen_ir_loop_end(c, &lj);
-    }
+    int rc = redo_block(k, b, err);
+    if (rc)
+        return rc;
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, done);
+    return 0;
+}
+
+/* The block's allocas: accumulators, checks, the row and bias buffers. */
+static void block_allocas(vk *k, vblk *b, V *biasbuf, T *biast)
+{
+    gen_lctx *c = k->c;
+    const int na = k->v->co * k->v->nv;
+    for (int a = 0; a < na; a++)
+        b->acc[a] = gen_ir_alloca(c, k->vt, "acc");
+    b->bad = gen_ir_alloca(c, k->mt, "bad");
+    for (int i = 0; i < 3; i++)
+        b->trk[i] = gen_ir_alloca(c, k->ivt, "check");
+    b->rowt = LLVMArrayType(k->et, (unsigned)(na * k->v->vl));
+    b->rowbuf = gen_ir_alloca(c, b->rowt, "row.out");
+    *biast = LLVMArrayType(k->et, (unsigned)k->v->co);
+    *biasbuf = gen_ir_alloca(c, *biast, "bias");
+}
+
+/* A row block's accumulators from the start values, its checks cleared,
+ * MXCSR with FTZ (vk.ftz). */
+static void block_begin(vk *k, vblk *b)
+{
+    LLVMBuilderRef B = k->B;
+    const int na = k->v->co * k->v->nv;
+    for (int a = 0; a < na; a++)
+        LLVMBuildStore(B, b->bias[a / k->v->nv], b->acc[a]);
+    LLVMBuildStore(B, LLVMConstNull(k->mt), b->bad);
+    for (int i = 0; i < 3; i++)
+        LLVMBuildStore(B, LLVMConstNull(k->ivt), b->trk[i]);
+    if (k->ftz)
+        mxcsr(k, "llvm.x86.sse.ldmxcsr", b->csr_ftz);
+}
+
+int gen_emit_vmac(gen_lctx *c, int li, const gen_vmac *v, nr_err *err)
+{
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    vk k;
+    vblk b;
+    vk_init(&k, &b, c, li, v);
+    const vgeo *G = &k.G;
+    emit_decode(&k);
+    b.xbig = xbig_of(&k);
+    V biasbuf;
+    T biast;
+    block_allocas(&k, &b, &biasbuf, &biast);
+
+    gen_loop lb, lh, lc, lr;
+    gen_ir_loop_begin(c, &lb, (uint64_t)(G->O / v->co), "oblk");
+    b.ob = LLVMBuildMul(B, lb.i, gen_ir_i64(c, (uint64_t)v->co), "o0");
+    b.ci0 = LLVMBuildMul(B, LLVMBuildUDiv(B, b.ob, gen_ir_i64(c, (uint64_t)G->cout_g), ""),
+                         gen_ir_i64(c, (uint64_t)G->cin_g), "ci0");
+    bias_start(&k, &b, biasbuf, biast);
+    int any_r = any_pad_row(G);
+    gen_ir_loop_begin(c, &lh, (uint64_t)(G->OH / v->rpv), "oh");
+    b.oh0 = v->rpv > 1 ? LLVMBuildMul(B, lh.i, gen_ir_i64(c, (uint64_t)v->rpv), "oh0") : lh.i;
+    block_begin(&k, &b);
+    gen_ir_loop_begin(c, &lc, (uint64_t)G->cin_g, "ci");
+    gen_ir_loop_begin(c, &lr, (uint64_t)G->kh, "r");
+    LLVMBasicBlockRef rowb = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "row");
+    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "rowskip");
+    row_begin(&k, &b, lc.i, lr.i, rowb, skip, any_r);
+    row_terms(&k, &b);
+    LLVMBuildBr(B, skip);
+    LLVMPositionBuilderAtEnd(B, skip);
+    gen_ir_loop_end(c, &lr);
+    gen_ir_loop_end(c, &lc);
+    if (k.ftz)
+        mxcsr(&k, "llvm.x86.sse.ldmxcsr", b.csr);
+    int rc = block_end(&k, &b, err);
+    if (rc)
+        return rc;
     gen_ir_loop_end(c, &lh);
     gen_ir_loop_end(c, &lb);
     return 0;
