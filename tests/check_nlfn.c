@@ -9,7 +9,9 @@
  *     for some functions), where each double-double enclosure is also
  *     checked to contain MPFR's value;
  *   - the special cases spelled out with their expected values;
- *   - lookup tables equal nr_nlrt; bad function/exponent/format input. */
+ *   - lookup tables equal nr_nlrt; bad function/exponent/format input;
+ *   - nr_nlrt_gen_div (softmax's quotient in generated code, its own exact
+ *     quotient through u128.h) equals arith.c's nr_exact_div rounded. */
 #include "testutil.h"
 #include "nlrt_internal.h"
 
@@ -467,6 +469,46 @@ START_TEST(t_bad)
 }
 END_TEST
 
+/* nr_nlrt_gen_div == nr_exact_div + nr_round_exact: signs, magnitudes
+ * from 2^-1074 to 2^1023, specials, every mode (sr with random draws, where
+ * the fast quotient steps aside), float and fixed formats. */
+START_TEST(t_quotient)
+{
+    static const char *const OUT[] = {"fp32", "bf16", "e4m3", "fp16", "q3.4", "q7.8-wrap",
+                                      "e2m1", "q15.16"};
+    static const nr_rounding MODES[] = {NR_RND_RNE, NR_RND_RZ, NR_RND_RU, NR_RND_RD,
+                                        NR_RND_RNA, NR_RND_SR};
+    const double SPEC[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0x1p-1074, 0x1.fffffffffffffp1023};
+    uint64_t st = 777;
+    nr_format of = tu_fmt(OUT[_i]);
+    for (int i = 0; i < 30000; i++) {
+        double v[2];
+        for (int k = 0; k < 2; k++) {
+            uint64_t r = tu_rand(&st);
+            if (r % 50 == 0)
+                v[k] = SPEC[tu_rand(&st) % 7];
+            else if (r % 3 == 0) /* anywhere */
+                v[k] = ldexp(tu_unif(&st) + 0x1p-60, (int)(tu_rand(&st) % 2098) - 1074);
+            else /* softmax's range */
+                v[k] = ldexp(tu_unif(&st) + 0x1p-60, (int)(tu_rand(&st) % 40) - 30);
+            if (r & 1 << 20)
+                v[k] = -v[k];
+        }
+        nr_rounding md = MODES[tu_rand(&st) % 6];
+        uint32_t sr = (uint32_t)tu_rand(&st);
+        nr_exact ea, eb, q;
+        nr_exact_from_double(v[0], &ea);
+        nr_exact_from_double(v[1], &eb);
+        nr_exact_div(&ea, &eb, &q);
+        double want = nr_decode(&of, nr_round_exact(&of, md, &q, sr, NULL));
+        double got = nr_nlrt_gen_div(v[0], v[1], &of, md, sr);
+        ck_assert_msg(memcmp(&got, &want, sizeof got) == 0 || (isnan(got) && isnan(want)),
+                      "%a / %a into %s mode %d: %a, want %a", v[0], v[1], OUT[_i], (int)md, got,
+                      want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     /* tcases, runnable alone with CK_RUN_CASE: specials, sweep, tables, random */
@@ -479,6 +521,7 @@ int main(void)
     tcase_add_loop_test(sw, t_sweep16, 0, 5);
     tcase_add_loop_test(sw, t_cross, 0, 10);
     tcase_add_loop_test(tb, t_tables, 0, 4);
+    tcase_add_loop_test(tb, t_quotient, 0, 8);
     tcase_add_loop_test(rn, t_random_fp32, 0, NFNS);
     TCase *all[] = {sp, sw, tb, rn};
     for (int i = 0; i < 4; i++) {

@@ -394,4 +394,49 @@ if [ $have_a64 = 1 ]; then
     done
 fi
 
+
+# ------------------------------------------------ 5. the CCT transformer on the M4
+# specs/cct (conv tokenizer, 4 encoder blocks: attention, softmax, LayerNorm,
+# exact-erf GELU, sequence pooling) built for the Cortex-M4 at fp32 and at
+# e4m3 matmuls with bf16 softmax/norms/nonlinear (specs/cct/e4m3_bf16.yaml),
+# linked with numrep's own nonlinear functions (edge_nlrt_sources: no libm,
+# the 128-bit arithmetic in two halves) and run on the MPS2-AN386 under QEMU
+# (weights as read-only data in its 4 MB flash, the arena in its 4 MB RAM):
+# the logits of the first NUMREP_EDGE_CCT_N (default 2) shipped CIFAR-10
+# images equal `numrep emulate`'s bit for bit.
+CCT=$SRC/specs/cct/cct.yaml CCTX=$SRC/specs/cct/sample.npy
+if [ $have_cm = 0 ]; then
+    :
+elif [ ! -f "$CCT" ] || [ ! -f "$CCTX" ]; then
+    skip "CCT on the M4: specs/cct is missing"
+else
+    ncct=${NUMREP_EDGE_CCT_N:-2}
+    for p in fp32 "$SRC/specs/cct/e4m3_bf16.yaml"; do
+        pn=$(basename "$p" .yaml) d=$T/cct-m4-$pn
+        mkdir -p "$d"
+        if ! "$NUMREP" emulate "$CCT" -p "$p" --input "$CCTX" -o "$d/emu.npy" 2>"$d/err" ||
+            ! $NPY hex "$d/emu.npy" --limit "$ncct" >"$T/emu-cct-$pn.txt"; then
+            fail "numrep emulate cct -p $pn: $(cat "$d/err")"
+            continue
+        fi
+        if ! "$NUMREP" build "$CCT" -p "$p" --target thumbv7em-none-eabi --cpu cortex-m4 --emit obj -o "$d/model.o" 2>"$d/err" ||
+            ! "$NUMREP" build "$CCT" -p "$p" --target thumbv7em-none-eabi --cpu cortex-m4 --emit header -o "$d/model.h" 2>>"$d/err" ||
+            ! $NPY c "$CCTX" "$d/edge_input.h" --limit "$ncct" 2>>"$d/err"; then
+            fail "cct -p $pn for the M4: $(head -c 600 "$d/err")"
+            continue
+        fi
+        abi=$(edge_cm_float_abi "$d/model.o") || { fail "cct -p $pn: readelf -A"; continue; }
+        # shellcheck disable=SC2046
+        if ! EDGE_CM_EXTRA="$(edge_runtime_includes | tr '\n' ' ')" \
+            edge_cm_image cortex-m4 "$abi" "$d/image.elf" "$d" "$d/model.o" $(edge_nlrt_sources) 2>"$d/err"; then
+            fail "cct -p $pn, cortex-m4: link failed: $(head -c 600 "$d/err")"
+            continue
+        fi
+        EDGE_TIMEOUT=${EDGE_CCT_TIMEOUT:-1200} edge_qemu_cm mps2-an386 "$d/image.elf" "$d/run.txt"
+        st=$?
+        [ $st -eq 0 ] && same_body "cct -p $pn, cortex-m4 on mps2-an386 == emulator" "$d/run.txt" "$T/emu-cct-$pn.txt" ||
+            fail "cct -p $pn, cortex-m4: exit status $st: $(cat "$d/run.txt.err" "$d/run.txt" | head -c 400)"
+    done
+fi
+
 finish

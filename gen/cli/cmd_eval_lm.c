@@ -72,9 +72,9 @@ int cmd_eval_lm_wanted(int argc, char **argv)
 
 /* Open engine (given: named on the command line) for m: the emulator when
  * the generator refuses m and the engine was not given (a note on stderr);
- * *used names the one opened. */
-static int open_engine(const char *engine, int given, const nr_model *m, nr_engine *e,
-                       const char **used, nr_err *err)
+ * *used names the one opened.  (cmd_search_lm.c opens its engines here too.) */
+int cmd_eval_lm_open_engine(const char *engine, int given, const nr_model *m, nr_engine *e,
+                            const char **used, nr_err *err)
 {
     nr_err gerr = {0};
     if (strcmp(engine, "emulator") && gen_plan_model_check(m, &gerr)) {
@@ -97,7 +97,7 @@ static int run_one(const cli_model_args *a, const char *engine, int given, const
     nr_engine e = {0};
     int rc = cli_load_model(a, m, err);
     if (!rc)
-        rc = open_engine(engine, given, *m, &e, used, err);
+        rc = cmd_eval_lm_open_engine(engine, given, *m, &e, used, err);
     if (!rc)
         rc = nr_eval_lm(&e, *m, t, limit, cli_progress_cb, prog, r, err);
     nr_engine_close(&e);

@@ -261,8 +261,13 @@ static int answer(const search_opts *so, const gen_search_answer *ans, nr_err *e
     return 0;
 }
 
+int cmd_eval_lm_wanted(int argc, char **argv); /* cmd_eval_lm.c: 1 when --metric is given */
+int cmd_search_lm(int argc, char **argv);      /* cmd_search_lm.c: --metric perplexity */
+
 int cmd_search(int argc, char **argv)
 {
+    if (cmd_eval_lm_wanted(argc, argv))
+        return cmd_search_lm(argc, argv);
     search_opts so = {.fit_model = NR_PRED_MARGIN, .fit_min = NAN};
     gen_search_job_init(&so.j);
     const char *net = NULL;

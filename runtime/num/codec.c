@@ -16,22 +16,22 @@ void nr_exact_from_double(double x, nr_exact *o)
     uint64_t M = b & ((1ull << 52) - 1);
     if (E == 0x7ff) {
         o->cls = M ? NR_CLS_NAN : NR_CLS_INF;
-        o->sig = 0, o->exp = 0;
+        o->sig = nr_u128_from(0), o->exp = 0;
         if (M)
             o->sign = 0;
         return;
     }
     if (E == 0 && M == 0) {
         o->cls = NR_CLS_ZERO;
-        o->sig = 0, o->exp = 0;
+        o->sig = nr_u128_from(0), o->exp = 0;
         return;
     }
     o->cls = NR_CLS_FINITE;
     if (E == 0) {
-        o->sig = M;
+        o->sig = nr_u128_from(M);
         o->exp = -1074;
     } else {
-        o->sig = M | 1ull << 52;
+        o->sig = nr_u128_from(M | 1ull << 52);
         o->exp = E - 1075;
     }
 }
@@ -40,7 +40,7 @@ void nr_codec_decode_exact(const nr_format *f, uint64_t bits, nr_exact *o)
 {
     o->sticky = 0;
     o->exp = 0;
-    o->sig = 0;
+    o->sig = nr_u128_from(0);
     o->sign = 0;
     if (f->kind == NR_FIXED) {
         /* [fmt-6] a width-bit integer n, value n * 2^-F */
@@ -49,7 +49,7 @@ void nr_codec_decode_exact(const nr_format *f, uint64_t bits, nr_exact *o)
         uint64_t mag = neg ? (uint64_t)0 - (bits | ~f->man_mask) : bits;
         o->cls = mag ? NR_CLS_FINITE : NR_CLS_ZERO;
         o->sign = neg;
-        o->sig = mag;
+        o->sig = nr_u128_from(mag);
         o->exp = -f->frac_bits;
         return;
     }
@@ -92,12 +92,12 @@ void nr_codec_decode_exact(const nr_format *f, uint64_t bits, nr_exact *o)
             return;
         }
         o->cls = NR_CLS_FINITE;
-        o->sig = M;
+        o->sig = nr_u128_from(M);
         o->exp = f->emin - Y;
         return;
     }
     o->cls = NR_CLS_FINITE;
-    o->sig = M | 1ull << Y;
+    o->sig = nr_u128_from(M | 1ull << Y);
     o->exp = (int32_t)((int64_t)E - f->bias - Y);
 }
 
@@ -129,8 +129,8 @@ double nr_decode(const nr_format *f, uint64_t bits)
 {
     nr_exact x;
     nr_codec_decode_exact(f, bits, &x);
-    if (x.cls == NR_CLS_FINITE && x.sig < (1ull << 53))
-        return ldexp((double)(uint64_t)x.sig * (x.sign ? -1.0 : 1.0), x.exp); /* exact */
+    if (x.cls == NR_CLS_FINITE && nr_u128_lt(x.sig, nr_u128_from(1ull << 53)))
+        return ldexp((double)nr_u128_lo(x.sig) * (x.sign ? -1.0 : 1.0), x.exp); /* exact */
     return nr_codec_exact_to_double(&x);
 }
 

@@ -68,7 +68,7 @@ void nr_nl_exact_special(nr_exact *o, nr_class cls, int sign)
     o->cls = cls;
     o->sign = sign;
     o->exp = 0;
-    o->sig = 0;
+    o->sig = nr_u128_from(0);
     o->sticky = 0;
 }
 
@@ -82,7 +82,7 @@ void nr_nl_exact_tiny(nr_exact *o, int sign)
 void nr_nl_exact_huge(nr_exact *o, int sign)
 {
     nr_nl_exact_special(o, NR_CLS_FINITE, sign);
-    o->sig = 1;
+    o->sig = nr_u128_from(1);
     o->exp = 1 << 30;
     o->sticky = 1;
 }

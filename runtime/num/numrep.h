@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "u128.h" /* nr_u128: runtime/num/u128.h */
 
 #ifdef __cplusplus
 extern "C" {
@@ -214,7 +215,7 @@ uint64_t nr_hash_bytes(uint64_t h, const void *p, size_t n);
 /* FNV-1a 128, written as 32 lowercase hex digits (the results store). */
 #define NR_HASH_HEX 33
 typedef struct nr_hash128 {
-    unsigned __int128 h;
+    nr_u128 h;
 } nr_hash128;
 void nr_hash128_init(nr_hash128 *h);
 void nr_hash128_update(nr_hash128 *h, const void *data, size_t n);
@@ -235,7 +236,7 @@ typedef struct nr_exact {
     nr_class cls;
     int sign;
     int32_t exp;
-    unsigned __int128 sig;
+    nr_u128 sig;                     /* u128.h: __int128 on hosts */
     int sticky;
 } nr_exact;
 

@@ -8,18 +8,7 @@
  * strictly between that and the next multiple of 2^exp in magnitude. */
 #include "numrep.h"
 
-typedef unsigned __int128 u128;
-
-static int bitlen128(u128 x) /* position of the top set bit + 1; 0 for 0 */
-{
-    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
-    if (hi)
-        return 128 - __builtin_clzll(hi);
-    return lo ? 64 - __builtin_clzll(lo) : 0;
-}
-
-static u128 shr(u128 x, int s) { return s >= 128 ? 0 : x >> s; }
-static u128 lowmask(int s) { return s >= 128 ? ~(u128)0 : (((u128)1 << s) - 1); }
+typedef nr_u128 u128; /* u128.h: __int128 on hosts, two halves on 32-bit targets */
 
 /* The magnitude split at quantum 2^q: k = floor(|x| / 2^q), plus what is
  * needed to round k: the round bit (the 1/2 place), whether anything below
@@ -39,12 +28,12 @@ static void split_at(const nr_exact *x, int64_t q, split *o)
     o->big = 0;
     if (shift <= 0) {
         int s = (int)-shift;
-        int len = bitlen128(x->sig);
+        int len = nr_u128_bitlen(x->sig);
         if (-shift >= 128 || len + s > 127) {
             o->big = 1;
-            o->k = s >= 128 ? 0 : x->sig << s; /* low bits, for wrap-around */
+            o->k = s >= 128 ? nr_u128_from(0) : nr_u128_shl(x->sig, s); /* low bits, for wrap-around */
         } else {
-            o->k = x->sig << s;
+            o->k = nr_u128_shl(x->sig, s);
         }
         o->half = 0;
         o->below_half = x->sticky;
@@ -53,16 +42,16 @@ static void split_at(const nr_exact *x, int64_t q, split *o)
         return;
     }
     int s = shift > 300 ? 300 : (int)shift;
-    u128 rem = x->sig & lowmask(s);
-    o->k = shr(x->sig, s);
-    o->half = s <= 128 ? (int)(shr(rem, s - 1) & 1) : 0;
-    o->below_half = (rem & lowmask(s - 1)) != 0 || x->sticky;
+    u128 rem = nr_u128_low(x->sig, s);
+    o->k = nr_u128_shr_any(x->sig, s);
+    o->half = s <= 128 ? (int)(nr_u128_lo(nr_u128_shr_any(rem, s - 1)) & 1) : 0;
+    o->below_half = !nr_u128_is0(nr_u128_low(rem, s - 1)) || x->sticky;
     if (s <= 32) {
-        o->frac32 = (uint32_t)(rem << (32 - s));
+        o->frac32 = (uint32_t)(nr_u128_lo(rem) << (32 - s));
         o->below32 = x->sticky;
     } else {
-        o->frac32 = (uint32_t)shr(rem, s - 32);
-        o->below32 = (rem & lowmask(s - 32)) != 0 || x->sticky;
+        o->frac32 = (uint32_t)nr_u128_lo(nr_u128_shr_any(rem, s - 32));
+        o->below32 = !nr_u128_is0(nr_u128_low(rem, s - 32)) || x->sticky;
     }
 }
 
@@ -70,7 +59,7 @@ static void split_at(const nr_exact *x, int64_t q, split *o)
 static int round_up(nr_rounding mode, int sign, const split *p, uint32_t sr_bits)
 {
     int inexact = p->half || p->below_half;
-    int odd = (int)(p->k & 1);
+    int odd = (int)(nr_u128_lo(p->k) & 1);
     switch (mode) {
     case NR_RND_RNE: return p->half && (p->below_half || odd);
     case NR_RND_RNA: return p->half;
@@ -122,7 +111,7 @@ static uint64_t round_float(const nr_format *f, nr_rounding mode, const nr_exact
                             uint32_t sr_bits, unsigned *fl)
 {
     const int Y = f->man_bits;
-    int64_t E = (int64_t)x->exp + bitlen128(x->sig) - 1; /* |x| in [2^E, 2^(E+1)) */
+    int64_t E = (int64_t)x->exp + nr_u128_bitlen(x->sig) - 1; /* |x| in [2^E, 2^(E+1)) */
     if (E > f->emax)
         return float_overflow(f, mode, x->sign, fl); /* beyond max before rounding */
     /* [rnd-2] the quantum (gap) around |x| */
@@ -134,7 +123,7 @@ static uint64_t round_float(const nr_format *f, nr_rounding mode, const nr_exact
     split p;
     split_at(x, q, &p);
     int inexact = p.half || p.below_half;
-    uint64_t k = (uint64_t)p.k + (uint64_t)round_up(mode, x->sign, &p, sr_bits);
+    uint64_t k = nr_u128_lo(p.k) + (uint64_t)round_up(mode, x->sign, &p, sr_bits);
     /* Pack: for normals, k in [2^Y, 2^(Y+1)] and bits = ((E+bias-1) << Y) + k,
      * so a carry out of the significand bumps the exponent by itself.  For
      * subnormals (q = emin-Y) bits = k, and k = 2^Y is the smallest normal.
@@ -171,23 +160,24 @@ static uint64_t round_fixed(const nr_format *f, nr_rounding mode, const nr_exact
     split_at(x, -(int64_t)f->frac_bits, &p);
     if (p.half || p.below_half)
         *fl |= NR_FLAG_INEXACT;
-    u128 k = p.k + (u128)round_up(mode, x->sign, &p, sr_bits);
-    if (k == 0 && !p.big) {
+    u128 k = nr_u128_add(p.k, nr_u128_from((uint64_t)round_up(mode, x->sign, &p, sr_bits)));
+    if (nr_u128_is0(k) && !p.big) {
         if (p.half || p.below_half)
             *fl |= NR_FLAG_FLUSHED;
         return 0;
     }
     /* the representable magnitudes: [0, 2^(I+F)-1] up, 2^(I+F) down (signed) */
-    u128 maxpos = ((u128)1 << (f->int_bits + f->frac_bits)) - 1;
-    u128 maxneg = f->is_signed ? maxpos + 1 : 0;
-    int out = p.big || (x->sign ? k > maxneg : k > maxpos);
+    u128 maxpos = nr_u128_sub(nr_u128_shl(nr_u128_from(1), f->int_bits + f->frac_bits),
+                              nr_u128_from(1));
+    u128 maxneg = f->is_signed ? nr_u128_add(maxpos, nr_u128_from(1)) : nr_u128_from(0);
+    int out = p.big || nr_u128_lt(x->sign ? maxneg : maxpos, k);
     if (!out)
-        return (x->sign ? (uint64_t)(-(uint64_t)k) : (uint64_t)k) & f->man_mask;
+        return (x->sign ? (uint64_t)(-nr_u128_lo(k)) : nr_u128_lo(k)) & f->man_mask;
     if (f->saturate)
         return fixed_saturate(f, x->sign, fl);
     /* -wrap: two's complement modulo 2^width; k's low 64 bits are exact */
     *fl |= NR_FLAG_OVERFLOW | NR_FLAG_WRAPPED | NR_FLAG_INEXACT;
-    uint64_t lo = (uint64_t)k;
+    uint64_t lo = nr_u128_lo(k);
     return (x->sign ? (uint64_t)0 - lo : lo) & f->man_mask;
 }
 
@@ -219,13 +209,13 @@ uint64_t nr_round_exact(const nr_format *f, nr_rounding mode, const nr_exact *x,
     case NR_CLS_FINITE:
         break;
     }
-    if (x->sig == 0) { /* a finite class with no significand: only sticky */
+    if (nr_u128_is0(x->sig)) { /* a finite class with no significand: only sticky */
         if (!x->sticky)
             return is_fixed ? 0 : with_sign(f, x->sign, 0);
         /* sig 0 + sticky: nonzero, below half of 2^exp (numrep.h); stand in
          * 2^(exp-2) + sticky, which rounds the same in every mode but sr */
         nr_exact t = *x;
-        t.sig = 1;
+        t.sig = nr_u128_from(1);
         t.exp = x->exp - 2;
         return is_fixed ? round_fixed(f, mode, &t, sr_bits, fl)
                         : round_float(f, mode, &t, sr_bits, fl);

@@ -1,8 +1,8 @@
 /* nlrt.h -- numrep's own correctly rounded nonlinear functions, for
  * generated code ([nl-impl] in docs/semantics.md): pure C on integers and
  * IEEE doubles (+ - * / only, no libm, no fma), so every platform computes
- * the same bits (it needs unsigned __int128, like nr_exact: 64-bit hosts;
- * Cortex-M gets the <= 16-bit tables built on the host).  The functions and their semantics are
+ * the same bits (128-bit integers are u128.h's nr_u128, as in nr_exact: two
+ * uint64_t halves on 32-bit targets such as Cortex-M).  The functions and their semantics are
  * those of nlfn.h; the results equal the MPFR oracle's bit for bit
  * (tests/check_nlfn.c).  Inputs and targets: formats of at most 32 bits. */
 #ifndef NUMREP_NLRT_H

@@ -15,7 +15,7 @@
 
 #define NLIMB 32 /* 2048 bits: m^33 for m < 2^53, plus 2^K's extra bits */
 
-typedef unsigned __int128 u128;
+typedef nr_u128 u128; /* u128.h */
 
 typedef struct {
     uint64_t w[NLIMB];
@@ -37,9 +37,9 @@ static void bn_mul_u64(bn *a, uint64_t m)
 {
     uint64_t carry = 0;
     for (int i = 0; i < a->n; i++) {
-        u128 p = (u128)a->w[i] * m + carry;
-        a->w[i] = (uint64_t)p;
-        carry = (uint64_t)(p >> 64);
+        u128 p = nr_u128_add(nr_u128_mul64(a->w[i], m), nr_u128_from(carry));
+        a->w[i] = nr_u128_lo(p);
+        carry = nr_u128_hi(p);
     }
     if (carry)
         a->w[a->n++] = carry;
@@ -84,7 +84,7 @@ static int bn_low_nonzero(const bn *a, int s)
 /* a >> s into a u128 (the caller knows it fits) */
 static u128 bn_shr128(const bn *a, int s)
 {
-    return ((u128)bn_bits(a, s + 64) << 64) | bn_bits(a, s);
+    return nr_u128_make(bn_bits(a, s + 64), bn_bits(a, s));
 }
 
 /* Q = floor(2^K / b), *rem = (remainder != 0), K >= bitlen(b). */
@@ -95,12 +95,10 @@ static void bn_pow2_div(int K, const bn *b, bn *Q, int *rem)
     Q->n = top + 1;
     if (b->n == 1) { /* one-limb divisor: long division by limbs */
         uint64_t d = b->w[0];
-        u128 r = 0;
+        uint64_t r = 0;
         for (int i = top; i >= 0; i--) {
             uint64_t limb = i == top ? 1ull << (K % 64) : 0;
-            u128 cur = (r << 64) | limb; /* r < d: the quotient limb fits */
-            Q->w[i] = (uint64_t)(cur / d);
-            r = cur % d;
+            Q->w[i] = nr_u128_div64(r, limb, d, &r); /* r < d: the quotient limb fits */
         }
         *rem = r != 0;
         bn_trim(Q);
@@ -126,9 +124,10 @@ static void bn_pow2_div(int K, const bn *b, bn *Q, int *rem)
             uint64_t borrow = 0;
             for (int j = 0; j < r.n; j++) {
                 uint64_t bj = j < b->n ? b->w[j] : 0;
-                u128 t = (u128)r.w[j] - bj - borrow;
-                r.w[j] = (uint64_t)t;
-                borrow = (uint64_t)(t >> 64) ? 1 : 0;
+                uint64_t t = r.w[j] - bj;
+                unsigned b1 = r.w[j] < bj;
+                r.w[j] = t - borrow;
+                borrow = b1 | (t < borrow);
             }
             bn_trim(&r);
             Q->w[i / 64] |= 1ull << (i % 64);
@@ -143,18 +142,18 @@ static u128 isqrt_bn(const bn *N, int *exact)
 {
     int nb = bn_bitlen(N);
     int pairs = (nb + 1) / 2;
-    u128 rem = 0, root = 0;
+    u128 rem = nr_u128_from(0), root = nr_u128_from(0);
     for (int i = pairs - 1; i >= 0; i--) {
-        rem = (rem << 2) | (bn_bits(N, 2 * i) & 3);
-        u128 trial = (root << 2) | 1;
-        if (rem >= trial) {
-            rem -= trial;
-            root = (root << 1) | 1;
+        rem = nr_u128_or(nr_u128_shl(rem, 2), nr_u128_from(bn_bits(N, 2 * i) & 3));
+        u128 trial = nr_u128_or(nr_u128_shl(root, 2), nr_u128_from(1));
+        if (!nr_u128_lt(rem, trial)) {
+            rem = nr_u128_sub(rem, trial);
+            root = nr_u128_or(nr_u128_shl(root, 1), nr_u128_from(1));
         } else {
-            root <<= 1;
+            root = nr_u128_shl(root, 1);
         }
     }
-    *exact = rem == 0;
+    *exact = nr_u128_is0(rem);
     return root;
 }
 

@@ -154,7 +154,10 @@ static int in_range(double v)
  * a double) that is its rounding (the emulator's near_round, emu_seq.c). */
 static int div_fast(double a, double b, const nr_format *out, nr_rounding mode, double *res)
 {
-    if (mode == NR_RND_SR || out->prec > 52 || !in_range(a) || !in_range(b))
+    /* a wrapping fixed format keeps the low bits of quotients far beyond
+     * its range, which a double does not hold: the exact path */
+    if (mode == NR_RND_SR || out->prec > 52 || !in_range(a) || !in_range(b) ||
+        (out->kind == NR_FIXED && !out->saturate))
         return 0;
     double q = a / b, hi, lo;
     if (!in_range(q))
@@ -177,6 +180,37 @@ static int div_fast(double a, double b, const nr_format *out, nr_rounding mode, 
     return 1;
 }
 
+/* The exact a / b of finite nonzero doubles, as arith.c's nr_exact_div
+ * gives it (which generated code cannot link on 32-bit targets): the top
+ * 128 bits of the quotient, the rest as sticky.  The significands are
+ * aligned to bit 63 (A / B in [1/2, 2)), and 3 quotient limbs come from
+ * 128/64 divisions (each dividend below the divisor). */
+static void exact_quotient(double a, double b, nr_exact *q)
+{
+    nr_exact ea, eb;
+    nr_exact_from_double(a, &ea);
+    nr_exact_from_double(b, &eb);
+    uint64_t A = nr_u128_lo(ea.sig), B = nr_u128_lo(eb.sig), r;
+    int za = __builtin_clzll(A), zb = __builtin_clzll(B);
+    A <<= za;
+    B <<= zb;
+    uint64_t q2 = nr_u128_div64(0, A, B, &r); /* 0 or 1 */
+    uint64_t q1 = nr_u128_div64(r, 0, B, &r);
+    uint64_t q0 = nr_u128_div64(r, 0, B, &r);
+    int64_t e = (int64_t)ea.exp - za - ((int64_t)eb.exp - zb) - 128;
+    q->cls = NR_CLS_FINITE;
+    q->sign = ea.sign ^ eb.sign;
+    q->sticky = r != 0;
+    if (q2) { /* 129 bits: drop the last into sticky */
+        q->sticky |= (int)(q0 & 1);
+        q->sig = nr_u128_make(1ull << 63 | q1 >> 1, q1 << 63 | q0 >> 1);
+        e += 1;
+    } else {
+        q->sig = nr_u128_make(q1, q0);
+    }
+    q->exp = (int32_t)e;
+}
+
 double nr_nlrt_gen_div(double a, double b, const nr_format *out, int mode, uint32_t sr_bits)
 {
     double r;
@@ -184,8 +218,18 @@ double nr_nlrt_gen_div(double a, double b, const nr_format *out, int mode, uint3
         return r;
     nr_exact ea, eb, q;
     unsigned fl = 0;
-    nr_exact_from_double(a, &ea);
-    nr_exact_from_double(b, &eb);
-    nr_exact_div(&ea, &eb, &q);
+    if (a - a == 0 && b - b == 0 && a != 0 && b != 0) { /* finite, nonzero */
+        exact_quotient(a, b, &q);
+    } else { /* the special cases: arith.c's rules (0/0, x/0, inf/inf, x/inf) */
+        nr_exact_from_double(a, &ea);
+        nr_exact_from_double(b, &eb);
+        int sign = ea.sign ^ eb.sign;
+        if (a != a || b != b || (a - a != 0 && b - b != 0) || (a == 0 && b == 0))
+            q = (nr_exact){.cls = NR_CLS_NAN};
+        else if (a - a != 0 || b == 0)
+            q = (nr_exact){.cls = NR_CLS_INF, .sign = sign};
+        else
+            q = (nr_exact){.cls = NR_CLS_ZERO, .sign = sign};
+    }
     return nr_decode(out, nr_round_exact(out, (nr_rounding)mode, &q, sr_bits, &fl));
 }

@@ -8,7 +8,7 @@
 
 #define NW 40 /* 64-bit words: 2560 bits, more than any enclosure spans */
 
-typedef unsigned __int128 u128;
+typedef nr_u128 u128; /* u128.h; signed values in two's complement */
 
 typedef struct {
     uint64_t w[NW]; /* two's complement, w[0] least significant */
@@ -31,15 +31,15 @@ static void big_add_shifted(big *a, uint64_t m, int shift, int neg)
     unsigned carry = 0;
     for (int i = wi; i < NW; i++) {
         uint64_t p = i - wi < 3 ? part[i - wi] : 0;
-        u128 s = (u128)a->w[i] + p + carry;
-        a->w[i] = (uint64_t)s;
-        carry = (unsigned)(s >> 64);
+        uint64_t s = a->w[i] + p, s2 = s + carry;
+        carry = (s < p) | (s2 < s);
+        a->w[i] = s2;
     }
 }
 
-/* floor(a / 2^s) as a signed 128-bit value; *fits 0 if it does not fit;
+/* floor(a / 2^s) as a signed 128-bit value (two's complement); *fits 0 if it does not fit;
  * *rem 1 if a is not a multiple of 2^s. */
-static __int128 big_floor_shift(const big *a, int s, int *fits, int *rem)
+static u128 big_floor_shift(const big *a, int s, int *fits, int *rem)
 {
     int wi = s / 64, bi = s % 64;
     *rem = 0;
@@ -59,7 +59,7 @@ static __int128 big_floor_shift(const big *a, int s, int *fits, int *rem)
     *fits = out[2] == ext;
     for (int i = wi + 3; i < NW && *fits; i++)
         *fits = a->w[i] == ext;
-    return (__int128)(((u128)out[1] << 64) | out[0]);
+    return nr_u128_make(out[1], out[0]);
 }
 
 /* The exponent of the cell size: half the quantum (a quantum / 2^33 for
@@ -139,22 +139,23 @@ int nl_round_test(const nl_val *v, const nr_format *out, nr_rounding mode, nr_ex
         big_add_shifted(&hi, m, k + v->e - B, 0);
     }
     int fits1, fits2, r1, r2;
-    __int128 klo = big_floor_shift(&lo, L - B, &fits1, &r1);
-    __int128 khi = big_floor_shift(&hi, L - B, &fits2, &r2);
-    __int128 chi = khi + (r2 ? 1 : 0); /* ceil(hi / 2^L) */
-    int ok = fits1 && fits2 && klo >= 0 && klo + 1 == chi;
+    u128 klo = big_floor_shift(&lo, L - B, &fits1, &r1);
+    u128 khi = big_floor_shift(&hi, L - B, &fits2, &r2);
+    u128 chi = nr_u128_add(khi, nr_u128_from(r2 ? 1 : 0)); /* ceil(hi / 2^L) */
+    int klo_neg = (int)(nr_u128_hi(klo) >> 63);
+    int ok = fits1 && fits2 && !klo_neg && nr_u128_eq(nr_u128_add(klo, nr_u128_from(1)), chi);
     nr_nl_exact_special(res, NR_CLS_FINITE, neg);
     res->sticky = 1;
     if (!ok) { /* undecided: hand over the cell of the lower end */
-        res->sig = klo > 0 ? (u128)klo : 0;
+        res->sig = klo_neg ? nr_u128_from(0) : klo;
         res->exp = L;
         return 1;
     }
-    if (klo == 0) { /* (0, 2^L): nonzero, below half of 2^(L+1) */
-        res->sig = 0;
+    if (nr_u128_is0(klo)) { /* (0, 2^L): nonzero, below half of 2^(L+1) */
+        res->sig = nr_u128_from(0);
         res->exp = L + 1;
     } else {
-        res->sig = (u128)klo;
+        res->sig = klo;
         res->exp = L;
     }
     return 0;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef unsigned __int128 u128;
 
 struct nr_rt {
     nr_pool *pool;
@@ -145,10 +144,10 @@ void nr_rt_kacc_add(uint64_t *st, double a, double b)
     const int n = (int)st[K_N];
     uint64_t *l = st + K_HDR;
     int ea, eb;
-    u128 P = (u128)sig53(a, &ea) * sig53(b, &eb);
+    nr_u128 P = nr_u128_mul64(sig53(a, &ea), sig53(b, &eb));
     int shift = ea + eb - (int)(int64_t)st[K_LSB]; /* >= 0 by the sizing (plan.c) */
     int i = shift >> 6, bit = shift & 63;
-    uint64_t p0 = (uint64_t)P, p1 = (uint64_t)(P >> 64);
+    uint64_t p0 = nr_u128_lo(P), p1 = nr_u128_hi(P);
     uint64_t add[3];
     if (bit == 0)
         add[0] = p0, add[1] = p1, add[2] = 0;

@@ -115,3 +115,24 @@ edge_fake_header() {
         return 1
     fi
 }
+
+# edge_nlrt_sources: the runtime sources an image needs when the model calls
+# the nonlinear functions (nr_nlrt_gen, nr_nlrt_gen_div: transformers'
+# softmax, norms, GELU): numrep's own correctly rounded implementations
+# (runtime/rt/nlrt*.c, no libm) and the one round-and-pack (runtime/num/
+# round.c, codec.c, nlfn.c); their 128-bit arithmetic is runtime/num/u128.h's,
+# two uint64_t halves on 32-bit ARM; templates/edge/libm_min.c's ldexp.
+edge_nlrt_sources() {
+    local f
+    for f in rt/nlrt.c rt/nlrt_alg.c rt/nlrt_erf.c rt/nlrt_exp.c rt/nlrt_gen.c rt/nlrt_test.c \
+        num/round.c num/codec.c num/nlfn.c; do
+        echo "$EDGE_SRC/runtime/$f"
+    done
+    echo "$EDGE_TEMPLATES/libm_min.c"
+}
+
+# edge_runtime_includes: -I flags for those sources.
+edge_runtime_includes() {
+    local d
+    for d in num io net emu rt; do echo "-I$EDGE_SRC/runtime/$d"; done
+}
