@@ -285,7 +285,7 @@ void gen_seq_softmax_line(gen_lctx *c, int li, V base, uint64_t stride, V n)
     V d = gen_ir_load_dec(c, xf, c->in[0], k);
     if (!plain)
         d = gen_seq_add_r(c, nf, md, d, negm, k, T_SUB);
-    V e = gen_seq_exp(c, L, d, k);
+    V e = gen_seq_nl(c, L, NR_NL_EXP, d, k);
     LLVMBuildStore(B, e, slot(c, li_.i));
     LLVMBuildStore(B, gen_seq_add_r(c, sf, md, LLVMBuildLoad2(B, g->f64, sslot, ""), e, k, T_SUM),
                    sslot);
@@ -293,8 +293,7 @@ void gen_seq_softmax_line(gen_lctx *c, int li, V base, uint64_t stride, V n)
     V s = LLVMBuildLoad2(B, g->f64, sslot, "s");
     gen_ir_loop_range(c, &li_, zero, n, "i");
     k = ELEM(li_.i);
-    put(c, af, k, gen_seq_div(c, af, md, LLVMBuildLoad2(B, g->f64, slot(c, li_.i), "e"), s, k,
-                              div_r));
+    put(c, af, k, div_r(c, af, md, LLVMBuildLoad2(B, g->f64, slot(c, li_.i), "e"), s, k));
     gen_ir_loop_end(c, &li_);
 #undef ELEM
 }

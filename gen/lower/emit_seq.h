@@ -1,7 +1,6 @@
 /* emit_seq.h -- what the sequence-op emitters share (internal to gen/lower).
  *   emit_seq.c     [op-seq] .. [op-layernorm]: the helpers below, and the
  *                  planning hooks of plan.h (gen_seq_*)
- *   emit_seq_fast.c inline fast paths of the nonlinear functions (gen_seq_exp)
  *   emit_seq_lm.c  [op-lm]: embedding, rmsnorm, rope, silu, mul,
  *                  causal_softmax (gen_lm_*), called by emit_seq.c */
 #ifndef NUMREP_GEN_EMIT_SEQ_H
@@ -39,16 +38,6 @@ LLVMValueRef gen_seq_const_w(gen_lctx *c, int li, double v, uint32_t term);
  * base + i*stride; the scratch holds n doubles. */
 void gen_seq_softmax_line(gen_lctx *c, int li, LLVMValueRef base, uint64_t stride,
                           LLVMValueRef n);
-
-/* emit_seq_fast.c: [op-nl] exp into L's nonlinear format, correctly
- * rounded as gen_seq_nl, inline for fp32 in rne (the screen of nlrt_gen.c). */
-LLVMValueRef gen_seq_exp(gen_lctx *c, const nr_layer *L, LLVMValueRef x, LLVMValueRef elem);
-/* The exact a / b rounded once into f (term OUT), as a double: inline for
- * fp32 in rne (div_fast of nlrt_gen.c), else (and when that fails) slow. */
-typedef LLVMValueRef (*gen_seq_div_fn)(gen_lctx *c, const nr_format *f, nr_rounding md,
-                                       LLVMValueRef a, LLVMValueRef b, LLVMValueRef elem);
-LLVMValueRef gen_seq_div(gen_lctx *c, const nr_format *f, nr_rounding md, LLVMValueRef a,
-                         LLVMValueRef b, LLVMValueRef elem, gen_seq_div_fn slow);
 
 /* emit_seq_lm.c ([op-lm]): for an op nr_model_seq_lm_is names. */
 int gen_lm_check(const nr_model *m, int li, nr_err *err);
