@@ -82,6 +82,10 @@ check_model enc_post_relu_13 layernorm relu matmul softmax_axis
 check_model vit_stem conv tokens pad add_const
 check_model gpt_block rmsnorm rope causal_softmax silu mul matmul merge_heads
 check_model mlp_gelu_tanh linear gelu
+check_model tiny_lm embedding rmsnorm rope causal_softmax silu linear
+check_model gpt_block_18 rmsnorm rope causal_softmax
+check_model dyn_heads linear heads matmul softmax_axis merge_heads
+grep -q "input: {shape: \[1, 1, 8\]}" "$tmp/tiny_lm/tiny_lm.yaml" && ok || bad "tiny_lm: the input is not [1, 1, 8] token ids"
 grep -q "approximate: tanh" "$tmp/mlp_gelu_tanh/mlp_gelu_tanh.yaml" && ok || bad "tanh GELU not recognised"
 grep -q "transpose_b: true" "$tmp/enc_pre_gelu_17/enc_pre_gelu_17.yaml" && ok || bad "Q K^T is not transpose_b"
 
@@ -130,7 +134,27 @@ s = (1, 8, 8)
 save("notcausal", [helper.make_node("Where", ["mask", "ninf", "x"], ["w"], name="where"),
                    helper.make_node("Softmax", ["w"], ["y"], name="sm", axis=-1)],
      [("mask", np.tril(np.ones((8, 8), bool), -1)), ("ninf", np.float32(-np.inf))], shape=s)
+# token ids (int64 [N, T]) read other than as Gather's indices of a table
+def save_ids(name, nodes, inits=(), shape=(1, 8)):
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("ids", TensorProto.INT64, shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(np.asarray(v), k) for k, v in inits])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "%s/%s.onnx" % (out, name))
+emb = ("emb", np.ones((20, 32), np.float32))
+save_ids("ids_rank3", [helper.make_node("Gather", ["emb", "ids"], ["y"], name="g")], [emb], shape=(1, 8, 2))
+save_ids("ids_add", [helper.make_node("Gather", ["emb", "ids"], ["e"], name="g"),
+                     helper.make_node("Add", ["ids", "ids"], ["y"], name="addids")], [emb])
+save_ids("ids_axis1", [helper.make_node("Gather", ["emb", "ids"], ["y"], name="g1", axis=1)], [emb])
+save_ids("ids_table3", [helper.make_node("Gather", ["emb3", "ids"], ["y"], name="g3")],
+         [("emb3", np.ones((20, 4, 8), np.float32))])
+save_ids("ids_data", [helper.make_node("Gather", ["ids", "idx"], ["y"], name="gd")],
+         [("idx", np.zeros(2, np.int64))])
 EOF
+expect_err ids_rank3 'graph input "ids": an integer input must be token ids [N, T], got rank 3' "$tmp/ids_rank3.onnx"
+expect_err ids_add 'node 1 "addids": Add: operator Add on the token ids; only Gather of an embedding table' "$tmp/ids_add.onnx"
+expect_err ids_axis1 'node 0 "g1": Gather: axis 1, expected 0 (rows of the embedding table)' "$tmp/ids_axis1.onnx"
+expect_err ids_table3 'node 0 "g3": Gather: data [20, 4, 8], expected an embedding table [vocab, features]' "$tmp/ids_table3.onnx"
+expect_err ids_data 'node 0 "gd": Gather: the token ids must be the indices (input 1), not the data' "$tmp/ids_data.onnx"
 expect_err erf 'node 0 "erf": Erf: operator Erf on a sequence activation is not supported' "$tmp/erf.onnx"
 expect_err smax1 'node 0 "sm": Softmax: along axis 1 of rank 3; only the last axis' "$tmp/smax1.onnx"
 expect_err layout 'node 1 "mm": MatMul: the tensor [1, 32, 8] is a layout' "$tmp/layout.onnx"

@@ -93,6 +93,24 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- the graph */
 
+/* An integer input: token ids [N, T] (onnx_seq_ids.c). */
+static int ids_input(ctx *c, const Onnx__ValueInfoProto *in)
+{
+    const Onnx__TensorShapeProto *s = in->type->tensor_type->shape;
+    if (!s || s->n_dim != 2)
+        return onnx_err(c, NR_EUNSUP, "an integer input must be token ids [N, T], got rank %d",
+                        s ? (int)s->n_dim : -1);
+    const Onnx__TensorShapeProto__Dimension *d = s->dim[1];
+    if (d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
+        d->dim_value < 1 || d->dim_value > MAX_DIM)
+        return onnx_err(c, NR_EUNSUP, "token ids [N, T]: T must be a fixed size 1 .. %lld",
+                        (long long)MAX_DIM);
+    d = s->dim[0];
+    c->batch = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                       d->dim_value > 0 ? d->dim_value : -1;
+    return onnx_seq_ids_input(c, in->name, (int)s->dim[1]->dim_value);
+}
+
 static int graph_input(ctx *c, const Onnx__ValueInfoProto *in)
 {
     set_where(c, "graph input", -1, in->name);
@@ -100,6 +118,9 @@ static int graph_input(ctx *c, const Onnx__ValueInfoProto *in)
     if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type)
         return onnx_err(c, NR_EUNSUP, "not a tensor");
     const Onnx__TypeProto__Tensor *tt = t->tensor_type;
+    if (tt->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
+        tt->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32)
+        return ids_input(c, in);
     if (tt->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return onnx_err(c, NR_EUNSUP, "element type %s, expected FLOAT", onnx_dtype_name(tt->elem_type));
     const Onnx__TensorShapeProto *s = tt->shape;

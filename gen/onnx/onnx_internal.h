@@ -24,6 +24,7 @@
  *   onnx_seq.c     sequence activations: N-d views over [B, T, F] layers [onnx_internal.h]
  *   onnx_seq_ops.c operators on sequence activations (transformers) [onnx_internal.h]
  *   onnx_seq_fuse.c recognised multi-node patterns (GELU, LayerNorm, ...) [onnx_internal.h]
+ *   onnx_seq_ids.c token-id inputs and Gather as embedding [onnx_internal.h]
  */
 
 #include <stddef.h>
@@ -56,6 +57,7 @@ typedef struct val {
      * C-order storage shape[3] = [B, T, F] of layer `layer`; rank is 3 */
     int seq, nd;
     int64_t d[NR_TENSOR_MAXDIM], st[NR_TENSOR_MAXDIM], off;
+    int ids;                     /* ACT: the integer token-id input (onnx_seq_ids.c) */
 } val;
 
 typedef struct layer {
@@ -241,6 +243,13 @@ int onnx_seq_rope(ctx *c, node *n, const val *v, const val *cos, const val *sin,
                   int64_t end, const char *out);
 /* causal_softmax of scores v [.., T, T] under the boolean mask (j > t). */
 int onnx_seq_causal(ctx *c, node *n, const val *v, const val *mask, const char *out);
+
+/* ---------------------------------------------------------- onnx_seq_ids.c */
+
+/* Define the integer graph input `name` [N, T] as token ids (spec [1, 1, T]). */
+int onnx_seq_ids_input(ctx *c, const char *name, int T);
+/* A node reading the ids: *done = 1 and Gather -> embedding, else an error. */
+int onnx_seq_ids_convert(ctx *c, node *n, int *done);
 
 /* --------------------------------------------------------- onnx_seq_fuse.c */
 

@@ -139,16 +139,23 @@ static int is_scalar(ctx *c, const char *name, double want)
     return !scalar(c, name, &v) && v == want;
 }
 
-/* The single reduction axis of ReduceMean node j (attribute, keepdims 1). */
-static int reduce_axis(const ctx *c, int j, int *axis)
+/* The single reduction axis of ReduceMean node j, keepdims 1: the `axes`
+ * attribute (opset < 18) or a one-element constant input 1 (opset 18). */
+static int reduce_axis(ctx *c, int j, int *axis)
 {
     node *n = G(c)->node[j];
-    const Onnx__AttributeProto *a = onnx_attr(n, "axes"), *kd = onnx_attr(n, "keepdims");
-    if (n->n_input != 1 || !a || a->n_ints != 1 || (kd && kd->i != 1))
+    const Onnx__AttributeProto *a = onnx_attr(n, "axes"), *kd = onnx_attr(n, "keepdims"),
+                               *ne = onnx_attr(n, "noop_with_empty_axes");
+    double ax;
+    if ((kd && kd->i != 1) || (ne && ne->i != 0))
         return -1;
-    if (a->ints[0] < -NR_TENSOR_MAXDIM || a->ints[0] >= NR_TENSOR_MAXDIM)
+    if (n->n_input == 1 && a && a->n_ints == 1)
+        ax = (double)a->ints[0];
+    else if (n->n_input != 2 || a || scalar(c, n->input[1], &ax))
         return -1;
-    *axis = (int)a->ints[0];
+    if (ax < -NR_TENSOR_MAXDIM || ax >= NR_TENSOR_MAXDIM || ax != (int)ax)
+        return -1;
+    *axis = (int)ax;
     return 0;
 }
 

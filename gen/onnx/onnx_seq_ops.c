@@ -888,6 +888,9 @@ static const struct {
 
 int onnx_seq_convert(ctx *c, node *n)
 {
+    int done, rc = onnx_seq_ids_convert(c, n, &done);
+    if (done)
+        return rc;
     for (size_t k = 0; k < sizeof seq_table / sizeof *seq_table; k++)
         if (!strcmp(seq_table[k].op_type, n->op_type))
             return seq_table[k].fn(c, n);

@@ -109,13 +109,85 @@ class GptBlock(torch.nn.Module):
         return x + self.w2(torch.nn.functional.silu(self.w1(h)) * self.w3(h))
 
 
+class TinyLM(torch.nn.Module):
+    """Token ids [N, T] -> logits [N, T, V]: embedding, GPT block, RMSNorm, head."""
+    def __init__(self, vocab=20):
+        super().__init__()
+        torch.manual_seed(5)
+        self.emb = torch.nn.Embedding(vocab, D)
+        self.block = GptBlock()
+        self.norm = RMSNorm(D)
+        self.head = torch.nn.Linear(D, vocab, bias=False)
+
+    def forward(self, ids):
+        return self.head(self.norm(self.block(self.emb(ids))))
+
+
+class DynHeads(torch.nn.Module):
+    """Self-attention whose reshapes use the traced sizes (x.shape[0], x.size(1), -1):
+    torch exports Shape/Gather/Unsqueeze/Concat chains for them; sum-pooled
+    projections with ReduceSum/ReduceMax/ReduceMean over the features."""
+    def __init__(self, heads=2):
+        super().__init__()
+        torch.manual_seed(6)
+        self.h = heads
+        self.qkv = torch.nn.Linear(D, 3 * D)
+        self.out = torch.nn.Linear(D, D)
+
+    def forward(self, x):
+        B, T_ = x.shape[0], x.size(1)
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q, k, v = (t.reshape(B, T_, self.h, -1).permute(0, 2, 1, 3) for t in (q, k, v))
+        s = torch.matmul(q, k.transpose(-1, -2)) * 0.25
+        a = torch.matmul(s.softmax(-1), v).permute(0, 2, 1, 3).reshape(B, T_, -1)
+        return self.out(a)
+
+
+def export_ids(name, m, vocab, opset):
+    torch.manual_seed(11)
+    ids = torch.randint(0, vocab, (3, T))
+    path = os.path.join(OUT, name + ".onnx")
+    torch.onnx.export(m, (ids[:1],), path, opset_version=opset, input_names=["ids"],
+                      output_names=["y"])
+    with torch.no_grad():
+        ref = torch.cat([m(ids[i:i + 1]) for i in range(3)])
+    np.save(os.path.join(OUT, name + ".x.npy"), ids.numpy().astype(np.float32).reshape(3, 1, 1, T))
+    np.save(os.path.join(OUT, name + ".ref.npy"), ref.numpy().astype(np.float32))
+    print(name, os.path.getsize(path), "bytes")
+
+
+def to_opset18(path):
+    """Rewrite an opset-17 export as opset 18 writes it (torch 1.13 and onnx 1.12
+    stop at 17): ReduceMean/ReduceSum/ReduceMax take `axes` as a constant int64
+    input instead of an attribute (ReduceSum already does since opset 13)."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(path)
+    for k, nd in enumerate(m.graph.node):
+        if nd.op_type not in ("ReduceMean", "ReduceMax"):
+            continue
+        axes = [a for a in nd.attribute if a.name == "axes"]
+        if not axes:
+            continue
+        name = "axes_%d" % k
+        m.graph.initializer.append(numpy_helper.from_array(np.array(axes[0].ints, np.int64), name))
+        nd.attribute.remove(axes[0])
+        nd.input.append(name)
+    for o in m.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = 18
+    onnx.save(m, path)
+
+
 def export(name, m, shape, opset):
     torch.manual_seed(10)
     xs = torch.randn(3, *shape)
     x1 = xs[:1]
     path = os.path.join(OUT, name + ".onnx")
-    torch.onnx.export(m, (x1,), path, opset_version=opset, input_names=["x"],
+    torch.onnx.export(m, (x1,), path, opset_version=min(opset, 17), input_names=["x"],
                       output_names=["y"])
+    if opset == 18:
+        to_opset18(path)
     with torch.no_grad():
         ref = torch.cat([m(xs[i:i + 1]) for i in range(3)])
     np.save(os.path.join(OUT, name + ".x.npy"),
@@ -148,6 +220,9 @@ def main():
     export("vit_stem", VitStem().eval(), (3, 16, 16), 17)
     export("gpt_block", GptBlock().eval(), (T, D), 17)
     export("mlp_gelu_tanh", MlpTanh().eval(), (T, D), 17)
+    export_ids("tiny_lm", TinyLM().eval(), 20, 17)
+    export("gpt_block_18", GptBlock().eval(), (T, D), 18)
+    export("dyn_heads", DynHeads().eval(), (T, D), 17)
     export("bad_headdim8", encoder(True, "gelu", heads=4), (T, D), 17)
 
 
