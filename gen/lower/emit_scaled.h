@@ -140,6 +140,10 @@ gen_scaled_dot *gen_scaled_dot_new(gen_lctx *c, int li, const gen_scaled_vinfo *
 LLVMValueRef gen_scaled_dot_line(gen_scaled_dot *d, LLVMValueRef elem, LLVMValueRef bias,
                                  const gen_scaled_opnd *w, const gen_scaled_opnd *a);
 void gen_scaled_dot_free(gen_scaled_dot *d);
+/* The exact accumulator of a scaled dot product with operands ws/wef and
+ * xs/xef (NULL: plain) into L's accumulator, sized as emu_mac_size. */
+void gen_scaled_ksize(const nr_layer *L, const nr_scaled *ws, const nr_scaled *xs,
+                      const nr_format *wef, const nr_format *xef, int *lsb, int *limbs);
 
 /* ------------------------------------------------------------ emit_scaled_vmac.c */
 

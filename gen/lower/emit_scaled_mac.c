@@ -323,6 +323,12 @@ static void ksize(const nr_model *m, const nr_layer *L, int *lsb, int *limbs)
     const nr_format *xef = xs ? &xs->elem
                               : L->inputs[0] < 0 ? &m->in_format
                                                  : &m->layers[L->inputs[0]].prec.activations;
+    gen_scaled_ksize(L, ws, xs, wef, xef, lsb, limbs);
+}
+
+void gen_scaled_ksize(const nr_layer *L, const nr_scaled *ws, const nr_scaled *xs,
+                      const nr_format *wef, const nr_format *xef, int *lsb, int *limbs)
+{
     double wlo, whi, xlo, xhi;
     scale_range(ws, &wlo, &whi);
     scale_range(xs, &xlo, &xhi);

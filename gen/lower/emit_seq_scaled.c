@@ -50,37 +50,15 @@ static void opnd_dims(const nr_layer *L, int w, uint64_t *K, uint64_t *lines, in
     *lines = (uint64_t)sh[0] * (uint64_t)(*last ? sh[1] : sh[2]);
 }
 
-static void scale_range(const nr_scaled *s, double *lo, double *hi)
-{
-    *lo = *hi = 1.0;
-    if (s && s->scale == NR_SCALE_E8M0)
-        *lo = 0x1p-127, *hi = 0x1p127;
-    else if (s && s->scale == NR_SCALE_UE4M3)
-        *lo = 0x1p-9, *hi = 448.0;
-    else if (s && s->scale == NR_SCALE_NV)
-        *lo = 0x1p-158, *hi = 448.0 * 0x1p128;
-    else if (s)
-        *lo = 0x1p-149, *hi = 0x1p128;
-}
-
-/* The exact accumulator, sized as emu_mac_size; an unscaled operand is
- * sized for fp64 (larger than needed: the exact sum is the same). */
+/* The exact accumulator; an unscaled operand is sized for fp64 (larger
+ * than needed: the exact sum is the same). */
 static void ksize(const nr_layer *L, int *lsb, int *limbs)
 {
     nr_format f64;
     nr_err e = {0};
     nr_format_parse("fp64", &f64, &e);
     const nr_scaled *ws = wsc_of(L), *xs = ops_of(L);
-    const nr_format *wef = ws ? &ws->elem : &f64, *xef = xs ? &xs->elem : &f64;
-    double wlo, whi, xlo, xhi;
-    scale_range(ws, &wlo, &whi);
-    scale_range(xs, &xlo, &xhi);
-    int lw = ilogb(wef->min_subnormal) + ilogb(wlo), lx = ilogb(xef->min_subnormal) + ilogb(xlo);
-    int lc = ilogb(L->prec.accumulator.min_subnormal);
-    int mw = ilogb(wef->max_finite) + ilogb(whi) + 2, mx = ilogb(xef->max_finite) + ilogb(xhi) + 2;
-    int mc = ilogb(L->prec.accumulator.max_finite) + 1;
-    *lsb = (lw + lx < lc ? lw + lx : lc) - 110;
-    *limbs = ((mw + mx > mc ? mw + mx : mc) + 34 - *lsb) / 64 + 4;
+    gen_scaled_ksize(L, ws, xs, ws ? &ws->elem : &f64, xs ? &xs->elem : &f64, lsb, limbs);
 }
 
 static uint64_t kacc_bytes(const nr_layer *L)

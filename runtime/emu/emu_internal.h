@@ -135,6 +135,8 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
 int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err);
 /* The formats of a scaled dot product (f32, of, sf, ppf) from the mac. */
 int emu_scaled_formats(emu_layer *el, nr_err *err);
+/* One converted group counted into c (NULL: nothing). */
+void emu_scaled_count(nr_emu_scaled_counts *c, const nr_scaled_group *g);
 /* The smallest and largest positive scale of a scale format (1, 1 for NULL). */
 void emu_scale_range(const nr_scaled *s, double *lo, double *hi);
 /* One operand of a scaled dot product along a line: term k's element value

@@ -32,7 +32,7 @@ size_t emu_act_groups(const nr_scaled *s, const int shape[3])
     return nb * (size_t)shape[1] * (size_t)shape[2];
 }
 
-static void count_group(nr_emu_scaled_counts *c, const nr_scaled_group *g)
+void emu_scaled_count(nr_emu_scaled_counts *c, const nr_scaled_group *g)
 {
     if (!c)
         return;
@@ -59,7 +59,7 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
     if (s->gran != NR_GRAN_BLOCK) { /* tensor: one group, C, H, W order */
         if ((rc = nr_scaled_quantize(s, v, n, 1, &ctx, p, &g, err)))
             return rc;
-        count_group(c, &g);
+        emu_scaled_count(c, &g);
         sc[0] = g.scale;
         for (size_t i = 0; i < n; i++)
             v[i] = p[i] * g.scale;
@@ -73,7 +73,7 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
             ctx.element_step = HW;
             if ((rc = nr_scaled_quantize(s, v + first, k, HW, &ctx, E->qtmp, &g, err)))
                 return rc;
-            count_group(c, &g);
+            emu_scaled_count(c, &g);
             sc[hw * nb + b] = g.scale;
             for (size_t i = 0; i < k; i++) {
                 p[first + i * HW] = E->qtmp[i];

@@ -56,16 +56,6 @@ static void opnds_of(const nr_layer *L, opnd o[2])
     o[1] = (opnd){L->in_shape[1], L->op == NR_OP_MATMUL && L->spec->trans_b};
 }
 
-static void count(nr_emu_scaled_counts *c, const nr_scaled_group *g)
-{
-    if (!c)
-        return;
-    c->groups++;
-    c->clipped += (uint64_t)g->clipped;
-    c->zero += g->zero != 0;
-    c->nan += g->nan != 0;
-}
-
 /* [scl-seq] operand w (0, 1) of layer el quantized: element values to
  * qp[w], one scale per group to qsc[w] (group line * nb + k / block). */
 static int quantize(emu *E, emu_layer *el, int w, const double *x, const opnd *o,
@@ -83,7 +73,7 @@ static int quantize(emu *E, emu_layer *el, int w, const double *x, const opnd *o
     if (s->gran != NR_GRAN_BLOCK) { /* one group: the whole operand tensor */
         if ((rc = nr_scaled_quantize(s, x, n, 1, &ctx, el->qp[w], &g, err)))
             return rc;
-        count(c, &g);
+        emu_scaled_count(c, &g);
         el->qsc[w][0] = g.scale;
         return 0;
     }
@@ -99,7 +89,7 @@ static int quantize(emu *E, emu_layer *el, int w, const double *x, const opnd *o
                 if ((rc = nr_scaled_quantize(s, x + ctx.element0, kn, stride, &ctx, el->qtmp, &g,
                                              err)))
                     return rc;
-                count(c, &g);
+                emu_scaled_count(c, &g);
                 el->qsc[w][line * (size_t)nb + (size_t)j] = g.scale;
                 for (size_t t = 0; t < kn; t++)
                     el->qp[w][ctx.element0 + t * stride] = el->qtmp[t];
