@@ -75,6 +75,16 @@ done
 [ -s "$tmp/ppl_jit.txt" ] && cmp -s "$tmp/ppl_jit.txt" "$tmp/ppl_emulator.txt" && ok ||
     bad "eval e4m3: jit $(cat "$tmp/ppl_jit.txt") vs emulator $(cat "$tmp/ppl_emulator.txt")"
 
+# 4b. scaled dot products ([scl-seq]): MXFP8/MXFP4/NVFP4 linears and matmuls, the rest
+# bf16; `run` gives emulate's bytes, and they differ from fp32's
+for f in mxfp8 mxfp4 nvfp4; do
+    run emulate "$NET" --input "$X" -p "$DIR/${f}_bf16.yaml"
+    [ "$rc" -eq 0 ] && ! cmp -s "$tmp/out" "$tmp/fp32.txt" && ok || bad "emulate ${f}_bf16: exit $rc or fp32's logits: $(cat "$tmp/err")"
+    cp "$tmp/out" "$tmp/scaled.txt"
+    run run "$NET" --input "$X" -p "$DIR/${f}_bf16.yaml"
+    [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/scaled.txt" && ok || bad "run (jit) differs from emulate at ${f}_bf16: $(cat "$tmp/err")"
+done
+
 # 5. bad token data: named file, window/position, what was expected
 npy() { # npy FILE DESCR SHAPE: a .npy header (version 1.0) with no data
     local h="{'descr': '$2', 'fortran_order': False, 'shape': $3, }"

@@ -118,6 +118,33 @@ void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinf
 uint64_t gen_scaled_mac_scratch(const nr_model *m, int li, int vector);
 int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err);
 
+/* [scl-seq] the same dot product along one line, for the sequence ops
+ * (emit_seq_scaled.c): term k reads element value p[first + k*stride] (a
+ * float when scaled; else a value of the plain format ef, of the arena or
+ * with blob of a blob tensor) and scale sc[k / block] (s NULL: X = 1). */
+typedef struct gen_scaled_opnd {
+    const nr_scaled *s;
+    const nr_format *ef;
+    LLVMValueRef p, first, sc;
+    uint64_t stride, block;
+    int blob;
+} gen_scaled_opnd;
+typedef struct gen_scaled_dot gen_scaled_dot;
+/* ops: ws, xs, wef, xef of the two operands (the rest is filled here);
+ * the exact accumulator of klimbs limbs from 2^klsb at c->scratch.  NULL
+ * when out of memory. */
+gen_scaled_dot *gen_scaled_dot_new(gen_lctx *c, int li, const gen_scaled_vinfo *ops, uint64_t K,
+                                   int klsb, int klimbs);
+/* The outer sum (double) of output elem, starting at bias (a double
+ * before its rounding to the outer format, or NULL). */
+LLVMValueRef gen_scaled_dot_line(gen_scaled_dot *d, LLVMValueRef elem, LLVMValueRef bias,
+                                 const gen_scaled_opnd *w, const gen_scaled_opnd *a);
+void gen_scaled_dot_free(gen_scaled_dot *d);
+/* The exact accumulator of a scaled dot product with operands ws/wef and
+ * xs/xef (NULL: plain) into L's accumulator, sized as emu_mac_size. */
+void gen_scaled_ksize(const nr_layer *L, const nr_scaled *ws, const nr_scaled *xs,
+                      const nr_format *wef, const nr_format *xef, int *lsb, int *limbs);
+
 /* ------------------------------------------------------------ emit_scaled_vmac.c */
 
 /* The vector kernel runs conv layer li: block-fp32 (fast_bf32) or

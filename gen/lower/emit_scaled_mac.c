@@ -18,6 +18,7 @@
 #include "emulator.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef LLVMValueRef V;
@@ -322,6 +323,12 @@ static void ksize(const nr_model *m, const nr_layer *L, int *lsb, int *limbs)
     const nr_format *xef = xs ? &xs->elem
                               : L->inputs[0] < 0 ? &m->in_format
                                                  : &m->layers[L->inputs[0]].prec.activations;
+    gen_scaled_ksize(L, ws, xs, wef, xef, lsb, limbs);
+}
+
+void gen_scaled_ksize(const nr_layer *L, const nr_scaled *ws, const nr_scaled *xs,
+                      const nr_format *wef, const nr_format *xef, int *lsb, int *limbs)
+{
     double wlo, whi, xlo, xhi;
     scale_range(ws, &wlo, &whi);
     scale_range(xs, &xlo, &xhi);
@@ -333,6 +340,8 @@ static void ksize(const nr_model *m, const nr_layer *L, int *lsb, int *limbs)
     *limbs = ((mw + mx > mc ? mw + mx : mc) + 34 - *lsb) / 64 + 4;
 }
 
+static void vinfo_fill(const nr_layer *L, uint64_t K, int no_libm, gen_scaled_vinfo *v);
+
 void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinfo *v)
 {
     const nr_layer *L = &m->layers[li];
@@ -343,6 +352,13 @@ void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinf
     v->xs = gen_scaled_act(m, L->inputs[0]);
     v->wef = v->ws ? &v->ws->elem : &L->prec.weights;
     v->xef = v->xs ? &v->xs->elem : gen_scaled_carrier(m, L->inputs[0]);
+    vinfo_fill(L, (uint64_t)G.K, no_libm, v);
+}
+
+/* The rest of gen_scaled_vinfo_of from the operands (ws, xs, wef, xef set)
+ * and the dot product's length K. */
+static void vinfo_fill(const nr_layer *L, uint64_t K, int no_libm, gen_scaled_vinfo *v)
+{
     v->mode = L->prec.rounding;
     v->mac = L->prec.mac;
     v->promote = L->prec.promote;
@@ -363,7 +379,7 @@ void gen_scaled_vinfo_of(const nr_model *m, int li, int no_libm, gen_scaled_vinf
      * fits 53 bits; Xw Xa is exact when the scales' bits fit too.  Not rd
      * (an exact zero sum's sign), not wrapping fixed point. */
     int kbits = 0;
-    while ((1L << kbits) <= (long)G.K + 1)
+    while ((1L << kbits) <= (long)K + 1)
         kbits++;
     v->fast_bexact = v->mac == NR_MAC_BLOCK_EXACT && v->ws && v->xs && v->mode != NR_RND_RD &&
                      topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
@@ -486,4 +502,112 @@ int gen_emit_scaled_mac(gen_lctx *c, int li, nr_err *err)
     gen_ir_loop_end(c, &lh);
     gen_ir_loop_end(c, &lo);
     return 0;
+}
+
+/* ------------------------------------------------------------ [scl-seq] */
+
+struct gen_scaled_dot {
+    smac s;
+    uint64_t K;
+};
+
+gen_scaled_dot *gen_scaled_dot_new(gen_lctx *c, int li, const gen_scaled_vinfo *ops, uint64_t K,
+                                   int klsb, int klimbs)
+{
+    const nr_layer *L = &c->m->layers[li];
+    gen_scaled_dot *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    gen_scaled_vinfo v = *ops;
+    vinfo_fill(L, K, c->g->no_libm, &v);
+    smac *s = &d->s;
+    gen_ctx *g = c->g;
+    s->c = c, s->L = L;
+    s->ws = v.ws, s->xs = v.xs, s->wef = v.wef, s->xef = v.xef;
+    s->mode = v.mode, s->mac = v.mac, s->promote = v.promote, s->of = v.of;
+    s->f32 = gen_scaled_f32();
+    s->sf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.accumulator;
+    s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
+    s->wfirst = v.wfirst;
+    s->fast_bf32 = v.fast_bf32, s->fast_pow2 = v.fast_pow2;
+    s->fast_bexact = v.fast_bexact && v.ws && v.xs;
+    s->klsb = klsb, s->klimbs = klimbs;
+    T aargs[3] = {c->ptr, g->f64, g->f64};
+    s->kadd_ty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), aargs, 3, 0);
+    s->acc = gen_ir_alloca(c, g->f64, "acc");
+    s->part = gen_ir_alloca(c, g->f64, "part");
+    s->xw = gen_ir_alloca(c, g->f64, "xw");
+    s->xa = gen_ir_alloca(c, g->f64, "xa");
+    s->n = gen_ir_alloca(c, g->i64, "n");
+    s->last = gen_ir_alloca(c, g->i64, "last");
+    s->pgw = gen_ir_alloca(c, g->i64, "pgw");
+    s->pga = gen_ir_alloca(c, g->i64, "pga");
+    s->open = gen_ir_alloca(c, g->i1, "open");
+    d->K = K;
+    return d;
+}
+
+void gen_scaled_dot_free(gen_scaled_dot *d) { free(d); }
+
+/* Term k's element value and scale of one operand (group id to *grp). */
+static void opnd_load(smac *s, const gen_scaled_opnd *o, V k, V *p, V *x, V *grp)
+{
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    V i = LLVMBuildAdd(B, o->first, LLVMBuildMul(B, k, gen_ir_i64(c, o->stride), ""), "");
+    if (!o->s) {
+        *p = o->blob ? gen_ir_decode(c, o->ef, gen_ir_load_w(c, o->ef, o->p, i))
+                     : gen_ir_load_dec(c, o->ef, o->p, i);
+        *x = cf(g, 1.0), *grp = gen_ir_i64(c, 0);
+        return;
+    }
+    T f32 = LLVMFloatTypeInContext(g->ctx);
+    *p = LLVMBuildFPExt(B, ld(g, f32, gep(g, f32, o->p, i)), g->f64, "");
+    *grp = LLVMBuildUDiv(B, k, gen_ir_i64(c, o->block), "");
+    *x = ld(g, g->f64, gep(g, g->f64, o->sc, *grp));
+}
+
+V gen_scaled_dot_line(gen_scaled_dot *d, V elem, V bias, const gen_scaled_opnd *w,
+                      const gen_scaled_opnd *a)
+{
+    smac *s = &d->s;
+    gen_lctx *c = s->c;
+    gen_ctx *g = c->g;
+    LLVMBuilderRef B = g->b;
+    s->elem = elem;
+    V start = cf(g, 0.0);
+    if (bias) /* [scl-dot-bias] the outer sum starts at the bias, term BIAS */
+        start = gen_num_decode(g, s->of, gen_ir_round_val(c, s->of, s->mode, bias, elem, NR_EMU_TERM_BIAS));
+    LLVMBuildStore(B, start, s->acc);
+    LLVMBuildStore(B, LLVMConstInt(g->i1, 0, 0), s->open);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s->n);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s->pgw);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s->pga);
+    LLVMBuildStore(B, gen_ir_i64(c, 0), s->last);
+    if (s->mac == NR_MAC_EXACT)
+        kacc_init_add(s, start);
+    gen_loop lk;
+    gen_ir_loop_begin(c, &lk, d->K, "k");
+    V pw, xw, gw, pa, xa, ga;
+    opnd_load(s, w, lk.i, &pw, &xw, &gw);
+    opnd_load(s, a, lk.i, &pa, &xa, &ga);
+    V chg = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntNE, gw, ld(g, g->i64, s->pgw), ""),
+                        LLVMBuildICmp(B, LLVMIntNE, ga, ld(g, g->i64, s->pga), ""), "");
+    if (s->promote > 0)
+        chg = LLVMBuildOr(B, chg, LLVMBuildICmp(B, LLVMIntEQ, ld(g, g->i64, s->n),
+                                                gen_ir_i64(c, (uint64_t)s->promote), ""), "");
+    LLVMBasicBlockRef after = if_begin(c, LLVMBuildAnd(B, ld(g, g->i1, s->open), chg, ""), "close");
+    seg_close(s);
+    if_end(c, after);
+    after = if_begin(c, LLVMBuildNot(B, ld(g, g->i1, s->open), ""), "open");
+    seg_open(s, xw, xa, gw, ga);
+    if_end(c, after);
+    term(s, lk.i, pw, xw, pa, xa);
+    gen_ir_loop_end(c, &lk);
+    after = if_begin(c, ld(g, g->i1, s->open), "last");
+    seg_close(s);
+    if_end(c, after);
+    return s->mac == NR_MAC_EXACT ? kacc_round(s, &s->L->prec.accumulator, c32(g, NR_EMU_TERM_EXACT))
+                                  : ld(g, g->f64, s->acc);
 }

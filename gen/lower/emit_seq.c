@@ -44,6 +44,8 @@ uint64_t gen_seq_scratch(const nr_layer *L, const gen_plan_layer *pl)
     const int *s = L->out_shape;
     switch (L->op) {
     case NR_OP_LINEAR: case NR_OP_MATMUL:
+        if (gen_seq_scaled(L)) /* [scl-seq] emit_seq_scaled.c */
+            return gen_seq_scaled_scratch(L);
         return L->prec.mac == NR_MAC_EXACT ? (8 + 2 * (uint64_t)pl->klimbs) * 8 : 0;
     case NR_OP_LAYERNORM:
         return (uint64_t)s[2] * sizeof(double);
@@ -70,10 +72,12 @@ int gen_seq_nl_ok(const nr_layer *L, const nr_format *xf, nr_err *err)
 int gen_seq_check(const nr_model *m, int li, nr_err *err)
 {
     const nr_layer *L = &m->layers[li];
+    if (gen_seq_scaled(L)) /* [scl-seq] emit_seq_scaled.c */
+        return gen_seq_scaled_check(m, li, err);
     if (nr_prec_is_scaled(&L->prec))
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
-                          "%s: scaled formats are not supported for sequence ops",
-                          nr_spec_op_name(L->op));
+                          "%s: scaled formats apply only to linear and matmul among the "
+                          "sequence ops ([scl-seq])", nr_spec_op_name(L->op));
     switch (L->op) {
     case NR_OP_TOKENS: case NR_OP_HEADS: case NR_OP_MERGE_HEADS: case NR_OP_SCALE:
     case NR_OP_ADD_CONST:
@@ -379,6 +383,8 @@ int gen_emit_seq(gen_lctx *c, int li, nr_err *err)
         return rc;
     switch (L->op) {
     case NR_OP_LINEAR: case NR_OP_MATMUL:
+        if (gen_seq_scaled(L)) /* [scl-seq] emit_seq_scaled.c */
+            return gen_emit_seq_scaled(c, li, err);
         return gen_emit_mac_seq(c, li, err);
     case NR_OP_TOKENS: case NR_OP_HEADS: case NR_OP_MERGE_HEADS:
         emit_move(c, li);

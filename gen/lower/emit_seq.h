@@ -2,7 +2,9 @@
  *   emit_seq.c     [op-seq] .. [op-layernorm]: the helpers below, and the
  *                  planning hooks of plan.h (gen_seq_*)
  *   emit_seq_lm.c  [op-lm]: embedding, rmsnorm, rope, silu, mul,
- *                  causal_softmax (gen_lm_*), called by emit_seq.c */
+ *                  causal_softmax (gen_lm_*), called by emit_seq.c
+ *   emit_seq_scaled.c  [scl-seq]: linear and matmul with scaled formats, a
+ *                  block mac or promote (gen_seq_scaled_*), called by emit_seq.c */
 #ifndef NUMREP_GEN_EMIT_SEQ_H
 #define NUMREP_GEN_EMIT_SEQ_H
 
@@ -44,5 +46,12 @@ int gen_lm_check(const nr_model *m, int li, nr_err *err);
 int gen_lm_has_w(const nr_layer *L);
 uint64_t gen_lm_scratch(const nr_layer *L);
 int gen_lm_emit(gen_lctx *c, int li, nr_err *err);
+
+/* emit_seq_scaled.c ([scl-seq]): the layer is a linear or matmul with
+ * scaled weights or operands, a block mac or promote. */
+int gen_seq_scaled(const nr_layer *L);
+int gen_seq_scaled_check(const nr_model *m, int li, nr_err *err);
+uint64_t gen_seq_scaled_scratch(const nr_layer *L);
+int gen_emit_seq_scaled(gen_lctx *c, int li, nr_err *err);
 
 #endif

@@ -69,6 +69,10 @@ int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err)
     if (!ok || d.K < 1)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
                           "%s: operand shapes do not match the output", nr_spec_op_name(L->op));
+    el->qs = L->prec.operands_scaled.gran != NR_GRAN_NONE ? &L->prec.operands_scaled : NULL;
+    el->scaled = el->qs || el->ws || nr_prec_is_scaled(&L->prec);
+    if (el->scaled) /* [scl-seq] emu_seq_scaled.c */
+        return emu_seq_scaled_prepare(E, el, err);
     if (el->mac != NR_MAC_UNFUSED && el->mac != NR_MAC_FUSED && el->mac != NR_MAC_EXACT)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "%s: mac %s is not supported for sequence ops (unfused, fused or "
@@ -282,7 +286,9 @@ void emu_attn_run(emu *E, int li)
     double *out = E->act[li];
     nr_emu_layer_stats *st = emu_stats(E, li);
     const int no_fast = E->opts && E->opts->no_fast;
-    if (!(el->fast == EMU_FAST_F32 && !no_fast && !st && run_fast(E, el, &d, out) == 0))
+    if (el->scaled) /* [scl-seq] emu_seq_scaled.c */
+        emu_seq_scaled_run(E, li, out);
+    else if (!(el->fast == EMU_FAST_F32 && !no_fast && !st && run_fast(E, el, &d, out) == 0))
         run_generic(E, el, &d, out, st);
     /* [net-5] the accumulator's value rounded to the activation format */
     const size_t nout = nr_shape_count(el->L->out_shape);

@@ -36,6 +36,10 @@ typedef struct emu_layer {
     int fast_block;                     /* block-fp32 in host float (rne)        */
     const nr_format *nf;                /* nonlinear role ([op-nl]): sequence ops */
     const nr_format *in2;               /* matmul: the second operand's format   */
+    /* [scl-seq] linear/matmul with scaled operands (emu_seq_scaled.c) */
+    const nr_scaled *qs;                /* the operands' scaled format, or NULL  */
+    double *qp[2], *qsc[2];             /* each operand's element values, scales */
+    double *qtmp;                       /* one strided group during quantization */
 } emu_layer;
 
 typedef struct emu {
@@ -129,6 +133,25 @@ static inline size_t emu_act_group(const nr_scaled *s, const int shape[3], int c
 int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape[3], double *v,
                      double *p, double *sc, nr_emu_scaled_counts *c, nr_err *err);
 int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err);
+/* The formats of a scaled dot product (f32, of, sf, ppf) from the mac. */
+int emu_scaled_formats(emu_layer *el, nr_err *err);
+/* One converted group counted into c (NULL: nothing). */
+void emu_scaled_count(nr_emu_scaled_counts *c, const nr_scaled_group *g);
+/* The smallest and largest positive scale of a scale format (1, 1 for NULL). */
+void emu_scale_range(const nr_scaled *s, double *lo, double *hi);
+/* One operand of a scaled dot product along a line: term k's element value
+ * p[k*stride], its group's scale sc[k / block] (sc NULL: unscaled, X = 1). */
+typedef struct emu_dot_operand {
+    const double *p;
+    size_t stride;
+    const double *sc;
+    int block;
+} emu_dot_operand;
+/* [scl-seq] the dot product of K terms (bias: the start value before its
+ * rounding to the outer format, or NULL) in the layer's mac. */
+double emu_dot_scaled_line(emu *E, const emu_layer *el, uint64_t elem, const double *bias, int K,
+                           const emu_dot_operand *w, const emu_dot_operand *a,
+                           nr_emu_layer_stats *st);
 double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh, int ow,
                       nr_emu_layer_stats *st);
 
@@ -160,6 +183,10 @@ int emu_seq_fast(emu *E, int li); /* 1 when it ran the layer */
 int emu_attn_prepare(emu *E, emu_layer *el, nr_err *err);
 int emu_is_fp32(const nr_format *f); /* f is IEEE binary32 */
 void emu_attn_run(emu *E, int li);
+/* emu_seq_scaled.c ([scl-seq]): linear and matmul with scaled operands,
+ * a block mac or promote. */
+int emu_seq_scaled_prepare(emu *E, emu_layer *el, nr_err *err);
+void emu_seq_scaled_run(emu *E, int li, double *out);
 
 /* emu_ops.c: every other op. */
 int emu_ops_check(const nr_layer *L, nr_err *err);

@@ -32,7 +32,7 @@ size_t emu_act_groups(const nr_scaled *s, const int shape[3])
     return nb * (size_t)shape[1] * (size_t)shape[2];
 }
 
-static void count_group(nr_emu_scaled_counts *c, const nr_scaled_group *g)
+void emu_scaled_count(nr_emu_scaled_counts *c, const nr_scaled_group *g)
 {
     if (!c)
         return;
@@ -59,7 +59,7 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
     if (s->gran != NR_GRAN_BLOCK) { /* tensor: one group, C, H, W order */
         if ((rc = nr_scaled_quantize(s, v, n, 1, &ctx, p, &g, err)))
             return rc;
-        count_group(c, &g);
+        emu_scaled_count(c, &g);
         sc[0] = g.scale;
         for (size_t i = 0; i < n; i++)
             v[i] = p[i] * g.scale;
@@ -73,7 +73,7 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
             ctx.element_step = HW;
             if ((rc = nr_scaled_quantize(s, v + first, k, HW, &ctx, E->qtmp, &g, err)))
                 return rc;
-            count_group(c, &g);
+            emu_scaled_count(c, &g);
             sc[hw * nb + b] = g.scale;
             for (size_t i = 0; i < k; i++) {
                 p[first + i * HW] = E->qtmp[i];
@@ -86,7 +86,7 @@ int emu_quantize_act(emu *E, const nr_scaled *s, uint32_t layer, const int shape
 /* ---------------------------------------------------------------- preparing */
 
 /* The smallest and largest positive scale a scale format can give. */
-static void scale_range(const nr_scaled *s, double *lo, double *hi)
+void emu_scale_range(const nr_scaled *s, double *lo, double *hi)
 {
     if (!s) {
         *lo = *hi = 1.0;
@@ -108,17 +108,25 @@ static void scale_range(const nr_scaled *s, double *lo, double *hi)
     }
 }
 
+int emu_scaled_formats(emu_layer *el, nr_err *err)
+{
+    int rc = nr_format_parse("fp32", &el->f32, err);
+    if (rc)
+        return rc;
+    const int outer32 = el->mac == NR_MAC_BLOCK_FP32 || el->L->prec.promote > 0;
+    el->of = outer32 ? &el->f32 : el->cf;
+    el->sf = el->mac == NR_MAC_BLOCK_FP32 ? &el->f32 : el->cf;
+    el->ppf = el->mac == NR_MAC_BLOCK_FP32 ? &el->f32 : el->pf;
+    return 0;
+}
+
 int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err)
 {
     const nr_layer *L = el->L;
     nr_emu_layer_stats *st = emu_stats(E, L->index);
-    int rc = nr_format_parse("fp32", &el->f32, err);
+    int rc = emu_scaled_formats(el, err);
     if (rc)
         return rc;
-    const int outer32 = el->mac == NR_MAC_BLOCK_FP32 || L->prec.promote > 0;
-    el->of = outer32 ? &el->f32 : el->cf;
-    el->sf = el->mac == NR_MAC_BLOCK_FP32 ? &el->f32 : el->cf;
-    el->ppf = el->mac == NR_MAC_BLOCK_FP32 ? &el->f32 : el->pf;
     geom g;
     nr_mac_geom_of(L, &g); /* checked by emu_mac_prepare */
     /* Weights: the model's element values (scaled) or rounded to W ([net-1]). */
@@ -142,8 +150,8 @@ int emu_scaled_prepare(emu *E, emu_layer *el, nr_err *err)
         el->b[i] = emu_round(E, el->ws ? el->of : el->wf, el->mode, L->b[i], (uint32_t)L->index,
                              i, NR_EMU_TERM_BIASLOAD, st ? &st->weights : NULL);
     double wlo, whi, xlo, xhi;
-    scale_range(el->ws, &wlo, &whi);
-    scale_range(el->xs, &xlo, &xhi);
+    emu_scale_range(el->ws, &wlo, &whi);
+    emu_scale_range(el->xs, &xlo, &xhi);
     if ((rc = emu_mac_size(E, el, el->ws ? &el->ws->elem : el->wf,
                            el->xs ? &el->xs->elem : el->in_fmt[0], wlo, whi, xlo, xhi, err)))
         return rc;
@@ -383,6 +391,47 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
     if (open)
         seg_close(&d);
     if (el->mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once */
+        nr_exact s;
+        emu_kacc_get(&d.K, el->mode, E->klimbs + el->klimbs, &s);
+        d.acc = emu_round_exact(E, el->cf, el->mode, &s, d.lay, d.elem, NR_EMU_TERM_EXACT, d.sc);
+    }
+    return d.acc;
+}
+
+/* [scl-seq] one dot product along a reduction axis of K terms (linear,
+ * matmul): term k is w->p[k*stride] x a->p[k*stride], of the groups k /
+ * block (scales sc; NULL: unscaled, X = 1); segments as [scl-dot-order]
+ * with one tap. */
+double emu_dot_scaled_line(emu *E, const emu_layer *el, uint64_t elem, const double *bias, int K,
+                           const emu_dot_operand *w, const emu_dot_operand *a,
+                           nr_emu_layer_stats *st)
+{
+    dot d = {.E = E, .el = el, .lay = (uint32_t)el->L->index, .elem = elem,
+             .pc = st ? &st->prod : NULL, .sc = st ? &st->sum : NULL};
+    d.acc = bias ? emu_round(E, el->of, el->mode, *bias, d.lay, d.elem, NR_EMU_TERM_BIAS, d.sc)
+                 : 0.0;
+    if (el->mac == NR_MAC_EXACT) {
+        emu_kacc_init(&d.K, E->klimbs, el->klimbs, el->klsb);
+        emu_kacc_add(&d.K, d.acc, 1.0);
+    }
+    const int promote = el->L->prec.promote;
+    int open = 0;
+    size_t pgw = 0, pga = 0;
+    for (int k = 0; k < K; k++) {
+        const size_t gw = w->sc ? (size_t)(k / w->block) : 0, ga = a->sc ? (size_t)(k / a->block) : 0;
+        const double xw = w->sc ? w->sc[gw] : 1.0, xa = a->sc ? a->sc[ga] : 1.0;
+        if (open && (gw != pgw || ga != pga || (promote && d.n == promote)))
+            seg_close(&d), open = 0;
+        if (!open) {
+            seg_open(&d, xw, xa);
+            open = 1;
+            pgw = gw, pga = ga;
+        }
+        dot_term(&d, k, w->p[(size_t)k * w->stride], xw, a->p[(size_t)k * a->stride], xa);
+    }
+    if (open)
+        seg_close(&d);
+    if (el->mac == NR_MAC_EXACT) {
         nr_exact s;
         emu_kacc_get(&d.K, el->mode, E->klimbs + el->klimbs, &s);
         d.acc = emu_round_exact(E, el->cf, el->mode, &s, d.lay, d.elem, NR_EMU_TERM_EXACT, d.sc);

@@ -208,10 +208,13 @@ int emu_seq_prepare(emu *E, emu_layer *el, nr_err *err)
 {
     const nr_layer *L = el->L;
     el->nf = &L->prec.nonlinear;
-    if (nr_prec_is_scaled(&L->prec) || el->xs || el->os || el->ws)
+    const int mac = L->op == NR_OP_LINEAR || L->op == NR_OP_MATMUL;
+    if (el->xs || ((nr_prec_is_scaled(&L->prec) || el->os || el->ws) && !mac))
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
-                          "%s: scaled formats are not supported for sequence ops yet",
-                          nr_spec_op_name(L->op));
+                          "%s: %s; among the sequence ops only linear and matmul take scaled "
+                          "formats ([scl-seq], e.g. ops: {linear: mxfp8, matmul: mxfp8})",
+                          nr_spec_op_name(L->op),
+                          el->xs ? "its input is a scaled tensor" : "scaled formats or a block mac");
     if (el->nf->kind == NR_FIXED && el->nf->prec > 53)
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "nonlinear format has %d magnitude bits; the emulator supports at "

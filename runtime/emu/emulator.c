@@ -284,6 +284,9 @@ static void free_layers(emu *E)
         free(E->ly[i].b);
         free(E->ly[i].bacc);
         free(E->ly[i].wfast);
+        for (int k = 0; k < 2; k++)
+            free(E->ly[i].qp[k]), free(E->ly[i].qsc[k]);
+        free(E->ly[i].qtmp);
     }
     free(E->ly);
     E->ly = NULL;

@@ -810,7 +810,8 @@ static int bind_precision(build *b)
         nr_layer *L = &m->layers[li];
         nr_precision_layer_op(p, L->name, L->folded_bn, L->op, &L->prec);
         char msg[256];
-        if (nr_prec_check(&L->prec, msg, sizeof msg)) {
+        if (nr_prec_check(&L->prec, msg, sizeof msg) ||
+            nr_precision_seq_scaled(&L->prec, L->op, msg, sizeof msg)) {
             /* name the override that made the combination, else `default` */
             int line = p->dflt_line, col = p->dflt_col;
             char where[128] = "default";

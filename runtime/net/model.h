@@ -139,6 +139,9 @@ typedef struct nr_layer_prec {
                              * merged they take the layer's weights format */
     nr_scaled weights_scaled;     /* gran NONE: weights are not scaled     */
     nr_scaled activations_scaled; /* gran NONE: activations are not scaled */
+    nr_scaled operands_scaled;    /* linear, matmul ([scl-seq]): the dynamic scaled
+                                   * format of the activation operands (moved here from
+                                   * activations_scaled at build); gran NONE: none */
     int promote;            /* > 0: `promote: K` ([scl-dot-promote]); 0: off */
     nr_format nonlinear;    /* [op-nl] results of exp, rsqrt, gelu, ...; resolved:
                              * the activations format unless written */
@@ -218,6 +221,11 @@ int nr_precision_parse_roles(const struct nr_yaml_doc *d, const struct nr_yaml_n
 int nr_precision_parse_nonlinear(const struct nr_yaml_doc *d, const struct nr_yaml_node *m,
                                  const char *where, nr_layer_prec *p, unsigned *set,
                                  nr_err *err);
+/* precision_seq.c ([scl-seq]): a linear or matmul layer's scaled
+ * activations role becomes its operands' format (operands_scaled; its
+ * output stays the fp32 carrier, not quantized); the combinations that
+ * are errors there.  0, or -NR_ESYNTAX with msg set. */
+int nr_precision_seq_scaled(nr_layer_prec *p, nr_op op, char *msg, size_t n);
 int nr_precision_parse_ops(const struct nr_yaml_doc *d, const struct nr_yaml_node *ops,
                            nr_precision *P, nr_err *err);
 /* -p FMT with a scaled format ([scl-dot-preset]): weights and activations

@@ -26,6 +26,9 @@ static void wdims(const nr_layer *L, int *O, int *cin, int *kh, int *kw)
         *cin = L->in_shape[0][0] / (L->spec->groups > 0 ? L->spec->groups : 1);
     } else if (L->op == NR_OP_DENSE) {
         *cin = (int)nr_shape_count(L->in_shape[0]);
+    } else if (L->op == NR_OP_LINEAR) { /* [scl-seq] weight [out, F]: blocks along F */
+        *O = L->out_shape[2];
+        *cin = L->in_shape[0][2];
     } else { /* batchnorm: one weight per channel */
         *cin = 1;
     }
@@ -113,7 +116,8 @@ int nr_model_quantize_weights(nr_model *m, nr_err *err)
     for (int li = 0; li < m->nlayers; li++) {
         nr_layer *L = &m->layers[li];
         if (L->prec.weights_scaled.gran == NR_GRAN_NONE ||
-            (L->op != NR_OP_CONV && L->op != NR_OP_DENSE && L->op != NR_OP_BATCHNORM))
+            (L->op != NR_OP_CONV && L->op != NR_OP_DENSE && L->op != NR_OP_BATCHNORM &&
+             L->op != NR_OP_LINEAR))
             continue;
         int rc = quantize_layer(L, m->seed, err);
         if (rc)

@@ -49,6 +49,20 @@ static int parse_op_entry(const nr_yaml_doc *d, const nr_yaml_node *v, const cha
         return nr_precision_parse_roles(d, v, w, &o->p, &o->set, err);
     nr_format f;
     nr_err e = {0};
+    if (!v->quoted && nr_scaled_is_name(v->text)) { /* [scl-seq] as -p NAME for this op type */
+        nr_scaled sc;
+        nr_precision *u = NULL;
+        if (nr_scaled_parse(v->text, &sc, &e))
+            return nr_yaml_err(d, v, e.code ? e.code : NR_ESYNTAX, w, err, "%s", e.msg);
+        int rc = nr_precision_uniform_scaled(&sc, &u, err);
+        if (rc)
+            return rc;
+        o->p = u->dflt;
+        nr_precision_free(u);
+        o->set = NR_ROLE_WEIGHTS | NR_ROLE_ACTIVATIONS | NR_ROLE_PRODUCTS | NR_ROLE_ACCUMULATOR |
+                 NR_ROLE_MAC;
+        return 0;
+    }
     if (nr_format_parse(v->text, &f, &e))
         return nr_yaml_err(d, v, NR_ESYNTAX, w, err,
                            "expected a format name (every role) or a mapping {role: format}: %s",
@@ -110,4 +124,35 @@ void nr_precision_layer_op(const nr_precision *p, const char *name, const char *
     nr_precision_layer(&q, name, alias, out);
     if (!out->nl_set) /* [op-prec] the nonlinear role follows the activations */
         out->nonlinear = out->activations;
+}
+
+int nr_precision_seq_scaled(nr_layer_prec *p, nr_op op, char *msg, size_t n)
+{
+    if (op != NR_OP_LINEAR && op != NR_OP_MATMUL)
+        return 0;
+    const char *name = nr_spec_op_name(op);
+    nr_scaled *a = &p->activations_scaled;
+    memset(&p->operands_scaled, 0, sizeof p->operands_scaled);
+    if (a->gran != NR_GRAN_NONE) {
+        if (a->rule == NR_RULE_STATIC) {
+            snprintf(msg, n, "%s quantizes its activation operands dynamically ([scl-seq]); "
+                             "rule static is for the per-tensor activations of conv and dense",
+                     name);
+            return -NR_ESYNTAX;
+        }
+        p->operands_scaled = *a; /* the operands, not the output (the fp32 carrier) */
+        memset(a, 0, sizeof *a);
+    }
+    if (op == NR_OP_MATMUL) /* no weights: both operands take operands_scaled */
+        memset(&p->weights_scaled, 0, sizeof p->weights_scaled);
+    int block = p->mac == NR_MAC_BLOCK_FP32 || p->mac == NR_MAC_BLOCK_EXACT;
+    if (block && p->weights_scaled.gran == NR_GRAN_NONE &&
+        p->operands_scaled.gran == NR_GRAN_NONE) {
+        snprintf(msg, n, "%s: mac %s needs scaled operands: %s (e.g. activations: mxfp8)", name,
+                 nr_prec_mac_name(p->mac),
+                 op == NR_OP_MATMUL ? "a matmul's operands take its activations role"
+                                    : "scaled weights or activations");
+        return -NR_ESYNTAX;
+    }
+    return 0;
 }
