@@ -19,13 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-static double clk(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* Best CPU and wall seconds per image over reps passes at batch 1. */
 static int time_jit(const char *prec, const float *x, int n, int reps, float *y, double *cpu,
                     double *wall)
@@ -43,10 +36,10 @@ static int time_jit(const char *prec, const float *x, int n, int reps, float *y,
     void *arena = aligned_alloc(64, (gen_compiled_arena_size(c) + 63) / 64 * 64);
     *cpu = *wall = 1e30;
     for (int r = 0; r <= reps; r++) { /* pass 0 warms up */
-        double c0 = clk(CLOCK_PROCESS_CPUTIME_ID), w0 = clk(CLOCK_MONOTONIC);
+        double c0 = nr_clock_cpu(), w0 = nr_clock_wall();
         for (int i = 0; i < n; i++)
             gen_compiled_run_arena(c, x + i * nin, y + i * 10, 1, arena);
-        double dc = (clk(CLOCK_PROCESS_CPUTIME_ID) - c0) / n, dw = (clk(CLOCK_MONOTONIC) - w0) / n;
+        double dc = (nr_clock_cpu() - c0) / n, dw = (nr_clock_wall() - w0) / n;
         if (r > 0 && dc < *cpu)
             *cpu = dc, *wall = dw;
     }

@@ -21,12 +21,7 @@
 
 #define TARGET_NS 20.0
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return nr_clock_wall(); }
 
 int main(int argc, char **argv)
 {

@@ -33,12 +33,7 @@ static const char *const representative[] = {
     "fp32", "e5m10-nosub", "e4m3-fnuz", "e5m2-sat", "e8m0-fn",
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return nr_clock_wall(); }
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -77,12 +72,7 @@ static void copy_range(void *ctx, size_t b, size_t e)
     memcpy(c->out + b, c->in + b, (e - b) * sizeof(float));
 }
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double cpu_now(void) { return nr_clock_cpu(); }
 
 /* Best wall (CLOCK_MONOTONIC) and CPU (all threads) times of memcpy and of
  * the kernel, measured alternately so that both see the same load. */

@@ -23,13 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double clk(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void print_load(const char *when)
 {
     double l[3];
@@ -99,10 +92,10 @@ int main(int argc, char **argv)
     print_load("before");
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < NP; i++) {
-            double c0 = clk(CLOCK_PROCESS_CPUTIME_ID), w0 = clk(CLOCK_MONOTONIC);
+            double c0 = nr_clock_cpu(), w0 = nr_clock_wall();
             gen_compiled_run(c[i], x, y, n, &err);
-            t[i] += clk(CLOCK_PROCESS_CPUTIME_ID) - c0;
-            tw[i] += clk(CLOCK_MONOTONIC) - w0;
+            t[i] += nr_clock_cpu() - c0;
+            tw[i] += nr_clock_wall() - w0;
         }
     print_load("after");
     printf("ResNet-20 JIT, batch %d, %d rounds (alternated), one thread; fp32 %.3f CPU s "

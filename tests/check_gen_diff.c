@@ -43,12 +43,7 @@ static const char *const KIND[] = {"conv", "conv-depthwise", "dense", "batchnorm
                                    "add", "concat", "slice", "pad", "flatten", "lrn",
                                    "softmax", "dropout"};
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now(void) { return nr_clock_wall(); }
 
 static int rnd(uint64_t *s, int n) { return (int)(tu_rand(s) % (uint64_t)n); }
 

@@ -31,12 +31,7 @@ static const nr_nl FNS[] = {
 };
 #define NFNS ((int)(sizeof FNS / sizeof FNS[0]))
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return nr_clock_wall(); }
 
 typedef struct {
     long evals, bad, unresolved;

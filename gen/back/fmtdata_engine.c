@@ -437,12 +437,7 @@ struct gen_fdcache {
     int fd_n, jit_n, jit_pending;
 };
 
-double gen_fdcache_cpu(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+double gen_fdcache_cpu(void) { return nr_clock_thread_cpu(); }
 
 static void count_run(gen_fdcache *c, int fmtdata, double secs)
 {

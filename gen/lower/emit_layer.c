@@ -159,6 +159,7 @@ static int emit_layer_fn(gen_lctx *c, int li, const layer_sig *sig, const char *
     memset(c->in, 0, sizeof c->in);
     c->out = c->scratch = c->w = c->b = c->xlim = NULL;
     c->layer = LLVMConstInt(g->i32, (uint64_t)li, 0); /* used only by SR draws */
+    c->wbits = c->p->ly[li].wbits;
     for (int i = 0; i < n; i++) {
         static const char *const names[] = {"out", "in", "scratch", "w", "b", "xlim", "layer"};
         V p = LLVMGetParam(c->fn, (unsigned)i);

@@ -3,9 +3,11 @@
  * decoding, rounding and encoding values, the output store of [net-5],
  * runtime helper declarations, format tests.  A leaf: emit_layer.c (the
  * module driver) and the op emitters (emit_mac.c, emit_vmac.c, emit_ops.c,
- * the integer and scaled ones) call it; it calls only gen/ir and runtime. */
+ * the integer and scaled ones) call it; it calls only gen/ir and runtime
+ * (tests/layout/deps.py checks it): what it needs from the plan (which
+ * tensors are bit-packed, each input's format) is data plan.c stored on
+ * the planned layer. */
 #include "plan.h"
-#include "emit_scaled.h"
 #include "emulator.h"
 
 #include <math.h>
@@ -129,7 +131,7 @@ static V load_bits(gen_lctx *c, const nr_format *f, V t, V i)
 V gen_ir_load_w(gen_lctx *c, const nr_format *f, V t, V i)
 {
     gen_ctx *g = c->g;
-    if (gen_plan_bitpacked(c->p, f))
+    if (c->wbits)
         return load_bits(c, f, t, i);
     T et = gen_emit_container_type(g, f);
     V ld = LLVMBuildLoad2(g->b, et, LLVMBuildGEP2(g->b, et, t, &i, 1, ""), "");
@@ -265,8 +267,7 @@ V gen_ir_rt_fn(gen_lctx *c, const char *name, T fty)
 
 const nr_format *gen_ir_in_fmt(const gen_lctx *c, int li, int i)
 {
-    int src = c->m->layers[li].inputs[i];
-    return gen_scaled_carrier(c->m, src); /* a scaled tensor: its exact doubles */
+    return c->p->ly[li].in_fmt[i]; /* a scaled tensor: its exact doubles */
 }
 
 /* ---------------------------------------------------------------- formats */

@@ -70,7 +70,9 @@ static void put_le(uint8_t *p, int bytes, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int gen_plan_bitpacked(const gen_plan *p, const nr_format *f)
+/* Tensors of f are bit-packed in p's blob: dense, and the width does not
+ * fill a container (stored on each planned layer as wbits). */
+static int is_bitpacked(const gen_plan *p, const nr_format *f)
 {
     return p->dense && f->width != 8 * f->container;
 }
@@ -166,98 +168,85 @@ int gen_plan_model_check(const nr_model *m, nr_err *err)
     return 0;
 }
 
-int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
-                   nr_err *err)
+/* Step 1 of gen_plan_build, for layer i: its formats checked ([net-2]),
+ * its output and scratch buffers sized (b: see plan_layers), its inputs'
+ * buffers kept live until it has run, and what the emitters read from the
+ * planned layer (the toolbox's answers, the exact accumulator's size, the
+ * vector kernel's plan). */
+static int plan_layer(const nr_model *m, int i, int vector, gen_plan *p, buf *b, nr_err *err)
 {
-    memset(p, 0, sizeof *p);
-    memset(w, 0, sizeof *w);
     const int n = m->nlayers;
-    if (n < 1 || m->output < 0 || m->output >= n)
-        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "model", "no layers or bad output index");
-    int rc = check_fmt(&m->layers[0], "input", &m->in_format, err);
-    if (rc)
+    const nr_layer *L = &m->layers[i];
+    const nr_layer_prec *pr = &L->prec;
+    int rc;
+    if ((rc = check_fmt(L, "weights", &pr->weights, err)) ||
+        (rc = check_fmt(L, "activations", &pr->activations, err)) ||
+        (rc = check_fmt(L, "products", &pr->products, err)) ||
+        (rc = check_fmt(L, "accumulator", &pr->accumulator, err)))
         return rc;
-    if ((rc = gen_plan_model_check(m, err)))
-        return rc;
-    p->nlayers = n;
-    p->dense = pack_dense != 0;
-    p->ly = calloc((size_t)n, sizeof *p->ly);
-    buf *b = calloc(2 * (size_t)n + 1, sizeof *b);
-    if (!p->ly || !b) {
-        free(b);
-        gen_plan_free(p);
-        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
+    gen_plan_layer *pl = &p->ly[i];
+    pl->count = nr_shape_count(L->out_shape);
+    pl->last_use = i == m->output ? n : i;
+    pl->wbits = is_bitpacked(p, &pr->weights);
+    for (int k = 0; k < 8; k++) {
+        int src = L->inputs[k];
+        pl->in_fmt[k] = src >= -1 && src < n ? gen_scaled_carrier(m, src) : NULL;
     }
-    /* b[0]: input; b[1 + i]: output of layer i; b[1 + n + i]: scratch of i */
-    p->in_count = nr_shape_count(m->in_shape);
-    b[0] = (buf){align_up(gen_scaled_tensor_bytes(m, -1, p->in_count * (uint64_t)m->in_format.container)),
-                 0, -1, -1};
-    for (int i = 0; i < n; i++) {
-        const nr_layer *L = &m->layers[i];
-        const nr_layer_prec *pr = &L->prec;
-        if ((rc = check_fmt(L, "weights", &pr->weights, err)) ||
-            (rc = check_fmt(L, "activations", &pr->activations, err)) ||
-            (rc = check_fmt(L, "products", &pr->products, err)) ||
-            (rc = check_fmt(L, "accumulator", &pr->accumulator, err)))
-            goto fail;
-        gen_plan_layer *pl = &p->ly[i];
-        pl->count = nr_shape_count(L->out_shape);
-        pl->last_use = i == m->output ? n : i;
-        b[1 + i] = (buf){align_up(gen_scaled_tensor_bytes(m, i, pl->count * (uint64_t)pr->activations.container)),
-                         0, i, i};
-        for (int k = 0; k < L->ninputs; k++) {
-            int src = L->inputs[k];
-            if (src >= i || src < -1) {
-                rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
-                                "input %d is layer %d, not an earlier layer", k, src);
-                goto fail;
-            }
-            buf *sb = &b[src + 1];
-            if (sb->last < i)
-                sb->last = i;
-        }
-        uint64_t scratch = 0;
-        if (L->op == NR_OP_LRN || L->op == NR_OP_SOFTMAX)
-            scratch = 2 * pl->count * sizeof(double);
-        if (is_mac(L->op)) {
-            const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
-                                                   : &m->layers[L->inputs[0]].prec.activations;
-            kacc_size(&pr->weights, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
-            if (pr->mac == NR_MAC_EXACT) /* header (8 words) + limbs + scratch limbs */
-                scratch = (8 + 2 * (uint64_t)pl->klimbs) * 8;
-            /* the one decision whether the layer takes the vector kernel
-             * (emit_layer.c and gen_emit_mac read pl->vmac): its decoded
-             * weights and input; emit_scaled_mac.c has no vector kernel */
-            gen_emit_vmac_plan(m, i, gen_scaled_mac(m, i) ? 0 : vector, &pl->vmac);
-            if (pl->vmac.ok)
-                scratch = pl->vmac.scratch;
-            if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */
-                scratch = gen_scaled_mac_scratch(m, i, vector);
-            if (!L->w || L->nw == 0) {
-                rc = nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
-                goto fail;
-            }
-            pl->has_bias = L->b != NULL;
-        }
-        if (nr_model_op_is_seq(L->op)) { /* emit_seq.c: weights, the exact accumulator, lines */
-            const int in1 = L->op == NR_OP_MATMUL && L->ninputs > 1 ? L->inputs[1] : -2;
-            const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
-                                                   : &m->layers[L->inputs[0]].prec.activations;
-            const nr_format *wf = in1 == -2 ? &pr->weights
-                                  : in1 < 0 ? &m->in_format : &m->layers[in1].prec.activations;
-            kacc_size(wf, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
-            scratch = gen_seq_scratch(L, pl);
-            pl->has_bias = L->b != NULL;
-        }
-        b[1 + n + i] = (buf){align_up(scratch), 0, i, i};
+    b[1 + i] = (buf){align_up(gen_scaled_tensor_bytes(m, i, pl->count * (uint64_t)pr->activations.container)),
+                     0, i, i};
+    for (int k = 0; k < L->ninputs; k++) {
+        int src = L->inputs[k];
+        if (src >= i || src < -1)
+            return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name,
+                              "input %d is layer %d, not an earlier layer", k, src);
+        buf *sb = &b[src + 1];
+        if (sb->last < i)
+            sb->last = i;
     }
-    p->out_count = p->ly[m->output].count;
-    /* first fit in definition order: simple and deterministic */
+    uint64_t scratch = 0;
+    if (L->op == NR_OP_LRN || L->op == NR_OP_SOFTMAX)
+        scratch = 2 * pl->count * sizeof(double);
+    if (is_mac(L->op)) {
+        const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
+                                               : &m->layers[L->inputs[0]].prec.activations;
+        kacc_size(&pr->weights, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
+        if (pr->mac == NR_MAC_EXACT) /* header (8 words) + limbs + scratch limbs */
+            scratch = (8 + 2 * (uint64_t)pl->klimbs) * 8;
+        /* the one decision whether the layer takes the vector kernel
+         * (emit_layer.c and gen_emit_mac read pl->vmac): its decoded
+         * weights and input; emit_scaled_mac.c has no vector kernel */
+        gen_emit_vmac_plan(m, i, gen_scaled_mac(m, i) ? 0 : vector, &pl->vmac);
+        if (pl->vmac.ok)
+            scratch = pl->vmac.scratch;
+        if (gen_scaled_mac(m, i)) /* emit_scaled_mac.c: its exact accumulator */
+            scratch = gen_scaled_mac_scratch(m, i, vector);
+        if (!L->w || L->nw == 0)
+            return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "MAC layer without weights");
+        pl->has_bias = L->b != NULL;
+    }
+    if (nr_model_op_is_seq(L->op)) { /* emit_seq.c: weights, the exact accumulator, lines */
+        const int in1 = L->op == NR_OP_MATMUL && L->ninputs > 1 ? L->inputs[1] : -2;
+        const nr_format *xf = L->inputs[0] < 0 ? &m->in_format
+                                               : &m->layers[L->inputs[0]].prec.activations;
+        const nr_format *wf = in1 == -2 ? &pr->weights
+                              : in1 < 0 ? &m->in_format : &m->layers[in1].prec.activations;
+        kacc_size(wf, xf, &pr->accumulator, &pl->klsb, &pl->klimbs);
+        scratch = gen_seq_scratch(L, pl);
+        pl->has_bias = L->b != NULL;
+    }
+    b[1 + n + i] = (buf){align_up(scratch), 0, i, i};
+    return 0;
+}
+
+/* Step 2: the buffers b (see plan_layers) placed in the arena, first fit
+ * in definition order (simple and deterministic); sets the offsets, the
+ * last uses and p->arena_size. */
+static int place_arena(const nr_model *m, gen_plan *p, buf *b, nr_err *err)
+{
+    const int n = m->nlayers;
     buf *placed = calloc(2 * (size_t)n + 1, sizeof *placed);
-    if (!placed) {
-        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
-        goto fail;
-    }
+    if (!placed)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
     int np = 0;
     for (int i = -1; i < n; i++) {
         buf *x = &b[i + 1];
@@ -282,24 +271,47 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         p->ly[i].scratch_size = b[1 + n + i].size;
     }
     p->arena_size = top ? top : ALIGN;
-    free(b);
-    b = NULL;
+    return 0;
+}
 
-    /* the weights blob: [net-1] each weight/bias rounded once to W.
-     * Container: 64-byte aligned size.  Dense: the tensors, then the pad
-     * when a tensor is bit-packed (the allocation is still 64-aligned). */
+/* Step 1 for every layer, then step 2: b[0] is the input's buffer,
+ * b[1 + i] layer i's output, b[1 + n + i] its scratch. */
+static int plan_layers(const nr_model *m, int vector, gen_plan *p, nr_err *err)
+{
+    const int n = m->nlayers;
+    buf *b = calloc(2 * (size_t)n + 1, sizeof *b);
+    if (!b)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
+    p->in_count = nr_shape_count(m->in_shape);
+    b[0] = (buf){align_up(gen_scaled_tensor_bytes(m, -1, p->in_count * (uint64_t)m->in_format.container)),
+                 0, -1, -1};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        rc = plan_layer(m, i, vector, p, b, err);
+    if (!rc) {
+        p->out_count = p->ly[m->output].count;
+        rc = place_arena(m, p, b, err);
+    }
+    free(b);
+    return rc;
+}
+
+/* Step 3, the weights blob: [net-1] each weight/bias rounded once to W.
+ * Container: 64-byte aligned size.  Dense: the tensors, then the pad when
+ * a tensor is bit-packed (the allocation is still 64-aligned). */
+static int pack_blob(const nr_model *m, gen_plan *p, gen_weights *w, nr_err *err)
+{
+    const int n = m->nlayers;
     uint64_t wsize = place_weights(m, p);
     int anybits = 0;
     for (int i = 0; i < n; i++)
-        anybits |= has_w(&m->layers[i]) && gen_plan_bitpacked(p, &m->layers[i].prec.weights);
+        anybits |= has_w(&m->layers[i]) && is_bitpacked(p, &m->layers[i].prec.weights);
     w->values = p->weight_bytes;
     w->size = p->dense ? wsize + (anybits ? GEN_DENSE_PAD : 0) : align_up(wsize ? wsize : 1);
     w->data = aligned_alloc(ALIGN, align_up(w->size ? w->size : 1));
-    if (!w->data) {
-        rc = nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "weights", "out of memory for %llu bytes",
-                        (unsigned long long)w->size);
-        goto fail;
-    }
+    if (!w->data)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "weights", "out of memory for %llu bytes",
+                          (unsigned long long)w->size);
     memset(w->data, 0, align_up(w->size ? w->size : 1));
     for (int i = 0; i < n; i++) {
         const nr_layer *L = &m->layers[i];
@@ -311,7 +323,7 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         }
         const nr_format *wf = &L->prec.weights;
         const nr_rounding mode = L->prec.rounding;
-        const int bits = gen_plan_bitpacked(p, wf);
+        const int bits = is_bitpacked(p, wf);
         for (size_t k = 0; k < L->nw; k++) {
             uint32_t r = mode == NR_RND_SR ? nr_sr_bits(m->seed, (uint32_t)i, k, NR_EMU_TERM_WEIGHT) : 0;
             put_value(w->data + p->ly[i].w_off, wf, bits, nr_model_op_is_seq(L->op) ? gen_seq_wpos(L, k) : k,
@@ -323,10 +335,30 @@ int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, g
         }
     }
     return 0;
-fail:
-    free(b);
-    gen_plan_free(p);
-    gen_plan_weights_free(w);
+}
+
+int gen_plan_build(const nr_model *m, int pack_dense, int vector, gen_plan *p, gen_weights *w,
+                   nr_err *err)
+{
+    memset(p, 0, sizeof *p);
+    memset(w, 0, sizeof *w);
+    const int n = m->nlayers;
+    if (n < 1 || m->output < 0 || m->output >= n)
+        return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, "model", "no layers or bad output index");
+    int rc = check_fmt(&m->layers[0], "input", &m->in_format, err);
+    if (rc)
+        return rc;
+    if ((rc = gen_plan_model_check(m, err)))
+        return rc;
+    p->nlayers = n;
+    p->dense = pack_dense != 0;
+    p->ly = calloc((size_t)n, sizeof *p->ly);
+    if (!p->ly)
+        return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "plan", "out of memory");
+    if ((rc = plan_layers(m, vector, p, err)) || (rc = pack_blob(m, p, w, err))) {
+        gen_plan_free(p);
+        gen_plan_weights_free(w);
+    }
     return rc;
 }
 

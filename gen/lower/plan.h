@@ -28,7 +28,8 @@
  *   emit_scaled.c      scaled formats in generated code (quantization, layouts) [emit_scaled.h]
  *   emit_scaled_mac.c  the dot product of a MAC layer with scaled operands [emit_scaled.h]
  *   emit_vmac.c        conv layers as explicit vector code [plan.h]
- *   ir_tools.c         the IR toolbox the emitters share (a leaf: calls only gen/ir) [plan.h]
+ *   ir_tools.c         the IR toolbox the emitters share (a leaf: calls only gen/ir and
+ *                      runtime; what it needs from the plan is data on gen_plan) [plan.h]
  *   plan.c             the compile plan: arena, blob, vector-kernel choice;
  *                      gen_plan_model_check [plan.h, model_gen.h]
  */
@@ -70,6 +71,12 @@ typedef struct gen_plan_layer {
     int last_use;           /* index of the last layer that reads this output     */
     int klsb, klimbs;       /* exact MAC mode: accumulator bit 0 weight, limbs     */
     gen_vmac vmac;          /* the vector conv kernel (vmac.ok: the layer takes it) */
+    /* answers the IR toolbox reads (ir_tools.c stays a leaf): */
+    int wbits;              /* the weight/bias tensors (W format) are bit-packed:
+                             * dense blob, and the width does not fill a container */
+    const nr_format *in_fmt[8]; /* format of each input (nr_layer.inputs): a scaled
+                             * tensor's carrier (gen_scaled_carrier), else its A
+                             * format or the network input's; NULL when unused */
 } gen_plan_layer;
 
 typedef struct gen_plan {
@@ -84,9 +91,6 @@ typedef struct gen_plan {
 
 #define GEN_DENSE_PAD 8u
 
-/* Tensors of f are bit-packed in p's blob: dense, and the width does not
- * fill a container. */
-int gen_plan_bitpacked(const gen_plan *p, const nr_format *f);
 /* The alignment (bytes) every tensor of f has in p's blob. */
 unsigned gen_plan_w_align(const gen_plan *p, const nr_format *f);
 
@@ -129,6 +133,7 @@ typedef struct gen_lctx {
     LLVMValueRef w, b;          /* its weight and bias tensors (blob)     */
     LLVMValueRef layer;         /* i32: the layer index of SR draws       */
     LLVMValueRef xlim;          /* the vector conv kernel's gen_vmac.xlim */
+    int wbits;                  /* its weight tensors are bit-packed (gen_plan_layer.wbits) */
 } gen_lctx;
 
 void gen_ir_loop_begin(gen_lctx *c, gen_loop *l, uint64_t n, const char *name);
@@ -141,8 +146,9 @@ LLVMValueRef gen_ir_i64(gen_lctx *c, uint64_t v);
 LLVMValueRef gen_ir_load_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i);
 void gen_ir_store_enc(gen_lctx *c, const nr_format *f, LLVMValueRef buf, LLVMValueRef i,
                    LLVMValueRef bits);
-/* Weight/bias encoding i of the blob tensor t (c->w or c->b): a container
- * load, or a bit extraction when the plan bit-packs f. */
+/* Weight/bias encoding i of the blob tensor t (c->w or c->b), f the
+ * layer's W format: a container load, or a bit extraction when the plan
+ * bit-packs the layer's tensors (c->wbits). */
 LLVMValueRef gen_ir_load_w(gen_lctx *c, const nr_format *f, LLVMValueRef t, LLVMValueRef i);
 /* Encoding (i64) -> exact double; fp32/bf16 by the hardware conversion. */
 LLVMValueRef gen_ir_decode(gen_lctx *c, const nr_format *f, LLVMValueRef bits);
@@ -219,7 +225,7 @@ int gen_ir_mac_fast32(const nr_layer *L, const nr_format *xf);
 int gen_ir_fmt_is(const nr_format *f, const char *name);
 /* f is exactly IEEE binary32 (e8m23, bias 127, subnormals, inf/NaN). */
 int gen_ir_fmt_ieee32(const nr_format *f);
-/* Format of input i of layer li. */
+/* Format of input i of layer li (gen_plan_layer.in_fmt). */
 const nr_format *gen_ir_in_fmt(const gen_lctx *c, int li, int i);
 
 #endif

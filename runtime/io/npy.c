@@ -202,15 +202,9 @@ static int parse_header(hp *p, int *itemsize, int64_t shape[4], int *ndim, int w
     return 0;
 }
 
-/* Read path, check its header (dtype <i4 when want_int, else <f4/<f8) and
- * length; *data = malloc'ed 4-byte elements (float32, or int32 bits). */
-static int read_npy(const char *path, void **data, int64_t shape[4], int *ndim, int want_int,
-                    nr_err *err)
+/* The whole regular file path into *buf (*size bytes; malloc'd). */
+static int slurp(const char *path, unsigned char **buf, size_t *size, nr_err *err)
 {
-    *data = NULL;
-    *ndim = 0;
-    unsigned char *b = NULL;
-    size_t size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return nr_err_set(err, NR_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
@@ -220,79 +214,68 @@ static int read_npy(const char *path, void **data, int64_t shape[4], int *ndim, 
         fclose(f);
         return nr_err_set(err, NR_EIO, path, 0, 0, NULL, "not a regular file of usable size");
     }
-    size = (size_t)sb.st_size;
-    b = malloc(size ? size : 1);
+    *size = (size_t)sb.st_size;
+    unsigned char *b = malloc(*size ? *size : 1);
     if (!b) {
         fclose(f);
         return nr_err_set(err, NR_ENOMEM, path, 0, 0, NULL, "out of memory");
     }
-    size_t got = fread(b, 1, size, f);
+    size_t got = fread(b, 1, *size, f);
     int ioerr = ferror(f);
     fclose(f);
-    if (got != size || ioerr) {
+    if (got != *size || ioerr) {
         free(b);
         return nr_err_set(err, NR_EIO, path, 0, 0, NULL, "read error");
     }
+    *buf = b;
+    return 0;
+}
 
-    int rc = -NR_ECORRUPT;
-    if (size < 10 || memcmp(b, "\x93NUMPY", 6)) {
-        nr_err_set(err, NR_ECORRUPT, path, 0, 0, "magic",
-                   "not a .npy file (expected the magic \\x93NUMPY)");
-        goto out;
-    }
+/* The fixed preamble of the size bytes at b: magic, version, header
+ * length; *pre: the header's offset, *hlen: its length (inside the file). */
+static int preamble(const unsigned char *b, size_t size, const char *path, size_t *pre,
+                    uint64_t *hlen, nr_err *err)
+{
+    if (size < 10 || memcmp(b, "\x93NUMPY", 6))
+        return nr_err_set(err, NR_ECORRUPT, path, 0, 0, "magic",
+                          "not a .npy file (expected the magic \\x93NUMPY)");
     int major = b[6], minor = b[7];
-    if (major < 1 || major > 3 || minor != 0) {
-        rc = nr_err_set(err, NR_EUNSUP, path, 0, 0, "version",
-                        ".npy version %d.%d is not supported (expected 1.0, 2.0 or 3.0)", major,
-                        minor);
-        goto out;
-    }
-    size_t pre = major == 1 ? 10 : 12;
-    if (size < pre) {
-        nr_err_set(err, NR_ECORRUPT, path, 0, 0, "header length",
-                   "file ends inside the header length field");
-        goto out;
-    }
-    uint64_t hlen = major == 1 ? (uint64_t)b[8] | (uint64_t)b[9] << 8
-                               : (uint64_t)b[8] | (uint64_t)b[9] << 8 |
-                                     (uint64_t)b[10] << 16 | (uint64_t)b[11] << 24;
-    if (hlen > size - pre) {
-        nr_err_set(err, NR_ECORRUPT, path, 0, 0, "header length",
-                   "header length %llu reaches beyond the end of the file (%zu bytes left)",
-                   (unsigned long long)hlen, size - pre);
-        goto out;
-    }
-    hp p = {b + pre, (size_t)hlen, 0, path, err};
-    int itemsize = 0;
-    int64_t sh[NPY_MAXDIM] = {0};
-    int nd = 0;
-    if (parse_header(&p, &itemsize, sh, &nd, want_int)) {
-        rc = -(err && err->code ? err->code : NR_ECORRUPT);
-        goto out;
-    }
-    uint64_t count = 1;
+    if (major < 1 || major > 3 || minor != 0)
+        return nr_err_set(err, NR_EUNSUP, path, 0, 0, "version",
+                          ".npy version %d.%d is not supported (expected 1.0, 2.0 or 3.0)", major,
+                          minor);
+    *pre = major == 1 ? 10 : 12;
+    if (size < *pre)
+        return nr_err_set(err, NR_ECORRUPT, path, 0, 0, "header length",
+                          "file ends inside the header length field");
+    *hlen = major == 1 ? (uint64_t)b[8] | (uint64_t)b[9] << 8
+                       : (uint64_t)b[8] | (uint64_t)b[9] << 8 | (uint64_t)b[10] << 16 |
+                             (uint64_t)b[11] << 24;
+    if (*hlen > size - *pre)
+        return nr_err_set(err, NR_ECORRUPT, path, 0, 0, "header length",
+                          "header length %llu reaches beyond the end of the file (%zu bytes left)",
+                          (unsigned long long)*hlen, size - *pre);
+    return 0;
+}
+
+/* The element count of shape sh (nd dims) into *count; checks that
+ * count * 8 bytes fits an int64. */
+static int element_count(const int64_t *sh, int nd, const char *path, uint64_t *count, nr_err *err)
+{
+    *count = 1;
     for (int k = 0; k < nd; k++) {
-        if (sh[k] && count > (uint64_t)INT64_MAX / 8 / (uint64_t)sh[k]) {
-            nr_err_set(err, NR_ECORRUPT, path, 0, 0, "shape",
-                       "shape is too large (element count overflows)");
-            goto out;
-        }
-        count *= (uint64_t)sh[k];
+        if (sh[k] && *count > (uint64_t)INT64_MAX / 8 / (uint64_t)sh[k])
+            return nr_err_set(err, NR_ECORRUPT, path, 0, 0, "shape",
+                              "shape is too large (element count overflows)");
+        *count *= (uint64_t)sh[k];
     }
-    uint64_t have = size - pre - hlen, need = count * (uint64_t)itemsize;
-    if (have != need) {
-        nr_err_set(err, NR_ECORRUPT, path, 0, 0, "data",
-                   "file has %llu data bytes, but the shape and dtype need %llu%s",
-                   (unsigned long long)have, (unsigned long long)need,
-                   have < need ? " (file truncated?)" : "");
-        goto out;
-    }
-    float *d = malloc(count ? (size_t)count * sizeof *d : 1); /* or int32 bits */
-    if (!d) {
-        rc = nr_err_set(err, NR_ENOMEM, path, 0, 0, NULL, "out of memory");
-        goto out;
-    }
-    const unsigned char *q = b + pre + hlen;
+    return 0;
+}
+
+/* count little-endian items of itemsize bytes at q into d: 4 bytes copied
+ * as they are (float32 or int32 bits), 8 bytes (<f8) rounded to float32. */
+static void convert(const unsigned char *q, uint64_t count, int itemsize, float *d)
+{
     for (uint64_t k = 0; k < count; k++, q += itemsize) {
         uint64_t x = 0;
         for (int j = itemsize - 1; j >= 0; j--)
@@ -308,11 +291,51 @@ static int read_npy(const char *path, void **data, int64_t shape[4], int *ndim, 
             d[k] = (float)v;
         }
     }
+}
+
+/* Read path, check its header (dtype <i4 when want_int, else <f4/<f8) and
+ * length; *data = malloc'ed 4-byte elements (float32, or int32 bits). */
+static int read_npy(const char *path, void **data, int64_t shape[4], int *ndim, int want_int,
+                    nr_err *err)
+{
+    *data = NULL;
+    *ndim = 0;
+    unsigned char *b = NULL;
+    size_t size = 0, pre = 0;
+    uint64_t hlen = 0, count = 0;
+    int rc = slurp(path, &b, &size, err);
+    if (rc)
+        return rc;
+    if ((rc = preamble(b, size, path, &pre, &hlen, err)))
+        goto out;
+    hp p = {b + pre, (size_t)hlen, 0, path, err};
+    int itemsize = 0;
+    int64_t sh[NPY_MAXDIM] = {0};
+    int nd = 0;
+    if (parse_header(&p, &itemsize, sh, &nd, want_int)) {
+        rc = -(err && err->code ? err->code : NR_ECORRUPT);
+        goto out;
+    }
+    if ((rc = element_count(sh, nd, path, &count, err)))
+        goto out;
+    uint64_t have = size - pre - hlen, need = count * (uint64_t)itemsize;
+    if (have != need) {
+        rc = nr_err_set(err, NR_ECORRUPT, path, 0, 0, "data",
+                        "file has %llu data bytes, but the shape and dtype need %llu%s",
+                        (unsigned long long)have, (unsigned long long)need,
+                        have < need ? " (file truncated?)" : "");
+        goto out;
+    }
+    float *d = malloc(count ? (size_t)count * sizeof *d : 1); /* or int32 bits */
+    if (!d) {
+        rc = nr_err_set(err, NR_ENOMEM, path, 0, 0, NULL, "out of memory");
+        goto out;
+    }
+    convert(b + pre + hlen, count, itemsize, d);
     *data = d;
     for (int k = 0; k < nd; k++)
         shape[k] = sh[k];
     *ndim = nd;
-    rc = 0;
 out:
     free(b);
     return rc;

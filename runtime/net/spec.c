@@ -339,138 +339,134 @@ static int parse_inputs(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
     return 0;
 }
 
-/* The op-specific fields. */
-static int parse_params(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
-{
-    int rc = 0;
+/* The op-specific fields: parse_params hands each op to one of the
+ * params_* steps below, which read its fields in a fixed order (the first
+ * error found is the one reported). */
 #define HAS(f) (nr_yaml_get(m, f) != NULL)
 #define TRY(x)                                                                                 \
     do {                                                                                       \
-        if ((rc = (x)))                                                                        \
-            return rc;                                                                         \
+        int rc_ = (x);                                                                         \
+        if (rc_)                                                                               \
+            return rc_;                                                                        \
     } while (0)
-    switch (L->op) {
-    case NR_OP_CONV:
-        TRY(need(c, m, "out"));
-        TRY(need(c, m, "kernel"));
-        TRY(get_pair(c, m, "kernel", 1, 1 << 16, L->kernel));
-        if (HAS("stride"))
-            TRY(get_pair(c, m, "stride", 1, 1 << 16, L->stride));
-        if (HAS("dilation"))
-            TRY(get_pair(c, m, "dilation", 1, 1 << 16, L->dilation));
-        if (HAS("groups"))
-            TRY(get_int(c, m, "groups", 1, BIG, &L->groups));
-        if (HAS("pad"))
-            TRY(get_pad(c, m, L));
-        /* out and bias as for dense */
-        /* fall through */
-    case NR_OP_DENSE:
-        TRY(need(c, m, "out"));
-        TRY(get_int(c, m, "out", 1, BIG, &L->out));
-        if (HAS("bias"))
-            TRY(get_bool(c, m, "bias", &L->bias));
-        break;
-    case NR_OP_RELU6:
-        L->clip_lo = 0;
-        L->clip_hi = 6;
-        break;
-    case NR_OP_CLIP: {
-        TRY(need(c, m, "min"));
-        TRY(need(c, m, "max"));
-        TRY(get_double(c, m, "min", &L->clip_lo));
-        TRY(get_double(c, m, "max", &L->clip_hi));
-        if (L->clip_lo > L->clip_hi) {
-            char w[96];
-            return nr_yaml_err(c->d, nr_yaml_get(m, "max"), NR_ERANGE, fld(c, "max", w),
-                               c->err, "expected max >= min (%g), got %g", L->clip_lo,
-                               L->clip_hi);
-        }
-        break;
+
+/* dense, linear, and conv after its own fields: out, bias */
+static int params_out(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    TRY(need(c, m, "out"));
+    TRY(get_int(c, m, "out", 1, BIG, &L->out));
+    if (HAS("bias"))
+        TRY(get_bool(c, m, "bias", &L->bias));
+    return 0;
+}
+
+static int params_conv(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    TRY(need(c, m, "out"));
+    TRY(need(c, m, "kernel"));
+    TRY(get_pair(c, m, "kernel", 1, 1 << 16, L->kernel));
+    if (HAS("stride"))
+        TRY(get_pair(c, m, "stride", 1, 1 << 16, L->stride));
+    if (HAS("dilation"))
+        TRY(get_pair(c, m, "dilation", 1, 1 << 16, L->dilation));
+    if (HAS("groups"))
+        TRY(get_int(c, m, "groups", 1, BIG, &L->groups));
+    if (HAS("pad"))
+        TRY(get_pad(c, m, L));
+    return params_out(c, m, L); /* out and bias as for dense */
+}
+
+static int params_clip(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    TRY(need(c, m, "min"));
+    TRY(need(c, m, "max"));
+    TRY(get_double(c, m, "min", &L->clip_lo));
+    TRY(get_double(c, m, "max", &L->clip_hi));
+    if (L->clip_lo > L->clip_hi) {
+        char w[96];
+        return nr_yaml_err(c->d, nr_yaml_get(m, "max"), NR_ERANGE, fld(c, "max", w), c->err,
+                           "expected max >= min (%g), got %g", L->clip_lo, L->clip_hi);
     }
-    case NR_OP_MAXPOOL:
-    case NR_OP_AVGPOOL:
-        TRY(need(c, m, "kernel"));
-        TRY(get_pair(c, m, "kernel", 1, 1 << 16, L->kernel));
-        L->stride[0] = L->kernel[0];
-        L->stride[1] = L->kernel[1];
-        if (HAS("stride"))
-            TRY(get_pair(c, m, "stride", 1, 1 << 16, L->stride));
-        if (HAS("pad"))
-            TRY(get_pad(c, m, L));
-        if (HAS("ceil_mode"))
-            TRY(get_bool(c, m, "ceil_mode", &L->ceil_mode));
-        if (HAS("count_include_pad"))
-            TRY(get_bool(c, m, "count_include_pad", &L->count_include_pad));
-        break;
-    case NR_OP_BATCHNORM:
-        if (HAS("eps"))
-            TRY(get_double(c, m, "eps", &L->eps));
-        if (L->eps <= 0) {
-            char w[96];
-            return nr_yaml_err(c->d, nr_yaml_get(m, "eps"), NR_ERANGE, fld(c, "eps", w),
-                               c->err, "expected a positive number, got %g", L->eps);
-        }
-        break;
-    case NR_OP_LRN:
-        TRY(need(c, m, "size"));
-        TRY(get_int(c, m, "size", 1, 1 << 16, &L->lrn_size));
-        if (HAS("alpha"))
-            TRY(get_double(c, m, "alpha", &L->lrn_alpha));
-        if (HAS("beta"))
-            TRY(get_double(c, m, "beta", &L->lrn_beta));
-        if (HAS("k"))
-            TRY(get_double(c, m, "k", &L->lrn_k));
-        break;
-    case NR_OP_SLICE:
-    case NR_OP_PAD:
-        TRY(get_axes(c, m, L));
-        break;
-    case NR_OP_LINEAR: /* [op-linear] */
-        TRY(need(c, m, "out"));
-        TRY(get_int(c, m, "out", 1, BIG, &L->out));
-        if (HAS("bias"))
-            TRY(get_bool(c, m, "bias", &L->bias));
-        break;
-    case NR_OP_MATMUL: /* [op-matmul] */
+    return 0;
+}
+
+/* maxpool, avgpool: stride defaults to the kernel */
+static int params_pool(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    TRY(need(c, m, "kernel"));
+    TRY(get_pair(c, m, "kernel", 1, 1 << 16, L->kernel));
+    L->stride[0] = L->kernel[0];
+    L->stride[1] = L->kernel[1];
+    if (HAS("stride"))
+        TRY(get_pair(c, m, "stride", 1, 1 << 16, L->stride));
+    if (HAS("pad"))
+        TRY(get_pad(c, m, L));
+    if (HAS("ceil_mode"))
+        TRY(get_bool(c, m, "ceil_mode", &L->ceil_mode));
+    if (HAS("count_include_pad"))
+        TRY(get_bool(c, m, "count_include_pad", &L->count_include_pad));
+    return 0;
+}
+
+/* batchnorm (eps > 0), layernorm and rmsnorm (eps > 0 and finite) */
+static int params_eps(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    if (HAS("eps"))
+        TRY(get_double(c, m, "eps", &L->eps));
+    const int bn = L->op == NR_OP_BATCHNORM;
+    if (bn ? L->eps <= 0 : !(L->eps > 0) || !isfinite(L->eps)) {
+        char w[96];
+        return nr_yaml_err(c->d, nr_yaml_get(m, "eps"), NR_ERANGE, fld(c, "eps", w), c->err,
+                           "expected a positive %snumber, got %g", bn ? "" : "finite ", L->eps);
+    }
+    return 0;
+}
+
+static int params_lrn(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    TRY(need(c, m, "size"));
+    TRY(get_int(c, m, "size", 1, 1 << 16, &L->lrn_size));
+    if (HAS("alpha"))
+        TRY(get_double(c, m, "alpha", &L->lrn_alpha));
+    if (HAS("beta"))
+        TRY(get_double(c, m, "beta", &L->lrn_beta));
+    if (HAS("k"))
+        TRY(get_double(c, m, "k", &L->lrn_k));
+    return 0;
+}
+
+/* the sequence ops' own fields ([op-matmul], [op-heads], [op-embedding],
+ * [op-softmax], [op-gelu], [op-scale]) */
+static int params_seq(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    switch (L->op) {
+    case NR_OP_MATMUL:
         if (HAS("transpose_a"))
             TRY(get_bool(c, m, "transpose_a", &L->trans_a));
         if (HAS("transpose_b"))
             TRY(get_bool(c, m, "transpose_b", &L->trans_b));
-        break;
-    case NR_OP_HEADS: /* [op-heads] */
+        return 0;
+    case NR_OP_HEADS:
         TRY(need(c, m, "heads"));
-        TRY(get_int(c, m, "heads", 1, 1 << 16, &L->heads));
-        break;
-    case NR_OP_EMBEDDING: /* [op-embedding] */
+        return get_int(c, m, "heads", 1, 1 << 16, &L->heads);
+    case NR_OP_EMBEDDING:
         TRY(need(c, m, "vocab"));
         TRY(get_int(c, m, "vocab", 1, BIG, &L->vocab));
         TRY(need(c, m, "out"));
-        TRY(get_int(c, m, "out", 1, BIG, &L->out));
-        break;
-    case NR_OP_RMSNORM: /* [op-rmsnorm] */
-    case NR_OP_LAYERNORM: { /* [op-layernorm] */
-        if (HAS("eps"))
-            TRY(get_double(c, m, "eps", &L->eps));
-        if (!(L->eps > 0) || !isfinite(L->eps)) {
-            char w[96];
-            return nr_yaml_err(c->d, nr_yaml_get(m, "eps"), NR_ERANGE, fld(c, "eps", w),
-                               c->err, "expected a positive finite number, got %g", L->eps);
-        }
-        break;
-    }
-    case NR_OP_SOFTMAX_AXIS: /* [op-softmax] */
+        return get_int(c, m, "out", 1, BIG, &L->out);
+    case NR_OP_SOFTMAX_AXIS:
         TRY(need(c, m, "axis"));
         TRY(get_int(c, m, "axis", -3, 2, &L->axis));
         if (L->axis < 0)
             L->axis += 3;
         if (HAS("form"))
             TRY(get_choice(c, m, "form", "max plain", &L->sm_plain));
-        break;
-    case NR_OP_GELU: /* [op-gelu] */
+        return 0;
+    case NR_OP_GELU:
         if (HAS("approximate"))
             TRY(get_choice(c, m, "approximate", "none tanh", &L->gelu_tanh));
-        break;
-    case NR_OP_SCALE: { /* [op-scale] */
+        return 0;
+    case NR_OP_SCALE:
         TRY(need(c, m, "by"));
         TRY(get_double(c, m, "by", &L->scale_by));
         if (!isfinite(L->scale_by)) {
@@ -478,14 +474,37 @@ static int parse_params(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
             return nr_yaml_err(c->d, nr_yaml_get(m, "by"), NR_ERANGE, fld(c, "by", w), c->err,
                                "expected a finite number, got %g", L->scale_by);
         }
-        break;
-    }
+        return 0;
     default:
-        break;
+        return 0;
     }
+}
 #undef HAS
 #undef TRY
-    return 0;
+
+static int parse_params(ctx *c, const nr_yaml_node *m, nr_layer_spec *L)
+{
+    switch (L->op) {
+    case NR_OP_CONV: return params_conv(c, m, L);
+    case NR_OP_DENSE:
+    case NR_OP_LINEAR: /* [op-linear] */
+        return params_out(c, m, L);
+    case NR_OP_RELU6:
+        L->clip_lo = 0;
+        L->clip_hi = 6;
+        return 0;
+    case NR_OP_CLIP: return params_clip(c, m, L);
+    case NR_OP_MAXPOOL:
+    case NR_OP_AVGPOOL: return params_pool(c, m, L);
+    case NR_OP_BATCHNORM:
+    case NR_OP_RMSNORM:   /* [op-rmsnorm] */
+    case NR_OP_LAYERNORM: /* [op-layernorm] */
+        return params_eps(c, m, L);
+    case NR_OP_LRN: return params_lrn(c, m, L);
+    case NR_OP_SLICE:
+    case NR_OP_PAD: return get_axes(c, m, L);
+    default: return params_seq(c, m, L);
+    }
 }
 
 static void layer_defaults(nr_layer_spec *L)
@@ -627,22 +646,9 @@ static int get_per_channel(ctx *c, const nr_yaml_node *in, const char *field, in
     return 0;
 }
 
-/* input: {shape: [C, H, W], layout, channel_order, divisor, mean, std,
- * resize, crop}.  Everything but shape declares the preprocessing `numrep
- * eval` applies to stored uint8 images (dataset.h's order: resize, crop,
- * channels, scale).  resize is the shorter side (an integer) or an exact
- * [h, w] that ignores the aspect ratio (Caffe). */
-static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
+/* input.shape: [C, H, W], at most 2^31-1 elements */
+static int input_shape(ctx *c, const nr_yaml_node *in, nr_spec *s)
 {
-    const nr_yaml_node *in = nr_yaml_get(root, "input");
-    if (!in)
-        return nr_yaml_err(c->d, root, NR_ESYNTAX, "input", c->err,
-                           "missing required field 'input' ({shape: [C, H, W]})");
-    int rc = nr_yaml_check_map(c->d, in, "input",
-                               "shape layout channel_order divisor mean std resize crop",
-                               c->err);
-    if (rc)
-        return rc;
     const nr_yaml_node *sh = nr_yaml_get(in, "shape");
     if (!sh || sh->kind != NR_YAML_SEQ || sh->n != 3) {
         char got[64];
@@ -650,6 +656,7 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
         return nr_yaml_err(c->d, sh ? sh : in, NR_ESYNTAX, "input.shape", c->err,
                            "expected [C, H, W], got %s", got);
     }
+    int rc;
     for (int i = 0; i < 3; i++)
         if ((rc = nr_yaml_int(c->d, sh->items[i], "input.shape", 1, BIG, &s->in_shape[i],
                               c->err)))
@@ -657,20 +664,14 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
     if ((long long)s->in_shape[0] * s->in_shape[1] * s->in_shape[2] > INT_MAX)
         return nr_yaml_err(c->d, sh, NR_ERANGE, "input.shape", c->err,
                            "more than 2^31-1 elements");
+    return 0;
+}
 
-    nr_preprocess *pp = &s->pp;
-    nr_preprocess_init(pp);
-    s->has_pp = in->kind == NR_YAML_MAP && in->n > 1;
-    if (!s->has_pp)
-        return 0;
-    const int C = s->in_shape[0];
-    if (C != 1 && C != 3)
-        return nr_yaml_err(c->d, in, NR_EUNSUP, "input", c->err,
-                           "preprocessing is declared for images with 1 or 3 channels, but "
-                           "shape has %d",
-                           C);
-    pp->channels = C; /* a gray image becomes RGB (or RGB gray) as the shape asks */
+/* input.layout (chw only), channel_order, divisor: into pp (C channels) */
+static int input_pixels(ctx *c, const nr_yaml_node *in, int C, nr_preprocess *pp)
+{
     const nr_yaml_node *n;
+    int rc;
     if ((n = nr_yaml_get(in, "layout"))) {
         char got[64];
         nr_yaml_describe(n, got, sizeof got);
@@ -703,10 +704,13 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
                                d);
         pp->divisor = (float)d;
     }
-    if ((rc = get_per_channel(c, in, "mean", C, 0, pp->mean)) ||
-        (rc = get_per_channel(c, in, "std", C, 1, pp->std)))
-        return rc;
-    const nr_yaml_node *rs = nr_yaml_get(in, "resize");
+    return 0;
+}
+
+/* input.resize: the shorter side (an integer) or an exact [h, w] */
+static int input_resize(ctx *c, const nr_yaml_node *in, const nr_yaml_node *rs, nr_preprocess *pp)
+{
+    int rc;
     if (rs && rs->kind == NR_YAML_SEQ) { /* exact [h, w], aspect ignored */
         int hw[2];
         snprintf(c->where, sizeof c->where, "input");
@@ -727,6 +731,15 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
         }
         return rc;
     }
+    return 0;
+}
+
+/* input.crop (the shape's H, W), and resize and crop agreeing with it and
+ * with each other */
+static int input_crop(ctx *c, const nr_yaml_node *in, const nr_yaml_node *rs, nr_spec *s)
+{
+    nr_preprocess *pp = &s->pp;
+    int rc;
     const nr_yaml_node *crop = nr_yaml_get(in, "crop");
     if (crop) {
         int hw[2];
@@ -759,6 +772,44 @@ static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
         return nr_yaml_err(c->d, rs, NR_ERANGE, "input.resize", c->err,
                            "the resized image (%d, %d) is smaller than the crop (%d, %d)",
                            pp->resize_h, pp->resize_w, pp->crop_h, pp->crop_w);
+    return 0;
+}
+
+/* input: {shape: [C, H, W], layout, channel_order, divisor, mean, std,
+ * resize, crop}.  Everything but shape declares the preprocessing `numrep
+ * eval` applies to stored uint8 images (dataset.h's order: resize, crop,
+ * channels, scale).  resize is the shorter side (an integer) or an exact
+ * [h, w] that ignores the aspect ratio (Caffe). */
+static int parse_input(ctx *c, const nr_yaml_node *root, nr_spec *s)
+{
+    const nr_yaml_node *in = nr_yaml_get(root, "input");
+    if (!in)
+        return nr_yaml_err(c->d, root, NR_ESYNTAX, "input", c->err,
+                           "missing required field 'input' ({shape: [C, H, W]})");
+    int rc = nr_yaml_check_map(c->d, in, "input",
+                               "shape layout channel_order divisor mean std resize crop",
+                               c->err);
+    if (rc || (rc = input_shape(c, in, s)))
+        return rc;
+
+    nr_preprocess *pp = &s->pp;
+    nr_preprocess_init(pp);
+    s->has_pp = in->kind == NR_YAML_MAP && in->n > 1;
+    if (!s->has_pp)
+        return 0;
+    const int C = s->in_shape[0];
+    if (C != 1 && C != 3)
+        return nr_yaml_err(c->d, in, NR_EUNSUP, "input", c->err,
+                           "preprocessing is declared for images with 1 or 3 channels, but "
+                           "shape has %d",
+                           C);
+    pp->channels = C; /* a gray image becomes RGB (or RGB gray) as the shape asks */
+    const nr_yaml_node *rs = nr_yaml_get(in, "resize");
+    if ((rc = input_pixels(c, in, C, pp)) ||
+        (rc = get_per_channel(c, in, "mean", C, 0, pp->mean)) ||
+        (rc = get_per_channel(c, in, "std", C, 1, pp->std)) ||
+        (rc = input_resize(c, in, rs, pp)) || (rc = input_crop(c, in, rs, s)))
+        return rc;
     nr_err e = {0};
     if (nr_preprocess_check(pp, &e)) /* belt and braces: dataset.h's own rules */
         return nr_yaml_err(c->d, in, e.code, "input", c->err, "%s: %s", e.where, e.msg);

@@ -436,22 +436,21 @@ static int get_word(const char *key, const char *v, const char *const *words, in
                       list, v);
 }
 
-/* The long form.  Rules: a mapping is float (exp, man, bias, subnormals,
- * specials, overflow) or fixed (fixed.*), never both.  Without `name`,
- * exp+man (or fixed.int+fixed.frac) are required and the rest default as
- * in a bare name (bias default, subnormals, ieee, overflow inf; signed,
- * saturate).  With `name`, the name's fields are the defaults.  If `bias`
- * is absent, an explicit (non-default) bias from the name is kept;
- * otherwise the bias is the default for the final exp and specials. */
-int nr_format_from_pairs(const char *const *keys, const char *const *vals, int n,
-                         nr_format *out, nr_err *err)
+/* The long form's keys and values: v[k] = the value of key k (NULL when
+ * absent); counts and first key of each family (float, fixed). */
+typedef struct pairs {
+    const char *v[K_COUNT];
+    int nfloat, nfixed, first_float, first_fixed;
+} pairs;
+
+/* Step 1: every key known and given once, and not both families. */
+static int collect_pairs(const char *const *keys, const char *const *vals, int n, pairs *p,
+                         nr_err *err)
 {
-    const char *v[K_COUNT] = {0};
     if (n <= 0 || !keys || !vals)
         return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "format",
                           "empty format mapping; expected name, or exp and man, or fixed.int "
                           "and fixed.frac");
-    int nfloat = 0, nfixed = 0, first_float = -1, first_fixed = -1;
     for (int i = 0; i < n; i++) {
         if (!keys[i] || !vals[i])
             return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "format",
@@ -462,132 +461,163 @@ int nr_format_from_pairs(const char *const *keys, const char *const *vals, int n
         if (k == K_COUNT)
             return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "format",
                               "unknown key \"%.60s\"; allowed " ALLOWED_KEYS, keys[i]);
-        if (v[k])
+        if (p->v[k])
             return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[k], "key given twice");
-        v[k] = vals[i];
-        if (is_float_key(k) && !nfloat++)
-            first_float = k;
-        if (is_fixed_key(k) && !nfixed++)
-            first_fixed = k;
+        p->v[k] = vals[i];
+        if (is_float_key(k) && !p->nfloat++)
+            p->first_float = k;
+        if (is_fixed_key(k) && !p->nfixed++)
+            p->first_fixed = k;
     }
-    if (nfloat && nfixed)
-        return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[first_fixed],
+    if (p->nfloat && p->nfixed)
+        return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[p->first_fixed],
                           "cannot mix fixed-point keys (fixed.*) with float key \"%s\"",
-                          key_names[first_float]);
+                          key_names[p->first_float]);
+    return 0;
+}
 
-    nr_format f;
-    memset(&f, 0, sizeof f);
-    int named_bias_default = 1;
+/* Step 2: the defaults, from name or the bare family; *named_bias_default:
+ * the named format's bias is its default one (or there is no name). */
+static int long_defaults(const pairs *p, nr_format *f, int *named_bias_default, nr_err *err)
+{
+    const char *const *v = p->v;
+    memset(f, 0, sizeof *f);
+    *named_bias_default = 1;
     if (v[K_NAME]) {
         nr_err tmp = {0};
-        if (nr_format_parse(v[K_NAME], &f, &tmp)) {
+        if (nr_format_parse(v[K_NAME], f, &tmp)) {
             char buf[400];
             nr_err_format(&tmp, buf, sizeof buf);
             return nr_err_set(err, tmp.code, NULL, 0, 0, "name", "%s", buf);
         }
-        if (f.kind == NR_FLOAT && nfixed)
-            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[first_fixed],
+        if (f->kind == NR_FLOAT && p->nfixed)
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[p->first_fixed],
                               "\"%.40s\" is a float format; fixed.* keys do not apply",
                               v[K_NAME]);
-        if (f.kind == NR_FIXED && nfloat)
-            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[first_float],
+        if (f->kind == NR_FIXED && p->nfloat)
+            return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, key_names[p->first_float],
                               "\"%.40s\" is a fixed-point format; use fixed.* keys",
                               v[K_NAME]);
-        if (f.kind == NR_FLOAT)
-            named_bias_default = f.bias == nr_format_default_bias(f.exp_bits, f.specials);
-    } else if (nfixed) {
+        if (f->kind == NR_FLOAT)
+            *named_bias_default = f->bias == nr_format_default_bias(f->exp_bits, f->specials);
+    } else if (p->nfixed) {
         if (!v[K_FINT] || !v[K_FFRAC])
             return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "format",
                               "missing key \"%s\"; a fixed-point long form needs fixed.int "
                               "and fixed.frac",
                               v[K_FINT] ? "fixed.frac" : "fixed.int");
-        f.kind = NR_FIXED;
-        f.is_signed = 1;
-        f.saturate = 1;
+        f->kind = NR_FIXED;
+        f->is_signed = 1;
+        f->saturate = 1;
     } else {
         if (!v[K_EXP] || !v[K_MAN])
             return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, "format",
                               "missing key \"%s\"; a float long form needs exp and man "
                               "(or name)",
                               v[K_EXP] ? "man" : "exp");
-        f.kind = NR_FLOAT;
-        f.subnormals = 1;
-        f.specials = NR_SPECIALS_IEEE;
+        f->kind = NR_FLOAT;
+        f->subnormals = 1;
+        f->specials = NR_SPECIALS_IEEE;
     }
+    return 0;
+}
 
+/* Step 3, fixed point: the fixed.* keys over the defaults. */
+static int long_fixed(const char *const *v, nr_format *f, nr_err *err)
+{
     long x;
     int rc, b, w;
-    if (f.kind == NR_FIXED) {
-        if (v[K_FINT]) {
-            if ((rc = get_int("fixed.int", v[K_FINT], 0, 64, &x, err)))
-                return rc;
-            f.int_bits = (int)x;
-        }
-        if (v[K_FFRAC]) {
-            if ((rc = get_int("fixed.frac", v[K_FFRAC], 0, 64, &x, err)))
-                return rc;
-            f.frac_bits = (int)x;
-        }
-        if (v[K_FSIGNED]) {
-            if ((rc = get_bool("fixed.signed", v[K_FSIGNED], &b, err)))
-                return rc;
-            f.is_signed = b;
-        }
-        if (v[K_FOVERFLOW]) {
-            static const char *const ov[] = {"saturate", "wrap", NULL};
-            if ((rc = get_word("fixed.overflow", v[K_FOVERFLOW], ov, &w, err)))
-                return rc;
-            f.saturate = w == 0;
-        }
-        if ((rc = finish(&f, "format", err)))
+    if (v[K_FINT]) {
+        if ((rc = get_int("fixed.int", v[K_FINT], 0, 64, &x, err)))
             return rc;
-        *out = f;
-        return 0;
+        f->int_bits = (int)x;
     }
+    if (v[K_FFRAC]) {
+        if ((rc = get_int("fixed.frac", v[K_FFRAC], 0, 64, &x, err)))
+            return rc;
+        f->frac_bits = (int)x;
+    }
+    if (v[K_FSIGNED]) {
+        if ((rc = get_bool("fixed.signed", v[K_FSIGNED], &b, err)))
+            return rc;
+        f->is_signed = b;
+    }
+    if (v[K_FOVERFLOW]) {
+        static const char *const ov[] = {"saturate", "wrap", NULL};
+        if ((rc = get_word("fixed.overflow", v[K_FOVERFLOW], ov, &w, err)))
+            return rc;
+        f->saturate = w == 0;
+    }
+    return 0;
+}
 
+/* Step 3, float: the float keys over the defaults, then the bias. */
+static int long_float(const char *const *v, int named_bias_default, nr_format *f, nr_err *err)
+{
+    long x;
+    int rc, b, w;
     if (v[K_EXP]) {
         if ((rc = get_int("exp", v[K_EXP], 1, 11, &x, err)))
             return rc;
-        f.exp_bits = (int)x;
+        f->exp_bits = (int)x;
     }
     if (v[K_MAN]) {
         if ((rc = get_int("man", v[K_MAN], 0, 52, &x, err)))
             return rc;
-        f.man_bits = (int)x;
+        f->man_bits = (int)x;
     }
     if (v[K_SUB]) {
         if ((rc = get_bool("subnormals", v[K_SUB], &b, err)))
             return rc;
-        f.subnormals = b;
+        f->subnormals = b;
     }
     if (v[K_SPECIALS]) {
         static const char *const sp[] = {"ieee", "fn", "fnuz", "finite", NULL};
         if ((rc = get_word("specials", v[K_SPECIALS], sp, &w, err)))
             return rc;
         /* as in names: a finite format's saturation goes with its specials */
-        if (f.specials == NR_SPECIALS_FINITE && !v[K_OVERFLOW])
-            f.saturate = 0;
-        f.specials = (nr_specials)w;
+        if (f->specials == NR_SPECIALS_FINITE && !v[K_OVERFLOW])
+            f->saturate = 0;
+        f->specials = (nr_specials)w;
     }
     if (v[K_OVERFLOW]) {
         static const char *const ov[] = {"saturate", "inf", NULL};
         if ((rc = get_word("overflow", v[K_OVERFLOW], ov, &w, err)))
             return rc;
-        if (w == 1 && f.specials == NR_SPECIALS_FINITE)
+        if (w == 1 && f->specials == NR_SPECIALS_FINITE)
             return nr_err_set(err, NR_ERANGE, NULL, 0, 0, "overflow",
                               "\"inf\" is impossible with specials: finite (no infinity or "
                               "NaN; finite formats always saturate)");
-        f.saturate = w == 0;
+        f->saturate = w == 0;
     }
     if (v[K_BIAS]) {
         if ((rc = get_int("bias", v[K_BIAS], -BIG_LIMIT, BIG_LIMIT, &x, err)))
             return rc;
-        f.bias = (int)x;
+        f->bias = (int)x;
     } else if (named_bias_default) {
-        f.bias = nr_format_default_bias(f.exp_bits, f.specials);
+        f->bias = nr_format_default_bias(f->exp_bits, f->specials);
     }
-    rc = finish(&f, "format", err);
-    if (rc)
+    return 0;
+}
+
+/* The long form.  Rules: a mapping is float (exp, man, bias, subnormals,
+ * specials, overflow) or fixed (fixed.*), never both.  Without `name`,
+ * exp+man (or fixed.int+fixed.frac) are required and the rest default as
+ * in a bare name (bias default, subnormals, ieee, overflow inf; signed,
+ * saturate).  With `name`, the name's fields are the defaults.  If `bias`
+ * is absent, an explicit (non-default) bias from the name is kept;
+ * otherwise the bias is the default for the final exp and specials. */
+int nr_format_from_pairs(const char *const *keys, const char *const *vals, int n,
+                         nr_format *out, nr_err *err)
+{
+    pairs p = {.first_float = -1, .first_fixed = -1};
+    nr_format f;
+    int named_bias_default, rc;
+    if ((rc = collect_pairs(keys, vals, n, &p, err)) ||
+        (rc = long_defaults(&p, &f, &named_bias_default, err)))
+        return rc;
+    rc = f.kind == NR_FIXED ? long_fixed(p.v, &f, err) : long_float(p.v, named_bias_default, &f, err);
+    if (rc || (rc = finish(&f, "format", err)))
         return rc;
     *out = f;
     return 0;

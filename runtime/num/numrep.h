@@ -14,6 +14,8 @@
  *   arith.c         correctly rounded add sub mul div fma sqrt, conversion, exact add/mul
  *                   [numrep.h]
  *   bulk.c          array kernels: float32 arrays rounded, encoded, decoded in bulk [numrep.h]
+ *   clock.c         the clocks timings read: wall, calendar, process and thread CPU seconds
+ *                   [numrep.h]
  *   codec.c         encodings <-> exact values: decode, classify, encode [numrep.h]
  *   err.c           nr_err: where an error came from and what was expected [numrep.h]
  *   format.c        the format descriptor: validation, derived constants, presets, names
@@ -89,6 +91,15 @@ nr_strbuf nr_strbuf_on(char *buf, size_t cap);
 void nr_strbuf_add(nr_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* dims[0..n) as decimals separated by sep: "3, 224, 224" */
 void nr_strbuf_dims(nr_strbuf *sb, const int64_t *dims, int n, const char *sep);
+
+/* ---------------------------------------------------------------- clocks (clock.c)
+ * Seconds as a double: nr_clock_wall monotonic (intervals), nr_clock_real
+ * calendar time (time stamps; also intervals where those are stored), CPU
+ * time of the whole process (every thread) or of the calling thread. */
+double nr_clock_wall(void);
+double nr_clock_real(void);
+double nr_clock_cpu(void);
+double nr_clock_thread_cpu(void);
 
 /* ---------------------------------------------------------------- formats
  * One descriptor for every number format.  The user-facing fields say what

@@ -225,12 +225,7 @@ done:
     free(lab);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return nr_clock_wall(); }
 
 /* The dataset must deliver what the model takes. */
 static int check_fit(const nr_model *m, const nr_dataset *ds, int k, nr_err *err)

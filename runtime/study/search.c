@@ -17,20 +17,10 @@
  * 297/300 meets a 1 % budget although both divisions round */
 #define PASS_SLACK 1e-12
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double wall(void) { return nr_clock_real(); }
 
 /* CPU seconds of the whole process (every thread) so far. */
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double cpu(void) { return nr_clock_cpu(); }
 
 /* ------------------------------------------------------------ design space */
 

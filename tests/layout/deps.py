@@ -10,7 +10,11 @@ gen/README.md):
     folders before it in the pipeline (ORDER below);
   * the MAC emitters emit_mac.c and emit_vmac.c do not call each other both
     ways (the plan decides, emit_layer.c dispatches, the vector kernel uses
-    the scalar row code; gen/lower/emit_layer.c's emit_mac).
+    the scalar row code; gen/lower/emit_layer.c's emit_mac);
+  * leaves (LEAVES below) call no function defined in another file of their
+    own folder: the IR toolbox gen/lower/ir_tools.c is used by the plan's
+    consumers (the module driver, the op emitters) and calls only gen/ir and
+    runtime, whatever it needs from the plan being data on the plan.
 
 Other cycles inside one folder are listed (for reading), not refused.
 Exit 0 when the layout holds, 1 with each violation named, 77 (skipped)
@@ -31,6 +35,11 @@ ALLOWED_UP = {
 }
 # pairs of files that must not call each other both ways, even in one folder
 NO_MUTUAL = [("gen/lower/emit_mac.c", "gen/lower/emit_vmac.c")]
+# files that call nothing in their own folder: why
+LEAVES = {
+    "gen/lower/ir_tools.c":
+        "the IR toolbox the emitters share is a leaf (plan answers are data on gen_plan)",
+}
 
 
 def objects():
@@ -137,6 +146,12 @@ def main():
     for a, b in NO_MUTUAL:
         if b in graph.get(a, ()) and a in graph.get(b, ()):
             bad.append("%s and %s call each other (%s, %s)" % (a, b, why[(a, b)], why[(b, a)]))
+    for leaf, reason in sorted(LEAVES.items()):
+        if leaf not in graph:
+            bad.append("%s: leaf not found among the built objects" % leaf)
+        for dst in sorted(graph.get(leaf, ())):
+            if folder(dst) == folder(leaf):
+                bad.append("%s calls %s (%s): %s" % (leaf, dst, why[(leaf, dst)], reason))
     for comp in inner:
         print("note: cycle inside %s: %s" % (folder(comp[0]), " ".join(os.path.basename(f) for f in comp)))
     nedges = sum(len(v) for v in graph.values())
