@@ -317,7 +317,7 @@ static int compare_edges(nr_model *m, uint64_t seed, const char *what)
  * a narrower last one, input channels that leave a short last block (and
  * blocks of one), odd output widths (a partial group of columns) and
  * position counts (the scalar quantization's tail), stride, padding, two
- * groups of 16; block-fp32 (power-of-two
+ * groups of 16, a pad of 2 (the zero-padded input copy); block-fp32 (power-of-two
  * and fp32/nv scales, the round-to-odd entry), block-exact per channel (one
  * segment) and per block, in rne and rz.  Each case asserts that the
  * kernel applies, then compares with the emulator bit for bit. */
@@ -352,6 +352,7 @@ START_TEST(test_vector_kernel)
     static const int shapes[][9] = {
         /* C, H, W, out, k, stride, pad, groups, bias */
         {17, 5, 6, 20, 3, 1, 1, 1, 1}, {40, 6, 5, 32, 3, 2, 1, 1, 0}, {64, 5, 5, 32, 3, 1, 0, 2, 1},
+        {32, 4, 7, 16, 3, 1, 2, 1, 1}, /* pad 2: taps in the copy's padding on both sides */
     };
     const int nsh = (int)(sizeof shapes / sizeof *shapes);
     int cases = 0, failed = 0;
