@@ -17,9 +17,11 @@
  * exponent emin in rne is rint(q * 2^(m - e)) * 2^(e - m), e = max(E(q),
  * emin), m = man_bits (fixed point: e - m = -frac_bits): the scaling is
  * exact and rint rounds half to even.  A quotient V / X with X not a power
- * of two is d = fl(V / X) moved to odd when the residual fma(-d, X, V) is
- * not zero and d is even (round to odd keeps every rounding to fewer than
- * 52 bits correct); with a power-of-two X, V / X is exact. */
+ * of two is a faithful d (from fl(1/X), one correction step: quot_ro)
+ * moved to odd when the residual fma(-d, X, V) is not zero and d is even
+ * (round to odd keeps every rounding to fewer than 52 bits correct); with
+ * a power-of-two X, V / X is exact.  amax is an integer maximum of the
+ * bits of |v| (amax_bits_step). */
 #include "emit_scaled.h"
 
 #include <math.h>
@@ -164,6 +166,30 @@ int gen_scaled_vquant_applies(const gen_lctx *c, const nr_scaled *s, nr_rounding
     return s->rule == NR_RULE_AMAX; /* fp32, ue4m3, nv */
 }
 
+/* n lanes of the i32 constant v */
+static V i32splat(gen_ctx *g, unsigned n, uint32_t v)
+{
+    V e[16];
+    for (unsigned i = 0; i < n; i++)
+        e[i] = LLVMConstInt(g->i32, v, 0);
+    return LLVMConstVector(e, n);
+}
+
+/* One step of an amax as integers over the floats at p (vector type vi of
+ * i32): the bits of |v| order as the magnitudes, a non-finite |v| has
+ * bits >= 0x7f800000; *mf (alloca) keeps the finite maximum, *ma the
+ * maximum of all (>= 0x7f800000: a NaN or infinity was seen). */
+static void amax_bits_step(gen_ctx *g, T vi, unsigned n, V p, V mf, V ma)
+{
+    LLVMBuilderRef B = g->b;
+    V a = LLVMBuildAnd(B, vload(g, vi, p), i32splat(g, n, 0x7fffffff), "absb");
+    V fin = LLVMBuildICmp(B, LLVMIntULT, a, i32splat(g, n, 0x7f800000), "");
+    V x2[2] = {LLVMBuildLoad2(B, vi, mf, ""), LLVMBuildSelect(B, fin, a, LLVMConstNull(vi), "")};
+    LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi, x2, 2), mf);
+    V y2[2] = {LLVMBuildLoad2(B, vi, ma, ""), a};
+    LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi, y2, 2), ma);
+}
+
 /* [scl-scale] / [scl-nv] the scales of 8 groups from their amax (>= 0,
  * finite); st the nv tensor scale (double) or NULL. */
 static V scales(vq *q, V amax, V st)
@@ -294,12 +320,7 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
         return 0;
     T vi32 = LLVMVectorType(g->i32, QL);
     V mf = gen_ir_alloca(c, vi32, "vamf"), ma = gen_ir_alloca(c, vi32, "vama");
-    V e7[QL], eb[QL];
-    for (int i = 0; i < QL; i++) {
-        e7[i] = LLVMConstInt(g->i32, 0x7fffffff, 0);
-        eb[i] = LLVMConstInt(g->i32, 0x7f800000, 0);
-    }
-    V absm = LLVMConstVector(e7, QL), infb = LLVMConstVector(eb, QL);
+    V infb = i32splat(g, QL, 0x7f800000);
     V stv = st ? vsplat(&q, st) : NULL;
     gen_loop lp, lb, la, le;
     gen_ir_loop_begin(c, &lp, HWv / QL, "qpos");
@@ -310,16 +331,10 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
     V k = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, left, gen_ir_i64(c, N), ""), left, gen_ir_i64(c, N), "k");
     LLVMBuildStore(B, LLVMConstNull(vi32), mf);
     LLVMBuildStore(B, LLVMConstNull(vi32), ma);
-    /* amax of the finite |v| as integers (gen_emit_scaled_vamax); a NaN or
-     * infinity (bits of |v| >= 0x7f800000) marks the group */
+    /* amax of the finite |v| as integers; a NaN or infinity marks the group */
     gen_ir_loop_range(c, &la, gen_ir_i64(c, 0), k, "qamax");
     V idx = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, c0, la.i, ""), gen_ir_i64(c, HW), ""), hw0, "");
-    V a = LLVMBuildAnd(B, vload(g, vi32, gep(g, f32, pbuf, idx)), absm, "absb");
-    V fin = LLVMBuildICmp(B, LLVMIntULT, a, infb, "");
-    V x2[2] = {LLVMBuildLoad2(B, vi32, mf, ""), LLVMBuildSelect(B, fin, a, LLVMConstNull(vi32), "")};
-    LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi32, x2, 2), mf);
-    V y2[2] = {LLVMBuildLoad2(B, vi32, ma, ""), a};
-    LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi32, y2, 2), ma);
+    amax_bits_step(g, vi32, QL, gep(g, f32, pbuf, idx), mf, ma);
     gen_ir_loop_end(c, &la);
     V bd = LLVMBuildICmp(B, LLVMIntUGE, LLVMBuildLoad2(B, vi32, ma, ""), infb, "bad");
     V am = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, vi32, mf, ""), q.vf, ""), q.vd, "amax");
@@ -343,10 +358,8 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
 
 /* max |v| over the finite float values v of pbuf[0, n) into *amax (double
  * alloca), *special (i8 alloca, or NULL) set when one is not finite: 16
- * at a time as integers (the bits of |v| order as the magnitudes; a
- * non-finite |v| has bits >= 0x7f800000: the finite maximum takes the
- * others, the maximum of all says whether there is one), then the rest;
- * max is exact whatever the order. */
+ * at a time as integers (amax_bits_step), then the rest; max is exact
+ * whatever the order. */
 void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
 {
     enum { AL = 16 };
@@ -355,24 +368,12 @@ void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
     T f32 = LLVMFloatTypeInContext(g->ctx), vi = LLVMVectorType(g->i32, AL);
     const uint64_t nv = n - n % AL;
     V mf = gen_ir_alloca(c, vi, "vamf"), ma = gen_ir_alloca(c, vi, "vama");
-    V e[AL], f[AL];
-    for (int i = 0; i < AL; i++) {
-        e[i] = LLVMConstInt(g->i32, 0x7fffffff, 0);
-        f[i] = LLVMConstInt(g->i32, 0x7f800000, 0);
-    }
-    V absm = LLVMConstVector(e, AL), infb = LLVMConstVector(f, AL);
     LLVMBuildStore(B, LLVMConstNull(vi), mf);
     LLVMBuildStore(B, LLVMConstNull(vi), ma);
     if (nv) {
         gen_loop l;
         gen_ir_loop_begin(c, &l, nv / AL, "vamax");
-        V p = gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_ir_i64(c, AL), ""));
-        V a = LLVMBuildAnd(B, vload(g, vi, p), absm, "absb");
-        V fin = LLVMBuildICmp(B, LLVMIntULT, a, infb, "");
-        V x2[2] = {LLVMBuildLoad2(B, vi, mf, ""), LLVMBuildSelect(B, fin, a, LLVMConstNull(vi), "")};
-        LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi, x2, 2), mf);
-        V y2[2] = {LLVMBuildLoad2(B, vi, ma, ""), a};
-        LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi, y2, 2), ma);
+        amax_bits_step(g, vi, AL, gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_ir_i64(c, AL), "")), mf, ma);
         gen_ir_loop_end(c, &l);
     }
     V m = LLVMBuildLoad2(B, vi, mf, ""), all = LLVMBuildLoad2(B, vi, ma, "");
