@@ -317,7 +317,7 @@ static int compare_edges(nr_model *m, uint64_t seed, const char *what)
  * a narrower last one, input channels that leave a short last block (and
  * blocks of one), odd output widths (a partial group of columns) and
  * position counts (the scalar quantization's tail), stride, padding, two
- * groups of 16; block-fp32 (power-of-two
+ * groups of 16, a pad of 2 (the zero-padded input copy); block-fp32 (power-of-two
  * and fp32/nv scales, the round-to-odd entry), block-exact per channel (one
  * segment) and per block, in rne and rz.  Each case asserts that the
  * kernel applies, then compares with the emulator bit for bit. */
@@ -352,6 +352,7 @@ START_TEST(test_vector_kernel)
     static const int shapes[][9] = {
         /* C, H, W, out, k, stride, pad, groups, bias */
         {17, 5, 6, 20, 3, 1, 1, 1, 1}, {40, 6, 5, 32, 3, 2, 1, 1, 0}, {64, 5, 5, 32, 3, 1, 0, 2, 1},
+        {32, 4, 7, 16, 3, 1, 2, 1, 1}, /* pad 2: taps in the copy's padding on both sides */
     };
     const int nsh = (int)(sizeof shapes / sizeof *shapes);
     int cases = 0, failed = 0;
@@ -471,6 +472,81 @@ START_TEST(test_residual_ops)
 }
 END_TEST
 
+/* The quantization's quotients V / X at rounding boundaries: the vector
+ * quantization (emit_scaled_vquant.c) divides by multiplying with the
+ * rounded reciprocal and correcting with exact residuals, which must give
+ * the exact quotient rounded to odd.  An unscaled layer feeds a relu whose
+ * output is quantized ([scl-dot-act]) with a tensor or nv scale that is
+ * known exactly (the tensor's amax is max * X0, NVFP4's blocks have amax
+ * 6 * s_t * s_b), and the other values are element midpoints times the
+ * scale (ties) and their float neighbours, plus random values; the second
+ * sample holds make_input's edge cases (zero, NaN, infinite groups). */
+static float tie_value(uint64_t *s, const nr_format *e, double X)
+{
+    double mid, step;
+    if (e->kind == NR_FIXED) {
+        step = ldexp(1.0, -e->frac_bits);
+        mid = (rnd(s, (int)(e->max_finite / step)) + 0.5) * step;
+    } else {
+        int ex = e->emin + rnd(s, (int)ilogb(e->max_finite) - e->emin + 1);
+        step = ldexp(1.0, ex - e->man_bits);
+        mid = ldexp(1.0, ex) + (rnd(s, 1 << e->man_bits) + 0.5) * step;
+        if (mid >= e->max_finite)
+            mid = e->max_finite - step / 2;
+    }
+    float v = (float)(mid * X);
+    switch (rnd(s, 4)) {
+    case 0: return nextafterf(v, INFINITY);
+    case 1: return nextafterf(v, 0.0f);
+    case 2: return (float)(tu_unif(s) * e->max_finite * X);
+    default: return v;
+    }
+}
+
+START_TEST(test_quant_ties)
+{
+    static const char *const fmts[] = {"int8@tensor:fp32", "int4@tensor:fp32", "e4m3@tensor:fp32",
+                                       "e2m1@tensor:fp32", "nvfp4", "e2m1@b8:nv", "e4m3@b16:ue4m3"};
+    const int C = 32, H = 5, W = 5, HW = H * W;
+    int cases = 0, failed = 0;
+    for (size_t f = 0; f < sizeof fmts / sizeof *fmts; f++)
+        for (int t = 0; t < 4; t++) {
+            char spec[512], prec[256], what[128];
+            snprintf(spec, sizeof spec,
+                     "name: q\ninput: {shape: [%d, %d, %d]}\nlayers:\n  - {name: pre, op: dropout}\n"
+                     "  - {name: post, op: relu}\n", C, H, W);
+            snprintf(prec, sizeof prec, "default: {activations: fp32}\nlayers:\n  post: {activations: %s}\n",
+                     fmts[f]);
+            snprintf(what, sizeof what, "quotient ties -p %s, trial %d", fmts[f], t);
+            nr_model *m = model_of(spec, prec, 5, what);
+            const nr_scaled *sc = &m->layers[1].prec.activations_scaled;
+            const nr_format *e = &sc->elem;
+            uint64_t s = 777 + f * 16 + (uint64_t)t;
+            float *x = malloc(2 * (size_t)C * HW * sizeof *x);
+            ck_assert(x);
+            /* a scale of 15 significant bits, so that max * X0 is a float */
+            double X0 = ldexp(1.0 + (double)rnd(&s, 1 << 14) * 0x1p-14, rnd(&s, 40) - 30);
+            int blk = sc->gran == NR_GRAN_BLOCK ? sc->block : 0, nv = sc->scale == NR_SCALE_NV;
+            for (int p = 0; p < HW; p++)
+                for (int c = 0; c < C; c++) {
+                    double X = X0;
+                    if (nv) /* X0 = s_t; a ue4m3 s_b per block (448 at position 0) */
+                        X = X0 * (p == 0 ? 448.0 : ldexp(8 + (p * 7 + c / blk) % 8, (p + c / blk) % 12 - 9));
+                    else if (blk) /* ue4m3 scales: X0 itself rounds, any X is fine */
+                        X = ldexp(8 + (p * 5 + c / blk) % 8, (p + c / blk) % 10 - 8);
+                    int first = blk ? c % blk == 0 : p == 0 && c == 0;
+                    x[(size_t)c * HW + p] = first ? (float)(e->max_finite * X) : tie_value(&s, e, X);
+                }
+            make_input(&s, x + (size_t)C * HW, C, HW);
+            tally(compare(m, x, 2, what), what, &cases, &failed);
+            free(x);
+            nr_model_free(m);
+        }
+    printf("scaled quotient ties: %d cases, %d failed\n", cases, failed);
+    ck_assert_int_eq(failed, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gen_scaled");
@@ -481,6 +557,10 @@ int main(void)
     tcase_add_test(tv, test_vector_kernel);
     tcase_add_test(tv, test_static_scales);
     suite_add_tcase(s, tv);
+    TCase *tq = tcase_create("ties");
+    tcase_set_timeout(tq, 600);
+    tcase_add_test(tq, test_quant_ties);
+    suite_add_tcase(s, tq);
     TCase *to = tcase_create("ops");
     tcase_set_timeout(to, 600);
     tcase_add_test(to, test_residual_ops);

@@ -59,7 +59,8 @@ typedef struct svk {
     V pb, xb;           /* input P (float, channels-last copy) and X (double)  */
     V acc[NP], part[NP], any[NP]; /* allocas                                   */
     V valid[NP], pos[NP]; /* per column at the current tap                     */
-    V cpos[NP];         /* pos * C: the column's channels in the copy          */
+    V cpos[NP];         /* the column's channels in the padded copy            */
+    uint64_t Wp;        /* padded width of the copy                           */
     V tap;              /* current tap (i64)                                   */
     V lp, lx, la;       /* allocas: block-exact's per-lane entry               */
     int vclose;         /* block-exact into fp32 in rne: entry as vector code  */
@@ -138,9 +139,11 @@ int gen_scaled_vmac_applies(const nr_model *m, int li, int no_libm)
 /* ------------------------------------------------------------ terms */
 
 /* Terms of input channels [from, to) at the current tap: part += w * pa.
- * masked: padded columns read 0 (the whole-product segment; a block
- * segment's entry is discarded instead, so it needs no mask). */
-static void chan_terms_(svk *k, V from, V to, int masked)
+ * A padded tap of a column reads the copy's zero padding: its products
+ * +-0 leave the partial sum unchanged (it starts at +0, and rne never
+ * makes -0 from a sum with a +0 operand; fma(w, 0, part) = part), as
+ * skipping the term does; a block segment's entry is discarded anyway. */
+static void chan_terms(svk *k, V from, V to)
 {
     gen_lctx *c = k->c;
     gen_ctx *g = c->g;
@@ -156,8 +159,6 @@ static void chan_terms_(svk *k, V from, V to, int masked)
     V chan = LLVMBuildAdd(B, k->ci0, l.i, ""); /* channels-last copy: pos * C + chan */
     for (int p = 0; p < NP; p++) {
         V pa = ld(g, f32, gep(g, f32, k->pb, LLVMBuildAdd(B, chan, k->cpos[p], "")));
-        if (masked)
-            pa = LLVMBuildSelect(B, k->valid[p], pa, LLVMConstReal(f32, 0.0), "pa");
         if (!k->pf)
             pa = LLVMBuildFPExt(B, pa, g->f64, "");
         V part = ld(g, k->pt, k->part[p]), pav = splat(k, k->pt, pa), sum;
@@ -170,31 +171,6 @@ static void chan_terms_(svk *k, V from, V to, int masked)
         LLVMBuildStore(B, sum, k->part[p]);
     }
     gen_ir_loop_end(c, &l);
-}
-
-/* ... masked only when some column of the group is padded at this tap */
-static void chan_terms(svk *k, V from, V to)
-{
-    if (k->seg) {
-        chan_terms_(k, from, to, 0);
-        return;
-    }
-    gen_lctx *c = k->c;
-    gen_ctx *g = c->g;
-    V all = LLVMConstInt(g->i1, 1, 0);
-    for (int p = 0; p < NP; p++)
-        all = LLVMBuildAnd(g->b, all, k->valid[p], "");
-    LLVMBasicBlockRef a = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "allin");
-    LLVMBasicBlockRef m = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "masked");
-    LLVMBasicBlockRef e = LLVMAppendBasicBlockInContext(g->ctx, c->fn, "terms");
-    LLVMBuildCondBr(g->b, all, a, m);
-    LLVMPositionBuilderAtEnd(g->b, a);
-    chan_terms_(k, from, to, 0);
-    LLVMBuildBr(g->b, e);
-    LLVMPositionBuilderAtEnd(g->b, m);
-    chan_terms_(k, from, to, 1);
-    LLVMBuildBr(g->b, e);
-    LLVMPositionBuilderAtEnd(g->b, e);
 }
 
 /* ------------------------------------------------------------ entering a segment */
@@ -396,7 +372,11 @@ static void columns(svk *k, V oh, V ow0, V bias)
         k->valid[p] = ok;
         V at = LLVMBuildAdd(B, LLVMBuildMul(B, ih, gen_ir_i64(c, (uint64_t)G->W), ""), iw, "");
         k->pos[p] = LLVMBuildSelect(B, ok, at, gen_ir_i64(c, 0), "pos");
-        k->cpos[p] = LLVMBuildMul(B, k->pos[p], gen_ir_i64(c, (uint64_t)G->C), "cpos");
+        /* in the padded copy every tap of a column < OW is inside */
+        V pat = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, ih, gen_ir_i64(c, (uint64_t)G->pt), ""), gen_ir_i64(c, k->Wp), ""),
+                             LLVMBuildAdd(B, iw, gen_ir_i64(c, (uint64_t)G->pl), ""), "");
+        V owin = LLVMBuildICmp(B, LLVMIntULT, ow, gen_ir_i64(c, (uint64_t)G->OW), "");
+        k->cpos[p] = LLVMBuildMul(B, LLVMBuildSelect(B, owin, pat, gen_ir_i64(c, 0), ""), gen_ir_i64(c, (uint64_t)G->C), "cpos");
         anyv = LLVMBuildOr(B, anyv, ok, "");
     }
     k->tap = LLVMBuildAdd(B, LLVMBuildMul(B, lr.i, gen_ir_i64(c, (uint64_t)G->kw), ""), lq.i, "tap");
@@ -476,12 +456,28 @@ static void channel_block(svk *k, V o0, int w)
     gen_ir_loop_end(c, &lh);
 }
 
-uint64_t gen_scaled_vmac_scratch(const nr_model *m, int li)
+/* Rows and columns of the padded copy: from -pt (-pl) to the last input
+ * row (column) or the last one a tap of an output reaches. */
+static void padded_dims(const nr_mac_geom *G, uint64_t *Hp, uint64_t *Wp)
 {
-    return (nr_shape_count(m->layers[li].in_shape[0]) * 4 + 63) / 64 * 64;
+    int64_t hm = (int64_t)(G->OH - 1) * G->sh - G->pt + (int64_t)(G->kh - 1) * G->dh + 1;
+    int64_t wm = (int64_t)(G->OW - 1) * G->sw - G->pl + (int64_t)(G->kw - 1) * G->dw + 1;
+    *Hp = (uint64_t)((hm > G->H ? hm : G->H) + G->pt);
+    *Wp = (uint64_t)((wm > G->W ? wm : G->W) + G->pl);
 }
 
-/* The input's P (float [C][H][W] at src) channels-last into the scratch:
+uint64_t gen_scaled_vmac_scratch(const nr_model *m, int li)
+{
+    nr_mac_geom G;
+    uint64_t Hp, Wp;
+    if (nr_mac_geom_of(&m->layers[li], &G))
+        return (nr_shape_count(m->layers[li].in_shape[0]) * 4 + 63) / 64 * 64;
+    padded_dims(&G, &Hp, &Wp);
+    return (Hp * Wp * (uint64_t)G.C * 4 + 63) / 64 * 64;
+}
+
+/* The input's P (float [C][H][W] at src) channels-last into the scratch,
+ * zero-padded ([Hp][Wp][C], input row h at h + pt, column w at w + pl):
  * 16 positions at a time, so that reads and writes stay within a few
  * cache lines (the channel stride H*W*4 bytes is often a multiple of 4 KiB,
  * whose lines share an L1 set). */
@@ -491,7 +487,12 @@ static void copy_hwc(svk *k, V src)
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
     T f32 = LLVMFloatTypeInContext(g->ctx);
-    const uint64_t C = (uint64_t)k->G.C, HW = (uint64_t)k->G.H * (uint64_t)k->G.W, TL = 16;
+    const uint64_t C = (uint64_t)k->G.C, W = (uint64_t)k->G.W, HW = (uint64_t)k->G.H * W, TL = 16;
+    uint64_t Hp, Wp;
+    padded_dims(&k->G, &Hp, &Wp);
+    if (Hp * Wp != HW)
+        LLVMBuildMemSet(B, c->scratch, LLVMConstInt(g->i8, 0, 0), gen_ir_i64(c, Hp * Wp * C * 4), 4);
+    const uint64_t skip = Wp - W, off = (uint64_t)k->G.pt * Wp + (uint64_t)k->G.pl;
     gen_loop lt, lc, lp;
     gen_ir_loop_begin(c, &lt, (HW + TL - 1) / TL, "hwt");
     V hw0 = LLVMBuildMul(B, lt.i, gen_ir_i64(c, TL), "");
@@ -500,8 +501,11 @@ static void copy_hwc(svk *k, V src)
     gen_ir_loop_begin(c, &lc, C, "cc");
     gen_ir_loop_range(c, &lp, gen_ir_i64(c, 0), n, "cp");
     V hw = LLVMBuildAdd(B, hw0, lp.i, "");
+    /* (h + pt) Wp + w + pl = hw + h (Wp - W) + pt Wp + pl */
+    V dp = LLVMBuildAdd(B, LLVMBuildAdd(B, hw, LLVMBuildMul(B, LLVMBuildUDiv(B, hw, gen_ir_i64(c, W), ""), gen_ir_i64(c, skip), ""), ""),
+                        gen_ir_i64(c, off), "dpos");
     V v = ld(g, f32, gep(g, f32, src, LLVMBuildAdd(B, LLVMBuildMul(B, lc.i, gen_ir_i64(c, HW), ""), hw, "")));
-    LLVMBuildStore(B, v, gep(g, f32, c->scratch, LLVMBuildAdd(B, LLVMBuildMul(B, hw, gen_ir_i64(c, C), ""), lc.i, "")));
+    LLVMBuildStore(B, v, gep(g, f32, c->scratch, LLVMBuildAdd(B, LLVMBuildMul(B, dp, gen_ir_i64(c, C), ""), lc.i, "")));
     gen_ir_loop_end(c, &lp);
     gen_ir_loop_end(c, &lc);
     gen_ir_loop_end(c, &lt);
@@ -528,6 +532,8 @@ int gen_emit_scaled_vmac(gen_lctx *c, int li, const gen_scaled_vinfo *v, nr_err 
     k.xnb = bx ? ((uint64_t)G->C + (uint64_t)bx - 1) / (uint64_t)bx : 1;
     gen_scaled_act_layout(v->xs, k.L->in_shape[0], &k.xl);
     k.pb = c->scratch;
+    uint64_t Hp;
+    padded_dims(G, &Hp, &k.Wp);
     copy_hwc(&k, gep(g, g->i8, c->in[0], gen_ir_i64(c, k.xl.p_off)));
     k.xb = gep(g, g->i8, c->in[0], gen_ir_i64(c, k.xl.x_off));
     k.sbase = gep(g, g->i8, c->w, gen_ir_i64(c, (k.L->nw * 4 + 7) / 8 * 8));

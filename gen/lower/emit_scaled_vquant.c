@@ -17,9 +17,11 @@
  * exponent emin in rne is rint(q * 2^(m - e)) * 2^(e - m), e = max(E(q),
  * emin), m = man_bits (fixed point: e - m = -frac_bits): the scaling is
  * exact and rint rounds half to even.  A quotient V / X with X not a power
- * of two is d = fl(V / X) moved to odd when the residual fma(-d, X, V) is
- * not zero and d is even (round to odd keeps every rounding to fewer than
- * 52 bits correct); with a power-of-two X, V / X is exact. */
+ * of two is a faithful d (from fl(1/X), one correction step: quot_ro)
+ * moved to odd when the residual fma(-d, X, V) is not zero and d is even
+ * (round to odd keeps every rounding to fewer than 52 bits correct); with
+ * a power-of-two X, V / X is exact.  amax is an integer maximum of the
+ * bits of |v| (amax_bits_step). */
 #include "emit_scaled.h"
 
 #include <math.h>
@@ -100,13 +102,31 @@ static V imin(vq *q, V a, V b)
 }
 
 /* a / b (b > 0) rounded to odd in double; exact when b is a power of two
- * (then rb = 1/b, exact, else NULL) */
-static V quot_ro(vq *q, V a, V b, V rb)
+ * (then rb = 1/b, exact), else rb = fl(1/b) (or NULL: a division).
+ * Without a division: d0 = fl(a * rb) is within 3 ulps of q = a / b; the
+ * residual a - d0 b is then exact in double (a has at most 24 significant
+ * bits, b at most 28: the residual is a multiple of ulp(d0) ulp(b) below
+ * 2^31 of them), so fma gives it, and d = fl(d0 + r0 rb) is q + (q - d0)
+ * (rb b - 1) rounded once: within half an ulp plus 2^-50 ulp of q, a
+ * neighbour of q (faithful).  A faithful d with its exact residual
+ * fma(-d, b, a) moved to odd when the residual is not zero and d is even
+ * is q rounded to odd (q lies strictly between d and its neighbour on the
+ * residual's side, and one of the two is odd). */
+static V quot_ro(vq *q, V a, V b, V rb, int pow2b)
 {
     LLVMBuilderRef B = q->c->g->b;
-    if (rb)
+    if (pow2b)
         return LLVMBuildFMul(B, a, rb, "d");
-    V d = LLVMBuildFDiv(B, a, b, "d");
+    V d;
+    if (rb) {
+        V d0 = LLVMBuildFMul(B, a, rb, "d0");
+        V a0[3] = {LLVMBuildFNeg(B, d0, ""), b, a};
+        V r0 = intr(q, "llvm.fma", a0, 3); /* a - d0 b, exact */
+        V a1[3] = {r0, rb, d0};
+        d = intr(q, "llvm.fma", a1, 3);
+    } else {
+        d = LLVMBuildFDiv(B, a, b, "d");
+    }
     V args[3] = {LLVMBuildFNeg(B, d, ""), b, a};
     V r = intr(q, "llvm.fma", args, 3); /* a - d b, exact */
     V db = bits(q, d);
@@ -144,6 +164,30 @@ int gen_scaled_vquant_applies(const gen_lctx *c, const nr_scaled *s, nr_rounding
     if (s->scale == NR_SCALE_E8M0)
         return 1;
     return s->rule == NR_RULE_AMAX; /* fp32, ue4m3, nv */
+}
+
+/* n lanes of the i32 constant v */
+static V i32splat(gen_ctx *g, unsigned n, uint32_t v)
+{
+    V e[16];
+    for (unsigned i = 0; i < n; i++)
+        e[i] = LLVMConstInt(g->i32, v, 0);
+    return LLVMConstVector(e, n);
+}
+
+/* One step of an amax as integers over the floats at p (vector type vi of
+ * i32): the bits of |v| order as the magnitudes, a non-finite |v| has
+ * bits >= 0x7f800000; *mf (alloca) keeps the finite maximum, *ma the
+ * maximum of all (>= 0x7f800000: a NaN or infinity was seen). */
+static void amax_bits_step(gen_ctx *g, T vi, unsigned n, V p, V mf, V ma)
+{
+    LLVMBuilderRef B = g->b;
+    V a = LLVMBuildAnd(B, vload(g, vi, p), i32splat(g, n, 0x7fffffff), "absb");
+    V fin = LLVMBuildICmp(B, LLVMIntULT, a, i32splat(g, n, 0x7f800000), "");
+    V x2[2] = {LLVMBuildLoad2(B, vi, mf, ""), LLVMBuildSelect(B, fin, a, LLVMConstNull(vi), "")};
+    LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi, x2, 2), mf);
+    V y2[2] = {LLVMBuildLoad2(B, vi, ma, ""), a};
+    LLVMBuildStore(B, gen_emit_intrinsic(g, "llvm.umax", vi, y2, 2), ma);
 }
 
 /* [scl-scale] / [scl-nv] the scales of 8 groups from their amax (>= 0,
@@ -190,7 +234,7 @@ static V scales(vq *q, V amax, V st)
     V D = dsplat(q, s->elem.max_finite);
     if (s->scale == NR_SCALE_NV)
         D = LLVMBuildFMul(B, D, st, ""); /* exact: max has 2 bits */
-    V x = round_to(q, sf, quot_ro(q, amax, D, NULL));
+    V x = round_to(q, sf, quot_ro(q, amax, D, NULL, 0));
     V a2[2] = {x, dsplat(q, sf->max_finite)};
     x = intr(q, "llvm.minnum", a2, 2);
     V b2[2] = {x, dsplat(q, sf->min_subnormal)};
@@ -205,7 +249,7 @@ static V element(vq *q, V v, V X, V rX)
     gen_ctx *g = q->c->g;
     LLVMBuilderRef B = g->b;
     const nr_format *f = &q->s->elem;
-    V t = quot_ro(q, v, X, rX);
+    V t = quot_ro(q, v, X, rX, q->s->scale == NR_SCALE_E8M0);
     V r = round_to(q, f, t);
     V over = LLVMBuildFCmp(B, LLVMRealOGT, vabs(q, t), dsplat(q, f->max_finite), "clip");
     V cs[2] = {dsplat(q, f->max_finite), t};
@@ -238,13 +282,9 @@ static void vq_init(vq *q, gen_lctx *c, const nr_scaled *s)
     q->vf = LLVMVectorType(LLVMFloatTypeInContext(c->g->ctx), QL);
 }
 
-/* 1/X when X (finite, > 0) is a power of two (e8m0), else NULL */
-static V recip(vq *q, V X)
-{
-    if (q->s->scale != NR_SCALE_E8M0)
-        return NULL;
-    return LLVMBuildFDiv(q->c->g->b, dsplat(q, 1.0), X, "rX"); /* exact */
-}
+/* 1/X (X finite, > 0): exact when X is a power of two (e8m0), else
+ * rounded (quot_ro's reciprocal) */
+static V recip(vq *q, V X) { return LLVMBuildFDiv(q->c->g->b, dsplat(q, 1.0), X, "rX"); }
 
 uint64_t gen_emit_scaled_vquant_elems(gen_lctx *c, const nr_scaled *s, V pbuf, V buf, V X, V bad,
                                       uint64_t n)
@@ -278,7 +318,9 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
     const uint64_t N = (uint64_t)s->block, nb = (C + N - 1) / N, HWv = HW - HW % QL;
     if (!HWv)
         return 0;
-    V amax = gen_ir_alloca(c, q.vd, "vamax"), bad = gen_ir_alloca(c, LLVMVectorType(g->i1, QL), "vbad");
+    T vi32 = LLVMVectorType(g->i32, QL);
+    V mf = gen_ir_alloca(c, vi32, "vamf"), ma = gen_ir_alloca(c, vi32, "vama");
+    V infb = i32splat(g, QL, 0x7f800000);
     V stv = st ? vsplat(&q, st) : NULL;
     gen_loop lp, lb, la, le;
     gen_ir_loop_begin(c, &lp, HWv / QL, "qpos");
@@ -287,21 +329,16 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
     V c0 = LLVMBuildMul(B, lb.i, gen_ir_i64(c, N), "c0");
     V left = LLVMBuildSub(B, gen_ir_i64(c, C), c0, "");
     V k = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntULT, left, gen_ir_i64(c, N), ""), left, gen_ir_i64(c, N), "k");
-    LLVMBuildStore(B, dsplat(&q, 0.0), amax);
-    LLVMBuildStore(B, LLVMConstNull(LLVMVectorType(g->i1, QL)), bad);
-    /* amax of the finite |v|; a NaN or infinity marks the group */
+    LLVMBuildStore(B, LLVMConstNull(vi32), mf);
+    LLVMBuildStore(B, LLVMConstNull(vi32), ma);
+    /* amax of the finite |v| as integers; a NaN or infinity marks the group */
     gen_ir_loop_range(c, &la, gen_ir_i64(c, 0), k, "qamax");
     V idx = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, c0, la.i, ""), gen_ir_i64(c, HW), ""), hw0, "");
-    V a = vabs(&q, LLVMBuildFPExt(B, vload(g, q.vf, gep(g, f32, pbuf, idx)), q.vd, ""));
-    V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, dsplat(&q, INFINITY), "");
-    V m = LLVMBuildLoad2(B, q.vd, amax, "");
-    V bigger = LLVMBuildAnd(B, fin, LLVMBuildFCmp(B, LLVMRealOGT, a, m, ""), "");
-    LLVMBuildStore(B, LLVMBuildSelect(B, bigger, a, m, ""), amax);
-    LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, LLVMVectorType(g->i1, QL), bad, ""),
-                                  LLVMBuildNot(B, fin, ""), ""), bad);
+    amax_bits_step(g, vi32, QL, gep(g, f32, pbuf, idx), mf, ma);
     gen_ir_loop_end(c, &la);
-    V bd = LLVMBuildLoad2(B, LLVMVectorType(g->i1, QL), bad, "");
-    V X = LLVMBuildSelect(B, bd, dsplat(&q, NAN), scales(&q, LLVMBuildLoad2(B, q.vd, amax, ""), stv), "X");
+    V bd = LLVMBuildICmp(B, LLVMIntUGE, LLVMBuildLoad2(B, vi32, ma, ""), infb, "bad");
+    V am = LLVMBuildFPExt(B, LLVMBuildBitCast(B, LLVMBuildLoad2(B, vi32, mf, ""), q.vf, ""), q.vd, "amax");
+    V X = LLVMBuildSelect(B, bd, dsplat(&q, NAN), scales(&q, am, stv), "X");
     for (int l = 0; l < QL; l++) { /* group (hw0 + l) nb + b */
         V gi = LLVMBuildAdd(B, LLVMBuildMul(B, LLVMBuildAdd(B, hw0, gen_ir_i64(c, (uint64_t)l), ""), gen_ir_i64(c, nb), ""),
                             lb.i, "");
@@ -320,40 +357,32 @@ uint64_t gen_emit_scaled_vquant_blocks(gen_lctx *c, const nr_scaled *s, V pbuf, 
 }
 
 /* max |v| over the finite float values v of pbuf[0, n) into *amax (double
- * alloca), *special (i8 alloca, or NULL) set when one is not finite: 8 at
- * a time, then the rest; max is exact whatever the order. */
+ * alloca), *special (i8 alloca, or NULL) set when one is not finite: 16
+ * at a time as integers (amax_bits_step), then the rest; max is exact
+ * whatever the order. */
 void gen_emit_scaled_vamax(gen_lctx *c, V pbuf, uint64_t n, V amax, V special)
 {
-    vq q;
-    vq_init(&q, c, NULL);
+    enum { AL = 16 };
     gen_ctx *g = c->g;
     LLVMBuilderRef B = g->b;
-    T f32 = LLVMFloatTypeInContext(g->ctx), vb = LLVMVectorType(g->i1, QL);
-    const uint64_t nv = n - n % QL;
-    V va = gen_ir_alloca(c, q.vd, "vam"), vs = gen_ir_alloca(c, vb, "vsp");
-    LLVMBuildStore(B, dsplat(&q, 0.0), va);
-    LLVMBuildStore(B, LLVMConstNull(vb), vs);
+    T f32 = LLVMFloatTypeInContext(g->ctx), vi = LLVMVectorType(g->i32, AL);
+    const uint64_t nv = n - n % AL;
+    V mf = gen_ir_alloca(c, vi, "vamf"), ma = gen_ir_alloca(c, vi, "vama");
+    LLVMBuildStore(B, LLVMConstNull(vi), mf);
+    LLVMBuildStore(B, LLVMConstNull(vi), ma);
     if (nv) {
         gen_loop l;
-        gen_ir_loop_begin(c, &l, nv / QL, "vamax");
-        V a = vabs(&q, LLVMBuildFPExt(B, vload(g, q.vf, gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_ir_i64(c, QL), ""))), q.vd, ""));
-        V fin = LLVMBuildFCmp(B, LLVMRealOLT, a, dsplat(&q, INFINITY), "");
-        V m = LLVMBuildLoad2(B, q.vd, va, "");
-        LLVMBuildStore(B, LLVMBuildSelect(B, LLVMBuildAnd(B, fin, LLVMBuildFCmp(B, LLVMRealOGT, a, m, ""), ""), a, m, ""), va);
-        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, vb, vs, ""), LLVMBuildNot(B, fin, ""), ""), vs);
+        gen_ir_loop_begin(c, &l, nv / AL, "vamax");
+        amax_bits_step(g, vi, AL, gep(g, f32, pbuf, LLVMBuildMul(B, l.i, gen_ir_i64(c, AL), "")), mf, ma);
         gen_ir_loop_end(c, &l);
     }
-    V m = LLVMBuildLoad2(B, q.vd, va, ""), sp = LLVMBuildLoad2(B, vb, vs, "");
-    V am = LLVMConstReal(g->f64, 0.0), any = LLVMConstInt(g->i1, 0, 0);
-    for (int i = 0; i < QL; i++) {
-        V li = LLVMConstInt(g->i32, (uint64_t)i, 0);
-        V x = LLVMBuildExtractElement(B, m, li, "");
-        am = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, x, am, ""), x, am, "");
-        any = LLVMBuildOr(B, any, LLVMBuildExtractElement(B, sp, li, ""), "");
-    }
-    LLVMBuildStore(B, am, amax);
+    V m = LLVMBuildLoad2(B, vi, mf, ""), all = LLVMBuildLoad2(B, vi, ma, "");
+    V am = gen_emit_intrinsic(g, "llvm.vector.reduce.umax", vi, &m, 1);
+    V top = gen_emit_intrinsic(g, "llvm.vector.reduce.umax", vi, &all, 1);
+    LLVMBuildStore(B, LLVMBuildFPExt(B, LLVMBuildBitCast(B, am, f32, ""), g->f64, ""), amax);
     if (special)
-        LLVMBuildStore(B, LLVMBuildZExt(B, any, g->i8, ""), special);
+        LLVMBuildStore(B, LLVMBuildZExt(B, LLVMBuildICmp(B, LLVMIntUGE, top, LLVMConstInt(g->i32, 0x7f800000, 0), ""), g->i8, ""),
+                       special);
     if (nv == n)
         return;
     gen_loop l;
