@@ -203,7 +203,7 @@ static void check_format(const jfns *J, const char *name, const char *other, int
     nr_format f = tu_fmt(name), o = tu_fmt(other);
     gen_rtfmt p;
     nr_err err = {0};
-    ck_assert_msg(gen_rtfmt_make(&f, NR_RND_RZ, &p, &err) == 0, "%s: %s", name, err.msg);
+    ck_assert_msg(gen_numrt_fmt_make(&f, NR_RND_RZ, &p, &err) == 0, "%s: %s", name, err.msg);
     uint64_t st = 0x9e3779b97f4a7c15ull ^ (uint64_t)f.width * 7919u ^ (uint64_t)f.prec;
     double xs[200];
     int nb = boundary_doubles(&f, xs, 200);
@@ -376,7 +376,7 @@ START_TEST(mac_layers)
         ck_assert_msg(nr_mac_geom_check(L, &gm, &err) == 0, "%s", err.msg);
         for (int k = 0; k < GEN_RT_KINDS; k++) {
             snprintf(nm, sizeof nm, "mac%d_%d", li, k);
-            gen_fd_emit_mac(g, nm, &gm, L->b != NULL, k);
+            gen_fmtdata_emit_mac(g, nm, &gm, L->b != NULL, k);
         }
     }
     ck_assert_msg(gen_emit_verify(g, &err) == 0, "%s", err.msg);
@@ -410,10 +410,10 @@ START_TEST(mac_layers)
                 continue;
             const nr_layer *X = &m->layers[L->inputs[0]];
             ck_assert_int_ge(L->inputs[0], 0);
-            ck_assert_msg(gen_fd_mac_ok(L, &L->prec.weights, &X->prec.activations, &err) == 0,
+            ck_assert_msg(gen_fmtdata_mac_ok(L, &L->prec.weights, &X->prec.activations, &err) == 0,
                           "%s: %s", prec, err.msg);
             gen_fd_fmts f;
-            ck_assert(gen_fd_fmts_make(&L->prec, &f, &err) == 0);
+            ck_assert(gen_fmtdata_fmts_make(&L->prec, &f, &err) == 0);
             double *w = malloc(L->nw * sizeof *w), *b = malloc((L->nb + 1) * sizeof *b);
             for (size_t i = 0; i < L->nw; i++) /* [net-1] */
                 w[i] = nr_round(&L->prec.weights, NR_RND_RZ, L->w[i], 0, NULL);
@@ -422,7 +422,7 @@ START_TEST(mac_layers)
             size_t no = (size_t)L->out_shape[0] * (size_t)L->out_shape[1] * (size_t)L->out_shape[2];
             double *got = malloc(no * sizeof *got);
             /* the shortcut the formats admit, and the generic code */
-            for (int k = gen_fd_kind(&f); k >= 0; k = k ? 0 : -1) {
+            for (int k = gen_fmtdata_kind(&f); k >= 0; k = k ? 0 : -1) {
             snprintf(nm, sizeof nm, "mac%d_%d", li, k);
             ((mac_fn)tu_jit_look(j, nm))(lo[L->inputs[0]], w, b, got, &f);
             for (size_t i = 0; i < no; i++) {
@@ -491,10 +491,10 @@ START_TEST(networks)
             char prec[512];
             prec_text(pi, prec, sizeof prec);
             nr_model *m = tu_model_ok(NETS[ni], prec, 5 + (uint64_t)ni);
-            ck_assert_msg(gen_fdnet_check(m, &err) == 0, "%s", err.msg);
+            ck_assert_msg(gen_fmtdata_net_check(m, &err) == 0, "%s", err.msg);
             if (!fd)
-                ck_assert_msg(gen_fdnet_new(m, &fd, &err) == 0, "%s", err.msg);
-            ck_assert(gen_fdnet_fits(fd, m));
+                ck_assert_msg(gen_fmtdata_net_new(m, &fd, &err) == 0, "%s", err.msg);
+            ck_assert(gen_fmtdata_net_fits(fd, m));
             const int ns = 3, nin = (int)nr_shape_count(m->in_shape), k = 10;
             float *in = tu_uniform_floats(&st, (size_t)(ns * nin), -3.0, 3.0);
             for (int i = 0; i < ns * nin; i++)
@@ -502,7 +502,7 @@ START_TEST(networks)
             float ref[30], got[30];
             ck_assert_msg(nr_emulate(m, in, ns, ref, NULL, NULL, &err) == 0, "%s", err.msg);
             nr_engine e;
-            ck_assert(gen_fdnet_engine(fd, m, &e, &err) == 0);
+            ck_assert(gen_fmtdata_net_engine(fd, m, &e, &err) == 0);
             ck_assert_msg(e.run(e.impl, in, ns, got, &err) == 0, "%s", err.msg);
             nr_engine_close(&e);
             for (int i = 0; i < ns * k; i++) {
@@ -515,7 +515,7 @@ START_TEST(networks)
             free(in);
             nr_model_free(m);
         }
-        gen_fdnet_free(fd);
+        gen_fmtdata_net_free(fd);
     }
     fprintf(stderr, "format-as-data networks: %ld outputs (%ld non-zero), %ld mismatches\n", n,
             nonzero, fails);
@@ -580,7 +580,7 @@ START_TEST(networks_refused)
     for (int i = 0; i < 4; i++) {
         nr_model *m = tu_model_ok(NETS[0], prec[i], 5);
         nr_err err = {0};
-        ck_assert_msg(gen_fdnet_check(m, &err) == -NR_EUNSUP, "%s accepted", prec[i]);
+        ck_assert_msg(gen_fmtdata_net_check(m, &err) == -NR_EUNSUP, "%s accepted", prec[i]);
         ck_assert(err.msg[0]);
         nr_model_free(m);
     }
@@ -588,15 +588,15 @@ START_TEST(networks_refused)
     nr_model *m = tu_model_ok(NETS[0], "default: {weights: e4m3-ieee, rounding: rz, mac: unfused}\n", 5);
     nr_err err = {0};
     gen_fdnet *fd = NULL;
-    ck_assert_msg(gen_fdnet_check(m, &err) == 0, "%s", err.msg);
-    ck_assert_msg(gen_fdnet_new(m, &fd, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gen_fmtdata_net_check(m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gen_fmtdata_net_new(m, &fd, &err) == 0, "%s", err.msg);
     float in[144] = {0}, out[10];
     in[7] = INFINITY;
     nr_engine e;
-    ck_assert(gen_fdnet_engine(fd, m, &e, &err) == 0);
+    ck_assert(gen_fmtdata_net_engine(fd, m, &e, &err) == 0);
     ck_assert_int_eq(e.run(e.impl, in, 1, out, &err), -NR_EUNSUP);
     nr_engine_close(&e);
-    gen_fdnet_free(fd);
+    gen_fmtdata_net_free(fd);
     nr_model_free(m);
 }
 END_TEST
@@ -608,12 +608,12 @@ START_TEST(refuses_out_of_scope)
     nr_format f = tu_fmt("e4m3");
     for (int m = 0; m < NR_RND_COUNT; m++)
         if (m != NR_RND_RZ)
-            ck_assert_int_eq(gen_rtfmt_make(&f, (nr_rounding)m, &p, &err), -NR_EUNSUP);
+            ck_assert_int_eq(gen_numrt_fmt_make(&f, (nr_rounding)m, &p, &err), -NR_EUNSUP);
     const char *const out[] = {"q15.16-wrap", "uq4.4-wrap", "fp64", "e11m10", "q40.20"};
     for (int i = 0; i < 5; i++) {
         f = tu_fmt(out[i]);
         memset(&err, 0, sizeof err);
-        ck_assert_msg(gen_rtfmt_make(&f, NR_RND_RZ, &p, &err) == -NR_EUNSUP, "%s accepted", out[i]);
+        ck_assert_msg(gen_numrt_fmt_make(&f, NR_RND_RZ, &p, &err) == -NR_EUNSUP, "%s accepted", out[i]);
         ck_assert_msg(err.msg[0] != 0, "%s: no message", out[i]);
     }
 }

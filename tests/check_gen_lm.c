@@ -22,7 +22,7 @@
 static float *inputs(const nr_model *m, uint64_t *s, int samples, double scale)
 {
     size_t count = nr_shape_count(m->in_shape) * (size_t)samples;
-    int vocab = nr_lm_ids_vocab(m);
+    int vocab = nr_model_lm_ids_vocab(m);
     if (nr_model_takes_ids(m)) {
         float *x = malloc(count * sizeof *x);
         ck_assert(x && vocab > 0);
@@ -158,14 +158,14 @@ START_TEST(ids)
     nr_model *m = NULL;
     nr_err e = {0};
     ck_assert(tu_model_try(NETS[0], PRECS[0], 3, &m, &e) == 0);
-    ck_assert_int_eq(nr_lm_ids_vocab(m), 11);
+    ck_assert_int_eq(nr_model_lm_ids_vocab(m), 11);
     float ok[7] = {0, 1, 2, 3, 10, 5, 0}, frac[7] = {0, 1, 2.5f, 3, 4, 5, 6},
           big[7] = {0, 1, 2, 3, 4, 11, 6}, neg[7] = {-1, 0, 0, 0, 0, 0, 0};
-    ck_assert_int_eq(nr_lm_check_ids(m, ok, 1, 0, &e), 0);
-    ck_assert_int_eq(nr_lm_check_ids(m, frac, 1, 4, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_model_lm_check_ids(m, ok, 1, 0, &e), 0);
+    ck_assert_int_eq(nr_model_lm_check_ids(m, frac, 1, 4, &e), -NR_ERANGE);
     ck_assert_msg(strstr(e.msg, "sample 4 position 2: token id 2.5"), "%s", e.msg);
-    ck_assert_int_eq(nr_lm_check_ids(m, big, 1, 0, &e), -NR_ERANGE);
-    ck_assert_int_eq(nr_lm_check_ids(m, neg, 1, 0, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_model_lm_check_ids(m, big, 1, 0, &e), -NR_ERANGE);
+    ck_assert_int_eq(nr_model_lm_check_ids(m, neg, 1, 0, &e), -NR_ERANGE);
     nr_model_free(m);
     ck_assert(tu_model_try("input: {shape: [1, 1, 4]}\nlayers:\n"
                            "  - {name: e, op: embedding, vocab: 5, out: 4}\n"

@@ -1,11 +1,11 @@
 /* fmtdata_engine.c -- the format-as-data engine (fmtdata_engine.h): one
- * JIT module per network holding a gen_fd_emit_mac function per MAC layer
+ * JIT module per network holding a gen_fmtdata_emit_mac function per MAC layer
  * and the array helpers; a run binds the model's formats (gen_rtfmt
  * blocks), rounds its weights with the compiled rounding ([net-1]) and
  * walks the layers like runtime/emu/emulator.c, each op with the
  * emulator's rule ([net-4..7]): the MAC layers compiled, the rest here in C
  * around the compiled array rounding.  Bit-exact with the emulator in its
- * scope (gen_fdnet_check); tests/check_gen_fmtdata.c compares them. */
+ * scope (gen_fmtdata_net_check); tests/check_gen_fmtdata.c compares them. */
 #include "fmtdata_engine.h"
 #include "fmtdata.h"
 
@@ -44,7 +44,7 @@ static int layer_ok(const nr_model *m, const nr_layer *L, nr_err *err)
     int rc;
     if (L->prec.rounding != NR_RND_RZ)
         return unsup(err, L, "rounding is not rz");
-    if ((rc = gen_rtfmt_make(&L->prec.activations, NR_RND_RZ, &t, err)))
+    if ((rc = gen_numrt_fmt_make(&L->prec.activations, NR_RND_RZ, &t, err)))
         return rc;
     if (L->prec.activations_scaled.gran != NR_GRAN_NONE)
         return unsup(err, L, "scaled activations");
@@ -54,7 +54,7 @@ static int layer_ok(const nr_model *m, const nr_layer *L, nr_err *err)
     const nr_format *xf = L->inputs[0] < 0 ? &m->in_format : &m->layers[L->inputs[0]].prec.activations;
     switch (L->op) {
     case NR_OP_CONV: case NR_OP_DENSE: case NR_OP_BATCHNORM:
-        return gen_fd_mac_ok(L, &L->prec.weights, xf, err);
+        return gen_fmtdata_mac_ok(L, &L->prec.weights, xf, err);
     case NR_OP_RELU: case NR_OP_FLATTEN: case NR_OP_DROPOUT: case NR_OP_MAXPOOL:
     case NR_OP_SLICE: case NR_OP_PAD:
         return 0;
@@ -63,13 +63,13 @@ static int layer_ok(const nr_model *m, const nr_layer *L, nr_err *err)
     case NR_OP_GLOBAL_AVGPOOL:
         if (!pow2_count((long)L->in_shape[0][1] * L->in_shape[0][2]))
             return unsup(err, L, "average over a count that is not a power of two");
-        return gen_rtfmt_make(&L->prec.accumulator, NR_RND_RZ, &t, err);
+        return gen_numrt_fmt_make(&L->prec.accumulator, NR_RND_RZ, &t, err);
     default:
         return unsup(err, L, "op not in the engine");
     }
 }
 
-int gen_fdnet_check(const nr_model *m, nr_err *err)
+int gen_fmtdata_net_check(const nr_model *m, nr_err *err)
 {
     gen_rtfmt t;
     int rc;
@@ -78,7 +78,7 @@ int gen_fdnet_check(const nr_model *m, nr_err *err)
     if (m->nlayers < 1 || m->layers[0].prec.rounding != NR_RND_RZ ||
         m->layers[0].prec.activations_scaled.gran != NR_GRAN_NONE)
         return unsup(err, NULL, "the input is not rounded with rz into an unscaled format");
-    if ((rc = gen_rtfmt_make(&m->in_format, NR_RND_RZ, &t, err)))
+    if ((rc = gen_numrt_fmt_make(&m->in_format, NR_RND_RZ, &t, err)))
         return rc;
     for (int li = 0; li < m->nlayers; li++)
         if ((rc = layer_ok(m, &m->layers[li], err)))
@@ -88,7 +88,7 @@ int gen_fdnet_check(const nr_model *m, nr_err *err)
 
 /* ---------------------------------------------------------------- compiling */
 
-int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m)
+int gen_fmtdata_net_fits(const gen_fdnet *fd, const nr_model *m)
 {
     if (!fd || fd->nlayers != m->nlayers || memcmp(fd->in_shape, m->in_shape, sizeof fd->in_shape))
         return 0;
@@ -103,7 +103,7 @@ int gen_fdnet_fits(const gen_fdnet *fd, const nr_model *m)
     return 1;
 }
 
-void gen_fdnet_free(gen_fdnet *fd)
+void gen_fmtdata_net_free(gen_fdnet *fd)
 {
     if (!fd)
         return;
@@ -113,13 +113,13 @@ void gen_fdnet_free(gen_fdnet *fd)
     free(fd);
 }
 
-int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
+int gen_fmtdata_net_new(const nr_model *m, gen_fdnet **out, nr_err *err)
 {
     *out = NULL;
     gen_fdnet *fd = calloc(1, sizeof *fd);
     if (!fd || !(fd->shapes = calloc((size_t)m->nlayers, sizeof *fd->shapes)) ||
         !(fd->mac = calloc((size_t)m->nlayers, sizeof *fd->mac))) {
-        gen_fdnet_free(fd);
+        gen_fmtdata_net_free(fd);
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "fmtdata", "out of memory");
     }
     fd->nlayers = m->nlayers;
@@ -149,11 +149,11 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
             }
         for (int k = 0; k < GEN_RT_KINDS && owner[li] == li; k++) {
             snprintf(nm, sizeof nm, "fd_mac%d_%d", li, k);
-            gen_fd_emit_mac(g, nm, &geo[li], L->b != NULL, k);
+            gen_fmtdata_emit_mac(g, nm, &geo[li], L->b != NULL, k);
         }
     }
     if (!rc)
-        gen_fd_emit_helpers(g);
+        gen_fmtdata_emit_helpers(g);
     if (!rc && !(rc = gen_emit_verify(g, err)) && !(rc = gen_emit_optimize(g, 2, err)) &&
         !(rc = gen_jit_new(&fd->jit, err)))
         rc = gen_jit_add(fd->jit, g, err);
@@ -175,7 +175,7 @@ int gen_fdnet_new(const nr_model *m, gen_fdnet **out, nr_err *err)
             fd->sum_arr = (gen_fd_arr_fn)p;
     }
     if (rc) {
-        gen_fdnet_free(fd);
+        gen_fmtdata_net_free(fd);
         return rc;
     }
     *out = fd;
@@ -232,20 +232,20 @@ static int bind(const gen_fdnet *fd, const nr_model *m, bound *B, nr_err *err)
     B->x = malloc((nr_shape_count(m->in_shape) + 1) * sizeof *B->x);
     if (!B->act || !B->accf || !B->macf || !B->w || !B->b || !B->y || !B->x)
         return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, "fmtdata", "out of memory");
-    int rc = gen_rtfmt_make(&m->in_format, NR_RND_RZ, &B->in_f, err);
+    int rc = gen_numrt_fmt_make(&m->in_format, NR_RND_RZ, &B->in_f, err);
     for (int li = 0; !rc && li < nl; li++) {
         const nr_layer *L = &m->layers[li];
-        if ((rc = gen_rtfmt_make(&L->prec.activations, NR_RND_RZ, &B->act[li], err)))
+        if ((rc = gen_numrt_fmt_make(&L->prec.activations, NR_RND_RZ, &B->act[li], err)))
             break;
         if (!(B->y[li] = malloc((nr_shape_count(L->out_shape) + 1) * sizeof **B->y)))
             return nr_err_set(err, NR_ENOMEM, NULL, 0, 0, L->name, "out of memory");
         if (L->op == NR_OP_GLOBAL_AVGPOOL)
-            rc = gen_rtfmt_make(&L->prec.accumulator, NR_RND_RZ, &B->accf[li], err);
+            rc = gen_numrt_fmt_make(&L->prec.accumulator, NR_RND_RZ, &B->accf[li], err);
         if (rc || !is_mac(L->op))
             continue;
         gen_rtfmt wf;
-        if ((rc = gen_fd_fmts_make(&L->prec, &B->macf[li], err)) ||
-            (rc = gen_rtfmt_make(&L->prec.weights, NR_RND_RZ, &wf, err)))
+        if ((rc = gen_fmtdata_fmts_make(&L->prec, &B->macf[li], err)) ||
+            (rc = gen_numrt_fmt_make(&L->prec.weights, NR_RND_RZ, &wf, err)))
             break;
         B->w[li] = malloc((L->nw + 1) * sizeof **B->w);
         B->b[li] = malloc((L->nb + 1) * sizeof **B->b);
@@ -361,7 +361,7 @@ static void run_layer(const gen_fdnet *fd, const nr_model *m, const bound *B, in
                            const gen_fd_fmts *);
     switch (L->op) {
     case NR_OP_CONV: case NR_OP_DENSE: case NR_OP_BATCHNORM:
-        ((mac_fn)fd->mac[li][gen_fd_kind(&B->macf[li])])(x, B->w[li], B->b[li], y, &B->macf[li]);
+        ((mac_fn)fd->mac[li][gen_fmtdata_kind(&B->macf[li])])(x, B->w[li], B->b[li], y, &B->macf[li]);
         return;
     case NR_OP_ADD: /* [net-3] one rounding of the exact sum */
         fd->sum_arr(x, L->inputs[1] < 0 ? B->x : B->y[L->inputs[1]], y, (int64_t)n, &B->act[li]);
@@ -390,7 +390,7 @@ static int fd_run(void *impl, const float *in, int n, float *out, nr_err *err)
 {
     const fdrun *r = impl;
     const nr_model *m = r->m;
-    double t0 = gen_fdcache_cpu();
+    double t0 = gen_fmtdata_cache_cpu();
     bound B;
     int rc = bind(r->fd, m, &B, err);
     const size_t nin = nr_shape_count(m->in_shape);
@@ -410,13 +410,13 @@ static int fd_run(void *impl, const float *in, int n, float *out, nr_err *err)
     }
     unbind(&B);
     if (r->cache)
-        count_run(r->cache, 1, gen_fdcache_cpu() - t0);
+        count_run(r->cache, 1, gen_fmtdata_cache_cpu() - t0);
     return rc;
 }
 
 static void fd_close(void *impl) { free(impl); }
 
-int gen_fdnet_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *err)
+int gen_fmtdata_net_engine(gen_fdnet *fd, const nr_model *m, nr_engine *out, nr_err *err)
 {
     fdrun *r = malloc(sizeof *r);
     if (!r)
@@ -437,7 +437,7 @@ struct gen_fdcache {
     int fd_n, jit_n, jit_pending;
 };
 
-double gen_fdcache_cpu(void) { return nr_clock_thread_cpu(); }
+double gen_fmtdata_cache_cpu(void) { return nr_clock_thread_cpu(); }
 
 static void count_run(gen_fdcache *c, int fmtdata, double secs)
 {
@@ -468,9 +468,9 @@ typedef struct timed { nr_engine in; gen_fdcache *c; double open_cpu; } timed;
 static int timed_run(void *impl, const float *in, int n, float *out, nr_err *err)
 {
     timed *t = impl;
-    double t0 = gen_fdcache_cpu();
+    double t0 = gen_fmtdata_cache_cpu();
     int rc = t->in.run(t->in.impl, in, n, out, err);
-    count_run(t->c, 0, t->open_cpu + gen_fdcache_cpu() - t0);
+    count_run(t->c, 0, t->open_cpu + gen_fmtdata_cache_cpu() - t0);
     t->open_cpu = 0; /* counted once */
     return rc;
 }
@@ -482,7 +482,7 @@ static void timed_free(void *impl)
     free(t);
 }
 
-int gen_fdcache_wrap(gen_fdcache *c, nr_engine *e, double open_cpu, nr_engine *out, nr_err *err)
+int gen_fmtdata_cache_wrap(gen_fdcache *c, nr_engine *e, double open_cpu, nr_engine *out, nr_err *err)
 {
     timed *t = malloc(sizeof *t);
     if (!t) {
@@ -494,7 +494,7 @@ int gen_fdcache_wrap(gen_fdcache *c, nr_engine *e, double open_cpu, nr_engine *o
     return 0;
 }
 
-gen_fdcache *gen_fdcache_new(void)
+gen_fdcache *gen_fmtdata_cache_new(void)
 {
     gen_fdcache *c = calloc(1, sizeof *c);
     if (c && pthread_mutex_init(&c->mu, NULL)) {
@@ -504,28 +504,28 @@ gen_fdcache *gen_fdcache_new(void)
     return c;
 }
 
-void gen_fdcache_free(gen_fdcache *c)
+void gen_fmtdata_cache_free(gen_fdcache *c)
 {
     if (!c)
         return;
-    gen_fdnet_free(c->fd);
+    gen_fmtdata_net_free(c->fd);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
-int gen_fdcache_open(gen_fdcache *c, const nr_model *m, nr_engine *out, nr_err *err)
+int gen_fmtdata_cache_open(gen_fdcache *c, const nr_model *m, nr_engine *out, nr_err *err)
 {
     nr_err e2 = {0};
-    if (!c || gen_fdnet_check(m, &e2))
+    if (!c || gen_fmtdata_net_check(m, &e2))
         return 1;
     pthread_mutex_lock(&c->mu);
-    if (!c->fd && !c->failed && gen_fdnet_new(m, &c->fd, &e2))
+    if (!c->fd && !c->failed && gen_fmtdata_net_new(m, &c->fd, &e2))
         c->failed = 1;
-    gen_fdnet *fd = gen_fdnet_fits(c->fd, m) && !prefer_jit(c) ? c->fd : NULL;
+    gen_fdnet *fd = gen_fmtdata_net_fits(c->fd, m) && !prefer_jit(c) ? c->fd : NULL;
     pthread_mutex_unlock(&c->mu);
     if (!fd)
         return 1;
-    int rc = gen_fdnet_engine(fd, m, out, err);
+    int rc = gen_fmtdata_net_engine(fd, m, out, err);
     if (!rc)
         ((fdrun *)out->impl)->cache = c;
     return rc;

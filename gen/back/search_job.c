@@ -342,17 +342,17 @@ static int open_engine(void *ctx, const char *name, const nr_model *m, nr_engine
 {
     nr_err gerr = {0};
     if (!strcmp(name, "fmtdata")) { /* formats as data: one compile per network */
-        int rc = gen_fdcache_open(ctx, m, out, err);
+        int rc = gen_fmtdata_cache_open(ctx, m, out, err);
         if (rc <= 0)
             return rc;
         /* outside its scope, or measured dearer: compiled per configuration */
         if (!ctx)
             return open_engine(NULL, "jit-O0", m, out, err);
-        double t0 = gen_fdcache_cpu();
+        double t0 = gen_fmtdata_cache_cpu();
         nr_engine e;
         if ((rc = open_engine(NULL, "jit-O0", m, &e, err)))
             return rc;
-        return gen_fdcache_wrap(ctx, &e, gen_fdcache_cpu() - t0, out, err);
+        return gen_fmtdata_cache_wrap(ctx, &e, gen_fmtdata_cache_cpu() - t0, out, err);
     }
     if (strncmp(name, "jit", 3) == 0 && gen_plan_model_check(m, &gerr)) /* not in the generator */
         return nr_engine_open("emulator", m, out, err); /* [scl-dot-engines], [op-engines] */
@@ -513,10 +513,10 @@ int gen_search_job_run(gen_search_job *j, gen_search_answer *a, nr_err *err)
             }
     }
     o->engine_open = open_engine;
-    gen_fdcache *fdc = gen_fdcache_new();
+    gen_fdcache *fdc = gen_fmtdata_cache_new();
     o->engine_ctx = fdc;
     rc = nr_search_run(j->net, ds, db, cfg, ncfg, o, &a->r, err);
-    gen_fdcache_free(fdc);
+    gen_fmtdata_cache_free(fdc);
     o->engine_ctx = NULL;
     if (lead && a->r.slice_labels == 1 && a->r.n > 1)
         note(a, "warning: every sample of the slice has the same label, so accuracy on it says "

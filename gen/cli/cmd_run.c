@@ -108,7 +108,7 @@ int cmd_run(int argc, char **argv)
                    (long long)n);
         goto fail;
     }
-    if (nr_model_takes_ids(m) && nr_lm_check_ids(m, x, (int)n, 0, &err)) /* [op-embedding] */
+    if (nr_model_takes_ids(m) && nr_model_lm_check_ids(m, x, (int)n, 0, &err)) /* [op-embedding] */
         goto fail;
     if (gen_compiled_run(c, x, y, (int)n, &err))
         goto fail;

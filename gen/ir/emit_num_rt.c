@@ -2,7 +2,7 @@
  * rounds doubles toward zero into a format described by a gen_rtfmt block
  * read at run time (emit_num_rt.h says the scope), bit-exact with
  * runtime/num/round.c ([rnd-2] rz, [rnd-3] overflow, [fmt-2] subnormals)
- * for every format gen_rtfmt_make accepts.
+ * for every format gen_numrt_fmt_make accepts.
  *
  * rz into a grid that is a subset of the doubles keeps the top `kept` bits
  * of the double's 53-bit significand: kept = min(cap + 1, E - qmin + 1)
@@ -20,7 +20,7 @@ typedef LLVMTypeRef T;
 
 /* ---------------------------------------------------------------- parameters */
 
-int gen_rtfmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err *err)
+int gen_numrt_fmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err *err)
 {
     char nm[64];
     nr_format_name(f, nm, sizeof nm);

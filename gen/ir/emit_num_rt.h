@@ -10,7 +10,7 @@
  * with every value "subnormal" (one quantum 2^-F); both then clamp to the
  * format's finite range.  A run-time mask costs what a constant one does.
  *
- * Scope (gen_rtfmt_make refuses the rest with NR_EUNSUP, and callers then
+ * Scope (gen_numrt_fmt_make refuses the rest with NR_EUNSUP, and callers then
  * use the specialised emitters): rounding mode rz; float formats whose
  * every value and quantum is a normal double (emin - man_bits >= -1000,
  * emax <= 1000), any bias, subnormals or not, any specials variant, any
@@ -46,7 +46,7 @@ enum { GEN_RT_GENERIC = 0, GEN_RT_FLOAT_NOSUB = 1, GEN_RT_FIXED = 2 };
 
 /* The parameters of f for rounding mode `mode`; NR_EUNSUP (err says why)
  * outside the scope above. */
-int gen_rtfmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err *err);
+int gen_numrt_fmt_make(const nr_format *f, nr_rounding mode, gen_rtfmt *out, nr_err *err);
 
 /* The IR struct type of gen_rtfmt. */
 LLVMTypeRef gen_numrt_type(gen_ctx *g);

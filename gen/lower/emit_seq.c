@@ -28,7 +28,7 @@ static const nr_format *in_fmt(const nr_model *m, const nr_layer *L, int k)
 int gen_seq_has_w(const nr_layer *L)
 {
     return L->op == NR_OP_LINEAR || L->op == NR_OP_LAYERNORM || L->op == NR_OP_ADD_CONST ||
-           gen_lm_has_w(L);
+           gen_seq_lm_has_w(L);
 }
 
 uint64_t gen_seq_wpos(const nr_layer *L, uint64_t k)
@@ -52,7 +52,7 @@ uint64_t gen_seq_scratch(const nr_layer *L, const gen_plan_layer *pl)
     case NR_OP_SOFTMAX_AXIS:
         return (uint64_t)s[L->spec->axis] * sizeof(double);
     default:
-        return gen_lm_scratch(L); /* emit_seq_lm.c */
+        return gen_seq_lm_scratch(L); /* emit_seq_lm.c */
     }
 }
 
@@ -97,7 +97,7 @@ int gen_seq_check(const nr_model *m, int li, nr_err *err)
         return gen_seq_nl_ok(L, &L->prec.accumulator, err);
     default:
         if (nr_model_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
-            return gen_lm_check(m, li, err);
+            return gen_seq_lm_check(m, li, err);
         return nr_err_set(err, NR_EUNSUP, NULL, 0, 0, L->name,
                           "op %s is not in the generator yet (emulator only: numrep "
                           "emulate, or eval/search --engine emulator)", nr_spec_op_name(L->op));
@@ -397,7 +397,7 @@ int gen_emit_seq(gen_lctx *c, int li, nr_err *err)
         return 0;
     default:
         if (nr_model_seq_lm_is(L->op)) /* [op-lm] emit_seq_lm.c */
-            return gen_lm_emit(c, li, err);
+            return gen_seq_lm_emit(c, li, err);
         emit_elementwise(c, li);
         return 0;
     }

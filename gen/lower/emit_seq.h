@@ -42,10 +42,10 @@ void gen_seq_softmax_line(gen_lctx *c, int li, LLVMValueRef base, uint64_t strid
                           LLVMValueRef n);
 
 /* emit_seq_lm.c ([op-lm]): for an op nr_model_seq_lm_is names. */
-int gen_lm_check(const nr_model *m, int li, nr_err *err);
-int gen_lm_has_w(const nr_layer *L);
-uint64_t gen_lm_scratch(const nr_layer *L);
-int gen_lm_emit(gen_lctx *c, int li, nr_err *err);
+int gen_seq_lm_check(const nr_model *m, int li, nr_err *err);
+int gen_seq_lm_has_w(const nr_layer *L);
+uint64_t gen_seq_lm_scratch(const nr_layer *L);
+int gen_seq_lm_emit(gen_lctx *c, int li, nr_err *err);
 
 /* emit_seq_scaled.c ([scl-seq]): the layer is a linear or matmul with
  * scaled weights or operands, a block mac or promote. */

@@ -12,12 +12,12 @@
 
 typedef LLVMValueRef V;
 
-int gen_lm_has_w(const nr_layer *L)
+int gen_seq_lm_has_w(const nr_layer *L)
 {
     return L->op == NR_OP_EMBEDDING || L->op == NR_OP_RMSNORM || L->op == NR_OP_ROPE;
 }
 
-uint64_t gen_lm_scratch(const nr_layer *L)
+uint64_t gen_seq_lm_scratch(const nr_layer *L)
 {
     /* causal_softmax: one line of exponentials, at most T */
     return L->op == NR_OP_CAUSAL_SOFTMAX ? (uint64_t)L->out_shape[2] * sizeof(double) : 0;
@@ -40,7 +40,7 @@ static int ids_ok(const nr_model *m, const nr_layer *L, nr_err *err)
     return 0;
 }
 
-int gen_lm_check(const nr_model *m, int li, nr_err *err)
+int gen_seq_lm_check(const nr_model *m, int li, nr_err *err)
 {
     const nr_layer *L = &m->layers[li];
     switch (L->op) {
@@ -58,7 +58,7 @@ int gen_lm_check(const nr_model *m, int li, nr_err *err)
 }
 
 /* [op-embedding] y[0, t, f] = round_A(W[id_t, f]); ids are checked by the
- * caller (nr_lm_check_ids; the token reader), an id outside [0, V) reads
+ * caller (nr_model_lm_check_ids; the token reader), an id outside [0, V) reads
  * row 0 here so that no run reads outside the table. */
 static void emit_embedding(gen_lctx *c, int li)
 {
@@ -208,7 +208,7 @@ static void emit_causal(gen_lctx *c, int li)
     gen_ir_loop_end(c, &lb);
 }
 
-int gen_lm_emit(gen_lctx *c, int li, nr_err *err)
+int gen_seq_lm_emit(gen_lctx *c, int li, nr_err *err)
 {
     (void)err;
     switch (c->m->layers[li].op) {

@@ -12,7 +12,7 @@
  * channel, kernel row, kernel column; padding contributes no term), adds
  * round_P(w * x) and rounds the sum to the accumulator's format; the result
  * is rounded to the activations' format.  Scope: rz (emit_num_rt.h), w*x
- * exact in double (gen_fd_mac_ok), finite operands. */
+ * exact in double (gen_fmtdata_mac_ok), finite operands. */
 #ifndef NUMREP_FMTDATA_H
 #define NUMREP_FMTDATA_H
 
@@ -28,11 +28,11 @@ typedef struct gen_fd_fmts {
 /* 0 when layer L (already built, its precision resolved) can run as a
  * format-as-data MAC with its weights in wf and its input in xf: unfused,
  * rz, unscaled, products of wf and xf exact in double, every role in the
- * scope of gen_rtfmt_make; else NR_EUNSUP saying why. */
-int gen_fd_mac_ok(const nr_layer *L, const nr_format *wf, const nr_format *xf, nr_err *err);
+ * scope of gen_numrt_fmt_make; else NR_EUNSUP saying why. */
+int gen_fmtdata_mac_ok(const nr_layer *L, const nr_format *wf, const nr_format *xf, nr_err *err);
 
 /* The layer's run-time format block (NR_EUNSUP outside the scope). */
-int gen_fd_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err);
+int gen_fmtdata_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err);
 
 /* Emit, into g's module, the function
  *   void name(const double *x, const double *w, const double *b,
@@ -40,12 +40,12 @@ int gen_fd_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err);
  * for geometry gm: x the input [C, H, W], w the weights [O, K] and b the
  * bias [O] (ignored when !has_bias), all values of their formats; out the
  * output [O, OH, OW].  Vectorised over 8 output columns. */
-LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias,
+LLVMValueRef gen_fmtdata_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias,
                              int kind);
 /* kind (emit_num_rt.h's GEN_RT_*) for products and sums: the shortcut
  * both formats admit, else GEN_RT_GENERIC.  A layer is emitted for each
  * kind (GEN_RT_KINDS) and run with the one its formats admit. */
-int gen_fd_kind(const gen_fd_fmts *f);
+int gen_fmtdata_kind(const gen_fd_fmts *f);
 #define GEN_RT_KINDS 3
 
 /* Emit the array helpers (names fixed), for the ops between MAC layers:
@@ -54,7 +54,7 @@ int gen_fd_kind(const gen_fd_fmts *f);
  *   void fd_sum_arr(const double *a, const double *b, double *out,
  *                   int64_t n, const gen_rtfmt *f)     out[i] = rz(a[i] + b[i])
  * into f, in place allowed (out == a). */
-void gen_fd_emit_helpers(gen_ctx *g);
+void gen_fmtdata_emit_helpers(gen_ctx *g);
 typedef void (*gen_fd_arr_fn)(const double *, const double *, double *, int64_t,
                               const gen_rtfmt *);
 

@@ -27,17 +27,17 @@ static int prod_exact(const nr_format *a, const nr_format *b)
            ilogb(a->max_finite) + ilogb(b->max_finite) + 2 <= 1023;
 }
 
-int gen_fd_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err)
+int gen_fmtdata_fmts_make(const nr_layer_prec *p, gen_fd_fmts *out, nr_err *err)
 {
     int rc;
-    if ((rc = gen_rtfmt_make(&p->products, p->rounding, &out->prod, err)) ||
-        (rc = gen_rtfmt_make(&p->accumulator, p->rounding, &out->acc, err)) ||
-        (rc = gen_rtfmt_make(&p->activations, p->rounding, &out->act, err)))
+    if ((rc = gen_numrt_fmt_make(&p->products, p->rounding, &out->prod, err)) ||
+        (rc = gen_numrt_fmt_make(&p->accumulator, p->rounding, &out->acc, err)) ||
+        (rc = gen_numrt_fmt_make(&p->activations, p->rounding, &out->act, err)))
         return rc;
     return 0;
 }
 
-int gen_fd_mac_ok(const nr_layer *L, const nr_format *wf, const nr_format *xf, nr_err *err)
+int gen_fmtdata_mac_ok(const nr_layer *L, const nr_format *wf, const nr_format *xf, nr_err *err)
 {
     const nr_layer_prec *p = &L->prec;
     if (L->op != NR_OP_CONV && L->op != NR_OP_DENSE && L->op != NR_OP_BATCHNORM)
@@ -55,8 +55,8 @@ int gen_fd_mac_ok(const nr_layer *L, const nr_format *wf, const nr_format *xf, n
     nr_format wr = *wf, xr = *xf;
     gen_rtfmt t;
     int rc;
-    if ((rc = gen_fd_fmts_make(p, &f, err)) || (rc = gen_rtfmt_make(&wr, p->rounding, &t, err)) ||
-        (rc = gen_rtfmt_make(&xr, p->rounding, &t, err)))
+    if ((rc = gen_fmtdata_fmts_make(p, &f, err)) || (rc = gen_numrt_fmt_make(&wr, p->rounding, &t, err)) ||
+        (rc = gen_numrt_fmt_make(&xr, p->rounding, &t, err)))
         return rc;
     nr_mac_geom gm;
     return nr_mac_geom_check(L, &gm, err);
@@ -153,12 +153,12 @@ static V load_x(fd *d, V ci_abs, V oh, V ow, V r, V c, V colok, V *ok)
     return intrinsic2(g, "llvm.masked.gather", d->vd, LLVMVectorType(d->ptr, LANES), args, 4);
 }
 
-int gen_fd_kind(const gen_fd_fmts *f)
+int gen_fmtdata_kind(const gen_fd_fmts *f)
 {
     return f->prod.kind == f->acc.kind ? (int)f->prod.kind : GEN_RT_GENERIC;
 }
 
-LLVMValueRef gen_fd_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias,
+LLVMValueRef gen_fmtdata_emit_mac(gen_ctx *g, const char *name, const nr_mac_geom *gm, int has_bias,
                              int kind)
 {
     T ptr = LLVMPointerTypeInContext(g->ctx, 0);
@@ -281,7 +281,7 @@ static void emit_array(gen_ctx *g, const char *name, int sum)
     LLVMDisposeBuilder(lc.ab);
 }
 
-void gen_fd_emit_helpers(gen_ctx *g)
+void gen_fmtdata_emit_helpers(gen_ctx *g)
 {
     emit_array(g, "fd_round_arr", 0);
     emit_array(g, "fd_sum_arr", 1);

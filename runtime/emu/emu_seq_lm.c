@@ -21,7 +21,7 @@ enum { T_NL = 1, T_SQ = 6, T_VSUM = 7, T_VAR = 8, T_EPS = 9, T_NORM = 10, T_ROT_
 int emu_lm_input(emu *E, const float *in, int sample, nr_err *err)
 {
     size_t n = nr_shape_count(E->m->in_shape);
-    int rc = nr_lm_check_ids(E->m, in, 1, sample, err); /* [op-embedding] ids, exact */
+    int rc = nr_model_lm_check_ids(E->m, in, 1, sample, err); /* [op-embedding] ids, exact */
     for (size_t i = 0; !rc && i < n; i++)
         E->input[i] = (double)in[i];
     return rc;
@@ -35,7 +35,7 @@ static const char *check_lm(const emu *E, const nr_layer *L)
     const int *in = L->in_shape[0], *out = L->out_shape;
     switch (L->op) {
     case NR_OP_EMBEDDING:
-        if (L->ninputs != 1 || L->inputs[0] >= 0 || !nr_lm_ids_vocab(E->m))
+        if (L->ninputs != 1 || L->inputs[0] >= 0 || !nr_model_lm_ids_vocab(E->m))
             return "embedding: must read the network input, and only embeddings may";
         if (in[0] != 1 || in[1] != 1 || out[0] != 1 || out[1] != in[2] ||
             out[2] != L->spec->out || L->nw != (size_t)L->spec->vocab * (size_t)out[2])

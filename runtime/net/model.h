@@ -371,12 +371,12 @@ uint64_t nr_model_seq_lm_weight_count(const nr_layer *L);
 int nr_model_takes_ids(const nr_model *m);
 /* [op-embedding] the smallest vocabulary of the embeddings that read the
  * network input; 0 when a layer other than an embedding reads it too. */
-int nr_lm_ids_vocab(const nr_model *m);
+int nr_model_lm_ids_vocab(const nr_model *m);
 /* 0 when each of the n samples at in (nr_shape_count(in_shape) values each)
- * holds integer token ids in [0, nr_lm_ids_vocab(m)), else NR_ERANGE
+ * holds integer token ids in [0, nr_model_lm_ids_vocab(m)), else NR_ERANGE
  * naming sample first + i and the position.  Every engine checks before it
  * runs (the emulator, `numrep run`, the JIT engine). */
-int nr_lm_check_ids(const nr_model *m, const float *in, int n, int first, nr_err *err);
+int nr_model_lm_check_ids(const nr_model *m, const float *in, int n, int first, nr_err *err);
 
 /* ---------------------------------------------------------------- geom.c */
 

@@ -118,7 +118,7 @@ int nr_model_takes_ids(const nr_model *m)
     return 0;
 }
 
-int nr_lm_ids_vocab(const nr_model *m)
+int nr_model_lm_ids_vocab(const nr_model *m)
 {
     int v = -1;
     for (int li = 0; li < m->nlayers; li++) {
@@ -135,10 +135,10 @@ int nr_lm_ids_vocab(const nr_model *m)
     return v < 0 ? 0 : v;
 }
 
-int nr_lm_check_ids(const nr_model *m, const float *in, int n, int first, nr_err *err)
+int nr_model_lm_check_ids(const nr_model *m, const float *in, int n, int first, nr_err *err)
 {
     size_t k = nr_shape_count(m->in_shape);
-    int vocab = nr_lm_ids_vocab(m);
+    int vocab = nr_model_lm_ids_vocab(m);
     for (int s = 0; s < n; s++)
         for (size_t i = 0; i < k; i++) { /* [op-embedding] ids, exact, checked */
             double v = (double)in[(size_t)s * k + i];
