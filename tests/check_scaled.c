@@ -120,6 +120,7 @@ START_TEST(test_general_names)
         {"e2m1@b64:e8m0:even", "e2m1@b64:e8m0:even", 4.125},
         {"e2m1@b1:e8m0:ceil", "e2m1@b1:e8m0:ceil", 12},
         {"e2m1@b16:ue4m3:amax-up", "e2m1@b16:ue4m3:amax-up", 4.5},
+        {"e2m1@b16:ue4m3:up", "e2m1@b16:ue4m3:amax-up", 4.5},
         {"e4m3-fnuz@b4096", "e4m3-fnuz@b4096:e8m0:floor", 8 + 8.0 / 4096},
         {"e3m4-b5@b32:nv:amax-up", "e3m4-b5@b32:nv:amax-up", 8.25},
         {"uint8@tensor", "uint8@tensor:fp32:amax", 8},

@@ -291,6 +291,13 @@ int gen_target_int_narrow(const char *triple)
     return !gen_target_find(triple, &t, &e) && !t->fp64;
 }
 
+int gen_target_bare(const char *triple)
+{
+    const gen_target *t = NULL;
+    nr_err e = {0};
+    return triple && !gen_target_find(triple, &t, &e) && t->bare_metal;
+}
+
 int gen_target_f32_hw(const char *triple, const char *cpu, const char *features)
 {
     const gen_target *t = NULL;

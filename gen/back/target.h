@@ -68,6 +68,11 @@ int gen_target_avx512f(const char *triple, const char *cpu, const char *features
  * values as doubles would mean libgcc's soft-float routines. */
 int gen_target_int_narrow(const char *triple);
 
+/* 1 when triple names a bare-metal target of the table (no OS, no libm:
+ * the Cortex-M rows); 0 for hosted targets, the host (NULL) and unknown
+ * triples. */
+int gen_target_bare(const char *triple);
+
 /* 1 when such a target (int_narrow) still has a single-precision FPU that
  * generated code may use for float32 arithmetic: ARMv7E-M on a Cortex-M4
  * or M7 (their default FPU), unless features turn the FPU off. */

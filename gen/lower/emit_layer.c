@@ -477,10 +477,10 @@ int gen_emit_model(const nr_model *m, const gen_model_opts *o, gen_ctx **out, ge
                    nr_err *err)
 {
     *out = NULL;
-    /* bare metal ("-none-" triples, or portable for tests) links no libm and
-     * keeps the compact scalar MAC code: fast rounding uses integer
+    /* bare metal (target.c's bare_metal rows, or portable for tests) links
+     * no libm and keeps the compact scalar MAC code: fast rounding uses integer
      * conversions instead of llvm.roundeven/floor/..., and no vector kernel */
-    int bare = o && (o->portable || (o->triple && strstr(o->triple, "-none") != NULL));
+    int bare = o && (o->portable || (o->triple && gen_target_bare(o->triple)));
     gen_plan p;
     /* at -O0 (the search's R^2 runs) the compact vector kernel: compiling
      * dominates there, and its 16 accumulator vectors would not stay in

@@ -326,6 +326,8 @@ int nr_scaled_parse(const char *name, nr_scaled *out, nr_err *err)
     s.rule = s.scale == NR_SCALE_E8M0 ? NR_RULE_FLOOR : NR_RULE_AMAX;
     if (np > 2) {
         int k = lookup(part[2], plen[2], rule_names, 1, NRULES);
+        if (k < 0 && plen[2] == 2 && !strncmp(part[2], "up", 2))
+            k = NR_RULE_AMAX_UP; /* the and [scl-rule]'s short spelling */
         if (k < 0)
             return nr_err_set(err, NR_ESYNTAX, NULL, 0, 0, where,
                               "%s scale rule \"%.*s\"; allowed for %s scales: %s",

@@ -342,5 +342,9 @@ bad('training', 'node 0 "bn": attribute training_mode = 1, expected 0 .. 0',
 empty = N('Conv', ['x', 'w'], ['y'], name='conv')
 empty.attribute.append(onnx.AttributeProto(name='kernel_shape', type=onnx.AttributeProto.INTS))
 bad('empty_ints', 'node 0 "conv": kernel_shape disagrees with weight W [4, 3, 3, 3]', [empty], [W])
-bad('int_input', 'graph input "x": element type INT64, expected FLOAT', [], [], xshape=(1, 3),
+# an integer input is token ids [N, T] (onnx_seq_ids.c); an image of integers
+# and any other element type are refused at the input
+bad('int_input', 'graph input "x": an integer input must be token ids [N, T], got rank 4', [], [],
     xtype=TensorProto.INT64)
+bad('double_input', 'graph input "x": element type DOUBLE, expected FLOAT', [], [], xshape=(1, 3),
+    xtype=TensorProto.DOUBLE)
