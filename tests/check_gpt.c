@@ -44,26 +44,6 @@ static nr_model *build_ok(const char *net, const char *prec, uint64_t seed)
     return m;
 }
 
-static double **run_layers(const nr_model *m, const float *in, int no_fast)
-{
-    nr_err e = {0};
-    double **L = calloc((size_t)m->nlayers, sizeof *L);
-    for (int i = 0; i < m->nlayers; i++)
-        L[i] = malloc(nr_shape_count(m->layers[i].out_shape) * sizeof **L);
-    float *out = malloc(nr_shape_count(m->layers[m->output].out_shape) * sizeof *out);
-    nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
-    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", tu_errstr(&e));
-    free(out);
-    return L;
-}
-
-static void free_layers(const nr_model *m, double **L)
-{
-    for (int i = 0; i < m->nlayers; i++)
-        free(L[i]);
-    free(L);
-}
-
 static double f32(double x)
 {
     return (float)x;
@@ -143,7 +123,7 @@ END_TEST
 START_TEST(op_values)
 {
     nr_model *m = build_ok(tiny, "fp32", 7);
-    double **L = run_layers(m, ids, 0);
+    double **L = tu_emulate_layers(m, ids, 0);
     const nr_layer *E = &m->layers[0], *N = &m->layers[1], *Q = &m->layers[5];
     for (int t = 0; t < 8; t++) /* embedding: the rows, exact */
         for (int f = 0; f < 8; f++)
@@ -185,7 +165,7 @@ START_TEST(op_values)
         ck_assert_double_eq_tol(L[12][i], x / (1 + exp(-x)), 1e-6 * (1 + fabs(x)));
         ck_assert_double_eq(L[14][i], f32(L[12][i] * L[13][i]));
     }
-    free_layers(m, L);
+    tu_free_layers(m, L);
     nr_model_free(m);
 }
 END_TEST
@@ -201,7 +181,7 @@ START_TEST(fast_exact)
         "default: {weights: fp32, rounding: rz}\n"};
     for (size_t i = 0; i < sizeof precs / sizeof precs[0]; i++) {
         nr_model *m = build_ok(tiny, precs[i], 11 + i);
-        double **a = run_layers(m, ids, 0), **b = run_layers(m, ids, 1);
+        double **a = tu_emulate_layers(m, ids, 0), **b = tu_emulate_layers(m, ids, 1);
         for (int l = 0; l < m->nlayers; l++) {
             size_t n = nr_shape_count(m->layers[l].out_shape);
             for (size_t k = 0; k < n; k++)
@@ -209,8 +189,8 @@ START_TEST(fast_exact)
                               "%s layer %s element %zu: fast %.17g, exact %.17g", precs[i],
                               m->layers[l].name, k, a[l][k], b[l][k]);
         }
-        free_layers(m, a);
-        free_layers(m, b);
+        tu_free_layers(m, a);
+        tu_free_layers(m, b);
         nr_model_free(m);
     }
 }

@@ -29,37 +29,16 @@ static nr_scaled sc_of(const char *name)
     return s;
 }
 
-/* The emulator's outputs of every layer for one sample (no_fast as given). */
-static double **run_layers(const nr_model *m, const float *x, int no_fast)
-{
-    double **L = calloc((size_t)m->nlayers, sizeof *L);
-    for (int i = 0; i < m->nlayers; i++)
-        L[i] = malloc(nr_shape_count(m->layers[i].out_shape) * sizeof **L);
-    float *out = malloc(nr_shape_count(m->layers[m->output].out_shape) * sizeof *out);
-    nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
-    nr_err e = {0};
-    ck_assert_msg(nr_emulate_layers(m, x, 1, out, L, NULL, &o, &e) == 0, "%s", tu_errstr(&e));
-    free(out);
-    return L;
-}
-
-static void free_layers(const nr_model *m, double **L)
-{
-    for (int i = 0; i < m->nlayers; i++)
-        free(L[i]);
-    free(L);
-}
-
 /* Both paths, every layer bit for bit; returns the generic one's. */
 static double **run_both(const nr_model *m, const float *x)
 {
-    double **a = run_layers(m, x, 1), **b = run_layers(m, x, 0);
+    double **a = tu_emulate_layers(m, x, 1), **b = tu_emulate_layers(m, x, 0);
     for (int i = 0; i < m->nlayers; i++)
         for (size_t k = 0; k < nr_shape_count(m->layers[i].out_shape); k++)
             ck_assert_msg(memcmp(&a[i][k], &b[i][k], sizeof(double)) == 0,
                           "layer %s element %zu: generic %a, fast %a", m->layers[i].name, k,
                           a[i][k], b[i][k]);
-    free_layers(m, b);
+    tu_free_layers(m, b);
     return a;
 }
 
@@ -237,7 +216,7 @@ static void check_linear(const char *fmt, int exact)
                           got, (double)want);
         }
     }
-    free_layers(m, out);
+    tu_free_layers(m, out);
     free(x);
     nr_model_free(m);
 }
@@ -274,7 +253,7 @@ START_TEST(linear_int8_channel)
                           o, out[0][t * O + o], (double)want);
         }
     }
-    free_layers(m, out);
+    tu_free_layers(m, out);
     free(x);
     nr_model_free(m);
 }
@@ -324,7 +303,7 @@ static void check_attention(const char *qk, const char *sv)
                               "%s c %d %d %d: %a want %a", sv, h, i, n, out[1][(h * 5 + i) * 19 + n],
                               (double)want);
             }
-    free_layers(m, out);
+    tu_free_layers(m, out);
     free(x);
     nr_model_free(m);
 }
@@ -370,7 +349,7 @@ START_TEST(block_presets)
                  "layernorm: bf16}\n", fmts[i], fmts[i]);
         nr_model *m = tu_model_ok(block, prec, 4);
         float *x = rand_input(2 + i, 84, -2, 2);
-        free_layers(m, run_both(m, x));
+        tu_free_layers(m, run_both(m, x));
         nr_emu_stats st;
         nr_err e = {0};
         float out[84];

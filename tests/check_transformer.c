@@ -87,28 +87,6 @@ static nr_model *build_ok(const char *net, const char *prec, uint64_t seed)
     return m;
 }
 
-static double *run_layers(const nr_model *m, const float *in, double ***lay, int no_fast)
-{
-    nr_err e = {0};
-    double **L = calloc((size_t)m->nlayers, sizeof *L);
-    for (int i = 0; i < m->nlayers; i++)
-        L[i] = malloc(nr_shape_count(m->layers[i].out_shape) * sizeof **L);
-    size_t no = nr_shape_count(m->layers[m->output].out_shape);
-    float *out = malloc(no * sizeof *out);
-    nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
-    ck_assert_msg(nr_emulate_layers(m, in, 1, out, L, NULL, &o, &e) == 0, "%s", tu_errstr(&e));
-    free(out);
-    *lay = L;
-    return L[m->output];
-}
-
-static void free_layers(const nr_model *m, double **L)
-{
-    for (int i = 0; i < m->nlayers; i++)
-        free(L[i]);
-    free(L);
-}
-
 START_TEST(moves)
 {
     /* [2, 2, 3] map -> 6 tokens of 2; heads 2 of width 1; merged back */
@@ -126,14 +104,14 @@ START_TEST(moves)
     for (int i = 0; i < 12; i++)
         in[i] = (float)i;
     double **L;
-    run_layers(m, in, &L, 0);
+    L = tu_emulate_layers(m, in, 0);
     for (int c = 0; c < 2; c++)
         for (int p = 0; p < 6; p++) {
             ck_assert(L[0][p * 2 + c] == in[c * 6 + p]); /* y[0, p, c] = x[c, p] */
             ck_assert(L[1][c * 6 + p] == in[c * 6 + p]); /* head c, token p */
             ck_assert(L[2][p * 2 + c] == in[c * 6 + p]);
         }
-    free_layers(m, L);
+    tu_free_layers(m, L);
     nr_model_free(m);
 }
 END_TEST
@@ -158,7 +136,8 @@ START_TEST(matmul_transposes)
             for (int i = 0; i < 32; i++)
                 in[i] = (float)((i * 7) % 11 - 5);
             double **L;
-            const double *y = run_layers(m, in, &L, 0);
+            L = tu_emulate_layers(m, in, 0);
+            const double *y = L[m->output];
             const int *sa = m->layers[0].out_shape, *sb = m->layers[1].out_shape,
                       *so = m->layers[2].out_shape;
             int K = ta ? sa[1] : sa[2];
@@ -176,7 +155,7 @@ START_TEST(matmul_transposes)
                         ck_assert_msg(y[(bt * so[1] + i) * so[2] + j] == s,
                                       "ta %d tb %d [%d,%d,%d]", ta, tb, bt, i, j);
                     }
-            free_layers(m, L);
+            tu_free_layers(m, L);
             nr_model_free(m);
         }
 }
@@ -196,7 +175,7 @@ START_TEST(softmax_layernorm_values)
     for (int i = 0; i < 15; i++)
         in[i] = (float)(0.37 * i - 2.0 + 0.1 * (i % 4));
     double **L;
-    run_layers(m, in, &L, 0);
+    L = tu_emulate_layers(m, in, 0);
     for (int r = 0; r < 3; r++) {
         double mx = -INFINITY, s = 0;
         for (int f = 0; f < 5; f++)
@@ -228,7 +207,7 @@ START_TEST(softmax_layernorm_values)
             ck_assert_double_eq_tol(L[2][r * 5 + f], want, 1e-5);
         }
     }
-    free_layers(m, L);
+    tu_free_layers(m, L);
     nr_model_free(m);
 }
 END_TEST
@@ -243,14 +222,14 @@ START_TEST(gelu_correctly_rounded)
     for (int i = 0; i < 64; i++)
         in[i] = (float)nr_round(&bf, NR_RND_RNE, -6.0 + 0.19 * i, 0, NULL);
     double **L;
-    run_layers(m, in, &L, 0);
+    L = tu_emulate_layers(m, in, 0);
     nr_nl g = {NR_NL_GELU, 0};
     for (int i = 0; i < 64; i++) {
         uint64_t x = nr_encode(&bf, NR_RND_RNE, in[i], 0, NULL);
         double want = nr_decode(&bf, nr_nl_mpfr(&g, &bf, x, &bf, NR_RND_RNE, 0, NULL));
         ck_assert_msg(L[0][i] == want, "gelu(%g): %.9g, oracle %.9g", in[i], L[0][i], want);
     }
-    free_layers(m, L);
+    tu_free_layers(m, L);
     nr_model_free(m);
 }
 END_TEST
@@ -334,7 +313,7 @@ START_TEST(nonlinear_role_used)
     ck_assert_msg(nr_model_build(s, p, NULL, 1, &m, &e) == 0, "%s", tu_errstr(&e));
     float in[4] = {0.1f, -1.3f, 2.2f, 0.7f};
     double **L;
-    run_layers(m, in, &L, 0);
+    L = tu_emulate_layers(m, in, 0);
     nr_format bf = tu_fmt("bf16"), f32 = tu_fmt("fp32");
     nr_nl ex = {NR_NL_EXP, 0};
     double e4[4], sum = 0;
@@ -346,7 +325,7 @@ START_TEST(nonlinear_role_used)
     for (int i = 0; i < 4; i++)
         ck_assert_msg(L[0][i] == (float)(e4[i] / sum), "%d: %.9g vs %.9g", i, L[0][i],
                       (double)(float)(e4[i] / sum));
-    free_layers(m, L);
+    tu_free_layers(m, L);
     nr_model_free(m);
 }
 END_TEST
@@ -407,8 +386,8 @@ static const char *mini =
 static void fast_equals_exact(nr_model *m, const float *x, const char *what)
 {
     double **a, **b;
-    run_layers(m, x, &a, 0);
-    run_layers(m, x, &b, 1);
+    a = tu_emulate_layers(m, x, 0);
+    b = tu_emulate_layers(m, x, 1);
     for (int i = 0; i < m->nlayers; i++) {
         size_t n = nr_shape_count(m->layers[i].out_shape);
         for (size_t k = 0; k < n; k++)
@@ -416,8 +395,8 @@ static void fast_equals_exact(nr_model *m, const float *x, const char *what)
                           "%s layer %s element %zu: fast %.17g, exact %.17g", what,
                           m->layers[i].name, k, a[i][k], b[i][k]);
     }
-    free_layers(m, a);
-    free_layers(m, b);
+    tu_free_layers(m, a);
+    tu_free_layers(m, b);
 }
 
 START_TEST(mini_fast_exact)

@@ -2,6 +2,7 @@
 #include "testutil.h"
 #include "model.h"
 #include "tensorio.h"
+#include "emulator.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,6 +198,30 @@ const char *tu_errstr(const nr_err *e)
     static char buf[1024];
     nr_err_format(e, buf, sizeof buf);
     return buf;
+}
+
+double **tu_emulate_layers(const nr_model *m, const float *x, int no_fast)
+{
+    nr_err e = {0};
+    double **L = calloc((size_t)m->nlayers, sizeof *L);
+    ck_assert(L);
+    for (int i = 0; i < m->nlayers; i++) {
+        L[i] = malloc(nr_shape_count(m->layers[i].out_shape) * sizeof **L);
+        ck_assert(L[i]);
+    }
+    float *out = malloc(nr_shape_count(m->layers[m->output].out_shape) * sizeof *out);
+    ck_assert(out);
+    nr_emu_opts o = {.trace_layer = -1, .no_fast = no_fast};
+    ck_assert_msg(nr_emulate_layers(m, x, 1, out, L, NULL, &o, &e) == 0, "%s", tu_errstr(&e));
+    free(out);
+    return L;
+}
+
+void tu_free_layers(const nr_model *m, double **L)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        free(L[i]);
+    free(L);
 }
 
 nr_model *tu_model_ok(const char *spec, const char *prec, uint64_t seed)

@@ -53,6 +53,10 @@ int tu_model_msg(const char *spec, const char *prec, uint64_t seed, struct nr_mo
                  char *msg);
 /* e's text (file:line:col: where: message) in a static buffer. */
 const char *tu_errstr(const nr_err *e);
+/* The emulator's output of every layer for one sample x (no_fast: the
+ * generic paths only), asserted to succeed; free with tu_free_layers. */
+double **tu_emulate_layers(const struct nr_model *m, const float *x, int no_fast);
+void tu_free_layers(const struct nr_model *m, double **L);
 struct nr_precision;
 /* Precision text that must parse; precision text that must fail with want
  * in the message, at line (0: any). */
