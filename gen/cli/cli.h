@@ -10,7 +10,8 @@
  *   cli_opts.c      the command line of every subcommand from its option table [cli.h]
  *   cli_progress.c  the one progress reporter [cli.h]
  *   cli_util.c      shared helpers: loading a model, printing outputs [cli.h]
- *   cmd_<name>.c    one file a subcommand (CLI_COMMANDS); cmd_round.c and cmd_scaled.c
+ *   cmd_<name>.c    one file a subcommand (CLI_COMMANDS); cmd_eval_lm.c and cmd_search_lm.c
+ *                   are eval and search of a language model; cmd_round.c and cmd_scaled.c
  *                   also export the helpers below [cli.h]
  *   mpi_comm.c      nr_search_comm on MPI (the only file with <mpi.h>) [mpi_comm.h]
  */

@@ -26,11 +26,15 @@
  *   cost_scaled.c         the cost of a scaled format's dot-product unit [cost.h]
  *   eval.c                the evaluation loop: engines, scoring, the threaded run [eval.h]
  *   eval_cache.c          the file cache of fp32 baselines [eval.h]
+ *   eval_lm.c             perplexity and next-token accuracy of a language model [eval_lm.h]
  *   predictor.c           the fast search's accuracy predictor [search.h]
  *   report.c              the HTML report of a results store [report.h]
  *   results.c             the search's results store in SQLite [results.h]
  *   search.c              the precision search [search.h]
  *   search_grid_scaled.c  scaled formats in the search grid [search.h]
+ *   search_lm.c           the search of a language model under a perplexity budget
+ *                         [search_lm.h]
+ *   search_strategy.c     the fast search's score: R^2 without the clipped logits [search.h]
  */
 
 #include <stdint.h>
