@@ -9,6 +9,8 @@
  * header that declares its exports.
  *   aot.c          a finished module to files: object, assembly, bitcode, IR, header, exe
  *                  [aot.h]
+ *   calibrate_job.c `numrep calibrate` as a library call [calibrate_job.h]
+ *   fmtdata_engine.c the format-as-data engine of the search's sweep [fmtdata_engine.h]
  *   jit.c          ORC LLJIT: add modules, look up symbols [gen/ir/gen.h]
  *   jit_engine.c   a compiled model as an nr_engine (eval, search, Python) [jit_engine.h]
  *   model_jit.c    compile once, run many: a model JIT-compiled [gen/lower/model_gen.h]

@@ -11,6 +11,8 @@
  *   emit_num.c      narrow-number arithmetic as IR: decode, round, exact sums and products
  *                   [gen.h]
  *   emit_num_int.c  the same in integer instructions only (no double hardware) [gen.h]
+ *   emit_num_rt.c   rounding into a format given at run time (the format-as-data engine)
+ *                   [emit_num_rt.h]
  */
 
 #include "numrep.h"

@@ -23,11 +23,20 @@
  *                      entry points [model_gen.h]
  *   emit_mac.c         conv, dense, unfolded batchnorm as scalar IR loops [plan.h]
  *   emit_mac_int.c     the same in integer instructions only [plan.h]
+ *   emit_facc.c        a narrow dot product on a single-precision FPU (Cortex-M4) [iacc.h]
+ *   emit_iacc.c        a dot product's accumulator in integer registers (Cortex-M) [iacc.h]
  *   emit_ops.c         every other op [plan.h]
  *   emit_ops_int.c     max pooling and the elementwise add in integer code [plan.h]
  *   emit_scaled.c      scaled formats in generated code (quantization, layouts) [emit_scaled.h]
  *   emit_scaled_mac.c  the dot product of a MAC layer with scaled operands [emit_scaled.h]
+ *   emit_scaled_vmac.c the vector kernel of a conv with scaled operands [emit_scaled.h]
+ *   emit_scaled_vquant.c the dynamic quantization of an activation as vector code
+ *                      [emit_scaled.h]
+ *   emit_seq.c         the sequence ops (transformers) [plan.h]
+ *   emit_seq_lm.c      the causal language model ops [emit_seq.h]
+ *   emit_seq_scaled.c  scaled formats on the sequence ops' dot products [emit_seq.h]
  *   emit_vmac.c        conv layers as explicit vector code [plan.h]
+ *   fmtdata_mac.c      the format-as-data MAC layer (run-time formats) [fmtdata.h]
  *   ir_tools.c         the IR toolbox the emitters share (a leaf: calls only gen/ir and
  *                      runtime; what it needs from the plan is data on gen_plan) [plan.h]
  *   plan.c             the compile plan: arena, blob, vector-kernel choice;

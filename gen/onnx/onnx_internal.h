@@ -16,6 +16,8 @@
  * header that declares its exports.
  *   onnx_const.c   operators evaluated at import time [onnx_internal.h]
  *   onnx_import.c  ONNX graph -> spec text + float32 weights [onnx_import.h]
+ *   onnx_input.c   the input preprocessing and dataset lines of an imported spec
+ *                  [onnx_import.h]
  *   onnx_layer.c   building spec layers: names, fields, weights [onnx_internal.h]
  *   onnx_node.c    reading one node: inputs and attributes, checked [onnx_internal.h]
  *   onnx_ops.c     one converter per operator on activations [onnx_internal.h]

@@ -23,6 +23,8 @@
  *   emu_scaled.c    scaled formats in the reference emulator [emu_internal.h]
  *   emu_seq.c       the sequence ops other than the dot products [emu_internal.h]
  *   emu_seq_fast.c  the host-float fast paths of the sequence ops [emu_internal.h]
+ *   emu_seq_lm.c    the causal language model ops (embedding, rmsnorm, rope, ...) [emu_internal.h]
+ *   emu_seq_scaled.c scaled formats on the sequence ops' dot products [emu_internal.h]
  *   emulator.c      the driver: layer by layer, sample by sample; statistics [emulator.h,
  *                   emu_internal.h]
  */

@@ -11,6 +11,7 @@
  *   ds_cifar.c     CIFAR-10 (raw images + labels, or the .bin batches) [dataset.h]
  *   ds_idx.c       IDX files (MNIST, Fashion-MNIST) [dataset.h]
  *   ds_images.c    a folder of JPEG/PNG images with a `file label` list [dataset.h]
+ *   ds_tokens.c    token-id windows of a language model (.npy int32) [dataset.h]
  *   npy.c          NumPy .npy files in and out [tensorio.h]
  *   preprocess.c   declared input preprocessing: uint8 image -> float32 tensor [dataset.h]
  *   safetensors.c  safetensors weight files in and out [tensorio.h]

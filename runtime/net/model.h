@@ -24,6 +24,7 @@
  *   model_scaled.c      scaled weights quantized once at build, static activation scales
  *                       [model.h]
  *   model_seq.c         shapes and weight tensors of the sequence ops [model.h]
+ *   model_seq_lm.c      shapes and weight tensors of the language model ops [model.h]
  *   precision.c         precision YAML (or -p FMT) -> nr_precision [model.h]
  *   precision_scales.c  the `scales:` section of a precision file [model.h]
  *   precision_seq.c     the precision roles and overrides of the sequence ops [model.h]

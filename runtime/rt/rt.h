@@ -13,6 +13,8 @@
  *   nlrt_alg.c    sqrt, rsqrt, reciprocal, pow by exact integer arithmetic [nlrt_internal.h]
  *   nlrt_erf.c    enclosures of erf and gelu in double-double [nlrt_internal.h]
  *   nlrt_exp.c    enclosures of exp, log, tanh, sigmoid, silu, gelu_tanh [nlrt_internal.h]
+ *   nlrt_gen.c    what generated sequence-op code calls: nonlinear functions, division
+ *                 [nlrt.h]
  *   nlrt_table.c  a nonlinear function of a <= 16-bit format as a lookup table [nlrt.h]
  *   nlrt_test.c   the rounding test of an enclosure [nlrt_internal.h]
  *   rt.c          what generated model code calls at run time [rt.h]
