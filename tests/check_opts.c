@@ -1,12 +1,16 @@
 /* check_opts.c -- the option tables of gen/back/opts.h: finding rows by
  * long and short name through included tables, each kind's parsing and its
  * errors (hostile values included), the name=value form library callers
- * use, and the presence flags. */
+ * use, and the presence flags; and the CLI's progress lines on a stderr that
+ * is not a terminal (gen/cli/cli_progress.c). */
+#include "cli.h"
 #include "opts.h"
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct inner {
     const char *prec;
@@ -150,6 +154,46 @@ START_TEST(long_value)
 }
 END_TEST
 
+/* Log lines (stderr not a terminal, NUMREP_PROGRESS_SECONDS=0): every
+ * update inside a phase, and its end once even when the count restarts
+ * and reaches the end again without a line between (the search's batches
+ * of R^2 runs printed "8/8" at every call). */
+START_TEST(progress_lines)
+{
+    FILE *log = tmpfile();
+    ck_assert(log);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fileno(log), 2), 2);
+    setenv("NUMREP_PROGRESS_SECONDS", "0", 1);
+    cli_progress p;
+    cli_progress_init(&p, 1, NULL);
+    cli_progress_update(&p, "sample", 1, 2); /* line */
+    cli_progress_update(&p, "sample", 2, 2); /* the end: line */
+    cli_progress_update(&p, "sample", 2, 2); /* the end again: none */
+    cli_progress_update(&p, "sample", 2, 2); /* none */
+    cli_progress_update(&p, "sample", 1, 2); /* a new batch: line */
+    cli_progress_update(&p, "sample", 2, 2); /* its end: line */
+    cli_progress_update(&p, "eval", 3, 3);   /* a phase that printed nothing: none */
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    unsetenv("NUMREP_PROGRESS_SECONDS");
+    rewind(log);
+    char line[256];
+    int n = 0, ends = 0;
+    while (fgets(line, sizeof line, log)) {
+        ck_assert_msg(!strncmp(line, "numrep: sample: ", 16), "unexpected line: %s", line);
+        n++;
+        ends += strstr(line, " 2/2 after ") != NULL;
+    }
+    fclose(log);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(ends, 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("opts");
@@ -158,6 +202,7 @@ int main(void)
     tcase_add_test(tc, values);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, long_value);
+    tcase_add_test(tc, progress_lines);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

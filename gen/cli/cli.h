@@ -138,7 +138,7 @@ typedef struct cli_progress {
     const char *unit;      /* "img" -> "12.3 img/s" on the bar; NULL: no rate */
     char phase[64];
     double t0, last;
-    int lines;             /* log lines printed in this phase            */
+    int lines;             /* log lines printed in this phase; -1: its end */
     double interval;       /* seconds between log lines: 10, or NUMREP_PROGRESS_SECONDS */
     const char *at;        /* the phase cli_progress_cb reports (the caller sets it) */
 } cli_progress;

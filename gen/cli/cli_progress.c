@@ -62,8 +62,11 @@ void cli_progress_update(cli_progress *p, const char *phase, int64_t done, int64
     }
     double gap = p->tty ? 0.2 : p->interval;
     /* a log line only once a phase has run 10 s, then every 10 s, and the
-     * end of a phase that printed one: short runs stay silent */
-    if (done < total ? t - p->last < gap : !p->tty && !p->lines)
+     * end of a phase that printed one, once (lines < 0 after it: a phase
+     * whose count restarts, such as the search's batches of R^2 runs,
+     * reports done == total at the end of every batch): short runs stay
+     * silent */
+    if (done < total ? t - p->last < gap : !p->tty && p->lines <= 0)
         return;
     p->last = t;
     double el = t - p->t0, eta = done ? el * (double)(total - done) / (double)done : 0;
@@ -71,7 +74,7 @@ void cli_progress_update(cli_progress *p, const char *phase, int64_t done, int64
         draw_bar(p, el, eta, done, total);
     } else {
         print_line(p, el, eta, done, total);
-        p->lines++;
+        p->lines = done < total ? (p->lines < 0 ? 1 : p->lines + 1) : -1;
     }
     fflush(stderr);
 }
