@@ -173,6 +173,8 @@ typedef struct dot {
     double part;        /* the open segment's (or chunk's) partial sum     */
     double xw, xa;      /* its scales                                      */
     int n, last;        /* terms in it, the last term's number             */
+    int open;           /* a segment is open, of groups gw, ga             */
+    size_t gw, ga;
 } dot;
 
 static void dot_round_exact(dot *d, const nr_format *f, const nr_exact *x, uint32_t term,
@@ -314,6 +316,51 @@ static void dot_term(dot *d, int k, double pw, double xw, double pa, double xa)
     d->last = k;
 }
 
+/* [net-4] / [scl-dot-bias] the outer sum starts at the bias (NULL: +0);
+ * mac: exact starts its accumulator there too. */
+static void dot_start(dot *d, const double *bias)
+{
+    const emu_layer *el = d->el;
+    d->acc = bias ? emu_round(d->E, el->of, el->mode, *bias, d->lay, d->elem, NR_EMU_TERM_BIAS,
+                              d->sc)
+                  : 0.0;
+    if (el->mac == NR_MAC_EXACT) {
+        emu_kacc_init(&d->K, d->E->klimbs, el->klimbs, el->klsb);
+        emu_kacc_add(&d->K, d->acc, 1.0);
+    }
+}
+
+/* Term k of groups gw, ga ([scl-dot-order]): a new segment when either group
+ * changes or a promote chunk is full. */
+static void dot_at(dot *d, int k, size_t gw, size_t ga, double pw, double xw, double pa,
+                   double xa)
+{
+    const int promote = d->el->L->prec.promote;
+    if (d->open && (gw != d->gw || ga != d->ga || (promote && d->n == promote)))
+        seg_close(d), d->open = 0;
+    if (!d->open) {
+        seg_open(d, xw, xa);
+        d->open = 1;
+        d->gw = gw, d->ga = ga;
+    }
+    dot_term(d, k, pw, xw, pa, xa);
+}
+
+/* The open segment closed; mac: exact's sum rounded once ([net-5]). */
+static double dot_end(dot *d)
+{
+    const emu_layer *el = d->el;
+    if (d->open)
+        seg_close(d), d->open = 0;
+    if (el->mac == NR_MAC_EXACT) {
+        nr_exact s;
+        emu_kacc_get(&d->K, el->mode, d->E->klimbs + el->klimbs, &s);
+        d->acc = emu_round_exact(d->E, el->cf, el->mode, &s, d->lay, d->elem, NR_EMU_TERM_EXACT,
+                                 d->sc);
+    }
+    return d->acc;
+}
+
 double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh, int ow,
                       nr_emu_layer_stats *st)
 {
@@ -326,16 +373,8 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
              .elem = ((uint64_t)o * (uint64_t)g->OH + (uint64_t)oh) * (uint64_t)g->OW +
                      (uint64_t)ow,
              .pc = st ? &st->prod : NULL, .sc = st ? &st->sum : NULL};
-    /* [net-4] / [scl-dot-bias] the outer sum starts at the bias. */
-    d.acc = el->b ? emu_round(E, el->of, el->mode, el->b[o], d.lay, d.elem, NR_EMU_TERM_BIAS,
-                              d.sc)
-                  : 0.0;
-    if (el->mac == NR_MAC_EXACT) {
-        emu_kacc_init(&d.K, E->klimbs, el->klimbs, el->klsb);
-        emu_kacc_add(&d.K, d.acc, 1.0);
-    }
+    dot_start(&d, el->b ? &el->b[o] : NULL);
     const int blocky = (ws && ws->gran == NR_GRAN_BLOCK) || (xs && xs->gran == NR_GRAN_BLOCK);
-    const int promote = L->prec.promote;
     const int ci0 = (o / g->cout_g) * g->cin_g;
     const int *xshape = L->in_shape[0];
     const int dense = L->op == NR_OP_DENSE;
@@ -346,8 +385,6 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
     const size_t xnb = xs && xs->gran == NR_GRAN_BLOCK
                            ? ((size_t)xshape[0] + (size_t)xs->block - 1) / (size_t)xs->block
                            : 1;
-    int open = 0;
-    size_t pgw = 0, pga = 0;
     for (int r = 0; r < g->kh; r++) {
         int ih = oh * g->sh - g->pt + r * g->dh;
         if (ih < 0 || ih >= g->H)
@@ -356,8 +393,8 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
             int iw = ow * g->sw - g->pl + c * g->dw;
             if (iw < 0 || iw >= g->W)
                 continue;
-            if (open && blocky) /* [scl-dot-order] a block never spans two taps */
-                seg_close(&d), open = 0;
+            if (d.open && blocky) /* [scl-dot-order] a block never spans two taps */
+                seg_close(&d), d.open = 0;
             /* groups: weights ((o*kh + r)*kw + c)*wnb + ci/B ([scl-dot-wq]);
              * input (h*W + w)*xnb + c/B ([scl-dot-act]) */
             const size_t wbase = !ws                            ? 0
@@ -377,25 +414,11 @@ double emu_mac_scaled(emu *E, const emu_layer *el, const geom *g, int o, int oh,
                                : ((size_t)ih * g->W + iw) * xnb + (size_t)(ci0 + ci) / xs->block;
                 double pw = ws ? L->wq[wi] : el->w[wi], xw = ws ? L->wscale[gw] : 1.0;
                 double pa = xs ? xp[xi] : x[xi], xa = xs ? xsc[ga] : 1.0;
-                if (open && (gw != pgw || ga != pga || (promote && d.n == promote)))
-                    seg_close(&d), open = 0;
-                if (!open) {
-                    seg_open(&d, xw, xa);
-                    open = 1;
-                    pgw = gw, pga = ga;
-                }
-                dot_term(&d, k, pw, xw, pa, xa);
+                dot_at(&d, k, gw, ga, pw, xw, pa, xa);
             }
         }
     }
-    if (open)
-        seg_close(&d);
-    if (el->mac == NR_MAC_EXACT) { /* [net-5] the exact sum rounded once */
-        nr_exact s;
-        emu_kacc_get(&d.K, el->mode, E->klimbs + el->klimbs, &s);
-        d.acc = emu_round_exact(E, el->cf, el->mode, &s, d.lay, d.elem, NR_EMU_TERM_EXACT, d.sc);
-    }
-    return d.acc;
+    return dot_end(&d);
 }
 
 /* [scl-seq] one dot product along a reduction axis of K terms (linear,
@@ -408,33 +431,11 @@ double emu_dot_scaled_line(emu *E, const emu_layer *el, uint64_t elem, const dou
 {
     dot d = {.E = E, .el = el, .lay = (uint32_t)el->L->index, .elem = elem,
              .pc = st ? &st->prod : NULL, .sc = st ? &st->sum : NULL};
-    d.acc = bias ? emu_round(E, el->of, el->mode, *bias, d.lay, d.elem, NR_EMU_TERM_BIAS, d.sc)
-                 : 0.0;
-    if (el->mac == NR_MAC_EXACT) {
-        emu_kacc_init(&d.K, E->klimbs, el->klimbs, el->klsb);
-        emu_kacc_add(&d.K, d.acc, 1.0);
-    }
-    const int promote = el->L->prec.promote;
-    int open = 0;
-    size_t pgw = 0, pga = 0;
+    dot_start(&d, bias);
     for (int k = 0; k < K; k++) {
         const size_t gw = w->sc ? (size_t)(k / w->block) : 0, ga = a->sc ? (size_t)(k / a->block) : 0;
         const double xw = w->sc ? w->sc[gw] : 1.0, xa = a->sc ? a->sc[ga] : 1.0;
-        if (open && (gw != pgw || ga != pga || (promote && d.n == promote)))
-            seg_close(&d), open = 0;
-        if (!open) {
-            seg_open(&d, xw, xa);
-            open = 1;
-            pgw = gw, pga = ga;
-        }
-        dot_term(&d, k, w->p[(size_t)k * w->stride], xw, a->p[(size_t)k * a->stride], xa);
+        dot_at(&d, k, gw, ga, w->p[(size_t)k * w->stride], xw, a->p[(size_t)k * a->stride], xa);
     }
-    if (open)
-        seg_close(&d);
-    if (el->mac == NR_MAC_EXACT) {
-        nr_exact s;
-        emu_kacc_get(&d.K, el->mode, E->klimbs + el->klimbs, &s);
-        d.acc = emu_round_exact(E, el->cf, el->mode, &s, d.lay, d.elem, NR_EMU_TERM_EXACT, d.sc);
-    }
-    return d.acc;
+    return dot_end(&d);
 }
