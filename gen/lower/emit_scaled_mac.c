@@ -385,6 +385,19 @@ static void vinfo_fill(const nr_layer *L, uint64_t K, int no_libm, gen_scaled_vi
                      topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
                      !(v->of->kind == NR_FIXED && !v->of->saturate);
 }
+/* The dot product's plan from the layer's vector info v: operands, modes,
+ * the formats of its segment sums and products ([scl-dot-*]). */
+static void smac_take(smac *s, const nr_layer *L, const gen_scaled_vinfo *v)
+{
+    s->ws = v->ws, s->xs = v->xs, s->wef = v->wef, s->xef = v->xef;
+    s->mode = v->mode, s->mac = v->mac, s->promote = v->promote, s->of = v->of;
+    s->f32 = gen_scaled_f32();
+    s->sf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.accumulator;
+    s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
+    s->wfirst = v->wfirst;
+    s->fast_bf32 = v->fast_bf32, s->fast_pow2 = v->fast_pow2, s->fast_bexact = v->fast_bexact;
+}
+
 
 static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
 {
@@ -399,13 +412,7 @@ static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
         return nr_err_set(err, NR_EINTERNAL, NULL, 0, 0, L->name, "inconsistent scaled MAC layer");
     gen_scaled_vinfo v;
     gen_scaled_vinfo_of(m, li, c->g->no_libm, &v);
-    s->ws = v.ws, s->xs = v.xs, s->wef = v.wef, s->xef = v.xef;
-    s->mode = v.mode, s->mac = v.mac, s->promote = v.promote, s->of = v.of;
-    s->f32 = gen_scaled_f32();
-    s->sf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.accumulator;
-    s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
-    s->wfirst = v.wfirst;
-    s->fast_bf32 = v.fast_bf32, s->fast_pow2 = v.fast_pow2, s->fast_bexact = v.fast_bexact;
+    smac_take(s, L, &v);
     ksize(m, L, &s->klsb, &s->klimbs);
     gen_ctx *g = c->g;
     T aargs[3] = {c->ptr, g->f64, g->f64};
@@ -523,13 +530,7 @@ gen_scaled_dot *gen_scaled_dot_new(gen_lctx *c, int li, const gen_scaled_vinfo *
     smac *s = &d->s;
     gen_ctx *g = c->g;
     s->c = c, s->L = L;
-    s->ws = v.ws, s->xs = v.xs, s->wef = v.wef, s->xef = v.xef;
-    s->mode = v.mode, s->mac = v.mac, s->promote = v.promote, s->of = v.of;
-    s->f32 = gen_scaled_f32();
-    s->sf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.accumulator;
-    s->ppf = s->mac == NR_MAC_BLOCK_FP32 ? s->f32 : &L->prec.products;
-    s->wfirst = v.wfirst;
-    s->fast_bf32 = v.fast_bf32, s->fast_pow2 = v.fast_pow2;
+    smac_take(s, L, &v);
     s->fast_bexact = v.fast_bexact && v.ws && v.xs;
     s->klsb = klsb, s->klimbs = klimbs;
     T aargs[3] = {c->ptr, g->f64, g->f64};
