@@ -385,6 +385,7 @@ static void vinfo_fill(const nr_layer *L, uint64_t K, int no_libm, gen_scaled_vi
                      topsum + kbits - (lsa + lsb2) <= 53 && bw + ba <= 53 &&
                      !(v->of->kind == NR_FIXED && !v->of->saturate);
 }
+
 /* The dot product's plan from the layer's vector info v: operands, modes,
  * the formats of its segment sums and products ([scl-dot-*]). */
 static void smac_take(smac *s, const nr_layer *L, const gen_scaled_vinfo *v)
@@ -397,7 +398,6 @@ static void smac_take(smac *s, const nr_layer *L, const gen_scaled_vinfo *v)
     s->wfirst = v->wfirst;
     s->fast_bf32 = v->fast_bf32, s->fast_pow2 = v->fast_pow2, s->fast_bexact = v->fast_bexact;
 }
-
 
 static int setup(gen_lctx *c, int li, smac *s, nr_err *err)
 {
